@@ -1,0 +1,105 @@
+//! Block-IO vocabulary: sectors, devices and operations.
+//!
+//! A sector is 512 bytes, as in Linux; a page is 4 KiB. Every address the engine handles is
+//! in sectors, every length in sectors, and the names say so (`sector`, `sectors`).
+
+use serde::{Deserialize, Serialize};
+
+/// Bytes in a sector: the unit of every address and length in dmsim.
+pub const SECTOR_SIZE: usize = 512;
+/// Bytes in a page: the unit of the engine's buffer arena and of simulated device content.
+pub const PAGE_SIZE: usize = 4096;
+/// Sectors in a page.
+pub const SECTORS_PER_PAGE: u64 = (PAGE_SIZE / SECTOR_SIZE) as u64;
+
+/// A device the engine addresses, numbered by the platform in the order it was given them
+/// (for flashcache: 0 = SSD, 1 = HDD).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct DeviceId(pub u16);
+
+impl std::fmt::Display for DeviceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "dev{}", self.0)
+    }
+}
+
+/// What a block IO does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Op {
+    Read,
+    Write,
+    /// Make every completed write durable (REQ_PREFLUSH with no data).
+    Flush,
+    /// The range's content is no longer needed.
+    Discard,
+}
+
+impl Op {
+    /// True for operations that carry data from memory to the device.
+    pub fn is_write(self) -> bool {
+        matches!(self, Op::Write)
+    }
+}
+
+/// A contiguous run of sectors on one device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Extent {
+    pub sector: u64,
+    pub sectors: u64,
+}
+
+impl Extent {
+    pub fn new(sector: u64, sectors: u64) -> Self {
+        Extent { sector, sectors }
+    }
+    /// One past the last sector.
+    pub fn end(&self) -> u64 {
+        self.sector + self.sectors
+    }
+    pub fn overlaps(&self, other: &Extent) -> bool {
+        self.sector < other.end() && other.sector < self.end()
+    }
+    pub fn contains(&self, sector: u64) -> bool {
+        sector >= self.sector && sector < self.end()
+    }
+}
+
+/// How an IO ended, as the kernel's `blk_status_t` reports it (the subset dmsim models).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IoStatus {
+    Ok,
+    /// -EIO: the device failed the IO.
+    IoError,
+    /// -EOPNOTSUPP: the device or target does not support the operation.
+    NotSupported,
+    /// The IO was cancelled before the device carried it out.
+    Cancelled,
+    /// A timed IO whose deadline passed (timed dm_io only).
+    TimedOut,
+}
+
+impl IoStatus {
+    pub fn is_ok(self) -> bool {
+        self == IoStatus::Ok
+    }
+    /// Severity used when several pieces of one bio end differently: the worst wins.
+    pub fn severity(self) -> u8 {
+        match self {
+            IoStatus::Ok => 0,
+            IoStatus::Cancelled => 1,
+            IoStatus::TimedOut => 2,
+            IoStatus::NotSupported => 3,
+            IoStatus::IoError => 4,
+        }
+    }
+    /// The worse of two statuses.
+    pub fn worst(self, other: IoStatus) -> IoStatus {
+        if other.severity() > self.severity() {
+            other
+        } else {
+            self
+        }
+    }
+}

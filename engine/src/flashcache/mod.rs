@@ -1,0 +1,1 @@
+//! The flashcache target (specs/flashcache.md): a set-associative SSD cache over a disk.

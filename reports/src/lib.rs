@@ -1,0 +1,1 @@
+//! dmsim-reports: metrics, summaries, comparison tables and charts.

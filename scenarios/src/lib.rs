@@ -1,0 +1,1 @@
+//! dmsim-scenarios: scenario schema, workload generators and streaming trace readers.

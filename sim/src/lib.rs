@@ -1,0 +1,1 @@
+//! dmsim-sim: the deterministic simulation kernel and simulated devices.

@@ -177,6 +177,7 @@ mod tests {
         let mut model = RamModel::new(RamParams {
             capacity_sectors: 1 << 20,
             latency_ns: 10_000,
+            volatile_write_cache: false,
         });
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         let spec = ProbeSpec {

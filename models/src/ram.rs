@@ -13,6 +13,9 @@ pub struct RamParams {
     pub capacity_sectors: u64,
     /// Fixed service time of every request, in ns.
     pub latency_ns: u64,
+    /// Acknowledge writes from a volatile cache that only FLUSH/FUA make durable.
+    #[serde(default)]
+    pub volatile_write_cache: bool,
 }
 
 impl Default for RamParams {
@@ -20,6 +23,7 @@ impl Default for RamParams {
         RamParams {
             capacity_sectors: 64 << 21, // 64 GiB
             latency_ns: 1_000,
+            volatile_write_cache: false,
         }
     }
 }
@@ -51,7 +55,7 @@ impl TimingModel for RamModel {
         self.params.capacity_sectors
     }
     fn volatile_write_cache(&self) -> bool {
-        false
+        self.params.volatile_write_cache
     }
     fn submit(&mut self, now_ns: u64, req: ModelRequest) {
         self.arrivals += 1;

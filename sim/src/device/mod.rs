@@ -1,0 +1,607 @@
+//! A simulated block device: content, a volatile write cache, strict checks, faults, crash,
+//! and timing from a [`TimingModel`].
+//!
+//! The device is stricter than any real one (DESIGN.md invariant 6): misaligned or
+//! out-of-range IO and a write overlapping another in-flight write are refused with a
+//! [`StrictError`]. Writes take effect when they complete; reads sample the content when the
+//! caller collects the completion ([`SimDevice::read_into`] at the completion time), so a read
+//! racing a write may see either version — as on real hardware.
+//!
+//! Calling obligations mirror the model's: `now_ns` never decreases; call `advance(t)` for
+//! every `t` that `next_event_ns` returns.
+
+pub mod faults;
+pub mod store;
+pub mod volatile;
+
+use dmsim_engine::block::{Extent, IoStatus, Op, SECTORS_PER_PAGE};
+use dmsim_engine::content::SectorContent;
+use dmsim_models::{ModelCompletion, ModelOp, ModelRequest, TimingModel};
+use faults::{FaultAction, FaultPlan, FaultRule};
+use rand_core::RngCore;
+use serde::Serialize;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use store::{for_each_block, merge_block, BlockContent, ContentStore, SectorView, SectorWrite};
+use volatile::VolatileCache;
+
+/// Data a write carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WritePayload {
+    /// Reads, flushes and discards carry none.
+    None,
+    /// One content per sector.
+    Contents(Vec<SectorContent>),
+    /// Real bytes, 512 per sector.
+    Bytes(Vec<u8>),
+}
+
+/// One IO submitted to a simulated device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimIo {
+    /// The caller's tag, unique among this device's IOs in flight.
+    pub tag: u64,
+    pub op: Op,
+    pub sector: u64,
+    pub sectors: u32,
+    pub fua: bool,
+    pub payload: WritePayload,
+}
+
+/// A finished IO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceCompletion {
+    pub tag: u64,
+    pub status: IoStatus,
+    pub done_ns: u64,
+}
+
+/// An IO the simulator refuses: a bug in whoever submitted it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StrictError {
+    #[error("{device}: {op:?} at sector {sector} len {sectors} is not aligned to the {lbs}-byte logical block size")]
+    Misaligned {
+        device: String,
+        op: Op,
+        sector: u64,
+        sectors: u32,
+        lbs: u32,
+    },
+    #[error("{device}: {op:?} at sector {sector} len {sectors} ends beyond the device ({capacity} sectors)")]
+    OutOfRange {
+        device: String,
+        op: Op,
+        sector: u64,
+        sectors: u32,
+        capacity: u64,
+    },
+    #[error("{device}: {op:?} of zero length at sector {sector}")]
+    ZeroLength { device: String, op: Op, sector: u64 },
+    #[error(
+        "{device}: write at sector {sector} len {sectors} overlaps in-flight write tag {other_tag}"
+    )]
+    OverlappingWrite {
+        device: String,
+        sector: u64,
+        sectors: u32,
+        other_tag: u64,
+    },
+    #[error("{device}: tag {tag} is already in flight")]
+    DuplicateTag { device: String, tag: u64 },
+    #[error("{device}: write payload of {got} sectors for a {sectors}-sector write")]
+    PayloadMismatch {
+        device: String,
+        sectors: u32,
+        got: usize,
+    },
+}
+
+/// What a cancel achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// The IO will complete with `Cancelled` at the time of the cancel; a write changed nothing.
+    Cancelled,
+    /// The device ignores the cancel; the IO completes normally later.
+    Ignored,
+    /// No such IO in flight (it completed already).
+    NotFound,
+}
+
+/// IO counters of one device (for reports).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DeviceStats {
+    pub reads: u64,
+    pub writes: u64,
+    pub flushes: u64,
+    pub discards: u64,
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+    pub errors: u64,
+    pub cancelled: u64,
+}
+
+/// What a crash did to a device.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CrashReport {
+    pub in_flight_lost: u64,
+    pub cached_blocks_kept: u64,
+    pub cached_blocks_lost: u64,
+    pub torn_sectors_written: u64,
+}
+
+struct Inflight {
+    io: SimIo,
+    action: Option<FaultAction>,
+    cancelled: bool,
+    /// The model has finished it (it may still be held by a Hang or Delay fault).
+    model_done: bool,
+    flush_snapshot: Option<Vec<(u64, Option<BlockContent>, u64)>>,
+}
+
+/// A simulated device.
+pub struct SimDevice {
+    name: String,
+    model: Box<dyn TimingModel>,
+    capacity_sectors: u64,
+    lbs_sectors: u64,
+    store: ContentStore,
+    cache: Option<VolatileCache>,
+    /// Internal id → IO. Internal ids are never reused, so a model completion of an IO whose
+    /// cancel was already reported cannot be mistaken for a later IO with the same tag.
+    inflight: BTreeMap<u64, Inflight>,
+    by_tag: BTreeMap<u64, u64>,
+    /// In-flight writes by start sector → (end, tag); disjoint by the strict check.
+    inflight_writes: BTreeMap<u64, (u64, u64)>,
+    /// (due time, order, internal id) of IOs delayed by a fault.
+    delayed: BinaryHeap<Reverse<(u64, u64, u64)>>,
+    /// Completions already decided (cancels), reported at the next advance.
+    ready: VecDeque<DeviceCompletion>,
+    faults: FaultPlan,
+    next_internal: u64,
+    completion_seq: u64,
+    stats: DeviceStats,
+    model_out: Vec<ModelCompletion>,
+}
+
+impl SimDevice {
+    /// A device named `name` (used in errors and reports) with `model`'s timing.
+    pub fn new(name: impl Into<String>, model: Box<dyn TimingModel>) -> Self {
+        let capacity_sectors = model.capacity_sectors();
+        let lbs_sectors = u64::from(model.logical_block_size() / 512).max(1);
+        let cache = model.volatile_write_cache().then(VolatileCache::default);
+        SimDevice {
+            name: name.into(),
+            model,
+            capacity_sectors,
+            lbs_sectors,
+            store: ContentStore::new(),
+            cache,
+            inflight: BTreeMap::new(),
+            by_tag: BTreeMap::new(),
+            inflight_writes: BTreeMap::new(),
+            delayed: BinaryHeap::new(),
+            ready: VecDeque::new(),
+            faults: FaultPlan::default(),
+            next_internal: 0,
+            completion_seq: 0,
+            stats: DeviceStats::default(),
+            model_out: Vec::new(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn capacity_sectors(&self) -> u64 {
+        self.capacity_sectors
+    }
+    pub fn logical_block_size(&self) -> u32 {
+        (self.lbs_sectors * 512) as u32
+    }
+    pub fn model_kind(&self) -> &'static str {
+        self.model.kind()
+    }
+    pub fn stats(&self) -> &DeviceStats {
+        &self.stats
+    }
+    pub fn in_flight(&self) -> usize {
+        self.inflight.len()
+    }
+    /// Blocks that hold completed writes not yet durable.
+    pub fn volatile_blocks(&self) -> usize {
+        self.cache.as_ref().map_or(0, |c| c.len())
+    }
+    pub fn add_fault(&mut self, rule: FaultRule) {
+        self.faults.add(rule);
+    }
+
+    fn check(&self, io: &SimIo) -> Result<(), StrictError> {
+        let device = self.name.clone();
+        if io.op != Op::Flush {
+            if io.sectors == 0 {
+                return Err(StrictError::ZeroLength {
+                    device,
+                    op: io.op,
+                    sector: io.sector,
+                });
+            }
+            if io.sector % self.lbs_sectors != 0 || u64::from(io.sectors) % self.lbs_sectors != 0 {
+                return Err(StrictError::Misaligned {
+                    device,
+                    op: io.op,
+                    sector: io.sector,
+                    sectors: io.sectors,
+                    lbs: self.logical_block_size(),
+                });
+            }
+            if io
+                .sector
+                .checked_add(u64::from(io.sectors))
+                .is_none_or(|end| end > self.capacity_sectors)
+            {
+                return Err(StrictError::OutOfRange {
+                    device,
+                    op: io.op,
+                    sector: io.sector,
+                    sectors: io.sectors,
+                    capacity: self.capacity_sectors,
+                });
+            }
+        }
+        if self.by_tag.contains_key(&io.tag) {
+            return Err(StrictError::DuplicateTag {
+                device,
+                tag: io.tag,
+            });
+        }
+        if io.op == Op::Write {
+            let got = match &io.payload {
+                WritePayload::Contents(c) => c.len(),
+                WritePayload::Bytes(b) => b.len() / 512,
+                WritePayload::None => 0,
+            };
+            if got != io.sectors as usize {
+                return Err(StrictError::PayloadMismatch {
+                    device,
+                    sectors: io.sectors,
+                    got,
+                });
+            }
+            if let Some(other_tag) = self.overlapping_write(io.sector, u64::from(io.sectors)) {
+                return Err(StrictError::OverlappingWrite {
+                    device,
+                    sector: io.sector,
+                    sectors: io.sectors,
+                    other_tag,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn overlapping_write(&self, sector: u64, sectors: u64) -> Option<u64> {
+        let end = sector + sectors;
+        // Writes in flight are disjoint: only the last one starting before `end` can overlap.
+        let (_, &(other_end, tag)) = self.inflight_writes.range(..end).next_back()?;
+        (other_end > sector).then_some(tag)
+    }
+
+    /// Accept `io` at `now_ns`, or refuse it as a strict-mode violation.
+    pub fn submit(&mut self, now_ns: u64, io: SimIo) -> Result<(), StrictError> {
+        self.check(&io)?;
+        let extent = Extent::new(io.sector, u64::from(io.sectors));
+        let action = if self.faults.is_empty() {
+            None
+        } else {
+            self.faults.action_for(io.op, extent)
+        };
+        let internal = self.next_internal;
+        self.next_internal += 1;
+        match io.op {
+            Op::Read => self.stats.reads += 1,
+            Op::Write => {
+                self.stats.writes += 1;
+                self.inflight_writes
+                    .insert(io.sector, (extent.end(), io.tag));
+            }
+            Op::Flush => self.stats.flushes += 1,
+            Op::Discard => self.stats.discards += 1,
+        }
+        let flush_snapshot = match (io.op, &self.cache) {
+            (Op::Flush, Some(cache)) => Some(cache.snapshot()),
+            _ => None,
+        };
+        self.model.submit(
+            now_ns,
+            ModelRequest {
+                tag: internal,
+                op: match io.op {
+                    Op::Read => ModelOp::Read,
+                    Op::Write => ModelOp::Write,
+                    Op::Flush => ModelOp::Flush,
+                    Op::Discard => ModelOp::Discard,
+                },
+                sector: io.sector,
+                sectors: io.sectors,
+                fua: io.fua,
+            },
+        );
+        self.by_tag.insert(io.tag, internal);
+        self.inflight.insert(
+            internal,
+            Inflight {
+                io,
+                action,
+                cancelled: false,
+                model_done: false,
+                flush_snapshot,
+            },
+        );
+        Ok(())
+    }
+
+    /// Ask the device to cancel the IO tagged `tag`.
+    pub fn cancel(&mut self, now_ns: u64, tag: u64) -> CancelOutcome {
+        let Some(&internal) = self.by_tag.get(&tag) else {
+            return CancelOutcome::NotFound;
+        };
+        let entry = self
+            .inflight
+            .get_mut(&internal)
+            .expect("by_tag and inflight agree");
+        if entry.action == Some(FaultAction::CompleteDespiteCancel) {
+            return CancelOutcome::Ignored;
+        }
+        if entry.cancelled {
+            return CancelOutcome::Cancelled;
+        }
+        entry.cancelled = true;
+        let model_done = entry.model_done;
+        let io_tag = entry.io.tag;
+        self.finish_bookkeeping(internal, model_done);
+        self.stats.cancelled += 1;
+        self.ready.push_back(DeviceCompletion {
+            tag: io_tag,
+            status: IoStatus::Cancelled,
+            done_ns: now_ns,
+        });
+        CancelOutcome::Cancelled
+    }
+
+    /// Forget the tag and write range of an IO whose outcome is decided. A cancelled IO that
+    /// the model has not finished stays in `inflight` (marked) until the model lets go of it.
+    fn finish_bookkeeping(&mut self, internal: u64, model_done: bool) {
+        let entry = &self.inflight[&internal];
+        let (tag, op, sector) = (entry.io.tag, entry.io.op, entry.io.sector);
+        self.by_tag.remove(&tag);
+        if op == Op::Write {
+            self.inflight_writes.remove(&sector);
+        }
+        if model_done {
+            self.inflight.remove(&internal);
+        }
+    }
+
+    /// Earliest time the device has something to report or do.
+    pub fn next_event_ns(&self) -> Option<u64> {
+        let ready = self.ready.front().map(|c| c.done_ns);
+        let delayed = self.delayed.peek().map(|Reverse((t, _, _))| *t);
+        [self.model.next_event_ns(), ready, delayed]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Run up to `now_ns`, appending finished IOs to `out` in completion order.
+    pub fn advance(&mut self, now_ns: u64, out: &mut Vec<DeviceCompletion>) {
+        while let Some(c) = self.ready.pop_front() {
+            out.push(c);
+        }
+        let mut model_out = std::mem::take(&mut self.model_out);
+        model_out.clear();
+        self.model.advance(now_ns, &mut model_out);
+        for mc in &model_out {
+            self.model_done(mc.tag, mc.done_ns, out);
+        }
+        self.model_out = model_out;
+        while let Some(&Reverse((due, _, internal))) = self.delayed.peek() {
+            if due > now_ns {
+                break;
+            }
+            self.delayed.pop();
+            if self.inflight.contains_key(&internal) {
+                self.complete(internal, due, IoStatus::Ok, out);
+            }
+        }
+    }
+
+    fn model_done(&mut self, internal: u64, done_ns: u64, out: &mut Vec<DeviceCompletion>) {
+        let entry = self
+            .inflight
+            .get_mut(&internal)
+            .expect("model completes only what it was given");
+        if entry.cancelled {
+            // Its cancellation was reported already; the device lets go of it now.
+            self.inflight.remove(&internal);
+            return;
+        }
+        entry.model_done = true;
+        match entry.action {
+            Some(FaultAction::Hang) => {}
+            Some(FaultAction::Delay { extra_ns }) => {
+                self.delayed
+                    .push(Reverse((done_ns + extra_ns, internal, internal)));
+            }
+            Some(FaultAction::Fail(status)) => self.complete(internal, done_ns, status, out),
+            Some(FaultAction::CompleteDespiteCancel) | None => {
+                self.complete(internal, done_ns, IoStatus::Ok, out)
+            }
+        }
+    }
+
+    fn complete(
+        &mut self,
+        internal: u64,
+        done_ns: u64,
+        status: IoStatus,
+        out: &mut Vec<DeviceCompletion>,
+    ) {
+        let entry = self
+            .inflight
+            .remove(&internal)
+            .expect("completing an IO in flight");
+        self.by_tag.remove(&entry.io.tag);
+        if entry.io.op == Op::Write {
+            self.inflight_writes.remove(&entry.io.sector);
+        }
+        if status.is_ok() {
+            self.apply(&entry);
+        } else {
+            self.stats.errors += 1;
+        }
+        out.push(DeviceCompletion {
+            tag: entry.io.tag,
+            status,
+            done_ns,
+        });
+    }
+
+    fn apply(&mut self, entry: &Inflight) {
+        let io = &entry.io;
+        let sectors = u64::from(io.sectors);
+        match io.op {
+            Op::Read => self.stats.bytes_read += sectors * 512,
+            Op::Write => {
+                self.stats.bytes_written += sectors * 512;
+                self.completion_seq += 1;
+                let seq = self.completion_seq;
+                let payload = &io.payload;
+                let data = |i: u64| match payload {
+                    WritePayload::Contents(c) => SectorWrite::Content(c[i as usize]),
+                    WritePayload::Bytes(b) => {
+                        SectorWrite::Bytes(&b[i as usize * 512..(i as usize + 1) * 512])
+                    }
+                    WritePayload::None => SectorWrite::Content(SectorContent::Zero),
+                };
+                match &mut self.cache {
+                    None => self.store.write(io.sector, sectors, &data),
+                    Some(cache) => {
+                        let store = &mut self.store;
+                        for_each_block(io.sector, sectors, &mut |block, first, last, offset| {
+                            let old = match cache.get(block) {
+                                Some(cached) => cached.clone(),
+                                None => store.block(block).cloned(),
+                            };
+                            let new = merge_block(old.as_ref(), first, last, &|i| data(offset + i));
+                            if io.fua {
+                                store.put_block(block, Some(new));
+                                cache.persisted(block, seq);
+                            } else {
+                                cache.put(block, Some(new), seq);
+                            }
+                        });
+                    }
+                }
+            }
+            Op::Flush => {
+                if let (Some(cache), Some(snapshot)) = (&mut self.cache, &entry.flush_snapshot) {
+                    cache.apply(snapshot.clone(), &mut self.store);
+                }
+            }
+            Op::Discard => {
+                self.completion_seq += 1;
+                let seq = self.completion_seq;
+                self.store.discard(io.sector, sectors);
+                if let Some(cache) = &mut self.cache {
+                    for_each_block(io.sector, sectors, &mut |block, _, _, _| {
+                        cache.persisted(block, seq)
+                    });
+                }
+            }
+        }
+    }
+
+    /// Hand the current content of `sector..sector+sectors` to `sink` (cache over media).
+    pub fn read_into(&self, sector: u64, sectors: u64, sink: &mut dyn FnMut(u64, SectorView<'_>)) {
+        match &self.cache {
+            None => self.store.read(sector, sectors, sink),
+            Some(cache) => {
+                for s in sector..sector + sectors {
+                    let block = s / SECTORS_PER_PAGE;
+                    let i = (s % SECTORS_PER_PAGE) as usize;
+                    match cache.get(block) {
+                        Some(Some(content)) => sink(s, content.sector(i)),
+                        Some(None) => sink(s, SectorView::Content(SectorContent::Zero)),
+                        None => self.store.read(s, 1, sink),
+                    }
+                }
+            }
+        }
+    }
+
+    /// The durable content only (what survives a crash that loses the whole cache).
+    pub fn read_durable(
+        &self,
+        sector: u64,
+        sectors: u64,
+        sink: &mut dyn FnMut(u64, SectorView<'_>),
+    ) {
+        self.store.read(sector, sectors, sink)
+    }
+
+    /// Power loss. Every in-flight IO is lost; each in-flight write leaves each of its sectors
+    /// written or not by a coin from `rng` (torn writes); each cached block reaches the media
+    /// with probability `cache_survival` (0.0 = the whole cache is lost). The timing model is
+    /// rebuilt by the caller if it keeps state worth resetting.
+    pub fn crash(&mut self, rng: &mut dyn RngCore, cache_survival: f64) -> CrashReport {
+        let mut report = CrashReport::default();
+        let inflight = std::mem::take(&mut self.inflight);
+        for (_, entry) in inflight {
+            report.in_flight_lost += 1;
+            if entry.io.op != Op::Write || entry.cancelled {
+                continue;
+            }
+            for i in 0..u64::from(entry.io.sectors) {
+                if rng.next_u32() & 1 == 0 {
+                    continue;
+                }
+                report.torn_sectors_written += 1;
+                let s = entry.io.sector + i;
+                match &entry.io.payload {
+                    WritePayload::Contents(c) => {
+                        let one = c[i as usize];
+                        self.store.write(s, 1, &|_| SectorWrite::Content(one));
+                    }
+                    WritePayload::Bytes(b) => {
+                        let one = &b[i as usize * 512..(i as usize + 1) * 512];
+                        self.store.write(s, 1, &|_| SectorWrite::Bytes(one));
+                    }
+                    WritePayload::None => {}
+                }
+            }
+        }
+        self.by_tag.clear();
+        self.inflight_writes.clear();
+        self.delayed.clear();
+        self.ready.clear();
+        if let Some(cache) = &mut self.cache {
+            let threshold = (cache_survival.clamp(0.0, 1.0) * u32::MAX as f64) as u32;
+            let (kept, lost) = cache.crash(&mut self.store, &mut |_| rng.next_u32() < threshold);
+            report.cached_blocks_kept = kept;
+            report.cached_blocks_lost = lost;
+        }
+        report
+    }
+
+    /// Replace the timing model (after a crash, a restarted device has empty queues).
+    pub fn replace_model(&mut self, model: Box<dyn TimingModel>) {
+        assert!(
+            self.inflight.is_empty(),
+            "replace the model only when nothing is in flight"
+        );
+        self.model = model;
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,309 @@
+//! Content of a simulated device, kept compactly.
+//!
+//! Unwritten blocks hold zeros and take no memory. A 4 KiB block written whole by one
+//! workload write is stored as one stamp (16 bytes); a block written piecewise as eight
+//! sector contents; a block that received real bytes (engine metadata) as its 4 KiB of bytes.
+//! Lookup is a two-level table indexed by block number, so reads and writes cost O(1).
+
+use dmsim_engine::block::{PAGE_SIZE, SECTORS_PER_PAGE, SECTOR_SIZE};
+use dmsim_engine::content::{decode_sector, encode_content, SectorContent, SectorStamp};
+
+/// One sector as the store hands it out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SectorView<'a> {
+    /// Compact content (never `Foreign` unless the store was told so).
+    Content(SectorContent),
+    /// Real bytes: exactly 512 of them.
+    Bytes(&'a [u8]),
+}
+
+impl SectorView<'_> {
+    /// The content of this sector as the oracle sees it (bytes are decoded).
+    pub fn content(&self) -> SectorContent {
+        match self {
+            SectorView::Content(c) => *c,
+            SectorView::Bytes(b) => decode_sector(b),
+        }
+    }
+}
+
+/// Stored content of one 4 KiB block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlockContent {
+    /// Eight consecutive sectors of one write: sector i holds stamp (first_sector + i, write_id).
+    Whole { first_sector: u64, write_id: u64 },
+    /// Eight individual sector contents.
+    Sectors(Box<[SectorContent; 8]>),
+    /// Real bytes.
+    Bytes(Box<[u8; PAGE_SIZE]>),
+}
+
+impl BlockContent {
+    /// Sector `i` (0..8) of the block.
+    pub fn sector(&self, i: usize) -> SectorView<'_> {
+        match self {
+            BlockContent::Whole {
+                first_sector,
+                write_id,
+            } => SectorView::Content(SectorContent::Stamp(SectorStamp {
+                sector: first_sector + i as u64,
+                write_id: *write_id,
+            })),
+            BlockContent::Sectors(s) => SectorView::Content(s[i]),
+            BlockContent::Bytes(b) => SectorView::Bytes(&b[i * SECTOR_SIZE..(i + 1) * SECTOR_SIZE]),
+        }
+    }
+
+    /// Compact a run of eight contents into `Whole` where it is one write's consecutive data.
+    fn from_sectors(s: [SectorContent; 8]) -> BlockContent {
+        if let SectorContent::Stamp(first) = s[0] {
+            let whole = s.iter().enumerate().all(|(i, c)| {
+                *c == SectorContent::Stamp(SectorStamp {
+                    sector: first.sector + i as u64,
+                    write_id: first.write_id,
+                })
+            });
+            if whole {
+                return BlockContent::Whole {
+                    first_sector: first.sector,
+                    write_id: first.write_id,
+                };
+            }
+        }
+        BlockContent::Sectors(Box::new(s))
+    }
+}
+
+/// Blocks per second-level chunk (2 MiB of device space).
+const CHUNK_BLOCKS: usize = 512;
+
+/// The content of a whole device.
+#[derive(Debug, Clone, Default)]
+pub struct ContentStore {
+    chunks: Vec<Option<Box<[Option<BlockContent>]>>>,
+    blocks_stored: u64,
+}
+
+/// What one sector of a write carries.
+#[derive(Debug, Clone, Copy)]
+pub enum SectorWrite<'a> {
+    Content(SectorContent),
+    Bytes(&'a [u8]),
+}
+
+impl ContentStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of blocks holding something other than implicit zeros.
+    pub fn blocks_stored(&self) -> u64 {
+        self.blocks_stored
+    }
+
+    /// The stored content of block `block` (None = zeros).
+    pub fn block(&self, block: u64) -> Option<&BlockContent> {
+        let (chunk, slot) = split(block);
+        self.chunks.get(chunk)?.as_ref()?[slot].as_ref()
+    }
+
+    fn slot_mut(&mut self, block: u64) -> &mut Option<BlockContent> {
+        let (chunk, slot) = split(block);
+        if self.chunks.len() <= chunk {
+            self.chunks.resize_with(chunk + 1, || None);
+        }
+        let chunk = self.chunks[chunk].get_or_insert_with(|| {
+            let mut v = Vec::with_capacity(CHUNK_BLOCKS);
+            v.resize_with(CHUNK_BLOCKS, || None);
+            v.into_boxed_slice()
+        });
+        &mut chunk[slot]
+    }
+
+    /// Replace a whole block's content (used by the volatile cache when it persists).
+    pub fn put_block(&mut self, block: u64, content: Option<BlockContent>) {
+        let slot = self.slot_mut(block);
+        let delta: i64 = match (slot.is_some(), content.is_some()) {
+            (false, true) => 1,
+            (true, false) => -1,
+            _ => 0,
+        };
+        *slot = content;
+        self.blocks_stored = self.blocks_stored.wrapping_add_signed(delta);
+    }
+
+    /// Hand sectors `sector..sector+sectors` to `sink` in order.
+    pub fn read(&self, sector: u64, sectors: u64, sink: &mut dyn FnMut(u64, SectorView<'_>)) {
+        for s in sector..sector + sectors {
+            let (block, i) = (s / SECTORS_PER_PAGE, (s % SECTORS_PER_PAGE) as usize);
+            match self.block(block) {
+                Some(content) => sink(s, content.sector(i)),
+                None => sink(s, SectorView::Content(SectorContent::Zero)),
+            }
+        }
+    }
+
+    /// Write `sectors` sectors from `sector`; `data(i)` gives sector i of the write.
+    pub fn write<'d>(
+        &mut self,
+        sector: u64,
+        sectors: u64,
+        data: &'d dyn Fn(u64) -> SectorWrite<'d>,
+    ) {
+        for_each_block(sector, sectors, &mut |block, first, last, offset| {
+            let new = merge_block(self.block(block), first, last, &|i| data(offset + i));
+            self.put_block(block, Some(new));
+        });
+    }
+
+    /// Forget the content of whole blocks in the range (discard); partial blocks are zeroed
+    /// sector by sector.
+    pub fn discard(&mut self, sector: u64, sectors: u64) {
+        let zero = |_| SectorWrite::Content(SectorContent::Zero);
+        self.write(sector, sectors, &zero);
+    }
+}
+
+/// Call `f(block, first, last, offset)` for every block the range touches: sectors
+/// `first..last` of the block (exclusive end) are sectors `offset..` of the range.
+pub fn for_each_block(sector: u64, sectors: u64, f: &mut dyn FnMut(u64, usize, usize, u64)) {
+    let end = sector + sectors;
+    let mut s = sector;
+    while s < end {
+        let block = s / SECTORS_PER_PAGE;
+        let first = (s % SECTORS_PER_PAGE) as usize;
+        let last = (end - block * SECTORS_PER_PAGE).min(SECTORS_PER_PAGE) as usize;
+        f(block, first, last, s - sector);
+        s = block * SECTORS_PER_PAGE + last as u64;
+    }
+}
+
+/// The content of a block after writing its sectors `first..last` (`data(i)` is the i-th
+/// written sector) over `old` (None = zeros).
+pub fn merge_block<'d>(
+    old: Option<&BlockContent>,
+    first: usize,
+    last: usize,
+    data: &'d dyn Fn(u64) -> SectorWrite<'d>,
+) -> BlockContent {
+    let any_bytes =
+        (first..last).any(|i| matches!(data((i - first) as u64), SectorWrite::Bytes(_)));
+    if any_bytes || matches!(old, Some(BlockContent::Bytes(_))) {
+        // Bytes somewhere in the block: the block becomes bytes.
+        let mut bytes = Box::new([0u8; PAGE_SIZE]);
+        if let Some(old) = old {
+            for i in 0..SECTORS_PER_PAGE as usize {
+                let out = &mut bytes[i * SECTOR_SIZE..(i + 1) * SECTOR_SIZE];
+                match old.sector(i) {
+                    SectorView::Bytes(b) => out.copy_from_slice(b),
+                    SectorView::Content(c) => encode_content(c, out),
+                }
+            }
+        }
+        for i in first..last {
+            let out = &mut bytes[i * SECTOR_SIZE..(i + 1) * SECTOR_SIZE];
+            match data((i - first) as u64) {
+                SectorWrite::Bytes(b) => out.copy_from_slice(b),
+                SectorWrite::Content(c) => encode_content(c, out),
+            }
+        }
+        BlockContent::Bytes(bytes)
+    } else {
+        let mut contents = [SectorContent::Zero; 8];
+        if let Some(old) = old {
+            for (i, c) in contents.iter_mut().enumerate() {
+                *c = old.sector(i).content();
+            }
+        }
+        for (i, c) in contents.iter_mut().enumerate().take(last).skip(first) {
+            if let SectorWrite::Content(new) = data((i - first) as u64) {
+                *c = new;
+            }
+        }
+        BlockContent::from_sectors(contents)
+    }
+}
+
+fn split(block: u64) -> (usize, usize) {
+    (
+        (block / CHUNK_BLOCKS as u64) as usize,
+        (block % CHUNK_BLOCKS as u64) as usize,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp(sector: u64, write_id: u64) -> SectorContent {
+        SectorContent::Stamp(SectorStamp { sector, write_id })
+    }
+
+    fn read_all(store: &ContentStore, sector: u64, sectors: u64) -> Vec<SectorContent> {
+        let mut out = Vec::new();
+        store.read(sector, sectors, &mut |_, v| out.push(v.content()));
+        out
+    }
+
+    #[test]
+    fn unwritten_reads_zero_and_a_whole_block_is_one_stamp() {
+        let mut store = ContentStore::new();
+        assert_eq!(read_all(&store, 0, 2), vec![SectorContent::Zero; 2]);
+        store.write(8, 8, &|i| SectorWrite::Content(stamp(1000 + i, 5)));
+        assert_eq!(
+            store.block(1),
+            Some(&BlockContent::Whole {
+                first_sector: 1000,
+                write_id: 5
+            })
+        );
+        assert_eq!(read_all(&store, 9, 2), vec![stamp(1001, 5), stamp(1002, 5)]);
+        assert_eq!(store.blocks_stored(), 1);
+    }
+
+    #[test]
+    fn partial_writes_merge_with_old_content() {
+        let mut store = ContentStore::new();
+        store.write(0, 16, &|i| SectorWrite::Content(stamp(i, 1)));
+        store.write(6, 4, &|i| SectorWrite::Content(stamp(6 + i, 2)));
+        let got = read_all(&store, 4, 8);
+        let want: Vec<_> = (4..12)
+            .map(|s| stamp(s, if (6..10).contains(&s) { 2 } else { 1 }))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn bytes_turn_a_block_into_bytes_and_keep_stamps_readable() {
+        let mut store = ContentStore::new();
+        store.write(0, 8, &|i| SectorWrite::Content(stamp(i, 3)));
+        let raw = [0x5Au8; SECTOR_SIZE];
+        store.write(2, 1, &|_| SectorWrite::Bytes(&raw));
+        assert!(matches!(store.block(0), Some(BlockContent::Bytes(_))));
+        let got = read_all(&store, 0, 4);
+        assert_eq!(
+            got,
+            vec![
+                stamp(0, 3),
+                stamp(1, 3),
+                SectorContent::Foreign,
+                stamp(3, 3)
+            ]
+        );
+        let mut seen = Vec::new();
+        store.read(2, 1, &mut |_, v| {
+            if let SectorView::Bytes(b) = v {
+                seen.extend_from_slice(b)
+            }
+        });
+        assert_eq!(seen, raw.to_vec());
+    }
+
+    #[test]
+    fn discard_zeroes() {
+        let mut store = ContentStore::new();
+        store.write(0, 8, &|i| SectorWrite::Content(stamp(i, 3)));
+        store.discard(0, 8);
+        assert_eq!(read_all(&store, 0, 8), vec![SectorContent::Zero; 8]);
+    }
+}

@@ -1,1 +1,38 @@
-fn main() {}
+//! `dmsim`: the command-line front end. A thin layer over the workspace crates: it parses
+//! arguments, builds devices, engine and workload, and prints or writes results.
+
+mod cmd;
+mod units;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Deterministic simulator and testbench for device-mapper block caching (flashcache, dm_io,
+/// kcopyd) over simulated SSD/HDD models or real block devices.
+#[derive(Parser)]
+#[command(name = "dmsim", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Device models: list the presets, benchmark one, validate against a real drive.
+    #[command(subcommand)]
+    Devices(cmd::devices::DevicesCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Devices(c) => cmd::devices::run(c),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dmsim: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -11,5 +11,6 @@
 
 pub mod device;
 pub mod event_queue;
+pub mod probe;
 pub mod runner;
 pub mod streams;

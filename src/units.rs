@@ -1,0 +1,61 @@
+//! Parsing of user-facing quantities: sizes (`4k`, `1MiB`, `512`) and lists (`1,4,32`).
+
+/// Bytes in a size such as `4096`, `4k`, `4K`, `4KiB`, `1m`, `2G` (binary multiples).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, suffix) = t.split_at(split);
+    let value: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size (examples: 4096, 4k, 1MiB)"))?;
+    let shift = match suffix.to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => return Err(format!("'{text}': unknown size suffix '{suffix}' (use k, m, g or t)")),
+    };
+    value
+        .checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("'{text}' is too large"))
+}
+
+/// A size that must be a positive multiple of 512 bytes.
+pub fn parse_io_size(text: &str) -> Result<u32, String> {
+    let bytes = parse_size(text)?;
+    if bytes == 0 || bytes % 512 != 0 {
+        return Err(format!("'{text}' must be a positive multiple of 512 bytes"));
+    }
+    u32::try_from(bytes).map_err(|_| format!("'{text}' is larger than 4 GiB"))
+}
+
+/// A comma-separated list of positive integers, e.g. queue depths `1,4,32`.
+pub fn parse_depths(text: &str) -> Result<Vec<u32>, String> {
+    text.split(',')
+        .map(|part| match part.trim().parse::<u32>() {
+            Ok(n) if (1..=65_536).contains(&n) => Ok(n),
+            _ => Err(format!("'{part}' in '{text}' is not a queue depth (1..65536)")),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4k"), Ok(4096));
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_size("512"), Ok(512));
+        assert!(parse_size("4q").unwrap_err().contains("suffix"));
+        assert!(parse_io_size("100").unwrap_err().contains("512"));
+    }
+
+    #[test]
+    fn depths() {
+        assert_eq!(parse_depths("1,4,32"), Ok(vec![1, 4, 32]));
+        assert!(parse_depths("1,0").is_err());
+    }
+}

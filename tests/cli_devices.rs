@@ -1,0 +1,62 @@
+//! End-to-end tests of `dmsim devices`: output shape, determinism, and bad input.
+
+use std::process::Command;
+
+fn dmsim(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_dmsim"))
+        .args(args)
+        .output()
+        .expect("dmsim runs")
+}
+
+#[test]
+fn list_names_every_spec_preset() {
+    let out = dmsim(&["devices", "list", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    for want in ["hdd-7200", "hdd-15k", "hdd-hp-c2247a", "ssd-sata", "ssd-nvme", "ssd-mqsim-default", "ram"] {
+        assert!(names.contains(&want), "preset {want} missing from {names:?}");
+    }
+    for row in rows.as_array().unwrap() {
+        assert!(!row["source"].as_str().unwrap().is_empty(), "{row} has no source");
+    }
+}
+
+#[test]
+fn probe_json_has_one_object_per_depth_and_is_deterministic() {
+    let args = ["devices", "probe", "ram", "--pattern", "randwrite", "--qd", "1,4", "--requests", "2000", "--seed", "5", "--json"];
+    let a = dmsim(&args);
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    let b = dmsim(&args);
+    assert_eq!(a.stdout, b.stdout, "same seed, same output");
+    let rows: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for key in ["qd", "iops", "mbps", "lat_mean_us", "lat_p50_us", "lat_p99_us", "lat_p999_us"] {
+        assert!(rows[0].get(key).is_some(), "missing {key} in {}", rows[0]);
+    }
+    assert_eq!(rows[1]["qd"], 4);
+}
+
+#[test]
+fn bad_input_exits_non_zero_with_a_message() {
+    let out = dmsim(&["devices", "probe", "floppy"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("floppy") && err.contains("known presets"), "{err}");
+
+    let out = dmsim(&["devices", "probe", "ram", "--qd", "0"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("queue depth"));
+
+    let out = dmsim(&["devices", "probe", "ram", "--set", "latency_us=3"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("latency_us") && err.contains("latency_ns"), "{err}");
+}

@@ -1,1 +1,4 @@
 //! The flashcache target (specs/flashcache.md): a set-associative SSD cache over a disk.
+
+pub mod config;
+pub mod jhash;

@@ -14,7 +14,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "m" | "mb" | "mib" => 20,
         "g" | "gb" | "gib" => 30,
         "t" | "tb" | "tib" => 40,
-        _ => return Err(format!("'{text}': unknown size suffix '{suffix}' (use k, m, g or t)")),
+        _ => {
+            return Err(format!(
+                "'{text}': unknown size suffix '{suffix}' (use k, m, g or t)"
+            ))
+        }
     };
     value
         .checked_mul(1u64 << shift)
@@ -24,7 +28,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 /// A size that must be a positive multiple of 512 bytes.
 pub fn parse_io_size(text: &str) -> Result<u32, String> {
     let bytes = parse_size(text)?;
-    if bytes == 0 || bytes % 512 != 0 {
+    if bytes == 0 || !bytes.is_multiple_of(512) {
         return Err(format!("'{text}' must be a positive multiple of 512 bytes"));
     }
     u32::try_from(bytes).map_err(|_| format!("'{text}' is larger than 4 GiB"))
@@ -35,7 +39,9 @@ pub fn parse_depths(text: &str) -> Result<Vec<u32>, String> {
     text.split(',')
         .map(|part| match part.trim().parse::<u32>() {
             Ok(n) if (1..=65_536).contains(&n) => Ok(n),
-            _ => Err(format!("'{part}' in '{text}' is not a queue depth (1..65536)")),
+            _ => Err(format!(
+                "'{part}' in '{text}' is not a queue depth (1..65536)"
+            )),
         })
         .collect()
 }

@@ -75,7 +75,7 @@ pub fn run(
 ) -> ProbeResult {
     assert!(spec.queue_depth >= 1, "queue depth must be at least 1");
     assert!(
-        spec.block_bytes >= 512 && spec.block_bytes % 512 == 0,
+        spec.block_bytes >= 512 && spec.block_bytes.is_multiple_of(512),
         "block size must be a positive multiple of 512"
     );
     let sectors = spec.block_bytes / 512;

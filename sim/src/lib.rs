@@ -11,6 +11,7 @@
 
 pub mod device;
 pub mod event_queue;
+pub mod oracle;
 pub mod probe;
 pub mod runner;
 pub mod streams;

@@ -225,7 +225,9 @@ impl SimDevice {
                     sector: io.sector,
                 });
             }
-            if io.sector % self.lbs_sectors != 0 || u64::from(io.sectors) % self.lbs_sectors != 0 {
+            if !io.sector.is_multiple_of(self.lbs_sectors)
+                || !u64::from(io.sectors).is_multiple_of(self.lbs_sectors)
+            {
                 return Err(StrictError::Misaligned {
                     device,
                     op: io.op,

@@ -1,0 +1,389 @@
+//! The data oracle: checks that every read returns what was last written, or a newer write
+//! still in flight (DESIGN.md, "Data").
+//!
+//! The oracle watches bios at the volume boundary: writes when they are submitted and when
+//! they complete, reads when they complete. Workload data is self-describing (each sector
+//! carries its volume sector and write id, [`SectorStamp`]), so the oracle keeps per sector
+//! only the write ids that may legitimately be there:
+//! - `acked`: the most recently completed successful write; `prev`: the one before, still
+//!   allowed for a read that started before `acked` completed;
+//! - writes in flight (submitted, not completed) that overlap the sector;
+//! - `unknown`: a write failed, timed out or was cancelled without a known outcome: any content
+//!   is accepted until the next successful write completes.
+//!
+//! A sector never written holds zeros on a fresh simulated device; on a real device that held
+//! data before the run, [`Oracle::new`] with `initial_contents_known = false` accepts anything
+//! there. State is kept per 4 KiB block (one entry when all 8 sectors agree), in a two-level
+//! table, so memory follows the volume's written footprint, not the trace length.
+
+use dmsim_engine::block::SECTORS_PER_PAGE;
+use dmsim_engine::content::{SectorContent, SectorStamp};
+use std::collections::BTreeMap;
+
+/// What the oracle knows about one sector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct SectorState {
+    /// Write id of the last successful completion (0 = never written).
+    acked: u64,
+    /// Global completion sequence number when `acked` completed.
+    acked_seq: u64,
+    /// The acked id before `acked` (0 = never written).
+    prev: u64,
+    /// Contents unknown since a write failed or ended without a known outcome.
+    unknown: bool,
+}
+
+#[derive(Debug, Clone)]
+enum BlockState {
+    Uniform(SectorState),
+    Split(Box<[SectorState; 8]>),
+}
+
+impl BlockState {
+    fn get(&self, i: usize) -> SectorState {
+        match self {
+            BlockState::Uniform(s) => *s,
+            BlockState::Split(v) => v[i],
+        }
+    }
+    fn update(&mut self, first: usize, last: usize, f: &mut dyn FnMut(&mut SectorState)) {
+        if first == 0 && last == 8 {
+            if let BlockState::Uniform(s) = self {
+                f(s);
+                return;
+            }
+        }
+        if let BlockState::Uniform(s) = *self {
+            *self = BlockState::Split(Box::new([s; 8]));
+        }
+        if let BlockState::Split(v) = self {
+            for s in &mut v[first..last] {
+                f(s);
+            }
+            if v.iter().all(|s| *s == v[0]) {
+                *self = BlockState::Uniform(v[0]);
+            }
+        }
+    }
+}
+
+/// A mismatch between a read and what could be there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("data error: read of sector {sector} (bio {bio_id}) returned {got:?}; allowed: {allowed}")]
+pub struct DataError {
+    pub bio_id: u64,
+    pub sector: u64,
+    pub got: SectorContent,
+    pub allowed: String,
+}
+
+const CHUNK_BLOCKS: usize = 512;
+
+/// The oracle of one volume.
+#[derive(Debug)]
+pub struct Oracle {
+    initial_contents_known: bool,
+    chunks: Vec<Option<Box<[Option<BlockState>]>>>,
+    /// Writes in flight: write id → (sector, sectors).
+    inflight: BTreeMap<u64, (u64, u64)>,
+    completion_seq: u64,
+    verified_sectors: u64,
+    verified_reads: u64,
+}
+
+impl Oracle {
+    /// `initial_contents_known`: the volume starts all zeros (true for simulated devices).
+    pub fn new(initial_contents_known: bool) -> Self {
+        Oracle {
+            initial_contents_known,
+            chunks: Vec::new(),
+            inflight: BTreeMap::new(),
+            completion_seq: 0,
+            verified_sectors: 0,
+            verified_reads: 0,
+        }
+    }
+
+    /// Reads checked so far.
+    pub fn verified_reads(&self) -> u64 {
+        self.verified_reads
+    }
+
+    /// Sectors checked so far.
+    pub fn verified_sectors(&self) -> u64 {
+        self.verified_sectors
+    }
+
+    /// A mark to take when a read is submitted and hand back to [`Oracle::read_done`].
+    pub fn read_started(&self) -> u64 {
+        self.completion_seq
+    }
+
+    /// A write of `sectors` sectors at `sector` with id `write_id` was submitted.
+    pub fn write_submitted(&mut self, write_id: u64, sector: u64, sectors: u64) {
+        assert!(write_id > 0, "write ids start at 1");
+        let old = self.inflight.insert(write_id, (sector, sectors));
+        assert!(old.is_none(), "write id {write_id} submitted twice");
+    }
+
+    /// The write `write_id` completed; `ok` = its data is now on the volume.
+    pub fn write_done(&mut self, write_id: u64, ok: bool) {
+        let (sector, sectors) = self
+            .inflight
+            .remove(&write_id)
+            .unwrap_or_else(|| panic!("write id {write_id} completed but was never submitted"));
+        self.completion_seq += 1;
+        let seq = self.completion_seq;
+        self.update(sector, sectors, &mut |s| {
+            if ok {
+                s.prev = s.acked;
+                s.acked = write_id;
+                s.acked_seq = seq;
+                s.unknown = false;
+            } else {
+                s.unknown = true;
+            }
+        });
+    }
+
+    /// The range's contents are unknown (a late write after a timeout, a discard, a crash of
+    /// an unflushed cache); any content is accepted until the next successful write.
+    pub fn contents_unknown(&mut self, sector: u64, sectors: u64) {
+        self.update(sector, sectors, &mut |s| s.unknown = true);
+    }
+
+    /// Check a completed read of `data` (one content per sector from `sector`) started at
+    /// mark `started` (from [`Oracle::read_started`]).
+    pub fn read_done(
+        &mut self,
+        bio_id: u64,
+        started: u64,
+        sector: u64,
+        data: &[SectorContent],
+    ) -> Result<(), DataError> {
+        self.verified_reads += 1;
+        for (i, got) in data.iter().enumerate() {
+            let s = sector + i as u64;
+            self.verified_sectors += 1;
+            let state = self.state(s);
+            if state.unknown {
+                continue;
+            }
+            let stamp_ok = |id: u64| match (id, got) {
+                (0, SectorContent::Zero) => true,
+                (0, _) => !self.initial_contents_known,
+                (
+                    id,
+                    SectorContent::Stamp(SectorStamp {
+                        sector: at,
+                        write_id,
+                    }),
+                ) => *at == s && *write_id == id,
+                _ => false,
+            };
+            let in_flight_ok = || match got {
+                SectorContent::Stamp(SectorStamp {
+                    sector: at,
+                    write_id,
+                }) => {
+                    *at == s
+                        && self
+                            .inflight
+                            .get(write_id)
+                            .is_some_and(|&(ws, wn)| s >= ws && s < ws + wn)
+                }
+                _ => false,
+            };
+            let prev_ok = state.acked_seq > started && stamp_ok(state.prev);
+            if stamp_ok(state.acked) || prev_ok || in_flight_ok() {
+                continue;
+            }
+            return Err(DataError {
+                bio_id,
+                sector: s,
+                got: *got,
+                allowed: format!(
+                    "write {} (last acknowledged){}{}",
+                    state.acked,
+                    if state.acked_seq > started {
+                        format!(
+                            ", write {} (acknowledged before the read began)",
+                            state.prev
+                        )
+                    } else {
+                        String::new()
+                    },
+                    {
+                        let flying: Vec<String> = self
+                            .inflight
+                            .iter()
+                            .filter(|(_, &(ws, wn))| s >= ws && s < ws + wn)
+                            .map(|(id, _)| id.to_string())
+                            .collect();
+                        if flying.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", in-flight writes {}", flying.join(" "))
+                        }
+                    }
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// The write ids a sector may hold after every write in flight has ended: what a crash
+    /// check compares against (`acked`, or anything if unknown).
+    pub fn acknowledged(&self, sector: u64) -> Option<u64> {
+        let s = self.state(sector);
+        (!s.unknown).then_some(s.acked)
+    }
+
+    fn state(&self, sector: u64) -> SectorState {
+        let block = sector / SECTORS_PER_PAGE;
+        let (chunk, slot) = (
+            (block / CHUNK_BLOCKS as u64) as usize,
+            (block % CHUNK_BLOCKS as u64) as usize,
+        );
+        self.chunks
+            .get(chunk)
+            .and_then(|c| c.as_ref())
+            .and_then(|c| c[slot].as_ref())
+            .map_or(SectorState::default(), |b| {
+                b.get((sector % SECTORS_PER_PAGE) as usize)
+            })
+    }
+
+    fn update(&mut self, sector: u64, sectors: u64, f: &mut dyn FnMut(&mut SectorState)) {
+        let end = sector + sectors;
+        let mut s = sector;
+        while s < end {
+            let block = s / SECTORS_PER_PAGE;
+            let first = (s % SECTORS_PER_PAGE) as usize;
+            let last = (end - block * SECTORS_PER_PAGE).min(SECTORS_PER_PAGE) as usize;
+            let (chunk, slot) = (
+                (block / CHUNK_BLOCKS as u64) as usize,
+                (block % CHUNK_BLOCKS as u64) as usize,
+            );
+            if self.chunks.len() <= chunk {
+                self.chunks.resize_with(chunk + 1, || None);
+            }
+            let c = self.chunks[chunk].get_or_insert_with(|| {
+                let mut v = Vec::with_capacity(CHUNK_BLOCKS);
+                v.resize_with(CHUNK_BLOCKS, || None);
+                v.into_boxed_slice()
+            });
+            c[slot]
+                .get_or_insert(BlockState::Uniform(SectorState::default()))
+                .update(first, last, f);
+            s = block * SECTORS_PER_PAGE + last as u64;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(sector: u64, n: u64, id: u64) -> Vec<SectorContent> {
+        (0..n)
+            .map(|i| {
+                SectorContent::Stamp(SectorStamp {
+                    sector: sector + i,
+                    write_id: id,
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reads_see_the_last_acknowledged_write() {
+        let mut o = Oracle::new(true);
+        let m = o.read_started();
+        o.read_done(1, m, 0, &[SectorContent::Zero; 8]).unwrap();
+        o.write_submitted(1, 0, 8);
+        o.write_done(1, true);
+        let m = o.read_started();
+        o.read_done(2, m, 0, &data(0, 8, 1)).unwrap();
+        let err = o.read_done(3, m, 0, &[SectorContent::Zero; 8]).unwrap_err();
+        assert_eq!(err.sector, 0);
+        assert_eq!(o.verified_reads(), 3);
+    }
+
+    #[test]
+    fn stale_and_misdirected_data_are_caught() {
+        let mut o = Oracle::new(true);
+        o.write_submitted(1, 0, 16);
+        o.write_done(1, true);
+        o.write_submitted(2, 8, 8);
+        o.write_done(2, true);
+        let m = o.read_started();
+        assert!(
+            o.read_done(1, m, 8, &data(8, 8, 1)).is_err(),
+            "stale: write 1 was overwritten by 2"
+        );
+        assert!(
+            o.read_done(1, m, 8, &data(0, 8, 2)).is_err(),
+            "misdirected: data written for sector 0"
+        );
+        o.read_done(1, m, 0, &[data(0, 8, 1), data(8, 8, 2)].concat())
+            .unwrap();
+    }
+
+    #[test]
+    fn a_read_racing_a_write_may_see_either_version() {
+        let mut o = Oracle::new(true);
+        o.write_submitted(1, 0, 8);
+        o.write_done(1, true);
+        let m = o.read_started();
+        o.write_submitted(2, 0, 8);
+        o.read_done(1, m, 0, &data(0, 8, 2)).unwrap(); // in flight: allowed
+        o.read_done(2, m, 0, &data(0, 8, 1)).unwrap();
+        o.write_done(2, true);
+        o.read_done(3, m, 0, &data(0, 8, 1)).unwrap(); // acked during the read: old still allowed
+        let m2 = o.read_started();
+        assert!(
+            o.read_done(4, m2, 0, &data(0, 8, 1)).is_err(),
+            "a read begun after the ack must see it"
+        );
+    }
+
+    #[test]
+    fn failed_writes_make_contents_unknown_until_the_next_good_write() {
+        let mut o = Oracle::new(true);
+        o.write_submitted(1, 0, 8);
+        o.write_done(1, false);
+        let m = o.read_started();
+        o.read_done(1, m, 0, &[SectorContent::Foreign; 8]).unwrap();
+        o.write_submitted(2, 0, 8);
+        o.write_done(2, true);
+        let m = o.read_started();
+        assert!(o.read_done(2, m, 0, &[SectorContent::Foreign; 8]).is_err());
+    }
+
+    #[test]
+    fn partial_block_writes_split_the_block_state() {
+        let mut o = Oracle::new(true);
+        o.write_submitted(1, 0, 8);
+        o.write_done(1, true);
+        o.write_submitted(2, 3, 1);
+        o.write_done(2, true);
+        let mut want = data(0, 8, 1);
+        want[3] = SectorContent::Stamp(SectorStamp {
+            sector: 3,
+            write_id: 2,
+        });
+        let m = o.read_started();
+        o.read_done(1, m, 0, &want).unwrap();
+        assert_eq!(o.acknowledged(3), Some(2));
+        assert_eq!(o.acknowledged(4), Some(1));
+    }
+
+    #[test]
+    fn unknown_initial_contents_accept_anything_never_written() {
+        let mut o = Oracle::new(false);
+        let m = o.read_started();
+        o.read_done(1, m, 100, &[SectorContent::Foreign, SectorContent::Zero])
+            .unwrap();
+    }
+}

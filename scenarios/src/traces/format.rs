@@ -1,0 +1,155 @@
+//! The trace formats this crate reads, their names, and auto-detection from a file's first
+//! lines.
+//!
+//! Detection tries every format's own parser on a sample of the first lines (after
+//! decompression) and picks the one that parses the most records before its first error
+//! (ties go to the earlier format in [`Format::ALL`]). fio iologs are recognised by their
+//! mandatory first line. Detection does not look at the file name; compression is chosen by
+//! extension elsewhere ([`super::source`]).
+
+use serde::{Deserialize, Serialize};
+
+use super::alibaba::AlibabaParser;
+use super::blkparse::BlkparseParser;
+use super::disksim::{DiskSimParser, MqsimParser};
+use super::fields::trim;
+use super::fio::{FioParser, FioVersion};
+use super::msr::MsrParser;
+use super::parser::{LineParser, ParseState, Parsed};
+use super::spc::SpcParser;
+use super::systor::SystorParser;
+use super::tencent::TencentParser;
+
+/// A block-trace format. Names (`FromStr`, `Display`, serde): msr, systor, tencent, alibaba,
+/// spc, disksim, mqsim, blkparse, fio-v2, fio-v3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// MSR Cambridge CSV ([`super::msr`]).
+    Msr,
+    /// SYSTOR'17 CSV ([`super::systor`]).
+    Systor,
+    /// Tencent CBS CSV ([`super::tencent`]).
+    Tencent,
+    /// Alibaba block traces CSV ([`super::alibaba`]).
+    Alibaba,
+    /// SPC / UMass CSV ([`super::spc`]).
+    Spc,
+    /// DiskSim ASCII, milliseconds ([`super::disksim`]).
+    Disksim,
+    /// MQSim ASCII, nanoseconds ([`super::disksim`]).
+    Mqsim,
+    /// blkparse default text output, queue events ([`super::blkparse`]).
+    Blkparse,
+    /// fio iolog version 2 ([`super::fio`]).
+    FioV2,
+    /// fio iolog version 3 ([`super::fio`]).
+    FioV3,
+}
+
+/// A format name that is not one of [`Format::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown trace format `{0}` (expected one of: msr, systor, tencent, alibaba, spc, disksim, mqsim, blkparse, fio-v2, fio-v3)")]
+pub struct UnknownFormatName(pub String);
+
+/// Lines sampled for detection.
+pub(crate) const DETECTION_SAMPLE_LINES: usize = 64;
+
+impl Format {
+    /// Every format, in detection tie-break order.
+    pub const ALL: [Format; 10] = [
+        Format::FioV2,
+        Format::FioV3,
+        Format::Msr,
+        Format::Systor,
+        Format::Alibaba,
+        Format::Tencent,
+        Format::Spc,
+        Format::Blkparse,
+        Format::Mqsim,
+        Format::Disksim,
+    ];
+
+    /// The format's name as accepted by `FromStr`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Msr => "msr",
+            Format::Systor => "systor",
+            Format::Tencent => "tencent",
+            Format::Alibaba => "alibaba",
+            Format::Spc => "spc",
+            Format::Disksim => "disksim",
+            Format::Mqsim => "mqsim",
+            Format::Blkparse => "blkparse",
+            Format::FioV2 => "fio-v2",
+            Format::FioV3 => "fio-v3",
+        }
+    }
+
+    pub(crate) fn new_parser(self) -> Box<dyn LineParser> {
+        match self {
+            Format::Msr => Box::<MsrParser>::default(),
+            Format::Systor => Box::<SystorParser>::default(),
+            Format::Tencent => Box::<TencentParser>::default(),
+            Format::Alibaba => Box::<AlibabaParser>::default(),
+            Format::Spc => Box::new(SpcParser),
+            Format::Disksim => Box::new(DiskSimParser),
+            Format::Mqsim => Box::new(MqsimParser),
+            Format::Blkparse => Box::new(BlkparseParser),
+            Format::FioV2 => Box::new(FioParser::new(FioVersion::V2)),
+            Format::FioV3 => Box::new(FioParser::new(FioVersion::V3)),
+        }
+    }
+
+    /// Picks the format of a trace from its first non-blank lines (at most
+    /// [`DETECTION_SAMPLE_LINES`] are looked at). `Err` explains why none fits.
+    pub(crate) fn detect<L: AsRef<[u8]>>(sample: &[L]) -> Result<Format, String> {
+        let Some(first) = sample.first() else {
+            return Err("the trace has no lines".to_string());
+        };
+        match trim(first.as_ref()) {
+            b"fio version 2 iolog" => return Ok(Format::FioV2),
+            b"fio version 3 iolog" => return Ok(Format::FioV3),
+            _ => {}
+        }
+        let mut best: Option<(Format, usize)> = None;
+        for format in Format::ALL {
+            let mut parser = format.new_parser();
+            let mut state = ParseState::default();
+            let mut records = 0;
+            for line in sample {
+                match parser.parse_line(line.as_ref(), &mut state) {
+                    Ok(Parsed::Record(_)) => records += 1,
+                    Ok(Parsed::Skip) => {}
+                    Err(_) => break,
+                }
+            }
+            if records > 0 && best.is_none_or(|(_, best_records)| records > best_records) {
+                best = Some((format, records));
+            }
+        }
+        best.map(|(format, _)| format).ok_or_else(|| {
+            format!(
+                "no known format parses the first line `{}`",
+                String::from_utf8_lossy(first.as_ref())
+            )
+        })
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = UnknownFormatName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim().to_ascii_lowercase();
+        Format::ALL
+            .into_iter()
+            .find(|format| format.name() == wanted)
+            .ok_or_else(|| UnknownFormatName(s.to_string()))
+    }
+}

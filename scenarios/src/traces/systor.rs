@@ -1,0 +1,66 @@
+//! SYSTOR'17 VDI traces (SNIA IOTTA), CSV with header
+//! `Timestamp,Response,IOType,LUN,Offset,Size`.
+//!
+//! - Timestamp: Unix seconds with a decimal fraction → `time_ns` (exact to 1 ns; digits below
+//!   a nanosecond are truncated and counted).
+//! - Response: seconds with a fraction → `measured_latency_ns`; an empty field gives `None`.
+//! - IOType: `R` / `W` (any case).
+//! - LUN: [`DeviceKey::Number`].
+//! - Offset, Size: bytes; converted with the crate's covering rule.
+//!
+//! Ordering: SYSTOR files are **not sorted by time** (requests appear in completion-ish order,
+//! a few milliseconds apart). The reader yields records in file order and counts records
+//! earlier than one already seen ([`crate::traces::TraceReader::out_of_order_records`]);
+//! replay that needs time order wraps the reader in [`crate::traces::TimeSorter`], which
+//! sorts within a bounded window.
+
+use super::fields::{parse_u64, split_separated, FieldError};
+use super::parser::{is_header, LineParser, ParseState, Parsed};
+use super::record::{DeviceKey, TraceOp, TraceRecord};
+
+const HEADER: [&str; 6] = ["Timestamp", "Response", "IOType", "LUN", "Offset", "Size"];
+
+#[derive(Debug, Default)]
+pub(crate) struct SystorParser {
+    seen_record: bool,
+}
+
+impl LineParser for SystorParser {
+    fn parse_line(&mut self, line: &[u8], state: &mut ParseState) -> Result<Parsed, FieldError> {
+        let mut f = [&b""[..]; 6];
+        let count = split_separated(line, b',', &mut f);
+        if !self.seen_record && count == 6 && is_header(&f, &HEADER) {
+            return Ok(Parsed::Skip);
+        }
+        if count != 6 {
+            return Err(FieldError::new(
+                "line",
+                format!("expected 6 comma-separated fields, found {count}"),
+            ));
+        }
+        let time_ns = state.decimal_time("Timestamp", f[0], 9)?;
+        let measured_latency_ns = if f[1].is_empty() {
+            None
+        } else {
+            Some(state.decimal_time("Response", f[1], 9)?)
+        };
+        let op = match f[2] {
+            b"R" | b"r" => TraceOp::Read,
+            b"W" | b"w" => TraceOp::Write,
+            other => return Err(FieldError::unexpected("IOType", "`R` or `W`", other)),
+        };
+        let lun = parse_u64("LUN", f[3])?;
+        let offset = parse_u64("Offset", f[4])?;
+        let size = parse_u64("Size", f[5])?;
+        let (sector, sectors) = state.sectors_from_bytes("Offset", offset, size)?;
+        self.seen_record = true;
+        Ok(Parsed::Record(TraceRecord {
+            time_ns,
+            op,
+            sector,
+            sectors,
+            device: DeviceKey::Number(lun),
+            measured_latency_ns,
+        }))
+    }
+}

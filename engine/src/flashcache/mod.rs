@@ -1,4 +1,7 @@
 //! The flashcache target (specs/flashcache.md): a set-associative SSD cache over a disk.
 
 pub mod config;
+pub mod geometry;
 pub mod jhash;
+pub mod layout;
+pub mod state;

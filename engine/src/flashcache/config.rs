@@ -419,8 +419,7 @@ impl TableLine {
             Associativity::Ways(0) => DEFAULT_ASSOC,
             Associativity::Ways(ways) => {
                 if !ways.is_power_of_two()
-                    || ways > MAX_ASSOC
-                    || ways < MIN_ASSOC
+                    || !(MIN_ASSOC..=MAX_ASSOC).contains(&ways)
                     || size_sectors < u64::from(ways)
                 {
                     return Err(ConfigError::InvalidAssociativity { assoc: ways });
@@ -441,8 +440,7 @@ impl TableLine {
                 }
             };
             if !disk_assoc.is_power_of_two()
-                || disk_assoc > MAX_DISK_ASSOC_SECTORS
-                || disk_assoc < MIN_DISK_ASSOC_SECTORS
+                || !(MIN_DISK_ASSOC_SECTORS..=MAX_DISK_ASSOC_SECTORS).contains(&disk_assoc)
                 || size_sectors < u64::from(disk_assoc)
                 || assoc_limit_violated
             {

@@ -19,6 +19,19 @@ pub const BUCKET_HASH_SEED: u32 = 0xfeed;
 /// First on-SSD version with disk_assoc placement and hash-based invalidation.
 pub const FIRST_HASHED_VERSION: u32 = 3;
 
+/// The independent inputs of a [`Geometry`] (the rest is derived).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GeometryParts {
+    pub block_size_sectors: u32,
+    pub assoc: u32,
+    pub size_blocks: u32,
+    pub disk_assoc_sectors: u32,
+    pub on_ssd_version: u32,
+    pub md_block_size_sectors: u32,
+    pub md_blocks: u32,
+    pub fully_associative: bool,
+}
+
 /// The fixed shape of one cache. Every field is decided at create/load and never changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Geometry {
@@ -42,17 +55,18 @@ pub struct Geometry {
 }
 
 impl Geometry {
-    /// Assemble a geometry, checking its internal consistency.
-    pub fn new(
-        block_size_sectors: u32,
-        assoc: u32,
-        size_blocks: u32,
-        disk_assoc_sectors: u32,
-        on_ssd_version: u32,
-        md_block_size_sectors: u32,
-        md_blocks: u32,
-        fully_associative: bool,
-    ) -> Geometry {
+    /// Assemble a geometry from its independent parts, checking their consistency.
+    pub fn new(parts: GeometryParts) -> Geometry {
+        let GeometryParts {
+            block_size_sectors,
+            assoc,
+            size_blocks,
+            disk_assoc_sectors,
+            on_ssd_version,
+            md_block_size_sectors,
+            md_blocks,
+            fully_associative,
+        } = parts;
         assert!(
             block_size_sectors.is_power_of_two(),
             "block size must be a power of two"
@@ -154,16 +168,16 @@ impl Geometry {
         } else {
             0
         };
-        Ok(Geometry::new(
-            block_size as u32,
-            assoc as u32,
-            size_blocks as u32,
-            table.disk_assoc_sectors,
+        Ok(Geometry::new(GeometryParts {
+            block_size_sectors: block_size as u32,
+            assoc: assoc as u32,
+            size_blocks: size_blocks as u32,
+            disk_assoc_sectors: table.disk_assoc_sectors,
             on_ssd_version,
-            md_block_size as u32,
-            md_blocks as u32,
-            table.assoc == Associativity::Full,
-        ))
+            md_block_size_sectors: md_block_size as u32,
+            md_blocks: md_blocks as u32,
+            fully_associative: table.assoc == Associativity::Full,
+        }))
     }
 
     /// True when sets are chosen by the legacy round-robin mapping (and invalidation scans).

@@ -153,3 +153,21 @@ impl std::str::FromStr for Format {
             .ok_or_else(|| UnknownFormatName(s.to_string()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integer_times_tie_and_go_to_mqsim() {
+        assert_eq!(
+            Format::detect(&["0 0 100 8 1", "10 0 200 8 0"]),
+            Ok(Format::Mqsim)
+        );
+        assert_eq!(
+            Format::detect(&["0.5 0 100 8 1", "10 0 200 8 0"]),
+            Ok(Format::Disksim)
+        );
+        assert!(Format::detect::<&str>(&[]).is_err());
+    }
+}

@@ -4,4 +4,6 @@ pub mod config;
 pub mod geometry;
 pub mod jhash;
 pub mod layout;
+pub(crate) mod replacement;
+pub(crate) mod set;
 pub mod state;

@@ -1,0 +1,377 @@
+//! Replacement policies (spec 1.8): flashcache's FIFO hand and two-list hot/warm LRU with
+//! the code's quirks (Decision 5), plus `lru-strict`, one plain LRU list per set
+//! (Decision 11).
+//!
+//! Owns: choosing a reclaimable block and the list reordering that accesses cause. Side
+//! effects happen even when the caller then decides not to use the block, as in flashcache.
+//! Does not own: the free list (see [`super::set`]) or what "reclaimable" means (see
+//! [`super::state`]).
+
+use super::set::{Blocks, LruList};
+
+/// What an LRU operation did besides reordering, for the statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct LruEffect {
+    pub promoted: bool,
+    pub demoted: bool,
+}
+
+impl Blocks {
+    /// `flashcache_reclaim_fifo_get_old_block`: scan cyclically from the set's hand for the
+    /// first block that is exactly VALID. The hand then points one past where the scan
+    /// stopped — also when nothing was found.
+    pub(crate) fn fifo_get_old_block(&mut self, set: u32) -> Option<u32> {
+        let start = self.geometry.set_start(set);
+        let end = start + self.geometry.assoc;
+        let mut cursor = self.sets[set as usize].fifo_next;
+        let mut found = None;
+        for _ in 0..self.geometry.assoc {
+            debug_assert!((start..end).contains(&cursor));
+            if self.state(cursor).is_reclaimable() {
+                found = Some(cursor);
+                break;
+            }
+            cursor += 1;
+            if cursor == end {
+                cursor = start;
+            }
+        }
+        cursor += 1;
+        if cursor == end {
+            cursor = start;
+        }
+        self.sets[set as usize].fifo_next = cursor;
+        found
+    }
+
+    /// `flashcache_reclaim_init_lru_lists`: the first `hot_pct`% of each set's slots go to
+    /// the hot list, the rest to the warm list, in index order.
+    pub(crate) fn lru_init_lists(&mut self, hot_pct: u32) {
+        let assoc = self.geometry.assoc;
+        let hot_per_set = (u64::from(assoc) * u64::from(hot_pct) / 100) as u32;
+        for set in 0..self.geometry.num_sets {
+            let start = self.geometry.set_start(set);
+            for offset in 0..assoc {
+                let list = if offset < hot_per_set {
+                    LruList::Hot
+                } else {
+                    LruList::Warm
+                };
+                // flashcache adds each slot at the LRU end in ascending order, so a list
+                // reads highest index first from its LRU end.
+                self.lru_add_lru(start + offset, list);
+                self.block_mut(start + offset).use_cnt = 0;
+            }
+        }
+    }
+
+    /// `flashcache_reclaim_rebalance_lru`: move blocks between the lists' LRU ends so each
+    /// set's hot share goes from `old_pct` to `new_pct`. Values above 100 are ignored (the
+    /// function returns false), as flashcache does.
+    pub(crate) fn lru_rebalance(&mut self, old_pct: u32, new_pct: u32) -> bool {
+        if new_pct > 100 {
+            return false;
+        }
+        let assoc = u64::from(self.geometry.assoc);
+        let new_hot = (assoc * u64::from(new_pct) / 100) as u32;
+        let old_hot = (assoc * u64::from(old_pct) / 100) as u32;
+        let (from, to, count) = if new_hot > old_hot {
+            (LruList::Warm, LruList::Hot, new_hot - old_hot)
+        } else {
+            (LruList::Hot, LruList::Warm, old_hot - new_hot)
+        };
+        for set in 0..self.geometry.num_sets {
+            let mut moved = 0;
+            while moved < count {
+                let Some(index) = self.lru_head(set, from) else {
+                    break;
+                };
+                self.lru_remove(index);
+                self.block_mut(index).use_cnt = 0;
+                self.lru_add_lru(index, to);
+                moved += 1;
+            }
+        }
+        true
+    }
+
+    /// `flashcache_lru_accessed`: a hot block moves to the hot MRU end; a warm block moves to
+    /// the warm MRU end until its use count reaches `promote_thresh`, then it swaps places
+    /// with the hot list's LRU block, entering the hot list at its *LRU* end (quirk kept).
+    pub(crate) fn lru_accessed(&mut self, index: u32, promote_thresh: u32) -> LruEffect {
+        let block = *self.block(index);
+        if block.lru_list == LruList::Hot {
+            self.lru_move_to_mru(index);
+            return LruEffect::default();
+        }
+        if block.state == super::state::BlockState::INVALID {
+            self.lru_move_to_mru(index);
+            return LruEffect::default();
+        }
+        let use_cnt = block.use_cnt.wrapping_add(1);
+        self.block_mut(index).use_cnt = use_cnt;
+        if u32::from(use_cnt) < promote_thresh {
+            self.lru_move_to_mru(index);
+            return LruEffect::default();
+        }
+        let set = self.geometry.set_of_index(index);
+        let Some(hot_victim) = self.lru_head(set, LruList::Hot) else {
+            // Nothing to swap with: stay warm (use count not reset, as flashcache).
+            self.lru_move_to_mru(index);
+            return LruEffect::default();
+        };
+        self.lru_remove(index);
+        self.lru_remove(hot_victim);
+        self.block_mut(index).use_cnt = 0;
+        self.lru_add_lru(index, LruList::Hot);
+        self.block_mut(hot_victim).use_cnt = 0;
+        self.lru_add_mru(hot_victim, LruList::Warm);
+        LruEffect {
+            promoted: true,
+            demoted: false,
+        }
+    }
+
+    /// `flashcache_reclaim_lru_get_old_block`: the first exactly-VALID block from the warm
+    /// list's LRU end (moved to the warm MRU end); failing that, from the hot list's LRU end,
+    /// demoted by swapping with the warm MRU block (victim → warm MRU, that block → hot LRU).
+    pub(crate) fn lru_get_old_block(&mut self, set: u32) -> (Option<u32>, LruEffect) {
+        let mut cursor = self.lru_head(set, LruList::Warm);
+        while let Some(index) = cursor {
+            if self.state(index).is_reclaimable() {
+                self.block_mut(index).use_cnt = 0;
+                self.lru_move_to_mru(index);
+                return (Some(index), LruEffect::default());
+            }
+            cursor = self.lru_next_of(index);
+        }
+        let mut cursor = self.lru_head(set, LruList::Hot);
+        while let Some(index) = cursor {
+            if self.state(index).is_reclaimable() {
+                let Some(warm_mru) = self.lru_tail(set, LruList::Warm) else {
+                    self.lru_move_to_mru(index);
+                    return (Some(index), LruEffect::default());
+                };
+                self.lru_remove(index);
+                self.lru_remove(warm_mru);
+                self.block_mut(index).use_cnt = 0;
+                self.lru_add_mru(index, LruList::Warm);
+                self.block_mut(warm_mru).use_cnt = 0;
+                self.lru_add_lru(warm_mru, LruList::Hot);
+                return (
+                    Some(index),
+                    LruEffect {
+                        promoted: false,
+                        demoted: true,
+                    },
+                );
+            }
+            cursor = self.lru_next_of(index);
+        }
+        (None, LruEffect::default())
+    }
+
+    /// `lru-strict` access: the block moves to the MRU end of the set's single list (the
+    /// warm list; blocks left on the hot list by another policy migrate on first touch).
+    pub(crate) fn lru_strict_accessed(&mut self, index: u32) {
+        self.lru_remove(index);
+        self.lru_add_mru(index, LruList::Warm);
+    }
+
+    /// `lru-strict` reclaim: the least recently used exactly-VALID block of the set.
+    pub(crate) fn lru_strict_get_old_block(&mut self, set: u32) -> Option<u32> {
+        for list in [LruList::Warm, LruList::Hot] {
+            let mut cursor = self.lru_head(set, list);
+            while let Some(index) = cursor {
+                if self.state(index).is_reclaimable() {
+                    self.lru_strict_accessed(index);
+                    return Some(index);
+                }
+                cursor = self.lru_next_of(index);
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flashcache::geometry::{Geometry, GeometryParts};
+    use crate::flashcache::state::{BlockState, Transition};
+
+    fn geometry(assoc: u32) -> Geometry {
+        Geometry::new(GeometryParts {
+            block_size_sectors: 8,
+            assoc,
+            size_blocks: assoc,
+            disk_assoc_sectors: 0,
+            on_ssd_version: 4,
+            md_block_size_sectors: 8,
+            md_blocks: 3,
+            fully_associative: false,
+        })
+    }
+
+    /// The slot a miss on `dbn` takes, as flashcache's lookup picks it: free list head, else
+    /// FIFO; the block then holds `dbn` and is idle VALID.
+    fn fifo_insert(blocks: &mut Blocks, dbn: u64) -> u32 {
+        let index = blocks
+            .invalid_get(0)
+            .or_else(|| blocks.fifo_get_old_block(0))
+            .expect("room");
+        if blocks.state(index).is_valid() {
+            blocks.hash_remove(index);
+        }
+        blocks.apply(index, Transition::ClaimForRead);
+        blocks.block_mut(index).dbn = dbn;
+        blocks.hash_insert(index);
+        blocks.apply(index, Transition::IoFinished);
+        index
+    }
+
+    /// Textbook FIFO evicts in insertion order. flashcache's cold set hands out slots from
+    /// its LIFO free list (highest index first) while the hand starts at the set's first
+    /// slot, so the first wrap evicts the *newest* block first.
+    #[test]
+    fn faithful_fifo_differs_from_textbook_fifo_on_a_cold_set() {
+        let mut blocks = Blocks::new(geometry(4), 0);
+        blocks.link_by_state();
+        let a = fifo_insert(&mut blocks, 100);
+        let b = fifo_insert(&mut blocks, 200);
+        let c = fifo_insert(&mut blocks, 300);
+        let d = fifo_insert(&mut blocks, 400);
+        assert_eq!((a, b, c, d), (3, 2, 1, 0));
+        let mut evicted = Vec::new();
+        for dbn in [500u64, 600, 700, 800] {
+            let victim_index = blocks.fifo_get_old_block_preview();
+            evicted.push(blocks.block(victim_index).dbn);
+            fifo_insert(&mut blocks, dbn);
+        }
+        // Textbook FIFO would evict 100, 200, 300, 400.
+        assert_eq!(evicted, vec![400, 300, 200, 100]);
+        // From the second wrap on, the order is first-in first-out.
+        let mut evicted = Vec::new();
+        for dbn in [900u64, 1000] {
+            let victim_index = blocks.fifo_get_old_block_preview();
+            evicted.push(blocks.block(victim_index).dbn);
+            fifo_insert(&mut blocks, dbn);
+        }
+        assert_eq!(evicted, vec![500, 600]);
+        blocks.check_links();
+    }
+
+    impl Blocks {
+        fn fifo_get_old_block_preview(&self) -> u32 {
+            let mut copy = self.clone();
+            copy.fifo_get_old_block(0).expect("a reclaimable block")
+        }
+    }
+
+    #[test]
+    fn fifo_hand_advances_even_when_nothing_is_reclaimable() {
+        let mut blocks = Blocks::new(geometry(4), 0);
+        blocks.link_by_state();
+        for dbn in [8u64, 16, 24, 32] {
+            fifo_insert(&mut blocks, dbn);
+        }
+        for index in 0..4 {
+            blocks.apply(index, Transition::ReadHit);
+        }
+        blocks.sets[0].fifo_next = 2;
+        assert_eq!(blocks.fifo_get_old_block(0), None);
+        // Scanned 2,3,0,1 and stopped at 2 after wrapping: the hand moves to 3.
+        assert_eq!(blocks.sets[0].fifo_next, 3);
+        // A hit does not reorder FIFO: the block at the hand is taken regardless.
+        for index in 0..4 {
+            blocks.apply(index, Transition::IoFinished);
+        }
+        assert_eq!(blocks.fifo_get_old_block(0), Some(3));
+        assert_eq!(blocks.sets[0].fifo_next, 0);
+    }
+
+    fn lru_blocks(assoc: u32, hot_pct: u32) -> Blocks {
+        let mut blocks = Blocks::new(geometry(assoc), 0);
+        blocks.link_by_state();
+        blocks.lru_init_lists(hot_pct);
+        // Make every block a clean VALID block holding dbn = 8 * index.
+        while let Some(index) = blocks.invalid_get(0) {
+            blocks.apply(index, Transition::ClaimForRead);
+            blocks.block_mut(index).dbn = 8 * u64::from(index);
+            blocks.hash_insert(index);
+            blocks.apply(index, Transition::IoFinished);
+        }
+        blocks
+    }
+
+    #[test]
+    fn lru_init_splits_half_hot_half_warm_in_reverse_index_order() {
+        let blocks = lru_blocks(8, 50);
+        assert_eq!(blocks.lru_order(0, LruList::Hot), vec![3, 2, 1, 0]);
+        assert_eq!(blocks.lru_order(0, LruList::Warm), vec![7, 6, 5, 4]);
+        assert_eq!((blocks.lru_hot_blocks, blocks.lru_warm_blocks), (4, 4));
+    }
+
+    #[test]
+    fn lru_promotion_enters_hot_list_at_its_lru_end() {
+        let mut blocks = lru_blocks(8, 50);
+        // First access: use_cnt 1 < 2, warm MRU.
+        assert_eq!(blocks.lru_accessed(6, 2), LruEffect::default());
+        assert_eq!(blocks.lru_order(0, LruList::Warm), vec![7, 5, 4, 6]);
+        // Second access: promoted, swapping with hot LRU block 3.
+        let effect = blocks.lru_accessed(6, 2);
+        assert!(effect.promoted);
+        assert_eq!(blocks.lru_order(0, LruList::Hot), vec![6, 2, 1, 0]);
+        assert_eq!(blocks.lru_order(0, LruList::Warm), vec![7, 5, 4, 3]);
+        assert_eq!(blocks.block(6).use_cnt, 0);
+        // A hot access moves to the hot MRU end.
+        blocks.lru_accessed(6, 2);
+        assert_eq!(blocks.lru_order(0, LruList::Hot), vec![2, 1, 0, 6]);
+    }
+
+    #[test]
+    fn lru_reclaim_prefers_warm_lru_then_demotes_from_hot() {
+        let mut blocks = lru_blocks(8, 50);
+        let (victim, effect) = blocks.lru_get_old_block(0);
+        assert_eq!((victim, effect), (Some(7), LruEffect::default()));
+        assert_eq!(blocks.lru_order(0, LruList::Warm), vec![6, 5, 4, 7]);
+        // Make every warm block busy: the victim comes from the hot list.
+        for index in [4u32, 5, 6, 7] {
+            blocks.apply(index, Transition::ReadHit);
+        }
+        let (victim, effect) = blocks.lru_get_old_block(0);
+        assert_eq!(victim, Some(3));
+        assert!(effect.demoted);
+        // Victim at warm MRU; the former warm MRU (7) at the hot LRU end.
+        assert_eq!(blocks.lru_order(0, LruList::Warm), vec![6, 5, 4, 3]);
+        assert_eq!(blocks.lru_order(0, LruList::Hot), vec![7, 2, 1, 0]);
+    }
+
+    #[test]
+    fn lru_rebalance_moves_lru_ends() {
+        let mut blocks = lru_blocks(8, 50);
+        assert!(blocks.lru_rebalance(50, 75));
+        assert_eq!(blocks.lru_order(0, LruList::Hot), vec![6, 7, 3, 2, 1, 0]);
+        assert_eq!(blocks.lru_order(0, LruList::Warm), vec![5, 4]);
+        assert!(blocks.lru_rebalance(75, 25));
+        assert_eq!(blocks.lru_order(0, LruList::Hot), vec![1, 0]);
+        assert!(!blocks.lru_rebalance(25, 101));
+        assert_eq!(blocks.lru_hot_blocks, 2);
+    }
+
+    #[test]
+    fn lru_strict_is_a_single_recency_list() {
+        let mut blocks = lru_blocks(4, 0);
+        assert_eq!(blocks.lru_order(0, LruList::Warm), vec![3, 2, 1, 0]);
+        blocks.lru_strict_accessed(3);
+        blocks.lru_strict_accessed(2);
+        assert_eq!(blocks.lru_strict_get_old_block(0), Some(1));
+        assert_eq!(blocks.lru_order(0, LruList::Warm), vec![0, 3, 2, 1]);
+        blocks.apply(0, Transition::ReadHit);
+        assert_eq!(blocks.lru_strict_get_old_block(0), Some(3));
+        assert_eq!(
+            blocks.state(0),
+            BlockState::VALID.union(BlockState::CACHE_READ_IN_PROGRESS)
+        );
+    }
+}

@@ -1,0 +1,588 @@
+//! Per-block and per-set structures (spec 1.5): the block array, each set's hash buckets,
+//! its LIFO free list of INVALID blocks, and the links of its LRU lists.
+//!
+//! Owns: the intrusive doubly linked lists, threaded through set-relative `u32` links (`NIL`
+//! = none) so a set may hold more than flashcache's 8192 blocks. Lookups and list edits are
+//! O(1) and allocation-free. Does not own replacement decisions (see
+//! [`super::replacement`]) nor what a block's state means to IO (see the target).
+
+use super::geometry::Geometry;
+use super::state::{BlockState, Transition};
+
+/// "No block" in a set-relative link (flashcache's `FLASHCACHE_NULL`, widened to 32 bits).
+pub(crate) const NIL: u32 = u32::MAX;
+
+/// Which LRU list a block is on (`lru_state`: HOT=1, WARM=2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LruList {
+    Hot,
+    Warm,
+}
+
+/// `struct cacheblock`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CacheBlock {
+    pub dbn: u64,
+    pub state: BlockState,
+    /// Bios queued on this block's pending queue.
+    pub nr_queued: u32,
+    pub use_cnt: u8,
+    pub lru_list: LruList,
+    /// A cleaning of this block failed and has not succeeded since (Decision 9 counts the
+    /// retries).
+    pub clean_failed: bool,
+    pub hash_prev: u32,
+    pub hash_next: u32,
+    pub lru_prev: u32,
+    pub lru_next: u32,
+}
+
+/// Ends and length of one LRU list; head = LRU end, tail = MRU end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ListEnds {
+    pub head: u32,
+    pub tail: u32,
+    pub count: u32,
+}
+
+impl ListEnds {
+    const EMPTY: ListEnds = ListEnds {
+        head: NIL,
+        tail: NIL,
+        count: 0,
+    };
+}
+
+/// `struct cache_set`.
+#[derive(Debug, Clone)]
+pub(crate) struct CacheSet {
+    /// FIFO hand (absolute index).
+    pub fifo_next: u32,
+    /// Where the FIFO cleaning scan resumes (absolute index).
+    pub clean_next: u32,
+    pub clean_inprog: u32,
+    pub nr_dirty: u32,
+    pub dirty_fallow: u32,
+    pub fallow_tstamp_ns: u64,
+    pub fallow_next_cleaning_ns: u64,
+    pub hot: ListEnds,
+    pub warm: ListEnds,
+    /// Head of the LIFO list of INVALID blocks (set-relative).
+    pub invalid_head: u32,
+}
+
+/// All blocks and sets of one cache.
+#[derive(Debug, Clone)]
+pub(crate) struct Blocks {
+    pub geometry: Geometry,
+    pub blocks: Vec<CacheBlock>,
+    pub sets: Vec<CacheSet>,
+    /// `num_sets * hash_buckets_per_set` bucket heads, set-relative.
+    buckets: Vec<u32>,
+    /// Cache-wide list lengths (`lru_hot_blocks`, `lru_warm_blocks`).
+    pub lru_hot_blocks: u64,
+    pub lru_warm_blocks: u64,
+}
+
+impl Blocks {
+    /// Every block INVALID with dbn 0, no list populated yet; `now_ns` starts the fallow
+    /// clocks.
+    pub fn new(geometry: Geometry, now_ns: u64) -> Blocks {
+        let block = CacheBlock {
+            dbn: 0,
+            state: BlockState::INVALID,
+            nr_queued: 0,
+            use_cnt: 0,
+            lru_list: LruList::Warm,
+            clean_failed: false,
+            hash_prev: NIL,
+            hash_next: NIL,
+            lru_prev: NIL,
+            lru_next: NIL,
+        };
+        let sets = (0..geometry.num_sets)
+            .map(|set| CacheSet {
+                fifo_next: geometry.set_start(set),
+                clean_next: geometry.set_start(set),
+                clean_inprog: 0,
+                nr_dirty: 0,
+                dirty_fallow: 0,
+                fallow_tstamp_ns: now_ns,
+                fallow_next_cleaning_ns: now_ns,
+                hot: ListEnds::EMPTY,
+                warm: ListEnds::EMPTY,
+                invalid_head: NIL,
+            })
+            .collect();
+        Blocks {
+            geometry,
+            blocks: vec![block; geometry.size_blocks as usize],
+            sets,
+            buckets: vec![NIL; geometry.num_sets as usize * geometry.hash_buckets_per_set as usize],
+            lru_hot_blocks: 0,
+            lru_warm_blocks: 0,
+        }
+    }
+
+    /// The block at absolute `index`.
+    #[inline]
+    pub fn block(&self, index: u32) -> &CacheBlock {
+        &self.blocks[index as usize]
+    }
+
+    #[inline]
+    pub fn block_mut(&mut self, index: u32) -> &mut CacheBlock {
+        &mut self.blocks[index as usize]
+    }
+
+    #[inline]
+    pub fn state(&self, index: u32) -> BlockState {
+        self.blocks[index as usize].state
+    }
+
+    /// Change a block's state through the checked transition function.
+    #[inline]
+    #[track_caller]
+    pub fn apply(&mut self, index: u32, transition: Transition) -> BlockState {
+        let block = &mut self.blocks[index as usize];
+        block.state = block.state.apply(transition);
+        block.state
+    }
+
+    #[inline]
+    fn set_start_of(&self, index: u32) -> (u32, u32) {
+        let set = self.geometry.set_of_index(index);
+        (set, self.geometry.set_start(set))
+    }
+
+    #[inline]
+    fn bucket_slot(&self, set: u32, dbn: u64) -> usize {
+        set as usize * self.geometry.hash_buckets_per_set as usize
+            + self.geometry.bucket_of(dbn) as usize
+    }
+
+    /// `flashcache_hash_lookup`: the VALID block of `set` holding `dbn`.
+    #[inline]
+    pub fn hash_lookup(&self, set: u32, dbn: u64) -> Option<u32> {
+        let start = self.geometry.set_start(set);
+        let mut relative = self.buckets[self.bucket_slot(set, dbn)];
+        while relative != NIL {
+            let index = start + relative;
+            let block = &self.blocks[index as usize];
+            debug_assert!(
+                block.state.is_valid() && !block.state.is_invalid(),
+                "only VALID blocks are hashed"
+            );
+            if block.dbn == dbn {
+                return Some(index);
+            }
+            relative = block.hash_next;
+        }
+        None
+    }
+
+    /// `flashcache_hash_insert`: put a VALID block (not yet on any list) on its bucket.
+    pub fn hash_insert(&mut self, index: u32) {
+        let (set, start) = self.set_start_of(index);
+        let block = self.blocks[index as usize];
+        assert!(block.state.is_valid(), "hashing a non-VALID block");
+        assert!(
+            block.hash_prev == NIL && block.hash_next == NIL,
+            "block {index} already linked"
+        );
+        let slot = self.bucket_slot(set, block.dbn);
+        let head = self.buckets[slot];
+        let relative = index - start;
+        if head != NIL {
+            self.blocks[(start + head) as usize].hash_prev = relative;
+        }
+        let block = &mut self.blocks[index as usize];
+        block.hash_prev = NIL;
+        block.hash_next = head;
+        self.buckets[slot] = relative;
+    }
+
+    /// `flashcache_hash_remove`: take a VALID block off its bucket.
+    pub fn hash_remove(&mut self, index: u32) {
+        let (set, start) = self.set_start_of(index);
+        let block = self.blocks[index as usize];
+        assert!(block.state.is_valid(), "unhashing a non-VALID block");
+        if block.hash_prev != NIL {
+            self.blocks[(start + block.hash_prev) as usize].hash_next = block.hash_next;
+        } else {
+            let slot = self.bucket_slot(set, block.dbn);
+            debug_assert_eq!(self.buckets[slot], index - start, "bucket head mismatch");
+            self.buckets[slot] = block.hash_next;
+        }
+        if block.hash_next != NIL {
+            self.blocks[(start + block.hash_next) as usize].hash_prev = block.hash_prev;
+        }
+        let block = &mut self.blocks[index as usize];
+        block.hash_prev = NIL;
+        block.hash_next = NIL;
+    }
+
+    /// `flashcache_invalid_insert`: push an INVALID block on its set's free list (LIFO).
+    pub fn invalid_insert(&mut self, index: u32) {
+        let (set, start) = self.set_start_of(index);
+        let block = self.blocks[index as usize];
+        assert!(
+            block.state == BlockState::INVALID,
+            "free list takes only INVALID blocks, got {:?}",
+            block.state
+        );
+        assert!(
+            block.hash_prev == NIL && block.hash_next == NIL,
+            "block {index} is still linked"
+        );
+        let head = self.sets[set as usize].invalid_head;
+        if head != NIL {
+            self.blocks[(start + head) as usize].hash_prev = index - start;
+        }
+        let block = &mut self.blocks[index as usize];
+        block.hash_next = head;
+        block.hash_prev = NIL;
+        self.sets[set as usize].invalid_head = index - start;
+    }
+
+    /// `flashcache_invalid_remove`.
+    fn invalid_remove(&mut self, index: u32) {
+        let (set, start) = self.set_start_of(index);
+        let block = self.blocks[index as usize];
+        assert!(
+            block.state == BlockState::INVALID,
+            "free list holds INVALID blocks"
+        );
+        if block.hash_prev != NIL {
+            self.blocks[(start + block.hash_prev) as usize].hash_next = block.hash_next;
+        } else {
+            self.sets[set as usize].invalid_head = block.hash_next;
+        }
+        if block.hash_next != NIL {
+            self.blocks[(start + block.hash_next) as usize].hash_prev = block.hash_prev;
+        }
+        let block = &mut self.blocks[index as usize];
+        block.hash_prev = NIL;
+        block.hash_next = NIL;
+    }
+
+    /// `flashcache_invalid_get`: pop the head of `set`'s free list.
+    pub fn invalid_get(&mut self, set: u32) -> Option<u32> {
+        let head = self.sets[set as usize].invalid_head;
+        if head == NIL {
+            return None;
+        }
+        let index = self.geometry.set_start(set) + head;
+        self.invalid_remove(index);
+        Some(index)
+    }
+
+    /// Rebuild hash and free lists from the blocks' states, in index order as flashcache's
+    /// constructor does (so a fresh set hands out its highest index first).
+    pub fn link_by_state(&mut self) {
+        for slot in self.buckets.iter_mut() {
+            *slot = NIL;
+        }
+        for set in self.sets.iter_mut() {
+            set.invalid_head = NIL;
+        }
+        for block in self.blocks.iter_mut() {
+            block.hash_prev = NIL;
+            block.hash_next = NIL;
+        }
+        for index in 0..self.geometry.size_blocks {
+            let state = self.blocks[index as usize].state;
+            if state.is_valid() {
+                self.hash_insert(index);
+            }
+            if state.is_invalid() {
+                self.invalid_insert(index);
+            }
+        }
+    }
+
+    /// The list ends of `list` in `set`.
+    #[inline]
+    pub fn list_ends(&self, set: u32, list: LruList) -> ListEnds {
+        let set = &self.sets[set as usize];
+        match list {
+            LruList::Hot => set.hot,
+            LruList::Warm => set.warm,
+        }
+    }
+
+    #[inline]
+    fn list_ends_mut(&mut self, set: u32, list: LruList) -> &mut ListEnds {
+        let set = &mut self.sets[set as usize];
+        match list {
+            LruList::Hot => &mut set.hot,
+            LruList::Warm => &mut set.warm,
+        }
+    }
+
+    fn count_change(&mut self, list: LruList, added: bool) {
+        let counter = match list {
+            LruList::Hot => &mut self.lru_hot_blocks,
+            LruList::Warm => &mut self.lru_warm_blocks,
+        };
+        if added {
+            *counter += 1;
+        } else {
+            *counter -= 1;
+        }
+    }
+
+    /// Take a block off the LRU list it is on.
+    pub fn lru_remove(&mut self, index: u32) {
+        let (set, start) = self.set_start_of(index);
+        let block = self.blocks[index as usize];
+        let list = block.lru_list;
+        if block.lru_prev != NIL {
+            self.blocks[(start + block.lru_prev) as usize].lru_next = block.lru_next;
+        } else {
+            let ends = self.list_ends_mut(set, list);
+            assert_eq!(ends.head, index - start, "LRU head mismatch");
+            ends.head = block.lru_next;
+        }
+        if block.lru_next != NIL {
+            self.blocks[(start + block.lru_next) as usize].lru_prev = block.lru_prev;
+        } else {
+            let ends = self.list_ends_mut(set, list);
+            assert_eq!(ends.tail, index - start, "LRU tail mismatch");
+            ends.tail = block.lru_prev;
+        }
+        let ends = self.list_ends_mut(set, list);
+        ends.count -= 1;
+        self.count_change(list, false);
+        let block = &mut self.blocks[index as usize];
+        block.lru_prev = NIL;
+        block.lru_next = NIL;
+    }
+
+    /// Append a block (off every list) at the MRU end of `list`.
+    pub fn lru_add_mru(&mut self, index: u32, list: LruList) {
+        let (set, start) = self.set_start_of(index);
+        let relative = index - start;
+        let tail = self.list_ends(set, list).tail;
+        if tail != NIL {
+            self.blocks[(start + tail) as usize].lru_next = relative;
+        }
+        let block = &mut self.blocks[index as usize];
+        block.lru_list = list;
+        block.lru_prev = tail;
+        block.lru_next = NIL;
+        let ends = self.list_ends_mut(set, list);
+        if ends.head == NIL {
+            ends.head = relative;
+        }
+        ends.tail = relative;
+        ends.count += 1;
+        self.count_change(list, true);
+    }
+
+    /// Insert a block (off every list) at the LRU end of `list`.
+    pub fn lru_add_lru(&mut self, index: u32, list: LruList) {
+        let (set, start) = self.set_start_of(index);
+        let relative = index - start;
+        let head = self.list_ends(set, list).head;
+        if head != NIL {
+            self.blocks[(start + head) as usize].lru_prev = relative;
+        }
+        let block = &mut self.blocks[index as usize];
+        block.lru_list = list;
+        block.lru_next = head;
+        block.lru_prev = NIL;
+        let ends = self.list_ends_mut(set, list);
+        if ends.tail == NIL {
+            ends.tail = relative;
+        }
+        ends.head = relative;
+        ends.count += 1;
+        self.count_change(list, true);
+    }
+
+    /// Move a block to the MRU end of the list it is on.
+    pub fn lru_move_to_mru(&mut self, index: u32) {
+        let list = self.blocks[index as usize].lru_list;
+        self.lru_remove(index);
+        self.lru_add_mru(index, list);
+    }
+
+    /// Absolute index of the next block towards the MRU end, if any.
+    #[inline]
+    pub fn lru_next_of(&self, index: u32) -> Option<u32> {
+        let next = self.blocks[index as usize].lru_next;
+        (next != NIL).then(|| self.geometry.set_start(self.geometry.set_of_index(index)) + next)
+    }
+
+    /// Absolute index of the LRU end of `list` in `set`, if any.
+    #[inline]
+    pub fn lru_head(&self, set: u32, list: LruList) -> Option<u32> {
+        let head = self.list_ends(set, list).head;
+        (head != NIL).then(|| self.geometry.set_start(set) + head)
+    }
+
+    /// Absolute index of the MRU end of `list` in `set`, if any.
+    #[inline]
+    pub fn lru_tail(&self, set: u32, list: LruList) -> Option<u32> {
+        let tail = self.list_ends(set, list).tail;
+        (tail != NIL).then(|| self.geometry.set_start(set) + tail)
+    }
+
+    /// The blocks of `list` in `set`, LRU end first (tests and invariant checks).
+    pub fn lru_order(&self, set: u32, list: LruList) -> Vec<u32> {
+        let mut order = Vec::new();
+        let mut cursor = self.lru_head(set, list);
+        while let Some(index) = cursor {
+            order.push(index);
+            cursor = self.lru_next_of(index);
+        }
+        order
+    }
+
+    /// The free list of `set`, head first (tests and invariant checks).
+    pub fn free_list(&self, set: u32) -> Vec<u32> {
+        let start = self.geometry.set_start(set);
+        let mut order = Vec::new();
+        let mut relative = self.sets[set as usize].invalid_head;
+        while relative != NIL {
+            order.push(start + relative);
+            relative = self.blocks[(start + relative) as usize].hash_next;
+        }
+        order
+    }
+
+    /// Check the structural invariants of every set (tests; O(size)).
+    pub fn check_links(&self) {
+        let geometry = self.geometry;
+        let mut on_lists = vec![0u8; geometry.size_blocks as usize];
+        for set in 0..geometry.num_sets {
+            for index in self.free_list(set) {
+                assert_eq!(
+                    self.state(index),
+                    BlockState::INVALID,
+                    "free list block {index}"
+                );
+                on_lists[index as usize] += 1;
+            }
+            for list in [LruList::Hot, LruList::Warm] {
+                let order = self.lru_order(set, list);
+                assert_eq!(order.len() as u32, self.list_ends(set, list).count);
+                for index in order {
+                    assert_eq!(self.block(index).lru_list, list);
+                    assert_eq!(geometry.set_of_index(index), set);
+                }
+            }
+            let start = geometry.set_start(set) as usize;
+            let buckets = geometry.hash_buckets_per_set as usize;
+            for bucket in 0..buckets {
+                let mut relative = self.buckets[set as usize * buckets + bucket];
+                while relative != NIL {
+                    let index = start as u32 + relative;
+                    let block = self.block(index);
+                    assert!(block.state.is_valid(), "hashed block {index} not VALID");
+                    assert_eq!(geometry.bucket_of(block.dbn) as usize, bucket);
+                    on_lists[index as usize] += 1;
+                    relative = block.hash_next;
+                }
+            }
+        }
+        for (index, &count) in on_lists.iter().enumerate() {
+            let state = self.blocks[index].state;
+            let expected = u8::from(state.is_valid() || state == BlockState::INVALID);
+            assert_eq!(
+                count, expected,
+                "block {index} in state {state:?} is on {count} hash/free lists"
+            );
+        }
+        let lru_total = self.lru_hot_blocks + self.lru_warm_blocks;
+        assert!(lru_total == 0 || lru_total == u64::from(geometry.size_blocks));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flashcache::geometry::GeometryParts;
+
+    pub(crate) fn small_geometry(num_sets: u32, assoc: u32) -> Geometry {
+        Geometry::new(GeometryParts {
+            block_size_sectors: 8,
+            assoc,
+            size_blocks: num_sets * assoc,
+            disk_assoc_sectors: 0,
+            on_ssd_version: 4,
+            md_block_size_sectors: 8,
+            md_blocks: 4,
+            fully_associative: false,
+        })
+    }
+
+    #[test]
+    fn fresh_sets_hand_out_their_highest_index_first() {
+        let mut blocks = Blocks::new(small_geometry(2, 4), 0);
+        blocks.link_by_state();
+        assert_eq!(blocks.free_list(0), vec![3, 2, 1, 0]);
+        assert_eq!(blocks.invalid_get(1), Some(7));
+        assert_eq!(blocks.free_list(1), vec![6, 5, 4]);
+        blocks.check_links_after_pop(7);
+    }
+
+    impl Blocks {
+        fn check_links_after_pop(&mut self, popped: u32) {
+            // A popped slot is on no list until claimed or pushed back.
+            self.invalid_insert(popped);
+            self.check_links();
+        }
+    }
+
+    #[test]
+    fn hash_finds_valid_blocks_and_forgets_removed_ones() {
+        let mut blocks = Blocks::new(small_geometry(1, 8), 0);
+        blocks.link_by_state();
+        let mut claimed = Vec::new();
+        for dbn in [0u64, 8, 16, 1 << 40] {
+            let index = blocks.invalid_get(0).expect("free slot");
+            blocks.block_mut(index).dbn = dbn;
+            blocks.apply(index, Transition::ClaimForRead);
+            blocks.hash_insert(index);
+            blocks.apply(index, Transition::IoFinished);
+            claimed.push((dbn, index));
+        }
+        blocks.check_links();
+        for &(dbn, index) in &claimed {
+            assert_eq!(blocks.hash_lookup(0, dbn), Some(index));
+        }
+        assert_eq!(blocks.hash_lookup(0, 24), None);
+        let (dbn, index) = claimed[1];
+        blocks.hash_remove(index);
+        blocks.apply(index, Transition::Invalidate);
+        blocks.invalid_insert(index);
+        assert_eq!(blocks.hash_lookup(0, dbn), None);
+        assert_eq!(
+            blocks.free_list(0)[0],
+            index,
+            "freed block goes to the head"
+        );
+        blocks.check_links();
+    }
+
+    #[test]
+    fn lru_lists_keep_order_and_counts() {
+        let mut blocks = Blocks::new(small_geometry(1, 4), 0);
+        for index in 0..4 {
+            blocks.lru_add_mru(index, LruList::Warm);
+        }
+        assert_eq!(blocks.lru_order(0, LruList::Warm), vec![0, 1, 2, 3]);
+        blocks.lru_move_to_mru(1);
+        assert_eq!(blocks.lru_order(0, LruList::Warm), vec![0, 2, 3, 1]);
+        blocks.lru_remove(0);
+        blocks.lru_add_lru(0, LruList::Hot);
+        blocks.lru_remove(3);
+        blocks.lru_add_lru(3, LruList::Hot);
+        assert_eq!(blocks.lru_order(0, LruList::Hot), vec![3, 0]);
+        assert_eq!(blocks.lru_order(0, LruList::Warm), vec![2, 1]);
+        assert_eq!((blocks.lru_hot_blocks, blocks.lru_warm_blocks), (2, 2));
+        assert_eq!(blocks.lru_tail(0, LruList::Warm), Some(1));
+    }
+}

@@ -5,5 +5,7 @@ pub mod geometry;
 pub mod jhash;
 pub mod layout;
 pub(crate) mod replacement;
+pub mod seq;
 pub(crate) mod set;
 pub mod state;
+pub mod stats;

@@ -1,20 +1,24 @@
-//! Mechanical disk model (placeholder until the HDD model lands).
+//! Mechanical disk model (in progress: parameters and DiskSim import first).
+
+mod params;
+
+pub use params::{
+    BusParams, CacheParams, CommandOverheads, ControllerParams, ExtraWriteDisconnect,
+    GeometryParams, HddParams, MechanicsParams, QueueParams, ReadAheadStop, SchedulerKind,
+    SeekParams, SeekPoint, Sparing, SurfaceOrder, ZoneParams,
+};
 
 use crate::presets::PresetInfo;
 use crate::{ModelCompletion, ModelError, ModelRequest, ModelRng, TimingModel};
-use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HddParams {
-    pub capacity_sectors: u64,
-}
-
+/// Placeholder until the timing pipeline lands.
 pub struct HddModel {
     params: HddParams,
 }
 
 impl HddModel {
     pub fn new(params: HddParams, _rng: ModelRng) -> Result<Self, ModelError> {
+        params.validate()?;
         Ok(HddModel { params })
     }
 }
@@ -24,10 +28,10 @@ impl TimingModel for HddModel {
         "hdd"
     }
     fn capacity_sectors(&self) -> u64 {
-        self.params.capacity_sectors
+        self.params.geometry.exported_sectors.unwrap_or(0)
     }
     fn volatile_write_cache(&self) -> bool {
-        false
+        self.params.cache.write_back
     }
     fn submit(&mut self, _now_ns: u64, _req: ModelRequest) {}
     fn next_event_ns(&self) -> Option<u64> {

@@ -1,0 +1,399 @@
+//! Parameters of the mechanical disk model: plain serde data, grouped by concept, each
+//! field with its unit in its name. This module owns the parameter schema and its
+//! validation; it does not interpret the parameters (layout, seek, rotation, cache and
+//! controller modules do).
+//!
+//! Every parameter is a plain serde field so that a scenario can override it by dotted
+//! path (`mechanics.head_switch_ns`, `cache.segments`, `queue.scheduler`).
+
+use crate::ModelError;
+use serde::{Deserialize, Serialize};
+
+/// Everything the HDD model needs to know about one drive.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HddParams {
+    /// Surfaces, zones, skews, spares and slips: where each LBN lives.
+    pub geometry: GeometryParams,
+    /// Spindle, seek curve, head switch, write settle. (Boxed, like `controller`, to keep
+    /// the parameter enums of all device kinds small; serde sees through the box.)
+    pub mechanics: Box<MechanicsParams>,
+    /// Per-command firmware overheads and bus (re)connection costs.
+    pub controller: Box<ControllerParams>,
+    /// Host interface transfer rate.
+    pub bus: BusParams,
+    /// Segmented on-board cache and read-ahead.
+    pub cache: CacheParams,
+    /// Command queue and scheduling policy.
+    pub queue: QueueParams,
+}
+
+/// Order in which surfaces are visited within a cylinder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SurfaceOrder {
+    /// Every cylinder goes from surface 0 upwards.
+    Ascending,
+    /// Odd cylinders (counted from the start of their zone) go downwards, so a cylinder
+    /// switch stays on the same surface (DiskSim mapping scheme 1).
+    SerpentineInZone,
+    /// Odd cylinders (absolute number) go downwards (DiskSim mapping scheme 2).
+    Serpentine,
+}
+
+/// How spare space is reserved and how slipped (defective) locations are skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sparing {
+    /// No spares; slips must be empty.
+    None,
+    /// `spares` whole tracks at the end of each zone; `slips` are physical track indices
+    /// within the zone, skipped by the LBN mapping (DiskSim scheme 1).
+    TracksPerZone,
+    /// `spares` sectors at the end of each zone; `slips` are physical sector indices within
+    /// the zone (DiskSim scheme 9).
+    SectorsPerZone,
+    /// As `SectorsPerZone`, but each slip also consumes one sector of capacity (DiskSim
+    /// scheme 10).
+    SectorsPerZoneSlipToEnd,
+}
+
+/// One band of cylinders with the same number of sectors per track.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneParams {
+    pub first_cylinder: u32,
+    /// Inclusive.
+    pub last_cylinder: u32,
+    pub sectors_per_track: u32,
+    /// Angular position, in sectors, of physical sector 0 of the zone's first track.
+    pub first_block_offset_sectors: u32,
+    /// Physical sectors at the front of the zone that hold no LBN (management area).
+    pub reserved_front_sectors: u64,
+    /// Sectors the angular position advances at each head switch within a cylinder.
+    pub track_skew_sectors: u32,
+    /// Sectors the angular position advances at each cylinder switch.
+    pub cylinder_skew_sectors: u32,
+    /// Spare tracks or sectors at the end of the zone (unit set by [`Sparing`]).
+    pub spares: u64,
+    /// Slipped physical locations within the zone (tracks or sectors, per [`Sparing`]),
+    /// ascending.
+    pub slips: Vec<u64>,
+}
+
+/// Layout of the drive.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeometryParams {
+    /// Data surfaces (heads).
+    pub surfaces: u32,
+    pub surface_order: SurfaceOrder,
+    pub sparing: Sparing,
+    /// Zones in ascending cylinder order, contiguous from cylinder 0.
+    pub zones: Vec<ZoneParams>,
+    /// Expose only the first this-many sectors (None: the whole zoned capacity).
+    pub exported_sectors: Option<u64>,
+}
+
+/// Seek time as a function of distance in cylinders.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SeekParams {
+    /// Ruemmler–Wilkes / HP-Labs equation: `short_base + short_sqrt·√d` below
+    /// `boundary_cylinders`, `long_base + long_per_cylinder·d` from it on; distances 1..=10
+    /// may be given explicitly (DiskSim `hplplus10`).
+    Hpl {
+        boundary_cylinders: u32,
+        short_base_ns: f64,
+        short_sqrt_ns: f64,
+        long_base_ns: f64,
+        long_per_cylinder_ns: f64,
+        /// Time of a one-cylinder seek, if not from the equation (and no first ten).
+        single_cylinder_ns: Option<u64>,
+        /// Measured times of seeks of 1..=10 cylinders.
+        first_ten_ns: Option<Vec<u64>>,
+    },
+    /// Measured (distance, time) points, linearly interpolated and extrapolated from the
+    /// last two points (DiskSim `extracted`).
+    Table { points: Vec<SeekPoint> },
+    /// Every non-zero seek takes the same time.
+    Constant { seek_ns: u64 },
+}
+
+/// One measured point of a seek curve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeekPoint {
+    pub distance_cylinders: u32,
+    pub seek_ns: u64,
+}
+
+/// Spindle and actuator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MechanicsParams {
+    pub rpm: f64,
+    /// The actual speed is drawn once, uniformly within ± this percentage of `rpm`, from
+    /// the model's seeded stream.
+    pub rpm_error_percent: f64,
+    /// Angular position (fraction of a revolution, 0..1) of the platters at time 0.
+    pub rotation_phase: f64,
+    pub head_switch_ns: u64,
+    /// Added to every non-zero repositioning before a write.
+    pub write_settle_ns: u64,
+    pub seek: SeekParams,
+}
+
+/// Per-command overheads that depend on the command and cache outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandOverheads {
+    pub read_hit_ns: u64,
+    pub read_miss_ns: u64,
+    pub write_hit_ns: u64,
+    pub write_miss_ns: u64,
+}
+
+/// The extra disconnect/reconnect cycle some drives perform for a write that follows a
+/// non-sequential write (DiskSim's "Extra write disconnect" parameters).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtraWriteDisconnect {
+    pub command_ns: u64,
+    pub disconnect_ns: u64,
+    pub inter_disconnect_ns: u64,
+    pub second_disconnect_ns: u64,
+    /// Added to `command_ns` before the mechanism may start positioning.
+    pub seek_delta_ns: u64,
+    /// The media write starts only once this many sectors (or the whole request, if
+    /// smaller) are in the buffer ...
+    pub media_start_buffered_sectors: u32,
+    /// ... or this many, for requests of at least `large_request_sectors`.
+    pub media_start_buffered_sectors_large: u32,
+    pub large_request_sectors: u32,
+}
+
+/// Controller (firmware) timing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControllerParams {
+    /// Command overheads when the previous command was a read.
+    pub after_read: CommandOverheads,
+    /// Command overheads when the previous command was a write.
+    pub after_write: CommandOverheads,
+    pub read_completion_ns: u64,
+    pub write_completion_ns: u64,
+    /// Before each data transfer phase.
+    pub data_prep_ns: u64,
+    /// Reconnecting to the host for the first time in a command ...
+    pub reselect_first_ns: u64,
+    /// ... and for later times (after an extra write disconnect).
+    pub reselect_other_ns: u64,
+    pub disconnect_read_after_read_ns: u64,
+    pub disconnect_read_after_write_ns: u64,
+    pub disconnect_write_ns: u64,
+    /// Positioning for a write takes at least this long.
+    pub minimum_write_positioning_ns: u64,
+    pub extra_write_disconnect: Option<ExtraWriteDisconnect>,
+}
+
+/// Host interface.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusParams {
+    pub read_ns_per_sector: u64,
+    pub write_ns_per_sector: u64,
+}
+
+/// Where background read-ahead stops, besides its sector budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadAheadStop {
+    /// Only the budget (`read_ahead_max_sectors`) and the segment size limit it.
+    Budget,
+    TrackEnd,
+    CylinderEnd,
+}
+
+/// Segmented on-board cache.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheParams {
+    /// Serve reads from cached data; false makes every read a miss.
+    pub enabled: bool,
+    pub segments: u32,
+    pub segment_sectors: u32,
+    /// Reserve one segment for writes.
+    pub dedicated_write_segment: bool,
+    /// Reads may hit data left in the cache by writes.
+    pub read_hits_on_write_data: bool,
+    /// Fraction of the request (or segment) that must be buffered before a read miss
+    /// reconnects to the bus.
+    pub read_watermark: f64,
+    /// Watermark relative to the request size (true) or to the segment size (false).
+    pub watermark_by_request_size: bool,
+    /// Sectors read beyond a read request (0 disables read-ahead).
+    pub read_ahead_max_sectors: u32,
+    /// Read-ahead that may not be interrupted by the next command.
+    pub read_ahead_min_sectors: u32,
+    /// A read hit on an idle drive restarts read-ahead beyond it.
+    pub read_ahead_on_hit: bool,
+    pub read_ahead_stop: ReadAheadStop,
+    /// Acknowledge writes once in the (volatile) cache; FLUSH and FUA make them durable.
+    pub write_back: bool,
+}
+
+/// Command scheduling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SchedulerKind {
+    /// First come, first served.
+    Fcfs,
+    /// Shortest seek (cylinder distance) first.
+    Sstf,
+    /// Ascending cylinder sweep, wrapping to the lowest pending cylinder.
+    CLook,
+    /// Shortest positioning time (seek + rotational latency) first.
+    Sptf,
+}
+
+/// Command queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueParams {
+    /// Commands the drive considers at once (older commands first); 1 makes the
+    /// scheduler irrelevant.
+    pub depth: u32,
+    pub scheduler: SchedulerKind,
+}
+
+impl HddParams {
+    /// Check the parameters for consistency; errors name the offending field.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let g = &self.geometry;
+        check(g.surfaces >= 1, "geometry.surfaces", "must be at least 1")?;
+        check(!g.zones.is_empty(), "geometry.zones", "at least one zone")?;
+        let mut next_cylinder = 0u32;
+        for (i, z) in g.zones.iter().enumerate() {
+            let key = |field: &str| format!("geometry.zones[{i}].{field}");
+            check(
+                z.first_cylinder == next_cylinder,
+                &key("first_cylinder"),
+                &format!("zones must be contiguous from cylinder 0; expected {next_cylinder}"),
+            )?;
+            check(
+                z.last_cylinder >= z.first_cylinder,
+                &key("last_cylinder"),
+                "must not be below first_cylinder",
+            )?;
+            check(
+                z.sectors_per_track >= 1,
+                &key("sectors_per_track"),
+                "must be at least 1",
+            )?;
+            check(
+                z.slips.windows(2).all(|w| w[0] < w[1]),
+                &key("slips"),
+                "must be strictly ascending",
+            )?;
+            check(
+                g.sparing != Sparing::None || (z.slips.is_empty() && z.spares == 0),
+                &key("slips"),
+                "sparing 'none' allows no spares and no slips",
+            )?;
+            next_cylinder = z.last_cylinder + 1;
+        }
+        let m = &self.mechanics;
+        check(
+            m.rpm.is_finite() && m.rpm >= 60.0,
+            "mechanics.rpm",
+            "must be at least 60",
+        )?;
+        check(
+            (0.0..50.0).contains(&m.rpm_error_percent),
+            "mechanics.rpm_error_percent",
+            "must be in [0, 50)",
+        )?;
+        check(
+            (0.0..1.0).contains(&m.rotation_phase),
+            "mechanics.rotation_phase",
+            "must be in [0, 1)",
+        )?;
+        match &m.seek {
+            SeekParams::Hpl {
+                short_base_ns,
+                short_sqrt_ns,
+                long_base_ns,
+                long_per_cylinder_ns,
+                first_ten_ns,
+                ..
+            } => {
+                for (name, v) in [
+                    ("short_base_ns", short_base_ns),
+                    ("short_sqrt_ns", short_sqrt_ns),
+                    ("long_base_ns", long_base_ns),
+                    ("long_per_cylinder_ns", long_per_cylinder_ns),
+                ] {
+                    check(
+                        v.is_finite() && *v >= 0.0,
+                        &format!("mechanics.seek.{name}"),
+                        "must be a non-negative number",
+                    )?;
+                }
+                if let Some(ten) = first_ten_ns {
+                    check(
+                        ten.len() == 10,
+                        "mechanics.seek.first_ten_ns",
+                        "must hold exactly 10 values",
+                    )?;
+                }
+            }
+            SeekParams::Table { points } => {
+                check(
+                    points.len() >= 2,
+                    "mechanics.seek.points",
+                    "need at least two points",
+                )?;
+                check(
+                    points[0].distance_cylinders >= 1
+                        && points
+                            .windows(2)
+                            .all(|w| w[0].distance_cylinders < w[1].distance_cylinders),
+                    "mechanics.seek.points",
+                    "distances must start at 1 or more and be strictly ascending",
+                )?;
+            }
+            SeekParams::Constant { .. } => {}
+        }
+        let c = &self.cache;
+        check(c.segments >= 1, "cache.segments", "must be at least 1")?;
+        check(
+            !c.dedicated_write_segment || c.segments >= 2,
+            "cache.dedicated_write_segment",
+            "needs at least 2 segments",
+        )?;
+        check(
+            c.segment_sectors >= 1,
+            "cache.segment_sectors",
+            "must be at least 1",
+        )?;
+        check(
+            c.read_watermark > 0.0 && c.read_watermark <= 1.0,
+            "cache.read_watermark",
+            "must be in (0, 1]",
+        )?;
+        check(self.queue.depth >= 1, "queue.depth", "must be at least 1")?;
+        Ok(())
+    }
+}
+
+fn check(ok: bool, key: &str, reason: &str) -> Result<(), ModelError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(ModelError::InvalidParameter {
+            key: key.to_string(),
+            reason: reason.to_string(),
+        })
+    }
+}

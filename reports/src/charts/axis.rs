@@ -1,0 +1,209 @@
+//! Chart axes with ticks this crate chooses itself.
+//!
+//! Owns [`TickAxis`], a plotters coordinate whose major and minor ticks are given explicitly,
+//! linear or base-10 logarithmic, and the helpers that pick "nice" ticks. Choosing ticks here
+//! (instead of plotters' defaults) keeps labels on round values (1 µs, 10 µs, …; 0, 20, 40 %)
+//! and uses only basic IEEE arithmetic to place them, so they are the same on every machine.
+//! It deliberately does not format labels: charts pass formatters to the mesh.
+
+use std::ops::Range;
+
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, KeyPointWeight, Ranged};
+
+/// A 1-D axis over `lo..hi` with explicit major (labelled) and minor (grid only) ticks.
+#[derive(Clone, Debug)]
+pub(crate) struct TickAxis {
+    lo: f64,
+    hi: f64,
+    log: bool,
+    major: Vec<f64>,
+    minor: Vec<f64>,
+}
+
+impl TickAxis {
+    /// A linear axis from 0 to a nice value at or above `max`, ticked at nice steps.
+    pub(crate) fn linear_from_zero(max: f64) -> Self {
+        let max = if max.is_finite() && max > 0.0 {
+            max
+        } else {
+            1.0
+        };
+        let step = nice_step(max / 5.0);
+        let mut major = vec![0.0];
+        let mut tick = 0.0;
+        let mut count = 0u32;
+        while tick < max * (1.0 - 1e-9) {
+            count += 1;
+            tick = step * f64::from(count);
+            major.push(tick);
+        }
+        let minor = (0..count).map(|i| step * (f64::from(i) + 0.5)).collect();
+        TickAxis {
+            lo: 0.0,
+            hi: tick,
+            log: false,
+            major,
+            minor,
+        }
+    }
+
+    /// A linear axis over `lo..hi` with the given major ticks and no minor ones.
+    pub(crate) fn linear_with_ticks(lo: f64, hi: f64, major: Vec<f64>, minor: Vec<f64>) -> Self {
+        assert!(hi > lo, "empty axis range {lo}..{hi}");
+        TickAxis {
+            lo,
+            hi,
+            log: false,
+            major,
+            minor,
+        }
+    }
+
+    /// A base-10 log axis spanning whole decades around `[min, max]` (values below 1 are
+    /// treated as 1), major ticks at each decade, minor at 2..9 times each decade.
+    pub(crate) fn log_decades(min: u64, max: u64) -> Self {
+        let min = min.max(1);
+        let max = max.max(min);
+        let mut lo: u64 = 1;
+        while lo <= min / 10 {
+            lo *= 10;
+        }
+        let mut hi = lo;
+        while hi < max {
+            match hi.checked_mul(10) {
+                Some(next) => hi = next,
+                None => break,
+            }
+        }
+        if hi == lo {
+            hi = lo.saturating_mul(10);
+        }
+        let mut major = Vec::new();
+        let mut minor = Vec::new();
+        let mut decade = lo;
+        loop {
+            major.push(decade as f64);
+            if decade >= hi {
+                break;
+            }
+            for multiple in 2..=9u64 {
+                minor.push((decade * multiple) as f64);
+            }
+            match decade.checked_mul(10) {
+                Some(next) => decade = next,
+                None => break,
+            }
+        }
+        TickAxis {
+            lo: lo as f64,
+            hi: hi as f64,
+            log: true,
+            major,
+            minor,
+        }
+    }
+
+    /// Lowest value on the axis (where bars start).
+    pub(crate) fn lo(&self) -> f64 {
+        self.lo
+    }
+
+    fn position(&self, value: f64) -> f64 {
+        if self.log {
+            let value = value.max(self.lo);
+            (value.log10() - self.lo.log10()) / (self.hi.log10() - self.lo.log10())
+        } else {
+            (value - self.lo) / (self.hi - self.lo)
+        }
+    }
+}
+
+impl Ranged for TickAxis {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        let span = f64::from(limit.1 - limit.0);
+        let offset = (span * self.position(*value)).round();
+        // Values far outside the axis are clipped by the drawing area; keep i32 safe.
+        limit.0 + offset.clamp(-1e6, 1e6) as i32
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        match hint.weight() {
+            KeyPointWeight::Bold => self.major.clone(),
+            KeyPointWeight::Any => {
+                let mut all = self.major.clone();
+                all.extend_from_slice(&self.minor);
+                all.sort_by(f64::total_cmp);
+                all
+            }
+        }
+    }
+
+    fn range(&self) -> Range<f64> {
+        self.lo..self.hi
+    }
+}
+
+/// The smallest of 1, 2, 5 times a power of ten that is `>= raw` (for `raw > 0`).
+pub(crate) fn nice_step(raw: f64) -> f64 {
+    if !(raw.is_finite() && raw > 0.0) {
+        return 1.0;
+    }
+    let mut power = 1.0;
+    while power * 10.0 <= raw {
+        power *= 10.0;
+    }
+    while power > raw {
+        power /= 10.0;
+    }
+    for multiple in [1.0, 2.0, 5.0, 10.0] {
+        if power * multiple >= raw * (1.0 - 1e-12) {
+            return power * multiple;
+        }
+    }
+    power * 10.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plotters::coord::ranged1d::BoldPoints;
+
+    #[test]
+    fn nice_steps() {
+        assert_eq!(nice_step(0.9), 1.0);
+        assert_eq!(nice_step(1.1), 2.0);
+        assert_eq!(nice_step(3.0), 5.0);
+        assert_eq!(nice_step(7.0), 10.0);
+        assert_eq!(nice_step(20.0), 20.0);
+        assert_eq!(nice_step(1234.0), 2000.0);
+    }
+
+    #[test]
+    fn linear_axis_covers_max_with_round_ticks() {
+        let axis = TickAxis::linear_from_zero(87.0);
+        assert_eq!(axis.range(), 0.0..100.0);
+        assert_eq!(
+            axis.key_points(BoldPoints(10)),
+            vec![0.0, 20.0, 40.0, 60.0, 80.0, 100.0]
+        );
+        assert_eq!(axis.map(&50.0, (0, 500)), 250);
+    }
+
+    #[test]
+    fn log_axis_spans_whole_decades() {
+        let axis = TickAxis::log_decades(45_000, 12_000_000);
+        assert_eq!(axis.range(), 10_000.0..100_000_000.0);
+        assert_eq!(
+            axis.key_points(BoldPoints(10)),
+            vec![1e4, 1e5, 1e6, 1e7, 1e8]
+        );
+        assert_eq!(axis.map(&1e6, (0, 400)), 200);
+        let single = TickAxis::log_decades(300, 300);
+        assert_eq!(single.range(), 100.0..1000.0);
+        let exact = TickAxis::log_decades(1_000, 1_000);
+        assert_eq!(exact.range(), 1000.0..10_000.0);
+    }
+}

@@ -1,0 +1,476 @@
+//! The comparison charts: which exist, what data each shows, and rendering to SVG and PNG.
+//!
+//! Owns [`ChartKind`] (the catalogue, with file names and titles) and the translation of run
+//! reports into bar and line chart data. Drawing itself lives in `bars` and `lines`; look and
+//! layout in `style`; axes in `axis`. It deliberately writes no files: the compare report
+//! stages them through the atomic output batch.
+
+mod axis;
+mod bars;
+mod lines;
+mod style;
+
+use std::path::Path;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::error::ReportError;
+use crate::format;
+use crate::latency::{LatencySummary, Op};
+use crate::run_report::RunReport;
+use crate::time_series::TimeSeriesData;
+
+use axis::TickAxis;
+use bars::{draw_bar_chart, BarChart};
+use lines::{draw_line_chart, LineChart};
+use style::{DrawResult, CHART_SIZE};
+
+/// One chart of a comparison. Each is written as `<file_stem>.svg` and `<file_stem>.png`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ChartKind {
+    /// Read and write hit ratio per run (grouped bars).
+    HitRatio,
+    /// Read latency CDF per run (log-scale latency).
+    LatencyCdfRead,
+    /// Write latency CDF per run (log-scale latency).
+    LatencyCdfWrite,
+    /// Read latency percentiles per run (grouped bars, log scale).
+    LatencyPercentilesRead,
+    /// Write latency percentiles per run (grouped bars, log scale).
+    LatencyPercentilesWrite,
+    /// Completed requests per second over virtual time (a line per run).
+    Throughput,
+    /// Dirty cache blocks over virtual time (a line per run).
+    DirtyBlocks,
+    /// Read and write IO counts per device (grouped bars).
+    DeviceIoCounts,
+    /// MB read and written per device (grouped bars).
+    DeviceIoBytes,
+    /// Cleanings per second over virtual time (a line per run).
+    Cleaning,
+}
+
+impl ChartKind {
+    /// Every chart, in the order the HTML index shows them.
+    pub const ALL: [ChartKind; 10] = [
+        ChartKind::HitRatio,
+        ChartKind::LatencyCdfRead,
+        ChartKind::LatencyCdfWrite,
+        ChartKind::LatencyPercentilesRead,
+        ChartKind::LatencyPercentilesWrite,
+        ChartKind::Throughput,
+        ChartKind::DirtyBlocks,
+        ChartKind::Cleaning,
+        ChartKind::DeviceIoCounts,
+        ChartKind::DeviceIoBytes,
+    ];
+
+    /// File name without extension.
+    pub fn file_stem(self) -> &'static str {
+        match self {
+            ChartKind::HitRatio => "hit_ratio",
+            ChartKind::LatencyCdfRead => "latency_cdf_read",
+            ChartKind::LatencyCdfWrite => "latency_cdf_write",
+            ChartKind::LatencyPercentilesRead => "latency_percentiles_read",
+            ChartKind::LatencyPercentilesWrite => "latency_percentiles_write",
+            ChartKind::Throughput => "throughput",
+            ChartKind::DirtyBlocks => "dirty_blocks",
+            ChartKind::DeviceIoCounts => "device_io_counts",
+            ChartKind::DeviceIoBytes => "device_io_bytes",
+            ChartKind::Cleaning => "cleaning",
+        }
+    }
+
+    /// The chart's title.
+    pub fn title(self) -> &'static str {
+        match self {
+            ChartKind::HitRatio => "Cache hit ratio",
+            ChartKind::LatencyCdfRead => "Read latency CDF",
+            ChartKind::LatencyCdfWrite => "Write latency CDF",
+            ChartKind::LatencyPercentilesRead => "Read latency percentiles",
+            ChartKind::LatencyPercentilesWrite => "Write latency percentiles",
+            ChartKind::Throughput => "Throughput over virtual time",
+            ChartKind::DirtyBlocks => "Dirty cache blocks over virtual time",
+            ChartKind::DeviceIoCounts => "Device IO count",
+            ChartKind::DeviceIoBytes => "Device IO volume",
+            ChartKind::Cleaning => "Cleaning activity over virtual time",
+        }
+    }
+
+    /// One sentence saying what the chart shows, for captions.
+    pub fn description(self) -> &'static str {
+        match self {
+            ChartKind::HitRatio => {
+                "Share of read and write requests that hit a cached block (flashcache counters)."
+            }
+            ChartKind::LatencyCdfRead => {
+                "Fraction of read requests completing within a latency (log scale)."
+            }
+            ChartKind::LatencyCdfWrite => {
+                "Fraction of write requests completing within a latency (log scale)."
+            }
+            ChartKind::LatencyPercentilesRead => "Read latency at p50, p90, p99, p99.9 and max.",
+            ChartKind::LatencyPercentilesWrite => "Write latency at p50, p90, p99, p99.9 and max.",
+            ChartKind::Throughput => "Completed requests per second of virtual time.",
+            ChartKind::DirtyBlocks => "Dirty blocks in the cache at the end of each interval.",
+            ChartKind::DeviceIoCounts => "Read and write IOs issued to each device.",
+            ChartKind::DeviceIoBytes => "Megabytes read from and written to each device.",
+            ChartKind::Cleaning => "Dirty blocks written back to disk per second of virtual time.",
+        }
+    }
+}
+
+/// Renders `kind` for `runs` as an SVG document.
+pub(crate) fn render_svg(kind: ChartKind, runs: &[RunReport]) -> Result<String, String> {
+    style::ensure_font_registered().map_err(|error| error.to_string())?;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, CHART_SIZE).into_drawing_area();
+        draw(kind, &root, runs)?;
+        root.present().map_err(style::text_error)?;
+    }
+    Ok(svg)
+}
+
+/// Renders `kind` for `runs` as a PNG file at `path` (whose extension must be `.png`).
+pub(crate) fn render_png(kind: ChartKind, runs: &[RunReport], path: &Path) -> Result<(), String> {
+    style::ensure_font_registered().map_err(|error| error.to_string())?;
+    let root = BitMapBackend::new(path, CHART_SIZE).into_drawing_area();
+    draw(kind, &root, runs)?;
+    root.present().map_err(style::text_error)
+}
+
+/// Renders `kind` into `path` as SVG or PNG, mapping failures to a [`ReportError`] naming
+/// `shown_path` (the final path, not the temporary one).
+pub(crate) fn chart_error(kind: ChartKind, shown_path: &Path, message: String) -> ReportError {
+    ReportError::Chart {
+        path: shown_path.to_path_buf(),
+        chart: kind.file_stem(),
+        message,
+    }
+}
+
+fn draw<DB: DrawingBackend>(
+    kind: ChartKind,
+    root: &DrawingArea<DB, Shift>,
+    runs: &[RunReport],
+) -> DrawResult {
+    let labels: Vec<&str> = runs.iter().map(|run| run.label.as_str()).collect();
+    match kind {
+        ChartKind::HitRatio => draw_hit_ratio(root, runs, labels),
+        ChartKind::LatencyCdfRead => draw_latency_cdf(root, runs, labels, Op::Read),
+        ChartKind::LatencyCdfWrite => draw_latency_cdf(root, runs, labels, Op::Write),
+        ChartKind::LatencyPercentilesRead => draw_percentiles(root, runs, labels, Op::Read),
+        ChartKind::LatencyPercentilesWrite => draw_percentiles(root, runs, labels, Op::Write),
+        ChartKind::Throughput => draw_over_time(root, runs, labels, TimeMetric::Throughput),
+        ChartKind::DirtyBlocks => draw_over_time(root, runs, labels, TimeMetric::DirtyBlocks),
+        ChartKind::Cleaning => draw_over_time(root, runs, labels, TimeMetric::Cleanings),
+        ChartKind::DeviceIoCounts => draw_device_io(root, runs, labels, DeviceMetric::Count),
+        ChartKind::DeviceIoBytes => draw_device_io(root, runs, labels, DeviceMetric::Bytes),
+    }
+}
+
+fn percent_label(value: f64) -> String {
+    format!("{} %", format::significant(value))
+}
+
+fn draw_hit_ratio<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    runs: &[RunReport],
+    labels: Vec<&str>,
+) -> DrawResult {
+    let values = runs
+        .iter()
+        .map(|run| vec![run.read_hit_percent(), run.write_hit_percent()])
+        .collect();
+    let chart = BarChart {
+        title: ChartKind::HitRatio.title(),
+        y_desc: "hit ratio (% of requests)",
+        groups: vec!["read hits".to_string(), "write hits".to_string()],
+        runs: labels,
+        values,
+        y_axis: TickAxis::linear_from_zero(100.0),
+        y_format: &percent_label,
+        no_data_message: "no run reported reads/read_hits or writes/write_hits",
+    };
+    draw_bar_chart(root, &chart)
+}
+
+fn op_name(op: Op) -> &'static str {
+    match op {
+        Op::Read => "read",
+        Op::Write => "write",
+    }
+}
+
+fn latency_range(summaries: &[&LatencySummary]) -> (u64, u64) {
+    let with_data = summaries.iter().filter(|summary| summary.count > 0);
+    let min = with_data.clone().map(|s| s.min_ns).min().unwrap_or(1_000);
+    let max = with_data.map(|s| s.max_ns).max().unwrap_or(1_000_000);
+    (min, max)
+}
+
+fn draw_latency_cdf<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    runs: &[RunReport],
+    labels: Vec<&str>,
+    op: Op,
+) -> DrawResult {
+    let summaries: Vec<&LatencySummary> = runs.iter().map(|run| run.latency.get(op)).collect();
+    let (min, max) = latency_range(&summaries);
+    let series = summaries
+        .iter()
+        .map(|summary| {
+            summary
+                .cdf
+                .iter()
+                .map(|point| (point.latency_ns.max(1) as f64, point.fraction * 100.0))
+                .collect()
+        })
+        .collect();
+    let title = match op {
+        Op::Read => ChartKind::LatencyCdfRead.title(),
+        Op::Write => ChartKind::LatencyCdfWrite.title(),
+    };
+    let y_desc = format!("% of {}s completed within latency", op_name(op));
+    let no_data = format!("no {} requests in any run", op_name(op));
+    let y_ticks = (0..=5).map(|i| f64::from(i) * 20.0).collect();
+    let y_minor = (0..5).map(|i| f64::from(i) * 20.0 + 10.0).collect();
+    let chart = LineChart {
+        title,
+        x_desc: "latency (log scale)",
+        y_desc: &y_desc,
+        x_axis: TickAxis::log_decades(min, max),
+        y_axis: TickAxis::linear_with_ticks(0.0, 100.0, y_ticks, y_minor),
+        x_format: &format::duration_ns,
+        y_format: &percent_label,
+        runs: labels,
+        series,
+        no_data_message: &no_data,
+    };
+    draw_line_chart(root, &chart)
+}
+
+fn draw_percentiles<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    runs: &[RunReport],
+    labels: Vec<&str>,
+    op: Op,
+) -> DrawResult {
+    let summaries: Vec<&LatencySummary> = runs.iter().map(|run| run.latency.get(op)).collect();
+    let (min, max) = latency_range(&summaries);
+    let values = summaries
+        .iter()
+        .map(|summary| {
+            if summary.count == 0 {
+                return vec![None; 5];
+            }
+            [
+                summary.p50_ns,
+                summary.p90_ns,
+                summary.p99_ns,
+                summary.p999_ns,
+                summary.max_ns,
+            ]
+            .iter()
+            .map(|&value| Some(value.max(1) as f64))
+            .collect()
+        })
+        .collect();
+    let title = match op {
+        Op::Read => ChartKind::LatencyPercentilesRead.title(),
+        Op::Write => ChartKind::LatencyPercentilesWrite.title(),
+    };
+    let y_desc = format!("{} latency (log scale)", op_name(op));
+    let no_data = format!("no {} requests in any run", op_name(op));
+    let chart = BarChart {
+        title,
+        y_desc: &y_desc,
+        groups: ["p50", "p90", "p99", "p99.9", "max"]
+            .iter()
+            .map(|name| name.to_string())
+            .collect(),
+        runs: labels,
+        values,
+        y_axis: TickAxis::log_decades(min, max),
+        y_format: &format::duration_ns,
+        no_data_message: &no_data,
+    };
+    draw_bar_chart(root, &chart)
+}
+
+#[derive(Clone, Copy, Debug)]
+enum TimeMetric {
+    Throughput,
+    DirtyBlocks,
+    Cleanings,
+}
+
+/// The unit in which virtual time is shown: (ns per unit, unit name).
+fn time_unit(end_ns: u64) -> (f64, &'static str) {
+    if end_ns >= 10_000_000_000 {
+        (1e9, "s")
+    } else if end_ns >= 10_000_000 {
+        (1e6, "ms")
+    } else if end_ns >= 10_000 {
+        (1e3, "µs")
+    } else {
+        (1.0, "ns")
+    }
+}
+
+/// The points of one run's `metric` over time, x in `ns_per_unit` units.
+fn time_points(data: &TimeSeriesData, metric: TimeMetric, ns_per_unit: f64) -> Vec<(f64, f64)> {
+    (0..data.len())
+        .map(|index| {
+            let start = data.bucket_start_ns(index) as f64;
+            let width = data.bucket_width_ns(index) as f64;
+            let per_second = |count: u64| count as f64 * 1e9 / width;
+            match metric {
+                TimeMetric::Throughput => {
+                    let requests = data.read_requests[index] + data.write_requests[index];
+                    ((start + width / 2.0) / ns_per_unit, per_second(requests))
+                }
+                TimeMetric::Cleanings => (
+                    (start + width / 2.0) / ns_per_unit,
+                    per_second(data.cleanings[index]),
+                ),
+                TimeMetric::DirtyBlocks => (
+                    (start + width) / ns_per_unit,
+                    data.dirty_blocks[index] as f64,
+                ),
+            }
+        })
+        .collect()
+}
+
+fn draw_over_time<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    runs: &[RunReport],
+    labels: Vec<&str>,
+    metric: TimeMetric,
+) -> DrawResult {
+    let end_ns = runs
+        .iter()
+        .map(|run| run.time_series.end_ns)
+        .max()
+        .unwrap_or(0);
+    let (ns_per_unit, unit) = time_unit(end_ns);
+    let series: Vec<Vec<(f64, f64)>> = runs
+        .iter()
+        .map(|run| time_points(&run.time_series, metric, ns_per_unit))
+        .collect();
+    let y_max = series.iter().flatten().map(|&(_, y)| y).fold(0.0, f64::max);
+    let (title, y_desc, no_data) = match metric {
+        TimeMetric::Throughput => (
+            ChartKind::Throughput.title(),
+            "requests per second",
+            "no run recorded a time series",
+        ),
+        TimeMetric::DirtyBlocks => (
+            ChartKind::DirtyBlocks.title(),
+            "dirty blocks",
+            "no run recorded a time series",
+        ),
+        TimeMetric::Cleanings => (
+            ChartKind::Cleaning.title(),
+            "cleanings per second",
+            "no run recorded a time series",
+        ),
+    };
+    let x_desc = format!("virtual time ({unit})");
+    let chart = LineChart {
+        title,
+        x_desc: &x_desc,
+        y_desc,
+        x_axis: TickAxis::linear_from_zero(end_ns as f64 / ns_per_unit),
+        y_axis: TickAxis::linear_from_zero(y_max),
+        x_format: &format::significant,
+        y_format: &format::si,
+        runs: labels,
+        series,
+        no_data_message: no_data,
+    };
+    draw_line_chart(root, &chart)
+}
+
+#[derive(Clone, Copy, Debug)]
+enum DeviceMetric {
+    Count,
+    Bytes,
+}
+
+/// Device names over all runs, in order of first appearance.
+pub(crate) fn device_names(runs: &[RunReport]) -> Vec<&str> {
+    let mut names: Vec<&str> = Vec::new();
+    for device in runs.iter().flat_map(|run| &run.devices) {
+        if !names.contains(&device.name.as_str()) {
+            names.push(&device.name);
+        }
+    }
+    names
+}
+
+fn draw_device_io<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    runs: &[RunReport],
+    labels: Vec<&str>,
+    metric: DeviceMetric,
+) -> DrawResult {
+    let names = device_names(runs);
+    let mut groups = Vec::new();
+    for name in &names {
+        let upper = name.to_uppercase();
+        match metric {
+            DeviceMetric::Count => {
+                groups.push(format!("{upper} reads"));
+                groups.push(format!("{upper} writes"));
+            }
+            DeviceMetric::Bytes => {
+                groups.push(format!("{upper} read"));
+                groups.push(format!("{upper} written"));
+            }
+        }
+    }
+    let values: Vec<Vec<Option<f64>>> = runs
+        .iter()
+        .map(|run| {
+            names
+                .iter()
+                .flat_map(|name| match run.device(name) {
+                    None => [None, None],
+                    Some(device) => match metric {
+                        DeviceMetric::Count => {
+                            [Some(device.reads as f64), Some(device.writes as f64)]
+                        }
+                        DeviceMetric::Bytes => [
+                            Some(device.bytes_read as f64 / 1e6),
+                            Some(device.bytes_written as f64 / 1e6),
+                        ],
+                    },
+                })
+                .collect()
+        })
+        .collect();
+    let y_max = values
+        .iter()
+        .flatten()
+        .flatten()
+        .fold(0.0, |a: f64, &b| a.max(b));
+    let (title, y_desc) = match metric {
+        DeviceMetric::Count => (ChartKind::DeviceIoCounts.title(), "IOs"),
+        DeviceMetric::Bytes => (ChartKind::DeviceIoBytes.title(), "MB (10^6 bytes)"),
+    };
+    let chart = BarChart {
+        title,
+        y_desc,
+        groups,
+        runs: labels,
+        values,
+        y_axis: TickAxis::linear_from_zero(y_max),
+        y_format: &format::si,
+        no_data_message: "no run reported device IO",
+    };
+    draw_bar_chart(root, &chart)
+}

@@ -1,0 +1,210 @@
+//! The self-contained `index.html` of a comparison directory.
+//!
+//! Owns the page layout: heading, comparison and latency tables, every chart (relative links
+//! to the SVGs, with the PNG linked beside), and each run's configuration. Styles are inline;
+//! the page loads nothing from elsewhere. It deliberately has no scripts and no timestamps, so
+//! the same comparison gives the same bytes.
+
+use std::fmt::Write as _;
+
+use crate::charts::ChartKind;
+use crate::compare::{CompareReport, COMPARE_FILE_NAME};
+use crate::format::{self, html_escape};
+use crate::latency::LatencySummary;
+use crate::run_report::stat;
+
+const STYLE: &str = "\
+body { font-family: 'DejaVu Sans', Verdana, sans-serif; margin: 2em auto; max-width: 1060px; \
+color: #222; padding: 0 1em; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 1px solid #ccc; padding-bottom: 0.2em; }
+p.meta { color: #555; margin-top: 0; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }
+th { background: #f2f2f2; }
+td.label, th.label { text-align: left; }
+tbody tr:nth-child(even) { background: #fafafa; }
+figure { margin: 1.5em 0; }
+figure img { width: 100%; max-width: 1000px; height: auto; border: 1px solid #ddd; }
+figcaption { color: #444; font-size: 0.9em; margin-top: 0.3em; }
+details { margin: 0.4em 0; }
+pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; font-size: 0.85em; }
+nav a { margin-right: 1em; }
+";
+
+/// The page for `report`.
+pub(crate) fn index_html(report: &CompareReport) -> String {
+    let mut page = String::new();
+    let title = html_escape(&report.title);
+    let _ = write!(
+        page,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <title>dmsim compare: {title}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n\
+         <h1>dmsim compare: {title}</h1>\n"
+    );
+    let grid: Vec<String> = report
+        .axes
+        .iter()
+        .map(|axis| {
+            format!(
+                "{} ({})",
+                html_escape(&axis.name),
+                html_escape(&axis.values.join(", "))
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        page,
+        "<p class=\"meta\">{} runs; grid: {}. Data: <a href=\"{COMPARE_FILE_NAME}\">{COMPARE_FILE_NAME}</a>. \
+         Times are virtual (simulated) unless the runs say otherwise.</p>",
+        report.runs.len(),
+        if grid.is_empty() { "none".to_string() } else { grid.join(" × ") },
+    );
+    page.push_str(
+        "<nav><a href=\"#comparison\">Comparison</a><a href=\"#latency\">Latency</a>\
+                   <a href=\"#charts\">Charts</a><a href=\"#runs\">Runs</a></nav>\n",
+    );
+
+    comparison_table(&mut page, report);
+    latency_tables(&mut page, report);
+
+    page.push_str("<h2 id=\"charts\">Charts</h2>\n");
+    for kind in ChartKind::ALL {
+        let stem = kind.file_stem();
+        let _ = writeln!(
+            page,
+            "<figure id=\"{stem}\">\n<img src=\"{stem}.svg\" alt=\"{}\" width=\"1000\" height=\"600\">\n\
+             <figcaption>{} {} <a href=\"{stem}.svg\">SVG</a> · <a href=\"{stem}.png\">PNG</a></figcaption>\n</figure>",
+            html_escape(kind.title()),
+            html_escape(kind.title()),
+            html_escape(kind.description()),
+        );
+    }
+
+    page.push_str("<h2 id=\"runs\">Runs</h2>\n");
+    for run in &report.runs {
+        let config = serde_json::to_string_pretty(&run.config).unwrap_or_default();
+        let stats: Vec<String> = run
+            .stats
+            .iter()
+            .map(|(name, value)| format!("{name} = {value}"))
+            .collect();
+        let _ = writeln!(
+            page,
+            "<details>\n<summary>{}</summary>\n<pre>{}</pre>\n<pre>{}</pre>\n</details>",
+            html_escape(&run.label),
+            html_escape(&config),
+            html_escape(&stats.join("\n")),
+        );
+    }
+    page.push_str("</body>\n</html>\n");
+    page
+}
+
+fn table_row(page: &mut String, cells: &[String], header: bool) {
+    let tag = if header { "th" } else { "td" };
+    page.push_str("<tr>");
+    for (index, cell) in cells.iter().enumerate() {
+        let class = if index == 0 { " class=\"label\"" } else { "" };
+        let _ = write!(page, "<{tag}{class}>{}</{tag}>", html_escape(cell));
+    }
+    page.push_str("</tr>\n");
+}
+
+fn comparison_table(page: &mut String, report: &CompareReport) {
+    let devices = report.device_names();
+    page.push_str("<h2 id=\"comparison\">Comparison</h2>\n<table>\n<thead>\n");
+    let mut header: Vec<String> = vec!["run".to_string()];
+    header.extend(report.axes.iter().map(|axis| axis.name.clone()));
+    header.extend(
+        [
+            "read hit %",
+            "write hit %",
+            "dirty write hit %",
+            "requests",
+            "req/s",
+            "MB/s",
+        ]
+        .map(String::from),
+    );
+    for name in &devices {
+        header.push(format!("{name} reads"));
+        header.push(format!("{name} writes"));
+    }
+    header.push("cleanings".to_string());
+    table_row(page, &header, true);
+    page.push_str("</thead>\n<tbody>\n");
+    for run in &report.runs {
+        let mut row = vec![run.label.clone()];
+        row.extend(report.axes.iter().map(|axis| run.config_text(&axis.name)));
+        row.push(format::percent(run.read_hit_percent()));
+        row.push(format::percent(run.write_hit_percent()));
+        row.push(format::percent(run.dirty_write_hit_percent()));
+        row.push(run.throughput.requests.to_string());
+        row.push(format!("{:.1}", run.throughput.requests_per_s));
+        row.push(format!("{:.2}", run.throughput.mb_per_s));
+        for name in &devices {
+            match run.device(name) {
+                Some(device) => {
+                    row.push(device.reads.to_string());
+                    row.push(device.writes.to_string());
+                }
+                None => row.extend(["-".to_string(), "-".to_string()]),
+            }
+        }
+        row.push(
+            run.stat(stat::CLEANINGS)
+                .map_or_else(|| "-".to_string(), |value| value.to_string()),
+        );
+        table_row(page, &row, false);
+    }
+    page.push_str("</tbody>\n</table>\n");
+}
+
+fn latency_cells(summary: &LatencySummary) -> Vec<String> {
+    if summary.count == 0 {
+        let mut cells = vec!["0".to_string()];
+        cells.extend(std::iter::repeat_n("-".to_string(), 6));
+        return cells;
+    }
+    let mut cells = vec![
+        summary.count.to_string(),
+        format::duration_ns(summary.mean_ns),
+    ];
+    cells.extend(
+        [
+            summary.p50_ns,
+            summary.p90_ns,
+            summary.p99_ns,
+            summary.p999_ns,
+            summary.max_ns,
+        ]
+        .iter()
+        .map(|&value| format::duration_ns(value as f64)),
+    );
+    cells
+}
+
+fn latency_tables(page: &mut String, report: &CompareReport) {
+    page.push_str("<h2 id=\"latency\">Latency percentiles</h2>\n");
+    for (name, pick) in [
+        (
+            "Read",
+            (|run| &run.latency.read) as fn(&crate::RunReport) -> &LatencySummary,
+        ),
+        ("Write", |run| &run.latency.write),
+    ] {
+        let _ = writeln!(page, "<table>\n<caption>{name} latency</caption>\n<thead>");
+        let header: Vec<String> = ["run", "count", "mean", "p50", "p90", "p99", "p99.9", "max"]
+            .map(String::from)
+            .to_vec();
+        table_row(page, &header, true);
+        page.push_str("</thead>\n<tbody>\n");
+        for run in &report.runs {
+            let mut row = vec![run.label.clone()];
+            row.extend(latency_cells(pick(run)));
+            table_row(page, &row, false);
+        }
+        page.push_str("</tbody>\n</table>\n");
+    }
+}

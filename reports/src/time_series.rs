@@ -1,0 +1,401 @@
+//! Fixed-interval time series over virtual time, with bounded memory.
+//!
+//! Owns [`TimeSeries`] (the recorder) and [`TimeSeriesData`] (its columnar, serialisable form).
+//! Bucket `i` covers virtual time `[i * bucket_ns, (i + 1) * bucket_ns)`. Counters (requests,
+//! bytes, cleanings) are summed per bucket; gauges (dirty and cached blocks) keep the latest
+//! sample taken at or before the bucket's end, carried forward over buckets without samples.
+//!
+//! Memory is bounded: when an event falls beyond `bucket_count_max` buckets, adjacent pairs of
+//! buckets are merged and the interval doubles, as often as needed. Merging is exact for
+//! counters and keeps the later gauge sample, so a coarsened series equals one recorded at the
+//! coarser interval from the start.
+//!
+//! It deliberately does not turn counts into rates: charts do that, using each bucket's real
+//! width ([`TimeSeriesData::bucket_width_ns`]) so a run's last partial bucket is not
+//! understated.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ReportError;
+use crate::latency::Op;
+
+/// Records per-bucket counters and gauges over virtual time (see the module doc).
+#[derive(Clone, Debug)]
+pub struct TimeSeries {
+    bucket_ns: u64,
+    bucket_count_max: usize,
+    buckets: Vec<Bucket>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Bucket {
+    read_requests: u64,
+    write_requests: u64,
+    read_bytes: u64,
+    write_bytes: u64,
+    cleanings: u64,
+    gauges: Option<GaugeSample>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct GaugeSample {
+    time_ns: u64,
+    dirty_blocks: u64,
+    cached_blocks: u64,
+}
+
+impl Bucket {
+    fn absorb(&mut self, later: &Bucket) {
+        self.read_requests = self.read_requests.saturating_add(later.read_requests);
+        self.write_requests = self.write_requests.saturating_add(later.write_requests);
+        self.read_bytes = self.read_bytes.saturating_add(later.read_bytes);
+        self.write_bytes = self.write_bytes.saturating_add(later.write_bytes);
+        self.cleanings = self.cleanings.saturating_add(later.cleanings);
+        if later.gauges.is_some() {
+            self.gauges = later.gauges;
+        }
+    }
+}
+
+impl TimeSeries {
+    /// A series with buckets of `bucket_ns` that never holds more than `bucket_count_max`
+    /// buckets.
+    ///
+    /// # Panics
+    /// If `bucket_ns` is 0 or `bucket_count_max < 2` (programming errors: the caller validates
+    /// user options before building a series).
+    pub fn new(bucket_ns: u64, bucket_count_max: usize) -> Self {
+        assert!(bucket_ns > 0, "time series bucket width must be positive");
+        assert!(
+            bucket_count_max >= 2,
+            "time series needs room for 2 buckets"
+        );
+        TimeSeries {
+            bucket_ns,
+            bucket_count_max,
+            buckets: Vec::new(),
+        }
+    }
+
+    /// The current bucket width in ns (doubles each time the series coarsens).
+    pub fn bucket_ns(&self) -> u64 {
+        self.bucket_ns
+    }
+
+    /// Number of buckets currently held (never more than `bucket_count_max`).
+    pub fn len(&self) -> usize {
+        self.buckets.len()
+    }
+
+    /// True when nothing has been recorded.
+    pub fn is_empty(&self) -> bool {
+        self.buckets.is_empty()
+    }
+
+    /// Counts one completed request of `op` moving `bytes` at virtual time `time_ns`.
+    pub fn record_request(&mut self, time_ns: u64, op: Op, bytes: u64) {
+        let bucket = self.bucket_at(time_ns);
+        match op {
+            Op::Read => {
+                bucket.read_requests = bucket.read_requests.saturating_add(1);
+                bucket.read_bytes = bucket.read_bytes.saturating_add(bytes);
+            }
+            Op::Write => {
+                bucket.write_requests = bucket.write_requests.saturating_add(1);
+                bucket.write_bytes = bucket.write_bytes.saturating_add(bytes);
+            }
+        }
+    }
+
+    /// Counts `count` cleanings (dirty blocks written back) at virtual time `time_ns`.
+    pub fn record_cleanings(&mut self, time_ns: u64, count: u64) {
+        let bucket = self.bucket_at(time_ns);
+        bucket.cleanings = bucket.cleanings.saturating_add(count);
+    }
+
+    /// Samples the gauges at virtual time `time_ns`. Within a bucket the sample with the
+    /// latest time wins (the last one given, on equal times), whatever order samples arrive in.
+    pub fn sample_gauges(&mut self, time_ns: u64, dirty_blocks: u64, cached_blocks: u64) {
+        let bucket = self.bucket_at(time_ns);
+        let newer = match bucket.gauges {
+            Some(previous) => time_ns >= previous.time_ns,
+            None => true,
+        };
+        if newer {
+            bucket.gauges = Some(GaugeSample {
+                time_ns,
+                dirty_blocks,
+                cached_blocks,
+            });
+        }
+    }
+
+    /// The recorded series covering `[0, max(end_ns, last event))`, gauges carried forward.
+    /// Buckets between the last event and `end_ns` are present and empty; if covering `end_ns`
+    /// needs more than `bucket_count_max` buckets the result is coarsened like the recorder.
+    pub fn data(&self, end_ns: u64) -> TimeSeriesData {
+        let mut series = self.clone();
+        if end_ns > 0 {
+            // Touch the bucket holding the last instant before end_ns so it exists.
+            series.bucket_at(end_ns - 1);
+        }
+        let bucket_count = u64::try_from(series.buckets.len()).unwrap_or(u64::MAX);
+        let end_ns = match bucket_count.checked_sub(1) {
+            None => 0,
+            Some(last) => {
+                let last_start_ns = last.saturating_mul(series.bucket_ns);
+                if end_ns > last_start_ns {
+                    end_ns
+                } else {
+                    // Events were recorded after end_ns: cover them whole.
+                    last_start_ns.saturating_add(series.bucket_ns)
+                }
+            }
+        };
+
+        let mut data = TimeSeriesData {
+            bucket_ns: series.bucket_ns,
+            end_ns,
+            ..TimeSeriesData::default()
+        };
+        let mut gauges = GaugeSample {
+            time_ns: 0,
+            dirty_blocks: 0,
+            cached_blocks: 0,
+        };
+        for bucket in &series.buckets {
+            if let Some(sample) = bucket.gauges {
+                gauges = sample;
+            }
+            data.read_requests.push(bucket.read_requests);
+            data.write_requests.push(bucket.write_requests);
+            data.read_bytes.push(bucket.read_bytes);
+            data.write_bytes.push(bucket.write_bytes);
+            data.cleanings.push(bucket.cleanings);
+            data.dirty_blocks.push(gauges.dirty_blocks);
+            data.cached_blocks.push(gauges.cached_blocks);
+        }
+        debug_assert!(data.validate("time series").is_ok());
+        data
+    }
+
+    fn bucket_at(&mut self, time_ns: u64) -> &mut Bucket {
+        while time_ns / self.bucket_ns >= self.bucket_count_max as u64 {
+            self.coarsen();
+        }
+        let index = (time_ns / self.bucket_ns) as usize;
+        if index >= self.buckets.len() {
+            self.buckets.resize(index + 1, Bucket::default());
+        }
+        assert!(self.buckets.len() <= self.bucket_count_max);
+        &mut self.buckets[index]
+    }
+
+    /// Merges adjacent pairs of buckets and doubles the interval.
+    fn coarsen(&mut self) {
+        // The loop in bucket_at stops before this can overflow: once bucket_ns > u64::MAX / 2,
+        // every time maps to bucket 0 or 1, and bucket_count_max >= 2.
+        assert!(self.bucket_ns <= u64::MAX / 2, "bucket width overflow");
+        let merged: Vec<Bucket> = self
+            .buckets
+            .chunks(2)
+            .map(|pair| {
+                let mut bucket = pair[0];
+                if let Some(later) = pair.get(1) {
+                    bucket.absorb(later);
+                }
+                bucket
+            })
+            .collect();
+        self.buckets = merged;
+        self.bucket_ns *= 2;
+    }
+}
+
+/// A recorded time series in columnar form, as stored in reports. Every column has one entry
+/// per bucket; bucket `i` starts at `i * bucket_ns`; the last bucket ends at `end_ns`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeSeriesData {
+    /// Bucket width, in virtual ns.
+    pub bucket_ns: u64,
+    /// End of the recorded period, in virtual ns (`<= buckets * bucket_ns`).
+    pub end_ns: u64,
+    /// Completed read requests per bucket.
+    pub read_requests: Vec<u64>,
+    /// Completed write requests per bucket.
+    pub write_requests: Vec<u64>,
+    /// Bytes read per bucket.
+    pub read_bytes: Vec<u64>,
+    /// Bytes written per bucket.
+    pub write_bytes: Vec<u64>,
+    /// Cleanings (dirty blocks written back to the disk) per bucket.
+    pub cleanings: Vec<u64>,
+    /// Dirty cache blocks at the end of each bucket.
+    pub dirty_blocks: Vec<u64>,
+    /// Valid (cached) cache blocks at the end of each bucket.
+    pub cached_blocks: Vec<u64>,
+}
+
+impl TimeSeriesData {
+    /// Number of buckets.
+    pub fn len(&self) -> usize {
+        self.read_requests.len()
+    }
+
+    /// True when there are no buckets.
+    pub fn is_empty(&self) -> bool {
+        self.read_requests.is_empty()
+    }
+
+    /// Start of bucket `index`, in ns.
+    pub fn bucket_start_ns(&self, index: usize) -> u64 {
+        (index as u64).saturating_mul(self.bucket_ns)
+    }
+
+    /// Real width of bucket `index` in ns: `bucket_ns`, except that the last bucket ends at
+    /// `end_ns`. Never 0, so rates can divide by it.
+    pub fn bucket_width_ns(&self, index: usize) -> u64 {
+        let start = self.bucket_start_ns(index);
+        let full_end = start.saturating_add(self.bucket_ns);
+        let end = if index + 1 == self.len() {
+            full_end.min(self.end_ns)
+        } else {
+            full_end
+        };
+        end.saturating_sub(start).max(1)
+    }
+
+    /// Checks that every column has one entry per bucket, `bucket_ns` is positive when there
+    /// are buckets, and `end_ns` lies inside the last bucket. `context` names the file or run.
+    pub fn validate(&self, context: &str) -> Result<(), ReportError> {
+        let buckets = self.len();
+        let columns: [(&str, usize); 6] = [
+            ("write_requests", self.write_requests.len()),
+            ("read_bytes", self.read_bytes.len()),
+            ("write_bytes", self.write_bytes.len()),
+            ("cleanings", self.cleanings.len()),
+            ("dirty_blocks", self.dirty_blocks.len()),
+            ("cached_blocks", self.cached_blocks.len()),
+        ];
+        for (name, length) in columns {
+            if length != buckets {
+                return Err(ReportError::invalid(
+                    context,
+                    format!("time_series.{name}"),
+                    format!("{length} entries, but read_requests has {buckets}"),
+                ));
+            }
+        }
+        if buckets > 0 {
+            if self.bucket_ns == 0 {
+                return Err(ReportError::invalid(
+                    context,
+                    "time_series.bucket_ns",
+                    "must be positive",
+                ));
+            }
+            let last_start = self.bucket_start_ns(buckets - 1);
+            let covered_end = last_start.saturating_add(self.bucket_ns);
+            if self.end_ns <= last_start || self.end_ns > covered_end {
+                return Err(ReportError::invalid(
+                    context,
+                    "time_series.end_ns",
+                    format!(
+                        "{} is outside the last bucket [{last_start}, {covered_end}]",
+                        self.end_ns
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_land_in_their_buckets() {
+        let mut series = TimeSeries::new(1_000, 16);
+        series.record_request(0, Op::Read, 4096);
+        series.record_request(999, Op::Write, 512);
+        series.record_request(1_000, Op::Read, 8192);
+        series.record_cleanings(2_500, 3);
+        let data = series.data(3_000);
+        assert_eq!(data.bucket_ns, 1_000);
+        assert_eq!(data.read_requests, vec![1, 1, 0]);
+        assert_eq!(data.write_requests, vec![1, 0, 0]);
+        assert_eq!(data.read_bytes, vec![4096, 8192, 0]);
+        assert_eq!(data.write_bytes, vec![512, 0, 0]);
+        assert_eq!(data.cleanings, vec![0, 0, 3]);
+        assert_eq!(data.end_ns, 3_000);
+        assert!(data.validate("test").is_ok());
+    }
+
+    #[test]
+    fn gauges_keep_latest_sample_and_carry_forward() {
+        let mut series = TimeSeries::new(100, 16);
+        series.sample_gauges(50, 7, 70);
+        series.sample_gauges(10, 1, 10); // earlier sample arriving late loses
+        series.sample_gauges(250, 9, 90);
+        let data = series.data(400);
+        assert_eq!(data.dirty_blocks, vec![7, 7, 9, 9]);
+        assert_eq!(data.cached_blocks, vec![70, 70, 90, 90]);
+    }
+
+    #[test]
+    fn coarsening_bounds_memory_and_matches_coarse_recording() {
+        let mut fine = TimeSeries::new(10, 8);
+        let mut coarse = TimeSeries::new(40, 8);
+        for step in 0..300u64 {
+            let time = step + (step % 7) * 3;
+            for series in [&mut fine, &mut coarse] {
+                series.record_request(time, Op::Read, step);
+                if step % 5 == 0 {
+                    series.record_cleanings(time, 2);
+                }
+                series.sample_gauges(time, step % 11, step);
+            }
+            assert!(fine.len() <= 8);
+        }
+        // 300 ns + 18 of jitter at 10 ns needs 32 buckets: coarsened twice to 40 ns.
+        assert_eq!(fine.bucket_ns(), 40);
+        assert_eq!(fine.data(320), coarse.data(320));
+        let data = fine.data(320);
+        assert_eq!(data.read_requests.iter().sum::<u64>(), 300);
+        assert_eq!(data.cleanings.iter().sum::<u64>(), 60 * 2);
+        assert_eq!(data.len(), 8);
+    }
+
+    #[test]
+    fn end_beyond_capacity_coarsens_the_snapshot_only() {
+        let mut series = TimeSeries::new(10, 4);
+        series.record_request(5, Op::Write, 1);
+        let data = series.data(100);
+        assert_eq!(data.bucket_ns, 40);
+        assert_eq!(data.len(), 3);
+        assert_eq!(data.end_ns, 100);
+        assert_eq!(data.bucket_width_ns(2), 20);
+        assert_eq!(series.bucket_ns(), 10, "the recorder itself is unchanged");
+    }
+
+    #[test]
+    fn validate_names_the_bad_column() {
+        let mut series = TimeSeries::new(10, 4);
+        series.record_request(5, Op::Write, 1);
+        let mut data = series.data(10);
+        data.cleanings.push(1);
+        let message = data.validate("run-a").unwrap_err().to_string();
+        assert!(message.contains("run-a"), "{message}");
+        assert!(message.contains("time_series.cleanings"), "{message}");
+    }
+
+    #[test]
+    fn empty_series_is_empty_and_valid() {
+        let series = TimeSeries::new(10, 4);
+        let data = series.data(0);
+        assert!(data.is_empty());
+        assert!(data.validate("empty").is_ok());
+    }
+}

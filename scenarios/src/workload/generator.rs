@@ -181,8 +181,11 @@ impl<R: RngCore> WorkloadGenerator<R> {
             } => {
                 let rank_index = sampler.sample(&mut self.rng) - 1;
                 let slot = match multiplier {
+                    // (rank_index + 1) runs over 1..=slots, all residues once: a bijection
+                    // that also moves the hottest rank away from slot 0.
                     Some(m) => {
-                        ((u128::from(rank_index) * u128::from(*m)) % u128::from(self.slots)) as u64
+                        ((u128::from(rank_index + 1) * u128::from(*m)) % u128::from(self.slots))
+                            as u64
                     }
                     None => rank_index,
                 };

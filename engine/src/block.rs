@@ -103,3 +103,79 @@ impl IoStatus {
         }
     }
 }
+
+/// What the engine knows of a device it addresses: its size and queue limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    pub capacity_sectors: u64,
+    /// Bytes; a power of two from 512 to 4096. Device IO is aligned to it.
+    pub logical_block_size: u32,
+    /// Largest device IO in sectors (the queue's `max_sectors`); a multiple of the logical
+    /// block size.
+    pub max_sectors: u32,
+    /// Largest discard in sectors; 0 = the device does not support discard.
+    pub max_discard_sectors: u32,
+}
+
+impl DeviceInfo {
+    /// Default `max_sectors`: 512 KiB, the `max_sectors_kb` of the kernels flashcache targeted.
+    pub const DEFAULT_MAX_SECTORS: u32 = 1024;
+
+    /// A device of `capacity_sectors` with default limits and no discard support.
+    pub fn new(capacity_sectors: u64, logical_block_size: u32) -> DeviceInfo {
+        DeviceInfo {
+            capacity_sectors,
+            logical_block_size,
+            max_sectors: Self::DEFAULT_MAX_SECTORS,
+            max_discard_sectors: 0,
+        }
+    }
+
+    /// Sectors per logical block.
+    pub fn block_sectors(&self) -> u64 {
+        u64::from(self.logical_block_size / SECTOR_SIZE as u32).max(1)
+    }
+
+    /// Why this description is unusable, if it is.
+    pub fn validate(&self) -> Result<(), String> {
+        let lbs = self.logical_block_size;
+        if !(512..=4096).contains(&lbs) || !lbs.is_power_of_two() {
+            return Err(format!(
+                "logical_block_size {lbs} is not a power of two in 512..=4096"
+            ));
+        }
+        if self.capacity_sectors == 0 || !self.capacity_sectors.is_multiple_of(self.block_sectors())
+        {
+            return Err(format!(
+                "capacity_sectors {} is zero or not a multiple of the logical block",
+                self.capacity_sectors
+            ));
+        }
+        if self.max_sectors == 0
+            || !u64::from(self.max_sectors).is_multiple_of(self.block_sectors())
+        {
+            return Err(format!(
+                "max_sectors {} is zero or not a multiple of the logical block",
+                self.max_sectors
+            ));
+        }
+        if !u64::from(self.max_discard_sectors).is_multiple_of(self.block_sectors()) {
+            return Err(format!(
+                "max_discard_sectors {} is not a multiple of the logical block",
+                self.max_discard_sectors
+            ));
+        }
+        Ok(())
+    }
+
+    /// True if `extent` lies within the device and is aligned to its logical block.
+    pub fn admits(&self, extent: Extent) -> bool {
+        let block = self.block_sectors();
+        extent.sector.is_multiple_of(block)
+            && extent.sectors.is_multiple_of(block)
+            && extent
+                .sector
+                .checked_add(extent.sectors)
+                .is_some_and(|end| end <= self.capacity_sectors)
+    }
+}

@@ -10,9 +10,43 @@
 //! - [`block`]: sectors, devices, operations — the vocabulary of block IO.
 //! - [`content`]: what a 512-byte sector holds, as the data oracle sees it (stamps), and the
 //!   byte encoding the real platform writes to disk.
-//! - `flashcache`: the flashcache target (specs/flashcache.md).
+//! - [`io`]: the values crossing the boundary ([`Input`], [`Output`], [`Bio`], [`DeviceIo`]).
+//! - [`arena`]: the aligned page memory all IO uses, with in-flight checks.
+//! - [`engine`]: [`Engine`], the state machine a platform drives.
+//! - [`platform`]: the [`Platform`] and [`BioSource`] traits and the [`drive`] loop.
+//! - [`services`]: raw device IO, [`dm_io`] (classic and timed) and [`kcopyd`], usable by
+//!   targets and directly by tests.
+//! - `dm_core` (bio splitting and completion), `linear` (the dm-linear target),
+//!   `flashcache` (the flashcache target, specs/flashcache.md).
 #![forbid(unsafe_code)]
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
 
+pub mod arena;
 pub mod block;
+mod block_layer;
 pub mod content;
+pub mod dm_core;
+pub mod dm_io;
+pub mod engine;
+pub mod error;
 pub mod flashcache;
+pub mod io;
+pub mod kcopyd;
+mod linear;
+pub mod platform;
+pub mod services;
+mod slab;
+pub mod target;
+
+pub use arena::{Arena, Buffer, PageBytes, PageId, PageMode};
+pub use block::{DeviceId, DeviceInfo, Extent, IoStatus, Op};
+pub use block_layer::{BlockLayerStats, PlugConfig};
+pub use engine::{Engine, EngineConfig, EngineStats};
+pub use error::{BioRejection, EngineError, InputError, InvariantViolation, WaitingJob};
+pub use io::{Bio, BioDone, BioFlags, BioId, Completion, Control, DeviceIo, Input, IoTag, Output};
+pub use platform::{
+    drive, BioSource, DriveError, DriveObserver, DriveOptions, DriveOutcome, DriveReport, Platform,
+};
+pub use services::{Caller, ServiceEvent, Services, ServicesConfig};
+pub use slab::SlabKey;
+pub use target::TargetSpec;

@@ -1,0 +1,558 @@
+//! The engine's buffer memory: aligned 4 KiB pages allocated once (DESIGN.md invariant 3).
+//!
+//! Owns page allocation, each page's content tag, and in-flight tracking. A page's content is
+//! either *sectors* — eight [`SectorContent`] values, the compact form simulated devices and
+//! workload data use — or *bytes* — the page memory itself is authoritative (engine metadata,
+//! or what a real device read returned; sector contents are then obtained by decoding).
+//!
+//! Two kinds of access, for two parties:
+//! - The engine (targets, dm_io, kcopyd, bios) uses the *checked* accessors ([`Arena::sector`],
+//!   [`Arena::set_sector`], [`Arena::bytes`], [`Arena::bytes_mut`]). They panic if the sector
+//!   or page is in flight: a page is in flight from the `Submit` of a device IO naming it until
+//!   that IO's `Completion`, and the engine may not touch it meanwhile.
+//! - The platform carrying out device IO uses the `io_*` accessors, [`Arena::materialize`] and
+//!   [`Arena::mark_bytes`]; they are meant for pages in flight and do not check.
+//!
+//! Pages are freed by their owner with [`Arena::release`]; a page released while still in
+//! flight (the buffer of a zombie IO) returns to the free list only when its last IO
+//! completes.
+//!
+//! Deliberately not here: which IO a page belongs to (the IO table knows), and any unsafe
+//! code. The backing memory is a `Vec` of `#[repr(C, align(4096))]` pages, so the real
+//! platform can register [`Arena::memory_mut`] with io_uring as one aligned region.
+
+use crate::block::{PAGE_SIZE, SECTORS_PER_PAGE, SECTOR_SIZE};
+use crate::content::{decode_sector, encode_content, SectorContent};
+
+/// Sectors per page as an index bound.
+const SECTORS: usize = SECTORS_PER_PAGE as usize;
+
+/// One page of arena memory, aligned to 4 KiB so it can be handed to O_DIRECT IO.
+#[derive(Clone)]
+#[repr(C, align(4096))]
+pub struct PageBytes(pub [u8; PAGE_SIZE]);
+
+impl std::fmt::Debug for PageBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PageBytes(..)")
+    }
+}
+
+/// Names one arena page; its byte offset in [`Arena::memory`] is `index * PAGE_SIZE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PageId(pub u32);
+
+impl PageId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// A piece of arena memory an IO reads from or writes into: a list of pages and the sector
+/// offset of the first byte within the first page (like DM_IO_PAGE_LIST with an offset).
+/// The same page may appear several times (the zero page of kcopyd's zeroing does).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Buffer {
+    pub pages: Vec<PageId>,
+    /// Sectors to skip in the first page; always below [`SECTORS_PER_PAGE`].
+    pub offset_sectors: u32,
+}
+
+impl Buffer {
+    /// A buffer that names no memory (flushes, discards).
+    pub fn empty() -> Buffer {
+        Buffer::default()
+    }
+
+    /// A buffer over `pages` starting at the first page's first sector.
+    pub fn from_pages(pages: Vec<PageId>) -> Buffer {
+        Buffer {
+            pages,
+            offset_sectors: 0,
+        }
+    }
+
+    /// Sectors this buffer can hold from its offset to the end of its last page.
+    pub fn capacity_sectors(&self) -> u64 {
+        (self.pages.len() as u64 * SECTORS_PER_PAGE).saturating_sub(u64::from(self.offset_sectors))
+    }
+
+    /// The sub-buffer that starts `skip_sectors` in and holds `sectors` sectors.
+    ///
+    /// Panics if the range exceeds the buffer (a bug of the caller, never input-derived).
+    pub fn slice(&self, skip_sectors: u64, sectors: u64) -> Buffer {
+        assert!(
+            skip_sectors + sectors <= self.capacity_sectors(),
+            "buffer slice {skip_sectors}+{sectors} beyond capacity {}",
+            self.capacity_sectors()
+        );
+        if sectors == 0 {
+            return Buffer::empty();
+        }
+        let start = u64::from(self.offset_sectors) + skip_sectors;
+        let first_page = (start / SECTORS_PER_PAGE) as usize;
+        let end = start + sectors;
+        let end_page = end.div_ceil(SECTORS_PER_PAGE) as usize;
+        Buffer {
+            pages: self.pages[first_page..end_page].to_vec(),
+            offset_sectors: (start % SECTORS_PER_PAGE) as u32,
+        }
+    }
+
+    /// `(page, sector index within the page)` for each of the first `sectors` sectors.
+    pub fn sector_slots(&self, sectors: u64) -> impl Iterator<Item = (PageId, usize)> + '_ {
+        let start = u64::from(self.offset_sectors);
+        (start..start + sectors).map(move |position| {
+            (
+                self.pages[(position / SECTORS_PER_PAGE) as usize],
+                (position % SECTORS_PER_PAGE) as usize,
+            )
+        })
+    }
+}
+
+/// What a page's content is, as far as the engine and the platforms agree on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageMode {
+    /// Eight sector contents are authoritative; the bytes are valid only after
+    /// [`Arena::materialize`].
+    Sectors,
+    /// The page bytes are authoritative.
+    Bytes,
+}
+
+#[derive(Debug, Clone)]
+struct PageMeta {
+    mode: PageMode,
+    sectors: [SectorContent; SECTORS],
+    /// Per sector: the number of submitted-but-uncompleted device IOs naming it.
+    in_flight: [u16; SECTORS],
+    /// True while an owner holds the page (between alloc and release).
+    owned: bool,
+    on_free_list: bool,
+}
+
+impl PageMeta {
+    fn fresh() -> PageMeta {
+        PageMeta {
+            mode: PageMode::Sectors,
+            sectors: [SectorContent::Zero; SECTORS],
+            in_flight: [0; SECTORS],
+            owned: false,
+            on_free_list: true,
+        }
+    }
+
+    fn any_in_flight(&self) -> bool {
+        self.in_flight.iter().any(|&n| n > 0)
+    }
+}
+
+/// The page arena. See the module documentation for the rules of access.
+#[derive(Debug)]
+pub struct Arena {
+    memory: Vec<PageBytes>,
+    meta: Vec<PageMeta>,
+    /// Free pages, taken from the end: the most recently freed page is reused first.
+    free: Vec<PageId>,
+    /// Pages released by their owner while still in flight; freed on their last completion.
+    released_in_flight: usize,
+}
+
+impl Arena {
+    /// Allocates `pages` zeroed pages once; the arena never grows.
+    pub fn new(pages: u32) -> Arena {
+        let count = pages as usize;
+        let memory = vec![PageBytes([0; PAGE_SIZE]); count];
+        let meta = vec![PageMeta::fresh(); count];
+        // Reversed so that the first allocations get the lowest page ids.
+        let free = (0..pages).rev().map(PageId).collect();
+        Arena {
+            memory,
+            meta,
+            free,
+            released_in_flight: 0,
+        }
+    }
+
+    /// Total pages.
+    pub fn page_count(&self) -> usize {
+        self.meta.len()
+    }
+
+    /// Pages available to [`Arena::alloc`].
+    pub fn free_pages(&self) -> usize {
+        self.free.len()
+    }
+
+    /// Pages released by their owner but still pinned by an IO in flight (zombie buffers).
+    pub fn pinned_released_pages(&self) -> usize {
+        self.released_in_flight
+    }
+
+    /// Takes `count` pages, all or nothing. A fresh page holds eight `Zero` sectors.
+    pub fn alloc(&mut self, count: usize) -> Option<Vec<PageId>> {
+        if count > self.free.len() {
+            return None;
+        }
+        let start = self.free.len() - count;
+        let pages: Vec<PageId> = self.free.drain(start..).rev().collect();
+        for &page in &pages {
+            let meta = &mut self.meta[page.index()];
+            assert!(meta.on_free_list && !meta.owned && !meta.any_in_flight());
+            meta.on_free_list = false;
+            meta.owned = true;
+            meta.mode = PageMode::Sectors;
+            meta.sectors = [SectorContent::Zero; SECTORS];
+        }
+        Some(pages)
+    }
+
+    /// Gives `page` back. If an IO still has it in flight, it is freed on that IO's
+    /// completion instead.
+    pub fn release(&mut self, page: PageId) {
+        let meta = &mut self.meta[page.index()];
+        assert!(meta.owned, "release of {page:?} which is not owned");
+        meta.owned = false;
+        if meta.any_in_flight() {
+            self.released_in_flight += 1;
+        } else {
+            meta.on_free_list = true;
+            self.free.push(page);
+        }
+    }
+
+    /// Gives back every page of `pages` (see [`Arena::release`]).
+    pub fn release_all(&mut self, pages: &[PageId]) {
+        for &page in pages {
+            self.release(page);
+        }
+    }
+
+    /// True while any sector of `page` is named by a device IO in flight.
+    pub fn is_in_flight(&self, page: PageId) -> bool {
+        self.meta[page.index()].any_in_flight()
+    }
+
+    /// True while sector `index` of `page` is named by a device IO in flight.
+    pub fn is_sector_in_flight(&self, page: PageId, index: usize) -> bool {
+        self.meta[page.index()].in_flight[index] > 0
+    }
+
+    /// True while an owner holds `page`.
+    pub fn is_owned(&self, page: PageId) -> bool {
+        self.meta[page.index()].owned
+    }
+
+    /// The page's content mode.
+    pub fn mode(&self, page: PageId) -> PageMode {
+        self.meta[page.index()].mode
+    }
+
+    // ----- engine side: checked -------------------------------------------------------
+
+    fn assert_sector_idle(&self, page: PageId, index: usize) {
+        assert!(
+            self.meta[page.index()].in_flight[index] == 0,
+            "engine touched sector {index} of {page:?} while a device IO has it in flight"
+        );
+    }
+
+    fn assert_page_idle(&self, page: PageId) {
+        assert!(
+            !self.meta[page.index()].any_in_flight(),
+            "engine touched {page:?} while a device IO has it in flight"
+        );
+    }
+
+    /// Content of sector `index` of `page`. Panics if that sector is in flight.
+    pub fn sector(&self, page: PageId, index: usize) -> SectorContent {
+        self.assert_sector_idle(page, index);
+        self.io_sector(page, index)
+    }
+
+    /// Sets sector `index` of `page`. Panics if that sector is in flight.
+    pub fn set_sector(&mut self, page: PageId, index: usize, content: SectorContent) {
+        self.assert_sector_idle(page, index);
+        self.io_set_sector(page, index, content);
+    }
+
+    /// The page as bytes (encoding sector contents first if needed). Panics if in flight.
+    pub fn bytes(&mut self, page: PageId) -> &[u8; PAGE_SIZE] {
+        self.assert_page_idle(page);
+        self.materialize(page);
+        &self.memory[page.index()].0
+    }
+
+    /// The page as writable bytes; the page becomes bytes-authoritative. Panics if in flight.
+    pub fn bytes_mut(&mut self, page: PageId) -> &mut [u8; PAGE_SIZE] {
+        self.assert_page_idle(page);
+        self.io_bytes_mut(page)
+    }
+
+    /// Copies sector contents out of `buffer` (engine side: panics on sectors in flight).
+    pub fn read_sectors(&self, buffer: &Buffer, sectors: u64, out: &mut Vec<SectorContent>) {
+        for (page, index) in buffer.sector_slots(sectors) {
+            out.push(self.sector(page, index));
+        }
+    }
+
+    /// Copies `contents` into `buffer` (engine side: panics on sectors in flight).
+    pub fn write_sectors(&mut self, buffer: &Buffer, contents: &[SectorContent]) {
+        let slots: Vec<(PageId, usize)> = buffer.sector_slots(contents.len() as u64).collect();
+        for ((page, index), &content) in slots.into_iter().zip(contents) {
+            self.set_sector(page, index, content);
+        }
+    }
+
+    /// Sets `sectors` sectors of `buffer` to `Zero` (read failures are zero-filled).
+    pub fn zero_sectors(&mut self, buffer: &Buffer, sectors: u64) {
+        let slots: Vec<(PageId, usize)> = buffer.sector_slots(sectors).collect();
+        for (page, index) in slots {
+            self.set_sector(page, index, SectorContent::Zero);
+        }
+    }
+
+    // ----- platform side: unchecked, meant for pages in flight --------------------------
+
+    /// Content of sector `index` of `page`, decoding the bytes of a bytes-mode page.
+    pub fn io_sector(&self, page: PageId, index: usize) -> SectorContent {
+        let meta = &self.meta[page.index()];
+        match meta.mode {
+            PageMode::Sectors => meta.sectors[index],
+            PageMode::Bytes => {
+                decode_sector(&self.memory[page.index()].0[index * SECTOR_SIZE..][..SECTOR_SIZE])
+            }
+        }
+    }
+
+    /// Sets sector `index` of `page` (a simulated read delivering data).
+    pub fn io_set_sector(&mut self, page: PageId, index: usize, content: SectorContent) {
+        let meta = &mut self.meta[page.index()];
+        match meta.mode {
+            PageMode::Sectors => meta.sectors[index] = content,
+            PageMode::Bytes => encode_content(
+                content,
+                &mut self.memory[page.index()].0[index * SECTOR_SIZE..][..SECTOR_SIZE],
+            ),
+        }
+    }
+
+    /// Bytes of sector `index` of `page`, encoding the page's sectors first if needed.
+    pub fn io_sector_bytes(&mut self, page: PageId, index: usize) -> &[u8] {
+        self.materialize(page);
+        &self.memory[page.index()].0[index * SECTOR_SIZE..][..SECTOR_SIZE]
+    }
+
+    /// Writes `bytes` (one sector) into sector `index`; the page becomes bytes-authoritative.
+    pub fn io_set_sector_bytes(&mut self, page: PageId, index: usize, bytes: &[u8]) {
+        assert_eq!(bytes.len(), SECTOR_SIZE, "one sector of bytes expected");
+        self.io_bytes_mut(page)[index * SECTOR_SIZE..][..SECTOR_SIZE].copy_from_slice(bytes);
+    }
+
+    /// Encodes a sectors-mode page's contents into its memory (before a real write). The page
+    /// stays sectors-mode: both forms now agree.
+    pub fn materialize(&mut self, page: PageId) {
+        let meta = &self.meta[page.index()];
+        if meta.mode == PageMode::Sectors {
+            let memory = &mut self.memory[page.index()].0;
+            for (index, &content) in meta.sectors.iter().enumerate() {
+                encode_content(content, &mut memory[index * SECTOR_SIZE..][..SECTOR_SIZE]);
+            }
+        }
+    }
+
+    /// Declares the page memory authoritative (after a real read filled it).
+    pub fn mark_bytes(&mut self, page: PageId) {
+        self.meta[page.index()].mode = PageMode::Bytes;
+    }
+
+    /// The page's bytes, encoding its sectors first if needed.
+    pub fn io_bytes(&mut self, page: PageId) -> &[u8; PAGE_SIZE] {
+        self.materialize(page);
+        &self.memory[page.index()].0
+    }
+
+    /// The page's bytes for writing; the page becomes bytes-authoritative (its sector
+    /// contents are encoded first so no sector is lost).
+    pub fn io_bytes_mut(&mut self, page: PageId) -> &mut [u8; PAGE_SIZE] {
+        self.materialize(page);
+        self.meta[page.index()].mode = PageMode::Bytes;
+        &mut self.memory[page.index()].0
+    }
+
+    /// The whole backing memory, one 4 KiB-aligned region of `page_count()` pages (for
+    /// io_uring buffer registration). Page `p` starts at byte `p.index() * PAGE_SIZE`.
+    pub fn memory(&self) -> &[PageBytes] {
+        &self.memory
+    }
+
+    /// The whole backing memory, writable (see [`Arena::memory`]). Writing through it
+    /// bypasses content tags: call [`Arena::mark_bytes`] for pages whose bytes changed.
+    pub fn memory_mut(&mut self) -> &mut [PageBytes] {
+        &mut self.memory
+    }
+
+    // ----- in-flight tracking (engine internal) -----------------------------------------
+
+    /// Marks the first `sectors` sectors of `buffer` in flight (at `Submit`).
+    pub(crate) fn begin_flight(&mut self, buffer: &Buffer, sectors: u64) {
+        let slots: Vec<(PageId, usize)> = buffer.sector_slots(sectors).collect();
+        for (page, index) in slots {
+            let meta = &mut self.meta[page.index()];
+            assert!(
+                meta.owned,
+                "device IO names {page:?} which no owner holds (freed buffer)"
+            );
+            meta.in_flight[index] = meta.in_flight[index]
+                .checked_add(1)
+                .expect("more than 65535 IOs in flight on one sector");
+        }
+    }
+
+    /// Ends the flight begun by [`Arena::begin_flight`] (at `Completion`); frees pages
+    /// released meanwhile once nothing has them in flight.
+    pub(crate) fn end_flight(&mut self, buffer: &Buffer, sectors: u64) {
+        let slots: Vec<(PageId, usize)> = buffer.sector_slots(sectors).collect();
+        for (page, index) in slots {
+            let meta = &mut self.meta[page.index()];
+            assert!(meta.in_flight[index] > 0, "end_flight without begin_flight");
+            meta.in_flight[index] -= 1;
+            if !meta.owned && !meta.on_free_list && !meta.any_in_flight() {
+                meta.on_free_list = true;
+                self.free.push(page);
+                self.released_in_flight -= 1;
+            }
+        }
+    }
+
+    /// Checks the arena's bookkeeping: every page is exactly one of free, owned, or
+    /// released-but-in-flight, and the counts agree.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut free = 0usize;
+        let mut released_in_flight = 0usize;
+        for (index, meta) in self.meta.iter().enumerate() {
+            match (meta.owned, meta.on_free_list, meta.any_in_flight()) {
+                (false, true, false) => free += 1,
+                (true, false, _) => {}
+                (false, false, true) => released_in_flight += 1,
+                state => {
+                    return Err(format!(
+                        "page {index}: owned/free/in-flight = {state:?} is not a legal state"
+                    ))
+                }
+            }
+        }
+        if free != self.free.len() {
+            return Err(format!(
+                "arena: {free} pages marked free but the free list holds {}",
+                self.free.len()
+            ));
+        }
+        if released_in_flight != self.released_in_flight {
+            return Err(format!(
+                "arena: {released_in_flight} released pages in flight, counter says {}",
+                self.released_in_flight
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::content::SectorStamp;
+
+    fn stamp(sector: u64, write_id: u64) -> SectorContent {
+        SectorContent::Stamp(SectorStamp { sector, write_id })
+    }
+
+    #[test]
+    fn pages_are_aligned_to_4k() {
+        let arena = Arena::new(3);
+        for page in arena.memory() {
+            assert_eq!(page as *const PageBytes as usize % PAGE_SIZE, 0);
+        }
+    }
+
+    #[test]
+    fn alloc_is_all_or_nothing() {
+        let mut arena = Arena::new(4);
+        let first = arena.alloc(3).unwrap();
+        assert_eq!(first, vec![PageId(0), PageId(1), PageId(2)]);
+        assert!(arena.alloc(2).is_none());
+        assert_eq!(arena.free_pages(), 1);
+        arena.release_all(&first);
+        assert_eq!(arena.free_pages(), 4);
+        arena.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn sector_contents_survive_materialize_and_mark_bytes() {
+        let mut arena = Arena::new(1);
+        let page = arena.alloc(1).unwrap()[0];
+        arena.set_sector(page, 3, stamp(11, 5));
+        arena.set_sector(page, 4, SectorContent::Foreign);
+        arena.materialize(page);
+        arena.mark_bytes(page);
+        assert_eq!(arena.mode(page), PageMode::Bytes);
+        assert_eq!(arena.sector(page, 3), stamp(11, 5));
+        assert_eq!(arena.sector(page, 4), SectorContent::Foreign);
+        assert_eq!(arena.sector(page, 0), SectorContent::Zero);
+        // Setting a sector of a bytes page encodes it in place.
+        arena.set_sector(page, 0, stamp(1, 2));
+        assert_eq!(arena.sector(page, 0), stamp(1, 2));
+        assert_eq!(arena.sector(page, 3), stamp(11, 5));
+    }
+
+    #[test]
+    fn buffer_slices_keep_the_sector_offset() {
+        let buffer = Buffer {
+            pages: vec![PageId(4), PageId(5), PageId(6)],
+            offset_sectors: 3,
+        };
+        assert_eq!(buffer.capacity_sectors(), 21);
+        // Buffer sectors 6..10 are page positions 9..13: all inside the second page.
+        let piece = buffer.slice(6, 4);
+        assert_eq!(piece.pages, vec![PageId(5)]);
+        assert_eq!(piece.offset_sectors, 1);
+        let slots: Vec<_> = piece.sector_slots(4).collect();
+        assert_eq!(
+            slots,
+            vec![
+                (PageId(5), 1),
+                (PageId(5), 2),
+                (PageId(5), 3),
+                (PageId(5), 4)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_page_released_in_flight_is_freed_on_completion() {
+        let mut arena = Arena::new(2);
+        let pages = arena.alloc(2).unwrap();
+        let buffer = Buffer::from_pages(pages.clone());
+        arena.begin_flight(&buffer, 16);
+        arena.release_all(&pages);
+        assert_eq!(arena.free_pages(), 0);
+        assert_eq!(arena.pinned_released_pages(), 2);
+        arena.check_invariants().unwrap();
+        arena.end_flight(&buffer, 16);
+        assert_eq!(arena.free_pages(), 2);
+        assert_eq!(arena.pinned_released_pages(), 0);
+        arena.check_invariants().unwrap();
+    }
+
+    #[test]
+    #[should_panic(expected = "in flight")]
+    fn touching_an_in_flight_sector_panics() {
+        let mut arena = Arena::new(1);
+        let page = arena.alloc(1).unwrap()[0];
+        let buffer = Buffer::from_pages(vec![page]);
+        arena.begin_flight(&buffer.slice(2, 1), 1);
+        arena.set_sector(page, 1, SectorContent::Zero); // fine: sector 1 is idle
+        arena.set_sector(page, 2, SectorContent::Zero); // panics
+    }
+}

@@ -1,0 +1,386 @@
+//! The engine's block layer: what sits below dm — the devices' descriptions, the arena, the
+//! table of device IOs in flight, the output queue and (optionally) queue plugging.
+//!
+//! Owns the life of one device IO: a generational [`IoTag`] from submission to completion,
+//! its buffer's in-flight marks, and recognising stale or duplicate completions (reported as
+//! errors, never routed). Also owns plugging (spec §2.2, Decision 5): when enabled, async IO
+//! waits for the unplug delay, a queue-depth threshold or a sync IO on the same device.
+//!
+//! Deliberately not here: what an IO is for. Each IO names an owner (a dm_io request region,
+//! a raw caller, or nobody — a zombie) and the owner's module decides what its completion
+//! means.
+
+use crate::arena::{Arena, Buffer};
+use crate::block::{DeviceId, DeviceInfo, Extent, IoStatus, Op};
+use crate::error::InputError;
+use crate::io::{Completion, DeviceIo, IoTag, Output};
+use crate::services::{Caller, DmIoHandle, Route};
+use crate::slab::{Slab, SlabKey};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+
+/// Queue plugging of old kernels: async IO without REQ_SYNC sits in the plugged queue until
+/// the unplug timer fires or enough IO has gathered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlugConfig {
+    /// The unplug timer (3 ms on old kernels).
+    pub unplug_delay_ns: u64,
+    /// IOs held that make the queue unplug at once (`unplug_thresh`, 4 on old kernels).
+    pub unplug_threshold: u32,
+}
+
+impl Default for PlugConfig {
+    fn default() -> Self {
+        PlugConfig {
+            unplug_delay_ns: 3_000_000,
+            unplug_threshold: 4,
+        }
+    }
+}
+
+/// Who a device IO's completion goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IoOwner {
+    /// A piece of region `region` of dm_io request `request`.
+    DmIo { request: SlabKey, region: u8 },
+    /// A caller that submitted it directly (a target remapping a bio, like dm-linear).
+    Raw(Caller),
+    /// Its dm_io region was cancelled: the IO's result no longer matters to anyone, but its
+    /// buffer stays pinned until the device answers.
+    Zombie {
+        route: Route,
+        handle: DmIoHandle,
+        region: u8,
+    },
+}
+
+/// A device IO the engine has submitted and not yet seen complete.
+#[derive(Debug, Clone)]
+pub(crate) struct InFlightIo {
+    pub device: DeviceId,
+    pub op: Op,
+    pub sector: u64,
+    pub sectors: u32,
+    pub buffer: Buffer,
+    pub owner: IoOwner,
+    pub submitted_ns: u64,
+    pub cancel_requested: bool,
+}
+
+impl InFlightIo {
+    pub fn extent(&self) -> Extent {
+        Extent::new(self.sector, u64::from(self.sectors))
+    }
+
+    fn data_sectors(&self) -> u64 {
+        match self.op {
+            Op::Read | Op::Write => u64::from(self.sectors),
+            Op::Flush | Op::Discard => 0,
+        }
+    }
+}
+
+/// What a caller asks of one device IO.
+#[derive(Debug, Clone)]
+pub(crate) struct IoRequest {
+    pub device: DeviceId,
+    pub op: Op,
+    pub sector: u64,
+    pub sectors: u32,
+    pub fua: bool,
+    pub sync: bool,
+    pub buffer: Buffer,
+}
+
+#[derive(Debug, Clone, Default)]
+struct DevicePlug {
+    held: Vec<IoTag>,
+    unplug_at_ns: Option<u64>,
+}
+
+/// Counters of the block layer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockLayerStats {
+    pub submitted: u64,
+    pub completed: u64,
+    pub cancels_requested: u64,
+    pub zombies_completed: u64,
+    pub stale_completions: u64,
+    pub unplugs_timer: u64,
+    pub unplugs_threshold: u64,
+    pub unplugs_sync: u64,
+}
+
+/// See the module documentation.
+#[derive(Debug)]
+pub(crate) struct BlockLayer {
+    pub now_ns: u64,
+    pub devices: Vec<DeviceInfo>,
+    pub arena: Arena,
+    pub outputs: VecDeque<Output>,
+    ios: Slab<InFlightIo>,
+    plug: Option<PlugConfig>,
+    plugs: Vec<DevicePlug>,
+    held_ios: Slab<DeviceIo>,
+    held_by_tag: std::collections::BTreeMap<IoTag, SlabKey>,
+    pub stats: BlockLayerStats,
+}
+
+impl BlockLayer {
+    pub fn new(devices: Vec<DeviceInfo>, arena: Arena, plug: Option<PlugConfig>) -> BlockLayer {
+        let plugs = vec![DevicePlug::default(); devices.len()];
+        BlockLayer {
+            now_ns: 0,
+            devices,
+            arena,
+            outputs: VecDeque::new(),
+            ios: Slab::new(),
+            plug,
+            plugs,
+            held_ios: Slab::new(),
+            held_by_tag: std::collections::BTreeMap::new(),
+            stats: BlockLayerStats::default(),
+        }
+    }
+
+    pub fn device(&self, device: DeviceId) -> Option<&DeviceInfo> {
+        self.devices.get(usize::from(device.0))
+    }
+
+    /// Device IOs submitted and not yet completed (zombies included).
+    pub fn in_flight(&self) -> usize {
+        self.ios.len()
+    }
+
+    /// Submits one device IO for `owner`. The request must be valid for its device (callers
+    /// validate input; a violation here is an engine bug).
+    pub fn submit(&mut self, request: IoRequest, owner: IoOwner) -> IoTag {
+        let info = *self
+            .device(request.device)
+            .unwrap_or_else(|| panic!("device IO to unknown {}", request.device));
+        let extent = Extent::new(request.sector, u64::from(request.sectors));
+        assert!(
+            info.admits(extent),
+            "device IO {extent:?} invalid for {} ({info:?})",
+            request.device
+        );
+        assert!(request.sectors <= info.max_sectors || request.op == Op::Discard);
+        let io = InFlightIo {
+            device: request.device,
+            op: request.op,
+            sector: request.sector,
+            sectors: request.sectors,
+            buffer: request.buffer,
+            owner,
+            submitted_ns: self.now_ns,
+            cancel_requested: false,
+        };
+        match io.op {
+            Op::Read | Op::Write => assert!(
+                io.buffer.capacity_sectors() >= u64::from(io.sectors)
+                    && io.buffer.capacity_sectors() < u64::from(io.sectors) + 8,
+                "buffer must cover exactly the IO"
+            ),
+            Op::Flush | Op::Discard => assert!(io.buffer.pages.is_empty()),
+        }
+        self.arena.begin_flight(&io.buffer, io.data_sectors());
+        let key = self.ios.insert(io);
+        let tag = IoTag {
+            slot: key.index,
+            generation: key.generation,
+        };
+        let io = &self.ios.get(key).expect("just inserted");
+        let device_io = DeviceIo {
+            tag,
+            device: io.device,
+            op: io.op,
+            sector: io.sector,
+            sectors: io.sectors,
+            fua: request.fua,
+            sync: request.sync,
+            buffer: io.buffer.clone(),
+        };
+        self.stats.submitted += 1;
+        self.queue(device_io);
+        tag
+    }
+
+    fn queue(&mut self, io: DeviceIo) {
+        let Some(plug) = self.plug else {
+            self.outputs.push_back(Output::Submit(io));
+            return;
+        };
+        let device = usize::from(io.device.0);
+        if io.sync {
+            // A sync IO unplugs its queue: what was held goes first, then the sync IO.
+            if !self.plugs[device].held.is_empty() {
+                self.stats.unplugs_sync += 1;
+                self.unplug(device);
+            }
+            self.outputs.push_back(Output::Submit(io));
+            return;
+        }
+        let tag = io.tag;
+        let key = self.held_ios.insert(io);
+        self.held_by_tag.insert(tag, key);
+        let queue = &mut self.plugs[device];
+        queue.held.push(tag);
+        if queue.unplug_at_ns.is_none() {
+            queue.unplug_at_ns = Some(self.now_ns + plug.unplug_delay_ns);
+        }
+        if queue.held.len() >= plug.unplug_threshold as usize {
+            self.stats.unplugs_threshold += 1;
+            self.unplug(device);
+        }
+    }
+
+    fn unplug(&mut self, device: usize) {
+        let queue = &mut self.plugs[device];
+        queue.unplug_at_ns = None;
+        for tag in std::mem::take(&mut queue.held) {
+            let key = self.held_by_tag.remove(&tag).expect("held IO indexed");
+            let io = self.held_ios.remove(key).expect("held IO stored");
+            self.outputs.push_back(Output::Submit(io));
+        }
+    }
+
+    /// Asks the platform to cancel `tag`; its completion still comes.
+    pub fn cancel(&mut self, tag: IoTag) {
+        let key = SlabKey {
+            index: tag.slot,
+            generation: tag.generation,
+        };
+        let Some(io) = self.ios.get_mut(key) else {
+            return;
+        };
+        if io.cancel_requested {
+            return;
+        }
+        io.cancel_requested = true;
+        let device = usize::from(io.device.0);
+        // A held IO has not reached the platform yet: release its queue first.
+        if self.held_by_tag.contains_key(&tag) {
+            self.unplug(device);
+        }
+        self.stats.cancels_requested += 1;
+        self.outputs.push_back(Output::Cancel(tag));
+    }
+
+    /// Changes who the completion of `tag` goes to (a cancelled region's IO becomes a zombie).
+    pub fn set_owner(&mut self, tag: IoTag, owner: IoOwner) {
+        let key = SlabKey {
+            index: tag.slot,
+            generation: tag.generation,
+        };
+        self.ios
+            .get_mut(key)
+            .expect("set_owner of an IO not in flight")
+            .owner = owner;
+    }
+
+    /// Accepts a completion: the IO leaves the table and its buffer leaves flight.
+    pub fn complete(&mut self, completion: Completion) -> Result<InFlightIo, InputError> {
+        let key = SlabKey {
+            index: completion.tag.slot,
+            generation: completion.tag.generation,
+        };
+        if self.held_by_tag.contains_key(&completion.tag) {
+            // The platform never saw this IO: answering it is a platform bug.
+            self.stats.stale_completions += 1;
+            return Err(InputError::UnknownCompletion {
+                tag: completion.tag,
+            });
+        }
+        let Some(io) = self.ios.remove(key) else {
+            self.stats.stale_completions += 1;
+            return Err(InputError::UnknownCompletion {
+                tag: completion.tag,
+            });
+        };
+        self.arena.end_flight(&io.buffer, io.data_sectors());
+        self.stats.completed += 1;
+        if matches!(io.owner, IoOwner::Zombie { .. }) {
+            self.stats.zombies_completed += 1;
+        }
+        Ok(io)
+    }
+
+    /// Releases plugged queues whose timer has fired.
+    pub fn on_tick(&mut self) {
+        for device in 0..self.plugs.len() {
+            if self.plugs[device]
+                .unplug_at_ns
+                .is_some_and(|at| at <= self.now_ns)
+            {
+                self.stats.unplugs_timer += 1;
+                self.unplug(device);
+            }
+        }
+    }
+
+    /// The earliest unplug timer.
+    pub fn poll_deadline(&self) -> Option<u64> {
+        self.plugs.iter().filter_map(|p| p.unplug_at_ns).min()
+    }
+
+    /// The IOs in flight, in tag-slot order, for reports.
+    pub fn describe_in_flight(&self) -> Vec<String> {
+        self.ios
+            .iter()
+            .map(|(key, io)| {
+                format!(
+                    "io#{}.{} {:?} {} {}+{} since {} ns{}{}",
+                    key.index,
+                    key.generation,
+                    io.op,
+                    io.device,
+                    io.sector,
+                    io.sectors,
+                    io.submitted_ns,
+                    if io.cancel_requested {
+                        " (cancel requested)"
+                    } else {
+                        ""
+                    },
+                    if matches!(io.owner, IoOwner::Zombie { .. }) {
+                        " (zombie)"
+                    } else {
+                        ""
+                    }
+                )
+            })
+            .collect()
+    }
+
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.ios.check()?;
+        self.arena.check_invariants()?;
+        for (key, io) in self.ios.iter() {
+            if io.device.0 as usize >= self.devices.len() {
+                return Err(format!("io slot {} names an unknown device", key.index));
+            }
+            for &page in &io.buffer.pages {
+                if !self.arena.is_in_flight(page) {
+                    return Err(format!(
+                        "io slot {} names {page:?} which is not marked in flight",
+                        key.index
+                    ));
+                }
+            }
+        }
+        let held: usize = self.plugs.iter().map(|p| p.held.len()).sum();
+        if held != self.held_ios.len() || held != self.held_by_tag.len() {
+            return Err(format!(
+                "plugging: {held} held in queues, {} stored, {} indexed",
+                self.held_ios.len(),
+                self.held_by_tag.len()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Status of a completion as dm_io counts it: only `Ok` is success.
+pub(crate) fn failed(status: IoStatus) -> bool {
+    !status.is_ok()
+}

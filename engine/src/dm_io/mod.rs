@@ -1,0 +1,582 @@
+//! dm_io: synchronous and asynchronous IO to regions of devices (spec §2, §4, §5.1–5.3).
+//!
+//! Two faces of one service:
+//! - **Classic** (`DmIo::submit` with `timed = None`): one notification per request with an
+//!   error bitset (bit *i* set iff a device IO of region *i* failed); `notify == false` means
+//!   synchronous — the caller waits for the same event, which then carries the request's
+//!   result. Reads use exactly one region (otherwise -EIO: async callers are also notified
+//!   with error bit 1 at once), writes up to [`DM_IO_MAX_REGIONS`] regions from the same
+//!   memory. Regions of length 0 are skipped (a flush sends one empty IO per region). The
+//!   extra-reference rule holds: the request completes only after every region has been
+//!   dispatched, exactly once, even with zero device IOs.
+//! - **Timed** (`timed = Some(..)`, Bader's 2006 proposal): per-region states OK / TIMEOUT /
+//!   CANCELLED / ERROR, a notice per region and again when a timed-out region finishes,
+//!   `cancel_on_timeout`, automatic cancellation on timeout when there is no notify, cancel by
+//!   handle and by device, and a final "returned upward" event once every region is OK,
+//!   CANCELLED or ERROR. A cancelled region's device IOs become zombies: their buffers stay
+//!   pinned until the device answers, and a zombie write that did not end `Cancelled` makes
+//!   its range "contents unknown".
+//!
+//! Clients bound the requests they have in flight by `min_ios`; excess requests wait in FIFO
+//! order and never fail (Decision 3), which makes careless nested use deadlock detectably.
+//!
+//! Deliberately not here: routing notifications to callers ([`crate::services`] does), and
+//! the memory itself (callers pass arena [`Buffer`]s and own them).
+
+mod complete;
+mod split;
+
+pub use split::BIO_MAX_PAGES;
+
+use crate::arena::Buffer;
+use crate::block::{DeviceId, IoStatus, Op};
+use crate::block_layer::{BlockLayer, IoOwner, IoRequest};
+use crate::error::WaitingJob;
+use crate::io::IoTag;
+use crate::services::Route;
+use crate::slab::{Slab, SlabKey};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, VecDeque};
+
+/// Most regions one request may name (BITS_PER_LONG: the region index lives in a pointer's
+/// low bits in Linux).
+pub const DM_IO_MAX_REGIONS: usize = 64;
+
+/// Names a dm_io client (its own pool of request slots).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct DmIoClientId(pub u32);
+
+/// Names one dm_io request while it exists; goes stale when the request is returned upward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DmIoHandle(pub(crate) SlabKey);
+
+impl DmIoHandle {
+    /// A number for logs and cookies.
+    pub fn to_u64(self) -> u64 {
+        self.0.to_u64()
+    }
+}
+
+/// A run of sectors on one device (`struct dm_io_region`); `sectors == 0` means "skip".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct DmIoRegion {
+    pub device: DeviceId,
+    pub sector: u64,
+    pub sectors: u64,
+}
+
+/// What the caller asks (`struct dm_io_request` minus the client and the notify target).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DmIoRequest {
+    pub op: Op,
+    /// REQ_FUA on every write piece.
+    pub fua: bool,
+    /// REQ_SYNC on every piece (implied for synchronous classic requests).
+    pub sync: bool,
+    /// The memory every region reads into / writes from (the cursor is rewound per region).
+    pub buffer: Buffer,
+    /// Classic: `true` = asynchronous (notify), `false` = synchronous (caller waits).
+    /// Timed: whether per-region notices are sent.
+    pub notify: bool,
+}
+
+/// The timed face's `struct dm_io_control` extras.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TimedControl {
+    /// Deadline after dispatch; `None` = never times out (cancellation still works).
+    pub timeout_ns: Option<u64>,
+    /// DM_IO_CANCEL_ON_TIMEOUT: cancel a region when its timeout fires.
+    pub cancel_on_timeout: bool,
+}
+
+/// State of one region of a timed request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum RegionState {
+    /// Device IO still running, no notice sent yet.
+    Running,
+    /// Every piece succeeded. Final.
+    Ok,
+    /// The deadline passed; the IO still runs and may finish by itself. Not final.
+    Timeout,
+    /// The caller (or the timeout) gave up on it; its IO may still run as a zombie. Final.
+    Cancelled,
+    /// A piece failed. Final.
+    Error,
+}
+
+impl RegionState {
+    /// OK, CANCELLED and ERROR are final: the request returns upward once all regions are.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            RegionState::Ok | RegionState::Cancelled | RegionState::Error
+        )
+    }
+}
+
+/// One per-region notification of a timed request (`struct dm_io_region_state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegionNotice {
+    pub region: u8,
+    pub state: RegionState,
+    /// The worst device status seen for the region (`Ok` while none failed).
+    pub status: IoStatus,
+}
+
+/// Why a dm_io call was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DmIoError {
+    /// -EIO: a read must name exactly one region. Async classic callers are also notified
+    /// with error bit 1.
+    #[error("a read must use exactly one region, got {regions}")]
+    ReadNeedsOneRegion { regions: usize },
+    #[error("{regions} regions exceed the limit of {DM_IO_MAX_REGIONS}")]
+    TooManyRegions { regions: usize },
+    #[error("unknown dm_io client {0:?}")]
+    UnknownClient(DmIoClientId),
+    #[error("region {region}: unknown device {device}")]
+    UnknownDevice { region: usize, device: DeviceId },
+    #[error("region {region}: {device} sectors {sector}+{sectors} out of range or misaligned")]
+    BadRegion {
+        region: usize,
+        device: DeviceId,
+        sector: u64,
+        sectors: u64,
+    },
+    #[error("region {region} needs {needed} sectors of memory, the buffer holds {available}")]
+    BufferTooSmall {
+        region: usize,
+        needed: u64,
+        available: u64,
+    },
+    #[error("unknown or finished dm_io request handle")]
+    UnknownHandle,
+    #[error("the request is not timed: classic requests cannot be cancelled")]
+    NotTimed,
+}
+
+/// What a dm_io request tells its caller (routed by [`crate::services`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum NoticeBody {
+    /// Classic completion (async notify, or the sync call's return).
+    Done {
+        handle: Option<DmIoHandle>,
+        error_bits: u64,
+        sync: bool,
+    },
+    /// Timed: a region changed state.
+    Region {
+        handle: DmIoHandle,
+        notice: RegionNotice,
+    },
+    /// Timed: every region is final; the request is returned upward.
+    TimedDone {
+        handle: DmIoHandle,
+        states: Vec<RegionState>,
+    },
+    /// Timed: a zombie write completed other than `Cancelled`: its range's content is unknown.
+    LateWrite {
+        handle: DmIoHandle,
+        region: u8,
+        device: DeviceId,
+        sector: u64,
+        sectors: u64,
+        status: IoStatus,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Notice {
+    pub route: Route,
+    pub body: NoticeBody,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for a client slot.
+    Waiting,
+    Dispatched,
+}
+
+#[derive(Debug, Clone)]
+struct Request {
+    client: DmIoClientId,
+    route: Route,
+    op: Op,
+    fua: bool,
+    device_sync: bool,
+    notify: bool,
+    buffer: Buffer,
+    regions: Vec<DmIoRegion>,
+    timed: Option<TimedControl>,
+    phase: Phase,
+    /// References: 1 during dispatch (the extra one) plus one per device IO not yet done.
+    references: u32,
+    error_bits: u64,
+    region_pending: Vec<u32>,
+    region_status: Vec<IoStatus>,
+    /// Timed only (empty for classic).
+    region_state: Vec<RegionState>,
+    /// Timed only: the device IOs in flight per region (for cancellation).
+    region_ios: Vec<Vec<IoTag>>,
+    deadline_ns: Option<u64>,
+    created_ns: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Client {
+    label: String,
+    min_ios: u32,
+    in_flight: u32,
+    waiting: VecDeque<SlabKey>,
+}
+
+/// Counters of dm_io.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DmIoStats {
+    pub requests: u64,
+    pub requests_waited_for_slot: u64,
+    pub device_ios: u64,
+    pub regions_timed_out: u64,
+    pub regions_cancelled: u64,
+    pub late_writes: u64,
+}
+
+/// The dm_io service. See the module documentation.
+#[derive(Debug, Default)]
+pub(crate) struct DmIo {
+    clients: Vec<Client>,
+    requests: Slab<Request>,
+    deadlines: BTreeSet<(u64, SlabKey)>,
+    pub notices: VecDeque<Notice>,
+    pub stats: DmIoStats,
+}
+
+impl DmIo {
+    /// `dm_io_client_create`: a client whose pool allows `min_ios` requests in flight.
+    pub fn create_client(&mut self, min_ios: u32, label: &str) -> DmIoClientId {
+        assert!(
+            min_ios > 0,
+            "a dm_io client needs at least one request slot"
+        );
+        let id = DmIoClientId(self.clients.len() as u32);
+        self.clients.push(Client {
+            label: label.to_string(),
+            min_ios,
+            in_flight: 0,
+            waiting: VecDeque::new(),
+        });
+        id
+    }
+
+    /// `dm_io()`: validates, then dispatches the request or queues it for a client slot.
+    pub fn submit(
+        &mut self,
+        bl: &mut BlockLayer,
+        client: DmIoClientId,
+        route: Route,
+        request: DmIoRequest,
+        regions: &[DmIoRegion],
+        timed: Option<TimedControl>,
+    ) -> Result<DmIoHandle, DmIoError> {
+        if let Err(error) = self.validate(bl, client, &request, regions) {
+            if matches!(error, DmIoError::ReadNeedsOneRegion { .. })
+                && timed.is_none()
+                && request.notify
+            {
+                // The kernel WARNs, calls fn(1, ctx) at once and returns -EIO.
+                self.notices.push_back(Notice {
+                    route,
+                    body: NoticeBody::Done {
+                        handle: None,
+                        error_bits: 1,
+                        sync: false,
+                    },
+                });
+            }
+            return Err(error);
+        }
+        let count = regions.len();
+        let classic_sync = timed.is_none() && !request.notify;
+        let key = self.requests.insert(Request {
+            client,
+            route,
+            op: request.op,
+            fua: request.fua,
+            device_sync: request.sync || classic_sync,
+            notify: request.notify,
+            buffer: request.buffer,
+            regions: regions.to_vec(),
+            timed,
+            phase: Phase::Waiting,
+            references: 0,
+            error_bits: 0,
+            region_pending: vec![0; count],
+            region_status: vec![IoStatus::Ok; count],
+            region_state: if timed.is_some() {
+                vec![RegionState::Running; count]
+            } else {
+                Vec::new()
+            },
+            region_ios: if timed.is_some() {
+                vec![Vec::new(); count]
+            } else {
+                Vec::new()
+            },
+            deadline_ns: None,
+            created_ns: bl.now_ns,
+        });
+        self.stats.requests += 1;
+        let slot = &mut self.clients[client.0 as usize];
+        if slot.in_flight < slot.min_ios && slot.waiting.is_empty() {
+            slot.in_flight += 1;
+            self.dispatch(bl, key);
+        } else {
+            self.stats.requests_waited_for_slot += 1;
+            slot.waiting.push_back(key);
+        }
+        Ok(DmIoHandle(key))
+    }
+
+    fn validate(
+        &self,
+        bl: &BlockLayer,
+        client: DmIoClientId,
+        request: &DmIoRequest,
+        regions: &[DmIoRegion],
+    ) -> Result<(), DmIoError> {
+        if client.0 as usize >= self.clients.len() {
+            return Err(DmIoError::UnknownClient(client));
+        }
+        if regions.len() > DM_IO_MAX_REGIONS {
+            return Err(DmIoError::TooManyRegions {
+                regions: regions.len(),
+            });
+        }
+        if request.op == Op::Read && regions.len() > 1 {
+            return Err(DmIoError::ReadNeedsOneRegion {
+                regions: regions.len(),
+            });
+        }
+        for (index, region) in regions.iter().enumerate() {
+            let Some(info) = bl.device(region.device) else {
+                return Err(DmIoError::UnknownDevice {
+                    region: index,
+                    device: region.device,
+                });
+            };
+            if request.op == Op::Flush || region.sectors == 0 {
+                continue;
+            }
+            if !info.admits(crate::block::Extent::new(region.sector, region.sectors)) {
+                return Err(DmIoError::BadRegion {
+                    region: index,
+                    device: region.device,
+                    sector: region.sector,
+                    sectors: region.sectors,
+                });
+            }
+            if matches!(request.op, Op::Read | Op::Write)
+                && region.sectors > request.buffer.capacity_sectors()
+            {
+                return Err(DmIoError::BufferTooSmall {
+                    region: index,
+                    needed: region.sectors,
+                    available: request.buffer.capacity_sectors(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// `dispatch_io`: submits every region's pieces under the extra reference, then drops it.
+    fn dispatch(&mut self, bl: &mut BlockLayer, key: SlabKey) {
+        let request = self
+            .requests
+            .get_mut(key)
+            .expect("dispatching a live request");
+        debug_assert_eq!(request.phase, Phase::Waiting);
+        request.phase = Phase::Dispatched;
+        request.references = 1;
+        if let Some(timeout) = request.timed.and_then(|t| t.timeout_ns) {
+            let deadline = bl.now_ns.saturating_add(timeout);
+            request.deadline_ns = Some(deadline);
+            self.deadlines.insert((deadline, key));
+        }
+        for index in 0..request.regions.len() {
+            let region = request.regions[index];
+            if region.sectors == 0 && request.op != Op::Flush {
+                continue;
+            }
+            let info = *bl.device(region.device).expect("validated");
+            let pieces = split::split_region(
+                &info,
+                request.op,
+                region.sector,
+                region.sectors,
+                u64::from(request.buffer.offset_sectors),
+            );
+            let Some(pieces) = pieces else {
+                // The device cannot do this op: the region fails at once.
+                request.error_bits |= 1 << index;
+                request.region_status[index] = IoStatus::NotSupported;
+                continue;
+            };
+            for piece in pieces {
+                let buffer = match request.op {
+                    Op::Read | Op::Write => request
+                        .buffer
+                        .slice(piece.memory_skip_sectors, piece.sectors),
+                    Op::Flush | Op::Discard => Buffer::empty(),
+                };
+                let tag = bl.submit(
+                    IoRequest {
+                        device: region.device,
+                        op: request.op,
+                        sector: piece.sector,
+                        sectors: u32::try_from(piece.sectors).expect("pieces are bounded"),
+                        fua: request.fua && request.op == Op::Write,
+                        sync: request.device_sync,
+                        buffer,
+                    },
+                    IoOwner::DmIo {
+                        request: key,
+                        region: index as u8,
+                    },
+                );
+                self.stats.device_ios += 1;
+                request.references += 1;
+                request.region_pending[index] += 1;
+                if request.timed.is_some() {
+                    request.region_ios[index].push(tag);
+                }
+            }
+        }
+        // Regions with nothing in flight are final right away (timed face).
+        let idle_regions: Vec<usize> = if request.timed.is_some() {
+            (0..request.regions.len())
+                .filter(|&index| request.region_pending[index] == 0)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for index in idle_regions {
+            self.finish_region(key, index);
+        }
+        self.drop_reference(bl, key);
+    }
+
+    /// Waiting requests and their clients, for the deadlock report.
+    pub fn waiting_report(&self, out: &mut Vec<WaitingJob>) {
+        for client in &self.clients {
+            for &key in &client.waiting {
+                let request = self.requests.get(key).expect("waiting request exists");
+                out.push(WaitingJob {
+                    component: "dm_io",
+                    description: format!(
+                        "request {} ({:?}, {} region(s), since {} ns) waits for a slot of client \"{}\" ({} of {} in flight)",
+                        key.to_u64(),
+                        request.op,
+                        request.regions.len(),
+                        request.created_ns,
+                        client.label,
+                        client.in_flight,
+                        client.min_ios
+                    ),
+                });
+            }
+        }
+    }
+
+    /// No request exists and no notice is pending.
+    pub fn is_idle(&self) -> bool {
+        self.requests.is_empty() && self.notices.is_empty()
+    }
+
+    /// The earliest timed-request deadline.
+    pub fn poll_deadline(&self) -> Option<u64> {
+        self.deadlines.first().map(|&(at, _)| at)
+    }
+
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.requests.check()?;
+        let mut per_client = vec![(0u32, 0usize); self.clients.len()];
+        for (key, request) in self.requests.iter() {
+            let client = request.client.0 as usize;
+            match request.phase {
+                Phase::Dispatched => {
+                    per_client[client].0 += 1;
+                    let pending: u32 = request.region_pending.iter().sum();
+                    if pending != request.references {
+                        return Err(format!(
+                            "request {}: {} references but {} device IOs pending",
+                            key.to_u64(),
+                            request.references,
+                            pending
+                        ));
+                    }
+                    if request.references == 0 {
+                        return Err(format!(
+                            "request {}: no references left but not finished",
+                            key.to_u64()
+                        ));
+                    }
+                    if request.timed.is_some() {
+                        for (index, state) in request.region_state.iter().enumerate() {
+                            let pending = request.region_pending[index];
+                            let running =
+                                matches!(state, RegionState::Running | RegionState::Timeout);
+                            if running != (pending > 0)
+                                || pending as usize != request.region_ios[index].len()
+                            {
+                                return Err(format!(
+                                    "request {} region {index}: state {state:?} with {pending} pending, {} tracked",
+                                    key.to_u64(),
+                                    request.region_ios[index].len()
+                                ));
+                            }
+                        }
+                    }
+                }
+                Phase::Waiting => per_client[client].1 += 1,
+            }
+            if request
+                .deadline_ns
+                .is_some_and(|d| !self.deadlines.contains(&(d, key)))
+            {
+                return Err(format!("request {}: deadline not indexed", key.to_u64()));
+            }
+        }
+        for (index, client) in self.clients.iter().enumerate() {
+            let (dispatched, waiting) = per_client[index];
+            if dispatched != client.in_flight || waiting != client.waiting.len() {
+                return Err(format!(
+                    "client \"{}\": {} in flight / {} waiting counted, {} / {} recorded",
+                    client.label,
+                    dispatched,
+                    waiting,
+                    client.in_flight,
+                    client.waiting.len()
+                ));
+            }
+            if client.in_flight > client.min_ios {
+                return Err(format!(
+                    "client \"{}\": {} requests in flight exceed min_ios {}",
+                    client.label, client.in_flight, client.min_ios
+                ));
+            }
+            if !client.waiting.is_empty() && client.in_flight < client.min_ios {
+                return Err(format!(
+                    "client \"{}\": requests wait although a slot is free",
+                    client.label
+                ));
+            }
+        }
+        for &(at, key) in &self.deadlines {
+            if self.requests.get(key).and_then(|r| r.deadline_ns) != Some(at) {
+                return Err(format!("deadline {at} for a request without it"));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,213 @@
+//! The engine: one sans-IO state machine made of the services (block layer, dm_io,
+//! kcopyd), dm core and a target.
+//!
+//! Driving contract (what every platform does, see [`crate::platform::drive`]):
+//! 1. Feed every input with [`Engine::handle`] and the platform's current time (never going
+//!    backwards).
+//! 2. After each input, drain [`Engine::poll_output`] and act on every output: `Submit` →
+//!    carry the IO out on the arena memory it names, `Cancel` → try to cancel it, `BioDone`
+//!    → give it to the workload, `ContentsUnknown` → tell the data oracle.
+//! 3. Answer every `Submit` with exactly one `Completion` (also after a `Cancel`).
+//! 4. Send [`Input::Tick`] once the time reaches [`Engine::poll_deadline`].
+//!
+//! Deliberately not here: time, IO, the workload. The engine never reads a clock.
+
+use crate::arena::Arena;
+use crate::block::DeviceInfo;
+use crate::block_layer::PlugConfig;
+use crate::dm_core::{DmCore, DmCoreStats};
+use crate::error::{EngineError, InputError, InvariantViolation, WaitingJob};
+use crate::io::{Control, Input, Output};
+use crate::services::{ServiceStats, Services, ServicesConfig};
+use crate::target::{Target, TargetSpec};
+use serde::{Deserialize, Serialize};
+
+/// How an engine is built, beyond its devices and target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineConfig {
+    /// Pages of the buffer arena, allocated once (bio data, kcopyd pools, metadata).
+    pub arena_pages: u32,
+    /// Queue plugging of old kernels (Decision 5); `None` (default) = off.
+    pub plugging: Option<PlugConfig>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            arena_pages: 4096,
+            plugging: None,
+        }
+    }
+}
+
+/// Counters of the whole engine.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineStats {
+    pub dm_core: DmCoreStats,
+    pub services: ServiceStats,
+}
+
+/// See the module documentation.
+#[derive(Debug)]
+pub struct Engine {
+    services: Services,
+    core: DmCore,
+    target: Target,
+    last_now_ns: u64,
+}
+
+impl Engine {
+    /// Builds an engine over `devices` (numbered in order: `DeviceId(0)`, ...) with `target`.
+    pub fn new(
+        config: EngineConfig,
+        devices: Vec<DeviceInfo>,
+        target: TargetSpec,
+    ) -> Result<Engine, EngineError> {
+        let mut services = Services::new(
+            &ServicesConfig {
+                arena_pages: config.arena_pages,
+                plugging: config.plugging,
+            },
+            devices,
+        )?;
+        let target = Target::new(&target, &mut services)?;
+        Ok(Engine {
+            services,
+            core: DmCore::default(),
+            target,
+            last_now_ns: 0,
+        })
+    }
+
+    /// Reacts to `input` at `now_ns`. An error leaves the engine as it was (the input is
+    /// refused), except that a refused completion is counted.
+    pub fn handle(&mut self, now_ns: u64, input: Input) -> Result<(), InputError> {
+        if now_ns < self.last_now_ns {
+            return Err(InputError::TimeWentBackwards {
+                now_ns,
+                last_ns: self.last_now_ns,
+            });
+        }
+        self.last_now_ns = now_ns;
+        self.services.set_now_ns(now_ns);
+        match input {
+            Input::Bio(bio) => self
+                .core
+                .submit(bio, &mut self.target, &mut self.services)?,
+            Input::Completion(completion) => self.services.on_completion(completion)?,
+            Input::Tick => {
+                self.services.on_tick();
+                self.target
+                    .on_tick(&mut self.services, &mut self.core.finished);
+            }
+            Input::Control(control) => self.control(control)?,
+        }
+        self.settle();
+        Ok(())
+    }
+
+    fn control(&mut self, control: Control) -> Result<(), InputError> {
+        match control {
+            Control::CancelTimedIoOnDevice(device) => {
+                if usize::from(device.0) >= self.services.devices().len() {
+                    return Err(InputError::BadControl(format!("unknown {device}")));
+                }
+                self.services.dm_io_cancel_by_device(None, device);
+                Ok(())
+            }
+            Control::TargetMessage(message) => self
+                .target
+                .message(&message, &mut self.services)
+                .map_err(InputError::BadControl),
+        }
+    }
+
+    /// Runs services, target and dm core until nothing moves.
+    fn settle(&mut self) {
+        loop {
+            self.services.run();
+            let mut progress = false;
+            while let Some(event) = self.services.poll_event() {
+                progress = true;
+                self.target
+                    .on_event(event, &mut self.services, &mut self.core.finished);
+            }
+            progress |= self
+                .core
+                .drain_finished(&mut self.target, &mut self.services);
+            progress |= self
+                .core
+                .admit_waiting(&mut self.target, &mut self.services);
+            if !progress {
+                break;
+            }
+        }
+    }
+
+    /// The next thing the engine wants done.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.services.poll_output()
+    }
+
+    /// When the engine next needs [`Input::Tick`] (`None`: only other inputs can move it).
+    pub fn poll_deadline(&self) -> Option<u64> {
+        [self.services.poll_deadline(), self.target.poll_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// No bio, job, request or device IO (zombies included) is in the engine, and no output
+    /// is pending.
+    pub fn is_idle(&self) -> bool {
+        self.core.is_idle() && self.services.is_idle() && self.target.is_idle()
+    }
+
+    /// Everything that waits inside the engine, for a deadlock report.
+    pub fn waiting_report(&self) -> Vec<WaitingJob> {
+        let mut out = Vec::new();
+        self.core.waiting_report(&self.services, &mut out);
+        self.target.waiting_report(&mut out);
+        out.extend(self.services.waiting_report());
+        out
+    }
+
+    /// Checks every component's invariants (cheap: linear in the live records).
+    pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
+        self.services.check_invariants()?;
+        self.core
+            .check_invariants(&self.services)
+            .map_err(|d| InvariantViolation::new("dm core", d))?;
+        self.target
+            .check_invariants()
+            .map_err(|d| InvariantViolation::new("target", d))?;
+        Ok(())
+    }
+
+    /// The arena, for the platform to read and fill the memory of device IO.
+    pub fn arena(&self) -> &Arena {
+        self.services.arena()
+    }
+
+    /// The arena, writable (see [`Arena`] for what the platform may do).
+    pub fn arena_mut(&mut self) -> &mut Arena {
+        self.services.arena_mut()
+    }
+
+    /// The size of the volume the target presents.
+    pub fn volume_sectors(&self) -> u64 {
+        self.target.volume_sectors()
+    }
+
+    /// The devices, as given.
+    pub fn devices(&self) -> &[DeviceInfo] {
+        self.services.devices()
+    }
+
+    pub fn stats(&self) -> EngineStats {
+        EngineStats {
+            dm_core: self.core.stats,
+            services: self.services.stats(),
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! The linear target (dm-linear): the volume is one device range, and every piece is
+//! remapped onto it by an offset.
+//!
+//! Like dm-linear, it adds no limits of its own; like the block layer under it, it cuts a
+//! piece into device IOs no longer than the device's `max_sectors` (discards by its discard
+//! limit; a device without discard support fails discards with `NotSupported`). A failed read
+//! IO's memory is zero-filled so failed reads are deterministic.
+//!
+//! Deliberately not here: any caching or copying.
+
+use crate::arena::Buffer;
+use crate::block::{DeviceId, DeviceInfo, IoStatus, Op};
+use crate::dm_core::BioKey;
+use crate::error::{EngineError, WaitingJob};
+use crate::services::{Caller, ServiceEvent, Services};
+use crate::slab::{Slab, SlabKey};
+use crate::target::TargetIo;
+
+#[derive(Debug, Clone)]
+struct Piece {
+    bio: BioKey,
+    pending: u32,
+    status: IoStatus,
+}
+
+#[derive(Debug, Clone)]
+struct DeviceChunk {
+    piece: SlabKey,
+    op: Op,
+    buffer: Buffer,
+    sectors: u64,
+}
+
+/// See the module documentation.
+#[derive(Debug)]
+pub(crate) struct LinearTarget {
+    device: DeviceId,
+    offset_sectors: u64,
+    info: DeviceInfo,
+    pieces: Slab<Piece>,
+    chunks: Slab<DeviceChunk>,
+}
+
+impl LinearTarget {
+    pub fn new(
+        device: DeviceId,
+        offset_sectors: u64,
+        services: &Services,
+    ) -> Result<LinearTarget, EngineError> {
+        let devices = services.devices();
+        let Some(&info) = devices.get(usize::from(device.0)) else {
+            return Err(EngineError::UnknownDevice {
+                device,
+                devices: devices.len(),
+            });
+        };
+        if offset_sectors >= info.capacity_sectors
+            || !offset_sectors.is_multiple_of(info.block_sectors())
+        {
+            return Err(EngineError::BadTarget(format!(
+                "linear offset {offset_sectors} is beyond {device}'s {} sectors or misaligned",
+                info.capacity_sectors
+            )));
+        }
+        Ok(LinearTarget {
+            device,
+            offset_sectors,
+            info,
+            pieces: Slab::new(),
+            chunks: Slab::new(),
+        })
+    }
+
+    pub fn volume_sectors(&self) -> u64 {
+        self.info.capacity_sectors - self.offset_sectors
+    }
+
+    pub fn block_sectors(&self) -> u64 {
+        self.info.block_sectors()
+    }
+
+    pub fn map(
+        &mut self,
+        io: TargetIo,
+        services: &mut Services,
+        finished: &mut Vec<(BioKey, IoStatus)>,
+    ) {
+        let limit = match io.op {
+            Op::Discard if self.info.max_discard_sectors == 0 => {
+                finished.push((io.bio, IoStatus::NotSupported));
+                return;
+            }
+            Op::Discard => u64::from(self.info.max_discard_sectors),
+            _ => u64::from(self.info.max_sectors),
+        };
+        let mut chunks = Vec::new();
+        if io.op == Op::Flush {
+            chunks.push((0, 0));
+        } else {
+            let mut done = 0;
+            while done < io.sectors {
+                let len = limit.min(io.sectors - done);
+                chunks.push((done, len));
+                done += len;
+            }
+        }
+        let piece = self.pieces.insert(Piece {
+            bio: io.bio,
+            pending: chunks.len() as u32,
+            status: IoStatus::Ok,
+        });
+        for (skip, len) in chunks {
+            let buffer = match io.op {
+                Op::Read | Op::Write => io.buffer.slice(skip, len),
+                Op::Flush | Op::Discard => Buffer::empty(),
+            };
+            let chunk = self.chunks.insert(DeviceChunk {
+                piece,
+                op: io.op,
+                buffer: buffer.clone(),
+                sectors: len,
+            });
+            let sector = if io.op == Op::Flush {
+                0
+            } else {
+                self.offset_sectors + io.sector + skip
+            };
+            services.submit_io(
+                Caller(chunk.to_u64()),
+                self.device,
+                io.op,
+                sector,
+                u32::try_from(len).expect("chunks are bounded by u32 limits"),
+                io.fua,
+                io.sync,
+                buffer,
+            );
+        }
+    }
+
+    pub fn on_event(
+        &mut self,
+        event: ServiceEvent,
+        services: &mut Services,
+        finished: &mut Vec<(BioKey, IoStatus)>,
+    ) {
+        let ServiceEvent::DeviceIoDone { caller, status, .. } = event else {
+            unreachable!("linear uses raw device IO only, got {event:?}");
+        };
+        let chunk = self
+            .chunks
+            .remove(SlabKey::from_u64(caller.0))
+            .expect("completion for a live linear chunk");
+        if !status.is_ok() && chunk.op == Op::Read {
+            services
+                .arena_mut()
+                .zero_sectors(&chunk.buffer, chunk.sectors);
+        }
+        let piece = self.pieces.get_mut(chunk.piece).expect("live piece");
+        piece.status = piece.status.worst(status);
+        piece.pending -= 1;
+        if piece.pending == 0 {
+            let piece = self.pieces.remove(chunk.piece).expect("live piece");
+            finished.push((piece.bio, piece.status));
+        }
+    }
+
+    pub fn is_idle(&self) -> bool {
+        self.pieces.is_empty() && self.chunks.is_empty()
+    }
+
+    pub fn waiting_report(&self, out: &mut Vec<WaitingJob>) {
+        for (key, piece) in self.pieces.iter() {
+            out.push(WaitingJob {
+                component: "linear",
+                description: format!(
+                    "piece {} waits for {} device IO(s) on {}",
+                    key.to_u64(),
+                    piece.pending,
+                    self.device
+                ),
+            });
+        }
+    }
+
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.pieces.check()?;
+        self.chunks.check()?;
+        let mut per_piece: std::collections::BTreeMap<SlabKey, u32> = Default::default();
+        for (_, chunk) in self.chunks.iter() {
+            *per_piece.entry(chunk.piece).or_default() += 1;
+        }
+        for (key, piece) in self.pieces.iter() {
+            let chunks = per_piece.get(&key).copied().unwrap_or(0);
+            if chunks != piece.pending || chunks == 0 {
+                return Err(format!(
+                    "linear piece {}: {} chunks live, {} pending",
+                    key.to_u64(),
+                    chunks,
+                    piece.pending
+                ));
+            }
+        }
+        if per_piece.len() != self.pieces.len() {
+            return Err("linear: device chunks of a finished piece remain".to_string());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,249 @@
+//! The boundary between the engine and the world: the [`Platform`] trait (devices and time),
+//! the [`BioSource`] trait (the workload) and [`drive`], the loop that runs an engine on a
+//! platform with a workload until the workload is done and the engine idle.
+//!
+//! The same loop serves a virtual-time simulator (where `wait` advances the virtual clock to
+//! the next event or the deadline) and a real platform (where `wait` blocks on io_uring until
+//! a completion or the deadline).
+//!
+//! Deliberately not here: how a platform carries out IO, and what the workload is.
+
+use crate::arena::Arena;
+use crate::block::{DeviceId, Extent};
+use crate::engine::Engine;
+use crate::error::{InputError, InvariantViolation, WaitingJob};
+use crate::io::{Bio, BioDone, DeviceIo, Input, IoTag, Output};
+
+/// Devices and a clock.
+pub trait Platform {
+    /// The current time in nanoseconds (virtual in simulation, monotonic on real devices).
+    fn now_ns(&self) -> u64;
+
+    /// Starts `io`. Write data is read from `arena` (at submission or any time before the
+    /// completion: the engine does not touch the buffer meanwhile); read data is written into
+    /// `arena` before the completion is delivered. Exactly one completion must follow.
+    fn submit(&mut self, io: DeviceIo, arena: &mut Arena);
+
+    /// Tries to cancel an IO; its completion still follows (`Cancelled` if it worked).
+    fn cancel(&mut self, tag: IoTag);
+
+    /// Waits until at least one input is available, or the time reaches `deadline_ns`, or
+    /// — with no deadline — nothing is pending on the platform (return at once with no
+    /// input). Appends the inputs (completions, and any control the platform injects) to
+    /// `inputs`; they are handled at [`Platform::now_ns`] after the call, in order. A
+    /// simulator advances its clock to the first pending event not after the deadline (or
+    /// to the deadline), delivering the events of that one instant.
+    fn wait(&mut self, deadline_ns: Option<u64>, arena: &mut Arena, inputs: &mut Vec<Input>);
+}
+
+/// The workload: bios with arrival times, open or closed loop.
+pub trait BioSource {
+    /// When the next bio arrives, if one is known now (a closed loop returns `None` while it
+    /// waits for completions; an exhausted source returns `None`).
+    fn next_arrival_ns(&mut self) -> Option<u64>;
+
+    /// Takes the bio announced by [`BioSource::next_arrival_ns`]; called once its time has
+    /// come, with the current time.
+    fn take_bio(&mut self, now_ns: u64) -> Bio;
+
+    /// A bio finished.
+    fn on_done(&mut self, now_ns: u64, done: BioDone);
+
+    /// No bio will ever come again (the run may end once the engine is idle).
+    fn is_finished(&self) -> bool;
+}
+
+/// Sees everything that crosses the engine boundary (recorders, oracles, traces).
+pub trait DriveObserver {
+    /// An input about to be handled.
+    fn on_input(&mut self, _now_ns: u64, _input: &Input) {}
+    /// An output about to be acted on (`BioDone` is also given to the source,
+    /// `ContentsUnknown` only here).
+    fn on_output(&mut self, _now_ns: u64, _output: &Output) {}
+    /// A write range's content became unknown (see [`Output::ContentsUnknown`]).
+    fn on_contents_unknown(&mut self, _now_ns: u64, _device: DeviceId, _extent: Extent) {}
+}
+
+/// An observer that looks at nothing.
+impl DriveObserver for () {}
+
+/// Limits and checks of a [`drive`] run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DriveOptions {
+    /// Run `Engine::check_invariants` after every input (tests do).
+    pub check_invariants: bool,
+    /// Stop when the time reaches this.
+    pub time_limit_ns: Option<u64>,
+    /// Stop after this many inputs.
+    pub input_limit: Option<u64>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DriveOutcome {
+    /// The source is finished and the engine idle.
+    Finished,
+    /// The time limit was reached.
+    TimeLimit,
+    /// The input limit was reached.
+    InputLimit,
+    /// Nothing can happen any more, but the engine or the source still wait: a deadlock.
+    Stalled { waiting: Vec<WaitingJob> },
+}
+
+/// What a [`drive`] run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriveReport {
+    pub outcome: DriveOutcome,
+    pub end_ns: u64,
+    pub inputs: u64,
+    pub bios_submitted: u64,
+    pub bios_done: u64,
+}
+
+/// Why a [`drive`] run failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DriveError {
+    #[error("at {now_ns} ns the engine refused an input: {error}")]
+    Input { now_ns: u64, error: InputError },
+    #[error("at {now_ns} ns after input {inputs}: {violation}")]
+    Invariant {
+        now_ns: u64,
+        inputs: u64,
+        violation: InvariantViolation,
+    },
+}
+
+/// Runs `engine` on `platform` with `source` until the source is finished and the engine
+/// idle, a limit is reached, or nothing can move any more (reported as
+/// [`DriveOutcome::Stalled`] with the waiting jobs).
+///
+/// Order at one instant: outputs are flushed first, then due bios are issued (one at a
+/// time), then a due tick, then the platform is waited on.
+pub fn drive<P: Platform, S: BioSource, O: DriveObserver>(
+    engine: &mut Engine,
+    platform: &mut P,
+    source: &mut S,
+    observer: &mut O,
+    options: &DriveOptions,
+) -> Result<DriveReport, DriveError> {
+    let mut report = DriveReport {
+        outcome: DriveOutcome::Finished,
+        end_ns: platform.now_ns(),
+        inputs: 0,
+        bios_submitted: 0,
+        bios_done: 0,
+    };
+    let mut inputs = Vec::new();
+    loop {
+        flush_outputs(engine, platform, source, observer, &mut report);
+        let now_ns = platform.now_ns();
+        report.end_ns = now_ns;
+        if options.time_limit_ns.is_some_and(|limit| now_ns >= limit) {
+            report.outcome = DriveOutcome::TimeLimit;
+            return Ok(report);
+        }
+        if options
+            .input_limit
+            .is_some_and(|limit| report.inputs >= limit)
+        {
+            report.outcome = DriveOutcome::InputLimit;
+            return Ok(report);
+        }
+        let arrival = source.next_arrival_ns();
+        if arrival.is_some_and(|at| at <= now_ns) {
+            let bio = source.take_bio(now_ns);
+            report.bios_submitted += 1;
+            feed(
+                engine,
+                observer,
+                now_ns,
+                Input::Bio(bio),
+                options,
+                &mut report,
+            )?;
+            continue;
+        }
+        let deadline = engine.poll_deadline();
+        if deadline.is_some_and(|at| at <= now_ns) {
+            feed(engine, observer, now_ns, Input::Tick, options, &mut report)?;
+            continue;
+        }
+        if source.is_finished() && engine.is_idle() {
+            report.outcome = DriveOutcome::Finished;
+            return Ok(report);
+        }
+        let wake = [arrival, deadline, options.time_limit_ns]
+            .into_iter()
+            .flatten()
+            .min();
+        inputs.clear();
+        platform.wait(wake, engine.arena_mut(), &mut inputs);
+        if inputs.is_empty() && wake.is_none() {
+            // Nothing pending anywhere, yet work remains: nothing will ever move it.
+            let mut waiting = engine.waiting_report();
+            if !source.is_finished() {
+                waiting.push(WaitingJob {
+                    component: "workload",
+                    description: "the bio source is not finished but announces no bio".to_string(),
+                });
+            }
+            report.outcome = DriveOutcome::Stalled { waiting };
+            return Ok(report);
+        }
+        let now_ns = platform.now_ns();
+        for input in inputs.drain(..) {
+            feed(engine, observer, now_ns, input, options, &mut report)?;
+            flush_outputs(engine, platform, source, observer, &mut report);
+        }
+    }
+}
+
+fn feed<O: DriveObserver>(
+    engine: &mut Engine,
+    observer: &mut O,
+    now_ns: u64,
+    input: Input,
+    options: &DriveOptions,
+    report: &mut DriveReport,
+) -> Result<(), DriveError> {
+    observer.on_input(now_ns, &input);
+    engine
+        .handle(now_ns, input)
+        .map_err(|error| DriveError::Input { now_ns, error })?;
+    report.inputs += 1;
+    if options.check_invariants {
+        engine
+            .check_invariants()
+            .map_err(|violation| DriveError::Invariant {
+                now_ns,
+                inputs: report.inputs,
+                violation,
+            })?;
+    }
+    Ok(())
+}
+
+fn flush_outputs<P: Platform, S: BioSource, O: DriveObserver>(
+    engine: &mut Engine,
+    platform: &mut P,
+    source: &mut S,
+    observer: &mut O,
+    report: &mut DriveReport,
+) {
+    while let Some(output) = engine.poll_output() {
+        let now_ns = platform.now_ns();
+        observer.on_output(now_ns, &output);
+        match output {
+            Output::Submit(io) => platform.submit(io, engine.arena_mut()),
+            Output::Cancel(tag) => platform.cancel(tag),
+            Output::BioDone(done) => {
+                report.bios_done += 1;
+                source.on_done(now_ns, done);
+            }
+            Output::ContentsUnknown { device, extent } => {
+                observer.on_contents_unknown(now_ns, device, extent)
+            }
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! A generational slab: the storage of every job record in the engine (dm_io requests,
+//! kcopyd jobs, bios, device IOs in flight).
+//!
+//! Owns slot reuse and stale-key detection: a key names a slot *and* the generation the slot
+//! had when the value was inserted, so a key kept past its value's removal never reaches the
+//! slot's next occupant. Iteration is in slot order, so it is deterministic.
+//!
+//! Deliberately not here: any notion of what the values mean, or ordering by time.
+
+/// Names one value in a [`Slab`]: slot index and the slot's generation at insertion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SlabKey {
+    pub index: u32,
+    pub generation: u32,
+}
+
+impl SlabKey {
+    /// Packs the key into one integer (index in the low half), e.g. for a caller cookie.
+    pub fn to_u64(self) -> u64 {
+        (u64::from(self.generation) << 32) | u64::from(self.index)
+    }
+
+    /// Inverse of [`SlabKey::to_u64`].
+    pub fn from_u64(value: u64) -> SlabKey {
+        SlabKey {
+            index: value as u32,
+            generation: (value >> 32) as u32,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Entry<T> {
+    generation: u32,
+    value: Option<T>,
+}
+
+/// Values addressed by generational keys; freed slots are reused most-recently-freed first.
+#[derive(Debug, Clone)]
+pub struct Slab<T> {
+    entries: Vec<Entry<T>>,
+    free: Vec<u32>,
+    len: usize,
+}
+
+impl<T> Default for Slab<T> {
+    fn default() -> Self {
+        Slab::new()
+    }
+}
+
+impl<T> Slab<T> {
+    pub fn new() -> Self {
+        Slab {
+            entries: Vec::new(),
+            free: Vec::new(),
+            len: 0,
+        }
+    }
+
+    /// Number of values stored.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Stores `value` and returns its key.
+    pub fn insert(&mut self, value: T) -> SlabKey {
+        self.len += 1;
+        if let Some(index) = self.free.pop() {
+            let entry = &mut self.entries[index as usize];
+            debug_assert!(entry.value.is_none(), "free slot holds a value");
+            entry.value = Some(value);
+            SlabKey {
+                index,
+                generation: entry.generation,
+            }
+        } else {
+            let index = u32::try_from(self.entries.len()).expect("slab exceeds u32 slots");
+            self.entries.push(Entry {
+                generation: 0,
+                value: Some(value),
+            });
+            SlabKey {
+                index,
+                generation: 0,
+            }
+        }
+    }
+
+    /// The value `key` names, if it is still stored.
+    pub fn get(&self, key: SlabKey) -> Option<&T> {
+        let entry = self.entries.get(key.index as usize)?;
+        if entry.generation != key.generation {
+            return None;
+        }
+        entry.value.as_ref()
+    }
+
+    pub fn get_mut(&mut self, key: SlabKey) -> Option<&mut T> {
+        let entry = self.entries.get_mut(key.index as usize)?;
+        if entry.generation != key.generation {
+            return None;
+        }
+        entry.value.as_mut()
+    }
+
+    /// Removes and returns the value `key` names; the slot's generation advances so `key`
+    /// (and any copy of it) goes stale.
+    pub fn remove(&mut self, key: SlabKey) -> Option<T> {
+        let entry = self.entries.get_mut(key.index as usize)?;
+        if entry.generation != key.generation {
+            return None;
+        }
+        let value = entry.value.take()?;
+        entry.generation = entry.generation.wrapping_add(1);
+        self.free.push(key.index);
+        self.len -= 1;
+        Some(value)
+    }
+
+    /// Values in slot order.
+    pub fn iter(&self) -> impl Iterator<Item = (SlabKey, &T)> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter_map(|(index, entry)| {
+                entry.value.as_ref().map(|value| {
+                    (
+                        SlabKey {
+                            index: index as u32,
+                            generation: entry.generation,
+                        },
+                        value,
+                    )
+                })
+            })
+    }
+
+    /// Keys in slot order (a snapshot, so the slab can be mutated while walking it).
+    pub fn keys(&self) -> Vec<SlabKey> {
+        self.iter().map(|(key, _)| key).collect()
+    }
+
+    /// Checks the slab's own bookkeeping (count and free list agree with the slots).
+    pub fn check(&self) -> Result<(), String> {
+        let occupied = self.entries.iter().filter(|e| e.value.is_some()).count();
+        if occupied != self.len {
+            return Err(format!("slab len {} but {} occupied", self.len, occupied));
+        }
+        if occupied + self.free.len() != self.entries.len() {
+            return Err(format!(
+                "slab: {} occupied + {} free != {} slots",
+                occupied,
+                self.free.len(),
+                self.entries.len()
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_removed_key_goes_stale_even_when_its_slot_is_reused() {
+        let mut slab = Slab::new();
+        let first = slab.insert("a");
+        assert_eq!(slab.remove(first), Some("a"));
+        let second = slab.insert("b");
+        assert_eq!(first.index, second.index);
+        assert_ne!(first.generation, second.generation);
+        assert_eq!(slab.get(first), None);
+        assert_eq!(slab.remove(first), None);
+        assert_eq!(slab.get(second), Some(&"b"));
+        assert_eq!(slab.len(), 1);
+        slab.check().unwrap();
+    }
+
+    #[test]
+    fn keys_round_trip_through_u64() {
+        let key = SlabKey {
+            index: 7,
+            generation: 0xdead_beef,
+        };
+        assert_eq!(SlabKey::from_u64(key.to_u64()), key);
+    }
+
+    #[test]
+    fn iteration_is_in_slot_order() {
+        let mut slab = Slab::new();
+        let a = slab.insert(1);
+        let b = slab.insert(2);
+        let c = slab.insert(3);
+        slab.remove(b);
+        let d = slab.insert(4);
+        let seen: Vec<_> = slab.iter().map(|(k, v)| (k, *v)).collect();
+        assert_eq!(seen, vec![(a, 1), (d, 4), (c, 3)]);
+    }
+}

@@ -1,0 +1,146 @@
+//! Targets: what maps the volume's bio pieces onto devices, and how the engine talks to them.
+//!
+//! A target receives [`TargetIo`] pieces from dm core (already split at its `max_io_len`),
+//! issues work through [`Services`] with [`crate::services::Caller`] cookies of its choosing,
+//! receives the matching [`ServiceEvent`]s, and reports each piece finished by pushing
+//! `(bio, status)` onto the list it is handed. Targets are an enum, not trait objects: the set
+//! is closed and known (linear now; flashcache joins as another variant).
+//!
+//! Deliberately not here: bio admission and completion (dm core), the services themselves.
+
+use crate::arena::Buffer;
+use crate::block::{DeviceId, IoStatus, Op};
+use crate::dm_core::BioKey;
+use crate::error::{EngineError, WaitingJob};
+use crate::linear::LinearTarget;
+use crate::services::{ServiceEvent, Services};
+use serde::{Deserialize, Serialize};
+
+/// Which target the engine's volume uses, with its table line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TargetSpec {
+    /// dm-linear: the volume is `device` from `offset_sectors` to its end.
+    Linear {
+        device: DeviceId,
+        #[serde(default)]
+        offset_sectors: u64,
+    },
+}
+
+/// One piece of a bio handed to the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetIo {
+    pub bio: BioKey,
+    pub op: Op,
+    /// Volume sector (0 for a flush).
+    pub sector: u64,
+    pub sectors: u64,
+    pub fua: bool,
+    pub sync: bool,
+    /// The piece's memory (empty for flush and discard).
+    pub buffer: Buffer,
+}
+
+/// The engine's target. See the module documentation.
+#[derive(Debug)]
+pub(crate) enum Target {
+    Linear(LinearTarget),
+}
+
+impl Target {
+    pub fn new(spec: &TargetSpec, services: &mut Services) -> Result<Target, EngineError> {
+        match spec {
+            TargetSpec::Linear {
+                device,
+                offset_sectors,
+            } => Ok(Target::Linear(LinearTarget::new(
+                *device,
+                *offset_sectors,
+                services,
+            )?)),
+        }
+    }
+
+    /// The volume's size.
+    pub fn volume_sectors(&self) -> u64 {
+        match self {
+            Target::Linear(t) => t.volume_sectors(),
+        }
+    }
+
+    /// The volume's logical block in sectors (bios must be aligned to it).
+    pub fn block_sectors(&self) -> u64 {
+        match self {
+            Target::Linear(t) => t.block_sectors(),
+        }
+    }
+
+    /// Pieces never cross a multiple of this many sectors (`None`: no limit).
+    pub fn max_io_len(&self) -> Option<u64> {
+        match self {
+            Target::Linear(_) => None,
+        }
+    }
+
+    pub fn map(
+        &mut self,
+        io: TargetIo,
+        services: &mut Services,
+        finished: &mut Vec<(BioKey, IoStatus)>,
+    ) {
+        match self {
+            Target::Linear(t) => t.map(io, services, finished),
+        }
+    }
+
+    pub fn on_event(
+        &mut self,
+        event: ServiceEvent,
+        services: &mut Services,
+        finished: &mut Vec<(BioKey, IoStatus)>,
+    ) {
+        match self {
+            Target::Linear(t) => t.on_event(event, services, finished),
+        }
+    }
+
+    /// The deadline this target needs a tick at (its own timers).
+    pub fn poll_deadline(&self) -> Option<u64> {
+        match self {
+            Target::Linear(_) => None,
+        }
+    }
+
+    pub fn on_tick(&mut self, _services: &mut Services, _finished: &mut Vec<(BioKey, IoStatus)>) {
+        match self {
+            Target::Linear(_) => {}
+        }
+    }
+
+    /// A `dmsetup message` for the target.
+    pub fn message(&mut self, message: &str, _services: &mut Services) -> Result<(), String> {
+        match self {
+            Target::Linear(_) => Err(format!("linear accepts no messages (got {message:?})")),
+        }
+    }
+
+    pub fn is_idle(&self) -> bool {
+        match self {
+            Target::Linear(t) => t.is_idle(),
+        }
+    }
+
+    pub fn waiting_report(&self, out: &mut Vec<WaitingJob>) {
+        match self {
+            Target::Linear(t) => t.waiting_report(out),
+        }
+    }
+
+    pub fn check_invariants(&self) -> Result<(), String> {
+        match self {
+            Target::Linear(t) => t.check_invariants(),
+        }
+    }
+}

@@ -395,4 +395,8 @@ fn spec_round_trips_through_json_and_rejects_unknown_fields() {
     assert_eq!(again, spec);
     let typo = json.replace("read_percent", "read_pct");
     assert!(serde_json::from_str::<WorkloadSpec>(&typo).is_err());
+    let nested_typo = json.replace("hot_space_percent", "hot_space_pct");
+    assert!(serde_json::from_str::<WorkloadSpec>(&nested_typo).is_err());
+    let unknown_kind = json.replace("hot_cold", "lukewarm");
+    assert!(serde_json::from_str::<WorkloadSpec>(&unknown_kind).is_err());
 }

@@ -304,3 +304,10 @@ fn time_sorter_orders_within_its_window_and_counts_late_records() {
         .collect();
     assert_eq!(sectors, vec![2, 0, 1, 3]);
 }
+
+#[test]
+fn readers_and_generators_can_move_to_worker_threads() {
+    fn assert_send<T: Send>() {}
+    assert_send::<dmsim_scenarios::traces::TraceReader>();
+    assert_send::<dmsim_scenarios::workload::WorkloadGenerator<rand_chacha::ChaCha8Rng>>();
+}

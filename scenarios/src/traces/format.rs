@@ -86,7 +86,7 @@ impl Format {
         }
     }
 
-    pub(crate) fn new_parser(self) -> Box<dyn LineParser> {
+    pub(crate) fn new_parser(self) -> Box<dyn LineParser + Send> {
         match self {
             Format::Msr => Box::<MsrParser>::default(),
             Format::Systor => Box::<SystorParser>::default(),

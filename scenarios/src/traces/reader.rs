@@ -96,8 +96,8 @@ pub struct TraceReader {
     path: PathBuf,
     compression: Compression,
     format: Format,
-    input: Box<dyn BufRead>,
-    parser: Box<dyn LineParser>,
+    input: Box<dyn BufRead + Send>,
+    parser: Box<dyn LineParser + Send>,
     state: ParseState,
     /// Lines read during detection, with their 1-based numbers, replayed first.
     pending: VecDeque<(u64, Vec<u8>)>,
@@ -146,7 +146,7 @@ impl TraceReader {
     pub fn from_buf_read(
         path: impl AsRef<Path>,
         compression: Compression,
-        mut input: Box<dyn BufRead>,
+        mut input: Box<dyn BufRead + Send>,
         options: TraceOptions,
     ) -> Result<TraceReader, TraceError> {
         let path = path.as_ref().to_path_buf();

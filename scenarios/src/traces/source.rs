@@ -45,9 +45,9 @@ impl Compression {
 pub(crate) fn open_decompressed(
     path: &Path,
     compression: Compression,
-) -> io::Result<Box<dyn BufRead>> {
+) -> io::Result<Box<dyn BufRead + Send>> {
     let file = File::open(path)?;
-    let reader: Box<dyn Read> = match compression {
+    let reader: Box<dyn Read + Send> = match compression {
         Compression::None => Box::new(file),
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file))),
         Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(BufReader::new(file))),

@@ -74,7 +74,7 @@ pub(crate) fn index_html(report: &CompareReport) -> String {
         let _ = writeln!(
             page,
             "<figure id=\"{stem}\">\n<img src=\"{stem}.svg\" alt=\"{}\" width=\"1000\" height=\"600\">\n\
-             <figcaption>{} {} <a href=\"{stem}.svg\">SVG</a> · <a href=\"{stem}.png\">PNG</a></figcaption>\n</figure>",
+             <figcaption><strong>{}.</strong> {} <a href=\"{stem}.svg\">SVG</a> · <a href=\"{stem}.png\">PNG</a></figcaption>\n</figure>",
             html_escape(kind.title()),
             html_escape(kind.title()),
             html_escape(kind.description()),

@@ -47,7 +47,40 @@ impl TickAxis {
         }
     }
 
-    /// A linear axis over `lo..hi` with the given major ticks and no minor ones.
+    /// A linear axis from 0 to exactly `max` (for time: the run's end is the axis end), ticked
+    /// at nice steps up to `max`.
+    pub(crate) fn linear_exact(max: f64) -> Self {
+        let max = if max.is_finite() && max > 0.0 {
+            max
+        } else {
+            1.0
+        };
+        let step = nice_step(max / 5.0);
+        let mut major = Vec::new();
+        let mut minor = Vec::new();
+        let mut count = 0u32;
+        loop {
+            let tick = step * f64::from(count);
+            if tick > max * (1.0 + 1e-9) {
+                break;
+            }
+            major.push(tick);
+            let half = tick + step / 2.0;
+            if half <= max {
+                minor.push(half);
+            }
+            count += 1;
+        }
+        TickAxis {
+            lo: 0.0,
+            hi: max,
+            log: false,
+            major,
+            minor,
+        }
+    }
+
+    /// A linear axis over `lo..hi` with the given major and minor ticks.
     pub(crate) fn linear_with_ticks(lo: f64, hi: f64, major: Vec<f64>, minor: Vec<f64>) -> Self {
         assert!(hi > lo, "empty axis range {lo}..{hi}");
         TickAxis {
@@ -190,6 +223,15 @@ mod tests {
             vec![0.0, 20.0, 40.0, 60.0, 80.0, 100.0]
         );
         assert_eq!(axis.map(&50.0, (0, 500)), 250);
+    }
+
+    #[test]
+    fn exact_axis_ends_at_max() {
+        let axis = TickAxis::linear_exact(10.05);
+        assert_eq!(axis.range(), 0.0..10.05);
+        assert_eq!(axis.key_points(BoldPoints(10)), vec![0.0, 5.0, 10.0]);
+        let axis = TickAxis::linear_exact(3.0);
+        assert_eq!(axis.key_points(BoldPoints(10)), vec![0.0, 1.0, 2.0, 3.0]);
     }
 
     #[test]

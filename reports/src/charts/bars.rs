@@ -55,6 +55,7 @@ pub(crate) fn draw_bar_chart<DB: DrawingBackend>(
 
     let mut context = ChartBuilder::on(&page.plot)
         .margin_top(10)
+        .margin_left(24)
         .margin_right(16)
         .x_label_area_size(48)
         .y_label_area_size(84)

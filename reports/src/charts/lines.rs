@@ -43,6 +43,7 @@ pub(crate) fn draw_line_chart<DB: DrawingBackend>(
 
     let mut context = ChartBuilder::on(&page.plot)
         .margin_top(10)
+        .margin_left(24)
         .margin_right(24)
         .x_label_area_size(56)
         .y_label_area_size(84)
@@ -73,6 +74,13 @@ pub(crate) fn draw_line_chart<DB: DrawingBackend>(
             continue;
         }
         let style = run_style(run_index);
+        if let [only] = points.as_slice() {
+            // A single point draws no line; mark it so the run is still visible.
+            context
+                .draw_series(std::iter::once(Circle::new(*only, 4, style.color.filled())))
+                .map_err(text_error)?;
+            continue;
+        }
         let stroke = style.color.stroke_width(LINE_WIDTH);
         let points = points.iter().copied();
         match style.variant {

@@ -26,6 +26,9 @@ use bars::{draw_bar_chart, BarChart};
 use lines::{draw_line_chart, LineChart};
 use style::{DrawResult, CHART_SIZE};
 
+/// Room above the highest value so lines and bars do not touch the frame.
+const HEADROOM: f64 = 1.05;
+
 /// One chart of a comparison. Each is written as `<file_stem>.svg` and `<file_stem>.png`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ChartKind {
@@ -384,8 +387,8 @@ fn draw_over_time<DB: DrawingBackend>(
         title,
         x_desc: &x_desc,
         y_desc,
-        x_axis: TickAxis::linear_from_zero(end_ns as f64 / ns_per_unit),
-        y_axis: TickAxis::linear_from_zero(y_max),
+        x_axis: TickAxis::linear_exact(end_ns as f64 / ns_per_unit),
+        y_axis: TickAxis::linear_from_zero(y_max * HEADROOM),
         x_format: &format::significant,
         y_format: &format::si,
         runs: labels,
@@ -468,7 +471,7 @@ fn draw_device_io<DB: DrawingBackend>(
         groups,
         runs: labels,
         values,
-        y_axis: TickAxis::linear_from_zero(y_max),
+        y_axis: TickAxis::linear_from_zero(y_max * HEADROOM),
         y_format: &format::si,
         no_data_message: "no run reported device IO",
     };

@@ -235,7 +235,7 @@ fn charts_cope_with_runs_without_data() {
 #[test]
 fn many_runs_get_distinct_styles_and_a_bounded_legend() {
     let template = demo_compare_report().runs;
-    let runs: Vec<_> = (0..30)
+    let runs: Vec<_> = (0..40)
         .map(|index| {
             let mut run = template[index % template.len()].clone();
             run.label = format!("run-{index:02}-with-a-rather-long-label");
@@ -251,4 +251,8 @@ fn many_runs_get_distinct_styles_and_a_bounded_legend() {
     assert!(svg.contains("run-00-with-a-rather-"));
     assert!(!svg.contains("run-00-with-a-rather-long-label"));
     assert!(svg.contains("…"));
+
+    if let Some(dir) = std::env::var_os("DMSIM_REPORTS_DEMO_DIR") {
+        report.write(&Path::new(&dir).join("many")).unwrap();
+    }
 }

@@ -20,8 +20,9 @@ pub(crate) const CHART_SIZE: (u32, u32) = (1000, 600);
 const TITLE_HEIGHT: u32 = 56;
 /// Width of the legend panel at the right of every chart.
 const LEGEND_WIDTH: u32 = 250;
-/// Height of one legend row.
+/// Height of one legend row, and of one row in a compact legend (many runs).
 const LEGEND_ROW_HEIGHT: i32 = 22;
+const LEGEND_COMPACT_ROW_HEIGHT: i32 = 16;
 
 /// The font family every chart uses; registered to the bundled DejaVu Sans for bitmaps and
 /// left to the viewer's sans-serif in SVGs.
@@ -30,6 +31,7 @@ pub(crate) const TITLE_FONT_SIZE: f64 = 26.0;
 pub(crate) const AXIS_DESC_FONT_SIZE: f64 = 18.0;
 pub(crate) const TICK_FONT_SIZE: f64 = 15.0;
 pub(crate) const LEGEND_FONT_SIZE: f64 = 15.0;
+const LEGEND_COMPACT_FONT_SIZE: f64 = 12.0;
 
 static BUNDLED_FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 
@@ -141,9 +143,6 @@ pub(crate) fn draw_legend<DB: DrawingBackend>(
     shape: SampleShape,
 ) -> DrawResult {
     let (width, height) = area.dim_in_pixel();
-    let text_style = TextStyle::from((FONT_FAMILY, LEGEND_FONT_SIZE).into_font())
-        .color(&BLACK)
-        .pos(Pos::new(HPos::Left, VPos::Center));
     let header_style = TextStyle::from((FONT_FAMILY, AXIS_DESC_FONT_SIZE).into_font())
         .color(&BLACK)
         .pos(Pos::new(HPos::Left, VPos::Center));
@@ -151,7 +150,17 @@ pub(crate) fn draw_legend<DB: DrawingBackend>(
     area.draw_text("Runs", &header_style, (12, top))
         .map_err(text_error)?;
     let first_row_y = top + LEGEND_ROW_HEIGHT + 4;
-    let rows_available = ((height as i32 - first_row_y - 8) / LEGEND_ROW_HEIGHT).max(1) as usize;
+    let rows_fitting = |row_height: i32| ((height as i32 - first_row_y - 8) / row_height).max(1);
+    // Switch to smaller rows before hiding any run.
+    let (row_height, font_size) = if labels.len() as i32 > rows_fitting(LEGEND_ROW_HEIGHT) {
+        (LEGEND_COMPACT_ROW_HEIGHT, LEGEND_COMPACT_FONT_SIZE)
+    } else {
+        (LEGEND_ROW_HEIGHT, LEGEND_FONT_SIZE)
+    };
+    let rows_available = rows_fitting(row_height) as usize;
+    let text_style = TextStyle::from((FONT_FAMILY, font_size).into_font())
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Left, VPos::Center));
     let (shown, hidden) = if labels.len() > rows_available {
         (rows_available - 1, labels.len() - (rows_available - 1))
     } else {
@@ -160,19 +169,19 @@ pub(crate) fn draw_legend<DB: DrawingBackend>(
     let sample_x = 12;
     let text_x = sample_x + 38;
     // DejaVu Sans averages about 0.55 em per character; leave a margin.
-    let max_chars = ((width as i32 - text_x - 8) as f64 / (LEGEND_FONT_SIZE * 0.58)) as usize;
+    let max_chars = ((width as i32 - text_x - 8) as f64 / (font_size * 0.58)) as usize;
     for (index, label) in labels.iter().take(shown).enumerate() {
-        let y = first_row_y + index as i32 * LEGEND_ROW_HEIGHT;
+        let y = first_row_y + index as i32 * row_height;
         let style = run_style(index);
         match shape {
             SampleShape::Line => draw_line_sample(area, style, (sample_x, y))?,
-            SampleShape::Bar => draw_bar_sample(area, style, (sample_x, y))?,
+            SampleShape::Bar => draw_bar_sample(area, style, (sample_x, y), row_height)?,
         }
         area.draw_text(&shorten(label, max_chars), &text_style, (text_x, y))
             .map_err(text_error)?;
     }
     if hidden > 0 {
-        let y = first_row_y + shown as i32 * LEGEND_ROW_HEIGHT;
+        let y = first_row_y + shown as i32 * row_height;
         area.draw_text(&format!("… and {hidden} more"), &text_style, (text_x, y))
             .map_err(text_error)?;
     }
@@ -204,8 +213,10 @@ fn draw_bar_sample<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     style: RunStyle,
     (x, y): (i32, i32),
+    row_height: i32,
 ) -> DrawResult {
-    let corners = [(x + 4, y - 8), (x + 26, y + 8)];
+    let half = row_height * 3 / 8;
+    let corners = [(x + 4, y - half), (x + 26, y + half)];
     for element in bar_elements(corners, style) {
         area.draw(&element).map_err(text_error)?;
     }

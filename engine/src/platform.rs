@@ -34,6 +34,11 @@ pub trait Platform {
     /// simulator advances its clock to the first pending event not after the deadline (or
     /// to the deadline), delivering the events of that one instant.
     fn wait(&mut self, deadline_ns: Option<u64>, arena: &mut Arena, inputs: &mut Vec<Input>);
+
+    /// True if no input can ever arrive unless the engine submits something: a simulator
+    /// with no pending event (a hung simulated IO included), a real platform with no IO in
+    /// flight. [`drive`] then reports a stall instead of waiting for its time limit.
+    fn is_quiescent(&self) -> bool;
 }
 
 /// The workload: bios with arrival times, open or closed loop.
@@ -173,13 +178,17 @@ pub fn drive<P: Platform, S: BioSource, O: DriveObserver>(
             report.outcome = DriveOutcome::Finished;
             return Ok(report);
         }
-        let wake = [arrival, deadline, options.time_limit_ns]
+        let must_wake = [arrival, deadline].into_iter().flatten().min();
+        let stalled = must_wake.is_none() && platform.is_quiescent();
+        let wake = [must_wake, options.time_limit_ns]
             .into_iter()
             .flatten()
             .min();
-        inputs.clear();
-        platform.wait(wake, engine.arena_mut(), &mut inputs);
-        if inputs.is_empty() && wake.is_none() {
+        if !stalled {
+            inputs.clear();
+            platform.wait(wake, engine.arena_mut(), &mut inputs);
+        }
+        if stalled || (inputs.is_empty() && wake.is_none()) {
             // Nothing pending anywhere, yet work remains: nothing will ever move it.
             let mut waiting = engine.waiting_report();
             if !source.is_finished() {

@@ -55,7 +55,8 @@ impl TickAxis {
         } else {
             1.0
         };
-        let step = nice_step(max / 5.0);
+        // At most about 8 labelled ticks: time labels are short.
+        let step = nice_step(max / 8.0);
         let mut major = Vec::new();
         let mut minor = Vec::new();
         let mut count = 0u32;
@@ -229,9 +230,15 @@ mod tests {
     fn exact_axis_ends_at_max() {
         let axis = TickAxis::linear_exact(10.05);
         assert_eq!(axis.range(), 0.0..10.05);
-        assert_eq!(axis.key_points(BoldPoints(10)), vec![0.0, 5.0, 10.0]);
+        assert_eq!(
+            axis.key_points(BoldPoints(10)),
+            vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
+        );
         let axis = TickAxis::linear_exact(3.0);
-        assert_eq!(axis.key_points(BoldPoints(10)), vec![0.0, 1.0, 2.0, 3.0]);
+        assert_eq!(
+            axis.key_points(BoldPoints(10)),
+            vec![0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0]
+        );
     }
 
     #[test]

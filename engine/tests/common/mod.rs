@@ -235,8 +235,19 @@ impl Platform for FakePlatform {
     }
 }
 
+/// One thing that crossed the services' boundary, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trace {
+    Submit(IoTag),
+    Cancel(IoTag),
+    Complete(IoTag, IoStatus),
+    Event(ServiceEvent),
+    Unknown(DeviceId, Extent),
+}
+
 /// Drives a bare [`Services`] with a [`FakePlatform`], checking invariants after each step.
 pub struct Harness {
+    pub trace: Vec<Trace>,
     pub services: Services,
     pub platform: FakePlatform,
     pub events: Vec<(u64, ServiceEvent)>,
@@ -248,6 +259,7 @@ pub struct Harness {
 impl Harness {
     pub fn new(services: Services, platform: FakePlatform) -> Harness {
         Harness {
+            trace: Vec::new(),
             services,
             platform,
             events: Vec::new(),
@@ -265,11 +277,16 @@ impl Harness {
                 moved = true;
                 match output {
                     Output::Submit(io) => {
+                        self.trace.push(Trace::Submit(io.tag));
                         self.submit_order.push(io.tag);
                         self.platform.submit(io, self.services.arena_mut());
                     }
-                    Output::Cancel(tag) => self.platform.cancel(tag),
+                    Output::Cancel(tag) => {
+                        self.trace.push(Trace::Cancel(tag));
+                        self.platform.cancel(tag)
+                    }
                     Output::ContentsUnknown { device, extent } => {
+                        self.trace.push(Trace::Unknown(device, extent));
                         self.unknown.push((device, extent))
                     }
                     Output::BioDone(_) => panic!("services emit no bio completions"),
@@ -277,6 +294,7 @@ impl Harness {
             }
             while let Some(event) = self.services.poll_event() {
                 moved = true;
+                self.trace.push(Trace::Event(event.clone()));
                 self.events.push((self.platform.now_ns, event));
             }
             self.check();
@@ -312,6 +330,8 @@ impl Harness {
             self.services.on_tick();
         }
         for completion in completions {
+            self.trace
+                .push(Trace::Complete(completion.tag, completion.status));
             self.services
                 .on_completion(completion)
                 .expect("the fake platform answers live tags only");

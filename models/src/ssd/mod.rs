@@ -1,44 +1,62 @@
-//! Flash SSD model (placeholder until the SSD model lands).
+//! Flash SSD timing model: parallel flash (channels × chips × dies × planes) behind a page-
+//! mapped FTL with greedy garbage collection, an optional DRAM write buffer and mapping-table
+//! cache, and an NVMe or SATA front end. It answers when each command completes; it stores no
+//! data.
+//!
+//! Map (one concept per file):
+//! - [`params`]: `SsdParams` and its groups (what a preset sets, what a scenario overrides);
+//! - `geometry`: counts and address arithmetic; `table`: compact lazily allocated u32 tables;
+//! - `ftl`: mapping, allocation (page-striped over planes, channel first); `gc`: greedy,
+//!   host-paced garbage collection; `cmt`: the cached mapping table;
+//! - `flash`: die queues and occupancy, channel transfers; `timeline`: interval reservation
+//!   of shared buses; `host`: queue slots, link, controller cores; `buffer`: write buffer;
+//! - `model`: `SsdModel` and its event loop; `flows`: the steps of each command; `job`,
+//!   `ops`, `slab`: their records; [`presets`]: named drives with sources.
+//!
+//! Modelling choices worth knowing:
+//! - Mapping unit 4 KiB; a flash page holds several units. Writes smaller than a unit read
+//!   the old unit first when written through (read-modify-write); buffered writes merge in
+//!   DRAM (the old-data read is not modelled). Unfilled slots of a programmed page are
+//!   padding: counted in write amplification, reclaimed by GC.
+//! - The FTL updates the mapping when a command is accepted; timing follows. Data of pages
+//!   not yet programmed is read from controller DRAM.
+//! - Dies serve host reads (and the mapping fetches and read-modify-write reads they need)
+//!   before programs, erases and GC, which run in FIFO order; no suspend/resume.
+//! - `precondition` fills the first fraction of the logical space sequentially (no GC);
+//!   `precondition_random_overwrite` then fragments it as random writes would.
+//! - FLUSH and FUA wait for a volatile buffer to reach flash; with a power-loss protected
+//!   buffer they complete without waiting (the data is already safe).
+//! - Tail stalls: each command arriving may, with `stalls.probability`, freeze command
+//!   processing for `stalls.duration_ns`; only these draws use the device's random stream.
+//!
+//! Memory: 4 bytes per logical unit (forward map) and 4 bytes per physical slot (reverse map),
+//! allocated in 64 Ki-entry chunks on first use, plus 1 bit per flash page and ~9 bytes per
+//! block up front: about 2.1 MiB per GiB written at 4 KiB units with 7 % spare, and ~2 KiB +
+//! 16 KiB bitmap per GiB of capacity never written.
 
-use crate::presets::PresetInfo;
-use crate::{ModelCompletion, ModelError, ModelRequest, ModelRng, TimingModel};
-use serde::{Deserialize, Serialize};
+mod buffer;
+mod cmt;
+mod flash;
+mod flows;
+mod ftl;
+mod gc;
+mod geometry;
+mod host;
+mod job;
+mod model;
+mod ops;
+pub mod params;
+pub mod presets;
+mod slab;
+mod stats;
+mod table;
+mod timeline;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SsdParams {
-    pub capacity_sectors: u64,
-}
-
-pub struct SsdModel {
-    params: SsdParams,
-}
-
-impl SsdModel {
-    pub fn new(params: SsdParams, _rng: ModelRng) -> Result<Self, ModelError> {
-        Ok(SsdModel { params })
-    }
-}
-
-impl TimingModel for SsdModel {
-    fn kind(&self) -> &'static str {
-        "ssd"
-    }
-    fn capacity_sectors(&self) -> u64 {
-        self.params.capacity_sectors
-    }
-    fn volatile_write_cache(&self) -> bool {
-        false
-    }
-    fn submit(&mut self, _now_ns: u64, _req: ModelRequest) {}
-    fn next_event_ns(&self) -> Option<u64> {
-        None
-    }
-    fn advance(&mut self, _now_ns: u64, _out: &mut Vec<ModelCompletion>) {}
-    fn in_flight(&self) -> usize {
-        0
-    }
-}
-
-pub fn presets() -> Vec<(PresetInfo, SsdParams)> {
-    Vec::new()
-}
+pub use ftl::FtlCounters;
+pub use model::SsdModel;
+pub use params::{
+    FlashParams, FtlParams, GeometryParams, HostInterface, HostParams, MappingCacheParams,
+    SsdParams, StallParams, WriteBufferParams,
+};
+pub use presets::presets;
+pub use stats::SsdStats;

@@ -1,0 +1,203 @@
+//! The flash back end in time: per-die queues and occupancy, per-channel bus reservations,
+//! and the duration of each op.
+//!
+//! A die runs one op at a time. When it is free it takes the oldest ready foreground read
+//! (host data, mapping fetch, read-modify-write), else the head of its FIFO of programs,
+//! erases and GC work (FIFO keeps a victim's reads, programs and erase in order and keeps GC
+//! paced ahead of the host program that incurred it). An op occupies its die from its first
+//! command cycle to its end; its bus phases (command, data in or out) are reserved on the
+//! channel at the earliest gap, so dies on one channel overlap their array times but not
+//! their transfers:
+//! - read: command → tR → data out; the die waits for the data to leave its register;
+//! - program: command + data in → tPROG;
+//! - erase: command → tBERS.
+//!
+//! Deliberately not modelled: multi-plane and cache operations, program/erase suspension,
+//! read retry, per-page-type (LSB/MSB) latencies.
+
+use super::geometry::Geometry;
+use super::ops::{OpKind, OpSpec};
+use super::params::FlashParams;
+use super::slab::Slab;
+use super::table::NONE;
+use super::timeline::{transfer_ns, Timeline};
+use std::collections::VecDeque;
+
+/// An op waiting for, or running on, its die.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FlashOp {
+    pub spec: OpSpec,
+    /// Earliest start (its inputs are ready).
+    pub ready_ns: u64,
+    /// Job waiting on it, or NONE for background work.
+    pub job: u32,
+    /// Next op held by the same job before it is released to the dies, or NONE.
+    pub next_held: u32,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Die {
+    busy_until_ns: u64,
+    /// Time of the one live scheduled check, or u64::MAX.
+    check_ns: u64,
+    reads: VecDeque<u32>,
+    writes: VecDeque<u32>,
+}
+
+/// What the die scheduler decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dispatch {
+    /// `op` started and ends at `end_ns`.
+    Started { op: u32, end_ns: u64 },
+    /// Nothing is ready before `at_ns`.
+    WaitUntil { at_ns: u64 },
+    /// Busy, or nothing queued.
+    Nothing,
+}
+
+pub(crate) struct FlashBackend {
+    flash: FlashParams,
+    geo: Geometry,
+    dies: Vec<Die>,
+    channels: Vec<Timeline>,
+    pub ops: Slab<FlashOp>,
+    /// Sum of die busy time (for utilisation figures).
+    pub die_busy_ns: u64,
+}
+
+impl FlashBackend {
+    pub fn new(geo: Geometry, flash: &FlashParams) -> FlashBackend {
+        FlashBackend {
+            flash: flash.clone(),
+            geo,
+            dies: (0..geo.dies)
+                .map(|_| Die {
+                    check_ns: u64::MAX,
+                    ..Die::default()
+                })
+                .collect(),
+            channels: vec![Timeline::default(); geo.channels as usize],
+            ops: Slab::default(),
+            die_busy_ns: 0,
+        }
+    }
+
+    pub fn new_op(&mut self, spec: OpSpec, job: u32, ready_ns: u64) -> u32 {
+        assert!(
+            spec.die < self.geo.dies,
+            "op on die {} of {}",
+            spec.die,
+            self.geo.dies
+        );
+        self.ops.insert(FlashOp {
+            spec,
+            ready_ns,
+            job,
+            next_held: NONE,
+        })
+    }
+
+    /// Queue a created op on its die. Returns (die, ready time) for the caller to schedule a
+    /// check.
+    pub fn enqueue(&mut self, op: u32) -> (u32, u64) {
+        let o = *self.ops.get(op);
+        let die = &mut self.dies[o.spec.die as usize];
+        if o.spec.purpose.is_foreground_read() {
+            die.reads.push_back(op);
+        } else {
+            die.writes.push_back(op);
+        }
+        (o.spec.die, o.ready_ns)
+    }
+
+    /// Whether a check of `die` must be scheduled at `at_ns` (none pending at or before it
+    /// and the die is not busy past it); records it as the live check if so.
+    pub fn claim_check(&mut self, die: u32, at_ns: u64) -> bool {
+        let d = &mut self.dies[die as usize];
+        if d.busy_until_ns > at_ns || d.check_ns <= at_ns {
+            return false;
+        }
+        d.check_ns = at_ns;
+        true
+    }
+
+    /// Whether a check event at `at_ns` is the live one (stale ones are ignored).
+    pub fn take_check(&mut self, die: u32, at_ns: u64) -> bool {
+        let d = &mut self.dies[die as usize];
+        if d.check_ns != at_ns {
+            return false;
+        }
+        d.check_ns = u64::MAX;
+        true
+    }
+
+    /// If `die` is free at `now_ns`, start its next ready op.
+    pub fn dispatch(&mut self, die: u32, now_ns: u64) -> Dispatch {
+        let d = &self.dies[die as usize];
+        if d.busy_until_ns > now_ns {
+            return Dispatch::Nothing;
+        }
+        let ops = &self.ops;
+        let ready_read = d
+            .reads
+            .iter()
+            .position(|&op| ops.get(op).ready_ns <= now_ns);
+        let chosen = match ready_read {
+            Some(i) => self.dies[die as usize].reads.remove(i),
+            None => match d.writes.front() {
+                Some(&op) if ops.get(op).ready_ns <= now_ns => {
+                    self.dies[die as usize].writes.pop_front()
+                }
+                _ => None,
+            },
+        };
+        let Some(op) = chosen else {
+            let d = &self.dies[die as usize];
+            let next_read = d.reads.iter().map(|&op| ops.get(op).ready_ns).min();
+            let next_write = d.writes.front().map(|&op| ops.get(op).ready_ns);
+            return match (next_read, next_write) {
+                (None, None) => Dispatch::Nothing,
+                (a, b) => Dispatch::WaitUntil {
+                    at_ns: a.unwrap_or(u64::MAX).min(b.unwrap_or(u64::MAX)),
+                },
+            };
+        };
+        let end_ns = self.run(op, now_ns);
+        let d = &mut self.dies[die as usize];
+        d.busy_until_ns = end_ns;
+        self.die_busy_ns += end_ns - now_ns;
+        Dispatch::Started { op, end_ns }
+    }
+
+    /// Reserve the channel phases of `op` starting no earlier than `now_ns`; returns its end.
+    fn run(&mut self, op: u32, now_ns: u64) -> u64 {
+        let spec = self.ops.get(op).spec;
+        let f = &self.flash;
+        let channel = &mut self.channels[self.geo.channel_of_die(spec.die) as usize];
+        let xfer = if spec.bytes == 0 {
+            0
+        } else {
+            transfer_ns(u64::from(spec.bytes), f.channel_mb_per_s)
+        };
+        match spec.kind {
+            OpKind::Read => {
+                let command = channel.acquire(now_ns, now_ns, f.read_command_ns);
+                let array_done = command + f.read_command_ns + f.page_read_ns;
+                if xfer == 0 {
+                    array_done
+                } else {
+                    channel.acquire(now_ns, array_done, xfer) + xfer
+                }
+            }
+            OpKind::Program => {
+                let bus = f.program_command_ns + xfer;
+                channel.acquire(now_ns, now_ns, bus) + bus + f.page_program_ns
+            }
+            OpKind::Erase => {
+                channel.acquire(now_ns, now_ns, f.erase_command_ns)
+                    + f.erase_command_ns
+                    + f.block_erase_ns
+            }
+        }
+    }
+}

@@ -1,0 +1,455 @@
+//! What each command does, step by step, on `SsdModel`:
+//!
+//! - every command: arrival → queue slot → command overhead (and any controller stall) →
+//!   a controller core → …
+//! - read: fetch missing mapping lines → read each flash page holding its units (units still
+//!   in controller memory come from DRAM, never-written units need no flash) → each page's
+//!   data crosses the link as it arrives → completion overhead.
+//! - write-through: data crosses the link while missing mapping lines (and the old content of
+//!   partly written units) are read → the FTL places the units in fresh pages (paying GC) →
+//!   pages are programmed → completion.
+//! - buffered write: data crosses the link into DRAM → wait for room → units join the open
+//!   page → acknowledged. A full page becomes a `BufferPage` job: read out of DRAM, fetch
+//!   missing mapping lines, program.
+//! - flush: on a volatile buffer, close the open page and wait for every buffered page issued
+//!   so far to be programmed; otherwise immediate.
+//! - discard: unmap whole units; immediate.
+
+use super::cmt::CmtAccess;
+use super::job::{Job, JobKind, Phase};
+use super::model::SsdModel;
+use super::ops::{OpKind, OpPurpose, OpSpec};
+use super::table::NONE;
+
+impl SsdModel {
+    /// The job got a queue slot now.
+    pub(super) fn start_job(&mut self, id: u32) {
+        let now = self.now_ns;
+        let arrived = (now + self.host.command_overhead_ns()).max(self.stall_until_ns);
+        let processed = self.host.firmware(now, arrived);
+        let job = *self.jobs.get(id);
+        match job.kind {
+            JobKind::Read => self.read_lookup(id, processed),
+            JobKind::WriteThrough => self.write_through(id, processed),
+            JobKind::WriteBuffered => self.write_buffered(id, processed),
+            JobKind::Flush => self.flush(id, processed),
+            JobKind::Discard => {
+                for unit in job.first_unit..job.end_unit {
+                    self.ftl.trim(unit);
+                }
+                self.finish(id, processed);
+            }
+            JobKind::BufferPage => unreachable!("buffer pages never queue for a slot"),
+        }
+    }
+
+    /// Look up the mapping lines of `units` (visited in order; repeats of a line are free)
+    /// and queue, on behalf of `job`, one fetch per translation page holding missed lines.
+    /// Returns the number of fetches.
+    fn lookup_units<I: IntoIterator<Item = u32>>(
+        &mut self,
+        job: u32,
+        units: I,
+        modify: bool,
+        ready_ns: u64,
+    ) -> u32 {
+        let line_bytes = self.cmt.line_bytes(self.params.mapping_cache.entry_bytes);
+        let mut fetches = 0;
+        let mut last_line = NONE;
+        let mut fetch_tpage = NONE;
+        let mut fetch_bytes = 0u32;
+        for unit in units {
+            let line = self.cmt.line_of(unit);
+            if line == last_line {
+                continue;
+            }
+            last_line = line;
+            match self.cmt.access(line, modify) {
+                CmtAccess::Hit => self.stats.mapping_cache_hits += 1,
+                CmtAccess::Miss { writeback } => {
+                    self.stats.mapping_cache_misses += 1;
+                    if let Some(tpage) = writeback {
+                        let spec = OpSpec::new(
+                            tpage % self.geo.dies,
+                            OpKind::Program,
+                            self.geo.page_bytes,
+                            OpPurpose::MappingProgram,
+                        );
+                        self.enqueue_op(spec, NONE, self.now_ns);
+                    }
+                    let tpage = self.cmt.translation_page_of_line(line);
+                    if tpage == fetch_tpage {
+                        fetch_bytes += line_bytes;
+                        continue;
+                    }
+                    if fetch_tpage != NONE {
+                        self.fetch_entries(job, fetch_tpage, fetch_bytes, ready_ns);
+                        fetches += 1;
+                    }
+                    fetch_tpage = tpage;
+                    fetch_bytes = line_bytes;
+                }
+            }
+        }
+        if fetch_tpage != NONE {
+            self.fetch_entries(job, fetch_tpage, fetch_bytes, ready_ns);
+            fetches += 1;
+        }
+        fetches
+    }
+
+    /// Read `bytes` of entries from translation page `tpage` (spread over dies).
+    fn fetch_entries(&mut self, job: u32, tpage: u32, bytes: u32, ready_ns: u64) {
+        let spec = OpSpec::new(
+            tpage % self.geo.dies,
+            OpKind::Read,
+            bytes.min(self.geo.page_bytes),
+            OpPurpose::MappingRead,
+        );
+        self.enqueue_op(spec, job, ready_ns);
+    }
+
+    fn unit_range(&self, id: u32) -> std::ops::Range<u32> {
+        let job = self.jobs.get(id);
+        job.first_unit..job.end_unit
+    }
+
+    fn read_lookup(&mut self, id: u32, ready_ns: u64) {
+        let fetches = self.lookup_units(id, self.unit_range(id), false, ready_ns);
+        let job = self.jobs.get_mut(id);
+        job.phase = Phase::Lookup;
+        job.ready_ns = ready_ns;
+        job.pending = fetches;
+        if fetches == 0 {
+            self.read_data(id, ready_ns);
+        }
+    }
+
+    fn read_data(&mut self, id: u32, at_ns: u64) {
+        let range = self.unit_range(id);
+        let unit_bytes = self.geo.unit_bytes;
+        let mut reads = 0;
+        let mut run_page = NONE;
+        let mut run_bytes = 0u32;
+        let mut dram_bytes = 0u64;
+        let mut zero_bytes = 0u64;
+        for unit in range {
+            let Some(slot) = self.ftl.lookup(unit) else {
+                zero_bytes += u64::from(unit_bytes);
+                continue;
+            };
+            let page = self.geo.page_of_slot(slot);
+            if self.ftl.page_in_dram(page) {
+                dram_bytes += u64::from(unit_bytes);
+                self.stats.units_read_from_dram += 1;
+                continue;
+            }
+            if page == run_page {
+                run_bytes += unit_bytes;
+                continue;
+            }
+            if run_page != NONE {
+                self.queue_page_read(id, run_page, run_bytes, at_ns);
+                reads += 1;
+            }
+            run_page = page;
+            run_bytes = unit_bytes;
+        }
+        if run_page != NONE {
+            self.queue_page_read(id, run_page, run_bytes, at_ns);
+            reads += 1;
+        }
+        let job = self.jobs.get_mut(id);
+        job.phase = Phase::Data;
+        job.pending = reads;
+        job.done_ns = at_ns;
+        job.link_bytes_left = job.bytes();
+        if dram_bytes > 0 {
+            let from_dram = self.buffer.dram_access(self.now_ns, at_ns, dram_bytes);
+            self.send_to_host(id, from_dram, dram_bytes);
+        }
+        if zero_bytes > 0 {
+            self.send_to_host(id, at_ns, zero_bytes);
+        }
+        if reads == 0 {
+            let done = self.jobs.get(id).done_ns;
+            self.finish(id, done);
+        }
+    }
+
+    fn queue_page_read(&mut self, id: u32, page: u32, bytes: u32, at_ns: u64) {
+        let spec = OpSpec::new(
+            self.geo.die_of_page(page),
+            OpKind::Read,
+            bytes,
+            OpPurpose::HostRead,
+        );
+        self.enqueue_op(spec, id, at_ns);
+    }
+
+    /// Send up to `bytes` of the job's remaining read data to the host from `ready_ns`.
+    fn send_to_host(&mut self, id: u32, ready_ns: u64, bytes: u64) {
+        let job = self.jobs.get_mut(id);
+        let bytes = bytes.min(job.link_bytes_left);
+        job.link_bytes_left -= bytes;
+        let ready_ns = ready_ns.max(self.now_ns);
+        let arrived = self.host.transfer(self.now_ns, ready_ns, bytes, true);
+        let job = self.jobs.get_mut(id);
+        job.done_ns = job.done_ns.max(arrived);
+    }
+
+    fn write_through(&mut self, id: u32, processed_ns: u64) {
+        let job = *self.jobs.get(id);
+        let data_in = self
+            .host
+            .transfer(self.now_ns, processed_ns, job.bytes(), false);
+        let mut pending = 0;
+        // Old content of partly written units, read before the FTL remaps them.
+        for unit in job
+            .partial_units(self.geo.unit_sectors)
+            .into_iter()
+            .flatten()
+        {
+            let Some(slot) = self.ftl.lookup(unit) else {
+                continue;
+            };
+            let page = self.geo.page_of_slot(slot);
+            if self.ftl.page_in_dram(page) {
+                continue;
+            }
+            let spec = OpSpec::new(
+                self.geo.die_of_page(page),
+                OpKind::Read,
+                self.geo.unit_bytes,
+                OpPurpose::ModifyRead,
+            );
+            self.enqueue_op(spec, id, processed_ns);
+            pending += 1;
+        }
+        pending += self.lookup_units(id, self.unit_range(id), true, processed_ns);
+        // Place the units in fresh pages now; their programs wait for the lookups and data.
+        let per_page = self.geo.slots_per_page;
+        let mut unit = job.first_unit;
+        while unit < job.end_unit {
+            let count = per_page.min(job.end_unit - unit);
+            let page = self.ftl.alloc_host_page(&mut self.scratch_ops);
+            self.enqueue_background();
+            for k in 0..count {
+                self.ftl.place(unit + k, page * per_page + k);
+            }
+            self.ftl.note_host_padding(per_page - count);
+            let mut spec = OpSpec::new(
+                self.geo.die_of_page(page),
+                OpKind::Program,
+                count * self.geo.unit_bytes,
+                OpPurpose::HostProgram,
+            );
+            spec.page = page;
+            self.hold_op(spec, id);
+            unit += count;
+        }
+        let job = self.jobs.get_mut(id);
+        job.phase = Phase::Lookup;
+        job.ready_ns = data_in;
+        job.pending = pending;
+        if pending == 0 {
+            self.program_held(id, data_in);
+        }
+    }
+
+    /// Release the job's held programs (lookups done, data present).
+    fn program_held(&mut self, id: u32, at_ns: u64) {
+        let programs = self.release_held(id, at_ns);
+        let job = self.jobs.get_mut(id);
+        job.phase = Phase::Data;
+        job.pending = programs;
+        if programs == 0 {
+            self.data_done(id, at_ns);
+        }
+    }
+
+    fn write_buffered(&mut self, id: u32, processed_ns: u64) {
+        let job = *self.jobs.get(id);
+        let data_in = self
+            .host
+            .transfer(self.now_ns, processed_ns, job.bytes(), false);
+        let in_dram = self.buffer.dram_access(self.now_ns, data_in, job.bytes());
+        let units = job.unit_count();
+        let j = self.jobs.get_mut(id);
+        j.ready_ns = in_dram;
+        j.units = units;
+        if self.buffer.waiters.is_empty() && self.buffer.fits(units) {
+            self.admit_buffered(id, in_dram);
+        } else {
+            self.stats.buffer_full_waits += 1;
+            self.jobs.get_mut(id).phase = Phase::WaitBuffer;
+            self.buffer.waiters.push_back(id);
+            self.unblock_buffer();
+        }
+    }
+
+    /// The buffered write's units enter the buffer at `at_ns` and it is acknowledged.
+    fn admit_buffered(&mut self, id: u32, at_ns: u64) {
+        for unit in self.unit_range(id) {
+            self.append_to_open_page(unit, at_ns);
+        }
+        self.finish(id, at_ns);
+    }
+
+    fn append_to_open_page(&mut self, unit: u32, at_ns: u64) {
+        let per_page = self.geo.slots_per_page;
+        if let Some(slot) = self.ftl.lookup(unit) {
+            if self.buffer.open_page != NONE && self.geo.page_of_slot(slot) == self.buffer.open_page
+            {
+                self.stats.units_coalesced_in_buffer += 1;
+                return;
+            }
+        }
+        if self.buffer.open_page == NONE {
+            let page = self.ftl.alloc_host_page(&mut self.scratch_ops);
+            self.enqueue_background();
+            self.buffer.open_page = page;
+            self.buffer.open_fill = 0;
+            self.buffer.open_ready_ns = at_ns;
+            self.buffer.open_units.clear();
+        }
+        let slot = self.buffer.open_page * per_page + self.buffer.open_fill;
+        self.ftl.place(unit, slot);
+        self.buffer.open_fill += 1;
+        self.buffer.occupy(1);
+        self.buffer.open_units.push(unit);
+        self.buffer.open_ready_ns = self.buffer.open_ready_ns.max(at_ns);
+        if self.buffer.open_fill == per_page {
+            self.close_open_page();
+        }
+    }
+
+    /// Send the open page to flash (partly filled: the rest is padding).
+    fn close_open_page(&mut self) {
+        let page = self.buffer.open_page;
+        assert_ne!(page, NONE, "no open buffer page to close");
+        let fill = self.buffer.open_fill;
+        self.ftl.note_host_padding(self.geo.slots_per_page - fill);
+        let seq = self.buffer.issue_seq();
+        let id = self.jobs.insert(Job::buffer_page(fill, seq));
+        let ready = self.buffer.open_ready_ns.max(self.now_ns);
+        let bytes = fill * self.geo.unit_bytes;
+        let read_out = self
+            .buffer
+            .dram_access(self.now_ns, ready, u64::from(bytes));
+        let mut units = std::mem::take(&mut self.buffer.open_units);
+        units.sort_unstable();
+        let fetches = self.lookup_units(id, units.iter().copied(), true, ready);
+        units.clear();
+        self.buffer.open_units = units;
+        let mut spec = OpSpec::new(
+            self.geo.die_of_page(page),
+            OpKind::Program,
+            bytes,
+            OpPurpose::HostProgram,
+        );
+        spec.page = page;
+        self.hold_op(spec, id);
+        self.buffer.open_page = NONE;
+        self.buffer.open_fill = 0;
+        let job = self.jobs.get_mut(id);
+        job.ready_ns = read_out;
+        job.pending = fetches;
+        if fetches == 0 {
+            self.program_held(id, read_out);
+        }
+    }
+
+    /// Writes wait for room but nothing is being programmed: the open page must go.
+    fn unblock_buffer(&mut self) {
+        if !self.buffer.waiters.is_empty()
+            && self.buffer.pages_in_flight == 0
+            && self.buffer.open_page != NONE
+        {
+            self.close_open_page();
+        }
+    }
+
+    fn flush(&mut self, id: u32, processed_ns: u64) {
+        if !(self.buffer.enabled && self.buffer.volatile) {
+            self.finish(id, processed_ns);
+            return;
+        }
+        if self.buffer.open_page != NONE {
+            self.close_open_page();
+        }
+        let target = self.buffer.next_seq();
+        if self.buffer.drained_below(target) {
+            self.finish(id, processed_ns);
+        } else {
+            let job = self.jobs.get_mut(id);
+            job.phase = Phase::WaitDrain;
+            job.ready_ns = processed_ns;
+            job.seq = target;
+            self.buffer.flush_waiters.push_back((id, target));
+        }
+    }
+
+    /// An op the job waited on ended now.
+    pub(super) fn job_op_done(&mut self, id: u32, spec: OpSpec) {
+        let now = self.now_ns;
+        if spec.purpose == OpPurpose::HostRead {
+            self.send_to_host(id, now, u64::from(spec.bytes));
+        }
+        let job = self.jobs.get_mut(id);
+        assert!(job.pending > 0, "op finished for a job waiting on none");
+        job.pending -= 1;
+        if job.pending > 0 {
+            return;
+        }
+        let job = *job;
+        match (job.phase, job.kind) {
+            (Phase::Lookup, JobKind::Read) => self.read_data(id, now.max(job.ready_ns)),
+            (Phase::Lookup, JobKind::WriteThrough | JobKind::BufferPage) => {
+                self.program_held(id, now.max(job.ready_ns))
+            }
+            (Phase::Data, JobKind::Read) => self.finish(id, job.done_ns.max(now)),
+            (Phase::Data, _) => self.data_done(id, now),
+            (phase, kind) => unreachable!("{kind:?} job got an op in phase {phase:?}"),
+        }
+    }
+
+    /// All programs of a write-through or buffer-page job ended.
+    fn data_done(&mut self, id: u32, at_ns: u64) {
+        let job = *self.jobs.get(id);
+        match job.kind {
+            JobKind::WriteThrough => self.finish(id, at_ns),
+            JobKind::BufferPage => {
+                self.jobs.remove(id);
+                self.buffer.release(job.units);
+                self.buffer.complete_seq(job.seq);
+                self.admit_buffer_waiters();
+                self.release_flush_waiters();
+            }
+            other => unreachable!("{other:?} has no programs"),
+        }
+    }
+
+    fn admit_buffer_waiters(&mut self) {
+        while let Some(&id) = self.buffer.waiters.front() {
+            let job = *self.jobs.get(id);
+            if !self.buffer.fits(job.units) {
+                break;
+            }
+            self.buffer.waiters.pop_front();
+            self.admit_buffered(id, job.ready_ns.max(self.now_ns));
+        }
+        self.unblock_buffer();
+    }
+
+    fn release_flush_waiters(&mut self) {
+        while let Some(&(id, target)) = self.buffer.flush_waiters.front() {
+            if !self.buffer.drained_below(target) {
+                break;
+            }
+            self.buffer.flush_waiters.pop_front();
+            let ready = self.jobs.get(id).ready_ns;
+            self.finish(id, ready.max(self.now_ns));
+        }
+    }
+}

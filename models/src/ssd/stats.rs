@@ -1,0 +1,37 @@
+//! Counters an SSD model keeps about the work it did (since construction; preconditioning is
+//! not counted). Figures derived from them (write amplification) are methods on the model,
+//! which knows the geometry.
+
+use serde::Serialize;
+
+/// What the drive did, by cause.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SsdStats {
+    pub host_reads: u64,
+    pub host_writes: u64,
+    pub host_flushes: u64,
+    pub host_discards: u64,
+    /// Mapping units covered by host writes.
+    pub host_units_written: u64,
+    /// Mapping units covered by host reads.
+    pub host_units_read: u64,
+    /// Requests that reached past the end of the drive (the excess was ignored).
+    pub out_of_range_requests: u64,
+    pub flash_reads_host: u64,
+    pub flash_reads_modify: u64,
+    pub flash_reads_mapping: u64,
+    pub flash_reads_gc: u64,
+    pub flash_programs_host: u64,
+    pub flash_programs_gc: u64,
+    pub flash_programs_mapping: u64,
+    pub flash_erases: u64,
+    pub mapping_cache_hits: u64,
+    pub mapping_cache_misses: u64,
+    /// Units read from controller memory (buffered or being programmed).
+    pub units_read_from_dram: u64,
+    /// Buffered units overwritten while their page was still open.
+    pub units_coalesced_in_buffer: u64,
+    /// Buffered writes that had to wait for room.
+    pub buffer_full_waits: u64,
+    pub stalls: u64,
+}

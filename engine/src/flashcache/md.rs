@@ -1,0 +1,235 @@
+//! Metadata updates (spec 1.14, writeback only): the two transitions that write a metadata
+//! block — clean→dirty after a data write, dirty→clean after a cleaning copy — serialised
+//! per metadata block, with updates arriving meanwhile batched into the next write.
+//!
+//! Owns: `md_write`, the worker's kick-off (snapshot of the whole md block from memory plus
+//! the overrides of every batched job) and `md_write_done`. Does not own the byte layout
+//! (see [`super::layout`]).
+
+use super::config::MdWriteFailure;
+use super::inject::ErrorInjection;
+use super::io::{Buffer, Device, IoOp, IoTag, JobId, Region, RegionList};
+use super::job::Action;
+use super::layout::{encode_slot, MdSlot};
+use super::state::{BlockState, Transition};
+use super::target::Flashcache;
+use crate::block::IoStatus;
+
+impl Flashcache {
+    /// `flashcache_md_write`: queue behind a write in flight on the same md block, or hand
+    /// the job to the worker to start one.
+    pub(crate) fn md_write(&mut self, id: JobId) {
+        let job = self.jobs.job(id);
+        assert!(matches!(
+            job.action,
+            Action::WriteCache | Action::WriteDisk | Action::WriteDiskSync
+        ));
+        let md_block = self.blocks.geometry.md_block_of(job.index) as usize;
+        let head = &mut self.md_heads[md_block];
+        if head.in_prog {
+            head.queued_updates.push_back(id);
+        } else {
+            head.in_prog = true;
+            self.lists.md_io.push_back(id);
+            self.schedule_work();
+        }
+    }
+
+    /// `flashcache_md_write_kickoff` (worker): snapshot the md block, apply this job's and
+    /// every batched job's new state, write it.
+    pub(crate) fn md_write_kickoff(&mut self, id: JobId) {
+        let geometry = self.blocks.geometry;
+        if self.injected(ErrorInjection::MD_ALLOC_SECTOR_ERROR) {
+            // Page allocation failed: treated as a metadata write error.
+            self.errors.memory_alloc_errors += 1;
+            self.jobs.job_mut(id).error = true;
+            self.lists.md_complete.push_back(id);
+            self.schedule_work();
+            return;
+        }
+        let index = self.jobs.job(id).index;
+        let md_block = geometry.md_block_of(index);
+        let md_bytes = geometry.md_block_size_sectors as usize * 512;
+        let buffer_id = self.meta.alloc(md_bytes);
+        self.jobs.job_mut(id).md_buffer = Some(buffer_id);
+        let head = &mut self.md_heads[md_block as usize];
+        debug_assert!(head.md_io_inprog.is_empty());
+        head.md_io_inprog.extend(head.queued_updates.drain(..));
+        let slots = geometry.slots_per_md_block();
+        let first = md_block * slots;
+        let last = (first + slots).min(geometry.size_blocks);
+        let buffer = self.meta.get_mut(buffer_id).expect("just allocated");
+        for block_index in first..last {
+            let block = self.blocks.block(block_index);
+            encode_slot(
+                buffer,
+                (block_index - first) as usize,
+                MdSlot::of_block(block.dbn, block.state),
+            );
+        }
+        let target_slot = |action: Action| -> u32 {
+            let state = if action == Action::WriteCache {
+                BlockState::VALID.union(BlockState::DIRTY)
+            } else {
+                BlockState::VALID
+            };
+            u32::from(state.bits())
+        };
+        let lead = self.jobs.job(id);
+        let lead_slot = MdSlot {
+            dbn: self.blocks.block(lead.index).dbn,
+            state: target_slot(lead.action),
+        };
+        encode_slot(buffer, (lead.index - first) as usize, lead_slot);
+        let batched = self.md_heads[md_block as usize].md_io_inprog.len();
+        for position in 0..batched {
+            let batched_id = self.md_heads[md_block as usize].md_io_inprog[position];
+            let job = self.jobs.job(batched_id);
+            let slot = MdSlot {
+                dbn: self.blocks.block(job.index).dbn,
+                state: target_slot(job.action),
+            };
+            let buffer = self.meta.get_mut(buffer_id).expect("just allocated");
+            encode_slot(buffer, (job.index - first) as usize, slot);
+            self.stats.md_write_batch += 1;
+        }
+        self.stats.ssd_writes += 1;
+        self.stats.md_ssd_writes += 1;
+        let region = Region::new(
+            Device::Ssd,
+            geometry.md_block_sector(md_block),
+            u64::from(geometry.md_block_size_sectors),
+        );
+        self.submit_dm_io(
+            IoTag::MdWrite(id),
+            IoOp::Write,
+            RegionList::one(region),
+            Buffer::Meta(buffer_id),
+        );
+    }
+
+    /// `flashcache_md_write_done` (worker): finish the lead job and every batched one, then
+    /// start the next queued update of this md block (which absorbs the rest).
+    pub(crate) fn md_write_done(&mut self, id: JobId) {
+        if let Some(buffer) = self.jobs.job_mut(id).md_buffer.take() {
+            self.meta.free(buffer);
+        }
+        let lead = self.jobs.job(id);
+        let error = lead.error;
+        let md_block = self.blocks.geometry.md_block_of(lead.index) as usize;
+        let batched = std::mem::take(&mut self.md_heads[md_block].md_io_inprog);
+        for job_id in std::iter::once(id).chain(batched.iter().copied()) {
+            self.jobs.job_mut(job_id).error = error;
+            let job = self.jobs.job(job_id);
+            if job.action == Action::WriteCache {
+                self.md_dirty_done(job_id);
+                if self.is_halted() {
+                    return;
+                }
+            } else {
+                self.md_clean_done(job_id);
+            }
+        }
+        // Give the emptied batch vector back to the head to reuse its capacity.
+        let mut batched = batched;
+        batched.clear();
+        self.md_heads[md_block].md_io_inprog = batched;
+        let head = &mut self.md_heads[md_block];
+        if let Some(next) = head.queued_updates.pop_front() {
+            self.md_write_kickoff(next);
+        } else {
+            head.in_prog = false;
+        }
+    }
+
+    /// The WRITECACHE half of `md_write_done`.
+    fn md_dirty_done(&mut self, id: JobId) {
+        if self.injected(ErrorInjection::WRITECACHE_MD_ERROR) {
+            self.jobs.job_mut(id).error = true;
+        }
+        let job = self.jobs.job(id);
+        let (index, error, start_ns) = (job.index, job.error, job.start_ns);
+        let bio = job.bio.expect("dirtying job carries its bio");
+        let set = self.blocks.geometry.set_of_index(index) as usize;
+        if !error {
+            if !self.blocks.state(index).is_dirty() {
+                self.blocks.sets[set].nr_dirty += 1;
+                self.nr_dirty += 1;
+            }
+            self.stats.md_write_dirty += 1;
+            self.blocks.apply(index, Transition::MarkDirty);
+        } else {
+            self.errors.ssd_write_errors += 1;
+        }
+        let status = if error {
+            IoStatus::IoError
+        } else {
+            IoStatus::Ok
+        };
+        self.endio(bio.id, status, start_ns);
+        if error {
+            match self.config.options.md_write_failure {
+                MdWriteFailure::Panic => {
+                    // flashcache's error handler still sees job->bio and VERIFYs that the
+                    // cache is not writeback.
+                    self.halt(
+                        "VERIFY(dmc->cache_mode != FLASHCACHE_WRITE_BACK) failed in \
+                         flashcache_do_pending_error after a dirtying metadata write error",
+                    );
+                    return;
+                }
+                MdWriteFailure::FailAndInvalidate => {
+                    // Decision 8: the block was clean, so invalidating it serves the last
+                    // acknowledged data from the disk.
+                    self.jobs.job_mut(id).bio = None;
+                    self.do_pending(id);
+                }
+            }
+        } else if self.blocks.block(index).nr_queued > 0 {
+            self.do_pending(id);
+        } else {
+            self.blocks.apply(index, Transition::IoFinished);
+            self.free_job(id);
+        }
+    }
+
+    /// The WRITEDISK / WRITEDISK_SYNC half of `md_write_done`.
+    fn md_clean_done(&mut self, id: JobId) {
+        let action = self.jobs.job(id).action;
+        if self.injected(ErrorInjection::WRITEDISK_MD_ERROR) {
+            self.jobs.job_mut(id).error = true;
+        }
+        let job = self.jobs.job(id);
+        let (index, error) = (job.index, job.error);
+        let set = self.blocks.geometry.set_of_index(index);
+        if !error {
+            self.stats.md_write_clean += 1;
+            self.blocks.apply(index, Transition::MarkClean);
+            self.blocks.block_mut(index).clean_failed = false;
+            let cache_set = &mut self.blocks.sets[set as usize];
+            assert!(cache_set.nr_dirty > 0 && self.nr_dirty > 0);
+            cache_set.nr_dirty -= 1;
+            self.nr_dirty -= 1;
+        } else {
+            // No choice but to keep the dirty block; bios queued meanwhile fail.
+            self.errors.ssd_write_errors += 1;
+            self.blocks.block_mut(index).clean_failed = true;
+        }
+        let cache_set = &mut self.blocks.sets[set as usize];
+        assert!(cache_set.clean_inprog > 0 && self.clean_inprog > 0);
+        cache_set.clean_inprog -= 1;
+        self.clean_inprog -= 1;
+        if error || self.blocks.block(index).nr_queued > 0 {
+            self.do_pending(id);
+        } else {
+            self.blocks.apply(index, Transition::IoFinished);
+            self.free_job(id);
+        }
+        if action == Action::WriteDisk {
+            self.clean_set(set, 0);
+        } else {
+            self.sync_blocks();
+        }
+        self.stats.cleanings += 1;
+    }
+}

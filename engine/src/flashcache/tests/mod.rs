@@ -1,0 +1,1 @@
+//! Tests of the flashcache state machine driven by a scripted executor.

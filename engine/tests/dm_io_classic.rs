@@ -317,7 +317,7 @@ fn regions_are_split_by_device_limit_and_bio_vectors_from_an_offset_buffer() {
     assert_eq!(ios, vec![(0, 256, 3), (256, 256, 3), (512, 88, 3)]);
     assert_eq!(h.platform.submitted[1].buffer, buffer.slice(256, 256));
     for io in &h.platform.submitted {
-        assert_eq!(io.buffer.capacity_sectors() as u32 - io.sectors < 8, true);
+        assert!(io.buffer.capacity_sectors() as u32 - io.sectors < 8);
     }
 }
 

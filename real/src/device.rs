@@ -95,18 +95,7 @@ impl RealDevice {
                     rustix::fs::minor(stat.st_rdev),
                 );
                 safety::check_block_device_unused(&path, major, minor)?;
-                let fd = rustix::fs::open(&path, flags | OFlags::EXCL, Mode::empty()).map_err(
-                    |errno| {
-                        if errno == rustix::io::Errno::BUSY {
-                            RealError::Busy { path: path.clone() }
-                        } else {
-                            RealError::Open {
-                                path: path.clone(),
-                                source: errno.into(),
-                            }
-                        }
-                    },
-                )?;
+                let fd = open_exclusive(&path, flags)?;
                 // The node could have been replaced between stat and open.
                 let opened = rustix::fs::fstat(&fd).map_err(|errno| RealError::Query {
                     path: path.clone(),
@@ -190,8 +179,8 @@ impl RealDevice {
             .is_some_and(|end| end <= size_sectors);
         if !fits
             || sectors == 0
-            || start_sector % block_sectors != 0
-            || sectors % block_sectors != 0
+            || !start_sector.is_multiple_of(block_sectors)
+            || !sectors.is_multiple_of(block_sectors)
         {
             return Err(RealError::BadRange {
                 path,
@@ -274,7 +263,7 @@ impl RealDevice {
             });
         }
         let block_sectors = u64::from(self.logical_block_size) / SECTOR_BYTES;
-        if sector % block_sectors != 0 || sectors % block_sectors != 0 {
+        if !sector.is_multiple_of(block_sectors) || !sectors.is_multiple_of(block_sectors) {
             return Err(RealError::Misaligned {
                 path: self.path.clone(),
                 op,
@@ -341,6 +330,38 @@ impl RealDevice {
     /// `fdatasync(2)` (the blocking backend's flush).
     pub(crate) fn flush_blocking(&self) -> std::io::Result<()> {
         Ok(rustix::fs::fdatasync(&self.fd)?)
+    }
+}
+
+/// Attempts of an exclusive open that meets EBUSY, 20 ms apart.
+const EXCLUSIVE_OPEN_ATTEMPTS: u32 = 10;
+
+/// Opens a block device `O_EXCL`. EBUSY is retried for up to ~200 ms before it becomes
+/// [`RealError::Busy`]: an exclusive claim can be held for an instant by a process that is
+/// between `fork` and `exec` and still shares a descriptor its parent already closed (a
+/// multi-threaded test harness spawning tools does this), while a mounted filesystem or a
+/// stacked driver holds it for good.
+fn open_exclusive(path: &Path, flags: OFlags) -> Result<OwnedFd, RealError> {
+    let mut attempt = 1;
+    loop {
+        match rustix::fs::open(path, flags | OFlags::EXCL, Mode::empty()) {
+            Ok(fd) => return Ok(fd),
+            Err(rustix::io::Errno::BUSY) if attempt < EXCLUSIVE_OPEN_ATTEMPTS => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(rustix::io::Errno::BUSY) => {
+                return Err(RealError::Busy {
+                    path: path.to_path_buf(),
+                })
+            }
+            Err(errno) => {
+                return Err(RealError::Open {
+                    path: path.to_path_buf(),
+                    source: errno.into(),
+                })
+            }
+        }
     }
 }
 

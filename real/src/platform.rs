@@ -98,7 +98,7 @@ pub struct PlatformStats {
 }
 
 enum Backend {
-    Ring(RingBackend),
+    Ring(Box<RingBackend>),
     Blocking(BlockingBackend),
 }
 
@@ -150,7 +150,7 @@ impl RealPlatform {
             BackendChoice::Blocking => Backend::Blocking(BlockingBackend::default()),
             BackendChoice::IoUring | BackendChoice::Auto => {
                 match RingBackend::new(options.queue_entries, arena, options.register_buffers) {
-                    Ok(ring) => Backend::Ring(ring),
+                    Ok(ring) => Backend::Ring(Box::new(ring)),
                     Err(source) if options.backend == BackendChoice::Auto => {
                         fallback_reason = Some(format!("io_uring setup failed: {source}"));
                         Backend::Blocking(BlockingBackend::default())
@@ -637,5 +637,9 @@ impl Platform for RealPlatform {
     fn wait(&mut self, deadline_ns: Option<u64>, arena: &mut Arena, inputs: &mut Vec<Input>) {
         self.wait_until_ready(deadline_ns, arena);
         inputs.extend(self.ready.drain(..).map(Input::Completion));
+    }
+
+    fn is_quiescent(&self) -> bool {
+        self.table.len() == 0 && self.ready.is_empty()
     }
 }

@@ -101,7 +101,10 @@ fn fixture_error(message: String) -> RealError {
 }
 
 fn create_backing_file(options: &FixtureOptions) -> Result<PathBuf, RealError> {
-    if options.size_bytes == 0 || options.size_bytes % u64::from(options.sector_size.max(512)) != 0
+    if options.size_bytes == 0
+        || !options
+            .size_bytes
+            .is_multiple_of(u64::from(options.sector_size.max(512)))
     {
         return Err(fixture_error(format!(
             "size {} bytes is not a positive multiple of the sector size {}",
@@ -175,6 +178,23 @@ fn attach(backing: &Path, sector_size: u32) -> Result<(PathBuf, FixtureKind), St
     Ok((device, FixtureKind::LoopDevice { direct_io }))
 }
 
+/// Waits (up to 2 s) until the kernel has really let go of `device`: `losetup --detach` of a
+/// device someone still has open only marks it for detaching at the last close.
+fn wait_until_detached(device: &Path) {
+    let Some(name) = device.file_name() else {
+        return;
+    };
+    let backing = PathBuf::from("/sys/block")
+        .join(name)
+        .join("loop/backing_file");
+    for _ in 0..200 {
+        if !backing.exists() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 impl LoopDevice {
     /// A loop device when running as root and `losetup` works; otherwise a plain file.
     pub fn create(options: FixtureOptions) -> Result<LoopDevice, RealError> {
@@ -227,6 +247,17 @@ impl LoopDevice {
         }
     }
 
+    /// Always a plain file on `options.medium` (for tests that compare a file with a loop
+    /// device).
+    pub fn plain_file(options: FixtureOptions) -> Result<LoopDevice, RealError> {
+        let backing_file = create_backing_file(&options)?;
+        Ok(LoopDevice {
+            path: backing_file.clone(),
+            backing_file,
+            kind: FixtureKind::PlainFile,
+        })
+    }
+
     /// The path to open: `/dev/loopN`, or the plain file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -255,6 +286,7 @@ impl Drop for LoopDevice {
                 // Errors cannot propagate out of Drop; a leaked loop device shows in
                 // `losetup -a` with its dmsim-real backing name.
                 let _ = losetup(&["--detach", path]);
+                wait_until_detached(&self.path);
             }
         }
         let _ = std::fs::remove_file(&self.backing_file);

@@ -104,16 +104,7 @@ fn writes_are_refused_without_allow_write() {
         );
     }
     assert_eq!(device.check_io(Op::Read, 0, 8).unwrap(), 0);
-    let writable = RealDevice::open(
-        fixture.path(),
-        OpenOptions {
-            allow_write: true,
-            range: None,
-        },
-    );
-    // A block device is held O_EXCL by `device`; close it first.
-    drop(device);
-    drop(writable);
+    drop(device); // a block device is held O_EXCL until closed
     let writable = RealDevice::open(
         fixture.path(),
         OpenOptions {
@@ -121,7 +112,7 @@ fn writes_are_refused_without_allow_write() {
             range: None,
         },
     )
-    .unwrap();
+    .unwrap_or_else(|error| panic!("reopen for writing: {error}"));
     assert!(writable.check_io(Op::Write, 0, 8).is_ok());
 }
 
@@ -165,12 +156,21 @@ fn a_device_held_exclusively_is_refused_as_busy() {
         return; // O_EXCL means nothing for regular files
     }
     use rustix::fs::{Mode, OFlags};
-    let holder = rustix::fs::open(
-        fixture.path(),
-        OFlags::RDONLY | OFlags::EXCL | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .unwrap();
+    // Retried like RealDevice::open does: a sibling test thread spawning a tool can hold a
+    // claim for an instant (see device::open_exclusive).
+    let holder = (0..10)
+        .find_map(|_| {
+            let opened = rustix::fs::open(
+                fixture.path(),
+                OFlags::RDONLY | OFlags::EXCL | OFlags::CLOEXEC,
+                Mode::empty(),
+            );
+            if opened.is_err() {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            opened.ok()
+        })
+        .expect("hold the device exclusively");
     let error = RealDevice::open(fixture.path(), OpenOptions::default()).unwrap_err();
     let message = error.to_string();
     assert!(matches!(error, RealError::Busy { .. }), "{message}");

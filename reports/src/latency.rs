@@ -72,9 +72,32 @@ pub struct LatencySummary {
     pub cdf: Vec<CdfPoint>,
 }
 
-/// Read and write latency distributions of one run.
+/// Headline latency figures over every request of a run, reads and writes together.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct OverallLatency {
+    /// Number of requests recorded.
+    pub count: u64,
+    /// Exact arithmetic mean, in nanoseconds.
+    pub mean_ns: f64,
+    /// Median (nearest rank), in nanoseconds.
+    pub p50_ns: u64,
+    /// 90th percentile, in nanoseconds.
+    pub p90_ns: u64,
+    /// 99th percentile, in nanoseconds.
+    pub p99_ns: u64,
+    /// 99.9th percentile, in nanoseconds.
+    pub p999_ns: u64,
+    /// Exact maximum, in nanoseconds.
+    pub max_ns: u64,
+}
+
+/// Latency distributions of one run: all requests (flattened into this object's fields, so
+/// `latency.p99_ns` is the run's p99), and reads and writes apart.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatencyReport {
+    /// Every request, reads and writes together.
+    #[serde(flatten, default)]
+    pub all: OverallLatency,
     /// Latency of read requests.
     pub read: LatencySummary,
     /// Latency of write requests.
@@ -151,7 +174,19 @@ impl LatencyRecorder {
 
     /// Read and write summaries.
     pub fn report(&self) -> LatencyReport {
+        let mut both = self.read.clone();
+        both.merge(&self.write);
+        let all = both.summary();
         LatencyReport {
+            all: OverallLatency {
+                count: all.count,
+                mean_ns: all.mean_ns,
+                p50_ns: all.p50_ns,
+                p90_ns: all.p90_ns,
+                p99_ns: all.p99_ns,
+                p999_ns: all.p999_ns,
+                max_ns: all.max_ns,
+            },
             read: self.summary(Op::Read),
             write: self.summary(Op::Write),
         }

@@ -33,7 +33,7 @@ mod demo;
 pub use charts::ChartKind;
 pub use compare::{CompareReport, GridAxis, COMPARE_FILE_NAME, INDEX_FILE_NAME};
 pub use error::ReportError;
-pub use latency::{CdfPoint, LatencyRecorder, LatencyReport, LatencySummary, Op};
+pub use latency::{CdfPoint, LatencyRecorder, LatencyReport, LatencySummary, Op, OverallLatency};
 pub use recorder::RunRecorder;
 pub use run_report::{stat, DeviceReport, RunReport, Throughput, SUMMARY_FILE_NAME};
 pub use time_series::{TimeSeries, TimeSeriesData};

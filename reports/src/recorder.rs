@@ -118,13 +118,19 @@ impl RunRecorder {
         } else {
             end_ns
         };
+        let throughput = Throughput::new(self.requests, self.bytes, end_ns);
         RunReport {
             label: label.to_string(),
+            requests: throughput.requests,
+            iops: throughput.requests_per_s,
+            bytes: throughput.bytes,
+            verified_reads: 0,
+            data_errors: 0,
             config,
             stats,
             latency: self.latency.report(),
             devices: self.devices,
-            throughput: Throughput::new(self.requests, self.bytes, end_ns),
+            throughput,
             time_series: self.time_series.data(end_ns),
         }
     }

@@ -90,6 +90,21 @@ impl Throughput {
 pub struct RunReport {
     /// Short unique name of the run, e.g. "wb/lru". Used in legends and tables.
     pub label: String,
+    /// Headline copies for scripts: requests completed (= `throughput.requests`).
+    #[serde(default)]
+    pub requests: u64,
+    /// Requests per second of virtual time (= `throughput.requests_per_s`).
+    #[serde(default)]
+    pub iops: f64,
+    /// Bytes moved by requests (= `throughput.bytes`).
+    #[serde(default)]
+    pub bytes: u64,
+    /// Reads whose every sector the data oracle checked (0 when the run had no oracle).
+    #[serde(default)]
+    pub verified_reads: u64,
+    /// Sectors the data oracle found wrong (stale, misplaced or corrupt data).
+    #[serde(default)]
+    pub data_errors: u64,
     /// The run's configuration as the caller describes it (mode, policy, sizes, options,
     /// deviations from flashcache). For comparisons, each grid axis's value is expected under
     /// the axis name (see [`crate::GridAxis`]).
@@ -344,6 +359,11 @@ mod tests {
         .collect();
         RunReport {
             label: "wb/lru".to_string(),
+            requests: 100,
+            iops: 10_000.0,
+            bytes: 100 * 4096,
+            verified_reads: 66,
+            data_errors: 0,
             config: serde_json::json!({"mode": "wb", "policy": "lru", "ssd_blocks": 1024}),
             stats,
             latency: latency.report(),

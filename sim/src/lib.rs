@@ -12,6 +12,7 @@
 pub mod device;
 pub mod event_queue;
 pub mod oracle;
+pub mod platform;
 pub mod probe;
 pub mod runner;
 pub mod streams;

@@ -208,7 +208,7 @@ impl SsdModel {
     /// (GC included): preconditioning.
     fn untimed_page_write<I: Iterator<Item = u32>>(&mut self, units: impl FnOnce(()) -> I) {
         let mut ops = std::mem::take(&mut self.scratch_ops);
-        ops.clear();
+        debug_assert!(ops.is_empty());
         let page = self.ftl.alloc_host_page(&mut ops);
         for op in &ops {
             if op.page != NONE {
@@ -230,6 +230,7 @@ impl SsdModel {
         }
         self.ftl.note_host_padding(self.geo.slots_per_page - fill);
         self.ftl.page_programmed(page);
+        ops.clear();
         self.scratch_ops = ops;
     }
 
@@ -284,7 +285,13 @@ impl SsdModel {
         for &spec in &ops {
             if spec.kind == OpKind::Program && spec.page != NONE {
                 // GC pages hold moved data in controller memory until programmed.
-                debug_assert!(self.ftl.page_in_dram(spec.page));
+                debug_assert!(
+                    self.ftl.page_in_dram(spec.page),
+                    "page {} purpose {:?} now {}",
+                    spec.page,
+                    spec.purpose,
+                    self.now_ns
+                );
             }
             self.enqueue_op(spec, NONE, self.now_ns);
         }

@@ -9,11 +9,13 @@
 //! - [`platform`]: [`RealPlatform`] — the engine's `Platform` on real devices: io_uring with
 //!   the arena as registered buffers (`ring`), or blocking `preadv2`/`pwritev2` (`blocking`);
 //!   the in-flight table and errno mapping (`inflight`).
+//! - [`closed_loop`]: a closed-loop bio source for this crate's tests and benchmark.
 //! - [`testing`]: loop-device fixtures for this crate's and the CLI's tests.
 //!
 //! Deliberately not here: anything the engine decides (timeouts, retries, what to submit).
 
 mod blocking;
+pub mod closed_loop;
 pub mod device;
 pub mod error;
 mod inflight;

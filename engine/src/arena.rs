@@ -11,7 +11,10 @@
 //!   or page is in flight: a page is in flight from the `Submit` of a device IO naming it until
 //!   that IO's `Completion`, and the engine may not touch it meanwhile.
 //! - The platform carrying out device IO uses the `io_*` accessors, [`Arena::materialize`] and
-//!   [`Arena::mark_bytes`]; they are meant for pages in flight and do not check.
+//!   [`Arena::mark_bytes`]; they are meant for pages in flight and do not check. A simulated
+//!   platform reads and writes sector contents (`io_sector`, `io_set_sector`); a real one
+//!   calls [`Arena::materialize_buffer`] before submitting and then lets the device read and
+//!   write the page memory directly.
 //!
 //! Pages are freed by their owner with [`Arena::release`]; a page released while still in
 //! flight (the buffer of a zombie IO) returns to the free list only when its last IO
@@ -114,8 +117,8 @@ impl Buffer {
 /// What a page's content is, as far as the engine and the platforms agree on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PageMode {
-    /// Eight sector contents are authoritative; the bytes are valid only after
-    /// [`Arena::materialize`].
+    /// Eight sector contents are authoritative; the bytes are stale (a freshly allocated
+    /// page, or one only simulated IO touched).
     Sectors,
     /// The page bytes are authoritative.
     Bytes,
@@ -350,19 +353,32 @@ impl Arena {
         self.io_bytes_mut(page)[index * SECTOR_SIZE..][..SECTOR_SIZE].copy_from_slice(bytes);
     }
 
-    /// Encodes a sectors-mode page's contents into its memory (before a real write). The page
-    /// stays sectors-mode: both forms now agree.
+    /// Makes the page memory authoritative: a sectors-mode page has its contents encoded
+    /// into its bytes and becomes bytes-mode (decoding gives the same contents back). The real
+    /// platform calls this for every page of a buffer before submitting any IO on it (see
+    /// [`Arena::materialize_buffer`]): the first real IO on a page finds it in sectors mode
+    /// with no DMA running, so later IOs sharing the page never re-encode over data a device
+    /// is writing. A no-op on a bytes-mode page.
     pub fn materialize(&mut self, page: PageId) {
-        let meta = &self.meta[page.index()];
+        let meta = &mut self.meta[page.index()];
         if meta.mode == PageMode::Sectors {
             let memory = &mut self.memory[page.index()].0;
             for (index, &content) in meta.sectors.iter().enumerate() {
                 encode_content(content, &mut memory[index * SECTOR_SIZE..][..SECTOR_SIZE]);
             }
+            meta.mode = PageMode::Bytes;
         }
     }
 
-    /// Declares the page memory authoritative (after a real read filled it).
+    /// [`Arena::materialize`] for every page of `buffer`.
+    pub fn materialize_buffer(&mut self, buffer: &Buffer) {
+        for &page in &buffer.pages {
+            self.materialize(page);
+        }
+    }
+
+    /// Declares the page memory authoritative *without* encoding its sector contents (for
+    /// memory rewritten wholesale through [`Arena::memory_mut`]).
     pub fn mark_bytes(&mut self, page: PageId) {
         self.meta[page.index()].mode = PageMode::Bytes;
     }
@@ -377,7 +393,6 @@ impl Arena {
     /// contents are encoded first so no sector is lost).
     pub fn io_bytes_mut(&mut self, page: PageId) -> &mut [u8; PAGE_SIZE] {
         self.materialize(page);
-        self.meta[page.index()].mode = PageMode::Bytes;
         &mut self.memory[page.index()].0
     }
 
@@ -489,13 +504,12 @@ mod tests {
     }
 
     #[test]
-    fn sector_contents_survive_materialize_and_mark_bytes() {
+    fn sector_contents_survive_materialize() {
         let mut arena = Arena::new(1);
         let page = arena.alloc(1).unwrap()[0];
         arena.set_sector(page, 3, stamp(11, 5));
         arena.set_sector(page, 4, SectorContent::Foreign);
         arena.materialize(page);
-        arena.mark_bytes(page);
         assert_eq!(arena.mode(page), PageMode::Bytes);
         assert_eq!(arena.sector(page, 3), stamp(11, 5));
         assert_eq!(arena.sector(page, 4), SectorContent::Foreign);
@@ -504,6 +518,32 @@ mod tests {
         arena.set_sector(page, 0, stamp(1, 2));
         assert_eq!(arena.sector(page, 0), stamp(1, 2));
         assert_eq!(arena.sector(page, 3), stamp(11, 5));
+    }
+
+    #[test]
+    fn a_real_read_lands_in_materialized_memory_without_losing_neighbours() {
+        let mut arena = Arena::new(2);
+        let page = arena.alloc(1).unwrap()[0];
+        arena.set_sector(page, 3, stamp(30, 1));
+        let buffer = Buffer::from_pages(vec![page]).slice(2, 1);
+        arena.materialize_buffer(&buffer);
+        // The "device" writes sector 2 straight into the registered memory.
+        let mut sector = [0u8; SECTOR_SIZE];
+        crate::content::encode_content(stamp(20, 9), &mut sector);
+        let offset = page.index() * PAGE_SIZE + 2 * SECTOR_SIZE;
+        let memory = arena.memory_mut();
+        memory[offset / PAGE_SIZE].0[offset % PAGE_SIZE..][..SECTOR_SIZE].copy_from_slice(&sector);
+        // A second materialize (another IO on the page) must not re-encode over it.
+        arena.materialize(page);
+        assert_eq!(arena.sector(page, 2), stamp(20, 9));
+        assert_eq!(arena.sector(page, 3), stamp(30, 1));
+        assert_eq!(arena.sector(page, 4), SectorContent::Zero);
+        // Reallocation starts from clean sector contents again.
+        arena.release(page);
+        let again = arena.alloc(1).unwrap()[0];
+        assert_eq!(again, page);
+        assert_eq!(arena.mode(again), PageMode::Sectors);
+        assert_eq!(arena.sector(again, 2), SectorContent::Zero);
     }
 
     #[test]

@@ -17,7 +17,7 @@
 
 use super::cmt::CmtAccess;
 use super::job::{Job, JobKind, Phase};
-use super::model::SsdModel;
+use super::model::{Event, SsdModel};
 use super::ops::{OpKind, OpPurpose, OpSpec};
 use super::table::NONE;
 
@@ -310,6 +310,10 @@ impl SsdModel {
             self.enqueue_background();
             self.buffer.open_page = page;
             self.buffer.open_fill = 0;
+            let idle = self.params.write_buffer.idle_flush_ns;
+            if idle > 0 {
+                self.schedule(at_ns.max(self.now_ns) + idle, Event::BufferIdle(page));
+            }
             self.buffer.open_ready_ns = at_ns;
             self.buffer.open_units.clear();
         }
@@ -357,6 +361,13 @@ impl SsdModel {
         job.pending = fetches;
         if fetches == 0 {
             self.program_held(id, read_out);
+        }
+    }
+
+    /// The idle timer of buffer page `page` fired: program it if it is still open.
+    pub(super) fn buffer_idle(&mut self, page: u32) {
+        if self.buffer.open_page == page && self.buffer.open_fill > 0 {
+            self.close_open_page();
         }
     }
 

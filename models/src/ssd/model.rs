@@ -34,6 +34,8 @@ pub(super) enum Event {
     OpDone(u32),
     /// The job's host completion is visible.
     HostDone(u32),
+    /// The buffer page that was open when this was scheduled has idled long enough.
+    BufferIdle(u32),
 }
 
 /// A flash SSD: channels, dies, FTL with greedy GC, optional DRAM write buffer and mapping
@@ -471,6 +473,7 @@ impl TimingModel for SsdModel {
                 }
                 Event::OpDone(op) => self.on_op_done(op),
                 Event::HostDone(job) => self.on_host_done(job, out),
+                Event::BufferIdle(page) => self.buffer_idle(page),
             }
         }
         self.now_ns = now_ns;

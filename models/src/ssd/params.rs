@@ -98,6 +98,10 @@ pub struct WriteBufferParams {
     pub dram_mb_per_s: u32,
     /// Fixed latency of one DRAM access (row activate and column access).
     pub dram_access_ns: u64,
+    /// A partly filled page still open this long after its first unit is programmed with
+    /// padding, so buffered data reaches flash when writes pause; 0 keeps it until it fills
+    /// or a FLUSH comes.
+    pub idle_flush_ns: u64,
 }
 
 /// Host interface protocol.

@@ -59,6 +59,7 @@ pub fn mqsim_default() -> SsdParams {
             dram_mb_per_s: 200,
             // tRCD + tCL.
             dram_access_ns: 26,
+            idle_flush_ns: 1_000_000,
         },
         host: HostParams {
             interface: HostInterface::Nvme,
@@ -121,6 +122,7 @@ pub fn nvme_datacenter() -> SsdParams {
             power_loss_protected: true,
             dram_mb_per_s: 12_800,
             dram_access_ns: 50,
+            idle_flush_ns: 1_000_000,
         },
         host: HostParams {
             interface: HostInterface::Nvme,
@@ -182,6 +184,7 @@ pub fn sata() -> SsdParams {
             power_loss_protected: false,
             dram_mb_per_s: 3_200,
             dram_access_ns: 50,
+            idle_flush_ns: 1_000_000,
         },
         host: HostParams {
             interface: HostInterface::Sata,

@@ -1,1 +1,4 @@
-//! Tests of the flashcache state machine driven by a scripted executor.
+//! Tests of the flashcache state machine driven by a scripted executor ([`harness`]).
+
+mod harness;
+mod paths;

@@ -447,3 +447,45 @@ fn the_engine_forwards_cancel_by_device_controls() {
         .handle(0, Input::Control(Control::TargetMessage("hello".into())))
         .is_err());
 }
+
+#[test]
+fn a_region_cancelled_while_waiting_for_a_slot_is_not_dispatched_later() {
+    let mut h = harness(2, FakePlatform::new(2, Box::new(|_| Fate::Hang)));
+    let client = h.services.dm_io_client_create(1, "one");
+    let (first, _) = write_request(&mut h, true);
+    let (second, _) = write_request(&mut h, true);
+    h.services
+        .dm_io_timed(
+            client,
+            Caller(1),
+            first,
+            TimedControl::default(),
+            &[region(0, 0, 8)],
+        )
+        .unwrap();
+    h.services
+        .dm_io_timed(
+            client,
+            Caller(2),
+            second,
+            TimedControl::default(),
+            &[region(0, 8, 8), region(1, 8, 8)],
+        )
+        .unwrap();
+    h.pump();
+    // Only region 1 (on device 1) of the waiting request is cancelled.
+    assert_eq!(h.services.dm_io_cancel_by_device(None, DeviceId(1)), 1);
+    h.pump();
+    let first_tag = h.platform.submitted[0].tag;
+    h.platform.release(first_tag, IoStatus::Ok);
+    h.step();
+    // The second request got the slot and dispatched region 0 only.
+    let devices: Vec<u16> = h.platform.submitted.iter().map(|io| io.device.0).collect();
+    assert_eq!(devices, vec![0, 0]);
+    let second_tag = h.platform.submitted[1].tag;
+    h.platform.release(second_tag, IoStatus::Ok);
+    h.run_until_quiet();
+    let last = finals(&h).pop().unwrap();
+    assert_eq!(last.1, vec![RegionState::Ok, RegionState::Cancelled]);
+    assert!(h.services.is_idle());
+}

@@ -408,6 +408,9 @@ impl DmIo {
             if region.sectors == 0 && request.op != Op::Flush {
                 continue;
             }
+            if request.timed.is_some() && request.region_state[index].is_final() {
+                continue; // cancelled while the request waited for a slot
+            }
             let info = *bl.device(region.device).expect("validated");
             let pieces = split::split_region(
                 &info,

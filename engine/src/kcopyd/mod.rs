@@ -484,13 +484,19 @@ impl Kcopyd {
 
     pub fn check_invariants(&self) -> Result<(), String> {
         self.jobs.check()?;
-        for (index, client) in self.clients.iter().enumerate() {
-            let mut held = client.free_pages.len();
-            for (_, job) in self.jobs.iter() {
-                if job.client.0 as usize == index && job.source.is_some() {
-                    held += job.pages.len();
-                }
+        // One pass over the jobs: pages held per client, live sub-jobs per master.
+        let mut held_by_client = vec![0usize; self.clients.len()];
+        let mut subs_by_master: std::collections::BTreeMap<SlabKey, usize> = Default::default();
+        for (_, job) in self.jobs.iter() {
+            if job.source.is_some() {
+                held_by_client[job.client.0 as usize] += job.pages.len();
             }
+            if let JobRoute::Master(master) = job.route {
+                *subs_by_master.entry(master).or_default() += 1;
+            }
+        }
+        for (index, client) in self.clients.iter().enumerate() {
+            let held = client.free_pages.len() + held_by_client[index];
             if let KcopydPages::Pool { pages } = client.config.pages {
                 if held != pages as usize {
                     return Err(format!(
@@ -521,11 +527,7 @@ impl Kcopyd {
         }
         for (key, job) in self.jobs.iter() {
             if let Some(split) = &job.split {
-                let live = self
-                    .jobs
-                    .iter()
-                    .filter(|(_, j)| j.route == JobRoute::Master(key))
-                    .count();
+                let live = subs_by_master.get(&key).copied().unwrap_or(0);
                 if live != usize::from(split.sub_jobs_live) || live > usize::from(SPLIT_COUNT) {
                     return Err(format!(
                         "kcopyd job {}: {live} sub-jobs live, {} recorded",

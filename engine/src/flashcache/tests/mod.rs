@@ -1,4 +1,5 @@
 //! Tests of the flashcache state machine driven by a scripted executor ([`harness`]).
 
+mod busy;
 mod harness;
 mod paths;

@@ -1,48 +1,33 @@
-//! Mechanical disk model (in progress: parameters and DiskSim import first).
+//! Mechanical disk (HDD) timing model.
+//!
+//! A drive is a zoned layout ([`layout`]: LBN → cylinder/head/sector, skews, spares and
+//! slips), an actuator ([`seek`]: seek curve, head switch, write settle), a spindle
+//! ([`rotation`]: platter angle as a function of virtual time), a controller
+//! ([`controller`]: command overheads, bus disconnect/reconnect, transfer), a segmented
+//! buffer with read-ahead and optional write-back ([`cache`]) and a command queue with a
+//! positional scheduler ([`scheduler`]). [`media`] composes layout, actuator and spindle
+//! into sector-accurate media schedules; [`HddModel`] runs it all behind
+//! [`crate::TimingModel`]. Parameters are plain serde data ([`HddParams`]); [`presets`]
+//! names drives, and `crate::disksim` imports DiskSim 4.0 drive descriptions.
+//!
+//! Deliberately not modelled: defect remapping (remapped sectors), zero-latency
+//! (out-of-order) sector access, thermal recalibration, power states.
 
+pub mod cache;
+pub mod controller;
+pub mod layout;
+pub mod media;
+mod model;
 mod params;
+mod presets;
+pub mod rotation;
+pub mod scheduler;
+pub mod seek;
 
+pub use model::HddModel;
 pub use params::{
     BusParams, CacheParams, CommandOverheads, ControllerParams, ExtraWriteDisconnect,
     GeometryParams, HddParams, MechanicsParams, QueueParams, ReadAheadStop, SchedulerKind,
     SeekParams, SeekPoint, Sparing, SurfaceOrder, ZoneParams,
 };
-
-use crate::presets::PresetInfo;
-use crate::{ModelCompletion, ModelError, ModelRequest, ModelRng, TimingModel};
-
-/// Placeholder until the timing pipeline lands.
-pub struct HddModel {
-    params: HddParams,
-}
-
-impl HddModel {
-    pub fn new(params: HddParams, _rng: ModelRng) -> Result<Self, ModelError> {
-        params.validate()?;
-        Ok(HddModel { params })
-    }
-}
-
-impl TimingModel for HddModel {
-    fn kind(&self) -> &'static str {
-        "hdd"
-    }
-    fn capacity_sectors(&self) -> u64 {
-        self.params.geometry.exported_sectors.unwrap_or(0)
-    }
-    fn volatile_write_cache(&self) -> bool {
-        self.params.cache.write_back
-    }
-    fn submit(&mut self, _now_ns: u64, _req: ModelRequest) {}
-    fn next_event_ns(&self) -> Option<u64> {
-        None
-    }
-    fn advance(&mut self, _now_ns: u64, _out: &mut Vec<ModelCompletion>) {}
-    fn in_flight(&self) -> usize {
-        0
-    }
-}
-
-pub fn presets() -> Vec<(PresetInfo, HddParams)> {
-    Vec::new()
-}
+pub use presets::{hdd_15k, hdd_7200, hdd_hp_c2247a, presets};

@@ -1,0 +1,379 @@
+//! The segmented on-board buffer: which LBN ranges the drive holds, which segment a new
+//! command gets, and the read stream (a read's media transfer continuing as read-ahead)
+//! that fills a segment over time.
+//!
+//! Owns segment contents, LRU order and the stream's progress. It does not decide timing
+//! of the bus or overheads (see `controller`), and it plans no media access itself (the
+//! stream is handed a plan by the model).
+
+use super::media::{HeadPos, MediaRun};
+use super::rotation::Spindle;
+
+/// One buffer segment: a contiguous range of cached LBNs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    pub start: u64,
+    /// Exclusive.
+    pub end: u64,
+    pub valid: bool,
+    /// The data came from a write.
+    pub holds_write_data: bool,
+    /// Larger is more recently used.
+    pub last_use: u64,
+    /// Reserved for writes.
+    pub write_only: bool,
+}
+
+/// How much of a read a segment already holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    Miss,
+    /// The segment holds `[lbn, cached_end)`, short of the request's end.
+    Partial {
+        segment: usize,
+        cached_end: u64,
+    },
+    Whole {
+        segment: usize,
+    },
+}
+
+/// Where the heads are and when they are free after a stream is stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StopPoint {
+    pub pos: HeadPos,
+    pub free_ps: u128,
+}
+
+/// A media read filling a segment: the planned runs, and how far they have progressed.
+/// One stream exists per drive and is reused (its run buffer keeps its capacity), so
+/// starting a stream allocates nothing in steady state.
+#[derive(Debug, Clone, Default)]
+pub struct Stream {
+    active: bool,
+    pub segment: usize,
+    runs: Vec<MediaRun>,
+    /// Runs before this one are complete and accounted in the segment.
+    next_run: usize,
+    /// LBN after the last planned one.
+    pub planned_end: u64,
+}
+
+impl Stream {
+    /// Is a stream running (possibly finished but not yet settled)?
+    pub fn is_active(&self) -> bool {
+        self.active
+    }
+
+    /// The segment being filled, if a stream is running.
+    pub fn active_segment(&self) -> Option<usize> {
+        self.active.then_some(self.segment)
+    }
+
+    /// Start a stream into `segment` from `runs` (non-empty, contiguous LBNs, in time
+    /// order). `runs` is drained, keeping its capacity for the caller.
+    pub fn start(&mut self, segment: usize, runs: &mut Vec<MediaRun>) {
+        assert!(!runs.is_empty(), "a stream needs at least one run");
+        self.runs.clear();
+        self.runs.append(runs);
+        let last = self.runs[self.runs.len() - 1];
+        self.active = true;
+        self.segment = segment;
+        self.next_run = 0;
+        self.planned_end = last.lbn + u64::from(last.len);
+    }
+
+    /// Forget the stream.
+    pub fn cancel(&mut self) {
+        self.active = false;
+    }
+
+    /// The last planned run (where the heads will be, and when, at the end of the plan).
+    pub fn last_run(&self) -> &MediaRun {
+        &self.runs[self.runs.len() - 1]
+    }
+
+    /// Append runs planned to continue the stream (their LBNs follow `planned_end`).
+    pub fn extend(&mut self, more: &[MediaRun]) {
+        for r in more {
+            assert_eq!(r.lbn, self.planned_end, "stream runs must be contiguous");
+            self.planned_end += u64::from(r.len);
+            self.runs.push(*r);
+        }
+    }
+
+    /// When LBN `lbn` (which the stream plans) is in the buffer.
+    pub fn block_ready_ps(&self, spindle: &Spindle, lbn: u64) -> Option<u128> {
+        let i = self
+            .runs
+            .partition_point(|r| r.lbn + u64::from(r.len) <= lbn);
+        let r = self.runs.get(i)?;
+        (lbn >= r.lbn).then(|| r.sector_done_ps(spindle, (lbn - r.lbn) as u32))
+    }
+
+    /// LBN end of the data in the buffer at `t_ps`.
+    fn end_at(&self, spindle: &Spindle, t_ps: u128) -> u64 {
+        for r in &self.runs[self.next_run..] {
+            let done = r.sectors_done_by(spindle, t_ps);
+            if done < r.len {
+                return r.lbn + u64::from(done);
+            }
+        }
+        self.planned_end
+    }
+
+    /// Where the heads are at `t_ps` while the stream runs (for schedulers).
+    pub fn head_at(&self, t_ps: u128) -> HeadPos {
+        let i = self.runs.partition_point(|r| r.reposition_start_ps <= t_ps);
+        self.runs[i.saturating_sub(1)].pos
+    }
+
+    /// Stop at `t_ps`: a repositioning in progress completes, a sector in progress is
+    /// abandoned. Returns where the heads are and when they are free, and the LBN end of
+    /// the data read.
+    pub fn stop_point(&self, spindle: &Spindle, t_ps: u128) -> (StopPoint, u64) {
+        let mut prev: Option<&MediaRun> = None;
+        for r in &self.runs {
+            if t_ps < r.reposition_start_ps {
+                let pos = prev.map(|p| p.pos).unwrap_or(r.pos);
+                return (StopPoint { pos, free_ps: t_ps }, r.lbn);
+            }
+            if t_ps < r.reposition_end_ps {
+                return (
+                    StopPoint {
+                        pos: r.pos,
+                        free_ps: r.reposition_end_ps,
+                    },
+                    r.lbn,
+                );
+            }
+            let done = r.sectors_done_by(spindle, t_ps);
+            if done < r.len {
+                return (
+                    StopPoint {
+                        pos: r.pos,
+                        free_ps: t_ps,
+                    },
+                    r.lbn + u64::from(done),
+                );
+            }
+            prev = Some(r);
+        }
+        let last = self.last_run();
+        (
+            StopPoint {
+                pos: last.pos,
+                free_ps: t_ps.max(last.end_ps(spindle)),
+            },
+            self.planned_end,
+        )
+    }
+
+    /// True once every planned sector has passed by `t_ps`.
+    pub fn finished_by(&self, spindle: &Spindle, t_ps: u128) -> bool {
+        self.last_run().end_ps(spindle) <= t_ps
+    }
+}
+
+/// All segments plus the stream filling one of them.
+#[derive(Debug, Clone)]
+pub struct SegmentCache {
+    pub segments: Vec<Segment>,
+    pub segment_sectors: u64,
+    pub stream: Stream,
+    use_clock: u64,
+    read_hits_on_write_data: bool,
+}
+
+impl SegmentCache {
+    pub fn new(
+        segments: u32,
+        segment_sectors: u32,
+        dedicated_write_segment: bool,
+        read_hits_on_write_data: bool,
+    ) -> SegmentCache {
+        let segments = (0..segments)
+            .map(|i| Segment {
+                start: 0,
+                end: 0,
+                valid: false,
+                holds_write_data: false,
+                last_use: 0,
+                write_only: dedicated_write_segment && i + 1 == segments,
+            })
+            .collect();
+        SegmentCache {
+            segments,
+            segment_sectors: u64::from(segment_sectors),
+            stream: Stream::default(),
+            use_clock: 0,
+            read_hits_on_write_data,
+        }
+    }
+
+    /// Bring the streaming segment up to date with media progress at `t_ps`; drops the
+    /// stream once it has finished.
+    pub fn settle(&mut self, spindle: &Spindle, t_ps: u128) {
+        let stream = &mut self.stream;
+        if !stream.active {
+            return;
+        }
+        let end = stream.end_at(spindle, t_ps);
+        while stream.next_run < stream.runs.len()
+            && stream.runs[stream.next_run].end_ps(spindle) <= t_ps
+        {
+            stream.next_run += 1;
+        }
+        let seg = &mut self.segments[stream.segment];
+        if end > seg.end {
+            seg.end = end;
+            seg.start = seg.start.max(end.saturating_sub(self.segment_sectors));
+        }
+        if stream.finished_by(spindle, t_ps) {
+            stream.active = false;
+        }
+    }
+
+    /// Mark `segment` as just used.
+    pub fn touch(&mut self, segment: usize) {
+        self.use_clock += 1;
+        self.segments[segment].last_use = self.use_clock;
+    }
+
+    /// What the buffer holds of `[lbn, lbn + sectors)` (after `settle`).
+    pub fn lookup(&self, lbn: u64, sectors: u64) -> Lookup {
+        let mut best = Lookup::Miss;
+        for (i, s) in self.segments.iter().enumerate() {
+            if !s.valid || s.write_only && !self.read_hits_on_write_data {
+                continue;
+            }
+            if s.holds_write_data && !self.read_hits_on_write_data {
+                continue;
+            }
+            if lbn < s.start || lbn >= s.end {
+                continue;
+            }
+            if s.end >= lbn + sectors {
+                return Lookup::Whole { segment: i };
+            }
+            if best == Lookup::Miss {
+                best = Lookup::Partial {
+                    segment: i,
+                    cached_end: s.end,
+                };
+            }
+        }
+        best
+    }
+
+    /// The segment a new read (or write) takes over: an empty one, else the least
+    /// recently used idle one, else the streaming one. Write-only segments serve writes.
+    pub fn victim(&self, for_write: bool) -> usize {
+        let eligible = |s: &Segment| {
+            if for_write {
+                s.write_only || !self.segments.iter().any(|x| x.write_only)
+            } else {
+                !s.write_only
+            }
+        };
+        let streaming = self.stream.active_segment();
+        let mut best: Option<(usize, (u8, u64))> = None;
+        for (i, s) in self.segments.iter().enumerate() {
+            if !eligible(s) {
+                continue;
+            }
+            let rank = if !s.valid {
+                0
+            } else if Some(i) != streaming {
+                1
+            } else {
+                2
+            };
+            let key = (rank, s.last_use);
+            if best.is_none_or(|(_, b)| key < b) {
+                best = Some((i, key));
+            }
+        }
+        best.map(|(i, _)| i).expect("at least one eligible segment")
+    }
+
+    /// Reset `segment` to hold nothing, positioned to receive data from `lbn`.
+    pub fn claim(&mut self, segment: usize, lbn: u64, write_data: bool) {
+        if self.stream.active_segment() == Some(segment) {
+            self.stream.cancel();
+        }
+        let s = &mut self.segments[segment];
+        s.start = lbn;
+        s.end = lbn;
+        s.valid = true;
+        s.holds_write_data = write_data;
+        self.touch(segment);
+    }
+
+    /// The segment now holds `[start, end)` (data written through it).
+    pub fn fill(&mut self, segment: usize, start: u64, end: u64) {
+        let s = &mut self.segments[segment];
+        s.start = start.max(end.saturating_sub(self.segment_sectors));
+        s.end = end;
+    }
+
+    /// Forget cached copies of `[lbn, lbn + sectors)` in segments other than `keep`
+    /// (new data was written there).
+    pub fn invalidate_overlaps(&mut self, lbn: u64, sectors: u64, keep: usize) {
+        let end = lbn + sectors;
+        let streaming = self.stream.active_segment();
+        for (i, s) in self.segments.iter_mut().enumerate() {
+            if i != keep && s.valid && s.start < end && lbn < s.end {
+                s.valid = false;
+                if streaming == Some(i) {
+                    self.stream.cancel();
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_distinguishes_whole_partial_and_miss() {
+        let mut c = SegmentCache::new(2, 64, false, true);
+        c.claim(0, 100, false);
+        c.fill(0, 100, 140);
+        assert_eq!(c.lookup(100, 40), Lookup::Whole { segment: 0 });
+        assert_eq!(
+            c.lookup(120, 30),
+            Lookup::Partial {
+                segment: 0,
+                cached_end: 140
+            }
+        );
+        assert_eq!(c.lookup(140, 1), Lookup::Miss);
+        assert_eq!(c.lookup(99, 1), Lookup::Miss);
+    }
+
+    #[test]
+    fn victims_prefer_empty_then_least_recently_used_and_respect_the_write_segment() {
+        let mut c = SegmentCache::new(3, 64, true, true);
+        assert_eq!(c.victim(true), 2, "the dedicated write segment");
+        let a = c.victim(false);
+        c.claim(a, 0, false);
+        let b = c.victim(false);
+        assert_ne!(a, b);
+        c.claim(b, 1000, false);
+        c.touch(a);
+        assert_eq!(c.victim(false), b, "b is now least recently used");
+    }
+
+    #[test]
+    fn segments_keep_at_most_their_size() {
+        let mut c = SegmentCache::new(1, 64, false, true);
+        c.claim(0, 0, false);
+        c.fill(0, 0, 100);
+        assert_eq!((c.segments[0].start, c.segments[0].end), (36, 100));
+        c.invalidate_overlaps(90, 5, usize::MAX);
+        assert_eq!(c.lookup(40, 1), Lookup::Miss);
+    }
+}

@@ -1,0 +1,273 @@
+//! Media access planning: given where the heads are and when they may move, when does each
+//! sector of an LBN range pass under them?
+//!
+//! Owns the composition of layout, seek curve and spindle into a schedule of
+//! [`MediaRun`]s (one per stretch of contiguous sectors on one track). Reads stream;
+//! writes may only write a sector whose data has arrived in the buffer, otherwise they
+//! wait for the sector's next pass. This module does not decide what to read or when a
+//! command may start (see `controller`, `cache`).
+
+use super::layout::Layout;
+use super::params::ReadAheadStop;
+use super::rotation::{Spindle, PS_PER_NS};
+use super::seek::{repositioning_ns, SeekCurve};
+
+/// Cylinder and head the actuator is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeadPos {
+    pub cylinder: u32,
+    pub head: u32,
+}
+
+/// Contiguous sectors transferred on one track, and how the heads got there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MediaRun {
+    pub lbn: u64,
+    pub len: u32,
+    pub pos: HeadPos,
+    /// When the heads start moving to this track (equal to `reposition_end_ps` when they
+    /// are already on it).
+    pub reposition_start_ps: u128,
+    pub reposition_end_ps: u128,
+    /// When the first sector starts passing under the head.
+    pub start_ps: u128,
+    pub angle_sectors: u32,
+    pub sectors_per_track: u32,
+}
+
+impl MediaRun {
+    /// When sector `k` (0-based) of the run has fully passed.
+    pub fn sector_done_ps(&self, spindle: &Spindle, k: u32) -> u128 {
+        debug_assert!(k < self.len);
+        self.start_ps
+            + spindle.sectors_ps(self.angle_sectors, u64::from(k) + 1, self.sectors_per_track)
+    }
+
+    /// When the run's last sector has passed.
+    pub fn end_ps(&self, spindle: &Spindle) -> u128 {
+        self.sector_done_ps(spindle, self.len - 1)
+    }
+
+    /// Sectors of the run fully passed by `t_ps`.
+    pub fn sectors_done_by(&self, spindle: &Spindle, t_ps: u128) -> u32 {
+        if t_ps <= self.start_ps {
+            return 0;
+        }
+        // Sector boundaries are not evenly spaced in integer ps; search the few candidates.
+        let per = u128::from(spindle.period_ps()) / u128::from(self.sectors_per_track);
+        let guess = (((t_ps - self.start_ps) / per.max(1)) as u32).min(self.len);
+        let mut k = guess.saturating_sub(1);
+        while k < self.len && self.sector_done_ps(spindle, k) <= t_ps {
+            k += 1;
+        }
+        while k > 0 && self.sector_done_ps(spindle, k - 1) > t_ps {
+            k -= 1;
+        }
+        k
+    }
+}
+
+/// What to read: `count` LBNs from `lbn`; the first `foreground` must all be read, the
+/// rest is read-ahead, cut short where `stop` says.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadSpan {
+    pub lbn: u64,
+    pub count: u64,
+    pub foreground: u64,
+    pub stop: ReadAheadStop,
+}
+
+/// What to write: `count` LBNs from `lbn`; sector `i` of the span may be written only once
+/// `ready_ps(i)` has passed; the first repositioning takes at least `min_first_ns`.
+#[derive(Clone, Copy)]
+pub struct WriteSpan<'a> {
+    pub lbn: u64,
+    pub count: u64,
+    pub min_first_ns: u64,
+    pub ready_ps: &'a dyn Fn(u64) -> u128,
+}
+
+/// The parts of the drive that move.
+#[derive(Debug, Clone)]
+pub struct Mechanism {
+    pub layout: Layout,
+    pub seek: SeekCurve,
+    pub spindle: Spindle,
+    pub head_switch_ns: u64,
+    pub write_settle_ns: u64,
+}
+
+impl Mechanism {
+    /// Repositioning time from `from` to `to`, in ns.
+    pub fn repositioning_ns(&self, from: HeadPos, to: HeadPos, write: bool) -> u64 {
+        repositioning_ns(
+            &self.seek,
+            self.head_switch_ns,
+            self.write_settle_ns,
+            (from.cylinder, from.head),
+            (to.cylinder, to.head),
+            write,
+        )
+    }
+
+    /// Estimated time from `t_ps` until the first sector of `lbn` starts passing under the
+    /// head, moving from `from` (seek + settle + rotational latency): what SPTF minimises.
+    pub fn positioning_estimate_ps(
+        &self,
+        from: HeadPos,
+        t_ps: u128,
+        lbn: u64,
+        write: bool,
+        min_ns: u64,
+    ) -> u128 {
+        let run = self.layout.run(lbn);
+        let to = HeadPos {
+            cylinder: run.cylinder,
+            head: run.head,
+        };
+        let rep = self.repositioning_ns(from, to, write).max(min_ns);
+        let on_track = t_ps + u128::from(rep) * PS_PER_NS;
+        self.spindle
+            .next_sector_start_ps(on_track, run.angle_sectors, run.sectors_per_track)
+            - t_ps
+    }
+
+    /// Plan reading `span` with the heads at `from`, free to move at `t_ps`. Appends runs
+    /// to `out` and returns the LBNs planned.
+    pub fn plan_read(
+        &self,
+        from: HeadPos,
+        t_ps: u128,
+        span: ReadSpan,
+        out: &mut Vec<MediaRun>,
+    ) -> u64 {
+        let ReadSpan {
+            lbn,
+            count,
+            foreground,
+            stop,
+        } = span;
+        let mut pos = from;
+        let mut t = t_ps;
+        let mut next = lbn;
+        let end = lbn + count;
+        while next < end {
+            let track = self.layout.run(next);
+            let to = HeadPos {
+                cylinder: track.cylinder,
+                head: track.head,
+            };
+            if next >= lbn + foreground && to != pos {
+                let allowed = match stop {
+                    ReadAheadStop::Budget => true,
+                    ReadAheadStop::TrackEnd => false,
+                    ReadAheadStop::CylinderEnd => to.cylinder == pos.cylinder,
+                };
+                if !allowed {
+                    break;
+                }
+            }
+            let rep = self.repositioning_ns(pos, to, false);
+            let on_track = t + u128::from(rep) * PS_PER_NS;
+            let start = self.spindle.next_sector_start_ps(
+                on_track,
+                track.angle_sectors,
+                track.sectors_per_track,
+            );
+            let len = u64::from(track.len).min(end - next) as u32;
+            let run = MediaRun {
+                lbn: next,
+                len,
+                pos: to,
+                reposition_start_ps: t,
+                reposition_end_ps: on_track,
+                start_ps: start,
+                angle_sectors: track.angle_sectors,
+                sectors_per_track: track.sectors_per_track,
+            };
+            t = run.end_ps(&self.spindle);
+            out.push(run);
+            pos = to;
+            next += u64::from(len);
+        }
+        next - lbn
+    }
+
+    /// Plan writing `span` with the heads at `from`, free to move at `t_ps`; a sector
+    /// whose data is late is written on a later pass. Appends runs to `out` and returns
+    /// the heads' final position.
+    pub fn plan_write(
+        &self,
+        from: HeadPos,
+        t_ps: u128,
+        span: WriteSpan,
+        out: &mut Vec<MediaRun>,
+    ) -> HeadPos {
+        let WriteSpan {
+            lbn,
+            count,
+            min_first_ns,
+            ready_ps,
+        } = span;
+        let mut pos = from;
+        let mut t = t_ps;
+        let mut next = lbn;
+        let end = lbn + count;
+        let mut first = true;
+        while next < end {
+            let track = self.layout.run(next);
+            let to = HeadPos {
+                cylinder: track.cylinder,
+                head: track.head,
+            };
+            let mut rep = self.repositioning_ns(pos, to, true);
+            if first {
+                rep = rep.max(min_first_ns);
+                first = false;
+            }
+            let reposition_start = t;
+            let mut cur = t + u128::from(rep) * PS_PER_NS;
+            let len = u64::from(track.len).min(end - next) as u32;
+            let spt = track.sectors_per_track;
+            let mut open: Option<MediaRun> = None;
+            for j in 0..len {
+                let index = next + u64::from(j) - lbn;
+                let angle = (track.angle_sectors + j) % spt;
+                let earliest = cur.max(ready_ps(index));
+                let s = self.spindle.next_sector_start_ps(earliest, angle, spt);
+                match open.as_mut() {
+                    Some(run) if s == cur => run.len += 1,
+                    _ => {
+                        let restart = open.is_some();
+                        if let Some(run) = open.take() {
+                            out.push(run);
+                        }
+                        let reposition = if restart { cur } else { reposition_start };
+                        open = Some(MediaRun {
+                            lbn: next + u64::from(j),
+                            len: 1,
+                            pos: to,
+                            reposition_start_ps: reposition,
+                            reposition_end_ps: if restart {
+                                cur
+                            } else {
+                                reposition_start + u128::from(rep) * PS_PER_NS
+                            },
+                            start_ps: s,
+                            angle_sectors: angle,
+                            sectors_per_track: spt,
+                        });
+                    }
+                }
+                cur = s + self.spindle.sectors_ps(angle, 1, spt);
+            }
+            if let Some(run) = open.take() {
+                out.push(run);
+            }
+            t = cur;
+            pos = to;
+            next += u64::from(len);
+        }
+        pos
+    }
+}

@@ -1,0 +1,749 @@
+//! [`HddModel`]: the drive as a discrete-event machine behind [`TimingModel`].
+//!
+//! Owns the command queue, the mechanism's and the bus's busy times, the head position,
+//! the buffer and write-back state, and the event heap of completions. A command's whole
+//! timeline (overheads, positioning, rotational latency, media and bus transfer) is
+//! computed when the mechanism takes it, from the state at that moment; read-ahead runs
+//! on as a stream that the next command stops. Plans reuse scratch buffers, so steady-state
+//! commands allocate nothing.
+//!
+//! Simplifications (documented, deliberate): one bus-busy horizon (a write's data phase
+//! and its final reconnection hold the bus in between); read hits are served at arrival
+//! even while the mechanism works on another command; a full write-back buffer turns a
+//! write into write-through rather than stalling it.
+
+use super::cache::{Lookup, SegmentCache};
+use super::controller::{
+    command_overheads, read_timing, read_watermark, write_done_ns, write_front,
+    write_media_start_sectors, ReadCommand, WriteCommand,
+};
+use super::layout::Layout;
+use super::media::{HeadPos, Mechanism, MediaRun, ReadSpan, WriteSpan};
+use super::params::{BusParams, CacheParams, ControllerParams, HddParams, QueueParams};
+use super::rotation::{ps_to_ns_ceil, Spindle, PS_PER_NS};
+use super::scheduler::{choose, Candidate};
+use super::seek::SeekCurve;
+use crate::{ModelCompletion, ModelError, ModelOp, ModelRequest, ModelRng, TimingModel};
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Event {
+    /// A host command completes.
+    Host { tag: u64 },
+    /// Write-back data of job `seq` reached the media.
+    Destaged { seq: u64, sectors: u64 },
+}
+
+/// A command waiting for (or given to) the mechanism.
+#[derive(Debug, Clone, Copy)]
+struct Job {
+    /// None: destaging write-back data.
+    tag: Option<u64>,
+    write: bool,
+    lbn: u64,
+    sectors: u32,
+    arrival_ns: u64,
+    seq: u64,
+    cylinder: u32,
+    /// It waited in the queue (the mechanism was busy when it arrived).
+    queued: bool,
+    /// Destage: when the data is in the buffer.
+    data_ready_ns: u64,
+}
+
+/// A mechanical disk drive.
+pub struct HddModel {
+    mech: Mechanism,
+    controller: ControllerParams,
+    bus: BusParams,
+    cache_params: CacheParams,
+    queue_params: QueueParams,
+    cache: SegmentCache,
+    /// Where the heads are once the current plan (and stream) completes.
+    head: HeadPos,
+    /// The mechanism is busy with a foreground job until then.
+    hda_free_ps: u128,
+    bus_free_ns: u64,
+    queue: Vec<Job>,
+    events: BinaryHeap<Reverse<(u64, u64, Event)>>,
+    last_was_read: bool,
+    /// The previous host command: (was a write, LBN after its end).
+    last_command: Option<(bool, u64)>,
+    /// A running read-ahead may not stop before this LBN is buffered.
+    stream_min_end: u64,
+    next_seq: u64,
+    host_in_flight: usize,
+    dirty_sectors: u64,
+    dirty_limit_sectors: u64,
+    destaging: BTreeSet<u64>,
+    flushes: Vec<(u64, u64)>,
+    clock_ns: u64,
+    scratch_runs: Vec<MediaRun>,
+    scratch_ready_ns: Vec<u64>,
+    scratch_candidates: Vec<Candidate>,
+}
+
+impl HddModel {
+    /// Build a drive. `rng` draws the spindle's speed error (if any); the model draws
+    /// nothing else.
+    pub fn new(params: HddParams, mut rng: ModelRng) -> Result<HddModel, ModelError> {
+        params.validate()?;
+        let layout = Layout::new(&params.geometry)?;
+        let m = &params.mechanics;
+        let rpm = if m.rpm_error_percent > 0.0 {
+            // Uniform in [-1, 1) from 53 random bits.
+            let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+            m.rpm * (1.0 + u * m.rpm_error_percent / 100.0)
+        } else {
+            m.rpm
+        };
+        let mech = Mechanism {
+            layout,
+            seek: SeekCurve::new(&m.seek),
+            spindle: Spindle::new(rpm, m.rotation_phase),
+            head_switch_ns: m.head_switch_ns,
+            write_settle_ns: m.write_settle_ns,
+        };
+        let c = &params.cache;
+        let cache = SegmentCache::new(
+            c.segments,
+            c.segment_sectors,
+            c.dedicated_write_segment,
+            c.read_hits_on_write_data,
+        );
+        Ok(HddModel {
+            mech,
+            controller: (*params.controller).clone(),
+            bus: params.bus.clone(),
+            cache_params: params.cache.clone(),
+            queue_params: params.queue.clone(),
+            cache,
+            head: HeadPos {
+                cylinder: 0,
+                head: 0,
+            },
+            hda_free_ps: 0,
+            bus_free_ns: 0,
+            queue: Vec::new(),
+            events: BinaryHeap::new(),
+            last_was_read: true,
+            last_command: None,
+            stream_min_end: 0,
+            next_seq: 0,
+            host_in_flight: 0,
+            dirty_sectors: 0,
+            dirty_limit_sectors: u64::from(c.segments) * u64::from(c.segment_sectors),
+            destaging: BTreeSet::new(),
+            flushes: Vec::new(),
+            clock_ns: 0,
+            scratch_runs: Vec::new(),
+            scratch_ready_ns: Vec::new(),
+            scratch_candidates: Vec::new(),
+        })
+    }
+
+    /// The drive's layout (LBN mapping), for inspection and tests.
+    pub fn layout(&self) -> &Layout {
+        &self.mech.layout
+    }
+
+    /// The seek curve, for inspection and tests.
+    pub fn seek_curve(&self) -> &SeekCurve {
+        &self.mech.seek
+    }
+
+    /// The spindle, for inspection and tests.
+    pub fn spindle(&self) -> &Spindle {
+        &self.mech.spindle
+    }
+
+    fn push_event(&mut self, t_ns: u64, event: Event) {
+        self.next_seq += 1;
+        self.events.push(Reverse((t_ns, self.next_seq, event)));
+    }
+
+    fn dispatch_due_ns(&self) -> Option<u64> {
+        (!self.queue.is_empty()).then(|| ps_to_ns_ceil(self.hda_free_ps))
+    }
+
+    fn read_ahead_end(&self, end: u64) -> u64 {
+        let c = &self.cache_params;
+        if !c.enabled || c.read_ahead_max_sectors == 0 {
+            return end;
+        }
+        let budget = u64::from(c.read_ahead_max_sectors.min(c.segment_sectors));
+        (end + budget).min(self.mech.layout.capacity_sectors())
+    }
+
+    /// Heads' position at `t_ps`, following a running stream.
+    fn head_at(&self, t_ps: u128) -> HeadPos {
+        if self.cache.stream.is_active() {
+            self.cache.stream.head_at(t_ps)
+        } else {
+            self.head
+        }
+    }
+
+    /// Stop any read stream for a new mechanical access at `t_ps`; returns where the
+    /// heads are and when they are free.
+    fn take_mechanism(&mut self, t_ps: u128) -> (HeadPos, u128) {
+        let spindle = self.mech.spindle;
+        if !self.cache.stream.is_active() {
+            return (self.head, 0);
+        }
+        // Honour the minimum read-ahead: the stream runs at least until that LBN is in.
+        let min_ready = if self.stream_min_end > 0 {
+            self.cache
+                .stream
+                .block_ready_ps(&spindle, self.stream_min_end - 1)
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        let stop_at = t_ps.max(min_ready);
+        self.cache.settle(&spindle, stop_at);
+        if !self.cache.stream.is_active() {
+            return (self.head, 0);
+        }
+        let (stop, _) = self.cache.stream.stop_point(&spindle, stop_at);
+        self.cache.stream.cancel();
+        (stop.pos, stop.free_ps)
+    }
+
+    /// Continue the running stream until `target_end` (LBN); data up to `foreground_end`
+    /// must be read whatever the read-ahead stop rule says.
+    fn extend_stream(&mut self, target_end: u64, foreground_end: u64) {
+        let stream = &self.cache.stream;
+        if !stream.is_active() || stream.planned_end >= target_end {
+            return;
+        }
+        let last = *stream.last_run();
+        let from = stream.planned_end;
+        self.scratch_runs.clear();
+        let end_ps = last.end_ps(&self.mech.spindle);
+        self.mech.plan_read(
+            last.pos,
+            end_ps,
+            ReadSpan {
+                lbn: from,
+                count: target_end - from,
+                foreground: foreground_end.saturating_sub(from),
+                stop: self.cache_params.read_ahead_stop,
+            },
+            &mut self.scratch_runs,
+        );
+        if let Some(r) = self.scratch_runs.last() {
+            self.head = r.pos;
+        }
+        self.cache.stream.extend(&self.scratch_runs);
+        self.scratch_runs.clear();
+    }
+
+    fn dispatch(&mut self, d_ns: u64) {
+        let window = (self.queue_params.depth as usize).min(self.queue.len());
+        let index = if window <= 1 {
+            0
+        } else {
+            let d_ps = u128::from(d_ns) * PS_PER_NS;
+            let head = self.head_at(d_ps);
+            let sptf = self.queue_params.scheduler == super::params::SchedulerKind::Sptf;
+            self.scratch_candidates.clear();
+            for job in &self.queue[..window] {
+                let positioning_ps = if sptf {
+                    let min = if job.write {
+                        self.controller.minimum_write_positioning_ns
+                    } else {
+                        0
+                    };
+                    self.mech
+                        .positioning_estimate_ps(head, d_ps, job.lbn, job.write, min)
+                } else {
+                    0
+                };
+                self.scratch_candidates.push(Candidate {
+                    cylinder: job.cylinder,
+                    positioning_ps,
+                });
+            }
+            choose(
+                self.queue_params.scheduler,
+                head.cylinder,
+                &self.scratch_candidates,
+            )
+        };
+        let job = self.queue.remove(index);
+        if job.write {
+            self.execute_write(job, d_ns);
+        } else {
+            self.execute_read(job, d_ns);
+        }
+    }
+
+    fn execute_read(&mut self, job: Job, d_ns: u64) {
+        let spindle = self.mech.spindle;
+        let d_ps = u128::from(d_ns) * PS_PER_NS;
+        self.cache.settle(&spindle, d_ps);
+        let tag = job.tag.expect("reads are host commands");
+        let n = u64::from(job.sectors);
+        let end = job.lbn + n;
+        let ra_end = self.read_ahead_end(end);
+        let wm = read_watermark(&self.cache_params, job.sectors);
+        let lookup = if self.cache_params.enabled {
+            self.cache.lookup(job.lbn, n)
+        } else {
+            Lookup::Miss
+        };
+        let streaming = self.cache.stream.active_segment();
+        self.scratch_ready_ns.clear();
+        self.scratch_ready_ns.resize(job.sectors as usize, 0);
+        let hit_path;
+        match lookup {
+            Lookup::Whole { segment } => {
+                hit_path = true;
+                self.cache.touch(segment);
+                if streaming == Some(segment) {
+                    self.extend_stream(ra_end, 0);
+                } else if self.cache_params.read_ahead_on_hit
+                    && self.queue.is_empty()
+                    && self.hda_free_ps <= d_ps
+                    && self.cache.segments[segment].end < ra_end
+                {
+                    self.restart_read_ahead(segment, job.arrival_ns, d_ps, ra_end);
+                }
+            }
+            Lookup::Partial {
+                segment,
+                cached_end,
+            } if streaming == Some(segment) => {
+                hit_path = cached_end - job.lbn >= u64::from(wm);
+                self.cache.touch(segment);
+                self.extend_stream(ra_end.max(end), end);
+                let mut last_ps = 0;
+                for (k, r) in self.scratch_ready_ns.iter_mut().enumerate() {
+                    let lbn = job.lbn + k as u64;
+                    if lbn >= cached_end {
+                        let t = self
+                            .cache
+                            .stream
+                            .block_ready_ps(&spindle, lbn)
+                            .expect("the stream was extended over the request");
+                        last_ps = t;
+                        *r = ps_to_ns_ceil(t);
+                    }
+                }
+                self.hda_free_ps = self.hda_free_ps.max(last_ps);
+                self.stream_min_end = self.stream_min_end.max(end);
+            }
+            _ => {
+                let (segment, media_start) = match lookup {
+                    Lookup::Partial {
+                        segment,
+                        cached_end,
+                    } => (segment, cached_end),
+                    _ => (usize::MAX, job.lbn),
+                };
+                hit_path = media_start - job.lbn >= u64::from(wm);
+                let (from, free_ps) = self.take_mechanism(d_ps);
+                let segment = if segment == usize::MAX {
+                    let s = self.cache.victim(false);
+                    self.cache.claim(s, job.lbn, false);
+                    s
+                } else {
+                    self.cache.touch(segment);
+                    segment
+                };
+                let cmd = command_overheads(&self.controller, self.last_was_read);
+                let overhead_done_ps = u128::from(job.arrival_ns + cmd.read_miss_ns) * PS_PER_NS;
+                let start_ps = d_ps
+                    .max(overhead_done_ps)
+                    .max(free_ps)
+                    .max(self.hda_free_ps);
+                self.scratch_runs.clear();
+                self.mech.plan_read(
+                    from,
+                    start_ps,
+                    ReadSpan {
+                        lbn: media_start,
+                        count: ra_end.max(end) - media_start,
+                        foreground: end - media_start,
+                        stop: self.cache_params.read_ahead_stop,
+                    },
+                    &mut self.scratch_runs,
+                );
+                let mut k = (media_start - job.lbn) as usize;
+                let mut last_ps = start_ps;
+                'runs: for run in &self.scratch_runs {
+                    for j in 0..run.len {
+                        if k >= self.scratch_ready_ns.len() {
+                            break 'runs;
+                        }
+                        let t = run.sector_done_ps(&spindle, j);
+                        self.scratch_ready_ns[k] = ps_to_ns_ceil(t);
+                        last_ps = t;
+                        k += 1;
+                    }
+                }
+                self.hda_free_ps = last_ps;
+                if let Some(r) = self.scratch_runs.last() {
+                    self.head = r.pos;
+                }
+                self.stream_min_end =
+                    (end + u64::from(self.cache_params.read_ahead_min_sectors)).min(ra_end);
+                if self.cache_params.enabled {
+                    self.cache.stream.start(segment, &mut self.scratch_runs);
+                } else {
+                    self.scratch_runs.clear();
+                }
+            }
+        }
+        let cmd = command_overheads(&self.controller, self.last_was_read).clone();
+        let timing = read_timing(
+            &self.controller,
+            &self.bus,
+            &ReadCommand {
+                overheads: &cmd,
+                last_was_read: self.last_was_read,
+                arrival_ns: job.arrival_ns,
+                not_before_ns: self.bus_free_ns.max(d_ns),
+                hit_path,
+                watermark: wm,
+            },
+            &self.scratch_ready_ns,
+        );
+        self.bus_free_ns = timing.done_ns;
+        self.last_was_read = true;
+        self.last_command = Some((false, end));
+        self.push_event(timing.done_ns, Event::Host { tag });
+    }
+
+    fn restart_read_ahead(&mut self, segment: usize, arrival_ns: u64, d_ps: u128, ra_end: u64) {
+        let (from, free_ps) = self.take_mechanism(d_ps);
+        let cmd = command_overheads(&self.controller, self.last_was_read);
+        let start_ps = d_ps
+            .max(u128::from(arrival_ns + cmd.read_miss_ns) * PS_PER_NS)
+            .max(free_ps);
+        let seg_end = self.cache.segments[segment].end;
+        self.scratch_runs.clear();
+        self.mech.plan_read(
+            from,
+            start_ps,
+            ReadSpan {
+                lbn: seg_end,
+                count: ra_end - seg_end,
+                foreground: 0,
+                stop: self.cache_params.read_ahead_stop,
+            },
+            &mut self.scratch_runs,
+        );
+        if let Some(r) = self.scratch_runs.last() {
+            self.head = r.pos;
+            self.stream_min_end = 0;
+            self.cache.stream.start(segment, &mut self.scratch_runs);
+        } else {
+            self.head = from;
+        }
+    }
+
+    fn execute_write(&mut self, job: Job, d_ns: u64) {
+        let spindle = self.mech.spindle;
+        let d_ps = u128::from(d_ns) * PS_PER_NS;
+        self.cache.settle(&spindle, d_ps);
+        let (from, free_ps) = self.take_mechanism(d_ps);
+        let n = u64::from(job.sectors);
+        let end = job.lbn + n;
+        let min_positioning = self.controller.minimum_write_positioning_ns;
+        self.scratch_runs.clear();
+        let Some(tag) = job.tag else {
+            // Destage of write-back data: already in the buffer.
+            let ready = u128::from(job.data_ready_ns) * PS_PER_NS;
+            let start_ps = d_ps.max(free_ps).max(self.hda_free_ps);
+            let pos = self.mech.plan_write(
+                from,
+                start_ps,
+                WriteSpan {
+                    lbn: job.lbn,
+                    count: n,
+                    min_first_ns: min_positioning,
+                    ready_ps: &|_| ready,
+                },
+                &mut self.scratch_runs,
+            );
+            let media_end = self.planned_end_ps(start_ps);
+            self.hda_free_ps = media_end;
+            self.head = pos;
+            self.push_event(
+                ps_to_ns_ceil(media_end),
+                Event::Destaged {
+                    seq: job.seq,
+                    sectors: n,
+                },
+            );
+            return;
+        };
+        let segment = self.cache.victim(true);
+        self.cache.claim(segment, job.lbn, true);
+        self.cache.invalidate_overlaps(job.lbn, n, segment);
+        let extra = self.controller.extra_write_disconnect.is_some()
+            && matches!(self.last_command, Some((true, prev_end)) if prev_end != job.lbn);
+        let cmd = command_overheads(&self.controller, self.last_was_read);
+        let front = write_front(
+            &self.controller,
+            &self.bus,
+            &WriteCommand {
+                overheads: cmd,
+                arrival_ns: job.arrival_ns,
+                dispatch_ns: d_ns,
+                queued: job.queued,
+                extra_disconnect: extra,
+                bus_free_ns: self.bus_free_ns,
+                sectors: job.sectors,
+            },
+        );
+        let per_sector = self.bus.write_ns_per_sector;
+        let threshold_ns = front.transfer_start_ns
+            + u64::from(write_media_start_sectors(&self.controller, job.sectors)) * per_sector;
+        let ready = |i: u64| -> u128 {
+            let data = front.transfer_start_ns + (i + 1) * per_sector;
+            u128::from(data.max(threshold_ns)) * PS_PER_NS
+        };
+        let start_ps = d_ps
+            .max(u128::from(front.media_may_start_ns) * PS_PER_NS)
+            .max(free_ps)
+            .max(self.hda_free_ps);
+        let pos = self.mech.plan_write(
+            from,
+            start_ps,
+            WriteSpan {
+                lbn: job.lbn,
+                count: n,
+                min_first_ns: min_positioning,
+                ready_ps: &ready,
+            },
+            &mut self.scratch_runs,
+        );
+        let media_end = self.planned_end_ps(start_ps);
+        let done = write_done_ns(&self.controller, &front, ps_to_ns_ceil(media_end));
+        self.hda_free_ps = media_end;
+        self.head = pos;
+        self.bus_free_ns = done;
+        self.cache.fill(segment, job.lbn, end);
+        self.last_was_read = false;
+        self.last_command = Some((true, end));
+        self.push_event(done, Event::Host { tag });
+    }
+
+    fn planned_end_ps(&self, default_ps: u128) -> u128 {
+        self.scratch_runs
+            .last()
+            .map(|r| r.end_ps(&self.mech.spindle))
+            .unwrap_or(default_ps)
+    }
+
+    /// Run dispatches due by `now_ns` (state only; completions stay queued as events).
+    fn run_dispatches(&mut self, now_ns: u64) {
+        while let Some(t) = self.dispatch_due_ns() {
+            if t > now_ns {
+                break;
+            }
+            let d = t.max(self.clock_ns);
+            self.clock_ns = d;
+            self.dispatch(d);
+        }
+    }
+
+    fn enqueue(&mut self, job: Job) {
+        self.queue.push(job);
+    }
+
+    fn submit_write_back(&mut self, now_ns: u64, req: &ModelRequest) {
+        let n = u64::from(req.sectors);
+        let cmd = command_overheads(&self.controller, self.last_was_read);
+        let start =
+            (now_ns + cmd.write_hit_ns + self.controller.data_prep_ns).max(self.bus_free_ns);
+        let data_in = start + n * self.bus.write_ns_per_sector;
+        let done = data_in + self.controller.write_completion_ns;
+        self.bus_free_ns = done;
+        let segment = self.cache.victim(true);
+        self.cache.claim(segment, req.sector, true);
+        self.cache.fill(segment, req.sector, req.sector + n);
+        self.cache.invalidate_overlaps(req.sector, n, segment);
+        self.last_was_read = false;
+        self.last_command = Some((true, req.sector + n));
+        self.push_event(done, Event::Host { tag: req.tag });
+        self.dirty_sectors += n;
+        self.next_seq += 1;
+        let seq = self.next_seq;
+        self.destaging.insert(seq);
+        self.enqueue(Job {
+            tag: None,
+            write: true,
+            lbn: req.sector,
+            sectors: req.sectors,
+            arrival_ns: now_ns,
+            seq,
+            cylinder: self.mech.layout.cylinder_of(req.sector),
+            queued: true,
+            data_ready_ns: data_in,
+        });
+    }
+
+    fn complete_flushes(&mut self, t_ns: u64) {
+        let oldest_dirty = self.destaging.first().copied().unwrap_or(u64::MAX);
+        let done = t_ns + self.controller.write_completion_ns;
+        let mut i = 0;
+        while i < self.flushes.len() {
+            let (seq, tag) = self.flushes[i];
+            if oldest_dirty > seq {
+                self.flushes.swap_remove(i);
+                self.push_event(done, Event::Host { tag });
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
+
+impl TimingModel for HddModel {
+    fn kind(&self) -> &'static str {
+        "hdd"
+    }
+
+    fn capacity_sectors(&self) -> u64 {
+        self.mech.layout.capacity_sectors()
+    }
+
+    fn volatile_write_cache(&self) -> bool {
+        self.cache_params.write_back
+    }
+
+    fn submit(&mut self, now_ns: u64, req: ModelRequest) {
+        assert!(
+            now_ns >= self.clock_ns,
+            "time went backwards: {now_ns} < {}",
+            self.clock_ns
+        );
+        self.run_dispatches(now_ns);
+        self.clock_ns = now_ns;
+        self.host_in_flight += 1;
+        let capacity = self.capacity_sectors();
+        match req.op {
+            ModelOp::Flush => {
+                self.next_seq += 1;
+                self.flushes.push((self.next_seq, req.tag));
+                self.complete_flushes(now_ns);
+                return;
+            }
+            ModelOp::Discard => {
+                assert!(
+                    req.sector + u64::from(req.sectors) <= capacity,
+                    "discard beyond capacity"
+                );
+                self.cache
+                    .invalidate_overlaps(req.sector, u64::from(req.sectors), usize::MAX);
+                let cmd = command_overheads(&self.controller, self.last_was_read);
+                let done = now_ns + cmd.write_hit_ns + self.controller.write_completion_ns;
+                self.push_event(done, Event::Host { tag: req.tag });
+                return;
+            }
+            ModelOp::Read | ModelOp::Write => {}
+        }
+        assert!(
+            req.sectors >= 1 && req.sector + u64::from(req.sectors) <= capacity,
+            "request {}+{} outside the drive's {capacity} sectors",
+            req.sector,
+            req.sectors
+        );
+        let write = req.op == ModelOp::Write;
+        let n = u64::from(req.sectors);
+        if write
+            && self.cache_params.write_back
+            && !req.fua
+            && self.dirty_sectors + n <= self.dirty_limit_sectors
+        {
+            self.submit_write_back(now_ns, &req);
+        } else {
+            let now_ps = u128::from(now_ns) * PS_PER_NS;
+            // Reads wholly in the buffer are served at once.
+            if !write && self.cache_params.enabled {
+                self.cache.settle(&self.mech.spindle, now_ps);
+            }
+            let whole_hit = !write
+                && self.cache_params.enabled
+                && matches!(self.cache.lookup(req.sector, n), Lookup::Whole { .. });
+            let busy = self.hda_free_ps > now_ps || !self.queue.is_empty();
+            self.next_seq += 1;
+            let job = Job {
+                tag: Some(req.tag),
+                write,
+                lbn: req.sector,
+                sectors: req.sectors,
+                arrival_ns: now_ns,
+                seq: self.next_seq,
+                cylinder: self.mech.layout.cylinder_of(req.sector),
+                queued: busy,
+                data_ready_ns: 0,
+            };
+            if whole_hit {
+                self.execute_read(job, now_ns);
+            } else {
+                self.enqueue(job);
+            }
+        }
+        self.run_dispatches(now_ns);
+    }
+
+    fn next_event_ns(&self) -> Option<u64> {
+        let event = self.events.peek().map(|Reverse((t, _, _))| *t);
+        match (event, self.dispatch_due_ns()) {
+            (Some(a), Some(b)) => Some(a.min(b).max(self.clock_ns)),
+            (Some(a), None) => Some(a.max(self.clock_ns)),
+            (None, Some(b)) => Some(b.max(self.clock_ns)),
+            (None, None) => None,
+        }
+    }
+
+    fn advance(&mut self, now_ns: u64, out: &mut Vec<ModelCompletion>) {
+        loop {
+            let event = self.events.peek().map(|Reverse((t, _, _))| *t);
+            let dispatch = self.dispatch_due_ns();
+            let take_dispatch = match (event, dispatch) {
+                (_, None) => false,
+                (None, Some(d)) => d <= now_ns,
+                (Some(e), Some(d)) => d <= now_ns && d <= e,
+            };
+            if take_dispatch {
+                let d = dispatch.expect("checked").max(self.clock_ns);
+                self.clock_ns = d;
+                self.dispatch(d);
+                continue;
+            }
+            match event {
+                Some(t) if t <= now_ns => {
+                    let Some(Reverse((t_ev, _, ev))) = self.events.pop() else {
+                        break;
+                    };
+                    debug_assert_eq!(t, t_ev);
+                    self.clock_ns = self.clock_ns.max(t_ev);
+                    match ev {
+                        Event::Host { tag } => {
+                            self.host_in_flight -= 1;
+                            out.push(ModelCompletion { tag, done_ns: t_ev });
+                        }
+                        Event::Destaged { seq, sectors } => {
+                            self.destaging.remove(&seq);
+                            self.dirty_sectors -= sectors;
+                            self.complete_flushes(t_ev);
+                        }
+                    }
+                }
+                _ => break,
+            }
+        }
+        self.clock_ns = self.clock_ns.max(now_ns);
+    }
+
+    fn in_flight(&self) -> usize {
+        self.host_in_flight
+    }
+}

@@ -1,0 +1,113 @@
+//! The spindle: platter angle as a function of virtual time.
+//!
+//! Rotational latency is not drawn at random: the platters turn at a fixed speed from a
+//! fixed phase, so the wait for a sector follows from when the head arrives. Times are
+//! integer picoseconds internally (u128, so no practical overflow) to keep sector
+//! boundaries exact over long runs; callers round to nanoseconds at the edges. Owns speed
+//! and phase only; which sector sits at which angle is the layout's business.
+
+/// Picoseconds per nanosecond.
+pub const PS_PER_NS: u128 = 1000;
+
+/// Round picoseconds up to whole nanoseconds.
+pub fn ps_to_ns_ceil(ps: u128) -> u64 {
+    let ns = ps.div_ceil(PS_PER_NS);
+    u64::try_from(ns).expect("virtual time beyond u64 nanoseconds")
+}
+
+/// A spinning stack of platters.
+#[derive(Debug, Clone, Copy)]
+pub struct Spindle {
+    period_ps: u64,
+    /// Platter angle at time 0, in ps of rotation (0..period).
+    phase_ps: u64,
+}
+
+impl Spindle {
+    /// A spindle turning at `rpm`, at `phase` (fraction of a turn, 0..1) at time 0.
+    pub fn new(rpm: f64, phase: f64) -> Spindle {
+        assert!(rpm.is_finite() && rpm > 0.0, "rpm must be positive");
+        assert!((0.0..1.0).contains(&phase), "phase must be in [0, 1)");
+        let period_ps = (60.0e12 / rpm).round() as u64;
+        Spindle {
+            period_ps,
+            phase_ps: ((phase * period_ps as f64) as u64).min(period_ps - 1),
+        }
+    }
+
+    /// One revolution, in ps.
+    pub fn period_ps(&self) -> u64 {
+        self.period_ps
+    }
+
+    /// One revolution, in ns (rounded).
+    pub fn period_ns(&self) -> u64 {
+        (self.period_ps + 500) / 1000
+    }
+
+    /// Platter angle at absolute time `t_ps`, as ps of rotation since angle 0.
+    pub fn angle_ps(&self, t_ps: u128) -> u64 {
+        ((t_ps + u128::from(self.phase_ps)) % u128::from(self.period_ps)) as u64
+    }
+
+    /// Angle, in ps of rotation, at which sector position `angle_sectors` of a track with
+    /// `spt` sectors starts.
+    pub fn sector_angle_ps(&self, angle_sectors: u32, spt: u32) -> u64 {
+        (u128::from(angle_sectors) * u128::from(self.period_ps) / u128::from(spt)) as u64
+    }
+
+    /// Earliest time at or after `t_ps` at which the sector at `angle_sectors` (of `spt`)
+    /// starts passing under the head.
+    pub fn next_sector_start_ps(&self, t_ps: u128, angle_sectors: u32, spt: u32) -> u128 {
+        let target = self.sector_angle_ps(angle_sectors % spt, spt);
+        let now = self.angle_ps(t_ps);
+        let wait = if target >= now {
+            target - now
+        } else {
+            self.period_ps - now + target
+        };
+        t_ps + u128::from(wait)
+    }
+
+    /// Time for `count` consecutive sectors starting at `angle_sectors` (of `spt`) to pass.
+    pub fn sectors_ps(&self, angle_sectors: u32, count: u64, spt: u32) -> u128 {
+        let p = u128::from(self.period_ps);
+        let spt = u128::from(spt);
+        let a = u128::from(angle_sectors);
+        (a + u128::from(count)) * p / spt - a * p / spt
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn angle_is_a_function_of_time() {
+        let s = Spindle::new(6000.0, 0.0); // 10 ms per turn
+        assert_eq!(s.period_ps(), 10_000_000_000);
+        assert_eq!(s.angle_ps(0), 0);
+        assert_eq!(s.angle_ps(2_500_000_000), 2_500_000_000);
+        assert_eq!(s.angle_ps(12_500_000_000), 2_500_000_000);
+        let shifted = Spindle::new(6000.0, 0.25);
+        assert_eq!(shifted.angle_ps(0), 2_500_000_000);
+    }
+
+    #[test]
+    fn waits_for_the_next_pass_of_a_sector() {
+        let s = Spindle::new(6000.0, 0.0);
+        // Sector 25 of 100 starts at a quarter turn.
+        assert_eq!(s.next_sector_start_ps(0, 25, 100), 2_500_000_000);
+        // Just past it: a full turn minus the overshoot.
+        assert_eq!(
+            s.next_sector_start_ps(2_600_000_000, 25, 100),
+            12_500_000_000
+        );
+        // Exactly at it: no wait.
+        assert_eq!(
+            s.next_sector_start_ps(12_500_000_000, 25, 100),
+            12_500_000_000
+        );
+        assert_eq!(s.sectors_ps(99, 2, 100), 200_000_000);
+    }
+}

@@ -1,5 +1,6 @@
 //! Tests of the flashcache state machine driven by a scripted executor ([`harness`]).
 
 mod busy;
+mod errors;
 mod harness;
 mod paths;

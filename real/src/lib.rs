@@ -9,6 +9,7 @@
 //! - [`platform`]: [`RealPlatform`] — the engine's `Platform` on real devices: io_uring with
 //!   the arena as registered buffers (`ring`), or blocking `preadv2`/`pwritev2` (`blocking`);
 //!   the in-flight table and errno mapping (`inflight`).
+//! - [`RealRig`]: an engine and its platform owned together, dropped in the safe order.
 //! - [`closed_loop`]: a closed-loop bio source for this crate's tests and benchmark.
 //! - [`testing`]: loop-device fixtures for this crate's and the CLI's tests.
 //!
@@ -21,6 +22,7 @@ pub mod error;
 mod inflight;
 mod ioctl;
 pub mod platform;
+mod rig;
 mod ring;
 pub mod safety;
 pub mod testing;
@@ -28,3 +30,4 @@ pub mod testing;
 pub use device::{DeviceKind, OpenOptions, RealDevice};
 pub use error::RealError;
 pub use platform::{BackendChoice, BackendKind, PlatformOptions, PlatformStats, RealPlatform};
+pub use rig::RealRig;

@@ -104,9 +104,11 @@ enum Backend {
 
 /// The engine's platform over real devices. See the module documentation.
 ///
-/// The arena handed to [`RealPlatform::new`] must be the one later handed to `submit` and
-/// `wait` and must outlive every IO in flight: dropping the platform cancels and drains its
-/// IO, so dropping the platform before the arena (or the engine holding it) is always safe.
+/// The arena handed to [`RealPlatform::new`] is the one registered with io_uring; `submit`
+/// and `wait` must be given that arena (another one still works, unregistered). The arena
+/// must outlive every IO in flight: dropping the platform (or [`RealPlatform::shutdown`])
+/// cancels and drains its IO, so drop the platform before the engine holding the arena —
+/// [`crate::RealRig`] owns both in that order.
 pub struct RealPlatform {
     devices: Vec<RealDevice>,
     backend: Backend,
@@ -578,6 +580,14 @@ impl RealPlatform {
             self.enter(true, timeout_ns);
             self.reap_ring(arena);
         }
+    }
+
+    /// Cancels every IO in flight and waits until the kernel has finished with all of them;
+    /// nothing is delivered (the engine hears of none of it). After this the arena may be
+    /// freed. Dropping the platform does the same.
+    pub fn shutdown(&mut self) {
+        self.drain();
+        self.ready.clear();
     }
 
     /// Cancels and reaps every IO in flight, without an arena (nothing is delivered).

@@ -8,7 +8,7 @@ use dmsim_engine::{
 };
 use dmsim_real::closed_loop::ClosedLoopSource;
 use dmsim_real::testing::{FixtureOptions, LoopDevice, Medium};
-use dmsim_real::{BackendChoice, OpenOptions, PlatformOptions, RealDevice, RealPlatform};
+use dmsim_real::{BackendChoice, OpenOptions, PlatformOptions, RealDevice, RealRig};
 
 fn run(backend: BackendChoice) -> Vec<Vec<SectorContent>> {
     let fixture =
@@ -22,7 +22,7 @@ fn run(backend: BackendChoice) -> Vec<Vec<SectorContent>> {
         },
     )
     .unwrap();
-    let mut engine = Engine::new(
+    let engine = Engine::new(
         EngineConfig {
             arena_pages: 512,
             plugging: None,
@@ -34,9 +34,9 @@ fn run(backend: BackendChoice) -> Vec<Vec<SectorContent>> {
         },
     )
     .unwrap();
-    let mut platform = RealPlatform::new(
+    let mut rig = RealRig::new(
+        engine,
         vec![device],
-        engine.arena_mut(),
         PlatformOptions {
             backend,
             ..PlatformOptions::default()
@@ -60,9 +60,14 @@ fn run(backend: BackendChoice) -> Vec<Vec<SectorContent>> {
         })
         .collect();
     let mut source = ClosedLoopSource::new(writes, 8, true);
-    let report = drive(&mut engine, &mut platform, &mut source, &mut (), &options).unwrap();
+    let report = rig.drive(&mut source, &mut (), &options).unwrap();
     assert_eq!(report.outcome, DriveOutcome::Finished);
-    assert_eq!(source.failed_count, 0, "{:?}", platform.take_errors());
+    assert_eq!(
+        source.failed_count,
+        0,
+        "{:?}",
+        rig.platform_mut().take_errors()
+    );
     let reads = extents
         .iter()
         .enumerate()
@@ -76,10 +81,11 @@ fn run(backend: BackendChoice) -> Vec<Vec<SectorContent>> {
         })
         .collect();
     let mut source = ClosedLoopSource::new(reads, 8, true);
-    let report = drive(&mut engine, &mut platform, &mut source, &mut (), &options).unwrap();
+    let (engine, platform) = rig.parts_mut();
+    let report = drive(engine, platform, &mut source, &mut (), &options).unwrap();
     assert_eq!(report.outcome, DriveOutcome::Finished);
-    assert!(engine.is_idle());
-    assert_eq!(platform.in_flight(), 0);
+    assert!(rig.engine().is_idle());
+    assert_eq!(rig.platform().in_flight(), 0);
     let mut done = source.done;
     done.sort_by_key(|d| d.id);
     assert_eq!(done.len(), extents.len());
@@ -99,7 +105,7 @@ fn run(backend: BackendChoice) -> Vec<Vec<SectorContent>> {
             read.id.0
         );
     }
-    drop(platform);
+    drop(rig);
     // Nothing before the window was written.
     let bytes = std::fs::read(fixture.backing_file()).unwrap();
     assert!(bytes[..2048 * 512].iter().all(|&b| b == 0));
@@ -111,4 +117,39 @@ fn stamped_writes_read_back_through_a_linear_volume_on_both_backends() {
     let ring = run(BackendChoice::IoUring);
     let blocking = run(BackendChoice::Blocking);
     assert_eq!(ring, blocking);
+}
+
+#[test]
+fn a_run_stopped_with_io_in_flight_is_drained_before_the_arena_goes() {
+    let fixture =
+        LoopDevice::for_tests(FixtureOptions::new(16 << 20, Medium::Tmpfs)).expect("fixture");
+    let device = RealDevice::open(fixture.path(), OpenOptions::default()).unwrap();
+    let engine = Engine::new(
+        EngineConfig {
+            arena_pages: 512,
+            plugging: None,
+        },
+        vec![device.info()],
+        TargetSpec::Linear {
+            device: DeviceId(0),
+            offset_sectors: 0,
+        },
+    )
+    .unwrap();
+    let capacity = device.info().capacity_sectors;
+    let mut rig = RealRig::new(engine, vec![device], PlatformOptions::default()).unwrap();
+    let reads = ClosedLoopSource::random_reads(1000, 64, capacity, 3);
+    let mut source = ClosedLoopSource::new(reads, 32, false);
+    let options = DriveOptions {
+        check_invariants: false,
+        time_limit_ns: None,
+        // Stops after the first bios were admitted, with their device IO in flight.
+        input_limit: Some(32),
+    };
+    let report = rig.drive(&mut source, &mut (), &options).unwrap();
+    assert_eq!(report.outcome, DriveOutcome::InputLimit);
+    assert!(rig.platform().in_flight() > 0);
+    let engine = rig.into_engine();
+    // The engine still believes its IO is in flight; the memory is now quiet and its own.
+    assert!(!engine.is_idle());
 }

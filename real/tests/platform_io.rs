@@ -576,6 +576,15 @@ fn discard_zeroes_a_file_range_or_says_not_supported() {
         let status = collect(&mut platform, &mut arena, 1)[0].status;
         if plain {
             assert_eq!(status, IoStatus::Ok);
+        } else {
+            assert!(
+                matches!(status, IoStatus::Ok | IoStatus::NotSupported),
+                "{status:?}"
+            );
+        }
+        if status == IoStatus::Ok {
+            // Punched holes and loop-device discards (a punch in the backing file) read as
+            // zeroes.
             platform.submit_io(
                 io(
                     IoTag {
@@ -595,13 +604,9 @@ fn discard_zeroes_a_file_range_or_says_not_supported() {
             );
             let mut read = Vec::new();
             arena.read_sectors(&buffer, 8, &mut read);
-            assert_eq!(read, vec![SectorContent::Zero; 8]);
-        } else {
-            assert!(
-                matches!(status, IoStatus::Ok | IoStatus::NotSupported),
-                "{status:?}"
-            );
+            assert_eq!(read, vec![SectorContent::Zero; 8], "plain file: {plain}");
         }
+        assert_eq!(platform.stats().discards, 1);
     }
 }
 
@@ -619,5 +624,42 @@ fn wait_sleeps_until_the_deadline_when_nothing_is_in_flight() {
         platform.wait_for(Some(deadline), &mut arena, &mut completions);
         assert!(completions.is_empty());
         assert!(platform.now_ns() >= deadline, "{backend:?} woke early");
+    }
+}
+
+#[test]
+fn a_transfer_cut_short_by_end_of_file_is_continued_then_failed() {
+    for backend in [BackendChoice::IoUring, BackendChoice::Blocking] {
+        let fixture = LoopDevice::plain_file(FixtureOptions::new(MIB, Medium::Tmpfs)).unwrap();
+        let device = open_writable(fixture.path(), None);
+        let mut arena = Arena::new(4);
+        let mut platform = RealPlatform::new(vec![device], &mut arena, options(backend)).unwrap();
+        // The file shrinks behind the platform's back: the last 16-sector read now finds
+        // only 4 sectors before the end.
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(fixture.path())
+            .unwrap();
+        file.set_len(MIB - 6 * 512).unwrap();
+        let buffer = Buffer::from_pages(arena.alloc(2).unwrap());
+        let tag = IoTag {
+            slot: 0,
+            generation: 0,
+        };
+        platform.submit_io(io(tag, Op::Read, 2048 - 16, 16, buffer), &mut arena);
+        let completions = collect(&mut platform, &mut arena, 1);
+        assert_eq!(
+            completions,
+            vec![Completion {
+                tag,
+                status: IoStatus::IoError
+            }],
+            "{backend:?}"
+        );
+        assert!(
+            platform.stats().short_transfers >= 1,
+            "{:?}",
+            platform.stats()
+        );
     }
 }

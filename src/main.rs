@@ -3,6 +3,7 @@
 
 mod cmd;
 mod units;
+mod verifier;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -21,12 +22,16 @@ enum Command {
     /// Device models: list the presets, benchmark one, validate against a real drive.
     #[command(subcommand)]
     Devices(cmd::devices::DevicesCommand),
+    /// Drive a target with a generated workload, every read verified by the data oracle;
+    /// prints a summary and writes DIR/summary.json with --out.
+    Run(cmd::run::RunArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Devices(c) => cmd::devices::run(c),
+        Command::Run(args) => cmd::run::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,16 +6,20 @@
 //! (volume sector, w), so a data oracle can check every read (DESIGN.md, "Data"). Write ids are
 //! the bio id + 1, unique and increasing in submission order.
 //!
-//! What happens to each bio is told to a [`BioListener`] (oracle, latency recorder): when it
-//! is submitted and when it completes. Deliberately not here: mapping trace addresses onto
-//! the device (see `fit`), recording statistics, checking data.
+//! Overlapping writes are serialised (like fio's `serialize_overlap`): a write that overlaps
+//! a write still in flight waits until that one completes. Concurrent overlapping writes have
+//! no defined result on a real device, and the simulated device refuses them (DESIGN.md
+//! invariant 6); waits are counted in [`RecordSource::overlap_waits`].
+//!
+//! Deliberately not here: mapping trace addresses onto the device, recording statistics and
+//! checking data (a `DriveObserver` sees every bio going in and coming out).
 
 use crate::traces::{TraceOp, TraceRecord};
 use dmsim_engine::block::Op;
 use dmsim_engine::content::{SectorContent, SectorStamp};
 use dmsim_engine::io::{Bio, BioDone, BioFlags, BioId};
 use dmsim_engine::platform::BioSource;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// How bios are paced.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -27,42 +31,18 @@ pub enum Pacing {
     OpenLoop { speed: f64 },
 }
 
-/// A bio the source issued and that has not completed yet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IssuedBio {
-    pub id: BioId,
-    pub op: Op,
-    pub sector: u64,
-    pub sectors: u32,
-    pub submit_ns: u64,
-    /// The stamp id of a write's data (0 for other operations).
-    pub write_id: u64,
-    /// What the listener returned at submission (e.g. an oracle mark).
-    pub mark: u64,
-}
-
-/// Told about every bio of a [`RecordSource`].
-pub trait BioListener {
-    /// `bio` is about to enter the engine; the return value comes back as `IssuedBio::mark`.
-    fn submitted(&mut self, now_ns: u64, bio: &Bio) -> u64;
-    /// The bio `issued` finished.
-    fn completed(&mut self, now_ns: u64, issued: &IssuedBio, done: &BioDone);
-}
-
-/// A listener that ignores everything.
-impl BioListener for () {
-    fn submitted(&mut self, _: u64, _: &Bio) -> u64 {
-        0
-    }
-    fn completed(&mut self, _: u64, _: &IssuedBio, _: &BioDone) {}
-}
-
 /// Bios from records. See the module documentation.
-pub struct RecordSource<I: Iterator<Item = TraceRecord>, L: BioListener> {
+pub struct RecordSource<I: Iterator<Item = TraceRecord>> {
     records: std::iter::Peekable<I>,
     pacing: Pacing,
-    listener: L,
-    in_flight: BTreeMap<u64, IssuedBio>,
+    /// Bios issued and not completed.
+    in_flight: BTreeSet<u64>,
+    /// Writes in flight: bio id → (sector, sectors).
+    writes_in_flight: BTreeMap<u64, (u64, u64)>,
+    /// Times the next write had to wait for an overlapping write to complete.
+    overlap_waits: u64,
+    /// The id of the completion seen last when a wait was counted (one wait per blocking).
+    waiting_on_overlap: bool,
     next_id: u64,
     /// Time of the first record (open loop origin).
     origin_ns: Option<u64>,
@@ -76,8 +56,8 @@ pub struct RecordSource<I: Iterator<Item = TraceRecord>, L: BioListener> {
     last_now_ns: u64,
 }
 
-impl<I: Iterator<Item = TraceRecord>, L: BioListener> RecordSource<I, L> {
-    pub fn new(records: I, pacing: Pacing, listener: L) -> Self {
+impl<I: Iterator<Item = TraceRecord>> RecordSource<I> {
+    pub fn new(records: I, pacing: Pacing) -> Self {
         if let Pacing::ClosedLoop { queue_depth } = pacing {
             assert!(queue_depth >= 1, "queue depth must be at least 1");
         }
@@ -87,8 +67,10 @@ impl<I: Iterator<Item = TraceRecord>, L: BioListener> RecordSource<I, L> {
         RecordSource {
             records: records.peekable(),
             pacing,
-            listener,
-            in_flight: BTreeMap::new(),
+            in_flight: BTreeSet::new(),
+            writes_in_flight: BTreeMap::new(),
+            overlap_waits: 0,
+            waiting_on_overlap: false,
             next_id: 0,
             origin_ns: None,
             skipped_records: 0,
@@ -105,18 +87,6 @@ impl<I: Iterator<Item = TraceRecord>, L: BioListener> RecordSource<I, L> {
         self
     }
 
-    pub fn listener(&self) -> &L {
-        &self.listener
-    }
-
-    pub fn listener_mut(&mut self) -> &mut L {
-        &mut self.listener
-    }
-
-    pub fn into_listener(self) -> L {
-        self.listener
-    }
-
     /// Bios issued so far.
     pub fn issued(&self) -> u64 {
         self.next_id
@@ -125,6 +95,18 @@ impl<I: Iterator<Item = TraceRecord>, L: BioListener> RecordSource<I, L> {
     /// Records skipped because no bio expresses them.
     pub fn skipped_records(&self) -> u64 {
         self.skipped_records
+    }
+
+    /// Times a write waited for an overlapping write in flight.
+    pub fn overlap_waits(&self) -> u64 {
+        self.overlap_waits
+    }
+
+    fn overlaps_a_write_in_flight(&self, sector: u64, sectors: u64) -> bool {
+        let end = sector + sectors;
+        self.writes_in_flight
+            .values()
+            .any(|&(s, n)| sector < s + n && s < end)
     }
 
     pub fn in_flight(&self) -> usize {
@@ -154,13 +136,26 @@ impl<I: Iterator<Item = TraceRecord>, L: BioListener> RecordSource<I, L> {
     }
 }
 
-impl<I: Iterator<Item = TraceRecord>, L: BioListener> BioSource for RecordSource<I, L> {
+impl<I: Iterator<Item = TraceRecord>> BioSource for RecordSource<I> {
     fn next_arrival_ns(&mut self) -> Option<u64> {
         if self.stopped {
             return None;
         }
         self.skip_unusable();
-        let record_ns = self.records.peek()?.time_ns;
+        let record = self.records.peek()?;
+        let (record_ns, op, sector, sectors) =
+            (record.time_ns, record.op, record.sector, record.sectors);
+        if op == TraceOp::Write
+            && !self.writes_in_flight.is_empty()
+            && self.overlaps_a_write_in_flight(sector, sectors)
+        {
+            if !self.waiting_on_overlap {
+                self.waiting_on_overlap = true;
+                self.overlap_waits += 1;
+            }
+            return None;
+        }
+        self.waiting_on_overlap = false;
         let at = match self.pacing {
             Pacing::ClosedLoop { queue_depth } => {
                 if self.in_flight.len() >= queue_depth as usize {
@@ -223,30 +218,20 @@ impl<I: Iterator<Item = TraceRecord>, L: BioListener> BioSource for RecordSource
             },
             data,
         };
-        let mark = self.listener.submitted(now_ns, &bio);
-        self.in_flight.insert(
-            id.0,
-            IssuedBio {
-                id,
-                op,
-                sector,
-                sectors,
-                submit_ns: now_ns,
-                write_id,
-                mark,
-            },
-        );
+        self.in_flight.insert(id.0);
+        if op == Op::Write {
+            self.writes_in_flight
+                .insert(id.0, (sector, u64::from(sectors)));
+        }
         self.skip_unusable();
         bio
     }
 
     fn on_done(&mut self, now_ns: u64, done: BioDone) {
         self.last_now_ns = now_ns;
-        let issued = self
-            .in_flight
-            .remove(&done.id.0)
-            .expect("the engine completes only bios it was given");
-        self.listener.completed(now_ns, &issued, &done);
+        let known = self.in_flight.remove(&done.id.0);
+        self.writes_in_flight.remove(&done.id.0);
+        assert!(known, "the engine completes only bios it was given");
         self.skip_unusable();
     }
 
@@ -271,18 +256,6 @@ mod tests {
         }
     }
 
-    #[derive(Default)]
-    struct Log(Vec<(u64, u64)>);
-    impl BioListener for Log {
-        fn submitted(&mut self, now_ns: u64, bio: &Bio) -> u64 {
-            self.0.push((now_ns, bio.id.0));
-            bio.id.0 * 10
-        }
-        fn completed(&mut self, _: u64, issued: &IssuedBio, _: &BioDone) {
-            assert_eq!(issued.mark, issued.id.0 * 10);
-        }
-    }
-
     #[test]
     fn closed_loop_keeps_the_depth_and_stamps_writes() {
         let recs = vec![
@@ -290,11 +263,7 @@ mod tests {
             rec(0, TraceOp::Read, 0),
             rec(0, TraceOp::Read, 8),
         ];
-        let mut s = RecordSource::new(
-            recs.into_iter(),
-            Pacing::ClosedLoop { queue_depth: 2 },
-            Log::default(),
-        );
+        let mut s = RecordSource::new(recs.into_iter(), Pacing::ClosedLoop { queue_depth: 2 });
         assert_eq!(s.next_arrival_ns(), Some(0));
         let w = s.take_bio(0);
         assert_eq!(
@@ -327,7 +296,7 @@ mod tests {
             rec(1_500, TraceOp::Other, 0),
             rec(3_000, TraceOp::Write, 8),
         ];
-        let mut s = RecordSource::new(recs.into_iter(), Pacing::OpenLoop { speed: 2.0 }, ());
+        let mut s = RecordSource::new(recs.into_iter(), Pacing::OpenLoop { speed: 2.0 });
         assert_eq!(s.next_arrival_ns(), Some(0));
         s.take_bio(0);
         assert_eq!(
@@ -341,9 +310,39 @@ mod tests {
     }
 
     #[test]
+    fn an_overlapping_write_waits_for_the_write_in_flight() {
+        let recs = vec![
+            rec(0, TraceOp::Write, 0),
+            rec(0, TraceOp::Write, 4),
+            rec(0, TraceOp::Read, 0),
+        ];
+        let mut s = RecordSource::new(recs.into_iter(), Pacing::ClosedLoop { queue_depth: 8 });
+        assert_eq!(s.next_arrival_ns(), Some(0));
+        s.take_bio(0);
+        assert_eq!(
+            s.next_arrival_ns(),
+            None,
+            "sectors 4..12 overlap the write of 0..8"
+        );
+        assert_eq!(s.next_arrival_ns(), None);
+        assert_eq!(s.overlap_waits(), 1, "one wait, counted once");
+        s.on_done(
+            10,
+            BioDone {
+                id: BioId(0),
+                status: dmsim_engine::IoStatus::Ok,
+                data: Vec::new(),
+            },
+        );
+        assert_eq!(s.next_arrival_ns(), Some(10));
+        s.take_bio(10);
+        assert_eq!(s.next_arrival_ns(), Some(10), "reads may race writes");
+    }
+
+    #[test]
     fn stop_at_ends_the_source() {
         let recs = (0..10).map(|i| rec(i * 100, TraceOp::Read, 0));
-        let mut s = RecordSource::new(recs, Pacing::OpenLoop { speed: 1.0 }, ()).stop_at(250);
+        let mut s = RecordSource::new(recs, Pacing::OpenLoop { speed: 1.0 }).stop_at(250);
         let mut n = 0;
         while let Some(t) = s.next_arrival_ns() {
             s.take_bio(t);

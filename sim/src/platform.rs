@@ -185,6 +185,11 @@ impl Platform for SimPlatform {
         }
     }
 
+    fn is_quiescent(&self) -> bool {
+        // A hung IO has no pending event: only a cancel can move it.
+        self.refused.is_empty() && self.devices.iter().all(|d| d.next_event_ns().is_none())
+    }
+
     fn wait(&mut self, deadline_ns: Option<u64>, arena: &mut Arena, inputs: &mut Vec<Input>) {
         if !self.refused.is_empty() {
             for tag in self.refused.drain(..) {

@@ -105,7 +105,12 @@ fn list(json: bool) -> CliResult {
     }
     let width = all.iter().map(|(i, _)| i.name.len()).max().unwrap_or(0);
     for (info, params) in &all {
-        println!("{:width$}  {:3}  {}", info.name, params.kind(), info.summary);
+        println!(
+            "{:width$}  {:3}  {}",
+            info.name,
+            params.kind(),
+            info.summary
+        );
         println!("{:width$}       source: {}", "", info.source);
     }
     Ok(())
@@ -117,7 +122,9 @@ pub fn apply_sets(params: &mut presets::DeviceParams, sets: &[String]) -> CliRes
         let (key, value) = set
             .split_once('=')
             .ok_or_else(|| format!("--set '{set}': expected KEY=VALUE"))?;
-        params.set(key.trim(), value.trim()).map_err(|e| format!("--set '{set}': {e}"))?;
+        params
+            .set(key.trim(), value.trim())
+            .map_err(|e| format!("--set '{set}': {e}"))?;
     }
     Ok(())
 }

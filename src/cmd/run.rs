@@ -1,0 +1,231 @@
+//! `dmsim run`: drive a target with a generated workload, every read verified, on simulated
+//! devices (default) or, with `--real`, on a real block device.
+
+use super::CliResult;
+use crate::units::{parse_duration_ns, parse_io_size};
+use crate::verifier::Verifier;
+use clap::{Args, ValueEnum};
+use dmsim_engine::{drive, DeviceId, DriveOptions, DriveOutcome, Engine, EngineConfig, TargetSpec};
+use dmsim_models::presets;
+use dmsim_scenarios::source::{Pacing, RecordSource};
+use dmsim_scenarios::workload::{AccessPattern, SizeDistribution, WorkloadGenerator, WorkloadSpec};
+use dmsim_sim::device::SimDevice;
+use dmsim_sim::platform::SimPlatform;
+use dmsim_sim::streams::stream;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The device-mapper target to run.
+    #[arg(long, value_enum, default_value_t = TargetArg::Linear)]
+    target: TargetArg,
+    /// Simulated device preset under the linear target (see `dmsim devices list`).
+    #[arg(long, default_value = "hdd-7200", conflicts_with = "real")]
+    hdd: String,
+    /// Run on a real block device or file instead of a simulated one (needs --dev).
+    #[arg(long, requires = "dev")]
+    real: bool,
+    /// The real device or file (with --real).
+    #[arg(long, value_name = "PATH")]
+    dev: Option<PathBuf>,
+    /// Allow writes to the real device (its contents in the used range are destroyed).
+    #[arg(long)]
+    allow_write: bool,
+    /// Generated workload.
+    #[arg(long, value_enum, default_value_t = WorkloadArg::Randrw)]
+    workload: WorkloadArg,
+    /// Request size (bytes, or with k/m suffix).
+    #[arg(long, default_value = "4k", value_parser = parse_io_size)]
+    bs: u32,
+    /// Requests kept in flight (closed loop).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    qd: u32,
+    /// Stop after this many requests.
+    #[arg(long, conflicts_with = "duration")]
+    requests: Option<u64>,
+    /// Stop issuing after this much (virtual, or real with --real) time, e.g. 10s, 500ms.
+    #[arg(long, value_parser = parse_duration_ns)]
+    duration: Option<u64>,
+    /// Bytes of the device the workload addresses, from its start (default: all of it).
+    #[arg(long, value_parser = crate::units::parse_size)]
+    span: Option<u64>,
+    /// Override a device parameter, KEY=VALUE with a dotted key (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// Seed of the run's random streams.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Write DIR/summary.json.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Print the summary as JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum TargetArg {
+    /// dm-linear: the volume is the device.
+    Linear,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum WorkloadArg {
+    Randread,
+    Randwrite,
+    Randrw,
+    Seqread,
+    Seqwrite,
+}
+
+impl WorkloadArg {
+    fn name(self) -> &'static str {
+        match self {
+            WorkloadArg::Randread => "randread",
+            WorkloadArg::Randwrite => "randwrite",
+            WorkloadArg::Randrw => "randrw",
+            WorkloadArg::Seqread => "seqread",
+            WorkloadArg::Seqwrite => "seqwrite",
+        }
+    }
+
+    /// The generator spec for this workload over `span_bytes` with `bs`-byte requests.
+    pub fn spec(self, span_bytes: u64, bs: u32, requests: Option<u64>) -> WorkloadSpec {
+        let (pattern, read_percent) = match self {
+            WorkloadArg::Randread => (AccessPattern::Uniform, 100.0),
+            WorkloadArg::Randwrite => (AccessPattern::Uniform, 0.0),
+            WorkloadArg::Randrw => (AccessPattern::Uniform, 50.0),
+            WorkloadArg::Seqread => (AccessPattern::Sequential { streams: 1 }, 100.0),
+            WorkloadArg::Seqwrite => (AccessPattern::Sequential { streams: 1 }, 0.0),
+        };
+        WorkloadSpec {
+            span_start_bytes: 0,
+            span_bytes,
+            alignment_bytes: u64::from(bs),
+            pattern,
+            read_percent,
+            request_size: SizeDistribution::Fixed {
+                bytes: u64::from(bs),
+            },
+            arrival: Default::default(),
+            requests,
+            device: 0,
+        }
+    }
+}
+
+/// Arena pages for `qd` requests of `bs` bytes in flight, with room for the engine's own.
+pub fn arena_pages_for(qd: u32, bs: u32) -> u32 {
+    let per_request = bs.div_ceil(4096) + 1;
+    (qd * per_request * 2).max(4096)
+}
+
+pub fn run(args: RunArgs) -> CliResult {
+    if args.requests.is_none() && args.duration.is_none() {
+        return Err(
+            "say how long to run: --requests N or --duration D (e.g. --requests 10000)".into(),
+        );
+    }
+    if args.real {
+        return Err("--real is not available in this build yet: the real-device platform is still being integrated".into());
+    }
+    let mut params = presets::find(&args.hdd)?;
+    super::devices::apply_sets(&mut params, &args.sets)?;
+    let model = params.build(Box::new(stream(args.seed, "device.0")))?;
+    let device = SimDevice::new(args.hdd.clone(), model);
+    let capacity_bytes = device.capacity_sectors() * 512;
+    let span_bytes = args.span.unwrap_or(capacity_bytes);
+    if span_bytes > capacity_bytes || span_bytes < u64::from(args.bs) {
+        return Err(format!(
+            "--span {span_bytes} must lie between the request size and the device size ({capacity_bytes} bytes)"
+        )
+        .into());
+    }
+    let mut platform = SimPlatform::new(vec![device]);
+    let mut engine = Engine::new(
+        EngineConfig {
+            arena_pages: arena_pages_for(args.qd, args.bs),
+            ..EngineConfig::default()
+        },
+        platform.device_infos(),
+        TargetSpec::Linear {
+            device: DeviceId(0),
+            offset_sectors: 0,
+        },
+    )?;
+    let spec = args.workload.spec(span_bytes, args.bs, args.requests);
+    let generator = WorkloadGenerator::new(&spec, stream(args.seed, "workload"))?;
+    let mut source = RecordSource::new(
+        generator,
+        Pacing::ClosedLoop {
+            queue_depth: args.qd,
+        },
+    );
+    if let Some(duration) = args.duration {
+        source = source.stop_at(duration);
+    }
+    let mut verifier = Verifier::new(&[args.hdd.as_str()], true).with_volume_device(DeviceId(0), 0);
+    let report = drive(
+        &mut engine,
+        &mut platform,
+        &mut source,
+        &mut verifier,
+        &DriveOptions::default(),
+    )?;
+    if let DriveOutcome::Stalled { waiting } = &report.outcome {
+        let list: Vec<String> = waiting.iter().map(|w| format!("{w:?}")).collect();
+        return Err(format!(
+            "the run deadlocked at {} ns; waiting:\n  {}",
+            report.end_ns,
+            list.join("\n  ")
+        )
+        .into());
+    }
+    if !platform.violations().is_empty() {
+        return Err(format!(
+            "the engine issued {} IO(s) the simulated device refuses; first: {}",
+            platform.violations().len(),
+            platform.violations()[0]
+        )
+        .into());
+    }
+    let first_error = verifier.first_data_error().map(str::to_string);
+    let failed_bios = verifier.failed_bios();
+    let config = serde_json::json!({
+        "target": "linear", "device": args.hdd, "workload": args.workload.name(),
+        "bs": args.bs, "qd": args.qd, "seed": args.seed, "platform": "sim",
+    });
+    let summary = verifier.finish(
+        &format!("linear/{}", args.workload.name()),
+        config,
+        BTreeMap::new(),
+        report.end_ns,
+    );
+    if let Some(dir) = &args.out {
+        summary.write_summary(dir)?;
+    }
+    if args.json {
+        println!("{}", summary.to_json());
+    } else {
+        print!("{}", summary.summary_text());
+        println!(
+            "verified reads {}, data errors {}, failed bios {}",
+            summary.verified_reads, summary.data_errors, failed_bios
+        );
+        if let Some(dir) = &args.out {
+            println!(
+                "summary: {}",
+                dir.join(dmsim_reports::SUMMARY_FILE_NAME).display()
+            );
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(format!(
+            "data verification failed: {} bad read(s); first: {e}",
+            summary.data_errors
+        )
+        .into());
+    }
+    Ok(())
+}

@@ -538,6 +538,20 @@ impl Harness {
         true
     }
 
+    /// Complete requests (FIFO) and run the worker, leaving requests matching `hold` out.
+    pub fn settle_except(&mut self, hold: impl Fn(&Request) -> bool) {
+        loop {
+            if self.worker_wanted {
+                self.run_worker();
+                continue;
+            }
+            match self.outstanding.iter().position(|r| !hold(r)) {
+                Some(position) => self.complete_at(position),
+                None => break,
+            }
+        }
+    }
+
     /// Steps until nothing is outstanding (timers are not run).
     pub fn settle(&mut self) {
         let mut steps = 0;

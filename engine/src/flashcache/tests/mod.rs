@@ -4,3 +4,4 @@ mod busy;
 mod errors;
 mod harness;
 mod paths;
+mod writeback;

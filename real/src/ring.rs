@@ -47,6 +47,9 @@ pub(crate) struct RingBackend {
     registration: Option<Registration>,
     /// Why buffers are not registered, when they are not.
     registration_error: Option<io::Error>,
+    /// Completions reaped early to make room (see [`RingBackend::push`]), handed out first
+    /// by [`RingBackend::drain_completions`].
+    backlog: Vec<(u64, i32)>,
 }
 
 impl std::fmt::Debug for RingBackend {
@@ -85,6 +88,7 @@ impl RingBackend {
             ring,
             registration: None,
             registration_error: None,
+            backlog: Vec::new(),
         };
         if register_buffers {
             if let Err(error) = backend.register(arena) {
@@ -142,9 +146,12 @@ impl RingBackend {
             match self.ring.submit() {
                 Ok(_) => {}
                 Err(error) if error.raw_os_error() == Some(libc::EBUSY) => {
-                    // Completion queue overflow: the caller reaps on its next wait; the
-                    // submission queue has room again once the kernel consumed entries.
-                    self.ring.submitter().squeue_wait()?;
+                    // The completion queue overflowed and the kernel wants it reaped before
+                    // it takes more work: move the completions aside, to be handed out at
+                    // the next drain.
+                    for cqe in self.ring.completion() {
+                        self.backlog.push((cqe.user_data(), cqe.result()));
+                    }
                 }
                 Err(error) if error.raw_os_error() == Some(libc::EINTR) => {}
                 Err(error) => return Err(error),
@@ -274,6 +281,7 @@ impl RingBackend {
 
     /// Moves every available completion to `out` as `(user_data, result)`.
     pub fn drain_completions(&mut self, out: &mut Vec<(u64, i32)>) {
+        out.append(&mut self.backlog);
         for cqe in self.ring.completion() {
             out.push((cqe.user_data(), cqe.result()));
         }

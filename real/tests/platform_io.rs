@@ -663,3 +663,64 @@ fn a_transfer_cut_short_by_end_of_file_is_continued_then_failed() {
         );
     }
 }
+
+#[test]
+fn more_ios_in_flight_than_ring_entries_all_complete_once() {
+    let fixture = fixture(4 * MIB, Medium::Tmpfs);
+    let device = open_writable(fixture.path(), None);
+    let mut arena = Arena::new(256);
+    let mut platform = RealPlatform::new(
+        vec![device],
+        &mut arena,
+        PlatformOptions {
+            backend: BackendChoice::IoUring,
+            queue_entries: 4,
+            register_buffers: true,
+        },
+    )
+    .unwrap();
+    let count = 100u32;
+    let mut buffers = Vec::new();
+    for index in 0..count {
+        let buffer = Buffer::from_pages(arena.alloc(1).unwrap());
+        let sector = u64::from(index) * 8;
+        let contents: Vec<_> = (0..8).map(|i| stamp(sector + i, 5)).collect();
+        arena.write_sectors(&buffer, &contents);
+        let tag = IoTag {
+            slot: index,
+            generation: 1,
+        };
+        platform.submit_io(io(tag, Op::Write, sector, 8, buffer.clone()), &mut arena);
+        buffers.push(buffer);
+    }
+    let writes = collect(&mut platform, &mut arena, count as usize);
+    assert!(writes.iter().all(|c| c.status == IoStatus::Ok));
+    for index in 0..count {
+        let tag = IoTag {
+            slot: index,
+            generation: 2,
+        };
+        let buffer = buffers[index as usize].clone();
+        arena.zero_sectors(&buffer, 8);
+        platform.submit_io(
+            io(tag, Op::Read, u64::from(index) * 8, 8, buffer),
+            &mut arena,
+        );
+    }
+    let reads = collect(&mut platform, &mut arena, count as usize);
+    for index in 0..count {
+        let tag = IoTag {
+            slot: index,
+            generation: 2,
+        };
+        assert_eq!(reads.iter().filter(|c| c.tag == tag).count(), 1);
+        let mut read = Vec::new();
+        arena.read_sectors(&buffers[index as usize], 8, &mut read);
+        let sector = u64::from(index) * 8;
+        assert_eq!(
+            read,
+            (0..8).map(|i| stamp(sector + i, 5)).collect::<Vec<_>>()
+        );
+    }
+    assert_eq!(platform.in_flight(), 0);
+}

@@ -100,13 +100,17 @@ fn discard_gives_space_back_to_gc() {
     trimmed.precondition(1.0);
     // Trim half of the drive: GC finds empty or near-empty victims.
     let half = trimmed.capacity_sectors() / 2;
-    let mut tag = 0;
-    for start in (0..half).step_by(256) {
+    for (tag, start) in (0..half).step_by(256).enumerate() {
         trimmed.submit(
             trimmed.now_ns(),
-            request(tag, dmsim_models::ModelOp::Discard, start, 256, false),
+            request(
+                tag as u64,
+                dmsim_models::ModelOp::Discard,
+                start,
+                256,
+                false,
+            ),
         );
-        tag += 1;
     }
     drain(&mut trimmed);
     let mut full = model(small_drive());

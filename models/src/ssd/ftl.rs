@@ -17,7 +17,7 @@
 use super::geometry::Geometry;
 use super::ops::OpSpec;
 use super::params::{gc_threshold_blocks, SsdParams};
-use super::table::{Bitmap, LazyTable, NONE};
+use super::table::{Bitmap, LazyTable, LOGICAL_CHUNK_LEN, NONE};
 use std::collections::VecDeque;
 
 /// Life cycle of an erase block.
@@ -105,8 +105,8 @@ impl Ftl {
             .collect();
         Ftl {
             geo,
-            l2p: LazyTable::new(geo.logical_units),
-            p2l: LazyTable::new(geo.slots),
+            l2p: LazyTable::new(geo.logical_units, LOGICAL_CHUNK_LEN),
+            p2l: LazyTable::new(geo.slots, geo.slots_per_block),
             valid: vec![0; geo.blocks as usize],
             written_pages: vec![0; geo.blocks as usize],
             state: vec![BlockState::Free; geo.blocks as usize],

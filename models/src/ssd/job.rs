@@ -134,7 +134,7 @@ impl Job {
         let end_sector = self.sector + u64::from(self.sectors);
         let first = self.first_unit;
         let last = self.end_unit - 1;
-        let head = self.sector % us != 0 || end_sector < (u64::from(first) + 1) * us;
+        let head = !self.sector.is_multiple_of(us) || end_sector < (u64::from(first) + 1) * us;
         let tail = last != first && end_sector < (u64::from(last) + 1) * us;
         let head = head.then_some(first);
         let tail = tail.then_some(last);

@@ -178,7 +178,7 @@ impl SsdModel {
         seed: u64,
     ) {
         let span = self.fraction_units(fraction);
-        if span == 0 || !(overwrites_per_unit > 0.0) {
+        if span == 0 || overwrites_per_unit.is_nan() || overwrites_per_unit <= 0.0 {
             return;
         }
         let total = (f64::from(span) * overwrites_per_unit.min(1000.0)) as u64;

@@ -185,13 +185,13 @@ impl SsdParams {
 
         let t = &self.ftl;
         let unit = t.map_unit_bytes;
-        if unit < 512 || unit % 512 != 0 {
+        if unit < 512 || !unit.is_multiple_of(512) {
             return Err(invalid(
                 "ftl.map_unit_bytes",
                 format!("{unit} is not a positive multiple of 512"),
             ));
         }
-        if g.page_bytes % unit != 0 {
+        if !g.page_bytes.is_multiple_of(unit) {
             return Err(invalid(
                 "ftl.map_unit_bytes",
                 format!(
@@ -269,7 +269,7 @@ impl SsdParams {
                     ),
                 ));
             }
-            if g.page_bytes % m.entry_bytes != 0 {
+            if !g.page_bytes.is_multiple_of(m.entry_bytes) {
                 return Err(invalid(
                     "mapping_cache.entry_bytes",
                     format!("{} does not divide geometry.page_bytes", m.entry_bytes),

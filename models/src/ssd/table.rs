@@ -1,48 +1,63 @@
 //! Compact lazily allocated u32 tables for the FTL: logical unit → physical slot and physical
-//! slot → logical unit. Entries are u32; chunks of 64 Ki entries are allocated on first write,
-//! so a simulation pays memory only for the part of the drive it touches (4 bytes per mapping
-//! unit per table once touched).
+//! slot → logical unit. Entries are u32; fixed-size chunks are allocated on first write, so a
+//! simulation pays memory only for the part of the drive it touches (4 bytes per mapping
+//! unit per table once touched). The reverse table uses one chunk per erase block, because
+//! writes are striped over every plane at once.
 
 /// The "no entry" value.
 pub(crate) const NONE: u32 = u32::MAX;
 
-const CHUNK_BITS: u32 = 16;
-const CHUNK_LEN: usize = 1 << CHUNK_BITS;
+/// Chunk size of tables indexed by logical unit.
+pub(crate) const LOGICAL_CHUNK_LEN: u32 = 1 << 16;
 
 #[derive(Debug, Clone)]
 pub(crate) struct LazyTable {
     chunks: Vec<Option<Box<[u32]>>>,
+    chunk_len: u32,
     len: u32,
+    allocated_chunks: u32,
 }
 
 impl LazyTable {
-    pub fn new(len: u32) -> LazyTable {
-        let chunks = (len as usize).div_ceil(CHUNK_LEN);
+    /// A table of `len` entries, all NONE, allocated `chunk_len` entries at a time.
+    pub fn new(len: u32, chunk_len: u32) -> LazyTable {
+        assert!(chunk_len > 0);
+        let chunks = len.div_ceil(chunk_len) as usize;
         LazyTable {
             chunks: (0..chunks).map(|_| None).collect(),
+            chunk_len,
             len,
+            allocated_chunks: 0,
         }
     }
 
     pub fn get(&self, index: u32) -> u32 {
         assert!(index < self.len, "table index {index} out of {}", self.len);
-        match &self.chunks[(index >> CHUNK_BITS) as usize] {
-            Some(chunk) => chunk[index as usize & (CHUNK_LEN - 1)],
+        match &self.chunks[(index / self.chunk_len) as usize] {
+            Some(chunk) => chunk[(index % self.chunk_len) as usize],
             None => NONE,
         }
     }
 
     pub fn set(&mut self, index: u32, value: u32) {
         assert!(index < self.len, "table index {index} out of {}", self.len);
-        let chunk = self.chunks[(index >> CHUNK_BITS) as usize]
-            .get_or_insert_with(|| vec![NONE; CHUNK_LEN].into_boxed_slice());
-        chunk[index as usize & (CHUNK_LEN - 1)] = value;
+        let chunk_len = self.chunk_len;
+        let chunk = &mut self.chunks[(index / chunk_len) as usize];
+        if chunk.is_none() {
+            if value == NONE {
+                return;
+            }
+            *chunk = Some(vec![NONE; chunk_len as usize].into_boxed_slice());
+            self.allocated_chunks += 1;
+        }
+        if let Some(chunk) = chunk {
+            chunk[(index % chunk_len) as usize] = value;
+        }
     }
 
     /// Heap bytes held by allocated chunks and the chunk index.
     pub fn heap_bytes(&self) -> u64 {
-        let allocated = self.chunks.iter().filter(|c| c.is_some()).count() as u64;
-        allocated * (CHUNK_LEN as u64) * 4
+        u64::from(self.allocated_chunks) * u64::from(self.chunk_len) * 4
             + self.chunks.len() as u64 * std::mem::size_of::<Option<Box<[u32]>>>() as u64
     }
 }
@@ -81,13 +96,20 @@ mod tests {
 
     #[test]
     fn lazy_table_allocates_only_touched_chunks() {
-        let mut t = LazyTable::new(10 * CHUNK_LEN as u32);
+        let chunk = 1000;
+        let mut t = LazyTable::new(10 * chunk, chunk);
         assert_eq!(t.get(5), NONE);
         let empty = t.heap_bytes();
-        t.set(3 * CHUNK_LEN as u32 + 7, 42);
-        assert_eq!(t.get(3 * CHUNK_LEN as u32 + 7), 42);
-        assert_eq!(t.get(3 * CHUNK_LEN as u32 + 8), NONE);
-        assert_eq!(t.heap_bytes() - empty, CHUNK_LEN as u64 * 4);
+        t.set(3 * chunk + 7, NONE);
+        assert_eq!(
+            t.heap_bytes(),
+            empty,
+            "clearing an absent entry allocates nothing"
+        );
+        t.set(3 * chunk + 7, 42);
+        assert_eq!(t.get(3 * chunk + 7), 42);
+        assert_eq!(t.get(3 * chunk + 8), NONE);
+        assert_eq!(t.heap_bytes() - empty, u64::from(chunk) * 4);
     }
 
     #[test]

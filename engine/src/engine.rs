@@ -79,8 +79,9 @@ impl Engine {
         })
     }
 
-    /// Reacts to `input` at `now_ns`. An error leaves the engine as it was (the input is
-    /// refused), except that a refused completion is counted.
+    /// Reacts to `input` at `now_ns`. An error means the input was refused and changed
+    /// nothing, except that the engine's time advanced to `now_ns` and a refused completion
+    /// is counted (`stale_completions`).
     pub fn handle(&mut self, now_ns: u64, input: Input) -> Result<(), InputError> {
         if now_ns < self.last_now_ns {
             return Err(InputError::TimeWentBackwards {

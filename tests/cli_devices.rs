@@ -60,3 +60,26 @@ fn bad_input_exits_non_zero_with_a_message() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("latency_us") && err.contains("latency_ns"), "{err}");
 }
+
+#[test]
+fn validate_disksim_reproduces_the_hp_c2247a() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/calibration/hp_c2247a");
+    let out = dmsim(&["devices", "validate-disksim", dir, "hp_c2247a", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["drive"], "hp_c2247a");
+    assert_eq!(r["requests"], 9999);
+    let measured = r["mean_measured_ms"].as_f64().unwrap();
+    let simulated = r["mean_sim_ms"].as_f64().unwrap();
+    // Reached 0.09 % and 0.092 ms (DiskSim itself: 0.1 %, 0.089 ms); pinned as upper bounds.
+    assert!(((simulated - measured) / measured).abs() < 0.0015, "{simulated} vs {measured}");
+    assert!(r["rms_demerit_ms"].as_f64().unwrap() <= 0.10, "{r}");
+}
+
+#[test]
+fn validate_disksim_names_a_missing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dmsim(&["devices", "validate-disksim", dir.path().to_str().unwrap(), "nope"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope.diskspecs"));
+}

@@ -43,6 +43,18 @@ pub enum DevicesCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Import a drive's DiskSim 4.0 parameters (DIR/NAME.diskspecs and the model it sources),
+    /// replay its measured trace DIR/NAME.trace open loop, and compare simulated with measured
+    /// service times: means and the RMS demerit of the two CDFs (ms).
+    ValidateDisksim {
+        /// Folder holding NAME.diskspecs, the .model it sources, and NAME.trace.
+        dir: std::path::PathBuf,
+        /// The drive's file name stem, e.g. hp_c2247a.
+        name: String,
+        /// Print JSON: {"drive","requests","mean_measured_ms","mean_sim_ms","rms_demerit_ms"}.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -85,7 +97,31 @@ pub fn run(command: DevicesCommand) -> CliResult {
             seed,
             json,
         } => probe(&preset, pattern, bs, &qd, requests, &sets, seed, json),
+        DevicesCommand::ValidateDisksim { dir, name, json } => validate_disksim(&dir, &name, json),
     }
+}
+
+fn validate_disksim(dir: &std::path::Path, name: &str, json: bool) -> CliResult {
+    let report = dmsim_models::disksim::validate(dir, name)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    let error_pct =
+        (report.mean_sim_ms - report.mean_measured_ms) / report.mean_measured_ms * 100.0;
+    println!(
+        "drive {}: {} requests replayed open loop",
+        report.drive, report.requests
+    );
+    println!(
+        "  mean service time  measured {:.3} ms  simulated {:.3} ms  ({:+.2} %)",
+        report.mean_measured_ms, report.mean_sim_ms, error_pct
+    );
+    println!(
+        "  RMS demerit of the service-time CDFs: {:.3} ms",
+        report.rms_demerit_ms
+    );
+    Ok(())
 }
 
 fn list(json: bool) -> CliResult {

@@ -7,7 +7,7 @@
 //!
 //! Deliberately not here: any notion of what the values mean, or ordering by time.
 
-/// Names one value in a [`Slab`]: slot index and the slot's generation at insertion.
+/// Names one value in a slab: slot index and the slot's generation at insertion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SlabKey {
     pub index: u32,

@@ -161,7 +161,7 @@ pub fn write_front(ctl: &ControllerParams, bus: &BusParams, w: &WriteCommand) ->
     let transfer_start = transfer_start.max(w.bus_free_ns);
     let transfer_end = transfer_start + n * bus.write_ns_per_sector;
     WriteFront {
-        media_may_start_ns: media_may_start.max(dispatch_ns),
+        media_may_start_ns: media_may_start,
         transfer_start_ns: transfer_start,
         transfer_end_ns: transfer_end,
         released_ns: transfer_end + disconnect,

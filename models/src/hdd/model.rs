@@ -25,7 +25,7 @@ use super::scheduler::{choose, Candidate};
 use super::seek::SeekCurve;
 use crate::{ModelCompletion, ModelError, ModelOp, ModelRequest, ModelRng, TimingModel};
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::{BTreeSet, BinaryHeap, VecDeque};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Event {
@@ -77,6 +77,8 @@ pub struct HddModel {
     dirty_sectors: u64,
     dirty_limit_sectors: u64,
     destaging: BTreeSet<u64>,
+    /// Write-back writes waiting for buffer space: (request, arrival).
+    stalled_writes: VecDeque<(ModelRequest, u64)>,
     flushes: Vec<(u64, u64)>,
     clock_ns: u64,
     scratch_runs: Vec<MediaRun>,
@@ -135,6 +137,7 @@ impl HddModel {
             dirty_sectors: 0,
             dirty_limit_sectors: u64::from(c.segments) * u64::from(c.segment_sectors),
             destaging: BTreeSet::new(),
+            stalled_writes: VecDeque::new(),
             flushes: Vec::new(),
             clock_ns: 0,
             scratch_runs: Vec::new(),
@@ -159,6 +162,9 @@ impl HddModel {
     }
 
     fn push_event(&mut self, t_ns: u64, event: Event) {
+        // Plans may start at the exact (sub-ns) free time of the mechanism, just before
+        // the dispatch instant; completions never go back in time.
+        let t_ns = t_ns.max(self.clock_ns);
         self.next_seq += 1;
         self.events.push(Reverse((t_ns, self.next_seq, event)));
     }
@@ -355,10 +361,9 @@ impl HddModel {
                 };
                 let cmd = command_overheads(&self.controller, self.last_was_read);
                 let overhead_done_ps = u128::from(job.arrival_ns + cmd.read_miss_ns) * PS_PER_NS;
-                let start_ps = d_ps
-                    .max(overhead_done_ps)
-                    .max(free_ps)
-                    .max(self.hda_free_ps);
+                // Not `d_ps`: the dispatch instant is the mechanism's free time rounded up
+                // to a ns, and starting there would miss a sector that follows at once.
+                let start_ps = overhead_done_ps.max(free_ps).max(self.hda_free_ps);
                 self.scratch_runs.clear();
                 self.mech.plan_read(
                     from,
@@ -420,9 +425,9 @@ impl HddModel {
     fn restart_read_ahead(&mut self, segment: usize, arrival_ns: u64, d_ps: u128, ra_end: u64) {
         let (from, free_ps) = self.take_mechanism(d_ps);
         let cmd = command_overheads(&self.controller, self.last_was_read);
-        let start_ps = d_ps
-            .max(u128::from(arrival_ns + cmd.read_miss_ns) * PS_PER_NS)
-            .max(free_ps);
+        let start_ps = (u128::from(arrival_ns + cmd.read_miss_ns) * PS_PER_NS)
+            .max(free_ps)
+            .max(self.hda_free_ps);
         let seg_end = self.cache.segments[segment].end;
         self.scratch_runs.clear();
         self.mech.plan_read(
@@ -457,7 +462,9 @@ impl HddModel {
         let Some(tag) = job.tag else {
             // Destage of write-back data: already in the buffer.
             let ready = u128::from(job.data_ready_ns) * PS_PER_NS;
-            let start_ps = d_ps.max(free_ps).max(self.hda_free_ps);
+            let start_ps = (u128::from(job.arrival_ns) * PS_PER_NS)
+                .max(free_ps)
+                .max(self.hda_free_ps);
             let pos = self.mech.plan_write(
                 from,
                 start_ps,
@@ -507,8 +514,7 @@ impl HddModel {
             let data = front.transfer_start_ns + (i + 1) * per_sector;
             u128::from(data.max(threshold_ns)) * PS_PER_NS
         };
-        let start_ps = d_ps
-            .max(u128::from(front.media_may_start_ns) * PS_PER_NS)
+        let start_ps = (u128::from(front.media_may_start_ns) * PS_PER_NS)
             .max(free_ps)
             .max(self.hda_free_ps);
         let pos = self.mech.plan_write(
@@ -556,11 +562,15 @@ impl HddModel {
         self.queue.push(job);
     }
 
-    fn submit_write_back(&mut self, now_ns: u64, req: &ModelRequest) {
+    /// Accept a write into the write-back buffer at `now_ns` (it arrived at `arrival_ns`
+    /// and may have waited for space): acknowledge it once its data is in, and queue its
+    /// destage.
+    fn submit_write_back(&mut self, now_ns: u64, req: &ModelRequest, arrival_ns: u64) {
         let n = u64::from(req.sectors);
         let cmd = command_overheads(&self.controller, self.last_was_read);
-        let start =
-            (now_ns + cmd.write_hit_ns + self.controller.data_prep_ns).max(self.bus_free_ns);
+        let start = (arrival_ns + cmd.write_hit_ns + self.controller.data_prep_ns)
+            .max(now_ns)
+            .max(self.bus_free_ns);
         let data_in = start + n * self.bus.write_ns_per_sector;
         let done = data_in + self.controller.write_completion_ns;
         self.bus_free_ns = done;
@@ -586,6 +596,17 @@ impl HddModel {
             queued: true,
             data_ready_ns: data_in,
         });
+    }
+
+    /// Accept stalled write-back writes, oldest first, while they fit.
+    fn admit_stalled_writes(&mut self, t_ns: u64) {
+        while let Some(&(req, arrival)) = self.stalled_writes.front() {
+            if self.dirty_sectors + u64::from(req.sectors) > self.dirty_limit_sectors {
+                break;
+            }
+            self.stalled_writes.pop_front();
+            self.submit_write_back(t_ns, &req, arrival);
+        }
     }
 
     fn complete_flushes(&mut self, t_ns: u64) {
@@ -656,12 +677,13 @@ impl TimingModel for HddModel {
         );
         let write = req.op == ModelOp::Write;
         let n = u64::from(req.sectors);
-        if write
-            && self.cache_params.write_back
-            && !req.fua
-            && self.dirty_sectors + n <= self.dirty_limit_sectors
-        {
-            self.submit_write_back(now_ns, &req);
+        if write && self.cache_params.write_back && !req.fua && n <= self.dirty_limit_sectors {
+            if self.stalled_writes.is_empty() && self.dirty_sectors + n <= self.dirty_limit_sectors
+            {
+                self.submit_write_back(now_ns, &req, now_ns);
+            } else {
+                self.stalled_writes.push_back((req, now_ns));
+            }
         } else {
             let now_ps = u128::from(now_ns) * PS_PER_NS;
             // Reads wholly in the buffer are served at once.
@@ -733,6 +755,7 @@ impl TimingModel for HddModel {
                         Event::Destaged { seq, sectors } => {
                             self.destaging.remove(&seq);
                             self.dirty_sectors -= sectors;
+                            self.admit_stalled_writes(t_ev);
                             self.complete_flushes(t_ev);
                         }
                     }

@@ -56,8 +56,9 @@ pub fn presets() -> Vec<(PresetInfo, HddParams)> {
 }
 
 /// Zones with sectors per track falling linearly from `spt_outer` to `spt_inner`, equal
-/// cylinder counts, and skews sized to hide a head switch / one-cylinder seek (plus a
-/// small margin) at each zone's sector time.
+/// cylinder counts, and skews sized to hide a head switch / one-cylinder seek (each
+/// including the write settle, so sequential writes do not lose a turn at track
+/// boundaries; plus a small margin) at each zone's sector time.
 fn linear_zones(
     cylinders: u32,
     zones: u32,
@@ -136,12 +137,21 @@ fn modern_controller(command_ns: u64) -> ControllerParams {
 pub fn hdd_7200() -> HddParams {
     let rpm = 7200.0;
     let head_switch_ns = 600_000;
+    let write_settle_ns = 500_000;
     HddParams {
         geometry: GeometryParams {
             surfaces: 4,
             surface_order: SurfaceOrder::Ascending,
             sparing: Sparing::None,
-            zones: linear_zones(300_000, 16, 4000, 2450, rpm, head_switch_ns, 833_000),
+            zones: linear_zones(
+                300_000,
+                16,
+                4000,
+                2450,
+                rpm,
+                head_switch_ns + write_settle_ns,
+                833_000 + write_settle_ns,
+            ),
             exported_sectors: None,
         },
         mechanics: Box::new(MechanicsParams {
@@ -149,10 +159,10 @@ pub fn hdd_7200() -> HddParams {
             rpm_error_percent: 0.0,
             rotation_phase: 0.0,
             head_switch_ns,
-            write_settle_ns: 500_000,
+            write_settle_ns,
             seek: hpl(30_000, 0.8, 0.033, 3.0e-5),
         }),
-        controller: Box::new(modern_controller(60_000)),
+        controller: Box::new(modern_controller(40_000)),
         bus: BusParams {
             // 6 Gb/s SATA: ~600 MB/s.
             read_ns_per_sector: 853,
@@ -184,12 +194,21 @@ pub fn hdd_7200() -> HddParams {
 pub fn hdd_15k() -> HddParams {
     let rpm = 15_000.0;
     let head_switch_ns = 300_000;
+    let write_settle_ns = 400_000;
     HddParams {
         geometry: GeometryParams {
             surfaces: 8,
             surface_order: SurfaceOrder::Ascending,
             sparing: Sparing::None,
-            zones: linear_zones(117_000, 12, 1550, 950, rpm, head_switch_ns, 372_000),
+            zones: linear_zones(
+                117_000,
+                12,
+                1550,
+                950,
+                rpm,
+                head_switch_ns + write_settle_ns,
+                372_000 + write_settle_ns,
+            ),
             exported_sectors: None,
         },
         mechanics: Box::new(MechanicsParams {
@@ -197,10 +216,10 @@ pub fn hdd_15k() -> HddParams {
             rpm_error_percent: 0.0,
             rotation_phase: 0.0,
             head_switch_ns,
-            write_settle_ns: 400_000,
+            write_settle_ns,
             seek: hpl(10_000, 0.35, 0.0225, 3.0e-5),
         }),
-        controller: Box::new(modern_controller(40_000)),
+        controller: Box::new(modern_controller(30_000)),
         bus: BusParams {
             read_ns_per_sector: 853,
             write_ns_per_sector: 853,

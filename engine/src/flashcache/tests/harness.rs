@@ -179,7 +179,18 @@ pub fn run_setup(
     ssd: &mut Store,
     now_ns: u64,
 ) -> Result<Flashcache, SetupError> {
-    let mut setup = Setup::new(config, devices(), now_ns).map_err(SetupError::Config)?;
+    run_setup_on(config, devices(), ssd, now_ns).map(|(fc, _)| fc)
+}
+
+/// Drive a setup to completion against `ssd`; also returns the bulk requests' sizes.
+pub fn run_setup_on(
+    config: FlashcacheConfig,
+    devices: DeviceInfo,
+    ssd: &mut Store,
+    now_ns: u64,
+) -> Result<(Flashcache, Vec<u64>), SetupError> {
+    let mut sizes = Vec::new();
+    let mut setup = Setup::new(config, devices, now_ns).map_err(SetupError::Config)?;
     while let Some(request) = setup.poll_request() {
         let Request::DmIo(io) = request else {
             panic!("setup emitted {request:?}");
@@ -190,6 +201,7 @@ pub fn run_setup(
         };
         let region = io.regions.as_slice()[0];
         assert_eq!(region.device, Device::Ssd);
+        sizes.push(region.sectors);
         match io.op {
             IoOp::Read => {
                 let bytes = setup.meta_buffer_mut(buffer).expect("live buffer");
@@ -213,7 +225,7 @@ pub fn run_setup(
         }
     }
     assert_eq!(setup.status(), SetupStatus::Ready);
-    setup.finish()
+    setup.finish().map(|fc| (fc, sizes))
 }
 
 impl Harness {
@@ -614,10 +626,32 @@ impl Harness {
         self.log.iter().filter(|r| predicate(r)).count()
     }
 
-    /// Crash: outstanding requests are lost (never completed); the devices keep what had
-    /// landed. Returns the SSD and disk.
-    pub fn crash(self) -> (Store, Store) {
-        (self.ssd, self.disk)
+    /// Crash (or stop after a remove) and bring the cache back with `load` run against the
+    /// SSD: outstanding requests are lost (never completed), the devices keep what had
+    /// landed, and the oracle carries on (unfinished writes stay possible values).
+    pub fn restart(
+        self,
+        load: impl FnOnce(&mut Store) -> Result<Flashcache, SetupError>,
+    ) -> Result<Harness, SetupError> {
+        let mut ssd = self.ssd;
+        let fc = load(&mut ssd)?;
+        Ok(Harness {
+            fc,
+            ssd,
+            disk: self.disk,
+            now_ns: self.now_ns,
+            order: self.order,
+            faults: Vec::new(),
+            outstanding: Vec::new(),
+            worker_wanted: false,
+            bios: self.bios,
+            truth: self.truth,
+            next_bio: self.next_bio,
+            clock: self.clock,
+            rng: self.rng,
+            log: Vec::new(),
+            check_invariants: self.check_invariants,
+        })
     }
 
     /// Run a remove to completion.

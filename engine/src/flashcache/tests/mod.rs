@@ -4,4 +4,5 @@ mod busy;
 mod errors;
 mod harness;
 mod paths;
+mod persistence;
 mod writeback;

@@ -11,7 +11,7 @@
 //! - `flash`: die queues and occupancy, channel transfers; `timeline`: interval reservation
 //!   of shared buses; `host`: queue slots, link, controller cores; `buffer`: write buffer;
 //! - `model`: `SsdModel` and its event loop; `flows`: the steps of each command; `job`,
-//!   `ops`, `slab`: their records; [`presets`]: named drives with sources.
+//!   `ops`, `slab`: their records; [`presets`](mod@presets): named drives with sources.
 //!
 //! Modelling choices worth knowing:
 //! - Mapping unit 4 KiB; a flash page holds several units. Writes smaller than a unit read
@@ -29,10 +29,12 @@
 //! - Tail stalls: each command arriving may, with `stalls.probability`, freeze command
 //!   processing for `stalls.duration_ns`; only these draws use the device's random stream.
 //!
-//! Memory: 4 bytes per logical unit (forward map) and 4 bytes per physical slot (reverse map),
-//! allocated in 64 Ki-entry chunks on first use, plus 1 bit per flash page and ~9 bytes per
-//! block up front: about 2.1 MiB per GiB written at 4 KiB units with 7 % spare, and ~2 KiB +
-//! 16 KiB bitmap per GiB of capacity never written.
+//! Memory: 4 bytes per logical unit (forward map, 64 Ki-entry chunks) and 4 bytes per physical
+//! slot (reverse map, one chunk per erase block), allocated on first write: 2 MiB per GiB
+//! written at 4 KiB units (so ~2 GiB for a 1 TB drive written end to end; nothing for space
+//! never written). Fixed state: 1 bit per flash page, ~9 bytes per block and the chunk
+//! indexes, ~10 MiB per TB of raw flash. The mapping cache, when enabled, holds 13 bytes per
+//! line.
 
 mod buffer;
 mod cmt;

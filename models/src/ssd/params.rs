@@ -23,11 +23,17 @@ pub struct SsdParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GeometryParams {
+    /// Independent flash buses.
     pub channels: u32,
+    /// Chips (ways) sharing one channel.
     pub chips_per_channel: u32,
+    /// Dies per chip: the unit that runs one array operation at a time.
     pub dies_per_chip: u32,
+    /// Planes per die: each has its own blocks, free list and GC.
     pub planes_per_die: u32,
+    /// Erase blocks per plane (at least 8).
     pub blocks_per_plane: u32,
+    /// Pages per erase block.
     pub pages_per_block: u32,
     /// Flash page size in bytes (the program and read unit of the array).
     pub page_bytes: u32,
@@ -88,7 +94,9 @@ pub struct MappingCacheParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WriteBufferParams {
+    /// Writes are acknowledged from DRAM (unless FUA on a volatile buffer).
     pub enabled: bool,
+    /// Room for host data; a write that does not fit waits for programs to free some.
     pub capacity_bytes: u64,
     /// Power-loss protected (capacitor-backed): acknowledged writes are durable, so FLUSH and
     /// FUA need not wait for the flash. Otherwise the cache is volatile.
@@ -118,6 +126,7 @@ pub enum HostInterface {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HostParams {
+    /// NVMe or SATA (AHCI) protocol behaviour.
     pub interface: HostInterface,
     /// Commands the device accepts at once (NVMe queue entries, SATA NCQ tags); more wait
     /// on the host side in arrival order.

@@ -54,17 +54,31 @@ fn qd1_random_write_with_cache_is_near_26us() {
 }
 
 #[test]
-fn qd32_random_read_gains_die_and_channel_parallelism() {
+fn qd32_random_read_gains_chip_and_channel_parallelism() {
     let (mut m, span) = preconditioned(presets::mqsim_default(), 16 * GIB);
     let qd1 = probe(&mut m, 4, Pattern::RandRead, 1, 4096, Some(span), 1000);
     let qd32 = probe(&mut m, 5, Pattern::RandRead, 32, 4096, Some(span), 4000);
-    // 64 dies serve 32 requests of two dependent reads each: most proceed in parallel,
-    // some collide on a die. MQSim reports 291 µs mean at QD32; we see ~230 µs.
+    // 32 chips (MQSim starts a command only on an idle chip) serve 32 requests of two
+    // dependent reads each: many proceed in parallel, some collide. MQSim: 291 µs mean.
     assert!(
-        (180.0..=330.0).contains(&qd32.lat_mean_us),
+        within(qd32.lat_mean_us, 291.0, 0.10),
         "QD32 mean {} µs",
         qd32.lat_mean_us
     );
-    assert!(qd32.iops > 15.0 * qd1.iops, "{} vs {}", qd32.iops, qd1.iops);
+    assert!(qd32.iops > 12.0 * qd1.iops, "{} vs {}", qd32.iops, qd1.iops);
     assert!(qd32.lat_p99_us > qd32.lat_p50_us);
+}
+
+#[test]
+fn die_interleaving_lets_both_dies_of_a_chip_work() {
+    let mut params = presets::mqsim_default();
+    params.flash.die_interleaving = true;
+    let (mut m, span) = preconditioned(params, 16 * GIB);
+    let r = probe(&mut m, 6, Pattern::RandRead, 32, 4096, Some(span), 4000);
+    // 64 independent dies: fewer collisions than MQSim's 32 chips.
+    assert!(
+        (180.0..260.0).contains(&r.lat_mean_us),
+        "QD32 mean {} µs",
+        r.lat_mean_us
+    );
 }

@@ -1,7 +1,9 @@
 //! The flash back end in time: per-die queues and occupancy, per-channel bus reservations,
 //! and the duration of each op.
 //!
-//! A die runs one op at a time. When it is free it takes the oldest ready foreground read
+//! The scheduling unit is the die, or the whole chip when `flash.die_interleaving` is off
+//! (then every die of a chip shares one queue and one busy period). A unit runs one op at a
+//! time. When it is free it takes the oldest ready foreground read
 //! (host data, mapping fetch, read-modify-write), else the head of its FIFO of programs,
 //! erases and GC work (FIFO keeps a victim's reads, programs and erase in order and keeps GC
 //! paced ahead of the host program that incurred it). An op occupies its die from its first
@@ -58,6 +60,9 @@ pub(crate) enum Dispatch {
 pub(crate) struct FlashBackend {
     flash: FlashParams,
     geo: Geometry,
+    /// Dies that share one scheduling unit (1, or dies per chip without interleaving).
+    dies_per_unit: u32,
+    /// Scheduling units (dies or chips), indexed by `unit_of`.
     dies: Vec<Die>,
     channels: Vec<Timeline>,
     pub ops: Slab<FlashOp>,
@@ -67,10 +72,16 @@ pub(crate) struct FlashBackend {
 
 impl FlashBackend {
     pub fn new(geo: Geometry, flash: &FlashParams) -> FlashBackend {
+        let dies_per_unit = if flash.die_interleaving {
+            1
+        } else {
+            geo.dies_per_chip
+        };
         FlashBackend {
             flash: flash.clone(),
             geo,
-            dies: (0..geo.dies)
+            dies_per_unit,
+            dies: (0..geo.dies / dies_per_unit)
                 .map(|_| Die {
                     check_ns: u64::MAX,
                     ..Die::default()
@@ -97,23 +108,29 @@ impl FlashBackend {
         })
     }
 
-    /// Queue a created op on its die. Returns (die, ready time) for the caller to schedule a
-    /// check.
+    /// Scheduling unit (die or chip) of `die`.
+    pub fn unit_of(&self, die: u32) -> u32 {
+        die / self.dies_per_unit
+    }
+
+    /// Queue a created op on its unit. Returns (unit, ready time) for the caller to schedule
+    /// a check.
     pub fn enqueue(&mut self, op: u32) -> (u32, u64) {
         let o = *self.ops.get(op);
-        let die = &mut self.dies[o.spec.die as usize];
+        let unit = self.unit_of(o.spec.die);
+        let die = &mut self.dies[unit as usize];
         if o.spec.purpose.is_foreground_read() {
             die.reads.push_back(op);
         } else {
             die.writes.push_back(op);
         }
-        (o.spec.die, o.ready_ns)
+        (unit, o.ready_ns)
     }
 
-    /// Whether a check of `die` must be scheduled at `at_ns` (none pending at or before it
+    /// Whether a check of scheduling unit `unit` must be scheduled at `at_ns` (none pending at or before it
     /// and the die is not busy past it); records it as the live check if so.
-    pub fn claim_check(&mut self, die: u32, at_ns: u64) -> bool {
-        let d = &mut self.dies[die as usize];
+    pub fn claim_check(&mut self, unit: u32, at_ns: u64) -> bool {
+        let d = &mut self.dies[unit as usize];
         if d.busy_until_ns > at_ns || d.check_ns <= at_ns {
             return false;
         }
@@ -122,8 +139,8 @@ impl FlashBackend {
     }
 
     /// Whether a check event at `at_ns` is the live one (stale ones are ignored).
-    pub fn take_check(&mut self, die: u32, at_ns: u64) -> bool {
-        let d = &mut self.dies[die as usize];
+    pub fn take_check(&mut self, unit: u32, at_ns: u64) -> bool {
+        let d = &mut self.dies[unit as usize];
         if d.check_ns != at_ns {
             return false;
         }
@@ -131,9 +148,9 @@ impl FlashBackend {
         true
     }
 
-    /// If `die` is free at `now_ns`, start its next ready op.
-    pub fn dispatch(&mut self, die: u32, now_ns: u64) -> Dispatch {
-        let d = &self.dies[die as usize];
+    /// If scheduling unit `unit` is free at `now_ns`, start its next ready op.
+    pub fn dispatch(&mut self, unit: u32, now_ns: u64) -> Dispatch {
+        let d = &self.dies[unit as usize];
         if d.busy_until_ns > now_ns {
             return Dispatch::Nothing;
         }
@@ -143,16 +160,16 @@ impl FlashBackend {
             .iter()
             .position(|&op| ops.get(op).ready_ns <= now_ns);
         let chosen = match ready_read {
-            Some(i) => self.dies[die as usize].reads.remove(i),
+            Some(i) => self.dies[unit as usize].reads.remove(i),
             None => match d.writes.front() {
                 Some(&op) if ops.get(op).ready_ns <= now_ns => {
-                    self.dies[die as usize].writes.pop_front()
+                    self.dies[unit as usize].writes.pop_front()
                 }
                 _ => None,
             },
         };
         let Some(op) = chosen else {
-            let d = &self.dies[die as usize];
+            let d = &self.dies[unit as usize];
             let next_read = d.reads.iter().map(|&op| ops.get(op).ready_ns).min();
             let next_write = d.writes.front().map(|&op| ops.get(op).ready_ns);
             return match (next_read, next_write) {
@@ -163,7 +180,7 @@ impl FlashBackend {
             };
         };
         let end_ns = self.run(op, now_ns);
-        let d = &mut self.dies[die as usize];
+        let d = &mut self.dies[unit as usize];
         d.busy_until_ns = end_ns;
         self.die_busy_ns += end_ns - now_ns;
         Dispatch::Started { op, end_ns }

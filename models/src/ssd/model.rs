@@ -28,7 +28,7 @@ use std::collections::BinaryHeap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Event {
-    /// See whether the die can start an op.
+    /// See whether the scheduling unit (die, or chip without interleaving) can start an op.
     DieCheck(u32),
     /// The op ended.
     OpDone(u32),
@@ -277,8 +277,8 @@ impl SsdModel {
     }
 
     fn release_op(&mut self, op: u32, ready_ns: u64) {
-        let (die, _) = self.flash.enqueue(op);
-        self.kick(die, ready_ns);
+        let (unit, _) = self.flash.enqueue(op);
+        self.kick(unit, ready_ns);
     }
 
     /// Queue the FTL's background ops (GC, erases) collected in `scratch_ops`.
@@ -315,18 +315,18 @@ impl SsdModel {
         }
     }
 
-    /// Make sure `die` looks for work at `at_ns`.
-    fn kick(&mut self, die: u32, at_ns: u64) {
+    /// Make sure scheduling unit `unit` looks for work at `at_ns`.
+    fn kick(&mut self, unit: u32, at_ns: u64) {
         let at_ns = at_ns.max(self.now_ns);
-        if self.flash.claim_check(die, at_ns) {
-            self.schedule(at_ns, Event::DieCheck(die));
+        if self.flash.claim_check(unit, at_ns) {
+            self.schedule(at_ns, Event::DieCheck(unit));
         }
     }
 
-    fn dispatch(&mut self, die: u32) {
-        match self.flash.dispatch(die, self.now_ns) {
+    fn dispatch(&mut self, unit: u32) {
+        match self.flash.dispatch(unit, self.now_ns) {
             Dispatch::Started { op, end_ns } => self.schedule(end_ns, Event::OpDone(op)),
-            Dispatch::WaitUntil { at_ns } => self.kick(die, at_ns),
+            Dispatch::WaitUntil { at_ns } => self.kick(unit, at_ns),
             Dispatch::Nothing => {}
         }
     }
@@ -340,7 +340,7 @@ impl SsdModel {
         if op.job != NONE {
             self.job_op_done(op.job, spec);
         }
-        self.dispatch(spec.die);
+        self.dispatch(self.flash.unit_of(spec.die));
     }
 
     /// Emit a host completion for `job` at `at_ns` plus the completion overhead.
@@ -466,9 +466,9 @@ impl TimingModel for SsdModel {
             self.events.pop();
             self.now_ns = at_ns;
             match event {
-                Event::DieCheck(die) => {
-                    if self.flash.take_check(die, at_ns) {
-                        self.dispatch(die);
+                Event::DieCheck(unit) => {
+                    if self.flash.take_check(unit, at_ns) {
+                        self.dispatch(unit);
                     }
                 }
                 Event::OpDone(op) => self.on_op_done(op),

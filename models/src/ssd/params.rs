@@ -58,6 +58,10 @@ pub struct FlashParams {
     pub program_command_ns: u64,
     /// Channel time of the command and address cycles of a block erase.
     pub erase_command_ns: u64,
+    /// Dies of one chip run operations at the same time (ONFI multi-LUN operation). When
+    /// false a chip runs one operation at a time whatever die it targets, as MQSim's flash
+    /// controller does for commands that do not arrive together.
+    pub die_interleaving: bool,
 }
 
 /// Flash translation layer: mapping granularity, spare space and garbage collection.

@@ -17,7 +17,9 @@ use crate::presets::PresetInfo;
 /// With these MQSim reports 4 KiB random reads of 165 µs at QD1 and 291 µs at QD32, writes of
 /// 840 µs at QD1 without write cache and 26 µs with it. The QD1 figures decompose as a mapping
 /// fetch (tR) plus the data read (tR + 12.3 µs of channel transfer) plus ~3 µs of PCIe; the
-/// write as the mapping fetch plus tPROG plus transfers.
+/// write as the mapping fetch plus tPROG plus transfers. MQSim's controller issues a command
+/// only to an idle chip unless it batches dies together, so the preset turns die interleaving
+/// off: 32 chips, not 64 dies, serve independent requests, which gives MQSim's QD32 figure.
 pub fn mqsim_default() -> SsdParams {
     SsdParams {
         geometry: GeometryParams {
@@ -39,6 +41,8 @@ pub fn mqsim_default() -> SsdParams {
             read_command_ns: 290,
             program_command_ns: 361,
             erase_command_ns: 220,
+            // MQSim issues a command only to an idle chip unless it batches dies together.
+            die_interleaving: false,
         },
         ftl: FtlParams {
             map_unit_bytes: 4096,
@@ -104,6 +108,7 @@ pub fn nvme_datacenter() -> SsdParams {
             read_command_ns: 200,
             program_command_ns: 250,
             erase_command_ns: 200,
+            die_interleaving: true,
         },
         ftl: FtlParams {
             map_unit_bytes: 4096,
@@ -166,6 +171,7 @@ pub fn sata() -> SsdParams {
             read_command_ns: 250,
             program_command_ns: 300,
             erase_command_ns: 250,
+            die_interleaving: true,
         },
         ftl: FtlParams {
             map_unit_bytes: 4096,

@@ -162,8 +162,8 @@ impl Flashcache {
             self.merge_writes(&mut writes, set);
             self.stats.clean_set_ios += writes.len() as u64;
             self.histograms.record_cluster(writes.len());
-            for position in 0..writes.len() {
-                self.dirty_writeback(writes[position].1, false);
+            for &(_, index) in writes.iter() {
+                self.dirty_writeback(index, false);
             }
         } else {
             if self.blocks.sets[set as usize].nr_dirty > self.dirty_thresh_set {
@@ -311,7 +311,7 @@ impl Flashcache {
             && writes.len() as u64 + u64::from(self.clean_inprog)
                 < u64::from(self.max_clean_ios_total)
         {
-            if index % geometry.assoc == 0 {
+            if index.is_multiple_of(geometry.assoc) {
                 if !writes.is_empty() {
                     self.issue_sync_batch(&mut writes, set);
                 }
@@ -332,8 +332,8 @@ impl Flashcache {
 
     fn issue_sync_batch(&mut self, writes: &mut Vec<(u64, u32)>, set: u32) {
         self.merge_writes(writes, set);
-        for position in 0..writes.len() {
-            self.dirty_writeback(writes[position].1, true);
+        for &(_, index) in writes.iter() {
+            self.dirty_writeback(index, true);
         }
         writes.clear();
     }

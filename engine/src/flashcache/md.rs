@@ -176,7 +176,6 @@ impl Flashcache {
                         "VERIFY(dmc->cache_mode != FLASHCACHE_WRITE_BACK) failed in \
                          flashcache_do_pending_error after a dirtying metadata write error",
                     );
-                    return;
                 }
                 MdWriteFailure::FailAndInvalidate => {
                     // Decision 8: the block was clean, so invalidating it serves the last

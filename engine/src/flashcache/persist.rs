@@ -42,6 +42,9 @@ pub enum SetupError {
     Io { what: &'static str, sector: u64 },
 }
 
+/// Fills a freshly allocated bulk IO buffer.
+type Fill<'a> = &'a dyn Fn(&mut [u8]);
+
 /// Where a [`Setup`] is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SetupStatus {
@@ -177,7 +180,7 @@ impl Setup {
         ))
     }
 
-    fn issue(&mut self, op: IoOp, sector: u64, sectors: u64, fill: Option<&dyn Fn(&mut [u8])>) {
+    fn issue(&mut self, op: IoOp, sector: u64, sectors: u64, fill: Option<Fill<'_>>) {
         let buffer = self.meta.alloc(sectors as usize * 512);
         if let Some(fill) = fill {
             fill(self.meta.get_mut(buffer).expect("just allocated"));
@@ -354,7 +357,7 @@ impl Setup {
         if sb.size_blocks == 0 || sb.size_blocks >= u64::from(u32::MAX) {
             return Err(corrupt("size", sb.size_blocks));
         }
-        if sb.assoc == 0 || sb.size_blocks % u64::from(sb.assoc) != 0 {
+        if sb.assoc == 0 || !sb.size_blocks.is_multiple_of(u64::from(sb.assoc)) {
             return Err(corrupt("assoc", sb.assoc.into()));
         }
         if disk_assoc != 0 && !disk_assoc.is_power_of_two() {

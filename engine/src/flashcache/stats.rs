@@ -158,11 +158,7 @@ pub struct StatusReport {
 }
 
 fn percent(part: u64, whole: u64) -> u64 {
-    if whole == 0 {
-        0
-    } else {
-        part * 100 / whole
-    }
+    (part * 100).checked_div(whole).unwrap_or(0)
 }
 
 impl StatusReport {
@@ -322,7 +318,7 @@ impl StatusReport {
             "\tssd dev ({}), disk dev ({}) cache mode({})",
             self.ssd_dev, self.disk_dev, mode
         );
-        let capacity_mib = self.gauges.size_blocks * u64::from(self.block_size_sectors) >> 11;
+        let capacity_mib = (self.gauges.size_blocks * u64::from(self.block_size_sectors)) >> 11;
         let block_kib = self.block_size_sectors >> 1;
         if self.mode == CacheMode::WriteBack {
             let _ = writeln!(

@@ -297,9 +297,12 @@ fn uncached_disk_errors_are_counted_and_returned() {
 
 // Row: job / pending job / page allocation fails (injection flags).
 
+/// An armed flag and the IO that trips it.
+type AllocationCase<'a> = (ErrorInjection, &'a dyn Fn(&mut Harness) -> IoStatus);
+
 #[test]
 fn allocation_failures_fail_the_bio_and_count() {
-    let cases: &[(ErrorInjection, &dyn Fn(&mut Harness) -> IoStatus)] = &[
+    let cases: &[AllocationCase] = &[
         (ErrorInjection::READ_MISS_JOB_ALLOC_FAIL, &|h| {
             h.io(Op::Read, 0, 8)
         }),

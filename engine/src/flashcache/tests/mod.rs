@@ -5,4 +5,5 @@ mod errors;
 mod harness;
 mod paths;
 mod persistence;
+mod random;
 mod writeback;

@@ -28,11 +28,7 @@ fn writeback_read_miss_fills_then_hits() {
         (1, 1, 1)
     );
     assert_eq!(h.fc.gauges().cached_blocks, 1);
-    assert_eq!(
-        h.count_log(|r| is_md_write(r)),
-        0,
-        "fills write no metadata"
-    );
+    assert_eq!(h.count_log(is_md_write), 0, "fills write no metadata");
 }
 
 #[test]
@@ -93,7 +89,7 @@ fn writethrough_writes_both_devices_in_one_dm_io() {
     assert_eq!(h.fc.gauges().nr_dirty, 0);
     assert_eq!(h.read_block(4096), vec![2; 8]);
     assert_eq!(h.fc.stats().read_hits, 1);
-    assert_eq!(h.count_log(|r| is_md_write(r)), 0);
+    assert_eq!(h.count_log(is_md_write), 0);
 }
 
 #[test]

@@ -131,10 +131,7 @@ fn load_after_a_crash_trusts_only_dirty_slots() {
     let unacked = h.submit(Op::Write, 800, 8);
     h.complete_at(0);
     h.run_worker();
-    assert!(h
-        .outstanding()
-        .iter()
-        .any(|r| super::harness::is_md_write(r)));
+    assert!(h.outstanding().iter().any(super::harness::is_md_write));
     assert_eq!(h.status_of(unacked), None);
     let mut h = h.restart(reload).expect("loads after a crash");
     assert_eq!(h.fc.gauges().nr_dirty, 5);

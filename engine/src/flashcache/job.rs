@@ -43,6 +43,8 @@ pub(crate) struct Job {
     /// Virtual time the job was created, when latency is recorded.
     pub start_ns: Option<u64>,
     pub md_buffer: Option<MetaBufferId>,
+    /// A request of this job is with the executor (catches double or early completions).
+    pub in_flight: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -355,6 +357,7 @@ mod tests {
             cache: region,
             start_ns: None,
             md_buffer: None,
+            in_flight: false,
         };
         let first = slab.insert(job.clone());
         slab.remove(first);

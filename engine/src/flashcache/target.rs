@@ -276,10 +276,12 @@ impl Flashcache {
         self.enter(now_ns)?;
         match tag {
             IoTag::Job(id) => {
-                let Some(job) = self.jobs.get(id) else {
+                let Some(job) = self.jobs.get(id).filter(|job| job.in_flight) else {
                     return Err(InputError::UnknownTag { tag });
                 };
-                match job.action {
+                let action = job.action;
+                self.jobs.job_mut(id).in_flight = false;
+                match action {
                     Action::Uncached => {
                         self.jobs.job_mut(id).error = outcome.failed();
                         self.lists.uncached_complete.push_back(id);
@@ -292,15 +294,17 @@ impl Flashcache {
                         }
                     }
                     Action::WriteDisk | Action::WriteDiskSync => {
+                        self.jobs.job_mut(id).in_flight = true;
                         return Err(InputError::UnknownTag { tag });
                     }
                     _ => self.io_callback(id, outcome.failed()),
                 }
             }
             IoTag::MdWrite(id) => {
-                if self.jobs.get(id).is_none() {
+                if !self.jobs.get(id).is_some_and(|job| job.in_flight) {
                     return Err(InputError::UnknownTag { tag });
                 }
+                self.jobs.job_mut(id).in_flight = false;
                 // flashcache_md_write_callback: defer to the worker.
                 self.jobs.job_mut(id).error = outcome.failed();
                 self.lists.md_complete.push_back(id);
@@ -325,10 +329,11 @@ impl Flashcache {
         let IoTag::Job(id) = tag else {
             return Err(InputError::UnknownTag { tag });
         };
-        match self.jobs.get(id).map(|job| job.action) {
-            Some(Action::WriteDisk | Action::WriteDiskSync) => {}
+        match self.jobs.get(id).map(|job| (job.action, job.in_flight)) {
+            Some((Action::WriteDisk | Action::WriteDiskSync, true)) => {}
             _ => return Err(InputError::UnknownTag { tag }),
         }
+        self.jobs.job_mut(id).in_flight = false;
         self.kcopyd_callback(id, read_error, write_error_bits != 0);
         self.after_input();
         Ok(())
@@ -724,6 +729,7 @@ impl Flashcache {
             cache,
             start_ns,
             md_buffer: None,
+            in_flight: false,
         })
     }
 
@@ -745,6 +751,9 @@ impl Flashcache {
             .as_slice()
             .iter()
             .any(|region| region.device == super::io::Device::Ssd);
+        if let IoTag::Job(id) | IoTag::MdWrite(id) = tag {
+            self.jobs.job_mut(id).in_flight = true;
+        }
         let timeout_ns = if touches_ssd {
             self.config.options.ssd_timeout_ns
         } else {
@@ -762,6 +771,7 @@ impl Flashcache {
 
     /// Emit a kcopyd copy.
     pub(crate) fn submit_kcopyd(&mut self, id: JobId, from: Region, to: Region) {
+        self.jobs.job_mut(id).in_flight = true;
         self.out.push_back(Request::KcopydCopy(KcopydRequest {
             tag: IoTag::Job(id),
             from,

@@ -110,3 +110,26 @@ fn hits_on_an_idle_block_with_nothing_queued_are_served_from_the_ssd() {
     assert_eq!(h.fc.stats().read_hits, 1);
     assert_eq!(h.fc.stats().pending_inval, 1);
 }
+
+#[test]
+fn completions_of_unknown_or_finished_requests_are_refused() {
+    use crate::flashcache::io::{DmIoOutcome, IoTag};
+    use crate::flashcache::target::InputError;
+    let mut h = writeback();
+    h.submit(Op::Read, 0, 8);
+    let Some(Request::DmIo(io)) = h.outstanding().first().copied() else {
+        panic!("disk read expected");
+    };
+    h.settle();
+    // The job moved on (or finished): a second completion of that request is refused.
+    assert_eq!(
+        h.fc.complete_dm_io(io.tag, DmIoOutcome::OK, 0),
+        Err(InputError::UnknownTag { tag: io.tag })
+    );
+    assert!(h.fc.complete_kcopyd(io.tag, false, 0, 0).is_err());
+    assert!(h
+        .fc
+        .complete_dm_io(IoTag::Bulk(3), DmIoOutcome::OK, 0)
+        .is_err());
+    h.fc.check_invariants();
+}

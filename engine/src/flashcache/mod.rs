@@ -3,8 +3,8 @@
 //! option ([`Options`], the spec's "Decisions").
 //!
 //! The target is a sans-IO state machine shaped like the kernel module: jobs are records in
-//! slabs advanced by step functions (their continuation is an [`Action`-like enum], never a
-//! closure), IO completions run the callbacks flashcache runs in interrupt context, and
+//! slabs advanced by step functions (a job's continuation is an enum of flashcache's
+//! actions, never a closure; completions name their job by [`IoTag`]), IO completions run the callbacks flashcache runs in interrupt context, and
 //! everything flashcache defers to its single work item waits on worker lists drained in
 //! flashcache's fixed order by [`Flashcache::run_worker`].
 //!
@@ -47,8 +47,6 @@
 //! checked transition function), `set` and `replacement` (per-set lists, FIFO/LRU),
 //! [`seq`] (sequential detector, pid lists), [`stats`], [`io`] (the request vocabulary),
 //! `job`, `target`, `io_path`, `pending`, `md`, `clean`, `persist` (the state machine).
-//!
-//! [`Action`-like enum]: crate::flashcache::io::IoTag
 
 pub mod config;
 pub mod geometry;

@@ -6,4 +6,5 @@ mod harness;
 mod paths;
 mod persistence;
 mod random;
+mod throughput;
 mod writeback;

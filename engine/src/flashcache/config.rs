@@ -4,7 +4,7 @@
 //! Owns: parsing `dmsetup` table lines, flashcache's defaults and clamps, and refusing invalid
 //! configurations with flashcache's own reasons, in the order its constructor checks them.
 //! Does not own: cache sizing (see [`super::geometry`]) or anything that needs device IO
-//! (existing-cache detection and superblock loading live in [`super::persist`]).
+//! (existing-cache detection and superblock loading live in `Setup`, module `persist`).
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;

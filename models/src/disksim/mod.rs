@@ -12,6 +12,8 @@
 //! not affect timing are accepted and ignored; those the model relies on are checked for
 //! presence, type and range.
 
+#![deny(missing_docs)]
+
 mod access;
 mod import;
 mod lexer;
@@ -35,35 +37,75 @@ pub struct DiskSimError {
     pub file: String,
     /// 1-based line; 0 when the error concerns the file as a whole.
     pub line: usize,
+    /// What went wrong.
     pub kind: DiskSimErrorKind,
 }
 
 /// What went wrong.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DiskSimErrorKind {
+    /// A file could not be read.
     #[error("cannot read file: {reason}")]
-    Io { reason: String },
+    Io {
+        /// The operating system's or importer's reason.
+        reason: String,
+    },
+    /// The text does not follow the parameter-file grammar.
     #[error("syntax error: {message}")]
-    Syntax { message: String },
+    Syntax {
+        /// What was expected and what was found.
+        message: String,
+    },
+    /// A parameter the model relies on is absent.
     #[error("block '{block}' lacks parameter '{key}'")]
-    MissingKey { block: String, key: String },
+    MissingKey {
+        /// The block's type (and name).
+        block: String,
+        /// The parameter's name.
+        key: String,
+    },
+    /// A parameter has a value of the wrong type.
     #[error("parameter '{key}' should be a {expected}, found a {found}")]
     WrongType {
+        /// The parameter's name.
         key: String,
+        /// The type the model needs.
         expected: &'static str,
+        /// The type in the file.
         found: &'static str,
     },
+    /// A parameter's value is out of range or inconsistent.
     #[error("parameter '{key}': {reason}")]
-    InvalidValue { key: String, reason: String },
+    InvalidValue {
+        /// The parameter's name.
+        key: String,
+        /// Why the value is refused.
+        reason: String,
+    },
+    /// Valid DiskSim, but a feature this model does not reproduce.
     #[error("parameter '{key}': not supported by this model: {reason}")]
-    Unsupported { key: String, reason: String },
+    Unsupported {
+        /// The parameter's name.
+        key: String,
+        /// Which value or feature.
+        reason: String,
+    },
+    /// A block or file the importer needs is not there.
     #[error("{what} not found")]
-    NotFound { what: String },
+    NotFound {
+        /// What was looked for.
+        what: String,
+    },
+    /// A validate-trace line is malformed.
     #[error("trace: {message}")]
-    Trace { message: String },
+    Trace {
+        /// What is wrong with the line.
+        message: String,
+    },
 }
 
 impl DiskSimError {
+    /// An error at `file:line`.
     pub fn new(file: &str, line: usize, kind: DiskSimErrorKind) -> DiskSimError {
         DiskSimError {
             file: file.to_string(),

@@ -23,68 +23,99 @@ use super::{DiskSimError, DiskSimErrorKind};
 /// A parsed file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Document {
+    /// The file's name (as given to [`parse`]).
     pub file: String,
+    /// Top-level statements in file order.
     pub items: Vec<Item>,
 }
 
 /// A top-level statement.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Item {
+    /// `type [name] { ... }`.
     Block(Block),
+    /// `source FILE`.
     Source {
+        /// The file named.
         path: String,
+        /// Line of the statement.
         line: usize,
     },
+    /// `instantiate [ names ] as TYPE`.
     Instantiate {
+        /// Instance names.
         names: Vec<String>,
+        /// The block name they are instances of.
         type_name: String,
+        /// Line of the statement.
         line: usize,
     },
+    /// `topology ...`.
     Topology(TopologyNode),
 }
 
 /// `type name [ children ]` in a `topology` statement.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopologyNode {
+    /// Component type (`disksim_bus`, `disksim_disk`, ...).
     pub type_name: String,
+    /// Instance name.
     pub name: String,
+    /// Components attached below it.
     pub children: Vec<TopologyNode>,
+    /// Line of the node.
     pub line: usize,
 }
 
 /// `type [name] { params }`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Block {
+    /// The file it was read from (for error messages).
     pub file: String,
+    /// Block type (`disksim_disk`, `dm_layout_g1`, ...).
     pub type_name: String,
+    /// Name, for top-level blocks.
     pub name: Option<String>,
+    /// Parameters in file order.
     pub params: Vec<Param>,
+    /// Line of the block's type word.
     pub line: usize,
 }
 
 /// `key = value`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Param {
+    /// The name, words joined by single spaces.
     pub key: String,
+    /// The value.
     pub value: Value,
+    /// Line of the name.
     pub line: usize,
 }
 
 /// A parameter value with the line it starts on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Value {
+    /// What the value is.
     pub kind: ValueKind,
+    /// Line it starts on.
     pub line: usize,
 }
 
+/// The kinds of parameter values.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ValueKind {
+    /// An integer literal.
     Int(i64),
+    /// A float literal.
     Float(f64),
+    /// Any other single word.
     Word(String),
     /// `source FILE`: the value is another file's top-level block.
     Source(String),
+    /// A nested `type { ... }` block.
     Block(Block),
+    /// `[ v, ... ]`.
     List(Vec<Value>),
 }
 

@@ -16,10 +16,15 @@ use std::path::Path;
 /// Outcome of a validation run. Field names are the `--json` schema.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ValidationReport {
+    /// The drive's name (the file stem given to [`validate`]).
     pub drive: String,
+    /// Requests replayed.
     pub requests: u64,
+    /// Mean service time measured on the real drive.
     pub mean_measured_ms: f64,
+    /// Mean service time of the model.
     pub mean_sim_ms: f64,
+    /// RMS horizontal distance between the two CDFs ([`rms_demerit_ms`]).
     pub rms_demerit_ms: f64,
 }
 
@@ -38,6 +43,7 @@ pub struct TraceRequest {
 /// A parsed validate trace.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidationTrace {
+    /// Requests in trace order.
     pub requests: Vec<TraceRequest>,
 }
 

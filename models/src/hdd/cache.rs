@@ -12,9 +12,11 @@ use super::rotation::Spindle;
 /// One buffer segment: a contiguous range of cached LBNs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Segment {
+    /// First cached LBN.
     pub start: u64,
     /// Exclusive.
     pub end: u64,
+    /// False until the segment first holds data (and after invalidation).
     pub valid: bool,
     /// The data came from a write.
     pub holds_write_data: bool,
@@ -27,13 +29,18 @@ pub struct Segment {
 /// How much of a read a segment already holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lookup {
+    /// Nothing of the request is buffered.
     Miss,
     /// The segment holds `[lbn, cached_end)`, short of the request's end.
     Partial {
+        /// The segment holding the start of the request.
         segment: usize,
+        /// LBN after the buffered part.
         cached_end: u64,
     },
+    /// The whole request is buffered.
     Whole {
+        /// The segment holding it.
         segment: usize,
     },
 }
@@ -41,7 +48,9 @@ pub enum Lookup {
 /// Where the heads are and when they are free after a stream is stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StopPoint {
+    /// Where the heads are.
     pub pos: HeadPos,
+    /// When they may move again.
     pub free_ps: u128,
 }
 
@@ -51,6 +60,7 @@ pub struct StopPoint {
 #[derive(Debug, Clone, Default)]
 pub struct Stream {
     active: bool,
+    /// The segment being filled.
     pub segment: usize,
     runs: Vec<MediaRun>,
     /// Runs before this one are complete and accounted in the segment.
@@ -178,14 +188,19 @@ impl Stream {
 /// All segments plus the stream filling one of them.
 #[derive(Debug, Clone)]
 pub struct SegmentCache {
+    /// The segments, in a fixed order (LRU is by `last_use`).
     pub segments: Vec<Segment>,
+    /// Capacity of each segment.
     pub segment_sectors: u64,
+    /// The (single) read stream.
     pub stream: Stream,
     use_clock: u64,
     read_hits_on_write_data: bool,
 }
 
 impl SegmentCache {
+    /// An empty buffer of `segments` segments; the last is reserved for writes when
+    /// `dedicated_write_segment`.
     pub fn new(
         segments: u32,
         segment_sectors: u32,

@@ -45,16 +45,22 @@ pub fn read_transfer_end_ns(start_ns: u64, ready_ns: &[u64], ns_per_sector: u64)
 /// Timing of a read's bus phases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReadTiming {
+    /// The data phase starts (the first sector goes out).
     pub transfer_start_ns: u64,
+    /// The last sector has gone out.
     pub transfer_end_ns: u64,
+    /// The completion has reached the host.
     pub done_ns: u64,
 }
 
 /// What the controller knows about a read when it sequences its bus phases.
 #[derive(Debug, Clone, Copy)]
 pub struct ReadCommand<'a> {
+    /// Command overheads that apply (after a read or a write).
     pub overheads: &'a CommandOverheads,
+    /// The previous command was a read (selects the disconnect overhead).
     pub last_was_read: bool,
+    /// When the command reached the drive.
     pub arrival_ns: u64,
     /// The data phase may not start before this (bus busy, command not yet dispatched).
     pub not_before_ns: u64,
@@ -100,7 +106,9 @@ pub fn read_timing(
 pub struct WriteFront {
     /// The mechanism may start positioning from here.
     pub media_may_start_ns: u64,
+    /// The data phase starts.
     pub transfer_start_ns: u64,
+    /// All data is in the buffer.
     pub transfer_end_ns: u64,
     /// The bus is released after the data phase at this time.
     pub released_ns: u64,
@@ -111,14 +119,19 @@ pub struct WriteFront {
 /// What the controller knows about a write-through command.
 #[derive(Debug, Clone, Copy)]
 pub struct WriteCommand<'a> {
+    /// Command overheads that apply (after a read or a write).
     pub overheads: &'a CommandOverheads,
+    /// When the command reached the drive.
     pub arrival_ns: u64,
     /// When the mechanism takes the command (later than arrival if it had to queue).
     pub dispatch_ns: u64,
+    /// The mechanism was busy at arrival, so the drive disconnected first.
     pub queued: bool,
     /// Take the extra disconnect/reconnect cycle.
     pub extra_disconnect: bool,
+    /// The bus is busy with other commands until then.
     pub bus_free_ns: u64,
+    /// Request size.
     pub sectors: u32,
 }
 

@@ -17,18 +17,24 @@ use crate::ModelError;
 /// A physical sector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pbn {
+    /// Cylinder (0 = outermost).
     pub cylinder: u32,
+    /// Surface.
     pub head: u32,
+    /// Physical sector on the track (0-based).
     pub sector: u32,
 }
 
 /// A run of consecutive LBNs stored in consecutive physical sectors of one track.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TrackRun {
+    /// Cylinder of the run.
     pub cylinder: u32,
+    /// Surface of the run.
     pub head: u32,
     /// Physical sector of the run's first LBN.
     pub sector: u32,
+    /// Sectors on this track (the zone's).
     pub sectors_per_track: u32,
     /// Angular position of the run's first sector, in sectors of this track (0..spt).
     pub angle_sectors: u32,
@@ -170,10 +176,12 @@ impl Layout {
         self.zones.last().map(|z| z.first_lbn + z.lbns).unwrap_or(0)
     }
 
+    /// Physical cylinders of the drive.
     pub fn cylinders(&self) -> u32 {
         self.cylinders
     }
 
+    /// Data surfaces (heads).
     pub fn surfaces(&self) -> u32 {
         self.surfaces
     }

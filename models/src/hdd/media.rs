@@ -15,23 +15,31 @@ use super::seek::{repositioning_ns, SeekCurve};
 /// Cylinder and head the actuator is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeadPos {
+    /// Cylinder.
     pub cylinder: u32,
+    /// Surface.
     pub head: u32,
 }
 
 /// Contiguous sectors transferred on one track, and how the heads got there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MediaRun {
+    /// First LBN of the run.
     pub lbn: u64,
+    /// LBNs (sectors) in the run, at least 1.
     pub len: u32,
+    /// Track of the run.
     pub pos: HeadPos,
     /// When the heads start moving to this track (equal to `reposition_end_ps` when they
     /// are already on it).
     pub reposition_start_ps: u128,
+    /// When the heads are on the track (settled).
     pub reposition_end_ps: u128,
     /// When the first sector starts passing under the head.
     pub start_ps: u128,
+    /// Angular position of the first sector, in sectors of the track.
     pub angle_sectors: u32,
+    /// Sectors on the track.
     pub sectors_per_track: u32,
 }
 
@@ -71,9 +79,13 @@ impl MediaRun {
 /// rest is read-ahead, cut short where `stop` says.
 #[derive(Debug, Clone, Copy)]
 pub struct ReadSpan {
+    /// First LBN.
     pub lbn: u64,
+    /// LBNs to read, including read-ahead.
     pub count: u64,
+    /// Leading LBNs that must be read whatever `stop` says.
     pub foreground: u64,
+    /// Where read-ahead beyond `foreground` stops.
     pub stop: ReadAheadStop,
 }
 
@@ -81,19 +93,28 @@ pub struct ReadSpan {
 /// `ready_ps(i)` has passed; the first repositioning takes at least `min_first_ns`.
 #[derive(Clone, Copy)]
 pub struct WriteSpan<'a> {
+    /// First LBN.
     pub lbn: u64,
+    /// LBNs to write.
     pub count: u64,
+    /// Minimum time of the first repositioning.
     pub min_first_ns: u64,
+    /// When the data of span sector `i` is in the buffer, in ps.
     pub ready_ps: &'a dyn Fn(u64) -> u128,
 }
 
 /// The parts of the drive that move.
 #[derive(Debug, Clone)]
 pub struct Mechanism {
+    /// LBN mapping and angles.
     pub layout: Layout,
+    /// Seek curve.
     pub seek: SeekCurve,
+    /// Platter rotation.
     pub spindle: Spindle,
+    /// Time to switch to another surface.
     pub head_switch_ns: u64,
+    /// Extra time before writing after any repositioning.
     pub write_settle_ns: u64,
 }
 

@@ -13,6 +13,8 @@
 //! Deliberately not modelled: defect remapping (remapped sectors), zero-latency
 //! (out-of-order) sector access, thermal recalibration, power states.
 
+#![deny(missing_docs)]
+
 pub mod cache;
 pub mod controller;
 pub mod layout;

@@ -65,7 +65,9 @@ pub struct HddModel {
     /// The mechanism is busy with a foreground job until then.
     hda_free_ps: u128,
     bus_free_ns: u64,
-    queue: Vec<Job>,
+    /// Oldest first; a deque so taking a command near the front is cheap even when many
+    /// destage jobs wait behind it.
+    queue: VecDeque<Job>,
     events: BinaryHeap<Reverse<(u64, u64, Event)>>,
     last_was_read: bool,
     /// The previous host command: (was a write, LBN after its end).
@@ -127,7 +129,7 @@ impl HddModel {
             },
             hda_free_ps: 0,
             bus_free_ns: 0,
-            queue: Vec::new(),
+            queue: VecDeque::new(),
             events: BinaryHeap::new(),
             last_was_read: true,
             last_command: None,
@@ -255,7 +257,7 @@ impl HddModel {
             let head = self.head_at(d_ps);
             let sptf = self.queue_params.scheduler == super::params::SchedulerKind::Sptf;
             self.scratch_candidates.clear();
-            for job in &self.queue[..window] {
+            for job in self.queue.iter().take(window) {
                 let positioning_ps = if sptf {
                     let min = if job.write {
                         self.controller.minimum_write_positioning_ns
@@ -278,7 +280,10 @@ impl HddModel {
                 &self.scratch_candidates,
             )
         };
-        let job = self.queue.remove(index);
+        let job = self
+            .queue
+            .remove(index)
+            .expect("scheduler picks within the window");
         if job.write {
             self.execute_write(job, d_ns);
         } else {
@@ -559,7 +564,7 @@ impl HddModel {
     }
 
     fn enqueue(&mut self, job: Job) {
-        self.queue.push(job);
+        self.queue.push_back(job);
     }
 
     /// Accept a write into the write-back buffer at `now_ns` (it arrived at `arrival_ns`

@@ -62,9 +62,11 @@ pub enum Sparing {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ZoneParams {
+    /// First cylinder of the zone.
     pub first_cylinder: u32,
     /// Inclusive.
     pub last_cylinder: u32,
+    /// Physical sectors on each track of the zone.
     pub sectors_per_track: u32,
     /// Angular position, in sectors, of physical sector 0 of the zone's first track.
     pub first_block_offset_sectors: u32,
@@ -87,7 +89,9 @@ pub struct ZoneParams {
 pub struct GeometryParams {
     /// Data surfaces (heads).
     pub surfaces: u32,
+    /// Order of surfaces within a cylinder.
     pub surface_order: SurfaceOrder,
+    /// Spare space and slip handling.
     pub sparing: Sparing,
     /// Zones in ascending cylinder order, contiguous from cylinder 0.
     pub zones: Vec<ZoneParams>,
@@ -103,10 +107,15 @@ pub enum SeekParams {
     /// `boundary_cylinders`, `long_base + long_per_cylinder·d` from it on; distances 1..=10
     /// may be given explicitly (DiskSim `hplplus10`).
     Hpl {
+        /// Distance (cylinders) from which the linear part applies.
         boundary_cylinders: u32,
+        /// Constant of the short-seek part.
         short_base_ns: f64,
+        /// Multiplier of √distance in the short-seek part.
         short_sqrt_ns: f64,
+        /// Constant of the long-seek part.
         long_base_ns: f64,
+        /// Time per cylinder in the long-seek part.
         long_per_cylinder_ns: f64,
         /// Time of a one-cylinder seek, if not from the equation (and no first ten).
         single_cylinder_ns: Option<u64>,
@@ -115,16 +124,24 @@ pub enum SeekParams {
     },
     /// Measured (distance, time) points, linearly interpolated and extrapolated from the
     /// last two points (DiskSim `extracted`).
-    Table { points: Vec<SeekPoint> },
+    Table {
+        /// Measured points, ascending in distance.
+        points: Vec<SeekPoint>,
+    },
     /// Every non-zero seek takes the same time.
-    Constant { seek_ns: u64 },
+    Constant {
+        /// The time of every non-zero seek.
+        seek_ns: u64,
+    },
 }
 
 /// One measured point of a seek curve.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeekPoint {
+    /// Seek distance.
     pub distance_cylinders: u32,
+    /// Measured seek time at that distance.
     pub seek_ns: u64,
 }
 
@@ -132,15 +149,18 @@ pub struct SeekPoint {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MechanicsParams {
+    /// Nominal spindle speed (revolutions per minute).
     pub rpm: f64,
     /// The actual speed is drawn once, uniformly within ± this percentage of `rpm`, from
     /// the model's seeded stream.
     pub rpm_error_percent: f64,
     /// Angular position (fraction of a revolution, 0..1) of the platters at time 0.
     pub rotation_phase: f64,
+    /// Time to switch the active head to another surface.
     pub head_switch_ns: u64,
     /// Added to every non-zero repositioning before a write.
     pub write_settle_ns: u64,
+    /// Seek curve.
     pub seek: SeekParams,
 }
 
@@ -148,9 +168,13 @@ pub struct MechanicsParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CommandOverheads {
+    /// Read whose data is in the buffer.
     pub read_hit_ns: u64,
+    /// Read that needs the media.
     pub read_miss_ns: u64,
+    /// Write accepted into the buffer (write-back).
     pub write_hit_ns: u64,
+    /// Write that goes to the media (write-through).
     pub write_miss_ns: u64,
 }
 
@@ -159,9 +183,13 @@ pub struct CommandOverheads {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExtraWriteDisconnect {
+    /// Command overhead of such a write (replaces the write-miss overhead).
     pub command_ns: u64,
+    /// Before the first disconnect.
     pub disconnect_ns: u64,
+    /// Between the first disconnect and the reconnection for the data.
     pub inter_disconnect_ns: u64,
+    /// Disconnect after the data phase.
     pub second_disconnect_ns: u64,
     /// Added to `command_ns` before the mechanism may start positioning.
     pub seek_delta_ns: u64,
@@ -170,6 +198,7 @@ pub struct ExtraWriteDisconnect {
     pub media_start_buffered_sectors: u32,
     /// ... or this many, for requests of at least `large_request_sectors`.
     pub media_start_buffered_sectors_large: u32,
+    /// Requests at least this large use the larger start threshold.
     pub large_request_sectors: u32,
 }
 
@@ -181,7 +210,9 @@ pub struct ControllerParams {
     pub after_read: CommandOverheads,
     /// Command overheads when the previous command was a write.
     pub after_write: CommandOverheads,
+    /// From the end of a read's data phase to the host seeing completion.
     pub read_completion_ns: u64,
+    /// From reconnection after a write's media access to the host seeing completion.
     pub write_completion_ns: u64,
     /// Before each data transfer phase.
     pub data_prep_ns: u64,
@@ -189,11 +220,15 @@ pub struct ControllerParams {
     pub reselect_first_ns: u64,
     /// ... and for later times (after an extra write disconnect).
     pub reselect_other_ns: u64,
+    /// Disconnect after a read command when the previous command was a read.
     pub disconnect_read_after_read_ns: u64,
+    /// ... when the previous command was a write.
     pub disconnect_read_after_write_ns: u64,
+    /// Disconnect after a write's data phase.
     pub disconnect_write_ns: u64,
     /// Positioning for a write takes at least this long.
     pub minimum_write_positioning_ns: u64,
+    /// None: no drive-specific extra disconnect for writes.
     pub extra_write_disconnect: Option<ExtraWriteDisconnect>,
 }
 
@@ -201,7 +236,9 @@ pub struct ControllerParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BusParams {
+    /// Time to send one sector to the host.
     pub read_ns_per_sector: u64,
+    /// Time to receive one sector from the host.
     pub write_ns_per_sector: u64,
 }
 
@@ -211,7 +248,9 @@ pub struct BusParams {
 pub enum ReadAheadStop {
     /// Only the budget (`read_ahead_max_sectors`) and the segment size limit it.
     Budget,
+    /// Read-ahead never moves the heads to another track.
     TrackEnd,
+    /// Read-ahead never leaves the cylinder.
     CylinderEnd,
 }
 
@@ -221,7 +260,9 @@ pub enum ReadAheadStop {
 pub struct CacheParams {
     /// Serve reads from cached data; false makes every read a miss.
     pub enabled: bool,
+    /// Number of segments.
     pub segments: u32,
+    /// Sectors per segment.
     pub segment_sectors: u32,
     /// Reserve one segment for writes.
     pub dedicated_write_segment: bool,
@@ -238,6 +279,7 @@ pub struct CacheParams {
     pub read_ahead_min_sectors: u32,
     /// A read hit on an idle drive restarts read-ahead beyond it.
     pub read_ahead_on_hit: bool,
+    /// Where read-ahead stops besides its budget.
     pub read_ahead_stop: ReadAheadStop,
     /// Acknowledge writes once in the (volatile) cache; FLUSH and FUA make them durable.
     pub write_back: bool,
@@ -264,6 +306,7 @@ pub struct QueueParams {
     /// Commands the drive considers at once (older commands first); 1 makes the
     /// scheduler irrelevant.
     pub depth: u32,
+    /// Policy choosing among the `depth` oldest commands.
     pub scheduler: SchedulerKind,
 }
 

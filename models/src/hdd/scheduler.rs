@@ -9,6 +9,7 @@ use super::params::SchedulerKind;
 /// What a policy may look at for one queued command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Candidate {
+    /// Cylinder of the command's first sector.
     pub cylinder: u32,
     /// Estimated time until its first sector is under the head (SPTF only).
     pub positioning_ps: u128,

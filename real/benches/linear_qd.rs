@@ -5,7 +5,8 @@
 //! `cargo bench -p dmsim-real --bench linear_qd` uses a 256 MiB loop device on tmpfs (a plain
 //! file when not root). `DMSIM_BENCH_DEVICE=/dev/loopN` measures an existing device instead
 //! (opened read-only); `DMSIM_BENCH_BACKEND=blocking` uses the blocking backend;
-//! `DMSIM_BENCH_IOS` sets the reads per depth (default 200000).
+//! `DMSIM_BENCH_IOS` sets the reads per depth (default 200000); `DMSIM_BENCH_QD=1,32` the
+//! queue depths.
 
 use dmsim_engine::{drive, DeviceId, DriveOptions, DriveOutcome, Engine, EngineConfig, TargetSpec};
 use dmsim_real::closed_loop::ClosedLoopSource;
@@ -37,7 +38,19 @@ fn main() {
         .ok()
         .and_then(|text| text.parse().ok())
         .unwrap_or(200_000);
-    for depth in [1usize, 32] {
+    let depths: Vec<usize> = match std::env::var("DMSIM_BENCH_QD") {
+        Ok(text) => text
+            .split(',')
+            .map(|depth| {
+                depth
+                    .trim()
+                    .parse()
+                    .expect("DMSIM_BENCH_QD: numbers, comma-separated")
+            })
+            .collect(),
+        Err(_) => vec![1, 32],
+    };
+    for depth in depths {
         let device = RealDevice::open(&path, OpenOptions::default()).expect("open device");
         let info = device.info();
         let mut engine = Engine::new(

@@ -74,9 +74,15 @@ impl RingBackend {
         // Cooperative task running and a single issuer spare the kernel IPIs and locking;
         // kernels before 6.0 refuse them, so fall back to a plain ring.
         let ring = IoUring::builder()
-            .setup_coop_taskrun()
             .setup_single_issuer()
+            .setup_defer_taskrun()
             .build(entries)
+            .or_else(|_| {
+                IoUring::builder()
+                    .setup_coop_taskrun()
+                    .setup_single_issuer()
+                    .build(entries)
+            })
             .or_else(|_| IoUring::new(entries))?;
         if !ring.params().is_feature_ext_arg() {
             return Err(io::Error::new(

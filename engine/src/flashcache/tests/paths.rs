@@ -251,3 +251,20 @@ fn bios_that_straddle_blocks_are_refused() {
     ));
     assert!(h.fc.poll_request().is_none());
 }
+
+#[test]
+fn latency_histogram_records_bio_latency_when_enabled() {
+    let mut h = writeback();
+    h.fc.set_tunable(Tunable::IoLatencyHist(true))
+        .expect("sysctl");
+    let read = h.submit(Op::Read, 0, 8);
+    h.now_ns += 600_000;
+    h.settle();
+    assert_eq!(h.status_of(read), Some(IoStatus::Ok));
+    let report = h.fc.status();
+    assert_eq!(
+        report.histograms.latency_hist[2], 1,
+        "600 µs lands in 500..750"
+    );
+    assert!(report.render_status().contains("< 750\tusecs : 1"));
+}

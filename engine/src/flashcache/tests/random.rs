@@ -181,3 +181,23 @@ fn random_workload_exercises_replacement_and_queues() {
     assert!(stats.enqueues > 0 && stats.uncached_io_requeue > 0);
     assert!(stats.md_write_batch > 0 && stats.cleanings > 0);
 }
+
+#[test]
+fn fully_associative_writeback_random_workload_loses_nothing() {
+    let mut config = small_config(CacheMode::WriteBack);
+    config.table.assoc = crate::flashcache::config::Associativity::Full;
+    let mut h = run(config, 61, 1500, false);
+    assert_eq!(h.fc.geometry().num_sets, 1);
+    assert!(
+        !h.fc.geometry().assoc.is_power_of_two(),
+        "a set of {} blocks",
+        h.fc.geometry().assoc
+    );
+    verify_all(&mut h);
+    h.remove();
+    for (sector, expected) in h.written_sectors() {
+        if let Some(expected) = expected {
+            assert_eq!(h.disk.version(sector), expected);
+        }
+    }
+}

@@ -362,3 +362,16 @@ fn zero_stats_and_tunables_of_writethrough() {
         .expect("writeback");
     assert_eq!(h.fc.tunables().fallow_clean_speed, 1);
 }
+
+#[test]
+fn forced_cleaning_on_a_miss_is_lru_only() {
+    for (policy, expected) in [(ReclaimPolicy::Lru, 1), (ReclaimPolicy::Fifo, 0)] {
+        let mut config = small_config(CacheMode::WriteBack);
+        config.tunables.reclaim_policy = policy;
+        config.tunables.clean_on_write_miss = 2;
+        let mut h = Harness::new(config);
+        h.io(Op::Write, 0, 8);
+        h.io(Op::Write, 80, 8);
+        assert_eq!(h.fc.stats().force_clean_block, expected, "{policy:?}");
+    }
+}

@@ -22,6 +22,7 @@ pub mod error;
 mod inflight;
 mod ioctl;
 pub mod platform;
+mod platform_options;
 mod rig;
 mod ring;
 pub mod safety;

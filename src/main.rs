@@ -1,6 +1,27 @@
 //! `dmsim`: the command-line front end. A thin layer over the workspace crates: it parses
 //! arguments, builds devices, engine and workload, and prints or writes results.
 
+/// `println!` for command output: a closed stdout (`dmsim … | head`) ends the program quietly
+/// instead of panicking; another write error is reported.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            $crate::cmd::stdout_failed(e);
+        }
+    }};
+}
+
+/// `print!` counterpart of [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = write!(std::io::stdout().lock(), $($arg)*) {
+            $crate::cmd::stdout_failed(e);
+        }
+    }};
+}
+
 mod cmd;
 mod units;
 mod verifier;

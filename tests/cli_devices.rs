@@ -83,3 +83,47 @@ fn validate_disksim_names_a_missing_file() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope.diskspecs"));
 }
+
+#[test]
+fn ssd_mqsim_default_probe_matches_mqsim() {
+    // MQSim (FAST'18) on its default device: 4 KiB random read 165 µs at QD1, 291 µs at QD32;
+    // 4 KiB random write without write cache 840 µs at QD1. Within 10 %.
+    let out = dmsim(&["devices", "probe", "ssd-mqsim-default", "--qd", "1,32", "--requests", "2000", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let qd1 = rows[0]["lat_mean_us"].as_f64().unwrap();
+    let qd32 = rows[1]["lat_mean_us"].as_f64().unwrap();
+    assert!((qd1 - 165.0).abs() <= 16.5, "QD1 read {qd1} µs");
+    assert!((qd32 - 291.0).abs() <= 29.1, "QD32 read {qd32} µs");
+    // 32 chips work in parallel: QD32 gives far more IOPS than QD1.
+    let iops1 = rows[0]["iops"].as_f64().unwrap();
+    let iops32 = rows[1]["iops"].as_f64().unwrap();
+    assert!(iops32 > 15.0 * iops1, "{iops32} vs {iops1}");
+
+    let out = dmsim(&[
+        "devices", "probe", "ssd-mqsim-default", "--pattern", "randwrite", "--qd", "1", "--requests", "1000",
+        "--set", "write_buffer.enabled=false", "--json",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let write = rows[0]["lat_mean_us"].as_f64().unwrap();
+    assert!((write - 840.0).abs() <= 84.0, "QD1 write {write} µs");
+}
+
+#[test]
+fn a_closed_pipe_ends_output_quietly() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dmsim"))
+        .args(["devices", "list"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away at once
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(status.success(), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -81,6 +81,12 @@ pub trait TimingModel: Send {
     fn advance(&mut self, now_ns: u64, out: &mut Vec<ModelCompletion>);
     /// Number of requests submitted and not yet completed.
     fn in_flight(&self) -> usize;
+    /// Put the device, without time passing, in the state of one whose first `span_sectors`
+    /// were written sequentially (a filled SSD maps them; a disk has nothing to change).
+    /// Call before the first request.
+    fn precondition(&mut self, span_sectors: u64) {
+        let _ = span_sectors;
+    }
 }
 
 /// Errors building a model from parameters.

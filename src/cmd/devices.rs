@@ -33,6 +33,14 @@ pub enum DevicesCommand {
         /// Requests measured per queue depth (after a warm-up of a tenth as many).
         #[arg(long, default_value_t = 20_000)]
         requests: u64,
+        /// Bytes of the device the probe addresses from its start (default: the whole
+        /// device, at most 16 GiB).
+        #[arg(long, value_parser = crate::units::parse_size)]
+        span: Option<u64>,
+        /// Probe a fresh device instead of one whose span was written first. By default the
+        /// span is preconditioned (as MQSim does), so SSD reads find mapped data.
+        #[arg(long)]
+        no_precondition: bool,
         /// Override a model parameter, KEY=VALUE with a dotted key (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
@@ -93,10 +101,25 @@ pub fn run(command: DevicesCommand) -> CliResult {
             bs,
             qd,
             requests,
+            span,
+            no_precondition,
             sets,
             seed,
             json,
-        } => probe(&preset, pattern, bs, &qd, requests, &sets, seed, json),
+        } => probe(
+            &preset,
+            &ProbeOptions {
+                pattern,
+                bs,
+                requests,
+                span,
+                precondition: !no_precondition,
+                seed,
+            },
+            &qd,
+            &sets,
+            json,
+        ),
         DevicesCommand::ValidateDisksim { dir, name, json } => validate_disksim(&dir, &name, json),
     }
 }
@@ -104,20 +127,23 @@ pub fn run(command: DevicesCommand) -> CliResult {
 fn validate_disksim(dir: &std::path::Path, name: &str, json: bool) -> CliResult {
     let report = dmsim_models::disksim::validate(dir, name)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
     let error_pct =
         (report.mean_sim_ms - report.mean_measured_ms) / report.mean_measured_ms * 100.0;
-    println!(
+    outln!(
         "drive {}: {} requests replayed open loop",
-        report.drive, report.requests
+        report.drive,
+        report.requests
     );
-    println!(
+    outln!(
         "  mean service time  measured {:.3} ms  simulated {:.3} ms  ({:+.2} %)",
-        report.mean_measured_ms, report.mean_sim_ms, error_pct
+        report.mean_measured_ms,
+        report.mean_sim_ms,
+        error_pct
     );
-    println!(
+    outln!(
         "  RMS demerit of the service-time CDFs: {:.3} ms",
         report.rms_demerit_ms
     );
@@ -136,18 +162,18 @@ fn list(json: bool) -> CliResult {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        outln!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
     let width = all.iter().map(|(i, _)| i.name.len()).max().unwrap_or(0);
     for (info, params) in &all {
-        println!(
+        outln!(
             "{:width$}  {:3}  {}",
             info.name,
             params.kind(),
             info.summary
         );
-        println!("{:width$}       source: {}", "", info.source);
+        outln!("{:width$}       source: {}", "", info.source);
     }
     Ok(())
 }
@@ -165,17 +191,34 @@ pub fn apply_sets(params: &mut presets::DeviceParams, sets: &[String]) -> CliRes
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn probe(
-    preset: &str,
+/// What one `devices probe` measures at every queue depth.
+struct ProbeOptions {
     pattern: PatternArg,
     bs: u32,
-    depths: &[u32],
     requests: u64,
-    sets: &[String],
+    span: Option<u64>,
+    precondition: bool,
     seed: u64,
+}
+
+/// Default probe span: the whole device, at most 16 GiB (keeps preconditioning cheap).
+const PROBE_SPAN_BYTES_MAX: u64 = 16 << 30;
+
+fn probe(
+    preset: &str,
+    options: &ProbeOptions,
+    depths: &[u32],
+    sets: &[String],
     json: bool,
 ) -> CliResult {
+    let ProbeOptions {
+        pattern,
+        bs,
+        requests,
+        span,
+        precondition,
+        seed,
+    } = *options;
     if requests == 0 {
         return Err("--requests must be at least 1".into());
     }
@@ -186,34 +229,62 @@ fn probe(
         // A fresh device per depth: each figure is independent of the order of depths.
         let model = params.build(Box::new(stream(seed, "device")))?;
         let mut device = SimDevice::new(preset, model);
+        let capacity_bytes = device.capacity_sectors() * 512;
+        let span_bytes = span.unwrap_or(capacity_bytes.min(PROBE_SPAN_BYTES_MAX));
+        if span_bytes > capacity_bytes || span_bytes < u64::from(bs) {
+            return Err(format!(
+                "--span {span_bytes} must lie between the request size and the device size ({capacity_bytes} bytes)"
+            )
+            .into());
+        }
+        if precondition {
+            device.precondition(span_bytes / 512);
+        }
         let spec = ProbeSpec {
             pattern: pattern.pattern(),
             block_bytes: bs,
             queue_depth: qd,
             warmup_requests: (requests / 10).max(u64::from(qd)),
             measured_requests: requests,
-            span_sectors: None,
+            span_sectors: Some(span_bytes / 512),
         };
         let mut rng = stream(seed, "probe.addresses");
         results.push(dmsim_sim::probe::run(&mut device, &spec, &mut rng, 0));
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&results)?);
+        outln!("{}", serde_json::to_string_pretty(&results)?);
         return Ok(());
     }
-    println!(
-        "{preset}: {} {} B, {requests} requests per depth, seed {seed}",
+    outln!(
+        "{preset}: {} {} B, {requests} requests per depth, seed {seed}{}",
         pattern.name(),
-        bs
+        bs,
+        if precondition {
+            ", span preconditioned"
+        } else {
+            ""
+        }
     );
-    println!(
+    outln!(
         "{:>5} {:>12} {:>10} {:>12} {:>12} {:>12} {:>12}",
-        "qd", "IOPS", "MB/s", "mean µs", "p50 µs", "p99 µs", "p99.9 µs"
+        "qd",
+        "IOPS",
+        "MB/s",
+        "mean µs",
+        "p50 µs",
+        "p99 µs",
+        "p99.9 µs"
     );
     for r in &results {
-        println!(
+        outln!(
             "{:>5} {:>12.1} {:>10.2} {:>12.1} {:>12.1} {:>12.1} {:>12.1}",
-            r.qd, r.iops, r.mbps, r.lat_mean_us, r.lat_p50_us, r.lat_p99_us, r.lat_p999_us
+            r.qd,
+            r.iops,
+            r.mbps,
+            r.lat_mean_us,
+            r.lat_p50_us,
+            r.lat_p99_us,
+            r.lat_p999_us
         );
     }
     Ok(())

@@ -206,15 +206,17 @@ pub fn run(args: RunArgs) -> CliResult {
         summary.write_summary(dir)?;
     }
     if args.json {
-        println!("{}", summary.to_json());
+        outln!("{}", summary.to_json());
     } else {
-        print!("{}", summary.summary_text());
-        println!(
+        out!("{}", summary.summary_text());
+        outln!(
             "verified reads {}, data errors {}, failed bios {}",
-            summary.verified_reads, summary.data_errors, failed_bios
+            summary.verified_reads,
+            summary.data_errors,
+            failed_bios
         );
         if let Some(dir) = &args.out {
-            println!(
+            outln!(
                 "summary: {}",
                 dir.join(dmsim_reports::SUMMARY_FILE_NAME).display()
             );

@@ -394,6 +394,11 @@ impl TimingModel for SsdModel {
         "ssd"
     }
 
+    fn precondition(&mut self, span_sectors: u64) {
+        let capacity = self.capacity_sectors();
+        SsdModel::precondition(self, span_sectors.min(capacity) as f64 / capacity as f64);
+    }
+
     fn capacity_sectors(&self) -> u64 {
         self.geo.capacity_sectors()
     }

@@ -595,6 +595,12 @@ impl SimDevice {
         report
     }
 
+    /// Precondition the timing model (see `TimingModel::precondition`); content is unchanged.
+    pub fn precondition(&mut self, span_sectors: u64) {
+        assert!(self.inflight.is_empty(), "precondition before the first IO");
+        self.model.precondition(span_sectors);
+    }
+
     /// Replace the timing model (after a crash, a restarted device has empty queues).
     pub fn replace_model(&mut self, model: Box<dyn TimingModel>) {
         assert!(

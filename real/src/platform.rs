@@ -502,10 +502,10 @@ impl RealPlatform {
             }
             let timeout_ns = deadline_ns.map(|deadline| deadline.saturating_sub(self.now_ns()));
             if timeout_ns == Some(0) {
-                if self.has_unsubmitted() {
-                    self.enter(false, None);
-                    self.reap_ring(arena);
-                }
+                // The deadline has passed: one non-blocking look (a zero timeout still runs
+                // the ring's deferred completion work) and back.
+                self.enter(true, Some(0));
+                self.reap_ring(arena);
                 return;
             }
             self.enter(true, timeout_ns);

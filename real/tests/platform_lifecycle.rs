@@ -349,3 +349,36 @@ fn more_ios_in_flight_than_ring_entries_all_complete_once() {
     }
     assert_eq!(platform.in_flight(), 0);
 }
+
+#[test]
+fn a_wait_with_a_passed_deadline_still_delivers_finished_io() {
+    for backend in [BackendChoice::IoUring, BackendChoice::Blocking] {
+        let fixture = fixture(MIB, Medium::Tmpfs);
+        let device = open_writable(fixture.path(), None);
+        let mut arena = Arena::new(2);
+        let mut platform = RealPlatform::new(vec![device], &mut arena, options(backend)).unwrap();
+        let tag = IoTag {
+            slot: 4,
+            generation: 4,
+        };
+        let buffer = Buffer::from_pages(arena.alloc(1).unwrap());
+        platform.submit_io(io(tag, Op::Read, 0, 8, buffer), &mut arena);
+        let mut completions = Vec::new();
+        // Submit without waiting, give the device time, then look with a deadline in the past.
+        platform.wait_for(Some(platform.now_ns()), &mut arena, &mut completions);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        for _ in 0..3 {
+            if completions.is_empty() {
+                platform.wait_for(Some(0), &mut arena, &mut completions);
+            }
+        }
+        assert_eq!(
+            completions,
+            vec![Completion {
+                tag,
+                status: IoStatus::Ok
+            }],
+            "{backend:?}"
+        );
+    }
+}

@@ -276,8 +276,12 @@ fn zone_params(zone: &Block, layout_units: &str) -> Result<ZoneParams, DiskSimEr
         };
         Ok((sectors as u64 % u64::from(sectors_per_track)) as u32)
     };
+    // (defect, replacement) pairs; a defect "remapped" to itself is a no-op in DiskSim.
     let defects = zone.u64_list("defects")?;
-    if !defects.is_empty() {
+    if defects.len() % 2 == 1 {
+        return Err(zone.invalid("defects", "must hold (defect, replacement) pairs"));
+    }
+    if defects.chunks(2).any(|pair| pair[0] != pair[1]) {
         return Err(zone.unsupported("defects", "defect remapping"));
     }
     let slips = zone.u64_list("slips")?;

@@ -428,6 +428,45 @@ mod tests {
     }
 
     #[test]
+    fn cylinders_between_zones_hold_no_data() {
+        let l = Layout::new(&geometry(Sparing::None, vec![zone(0, 1, 4), zone(3, 4, 4)])).unwrap();
+        assert_eq!(l.cylinders(), 5);
+        assert_eq!(l.capacity_sectors(), 32);
+        assert_eq!(
+            l.pbn(15),
+            Pbn {
+                cylinder: 1,
+                head: 1,
+                sector: 3
+            }
+        );
+        assert_eq!(
+            l.pbn(16),
+            Pbn {
+                cylinder: 3,
+                head: 0,
+                sector: 0
+            }
+        );
+        assert_eq!(
+            l.lbn(Pbn {
+                cylinder: 2,
+                head: 0,
+                sector: 0
+            }),
+            None
+        );
+        assert_eq!(
+            l.lbn(Pbn {
+                cylinder: 3,
+                head: 0,
+                sector: 0
+            }),
+            Some(16)
+        );
+    }
+
+    #[test]
     fn too_many_slips_are_refused() {
         let mut z = zone(0, 1, 4);
         z.spares = 1;

@@ -93,7 +93,7 @@ pub struct GeometryParams {
     pub surface_order: SurfaceOrder,
     /// Spare space and slip handling.
     pub sparing: Sparing,
-    /// Zones in ascending cylinder order, contiguous from cylinder 0.
+    /// Zones in ascending cylinder order; cylinders between zones hold no data.
     pub zones: Vec<ZoneParams>,
     /// Expose only the first this-many sectors (None: the whole zoned capacity).
     pub exported_sectors: Option<u64>,
@@ -319,10 +319,11 @@ impl HddParams {
         let mut next_cylinder = 0u32;
         for (i, z) in g.zones.iter().enumerate() {
             let key = |field: &str| format!("geometry.zones[{i}].{field}");
+            // Cylinders between zones (spare cylinders) hold no data; zones may not overlap.
             check(
-                z.first_cylinder == next_cylinder,
+                z.first_cylinder >= next_cylinder,
                 &key("first_cylinder"),
-                &format!("zones must be contiguous from cylinder 0; expected {next_cylinder}"),
+                &format!("zones must ascend without overlap; expected >= {next_cylinder}"),
             )?;
             check(
                 z.last_cylinder >= z.first_cylinder,

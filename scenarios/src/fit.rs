@@ -1,0 +1,260 @@
+//! Fitting a trace's addresses onto the device it is replayed on.
+//!
+//! Production traces address terabytes; the replay target may be a small simulated or real
+//! device. A record that does not fit is refused with a clear error unless the user chose a
+//! fit (`--fit`):
+//! - [`FitMode::Wrap`]: sector modulo the device size (rounded down to 4 KiB so aligned IO
+//!   stays aligned); a request that would run past the end is moved back to end there.
+//!   Cheap, streaming, but folds distant regions onto each other.
+//! - [`FitMode::Compact`]: the trace's touched extents, in 1 MiB chunks, mapped densely in
+//!   address order: chunk k of the touched set lands at k MiB. Locality within a chunk and the
+//!   order of chunks are preserved, nothing is folded. It needs a first pass over the trace to
+//!   learn the touched chunks ([`CompactMap::learn`]); memory grows with the touched footprint
+//!   (one entry per MiB touched), not with the trace length.
+
+use crate::traces::TraceRecord;
+use std::collections::BTreeSet;
+
+/// Sectors per 4 KiB: wrapping keeps this alignment.
+const WRAP_ALIGN_SECTORS: u64 = 8;
+/// Granularity of compaction: 1 MiB.
+pub const COMPACT_CHUNK_SECTORS: u64 = 2048;
+
+/// How to treat records beyond the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FitMode {
+    /// A record beyond the device is an error.
+    #[default]
+    Refuse,
+    Wrap,
+    Compact,
+}
+
+impl std::str::FromStr for FitMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "refuse" => Ok(FitMode::Refuse),
+            "wrap" => Ok(FitMode::Wrap),
+            "compact" => Ok(FitMode::Compact),
+            _ => Err(format!("'{s}' is not a fit (refuse, wrap, compact)")),
+        }
+    }
+}
+
+/// A record that cannot be placed on the device.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FitError {
+    #[error("the trace addresses sectors {sector}..{end} but the device has {device_sectors} sectors; replay with --fit wrap (offsets modulo the device size) or --fit compact (touched extents mapped densely)", end = sector + sectors)]
+    BeyondDevice {
+        sector: u64,
+        sectors: u64,
+        device_sectors: u64,
+    },
+    #[error("a {sectors}-sector request is larger than the device ({device_sectors} sectors)")]
+    RequestTooLarge { sectors: u64, device_sectors: u64 },
+    #[error("the trace touches {chunks} MiB in distinct 1 MiB chunks, more than the device's {device_mib} MiB; use a larger device or --fit wrap")]
+    FootprintTooLarge { chunks: u64, device_mib: u64 },
+}
+
+/// The touched 1 MiB chunks of a trace, in address order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompactMap {
+    chunks: Vec<u64>,
+}
+
+impl CompactMap {
+    /// Learn the chunks touched by `records` (a first pass over the trace).
+    pub fn learn<E>(
+        records: impl Iterator<Item = Result<TraceRecord, E>>,
+    ) -> Result<CompactMap, E> {
+        let mut touched = BTreeSet::new();
+        for record in records {
+            let record = record?;
+            if record.sectors == 0 {
+                continue;
+            }
+            let first = record.sector / COMPACT_CHUNK_SECTORS;
+            let last = (record.sector + record.sectors - 1) / COMPACT_CHUNK_SECTORS;
+            touched.extend(first..=last);
+        }
+        Ok(CompactMap {
+            chunks: touched.into_iter().collect(),
+        })
+    }
+
+    /// Distinct chunks touched.
+    pub fn chunks(&self) -> u64 {
+        self.chunks.len() as u64
+    }
+
+    /// Dense position of `sector`, which must lie in a learned chunk.
+    fn map(&self, sector: u64) -> Option<u64> {
+        let chunk = sector / COMPACT_CHUNK_SECTORS;
+        let dense = self.chunks.binary_search(&chunk).ok()? as u64;
+        Some(dense * COMPACT_CHUNK_SECTORS + sector % COMPACT_CHUNK_SECTORS)
+    }
+}
+
+/// Places records on a device of `device_sectors`.
+#[derive(Debug, Clone)]
+pub struct Fitter {
+    mode: FitMode,
+    device_sectors: u64,
+    compact: Option<CompactMap>,
+    moved_records: u64,
+}
+
+impl Fitter {
+    /// A fitter for `mode`; `Compact` needs the map from a first pass.
+    pub fn new(
+        mode: FitMode,
+        device_sectors: u64,
+        compact: Option<CompactMap>,
+    ) -> Result<Fitter, FitError> {
+        assert!(
+            mode != FitMode::Compact || compact.is_some(),
+            "compact fitting needs a CompactMap"
+        );
+        if let Some(map) = &compact {
+            let device_chunks = device_sectors / COMPACT_CHUNK_SECTORS;
+            if map.chunks() > device_chunks {
+                return Err(FitError::FootprintTooLarge {
+                    chunks: map.chunks(),
+                    device_mib: device_chunks,
+                });
+            }
+        }
+        Ok(Fitter {
+            mode,
+            device_sectors,
+            compact,
+            moved_records: 0,
+        })
+    }
+
+    /// Records whose address the fit changed.
+    pub fn moved_records(&self) -> u64 {
+        self.moved_records
+    }
+
+    /// `record` placed on the device, or why it cannot be.
+    pub fn place(&mut self, mut record: TraceRecord) -> Result<TraceRecord, FitError> {
+        let beyond = record.sector + record.sectors > self.device_sectors;
+        if record.sectors > self.device_sectors {
+            return Err(FitError::RequestTooLarge {
+                sectors: record.sectors,
+                device_sectors: self.device_sectors,
+            });
+        }
+        let placed = match self.mode {
+            FitMode::Refuse if beyond => {
+                return Err(FitError::BeyondDevice {
+                    sector: record.sector,
+                    sectors: record.sectors,
+                    device_sectors: self.device_sectors,
+                })
+            }
+            FitMode::Refuse => record.sector,
+            FitMode::Wrap => {
+                let modulus = self.device_sectors / WRAP_ALIGN_SECTORS * WRAP_ALIGN_SECTORS;
+                let wrapped = record.sector % modulus;
+                if wrapped + record.sectors > self.device_sectors {
+                    (self.device_sectors - record.sectors) / WRAP_ALIGN_SECTORS * WRAP_ALIGN_SECTORS
+                } else {
+                    wrapped
+                }
+            }
+            FitMode::Compact => {
+                let map = self.compact.as_ref().expect("checked in new");
+                let start = map.map(record.sector).ok_or(FitError::BeyondDevice {
+                    sector: record.sector,
+                    sectors: record.sectors,
+                    device_sectors: self.device_sectors,
+                })?;
+                // A request crossing into the next chunk stays contiguous only if that chunk
+                // is the next dense one; otherwise it is kept whole at its first chunk's place
+                // (it may then spill into the following dense chunk, which is harmless).
+                start.min(self.device_sectors - record.sectors)
+            }
+        };
+        if placed != record.sector {
+            self.moved_records += 1;
+        }
+        record.sector = placed;
+        Ok(record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::traces::{DeviceKey, TraceOp};
+
+    fn rec(sector: u64, sectors: u64) -> TraceRecord {
+        TraceRecord {
+            time_ns: 0,
+            op: TraceOp::Read,
+            sector,
+            sectors,
+            device: DeviceKey::Number(0),
+            measured_latency_ns: None,
+        }
+    }
+
+    #[test]
+    fn refuse_names_the_range_and_the_fits() {
+        let mut f = Fitter::new(FitMode::Refuse, 1000, None).unwrap();
+        assert_eq!(f.place(rec(8, 8)).unwrap().sector, 8);
+        let err = f.place(rec(996, 8)).unwrap_err().to_string();
+        assert!(
+            err.contains("996..1004") && err.contains("--fit wrap"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn wrap_keeps_alignment_and_stays_inside() {
+        let mut f = Fitter::new(FitMode::Wrap, 1004, None).unwrap(); // modulus 1000
+        assert_eq!(f.place(rec(1008, 8)).unwrap().sector, 8);
+        let end = f.place(rec(1992, 16)).unwrap(); // 992 + 16 > 1004 → moved back, aligned
+        assert!(end.sector + 16 <= 1004 && end.sector % 8 == 0, "{end:?}");
+        assert_eq!(f.moved_records(), 2);
+    }
+
+    #[test]
+    fn compact_maps_touched_chunks_densely_in_order() {
+        let big = 1u64 << 40;
+        let records = vec![
+            rec(big + 16, 8),
+            rec(5 * COMPACT_CHUNK_SECTORS + 100, 8),
+            rec(big + 16, 8),
+        ];
+        let map = CompactMap::learn(records.iter().cloned().map(Ok::<_, ()>)).unwrap();
+        assert_eq!(map.chunks(), 2);
+        let mut f = Fitter::new(FitMode::Compact, 10 * COMPACT_CHUNK_SECTORS, Some(map)).unwrap();
+        assert_eq!(
+            f.place(rec(5 * COMPACT_CHUNK_SECTORS + 100, 8))
+                .unwrap()
+                .sector,
+            100
+        );
+        assert_eq!(
+            f.place(rec(big + 16, 8)).unwrap().sector,
+            COMPACT_CHUNK_SECTORS + 16
+        );
+        let small = Fitter::new(
+            FitMode::Compact,
+            COMPACT_CHUNK_SECTORS,
+            Some(CompactMap::learn(records.into_iter().map(Ok::<_, ()>)).unwrap()),
+        );
+        assert!(matches!(
+            small,
+            Err(FitError::FootprintTooLarge {
+                chunks: 2,
+                device_mib: 1
+            })
+        ));
+    }
+}

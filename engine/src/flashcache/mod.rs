@@ -57,8 +57,12 @@ pub mod layout;
 pub mod seq;
 pub mod state;
 pub mod stats;
+pub mod table;
+pub mod tunables;
 
 mod clean;
+mod control;
+mod invariants;
 mod io_path;
 mod job;
 mod md;

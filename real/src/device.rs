@@ -36,7 +36,12 @@ pub struct OpenOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeviceKind {
     /// A block device, opened `O_EXCL`.
-    BlockDevice { major: u32, minor: u32 },
+    BlockDevice {
+        /// Device number, major part.
+        major: u32,
+        /// Device number, minor part.
+        minor: u32,
+    },
     /// A regular file (tests, or a device image).
     File,
 }

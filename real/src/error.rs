@@ -9,6 +9,10 @@ use std::io;
 use std::path::PathBuf;
 
 /// What can go wrong while opening, checking or driving real devices.
+///
+/// Field names say what they hold (`path`: the device or file as given; `source`: the OS
+/// error); each variant's message shows them.
+#[allow(missing_docs)]
 #[derive(Debug, thiserror::Error)]
 pub enum RealError {
     /// `open(2)` failed for a reason other than the ones below.

@@ -15,6 +15,8 @@
 //!
 //! Deliberately not here: anything the engine decides (timeouts, retries, what to submit).
 
+#![deny(missing_docs)]
+
 mod blocking;
 pub mod closed_loop;
 pub mod device;

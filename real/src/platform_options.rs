@@ -19,6 +19,7 @@ pub enum BackendChoice {
 /// How to build a [`RealPlatform`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PlatformOptions {
+    /// io_uring, blocking, or io_uring with fallback.
     pub backend: BackendChoice,
     /// Submission queue entries of the ring (a power of two; the completion queue is twice
     /// as large, and the kernel keeps overflowing completions).
@@ -42,15 +43,19 @@ impl Default for PlatformOptions {
 pub enum BackendKind {
     /// io_uring; `fixed_buffers` if the arena is registered.
     IoUring {
+        /// The arena is registered: contiguous transfers use READ_FIXED/WRITE_FIXED.
         fixed_buffers: bool,
     },
+    /// Blocking `preadv2`/`pwritev2`/`fdatasync`.
     Blocking,
 }
 
 /// Counters of what the platform did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PlatformStats {
+    /// Device IOs handed to `submit`.
     pub submitted: u64,
+    /// Completions produced (exactly one per submitted IO, once it is done).
     pub completed: u64,
     /// IOs refused before any syscall (read-only, outside the window, bad buffer…).
     pub refused: u64,
@@ -60,7 +65,9 @@ pub struct PlatformStats {
     pub vectored_transfers: u64,
     /// Continuations of short transfers.
     pub short_transfers: u64,
+    /// Flushes carried out (`fdatasync`).
     pub flushes: u64,
+    /// Discards carried out or answered NotSupported.
     pub discards: u64,
     /// `cancel` calls naming an IO still in flight.
     pub cancel_requests: u64,

@@ -52,18 +52,22 @@ impl RealRig {
         )
     }
 
+    /// The engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
 
+    /// The engine, mutably (controls, stats).
     pub fn engine_mut(&mut self) -> &mut Engine {
         &mut self.engine
     }
 
+    /// The platform (stats, backend, devices).
     pub fn platform(&self) -> &RealPlatform {
         &self.platform
     }
 
+    /// The platform, mutably ([`RealPlatform::take_errors`]).
     pub fn platform_mut(&mut self) -> &mut RealPlatform {
         &mut self.platform
     }

@@ -19,11 +19,13 @@ pub const SYS_DEV_BLOCK: &str = "/sys/dev/block";
 /// One line of `/proc/self/mountinfo`: the fields dmsim needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountEntry {
-    /// `st_dev` of the filesystem (for btrfs and similar an anonymous device).
+    /// `st_dev` of the filesystem, major part (for btrfs and similar an anonymous device).
     pub major: u32,
+    /// See `major`.
     pub minor: u32,
     /// Mount point with the kernel's octal escapes (`\040` for space) decoded.
     pub mount_point: String,
+    /// Filesystem type, e.g. `ext4`.
     pub fstype: String,
     /// The mount source as the filesystem reports it, e.g. `/dev/loop3`.
     pub source: String,
@@ -107,16 +109,22 @@ pub fn parse_mountinfo(text: &str, file: &Path) -> Result<Vec<MountEntry>, RealE
 pub struct RelatedDevice {
     /// Kernel name, e.g. `loop3`, `sda1`, `dm-0`.
     pub name: String,
+    /// Device number, major part.
     pub major: u32,
+    /// Device number, minor part.
     pub minor: u32,
+    /// Itself, a partition, or a holder.
     pub relation: Relation,
 }
 
 /// How a [`RelatedDevice`] relates to the device being opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Relation {
+    /// The device being opened.
     Itself,
+    /// A partition of it.
     Partition,
+    /// A device stacked on it or on a partition (dm, md…), directly or transitively.
     Holder,
 }
 

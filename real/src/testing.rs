@@ -55,6 +55,7 @@ impl Medium {
 pub struct FixtureOptions {
     /// Size of the backing file; a multiple of `sector_size`.
     pub size_bytes: u64,
+    /// Where the backing file lives.
     pub medium: Medium,
     /// Logical block size of the loop device (`losetup --sector-size`): 512 or 4096. A plain
     /// file fallback ignores it (its block size is the filesystem's direct-IO alignment).
@@ -75,9 +76,11 @@ impl FixtureOptions {
 /// What a fixture turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FixtureKind {
-    /// A `/dev/loopN` device; `direct_io` says whether the loop driver does direct IO to its
-    /// backing file.
-    LoopDevice { direct_io: bool },
+    /// A `/dev/loopN` device.
+    LoopDevice {
+        /// The loop driver does direct IO to its backing file.
+        direct_io: bool,
+    },
     /// A regular file opened directly (not root, or no loop devices).
     PlainFile,
 }

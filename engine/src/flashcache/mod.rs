@@ -42,11 +42,13 @@
 //! [`Flashcache::remove`] starts `dmsetup remove`: the caller keeps feeding completions,
 //! worker runs and ticks until [`Flashcache::phase`] is [`Phase::Stopped`].
 //!
-//! Module map: [`config`] (table line, tunables, options), [`geometry`] (sizing, set
-//! mapping), [`jhash`] (lookup3), [`layout`] (on-SSD bytes), [`state`] (block states and the
-//! checked transition function), `set` and `replacement` (per-set lists, FIFO/LRU),
-//! [`seq`] (sequential detector, pid lists), [`stats`], [`io`] (the request vocabulary),
-//! `job`, `target`, `io_path`, `pending`, `md`, `clean`, `persist` (the state machine).
+//! Module map: [`config`] (options, top-level config, errors), [`table`] (table line),
+//! [`tunables`] (sysctls), [`geometry`] (sizing, set mapping), [`jhash`] (lookup3),
+//! [`layout`] (on-SSD bytes), [`state`] (block states and the checked transition
+//! function), `set` and `replacement` (per-set lists, FIFO/LRU), [`seq`] (sequential
+//! detector, pid lists), [`stats`], [`inject`] (error injection), [`io`] (the request
+//! vocabulary); the state machine: `job`, `target`, `io_path`, `pending`, `md`, `clean`,
+//! `persist`, `control`, `invariants`.
 
 pub mod config;
 pub mod geometry;

@@ -3,9 +3,20 @@
 //! Owns the mapping from DiskSim parameter names and units (milliseconds, 0/1 flags,
 //! numbered schemes) to this model's parameters. It does not parse (see `syntax`) and does
 //! not simulate. Parameters DiskSim accepts but this model does not reproduce are refused
-//! as `Unsupported` when they would change timing in a way we cannot honour (a sparing
-//! scheme we do not implement, defect remapping, a DEC prefetch scheme), and ignored when
-//! they are bookkeeping (statistics, printing).
+//! as `Unsupported` when they would change timing in a way we cannot honour (sparing
+//! schemes 2-8, defect remapping, the DEC prefetch scheme, access-time types other than
+//! `trackSwitchPlusRotation`), and ignored when they are bookkeeping (statistics,
+//! printing, "Avg sectors per cylinder", "Full strobe seek time", ...).
+//!
+//! Accepted but not modelled (the model behaves as with DiskSim's values for the HP
+//! C2247A): "Hold bus entire read/write xfer" (reads hold the bus once reconnected),
+//! "Allow almost/sneaky ... read hits" (off), "Allow write prebuffering" (off),
+//! "Preseeking level" (0), "Never disconnect" (0), "Immediate buffer read/write" and
+//! zero-latency access (off), "Read any free blocks" (off), "Stop prefetch in sector" (a
+//! prefetch stops mid-track at once), "Low (write) water mark", "Maximum number of write
+//! segments", "Combine seq writes", "Read directly to buffer", and the I/O driver's and
+//! controller's own scheduler and delays in the `.parv` (only the disk's bus transfer
+//! time is read from it).
 
 use super::seek_table::parse_seek_table;
 use super::syntax::{parse, Block, Document, Item, TopologyNode, ValueKind};

@@ -64,6 +64,9 @@ impl HddModel {
         self.scratch_runs.clear();
     }
 
+    /// Serve read `job`, given the mechanism (or served from the buffer) at `d_ns`:
+    /// classify it against the buffer, plan whatever media access it needs (riding a
+    /// running stream when it continues one), then sequence its bus phases.
     pub(super) fn execute_read(&mut self, job: Job, d_ns: u64) {
         let spindle = self.mech.spindle;
         let d_ps = u128::from(d_ns) * PS_PER_NS;
@@ -200,6 +203,7 @@ impl HddModel {
         self.push_event(timing.done_ns, Event::Host { tag });
     }
 
+    /// Read ahead beyond `segment` again after a hit on an idle drive.
     pub(super) fn restart_read_ahead(
         &mut self,
         segment: usize,

@@ -11,6 +11,8 @@ use crate::hdd::rotation::{ps_to_ns_ceil, PS_PER_NS};
 use crate::ModelRequest;
 
 impl HddModel {
+    /// Give the mechanism to write `job` at `d_ns`: a host write-through command (data
+    /// phase, media write, reconnection) or the destage of write-back data.
     pub(super) fn execute_write(&mut self, job: Job, d_ns: u64) {
         let spindle = self.mech.spindle;
         let d_ps = u128::from(d_ns) * PS_PER_NS;

@@ -111,6 +111,7 @@ fn presets_are_registered_with_sources_and_build() {
 #[test]
 fn parameters_override_by_dotted_path_and_reject_unknown_keys() {
     let mut d = presets::find("hdd-7200").unwrap();
+    d.set("queue.scheduler", "clook").unwrap();
     d.set("queue.scheduler", "fcfs").unwrap();
     d.set("mechanics.rpm", "5400").unwrap();
     d.set("cache.write_back", "false").unwrap();

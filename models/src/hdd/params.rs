@@ -294,6 +294,7 @@ pub enum SchedulerKind {
     /// Shortest seek (cylinder distance) first.
     Sstf,
     /// Ascending cylinder sweep, wrapping to the lowest pending cylinder.
+    #[serde(rename = "clook")]
     CLook,
     /// Shortest positioning time (seek + rotational latency) first.
     Sptf,

@@ -116,6 +116,8 @@ impl RealDevice {
                 (fd, DeviceKind::BlockDevice { major, minor })
             }
             FileType::RegularFile => {
+                let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+                safety::check_not_loop_backing(&path, Path::new(safety::SYS_BLOCK), &[canonical])?;
                 let fd = rustix::fs::open(&path, flags, Mode::empty()).map_err(|errno| {
                     if errno == rustix::io::Errno::INVAL {
                         RealError::NoDirectIo {

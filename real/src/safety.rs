@@ -275,7 +275,45 @@ pub fn check_block_device_unused(path: &Path, major: u32, minor: u32) -> Result<
     let related = related_devices(Path::new(SYS_DEV_BLOCK), major, minor)?;
     let mountinfo_path = Path::new(MOUNTINFO_PATH);
     let mounts = parse_mountinfo(&read_system_file(mountinfo_path)?, mountinfo_path)?;
-    check_unused(path, &related, &mounts)
+    check_unused(path, &related, &mounts)?;
+    // A loop device backed by the device (or a partition) is a user sysfs does not list as a
+    // holder.
+    let backing_paths: Vec<PathBuf> = related
+        .iter()
+        .filter(|device| device.relation != Relation::Holder)
+        .map(|device| PathBuf::from(format!("/dev/{}", device.name)))
+        .chain(std::fs::canonicalize(path).ok())
+        .collect();
+    check_not_loop_backing(path, Path::new(SYS_BLOCK), &backing_paths)
+}
+
+/// sysfs directory with one entry per block device (loop devices show their backing file).
+pub const SYS_BLOCK: &str = "/sys/block";
+
+/// Refuses `path` if a loop device listed under `sys_block` (normally [`SYS_BLOCK`]) is
+/// backed by any of `backing_paths`: writing under an attached loop device corrupts what
+/// its users see. Used for regular files (the file itself) and block devices.
+pub fn check_not_loop_backing(
+    path: &Path,
+    sys_block: &Path,
+    backing_paths: &[PathBuf],
+) -> Result<(), RealError> {
+    for name in directory_names(sys_block)? {
+        let backing_file = sys_block.join(&name).join("loop/backing_file");
+        let Ok(text) = std::fs::read_to_string(&backing_file) else {
+            continue; // not a loop device, or not attached
+        };
+        // The kernel appends " (deleted)" when the backing file was unlinked.
+        let backing = text.trim_end_matches('\n');
+        let backing = backing.strip_suffix(" (deleted)").unwrap_or(backing);
+        if backing_paths.iter().any(|p| p.as_os_str() == backing) {
+            return Err(RealError::Held {
+                path: path.to_path_buf(),
+                holder: format!("/dev/{name} (a loop device backed by it)"),
+            });
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -368,6 +406,32 @@ mod tests {
             error.to_string().contains("remove /dev/dm-0 first"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_loop_device_backed_by_the_path_is_refused() {
+        let sys = tempfile::tempdir().unwrap();
+        for (name, backing) in [
+            ("loop0", "/var/tmp/a.img\n"),
+            ("loop1", "/dev/sdb1 (deleted)\n"),
+        ] {
+            let dir = sys.path().join(name).join("loop");
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("backing_file"), backing).unwrap();
+        }
+        std::fs::create_dir_all(sys.path().join("sda")).unwrap();
+        let file = Path::new("/var/tmp/a.img");
+        let error = check_not_loop_backing(file, sys.path(), &[file.to_path_buf()]).unwrap_err();
+        assert!(error.to_string().contains("/dev/loop0"), "{error}");
+        let disk = [PathBuf::from("/dev/sdb"), PathBuf::from("/dev/sdb1")];
+        let error = check_not_loop_backing(Path::new("/dev/sdb"), sys.path(), &disk).unwrap_err();
+        assert!(error.to_string().contains("/dev/loop1"), "{error}");
+        check_not_loop_backing(
+            Path::new("/dev/sdc"),
+            sys.path(),
+            &[PathBuf::from("/dev/sdc")],
+        )
+        .unwrap();
     }
 
     #[test]

@@ -239,3 +239,59 @@ fn paths_that_are_neither_files_nor_block_devices_are_refused() {
         RealDevice::open(Path::new("/nonexistent/dmsim"), OpenOptions::default()).unwrap_err();
     assert!(error.to_string().contains("/nonexistent/dmsim"), "{error}");
 }
+
+#[test]
+fn the_backing_file_of_an_attached_loop_device_is_refused() {
+    let fixture = fixture(MIB, 512);
+    if !fixture.is_loop_device() {
+        return; // nothing is attached without root
+    }
+    let error = RealDevice::open(fixture.backing_file(), OpenOptions::default()).unwrap_err();
+    let message = error.to_string();
+    assert!(matches!(error, RealError::Held { .. }), "{message}");
+    assert!(
+        message.contains(fixture.path().to_str().unwrap()),
+        "{message}"
+    );
+}
+
+/// Detaches a loop device on drop.
+struct Attached(String);
+
+impl Drop for Attached {
+    fn drop(&mut self) {
+        let _ = Command::new("losetup").args(["--detach", &self.0]).status();
+    }
+}
+
+#[test]
+fn a_block_device_backing_another_loop_device_is_refused() {
+    let fixture = fixture(MIB, 512);
+    if !fixture.is_loop_device() {
+        return;
+    }
+    let output = Command::new("losetup")
+        .args(["--find", "--show"])
+        .arg(fixture.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stacked = Attached(String::from_utf8_lossy(&output.stdout).trim().to_string());
+    let error = RealDevice::open(fixture.path(), OpenOptions::default()).unwrap_err();
+    let message = error.to_string();
+    assert!(matches!(error, RealError::Held { .. }), "{message}");
+    assert!(message.contains(&stacked.0), "{message}");
+    drop(stacked);
+    // Detaching is asynchronous while the stacked device is busy; retry briefly.
+    let reopened = (0..100).find_map(|_| {
+        let result = RealDevice::open(fixture.path(), OpenOptions::default()).ok();
+        if result.is_none() {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        result
+    });
+    assert!(
+        reopened.is_some(),
+        "still refused after the stacked loop device went away"
+    );
+}

@@ -6,7 +6,9 @@
 //! (`materialize` before a write, `mark_bytes` for a read), refusals (an IO that fails
 //! [`RealDevice::check_io`] never reaches a syscall: it completes with `IoError` and the
 //! reason is kept for [`RealPlatform::take_errors`]), and the promise of exactly one
-//! completion per submitted IO, cancelled or not.
+//! completion per submitted IO, cancelled or not. Discards are carried out synchronously at
+//! submit (`BLKDISCARD` and hole punching are blocking calls); their completion is
+//! delivered at the next wait like any other.
 //!
 //! Deliberately not here: the safety checks of opening a device (`device`, `safety`), the SQE
 //! details (`ring`), and any decision about timeouts or retries (the engine's).

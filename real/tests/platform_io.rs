@@ -320,3 +320,44 @@ fn a_4096_byte_loop_device_round_trips_whole_blocks() {
         );
     }
 }
+
+#[test]
+fn an_arena_other_than_the_registered_one_goes_out_vectored() {
+    let fixture = fixture(MIB, Medium::Tmpfs);
+    let device = open_writable(fixture.path(), None);
+    let mut registered = Arena::new(4);
+    let mut platform = RealPlatform::new(
+        vec![device],
+        &mut registered,
+        options(BackendChoice::IoUring),
+    )
+    .unwrap();
+    let mut other = Arena::new(4);
+    let buffer = Buffer::from_pages(other.alloc(1).unwrap());
+    let contents: Vec<_> = (0..8).map(|i| stamp(16 + i, 2)).collect();
+    other.write_sectors(&buffer, &contents);
+    let write = IoTag {
+        slot: 1,
+        generation: 0,
+    };
+    platform.submit_io(io(write, Op::Write, 16, 8, buffer.clone()), &mut other);
+    assert_eq!(
+        collect(&mut platform, &mut other, 1)[0].status,
+        IoStatus::Ok
+    );
+    other.zero_sectors(&buffer, 8);
+    let read = IoTag {
+        slot: 1,
+        generation: 1,
+    };
+    platform.submit_io(io(read, Op::Read, 16, 8, buffer.clone()), &mut other);
+    assert_eq!(
+        collect(&mut platform, &mut other, 1)[0].status,
+        IoStatus::Ok
+    );
+    let mut read_back = Vec::new();
+    other.read_sectors(&buffer, 8, &mut read_back);
+    assert_eq!(read_back, contents);
+    let stats = platform.stats();
+    assert_eq!((stats.fixed_transfers, stats.vectored_transfers), (0, 2));
+}

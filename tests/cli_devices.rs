@@ -12,7 +12,11 @@ fn dmsim(args: &[&str]) -> std::process::Output {
 #[test]
 fn list_names_every_spec_preset() {
     let out = dmsim(&["devices", "list", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let names: Vec<&str> = rows
         .as_array()
@@ -20,17 +24,44 @@ fn list_names_every_spec_preset() {
         .iter()
         .map(|r| r["name"].as_str().unwrap())
         .collect();
-    for want in ["hdd-7200", "hdd-15k", "hdd-hp-c2247a", "ssd-sata", "ssd-nvme", "ssd-mqsim-default", "ram"] {
-        assert!(names.contains(&want), "preset {want} missing from {names:?}");
+    for want in [
+        "hdd-7200",
+        "hdd-15k",
+        "hdd-hp-c2247a",
+        "ssd-sata",
+        "ssd-nvme",
+        "ssd-mqsim-default",
+        "ram",
+    ] {
+        assert!(
+            names.contains(&want),
+            "preset {want} missing from {names:?}"
+        );
     }
     for row in rows.as_array().unwrap() {
-        assert!(!row["source"].as_str().unwrap().is_empty(), "{row} has no source");
+        assert!(
+            !row["source"].as_str().unwrap().is_empty(),
+            "{row} has no source"
+        );
     }
 }
 
 #[test]
 fn probe_json_has_one_object_per_depth_and_is_deterministic() {
-    let args = ["devices", "probe", "ram", "--pattern", "randwrite", "--qd", "1,4", "--requests", "2000", "--seed", "5", "--json"];
+    let args = [
+        "devices",
+        "probe",
+        "ram",
+        "--pattern",
+        "randwrite",
+        "--qd",
+        "1,4",
+        "--requests",
+        "2000",
+        "--seed",
+        "5",
+        "--json",
+    ];
     let a = dmsim(&args);
     assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
     let b = dmsim(&args);
@@ -38,7 +69,15 @@ fn probe_json_has_one_object_per_depth_and_is_deterministic() {
     let rows: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 2);
-    for key in ["qd", "iops", "mbps", "lat_mean_us", "lat_p50_us", "lat_p99_us", "lat_p999_us"] {
+    for key in [
+        "qd",
+        "iops",
+        "mbps",
+        "lat_mean_us",
+        "lat_p50_us",
+        "lat_p99_us",
+        "lat_p999_us",
+    ] {
         assert!(rows[0].get(key).is_some(), "missing {key} in {}", rows[0]);
     }
     assert_eq!(rows[1]["qd"], 4);
@@ -49,7 +88,10 @@ fn bad_input_exits_non_zero_with_a_message() {
     let out = dmsim(&["devices", "probe", "floppy"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("floppy") && err.contains("known presets"), "{err}");
+    assert!(
+        err.contains("floppy") && err.contains("known presets"),
+        "{err}"
+    );
 
     let out = dmsim(&["devices", "probe", "ram", "--qd", "0"]);
     assert!(!out.status.success());
@@ -58,28 +100,46 @@ fn bad_input_exits_non_zero_with_a_message() {
     let out = dmsim(&["devices", "probe", "ram", "--set", "latency_us=3"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("latency_us") && err.contains("latency_ns"), "{err}");
+    assert!(
+        err.contains("latency_us") && err.contains("latency_ns"),
+        "{err}"
+    );
 }
 
 #[test]
 fn validate_disksim_reproduces_the_hp_c2247a() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/calibration/hp_c2247a");
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/calibration/hp_c2247a"
+    );
     let out = dmsim(&["devices", "validate-disksim", dir, "hp_c2247a", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["drive"], "hp_c2247a");
     assert_eq!(r["requests"], 9999);
     let measured = r["mean_measured_ms"].as_f64().unwrap();
     let simulated = r["mean_sim_ms"].as_f64().unwrap();
     // Reached 0.09 % and 0.092 ms (DiskSim itself: 0.1 %, 0.089 ms); pinned as upper bounds.
-    assert!(((simulated - measured) / measured).abs() < 0.0015, "{simulated} vs {measured}");
+    assert!(
+        ((simulated - measured) / measured).abs() < 0.0015,
+        "{simulated} vs {measured}"
+    );
     assert!(r["rms_demerit_ms"].as_f64().unwrap() <= 0.10, "{r}");
 }
 
 #[test]
 fn validate_disksim_names_a_missing_file() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dmsim(&["devices", "validate-disksim", dir.path().to_str().unwrap(), "nope"]);
+    let out = dmsim(&[
+        "devices",
+        "validate-disksim",
+        dir.path().to_str().unwrap(),
+        "nope",
+    ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope.diskspecs"));
 }
@@ -88,8 +148,21 @@ fn validate_disksim_names_a_missing_file() {
 fn ssd_mqsim_default_probe_matches_mqsim() {
     // MQSim (FAST'18) on its default device: 4 KiB random read 165 µs at QD1, 291 µs at QD32;
     // 4 KiB random write without write cache 840 µs at QD1. Within 10 %.
-    let out = dmsim(&["devices", "probe", "ssd-mqsim-default", "--qd", "1,32", "--requests", "2000", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = dmsim(&[
+        "devices",
+        "probe",
+        "ssd-mqsim-default",
+        "--qd",
+        "1,32",
+        "--requests",
+        "2000",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let qd1 = rows[0]["lat_mean_us"].as_f64().unwrap();
     let qd32 = rows[1]["lat_mean_us"].as_f64().unwrap();
@@ -101,10 +174,24 @@ fn ssd_mqsim_default_probe_matches_mqsim() {
     assert!(iops32 > 15.0 * iops1, "{iops32} vs {iops1}");
 
     let out = dmsim(&[
-        "devices", "probe", "ssd-mqsim-default", "--pattern", "randwrite", "--qd", "1", "--requests", "1000",
-        "--set", "write_buffer.enabled=false", "--json",
+        "devices",
+        "probe",
+        "ssd-mqsim-default",
+        "--pattern",
+        "randwrite",
+        "--qd",
+        "1",
+        "--requests",
+        "1000",
+        "--set",
+        "write_buffer.enabled=false",
+        "--json",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let write = rows[0]["lat_mean_us"].as_f64().unwrap();
     assert!((write - 840.0).abs() <= 84.0, "QD1 write {write} µs");
@@ -123,7 +210,12 @@ fn a_closed_pipe_ends_output_quietly() {
     drop(child.stdout.take()); // the reader goes away at once
     let status = child.wait().unwrap();
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert!(status.success(), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }

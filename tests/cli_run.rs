@@ -15,8 +15,25 @@ fn linear_randrw_verifies_every_read_and_writes_summary_json() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let o = dmsim(&[
-        "run", "--target", "linear", "--hdd", "ram", "--workload", "randrw", "--bs", "4k", "--qd", "16",
-        "--requests", "20000", "--span", "1m", "--seed", "3", "--out", out.to_str().unwrap(),
+        "run",
+        "--target",
+        "linear",
+        "--hdd",
+        "ram",
+        "--workload",
+        "randrw",
+        "--bs",
+        "4k",
+        "--qd",
+        "16",
+        "--requests",
+        "20000",
+        "--span",
+        "1m",
+        "--seed",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = std::fs::read_to_string(out.join("summary.json")).unwrap();
@@ -26,7 +43,11 @@ fn linear_randrw_verifies_every_read_and_writes_summary_json() {
     assert_eq!(s["data_errors"], 0);
     let reads = s["latency"]["read"]["count"].as_u64().unwrap();
     assert!(reads > 9000, "about half are reads: {reads}");
-    assert_eq!(s["verified_reads"].as_u64().unwrap(), reads, "every read verified");
+    assert_eq!(
+        s["verified_reads"].as_u64().unwrap(),
+        reads,
+        "every read verified"
+    );
     for key in ["mean_ns", "p50_ns", "p99_ns", "p999_ns"] {
         assert!(s["latency"][key].as_f64().unwrap() > 0.0, "latency.{key}");
     }
@@ -39,8 +60,21 @@ fn same_seed_gives_byte_identical_summaries_on_a_hard_disk() {
     let run = |name: &str, seed: &str| {
         let out = dir.path().join(name);
         let o = dmsim(&[
-            "run", "--hdd", "hdd-7200", "--workload", "randrw", "--qd", "4", "--requests", "300",
-            "--span", "64m", "--seed", seed, "--out", out.to_str().unwrap(),
+            "run",
+            "--hdd",
+            "hdd-7200",
+            "--workload",
+            "randrw",
+            "--qd",
+            "4",
+            "--requests",
+            "300",
+            "--span",
+            "64m",
+            "--seed",
+            seed,
+            "--out",
+            out.to_str().unwrap(),
         ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         std::fs::read(out.join("summary.json")).unwrap()

@@ -55,12 +55,16 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(STEPS));
     group.sample_size(20);
     for pending in [1_000usize, 65_536] {
-        group.bench_with_input(BenchmarkId::new("dmsim_event_queue", pending), &pending, |b, &p| {
-            b.iter(|| hold_event_queue(p))
-        });
-        group.bench_with_input(BenchmarkId::new("baseline_binary_heap", pending), &pending, |b, &p| {
-            b.iter(|| hold_binary_heap(p))
-        });
+        group.bench_with_input(
+            BenchmarkId::new("dmsim_event_queue", pending),
+            &pending,
+            |b, &p| b.iter(|| hold_event_queue(p)),
+        );
+        group.bench_with_input(
+            BenchmarkId::new("baseline_binary_heap", pending),
+            &pending,
+            |b, &p| b.iter(|| hold_binary_heap(p)),
+        );
     }
     group.finish();
 }

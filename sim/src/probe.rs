@@ -78,7 +78,12 @@ impl TimingModel for DeviceUnderProbe<'_> {
 }
 
 /// Run `spec` on `device` from `start_ns` with addresses drawn from `rng`.
-pub fn run(device: &mut SimDevice, spec: &ProbeSpec, rng: &mut dyn RngCore, start_ns: u64) -> ProbeResult {
+pub fn run(
+    device: &mut SimDevice,
+    spec: &ProbeSpec,
+    rng: &mut dyn RngCore,
+    start_ns: u64,
+) -> ProbeResult {
     let mut adapter = DeviceUnderProbe {
         device,
         completions: Vec::new(),

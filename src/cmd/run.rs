@@ -7,6 +7,7 @@ use crate::verifier::Verifier;
 use clap::{Args, ValueEnum};
 use dmsim_engine::{drive, DeviceId, DriveOptions, DriveOutcome, Engine, EngineConfig, TargetSpec};
 use dmsim_models::presets;
+use dmsim_real::{OpenOptions, PlatformOptions, RealDevice, RealRig};
 use dmsim_scenarios::source::{Pacing, RecordSource};
 use dmsim_scenarios::workload::{AccessPattern, SizeDistribution, WorkloadGenerator, WorkloadSpec};
 use dmsim_sim::device::SimDevice;
@@ -121,86 +122,114 @@ pub fn arena_pages_for(qd: u32, bs: u32) -> u32 {
     (qd * per_request * 2).max(4096)
 }
 
+impl WorkloadArg {
+    fn writes(self) -> bool {
+        matches!(
+            self,
+            WorkloadArg::Randwrite | WorkloadArg::Randrw | WorkloadArg::Seqwrite
+        )
+    }
+}
+
 pub fn run(args: RunArgs) -> CliResult {
     if args.requests.is_none() && args.duration.is_none() {
         return Err(
             "say how long to run: --requests N or --duration D (e.g. --requests 10000)".into(),
         );
     }
-    if args.real {
-        return Err("--real is not available in this build yet: the real-device platform is still being integrated".into());
-    }
-    let mut params = presets::find(&args.hdd)?;
-    super::devices::apply_sets(&mut params, &args.sets)?;
-    let model = params.build(Box::new(stream(args.seed, "device.0")))?;
-    let device = SimDevice::new(args.hdd.clone(), model);
-    let capacity_bytes = device.capacity_sectors() * 512;
-    let span_bytes = args.span.unwrap_or(capacity_bytes);
-    if span_bytes > capacity_bytes || span_bytes < u64::from(args.bs) {
-        return Err(format!(
-            "--span {span_bytes} must lie between the request size and the device size ({capacity_bytes} bytes)"
-        )
-        .into());
-    }
-    let mut platform = SimPlatform::new(vec![device]);
-    let mut engine = Engine::new(
-        EngineConfig {
-            arena_pages: arena_pages_for(args.qd, args.bs),
-            ..EngineConfig::default()
-        },
-        platform.device_infos(),
-        TargetSpec::Linear {
-            device: DeviceId(0),
-            offset_sectors: 0,
-        },
-    )?;
-    let spec = args.workload.spec(span_bytes, args.bs, args.requests);
-    let generator = WorkloadGenerator::new(&spec, stream(args.seed, "workload"))?;
-    let mut source = RecordSource::new(
-        generator,
-        Pacing::ClosedLoop {
-            queue_depth: args.qd,
-        },
-    );
-    if let Some(duration) = args.duration {
-        source = source.stop_at(duration);
-    }
-    let mut verifier = Verifier::new(&[args.hdd.as_str()], true).with_volume_device(DeviceId(0), 0);
-    let report = drive(
-        &mut engine,
-        &mut platform,
-        &mut source,
-        &mut verifier,
-        &DriveOptions::default(),
-    )?;
-    if let DriveOutcome::Stalled { waiting } = &report.outcome {
+    let engine_config = EngineConfig {
+        arena_pages: arena_pages_for(args.qd, args.bs),
+        ..EngineConfig::default()
+    };
+    let linear = TargetSpec::Linear {
+        device: DeviceId(0),
+        offset_sectors: 0,
+    };
+    let drive_options = DriveOptions::default();
+    let (device_name, platform_name, drive_report, verifier) = if args.real {
+        let path = args.dev.clone().expect("clap requires --dev with --real");
+        if args.workload.writes() && !args.allow_write {
+            return Err(format!(
+                "the {} workload writes to {}; pass --allow-write to let dmsim overwrite it (within --span)",
+                args.workload.name(),
+                path.display()
+            )
+            .into());
+        }
+        let range = args.span.map(|bytes| (0, bytes / 512));
+        let device = RealDevice::open(
+            &path,
+            OpenOptions {
+                allow_write: args.allow_write,
+                range,
+            },
+        )?;
+        let span_bytes = device.info().capacity_sectors * 512;
+        check_span(span_bytes, span_bytes, args.bs)?;
+        let engine = Engine::new(engine_config, vec![device.info()], linear)?;
+        let mut rig = RealRig::new(engine, vec![device], PlatformOptions::default())?;
+        let mut source = workload_source(&args, span_bytes)?;
+        // A real device held data before the run: never-written sectors may hold anything.
+        let name = path.display().to_string();
+        let mut verifier =
+            Verifier::new(&[name.as_str()], false).with_volume_device(DeviceId(0), 0);
+        let report = rig.drive(&mut source, &mut verifier, &drive_options)?;
+        let errors = rig.platform_mut().take_errors();
+        if let Some(first) = errors.first() {
+            return Err(
+                format!("{} device IO(s) were refused; first: {first}", errors.len()).into(),
+            );
+        }
+        (name, "real", report, verifier)
+    } else {
+        let mut params = presets::find(&args.hdd)?;
+        super::devices::apply_sets(&mut params, &args.sets)?;
+        let model = params.build(Box::new(stream(args.seed, "device.0")))?;
+        let device = SimDevice::new(args.hdd.clone(), model);
+        let capacity_bytes = device.capacity_sectors() * 512;
+        let span_bytes = args.span.unwrap_or(capacity_bytes);
+        check_span(span_bytes, capacity_bytes, args.bs)?;
+        let mut platform = SimPlatform::new(vec![device]);
+        let mut engine = Engine::new(engine_config, platform.device_infos(), linear)?;
+        let mut source = workload_source(&args, span_bytes)?;
+        let mut verifier =
+            Verifier::new(&[args.hdd.as_str()], true).with_volume_device(DeviceId(0), 0);
+        let report = drive(
+            &mut engine,
+            &mut platform,
+            &mut source,
+            &mut verifier,
+            &drive_options,
+        )?;
+        if let Some(first) = platform.violations().first() {
+            return Err(format!(
+                "the engine issued {} IO(s) the simulated device refuses; first: {first}",
+                platform.violations().len()
+            )
+            .into());
+        }
+        (args.hdd.clone(), "sim", report, verifier)
+    };
+    if let DriveOutcome::Stalled { waiting } = &drive_report.outcome {
         let list: Vec<String> = waiting.iter().map(|w| format!("{w:?}")).collect();
         return Err(format!(
             "the run deadlocked at {} ns; waiting:\n  {}",
-            report.end_ns,
+            drive_report.end_ns,
             list.join("\n  ")
-        )
-        .into());
-    }
-    if !platform.violations().is_empty() {
-        return Err(format!(
-            "the engine issued {} IO(s) the simulated device refuses; first: {}",
-            platform.violations().len(),
-            platform.violations()[0]
         )
         .into());
     }
     let first_error = verifier.first_data_error().map(str::to_string);
     let failed_bios = verifier.failed_bios();
     let config = serde_json::json!({
-        "target": "linear", "device": args.hdd, "workload": args.workload.name(),
-        "bs": args.bs, "qd": args.qd, "seed": args.seed, "platform": "sim",
+        "target": "linear", "device": device_name, "workload": args.workload.name(),
+        "bs": args.bs, "qd": args.qd, "seed": args.seed, "platform": platform_name,
     });
     let summary = verifier.finish(
         &format!("linear/{}", args.workload.name()),
         config,
         BTreeMap::new(),
-        report.end_ns,
+        drive_report.end_ns,
     );
     if let Some(dir) = &args.out {
         summary.write_summary(dir)?;
@@ -229,5 +258,36 @@ pub fn run(args: RunArgs) -> CliResult {
         )
         .into());
     }
+    if failed_bios > 0 {
+        return Err(format!("{failed_bios} bio(s) failed").into());
+    }
     Ok(())
+}
+
+fn check_span(span_bytes: u64, capacity_bytes: u64, bs: u32) -> CliResult {
+    if span_bytes > capacity_bytes || span_bytes < u64::from(bs) {
+        return Err(format!(
+            "--span {span_bytes} must lie between the request size and the device size ({capacity_bytes} bytes)"
+        )
+        .into());
+    }
+    Ok(())
+}
+
+fn workload_source(
+    args: &RunArgs,
+    span_bytes: u64,
+) -> Result<RecordSource<WorkloadGenerator<rand_chacha::ChaCha8Rng>>, Box<dyn std::error::Error>> {
+    let spec = args.workload.spec(span_bytes, args.bs, args.requests);
+    let generator = WorkloadGenerator::new(&spec, stream(args.seed, "workload"))?;
+    let mut source = RecordSource::new(
+        generator,
+        Pacing::ClosedLoop {
+            queue_depth: args.qd,
+        },
+    );
+    if let Some(duration) = args.duration {
+        source = source.stop_at(duration);
+    }
+    Ok(source)
 }

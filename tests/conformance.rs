@@ -1,0 +1,337 @@
+//! Conformance: one set of test bodies runs the engine against a simulated device and against
+//! a real O_DIRECT device (a loop device the test creates when root — detached and deleted
+//! afterwards, also on failure — otherwise a plain file). As root, failing to get a loop
+//! device fails the test; it never skips.
+//!
+//! The last test runs one workload at queue depth 1 in both worlds and checks that the engine
+//! made the same decisions (device IO requests and bio results, timing aside).
+
+use dmsim_engine::block::{IoStatus, Op};
+use dmsim_engine::content::SectorContent;
+use dmsim_engine::io::{Bio, BioDone, BioFlags, BioId, Input, Output};
+use dmsim_engine::platform::{BioSource, DriveObserver};
+use dmsim_engine::{drive, DeviceId, DriveOptions, DriveOutcome, Engine, EngineConfig, TargetSpec};
+use dmsim_models::ram::{RamModel, RamParams};
+use dmsim_real::testing::{FixtureOptions, LoopDevice, Medium};
+use dmsim_real::{OpenOptions, PlatformOptions, RealDevice, RealRig};
+use dmsim_scenarios::source::{Pacing, RecordSource};
+use dmsim_scenarios::workload::{AccessPattern, SizeDistribution, WorkloadGenerator, WorkloadSpec};
+use dmsim_sim::device::SimDevice;
+use dmsim_sim::oracle::Oracle;
+use dmsim_sim::platform::SimPlatform;
+use dmsim_sim::streams::stream;
+use std::collections::BTreeMap;
+
+const DEVICE_BYTES: u64 = 8 << 20;
+
+#[derive(Clone, Copy, Debug)]
+enum World {
+    Sim,
+    Real,
+}
+
+/// What the engine decided, timing aside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Decision {
+    Submit {
+        device: u16,
+        op: Op,
+        sector: u64,
+        sectors: u32,
+        fua: bool,
+    },
+    BioDone {
+        id: u64,
+        status: IoStatus,
+        data: Vec<SectorContent>,
+    },
+}
+
+/// Logs decisions and checks every read with the oracle.
+struct Checker {
+    oracle: Oracle,
+    marks: BTreeMap<u64, (Op, u64, u64)>,
+    decisions: Vec<Decision>,
+    data_errors: Vec<String>,
+    failed: u64,
+}
+
+impl Checker {
+    fn new() -> Self {
+        // Both worlds start from zeroed devices (a fresh sparse backing file reads zeros).
+        Checker {
+            oracle: Oracle::new(true),
+            marks: BTreeMap::new(),
+            decisions: Vec::new(),
+            data_errors: Vec::new(),
+            failed: 0,
+        }
+    }
+}
+
+impl DriveObserver for Checker {
+    fn on_input(&mut self, _now_ns: u64, input: &Input) {
+        if let Input::Bio(bio) = input {
+            let mark = match bio.op {
+                Op::Write => {
+                    self.oracle
+                        .write_submitted(bio.id.0 + 1, bio.sector, u64::from(bio.sectors));
+                    bio.id.0 + 1
+                }
+                Op::Read => self.oracle.read_started(),
+                _ => 0,
+            };
+            self.marks.insert(bio.id.0, (bio.op, bio.sector, mark));
+        }
+    }
+    fn on_output(&mut self, _now_ns: u64, output: &Output) {
+        match output {
+            Output::Submit(io) => self.decisions.push(Decision::Submit {
+                device: io.device.0,
+                op: io.op,
+                sector: io.sector,
+                sectors: io.sectors,
+                fua: io.fua,
+            }),
+            Output::BioDone(done) => {
+                let (op, sector, mark) = self.marks.remove(&done.id.0).expect("known bio");
+                let ok = done.status == IoStatus::Ok;
+                if !ok {
+                    self.failed += 1;
+                }
+                match op {
+                    Op::Write => self.oracle.write_done(mark, ok),
+                    Op::Read if ok => {
+                        if let Err(e) = self.oracle.read_done(done.id.0, mark, sector, &done.data) {
+                            self.data_errors.push(e.to_string());
+                        }
+                    }
+                    _ => {}
+                }
+                self.decisions.push(Decision::BioDone {
+                    id: done.id.0,
+                    status: done.status,
+                    data: done.data.clone(),
+                });
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Run `source` through a linear engine in `world`; returns the checker.
+fn run<S: BioSource>(world: World, mut source: S) -> Checker {
+    let mut checker = Checker::new();
+    let options = DriveOptions {
+        check_invariants: true,
+        ..DriveOptions::default()
+    };
+    let config = EngineConfig {
+        arena_pages: 1024,
+        ..EngineConfig::default()
+    };
+    let linear = TargetSpec::Linear {
+        device: DeviceId(0),
+        offset_sectors: 0,
+    };
+    let report = match world {
+        World::Sim => {
+            let model = RamModel::new(RamParams {
+                capacity_sectors: DEVICE_BYTES / 512,
+                latency_ns: 20_000,
+                volatile_write_cache: false,
+            });
+            let mut platform = SimPlatform::new(vec![SimDevice::new("ram", Box::new(model))]);
+            let mut engine = Engine::new(config, platform.device_infos(), linear).unwrap();
+            let report = drive(
+                &mut engine,
+                &mut platform,
+                &mut source,
+                &mut checker,
+                &options,
+            )
+            .unwrap();
+            assert!(
+                platform.violations().is_empty(),
+                "{:?}",
+                platform.violations()
+            );
+            report
+        }
+        World::Real => {
+            // As root this must be a real loop device (fails, never skips); otherwise a file.
+            let fixture = LoopDevice::for_tests(FixtureOptions::new(DEVICE_BYTES, Medium::Tmpfs))
+                .expect("a loop device (run as root) or a file");
+            let device = RealDevice::open(
+                fixture.path(),
+                OpenOptions {
+                    allow_write: true,
+                    range: None,
+                },
+            )
+            .unwrap();
+            let engine = Engine::new(config, vec![device.info()], linear).unwrap();
+            let mut rig = RealRig::new(engine, vec![device], PlatformOptions::default()).unwrap();
+            let report = rig.drive(&mut source, &mut checker, &options).unwrap();
+            let errors = rig.platform_mut().take_errors();
+            assert!(errors.is_empty(), "{errors:?}");
+            drop(rig);
+            drop(fixture);
+            report
+        }
+    };
+    assert_eq!(report.outcome, DriveOutcome::Finished, "{world:?}");
+    assert!(
+        checker.data_errors.is_empty(),
+        "{world:?}: {:?}",
+        checker.data_errors
+    );
+    checker
+}
+
+fn random_mix(
+    seed: u64,
+    qd: u32,
+    requests: u64,
+    sizes: SizeDistribution,
+    alignment: u64,
+) -> RecordSource<WorkloadGenerator<rand_chacha::ChaCha8Rng>> {
+    let spec = WorkloadSpec {
+        span_start_bytes: 0,
+        span_bytes: 4 << 20,
+        alignment_bytes: alignment,
+        pattern: AccessPattern::Uniform,
+        read_percent: 50.0,
+        request_size: sizes,
+        arrival: Default::default(),
+        requests: Some(requests),
+        device: 0,
+    };
+    let generator = WorkloadGenerator::new(&spec, stream(seed, "workload")).unwrap();
+    RecordSource::new(generator, Pacing::ClosedLoop { queue_depth: qd })
+}
+
+fn each_world(body: impl Fn(World)) {
+    body(World::Sim);
+    body(World::Real);
+}
+
+#[test]
+fn random_reads_and_writes_read_back_what_was_written() {
+    each_world(|world| {
+        let c = run(
+            world,
+            random_mix(1, 8, 3_000, SizeDistribution::Fixed { bytes: 4096 }, 4096),
+        );
+        assert!(c.oracle.verified_reads() > 1_000, "{world:?}");
+        assert_eq!(c.failed, 0);
+    });
+}
+
+#[test]
+fn sector_sized_and_multi_page_io_at_odd_offsets() {
+    let sizes = SizeDistribution::Uniform {
+        min_bytes: 512,
+        max_bytes: 64 << 10,
+    };
+    each_world(|world| {
+        let c = run(world, random_mix(2, 4, 1_500, sizes.clone(), 512));
+        assert!(c.oracle.verified_reads() > 500, "{world:?}");
+    });
+}
+
+/// A flush bio between writes, in both worlds.
+struct FlushBetweenWrites {
+    step: u64,
+    in_flight: bool,
+}
+
+impl BioSource for FlushBetweenWrites {
+    fn next_arrival_ns(&mut self) -> Option<u64> {
+        (!self.in_flight && self.step < 3).then_some(0)
+    }
+    fn take_bio(&mut self, _now_ns: u64) -> Bio {
+        self.in_flight = true;
+        let id = BioId(self.step);
+        self.step += 1;
+        if id.0 == 1 {
+            return Bio {
+                id,
+                op: Op::Flush,
+                sector: 0,
+                sectors: 0,
+                flags: BioFlags {
+                    preflush: true,
+                    ..BioFlags::default()
+                },
+                data: Vec::new(),
+            };
+        }
+        let data = (0..8)
+            .map(|i| {
+                SectorContent::Stamp(dmsim_engine::content::SectorStamp {
+                    sector: 64 + i,
+                    write_id: id.0 + 1,
+                })
+            })
+            .collect();
+        Bio {
+            id,
+            op: Op::Write,
+            sector: 64,
+            sectors: 8,
+            flags: BioFlags::default(),
+            data,
+        }
+    }
+    fn on_done(&mut self, _now_ns: u64, done: BioDone) {
+        assert_eq!(done.status, IoStatus::Ok, "bio {:?}", done.id);
+        self.in_flight = false;
+    }
+    fn is_finished(&self) -> bool {
+        self.step >= 3
+    }
+}
+
+#[test]
+fn a_flush_completes_between_writes() {
+    each_world(|world| {
+        let c = run(
+            world,
+            FlushBetweenWrites {
+                step: 0,
+                in_flight: false,
+            },
+        );
+        assert!(
+            c.decisions
+                .iter()
+                .any(|d| matches!(d, Decision::Submit { op: Op::Flush, .. })),
+            "{world:?}: {:?}",
+            c.decisions
+        );
+    });
+}
+
+#[test]
+fn same_engine_both_worlds_makes_the_same_decisions_at_queue_depth_1() {
+    let workload = || {
+        random_mix(
+            7,
+            1,
+            1_000,
+            SizeDistribution::Uniform {
+                min_bytes: 512,
+                max_bytes: 16 << 10,
+            },
+            512,
+        )
+    };
+    let sim = run(World::Sim, workload());
+    let real = run(World::Real, workload());
+    assert_eq!(sim.decisions.len(), real.decisions.len());
+    for (i, (a, b)) in sim.decisions.iter().zip(&real.decisions).enumerate() {
+        assert_eq!(a, b, "decision {i} differs");
+    }
+    assert!(sim.decisions.len() >= 2_000, "one submit and one completion per bio at least");
+}

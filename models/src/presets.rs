@@ -50,31 +50,45 @@ impl DeviceParams {
     /// refused with the list of keys at that level.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), ModelError> {
         let mut tree = serde_json::to_value(&*self).map_err(|e| invalid(key, e.to_string()))?;
-        let parsed: serde_json::Value = serde_json::from_str(value)
-            .unwrap_or_else(|_| serde_json::Value::String(value.to_string()));
-        let mut node = &mut tree;
-        let parts: Vec<&str> = key.split('.').collect();
-        for (depth, part) in parts.iter().enumerate() {
-            let obj = node.as_object_mut().ok_or_else(|| {
-                invalid(
-                    key,
-                    format!("'{}' is not a group", parts[..depth].join(".")),
-                )
-            })?;
-            if *part == "kind" || !obj.contains_key(*part) {
-                let known: Vec<&String> = obj.keys().filter(|k| *k != "kind").collect();
-                let known: Vec<&str> = known.iter().map(|k| k.as_str()).collect();
-                return Err(invalid(
-                    key,
-                    format!("no such parameter; known here: {}", known.join(", ")),
-                ));
-            }
-            node = obj.get_mut(*part).expect("key checked above");
-        }
-        *node = parsed;
+        set_json_path(&mut tree, key, value, &["kind"]).map_err(|reason| invalid(key, reason))?;
         *self = serde_json::from_value(tree).map_err(|e| invalid(key, e.to_string()))?;
         Ok(())
     }
+}
+
+/// Set the field at dotted path `key` of a serialised parameter tree to `value` (JSON if it
+/// parses as JSON, else a string). Refuses a path that does not exist, or one naming a key in
+/// `reserved`, with the keys known at that level. Shared by every "override a parameter by
+/// name" feature, so they all accept and refuse the same way.
+pub fn set_json_path(
+    tree: &mut serde_json::Value,
+    key: &str,
+    value: &str,
+    reserved: &[&str],
+) -> Result<(), String> {
+    let parsed: serde_json::Value = serde_json::from_str(value)
+        .unwrap_or_else(|_| serde_json::Value::String(value.to_string()));
+    let mut node = tree;
+    let parts: Vec<&str> = key.split('.').collect();
+    for (depth, part) in parts.iter().enumerate() {
+        let obj = node
+            .as_object_mut()
+            .ok_or_else(|| format!("'{}' is not a group", parts[..depth].join(".")))?;
+        if reserved.contains(part) || !obj.contains_key(*part) {
+            let known: Vec<&str> = obj
+                .keys()
+                .map(|k| k.as_str())
+                .filter(|k| !reserved.contains(k))
+                .collect();
+            return Err(format!(
+                "no such parameter; known here: {}",
+                known.join(", ")
+            ));
+        }
+        node = obj.get_mut(*part).expect("key checked above");
+    }
+    *node = parsed;
+    Ok(())
 }
 
 fn invalid(key: &str, reason: String) -> ModelError {

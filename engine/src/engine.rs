@@ -10,6 +10,9 @@
 //! 3. Answer every `Submit` with exactly one `Completion` (also after a `Cancel`).
 //! 4. Send [`Input::Tick`] once the time reaches [`Engine::poll_deadline`].
 //!
+//! A flashcache target starts its setup IO in [`Engine::new`]; the platform's first inputs
+//! carry it out, and bios arriving meanwhile wait (see [`Engine::flashcache_state`]).
+//!
 //! Deliberately not here: time, IO, the workload. The engine never reads a clock.
 
 use crate::arena::Arena;
@@ -17,6 +20,8 @@ use crate::block::DeviceInfo;
 use crate::block_layer::PlugConfig;
 use crate::dm_core::{DmCore, DmCoreStats};
 use crate::error::{EngineError, InputError, InvariantViolation, WaitingJob};
+use crate::flashcache::{Flashcache, Gauges, StatusReport};
+use crate::flashcache_target::FlashcacheState;
 use crate::io::{Control, Input, Output};
 use crate::services::{ServiceStats, Services, ServicesConfig};
 use crate::target::{Target, TargetSpec};
@@ -58,6 +63,7 @@ pub struct Engine {
 
 impl Engine {
     /// Builds an engine over `devices` (numbered in order: `DeviceId(0)`, ...) with `target`.
+    /// A flashcache target's setup IO is already among the outputs when this returns.
     pub fn new(
         config: EngineConfig,
         devices: Vec<DeviceInfo>,
@@ -71,12 +77,14 @@ impl Engine {
             devices,
         )?;
         let target = Target::new(&target, &mut services)?;
-        Ok(Engine {
+        let mut engine = Engine {
             services,
             core: DmCore::default(),
             target,
             last_now_ns: 0,
-        })
+        };
+        engine.settle();
+        Ok(engine)
     }
 
     /// Reacts to `input` at `now_ns`. An error means the input was refused and changed
@@ -118,7 +126,7 @@ impl Engine {
             }
             Control::TargetMessage(message) => self
                 .target
-                .message(&message, &mut self.services)
+                .message(&message, &mut self.services, &mut self.core.finished)
                 .map_err(InputError::BadControl),
         }
     }
@@ -133,6 +141,9 @@ impl Engine {
                 self.target
                     .on_event(event, &mut self.services, &mut self.core.finished);
             }
+            progress |= self
+                .target
+                .run_deferred(&mut self.services, &mut self.core.finished);
             progress |= self
                 .core
                 .drain_finished(&mut self.target, &mut self.services);
@@ -180,7 +191,7 @@ impl Engine {
             .check_invariants(&self.services)
             .map_err(|d| InvariantViolation::new("dm core", d))?;
         self.target
-            .check_invariants()
+            .check_invariants(&self.services)
             .map_err(|d| InvariantViolation::new("target", d))?;
         Ok(())
     }
@@ -203,6 +214,37 @@ impl Engine {
     /// The devices, as given.
     pub fn devices(&self) -> &[DeviceInfo] {
         self.services.devices()
+    }
+
+    /// The flashcache state machine, once a flashcache target runs (`None` for other
+    /// targets, during setup and after a failed setup). Read-only: stats, errors, gauges,
+    /// geometry, configuration, phase, block states.
+    pub fn flashcache(&self) -> Option<&Flashcache> {
+        self.target.flashcache()
+    }
+
+    /// Where a flashcache target is in its life (`None` for other targets).
+    pub fn flashcache_state(&self) -> Option<FlashcacheState> {
+        self.target.flashcache_state()
+    }
+
+    /// Everything flashcache's `dmsetup status` and `dmsetup table` show (statistics,
+    /// errors, gauges, histograms, configuration, deviating options), serialisable.
+    pub fn flashcache_status(&self) -> Option<StatusReport> {
+        self.flashcache().map(Flashcache::status)
+    }
+
+    /// Occupancy gauges of a running flashcache target (`cached_blocks`, `nr_dirty`, ...),
+    /// for time series.
+    pub fn flashcache_gauges(&self) -> Option<Gauges> {
+        self.flashcache().map(Flashcache::gauges)
+    }
+
+    /// The target's status as `dmsetup status` followed by `dmsetup table` would print it
+    /// (`None` for targets without a status).
+    pub fn target_status_text(&self) -> Option<String> {
+        self.flashcache_status()
+            .map(|status| format!("{}\n{}", status.render_status(), status.render_table()))
     }
 
     pub fn stats(&self) -> EngineStats {

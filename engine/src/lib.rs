@@ -17,7 +17,9 @@
 //! - [`services`]: raw device IO, [`dm_io`] (classic and timed) and [`kcopyd`], usable by
 //!   targets and directly by tests.
 //! - `dm_core` (bio splitting and completion), `linear` (the dm-linear target),
-//!   `flashcache` (the flashcache target, specs/flashcache.md).
+//!   [`flashcache`] (the flashcache state machine, specs/flashcache.md) and
+//!   `flashcache_target` (its adapter into the engine: setup, pieces, dm_io/kcopyd,
+//!   worker, messages).
 #![forbid(unsafe_code)]
 #![deny(clippy::disallowed_methods, clippy::disallowed_types)]
 
@@ -30,6 +32,7 @@ pub mod dm_io;
 pub mod engine;
 pub mod error;
 pub mod flashcache;
+mod flashcache_target;
 pub mod io;
 pub mod kcopyd;
 mod linear;
@@ -43,6 +46,7 @@ pub use block::{DeviceId, DeviceInfo, Extent, IoStatus, Op};
 pub use block_layer::{BlockLayerStats, PlugConfig};
 pub use engine::{Engine, EngineConfig, EngineStats};
 pub use error::{BioRejection, EngineError, InputError, InvariantViolation, WaitingJob};
+pub use flashcache_target::{FlashcacheState, KcopydGeneration, BIO_PID};
 pub use io::{Bio, BioDone, BioFlags, BioId, Completion, Control, DeviceIo, Input, IoTag, Output};
 pub use platform::{
     drive, BioSource, DriveError, DriveObserver, DriveOptions, DriveOutcome, DriveReport, Platform,

@@ -4,7 +4,7 @@
 //! issues work through [`Services`] with [`crate::services::Caller`] cookies of its choosing,
 //! receives the matching [`ServiceEvent`]s, and reports each piece finished by pushing
 //! `(bio, status)` onto the list it is handed. Targets are an enum, not trait objects: the set
-//! is closed and known (linear now; flashcache joins as another variant).
+//! is closed and known (linear, flashcache).
 //!
 //! Deliberately not here: bio admission and completion (dm core), the services themselves.
 
@@ -12,6 +12,8 @@ use crate::arena::Buffer;
 use crate::block::{DeviceId, IoStatus, Op};
 use crate::dm_core::BioKey;
 use crate::error::{EngineError, WaitingJob};
+use crate::flashcache::{Flashcache, FlashcacheConfig};
+use crate::flashcache_target::{FlashcacheState, FlashcacheTarget, KcopydGeneration};
 use crate::linear::LinearTarget;
 use crate::services::{ServiceEvent, Services};
 use serde::{Deserialize, Serialize};
@@ -27,6 +29,29 @@ pub enum TargetSpec {
         #[serde(default)]
         offset_sectors: u64,
     },
+    /// flashcache (specs/flashcache.md) caching `disk` on `ssd`. The volume is the table
+    /// line's `target_sectors` (at most the disk's size); `config` holds the table line, the
+    /// tunables and the project's options, all recorded when serialised.
+    Flashcache {
+        ssd: DeviceId,
+        disk: DeviceId,
+        config: FlashcacheConfig,
+        /// The generation of the target's one kcopyd client (classic by default).
+        #[serde(default)]
+        kcopyd: KcopydGeneration,
+    },
+}
+
+impl TargetSpec {
+    /// A flashcache target with the classic kcopyd client.
+    pub fn flashcache(ssd: DeviceId, disk: DeviceId, config: FlashcacheConfig) -> TargetSpec {
+        TargetSpec::Flashcache {
+            ssd,
+            disk,
+            config,
+            kcopyd: KcopydGeneration::Classic,
+        }
+    }
 }
 
 /// One piece of a bio handed to the target.
@@ -47,6 +72,7 @@ pub struct TargetIo {
 #[derive(Debug)]
 pub(crate) enum Target {
     Linear(LinearTarget),
+    Flashcache(Box<FlashcacheTarget>),
 }
 
 impl Target {
@@ -60,6 +86,30 @@ impl Target {
                 *offset_sectors,
                 services,
             )?)),
+            TargetSpec::Flashcache {
+                ssd,
+                disk,
+                config,
+                kcopyd,
+            } => Ok(Target::Flashcache(Box::new(FlashcacheTarget::new(
+                *ssd, *disk, config, *kcopyd, services,
+            )?))),
+        }
+    }
+
+    /// The flashcache state machine, if this is a running flashcache target.
+    pub fn flashcache(&self) -> Option<&Flashcache> {
+        match self {
+            Target::Flashcache(t) => t.flashcache(),
+            Target::Linear(_) => None,
+        }
+    }
+
+    /// The flashcache target's life stage, if this is one.
+    pub fn flashcache_state(&self) -> Option<FlashcacheState> {
+        match self {
+            Target::Flashcache(t) => Some(t.state()),
+            Target::Linear(_) => None,
         }
     }
 
@@ -67,6 +117,7 @@ impl Target {
     pub fn volume_sectors(&self) -> u64 {
         match self {
             Target::Linear(t) => t.volume_sectors(),
+            Target::Flashcache(t) => t.volume_sectors(),
         }
     }
 
@@ -74,6 +125,7 @@ impl Target {
     pub fn block_sectors(&self) -> u64 {
         match self {
             Target::Linear(t) => t.block_sectors(),
+            Target::Flashcache(t) => t.block_sectors(),
         }
     }
 
@@ -81,6 +133,7 @@ impl Target {
     pub fn max_io_len(&self) -> Option<u64> {
         match self {
             Target::Linear(_) => None,
+            Target::Flashcache(t) => t.max_io_len(),
         }
     }
 
@@ -92,6 +145,7 @@ impl Target {
     ) {
         match self {
             Target::Linear(t) => t.map(io, services, finished),
+            Target::Flashcache(t) => t.map(io, services, finished),
         }
     }
 
@@ -103,6 +157,20 @@ impl Target {
     ) {
         match self {
             Target::Linear(t) => t.on_event(event, services, finished),
+            Target::Flashcache(t) => t.on_event(event, services, finished),
+        }
+    }
+
+    /// Work the target deferred to the engine's settle loop (a worker to run, requests
+    /// waiting for memory); true if anything ran.
+    pub fn run_deferred(
+        &mut self,
+        services: &mut Services,
+        finished: &mut Vec<(BioKey, IoStatus)>,
+    ) -> bool {
+        match self {
+            Target::Linear(_) => false,
+            Target::Flashcache(t) => t.run_deferred(services, finished),
         }
     }
 
@@ -110,37 +178,48 @@ impl Target {
     pub fn poll_deadline(&self) -> Option<u64> {
         match self {
             Target::Linear(_) => None,
+            Target::Flashcache(t) => t.poll_deadline(),
         }
     }
 
-    pub fn on_tick(&mut self, _services: &mut Services, _finished: &mut Vec<(BioKey, IoStatus)>) {
+    pub fn on_tick(&mut self, services: &mut Services, finished: &mut Vec<(BioKey, IoStatus)>) {
         match self {
             Target::Linear(_) => {}
+            Target::Flashcache(t) => t.on_tick(services, finished),
         }
     }
 
     /// A `dmsetup message` for the target.
-    pub fn message(&mut self, message: &str, _services: &mut Services) -> Result<(), String> {
+    pub fn message(
+        &mut self,
+        message: &str,
+        services: &mut Services,
+        finished: &mut Vec<(BioKey, IoStatus)>,
+    ) -> Result<(), String> {
         match self {
             Target::Linear(_) => Err(format!("linear accepts no messages (got {message:?})")),
+            Target::Flashcache(t) => t.message(message, services, finished),
         }
     }
 
     pub fn is_idle(&self) -> bool {
         match self {
             Target::Linear(t) => t.is_idle(),
+            Target::Flashcache(t) => t.is_idle(),
         }
     }
 
     pub fn waiting_report(&self, out: &mut Vec<WaitingJob>) {
         match self {
             Target::Linear(t) => t.waiting_report(out),
+            Target::Flashcache(t) => t.waiting_report(out),
         }
     }
 
-    pub fn check_invariants(&self) -> Result<(), String> {
+    pub fn check_invariants(&self, services: &Services) -> Result<(), String> {
         match self {
             Target::Linear(t) => t.check_invariants(),
+            Target::Flashcache(t) => t.check_invariants(services),
         }
     }
 }

@@ -1,0 +1,400 @@
+//! Carrying out the flashcache state machine's requests with the engine's services, and
+//! reporting their completions back.
+//!
+//! Owns: the translation of flashcache's small IO vocabulary into services calls — a
+//! `DmIo` becomes a classic `dm_io()` (asynchronous, or synchronous for the bulk metadata
+//! IO of create/load/store) or, with a deadline (option `ssd_timeout`), a timed `dm_io()`
+//! that cancels on timeout; a `KcopydCopy` becomes one `dm_kcopyd_copy()` with flags 0 — and
+//! the memory each needs: a bio's pages as they are; metadata bytes copied into reserved
+//! arena pages before a write and out of them after a read; for a timed SSD read, a bounce
+//! buffer of reserved pages, copied into the bio only if the read succeeded (a cancelled
+//! read may still be running as a zombie, and must never write into a bio that was re-read
+//! from the disk or completed).
+//!
+//! Deliberately not here: bio pieces and the target's life (the parent module).
+
+use super::{FlashcacheTarget, Stage};
+use crate::arena::{Buffer, PageId};
+use crate::block::{DeviceId, Op, PAGE_SIZE, SECTORS_PER_PAGE};
+use crate::dm_io::{DmIoError, DmIoRegion, DmIoRequest, RegionState, TimedControl};
+use crate::flashcache as fc;
+use crate::kcopyd::KcopydFlags;
+use crate::services::{Caller, ServiceEvent, Services};
+use crate::slab::SlabKey;
+
+/// Where a dm_io's memory comes from.
+#[derive(Debug)]
+pub(super) enum Memory {
+    /// A flashcache bio's pages (or no memory, for a flush or discard).
+    Direct,
+    /// Reserved pages carrying a metadata buffer's bytes.
+    Meta {
+        id: fc::MetaBufferId,
+        pages: Vec<PageId>,
+        read: bool,
+    },
+    /// Reserved pages a timed SSD read lands in, copied into `target` on success.
+    Bounce {
+        pages: Vec<PageId>,
+        target: Buffer,
+        sectors: u64,
+    },
+}
+
+/// A request in flight in the services.
+#[derive(Debug)]
+pub(super) enum Outstanding {
+    DmIo { tag: fc::IoTag, memory: Memory },
+    Kcopyd { tag: fc::IoTag },
+}
+
+impl FlashcacheTarget {
+    fn device(&self, device: fc::Device) -> DeviceId {
+        match device {
+            fc::Device::Ssd => self.ssd,
+            fc::Device::Disk => self.disk,
+        }
+    }
+
+    fn region(&self, region: &fc::Region) -> DmIoRegion {
+        DmIoRegion {
+            device: self.device(region.device),
+            sector: region.sector,
+            sectors: region.sectors,
+        }
+    }
+
+    /// The bytes of a metadata buffer of whichever stage owns it.
+    fn meta_bytes(&self, id: fc::MetaBufferId) -> Option<&[u8]> {
+        match &self.stage {
+            Stage::SettingUp(setup) => setup.meta_buffer(id),
+            Stage::Running(fc) => fc.meta_buffer(id),
+            Stage::Failed(_) => None,
+        }
+    }
+
+    fn meta_bytes_mut(&mut self, id: fc::MetaBufferId) -> Option<&mut [u8]> {
+        match &mut self.stage {
+            Stage::SettingUp(setup) => setup.meta_buffer_mut(id),
+            Stage::Running(fc) => fc.meta_buffer_mut(id),
+            Stage::Failed(_) => None,
+        }
+    }
+
+    /// Pages the request's memory needs from the reserve (0: it uses the bio's own).
+    fn reserved_pages_needed(&self, io: &fc::DmIoRequest) -> usize {
+        match io.buffer {
+            fc::Buffer::Meta(id) => self
+                .meta_bytes(id)
+                .map_or(0, |b| b.len().div_ceil(PAGE_SIZE)),
+            fc::Buffer::Bio(_) if io.op == fc::IoOp::Read && io.timeout_ns.is_some() => {
+                let sectors = io.regions.as_slice()[0].sectors;
+                sectors.div_ceil(SECTORS_PER_PAGE) as usize
+            }
+            fc::Buffer::Bio(_) | fc::Buffer::None => 0,
+        }
+    }
+
+    /// Starts a `Request::DmIo`, or queues it until reserved pages are free.
+    pub(super) fn start_dm_io(&mut self, io: fc::DmIoRequest, services: &mut Services) {
+        let needed = self.reserved_pages_needed(&io);
+        let pages = if needed == 0 {
+            Vec::new()
+        } else if !self.pool_waiting.is_empty() {
+            self.pool_waiting.push_back(io);
+            return;
+        } else {
+            match self.pool.take(needed, services.arena_mut()) {
+                Some(pages) => pages,
+                None => {
+                    self.pool_waiting.push_back(io);
+                    return;
+                }
+            }
+        };
+        self.submit_dm_io(io, pages, services);
+    }
+
+    /// Retries requests waiting for reserved pages, in order; true if any started.
+    pub(super) fn start_pool_waiting(&mut self, services: &mut Services) -> bool {
+        let mut progress = false;
+        while let Some(io) = self.pool_waiting.front() {
+            let needed = self.reserved_pages_needed(io);
+            let Some(pages) = self.pool.take(needed, services.arena_mut()) else {
+                break;
+            };
+            let io = self.pool_waiting.pop_front().expect("front exists");
+            self.submit_dm_io(io, pages, services);
+            progress = true;
+        }
+        progress
+    }
+
+    fn submit_dm_io(&mut self, io: fc::DmIoRequest, pages: Vec<PageId>, services: &mut Services) {
+        let op = match io.op {
+            fc::IoOp::Read => Op::Read,
+            fc::IoOp::Write => Op::Write,
+            fc::IoOp::Flush => Op::Flush,
+            fc::IoOp::Discard => Op::Discard,
+        };
+        let regions: Vec<DmIoRegion> = io
+            .regions
+            .as_slice()
+            .iter()
+            .map(|r| self.region(r))
+            .collect();
+        let (buffer, memory) = match io.buffer {
+            fc::Buffer::None => (Buffer::empty(), Memory::Direct),
+            fc::Buffer::Meta(id) => {
+                let buffer = Buffer::from_pages(pages.clone());
+                if op == Op::Write {
+                    let bytes = self.meta_bytes(id).expect("a live metadata buffer");
+                    let arena = services.arena_mut();
+                    for (page, chunk) in pages.iter().zip(bytes.chunks(PAGE_SIZE)) {
+                        arena.bytes_mut(*page)[..chunk.len()].copy_from_slice(chunk);
+                    }
+                }
+                let read = op == Op::Read;
+                (buffer, Memory::Meta { id, pages, read })
+            }
+            fc::Buffer::Bio(bio) => {
+                let Some(part) = self.fc_bios.get(SlabKey::from_u64(bio.0)) else {
+                    self.anomalies.push(format!(
+                        "flashcache IO {:?} names unknown bio {bio:?}",
+                        io.tag
+                    ));
+                    let key = self.outstanding.insert(Outstanding::DmIo {
+                        tag: io.tag,
+                        memory: Memory::Direct,
+                    });
+                    self.refused.push_back(key);
+                    return;
+                };
+                if pages.is_empty() {
+                    (part.buffer.clone(), Memory::Direct)
+                } else {
+                    let sectors = regions[0].sectors;
+                    let memory = Memory::Bounce {
+                        pages: pages.clone(),
+                        target: part.buffer.clone(),
+                        sectors,
+                    };
+                    (Buffer::from_pages(pages), memory)
+                }
+            }
+        };
+        let key = self.outstanding.insert(Outstanding::DmIo {
+            tag: io.tag,
+            memory,
+        });
+        let caller = Caller(key.to_u64());
+        let result = match io.timeout_ns {
+            None => services.dm_io(
+                self.dm_io_client,
+                caller,
+                DmIoRequest {
+                    op,
+                    fua: false,
+                    sync: io.sync,
+                    buffer,
+                    notify: !io.sync,
+                },
+                &regions,
+            ),
+            Some(timeout_ns) => services.dm_io_timed(
+                self.dm_io_client,
+                caller,
+                DmIoRequest {
+                    op,
+                    fua: false,
+                    sync: io.sync,
+                    buffer,
+                    notify: false,
+                },
+                TimedControl {
+                    timeout_ns: Some(timeout_ns),
+                    cancel_on_timeout: true,
+                },
+                &regions,
+            ),
+        };
+        if let Err(error) = result {
+            self.anomalies
+                .push(format!("dm_io refused flashcache IO {:?}: {error}", io.tag));
+            // An async classic read with several regions is also notified at once.
+            let notified = matches!(error, DmIoError::ReadNeedsOneRegion { .. })
+                && io.timeout_ns.is_none()
+                && !io.sync;
+            if !notified {
+                self.refused.push_back(key);
+            }
+        }
+    }
+
+    /// Starts a `Request::KcopydCopy`: one copy, flags 0, on the target's client.
+    pub(super) fn start_kcopyd(&mut self, copy: fc::KcopydRequest, services: &mut Services) {
+        let key = self
+            .outstanding
+            .insert(Outstanding::Kcopyd { tag: copy.tag });
+        let from = self.region(&copy.from);
+        let to = self.region(&copy.to);
+        let result = services.kcopyd_copy(
+            self.kcopyd_client,
+            from,
+            &[to],
+            KcopydFlags::default(),
+            Caller(key.to_u64()),
+        );
+        if let Err(error) = result {
+            self.anomalies.push(format!(
+                "kcopyd refused flashcache copy {:?}: {error}",
+                copy.tag
+            ));
+            self.refused.push_back(key);
+        }
+    }
+
+    /// Completes refused requests as failed; true if there were any.
+    pub(super) fn fail_refused(&mut self, services: &mut Services) -> bool {
+        let mut progress = false;
+        while let Some(key) = self.refused.pop_front() {
+            progress = true;
+            match self.outstanding.remove(key) {
+                Some(Outstanding::DmIo { tag, memory }) => {
+                    self.release_memory(memory, false, services);
+                    self.deliver_dm_io(tag, fc::DmIoOutcome::FAILED, services);
+                }
+                Some(Outstanding::Kcopyd { tag }) => self.deliver_kcopyd(tag, true, 1, services),
+                None => unreachable!("refused requests stay outstanding until failed"),
+            }
+        }
+        progress
+    }
+
+    /// A services notification for one of our requests.
+    pub(super) fn handle_event(&mut self, event: ServiceEvent, services: &mut Services) {
+        let key = SlabKey::from_u64(event.caller().0);
+        match event {
+            ServiceEvent::DmIoDone { error_bits, .. } => {
+                self.dm_io_finished(key, error_bits, services)
+            }
+            ServiceEvent::DmIoTimedDone { states, .. } => {
+                let error_bits = states
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, state)| **state != RegionState::Ok)
+                    .fold(0u64, |bits, (index, _)| bits | 1 << index);
+                self.dm_io_finished(key, error_bits, services)
+            }
+            ServiceEvent::DmIoLateWrite { .. } => {
+                // dm_io already told the platform the range's content is unknown; the
+                // block was treated as failed (and invalidated) when its IO timed out.
+                self.late_writes += 1;
+            }
+            ServiceEvent::DmIoRegion { .. } => {
+                self.anomalies
+                    .push("a region notice nobody asked for".to_string());
+            }
+            ServiceEvent::KcopydDone {
+                read_err,
+                write_err,
+                ..
+            } => match self.outstanding.remove(key) {
+                Some(Outstanding::Kcopyd { tag }) => {
+                    self.deliver_kcopyd(tag, read_err, u64::from(write_err), services)
+                }
+                other => self
+                    .anomalies
+                    .push(format!("kcopyd completion for {other:?}")),
+            },
+            ServiceEvent::DeviceIoDone { .. } => {
+                self.anomalies
+                    .push("a raw device IO completion (flashcache uses none)".to_string());
+            }
+        }
+    }
+
+    fn dm_io_finished(&mut self, key: SlabKey, error_bits: u64, services: &mut Services) {
+        let Some(Outstanding::DmIo { tag, memory }) = self.outstanding.remove(key) else {
+            self.anomalies.push(format!(
+                "dm_io completion for unknown request {}",
+                key.to_u64()
+            ));
+            return;
+        };
+        let outcome = fc::DmIoOutcome { error_bits };
+        self.release_memory(memory, !outcome.failed(), services);
+        self.deliver_dm_io(tag, outcome, services);
+    }
+
+    /// Copies what a successful read brought in, then returns reserved pages.
+    fn release_memory(&mut self, memory: Memory, succeeded: bool, services: &mut Services) {
+        match memory {
+            Memory::Direct => {}
+            Memory::Meta { id, pages, read } => {
+                if read && succeeded {
+                    let mut bytes = Vec::with_capacity(pages.len() * PAGE_SIZE);
+                    for &page in &pages {
+                        bytes.extend_from_slice(services.arena_mut().bytes(page));
+                    }
+                    match self.meta_bytes_mut(id) {
+                        Some(buffer) => {
+                            let len = buffer.len();
+                            buffer.copy_from_slice(&bytes[..len]);
+                        }
+                        None => self
+                            .anomalies
+                            .push(format!("metadata buffer {id:?} vanished during its read")),
+                    }
+                }
+                self.pool.put(pages, services.arena_mut());
+            }
+            Memory::Bounce {
+                pages,
+                target,
+                sectors,
+            } => {
+                if succeeded {
+                    let mut contents = Vec::with_capacity(sectors as usize);
+                    let arena = services.arena_mut();
+                    arena.read_sectors(&Buffer::from_pages(pages.clone()), sectors, &mut contents);
+                    arena.write_sectors(&target, &contents);
+                }
+                self.pool.put(pages, services.arena_mut());
+            }
+        }
+    }
+
+    fn deliver_dm_io(&mut self, tag: fc::IoTag, outcome: fc::DmIoOutcome, services: &mut Services) {
+        let now_ns = services.now_ns();
+        let result = match &mut self.stage {
+            Stage::SettingUp(setup) => setup.complete_dm_io(tag, outcome),
+            Stage::Running(fc) => fc.complete_dm_io(tag, outcome, now_ns),
+            Stage::Failed(_) => Ok(()),
+        };
+        self.note_refusal("complete_dm_io", result);
+    }
+
+    fn deliver_kcopyd(
+        &mut self,
+        tag: fc::IoTag,
+        read_error: bool,
+        write_error_bits: u64,
+        services: &mut Services,
+    ) {
+        let now_ns = services.now_ns();
+        let result = match &mut self.stage {
+            Stage::Running(fc) => fc.complete_kcopyd(tag, read_error, write_error_bits, now_ns),
+            Stage::SettingUp(_) | Stage::Failed(_) => Err(fc::InputError::UnknownTag { tag }),
+        };
+        self.note_refusal("complete_kcopyd", result);
+    }
+
+    /// A halted target refuses everything (expected); any other refusal is our bug.
+    fn note_refusal(&mut self, what: &str, result: Result<(), fc::InputError>) {
+        match result {
+            Ok(()) | Err(fc::InputError::Halted { .. }) => {}
+            Err(error) => self.anomalies.push(format!("{what}: {error}")),
+        }
+    }
+}

@@ -1,0 +1,723 @@
+//! The flashcache target inside the engine: the adapter between dm core and the services on
+//! one side and the sans-IO flashcache state machine ([`crate::flashcache`]) on the other.
+//!
+//! Owns: the target's life (setup IO, then running, or failed), bio pieces and their
+//! flashcache bios, and the calling obligations of [`crate::flashcache`]: every
+//! `Request::DmIo` is carried out with the services' dm_io (classic; timed when the
+//! `ssd_timeout` option gave the request a deadline, Decision 12), every
+//! `Request::KcopydCopy` with the target's one kcopyd client, `WakeWorker` by running the
+//! worker in the engine's settle loop (after the events of the same round, as a work item
+//! runs after the interrupt handlers that queued it), ticks via `poll_deadline`, and
+//! `CompleteBio` back to dm core. Sub-modules: `execute` (requests to services and their
+//! completions back), `page_pool` (reserved metadata and bounce pages), `message` (the text
+//! of target messages).
+//!
+//! Setup obligation: `Engine::new` only starts the constructor's IO (writeback create or
+//! load: superblock probe, slots, superblock; writethrough and writearound need none). The
+//! platform's first inputs carry it out. Bios that arrive meanwhile are admitted by dm core
+//! and wait here, unsplit (a reloaded cache's block size is known only once its superblock
+//! is read); when setup succeeds they are split at block boundaries and mapped in arrival
+//! order, and when it fails they fail with `IoError` (so does every later bio). Messages are
+//! refused until the target runs. [`FlashcacheState`] says where setup is.
+//!
+//! Deliberately not here: any cache decision (the state machine makes them all) and the
+//! dm_io/kcopyd machinery (the services).
+
+mod execute;
+mod message;
+mod page_pool;
+
+use crate::arena::Buffer;
+use crate::block::{DeviceId, IoStatus, Op};
+use crate::dm_core::{split_at_boundaries, BioKey};
+use crate::dm_io::DmIoClientId;
+use crate::error::{EngineError, WaitingJob};
+use crate::flashcache::{
+    self as fc, Flashcache, FlashcacheConfig, Phase, Setup, SetupError, SetupStatus,
+};
+use crate::kcopyd::{KcopydClientId, KcopydConfig};
+use crate::services::{ServiceEvent, Services};
+use crate::slab::{Slab, SlabKey};
+use crate::target::TargetIo;
+use execute::Outstanding;
+use message::Command;
+use page_pool::PagePool;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+
+/// The pid and tgid every bio is mapped with: engine bios carry no submitter, so the pid
+/// lists see one process (blacklisting it makes every write uncacheable).
+pub const BIO_PID: i32 = 1;
+
+/// dm_io request slots of the target's client (flashcache creates its client with
+/// `FLASHCACHE_COPY_PAGES` = 1024).
+const DM_IO_MIN_IOS: u32 = 1024;
+
+/// Which kcopyd generation the target's one kcopyd client is (specs/dm-io-kcopyd.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KcopydGeneration {
+    /// The kernels flashcache targeted: 64 KiB sub-jobs, a pool of 1024 pages
+    /// (`FLASHCACHE_COPY_PAGES`) taken from the arena at construction.
+    #[default]
+    Classic,
+    /// Newer kernels: 512 KiB sub-jobs, pages from the arena with a small reserve.
+    Modern,
+}
+
+impl KcopydGeneration {
+    fn config(self) -> KcopydConfig {
+        match self {
+            KcopydGeneration::Classic => KcopydConfig::classic(KcopydConfig::FLASHCACHE_POOL_PAGES),
+            KcopydGeneration::Modern => KcopydConfig::modern(),
+        }
+    }
+}
+
+/// Where an engine's flashcache target is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlashcacheState {
+    /// The constructor's metadata IO runs; bios wait.
+    SettingUp,
+    /// Serving bios (or removed: see [`Flashcache::phase`]).
+    Running,
+    /// Create or load failed; every bio fails with `IoError`.
+    Failed(SetupError),
+}
+
+enum Stage {
+    SettingUp(Box<Setup>),
+    Running(Box<Flashcache>),
+    Failed(SetupError),
+}
+
+impl std::fmt::Debug for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stage::SettingUp(_) => write!(f, "SettingUp"),
+            Stage::Running(fc) => write!(f, "Running({:?})", fc.phase()),
+            Stage::Failed(error) => write!(f, "Failed({error})"),
+        }
+    }
+}
+
+/// A piece of a bio from dm core (never crossing a block boundary once the target runs).
+#[derive(Debug, Clone)]
+struct Piece {
+    bio: BioKey,
+    op: Op,
+    sector: u64,
+    sectors: u64,
+    buffer: Buffer,
+    /// Flashcache bios of this piece not yet completed (0 while it waits for setup).
+    remaining: u32,
+    status: IoStatus,
+}
+
+/// A bio as flashcache sees it: one block-bounded part of a piece. Its slab key is the
+/// flashcache `BioId`.
+#[derive(Debug, Clone)]
+struct FcBio {
+    piece: SlabKey,
+    op: Op,
+    buffer: Buffer,
+    sectors: u64,
+}
+
+/// See the module documentation.
+#[derive(Debug)]
+pub(crate) struct FlashcacheTarget {
+    ssd: DeviceId,
+    disk: DeviceId,
+    volume_sectors: u64,
+    volume_block_sectors: u64,
+    stage: Stage,
+    dm_io_client: DmIoClientId,
+    kcopyd_client: KcopydClientId,
+    pool: PagePool,
+    pieces: Slab<Piece>,
+    fc_bios: Slab<FcBio>,
+    /// Pieces that arrived during setup, in arrival order.
+    setup_waiting: VecDeque<SlabKey>,
+    /// dm_io and kcopyd requests in flight; the slab key is the services' `Caller`.
+    outstanding: Slab<Outstanding>,
+    /// dm_io requests waiting for reserved pages, in order.
+    pool_waiting: VecDeque<fc::DmIoRequest>,
+    /// Requests the services refused (an engine bug, recorded as an anomaly): completed as
+    /// failed in the next settle round, never inline.
+    refused: VecDeque<SlabKey>,
+    worker_wanted: bool,
+    /// Broken calling obligations seen at run time (each a bug); reported by the invariants.
+    anomalies: Vec<String>,
+    /// Cancelled SSD writes that completed after all (timed dm_io).
+    late_writes: u64,
+}
+
+impl FlashcacheTarget {
+    /// Validates the devices and the configuration and starts the setup IO.
+    pub fn new(
+        ssd: DeviceId,
+        disk: DeviceId,
+        config: &FlashcacheConfig,
+        kcopyd: KcopydGeneration,
+        services: &mut Services,
+    ) -> Result<FlashcacheTarget, EngineError> {
+        let devices = services.devices();
+        let device = |id: DeviceId| {
+            devices
+                .get(usize::from(id.0))
+                .copied()
+                .ok_or(EngineError::UnknownDevice {
+                    device: id,
+                    devices: devices.len(),
+                })
+        };
+        let (ssd_info, disk_info) = (device(ssd)?, device(disk)?);
+        let bad = |reason: String| Err(EngineError::BadTarget(format!("flashcache: {reason}")));
+        if ssd == disk {
+            return bad(format!("the SSD and the disk are the same device {ssd}"));
+        }
+        let table = &config.table;
+        if table.target_sectors == 0 || table.target_sectors > disk_info.capacity_sectors {
+            return bad(format!(
+                "the table's length {} sectors must be in 1..={} (the disk's size)",
+                table.target_sectors, disk_info.capacity_sectors
+            ));
+        }
+        let reload =
+            table.mode == fc::CacheMode::WriteBack && table.persistence == fc::Persistence::Reload;
+        let block_bytes = u64::from(table.effective_block_size_sectors()) * 512;
+        if !reload && block_bytes < u64::from(ssd_info.logical_block_size) {
+            return bad(format!(
+                "a {block_bytes}-byte cache block is smaller than the SSD's {}-byte logical block",
+                ssd_info.logical_block_size
+            ));
+        }
+        let info = fc::DeviceInfo {
+            ssd_sectors: ssd_info.capacity_sectors,
+            disk_sectors: disk_info.capacity_sectors,
+            ssd_logical_block_bytes: ssd_info.logical_block_size,
+        };
+        let setup = Setup::new(config.clone(), info, services.now_ns())
+            .map_err(|error| EngineError::BadTarget(format!("flashcache: {error}")))?;
+        let pool = PagePool::new(services.arena_mut()).ok_or_else(|| EngineError::BadConfig {
+            field: "arena_pages",
+            reason: format!(
+                "flashcache reserves {} pages for metadata; the arena has {} free",
+                page_pool::RESERVED_PAGES,
+                services.arena().free_pages()
+            ),
+        })?;
+        let kcopyd_client = services
+            .kcopyd_client_create(kcopyd.config(), "flashcache")
+            .map_err(|error| EngineError::BadConfig {
+                field: "arena_pages",
+                reason: format!("flashcache's kcopyd client: {error}"),
+            })?;
+        let dm_io_client = services.dm_io_client_create(DM_IO_MIN_IOS, "flashcache");
+        let mut target = FlashcacheTarget {
+            ssd,
+            disk,
+            volume_sectors: table.target_sectors,
+            volume_block_sectors: disk_info.block_sectors(),
+            stage: Stage::SettingUp(Box::new(setup)),
+            dm_io_client,
+            kcopyd_client,
+            pool,
+            pieces: Slab::new(),
+            fc_bios: Slab::new(),
+            setup_waiting: VecDeque::new(),
+            outstanding: Slab::new(),
+            pool_waiting: VecDeque::new(),
+            refused: VecDeque::new(),
+            worker_wanted: false,
+            anomalies: Vec::new(),
+            late_writes: 0,
+        };
+        let mut finished = Vec::new();
+        target.pump(services, &mut finished);
+        assert!(
+            finished.is_empty(),
+            "no bio can finish before the first one"
+        );
+        Ok(target)
+    }
+
+    pub fn volume_sectors(&self) -> u64 {
+        self.volume_sectors
+    }
+
+    pub fn block_sectors(&self) -> u64 {
+        self.volume_block_sectors
+    }
+
+    /// The cache block size once known (dm core splits at it); `None` during setup.
+    pub fn max_io_len(&self) -> Option<u64> {
+        match &self.stage {
+            Stage::Running(fc) => Some(u64::from(fc.geometry().block_size_sectors)),
+            Stage::SettingUp(_) | Stage::Failed(_) => None,
+        }
+    }
+
+    /// The running state machine, for observation.
+    pub fn flashcache(&self) -> Option<&Flashcache> {
+        match &self.stage {
+            Stage::Running(fc) => Some(fc),
+            Stage::SettingUp(_) | Stage::Failed(_) => None,
+        }
+    }
+
+    pub fn state(&self) -> FlashcacheState {
+        match &self.stage {
+            Stage::SettingUp(_) => FlashcacheState::SettingUp,
+            Stage::Running(_) => FlashcacheState::Running,
+            Stage::Failed(error) => FlashcacheState::Failed(error.clone()),
+        }
+    }
+
+    // ------------------------------------------------------------------ bios
+
+    /// dm core hands over a piece.
+    pub fn map(
+        &mut self,
+        io: TargetIo,
+        services: &mut Services,
+        finished: &mut Vec<(BioKey, IoStatus)>,
+    ) {
+        let key = self.pieces.insert(Piece {
+            bio: io.bio,
+            op: io.op,
+            sector: io.sector,
+            sectors: io.sectors,
+            buffer: io.buffer,
+            remaining: 0,
+            status: IoStatus::Ok,
+        });
+        match &self.stage {
+            Stage::SettingUp(_) => self.setup_waiting.push_back(key),
+            Stage::Running(_) => {
+                self.map_piece(key, services, finished);
+                self.pump(services, finished);
+            }
+            Stage::Failed(_) => {
+                let piece = self.pieces.remove(key).expect("just inserted");
+                finished.push((piece.bio, IoStatus::IoError));
+            }
+        }
+    }
+
+    /// Splits a piece at cache block boundaries and maps each part (`flashcache_map`).
+    fn map_piece(
+        &mut self,
+        key: SlabKey,
+        services: &mut Services,
+        finished: &mut Vec<(BioKey, IoStatus)>,
+    ) {
+        let block_sectors = self
+            .max_io_len()
+            .expect("pieces are mapped only while running");
+        let piece = self.pieces.get_mut(key).expect("live piece");
+        let parts = if piece.op == Op::Flush {
+            vec![(0, 0)]
+        } else {
+            split_at_boundaries(piece.sector, piece.sectors, Some(block_sectors))
+        };
+        assert!(!parts.is_empty(), "a piece has at least one part");
+        piece.remaining = parts.len() as u32;
+        let (op, first_sector, buffer) = (piece.op, piece.sector, piece.buffer.clone());
+        let now_ns = services.now_ns();
+        for (skip, sectors) in parts {
+            let part_buffer = match op {
+                Op::Read | Op::Write => buffer.slice(skip, sectors),
+                Op::Flush | Op::Discard => Buffer::empty(),
+            };
+            let id = self.fc_bios.insert(FcBio {
+                piece: key,
+                op,
+                buffer: part_buffer,
+                sectors,
+            });
+            let bio = fc::Bio {
+                id: fc::BioId(id.to_u64()),
+                op,
+                sector: first_sector + skip,
+                sectors: u32::try_from(sectors).expect("a part is at most one cache block"),
+                pid: BIO_PID,
+                tgid: BIO_PID,
+            };
+            let Stage::Running(fc) = &mut self.stage else {
+                unreachable!("pieces are mapped only while running");
+            };
+            if let Err(error) = fc.map(bio, now_ns) {
+                // A removed or halted target fails new bios; a shape error is our bug.
+                if !matches!(
+                    error,
+                    fc::InputError::NotRunning { .. } | fc::InputError::Halted { .. }
+                ) {
+                    self.anomalies
+                        .push(format!("flashcache refused {bio:?}: {error}"));
+                }
+                self.finish_fc_bio(id, IoStatus::IoError, services, finished);
+            }
+        }
+    }
+
+    /// A flashcache bio ended; its piece ends with the last of its parts.
+    fn finish_fc_bio(
+        &mut self,
+        id: SlabKey,
+        status: IoStatus,
+        services: &mut Services,
+        finished: &mut Vec<(BioKey, IoStatus)>,
+    ) {
+        let Some(part) = self.fc_bios.remove(id) else {
+            self.anomalies
+                .push(format!("flashcache completed unknown bio {}", id.to_u64()));
+            return;
+        };
+        if !status.is_ok() && part.op == Op::Read {
+            // Failed reads are zero-filled (deterministic), except sectors a zombie IO
+            // still has in flight (dm core reads those as zeroes).
+            let arena = services.arena_mut();
+            let idle: Vec<_> = part
+                .buffer
+                .sector_slots(part.sectors)
+                .filter(|&(page, index)| !arena.is_sector_in_flight(page, index))
+                .collect();
+            for (page, index) in idle {
+                arena.set_sector(page, index, crate::content::SectorContent::Zero);
+            }
+        }
+        let piece = self
+            .pieces
+            .get_mut(part.piece)
+            .expect("a part's piece lives");
+        piece.status = piece.status.worst(status);
+        assert!(piece.remaining > 0, "piece part count underflow");
+        piece.remaining -= 1;
+        if piece.remaining == 0 {
+            let piece = self.pieces.remove(part.piece).expect("live piece");
+            finished.push((piece.bio, piece.status));
+        }
+    }
+
+    // ------------------------------------------------------------------ driving
+
+    /// Carries out everything the state machine asked for, and moves setup along.
+    fn pump(&mut self, services: &mut Services, finished: &mut Vec<(BioKey, IoStatus)>) {
+        loop {
+            loop {
+                let request = match &mut self.stage {
+                    Stage::SettingUp(setup) => setup.poll_request(),
+                    Stage::Running(fc) => fc.poll_request(),
+                    Stage::Failed(_) => None,
+                };
+                let Some(request) = request else { break };
+                match request {
+                    fc::Request::DmIo(io) => self.start_dm_io(io, services),
+                    fc::Request::KcopydCopy(copy) => self.start_kcopyd(copy, services),
+                    fc::Request::CompleteBio { bio, status } => {
+                        self.finish_fc_bio(SlabKey::from_u64(bio.0), status, services, finished)
+                    }
+                    fc::Request::WakeWorker => {
+                        if self.worker_wanted {
+                            self.anomalies
+                                .push("WakeWorker while the worker was scheduled".to_string());
+                        }
+                        self.worker_wanted = true;
+                    }
+                }
+            }
+            if !self.advance_setup(services, finished) {
+                break;
+            }
+        }
+        self.fail_all_if_halted(services, finished);
+    }
+
+    /// Ends setup when it is done; true if the stage changed.
+    fn advance_setup(
+        &mut self,
+        services: &mut Services,
+        finished: &mut Vec<(BioKey, IoStatus)>,
+    ) -> bool {
+        let Stage::SettingUp(setup) = &self.stage else {
+            return false;
+        };
+        let outcome = match setup.status() {
+            SetupStatus::InProgress => return false,
+            SetupStatus::Ready | SetupStatus::Failed(_) => {
+                let Stage::SettingUp(setup) = std::mem::replace(
+                    &mut self.stage,
+                    Stage::Failed(SetupError::Io {
+                        what: "setup in transition",
+                        sector: 0,
+                    }),
+                ) else {
+                    unreachable!("matched above");
+                };
+                setup.finish()
+            }
+        };
+        let waiting: Vec<SlabKey> = self.setup_waiting.drain(..).collect();
+        match outcome {
+            Ok(fc) => {
+                self.stage = Stage::Running(Box::new(fc));
+                for key in waiting {
+                    self.map_piece(key, services, finished);
+                }
+            }
+            Err(error) => {
+                self.stage = Stage::Failed(error);
+                for key in waiting {
+                    let piece = self.pieces.remove(key).expect("waiting piece lives");
+                    finished.push((piece.bio, IoStatus::IoError));
+                }
+            }
+        }
+        true
+    }
+
+    /// A halted target (flashcache's VERIFY failed) completes nothing any more: its bios
+    /// fail so the volume does not hang the run.
+    fn fail_all_if_halted(
+        &mut self,
+        services: &mut Services,
+        finished: &mut Vec<(BioKey, IoStatus)>,
+    ) {
+        let halted =
+            matches!(&self.stage, Stage::Running(fc) if matches!(fc.phase(), Phase::Halted(_)));
+        if halted {
+            for key in self.fc_bios.keys() {
+                self.finish_fc_bio(key, IoStatus::IoError, services, finished);
+            }
+        }
+    }
+
+    /// Deferred work of the settle loop: refused requests, requests waiting for pages, the
+    /// worker. True if anything ran.
+    pub fn run_deferred(
+        &mut self,
+        services: &mut Services,
+        finished: &mut Vec<(BioKey, IoStatus)>,
+    ) -> bool {
+        let mut progress = self.fail_refused(services);
+        progress |= self.start_pool_waiting(services);
+        if self.worker_wanted {
+            self.worker_wanted = false;
+            progress = true;
+            if let Stage::Running(fc) = &mut self.stage {
+                if let Err(error) = fc.run_worker(services.now_ns()) {
+                    if !matches!(error, fc::InputError::Halted { .. }) {
+                        self.anomalies.push(format!("run_worker: {error}"));
+                    }
+                }
+            }
+        }
+        if progress {
+            self.pump(services, finished);
+        }
+        progress
+    }
+
+    pub fn on_event(
+        &mut self,
+        event: ServiceEvent,
+        services: &mut Services,
+        finished: &mut Vec<(BioKey, IoStatus)>,
+    ) {
+        self.handle_event(event, services);
+        self.pump(services, finished);
+    }
+
+    pub fn poll_deadline(&self) -> Option<u64> {
+        match &self.stage {
+            Stage::Running(fc) => fc.poll_deadline(),
+            Stage::SettingUp(_) | Stage::Failed(_) => None,
+        }
+    }
+
+    pub fn on_tick(&mut self, services: &mut Services, finished: &mut Vec<(BioKey, IoStatus)>) {
+        let now_ns = services.now_ns();
+        if let Stage::Running(fc) = &mut self.stage {
+            if fc.poll_deadline().is_some_and(|at| at <= now_ns) {
+                if let Err(error) = fc.tick(now_ns) {
+                    if !matches!(error, fc::InputError::Halted { .. }) {
+                        self.anomalies.push(format!("tick: {error}"));
+                    }
+                }
+            }
+        }
+        self.pump(services, finished);
+    }
+
+    /// A target message (see `message` for the grammar).
+    pub fn message(
+        &mut self,
+        text: &str,
+        services: &mut Services,
+        finished: &mut Vec<(BioKey, IoStatus)>,
+    ) -> Result<(), String> {
+        let command = message::parse(text)?;
+        let now_ns = services.now_ns();
+        let Stage::Running(fc) = &mut self.stage else {
+            return Err(format!(
+                "flashcache: {text:?} refused: the target is {:?}, not running",
+                self.state()
+            ));
+        };
+        let result = match command {
+            Command::Set(tunable) => fc.set_tunable(tunable),
+            Command::DoSync => fc.do_sync(now_ns),
+            Command::StopSync => {
+                fc.stop_sync();
+                Ok(())
+            }
+            Command::ZeroStats => {
+                fc.zero_stats();
+                Ok(())
+            }
+            Command::ErrorInject(flags) => {
+                fc.inject_errors(flags);
+                Ok(())
+            }
+            Command::Remove => fc.remove(now_ns),
+            Command::PidAdd(list, pid) => {
+                fc.add_pid(list, pid, now_ns);
+                Ok(())
+            }
+            Command::PidDel(list, pid) => {
+                fc.delete_pid(list, pid);
+                Ok(())
+            }
+            Command::PidDelAll(list) => {
+                fc.delete_all_pids(list);
+                Ok(())
+            }
+            Command::Nothing => Ok(()),
+        };
+        self.pump(services, finished);
+        result.map_err(|error| format!("flashcache: {text:?} refused: {error}"))
+    }
+
+    // ------------------------------------------------------------------ observation
+
+    /// Nothing in flight or waiting, setup over, and no remove half done.
+    pub fn is_idle(&self) -> bool {
+        let stage_idle = match &self.stage {
+            Stage::SettingUp(_) => false,
+            Stage::Running(fc) => {
+                fc.is_idle() && !matches!(fc.phase(), Phase::Removing | Phase::Storing)
+            }
+            Stage::Failed(_) => true,
+        };
+        stage_idle
+            && self.pieces.is_empty()
+            && self.fc_bios.is_empty()
+            && self.outstanding.is_empty()
+            && self.pool_waiting.is_empty()
+            && self.refused.is_empty()
+            && !self.worker_wanted
+    }
+
+    pub fn waiting_report(&self, out: &mut Vec<WaitingJob>) {
+        if !self.setup_waiting.is_empty() || matches!(self.stage, Stage::SettingUp(_)) {
+            out.push(WaitingJob {
+                component: "flashcache",
+                description: format!(
+                    "setup in progress; {} piece(s) wait for it",
+                    self.setup_waiting.len()
+                ),
+            });
+        }
+        for (key, piece) in self.pieces.iter() {
+            out.push(WaitingJob {
+                component: "flashcache",
+                description: format!(
+                    "piece {} ({:?} {}+{}) waits for {} flashcache bio(s)",
+                    key.to_u64(),
+                    piece.op,
+                    piece.sector,
+                    piece.sectors,
+                    piece.remaining
+                ),
+            });
+        }
+        if !self.pool_waiting.is_empty() {
+            out.push(WaitingJob {
+                component: "flashcache",
+                description: format!(
+                    "{} dm_io request(s) wait for reserved pages ({} lent)",
+                    self.pool_waiting.len(),
+                    self.pool.lent()
+                ),
+            });
+        }
+        if let Stage::Running(fc) = &self.stage {
+            out.push(WaitingJob {
+                component: "flashcache",
+                description: format!(
+                    "phase {:?}, {} job(s), {} request(s) outstanding, {} late write(s), gauges {:?}",
+                    fc.phase(),
+                    fc.jobs_in_flight(),
+                    self.outstanding.len(),
+                    self.late_writes,
+                    fc.gauges()
+                ),
+            });
+        }
+    }
+
+    pub fn check_invariants(&self, services: &Services) -> Result<(), String> {
+        if let Some(first) = self.anomalies.first() {
+            return Err(format!(
+                "flashcache adapter: {} anomalies, first: {first}",
+                self.anomalies.len()
+            ));
+        }
+        self.pieces.check()?;
+        self.fc_bios.check()?;
+        self.outstanding.check()?;
+        self.pool.check(services.arena())?;
+        let mut parts = vec![0u32; 0];
+        let mut index_of = std::collections::BTreeMap::new();
+        for (key, _) in self.pieces.iter() {
+            index_of.insert(key, parts.len());
+            parts.push(0);
+        }
+        for (id, part) in self.fc_bios.iter() {
+            let Some(&index) = index_of.get(&part.piece) else {
+                return Err(format!(
+                    "flashcache bio {} belongs to no live piece",
+                    id.to_u64()
+                ));
+            };
+            parts[index] += 1;
+        }
+        for (key, piece) in self.pieces.iter() {
+            let live = parts[index_of[&key]];
+            let waiting = self.setup_waiting.contains(&key);
+            if live != piece.remaining || (live == 0 && !waiting) {
+                return Err(format!(
+                    "piece {}: {} parts live, {} remaining, waiting for setup: {waiting}",
+                    key.to_u64(),
+                    live,
+                    piece.remaining
+                ));
+            }
+        }
+        if let Stage::Running(fc) = &self.stage {
+            // The state machine asserts its own invariants; report a failure as a value.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fc.check_invariants()))
+                .map_err(|panic| {
+                    let text = panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "(no message)".to_string());
+                    format!("flashcache: {text}")
+                })?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,104 @@
+//! The flashcache target's reserved pages: memory for metadata IO (bulk create/load/store
+//! chunks and md block writes) and for bounce buffers of timed SSD reads.
+//!
+//! Owns: a fixed reserve taken from the arena when the target is built, so metadata IO never
+//! competes with bios for arena pages (bios hold their pages until they complete, and a
+//! write's completion may wait for a metadata write: competing for one pool could deadlock).
+//! A page given back while a device IO still has it in flight (the buffer of a zombie IO
+//! after a timeout) is released to the arena instead, which frees it when that IO completes;
+//! the reserve is topped up from the arena on the next request.
+//!
+//! Deliberately not here: what the pages hold, and who waits for them (the target queues
+//! requests the pool cannot serve yet).
+
+use crate::arena::{Arena, PageId};
+
+/// Pages the reserve holds: one 256 KiB bulk metadata chunk (`METADATA_IO_BLOCKSIZE`),
+/// which also covers the largest md block (64 KiB) and a bounce buffer for any block size up
+/// to 256 KiB.
+pub(crate) const RESERVED_PAGES: usize = 64;
+
+/// See the module documentation.
+#[derive(Debug)]
+pub(crate) struct PagePool {
+    free: Vec<PageId>,
+    /// Pages handed out (owned by an IO of the target).
+    lent: usize,
+    /// Pages the reserve lost to zombie IO and has not yet replaced.
+    missing: usize,
+}
+
+impl PagePool {
+    /// Takes [`RESERVED_PAGES`] pages from `arena`, or `None` if it has fewer free.
+    pub fn new(arena: &mut Arena) -> Option<PagePool> {
+        let free = arena.alloc(RESERVED_PAGES)?;
+        Some(PagePool {
+            free,
+            lent: 0,
+            missing: 0,
+        })
+    }
+
+    /// `count` pages, or `None` while fewer are free (the caller waits for a `put`).
+    pub fn take(&mut self, count: usize, arena: &mut Arena) -> Option<Vec<PageId>> {
+        assert!(
+            count <= RESERVED_PAGES,
+            "a request for {count} pages can never be served by a pool of {RESERVED_PAGES}"
+        );
+        if self.missing > 0 {
+            let refill = self.missing.min(arena.free_pages());
+            if let Some(pages) = arena.alloc(refill) {
+                self.missing -= refill;
+                self.free.extend(pages);
+            }
+        }
+        if self.free.len() < count {
+            return None;
+        }
+        let pages = self.free.split_off(self.free.len() - count);
+        self.lent += count;
+        Some(pages)
+    }
+
+    /// Gives pages back. A page still in flight goes to the arena (freed when its IO ends).
+    pub fn put(&mut self, pages: Vec<PageId>, arena: &mut Arena) {
+        assert!(
+            pages.len() <= self.lent,
+            "pool: more pages returned than lent"
+        );
+        self.lent -= pages.len();
+        for page in pages {
+            if arena.is_in_flight(page) {
+                arena.release(page);
+                self.missing += 1;
+            } else {
+                self.free.push(page);
+            }
+        }
+    }
+
+    /// Pages currently lent out.
+    pub fn lent(&self) -> usize {
+        self.lent
+    }
+
+    /// Pool accounting: every reserved page is free, lent or missing.
+    pub fn check(&self, arena: &Arena) -> Result<(), String> {
+        if self.free.len() + self.lent + self.missing != RESERVED_PAGES {
+            return Err(format!(
+                "page pool: {} free + {} lent + {} missing != {RESERVED_PAGES}",
+                self.free.len(),
+                self.lent,
+                self.missing
+            ));
+        }
+        for &page in &self.free {
+            if !arena.is_owned(page) || arena.is_in_flight(page) {
+                return Err(format!(
+                    "page pool: free {page:?} is not owned or still in flight"
+                ));
+            }
+        }
+        Ok(())
+    }
+}

@@ -22,7 +22,11 @@ macro_rules! out {
     }};
 }
 
+mod cache_args;
+mod cache_run;
 mod cmd;
+mod progress;
+mod trace_input;
 mod units;
 mod verifier;
 
@@ -46,6 +50,9 @@ enum Command {
     /// Drive a target with a generated workload, every read verified by the data oracle;
     /// prints a summary and writes DIR/summary.json with --out.
     Run(cmd::run::RunArgs),
+    /// Replay a block trace through a simulated flashcache (SSD over HDD), every read
+    /// verified; prints a summary and writes DIR/summary.json with --out.
+    Replay(Box<cmd::replay::ReplayArgs>),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +60,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Devices(c) => cmd::devices::run(c),
         Command::Run(args) => cmd::run::run(args),
+        Command::Replay(args) => cmd::replay::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -30,6 +30,7 @@ pub struct Verifier {
     /// The device whose sector s is volume sector s - offset (linear's device, flashcache's
     /// disk): a late write there makes that volume range unknown to the oracle.
     volume_device: Option<(DeviceId, u64)>,
+    bios_done: u64,
 }
 
 impl Verifier {
@@ -45,6 +46,7 @@ impl Verifier {
             first_data_error: None,
             failed_bios: 0,
             volume_device: None,
+            bios_done: 0,
         }
     }
 
@@ -60,6 +62,16 @@ impl Verifier {
 
     pub fn failed_bios(&self) -> u64 {
         self.failed_bios
+    }
+
+    /// The recorder, for samples the verifier cannot see (cache gauges, cleanings).
+    pub fn recorder_mut(&mut self) -> &mut RunRecorder {
+        &mut self.recorder
+    }
+
+    /// Bios completed so far.
+    pub fn bios_done(&self) -> u64 {
+        self.bios_done
     }
 
     /// The run's report, with the oracle's figures filled in.
@@ -81,6 +93,7 @@ impl Verifier {
             .in_flight
             .remove(&done.id.0)
             .expect("a bio completes once, after it was submitted");
+        self.bios_done += 1;
         let ok = done.status == IoStatus::Ok;
         if !ok {
             self.failed_bios += 1;

@@ -1,6 +1,7 @@
 //! One module per top-level command.
 
 pub mod devices;
+pub mod replay;
 pub mod run;
 
 /// An error for the user: a message that says what went wrong and, where it can, what to do.

@@ -1,0 +1,238 @@
+//! The cache and device flags shared by `replay` and `compare`, and how they become a
+//! flashcache configuration and device parameters.
+//!
+//! `--set KEY=VALUE` routes by prefix: `ssd.…` and `hdd.…` override the device models' dotted
+//! parameters (see `dmsim devices list` and the presets' JSON); `table.…` a table-line field
+//! (`table.disk_assoc_sectors`, `table.md_block_size_sectors`); any other key a flashcache
+//! tunable (`dirty_thresh_pct`, `max_clean_ios_set`, `skip_seq_thresh_kb`, …) or option
+//! (`honor_flush`, `fallow_timer`, `ssd_timeout_ns`, …) by its name.
+
+use crate::units::parse_size;
+use clap::{Args, ValueEnum};
+use dmsim_engine::flashcache::{
+    Associativity, CacheMode, FlashcacheConfig, Persistence, ReclaimPolicy, TableLine,
+};
+use dmsim_models::presets::{self, set_json_path, DeviceParams};
+use serde::Serialize;
+
+/// Cache mode as users name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModeArg {
+    Writeback,
+    Writethrough,
+    Writearound,
+    /// Writeback that never fills on a read miss (flashcache's write_only_cache).
+    WriteOnly,
+}
+
+impl ModeArg {
+    pub fn name(self) -> &'static str {
+        match self {
+            ModeArg::Writeback => "writeback",
+            ModeArg::Writethrough => "writethrough",
+            ModeArg::Writearound => "writearound",
+            ModeArg::WriteOnly => "write-only",
+        }
+    }
+}
+
+/// Replacement policy as users name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PolicyArg {
+    /// flashcache's FIFO hand (its default).
+    Fifo,
+    /// flashcache's two-list hot/warm LRU.
+    Lru,
+    /// One plain LRU list per set (for comparison).
+    LruStrict,
+}
+
+impl PolicyArg {
+    pub fn name(self) -> &'static str {
+        match self {
+            PolicyArg::Fifo => "fifo",
+            PolicyArg::Lru => "lru",
+            PolicyArg::LruStrict => "lru-strict",
+        }
+    }
+    fn policy(self) -> ReclaimPolicy {
+        match self {
+            PolicyArg::Fifo => ReclaimPolicy::Fifo,
+            PolicyArg::Lru => ReclaimPolicy::Lru,
+            PolicyArg::LruStrict => ReclaimPolicy::LruStrict,
+        }
+    }
+}
+
+/// Default cache size when neither --cache-size nor --cache-blocks is given: 1 GiB.
+pub const DEFAULT_CACHE_BYTES: u64 = 1 << 30;
+
+/// Cache and device flags.
+#[derive(Args, Clone, Debug)]
+pub struct CacheArgs {
+    /// Simulated SSD (cache device) preset.
+    #[arg(long, default_value = "ssd-nvme")]
+    pub ssd: String,
+    /// Simulated HDD (disk) preset; the volume has its size.
+    #[arg(long, default_value = "hdd-7200")]
+    pub hdd: String,
+    /// Cache block size (a power of two of sectors; flashcache's default 4k).
+    #[arg(long, default_value = "4k", value_parser = parse_size)]
+    pub block_size: u64,
+    /// Cache size (default 1 GiB; metadata is carved out of it in writeback).
+    #[arg(long, value_parser = parse_size, conflicts_with = "cache_blocks")]
+    pub cache_size: Option<u64>,
+    /// Cache size in cache blocks.
+    #[arg(long)]
+    pub cache_blocks: Option<u64>,
+    /// Set associativity: a power of two in 256..8192, or `full` (one set, beyond flashcache).
+    #[arg(long, default_value = "512")]
+    pub assoc: String,
+    /// Override a parameter, KEY=VALUE (repeatable): `ssd.KEY`/`hdd.KEY` device model
+    /// parameters, `table.KEY` table-line fields, otherwise a flashcache tunable or option.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+}
+
+/// Everything a cache run needs, resolved from flags.
+#[derive(Clone, Debug)]
+pub struct CacheSetup {
+    pub ssd_name: String,
+    pub ssd: DeviceParams,
+    pub hdd_name: String,
+    pub hdd: DeviceParams,
+    pub cache: FlashcacheConfig,
+}
+
+impl CacheArgs {
+    /// The configuration for `mode` and `policy`, with extra `sets` applied after the flags'
+    /// own (compare's grid values). `disk_sectors` is the HDD's size.
+    pub fn resolve(
+        &self,
+        mode: ModeArg,
+        policy: PolicyArg,
+        extra_sets: &[(String, String)],
+    ) -> Result<CacheSetup, String> {
+        let mut ssd = presets::find(&self.ssd).map_err(|e| format!("--ssd: {e}"))?;
+        let mut hdd = presets::find(&self.hdd).map_err(|e| format!("--hdd: {e}"))?;
+        if !self.block_size.is_power_of_two() || self.block_size < 512 {
+            return Err(format!(
+                "--block-size {} must be a power of two of at least 512",
+                self.block_size
+            ));
+        }
+        let block_sectors = self.block_size / 512;
+        let cache_sectors = match (self.cache_size, self.cache_blocks) {
+            (Some(bytes), _) => bytes / 512,
+            (None, Some(blocks)) => blocks * block_sectors,
+            (None, None) => DEFAULT_CACHE_BYTES / 512,
+        };
+        let assoc = match self.assoc.as_str() {
+            "full" => Associativity::Full,
+            n => Associativity::Ways(n.parse().map_err(|_| {
+                format!("--assoc '{n}': expected a power of two (256..8192) or 'full'")
+            })?),
+        };
+        let (cache_mode, write_only) = match mode {
+            ModeArg::Writeback => (CacheMode::WriteBack, false),
+            ModeArg::Writethrough => (CacheMode::WriteThrough, false),
+            ModeArg::Writearound => (CacheMode::WriteAround, false),
+            ModeArg::WriteOnly => (CacheMode::WriteBack, true),
+        };
+        let mut table = TableLine::new(cache_mode, Persistence::Create, 0);
+        table.ssd_dev = self.ssd.clone();
+        table.disk_dev = self.hdd.clone();
+        table.block_size_sectors =
+            u32::try_from(block_sectors).map_err(|_| "--block-size too large".to_string())?;
+        table.cache_size_sectors = cache_sectors;
+        table.assoc = assoc;
+        table.write_only = write_only;
+        let mut cache = FlashcacheConfig::new(table);
+        cache.tunables.reclaim_policy = policy.policy();
+
+        let flag_sets = self
+            .sets
+            .iter()
+            .map(|s| {
+                s.split_once('=')
+                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                    .ok_or_else(|| format!("--set '{s}': expected KEY=VALUE"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        for (key, value) in flag_sets.iter().chain(extra_sets) {
+            apply_set(&mut ssd, &mut hdd, &mut cache, key, value)
+                .map_err(|e| format!("--set {key}={value}: {e}"))?;
+        }
+        // The volume is the disk.
+        let hdd_sectors = hdd
+            .build(Box::new(dmsim_sim::streams::stream(0, "capacity-probe")))
+            .map_err(|e| format!("--hdd: {e}"))?
+            .capacity_sectors();
+        cache.table.target_sectors = hdd_sectors;
+        Ok(CacheSetup {
+            ssd_name: self.ssd.clone(),
+            ssd,
+            hdd_name: self.hdd.clone(),
+            hdd,
+            cache,
+        })
+    }
+}
+
+/// Apply one `--set` (see the module documentation).
+pub fn apply_set(
+    ssd: &mut DeviceParams,
+    hdd: &mut DeviceParams,
+    cache: &mut FlashcacheConfig,
+    key: &str,
+    value: &str,
+) -> Result<(), String> {
+    if let Some(rest) = key.strip_prefix("ssd.") {
+        return ssd.set(rest, value).map_err(|e| e.to_string());
+    }
+    if let Some(rest) = key.strip_prefix("hdd.") {
+        return hdd.set(rest, value).map_err(|e| e.to_string());
+    }
+    if let Some(rest) = key.strip_prefix("table.") {
+        return patch(&mut cache.table, rest, value);
+    }
+    let key = key.strip_prefix("cache.").unwrap_or(key);
+    let in_tunables = serde_json::to_value(&cache.tunables)
+        .ok()
+        .and_then(|v| v.as_object().map(|o| o.contains_key(key)))
+        .unwrap_or(false);
+    if in_tunables {
+        return patch(&mut cache.tunables, key, value);
+    }
+    let in_options = serde_json::to_value(&cache.options)
+        .ok()
+        .and_then(|v| v.as_object().map(|o| o.contains_key(key)))
+        .unwrap_or(false);
+    if in_options {
+        return patch(&mut cache.options, key, value);
+    }
+    let names = |v: serde_json::Value| -> Vec<String> {
+        v.as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    Err(format!(
+        "unknown key; use ssd.KEY, hdd.KEY, table.KEY, or a tunable ({}) or option ({})",
+        names(serde_json::to_value(&cache.tunables).unwrap_or_default()).join(", "),
+        names(serde_json::to_value(&cache.options).unwrap_or_default()).join(", ")
+    ))
+}
+
+/// Set field `key` of a serde value by its JSON path.
+fn patch<T: Serialize + serde::de::DeserializeOwned>(
+    target: &mut T,
+    key: &str,
+    value: &str,
+) -> Result<(), String> {
+    let mut tree = serde_json::to_value(&*target).map_err(|e| e.to_string())?;
+    set_json_path(&mut tree, key, value, &[])?;
+    *target = serde_json::from_value(tree).map_err(|e| e.to_string())?;
+    Ok(())
+}

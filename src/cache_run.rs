@@ -1,0 +1,156 @@
+//! One simulated flashcache run over a stream of records: SSD and HDD simulated devices, the
+//! engine with the flashcache target, every read verified by the data oracle, and a
+//! [`RunReport`] with flashcache's counters under their own names. Shared by `replay` and
+//! `compare`; deterministic for a given setup, record stream and seed.
+
+use crate::cache_args::CacheSetup;
+use crate::verifier::Verifier;
+use dmsim_engine::{drive, DeviceId, DriveOptions, DriveOutcome, Engine, EngineConfig, TargetSpec};
+use dmsim_reports::RunReport;
+use dmsim_scenarios::source::{Pacing, RecordSource};
+use dmsim_scenarios::traces::TraceRecord;
+use dmsim_sim::device::SimDevice;
+use dmsim_sim::platform::SimPlatform;
+use dmsim_sim::streams::stream;
+use std::collections::BTreeMap;
+
+/// Virtual time between two samples of the cache gauges (and progress updates).
+const SAMPLE_INTERVAL_NS: u64 = 10_000_000;
+/// Arena pages of a cache run: bio data, kcopyd's 1024-page pool, metadata buffers.
+const ARENA_PAGES: u32 = 16_384;
+
+/// What a finished run produced besides its report.
+pub struct CacheRunOutput {
+    pub report: RunReport,
+    /// flashcache's `dmsetup status`-like text at the end of the run.
+    pub status_text: String,
+    /// Records the replay could not express as bios (e.g. blkparse `N`).
+    pub skipped_records: u64,
+    /// Times a write waited for an overlapping write in flight.
+    pub overlap_waits: u64,
+}
+
+/// Run `records` through flashcache as `setup` describes. `progress(bios_done)` is called
+/// every sampling interval of virtual time.
+pub fn run_cache<I: Iterator<Item = TraceRecord>>(
+    setup: &CacheSetup,
+    records: I,
+    pacing: Pacing,
+    seed: u64,
+    label: &str,
+    config: serde_json::Value,
+    progress: &mut dyn FnMut(u64),
+) -> Result<CacheRunOutput, String> {
+    let ssd_model = setup
+        .ssd
+        .build(Box::new(stream(seed, "device.ssd")))
+        .map_err(|e| format!("--ssd {}: {e}", setup.ssd_name))?;
+    let hdd_model = setup
+        .hdd
+        .build(Box::new(stream(seed, "device.hdd")))
+        .map_err(|e| format!("--hdd {}: {e}", setup.hdd_name))?;
+    let mut ssd = SimDevice::new("ssd", ssd_model);
+    // A cache SSD in service has been written over its cache area: precondition it so reads
+    // and GC behave as in steady state.
+    let cache_sectors = setup
+        .cache
+        .table
+        .cache_size_sectors
+        .min(ssd.capacity_sectors());
+    ssd.precondition(cache_sectors);
+    let hdd = SimDevice::new("hdd", hdd_model);
+    let mut platform = SimPlatform::new(vec![ssd, hdd]);
+    let target = TargetSpec::flashcache(DeviceId(0), DeviceId(1), setup.cache.clone());
+    let mut engine = Engine::new(
+        EngineConfig {
+            arena_pages: ARENA_PAGES,
+            ..EngineConfig::default()
+        },
+        platform.device_infos(),
+        target,
+    )
+    .map_err(|e| format!("cannot build the cache: {e}"))?;
+    let mut source = RecordSource::new(records, pacing);
+    let mut verifier = Verifier::new(&["ssd", "hdd"], true).with_volume_device(DeviceId(1), 0);
+
+    let mut limit_ns = SAMPLE_INTERVAL_NS;
+    let mut cleanings_seen = 0u64;
+    let end_ns = loop {
+        let options = DriveOptions {
+            time_limit_ns: Some(limit_ns),
+            ..DriveOptions::default()
+        };
+        let report = drive(
+            &mut engine,
+            &mut platform,
+            &mut source,
+            &mut verifier,
+            &options,
+        )
+        .map_err(|e| format!("the engine failed: {e}"))?;
+        if let Some(fc) = engine.flashcache() {
+            let gauges = fc.gauges();
+            let cleanings = fc.stats().cleanings;
+            let recorder = verifier.recorder_mut();
+            recorder.sample_gauges(report.end_ns, gauges.nr_dirty, gauges.cached_blocks);
+            if cleanings > cleanings_seen {
+                recorder.record_cleanings(report.end_ns, cleanings - cleanings_seen);
+                cleanings_seen = cleanings;
+            }
+        }
+        progress(verifier.bios_done());
+        match report.outcome {
+            DriveOutcome::TimeLimit => limit_ns = report.end_ns.max(limit_ns) + SAMPLE_INTERVAL_NS,
+            DriveOutcome::Finished => break report.end_ns,
+            DriveOutcome::InputLimit => unreachable!("no input limit was set"),
+            DriveOutcome::Stalled { waiting } => {
+                let list: Vec<String> = waiting.iter().map(|w| format!("{w:?}")).collect();
+                return Err(format!(
+                    "the run deadlocked at {} ns; waiting:\n  {}",
+                    report.end_ns,
+                    list.join("\n  ")
+                ));
+            }
+        }
+    };
+    if let Some(first) = platform.violations().first() {
+        return Err(format!(
+            "the engine issued {} IO(s) the simulated devices refuse; first: {first}",
+            platform.violations().len()
+        ));
+    }
+    if let Some(e) = verifier.first_data_error() {
+        return Err(format!("data verification failed: {e}"));
+    }
+    let fc = engine
+        .flashcache()
+        .ok_or("the engine has no flashcache target")?;
+    let mut stats = counters(fc.stats());
+    stats.extend(counters(fc.errors()));
+    let gauges = fc.gauges();
+    stats.insert("cached_blocks".to_string(), gauges.cached_blocks);
+    stats.insert("nr_dirty".to_string(), gauges.nr_dirty);
+    stats.insert("size_blocks".to_string(), gauges.size_blocks);
+    let status_text = engine.target_status_text().unwrap_or_default();
+    let skipped_records = source.skipped_records();
+    let overlap_waits = source.overlap_waits();
+    Ok(CacheRunOutput {
+        report: verifier.finish(label, config, stats, end_ns),
+        status_text,
+        skipped_records,
+        overlap_waits,
+    })
+}
+
+/// The unsigned counters of a serialisable stats struct, by field name.
+fn counters<T: serde::Serialize>(stats: &T) -> BTreeMap<String, u64> {
+    let value = serde_json::to_value(stats).unwrap_or_default();
+    value
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .filter_map(|(k, v)| v.as_u64().map(|n| (k.clone(), n)))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,163 @@
+//! `dmsim replay TRACE`: replay a block trace through a simulated flashcache (SSD over HDD),
+//! every read verified; prints a summary and writes DIR/summary.json with --out.
+
+use super::CliResult;
+use crate::cache_args::{CacheArgs, ModeArg, PolicyArg};
+use crate::cache_run::run_cache;
+use crate::progress::Progress;
+use crate::trace_input::TraceArgs;
+use clap::Args;
+use dmsim_scenarios::source::Pacing;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct ReplayArgs {
+    /// The trace file (.gz, .bz2, .xz, .zst are decompressed by extension).
+    pub trace: PathBuf,
+    #[command(flatten)]
+    pub input: TraceArgs,
+    /// Cache mode.
+    #[arg(long, value_enum, default_value_t = ModeArg::Writeback)]
+    pub mode: ModeArg,
+    /// Replacement policy.
+    #[arg(long, value_enum, default_value_t = PolicyArg::Fifo)]
+    pub policy: PolicyArg,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+    #[command(flatten)]
+    pub pacing: PacingArgs,
+    /// Seed of the run's random streams.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Write DIR/summary.json.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print the summary as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How a replay is paced.
+#[derive(Args, Clone, Debug)]
+pub struct PacingArgs {
+    /// Closed loop: keep this many requests in flight.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=4096), conflicts_with = "open_loop")]
+    pub qd: u32,
+    /// Open loop: issue each request at its trace time.
+    #[arg(long)]
+    pub open_loop: bool,
+    /// With --open-loop: replay this many times faster than recorded.
+    #[arg(long, default_value_t = 1.0, requires = "open_loop")]
+    pub speed: f64,
+}
+
+impl PacingArgs {
+    pub fn pacing(&self) -> Result<Pacing, String> {
+        if self.open_loop {
+            if !(self.speed.is_finite() && self.speed > 0.0) {
+                return Err(format!("--speed {} must be a positive number", self.speed));
+            }
+            Ok(Pacing::OpenLoop { speed: self.speed })
+        } else {
+            Ok(Pacing::ClosedLoop {
+                queue_depth: self.qd,
+            })
+        }
+    }
+    pub fn describe(&self) -> serde_json::Value {
+        if self.open_loop {
+            serde_json::json!({"open_loop": true, "speed": self.speed})
+        } else {
+            serde_json::json!({"qd": self.qd})
+        }
+    }
+}
+
+/// The `config` object of a cache run's report.
+pub fn run_config(
+    trace: &str,
+    mode: ModeArg,
+    policy: PolicyArg,
+    setup: &crate::cache_args::CacheSetup,
+    pacing: serde_json::Value,
+    seed: u64,
+) -> serde_json::Value {
+    serde_json::json!({
+        "trace": trace,
+        "mode": mode.name(),
+        "policy": policy.name(),
+        "ssd": setup.ssd_name,
+        "hdd": setup.hdd_name,
+        "pacing": pacing,
+        "seed": seed,
+        "flashcache": setup.cache,
+        "deviations": setup.cache.options.deviations(),
+        "devices": { "ssd": setup.ssd, "hdd": setup.hdd },
+    })
+}
+
+pub fn run(args: ReplayArgs) -> CliResult {
+    let setup = args.cache.resolve(args.mode, args.policy, &[])?;
+    let pacing = args.pacing.pacing()?;
+    let compact = args.input.compact_map(&args.trace)?;
+    let (records, failure) =
+        args.input
+            .records(&args.trace, setup.cache.table.target_sectors, compact)?;
+    let label = format!("{}/{}", args.mode.name(), args.policy.name());
+    let config = run_config(
+        &args.trace.display().to_string(),
+        args.mode,
+        args.policy,
+        &setup,
+        args.pacing.describe(),
+        args.seed,
+    );
+    let mut progress = Progress::new(format!("replay {label}"), args.input.limit);
+    let output = run_cache(
+        &setup,
+        records,
+        pacing,
+        args.seed,
+        &label,
+        config,
+        &mut |n| progress.update(n),
+    );
+    progress.finish();
+    if let Some(e) = failure.borrow().as_ref() {
+        return Err(e.clone().into());
+    }
+    let output = output?;
+    if let Some(dir) = &args.out {
+        output.report.write_summary(dir)?;
+    }
+    if args.json {
+        outln!("{}", output.report.to_json());
+        return Ok(());
+    }
+    out!("{}", output.report.summary_text());
+    outln!(
+        "verified reads {}, data errors {}",
+        output.report.verified_reads,
+        output.report.data_errors
+    );
+    if output.overlap_waits > 0 {
+        outln!(
+            "{} write(s) waited for an overlapping write in flight",
+            output.overlap_waits
+        );
+    }
+    if output.skipped_records > 0 {
+        outln!(
+            "skipped {} record(s) with no bio equivalent",
+            output.skipped_records
+        );
+    }
+    outln!("{}", output.status_text.trim_end());
+    if let Some(dir) = &args.out {
+        outln!(
+            "summary: {}",
+            dir.join(dmsim_reports::SUMMARY_FILE_NAME).display()
+        );
+    }
+    Ok(())
+}

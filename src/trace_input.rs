@@ -1,0 +1,136 @@
+//! Reading a trace for replay: the trace flags, and the record stream a run consumes
+//! (open → filter → restore time order within a window → fit onto the volume → limit).
+//!
+//! A malformed record ends the stream; the error (naming file, line and field) is kept in the
+//! stream's [`TraceFailure`] slot and reported by the command after the run, before any
+//! output is written.
+
+use crate::units::parse_duration_ns;
+use clap::Args;
+use dmsim_scenarios::fit::{CompactMap, FitMode, Fitter};
+use dmsim_scenarios::traces::{
+    open_trace, Format, TimeSorter, TimeWindow, TraceFilter, TraceOp, TraceOptions, TraceRecord,
+};
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+/// Records kept in the sorting window that restores time order (SYSTOR traces are not
+/// sorted).
+const SORT_WINDOW_RECORDS: usize = 4096;
+
+#[derive(Args, Clone, Debug)]
+pub struct TraceArgs {
+    /// Trace format (default: detected from the first lines): msr, systor, tencent, alibaba,
+    /// spc, disksim, mqsim, blkparse, fio-v2, fio-v3.
+    #[arg(long)]
+    pub format: Option<Format>,
+    /// Count and skip malformed lines instead of stopping at the first.
+    #[arg(long)]
+    pub skip_bad_lines: bool,
+    /// Keep only these devices/volumes/LUNs (as the trace labels them, e.g. hm_0, 8,0, 3).
+    #[arg(long = "device", value_name = "LABEL")]
+    pub devices: Vec<String>,
+    /// Keep only reads or only writes.
+    #[arg(long, value_parser = ["read", "write"])]
+    pub only: Option<String>,
+    /// Start of the time window to replay, from the trace's first record (e.g. 10s).
+    #[arg(long, value_parser = parse_duration_ns)]
+    pub from: Option<u64>,
+    /// End of the time window to replay, from the trace's first record (e.g. 60s).
+    #[arg(long, value_parser = parse_duration_ns)]
+    pub until: Option<u64>,
+    /// Replay at most this many records.
+    #[arg(long)]
+    pub limit: Option<u64>,
+    /// How to place addresses beyond the volume: refuse (error), wrap (modulo the volume
+    /// size), compact (touched 1 MiB chunks mapped densely, in order; reads the trace twice).
+    #[arg(long, default_value = "refuse")]
+    pub fit: FitMode,
+}
+
+/// Where a record stream leaves its error, if it had one.
+pub type TraceFailure = Rc<RefCell<Option<String>>>;
+
+impl TraceArgs {
+    fn options(&self) -> Result<TraceOptions, String> {
+        let time_window = match (self.from, self.until) {
+            (None, None) => None,
+            (from, until) => {
+                let start_ns = from.unwrap_or(0);
+                let end_ns = until.unwrap_or(u64::MAX);
+                if end_ns <= start_ns {
+                    return Err("--until must lie after --from".to_string());
+                }
+                Some(TimeWindow {
+                    start_ns,
+                    end_ns,
+                    origin: Default::default(),
+                })
+            }
+        };
+        let ops = match self.only.as_deref() {
+            Some("read") => vec![TraceOp::Read],
+            Some("write") => vec![TraceOp::Write],
+            _ => Vec::new(),
+        };
+        Ok(TraceOptions {
+            format: self.format,
+            filter: TraceFilter {
+                devices: self.devices.clone(),
+                time_window,
+                ops,
+            },
+            skip_bad_lines: self.skip_bad_lines,
+        })
+    }
+
+    /// The compaction map (a first pass over the trace) when `--fit compact`.
+    pub fn compact_map(&self, trace: &PathBuf) -> Result<Option<CompactMap>, String> {
+        if self.fit != FitMode::Compact {
+            return Ok(None);
+        }
+        let reader = open_trace(trace, self.options()?).map_err(|e| e.to_string())?;
+        let limited = reader.take(self.limit.unwrap_or(u64::MAX) as usize);
+        CompactMap::learn(limited)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The records of `trace` placed on a volume of `volume_sectors`, and the slot where a
+    /// failure is left.
+    pub fn records(
+        &self,
+        trace: &PathBuf,
+        volume_sectors: u64,
+        compact: Option<CompactMap>,
+    ) -> Result<(Box<dyn Iterator<Item = TraceRecord>>, TraceFailure), String> {
+        let reader = open_trace(trace, self.options()?).map_err(|e| e.to_string())?;
+        let mut fitter =
+            Fitter::new(self.fit, volume_sectors, compact).map_err(|e| e.to_string())?;
+        let failure: TraceFailure = Rc::new(RefCell::new(None));
+        let slot = failure.clone();
+        let limit = self.limit.unwrap_or(u64::MAX);
+        let path = trace.display().to_string();
+        let mut seen = 0u64;
+        let stream = TimeSorter::new(reader, SORT_WINDOW_RECORDS).map_while(move |item| {
+            if seen >= limit || slot.borrow().is_some() {
+                return None;
+            }
+            seen += 1;
+            let placed = item.map_err(|e| e.to_string()).and_then(|r| {
+                fitter
+                    .place(r)
+                    .map_err(|e| format!("{path}: record {seen}: {e}"))
+            });
+            match placed {
+                Ok(record) => Some(record),
+                Err(e) => {
+                    *slot.borrow_mut() = Some(e);
+                    None
+                }
+            }
+        });
+        Ok((Box::new(stream), failure))
+    }
+}

@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
+// Built once per engine: the size difference costs nothing worth a Box in every pattern.
+#[allow(clippy::large_enum_variant)]
 pub enum TargetSpec {
     /// dm-linear: the volume is `device` from `offset_sectors` to its end.
     Linear {

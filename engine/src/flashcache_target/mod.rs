@@ -602,13 +602,17 @@ impl FlashcacheTarget {
 
     // ------------------------------------------------------------------ observation
 
-    /// Nothing in flight or waiting, setup over, and no remove half done.
+    /// Nothing in flight or waiting, setup over, and no remove half done (a halted target
+    /// counts as idle once nothing of ours is in flight).
     pub fn is_idle(&self) -> bool {
         let stage_idle = match &self.stage {
             Stage::SettingUp(_) => false,
-            Stage::Running(fc) => {
-                fc.is_idle() && !matches!(fc.phase(), Phase::Removing | Phase::Storing)
-            }
+            // A halted target never moves again: once its IO has drained it is idle.
+            Stage::Running(fc) => match fc.phase() {
+                Phase::Halted(_) => true,
+                Phase::Removing | Phase::Storing => false,
+                Phase::Running | Phase::Stopped(_) => fc.is_idle(),
+            },
             Stage::Failed(_) => true,
         };
         stage_idle

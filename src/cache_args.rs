@@ -1,5 +1,5 @@
-//! The cache and device flags shared by `replay` and `compare`, and how they become a
-//! flashcache configuration and device parameters.
+//! The cache and device flags shared by `replay` and `compare`, and how they (with
+//! `--set KEY=VALUE` settings) become a flashcache configuration and device parameters.
 //!
 //! `--set KEY=VALUE` routes by prefix: `ssd.…` and `hdd.…` override the device models' dotted
 //! parameters (see `dmsim devices list` and the presets' JSON); `table.…` a table-line field
@@ -69,31 +69,29 @@ impl PolicyArg {
 /// Default cache size when neither --cache-size nor --cache-blocks is given: 1 GiB.
 pub const DEFAULT_CACHE_BYTES: u64 = 1 << 30;
 
-/// Cache and device flags.
-#[derive(Args, Clone, Debug)]
+/// Cache and device flags. Each is optional so a scenario can supply it; the command line
+/// wins over a scenario, and the documented default applies when neither says.
+#[derive(Args, Clone, Debug, Default)]
 pub struct CacheArgs {
-    /// Simulated SSD (cache device) preset.
-    #[arg(long, default_value = "ssd-nvme")]
-    pub ssd: String,
-    /// Simulated HDD (disk) preset; the volume has its size.
-    #[arg(long, default_value = "hdd-7200")]
-    pub hdd: String,
-    /// Cache block size (a power of two of sectors; flashcache's default 4k).
-    #[arg(long, default_value = "4k", value_parser = parse_size)]
-    pub block_size: u64,
-    /// Cache size (default 1 GiB; metadata is carved out of it in writeback).
+    /// Simulated SSD (cache device) preset [default: ssd-nvme].
+    #[arg(long)]
+    pub ssd: Option<String>,
+    /// Simulated HDD (disk) preset; the volume has its size [default: hdd-7200].
+    #[arg(long)]
+    pub hdd: Option<String>,
+    /// Cache block size, a power of two from 512 bytes [default: 4k, flashcache's].
+    #[arg(long, value_parser = parse_size)]
+    pub block_size: Option<u64>,
+    /// Cache size; in writeback its metadata is carved out of it [default: 1 GiB].
     #[arg(long, value_parser = parse_size, conflicts_with = "cache_blocks")]
     pub cache_size: Option<u64>,
     /// Cache size in cache blocks.
     #[arg(long)]
     pub cache_blocks: Option<u64>,
-    /// Set associativity: a power of two in 256..8192, or `full` (one set, beyond flashcache).
-    #[arg(long, default_value = "512")]
-    pub assoc: String,
-    /// Override a parameter, KEY=VALUE (repeatable): `ssd.KEY`/`hdd.KEY` device model
-    /// parameters, `table.KEY` table-line fields, otherwise a flashcache tunable or option.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub sets: Vec<String>,
+    /// Set associativity: a power of two in 256..8192, or `full` (one set, beyond
+    /// flashcache) [default: 512].
+    #[arg(long)]
+    pub assoc: Option<String>,
 }
 
 /// Everything a cache run needs, resolved from flags.
@@ -106,30 +104,73 @@ pub struct CacheSetup {
     pub cache: FlashcacheConfig,
 }
 
+/// Parse `KEY=VALUE` flags into pairs.
+pub fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>, String> {
+    sets.iter()
+        .map(|s| {
+            s.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .ok_or_else(|| format!("--set '{s}': expected KEY=VALUE"))
+        })
+        .collect()
+}
+
 impl CacheArgs {
-    /// The configuration for `mode` and `policy`, with extra `sets` applied after the flags'
-    /// own (compare's grid values). `disk_sectors` is the HDD's size.
+    /// These flags, with the scenario's cache and device fields filling what they leave open.
+    pub fn or_scenario(
+        &self,
+        scenario: &dmsim_scenarios::scenario::Scenario,
+    ) -> Result<CacheArgs, String> {
+        let size = |field: &str, text: &Option<String>| -> Result<Option<u64>, String> {
+            text.as_deref()
+                .map(|t| parse_size(t).map_err(|e| format!("scenario field `cache.{field}`: {e}")))
+                .transpose()
+        };
+        let explicit_size = self.cache_size.is_some() || self.cache_blocks.is_some();
+        Ok(CacheArgs {
+            ssd: self.ssd.clone().or(Some(scenario.devices.ssd.clone())),
+            hdd: self.hdd.clone().or(Some(scenario.devices.hdd.clone())),
+            block_size: self
+                .block_size
+                .or(size("block_size", &scenario.cache.block_size)?),
+            cache_size: if explicit_size {
+                self.cache_size
+            } else {
+                size("cache_size", &scenario.cache.cache_size)?
+            },
+            cache_blocks: if explicit_size {
+                self.cache_blocks
+            } else {
+                scenario.cache.cache_blocks
+            },
+            assoc: self.assoc.clone().or(scenario.cache.assoc.clone()),
+        })
+    }
+
+    /// The configuration for `mode` and `policy`, with `sets` applied in order.
     pub fn resolve(
         &self,
         mode: ModeArg,
         policy: PolicyArg,
-        extra_sets: &[(String, String)],
+        sets: &[(String, String)],
     ) -> Result<CacheSetup, String> {
-        let mut ssd = presets::find(&self.ssd).map_err(|e| format!("--ssd: {e}"))?;
-        let mut hdd = presets::find(&self.hdd).map_err(|e| format!("--hdd: {e}"))?;
-        if !self.block_size.is_power_of_two() || self.block_size < 512 {
+        let ssd_name = self.ssd.clone().unwrap_or_else(|| "ssd-nvme".to_string());
+        let hdd_name = self.hdd.clone().unwrap_or_else(|| "hdd-7200".to_string());
+        let mut ssd = presets::find(&ssd_name).map_err(|e| format!("--ssd: {e}"))?;
+        let mut hdd = presets::find(&hdd_name).map_err(|e| format!("--hdd: {e}"))?;
+        let block_size = self.block_size.unwrap_or(4096);
+        if !block_size.is_power_of_two() || block_size < 512 {
             return Err(format!(
-                "--block-size {} must be a power of two of at least 512",
-                self.block_size
+                "--block-size {block_size} must be a power of two of at least 512"
             ));
         }
-        let block_sectors = self.block_size / 512;
+        let block_sectors = block_size / 512;
         let cache_sectors = match (self.cache_size, self.cache_blocks) {
             (Some(bytes), _) => bytes / 512,
             (None, Some(blocks)) => blocks * block_sectors,
             (None, None) => DEFAULT_CACHE_BYTES / 512,
         };
-        let assoc = match self.assoc.as_str() {
+        let assoc = match self.assoc.as_deref().unwrap_or("512") {
             "full" => Associativity::Full,
             n => Associativity::Ways(n.parse().map_err(|_| {
                 format!("--assoc '{n}': expected a power of two (256..8192) or 'full'")
@@ -142,8 +183,8 @@ impl CacheArgs {
             ModeArg::WriteOnly => (CacheMode::WriteBack, true),
         };
         let mut table = TableLine::new(cache_mode, Persistence::Create, 0);
-        table.ssd_dev = self.ssd.clone();
-        table.disk_dev = self.hdd.clone();
+        table.ssd_dev = ssd_name.clone();
+        table.disk_dev = hdd_name.clone();
         table.block_size_sectors =
             u32::try_from(block_sectors).map_err(|_| "--block-size too large".to_string())?;
         table.cache_size_sectors = cache_sectors;
@@ -151,17 +192,7 @@ impl CacheArgs {
         table.write_only = write_only;
         let mut cache = FlashcacheConfig::new(table);
         cache.tunables.reclaim_policy = policy.policy();
-
-        let flag_sets = self
-            .sets
-            .iter()
-            .map(|s| {
-                s.split_once('=')
-                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-                    .ok_or_else(|| format!("--set '{s}': expected KEY=VALUE"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        for (key, value) in flag_sets.iter().chain(extra_sets) {
+        for (key, value) in sets {
             apply_set(&mut ssd, &mut hdd, &mut cache, key, value)
                 .map_err(|e| format!("--set {key}={value}: {e}"))?;
         }
@@ -172,9 +203,9 @@ impl CacheArgs {
             .capacity_sectors();
         cache.table.target_sectors = hdd_sectors;
         Ok(CacheSetup {
-            ssd_name: self.ssd.clone(),
+            ssd_name,
             ssd,
-            hdd_name: self.hdd.clone(),
+            hdd_name,
             hdd,
             cache,
         })

@@ -53,6 +53,10 @@ enum Command {
     /// Replay a block trace through a simulated flashcache (SSD over HDD), every read
     /// verified; prints a summary and writes DIR/summary.json with --out.
     Replay(Box<cmd::replay::ReplayArgs>),
+    /// Compare cache modes × policies (× settings) over a trace, a workload or a scenario:
+    /// writes DIR/compare.json, charts (SVG, PNG) and DIR/index.html, prints a table.
+    /// Without arguments it runs the bundled default scenario into ./dmsim-report.
+    Compare(Box<cmd::compare::CompareArgs>),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +65,7 @@ fn main() -> ExitCode {
         Command::Devices(c) => cmd::devices::run(c),
         Command::Run(args) => cmd::run::run(args),
         Command::Replay(args) => cmd::replay::run(*args),
+        Command::Compare(args) => cmd::compare::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

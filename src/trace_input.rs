@@ -9,7 +9,8 @@ use crate::units::parse_duration_ns;
 use clap::Args;
 use dmsim_scenarios::fit::{CompactMap, FitMode, Fitter};
 use dmsim_scenarios::traces::{
-    open_trace, Format, TimeSorter, TimeWindow, TraceFilter, TraceOp, TraceOptions, TraceRecord,
+    open_trace, Compression, Format, TimeSorter, TimeWindow, TraceFilter, TraceOp, TraceOptions,
+    TraceReader, TraceRecord,
 };
 use std::cell::RefCell;
 use std::path::PathBuf;
@@ -19,7 +20,7 @@ use std::rc::Rc;
 /// sorted).
 const SORT_WINDOW_RECORDS: usize = 4096;
 
-#[derive(Args, Clone, Debug)]
+#[derive(Args, Clone, Debug, Default)]
 pub struct TraceArgs {
     /// Trace format (default: detected from the first lines): msr, systor, tencent, alibaba,
     /// spc, disksim, mqsim, blkparse, fio-v2, fio-v3.
@@ -47,6 +48,39 @@ pub struct TraceArgs {
     /// size), compact (touched 1 MiB chunks mapped densely, in order; reads the trace twice).
     #[arg(long, default_value = "refuse")]
     pub fit: FitMode,
+}
+
+/// Where a trace's bytes come from.
+#[derive(Clone, Debug)]
+pub enum TraceSource {
+    File(PathBuf),
+    /// A trace compiled into dmsim (see `dmsim_scenarios::scenario::bundled_trace`).
+    Bundled {
+        name: String,
+        bytes: &'static [u8],
+    },
+}
+
+impl TraceSource {
+    pub fn display(&self) -> String {
+        match self {
+            TraceSource::File(path) => path.display().to_string(),
+            TraceSource::Bundled { name, .. } => format!("bundled:{name}"),
+        }
+    }
+
+    fn open(&self, options: TraceOptions) -> Result<TraceReader, String> {
+        match self {
+            TraceSource::File(path) => open_trace(path, options).map_err(|e| e.to_string()),
+            TraceSource::Bundled { name, bytes } => TraceReader::from_buf_read(
+                PathBuf::from(format!("bundled:{name}")),
+                Compression::None,
+                Box::new(*bytes),
+                options,
+            )
+            .map_err(|e| e.to_string()),
+        }
+    }
 }
 
 /// Where a record stream leaves its error, if it had one.
@@ -86,11 +120,11 @@ impl TraceArgs {
     }
 
     /// The compaction map (a first pass over the trace) when `--fit compact`.
-    pub fn compact_map(&self, trace: &PathBuf) -> Result<Option<CompactMap>, String> {
+    pub fn compact_map(&self, trace: &TraceSource) -> Result<Option<CompactMap>, String> {
         if self.fit != FitMode::Compact {
             return Ok(None);
         }
-        let reader = open_trace(trace, self.options()?).map_err(|e| e.to_string())?;
+        let reader = trace.open(self.options()?)?;
         let limited = reader.take(self.limit.unwrap_or(u64::MAX) as usize);
         CompactMap::learn(limited)
             .map(Some)
@@ -101,17 +135,17 @@ impl TraceArgs {
     /// failure is left.
     pub fn records(
         &self,
-        trace: &PathBuf,
+        trace: &TraceSource,
         volume_sectors: u64,
         compact: Option<CompactMap>,
     ) -> Result<(Box<dyn Iterator<Item = TraceRecord>>, TraceFailure), String> {
-        let reader = open_trace(trace, self.options()?).map_err(|e| e.to_string())?;
+        let reader = trace.open(self.options()?)?;
         let mut fitter =
             Fitter::new(self.fit, volume_sectors, compact).map_err(|e| e.to_string())?;
         let failure: TraceFailure = Rc::new(RefCell::new(None));
         let slot = failure.clone();
         let limit = self.limit.unwrap_or(u64::MAX);
-        let path = trace.display().to_string();
+        let path = trace.display();
         let mut seen = 0u64;
         let stream = TimeSorter::new(reader, SORT_WINDOW_RECORDS).map_while(move |item| {
             if seen >= limit || slot.borrow().is_some() {

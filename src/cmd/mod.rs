@@ -1,5 +1,6 @@
 //! One module per top-level command.
 
+pub mod compare;
 pub mod devices;
 pub mod replay;
 pub mod run;

@@ -5,7 +5,7 @@ use super::CliResult;
 use crate::cache_args::{CacheArgs, ModeArg, PolicyArg};
 use crate::cache_run::run_cache;
 use crate::progress::Progress;
-use crate::trace_input::TraceArgs;
+use crate::trace_input::{TraceArgs, TraceSource};
 use clap::Args;
 use dmsim_scenarios::source::Pacing;
 use std::path::PathBuf;
@@ -24,6 +24,10 @@ pub struct ReplayArgs {
     pub policy: PolicyArg,
     #[command(flatten)]
     pub cache: CacheArgs,
+    /// Override a parameter, KEY=VALUE (repeatable): `ssd.KEY`/`hdd.KEY` device model
+    /// parameters, `table.KEY` table-line fields, otherwise a flashcache tunable or option.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
     #[command(flatten)]
     pub pacing: PacingArgs,
     /// Seed of the run's random streams.
@@ -97,12 +101,14 @@ pub fn run_config(
 }
 
 pub fn run(args: ReplayArgs) -> CliResult {
-    let setup = args.cache.resolve(args.mode, args.policy, &[])?;
+    let sets = crate::cache_args::parse_sets(&args.sets)?;
+    let setup = args.cache.resolve(args.mode, args.policy, &sets)?;
     let pacing = args.pacing.pacing()?;
-    let compact = args.input.compact_map(&args.trace)?;
+    let trace = TraceSource::File(args.trace.clone());
+    let compact = args.input.compact_map(&trace)?;
     let (records, failure) =
         args.input
-            .records(&args.trace, setup.cache.table.target_sectors, compact)?;
+            .records(&trace, setup.cache.table.target_sectors, compact)?;
     let label = format!("{}/{}", args.mode.name(), args.policy.name());
     let config = run_config(
         &args.trace.display().to_string(),

@@ -1,0 +1,415 @@
+//! `dmsim compare`: run a grid of cache modes × policies (× settings) over one trace, workload
+//! or scenario, in parallel across cores, and write a comparison report: compare.json, charts
+//! (SVG and PNG) and index.html. Results are identical to a serial run: every run is an
+//! independent deterministic simulation, collected in grid order.
+
+use super::CliResult;
+use crate::cache_args::{parse_sets, CacheArgs, ModeArg, PolicyArg};
+use crate::cache_run::run_cache;
+use crate::cmd::replay::run_config;
+use crate::progress::Progress;
+use crate::trace_input::{TraceArgs, TraceSource};
+use clap::Args;
+use dmsim_reports::{CompareReport, GridAxis, RunReport, INDEX_FILE_NAME};
+use dmsim_scenarios::fit::CompactMap;
+use dmsim_scenarios::scenario::{self, Input, Scenario, TraceLocation};
+use dmsim_scenarios::source::Pacing;
+use dmsim_scenarios::workload::{WorkloadGenerator, WorkloadSpec};
+use dmsim_sim::streams::stream;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+#[derive(Args)]
+pub struct CompareArgs {
+    /// A trace file, or a scenario file (.json). Without it: the bundled `default` scenario.
+    pub input: Option<PathBuf>,
+    /// Run a bundled scenario by name (default, msr-hm0).
+    #[arg(long, conflicts_with = "input")]
+    pub scenario: Option<String>,
+    /// Cache modes to compare, comma-separated (writeback, writethrough, writearound,
+    /// write-only) [default: the scenario's, or the first three].
+    #[arg(long, value_delimiter = ',', value_enum)]
+    pub modes: Vec<ModeArg>,
+    /// Replacement policies to compare, comma-separated (fifo, lru, lru-strict)
+    /// [default: the scenario's, or all three].
+    #[arg(long, value_delimiter = ',', value_enum)]
+    pub policies: Vec<PolicyArg>,
+    /// KEY=VALUE applies to every run; KEY=V1,V2,… adds a grid axis (repeatable). Keys as
+    /// for `replay --set`.
+    #[arg(long = "set", value_name = "KEY=VALUE[,VALUE…]")]
+    pub sets: Vec<String>,
+    #[command(flatten)]
+    pub trace: TraceArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+    /// Closed loop: requests in flight [default: the scenario's, or 32].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096), conflicts_with = "open_loop")]
+    pub qd: Option<u32>,
+    /// Open loop: issue requests at their trace times.
+    #[arg(long)]
+    pub open_loop: bool,
+    /// With --open-loop: replay this many times faster than recorded [default: 1].
+    #[arg(long)]
+    pub speed: Option<f64>,
+    /// Seed of every run's random streams [default: the scenario's, or 1].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Folder for the report (created; files in it are replaced).
+    #[arg(long, default_value = "dmsim-report")]
+    pub out: PathBuf,
+    /// Runs in parallel [default: the number of cores].
+    #[arg(long)]
+    pub jobs: Option<usize>,
+}
+
+/// What the runs consume.
+enum PlanInput {
+    Trace {
+        source: TraceSource,
+        args: TraceArgs,
+        compact: Option<CompactMap>,
+    },
+    Workload(WorkloadSpec),
+}
+
+/// One cell of the grid.
+struct Cell {
+    mode: ModeArg,
+    policy: PolicyArg,
+    sets: Vec<(String, String)>,
+}
+
+pub fn run(args: CompareArgs) -> CliResult {
+    let scenario: Option<(Scenario, Option<PathBuf>)> = match (&args.input, &args.scenario) {
+        (Some(path), _) if path.extension().is_some_and(|e| e == "json") => {
+            let dir = path.parent().map(|p| p.to_path_buf());
+            Some((Scenario::load(path)?, dir))
+        }
+        (Some(_), _) => None,
+        (None, name) => {
+            let name = name.as_deref().unwrap_or("default");
+            let (_, text) = scenario::bundled()
+                .iter()
+                .find(|(n, _)| *n == name)
+                .ok_or_else(|| {
+                    let known: Vec<&str> = scenario::bundled().iter().map(|(n, _)| *n).collect();
+                    format!(
+                        "no bundled scenario '{name}'; bundled: {}",
+                        known.join(", ")
+                    )
+                })?;
+            Some((Scenario::parse(text, &format!("bundled:{name}"))?, None))
+        }
+    };
+
+    // Cache flags: the command line wins over the scenario.
+    let cache = match &scenario {
+        Some((s, _)) => args.cache.or_scenario(s)?,
+        None => args.cache.clone(),
+    };
+    let mut base_sets: Vec<(String, String)> = scenario
+        .as_ref()
+        .map(|(s, _)| s.set.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    let mut axes: Vec<(String, Vec<String>)> = scenario
+        .as_ref()
+        .map(|(s, _)| {
+            s.grid
+                .set
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    for (key, values) in parse_sets(&args.sets)? {
+        let values: Vec<String> = values.split(',').map(|v| v.trim().to_string()).collect();
+        if values.len() == 1 {
+            base_sets.push((key, values[0].clone()));
+        } else {
+            axes.retain(|(k, _)| *k != key);
+            axes.push((key, values));
+        }
+    }
+    let modes = if !args.modes.is_empty() {
+        args.modes.clone()
+    } else if let Some((s, _)) = &scenario {
+        s.grid
+            .modes
+            .iter()
+            .map(|m| parse_mode(m))
+            .collect::<Result<_, _>>()?
+    } else {
+        vec![
+            ModeArg::Writeback,
+            ModeArg::Writethrough,
+            ModeArg::Writearound,
+        ]
+    };
+    let policies = if !args.policies.is_empty() {
+        args.policies.clone()
+    } else if let Some((s, _)) = &scenario {
+        s.grid
+            .policies
+            .iter()
+            .map(|p| parse_policy(p))
+            .collect::<Result<_, _>>()?
+    } else {
+        vec![PolicyArg::Fifo, PolicyArg::Lru, PolicyArg::LruStrict]
+    };
+    let seed = args
+        .seed
+        .or(scenario.as_ref().map(|(s, _)| s.seed))
+        .unwrap_or(1);
+    let (pacing, pacing_desc) = pacing(&args, scenario.as_ref().map(|(s, _)| s))?;
+
+    let (input, input_name) = match &scenario {
+        None => {
+            let path = args
+                .input
+                .clone()
+                .expect("a trace path when there is no scenario");
+            let source = TraceSource::File(path);
+            let compact = args.trace.compact_map(&source)?;
+            let name = source.display();
+            (
+                PlanInput::Trace {
+                    source,
+                    args: args.trace.clone(),
+                    compact,
+                },
+                name,
+            )
+        }
+        Some((s, dir)) => match &s.input {
+            Input::Workload(spec) => (
+                PlanInput::Workload(spec.clone()),
+                format!("workload:{}", s.name),
+            ),
+            Input::Trace(t) => {
+                let source = match s.trace_location(dir.as_deref()).expect("a trace input") {
+                    TraceLocation::Bundled(name) => {
+                        let bytes = scenario::bundled_trace(&name).ok_or_else(|| {
+                            format!("scenario {}: no bundled trace '{name}'", s.name)
+                        })?;
+                        TraceSource::Bundled { name, bytes }
+                    }
+                    TraceLocation::File(path) => TraceSource::File(path),
+                };
+                let mut trace_args = args.trace.clone();
+                trace_args.format = trace_args.format.or(t.format);
+                trace_args.limit = trace_args.limit.or(t.limit);
+                trace_args.skip_bad_lines |= t.skip_bad_lines;
+                if args.trace.fit == Default::default() {
+                    trace_args.fit = t.fit;
+                }
+                let compact = trace_args.compact_map(&source)?;
+                let name = source.display();
+                (
+                    PlanInput::Trace {
+                        source,
+                        args: trace_args,
+                        compact,
+                    },
+                    name,
+                )
+            }
+        },
+    };
+
+    let mut cells = Vec::new();
+    for &mode in &modes {
+        for &policy in &policies {
+            let mut combos: Vec<Vec<(String, String)>> = vec![Vec::new()];
+            for (key, values) in &axes {
+                combos = combos
+                    .into_iter()
+                    .flat_map(|c| {
+                        values.iter().map(move |v| {
+                            let mut c = c.clone();
+                            c.push((key.clone(), v.clone()));
+                            c
+                        })
+                    })
+                    .collect();
+            }
+            for sets in combos {
+                cells.push(Cell { mode, policy, sets });
+            }
+        }
+    }
+    // Resolve every cell before running anything: a bad setting fails fast, with no output.
+    let setups = cells
+        .iter()
+        .map(|cell| {
+            let sets: Vec<(String, String)> = base_sets.iter().chain(&cell.sets).cloned().collect();
+            cache.resolve(cell.mode, cell.policy, &sets)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, cells.len().max(1));
+    let title = scenario.as_ref().map_or_else(
+        || format!("dmsim compare: {input_name}"),
+        |(s, _)| s.name.clone(),
+    );
+    let results: Vec<Mutex<Option<Result<RunReport, String>>>> =
+        cells.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let progress = Mutex::new(Progress::new(
+        format!("compare {title}"),
+        Some(cells.len() as u64),
+    ));
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= cells.len() {
+                    break;
+                }
+                let result = run_cell(
+                    &cells[i],
+                    &setups[i],
+                    &input,
+                    &input_name,
+                    pacing,
+                    &pacing_desc,
+                    seed,
+                );
+                *results[i].lock().expect("no poisoned result slot") = Some(result);
+                let finished = done.fetch_add(1, Ordering::SeqCst) + 1;
+                progress
+                    .lock()
+                    .expect("no poisoned progress")
+                    .update(finished as u64);
+            });
+        }
+    });
+    progress
+        .into_inner()
+        .expect("no poisoned progress")
+        .finish();
+    let mut runs = Vec::with_capacity(cells.len());
+    for (cell, slot) in cells.iter().zip(results) {
+        match slot.into_inner().expect("no poisoned result slot") {
+            Some(Ok(report)) => runs.push(report),
+            Some(Err(e)) => return Err(format!("run {}: {e}", label(cell)).into()),
+            None => return Err(format!("run {} did not finish", label(cell)).into()),
+        }
+    }
+
+    let mut grid_axes = vec![
+        GridAxis {
+            name: "mode".to_string(),
+            values: modes.iter().map(|m| m.name().to_string()).collect(),
+        },
+        GridAxis {
+            name: "policy".to_string(),
+            values: policies.iter().map(|p| p.name().to_string()).collect(),
+        },
+    ];
+    grid_axes.extend(axes.iter().map(|(k, v)| GridAxis {
+        name: k.clone(),
+        values: v.clone(),
+    }));
+    let report = CompareReport::new(title, grid_axes, runs)?;
+    report.write(&args.out)?;
+    out!("{}", report.to_markdown());
+    outln!("report: {}", args.out.join(INDEX_FILE_NAME).display());
+    Ok(())
+}
+
+fn label(cell: &Cell) -> String {
+    let mut label = format!("{}/{}", cell.mode.name(), cell.policy.name());
+    for (k, v) in &cell.sets {
+        label.push_str(&format!("/{k}={v}"));
+    }
+    label
+}
+
+fn run_cell(
+    cell: &Cell,
+    setup: &crate::cache_args::CacheSetup,
+    input: &PlanInput,
+    input_name: &str,
+    pacing: Pacing,
+    pacing_desc: &serde_json::Value,
+    seed: u64,
+) -> Result<RunReport, String> {
+    let mut config = run_config(
+        input_name,
+        cell.mode,
+        cell.policy,
+        setup,
+        pacing_desc.clone(),
+        seed,
+    );
+    for (k, v) in &cell.sets {
+        config[k.as_str()] = serde_json::Value::String(v.clone());
+    }
+    let volume = setup.cache.table.target_sectors;
+    let label = label(cell);
+    let output = match input {
+        PlanInput::Trace {
+            source,
+            args,
+            compact,
+        } => {
+            let (records, failure) = args.records(source, volume, compact.clone())?;
+            let output = run_cache(setup, records, pacing, seed, &label, config, &mut |_| {});
+            if let Some(e) = failure.borrow().as_ref() {
+                return Err(e.clone());
+            }
+            output?
+        }
+        PlanInput::Workload(spec) => {
+            let mut spec = spec.clone();
+            if spec.span_bytes == 0 {
+                spec.span_bytes = volume * 512 - spec.span_start_bytes;
+            }
+            let generator = WorkloadGenerator::new(&spec, stream(seed, "workload"))
+                .map_err(|e| e.to_string())?;
+            run_cache(setup, generator, pacing, seed, &label, config, &mut |_| {})?
+        }
+    };
+    Ok(output.report)
+}
+
+fn parse_mode(text: &str) -> Result<ModeArg, String> {
+    <ModeArg as clap::ValueEnum>::from_str(text, true).map_err(|_| format!("scenario grid: unknown mode '{text}' (writeback, writethrough, writearound, write-only)"))
+}
+
+fn parse_policy(text: &str) -> Result<PolicyArg, String> {
+    <PolicyArg as clap::ValueEnum>::from_str(text, true)
+        .map_err(|_| format!("scenario grid: unknown policy '{text}' (fifo, lru, lru-strict)"))
+}
+
+fn pacing(
+    args: &CompareArgs,
+    scenario: Option<&Scenario>,
+) -> Result<(Pacing, serde_json::Value), String> {
+    let open_loop =
+        args.open_loop || (args.qd.is_none() && scenario.is_some_and(|s| s.pacing.open_loop));
+    if open_loop {
+        let speed = args
+            .speed
+            .or(scenario.map(|s| s.pacing.speed))
+            .unwrap_or(1.0);
+        if !(speed.is_finite() && speed > 0.0) {
+            return Err(format!("--speed {speed} must be a positive number"));
+        }
+        Ok((
+            Pacing::OpenLoop { speed },
+            serde_json::json!({"open_loop": true, "speed": speed}),
+        ))
+    } else {
+        let qd = args.qd.or(scenario.map(|s| s.pacing.qd)).unwrap_or(32);
+        Ok((
+            Pacing::ClosedLoop { queue_depth: qd },
+            serde_json::json!({"qd": qd}),
+        ))
+    }
+}

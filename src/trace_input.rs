@@ -62,6 +62,19 @@ pub enum TraceSource {
 }
 
 impl TraceSource {
+    /// How reports name the trace: its file name (or `bundled:NAME`), never a path, so the
+    /// same trace gives byte-identical reports on any machine and from any directory.
+    pub fn report_name(&self) -> String {
+        match self {
+            TraceSource::File(path) => path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().to_string(),
+            ),
+            TraceSource::Bundled { name, .. } => format!("bundled:{name}"),
+        }
+    }
+
+    /// The trace as errors name it (the path as given).
     pub fn display(&self) -> String {
         match self {
             TraceSource::File(path) => path.display().to_string(),

@@ -333,5 +333,8 @@ fn same_engine_both_worlds_makes_the_same_decisions_at_queue_depth_1() {
     for (i, (a, b)) in sim.decisions.iter().zip(&real.decisions).enumerate() {
         assert_eq!(a, b, "decision {i} differs");
     }
-    assert!(sim.decisions.len() >= 2_000, "one submit and one completion per bio at least");
+    assert!(
+        sim.decisions.len() >= 2_000,
+        "one submit and one completion per bio at least"
+    );
 }

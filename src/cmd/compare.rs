@@ -171,7 +171,7 @@ pub fn run(args: CompareArgs) -> CliResult {
                 .expect("a trace path when there is no scenario");
             let source = TraceSource::File(path);
             let compact = args.trace.compact_map(&source)?;
-            let name = source.display();
+            let name = source.report_name();
             (
                 PlanInput::Trace {
                     source,
@@ -204,7 +204,7 @@ pub fn run(args: CompareArgs) -> CliResult {
                     trace_args.fit = t.fit;
                 }
                 let compact = trace_args.compact_map(&source)?;
-                let name = source.display();
+                let name = source.report_name();
                 (
                     PlanInput::Trace {
                         source,

@@ -111,7 +111,7 @@ pub fn run(args: ReplayArgs) -> CliResult {
             .records(&trace, setup.cache.table.target_sectors, compact)?;
     let label = format!("{}/{}", args.mode.name(), args.policy.name());
     let config = run_config(
-        &args.trace.display().to_string(),
+        &trace.report_name(),
         args.mode,
         args.policy,
         &setup,

@@ -1,0 +1,394 @@
+//! Shared pieces of the flashcache end-to-end tests on simulated devices: a machine of two
+//! simulated devices (SSD = device 0, disk = device 1) built from presets, engines with a
+//! flashcache target over it, an observer feeding the data oracle with every bio, mixed
+//! random workloads, read-back sources, and power loss.
+//!
+//! Deliberately not here: assertions about flashcache's behaviour (the test files own them).
+#![allow(dead_code)]
+
+use dmsim_engine::block::{DeviceId, Extent, IoStatus, Op};
+use dmsim_engine::flashcache::{
+    Associativity, CacheMode, FlashcacheConfig, Persistence, ReclaimPolicy, TableLine,
+};
+use dmsim_engine::io::{BioDone, Input, Output};
+use dmsim_engine::platform::DriveObserver;
+use dmsim_engine::{drive, DriveOptions, DriveOutcome, DriveReport, Engine, EngineConfig};
+use dmsim_engine::{BioSource, FlashcacheState, TargetSpec};
+use dmsim_models::presets::{self, DeviceParams};
+use dmsim_models::TimingModel;
+use dmsim_scenarios::source::{Pacing, RecordSource};
+use dmsim_scenarios::traces::{DeviceKey, TraceOp, TraceRecord};
+use dmsim_scenarios::workload::{
+    AccessPattern, SizeDistribution, WeightedSize, WorkloadGenerator, WorkloadSpec,
+};
+use dmsim_sim::crash::crash_all;
+use dmsim_sim::device::{CrashReport, SimDevice};
+use dmsim_sim::oracle::Oracle;
+use dmsim_sim::platform::SimPlatform;
+use dmsim_sim::streams::stream;
+use std::collections::{BTreeMap, BTreeSet};
+
+pub const SSD: DeviceId = DeviceId(0);
+pub const DISK: DeviceId = DeviceId(1);
+
+/// A simulated device: a preset with overrides (dotted keys, as `dmsim --set`).
+#[derive(Debug, Clone)]
+pub struct DeviceSpec {
+    pub preset: &'static str,
+    pub sets: Vec<(&'static str, String)>,
+}
+
+impl DeviceSpec {
+    /// The `ram` preset (1 µs, no volatile cache) of `capacity_sectors`.
+    pub fn ram(capacity_sectors: u64) -> DeviceSpec {
+        DeviceSpec {
+            preset: "ram",
+            sets: vec![("capacity_sectors", capacity_sectors.to_string())],
+        }
+    }
+
+    pub fn params(&self) -> DeviceParams {
+        let mut params = presets::find(self.preset).expect("known preset");
+        for (key, value) in &self.sets {
+            params.set(key, value).expect("valid override");
+        }
+        params
+    }
+
+    pub fn model(&self, seed: u64, stream_name: &str) -> Box<dyn TimingModel> {
+        self.params()
+            .build(Box::new(stream(seed, stream_name)))
+            .expect("the preset builds")
+    }
+}
+
+/// Two simulated devices on one platform, and what is needed to restart them.
+pub struct Machine {
+    pub platform: SimPlatform,
+    pub ssd: DeviceSpec,
+    pub disk: DeviceSpec,
+    pub seed: u64,
+    crashes: u32,
+}
+
+impl Machine {
+    pub fn new(ssd: DeviceSpec, disk: DeviceSpec, seed: u64) -> Machine {
+        let devices = vec![
+            SimDevice::new("ssd", ssd.model(seed, "device.0")),
+            SimDevice::new("disk", disk.model(seed, "device.1")),
+        ];
+        Machine {
+            platform: SimPlatform::new(devices),
+            ssd,
+            disk,
+            seed,
+            crashes: 0,
+        }
+    }
+
+    /// An engine with a flashcache target over this machine's devices.
+    pub fn engine(&self, config: FlashcacheConfig) -> Engine {
+        Engine::new(
+            EngineConfig {
+                arena_pages: 4096,
+                plugging: None,
+            },
+            self.platform.device_infos(),
+            TargetSpec::flashcache(SSD, DISK, config),
+        )
+        .expect("valid flashcache engine")
+    }
+
+    /// Power loss of both devices, their volatile caches lost; fresh models afterwards.
+    pub fn crash(&mut self) -> Vec<CrashReport> {
+        self.crashes += 1;
+        let tag = self.crashes;
+        let models = vec![
+            self.ssd.model(self.seed, &format!("device.0.restart{tag}")),
+            self.disk
+                .model(self.seed, &format!("device.1.restart{tag}")),
+        ];
+        let mut rng = stream(self.seed, &format!("crash{tag}"));
+        crash_all(&mut self.platform, models, &mut rng, 0.0).expect("matching models")
+    }
+
+    /// Sector contents of the disk's durable media.
+    pub fn disk_sector(&self, sector: u64) -> dmsim_engine::content::SectorContent {
+        let mut out = None;
+        self.platform.devices()[usize::from(DISK.0)]
+            .read_durable(sector, 1, &mut |_, view| out = Some(view.content()));
+        out.expect("one sector read")
+    }
+
+    /// The first `sectors` sectors of the SSD as bytes (zeros where never written).
+    pub fn ssd_bytes(&self, sector: u64, sectors: u64) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(sectors as usize * 512);
+        self.platform.devices()[usize::from(SSD.0)].read_durable(
+            sector,
+            sectors,
+            &mut |_, view| match view {
+                dmsim_sim::device::store::SectorView::Bytes(b) => bytes.extend_from_slice(b),
+                dmsim_sim::device::store::SectorView::Content(c) => {
+                    let mut one = [0u8; 512];
+                    dmsim_engine::content::encode_content(c, &mut one);
+                    bytes.extend_from_slice(&one);
+                }
+            },
+        );
+        bytes
+    }
+}
+
+/// A flashcache configuration for `mode` (write-only = writeback + `write_only`), `policy`,
+/// 256-way sets, over a disk of `disk_sectors`.
+pub fn config(
+    mode: CacheMode,
+    write_only: bool,
+    policy: ReclaimPolicy,
+    disk_sectors: u64,
+) -> FlashcacheConfig {
+    let mut table = TableLine::new(mode, Persistence::Create, disk_sectors);
+    table.assoc = Associativity::Ways(256);
+    table.write_only = write_only;
+    let mut config = FlashcacheConfig::new(table);
+    config.tunables.reclaim_policy = policy;
+    config
+}
+
+/// Feeds the data oracle with every bio crossing the engine boundary and collects errors.
+/// Write ids are the bio id + 1 (as `RecordSource` stamps them).
+pub struct OracleObserver {
+    pub oracle: Oracle,
+    in_flight: BTreeMap<u64, (Op, u64, u32, u64)>,
+    pub data_errors: Vec<String>,
+    pub failed_bios: u64,
+    pub reads_ok: u64,
+    /// 4 KiB volume blocks any write touched.
+    pub written_blocks: BTreeSet<u64>,
+}
+
+impl OracleObserver {
+    pub fn new() -> OracleObserver {
+        OracleObserver {
+            oracle: Oracle::new(true),
+            in_flight: BTreeMap::new(),
+            data_errors: Vec::new(),
+            failed_bios: 0,
+            reads_ok: 0,
+            written_blocks: BTreeSet::new(),
+        }
+    }
+
+    /// Panics with the first data error, if any.
+    pub fn assert_clean(&self, what: &str) {
+        assert!(
+            self.data_errors.is_empty(),
+            "{what}: {} data error(s), first: {}",
+            self.data_errors.len(),
+            self.data_errors[0]
+        );
+    }
+
+    fn done(&mut self, done: &BioDone) {
+        let (op, sector, _, mark) = self
+            .in_flight
+            .remove(&done.id.0)
+            .expect("a bio completes once, after it was submitted");
+        let ok = done.status == IoStatus::Ok;
+        if !ok {
+            self.failed_bios += 1;
+        }
+        match op {
+            Op::Write => self.oracle.write_done(mark, ok),
+            Op::Read if ok => {
+                self.reads_ok += 1;
+                if let Err(error) = self.oracle.read_done(done.id.0, mark, sector, &done.data) {
+                    self.data_errors.push(error.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl DriveObserver for OracleObserver {
+    fn on_input(&mut self, _now_ns: u64, input: &Input) {
+        let Input::Bio(bio) = input else { return };
+        let mark = match bio.op {
+            Op::Write => {
+                let write_id = bio.id.0 + 1;
+                let sectors = u64::from(bio.sectors);
+                self.oracle.write_submitted(write_id, bio.sector, sectors);
+                for block in bio.sector / 8..(bio.sector + sectors).div_ceil(8) {
+                    self.written_blocks.insert(block);
+                }
+                write_id
+            }
+            Op::Read => self.oracle.read_started(),
+            Op::Discard => {
+                self.oracle
+                    .contents_unknown(bio.sector, u64::from(bio.sectors));
+                0
+            }
+            Op::Flush => 0,
+        };
+        self.in_flight
+            .insert(bio.id.0, (bio.op, bio.sector, bio.sectors, mark));
+    }
+
+    fn on_output(&mut self, _now_ns: u64, output: &Output) {
+        if let Output::BioDone(done) = output {
+            self.done(done);
+        }
+    }
+
+    fn on_contents_unknown(&mut self, _now_ns: u64, device: DeviceId, extent: Extent) {
+        // The disk holds the volume at offset 0.
+        if device == DISK {
+            self.oracle.contents_unknown(extent.sector, extent.sectors);
+        }
+    }
+}
+
+/// A mixed random workload over the first `span_bytes` of the volume, `requests` long:
+/// three of every four requests are whole 4 KiB-aligned blocks (1, 2 or 4 of them), the
+/// fourth is 512-byte aligned and 0.5 to 12 KiB long (partial or unaligned blocks); 80% of
+/// all requests go to the first 20% of the span; `read_percent` are reads.
+pub fn mixed_workload(
+    span_bytes: u64,
+    requests: u64,
+    read_percent: f64,
+    seed: u64,
+) -> impl Iterator<Item = TraceRecord> {
+    let size = |bytes: u64, weight: u32| WeightedSize { bytes, weight };
+    let spec = |alignment_bytes: u64, choices: Vec<WeightedSize>| WorkloadSpec {
+        span_start_bytes: 0,
+        span_bytes,
+        alignment_bytes,
+        pattern: AccessPattern::HotCold {
+            hot_access_percent: 80.0,
+            hot_space_percent: 20.0,
+        },
+        read_percent,
+        request_size: SizeDistribution::Weighted { choices },
+        arrival: Default::default(),
+        requests: None,
+        device: 0,
+    };
+    let aligned = spec(4096, vec![size(4096, 8), size(8192, 2), size(16384, 1)]);
+    let unaligned = spec(
+        512,
+        vec![
+            size(512, 2),
+            size(1536, 2),
+            size(4096, 3),
+            size(6144, 2),
+            size(12288, 1),
+        ],
+    );
+    let mut aligned =
+        WorkloadGenerator::new(&aligned, stream(seed, "workload.aligned")).expect("valid workload");
+    let mut unaligned = WorkloadGenerator::new(&unaligned, stream(seed, "workload.unaligned"))
+        .expect("valid workload");
+    (0..requests).map(move |i| {
+        let generator = if i % 4 == 3 {
+            &mut unaligned
+        } else {
+            &mut aligned
+        };
+        generator.next().expect("generators are endless")
+    })
+}
+
+/// Whole 4 KiB aligned reads of `blocks`, in order.
+pub fn read_blocks(blocks: impl IntoIterator<Item = u64>) -> Vec<TraceRecord> {
+    blocks
+        .into_iter()
+        .map(|block| TraceRecord {
+            time_ns: 0,
+            op: TraceOp::Read,
+            sector: block * 8,
+            sectors: 8,
+            device: DeviceKey::Number(0),
+            measured_latency_ns: None,
+        })
+        .collect()
+}
+
+/// A closed-loop source over records.
+pub fn closed_loop<I: Iterator<Item = TraceRecord>>(
+    records: I,
+    queue_depth: u32,
+) -> RecordSource<I> {
+    RecordSource::new(records, Pacing::ClosedLoop { queue_depth })
+}
+
+pub fn options(input_limit: Option<u64>) -> DriveOptions {
+    DriveOptions {
+        check_invariants: true,
+        time_limit_ns: Some(3_600_000_000_000),
+        input_limit,
+    }
+}
+
+/// Drives to the end (or the input limit) and checks the simulated devices saw no IO they
+/// refuse.
+pub fn run<S: BioSource>(
+    engine: &mut Engine,
+    machine: &mut Machine,
+    source: &mut S,
+    observer: &mut OracleObserver,
+    input_limit: Option<u64>,
+) -> DriveReport {
+    let report = drive(
+        engine,
+        &mut machine.platform,
+        source,
+        observer,
+        &options(input_limit),
+    )
+    .expect("the engine accepts every input and keeps its invariants");
+    assert!(
+        machine.platform.violations().is_empty(),
+        "strict-mode violations: {:?}",
+        machine.platform.violations()
+    );
+    if input_limit.is_none() {
+        assert_eq!(report.outcome, DriveOutcome::Finished, "{report:?}");
+    }
+    report
+}
+
+/// An empty workload, to let setup or a remove run to its end.
+pub struct Nothing;
+
+impl BioSource for Nothing {
+    fn next_arrival_ns(&mut self) -> Option<u64> {
+        None
+    }
+    fn take_bio(&mut self, _now_ns: u64) -> dmsim_engine::io::Bio {
+        unreachable!("nothing is announced")
+    }
+    fn on_done(&mut self, _now_ns: u64, _done: BioDone) {}
+    fn is_finished(&self) -> bool {
+        true
+    }
+}
+
+/// Runs setup to its end and checks the target runs.
+pub fn set_up(engine: &mut Engine, machine: &mut Machine) {
+    let mut observer = OracleObserver::new();
+    run(engine, machine, &mut Nothing, &mut observer, None);
+    assert_eq!(engine.flashcache_state(), Some(FlashcacheState::Running));
+}
+
+/// Sends a target message at the platform's current time.
+pub fn message(engine: &mut Engine, machine: &Machine, text: &str) {
+    use dmsim_engine::platform::Platform;
+    engine
+        .handle(
+            machine.platform.now_ns(),
+            Input::Control(dmsim_engine::io::Control::TargetMessage(text.to_string())),
+        )
+        .unwrap_or_else(|error| panic!("message {text:?} refused: {error}"));
+}

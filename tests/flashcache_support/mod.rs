@@ -392,3 +392,49 @@ pub fn message(engine: &mut Engine, machine: &Machine, text: &str) {
         )
         .unwrap_or_else(|error| panic!("message {text:?} refused: {error}"));
 }
+
+/// One read of block 0 issued `ns` after the current time: lets the engine's timers (the
+/// delayed cleaning pass, a remove's settle delay) run while the workload is idle.
+pub struct ReadAfter {
+    at_ns: u64,
+    state: u8,
+}
+
+impl BioSource for ReadAfter {
+    fn next_arrival_ns(&mut self) -> Option<u64> {
+        (self.state == 0).then_some(self.at_ns)
+    }
+    fn take_bio(&mut self, _now_ns: u64) -> dmsim_engine::io::Bio {
+        self.state = 1;
+        dmsim_engine::io::Bio {
+            id: dmsim_engine::io::BioId(u64::MAX - 1),
+            op: Op::Read,
+            sector: 0,
+            sectors: 8,
+            flags: Default::default(),
+            data: Vec::new(),
+        }
+    }
+    fn on_done(&mut self, _now_ns: u64, done: BioDone) {
+        assert_eq!(done.status, IoStatus::Ok);
+        self.state = 2;
+    }
+    fn is_finished(&self) -> bool {
+        self.state == 2
+    }
+}
+
+/// Lets `ns` of virtual time pass (see [`ReadAfter`]); the read is checked by `observer`.
+pub fn idle_for(
+    engine: &mut Engine,
+    machine: &mut Machine,
+    observer: &mut OracleObserver,
+    ns: u64,
+) {
+    use dmsim_engine::platform::Platform;
+    let mut source = ReadAfter {
+        at_ns: machine.platform.now_ns() + ns,
+        state: 0,
+    };
+    run(engine, machine, &mut source, observer, None);
+}

@@ -5,7 +5,10 @@
 
 use crate::cache_args::CacheSetup;
 use crate::verifier::Verifier;
-use dmsim_engine::{drive, DeviceId, DriveOptions, DriveOutcome, Engine, EngineConfig, TargetSpec};
+use dmsim_engine::{
+    drive, DeviceId, DriveOptions, DriveOutcome, Engine, EngineConfig, Platform, TargetSpec,
+};
+use dmsim_real::{PlatformOptions, RealDevice, RealRig};
 use dmsim_reports::RunReport;
 use dmsim_scenarios::source::{Pacing, RecordSource};
 use dmsim_scenarios::traces::TraceRecord;
@@ -30,64 +33,132 @@ pub struct CacheRunOutput {
     pub overlap_waits: u64,
 }
 
-/// Run `records` through flashcache as `setup` describes. `progress(bios_done)` is called
-/// every sampling interval of virtual time.
+/// Where a cache run's devices are.
+pub enum CacheDevices {
+    /// Simulated devices from the setup's presets.
+    Sim,
+    /// Real devices (opened by the caller with writes allowed): the SSD and the disk.
+    Real { ssd: RealDevice, hdd: RealDevice },
+}
+
+/// Run `records` through flashcache as `setup` describes, on `devices`, issuing nothing at or
+/// after `stop_at_ns`. `progress(bios_done)` is called every sampling interval.
+#[allow(clippy::too_many_arguments)]
 pub fn run_cache<I: Iterator<Item = TraceRecord>>(
     setup: &CacheSetup,
+    devices: CacheDevices,
     records: I,
     pacing: Pacing,
+    stop_at_ns: Option<u64>,
     seed: u64,
     label: &str,
     config: serde_json::Value,
     progress: &mut dyn FnMut(u64),
 ) -> Result<CacheRunOutput, String> {
-    let ssd_model = setup
-        .ssd
-        .build(Box::new(stream(seed, "device.ssd")))
-        .map_err(|e| format!("--ssd {}: {e}", setup.ssd_name))?;
-    let hdd_model = setup
-        .hdd
-        .build(Box::new(stream(seed, "device.hdd")))
-        .map_err(|e| format!("--hdd {}: {e}", setup.hdd_name))?;
-    let mut ssd = SimDevice::new("ssd", ssd_model);
-    // A cache SSD in service has been written over its cache area: precondition it so reads
-    // and GC behave as in steady state.
-    let cache_sectors = setup
-        .cache
-        .table
-        .cache_size_sectors
-        .min(ssd.capacity_sectors());
-    ssd.precondition(cache_sectors);
-    let hdd = SimDevice::new("hdd", hdd_model);
-    let mut platform = SimPlatform::new(vec![ssd, hdd]);
+    let engine_config = EngineConfig {
+        arena_pages: ARENA_PAGES,
+        ..EngineConfig::default()
+    };
     let target = TargetSpec::flashcache(DeviceId(0), DeviceId(1), setup.cache.clone());
-    let mut engine = Engine::new(
-        EngineConfig {
-            arena_pages: ARENA_PAGES,
-            ..EngineConfig::default()
-        },
-        platform.device_infos(),
-        target,
-    )
-    .map_err(|e| format!("cannot build the cache: {e}"))?;
     let mut source = RecordSource::new(records, pacing);
-    let mut verifier = Verifier::new(&["ssd", "hdd"], true).with_volume_device(DeviceId(1), 0);
+    if let Some(stop) = stop_at_ns {
+        source = source.stop_at(stop);
+    }
+    match devices {
+        CacheDevices::Sim => {
+            let ssd_model = setup
+                .ssd
+                .build(Box::new(stream(seed, "device.ssd")))
+                .map_err(|e| format!("--ssd {}: {e}", setup.ssd_name))?;
+            let hdd_model = setup
+                .hdd
+                .build(Box::new(stream(seed, "device.hdd")))
+                .map_err(|e| format!("--hdd {}: {e}", setup.hdd_name))?;
+            let mut ssd = SimDevice::new("ssd", ssd_model);
+            // A cache SSD in service has been written over its cache area: precondition it
+            // so reads and GC behave as in steady state.
+            let cache_sectors = setup
+                .cache
+                .table
+                .cache_size_sectors
+                .min(ssd.capacity_sectors());
+            ssd.precondition(cache_sectors);
+            let hdd = SimDevice::new("hdd", hdd_model);
+            let mut platform = SimPlatform::new(vec![ssd, hdd]);
+            let mut engine = Engine::new(engine_config, platform.device_infos(), target)
+                .map_err(|e| format!("cannot build the cache: {e}"))?;
+            let verifier = Verifier::new(&["ssd", "hdd"], true).with_volume_device(DeviceId(1), 0);
+            let output = drive_cache(
+                &mut engine,
+                &mut platform,
+                &mut source,
+                verifier,
+                label,
+                config,
+                progress,
+            )?;
+            if let Some(first) = platform.violations().first() {
+                return Err(format!(
+                    "the engine issued {} IO(s) the simulated devices refuse; first: {first}",
+                    platform.violations().len()
+                ));
+            }
+            Ok(output)
+        }
+        CacheDevices::Real { ssd, hdd } => {
+            let names = [
+                ssd.path().display().to_string(),
+                hdd.path().display().to_string(),
+            ];
+            let infos = vec![ssd.info(), hdd.info()];
+            let engine = Engine::new(engine_config, infos, target)
+                .map_err(|e| format!("cannot build the cache: {e}"))?;
+            let mut rig = RealRig::new(engine, vec![ssd, hdd], PlatformOptions::default())
+                .map_err(|e| e.to_string())?;
+            // Real devices held data before the run: never-written sectors may hold anything.
+            let verifier = Verifier::new(&[names[0].as_str(), names[1].as_str()], false)
+                .with_volume_device(DeviceId(1), 0);
+            let (engine, platform) = rig.parts_mut();
+            let output = drive_cache(
+                engine,
+                platform,
+                &mut source,
+                verifier,
+                label,
+                config,
+                progress,
+            )?;
+            let errors = rig.platform_mut().take_errors();
+            if let Some(first) = errors.first() {
+                return Err(format!(
+                    "{} device IO(s) were refused; first: {first}",
+                    errors.len()
+                ));
+            }
+            Ok(output)
+        }
+    }
+}
 
-    let mut limit_ns = SAMPLE_INTERVAL_NS;
+/// The drive loop of a cache run on any platform: time slices, gauges sampled between them.
+fn drive_cache<P: Platform, I: Iterator<Item = TraceRecord>>(
+    engine: &mut Engine,
+    platform: &mut P,
+    source: &mut RecordSource<I>,
+    mut verifier: Verifier,
+    label: &str,
+    config: serde_json::Value,
+    progress: &mut dyn FnMut(u64),
+) -> Result<CacheRunOutput, String> {
+    let mut limit_ns = platform.now_ns() + SAMPLE_INTERVAL_NS;
     let mut cleanings_seen = 0u64;
     let end_ns = loop {
         let options = DriveOptions {
             time_limit_ns: Some(limit_ns),
             ..DriveOptions::default()
         };
-        let report = drive(
-            &mut engine,
-            &mut platform,
-            &mut source,
-            &mut verifier,
-            &options,
-        )
-        .map_err(|e| format!("the engine failed: {e}"))?;
+        let report = drive(engine, platform, source, &mut verifier, &options)
+            .map_err(|e| format!("the engine failed: {e}"))?;
         if let Some(fc) = engine.flashcache() {
             let gauges = fc.gauges();
             let cleanings = fc.stats().cleanings;
@@ -113,12 +184,6 @@ pub fn run_cache<I: Iterator<Item = TraceRecord>>(
             }
         }
     };
-    if let Some(first) = platform.violations().first() {
-        return Err(format!(
-            "the engine issued {} IO(s) the simulated devices refuse; first: {first}",
-            platform.violations().len()
-        ));
-    }
     if let Some(e) = verifier.first_data_error() {
         return Err(format!("data verification failed: {e}"));
     }
@@ -132,13 +197,11 @@ pub fn run_cache<I: Iterator<Item = TraceRecord>>(
     stats.insert("nr_dirty".to_string(), gauges.nr_dirty);
     stats.insert("size_blocks".to_string(), gauges.size_blocks);
     let status_text = engine.target_status_text().unwrap_or_default();
-    let skipped_records = source.skipped_records();
-    let overlap_waits = source.overlap_waits();
     Ok(CacheRunOutput {
         report: verifier.finish(label, config, stats, end_ns),
         status_text,
-        skipped_records,
-        overlap_waits,
+        skipped_records: source.skipped_records(),
+        overlap_waits: source.overlap_waits(),
     })
 }
 

@@ -224,11 +224,17 @@ impl RunReport {
         let _ = writeln!(text, "run {}", self.label);
         let _ = writeln!(
             text,
-            "  {} requests ({} reads, {} writes) in {:.3} s virtual: {:.1} req/s, {:.2} MB/s",
+            "  {} requests ({} reads, {} writes) in {:.3} s {}: {:.1} req/s, {:.2} MB/s",
             self.throughput.requests,
             self.latency.read.count,
             self.latency.write.count,
             seconds,
+            // Real-device runs measure wall time; everything else is simulated time.
+            if self.config_text("platform") == "real" {
+                "wall"
+            } else {
+                "virtual"
+            },
             self.throughput.requests_per_s,
             self.throughput.mb_per_s,
         );

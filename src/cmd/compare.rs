@@ -5,7 +5,7 @@
 
 use super::CliResult;
 use crate::cache_args::{parse_sets, CacheArgs, ModeArg, PolicyArg};
-use crate::cache_run::run_cache;
+use crate::cache_run::{run_cache, CacheDevices};
 use crate::cmd::replay::run_config;
 use crate::progress::Progress;
 use crate::trace_input::{TraceArgs, TraceSource};
@@ -359,7 +359,17 @@ fn run_cell(
             compact,
         } => {
             let (records, failure) = args.records(source, volume, compact.clone())?;
-            let output = run_cache(setup, records, pacing, seed, &label, config, &mut |_| {});
+            let output = run_cache(
+                setup,
+                CacheDevices::Sim,
+                records,
+                pacing,
+                None,
+                seed,
+                &label,
+                config,
+                &mut |_| {},
+            );
             if let Some(e) = failure.borrow().as_ref() {
                 return Err(e.clone());
             }
@@ -372,7 +382,17 @@ fn run_cell(
             }
             let generator = WorkloadGenerator::new(&spec, stream(seed, "workload"))
                 .map_err(|e| e.to_string())?;
-            run_cache(setup, generator, pacing, seed, &label, config, &mut |_| {})?
+            run_cache(
+                setup,
+                CacheDevices::Sim,
+                generator,
+                pacing,
+                None,
+                seed,
+                &label,
+                config,
+                &mut |_| {},
+            )?
         }
     };
     Ok(output.report)

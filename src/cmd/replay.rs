@@ -3,10 +3,11 @@
 
 use super::CliResult;
 use crate::cache_args::{CacheArgs, ModeArg, PolicyArg};
-use crate::cache_run::run_cache;
+use crate::cache_run::{run_cache, CacheDevices};
 use crate::progress::Progress;
 use crate::trace_input::{TraceArgs, TraceSource};
 use clap::Args;
+use dmsim_real::{OpenOptions, RealDevice};
 use dmsim_scenarios::source::Pacing;
 use std::path::PathBuf;
 
@@ -30,6 +31,8 @@ pub struct ReplayArgs {
     pub sets: Vec<String>,
     #[command(flatten)]
     pub pacing: PacingArgs,
+    #[command(flatten)]
+    pub real: RealCacheArgs,
     /// Seed of the run's random streams.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -39,6 +42,62 @@ pub struct ReplayArgs {
     /// Print the summary as JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Real devices for a cache run (`--real`): flashcache writes its metadata and cache fills to
+/// the SSD and cleans to the disk, so both are written and `--allow-write` is required.
+#[derive(Args, Clone, Debug, Default)]
+pub struct RealCacheArgs {
+    /// Run on real block devices (or files) instead of simulated ones.
+    #[arg(long, requires_all = ["ssd_dev", "hdd_dev"])]
+    pub real: bool,
+    /// The cache device (with --real).
+    #[arg(long, value_name = "PATH")]
+    pub ssd_dev: Option<PathBuf>,
+    /// The disk (with --real); the volume has its size.
+    #[arg(long, value_name = "PATH")]
+    pub hdd_dev: Option<PathBuf>,
+    /// Allow dmsim to overwrite both devices (required with --real).
+    #[arg(long)]
+    pub allow_write: bool,
+}
+
+impl RealCacheArgs {
+    /// The devices of a cache run, opened; adjusts `setup` to their sizes (the volume is the
+    /// disk; without --cache-size/--cache-blocks the cache is the whole SSD).
+    pub fn devices(
+        &self,
+        setup: &mut crate::cache_args::CacheSetup,
+        cache_size_given: bool,
+    ) -> Result<CacheDevices, Box<dyn std::error::Error>> {
+        if !self.real {
+            return Ok(CacheDevices::Sim);
+        }
+        let (Some(ssd_path), Some(hdd_path)) = (&self.ssd_dev, &self.hdd_dev) else {
+            return Err("--real needs --ssd-dev PATH and --hdd-dev PATH".into());
+        };
+        if !self.allow_write {
+            return Err(format!(
+                "flashcache writes to both {} and {}; pass --allow-write to let dmsim overwrite them",
+                ssd_path.display(),
+                hdd_path.display()
+            )
+            .into());
+        }
+        let options = OpenOptions {
+            allow_write: true,
+            range: None,
+        };
+        let ssd = RealDevice::open(ssd_path, options)?;
+        let hdd = RealDevice::open(hdd_path, options)?;
+        setup.cache.table.target_sectors = hdd.info().capacity_sectors;
+        if !cache_size_given {
+            setup.cache.table.cache_size_sectors = ssd.info().capacity_sectors;
+        }
+        setup.ssd_name = ssd_path.display().to_string();
+        setup.hdd_name = hdd_path.display().to_string();
+        Ok(CacheDevices::Real { ssd, hdd })
+    }
 }
 
 /// How a replay is paced.
@@ -102,7 +161,9 @@ pub fn run_config(
 
 pub fn run(args: ReplayArgs) -> CliResult {
     let sets = crate::cache_args::parse_sets(&args.sets)?;
-    let setup = args.cache.resolve(args.mode, args.policy, &sets)?;
+    let mut setup = args.cache.resolve(args.mode, args.policy, &sets)?;
+    let cache_size_given = args.cache.cache_size.is_some() || args.cache.cache_blocks.is_some();
+    let devices = args.real.devices(&mut setup, cache_size_given)?;
     let pacing = args.pacing.pacing()?;
     let trace = TraceSource::File(args.trace.clone());
     let compact = args.input.compact_map(&trace)?;
@@ -110,7 +171,7 @@ pub fn run(args: ReplayArgs) -> CliResult {
         args.input
             .records(&trace, setup.cache.table.target_sectors, compact)?;
     let label = format!("{}/{}", args.mode.name(), args.policy.name());
-    let config = run_config(
+    let mut config = run_config(
         &trace.report_name(),
         args.mode,
         args.policy,
@@ -118,11 +179,14 @@ pub fn run(args: ReplayArgs) -> CliResult {
         args.pacing.describe(),
         args.seed,
     );
+    config["platform"] = if args.real.real { "real" } else { "sim" }.into();
     let mut progress = Progress::new(format!("replay {label}"), args.input.limit);
     let output = run_cache(
         &setup,
+        devices,
         records,
         pacing,
+        None,
         args.seed,
         &label,
         config,

@@ -2,6 +2,10 @@
 //! devices (default) or, with `--real`, on a real block device.
 
 use super::CliResult;
+use crate::cache_args::{parse_sets, CacheArgs, ModeArg, PolicyArg};
+use crate::cache_run::run_cache;
+use crate::cmd::replay::{run_config, RealCacheArgs};
+use crate::progress::Progress;
 use crate::units::{parse_duration_ns, parse_io_size};
 use crate::verifier::Verifier;
 use clap::{Args, ValueEnum};
@@ -21,16 +25,30 @@ pub struct RunArgs {
     /// The device-mapper target to run.
     #[arg(long, value_enum, default_value_t = TargetArg::Linear)]
     target: TargetArg,
-    /// Simulated device preset under the linear target (see `dmsim devices list`).
-    #[arg(long, default_value = "hdd-7200", conflicts_with = "real")]
-    hdd: String,
-    /// Run on a real block device or file instead of a simulated one (needs --dev).
-    #[arg(long, requires = "dev")]
+    /// Cache and device flags: linear uses --hdd (its one simulated device, default
+    /// hdd-7200); flashcache uses all of them.
+    #[command(flatten)]
+    cache: CacheArgs,
+    /// flashcache's mode.
+    #[arg(long, value_enum, default_value_t = ModeArg::Writeback)]
+    mode: ModeArg,
+    /// flashcache's replacement policy.
+    #[arg(long, value_enum, default_value_t = PolicyArg::Fifo)]
+    policy: PolicyArg,
+    /// Run on real block devices or files instead of simulated ones (linear: --dev;
+    /// flashcache: --ssd-dev and --hdd-dev).
+    #[arg(long)]
     real: bool,
-    /// The real device or file (with --real).
+    /// The real device or file of the linear target (with --real).
     #[arg(long, value_name = "PATH")]
     dev: Option<PathBuf>,
-    /// Allow writes to the real device (its contents in the used range are destroyed).
+    /// The real cache device of the flashcache target (with --real).
+    #[arg(long, value_name = "PATH")]
+    ssd_dev: Option<PathBuf>,
+    /// The real disk of the flashcache target (with --real).
+    #[arg(long, value_name = "PATH")]
+    hdd_dev: Option<PathBuf>,
+    /// Allow writes to the real device(s) (their contents in the used range are destroyed).
     #[arg(long)]
     allow_write: bool,
     /// Generated workload.
@@ -69,6 +87,8 @@ pub struct RunArgs {
 pub enum TargetArg {
     /// dm-linear: the volume is the device.
     Linear,
+    /// flashcache: an SSD cache over a disk (specs/flashcache.md).
+    Flashcache,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -137,6 +157,9 @@ pub fn run(args: RunArgs) -> CliResult {
             "say how long to run: --requests N or --duration D (e.g. --requests 10000)".into(),
         );
     }
+    if let TargetArg::Flashcache = args.target {
+        return run_flashcache(&args);
+    }
     let engine_config = EngineConfig {
         arena_pages: arena_pages_for(args.qd, args.bs),
         ..EngineConfig::default()
@@ -147,7 +170,10 @@ pub fn run(args: RunArgs) -> CliResult {
     };
     let drive_options = DriveOptions::default();
     let (device_name, platform_name, drive_report, verifier) = if args.real {
-        let path = args.dev.clone().expect("clap requires --dev with --real");
+        let path = args
+            .dev
+            .clone()
+            .ok_or("--real --target linear needs --dev PATH")?;
         if args.workload.writes() && !args.allow_write {
             return Err(format!(
                 "the {} workload writes to {}; pass --allow-write to let dmsim overwrite it (within --span)",
@@ -182,10 +208,15 @@ pub fn run(args: RunArgs) -> CliResult {
         }
         (name, "real", report, verifier)
     } else {
-        let mut params = presets::find(&args.hdd)?;
+        let preset = args
+            .cache
+            .hdd
+            .clone()
+            .unwrap_or_else(|| "hdd-7200".to_string());
+        let mut params = presets::find(&preset)?;
         super::devices::apply_sets(&mut params, &args.sets)?;
         let model = params.build(Box::new(stream(args.seed, "device.0")))?;
-        let device = SimDevice::new(args.hdd.clone(), model);
+        let device = SimDevice::new(preset.clone(), model);
         let capacity_bytes = device.capacity_sectors() * 512;
         let span_bytes = args.span.unwrap_or(capacity_bytes);
         check_span(span_bytes, capacity_bytes, args.bs)?;
@@ -193,7 +224,7 @@ pub fn run(args: RunArgs) -> CliResult {
         let mut engine = Engine::new(engine_config, platform.device_infos(), linear)?;
         let mut source = workload_source(&args, span_bytes)?;
         let mut verifier =
-            Verifier::new(&[args.hdd.as_str()], true).with_volume_device(DeviceId(0), 0);
+            Verifier::new(&[preset.as_str()], true).with_volume_device(DeviceId(0), 0);
         let report = drive(
             &mut engine,
             &mut platform,
@@ -208,7 +239,7 @@ pub fn run(args: RunArgs) -> CliResult {
             )
             .into());
         }
-        (args.hdd.clone(), "sim", report, verifier)
+        (preset, "sim", report, verifier)
     };
     if let DriveOutcome::Stalled { waiting } = &drive_report.outcome {
         let list: Vec<String> = waiting.iter().map(|w| format!("{w:?}")).collect();
@@ -260,6 +291,74 @@ pub fn run(args: RunArgs) -> CliResult {
     }
     if failed_bios > 0 {
         return Err(format!("{failed_bios} bio(s) failed").into());
+    }
+    Ok(())
+}
+
+/// `run --target flashcache`: the generated workload through the flashcache target, on
+/// simulated devices or (with --real) two real ones.
+fn run_flashcache(args: &RunArgs) -> CliResult {
+    let sets = parse_sets(&args.sets)?;
+    let mut setup = args.cache.resolve(args.mode, args.policy, &sets)?;
+    let real = RealCacheArgs {
+        real: args.real,
+        ssd_dev: args.ssd_dev.clone(),
+        hdd_dev: args.hdd_dev.clone(),
+        allow_write: args.allow_write,
+    };
+    let cache_size_given = args.cache.cache_size.is_some() || args.cache.cache_blocks.is_some();
+    let devices = real.devices(&mut setup, cache_size_given)?;
+    let volume_bytes = setup.cache.table.target_sectors * 512;
+    let span_bytes = args.span.unwrap_or(volume_bytes);
+    check_span(span_bytes, volume_bytes, args.bs)?;
+    let spec = args.workload.spec(span_bytes, args.bs, args.requests);
+    let generator = WorkloadGenerator::new(&spec, stream(args.seed, "workload"))?;
+    let label = format!(
+        "{}/{}/{}",
+        args.mode.name(),
+        args.policy.name(),
+        args.workload.name()
+    );
+    let mut config = run_config(
+        &format!("workload:{}", args.workload.name()),
+        args.mode,
+        args.policy,
+        &setup,
+        serde_json::json!({"qd": args.qd}),
+        args.seed,
+    );
+    config["target"] = "flashcache".into();
+    config["platform"] = if args.real { "real" } else { "sim" }.into();
+    config["bs"] = args.bs.into();
+    let mut progress = Progress::new(format!("run {label}"), args.requests);
+    let output = run_cache(
+        &setup,
+        devices,
+        generator,
+        Pacing::ClosedLoop {
+            queue_depth: args.qd,
+        },
+        args.duration,
+        args.seed,
+        &label,
+        config,
+        &mut |n| progress.update(n),
+    );
+    progress.finish();
+    let output = output?;
+    if let Some(dir) = &args.out {
+        output.report.write_summary(dir)?;
+    }
+    if args.json {
+        outln!("{}", output.report.to_json());
+    } else {
+        out!("{}", output.report.summary_text());
+        outln!(
+            "verified reads {}, data errors {}",
+            output.report.verified_reads,
+            output.report.data_errors
+        );
+        outln!("{}", output.status_text.trim_end());
     }
     Ok(())
 }

@@ -57,6 +57,9 @@ enum Command {
     /// writes DIR/compare.json, charts (SVG, PNG) and DIR/index.html, prints a table.
     /// Without arguments it runs the bundled default scenario into ./dmsim-report.
     Compare(Box<cmd::compare::CompareArgs>),
+    /// Benchmarks of the simulator itself (speed and memory).
+    #[command(subcommand)]
+    Bench(cmd::bench::BenchCommand),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(args),
         Command::Replay(args) => cmd::replay::run(*args),
         Command::Compare(args) => cmd::compare::run(*args),
+        Command::Bench(c) => cmd::bench::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

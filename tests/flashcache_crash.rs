@@ -219,3 +219,56 @@ fn writeback_survives_crashes_on_the_nvme_and_7200_rpm_presets() {
         crash_and_reload(machine(), ReclaimPolicy::LruStrict, seed, crash_after);
     }
 }
+
+/// Faithful flashcache issues no FLUSH or FUA (Decision 1): on an SSD whose volatile write
+/// cache loses everything at power loss, even the superblock written by the create is gone,
+/// so the reload refuses the cache and every block the workload wrote back is lost. Pinned
+/// here so that a change in either the flush behaviour or the crash model is noticed.
+#[test]
+fn a_volatile_ssd_cache_loses_the_whole_cache_at_power_loss() {
+    let seed = 404;
+    let mut ssd = DeviceSpec::ram(SSD_SECTORS);
+    ssd.sets.push(("volatile_write_cache", "true".to_string()));
+    let mut machine = Machine::new(ssd, DeviceSpec::ram(DISK_SECTORS), seed);
+    let mut create = config(
+        CacheMode::WriteBack,
+        false,
+        ReclaimPolicy::Fifo,
+        DISK_SECTORS,
+    );
+    create.table.cache_size_sectors = SSD_SECTORS;
+    let mut engine = machine.engine(create.clone());
+    let mut observer = OracleObserver::new();
+    let mut workload = closed_loop(mixed_workload(SPAN_BYTES, 300, 0.0, seed), 8);
+    run(
+        &mut engine,
+        &mut machine,
+        &mut workload,
+        &mut observer,
+        None,
+    );
+    observer.assert_clean("before the crash");
+    assert!(engine.flashcache_gauges().expect("running").nr_dirty > 0);
+    drop(engine);
+    let reports = machine.crash();
+    assert!(reports[0].cached_blocks_lost > 0, "{:?}", reports[0]);
+    assert_eq!(
+        Superblock::decode(&machine.ssd_bytes(0, 8)).state(),
+        None,
+        "the superblock never left the SSD's cache"
+    );
+    let mut reload = create;
+    reload.table.persistence = Persistence::Reload;
+    let mut engine = machine.engine(reload);
+    run(
+        &mut engine,
+        &mut machine,
+        &mut flashcache_support::Nothing,
+        &mut OracleObserver::new(),
+        None,
+    );
+    let Some(FlashcacheState::Failed(error)) = engine.flashcache_state() else {
+        panic!("the reload should fail: {:?}", engine.flashcache_state());
+    };
+    assert!(error.to_string().contains("Corrupt"), "{error}");
+}

@@ -377,3 +377,25 @@ fn faithful_flushes_complete_without_device_io() {
     assert_eq!(source.done_for(1).status, IoStatus::Ok);
     assert_eq!(platform.submitted.len(), before, "no device saw the flush");
 }
+
+#[test]
+fn honored_flushes_reach_both_devices_before_completing() {
+    let mut config = config(CacheMode::WriteBack);
+    config.options.honor_flush = true;
+    let mut engine = engine(config);
+    let mut platform = FakePlatform::uniform(2, 10_000);
+    run(&mut engine, &mut platform, &mut ListSource::new(Vec::new()));
+    let before = platform.submitted.len();
+    let now = platform.now_ns;
+    let mut flush = bio(1, Op::Flush, 0, 0);
+    flush.data.clear();
+    let mut source = ListSource::new(vec![(now, flush)]);
+    run(&mut engine, &mut platform, &mut source);
+    assert_eq!(source.done_for(1).status, IoStatus::Ok);
+    let flushed: Vec<DeviceId> = platform.submitted[before..]
+        .iter()
+        .filter(|io| io.op == Op::Flush)
+        .map(|io| io.device)
+        .collect();
+    assert_eq!(flushed, vec![DeviceId(0), DeviceId(1)]);
+}

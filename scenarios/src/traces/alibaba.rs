@@ -6,8 +6,8 @@
 //! timestamp is Unix time in microseconds (`time_ns` = µs × 1000, exact). A first line equal
 //! to the field names is skipped.
 
-use super::fields::{parse_u64, split_separated, FieldError};
-use super::parser::{is_header, LineParser, ParseState, Parsed};
+use super::fields::{parse_u64, FieldError};
+use super::parser::{csv_record, LineParser, ParseState, Parsed};
 use super::record::{DeviceKey, TraceOp, TraceRecord};
 
 const HEADER: [&str; 5] = ["device_id", "opcode", "offset", "length", "timestamp"];
@@ -20,17 +20,9 @@ pub(crate) struct AlibabaParser {
 
 impl LineParser for AlibabaParser {
     fn parse_line(&mut self, line: &[u8], state: &mut ParseState) -> Result<Parsed, FieldError> {
-        let mut f = [&b""[..]; 5];
-        let count = split_separated(line, b',', &mut f);
-        if !self.seen_record && count == 5 && is_header(&f, &HEADER) {
+        let Some(f) = csv_record(line, &HEADER, self.seen_record)? else {
             return Ok(Parsed::Skip);
-        }
-        if count != 5 {
-            return Err(FieldError::new(
-                "line",
-                format!("expected 5 comma-separated fields, found {count}"),
-            ));
-        }
+        };
         let device = parse_u64("device_id", f[0])?;
         let op = match f[1] {
             b"R" | b"r" => TraceOp::Read,

@@ -10,8 +10,8 @@
 //!
 //! A first line equal to the field names above is taken as a header and skipped.
 
-use super::fields::{parse_u32, parse_u64, split_separated, FieldError};
-use super::parser::{is_header, LineParser, ParseState, Parsed};
+use super::fields::{parse_u32, parse_u64, FieldError};
+use super::parser::{csv_record, LineParser, ParseState, Parsed};
 use super::record::{DeviceKey, TraceOp, TraceRecord};
 
 const HEADER: [&str; 7] = [
@@ -34,17 +34,9 @@ pub(crate) struct MsrParser {
 
 impl LineParser for MsrParser {
     fn parse_line(&mut self, line: &[u8], state: &mut ParseState) -> Result<Parsed, FieldError> {
-        let mut f = [&b""[..]; 7];
-        let count = split_separated(line, b',', &mut f);
-        if !self.seen_record && count == 7 && is_header(&f, &HEADER) {
+        let Some(f) = csv_record(line, &HEADER, self.seen_record)? else {
             return Ok(Parsed::Skip);
-        }
-        if count != 7 {
-            return Err(FieldError::new(
-                "line",
-                format!("expected 7 comma-separated fields, found {count}"),
-            ));
-        }
+        };
         let ticks = parse_u64("Timestamp", f[0])?;
         let time_ns = ticks
             .checked_mul(NS_PER_FILETIME_TICK)

@@ -121,6 +121,28 @@ impl ParseState {
 }
 
 /// True when every field equals the expected header name, ignoring ASCII case.
+/// Splits a comma-separated record of exactly `N` fields: `Ok(None)` for a header line (the
+/// field names, accepted only before the first record), an error naming the field count for
+/// any other shape. Shared by the CSV formats (MSR, SYSTOR, Tencent, Alibaba).
+pub(crate) fn csv_record<'a, const N: usize>(
+    line: &'a [u8],
+    header: &[&str; N],
+    seen_record: bool,
+) -> Result<Option<[&'a [u8]; N]>, FieldError> {
+    let mut fields = [&b""[..]; N];
+    let count = super::fields::split_separated(line, b',', &mut fields);
+    if !seen_record && count == N && is_header(&fields, header) {
+        return Ok(None);
+    }
+    if count != N {
+        return Err(FieldError::new(
+            "line",
+            format!("expected {N} comma-separated fields, found {count}"),
+        ));
+    }
+    Ok(Some(fields))
+}
+
 pub(crate) fn is_header(fields: &[&[u8]], names: &[&str]) -> bool {
     fields.len() == names.len()
         && fields

@@ -14,8 +14,8 @@
 //! replay that needs time order wraps the reader in [`crate::traces::TimeSorter`], which
 //! sorts within a bounded window.
 
-use super::fields::{parse_u64, split_separated, FieldError};
-use super::parser::{is_header, LineParser, ParseState, Parsed};
+use super::fields::{parse_u64, FieldError};
+use super::parser::{csv_record, LineParser, ParseState, Parsed};
 use super::record::{DeviceKey, TraceOp, TraceRecord};
 
 const HEADER: [&str; 6] = ["Timestamp", "Response", "IOType", "LUN", "Offset", "Size"];
@@ -27,17 +27,9 @@ pub(crate) struct SystorParser {
 
 impl LineParser for SystorParser {
     fn parse_line(&mut self, line: &[u8], state: &mut ParseState) -> Result<Parsed, FieldError> {
-        let mut f = [&b""[..]; 6];
-        let count = split_separated(line, b',', &mut f);
-        if !self.seen_record && count == 6 && is_header(&f, &HEADER) {
+        let Some(f) = csv_record(line, &HEADER, self.seen_record)? else {
             return Ok(Parsed::Skip);
-        }
-        if count != 6 {
-            return Err(FieldError::new(
-                "line",
-                format!("expected 6 comma-separated fields, found {count}"),
-            ));
-        }
+        };
         let time_ns = state.decimal_time("Timestamp", f[0], 9)?;
         let measured_latency_ns = if f[1].is_empty() {
             None

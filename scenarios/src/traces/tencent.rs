@@ -5,8 +5,8 @@
 //! `1` = write; VolumeID is the cloud volume ([`DeviceKey::Number`]). A first line equal to
 //! the field names is skipped. The published archives are `.tgz` (tar): extract the CSV first.
 
-use super::fields::{parse_u64, split_separated, FieldError};
-use super::parser::{is_header, LineParser, ParseState, Parsed};
+use super::fields::{parse_u64, FieldError};
+use super::parser::{csv_record, LineParser, ParseState, Parsed};
 use super::record::{DeviceKey, TraceOp, TraceRecord};
 
 const HEADER: [&str; 5] = ["Timestamp", "Offset", "Size", "IOType", "VolumeID"];
@@ -19,17 +19,9 @@ pub(crate) struct TencentParser {
 
 impl LineParser for TencentParser {
     fn parse_line(&mut self, line: &[u8], state: &mut ParseState) -> Result<Parsed, FieldError> {
-        let mut f = [&b""[..]; 5];
-        let count = split_separated(line, b',', &mut f);
-        if !self.seen_record && count == 5 && is_header(&f, &HEADER) {
+        let Some(f) = csv_record(line, &HEADER, self.seen_record)? else {
             return Ok(Parsed::Skip);
-        }
-        if count != 5 {
-            return Err(FieldError::new(
-                "line",
-                format!("expected 5 comma-separated fields, found {count}"),
-            ));
-        }
+        };
         let seconds = parse_u64("Timestamp", f[0])?;
         let time_ns = seconds
             .checked_mul(NS_PER_S)

@@ -320,3 +320,59 @@ fn writeback_on_the_nvme_and_7200_rpm_presets() {
     let text = engine.target_status_text().expect("status");
     assert!(text.contains("total blocks(512)"), "{text}");
 }
+
+#[test]
+fn a_hung_ssd_read_in_writeback_times_out_and_fails_only_its_bio() {
+    let seed = 81;
+    let mut machine = machine(seed);
+    machine.platform.device_mut(0).add_fault(FaultRule {
+        op: Some(Op::Read),
+        range: None,
+        skip: 30,
+        count: 1,
+        action: FaultAction::Hang,
+    });
+    let mut config = config(
+        CacheMode::WriteBack,
+        false,
+        ReclaimPolicy::Lru,
+        DISK_SECTORS,
+    );
+    config.options.ssd_timeout_ns = Some(5_000_000);
+    let mut engine = machine.engine(config);
+    let mut observer = OracleObserver::new();
+    let mut source = closed_loop(mixed_workload(SPAN_BYTES, 800, 60.0, seed), 8);
+    run(&mut engine, &mut machine, &mut source, &mut observer, None);
+    observer.assert_clean("writeback with a hung SSD read");
+    assert_eq!(
+        machine.platform.devices()[0].stats().cancelled,
+        1,
+        "the timed-out read was cancelled"
+    );
+    let fc = engine.flashcache().expect("running");
+    assert!(!fc.bypassing(), "writeback never bypasses");
+    // The hung IO is a read hit's (READCACHE): in writeback its bio fails with EIO.
+    assert_eq!(fc.errors().ssd_read_errors, 1);
+    assert_eq!(
+        observer.failed_bios, 1,
+        "only the bio of the timed-out read fails"
+    );
+    let outcome = remove(&mut engine, &mut machine);
+    assert_eq!(outcome.dirty_blocks, 0);
+    assert_disk_holds_every_acknowledged_write(&machine, &observer);
+}
+
+#[test]
+fn the_same_seed_gives_the_same_run() {
+    let outcome = || {
+        let (engine, machine, observer) =
+            mixed_run(CacheMode::WriteBack, false, ReclaimPolicy::Lru, 91);
+        (
+            serde_json::to_string(&engine.flashcache_status()).expect("serialises"),
+            format!("{:?}", engine.stats()),
+            dmsim_engine::Platform::now_ns(&machine.platform),
+            observer.reads_ok,
+        )
+    };
+    assert_eq!(outcome(), outcome());
+}

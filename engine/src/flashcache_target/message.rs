@@ -17,9 +17,66 @@
 //! - `whitelist|blacklist add|del <pid>`, `whitelist|blacklist delall` — the pid lists
 //!   (flashcache's DM messages on kernels ≥ 4.4).
 //!
-//! Deliberately not here: carrying a command out (the target does, with its side effects).
+//! Carrying a command out is the state machine's business (with flashcache's side effects);
+//! this module only routes it there. Deliberately not here: what a command does.
 
+use super::{FlashcacheTarget, Stage};
+use crate::block::IoStatus;
+use crate::dm_core::BioKey;
 use crate::flashcache::{ErrorInjection, PidList, ReclaimPolicy, Tunable};
+use crate::services::Services;
+
+impl FlashcacheTarget {
+    /// A target message (grammar in the module documentation), carried out by the running
+    /// state machine; refused (with the reason) while setting up or after a failed setup.
+    pub fn message(
+        &mut self,
+        text: &str,
+        services: &mut Services,
+        finished: &mut Vec<(BioKey, IoStatus)>,
+    ) -> Result<(), String> {
+        let command = parse(text)?;
+        let now_ns = services.now_ns();
+        let Stage::Running(fc) = &mut self.stage else {
+            return Err(format!(
+                "flashcache: {text:?} refused: the target is {:?}, not running",
+                self.state()
+            ));
+        };
+        let result = match command {
+            Command::Set(tunable) => fc.set_tunable(tunable),
+            Command::DoSync => fc.do_sync(now_ns),
+            Command::StopSync => {
+                fc.stop_sync();
+                Ok(())
+            }
+            Command::ZeroStats => {
+                fc.zero_stats();
+                Ok(())
+            }
+            Command::ErrorInject(flags) => {
+                fc.inject_errors(flags);
+                Ok(())
+            }
+            Command::Remove => fc.remove(now_ns),
+            Command::PidAdd(list, pid) => {
+                fc.add_pid(list, pid, now_ns);
+                Ok(())
+            }
+            Command::PidDel(list, pid) => {
+                fc.delete_pid(list, pid);
+                Ok(())
+            }
+            Command::PidDelAll(list) => {
+                fc.delete_all_pids(list);
+                Ok(())
+            }
+            Command::Nothing => Ok(()),
+        };
+        self.pump(services, finished);
+        result.map_err(|error| format!("flashcache: {text:?} refused: {error}"))
+    }
+}
 
 /// One parsed message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,7 +10,7 @@
 //! runs after the interrupt handlers that queued it), ticks via `poll_deadline`, and
 //! `CompleteBio` back to dm core. Sub-modules: `execute` (requests to services and their
 //! completions back), `page_pool` (reserved metadata and bounce pages), `message` (the text
-//! of target messages).
+//! of target messages), `observe` (idleness, deadlock report, invariants).
 //!
 //! Setup obligation: `Engine::new` only starts the constructor's IO (writeback create or
 //! load: superblock probe, slots, superblock; writethrough and writearound need none). The
@@ -25,13 +25,14 @@
 
 mod execute;
 mod message;
+mod observe;
 mod page_pool;
 
 use crate::arena::Buffer;
 use crate::block::{DeviceId, IoStatus, Op};
 use crate::dm_core::{split_at_boundaries, BioKey};
 use crate::dm_io::DmIoClientId;
-use crate::error::{EngineError, WaitingJob};
+use crate::error::EngineError;
 use crate::flashcache::{
     self as fc, Flashcache, FlashcacheConfig, Phase, Setup, SetupError, SetupStatus,
 };
@@ -40,7 +41,6 @@ use crate::services::{ServiceEvent, Services};
 use crate::slab::{Slab, SlabKey};
 use crate::target::TargetIo;
 use execute::Outstanding;
-use message::Command;
 use page_pool::PagePool;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -549,179 +549,5 @@ impl FlashcacheTarget {
             }
         }
         self.pump(services, finished);
-    }
-
-    /// A target message (see `message` for the grammar).
-    pub fn message(
-        &mut self,
-        text: &str,
-        services: &mut Services,
-        finished: &mut Vec<(BioKey, IoStatus)>,
-    ) -> Result<(), String> {
-        let command = message::parse(text)?;
-        let now_ns = services.now_ns();
-        let Stage::Running(fc) = &mut self.stage else {
-            return Err(format!(
-                "flashcache: {text:?} refused: the target is {:?}, not running",
-                self.state()
-            ));
-        };
-        let result = match command {
-            Command::Set(tunable) => fc.set_tunable(tunable),
-            Command::DoSync => fc.do_sync(now_ns),
-            Command::StopSync => {
-                fc.stop_sync();
-                Ok(())
-            }
-            Command::ZeroStats => {
-                fc.zero_stats();
-                Ok(())
-            }
-            Command::ErrorInject(flags) => {
-                fc.inject_errors(flags);
-                Ok(())
-            }
-            Command::Remove => fc.remove(now_ns),
-            Command::PidAdd(list, pid) => {
-                fc.add_pid(list, pid, now_ns);
-                Ok(())
-            }
-            Command::PidDel(list, pid) => {
-                fc.delete_pid(list, pid);
-                Ok(())
-            }
-            Command::PidDelAll(list) => {
-                fc.delete_all_pids(list);
-                Ok(())
-            }
-            Command::Nothing => Ok(()),
-        };
-        self.pump(services, finished);
-        result.map_err(|error| format!("flashcache: {text:?} refused: {error}"))
-    }
-
-    // ------------------------------------------------------------------ observation
-
-    /// Nothing in flight or waiting, setup over, and no remove half done (a halted target
-    /// counts as idle once nothing of ours is in flight).
-    pub fn is_idle(&self) -> bool {
-        let stage_idle = match &self.stage {
-            Stage::SettingUp(_) => false,
-            // A halted target never moves again: once its IO has drained it is idle.
-            Stage::Running(fc) => match fc.phase() {
-                Phase::Halted(_) => true,
-                Phase::Removing | Phase::Storing => false,
-                Phase::Running | Phase::Stopped(_) => fc.is_idle(),
-            },
-            Stage::Failed(_) => true,
-        };
-        stage_idle
-            && self.pieces.is_empty()
-            && self.fc_bios.is_empty()
-            && self.outstanding.is_empty()
-            && self.pool_waiting.is_empty()
-            && self.refused.is_empty()
-            && !self.worker_wanted
-    }
-
-    pub fn waiting_report(&self, out: &mut Vec<WaitingJob>) {
-        if !self.setup_waiting.is_empty() || matches!(self.stage, Stage::SettingUp(_)) {
-            out.push(WaitingJob {
-                component: "flashcache",
-                description: format!(
-                    "setup in progress; {} piece(s) wait for it",
-                    self.setup_waiting.len()
-                ),
-            });
-        }
-        for (key, piece) in self.pieces.iter() {
-            out.push(WaitingJob {
-                component: "flashcache",
-                description: format!(
-                    "piece {} ({:?} {}+{}) waits for {} flashcache bio(s)",
-                    key.to_u64(),
-                    piece.op,
-                    piece.sector,
-                    piece.sectors,
-                    piece.remaining
-                ),
-            });
-        }
-        if !self.pool_waiting.is_empty() {
-            out.push(WaitingJob {
-                component: "flashcache",
-                description: format!(
-                    "{} dm_io request(s) wait for reserved pages ({} lent)",
-                    self.pool_waiting.len(),
-                    self.pool.lent()
-                ),
-            });
-        }
-        if let Stage::Running(fc) = &self.stage {
-            out.push(WaitingJob {
-                component: "flashcache",
-                description: format!(
-                    "phase {:?}, {} job(s), {} request(s) outstanding, {} late write(s), gauges {:?}",
-                    fc.phase(),
-                    fc.jobs_in_flight(),
-                    self.outstanding.len(),
-                    self.late_writes,
-                    fc.gauges()
-                ),
-            });
-        }
-    }
-
-    pub fn check_invariants(&self, services: &Services) -> Result<(), String> {
-        if let Some(first) = self.anomalies.first() {
-            return Err(format!(
-                "flashcache adapter: {} anomalies, first: {first}",
-                self.anomalies.len()
-            ));
-        }
-        self.pieces.check()?;
-        self.fc_bios.check()?;
-        self.outstanding.check()?;
-        self.pool.check(services.arena())?;
-        let mut parts = vec![0u32; 0];
-        let mut index_of = std::collections::BTreeMap::new();
-        for (key, _) in self.pieces.iter() {
-            index_of.insert(key, parts.len());
-            parts.push(0);
-        }
-        for (id, part) in self.fc_bios.iter() {
-            let Some(&index) = index_of.get(&part.piece) else {
-                return Err(format!(
-                    "flashcache bio {} belongs to no live piece",
-                    id.to_u64()
-                ));
-            };
-            parts[index] += 1;
-        }
-        for (key, piece) in self.pieces.iter() {
-            let live = parts[index_of[&key]];
-            let waiting = self.setup_waiting.contains(&key);
-            if live != piece.remaining || (live == 0 && !waiting) {
-                return Err(format!(
-                    "piece {}: {} parts live, {} remaining, waiting for setup: {waiting}",
-                    key.to_u64(),
-                    live,
-                    piece.remaining
-                ));
-            }
-        }
-        if let Stage::Running(fc) = &self.stage {
-            // The state machine asserts its own invariants; report a failure as a value.
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fc.check_invariants()))
-                .map_err(|panic| {
-                    let text = panic
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_else(|| "(no message)".to_string());
-                    format!("flashcache: {text}")
-                })?;
-        }
-        Ok(())
     }
 }

@@ -1,0 +1,134 @@
+//! Observation of the flashcache target by the engine: idleness, the deadlock report and
+//! the invariants linking pieces, flashcache bios, reserved pages and the state machine.
+//!
+//! Deliberately not here: anything that changes state.
+
+use super::{FlashcacheTarget, Stage};
+use crate::error::WaitingJob;
+use crate::flashcache::Phase;
+use crate::services::Services;
+
+impl FlashcacheTarget {
+    /// Nothing in flight or waiting, setup over, and no remove half done (a halted target
+    /// counts as idle once nothing of ours is in flight).
+    pub fn is_idle(&self) -> bool {
+        let stage_idle = match &self.stage {
+            Stage::SettingUp(_) => false,
+            // A halted target never moves again: once its IO has drained it is idle.
+            Stage::Running(fc) => match fc.phase() {
+                Phase::Halted(_) => true,
+                Phase::Removing | Phase::Storing => false,
+                Phase::Running | Phase::Stopped(_) => fc.is_idle(),
+            },
+            Stage::Failed(_) => true,
+        };
+        stage_idle
+            && self.pieces.is_empty()
+            && self.fc_bios.is_empty()
+            && self.outstanding.is_empty()
+            && self.pool_waiting.is_empty()
+            && self.refused.is_empty()
+            && !self.worker_wanted
+    }
+
+    pub fn waiting_report(&self, out: &mut Vec<WaitingJob>) {
+        if !self.setup_waiting.is_empty() || matches!(self.stage, Stage::SettingUp(_)) {
+            out.push(WaitingJob {
+                component: "flashcache",
+                description: format!(
+                    "setup in progress; {} piece(s) wait for it",
+                    self.setup_waiting.len()
+                ),
+            });
+        }
+        for (key, piece) in self.pieces.iter() {
+            out.push(WaitingJob {
+                component: "flashcache",
+                description: format!(
+                    "piece {} ({:?} {}+{}) waits for {} flashcache bio(s)",
+                    key.to_u64(),
+                    piece.op,
+                    piece.sector,
+                    piece.sectors,
+                    piece.remaining
+                ),
+            });
+        }
+        if !self.pool_waiting.is_empty() {
+            out.push(WaitingJob {
+                component: "flashcache",
+                description: format!(
+                    "{} dm_io request(s) wait for reserved pages ({} lent)",
+                    self.pool_waiting.len(),
+                    self.pool.lent()
+                ),
+            });
+        }
+        if let Stage::Running(fc) = &self.stage {
+            out.push(WaitingJob {
+                component: "flashcache",
+                description: format!(
+                    "phase {:?}, {} job(s), {} request(s) outstanding, {} late write(s), gauges {:?}",
+                    fc.phase(),
+                    fc.jobs_in_flight(),
+                    self.outstanding.len(),
+                    self.late_writes,
+                    fc.gauges()
+                ),
+            });
+        }
+    }
+
+    pub fn check_invariants(&self, services: &Services) -> Result<(), String> {
+        if let Some(first) = self.anomalies.first() {
+            return Err(format!(
+                "flashcache adapter: {} anomalies, first: {first}",
+                self.anomalies.len()
+            ));
+        }
+        self.pieces.check()?;
+        self.fc_bios.check()?;
+        self.outstanding.check()?;
+        self.pool.check(services.arena())?;
+        let mut parts = vec![0u32; 0];
+        let mut index_of = std::collections::BTreeMap::new();
+        for (key, _) in self.pieces.iter() {
+            index_of.insert(key, parts.len());
+            parts.push(0);
+        }
+        for (id, part) in self.fc_bios.iter() {
+            let Some(&index) = index_of.get(&part.piece) else {
+                return Err(format!(
+                    "flashcache bio {} belongs to no live piece",
+                    id.to_u64()
+                ));
+            };
+            parts[index] += 1;
+        }
+        for (key, piece) in self.pieces.iter() {
+            let live = parts[index_of[&key]];
+            let waiting = self.setup_waiting.contains(&key);
+            if live != piece.remaining || (live == 0 && !waiting) {
+                return Err(format!(
+                    "piece {}: {} parts live, {} remaining, waiting for setup: {waiting}",
+                    key.to_u64(),
+                    live,
+                    piece.remaining
+                ));
+            }
+        }
+        if let Stage::Running(fc) = &self.stage {
+            // The state machine asserts its own invariants; report a failure as a value.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fc.check_invariants()))
+                .map_err(|panic| {
+                    let text = panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "(no message)".to_string());
+                    format!("flashcache: {text}")
+                })?;
+        }
+        Ok(())
+    }
+}

@@ -9,6 +9,7 @@
 //!
 //! Nothing here reads a wall clock: virtual time is the only time.
 
+pub mod block_table;
 pub mod crash;
 pub mod device;
 pub mod event_queue;

@@ -13,9 +13,10 @@
 //!
 //! A sector never written holds zeros on a fresh simulated device; on a real device that held
 //! data before the run, [`Oracle::new`] with `initial_contents_known = false` accepts anything
-//! there. State is kept per 4 KiB block (one entry when all 8 sectors agree), in a two-level
-//! table, so memory follows the volume's written footprint, not the trace length.
+//! there. State is kept per 4 KiB block (one entry when all 8 sectors agree), in a
+//! [`BlockTable`], so memory follows the volume's written footprint, not the trace length.
 
+use crate::block_table::{for_each_block, BlockTable};
 use dmsim_engine::block::SECTORS_PER_PAGE;
 use dmsim_engine::content::{SectorContent, SectorStamp};
 use std::collections::BTreeMap;
@@ -77,13 +78,11 @@ pub struct DataError {
     pub allowed: String,
 }
 
-const CHUNK_BLOCKS: usize = 512;
-
 /// The oracle of one volume.
 #[derive(Debug)]
 pub struct Oracle {
     initial_contents_known: bool,
-    chunks: Vec<Option<Box<[Option<BlockState>]>>>,
+    blocks: BlockTable<BlockState>,
     /// Writes in flight: write id → (sector, sectors).
     inflight: BTreeMap<u64, (u64, u64)>,
     completion_seq: u64,
@@ -96,7 +95,7 @@ impl Oracle {
     pub fn new(initial_contents_known: bool) -> Self {
         Oracle {
             initial_contents_known,
-            chunks: Vec::new(),
+            blocks: BlockTable::default(),
             inflight: BTreeMap::new(),
             completion_seq: 0,
             verified_sectors: 0,
@@ -240,44 +239,20 @@ impl Oracle {
     }
 
     fn state(&self, sector: u64) -> SectorState {
-        let block = sector / SECTORS_PER_PAGE;
-        let (chunk, slot) = (
-            (block / CHUNK_BLOCKS as u64) as usize,
-            (block % CHUNK_BLOCKS as u64) as usize,
-        );
-        self.chunks
-            .get(chunk)
-            .and_then(|c| c.as_ref())
-            .and_then(|c| c[slot].as_ref())
+        self.blocks
+            .get(sector / SECTORS_PER_PAGE)
             .map_or(SectorState::default(), |b| {
                 b.get((sector % SECTORS_PER_PAGE) as usize)
             })
     }
 
     fn update(&mut self, sector: u64, sectors: u64, f: &mut dyn FnMut(&mut SectorState)) {
-        let end = sector + sectors;
-        let mut s = sector;
-        while s < end {
-            let block = s / SECTORS_PER_PAGE;
-            let first = (s % SECTORS_PER_PAGE) as usize;
-            let last = (end - block * SECTORS_PER_PAGE).min(SECTORS_PER_PAGE) as usize;
-            let (chunk, slot) = (
-                (block / CHUNK_BLOCKS as u64) as usize,
-                (block % CHUNK_BLOCKS as u64) as usize,
-            );
-            if self.chunks.len() <= chunk {
-                self.chunks.resize_with(chunk + 1, || None);
-            }
-            let c = self.chunks[chunk].get_or_insert_with(|| {
-                let mut v = Vec::with_capacity(CHUNK_BLOCKS);
-                v.resize_with(CHUNK_BLOCKS, || None);
-                v.into_boxed_slice()
-            });
-            c[slot]
-                .get_or_insert(BlockState::Uniform(SectorState::default()))
+        let blocks = &mut self.blocks;
+        for_each_block(sector, sectors, &mut |block, first, last, _| {
+            blocks
+                .get_or_insert_with(block, || BlockState::Uniform(SectorState::default()))
                 .update(first, last, f);
-            s = block * SECTORS_PER_PAGE + last as u64;
-        }
+        });
     }
 }
 

@@ -3,10 +3,13 @@
 //! Unwritten blocks hold zeros and take no memory. A 4 KiB block written whole by one
 //! workload write is stored as one stamp (16 bytes); a block written piecewise as eight
 //! sector contents; a block that received real bytes (engine metadata) as its 4 KiB of bytes.
-//! Lookup is a two-level table indexed by block number, so reads and writes cost O(1).
+//! Lookup is a [`BlockTable`], so reads and writes cost O(1).
 
 use dmsim_engine::block::{PAGE_SIZE, SECTORS_PER_PAGE, SECTOR_SIZE};
 use dmsim_engine::content::{decode_sector, encode_content, SectorContent, SectorStamp};
+
+pub use crate::block_table::for_each_block;
+use crate::block_table::BlockTable;
 
 /// One sector as the store hands it out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,14 +77,10 @@ impl BlockContent {
     }
 }
 
-/// Blocks per second-level chunk (2 MiB of device space).
-const CHUNK_BLOCKS: usize = 512;
-
 /// The content of a whole device.
 #[derive(Debug, Clone, Default)]
 pub struct ContentStore {
-    chunks: Vec<Option<Box<[Option<BlockContent>]>>>,
-    blocks_stored: u64,
+    blocks: BlockTable<BlockContent>,
 }
 
 /// What one sector of a write carries.
@@ -98,38 +97,17 @@ impl ContentStore {
 
     /// Number of blocks holding something other than implicit zeros.
     pub fn blocks_stored(&self) -> u64 {
-        self.blocks_stored
+        self.blocks.len()
     }
 
     /// The stored content of block `block` (None = zeros).
     pub fn block(&self, block: u64) -> Option<&BlockContent> {
-        let (chunk, slot) = split(block);
-        self.chunks.get(chunk)?.as_ref()?[slot].as_ref()
-    }
-
-    fn slot_mut(&mut self, block: u64) -> &mut Option<BlockContent> {
-        let (chunk, slot) = split(block);
-        if self.chunks.len() <= chunk {
-            self.chunks.resize_with(chunk + 1, || None);
-        }
-        let chunk = self.chunks[chunk].get_or_insert_with(|| {
-            let mut v = Vec::with_capacity(CHUNK_BLOCKS);
-            v.resize_with(CHUNK_BLOCKS, || None);
-            v.into_boxed_slice()
-        });
-        &mut chunk[slot]
+        self.blocks.get(block)
     }
 
     /// Replace a whole block's content (used by the volatile cache when it persists).
     pub fn put_block(&mut self, block: u64, content: Option<BlockContent>) {
-        let slot = self.slot_mut(block);
-        let delta: i64 = match (slot.is_some(), content.is_some()) {
-            (false, true) => 1,
-            (true, false) => -1,
-            _ => 0,
-        };
-        *slot = content;
-        self.blocks_stored = self.blocks_stored.wrapping_add_signed(delta);
+        self.blocks.put(block, content);
     }
 
     /// Hand sectors `sector..sector+sectors` to `sink` in order.
@@ -161,20 +139,6 @@ impl ContentStore {
     pub fn discard(&mut self, sector: u64, sectors: u64) {
         let zero = |_| SectorWrite::Content(SectorContent::Zero);
         self.write(sector, sectors, &zero);
-    }
-}
-
-/// Call `f(block, first, last, offset)` for every block the range touches: sectors
-/// `first..last` of the block (exclusive end) are sectors `offset..` of the range.
-pub fn for_each_block(sector: u64, sectors: u64, f: &mut dyn FnMut(u64, usize, usize, u64)) {
-    let end = sector + sectors;
-    let mut s = sector;
-    while s < end {
-        let block = s / SECTORS_PER_PAGE;
-        let first = (s % SECTORS_PER_PAGE) as usize;
-        let last = (end - block * SECTORS_PER_PAGE).min(SECTORS_PER_PAGE) as usize;
-        f(block, first, last, s - sector);
-        s = block * SECTORS_PER_PAGE + last as u64;
     }
 }
 
@@ -222,13 +186,6 @@ pub fn merge_block<'d>(
         }
         BlockContent::from_sectors(contents)
     }
-}
-
-fn split(block: u64) -> (usize, usize) {
-    (
-        (block / CHUNK_BLOCKS as u64) as usize,
-        (block % CHUNK_BLOCKS as u64) as usize,
-    )
 }
 
 #[cfg(test)]

@@ -488,6 +488,8 @@ impl FlashcacheTarget {
         let halted =
             matches!(&self.stage, Stage::Running(fc) if matches!(fc.phase(), Phase::Halted(_)));
         if halted {
+            // Requests not yet started would only be refused by the halted machine.
+            self.pool_waiting.clear();
             for key in self.fc_bios.keys() {
                 self.finish_fc_bio(key, IoStatus::IoError, services, finished);
             }

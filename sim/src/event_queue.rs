@@ -40,7 +40,10 @@ impl<E> PartialOrd for Entry<E> {
 impl<E> Ord for Entry<E> {
     /// Reversed: `BinaryHeap` is a max-heap and we want the earliest key first.
     fn cmp(&self, other: &Self) -> Ordering {
-        other.key().cmp(&self.key())
+        other
+            .time_ns
+            .cmp(&self.time_ns)
+            .then_with(|| other.order.cmp(&self.order))
     }
 }
 

@@ -167,7 +167,9 @@ impl CacheArgs {
         let block_sectors = block_size / 512;
         let cache_sectors = match (self.cache_size, self.cache_blocks) {
             (Some(bytes), _) => bytes / 512,
-            (None, Some(blocks)) => blocks * block_sectors,
+            (None, Some(blocks)) => blocks
+                .checked_mul(block_sectors)
+                .ok_or_else(|| format!("--cache-blocks {blocks} is too large"))?,
             (None, None) => DEFAULT_CACHE_BYTES / 512,
         };
         let assoc = match self.assoc.as_deref().unwrap_or("512") {

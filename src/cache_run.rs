@@ -4,7 +4,7 @@
 //! `compare`; deterministic for a given setup, record stream and seed.
 
 use crate::cache_args::CacheSetup;
-use crate::verifier::Verifier;
+use crate::verifier::{real_run_write_id_base, Verifier};
 use dmsim_engine::{
     drive, DeviceId, DriveOptions, DriveOutcome, Engine, EngineConfig, Platform, TargetSpec,
 };
@@ -106,6 +106,7 @@ pub fn run_cache<I: Iterator<Item = TraceRecord>>(
             Ok(output)
         }
         CacheDevices::Real { ssd, hdd } => {
+            let mut source = source.with_write_id_base(real_run_write_id_base());
             let names = [
                 ssd.path().display().to_string(),
                 hdd.path().display().to_string(),

@@ -3,11 +3,23 @@
 //! devices, since it sees only what crosses the engine boundary.
 
 use dmsim_engine::block::{DeviceId, Extent, IoStatus, Op};
+use dmsim_engine::content::SectorContent;
 use dmsim_engine::io::{BioDone, Input, Output};
 use dmsim_engine::platform::DriveObserver;
 use dmsim_reports::{RunRecorder, RunReport};
 use dmsim_sim::oracle::Oracle;
 use std::collections::BTreeMap;
+
+/// The write-id base of a run on real devices: a per-run nonce (high 32 bits), so stamps a
+/// previous run left on the device never equal this run's. Real runs are not reproducible
+/// anyway; simulated runs use base 0.
+#[allow(clippy::disallowed_methods)] // wall clock as a nonce, real devices only
+pub fn real_run_write_id_base() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.subsec_nanos() as u64 ^ d.as_secs());
+    (nanos & 0xffff_ffff).max(1) << 32
+}
 
 /// A bio seen entering the engine.
 struct InFlightBio {
@@ -133,7 +145,11 @@ impl DriveObserver for Verifier {
         if let Input::Bio(bio) = input {
             let mark = match bio.op {
                 Op::Write => {
-                    let write_id = bio.id.0 + 1;
+                    // The id the workload stamped into the data (see RecordSource).
+                    let write_id = match bio.data.first() {
+                        Some(SectorContent::Stamp(stamp)) => stamp.write_id,
+                        _ => panic!("bio {} writes unstamped data", bio.id.0),
+                    };
                     self.oracle
                         .write_submitted(write_id, bio.sector, u64::from(bio.sectors));
                     write_id

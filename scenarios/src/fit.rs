@@ -141,6 +141,10 @@ impl Fitter {
 
     /// `record` placed on the device, or why it cannot be.
     pub fn place(&mut self, mut record: TraceRecord) -> Result<TraceRecord, FitError> {
+        if record.sectors == 0 {
+            // Flushes (and empty records the replay skips) address nothing.
+            return Ok(record);
+        }
         let beyond = record.sector + record.sectors > self.device_sectors;
         if record.sectors > self.device_sectors {
             return Err(FitError::RequestTooLarge {
@@ -159,6 +163,12 @@ impl Fitter {
             FitMode::Refuse => record.sector,
             FitMode::Wrap => {
                 let modulus = self.device_sectors / WRAP_ALIGN_SECTORS * WRAP_ALIGN_SECTORS;
+                if modulus == 0 {
+                    return Err(FitError::RequestTooLarge {
+                        sectors: record.sectors,
+                        device_sectors: self.device_sectors,
+                    });
+                }
                 let wrapped = record.sector % modulus;
                 if wrapped + record.sectors > self.device_sectors {
                     (self.device_sectors - record.sectors) / WRAP_ALIGN_SECTORS * WRAP_ALIGN_SECTORS
@@ -224,6 +234,18 @@ mod tests {
             "{end:?}"
         );
         assert_eq!(f.moved_records(), 2);
+    }
+
+    #[test]
+    fn flushes_pass_through_and_tiny_devices_refuse_instead_of_dividing_by_zero() {
+        let mut flush = rec(1 << 40, 0);
+        flush.op = TraceOp::Flush;
+        let mut f = Fitter::new(FitMode::Wrap, 4, None).unwrap();
+        assert_eq!(f.place(flush.clone()).unwrap(), flush);
+        assert!(matches!(
+            f.place(rec(8, 4)),
+            Err(FitError::RequestTooLarge { .. })
+        ));
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //!
 //! Every write carries self-describing data: sector i of a write with id w holds the stamp
 //! (volume sector, w), so a data oracle can check every read (DESIGN.md, "Data"). Write ids are
-//! the bio id + 1, unique and increasing in submission order.
+//! a base plus the bio id + 1, unique and increasing in submission order. The base is 0 in
+//! simulation; on a real device it is a per-run nonce ([`RecordSource::with_write_id_base`]),
+//! so data left by an earlier run can never pass for this run's.
 //!
 //! Overlapping writes are serialised (like fio's `serialize_overlap`): a write that overlaps
 //! a write still in flight waits until that one completes. Concurrent overlapping writes have
@@ -20,6 +22,9 @@ use dmsim_engine::content::{SectorContent, SectorStamp};
 use dmsim_engine::io::{Bio, BioDone, BioFlags, BioId};
 use dmsim_engine::platform::BioSource;
 use std::collections::{BTreeMap, BTreeSet};
+
+/// Largest request replayed (32 MiB); larger records are skipped and counted.
+pub const MAX_BIO_SECTORS: u64 = 1 << 16;
 
 /// How bios are paced.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -53,6 +58,7 @@ pub struct RecordSource<I: Iterator<Item = TraceRecord>> {
     stopped: bool,
     /// No record is left (seen when peeking).
     exhausted: bool,
+    write_id_base: u64,
     last_now_ns: u64,
 }
 
@@ -77,8 +83,15 @@ impl<I: Iterator<Item = TraceRecord>> RecordSource<I> {
             stop_at_ns: None,
             stopped: false,
             exhausted: false,
+            write_id_base: 0,
             last_now_ns: 0,
         }
+    }
+
+    /// Write ids start after `base` (see the module documentation).
+    pub fn with_write_id_base(mut self, base: u64) -> Self {
+        self.write_id_base = base;
+        self
     }
 
     /// Issue nothing at or after `time_ns` (a `--duration` limit).
@@ -92,7 +105,7 @@ impl<I: Iterator<Item = TraceRecord>> RecordSource<I> {
         self.next_id
     }
 
-    /// Records skipped because no bio expresses them.
+    /// Records skipped because no bio expresses them (see `skip_unusable`).
     pub fn skipped_records(&self) -> u64 {
         self.skipped_records
     }
@@ -113,10 +126,18 @@ impl<I: Iterator<Item = TraceRecord>> RecordSource<I> {
         self.in_flight.len()
     }
 
-    /// Drop records the engine cannot express, so `peek` shows the next real one.
+    /// Drop records the engine cannot express, so `peek` shows the next real one: operations
+    /// with no bio (`TraceOp::Other`), zero-length reads, writes and discards (blkparse shows an
+    /// empty preflush as a zero-length write; flushes are kept), and requests above
+    /// [`MAX_BIO_SECTORS`].
     fn skip_unusable(&mut self) {
         while let Some(r) = self.records.peek() {
-            if r.op.to_block_op().is_some() {
+            let usable = match r.op.to_block_op() {
+                None => false,
+                Some(Op::Flush) => true,
+                Some(_) => r.sectors > 0 && r.sectors <= MAX_BIO_SECTORS,
+            };
+            if usable {
                 return;
             }
             self.records.next();
@@ -193,7 +214,11 @@ impl<I: Iterator<Item = TraceRecord>> BioSource for RecordSource<I> {
                 u32::try_from(record.sectors).unwrap_or(u32::MAX),
             )
         };
-        let write_id = if op == Op::Write { id.0 + 1 } else { 0 };
+        let write_id = if op == Op::Write {
+            self.write_id_base + id.0 + 1
+        } else {
+            0
+        };
         let data = if op == Op::Write {
             (0..u64::from(sectors))
                 .map(|i| {
@@ -213,7 +238,7 @@ impl<I: Iterator<Item = TraceRecord>> BioSource for RecordSource<I> {
             sectors,
             flags: BioFlags {
                 fua: false,
-                preflush: op == Op::Flush || record.op == TraceOp::Flush,
+                preflush: op == Op::Flush,
                 sync: false,
             },
             data,
@@ -337,6 +362,23 @@ mod tests {
         assert_eq!(s.next_arrival_ns(), Some(10));
         s.take_bio(10);
         assert_eq!(s.next_arrival_ns(), Some(10), "reads may race writes");
+    }
+
+    #[test]
+    fn empty_and_oversized_records_are_skipped_and_flushes_kept() {
+        let mut empty_write = rec(0, TraceOp::Write, 0);
+        empty_write.sectors = 0;
+        let mut flush = rec(0, TraceOp::Flush, 0);
+        flush.sectors = 0;
+        let mut huge = rec(0, TraceOp::Read, 0);
+        huge.sectors = MAX_BIO_SECTORS + 8;
+        let recs = vec![empty_write, huge, flush];
+        let mut s = RecordSource::new(recs.into_iter(), Pacing::ClosedLoop { queue_depth: 4 });
+        assert_eq!(s.next_arrival_ns(), Some(0));
+        let bio = s.take_bio(0);
+        assert_eq!((bio.op, bio.sectors), (Op::Flush, 0));
+        assert_eq!(s.skipped_records(), 2);
+        assert!(s.is_finished());
     }
 
     #[test]

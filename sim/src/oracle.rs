@@ -5,11 +5,12 @@
 //! they complete, reads when they complete. Workload data is self-describing (each sector
 //! carries its volume sector and write id, [`SectorStamp`]), so the oracle keeps per sector
 //! only the write ids that may legitimately be there:
-//! - `acked`: the most recently completed successful write; `prev`: the one before, still
-//!   allowed for a read that started before `acked` completed;
+//! - its last few versions (acknowledged writes, newest first, with the completion sequence
+//!   at which each became current): a read may return the current one, or any older one that
+//!   was replaced after the read began;
 //! - writes in flight (submitted, not completed) that overlap the sector;
-//! - `unknown`: a write failed, timed out or was cancelled without a known outcome: any content
-//!   is accepted until the next successful write completes.
+//! - "unknown" as a version: a write failed, or a late write or discard left the range
+//!   undefined: any content is accepted while that version is allowed.
 //!
 //! A sector never written holds zeros on a fresh simulated device; on a real device that held
 //! data before the run, [`Oracle::new`] with `initial_contents_known = false` accepts anything
@@ -21,17 +22,37 @@ use dmsim_engine::block::SECTORS_PER_PAGE;
 use dmsim_engine::content::{SectorContent, SectorStamp};
 use std::collections::BTreeMap;
 
-/// What the oracle knows about one sector.
+/// Versions of a sector the oracle remembers; a read racing more acknowledged writes than
+/// this to one sector may be wrongly refused (never wrongly accepted).
+const VERSIONS: usize = 4;
+
+/// A version id meaning "contents unknown": any content is accepted.
+const UNKNOWN: u64 = u64::MAX;
+
+/// What the oracle knows about one sector: its last versions, newest first. `ids[k]` became
+/// the content at completion sequence `seqs[k]` and stayed so until `seqs[k - 1]`. Id 0 is
+/// "never written"; [`UNKNOWN`] is "any content" (a failed write, a late write, a discard).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct SectorState {
-    /// Write id of the last successful completion (0 = never written).
-    acked: u64,
-    /// Global completion sequence number when `acked` completed.
-    acked_seq: u64,
-    /// The acked id before `acked` (0 = never written).
-    prev: u64,
-    /// Contents unknown since a write failed or ended without a known outcome.
-    unknown: bool,
+    ids: [u64; VERSIONS],
+    seqs: [u64; VERSIONS],
+}
+
+impl SectorState {
+    fn push(&mut self, id: u64, seq: u64) {
+        self.ids.copy_within(0..VERSIONS - 1, 1);
+        self.seqs.copy_within(0..VERSIONS - 1, 1);
+        self.ids[0] = id;
+        self.seqs[0] = seq;
+    }
+
+    /// The versions a read started at mark `started` may return: the current one, and every
+    /// older one that was replaced after the read began.
+    fn allowed(&self, started: u64) -> impl Iterator<Item = u64> + '_ {
+        (0..VERSIONS)
+            .take_while(move |&k| k == 0 || self.seqs[k - 1] > started)
+            .map(|k| self.ids[k])
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -133,22 +154,16 @@ impl Oracle {
             .unwrap_or_else(|| panic!("write id {write_id} completed but was never submitted"));
         self.completion_seq += 1;
         let seq = self.completion_seq;
-        self.update(sector, sectors, &mut |s| {
-            if ok {
-                s.prev = s.acked;
-                s.acked = write_id;
-                s.acked_seq = seq;
-                s.unknown = false;
-            } else {
-                s.unknown = true;
-            }
-        });
+        let id = if ok { write_id } else { UNKNOWN };
+        self.update(sector, sectors, &mut |s| s.push(id, seq));
     }
 
     /// The range's contents are unknown (a late write after a timeout, a discard, a crash of
     /// an unflushed cache); any content is accepted until the next successful write.
     pub fn contents_unknown(&mut self, sector: u64, sectors: u64) {
-        self.update(sector, sectors, &mut |s| s.unknown = true);
+        self.completion_seq += 1;
+        let seq = self.completion_seq;
+        self.update(sector, sectors, &mut |s| s.push(UNKNOWN, seq));
     }
 
     /// Check a completed read of `data` (one content per sector from `sector`) started at
@@ -165,10 +180,8 @@ impl Oracle {
             let s = sector + i as u64;
             self.verified_sectors += 1;
             let state = self.state(s);
-            if state.unknown {
-                continue;
-            }
-            let stamp_ok = |id: u64| match (id, got) {
+            let matches = |id: u64| match (id, got) {
+                (UNKNOWN, _) => true,
                 (0, SectorContent::Zero) => true,
                 (0, _) => !self.initial_contents_known,
                 (
@@ -180,7 +193,7 @@ impl Oracle {
                 ) => *at == s && *write_id == id,
                 _ => false,
             };
-            let in_flight_ok = || match got {
+            let in_flight = || match got {
                 SectorContent::Stamp(SectorStamp {
                     sector: at,
                     write_id,
@@ -193,39 +206,27 @@ impl Oracle {
                 }
                 _ => false,
             };
-            let prev_ok = state.acked_seq > started && stamp_ok(state.prev);
-            if stamp_ok(state.acked) || prev_ok || in_flight_ok() {
+            if state.allowed(started).any(matches) || in_flight() {
                 continue;
             }
+            let allowed: Vec<String> = state
+                .allowed(started)
+                .map(|id| match id {
+                    0 => "never written".to_string(),
+                    id => format!("write {id}"),
+                })
+                .chain(
+                    self.inflight
+                        .iter()
+                        .filter(|(_, &(ws, wn))| s >= ws && s < ws + wn)
+                        .map(|(id, _)| format!("write {id} (in flight)")),
+                )
+                .collect();
             return Err(DataError {
                 bio_id,
                 sector: s,
                 got: *got,
-                allowed: format!(
-                    "write {} (last acknowledged){}{}",
-                    state.acked,
-                    if state.acked_seq > started {
-                        format!(
-                            ", write {} (acknowledged before the read began)",
-                            state.prev
-                        )
-                    } else {
-                        String::new()
-                    },
-                    {
-                        let flying: Vec<String> = self
-                            .inflight
-                            .iter()
-                            .filter(|(_, &(ws, wn))| s >= ws && s < ws + wn)
-                            .map(|(id, _)| id.to_string())
-                            .collect();
-                        if flying.is_empty() {
-                            String::new()
-                        } else {
-                            format!(", in-flight writes {}", flying.join(" "))
-                        }
-                    }
-                ),
+                allowed: allowed.join(", "),
             });
         }
         Ok(())
@@ -234,8 +235,8 @@ impl Oracle {
     /// The write ids a sector may hold after every write in flight has ended: what a crash
     /// check compares against (`acked`, or anything if unknown).
     pub fn acknowledged(&self, sector: u64) -> Option<u64> {
-        let s = self.state(sector);
-        (!s.unknown).then_some(s.acked)
+        let id = self.state(sector).ids[0];
+        (id != UNKNOWN).then_some(id)
     }
 
     fn state(&self, sector: u64) -> SectorState {
@@ -352,6 +353,37 @@ mod tests {
         o.read_done(1, m, 0, &want).unwrap();
         assert_eq!(o.acknowledged(3), Some(2));
         assert_eq!(o.acknowledged(4), Some(1));
+    }
+
+    #[test]
+    fn a_read_spanning_two_acknowledged_writes_may_see_the_first_version() {
+        let mut o = Oracle::new(true);
+        o.write_submitted(1, 0, 8);
+        o.write_done(1, true);
+        let m = o.read_started();
+        for id in 2..=3 {
+            o.write_submitted(id, 0, 8);
+            o.write_done(id, true);
+        }
+        o.read_done(1, m, 0, &data(0, 8, 1)).unwrap();
+        o.read_done(2, m, 0, &data(0, 8, 2)).unwrap();
+        o.read_done(3, m, 0, &data(0, 8, 3)).unwrap();
+        let later = o.read_started();
+        assert!(o.read_done(4, later, 0, &data(0, 8, 1)).is_err());
+    }
+
+    #[test]
+    fn unknown_content_stays_allowed_for_a_read_begun_before_the_next_write() {
+        let mut o = Oracle::new(true);
+        o.contents_unknown(0, 8);
+        let m = o.read_started();
+        o.write_submitted(1, 0, 8);
+        o.write_done(1, true);
+        o.read_done(1, m, 0, &[SectorContent::Foreign; 8]).unwrap();
+        let later = o.read_started();
+        assert!(o
+            .read_done(2, later, 0, &[SectorContent::Foreign; 8])
+            .is_err());
     }
 
     #[test]

@@ -377,8 +377,17 @@ fn run_cell(
         }
         PlanInput::Workload(spec) => {
             let mut spec = spec.clone();
+            let volume_bytes = volume * 512;
             if spec.span_bytes == 0 {
-                spec.span_bytes = volume * 512 - spec.span_start_bytes;
+                spec.span_bytes = volume_bytes.checked_sub(spec.span_start_bytes).ok_or_else(|| {
+                    format!("input.workload.span_start_bytes {} lies beyond the volume ({volume_bytes} bytes)", spec.span_start_bytes)
+                })?;
+            }
+            if spec.span_start_bytes.saturating_add(spec.span_bytes) > volume_bytes {
+                return Err(format!(
+                    "input.workload: span {}+{} bytes ends beyond the volume ({volume_bytes} bytes)",
+                    spec.span_start_bytes, spec.span_bytes
+                ));
             }
             let generator = WorkloadGenerator::new(&spec, stream(seed, "workload"))
                 .map_err(|e| e.to_string())?;
@@ -418,9 +427,7 @@ fn pacing(
             .speed
             .or(scenario.map(|s| s.pacing.speed))
             .unwrap_or(1.0);
-        if !(speed.is_finite() && speed > 0.0) {
-            return Err(format!("--speed {speed} must be a positive number"));
-        }
+        crate::cmd::replay::check_speed(speed)?;
         Ok((
             Pacing::OpenLoop { speed },
             serde_json::json!({"open_loop": true, "speed": speed}),

@@ -117,9 +117,7 @@ pub struct PacingArgs {
 impl PacingArgs {
     pub fn pacing(&self) -> Result<Pacing, String> {
         if self.open_loop {
-            if !(self.speed.is_finite() && self.speed > 0.0) {
-                return Err(format!("--speed {} must be a positive number", self.speed));
-            }
+            check_speed(self.speed)?;
             Ok(Pacing::OpenLoop { speed: self.speed })
         } else {
             Ok(Pacing::ClosedLoop {
@@ -133,6 +131,21 @@ impl PacingArgs {
         } else {
             serde_json::json!({"qd": self.qd})
         }
+    }
+}
+
+/// Slowest replay accepted: a million times slower than recorded.
+const SPEED_MIN: f64 = 1e-6;
+
+/// Refuse a replay speed that is not a number, not positive, or so slow that trace times
+/// would overflow virtual time.
+pub fn check_speed(speed: f64) -> Result<(), String> {
+    if speed.is_finite() && speed >= SPEED_MIN {
+        Ok(())
+    } else {
+        Err(format!(
+            "--speed {speed:e} must be a number of at least {SPEED_MIN:e}"
+        ))
     }
 }
 

@@ -7,7 +7,7 @@ use crate::cache_run::run_cache;
 use crate::cmd::replay::{run_config, RealCacheArgs};
 use crate::progress::Progress;
 use crate::units::{parse_duration_ns, parse_io_size};
-use crate::verifier::Verifier;
+use crate::verifier::{real_run_write_id_base, Verifier};
 use clap::{Args, ValueEnum};
 use dmsim_engine::{drive, DeviceId, DriveOptions, DriveOutcome, Engine, EngineConfig, TargetSpec};
 use dmsim_models::presets;
@@ -137,9 +137,16 @@ impl WorkloadArg {
 }
 
 /// Arena pages for `qd` requests of `bs` bytes in flight, with room for the engine's own.
-pub fn arena_pages_for(qd: u32, bs: u32) -> u32 {
-    let per_request = bs.div_ceil(4096) + 1;
-    (qd * per_request * 2).max(4096)
+pub fn arena_pages_for(qd: u32, bs: u32) -> Result<u32, String> {
+    let per_request = u64::from(bs.div_ceil(4096)) + 1;
+    let pages = (u64::from(qd) * per_request * 2).max(4096);
+    // 4 Mi pages = 16 GiB of buffers: beyond that the request is a mistake, not a workload.
+    u32::try_from(pages)
+        .ok()
+        .filter(|&p| p <= 4 << 20)
+        .ok_or_else(|| {
+            format!("--qd {qd} × --bs {bs} needs {pages} buffer pages; use a smaller depth or size")
+        })
 }
 
 impl WorkloadArg {
@@ -161,7 +168,7 @@ pub fn run(args: RunArgs) -> CliResult {
         return run_flashcache(&args);
     }
     let engine_config = EngineConfig {
-        arena_pages: arena_pages_for(args.qd, args.bs),
+        arena_pages: arena_pages_for(args.qd, args.bs)?,
         ..EngineConfig::default()
     };
     let linear = TargetSpec::Linear {
@@ -194,7 +201,8 @@ pub fn run(args: RunArgs) -> CliResult {
         check_span(span_bytes, span_bytes, args.bs)?;
         let engine = Engine::new(engine_config, vec![device.info()], linear)?;
         let mut rig = RealRig::new(engine, vec![device], PlatformOptions::default())?;
-        let mut source = workload_source(&args, span_bytes)?;
+        let mut source =
+            workload_source(&args, span_bytes)?.with_write_id_base(real_run_write_id_base());
         // A real device held data before the run: never-written sectors may hold anything.
         let name = path.display().to_string();
         let mut verifier =

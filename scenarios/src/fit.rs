@@ -241,7 +241,7 @@ mod tests {
         let mut flush = rec(1 << 40, 0);
         flush.op = TraceOp::Flush;
         let mut f = Fitter::new(FitMode::Wrap, 4, None).unwrap();
-        assert_eq!(f.place(flush.clone()).unwrap(), flush);
+        assert_eq!(f.place(flush).unwrap(), flush);
         assert!(matches!(
             f.place(rec(8, 4)),
             Err(FitError::RequestTooLarge { .. })

@@ -112,6 +112,11 @@ impl Verifier {
         }
         match bio.op {
             Op::Write => self.oracle.write_done(bio.mark, ok),
+            // Unknown from submission to completion: a write acknowledged meanwhile may still
+            // be zeroed by the discard landing after it.
+            Op::Discard => self
+                .oracle
+                .contents_unknown(bio.sector, u64::from(bio.sectors)),
             Op::Read if ok => {
                 if let Err(e) = self
                     .oracle

@@ -8,8 +8,8 @@
 //! simulation; on a real device it is a per-run nonce ([`RecordSource::with_write_id_base`]),
 //! so data left by an earlier run can never pass for this run's.
 //!
-//! Overlapping writes are serialised (like fio's `serialize_overlap`): a write that overlaps
-//! a write still in flight waits until that one completes. Concurrent overlapping writes have
+//! Overlapping writes are serialised (like fio's `serialize_overlap`): a write or discard that
+//! overlaps a write or discard still in flight waits until that one completes. Concurrent overlapping writes have
 //! no defined result on a real device, and the simulated device refuses them (DESIGN.md
 //! invariant 6); waits are counted in [`RecordSource::overlap_waits`].
 //!
@@ -42,7 +42,7 @@ pub struct RecordSource<I: Iterator<Item = TraceRecord>> {
     pacing: Pacing,
     /// Bios issued and not completed.
     in_flight: BTreeSet<u64>,
-    /// Writes in flight: bio id → (sector, sectors).
+    /// Writes and discards in flight: bio id → (sector, sectors).
     writes_in_flight: BTreeMap<u64, (u64, u64)>,
     /// Times the next write had to wait for an overlapping write to complete.
     overlap_waits: u64,
@@ -166,7 +166,7 @@ impl<I: Iterator<Item = TraceRecord>> BioSource for RecordSource<I> {
         let record = self.records.peek()?;
         let (record_ns, op, sector, sectors) =
             (record.time_ns, record.op, record.sector, record.sectors);
-        if op == TraceOp::Write
+        if matches!(op, TraceOp::Write | TraceOp::Discard)
             && !self.writes_in_flight.is_empty()
             && self.overlaps_a_write_in_flight(sector, sectors)
         {

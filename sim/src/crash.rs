@@ -8,8 +8,7 @@
 //!
 //! Deliberately not here: the engine. The engine that was running is dropped by the caller
 //! (its IOs will never complete); a new engine is built over the same platform — for
-//! flashcache, with persistence `Reload`. The platform still remembers the lost IOs it handed
-//! out; they never complete, and a new engine reusing their tags simply replaces them.
+//! flashcache, with persistence `Reload`. The platform forgets the lost IOs it handed out.
 //!
 //! [`SimDevice::crash`]: crate::device::SimDevice::crash
 
@@ -60,6 +59,7 @@ pub fn crash_all(
             });
         }
     }
+    platform.forget_in_flight();
     let mut reports = Vec::with_capacity(devices);
     for (index, model) in fresh_models.into_iter().enumerate() {
         let device = platform.device_mut(index);

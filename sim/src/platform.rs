@@ -84,6 +84,13 @@ impl SimPlatform {
         &self.violations
     }
 
+    /// Forget every IO handed out (after a power loss: their devices lost them, and a new
+    /// engine reusing their tags must not receive their completions).
+    pub fn forget_in_flight(&mut self) {
+        self.pending.clear();
+        self.refused.clear();
+    }
+
     /// Device IOs submitted and not yet completed.
     pub fn in_flight(&self) -> usize {
         self.pending.len()

@@ -256,6 +256,16 @@ impl SimDevice {
                 tag: io.tag,
             });
         }
+        if matches!(io.op, Op::Write | Op::Discard) {
+            if let Some(other_tag) = self.overlapping_write(io.sector, u64::from(io.sectors)) {
+                return Err(StrictError::OverlappingWrite {
+                    device,
+                    sector: io.sector,
+                    sectors: io.sectors,
+                    other_tag,
+                });
+            }
+        }
         if io.op == Op::Write {
             let got = match &io.payload {
                 WritePayload::Contents(c) => c.len(),
@@ -267,14 +277,6 @@ impl SimDevice {
                     device,
                     sectors: io.sectors,
                     got,
-                });
-            }
-            if let Some(other_tag) = self.overlapping_write(io.sector, u64::from(io.sectors)) {
-                return Err(StrictError::OverlappingWrite {
-                    device,
-                    sector: io.sector,
-                    sectors: io.sectors,
-                    other_tag,
                 });
             }
         }
@@ -376,7 +378,7 @@ impl SimDevice {
         let entry = &self.inflight[&internal];
         let (tag, op, sector) = (entry.io.tag, entry.io.op, entry.io.sector);
         self.by_tag.remove(&tag);
-        if op == Op::Write {
+        if matches!(op, Op::Write | Op::Discard) {
             self.inflight_writes.remove(&sector);
         }
         if model_done {
@@ -453,7 +455,7 @@ impl SimDevice {
             .remove(&internal)
             .expect("completing an IO in flight");
         self.by_tag.remove(&entry.io.tag);
-        if entry.io.op == Op::Write {
+        if matches!(entry.io.op, Op::Write | Op::Discard) {
             self.inflight_writes.remove(&entry.io.sector);
         }
         if status.is_ok() {
@@ -473,51 +475,57 @@ impl SimDevice {
         let sectors = u64::from(io.sectors);
         match io.op {
             Op::Read => self.stats.bytes_read += sectors * 512,
-            Op::Write => {
-                self.stats.bytes_written += sectors * 512;
+            Op::Write | Op::Discard => {
+                if io.op == Op::Write {
+                    self.stats.bytes_written += sectors * 512;
+                }
                 self.completion_seq += 1;
                 let seq = self.completion_seq;
                 let payload = &io.payload;
+                let discard = io.op == Op::Discard;
                 let data = |i: u64| match payload {
+                    _ if discard => SectorWrite::Content(SectorContent::Zero),
                     WritePayload::Contents(c) => SectorWrite::Content(c[i as usize]),
                     WritePayload::Bytes(b) => {
                         SectorWrite::Bytes(&b[i as usize * 512..(i as usize + 1) * 512])
                     }
                     WritePayload::None => SectorWrite::Content(SectorContent::Zero),
                 };
-                match &mut self.cache {
-                    None => self.store.write(io.sector, sectors, &data),
-                    Some(cache) => {
-                        let store = &mut self.store;
-                        for_each_block(io.sector, sectors, &mut |block, first, last, offset| {
+                let store = &mut self.store;
+                let cache = &mut self.cache;
+                let whole = SECTORS_PER_PAGE as usize;
+                for_each_block(io.sector, sectors, &mut |block, first, last, offset| {
+                    let sector_data = |i: u64| data(offset + i);
+                    // A discard of a whole block frees it; anything else merges.
+                    let merged = |old: Option<&BlockContent>| {
+                        (!(discard && first == 0 && last == whole))
+                            .then(|| merge_block(old, first, last, &sector_data))
+                    };
+                    match cache {
+                        None => store.put_block(block, merged(store.block(block))),
+                        // FUA (and discard, which needs no flush): durable at once. The
+                        // block's cached copy, holding other sectors' unflushed writes,
+                        // takes the new sectors too and stays volatile.
+                        Some(cache) if io.fua || discard => {
+                            store.put_block(block, merged(store.block(block)));
+                            match cache.get(block).cloned() {
+                                Some(cached) => cache.put(block, merged(cached.as_ref()), seq),
+                                None => cache.persisted(block, seq),
+                            }
+                        }
+                        Some(cache) => {
                             let old = match cache.get(block) {
                                 Some(cached) => cached.clone(),
                                 None => store.block(block).cloned(),
                             };
-                            let new = merge_block(old.as_ref(), first, last, &|i| data(offset + i));
-                            if io.fua {
-                                store.put_block(block, Some(new));
-                                cache.persisted(block, seq);
-                            } else {
-                                cache.put(block, Some(new), seq);
-                            }
-                        });
+                            cache.put(block, merged(old.as_ref()), seq);
+                        }
                     }
-                }
+                });
             }
             Op::Flush => {
                 if let (Some(cache), Some(snapshot)) = (&mut self.cache, &entry.flush_snapshot) {
                     cache.apply(snapshot.clone(), &mut self.store);
-                }
-            }
-            Op::Discard => {
-                self.completion_seq += 1;
-                let seq = self.completion_seq;
-                self.store.discard(io.sector, sectors);
-                if let Some(cache) = &mut self.cache {
-                    for_each_block(io.sector, sectors, &mut |block, _, _, _| {
-                        cache.persisted(block, seq)
-                    });
                 }
             }
         }
@@ -557,10 +565,22 @@ impl SimDevice {
     /// rebuilt by the caller if it keeps state worth resetting.
     pub fn crash(&mut self, rng: &mut dyn RngCore, cache_survival: f64) -> CrashReport {
         let mut report = CrashReport::default();
+        // The volatile cache first: in-flight writes are newer than anything cached, so their
+        // torn sectors land over it, not under it.
+        if let Some(cache) = &mut self.cache {
+            let threshold = (cache_survival.clamp(0.0, 1.0) * u32::MAX as f64) as u32;
+            let (kept, lost) = cache.crash(&mut self.store, &mut |_| rng.next_u32() < threshold);
+            report.cached_blocks_kept = kept;
+            report.cached_blocks_lost = lost;
+        }
         let inflight = std::mem::take(&mut self.inflight);
         for (_, entry) in inflight {
+            if entry.cancelled {
+                // Its cancellation was reported already: not an IO the crash lost.
+                continue;
+            }
             report.in_flight_lost += 1;
-            if entry.io.op != Op::Write || entry.cancelled {
+            if entry.io.op != Op::Write {
                 continue;
             }
             for i in 0..u64::from(entry.io.sectors) {
@@ -586,12 +606,6 @@ impl SimDevice {
         self.inflight_writes.clear();
         self.delayed.clear();
         self.ready.clear();
-        if let Some(cache) = &mut self.cache {
-            let threshold = (cache_survival.clamp(0.0, 1.0) * u32::MAX as f64) as u32;
-            let (kept, lost) = cache.crash(&mut self.store, &mut |_| rng.next_u32() < threshold);
-            report.cached_blocks_kept = kept;
-            report.cached_blocks_lost = lost;
-        }
         report
     }
 

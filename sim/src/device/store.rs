@@ -133,13 +133,6 @@ impl ContentStore {
             self.put_block(block, Some(new));
         });
     }
-
-    /// Forget the content of whole blocks in the range (discard); partial blocks are zeroed
-    /// sector by sector.
-    pub fn discard(&mut self, sector: u64, sectors: u64) {
-        let zero = |_| SectorWrite::Content(SectorContent::Zero);
-        self.write(sector, sectors, &zero);
-    }
 }
 
 /// The content of a block after writing its sectors `first..last` (`data(i)` is the i-th
@@ -254,13 +247,5 @@ mod tests {
             }
         });
         assert_eq!(seen, raw.to_vec());
-    }
-
-    #[test]
-    fn discard_zeroes() {
-        let mut store = ContentStore::new();
-        store.write(0, 8, &|i| SectorWrite::Content(stamp(i, 3)));
-        store.discard(0, 8);
-        assert_eq!(read_all(&store, 0, 8), vec![SectorContent::Zero; 8]);
     }
 }

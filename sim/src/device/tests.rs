@@ -333,3 +333,64 @@ fn in_flight_writes_tear_in_a_crash() {
         .count() as u64;
     assert_eq!(written, report.torn_sectors_written);
 }
+
+#[test]
+fn a_partial_discard_keeps_the_blocks_other_unflushed_writes() {
+    // Review finding 1: discarding sector 0 must not drop sectors 1..8 completed into the cache.
+    let mut dev = ram(true);
+    dev.submit(0, write(1, 0, 8, 1, false)).unwrap();
+    drain(&mut dev);
+    dev.submit(200, io(2, Op::Discard, 0, 1)).unwrap();
+    drain(&mut dev);
+    let mut want = stamp_vec(0, 8, 1);
+    want[0] = SectorContent::Zero;
+    assert_eq!(contents(&dev, 0, 8), want);
+    // A whole-block discard frees the block.
+    dev.submit(400, io(3, Op::Discard, 0, 8)).unwrap();
+    drain(&mut dev);
+    assert_eq!(contents(&dev, 0, 8), vec![SectorContent::Zero; 8]);
+}
+
+#[test]
+fn a_partial_fua_write_leaves_its_neighbours_volatile() {
+    // Review finding 3: FUA makes its own sectors durable, not the block's unflushed rest.
+    let mut dev = ram(true);
+    dev.submit(0, write(1, 0, 4, 1, false)).unwrap();
+    drain(&mut dev);
+    dev.submit(200, write(2, 4, 4, 2, true)).unwrap();
+    drain(&mut dev);
+    assert_eq!(durable(&dev, 0, 4), vec![SectorContent::Zero; 4]);
+    assert_eq!(durable(&dev, 4, 4), stamp_vec(4, 4, 2));
+    assert_eq!(
+        contents(&dev, 0, 8),
+        [stamp_vec(0, 4, 1), stamp_vec(4, 4, 2)].concat()
+    );
+}
+
+#[test]
+fn torn_in_flight_writes_land_over_the_surviving_cache() {
+    // Review finding 2: the in-flight write is newer than the cached one.
+    let mut dev = ram(true);
+    dev.submit(0, write(1, 0, 64, 1, false)).unwrap();
+    drain(&mut dev);
+    dev.submit(200, write(2, 0, 64, 2, false)).unwrap();
+    let mut rng = crate::streams::stream(5, "crash");
+    let report = dev.crash(&mut rng, 1.0);
+    let got = contents(&dev, 0, 64);
+    let newer = got
+        .iter()
+        .filter(|c| matches!(c, SectorContent::Stamp(s) if s.write_id == 2))
+        .count() as u64;
+    assert!(report.torn_sectors_written > 0);
+    assert_eq!(newer, report.torn_sectors_written);
+}
+
+#[test]
+fn a_discard_overlapping_a_write_in_flight_is_refused() {
+    let mut dev = ram(false);
+    dev.submit(0, write(1, 0, 8, 1, false)).unwrap();
+    assert!(matches!(
+        dev.submit(0, io(2, Op::Discard, 4, 8)),
+        Err(StrictError::OverlappingWrite { .. })
+    ));
+}

@@ -100,6 +100,15 @@ impl RealCacheArgs {
     }
 }
 
+/// True if both paths name one file or device (same device number and inode).
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
 /// How a replay is paced.
 #[derive(Args, Clone, Debug)]
 pub struct PacingArgs {

@@ -48,7 +48,9 @@ pub struct RunArgs {
     /// The real disk of the flashcache target (with --real).
     #[arg(long, value_name = "PATH")]
     hdd_dev: Option<PathBuf>,
-    /// Allow writes to the real device(s) (their contents in the used range are destroyed).
+    /// Allow writes to the real device(s). linear writes only within --span; flashcache writes
+    /// its metadata and cache anywhere on the SSD and cleans to anywhere on the disk the
+    /// workload touched: treat both devices' contents as destroyed.
     #[arg(long)]
     allow_write: bool,
     /// Generated workload.

@@ -84,6 +84,13 @@ impl RealCacheArgs {
             )
             .into());
         }
+        if same_file(ssd_path, hdd_path) {
+            return Err(format!(
+                "--ssd-dev and --hdd-dev name the same device or file ({}); give two different ones",
+                ssd_path.display()
+            )
+            .into());
+        }
         let options = OpenOptions {
             allow_write: true,
             range: None,

@@ -202,11 +202,17 @@ fn tool_exists(name: &str) -> bool {
 #[test]
 fn a_mounted_device_is_refused_with_its_mount_point() {
     let fixture = fixture(8 * MIB, 512);
-    if !fixture.is_loop_device() || !tool_exists("mkfs.ext2") {
-        // Without root or mkfs the parser and refusal logic are covered by safety's unit
-        // tests on sample mountinfo text, and O_EXCL by the test above.
+    if !dmsim_real::testing::running_as_root() {
+        // Without root there is no loop device to mount: the parser and refusal logic are
+        // covered by safety's unit tests on sample mountinfo text, and O_EXCL above.
         return;
     }
+    // As root (CI) this must really run: no loop device or no mkfs is a failure, not a skip.
+    assert!(fixture.is_loop_device(), "root but no loop device");
+    assert!(
+        tool_exists("mkfs.ext2"),
+        "root but no mkfs.ext2: install e2fsprogs"
+    );
     let status = Command::new("mkfs.ext2")
         .args(["-q", "-F"])
         .arg(fixture.path())

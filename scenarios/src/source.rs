@@ -9,9 +9,9 @@
 //! so data left by an earlier run can never pass for this run's.
 //!
 //! Overlapping writes are serialised (like fio's `serialize_overlap`): a write or discard that
-//! overlaps a write or discard still in flight waits until that one completes. Concurrent overlapping writes have
-//! no defined result on a real device, and the simulated device refuses them (DESIGN.md
-//! invariant 6); waits are counted in [`RecordSource::overlap_waits`].
+//! overlaps a write or discard still in flight waits until that one completes. Concurrent
+//! overlapping writes have no defined result on a real device, and the simulated device
+//! refuses them (DESIGN.md invariant 6); waits are counted in [`RecordSource::overlap_waits`].
 //!
 //! Deliberately not here: mapping trace addresses onto the device, recording statistics and
 //! checking data (a `DriveObserver` sees every bio going in and coming out).

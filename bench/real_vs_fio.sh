@@ -25,18 +25,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Sets $attached. Not called in $(...): the arrays the cleanup trap reads must be filled in
+# this shell, not a subshell.
 attach() { # $1 = directory of the backing file
   local f="$1/dmsim-bench-$$-$RANDOM.img"
   truncate -s "${size_mib}M" "$f"
   files+=("$f")
-  local l
-  l=$(losetup --find --show --direct-io=on "$f")
-  loops+=("$l")
-  echo "$l"
+  attached=$(losetup --find --show --direct-io=on "$f")
+  loops+=("$attached")
 }
 
-tmpfs_loop=$(attach /dev/shm)
-disk_loop=$(attach /var/tmp)
+attach /dev/shm; tmpfs_loop=$attached
+attach /var/tmp; disk_loop=$attached
 
 printf '%-10s %-12s %4s %12s %12s %7s\n' medium device qd dmsim_iops fio_iops ratio
 for pair in "tmpfs:$tmpfs_loop" "disk:$disk_loop"; do

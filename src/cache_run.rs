@@ -188,6 +188,13 @@ fn drive_cache<P: Platform, I: Iterator<Item = TraceRecord>>(
     if let Some(e) = verifier.first_data_error() {
         return Err(format!("data verification failed: {e}"));
     }
+    if verifier.bios_done() == 0 {
+        return Err(
+            "no request was replayed: no record matched the filters (--device, --only, --from, \
+             --until, --limit), or the input is empty"
+                .to_string(),
+        );
+    }
     let fc = engine
         .flashcache()
         .ok_or("the engine has no flashcache target")?;

@@ -281,3 +281,19 @@ fn compare_refuses_bad_input_and_leaves_no_output() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("bad.csv") && err.contains(":2"), "{err}");
 }
+
+#[test]
+fn a_replay_whose_filters_match_nothing_is_an_error() {
+    let o = dmsim(&[
+        "replay",
+        MSR,
+        "--device",
+        "hm_1",
+        "--cache-size",
+        "8m",
+        "--assoc",
+        "256",
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no record matched"));
+}

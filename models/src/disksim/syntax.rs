@@ -214,6 +214,37 @@ impl Parser<'_> {
         }
     }
 
+    /// The items of a `[a, b, …]` list whose `[` was just consumed, up to and including the
+    /// closing `]`; `context` names the list in errors.
+    fn bracketed_list<T>(
+        &mut self,
+        context: &str,
+        mut item: impl FnMut(&mut Self) -> Result<T, DiskSimError>,
+    ) -> Result<Vec<T>, DiskSimError> {
+        let mut items = Vec::new();
+        loop {
+            if self.peek_kind(0) == Some(&TokenKind::RightBracket) {
+                self.pos += 1;
+                return Ok(items);
+            }
+            items.push(item(self)?);
+            let t = self.next("',' or ']'")?;
+            match t.kind {
+                TokenKind::Comma => {}
+                TokenKind::RightBracket => return Ok(items),
+                other => {
+                    return Err(self.error(
+                        t.line,
+                        format!(
+                            "expected ',' or ']' in {context}, found {}",
+                            other.describe()
+                        ),
+                    ))
+                }
+            }
+        }
+    }
+
     fn item(&mut self) -> Result<Item, DiskSimError> {
         let (first, line) = self.word("a block type or statement")?;
         match first.as_str() {
@@ -223,34 +254,8 @@ impl Parser<'_> {
             }
             "instantiate" => {
                 self.expect(TokenKind::LeftBracket, "after 'instantiate'")?;
-                let mut names = Vec::new();
-                loop {
-                    if self.peek_kind(0) == Some(&TokenKind::RightBracket) {
-                        self.pos += 1;
-                        break;
-                    }
-                    let (name, _) = self.word("an instance name")?;
-                    names.push(name);
-                    match self.next("',' or ']'")? {
-                        Token {
-                            kind: TokenKind::Comma,
-                            ..
-                        } => {}
-                        Token {
-                            kind: TokenKind::RightBracket,
-                            ..
-                        } => break,
-                        t => {
-                            return Err(self.error(
-                                t.line,
-                                format!(
-                                    "expected ',' or ']' in instance list, found {}",
-                                    t.kind.describe()
-                                ),
-                            ))
-                        }
-                    }
-                }
+                let names =
+                    self.bracketed_list("instance list", |p| Ok(p.word("an instance name")?.0))?;
                 let (as_word, as_line) = self.word("'as'")?;
                 if as_word != "as" {
                     return Err(self.error(as_line, format!("expected 'as', found '{as_word}'")));
@@ -278,33 +283,7 @@ impl Parser<'_> {
         let (type_name, line) = self.word("a component type in the topology")?;
         let (name, _) = self.word("a component name in the topology")?;
         self.expect(TokenKind::LeftBracket, "after a topology component")?;
-        let mut children = Vec::new();
-        loop {
-            if self.peek_kind(0) == Some(&TokenKind::RightBracket) {
-                self.pos += 1;
-                break;
-            }
-            children.push(self.topology_node()?);
-            match self.next("',' or ']'")? {
-                Token {
-                    kind: TokenKind::Comma,
-                    ..
-                } => {}
-                Token {
-                    kind: TokenKind::RightBracket,
-                    ..
-                } => break,
-                t => {
-                    return Err(self.error(
-                        t.line,
-                        format!(
-                            "expected ',' or ']' in topology, found {}",
-                            t.kind.describe()
-                        ),
-                    ))
-                }
-            }
-        }
+        let children = self.bracketed_list("topology", |p| p.topology_node())?;
         Ok(TopologyNode {
             type_name,
             name,
@@ -417,33 +396,8 @@ impl Parser<'_> {
         let line = t.line;
         let kind = match t.kind {
             TokenKind::LeftBracket => {
-                let mut items = Vec::new();
-                loop {
-                    if self.peek_kind(0) == Some(&TokenKind::RightBracket) {
-                        self.pos += 1;
-                        break;
-                    }
-                    items.push(self.value(key)?);
-                    match self.next("',' or ']'")? {
-                        Token {
-                            kind: TokenKind::Comma,
-                            ..
-                        } => {}
-                        Token {
-                            kind: TokenKind::RightBracket,
-                            ..
-                        } => break,
-                        t => {
-                            return Err(self.error(
-                                t.line,
-                                format!(
-                                    "expected ',' or ']' in the list of '{key}', found {}",
-                                    t.kind.describe()
-                                ),
-                            ))
-                        }
-                    }
-                }
+                let context = format!("the list of '{key}'");
+                let items = self.bracketed_list(&context, |p| p.value(key))?;
                 ValueKind::List(items)
             }
             TokenKind::Word(w) => {

@@ -4,6 +4,7 @@
 //! `compare`; deterministic for a given setup, record stream and seed.
 
 use crate::cache_args::CacheSetup;
+use crate::outcome::{check_real_refusals, check_sim_violations, deadlock};
 use crate::verifier::{real_run_write_id_base, Verifier};
 use dmsim_engine::{
     drive, DeviceId, DriveOptions, DriveOutcome, Engine, EngineConfig, Platform, TargetSpec,
@@ -98,12 +99,7 @@ pub fn run_cache<I: Iterator<Item = TraceRecord>>(
                 config,
                 progress,
             )?;
-            if let Some(first) = platform.violations().first() {
-                return Err(format!(
-                    "the engine issued {} IO(s) the simulated devices refuse; first: {first}",
-                    platform.violations().len()
-                ));
-            }
+            check_sim_violations(&platform)?;
             Ok(output)
         }
         CacheDevices::Real { ssd, hdd } => {
@@ -130,13 +126,7 @@ pub fn run_cache<I: Iterator<Item = TraceRecord>>(
                 config,
                 progress,
             )?;
-            let errors = rig.platform_mut().take_errors();
-            if let Some(first) = errors.first() {
-                return Err(format!(
-                    "{} device IO(s) were refused; first: {first}",
-                    errors.len()
-                ));
-            }
+            check_real_refusals(rig.platform_mut())?;
             Ok(output)
         }
     }
@@ -176,14 +166,7 @@ fn drive_cache<P: Platform, I: Iterator<Item = TraceRecord>>(
             DriveOutcome::TimeLimit => limit_ns = report.end_ns.max(limit_ns) + SAMPLE_INTERVAL_NS,
             DriveOutcome::Finished => break report.end_ns,
             DriveOutcome::InputLimit => unreachable!("no input limit was set"),
-            DriveOutcome::Stalled { waiting } => {
-                let list: Vec<String> = waiting.iter().map(|w| format!("{w:?}")).collect();
-                return Err(format!(
-                    "the run deadlocked at {} ns; waiting:\n  {}",
-                    report.end_ns,
-                    list.join("\n  ")
-                ));
-            }
+            DriveOutcome::Stalled { waiting } => return Err(deadlock(report.end_ns, &waiting)),
         }
     };
     if let Some(e) = verifier.first_data_error() {

@@ -4,6 +4,7 @@
 use super::CliResult;
 use crate::cache_args::{CacheArgs, ModeArg, PolicyArg};
 use crate::cache_run::{run_cache, CacheDevices};
+use crate::outcome::emit;
 use crate::progress::Progress;
 use crate::trace_input::{TraceArgs, TraceSource};
 use clap::Args;
@@ -226,37 +227,20 @@ pub fn run(args: ReplayArgs) -> CliResult {
         return Err(e.clone().into());
     }
     let output = output?;
-    if let Some(dir) = &args.out {
-        output.report.write_summary(dir)?;
-    }
-    if args.json {
-        outln!("{}", output.report.to_json());
-        return Ok(());
-    }
-    out!("{}", output.report.summary_text());
-    outln!(
-        "verified reads {}, data errors {}",
-        output.report.verified_reads,
-        output.report.data_errors
-    );
+    let mut notes = Vec::new();
     if output.overlap_waits > 0 {
-        outln!(
+        notes.push(format!(
             "{} write(s) waited for an overlapping write in flight",
             output.overlap_waits
-        );
+        ));
     }
     if output.skipped_records > 0 {
-        outln!(
+        notes.push(format!(
             "skipped {} record(s) with no bio equivalent",
             output.skipped_records
-        );
+        ));
     }
-    outln!("{}", output.status_text.trim_end());
-    if let Some(dir) = &args.out {
-        outln!(
-            "summary: {}",
-            dir.join(dmsim_reports::SUMMARY_FILE_NAME).display()
-        );
-    }
+    notes.push(output.status_text);
+    emit(&output.report, &notes, args.out.as_deref(), args.json)?;
     Ok(())
 }

@@ -5,6 +5,7 @@ use super::CliResult;
 use crate::cache_args::{parse_sets, CacheArgs, ModeArg, PolicyArg};
 use crate::cache_run::run_cache;
 use crate::cmd::replay::{run_config, RealCacheArgs};
+use crate::outcome::{check_real_refusals, check_sim_violations, deadlock, emit};
 use crate::progress::Progress;
 use crate::units::{parse_duration_ns, parse_io_size};
 use crate::verifier::{real_run_write_id_base, Verifier};
@@ -210,12 +211,7 @@ pub fn run(args: RunArgs) -> CliResult {
         let mut verifier =
             Verifier::new(&[name.as_str()], false).with_volume_device(DeviceId(0), 0);
         let report = rig.drive(&mut source, &mut verifier, &drive_options)?;
-        let errors = rig.platform_mut().take_errors();
-        if let Some(first) = errors.first() {
-            return Err(
-                format!("{} device IO(s) were refused; first: {first}", errors.len()).into(),
-            );
-        }
+        check_real_refusals(rig.platform_mut())?;
         (name, "real", report, verifier)
     } else {
         let preset = args
@@ -242,23 +238,11 @@ pub fn run(args: RunArgs) -> CliResult {
             &mut verifier,
             &drive_options,
         )?;
-        if let Some(first) = platform.violations().first() {
-            return Err(format!(
-                "the engine issued {} IO(s) the simulated device refuses; first: {first}",
-                platform.violations().len()
-            )
-            .into());
-        }
+        check_sim_violations(&platform)?;
         (preset, "sim", report, verifier)
     };
     if let DriveOutcome::Stalled { waiting } = &drive_report.outcome {
-        let list: Vec<String> = waiting.iter().map(|w| format!("{w:?}")).collect();
-        return Err(format!(
-            "the run deadlocked at {} ns; waiting:\n  {}",
-            drive_report.end_ns,
-            list.join("\n  ")
-        )
-        .into());
+        return Err(deadlock(drive_report.end_ns, waiting).into());
     }
     let first_error = verifier.first_data_error().map(str::to_string);
     let failed_bios = verifier.failed_bios();
@@ -272,26 +256,12 @@ pub fn run(args: RunArgs) -> CliResult {
         BTreeMap::new(),
         drive_report.end_ns,
     );
-    if let Some(dir) = &args.out {
-        summary.write_summary(dir)?;
-    }
-    if args.json {
-        outln!("{}", summary.to_json());
-    } else {
-        out!("{}", summary.summary_text());
-        outln!(
-            "verified reads {}, data errors {}, failed bios {}",
-            summary.verified_reads,
-            summary.data_errors,
-            failed_bios
-        );
-        if let Some(dir) = &args.out {
-            outln!(
-                "summary: {}",
-                dir.join(dmsim_reports::SUMMARY_FILE_NAME).display()
-            );
-        }
-    }
+    emit(
+        &summary,
+        &[format!("failed bios {failed_bios}")],
+        args.out.as_deref(),
+        args.json,
+    )?;
     if let Some(e) = first_error {
         return Err(format!(
             "data verification failed: {} bad read(s); first: {e}",
@@ -356,20 +326,12 @@ fn run_flashcache(args: &RunArgs) -> CliResult {
     );
     progress.finish();
     let output = output?;
-    if let Some(dir) = &args.out {
-        output.report.write_summary(dir)?;
-    }
-    if args.json {
-        outln!("{}", output.report.to_json());
-    } else {
-        out!("{}", output.report.summary_text());
-        outln!(
-            "verified reads {}, data errors {}",
-            output.report.verified_reads,
-            output.report.data_errors
-        );
-        outln!("{}", output.status_text.trim_end());
-    }
+    emit(
+        &output.report,
+        &[output.status_text],
+        args.out.as_deref(),
+        args.json,
+    )?;
     Ok(())
 }
 

@@ -1,13 +1,12 @@
-//! The observer every run drives with: it checks each read with the data oracle, records
-//! request latencies and throughput, and counts device IO — the same on simulated and real
-//! devices, since it sees only what crosses the engine boundary.
+//! The observer every run drives with: the data oracle's checks (`OracleObserver`), plus the
+//! request latencies, throughput and device IO counts of the run's report — the same on
+//! simulated and real devices, since it sees only what crosses the engine boundary.
 
-use dmsim_engine::block::{DeviceId, Extent, IoStatus, Op};
-use dmsim_engine::content::SectorContent;
-use dmsim_engine::io::{BioDone, Input, Output};
+use dmsim_engine::block::{DeviceId, Extent, Op};
+use dmsim_engine::io::{Input, Output};
 use dmsim_engine::platform::DriveObserver;
 use dmsim_reports::{RunRecorder, RunReport};
-use dmsim_sim::oracle::Oracle;
+use dmsim_sim::oracle_observer::OracleObserver;
 use std::collections::BTreeMap;
 
 /// The write-id base of a run on real devices: a per-run nonce (high 32 bits), so stamps a
@@ -21,28 +20,10 @@ pub fn real_run_write_id_base() -> u64 {
     (nanos & 0xffff_ffff).max(1) << 32
 }
 
-/// A bio seen entering the engine.
-struct InFlightBio {
-    op: Op,
-    sector: u64,
-    sectors: u32,
-    submit_ns: u64,
-    /// Oracle mark (reads) or write id (writes).
-    mark: u64,
-}
-
 /// See the module documentation.
 pub struct Verifier {
-    oracle: Oracle,
+    checks: OracleObserver,
     recorder: RunRecorder,
-    in_flight: BTreeMap<u64, InFlightBio>,
-    data_errors: u64,
-    first_data_error: Option<String>,
-    failed_bios: u64,
-    /// The device whose sector s is volume sector s - offset (linear's device, flashcache's
-    /// disk): a late write there makes that volume range unknown to the oracle.
-    volume_device: Option<(DeviceId, u64)>,
-    bios_done: u64,
 }
 
 impl Verifier {
@@ -50,40 +31,34 @@ impl Verifier {
     /// device that held data before the run.
     pub fn new(device_names: &[&str], initial_contents_known: bool) -> Self {
         Verifier {
-            oracle: Oracle::new(initial_contents_known),
+            checks: OracleObserver::new(initial_contents_known),
             // 1 ms buckets, coarsened as the run grows (bounded memory).
             recorder: RunRecorder::new(device_names, 1_000_000, 512),
-            in_flight: BTreeMap::new(),
-            data_errors: 0,
-            first_data_error: None,
-            failed_bios: 0,
-            volume_device: None,
-            bios_done: 0,
         }
     }
 
     /// Declare that `device` sector s holds volume sector s - `offset_sectors`.
     pub fn with_volume_device(mut self, device: DeviceId, offset_sectors: u64) -> Self {
-        self.volume_device = Some((device, offset_sectors));
+        self.checks = self.checks.with_volume_device(device, offset_sectors);
         self
     }
 
-    pub fn first_data_error(&self) -> Option<&str> {
-        self.first_data_error.as_deref()
+    pub fn first_data_error(&self) -> Option<String> {
+        self.checks.data_errors().first().map(|e| e.to_string())
     }
 
     pub fn failed_bios(&self) -> u64 {
-        self.failed_bios
+        self.checks.failed_bios()
+    }
+
+    /// Bios completed so far.
+    pub fn bios_done(&self) -> u64 {
+        self.checks.bios_done()
     }
 
     /// The recorder, for samples the verifier cannot see (cache gauges, cleanings).
     pub fn recorder_mut(&mut self) -> &mut RunRecorder {
         &mut self.recorder
-    }
-
-    /// Bios completed so far.
-    pub fn bios_done(&self) -> u64 {
-        self.bios_done
     }
 
     /// The run's report, with the oracle's figures filled in.
@@ -95,95 +70,30 @@ impl Verifier {
         end_ns: u64,
     ) -> RunReport {
         let mut report = self.recorder.finish(label, config, stats, end_ns);
-        report.verified_reads = self.oracle.verified_reads();
-        report.data_errors = self.data_errors;
+        report.verified_reads = self.checks.oracle().verified_reads();
+        report.data_errors = self.checks.data_error_count();
         report
-    }
-
-    fn bio_done(&mut self, now_ns: u64, done: &BioDone) {
-        let bio = self
-            .in_flight
-            .remove(&done.id.0)
-            .expect("a bio completes once, after it was submitted");
-        self.bios_done += 1;
-        let ok = done.status == IoStatus::Ok;
-        if !ok {
-            self.failed_bios += 1;
-        }
-        match bio.op {
-            Op::Write => self.oracle.write_done(bio.mark, ok),
-            // Unknown from submission to completion: a write acknowledged meanwhile may still
-            // be zeroed by the discard landing after it.
-            Op::Discard => self
-                .oracle
-                .contents_unknown(bio.sector, u64::from(bio.sectors)),
-            Op::Read if ok => {
-                if let Err(e) = self
-                    .oracle
-                    .read_done(done.id.0, bio.mark, bio.sector, &done.data)
-                {
-                    self.data_errors += 1;
-                    if self.first_data_error.is_none() {
-                        self.first_data_error = Some(e.to_string());
-                    }
-                }
-            }
-            _ => {}
-        }
-        let bytes = u64::from(bio.sectors) * 512;
-        match bio.op {
-            Op::Read => {
-                self.recorder
-                    .record_request(dmsim_reports::Op::Read, bio.submit_ns, now_ns, bytes)
-            }
-            Op::Write => {
-                self.recorder
-                    .record_request(dmsim_reports::Op::Write, bio.submit_ns, now_ns, bytes)
-            }
-            Op::Flush | Op::Discard => {}
-        }
     }
 }
 
 impl DriveObserver for Verifier {
     fn on_input(&mut self, now_ns: u64, input: &Input) {
-        if let Input::Bio(bio) = input {
-            let mark = match bio.op {
-                Op::Write => {
-                    // The id the workload stamped into the data (see RecordSource).
-                    let write_id = match bio.data.first() {
-                        Some(SectorContent::Stamp(stamp)) => stamp.write_id,
-                        _ => panic!("bio {} writes unstamped data", bio.id.0),
-                    };
-                    self.oracle
-                        .write_submitted(write_id, bio.sector, u64::from(bio.sectors));
-                    write_id
-                }
-                Op::Read => self.oracle.read_started(),
-                Op::Discard => {
-                    // A discard may or may not drop data (flashcache ignores it): unknown.
-                    self.oracle
-                        .contents_unknown(bio.sector, u64::from(bio.sectors));
-                    0
-                }
-                Op::Flush => 0,
-            };
-            self.in_flight.insert(
-                bio.id.0,
-                InFlightBio {
-                    op: bio.op,
-                    sector: bio.sector,
-                    sectors: bio.sectors,
-                    submit_ns: now_ns,
-                    mark,
-                },
-            );
-        }
+        self.checks.on_input(now_ns, input);
     }
 
     fn on_output(&mut self, now_ns: u64, output: &Output) {
         match output {
-            Output::BioDone(done) => self.bio_done(now_ns, done),
+            Output::BioDone(done) => {
+                let bio = self.checks.bio_done(done);
+                let bytes = u64::from(bio.sectors) * 512;
+                let op = match bio.op {
+                    Op::Read => dmsim_reports::Op::Read,
+                    Op::Write => dmsim_reports::Op::Write,
+                    Op::Flush | Op::Discard => return,
+                };
+                self.recorder
+                    .record_request(op, bio.submit_ns, now_ns, bytes);
+            }
             Output::Submit(io) => {
                 let bytes = u64::from(io.sectors) * 512;
                 let op = match io.op {
@@ -198,13 +108,7 @@ impl DriveObserver for Verifier {
         }
     }
 
-    fn on_contents_unknown(&mut self, _now_ns: u64, device: DeviceId, extent: Extent) {
-        if let Some((volume_device, offset)) = self.volume_device {
-            if device == volume_device && extent.end() > offset {
-                let start = extent.sector.max(offset);
-                self.oracle
-                    .contents_unknown(start - offset, extent.end() - start);
-            }
-        }
+    fn on_contents_unknown(&mut self, now_ns: u64, device: DeviceId, extent: Extent) {
+        self.checks.on_contents_unknown(now_ns, device, extent);
     }
 }

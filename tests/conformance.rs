@@ -17,10 +17,9 @@ use dmsim_real::{OpenOptions, PlatformOptions, RealDevice, RealRig};
 use dmsim_scenarios::source::{Pacing, RecordSource};
 use dmsim_scenarios::workload::{AccessPattern, SizeDistribution, WorkloadGenerator, WorkloadSpec};
 use dmsim_sim::device::SimDevice;
-use dmsim_sim::oracle::Oracle;
+use dmsim_sim::oracle_observer::OracleObserver;
 use dmsim_sim::platform::SimPlatform;
 use dmsim_sim::streams::stream;
-use std::collections::BTreeMap;
 
 const DEVICE_BYTES: u64 = 8 << 20;
 
@@ -49,42 +48,26 @@ enum Decision {
 
 /// Logs decisions and checks every read with the oracle.
 struct Checker {
-    oracle: Oracle,
-    marks: BTreeMap<u64, (Op, u64, u64)>,
+    // Both worlds start from zeroed devices (a fresh sparse backing file reads zeros).
+    oracle: OracleObserver,
     decisions: Vec<Decision>,
-    data_errors: Vec<String>,
-    failed: u64,
 }
 
 impl Checker {
     fn new() -> Self {
-        // Both worlds start from zeroed devices (a fresh sparse backing file reads zeros).
         Checker {
-            oracle: Oracle::new(true),
-            marks: BTreeMap::new(),
+            oracle: OracleObserver::new(true),
             decisions: Vec::new(),
-            data_errors: Vec::new(),
-            failed: 0,
         }
     }
 }
 
 impl DriveObserver for Checker {
-    fn on_input(&mut self, _now_ns: u64, input: &Input) {
-        if let Input::Bio(bio) = input {
-            let mark = match bio.op {
-                Op::Write => {
-                    self.oracle
-                        .write_submitted(bio.id.0 + 1, bio.sector, u64::from(bio.sectors));
-                    bio.id.0 + 1
-                }
-                Op::Read => self.oracle.read_started(),
-                _ => 0,
-            };
-            self.marks.insert(bio.id.0, (bio.op, bio.sector, mark));
-        }
+    fn on_input(&mut self, now_ns: u64, input: &Input) {
+        self.oracle.on_input(now_ns, input);
     }
-    fn on_output(&mut self, _now_ns: u64, output: &Output) {
+    fn on_output(&mut self, now_ns: u64, output: &Output) {
+        self.oracle.on_output(now_ns, output);
         match output {
             Output::Submit(io) => self.decisions.push(Decision::Submit {
                 device: io.device.0,
@@ -93,27 +76,11 @@ impl DriveObserver for Checker {
                 sectors: io.sectors,
                 fua: io.fua,
             }),
-            Output::BioDone(done) => {
-                let (op, sector, mark) = self.marks.remove(&done.id.0).expect("known bio");
-                let ok = done.status == IoStatus::Ok;
-                if !ok {
-                    self.failed += 1;
-                }
-                match op {
-                    Op::Write => self.oracle.write_done(mark, ok),
-                    Op::Read if ok => {
-                        if let Err(e) = self.oracle.read_done(done.id.0, mark, sector, &done.data) {
-                            self.data_errors.push(e.to_string());
-                        }
-                    }
-                    _ => {}
-                }
-                self.decisions.push(Decision::BioDone {
-                    id: done.id.0,
-                    status: done.status,
-                    data: done.data.clone(),
-                });
-            }
+            Output::BioDone(done) => self.decisions.push(Decision::BioDone {
+                id: done.id.0,
+                status: done.status,
+                data: done.data.clone(),
+            }),
             _ => {}
         }
     }
@@ -181,11 +148,7 @@ fn run<S: BioSource>(world: World, mut source: S) -> Checker {
         }
     };
     assert_eq!(report.outcome, DriveOutcome::Finished, "{world:?}");
-    assert!(
-        checker.data_errors.is_empty(),
-        "{world:?}: {:?}",
-        checker.data_errors
-    );
+    checker.oracle.assert_clean(&format!("{world:?}"));
     checker
 }
 
@@ -223,8 +186,8 @@ fn random_reads_and_writes_read_back_what_was_written() {
             world,
             random_mix(1, 8, 3_000, SizeDistribution::Fixed { bytes: 4096 }, 4096),
         );
-        assert!(c.oracle.verified_reads() > 1_000, "{world:?}");
-        assert_eq!(c.failed, 0);
+        assert!(c.oracle.oracle().verified_reads() > 1_000, "{world:?}");
+        assert_eq!(c.oracle.failed_bios(), 0);
     });
 }
 
@@ -236,7 +199,7 @@ fn sector_sized_and_multi_page_io_at_odd_offsets() {
     };
     each_world(|world| {
         let c = run(world, random_mix(2, 4, 1_500, sizes.clone(), 512));
-        assert!(c.oracle.verified_reads() > 500, "{world:?}");
+        assert!(c.oracle.oracle().verified_reads() > 500, "{world:?}");
     });
 }
 

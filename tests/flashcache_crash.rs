@@ -13,7 +13,7 @@ use dmsim_engine::flashcache::layout::{decode_slot, Superblock, SuperblockState,
 use dmsim_engine::flashcache::{BlockState, CacheMode, Persistence, ReclaimPolicy};
 use dmsim_engine::{DriveOutcome, FlashcacheState};
 use flashcache_support::{
-    closed_loop, config, mixed_workload, read_blocks, run, DeviceSpec, Machine, OracleObserver,
+    closed_loop, config, mixed_workload, oracle_observer, read_blocks, run, DeviceSpec, Machine,
 };
 
 /// 512 cache blocks after metadata (two 256-way sets).
@@ -83,7 +83,7 @@ fn crash_and_reload(
     let mut create = config(CacheMode::WriteBack, false, policy, disk_sectors);
     create.table.cache_size_sectors = SSD_SECTORS;
     let mut engine = machine.engine(create.clone());
-    let mut observer = OracleObserver::new();
+    let mut observer = oracle_observer();
     let mut workload = closed_loop(mixed_workload(SPAN_BYTES, REQUESTS, 40.0, seed), 8);
     let report = run(
         &mut engine,
@@ -94,7 +94,7 @@ fn crash_and_reload(
     );
     let what = format!("seed {seed} {policy:?}, crash after {crash_after} inputs");
     observer.assert_clean(&what);
-    assert_eq!(observer.failed_bios, 0, "{what}");
+    assert_eq!(observer.failed_bios(), 0, "{what}");
     let size_blocks = engine.flashcache().map(|fc| fc.geometry().size_blocks);
     drop(engine); // the kernel is gone with the power
     machine.crash();
@@ -108,7 +108,7 @@ fn crash_and_reload(
             &mut engine,
             &mut machine,
             &mut flashcache_support::Nothing,
-            &mut OracleObserver::new(),
+            &mut oracle_observer(),
             None,
         );
         let state = engine.flashcache_state();
@@ -141,12 +141,12 @@ fn crash_and_reload(
         );
     }
     // Read back every block a write touched, through the reloaded cache.
-    let blocks: Vec<u64> = observer.written_blocks.iter().copied().collect();
+    let blocks: Vec<u64> = observer.written_blocks().collect();
     let mut reads = closed_loop(read_blocks(blocks).into_iter(), 8);
     let report = run(&mut engine, &mut machine, &mut reads, &mut observer, None);
     assert_eq!(report.outcome, DriveOutcome::Finished);
     observer.assert_clean(&format!("{what}: after reload"));
-    assert_eq!(observer.failed_bios, 0, "{what}: after reload");
+    assert_eq!(observer.failed_bios(), 0, "{what}: after reload");
     on_ssd.dirty_slots.len()
 }
 
@@ -157,7 +157,7 @@ fn total_inputs(machine: Machine, policy: ReclaimPolicy, seed: u64) -> u64 {
     let mut create = config(CacheMode::WriteBack, false, policy, disk_sectors);
     create.table.cache_size_sectors = SSD_SECTORS;
     let mut engine = machine.engine(create);
-    let mut observer = OracleObserver::new();
+    let mut observer = oracle_observer();
     let mut workload = closed_loop(mixed_workload(SPAN_BYTES, REQUESTS, 40.0, seed), 8);
     let report = run(
         &mut engine,
@@ -238,7 +238,7 @@ fn a_volatile_ssd_cache_loses_the_whole_cache_at_power_loss() {
     );
     create.table.cache_size_sectors = SSD_SECTORS;
     let mut engine = machine.engine(create.clone());
-    let mut observer = OracleObserver::new();
+    let mut observer = oracle_observer();
     let mut workload = closed_loop(mixed_workload(SPAN_BYTES, 300, 0.0, seed), 8);
     run(
         &mut engine,
@@ -264,7 +264,7 @@ fn a_volatile_ssd_cache_loses_the_whole_cache_at_power_loss() {
         &mut engine,
         &mut machine,
         &mut flashcache_support::Nothing,
-        &mut OracleObserver::new(),
+        &mut oracle_observer(),
         None,
     );
     let Some(FlashcacheState::Failed(error)) = engine.flashcache_state() else {

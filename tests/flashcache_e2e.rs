@@ -16,8 +16,8 @@ use dmsim_engine::flashcache::{CacheMode, Phase, ReclaimPolicy, StoreOutcome};
 use dmsim_engine::Op;
 use dmsim_sim::device::faults::{FaultAction, FaultRule};
 use flashcache_support::{
-    closed_loop, config, idle_for, message, mixed_workload, read_blocks, run, DeviceSpec, Machine,
-    Nothing, OracleObserver,
+    closed_loop, config, idle_for, message, mixed_workload, oracle_observer, read_blocks, run,
+    DeviceSpec, Machine, Nothing, OracleObserver,
 };
 
 /// 2.25 MiB of SSD: 512 cache blocks (two 256-way sets) in every mode.
@@ -45,9 +45,9 @@ fn machine(seed: u64) -> Machine {
 /// Every sector a write touched holds, on the disk's media, the last acknowledged write.
 fn assert_disk_holds_every_acknowledged_write(machine: &Machine, observer: &OracleObserver) {
     let mut checked = 0;
-    for &block in &observer.written_blocks {
+    for block in observer.written_blocks() {
         for sector in block * 8..block * 8 + 8 {
-            let expected = match observer.oracle.acknowledged(sector) {
+            let expected = match observer.oracle().acknowledged(sector) {
                 None => continue,
                 Some(0) => SectorContent::Zero,
                 Some(write_id) => SectorContent::Stamp(SectorStamp { sector, write_id }),
@@ -72,16 +72,16 @@ fn mixed_run(
 ) -> (dmsim_engine::Engine, Machine, OracleObserver) {
     let mut machine = machine(seed);
     let mut engine = machine.engine(config(mode, write_only, policy, DISK_SECTORS));
-    let mut observer = OracleObserver::new();
+    let mut observer = oracle_observer();
     let mut source = closed_loop(mixed_workload(SPAN_BYTES, 1000, 50.0, seed), 8);
     run(&mut engine, &mut machine, &mut source, &mut observer, None);
     let what = format!("{mode:?} write_only={write_only} {policy:?}");
     observer.assert_clean(&what);
-    assert_eq!(observer.failed_bios, 0, "{what}");
+    assert_eq!(observer.failed_bios(), 0, "{what}");
     assert!(
-        observer.reads_ok > 300,
+        observer.oracle().verified_reads() > 300,
         "{what}: {} reads",
-        observer.reads_ok
+        observer.oracle().verified_reads()
     );
     let stats = engine.flashcache().expect("running").stats().clone();
     assert!(stats.read_hits > 0, "{what}: no read hit");
@@ -105,13 +105,7 @@ fn mixed_run(
 /// `remove`: a writeback cache cleans everything and stores its metadata (superblock CLEAN).
 fn remove(engine: &mut dmsim_engine::Engine, machine: &mut Machine) -> StoreOutcome {
     message(engine, machine, "remove");
-    run(
-        engine,
-        machine,
-        &mut Nothing,
-        &mut OracleObserver::new(),
-        None,
-    );
+    run(engine, machine, &mut Nothing, &mut oracle_observer(), None);
     match engine.flashcache().expect("running").phase() {
         Phase::Stopped(Some(outcome)) => outcome.clone(),
         other => panic!("remove did not finish: {other:?}"),
@@ -196,7 +190,7 @@ fn dirty_threshold_cleaning_runs_through_kcopyd_and_follows_the_sysctl() {
         ReclaimPolicy::Fifo,
         DISK_SECTORS,
     ));
-    let mut observer = OracleObserver::new();
+    let mut observer = oracle_observer();
     // Write-heavy: the sets fill with dirty blocks beyond the 20% threshold.
     let mut source = closed_loop(mixed_workload(SPAN_BYTES, 1500, 10.0, seed), 8);
     run(&mut engine, &mut machine, &mut source, &mut observer, None);
@@ -256,12 +250,13 @@ fn an_ssd_read_fault_in_writethrough_switches_to_bypass_and_reads_stay_correct()
         ReclaimPolicy::Lru,
         DISK_SECTORS,
     ));
-    let mut observer = OracleObserver::new();
+    let mut observer = oracle_observer();
     let mut source = closed_loop(mixed_workload(SPAN_BYTES, 800, 60.0, seed), 8);
     run(&mut engine, &mut machine, &mut source, &mut observer, None);
     observer.assert_clean("writethrough with an SSD fault");
     assert_eq!(
-        observer.failed_bios, 0,
+        observer.failed_bios(),
+        0,
         "a cache read error is served from disk"
     );
     let fc = engine.flashcache().expect("running");
@@ -276,7 +271,7 @@ fn an_ssd_read_fault_in_writethrough_switches_to_bypass_and_reads_stay_correct()
     let hits = fc.stats().read_hits;
     assert!(hits > 0, "hits before the fault");
     // In bypass, reads of cached blocks go to the disk and still return the data.
-    let written: Vec<u64> = observer.written_blocks.iter().copied().take(200).collect();
+    let written: Vec<u64> = observer.written_blocks().take(200).collect();
     let mut reads = closed_loop(read_blocks(written).into_iter(), 4);
     run(&mut engine, &mut machine, &mut reads, &mut observer, None);
     observer.assert_clean("bypass reads");
@@ -310,11 +305,11 @@ fn writeback_on_the_nvme_and_7200_rpm_presets() {
     );
     config.table.cache_size_sectors = SSD_SECTORS;
     let mut engine = machine.engine(config);
-    let mut observer = OracleObserver::new();
+    let mut observer = oracle_observer();
     let mut source = closed_loop(mixed_workload(SPAN_BYTES, 500, 50.0, seed), 8);
     run(&mut engine, &mut machine, &mut source, &mut observer, None);
     observer.assert_clean("nvme + hdd-7200");
-    assert_eq!(observer.failed_bios, 0);
+    assert_eq!(observer.failed_bios(), 0);
     let stats = engine.flashcache().expect("running").stats().clone();
     assert!(stats.read_hits > 0 && stats.write_hits > 0, "{stats:?}");
     let text = engine.target_status_text().expect("status");
@@ -340,7 +335,7 @@ fn a_hung_ssd_read_in_writeback_times_out_and_fails_only_its_bio() {
     );
     config.options.ssd_timeout_ns = Some(5_000_000);
     let mut engine = machine.engine(config);
-    let mut observer = OracleObserver::new();
+    let mut observer = oracle_observer();
     let mut source = closed_loop(mixed_workload(SPAN_BYTES, 800, 60.0, seed), 8);
     run(&mut engine, &mut machine, &mut source, &mut observer, None);
     observer.assert_clean("writeback with a hung SSD read");
@@ -354,7 +349,8 @@ fn a_hung_ssd_read_in_writeback_times_out_and_fails_only_its_bio() {
     // The hung IO is a read hit's (READCACHE): in writeback its bio fails with EIO.
     assert_eq!(fc.errors().ssd_read_errors, 1);
     assert_eq!(
-        observer.failed_bios, 1,
+        observer.failed_bios(),
+        1,
         "only the bio of the timed-out read fails"
     );
     let outcome = remove(&mut engine, &mut machine);
@@ -371,7 +367,7 @@ fn the_same_seed_gives_the_same_run() {
             serde_json::to_string(&engine.flashcache_status()).expect("serialises"),
             format!("{:?}", engine.stats()),
             dmsim_engine::Platform::now_ns(&machine.platform),
-            observer.reads_ok,
+            observer.oracle().verified_reads(),
         )
     };
     assert_eq!(outcome(), outcome());

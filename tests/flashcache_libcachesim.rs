@@ -31,7 +31,7 @@ mod flashcache_support;
 
 use dmsim_engine::flashcache::{Associativity, CacheMode, ReclaimPolicy};
 use dmsim_scenarios::traces::{DeviceKey, TraceOp, TraceRecord};
-use flashcache_support::{closed_loop, config, run, DeviceSpec, Machine, OracleObserver};
+use flashcache_support::{closed_loop, config, oracle_observer, run, DeviceSpec, Machine};
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;
@@ -150,7 +150,7 @@ fn machine_and_engine(blocks: u64, policy: ReclaimPolicy) -> (Machine, dmsim_eng
 /// checked by the data oracle.
 fn flashcache_hits(references: &[Reference], blocks: u64, policy: ReclaimPolicy) -> u64 {
     let (mut machine, mut engine) = machine_and_engine(blocks, policy);
-    let mut observer = OracleObserver::new();
+    let mut observer = oracle_observer();
     let mut source = closed_loop(records(references).into_iter(), 1);
     run(&mut engine, &mut machine, &mut source, &mut observer, None);
     observer.assert_clean("libCacheSim stream");
@@ -195,7 +195,7 @@ fn writethrough_lru_strict_hits_equal_libcachesim_lru() {
 /// Per-reference hits of flashcache: one bio at a time, the hit counters read after each.
 fn flashcache_hit_sequence(blocks_in_cache: u64, stream: &[u64]) -> Vec<u64> {
     let (mut machine, mut engine) = machine_and_engine(blocks_in_cache, ReclaimPolicy::Fifo);
-    let mut observer = OracleObserver::new();
+    let mut observer = oracle_observer();
     let mut outcomes = Vec::new();
     let mut hits_before = 0;
     for &block in stream {

@@ -14,6 +14,7 @@ pub mod crash;
 pub mod device;
 pub mod event_queue;
 pub mod oracle;
+pub mod oracle_observer;
 pub mod platform;
 pub mod probe;
 pub mod runner;

@@ -244,7 +244,7 @@ pub fn run(args: RunArgs) -> CliResult {
     if let DriveOutcome::Stalled { waiting } = &drive_report.outcome {
         return Err(deadlock(drive_report.end_ns, waiting).into());
     }
-    let first_error = verifier.first_data_error().map(str::to_string);
+    let first_error = verifier.first_data_error();
     let failed_bios = verifier.failed_bios();
     let config = serde_json::json!({
         "target": "linear", "device": device_name, "workload": args.workload.name(),

@@ -6,12 +6,11 @@
 //! Deliberately not here: assertions about flashcache's behaviour (the test files own them).
 #![allow(dead_code)]
 
-use dmsim_engine::block::{DeviceId, Extent, IoStatus, Op};
+use dmsim_engine::block::{DeviceId, IoStatus, Op};
 use dmsim_engine::flashcache::{
     Associativity, CacheMode, FlashcacheConfig, Persistence, ReclaimPolicy, TableLine,
 };
-use dmsim_engine::io::{BioDone, Input, Output};
-use dmsim_engine::platform::DriveObserver;
+use dmsim_engine::io::{BioDone, Input};
 use dmsim_engine::{drive, DriveOptions, DriveOutcome, DriveReport, Engine, EngineConfig};
 use dmsim_engine::{BioSource, FlashcacheState, TargetSpec};
 use dmsim_models::presets::{self, DeviceParams};
@@ -23,10 +22,9 @@ use dmsim_scenarios::workload::{
 };
 use dmsim_sim::crash::crash_all;
 use dmsim_sim::device::{CrashReport, SimDevice};
-use dmsim_sim::oracle::Oracle;
+pub use dmsim_sim::oracle_observer::OracleObserver;
 use dmsim_sim::platform::SimPlatform;
 use dmsim_sim::streams::stream;
-use std::collections::{BTreeMap, BTreeSet};
 
 pub const SSD: DeviceId = DeviceId(0);
 pub const DISK: DeviceId = DeviceId(1);
@@ -155,99 +153,12 @@ pub fn config(
     config
 }
 
-/// Feeds the data oracle with every bio crossing the engine boundary and collects errors.
-/// Write ids are the bio id + 1 (as `RecordSource` stamps them).
-pub struct OracleObserver {
-    pub oracle: Oracle,
-    in_flight: BTreeMap<u64, (Op, u64, u32, u64)>,
-    pub data_errors: Vec<String>,
-    pub failed_bios: u64,
-    pub reads_ok: u64,
-    /// 4 KiB volume blocks any write touched.
-    pub written_blocks: BTreeSet<u64>,
-}
-
-impl OracleObserver {
-    pub fn new() -> OracleObserver {
-        OracleObserver {
-            oracle: Oracle::new(true),
-            in_flight: BTreeMap::new(),
-            data_errors: Vec::new(),
-            failed_bios: 0,
-            reads_ok: 0,
-            written_blocks: BTreeSet::new(),
-        }
-    }
-
-    /// Panics with the first data error, if any.
-    pub fn assert_clean(&self, what: &str) {
-        assert!(
-            self.data_errors.is_empty(),
-            "{what}: {} data error(s), first: {}",
-            self.data_errors.len(),
-            self.data_errors[0]
-        );
-    }
-
-    fn done(&mut self, done: &BioDone) {
-        let (op, sector, _, mark) = self
-            .in_flight
-            .remove(&done.id.0)
-            .expect("a bio completes once, after it was submitted");
-        let ok = done.status == IoStatus::Ok;
-        if !ok {
-            self.failed_bios += 1;
-        }
-        match op {
-            Op::Write => self.oracle.write_done(mark, ok),
-            Op::Read if ok => {
-                self.reads_ok += 1;
-                if let Err(error) = self.oracle.read_done(done.id.0, mark, sector, &done.data) {
-                    self.data_errors.push(error.to_string());
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-impl DriveObserver for OracleObserver {
-    fn on_input(&mut self, _now_ns: u64, input: &Input) {
-        let Input::Bio(bio) = input else { return };
-        let mark = match bio.op {
-            Op::Write => {
-                let write_id = bio.id.0 + 1;
-                let sectors = u64::from(bio.sectors);
-                self.oracle.write_submitted(write_id, bio.sector, sectors);
-                for block in bio.sector / 8..(bio.sector + sectors).div_ceil(8) {
-                    self.written_blocks.insert(block);
-                }
-                write_id
-            }
-            Op::Read => self.oracle.read_started(),
-            Op::Discard => {
-                self.oracle
-                    .contents_unknown(bio.sector, u64::from(bio.sectors));
-                0
-            }
-            Op::Flush => 0,
-        };
-        self.in_flight
-            .insert(bio.id.0, (bio.op, bio.sector, bio.sectors, mark));
-    }
-
-    fn on_output(&mut self, _now_ns: u64, output: &Output) {
-        if let Output::BioDone(done) = output {
-            self.done(done);
-        }
-    }
-
-    fn on_contents_unknown(&mut self, _now_ns: u64, device: DeviceId, extent: Extent) {
-        // The disk holds the volume at offset 0.
-        if device == DISK {
-            self.oracle.contents_unknown(extent.sector, extent.sectors);
-        }
-    }
+/// The data oracle observer of these tests: every bio crossing the engine boundary is checked,
+/// the disk holds the volume at offset 0, and every block a write touched is remembered.
+pub fn oracle_observer() -> OracleObserver {
+    OracleObserver::new(true)
+        .with_volume_device(DISK, 0)
+        .tracking_written_blocks()
 }
 
 /// A mixed random workload over the first `span_bytes` of the volume, `requests` long:
@@ -377,7 +288,7 @@ impl BioSource for Nothing {
 
 /// Runs setup to its end and checks the target runs.
 pub fn set_up(engine: &mut Engine, machine: &mut Machine) {
-    let mut observer = OracleObserver::new();
+    let mut observer = oracle_observer();
     run(engine, machine, &mut Nothing, &mut observer, None);
     assert_eq!(engine.flashcache_state(), Some(FlashcacheState::Running));
 }

@@ -1,0 +1,205 @@
+//! [`OracleObserver`]: the data oracle as a `DriveObserver`. It watches every bio crossing the
+//! engine boundary — writes when they enter and when they complete, reads when they complete,
+//! discards as "contents unknown" — and collects data errors and failed bios. The CLI's
+//! verifier and the test harnesses all check data through this one observer.
+
+use crate::oracle::{DataError, Oracle};
+use dmsim_engine::block::{DeviceId, Extent, IoStatus, Op, SECTORS_PER_PAGE};
+use dmsim_engine::content::SectorContent;
+use dmsim_engine::io::{Bio, BioDone, Input, Output};
+use dmsim_engine::platform::DriveObserver;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Data errors kept in full; more are only counted.
+const DATA_ERRORS_KEPT: usize = 16;
+
+/// A bio seen entering the engine, as [`OracleObserver::bio_done`] hands it back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeenBio {
+    pub op: Op,
+    pub sector: u64,
+    pub sectors: u32,
+    pub submit_ns: u64,
+    /// Oracle mark (reads) or write id (writes).
+    mark: u64,
+}
+
+/// See the module documentation.
+#[derive(Debug)]
+pub struct OracleObserver {
+    oracle: Oracle,
+    in_flight: BTreeMap<u64, SeenBio>,
+    /// The device whose sector s is volume sector s - offset (linear's device, flashcache's
+    /// disk): a late write there makes that volume range unknown to the oracle.
+    volume_device: Option<(DeviceId, u64)>,
+    data_errors: Vec<DataError>,
+    data_error_count: u64,
+    failed_bios: u64,
+    bios_done: u64,
+    /// 4 KiB volume blocks any write touched, when asked for.
+    written_blocks: Option<BTreeSet<u64>>,
+}
+
+impl OracleObserver {
+    /// `initial_contents_known`: the volume starts all zeros (simulated devices); false on a
+    /// real device that held data before the run.
+    pub fn new(initial_contents_known: bool) -> Self {
+        OracleObserver {
+            oracle: Oracle::new(initial_contents_known),
+            in_flight: BTreeMap::new(),
+            volume_device: None,
+            data_errors: Vec::new(),
+            data_error_count: 0,
+            failed_bios: 0,
+            bios_done: 0,
+            written_blocks: None,
+        }
+    }
+
+    /// Declare that `device` sector s holds volume sector s - `offset_sectors`.
+    pub fn with_volume_device(mut self, device: DeviceId, offset_sectors: u64) -> Self {
+        self.volume_device = Some((device, offset_sectors));
+        self
+    }
+
+    /// Remember every 4 KiB block a write touches ([`OracleObserver::written_blocks`]).
+    pub fn tracking_written_blocks(mut self) -> Self {
+        self.written_blocks = Some(BTreeSet::new());
+        self
+    }
+
+    pub fn oracle(&self) -> &Oracle {
+        &self.oracle
+    }
+
+    /// Reads whose data did not match (stale, misplaced or corrupt).
+    pub fn data_error_count(&self) -> u64 {
+        self.data_error_count
+    }
+
+    /// The first data errors (at most 16).
+    pub fn data_errors(&self) -> &[DataError] {
+        &self.data_errors
+    }
+
+    pub fn failed_bios(&self) -> u64 {
+        self.failed_bios
+    }
+
+    pub fn bios_done(&self) -> u64 {
+        self.bios_done
+    }
+
+    /// Blocks written, when tracking was asked for (empty otherwise).
+    pub fn written_blocks(&self) -> impl Iterator<Item = u64> + '_ {
+        self.written_blocks.iter().flatten().copied()
+    }
+
+    /// Panics with the first data error, if there was one.
+    pub fn assert_clean(&self, what: &str) {
+        if let Some(first) = self.data_errors.first() {
+            panic!(
+                "{what}: {} data error(s), first: {first}",
+                self.data_error_count
+            );
+        }
+    }
+
+    /// `bio` enters the engine at `now_ns`.
+    pub fn bio_submitted(&mut self, now_ns: u64, bio: &Bio) {
+        let sectors = u64::from(bio.sectors);
+        let mark = match bio.op {
+            Op::Write => {
+                // The id the workload stamped into the data (see RecordSource).
+                let write_id = match bio.data.first() {
+                    Some(SectorContent::Stamp(stamp)) => stamp.write_id,
+                    _ => panic!("bio {} writes unstamped data", bio.id.0),
+                };
+                self.oracle.write_submitted(write_id, bio.sector, sectors);
+                if let Some(blocks) = &mut self.written_blocks {
+                    let first = bio.sector / SECTORS_PER_PAGE;
+                    blocks.extend(first..(bio.sector + sectors).div_ceil(SECTORS_PER_PAGE));
+                }
+                write_id
+            }
+            Op::Read => self.oracle.read_started(),
+            Op::Discard => {
+                // A discard may or may not drop data (flashcache ignores it): unknown.
+                self.oracle.contents_unknown(bio.sector, sectors);
+                0
+            }
+            Op::Flush => 0,
+        };
+        let seen = SeenBio {
+            op: bio.op,
+            sector: bio.sector,
+            sectors: bio.sectors,
+            submit_ns: now_ns,
+            mark,
+        };
+        self.in_flight.insert(bio.id.0, seen);
+    }
+
+    /// `done` left the engine: check it, and hand back what was seen of the bio.
+    pub fn bio_done(&mut self, done: &BioDone) -> SeenBio {
+        let bio = self
+            .in_flight
+            .remove(&done.id.0)
+            .expect("a bio completes once, after it was submitted");
+        self.bios_done += 1;
+        let ok = done.status == IoStatus::Ok;
+        if !ok {
+            self.failed_bios += 1;
+        }
+        match bio.op {
+            Op::Write => self.oracle.write_done(bio.mark, ok),
+            // Unknown from submission to completion: a write acknowledged meanwhile may still
+            // be zeroed by the discard landing after it.
+            Op::Discard => self
+                .oracle
+                .contents_unknown(bio.sector, u64::from(bio.sectors)),
+            Op::Read if ok => {
+                if let Err(e) = self
+                    .oracle
+                    .read_done(done.id.0, bio.mark, bio.sector, &done.data)
+                {
+                    self.data_error_count += 1;
+                    if self.data_errors.len() < DATA_ERRORS_KEPT {
+                        self.data_errors.push(e);
+                    }
+                }
+            }
+            Op::Read | Op::Flush => {}
+        }
+        bio
+    }
+
+    /// A late write on `device` left `extent` unknown.
+    pub fn device_contents_unknown(&mut self, device: DeviceId, extent: Extent) {
+        if let Some((volume_device, offset)) = self.volume_device {
+            if device == volume_device && extent.end() > offset {
+                let start = extent.sector.max(offset);
+                self.oracle
+                    .contents_unknown(start - offset, extent.end() - start);
+            }
+        }
+    }
+}
+
+impl DriveObserver for OracleObserver {
+    fn on_input(&mut self, now_ns: u64, input: &Input) {
+        if let Input::Bio(bio) = input {
+            self.bio_submitted(now_ns, bio);
+        }
+    }
+
+    fn on_output(&mut self, _now_ns: u64, output: &Output) {
+        if let Output::BioDone(done) = output {
+            self.bio_done(done);
+        }
+    }
+
+    fn on_contents_unknown(&mut self, _now_ns: u64, device: DeviceId, extent: Extent) {
+        self.device_contents_unknown(device, extent);
+    }
+}

@@ -179,3 +179,78 @@ impl DeviceInfo {
                 .is_some_and(|end| end <= self.capacity_sectors)
     }
 }
+
+/// Extents that never overlap each other (writes in flight on one device, or at one volume),
+/// each with a key, answering "does this range overlap one of them?" in O(log n): since they
+/// are disjoint, only the last one starting before a range's end can overlap it.
+#[derive(Debug, Clone)]
+pub struct DisjointExtents<K> {
+    /// start → (end, key)
+    by_start: std::collections::BTreeMap<u64, (u64, K)>,
+}
+
+impl<K> Default for DisjointExtents<K> {
+    fn default() -> Self {
+        DisjointExtents {
+            by_start: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+impl<K: Copy> DisjointExtents<K> {
+    /// The key of an extent overlapping `extent`, if any.
+    pub fn overlapping(&self, extent: Extent) -> Option<K> {
+        let (_, &(end, key)) = self.by_start.range(..extent.end()).next_back()?;
+        (end > extent.sector).then_some(key)
+    }
+
+    /// Add `extent` (non-empty, overlapping none already held).
+    pub fn insert(&mut self, extent: Extent, key: K) {
+        assert!(extent.sectors > 0, "an empty extent overlaps nothing");
+        assert!(
+            self.overlapping(extent).is_none(),
+            "{extent:?} overlaps an extent already held"
+        );
+        self.by_start.insert(extent.sector, (extent.end(), key));
+    }
+
+    /// Remove the extent starting at `sector`; its key.
+    pub fn remove(&mut self, sector: u64) -> Option<K> {
+        self.by_start.remove(&sector).map(|(_, key)| key)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_start.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_start.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.by_start.clear();
+    }
+}
+
+#[cfg(test)]
+mod disjoint_extents_tests {
+    use super::*;
+
+    #[test]
+    fn overlap_queries_see_only_real_overlaps() {
+        let mut set = DisjointExtents::default();
+        set.insert(Extent::new(8, 8), 'a');
+        set.insert(Extent::new(32, 8), 'b');
+        assert_eq!(set.overlapping(Extent::new(0, 8)), None, "adjacent below");
+        assert_eq!(
+            set.overlapping(Extent::new(16, 16)),
+            None,
+            "the gap between"
+        );
+        assert_eq!(set.overlapping(Extent::new(15, 1)), Some('a'));
+        assert_eq!(set.overlapping(Extent::new(0, 100)), Some('b'));
+        assert_eq!(set.remove(8), Some('a'));
+        assert_eq!(set.overlapping(Extent::new(15, 1)), None);
+        assert_eq!(set.len(), 1);
+    }
+}

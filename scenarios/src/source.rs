@@ -18,10 +18,11 @@
 
 use crate::traces::{TraceOp, TraceRecord};
 use dmsim_engine::block::Op;
+use dmsim_engine::block::{DisjointExtents, Extent};
 use dmsim_engine::content::{SectorContent, SectorStamp};
 use dmsim_engine::io::{Bio, BioDone, BioFlags, BioId};
 use dmsim_engine::platform::BioSource;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Largest request replayed (32 MiB); larger records are skipped and counted.
 pub const MAX_BIO_SECTORS: u64 = 1 << 16;
@@ -40,10 +41,10 @@ pub enum Pacing {
 pub struct RecordSource<I: Iterator<Item = TraceRecord>> {
     records: std::iter::Peekable<I>,
     pacing: Pacing,
-    /// Bios issued and not completed.
-    in_flight: BTreeSet<u64>,
-    /// Writes and discards in flight: bio id → (sector, sectors).
-    writes_in_flight: BTreeMap<u64, (u64, u64)>,
+    /// Bios issued and not completed: bio id → start sector of a write or discard.
+    in_flight: BTreeMap<u64, Option<u64>>,
+    /// Writes and discards in flight (disjoint: overlapping ones wait), keyed by bio id.
+    writes_in_flight: DisjointExtents<u64>,
     /// Times the next write had to wait for an overlapping write to complete.
     overlap_waits: u64,
     /// The id of the completion seen last when a wait was counted (one wait per blocking).
@@ -73,8 +74,8 @@ impl<I: Iterator<Item = TraceRecord>> RecordSource<I> {
         RecordSource {
             records: records.peekable(),
             pacing,
-            in_flight: BTreeSet::new(),
-            writes_in_flight: BTreeMap::new(),
+            in_flight: BTreeMap::new(),
+            writes_in_flight: DisjointExtents::default(),
             overlap_waits: 0,
             waiting_on_overlap: false,
             next_id: 0,
@@ -113,13 +114,6 @@ impl<I: Iterator<Item = TraceRecord>> RecordSource<I> {
     /// Times a write waited for an overlapping write in flight.
     pub fn overlap_waits(&self) -> u64 {
         self.overlap_waits
-    }
-
-    fn overlaps_a_write_in_flight(&self, sector: u64, sectors: u64) -> bool {
-        let end = sector + sectors;
-        self.writes_in_flight
-            .values()
-            .any(|&(s, n)| sector < s + n && s < end)
     }
 
     pub fn in_flight(&self) -> usize {
@@ -167,8 +161,10 @@ impl<I: Iterator<Item = TraceRecord>> BioSource for RecordSource<I> {
         let (record_ns, op, sector, sectors) =
             (record.time_ns, record.op, record.sector, record.sectors);
         if matches!(op, TraceOp::Write | TraceOp::Discard)
-            && !self.writes_in_flight.is_empty()
-            && self.overlaps_a_write_in_flight(sector, sectors)
+            && self
+                .writes_in_flight
+                .overlapping(Extent::new(sector, sectors))
+                .is_some()
         {
             if !self.waiting_on_overlap {
                 self.waiting_on_overlap = true;
@@ -211,7 +207,7 @@ impl<I: Iterator<Item = TraceRecord>> BioSource for RecordSource<I> {
         } else {
             (
                 record.sector,
-                u32::try_from(record.sectors).unwrap_or(u32::MAX),
+                u32::try_from(record.sectors).expect("skip_unusable bounds sectors"),
             )
         };
         let write_id = if op == Op::Write {
@@ -243,20 +239,25 @@ impl<I: Iterator<Item = TraceRecord>> BioSource for RecordSource<I> {
             },
             data,
         };
-        self.in_flight.insert(id.0);
-        if op == Op::Write {
-            self.writes_in_flight
-                .insert(id.0, (sector, u64::from(sectors)));
+        let extent = Extent::new(sector, u64::from(sectors));
+        let written = matches!(op, Op::Write | Op::Discard) && extent.sectors > 0;
+        if written {
+            self.writes_in_flight.insert(extent, id.0);
         }
+        self.in_flight.insert(id.0, written.then_some(sector));
         self.skip_unusable();
         bio
     }
 
     fn on_done(&mut self, now_ns: u64, done: BioDone) {
         self.last_now_ns = now_ns;
-        let known = self.in_flight.remove(&done.id.0);
-        self.writes_in_flight.remove(&done.id.0);
-        assert!(known, "the engine completes only bios it was given");
+        let written = self
+            .in_flight
+            .remove(&done.id.0)
+            .expect("the engine completes only bios it was given");
+        if let Some(sector) = written {
+            self.writes_in_flight.remove(sector);
+        }
         self.skip_unusable();
     }
 
@@ -362,6 +363,28 @@ mod tests {
         assert_eq!(s.next_arrival_ns(), Some(10));
         s.take_bio(10);
         assert_eq!(s.next_arrival_ns(), Some(10), "reads may race writes");
+    }
+
+    #[test]
+    fn a_write_waits_for_an_overlapping_discard_in_flight() {
+        let recs = vec![rec(0, TraceOp::Discard, 0), rec(0, TraceOp::Write, 4)];
+        let mut s = RecordSource::new(recs.into_iter(), Pacing::ClosedLoop { queue_depth: 8 });
+        assert_eq!(s.next_arrival_ns(), Some(0));
+        s.take_bio(0);
+        assert_eq!(
+            s.next_arrival_ns(),
+            None,
+            "the write overlaps the discard in flight"
+        );
+        s.on_done(
+            5,
+            BioDone {
+                id: BioId(0),
+                status: dmsim_engine::IoStatus::Ok,
+                data: Vec::new(),
+            },
+        );
+        assert_eq!(s.next_arrival_ns(), Some(5));
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub mod faults;
 pub mod store;
 pub mod volatile;
 
-use dmsim_engine::block::{Extent, IoStatus, Op, SECTORS_PER_PAGE};
+use dmsim_engine::block::{DisjointExtents, Extent, IoStatus, Op, SECTORS_PER_PAGE};
 use dmsim_engine::content::SectorContent;
 use dmsim_models::{ModelCompletion, ModelOp, ModelRequest, TimingModel};
 use faults::{FaultAction, FaultPlan, FaultRule};
@@ -150,8 +150,8 @@ pub struct SimDevice {
     /// cancel was already reported cannot be mistaken for a later IO with the same tag.
     inflight: BTreeMap<u64, Inflight>,
     by_tag: BTreeMap<u64, u64>,
-    /// In-flight writes by start sector → (end, tag); disjoint by the strict check.
-    inflight_writes: BTreeMap<u64, (u64, u64)>,
+    /// In-flight writes and discards with their tags; disjoint by the strict check.
+    inflight_writes: DisjointExtents<u64>,
     /// (due time, order, internal id) of IOs delayed by a fault.
     delayed: BinaryHeap<Reverse<(u64, u64, u64)>>,
     /// Completions already decided (cancels), reported at the next advance.
@@ -178,7 +178,7 @@ impl SimDevice {
             cache,
             inflight: BTreeMap::new(),
             by_tag: BTreeMap::new(),
-            inflight_writes: BTreeMap::new(),
+            inflight_writes: DisjointExtents::default(),
             delayed: BinaryHeap::new(),
             ready: VecDeque::new(),
             faults: FaultPlan::default(),
@@ -284,10 +284,8 @@ impl SimDevice {
     }
 
     fn overlapping_write(&self, sector: u64, sectors: u64) -> Option<u64> {
-        let end = sector + sectors;
-        // Writes in flight are disjoint: only the last one starting before `end` can overlap.
-        let (_, &(other_end, tag)) = self.inflight_writes.range(..end).next_back()?;
-        (other_end > sector).then_some(tag)
+        self.inflight_writes
+            .overlapping(Extent::new(sector, sectors))
     }
 
     /// Accept `io` at `now_ns`, or refuse it as a strict-mode violation.
@@ -305,11 +303,13 @@ impl SimDevice {
             Op::Read => self.stats.reads += 1,
             Op::Write => {
                 self.stats.writes += 1;
-                self.inflight_writes
-                    .insert(io.sector, (extent.end(), io.tag));
+                self.inflight_writes.insert(extent, io.tag);
             }
             Op::Flush => self.stats.flushes += 1,
-            Op::Discard => self.stats.discards += 1,
+            Op::Discard => {
+                self.stats.discards += 1;
+                self.inflight_writes.insert(extent, io.tag);
+            }
         }
         let flush_snapshot = match (io.op, &self.cache) {
             (Op::Flush, Some(cache)) => Some(cache.snapshot()),
@@ -379,7 +379,7 @@ impl SimDevice {
         let (tag, op, sector) = (entry.io.tag, entry.io.op, entry.io.sector);
         self.by_tag.remove(&tag);
         if matches!(op, Op::Write | Op::Discard) {
-            self.inflight_writes.remove(&sector);
+            self.inflight_writes.remove(sector);
         }
         if model_done {
             self.inflight.remove(&internal);
@@ -456,7 +456,7 @@ impl SimDevice {
             .expect("completing an IO in flight");
         self.by_tag.remove(&entry.io.tag);
         if matches!(entry.io.op, Op::Write | Op::Discard) {
-            self.inflight_writes.remove(&entry.io.sector);
+            self.inflight_writes.remove(entry.io.sector);
         }
         if status.is_ok() {
             self.apply(&entry);

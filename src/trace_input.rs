@@ -137,9 +137,11 @@ impl TraceArgs {
         if self.fit != FitMode::Compact {
             return Ok(None);
         }
+        // The same order and limit as `records`, so every replayed record was learned.
         let reader = trace.open(self.options()?)?;
-        let limited = reader.take(self.limit.unwrap_or(u64::MAX) as usize);
-        CompactMap::learn(limited)
+        let limit = usize::try_from(self.limit.unwrap_or(u64::MAX)).unwrap_or(usize::MAX);
+        let sorted = TimeSorter::new(reader, SORT_WINDOW_RECORDS).take(limit);
+        CompactMap::learn(sorted)
             .map(Some)
             .map_err(|e| e.to_string())
     }

@@ -14,11 +14,11 @@ fn dmsim(args: &[&str]) -> std::process::Output {
 
 const MSR: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/traces/msr-cambridge1-sample.csv"
+    "/scenarios/bundled/traces/msr-cambridge1-sample.csv"
 );
 const TPCC: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/traces/tpcc-small.trace"
+    "/testdata/traces/tpcc-small.trace"
 );
 
 fn small_compare(out: &Path, jobs: &str) -> std::process::Output {

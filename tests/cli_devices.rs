@@ -108,10 +108,7 @@ fn bad_input_exits_non_zero_with_a_message() {
 
 #[test]
 fn validate_disksim_reproduces_the_hp_c2247a() {
-    let dir = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/calibration/hp_c2247a"
-    );
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/models/data/disksim/hp_c2247a");
     let out = dmsim(&["devices", "validate-disksim", dir, "hp_c2247a", "--json"]);
     assert!(
         out.status.success(),

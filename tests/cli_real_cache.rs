@@ -51,7 +51,7 @@ fn flashcache_replay_on_real_devices_and_refusals() {
     let (s, h) = (ssd.path().to_str().unwrap(), hdd.path().to_str().unwrap());
     let msr = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/traces/msr-cambridge1-sample.csv"
+        "/scenarios/bundled/traces/msr-cambridge1-sample.csv"
     );
     let o = dmsim(&[
         "replay",

@@ -1,7 +1,7 @@
 //! External oracle (issue 4 item 10): flashcache's hit counts against libCacheSim's on the
 //! same 4 KiB block reference stream.
 //!
-//! The stream comes from `shared/traces/msr-cambridge1-sample.csv` (MSR Cambridge `hm_0`,
+//! The stream comes from `scenarios/bundled/traces/msr-cambridge1-sample.csv` (MSR Cambridge `hm_0`,
 //! byte offsets and sizes, not always 4 KiB aligned). Rounding rule: a record of `size`
 //! bytes at byte `offset` references every 4 KiB block from `offset / 4096` to
 //! `(offset + size - 1) / 4096` (integer division), in ascending order, each as one
@@ -39,7 +39,7 @@ use std::process::Command;
 const BLOCK_BYTES: u64 = 4096;
 const MSR_SAMPLE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/traces/msr-cambridge1-sample.csv"
+    "/scenarios/bundled/traces/msr-cambridge1-sample.csv"
 );
 const SCRIPT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),

@@ -5,10 +5,7 @@ use dmsim_models::disksim::{import, import_from, DiskSimErrorKind, InMemoryFiles
 use dmsim_models::hdd::{ReadAheadStop, SchedulerKind, SeekParams, Sparing, SurfaceOrder};
 use std::path::Path;
 
-const CALIBRATION: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/calibration/hp_c2247a"
-);
+const CALIBRATION: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/disksim/hp_c2247a");
 
 #[test]
 fn hp_c2247a_imports_with_its_documented_values() {

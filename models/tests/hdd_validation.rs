@@ -11,10 +11,7 @@ use dmsim_models::hdd::hdd_hp_c2247a;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-const CALIBRATION: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/calibration/hp_c2247a"
-);
+const CALIBRATION: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/disksim/hp_c2247a");
 
 #[test]
 fn hp_c2247a_matches_the_measured_drive() {

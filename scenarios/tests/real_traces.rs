@@ -1,4 +1,5 @@
-//! The three public traces in shared/traces/ (see its README): record counts, read counts,
+//! The three public traces in the repository (`bundled/traces/`, `testdata/traces/`; see their
+//! READMEs): record counts, read counts,
 //! spans and detection, read through the public API.
 
 use std::path::PathBuf;
@@ -7,14 +8,19 @@ use dmsim_scenarios::traces::{
     open_trace, Format, TimeSorter, TraceOp, TraceOptions, TraceReader, TraceRecord,
 };
 
-fn shared_trace(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/traces")
-        .join(name)
+fn public_trace(name: &str) -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    // The MSR sample ships with the bundled scenarios; the others are test data.
+    let dir = if name.starts_with("msr-") {
+        root.join("bundled/traces")
+    } else {
+        root.join("../testdata/traces")
+    };
+    dir.join(name)
 }
 
 fn read_all(name: &str) -> (TraceReader, Vec<TraceRecord>) {
-    let mut reader = open_trace(shared_trace(name), TraceOptions::default()).unwrap();
+    let mut reader = open_trace(public_trace(name), TraceOptions::default()).unwrap();
     let records = reader.by_ref().collect::<Result<Vec<_>, _>>().unwrap();
     (reader, records)
 }
@@ -71,7 +77,7 @@ fn systor17_sample_gz() {
 #[test]
 fn systor17_sample_sorts_within_a_bounded_window() {
     let reader = open_trace(
-        shared_trace("systor17-traces-sample.csv.gz"),
+        public_trace("systor17-traces-sample.csv.gz"),
         TraceOptions::default(),
     )
     .unwrap();

@@ -17,7 +17,7 @@ fn data(name: &str) -> PathBuf {
 }
 
 fn msr_trace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/traces/msr-cambridge1-sample.csv")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bundled/traces/msr-cambridge1-sample.csv")
 }
 
 fn read(path: &Path, options: TraceOptions) -> Vec<TraceRecord> {

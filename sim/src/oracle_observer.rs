@@ -169,7 +169,8 @@ impl OracleObserver {
                     }
                 }
             }
-            Op::Read | Op::Flush => {}
+            Op::Read => self.oracle.read_abandoned(bio.mark),
+            Op::Flush => {}
         }
         bio
     }

@@ -1,0 +1,80 @@
+//! The regression corpus (`tests/regressions/*.json`, see its README): every bug found, kept as
+//! the smallest run that showed it, run on every `cargo test`. Each run must succeed with every
+//! read verified and no data error.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn corpus() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("tests/regressions exists")
+        .map(|e| e.expect("readable entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn strings(value: &serde_json::Value, what: &str, file: &Path) -> Vec<String> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("{}: {what} must be a list", file.display()))
+        .iter()
+        .map(|v| {
+            v.as_str()
+                .unwrap_or_else(|| panic!("{}: {what} holds strings", file.display()))
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn every_regression_scenario_passes() {
+    let files = corpus();
+    assert!(!files.is_empty(), "the corpus is empty");
+    let tmp = tempfile::tempdir().unwrap();
+    for file in files {
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        for key in ["what_broke", "why", "fix"] {
+            assert!(
+                doc["postmortem"][key]
+                    .as_str()
+                    .is_some_and(|s| !s.is_empty()),
+                "{}: postmortem.{key} is missing",
+                file.display()
+            );
+        }
+        let trace = tmp.path().join("trace");
+        std::fs::write(
+            &trace,
+            strings(&doc["trace"], "trace", &file).join("\n") + "\n",
+        )
+        .unwrap();
+        let format = doc["trace_format"].as_str().expect("trace_format");
+        let run = &doc["run"];
+        let args = strings(&run["args"], "run.args", &file);
+        for mode in strings(&run["modes"], "run.modes", &file) {
+            let out = Command::new(env!("CARGO_BIN_EXE_dmsim"))
+                .arg(run["command"].as_str().expect("run.command"))
+                .arg(&trace)
+                .args(["--format", format, "--mode", &mode, "--json"])
+                .args(&args)
+                .output()
+                .expect("dmsim runs");
+            let what = format!("{} in {mode}", file.display());
+            assert!(
+                out.status.success(),
+                "{what}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let summary: serde_json::Value = serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|e| panic!("{what}: summary is not JSON: {e}"));
+            assert_eq!(summary["data_errors"], 0, "{what}");
+            let reads = summary["latency"]["read"]["count"].as_u64().unwrap();
+            assert!(reads > 0, "{what}: no read was checked");
+            assert_eq!(summary["verified_reads"].as_u64(), Some(reads), "{what}");
+        }
+    }
+}

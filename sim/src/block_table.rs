@@ -69,6 +69,18 @@ impl<T> BlockTable<T> {
         self.len = self.len.wrapping_add_signed(delta);
     }
 
+    /// Calls `f(block, value)` for every block holding a value, in block order.
+    pub fn for_each_mut(&mut self, f: &mut dyn FnMut(u64, &mut T)) {
+        for (chunk_index, chunk) in self.chunks.iter_mut().enumerate() {
+            let Some(chunk) = chunk else { continue };
+            for (slot, value) in chunk.iter_mut().enumerate() {
+                if let Some(value) = value {
+                    f((chunk_index * CHUNK_BLOCKS + slot) as u64, value);
+                }
+            }
+        }
+    }
+
     fn slot_mut(&mut self, block: u64) -> &mut Option<T> {
         let (chunk, slot) = split(block);
         if self.chunks.len() <= chunk {

@@ -3,7 +3,7 @@
 //! discards as "contents unknown" — and collects data errors and failed bios. The CLI's
 //! verifier and the test harnesses all check data through this one observer.
 
-use crate::oracle::{DataError, Oracle};
+use crate::oracle::{DataError, Durability, Oracle};
 use dmsim_engine::block::{DeviceId, Extent, IoStatus, Op, SECTORS_PER_PAGE};
 use dmsim_engine::content::SectorContent;
 use dmsim_engine::io::{Bio, BioDone, Input, Output};
@@ -38,6 +38,8 @@ pub struct OracleObserver {
     bios_done: u64,
     /// 4 KiB volume blocks any write touched, when asked for.
     written_blocks: Option<BTreeSet<u64>>,
+    /// Writes with a preflush in flight: bio id → the flush's oracle mark.
+    preflush_marks: BTreeMap<u64, u64>,
 }
 
 impl OracleObserver {
@@ -53,6 +55,7 @@ impl OracleObserver {
             failed_bios: 0,
             bios_done: 0,
             written_blocks: None,
+            preflush_marks: BTreeMap::new(),
         }
     }
 
@@ -60,6 +63,25 @@ impl OracleObserver {
     pub fn with_volume_device(mut self, device: DeviceId, offset_sectors: u64) -> Self {
         self.volume_device = Some((device, offset_sectors));
         self
+    }
+
+    /// What a crash may lose (see [`Durability`]); set before the run.
+    pub fn with_durability(mut self, durability: Durability) -> Self {
+        self.oracle = self.oracle.with_durability(durability);
+        self
+    }
+
+    /// Power loss of the whole stack: the bios in flight will never complete (the engine
+    /// that had them is gone); the oracle keeps what may have survived.
+    pub fn crash(&mut self) {
+        self.in_flight.clear();
+        self.preflush_marks.clear();
+        self.oracle.crash();
+    }
+
+    /// Bios entered and not yet done.
+    pub fn bios_in_flight(&self) -> usize {
+        self.in_flight.len()
     }
 
     /// Remember every 4 KiB block a write touches ([`OracleObserver::written_blocks`]).
@@ -115,7 +137,14 @@ impl OracleObserver {
                     Some(SectorContent::Stamp(stamp)) => stamp.write_id,
                     _ => panic!("bio {} writes unstamped data", bio.id.0),
                 };
-                self.oracle.write_submitted(write_id, bio.sector, sectors);
+                if bio.flags.preflush {
+                    // The preflush's effect is taken at the write's completion (a mark
+                    // taken now covers only writes completed before this bio began).
+                    self.preflush_marks
+                        .insert(bio.id.0, self.oracle.flush_started());
+                }
+                self.oracle
+                    .write_submitted(write_id, bio.sector, sectors, bio.flags.fua);
                 if let Some(blocks) = &mut self.written_blocks {
                     let first = bio.sector / SECTORS_PER_PAGE;
                     blocks.extend(first..(bio.sector + sectors).div_ceil(SECTORS_PER_PAGE));
@@ -128,7 +157,7 @@ impl OracleObserver {
                 self.oracle.contents_unknown(bio.sector, sectors);
                 0
             }
-            Op::Flush => 0,
+            Op::Flush => self.oracle.flush_started(),
         };
         let seen = SeenBio {
             op: bio.op,
@@ -152,7 +181,13 @@ impl OracleObserver {
             self.failed_bios += 1;
         }
         match bio.op {
-            Op::Write => self.oracle.write_done(bio.mark, ok),
+            Op::Write => {
+                if let Some(mark) = self.preflush_marks.remove(&done.id.0) {
+                    self.oracle.flush_done(mark, ok);
+                }
+                self.oracle.write_done(bio.mark, ok)
+            }
+            Op::Flush => self.oracle.flush_done(bio.mark, ok),
             // Unknown from submission to completion: a write acknowledged meanwhile may still
             // be zeroed by the discard landing after it.
             Op::Discard => self
@@ -170,7 +205,6 @@ impl OracleObserver {
                 }
             }
             Op::Read => self.oracle.read_abandoned(bio.mark),
-            Op::Flush => {}
         }
         bio
     }

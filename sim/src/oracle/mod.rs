@@ -1,0 +1,404 @@
+//! The data oracle: checks that every read returns what was last written, or a newer write
+//! still in flight (DESIGN.md, "Data"), and after a power loss exactly what may have survived.
+//!
+//! The oracle watches bios at the volume boundary: writes and flushes when they are submitted
+//! and when they complete, reads when they start and when they complete. Workload data is
+//! self-describing (each sector carries its volume sector and write id, [`SectorStamp`]), so
+//! the oracle keeps per sector only the write ids that may legitimately be there.
+//!
+//! The acceptance rule (exact and one-sided: it never accepts a wrong read and never refuses
+//! a legal one): a read that started at mark `m` and returned version `v` of a sector is legal
+//! iff `v` is the sector's current version, or a version that was replaced after `m` (the read
+//! overlapped the write that replaced it, so it may linearise before it), or a write still in
+//! flight that covers the sector. "Unknown" is a version too: a write failed, or a late write
+//! or discard left the range undefined; any content is accepted while it is allowed.
+//!
+//! Crashes ([`Oracle::crash`]): with [`Durability::OnAck`] every acknowledged write must
+//! survive; with [`Durability::OnFlush`] (a volatile write cache somewhere in the stack) only
+//! FUA writes and writes completed before a successful flush began must, and later ones may
+//! or may not. Writes in flight may land or not, sector by sector (torn). So after a crash
+//! each sector holds one of a set of versions; the first read that observes one fixes it, and
+//! later reads must agree until the sector is written again.
+//!
+//! History is kept exactly as long as it is needed (see [`sector`]): versions a read in flight
+//! may return, and versions a crash may bring back. With no read in flight and every write
+//! durable, a sector holds one version. A read racing any number of writes is judged exactly
+//! (regression 001: a multi-block read outlived six writes into one of its blocks).
+//!
+//! A sector never written holds zeros on a fresh simulated device; on a real device that held
+//! data before the run, [`Oracle::new`] with `initial_contents_known = false` accepts anything
+//! there. State is kept per 4 KiB block (one entry when all 8 sectors agree), in a
+//! [`BlockTable`], so memory follows the volume's written footprint, not the trace length.
+
+mod sector;
+
+use crate::block_table::{for_each_block, BlockTable};
+use dmsim_engine::block::SECTORS_PER_PAGE;
+use dmsim_engine::content::{SectorContent, SectorStamp};
+use sector::{Ids, Retention, SectorState, UNKNOWN};
+use std::collections::BTreeMap;
+
+/// The state of a sector the oracle has no entry for.
+static NEVER_WRITTEN: SectorState = SectorState::NEVER_WRITTEN;
+
+/// What a crash may lose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Every acknowledged write survives a power loss (no volatile cache in the stack, or
+    /// the stack makes every write durable before it acknowledges it).
+    #[default]
+    OnAck,
+    /// Only FUA writes and writes completed before a successful flush began survive for
+    /// sure; other acknowledged writes may be lost (a volatile write cache, honoured flushes).
+    OnFlush,
+}
+
+#[derive(Debug, Clone)]
+enum BlockState {
+    Uniform(SectorState),
+    Split(Box<[SectorState; 8]>),
+}
+
+impl BlockState {
+    fn get(&self, i: usize) -> &SectorState {
+        match self {
+            BlockState::Uniform(s) => s,
+            BlockState::Split(v) => &v[i],
+        }
+    }
+
+    fn update(&mut self, first: usize, last: usize, f: &mut dyn FnMut(&mut SectorState)) {
+        if first == 0 && last == 8 {
+            if let BlockState::Uniform(s) = self {
+                f(s);
+                return;
+            }
+        }
+        if let BlockState::Uniform(s) = self {
+            let s = std::mem::take(s);
+            *self = BlockState::Split(Box::new(std::array::from_fn(|_| s.clone())));
+        }
+        if let BlockState::Split(v) = self {
+            for s in &mut v[first..last] {
+                f(s);
+            }
+            if v.iter().all(|s| *s == v[0]) {
+                *self = BlockState::Uniform(std::mem::take(&mut v[0]));
+            }
+        }
+    }
+}
+
+/// A mismatch between a read and what could be there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("data error: read of sector {sector} (bio {bio_id}) returned {got:?}; allowed: {allowed}")]
+pub struct DataError {
+    pub bio_id: u64,
+    pub sector: u64,
+    pub got: SectorContent,
+    pub allowed: String,
+}
+
+/// A write in flight.
+#[derive(Debug, Clone, Copy)]
+struct InflightWrite {
+    sector: u64,
+    sectors: u64,
+    fua: bool,
+}
+
+/// The oracle of one volume.
+#[derive(Debug)]
+pub struct Oracle {
+    initial_contents_known: bool,
+    durability: Durability,
+    blocks: BlockTable<BlockState>,
+    inflight: BTreeMap<u64, InflightWrite>,
+    /// Start marks of the reads in flight → how many reads started at that mark.
+    reads_in_flight: BTreeMap<u64, u64>,
+    completion_seq: u64,
+    /// With [`Durability::OnFlush`]: versions current since at most this are durable.
+    durable_through: u64,
+    crashes: u64,
+    verified_sectors: u64,
+    verified_reads: u64,
+}
+
+impl Oracle {
+    /// `initial_contents_known`: the volume starts all zeros (true for simulated devices).
+    /// Every acknowledged write is taken as durable ([`Durability::OnAck`]).
+    pub fn new(initial_contents_known: bool) -> Self {
+        Oracle {
+            initial_contents_known,
+            durability: Durability::OnAck,
+            blocks: BlockTable::default(),
+            inflight: BTreeMap::new(),
+            reads_in_flight: BTreeMap::new(),
+            completion_seq: 0,
+            durable_through: 0,
+            crashes: 0,
+            verified_sectors: 0,
+            verified_reads: 0,
+        }
+    }
+
+    /// What a crash may lose (set before the first write).
+    pub fn with_durability(mut self, durability: Durability) -> Self {
+        assert!(
+            self.blocks.is_empty(),
+            "durability is chosen before any write"
+        );
+        self.durability = durability;
+        self
+    }
+
+    /// Reads checked so far.
+    pub fn verified_reads(&self) -> u64 {
+        self.verified_reads
+    }
+
+    /// Sectors checked so far.
+    pub fn verified_sectors(&self) -> u64 {
+        self.verified_sectors
+    }
+
+    /// Crashes the oracle went through.
+    pub fn crashes(&self) -> u64 {
+        self.crashes
+    }
+
+    /// A read was submitted: returns its mark, to hand back to [`Oracle::read_done`] or
+    /// [`Oracle::read_abandoned`] (exactly one of them). Until then the oracle keeps every
+    /// version the read may legally return.
+    pub fn read_started(&mut self) -> u64 {
+        let mark = self.completion_seq;
+        *self.reads_in_flight.entry(mark).or_default() += 1;
+        mark
+    }
+
+    /// A read that started at `mark` ended without data to check (it failed).
+    pub fn read_abandoned(&mut self, mark: u64) {
+        self.read_ended(mark);
+    }
+
+    /// Reads in flight (started, not yet done or abandoned).
+    pub fn reads_in_flight(&self) -> u64 {
+        self.reads_in_flight.values().sum()
+    }
+
+    fn read_ended(&mut self, mark: u64) {
+        let count = self
+            .reads_in_flight
+            .get_mut(&mark)
+            .unwrap_or_else(|| panic!("a read with mark {mark} ended but was never started"));
+        *count -= 1;
+        if *count == 0 {
+            self.reads_in_flight.remove(&mark);
+        }
+    }
+
+    fn retention(&self) -> Retention {
+        Retention {
+            oldest_read_mark: self.reads_in_flight.keys().next().copied(),
+            durable_through: match self.durability {
+                Durability::OnAck => None,
+                Durability::OnFlush => Some(self.durable_through),
+            },
+        }
+    }
+
+    /// A write of `sectors` sectors at `sector` with id `write_id` was submitted; `fua`: it
+    /// is durable when it completes.
+    pub fn write_submitted(&mut self, write_id: u64, sector: u64, sectors: u64, fua: bool) {
+        assert!(write_id > 0, "write ids start at 1");
+        let write = InflightWrite {
+            sector,
+            sectors,
+            fua,
+        };
+        let old = self.inflight.insert(write_id, write);
+        assert!(old.is_none(), "write id {write_id} submitted twice");
+    }
+
+    /// The write `write_id` completed; `ok` = its data is now on the volume.
+    pub fn write_done(&mut self, write_id: u64, ok: bool) {
+        let write = self
+            .inflight
+            .remove(&write_id)
+            .unwrap_or_else(|| panic!("write id {write_id} completed but was never submitted"));
+        let id = if ok { write_id } else { UNKNOWN };
+        self.push(write.sector, write.sectors, id, ok && write.fua);
+    }
+
+    /// A flush (or a bio's preflush) was submitted: returns its mark for
+    /// [`Oracle::flush_done`].
+    pub fn flush_started(&self) -> u64 {
+        self.completion_seq
+    }
+
+    /// The flush that started at `mark` completed; `ok`: every write completed before it
+    /// began is now durable.
+    pub fn flush_done(&mut self, mark: u64, ok: bool) {
+        assert!(
+            mark <= self.completion_seq,
+            "flush mark {mark} from the future"
+        );
+        if ok {
+            self.durable_through = self.durable_through.max(mark);
+        }
+    }
+
+    /// The range's contents are unknown (a late write after a timeout, a discard, a crash of
+    /// an unflushed cache); any content is accepted until the next successful write.
+    pub fn contents_unknown(&mut self, sector: u64, sectors: u64) {
+        self.push(sector, sectors, UNKNOWN, false);
+    }
+
+    /// Version `id` becomes current over the range.
+    fn push(&mut self, sector: u64, sectors: u64, id: u64, durable: bool) {
+        self.completion_seq += 1;
+        let seq = self.completion_seq;
+        let keep = self.retention();
+        self.update(sector, sectors, &mut |s| {
+            s.push(Ids::One(id), seq, durable, keep)
+        });
+    }
+
+    /// Power loss of the whole stack: reads in flight are lost; every sector now holds one of
+    /// the versions that may have survived ([`Durability`]) or a write that was in flight
+    /// over it. What is on the media afterwards is durable.
+    pub fn crash(&mut self) {
+        self.reads_in_flight.clear();
+        self.completion_seq += 1;
+        let seq = self.completion_seq;
+        let keep = self.retention();
+        self.blocks.for_each_mut(&mut |_, block| {
+            block.update(0, 8, &mut |s| {
+                let ids = Ids::from_set(s.crash_candidates(keep));
+                s.recovered(ids, seq);
+            })
+        });
+        for (write_id, write) in std::mem::take(&mut self.inflight) {
+            self.update(write.sector, write.sectors, &mut |s| {
+                let mut ids: Vec<u64> = s.current.ids.iter().collect();
+                ids.push(write_id);
+                s.recovered(Ids::from_set(ids), seq);
+            });
+        }
+        self.durable_through = seq;
+        self.crashes += 1;
+    }
+
+    /// Check a completed read of `data` (one content per sector from `sector`) started at
+    /// mark `started` (from [`Oracle::read_started`]).
+    pub fn read_done(
+        &mut self,
+        bio_id: u64,
+        started: u64,
+        sector: u64,
+        data: &[SectorContent],
+    ) -> Result<(), DataError> {
+        self.read_ended(started);
+        self.verified_reads += 1;
+        let mut observed = Vec::new();
+        for (i, got) in data.iter().enumerate() {
+            let s = sector + i as u64;
+            self.verified_sectors += 1;
+            let state = self.state(s).unwrap_or(&NEVER_WRITTEN);
+            let matches = |id: u64| match (id, got) {
+                (UNKNOWN, _) => true,
+                (0, SectorContent::Zero) => true,
+                (0, _) => !self.initial_contents_known,
+                (
+                    id,
+                    SectorContent::Stamp(SectorStamp {
+                        sector: at,
+                        write_id,
+                    }),
+                ) => *at == s && *write_id == id,
+                _ => false,
+            };
+            let in_flight = || match got {
+                SectorContent::Stamp(SectorStamp {
+                    sector: at,
+                    write_id,
+                }) => {
+                    *at == s
+                        && self
+                            .inflight
+                            .get(write_id)
+                            .is_some_and(|w| s >= w.sector && s < w.sector + w.sectors)
+                }
+                _ => false,
+            };
+            if state.allowed(started).any(matches) || in_flight() {
+                if started >= state.current.since {
+                    if let Some(id) = content_id(got) {
+                        observed.push((s, id));
+                    }
+                }
+                continue;
+            }
+            let allowed: Vec<String> = state
+                .allowed(started)
+                .map(|id| match id {
+                    0 => "never written".to_string(),
+                    UNKNOWN => "unknown".to_string(),
+                    id => format!("write {id}"),
+                })
+                .chain(
+                    self.inflight
+                        .iter()
+                        .filter(|(_, w)| s >= w.sector && s < w.sector + w.sectors)
+                        .map(|(id, _)| format!("write {id} (in flight)")),
+                )
+                .collect();
+            return Err(DataError {
+                bio_id,
+                sector: s,
+                got: *got,
+                allowed: allowed.join(", "),
+            });
+        }
+        for (s, id) in observed {
+            self.update(s, 1, &mut |state| state.observe(id));
+        }
+        Ok(())
+    }
+
+    /// The write id a sector holds for sure once every write in flight has ended: `None`
+    /// if its content is unknown or (after a crash, before a read) one of several.
+    pub fn acknowledged(&self, sector: u64) -> Option<u64> {
+        match self.state(sector).map_or(&Ids::One(0), |s| &s.current.ids) {
+            Ids::One(id) if *id != UNKNOWN => Some(*id),
+            _ => None,
+        }
+    }
+
+    fn state(&self, sector: u64) -> Option<&SectorState> {
+        self.blocks
+            .get(sector / SECTORS_PER_PAGE)
+            .map(|b| b.get((sector % SECTORS_PER_PAGE) as usize))
+    }
+
+    fn update(&mut self, sector: u64, sectors: u64, f: &mut dyn FnMut(&mut SectorState)) {
+        let blocks = &mut self.blocks;
+        for_each_block(sector, sectors, &mut |block, first, last, _| {
+            blocks
+                .get_or_insert_with(block, || BlockState::Uniform(SectorState::default()))
+                .update(first, last, f);
+        });
+    }
+}
+
+/// The version id a read's content names, if it names one (zeros: never written).
+fn content_id(content: &SectorContent) -> Option<u64> {
+    match content {
+        SectorContent::Zero => Some(0),
+        SectorContent::Stamp(stamp) => Some(stamp.write_id),
+        SectorContent::Foreign => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -25,6 +25,8 @@ pub(crate) struct WriteBuffer {
     pub waiters: VecDeque<u32>,
     /// Page being filled, or NONE.
     pub open_page: u32,
+    /// Logical page (unit / units per page) of the open page's first unit.
+    pub open_group: u32,
     pub open_fill: u32,
     /// Latest DRAM arrival of the open page's units.
     pub open_ready_ns: u64,
@@ -58,6 +60,7 @@ impl WriteBuffer {
             occupied_units: 0,
             waiters: VecDeque::new(),
             open_page: NONE,
+            open_group: NONE,
             open_fill: 0,
             open_ready_ns: 0,
             open_units: Vec::new(),

@@ -2,14 +2,17 @@
 //! and the duration of each op.
 //!
 //! The scheduling unit is the die, or the whole chip when `flash.die_interleaving` is off
-//! (then every die of a chip shares one queue and one busy period). A unit runs one op at a
-//! time. When it is free it takes the oldest ready foreground read
-//! (host data, mapping fetch, read-modify-write), else the head of its FIFO of programs,
-//! erases and GC work (FIFO keeps a victim's reads, programs and erase in order and keeps GC
-//! paced ahead of the host program that incurred it). An op occupies its die from its first
-//! command cycle to its end; its bus phases (command, data in or out) are reserved on the
-//! channel at the earliest gap, so dies on one channel overlap their array times but not
-//! their transfers:
+//! (then every die of a chip shares one queue and one busy period). A free unit takes the
+//! oldest ready foreground read (host data, mapping fetch, read-modify-write), else the head
+//! of its FIFO of programs, erases and GC work (FIFO keeps a victim's reads, programs and
+//! erase in order and keeps GC paced ahead of the host program that incurred it). With
+//! `flash.multi_die_commands` a chip unit then adds, for each of its other dies, the first
+//! ready op of the same queue and kind aimed at that die (a multi-die command, as MQSim's
+//! transaction scheduler builds one per die when it finds a chip idle); the chip stays busy
+//! until the last of them ends. An op
+//! occupies its die from its first command cycle to its end; its bus phases (command, data
+//! in or out) are reserved on the channel at the earliest gap, so dies on one channel
+//! overlap their array times but not their transfers:
 //! - read: command → tR → data out; the die waits for the data to leave its register;
 //! - program: command + data in → tPROG;
 //! - erase: command → tBERS.
@@ -49,8 +52,8 @@ struct Die {
 /// What the die scheduler decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Dispatch {
-    /// `op` started and ends at `end_ns`.
-    Started { op: u32, end_ns: u64 },
+    /// One op per die started; `FlashBackend::started` lists them with their ends.
+    Started,
     /// Nothing is ready before `at_ns`.
     WaitUntil { at_ns: u64 },
     /// Busy, or nothing queued.
@@ -66,8 +69,10 @@ pub(crate) struct FlashBackend {
     dies: Vec<Die>,
     channels: Vec<Timeline>,
     pub ops: Slab<FlashOp>,
-    /// Sum of die busy time (for utilisation figures).
+    /// Sum of scheduling-unit busy time (for utilisation figures).
     pub die_busy_ns: u64,
+    /// Ops started by the last `Dispatch::Started`, with their end times.
+    pub started: Vec<(u32, u64)>,
 }
 
 impl FlashBackend {
@@ -90,6 +95,7 @@ impl FlashBackend {
             channels: vec![Timeline::default(); geo.channels as usize],
             ops: Slab::default(),
             die_busy_ns: 0,
+            started: Vec::new(),
         }
     }
 
@@ -148,8 +154,11 @@ impl FlashBackend {
         true
     }
 
-    /// If scheduling unit `unit` is free at `now_ns`, start its next ready op.
+    /// If scheduling unit `unit` is free at `now_ns`, start its next ready op, and with
+    /// multi-die commands on a chip unit one more ready op of the same queue and kind for
+    /// each of its other dies.
     pub fn dispatch(&mut self, unit: u32, now_ns: u64) -> Dispatch {
+        self.started.clear();
         let d = &self.dies[unit as usize];
         if d.busy_until_ns > now_ns {
             return Dispatch::Nothing;
@@ -159,13 +168,13 @@ impl FlashBackend {
             .reads
             .iter()
             .position(|&op| ops.get(op).ready_ns <= now_ns);
-        let chosen = match ready_read {
-            Some(i) => self.dies[unit as usize].reads.remove(i),
+        let (chosen, from_reads) = match ready_read {
+            Some(i) => (self.dies[unit as usize].reads.remove(i), true),
             None => match d.writes.front() {
                 Some(&op) if ops.get(op).ready_ns <= now_ns => {
-                    self.dies[unit as usize].writes.pop_front()
+                    (self.dies[unit as usize].writes.pop_front(), false)
                 }
-                _ => None,
+                _ => (None, false),
             },
         };
         let Some(op) = chosen else {
@@ -179,11 +188,64 @@ impl FlashBackend {
                 },
             };
         };
-        let end_ns = self.run(op, now_ns);
+        let mut end_ns = self.run(op, now_ns);
+        self.started.push((op, end_ns));
+        let spec = self.ops.get(op).spec;
+        let mut dies_taken = 1u64 << (spec.die % self.dies_per_unit);
+        while self.dies_per_unit > 1 && self.flash.multi_die_commands {
+            let Some(companion) = self.companion(unit, from_reads, spec.kind, dies_taken, now_ns)
+            else {
+                break;
+            };
+            let companion_end = self.run(companion, now_ns);
+            self.started.push((companion, companion_end));
+            end_ns = end_ns.max(companion_end);
+            dies_taken |= 1 << (self.ops.get(companion).spec.die % self.dies_per_unit);
+        }
         let d = &mut self.dies[unit as usize];
         d.busy_until_ns = end_ns;
         self.die_busy_ns += end_ns - now_ns;
-        Dispatch::Started { op, end_ns }
+        Dispatch::Started
+    }
+
+    /// Remove and return the first ready op of the chosen queue with `kind` on a die of
+    /// `unit` not yet in `dies_taken` (bit per die of the unit). For the FIFO queue only
+    /// each die's first op qualifies, so per-die order (GC before the host program it paces)
+    /// holds.
+    fn companion(
+        &mut self,
+        unit: u32,
+        from_reads: bool,
+        kind: OpKind,
+        dies_taken: u64,
+        now_ns: u64,
+    ) -> Option<u32> {
+        let dies_per_unit = self.dies_per_unit;
+        let ops = &self.ops;
+        let d = &mut self.dies[unit as usize];
+        let queue = if from_reads {
+            &mut d.reads
+        } else {
+            &mut d.writes
+        };
+        let mut seen = dies_taken;
+        let mut found = None;
+        for (i, &op) in queue.iter().enumerate() {
+            let o = ops.get(op);
+            let bit = 1u64 << (o.spec.die % dies_per_unit);
+            if seen & bit != 0 {
+                continue;
+            }
+            if o.spec.kind == kind && o.ready_ns <= now_ns {
+                found = Some(i);
+                break;
+            }
+            if !from_reads {
+                // This die's next FIFO op is not a match: nothing behind it may jump it.
+                seen |= bit;
+            }
+        }
+        found.and_then(|i| queue.remove(i))
     }
 
     /// Reserve the channel phases of `op` starting no earlier than `now_ns`; returns its end.

@@ -127,13 +127,15 @@ impl SsdModel {
 
     fn read_data(&mut self, id: u32, at_ns: u64) {
         let range = self.unit_range(id);
-        let unit_bytes = self.geo.unit_bytes;
         let mut reads = 0;
         let mut run_page = NONE;
         let mut run_bytes = 0u32;
         let mut dram_bytes = 0u64;
         let mut zero_bytes = 0u64;
+        let job = *self.jobs.get(id);
         for unit in range {
+            // Only the sectors asked for cross the channel and the link.
+            let unit_bytes = job.bytes_in_unit(unit, self.geo.unit_sectors);
             let Some(slot) = self.ftl.lookup(unit) else {
                 zero_bytes += u64::from(unit_bytes);
                 continue;
@@ -204,7 +206,8 @@ impl SsdModel {
             .host
             .transfer(self.now_ns, processed_ns, job.bytes(), false);
         let mut pending = 0;
-        // Old content of partly written units, read before the FTL remaps them.
+        // Old content of partly written units, read before the FTL remaps them, when they
+        // hold sectors the write does not replace.
         for unit in job
             .partial_units(self.geo.unit_sectors)
             .into_iter()
@@ -213,6 +216,10 @@ impl SsdModel {
             let Some(slot) = self.ftl.lookup(unit) else {
                 continue;
             };
+            let written = job.sector_mask(unit, self.geo.unit_sectors);
+            if self.ftl.written_sectors(unit) & !written == 0 {
+                continue;
+            }
             let page = self.geo.page_of_slot(slot);
             if self.ftl.page_in_dram(page) {
                 continue;
@@ -228,14 +235,24 @@ impl SsdModel {
         }
         pending += self.lookup_units(id, self.unit_range(id), true, processed_ns);
         // Place the units in fresh pages now; their programs wait for the lookups and data.
+        // Under static allocation a page holds units of one logical page only.
         let per_page = self.geo.slots_per_page;
+        let aligned = self.ftl.static_allocation();
         let mut unit = job.first_unit;
         while unit < job.end_unit {
-            let count = per_page.min(job.end_unit - unit);
-            let page = self.ftl.alloc_host_page(&mut self.scratch_ops);
+            let room = if aligned {
+                per_page - unit % per_page
+            } else {
+                per_page
+            };
+            let count = room.min(job.end_unit - unit);
+            let page = self
+                .ftl
+                .alloc_host_page(unit / per_page, &mut self.scratch_ops);
             self.enqueue_background();
             for k in 0..count {
-                self.ftl.place(unit + k, page * per_page + k);
+                let mask = job.sector_mask(unit + k, self.geo.unit_sectors);
+                self.ftl.place(unit + k, page * per_page + k, mask);
             }
             self.ftl.note_host_padding(per_page - count);
             let mut spec = OpSpec::new(
@@ -288,25 +305,43 @@ impl SsdModel {
         }
     }
 
-    /// The buffered write's units enter the buffer at `at_ns` and it is acknowledged.
+    /// The buffered write's units enter the buffer at `at_ns` and it is acknowledged. Under
+    /// static allocation the page goes to flash at once (a page holds one logical page, and
+    /// MQSim writes newly written data back as soon as it is cached).
     fn admit_buffered(&mut self, id: u32, at_ns: u64) {
+        let job = *self.jobs.get(id);
         for unit in self.unit_range(id) {
-            self.append_to_open_page(unit, at_ns);
+            let mask = job.sector_mask(unit, self.geo.unit_sectors);
+            self.append_to_open_page(unit, mask, at_ns);
+        }
+        if self.ftl.static_allocation() && self.buffer.open_page != NONE {
+            self.close_open_page();
         }
         self.finish(id, at_ns);
     }
 
-    fn append_to_open_page(&mut self, unit: u32, at_ns: u64) {
+    fn append_to_open_page(&mut self, unit: u32, sectors: u32, at_ns: u64) {
         let per_page = self.geo.slots_per_page;
         if let Some(slot) = self.ftl.lookup(unit) {
             if self.buffer.open_page != NONE && self.geo.page_of_slot(slot) == self.buffer.open_page
             {
+                let held = self.ftl.written_sectors(unit) | sectors;
+                self.ftl.set_written_sectors(unit, held);
                 self.stats.units_coalesced_in_buffer += 1;
                 return;
             }
         }
+        if self.ftl.static_allocation()
+            && self.buffer.open_page != NONE
+            && self.buffer.open_group != unit / per_page
+        {
+            self.close_open_page();
+        }
         if self.buffer.open_page == NONE {
-            let page = self.ftl.alloc_host_page(&mut self.scratch_ops);
+            let page = self
+                .ftl
+                .alloc_host_page(unit / per_page, &mut self.scratch_ops);
+            self.buffer.open_group = unit / per_page;
             self.enqueue_background();
             self.buffer.open_page = page;
             self.buffer.open_fill = 0;
@@ -318,7 +353,7 @@ impl SsdModel {
             self.buffer.open_units.clear();
         }
         let slot = self.buffer.open_page * per_page + self.buffer.open_fill;
-        self.ftl.place(unit, slot);
+        self.ftl.place(unit, slot, sectors);
         self.buffer.open_fill += 1;
         self.buffer.occupy(1);
         self.buffer.open_units.push(unit);
@@ -338,9 +373,12 @@ impl SsdModel {
         let id = self.jobs.insert(Job::buffer_page(fill, seq));
         let ready = self.buffer.open_ready_ns.max(self.now_ns);
         let bytes = fill * self.geo.unit_bytes;
-        let read_out = self
-            .buffer
-            .dram_access(self.now_ns, ready, u64::from(bytes));
+        let read_out = if self.params.write_buffer.destage_reads_dram {
+            self.buffer
+                .dram_access(self.now_ns, ready, u64::from(bytes))
+        } else {
+            ready
+        };
         let mut units = std::mem::take(&mut self.buffer.open_units);
         units.sort_unstable();
         let fetches = self.lookup_units(id, units.iter().copied(), true, ready);

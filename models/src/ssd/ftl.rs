@@ -16,7 +16,7 @@
 
 use super::geometry::Geometry;
 use super::ops::OpSpec;
-use super::params::{gc_threshold_blocks, SsdParams};
+use super::params::{gc_threshold_blocks, Allocation, SsdParams};
 use super::table::{Bitmap, LazyTable, LOGICAL_CHUNK_LEN, NONE};
 use std::collections::VecDeque;
 
@@ -82,6 +82,11 @@ pub(crate) struct Ftl {
     /// Pages whose data is only in controller memory (open or being programmed).
     in_dram: Bitmap,
     stripe_cursor: u32,
+    /// Host pages go to the plane of their logical page (`Allocation::Static`).
+    static_allocation: bool,
+    /// Sectors written in units that are only partly written (bit per sector); NONE for a
+    /// fully written unit. Tracked only for units of at most 32 sectors.
+    written_sectors: LazyTable,
     pub(super) gc_threshold_blocks: u32,
     pub(super) copyback: bool,
     pub counters: FtlCounters,
@@ -113,6 +118,8 @@ impl Ftl {
             planes,
             in_dram: Bitmap::new(geo.pages),
             stripe_cursor: 0,
+            static_allocation: params.ftl.allocation == Allocation::Static,
+            written_sectors: LazyTable::new(geo.logical_units, LOGICAL_CHUNK_LEN),
             gc_threshold_blocks: gc_threshold_blocks(
                 params.geometry.blocks_per_plane,
                 params.ftl.gc_threshold,
@@ -145,10 +152,20 @@ impl Ftl {
         self.in_dram.set(page, true);
     }
 
-    /// Allocate the next host page on the stripe, paying the plane's GC debt first (GC ops
-    /// go to `ops`, ahead of the page's own program on that die). The page is marked as
-    /// living in controller memory until `page_programmed`.
-    pub fn alloc_host_page(&mut self, ops: &mut Vec<OpSpec>) -> u32 {
+    /// Allocate a host page for units of logical page `group` (`unit / slots_per_page`):
+    /// on the group's own plane under static allocation, else on the next plane of the
+    /// stripe (also the fallback when the group's plane has no space left). The plane's GC
+    /// debt is paid first (GC ops go to `ops`, ahead of the page's own program on that die).
+    /// The page is marked as living in controller memory until `page_programmed`.
+    pub fn alloc_host_page(&mut self, group: u32, ops: &mut Vec<OpSpec>) -> u32 {
+        if self.static_allocation {
+            let plane = self.geo.stripe_plane(group % self.geo.planes);
+            if let Some(page) = self.take_user_page(plane, ops) {
+                self.pay_gc_debt(plane, ops);
+                self.in_dram.set(page, true);
+                return page;
+            }
+        }
         for _ in 0..self.geo.planes {
             let plane = self.geo.stripe_plane(self.stripe_cursor);
             self.stripe_cursor = (self.stripe_cursor + 1) % self.geo.planes;
@@ -159,6 +176,11 @@ impl Ftl {
             }
         }
         panic!("no plane can take a page although validation guaranteed spare space");
+    }
+
+    /// Whether host pages follow their logical page to a fixed plane.
+    pub fn static_allocation(&self) -> bool {
+        self.static_allocation
     }
 
     fn take_user_page(&mut self, plane: u32, ops: &mut Vec<OpSpec>) -> Option<u32> {
@@ -205,8 +227,16 @@ impl Ftl {
     }
 
     /// Map `unit` to `slot` (a slot of a freshly allocated page), invalidating its old slot.
-    pub fn place(&mut self, unit: u32, slot: u32) {
+    /// `sectors` are the unit's sectors the write carries (bit per sector, `full_mask` for
+    /// all); the unit then holds them plus whatever it held before.
+    pub fn place(&mut self, unit: u32, slot: u32, sectors: u32) {
         debug_assert_eq!(self.p2l.get(slot), NONE, "slot {slot} written twice");
+        let held = if self.l2p.get(unit) == NONE {
+            sectors
+        } else {
+            sectors | self.written_sectors(unit)
+        };
+        self.set_written_sectors(unit, held);
         self.unmap(unit);
         self.l2p.set(unit, slot);
         self.p2l.set(slot, unit);
@@ -248,8 +278,41 @@ impl Ftl {
     pub fn trim(&mut self, unit: u32) {
         if self.l2p.get(unit) != NONE {
             self.unmap(unit);
+            self.written_sectors.set(unit, NONE);
             self.counters.units_trimmed += 1;
         }
+    }
+
+    /// Bit mask of every sector of a unit (all ones past 32 sectors, where sectors are not
+    /// tracked).
+    pub fn full_mask(&self) -> u32 {
+        if self.geo.unit_sectors >= 32 {
+            u32::MAX
+        } else {
+            (1u32 << self.geo.unit_sectors) - 1
+        }
+    }
+
+    /// Sectors of `unit` that hold written data (meaningful only while it is mapped).
+    pub fn written_sectors(&self, unit: u32) -> u32 {
+        match self.written_sectors.get(unit) {
+            NONE => self.full_mask(),
+            mask => mask,
+        }
+    }
+
+    /// Record which sectors of `unit` hold data; a full unit (or one too large to track)
+    /// takes no memory.
+    pub fn set_written_sectors(&mut self, unit: u32, sectors: u32) {
+        let full = self.full_mask();
+        let mask = sectors & full;
+        assert!(mask != 0, "unit {unit} written with no sector");
+        let stored = if mask == full || self.geo.unit_sectors > 32 {
+            NONE
+        } else {
+            mask
+        };
+        self.written_sectors.set(unit, stored);
     }
 
     pub fn note_host_padding(&mut self, slots: u32) {
@@ -260,6 +323,7 @@ impl Ftl {
     pub fn heap_bytes(&self) -> u64 {
         self.l2p.heap_bytes()
             + self.p2l.heap_bytes()
+            + self.written_sectors.heap_bytes()
             + self.in_dram.heap_bytes()
             + self.geo.blocks as u64 * (2 + 2 + 1 + 4)
     }

@@ -124,6 +124,43 @@ impl Job {
         self.end_unit - self.first_unit
     }
 
+    /// Sectors of `unit` the request covers, `[start, end)` relative to the unit.
+    fn overlap(&self, unit: u32, unit_sectors: u32) -> (u32, u32) {
+        let us = u64::from(unit_sectors);
+        let unit_start = u64::from(unit) * us;
+        let start = self.sector.max(unit_start);
+        let end = (self.sector + u64::from(self.sectors)).min(unit_start + us);
+        if end <= start {
+            return (0, 0);
+        }
+        ((start - unit_start) as u32, (end - unit_start) as u32)
+    }
+
+    /// Bit mask (bit per sector) of the sectors of `unit` the request covers; all ones for
+    /// units of more than 32 sectors, which are not tracked by sector.
+    pub fn sector_mask(&self, unit: u32, unit_sectors: u32) -> u32 {
+        if unit_sectors > 32 {
+            return u32::MAX;
+        }
+        let (start, end) = self.overlap(unit, unit_sectors);
+        let width = end - start;
+        if width == 0 {
+            return 0;
+        }
+        let ones = if width >= 32 {
+            u32::MAX
+        } else {
+            (1u32 << width) - 1
+        };
+        ones << start
+    }
+
+    /// Bytes of `unit` the request covers.
+    pub fn bytes_in_unit(&self, unit: u32, unit_sectors: u32) -> u32 {
+        let (start, end) = self.overlap(unit, unit_sectors);
+        (end - start) * 512
+    }
+
     /// Units only partly covered by the request (at most two: head and tail), which need
     /// their old content merged in.
     pub fn partial_units(&self, unit_sectors: u32) -> [Option<u32>; 2] {
@@ -170,6 +207,13 @@ mod tests {
         let (j, _) = Job::host(JobKind::WriteThrough, &req(4, 16), 8, 100);
         assert_eq!((j.first_unit, j.end_unit), (0, 3));
         assert_eq!(j.partial_units(8), [Some(0), Some(2)]);
+        assert_eq!(j.sector_mask(0, 8), 0b1111_0000);
+        assert_eq!(j.sector_mask(1, 8), 0xff);
+        assert_eq!(j.sector_mask(2, 8), 0b0000_1111);
+        assert_eq!(j.sector_mask(3, 8), 0);
+        assert_eq!(j.bytes_in_unit(0, 8), 4 * 512);
+        assert_eq!(j.bytes_in_unit(1, 8), 8 * 512);
+        assert_eq!(j.sector_mask(0, 64), u32::MAX);
     }
 
     #[test]

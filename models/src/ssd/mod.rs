@@ -57,8 +57,8 @@ mod timeline;
 pub use ftl::FtlCounters;
 pub use model::SsdModel;
 pub use params::{
-    FlashParams, FtlParams, GeometryParams, HostInterface, HostParams, MappingCacheParams,
-    SsdParams, StallParams, WriteBufferParams,
+    Allocation, FlashParams, FtlParams, GeometryParams, HostInterface, HostParams,
+    MappingCacheParams, SsdParams, StallParams, WriteBufferParams,
 };
 pub use presets::presets;
 pub use stats::SsdStats;

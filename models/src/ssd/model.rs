@@ -111,6 +111,12 @@ impl SsdModel {
         &self.stats
     }
 
+    /// Total busy time of the flash scheduling units (dies, or chips without die
+    /// interleaving) since construction: divided by units × elapsed time, their utilisation.
+    pub fn flash_busy_ns(&self) -> u64 {
+        self.flash.die_busy_ns
+    }
+
     /// Counters of the FTL itself (including preconditioning).
     pub fn ftl_counters(&self) -> &FtlCounters {
         &self.ftl.counters
@@ -161,7 +167,7 @@ impl SsdModel {
         let mut unit = 0;
         while unit < units {
             let count = per_page.min(units - unit);
-            self.untimed_page_write(|_| unit..unit + count);
+            self.untimed_page_write(unit / per_page, unit..unit + count);
             unit += count;
         }
     }
@@ -192,8 +198,64 @@ impl SsdModel {
                 *u = (splitmix64(&mut state) % u64::from(span)) as u32;
             }
             let chosen = units;
-            self.untimed_page_write(|_| chosen[..count].iter().copied());
+            self.untimed_page_write(
+                chosen[0] / self.geo.slots_per_page,
+                chosen[..count].iter().copied(),
+            );
             done += count as u64;
+        }
+    }
+
+    /// Write, untimed like `precondition`, every logical page that `extents` (`(first
+    /// sector, sectors)`) touch, each unit holding exactly the sectors the extents touch:
+    /// MQSim preconditions a trace's logical pages this way, so a later write that covers
+    /// every sector the trace ever touches in a unit needs no read of its old data. Pages go
+    /// where allocation puts them (their own plane under static allocation).
+    pub fn precondition_extents(&mut self, extents: impl IntoIterator<Item = (u64, u32)>) {
+        let mut touched: std::collections::BTreeMap<u32, u32> = Default::default();
+        for (sector, sectors) in extents {
+            let probe = ModelRequest {
+                tag: 0,
+                op: ModelOp::Write,
+                sector,
+                sectors,
+                fua: false,
+            };
+            let (job, _) = Job::host(
+                JobKind::WriteThrough,
+                &probe,
+                self.geo.unit_sectors,
+                self.geo.logical_units,
+            );
+            for unit in job.first_unit..job.end_unit {
+                *touched.entry(unit).or_default() |= job.sector_mask(unit, self.geo.unit_sectors);
+            }
+        }
+        let per_page = self.geo.slots_per_page;
+        let units: Vec<(u32, u32)> = touched.into_iter().collect();
+        for group in units.chunk_by(|a, b| a.0 / per_page == b.0 / per_page) {
+            self.untimed_page_write(group[0].0 / per_page, group.iter().map(|&(unit, _)| unit));
+            for &(unit, mask) in group {
+                self.ftl.set_written_sectors(unit, mask);
+            }
+        }
+    }
+
+    /// Load the mapping entries of the units `extents` (`(first sector, sectors)`) touch into
+    /// the mapping cache, clean, as MQSim warms its cached mapping table with a trace's
+    /// written pages before the run. No effect when the whole table is resident.
+    pub fn warm_mapping_cache(&mut self, extents: impl IntoIterator<Item = (u64, u32)>) {
+        let unit_sectors = u64::from(self.geo.unit_sectors);
+        let limit = u64::from(self.geo.logical_units);
+        for (sector, sectors) in extents {
+            let first = (sector / unit_sectors).min(limit);
+            let end = (sector + u64::from(sectors))
+                .div_ceil(unit_sectors)
+                .min(limit);
+            for unit in first..end {
+                let line = self.cmt.line_of(unit as u32);
+                let _ = self.cmt.access(line, false);
+            }
         }
     }
 
@@ -208,17 +270,19 @@ impl SsdModel {
 
     /// Allocate one host page and place `units` in it, discarding the timing of everything
     /// (GC included): preconditioning.
-    fn untimed_page_write<I: Iterator<Item = u32>>(&mut self, units: impl FnOnce(()) -> I) {
+    /// `group` is the logical page the page is allocated for (static allocation).
+    fn untimed_page_write(&mut self, group: u32, units: impl IntoIterator<Item = u32>) {
         let mut ops = std::mem::take(&mut self.scratch_ops);
         debug_assert!(ops.is_empty());
-        let page = self.ftl.alloc_host_page(&mut ops);
+        let full = self.ftl.full_mask();
+        let page = self.ftl.alloc_host_page(group, &mut ops);
         for op in &ops {
             if op.page != NONE {
                 self.ftl.page_programmed(op.page);
             }
         }
         let mut fill = 0;
-        for unit in units(()) {
+        for unit in units {
             // A unit drawn twice for one page keeps its first slot.
             if self
                 .ftl
@@ -227,7 +291,8 @@ impl SsdModel {
             {
                 continue;
             }
-            self.ftl.place(unit, page * self.geo.slots_per_page + fill);
+            self.ftl
+                .place(unit, page * self.geo.slots_per_page + fill, full);
             fill += 1;
         }
         self.ftl.note_host_padding(self.geo.slots_per_page - fill);
@@ -325,7 +390,13 @@ impl SsdModel {
 
     fn dispatch(&mut self, unit: u32) {
         match self.flash.dispatch(unit, self.now_ns) {
-            Dispatch::Started { op, end_ns } => self.schedule(end_ns, Event::OpDone(op)),
+            Dispatch::Started => {
+                let started = std::mem::take(&mut self.flash.started);
+                for &(op, end_ns) in &started {
+                    self.schedule(end_ns, Event::OpDone(op));
+                }
+                self.flash.started = started;
+            }
             Dispatch::WaitUntil { at_ns } => self.kick(unit, at_ns),
             Dispatch::Nothing => {}
         }

@@ -58,10 +58,15 @@ pub struct FlashParams {
     pub program_command_ns: u64,
     /// Channel time of the command and address cycles of a block erase.
     pub erase_command_ns: u64,
-    /// Dies of one chip run operations at the same time (ONFI multi-LUN operation). When
-    /// false a chip runs one operation at a time whatever die it targets, as MQSim's flash
-    /// controller does for commands that do not arrive together.
+    /// Dies of one chip take operations independently (ONFI multi-LUN operation). When
+    /// false a chip takes an operation only when all its dies are idle and is busy until it
+    /// ends, as MQSim's flash controller treats a chip.
     pub die_interleaving: bool,
+    /// Without die interleaving: a chip starting an operation also starts one ready
+    /// operation of the same kind on each other die (a multi-die command, as MQSim's
+    /// transaction scheduler builds when it finds several dies' work queued), and stays
+    /// busy until the last ends. Ignored with die interleaving.
+    pub multi_die_commands: bool,
 }
 
 /// Flash translation layer: mapping granularity, spare space and garbage collection.
@@ -78,6 +83,22 @@ pub struct FtlParams {
     /// GC moves pages inside the die (copyback) instead of through the controller, so the
     /// moved data does not cross the channel.
     pub gc_copyback: bool,
+    /// Which plane a host page goes to.
+    pub allocation: Allocation,
+}
+
+/// Plane allocation of host pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Allocation {
+    /// Each new host page goes to the next plane in channel-first order: writes spread
+    /// evenly whatever their addresses.
+    Striped,
+    /// The plane is fixed by the logical page (the page-aligned group of mapping units):
+    /// group `g` lives on plane `g mod planes` counted channel first, as MQSim's static CWDP
+    /// allocation places a logical page. Load follows the addresses, so random writes
+    /// collide on planes the way they do in MQSim.
+    Static,
 }
 
 /// The controller's cache of the logical-to-physical table (DFTL-style). When the table is
@@ -110,6 +131,11 @@ pub struct WriteBufferParams {
     pub dram_mb_per_s: u32,
     /// Fixed latency of one DRAM access (row activate and column access).
     pub dram_access_ns: u64,
+    /// Programs read their data back out of the DRAM (sharing its bandwidth with host
+    /// writes). False: the controller forwards host data to the flash channel as it lands in
+    /// DRAM, as MQSim's write cache does for data it writes back at once, so destaging costs
+    /// no DRAM time.
+    pub destage_reads_dram: bool,
     /// A partly filled page still open this long after its first unit is programmed with
     /// padding, so buffered data reaches flash when writes pause; 0 keeps it until it fills
     /// or a FLUSH comes.
@@ -195,6 +221,12 @@ impl SsdParams {
         positive("flash.page_program_ns", f.page_program_ns)?;
         positive("flash.block_erase_ns", f.block_erase_ns)?;
         positive("flash.channel_mb_per_s", f.channel_mb_per_s.into())?;
+        if !f.die_interleaving && f.multi_die_commands && g.dies_per_chip > 64 {
+            return Err(invalid(
+                "geometry.dies_per_chip",
+                "at most 64 with flash.multi_die_commands",
+            ));
+        }
 
         let t = &self.ftl;
         let unit = t.map_unit_bytes;

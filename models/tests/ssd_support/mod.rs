@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use dmsim_models::probe::{run, Pattern, ProbeResult, ProbeSpec};
-use dmsim_models::ssd::{presets, SsdModel, SsdParams};
+use dmsim_models::ssd::{presets, Allocation, SsdModel, SsdParams};
 use dmsim_models::{ModelCompletion, ModelOp, ModelRequest, TimingModel};
 use rand_chacha::rand_core::SeedableRng;
 
@@ -55,7 +55,7 @@ pub fn probe(
 
 /// A drive small enough to fill and churn in a debug test: 2 channels × 1 chip × 1 die ×
 /// 2 planes × 64 blocks × 32 pages of 4 KiB (32 MiB raw), 15 % spare, GC at 5 % free, no
-/// write buffer, whole mapping table resident. MQSim flash timing.
+/// write buffer, whole mapping table resident, striped allocation. MQSim flash timing.
 pub fn small_drive() -> SsdParams {
     let mut p = presets::mqsim_default();
     p.geometry.channels = 2;
@@ -66,6 +66,10 @@ pub fn small_drive() -> SsdParams {
     p.geometry.pages_per_block = 32;
     p.geometry.page_bytes = 4096;
     p.ftl.overprovisioning = 0.15;
+    // Pages fill in any plane and buffered data is read back out of DRAM, as on a generic
+    // drive (the preset's MQSim-specific choices are pinned in ssd_mqsim*.rs).
+    p.ftl.allocation = Allocation::Striped;
+    p.write_buffer.destage_reads_dram = true;
     p.write_buffer.enabled = false;
     p.mapping_cache.capacity_bytes = 0;
     p

@@ -1,7 +1,7 @@
 //! DiskSim 4.0 import: the calibration drive's real files, and small hand-written good and
 //! bad files (errors must name file, line and key).
 
-use dmsim_models::disksim::{import, import_from, DiskSimErrorKind, InMemoryFiles};
+use dmsim_models::disksim::{import, import_from, DiskSimErrorKind, DiskSimImport, InMemoryFiles};
 use dmsim_models::hdd::{ReadAheadStop, SchedulerKind, SeekParams, Sparing, SurfaceOrder};
 use std::path::Path;
 
@@ -9,7 +9,8 @@ const CALIBRATION: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/disksim/hp_
 
 #[test]
 fn hp_c2247a_imports_with_its_documented_values() {
-    let p = import(Path::new(CALIBRATION), "hp_c2247a").unwrap();
+    let imported = import(Path::new(CALIBRATION), "hp_c2247a").unwrap();
+    let p = &imported.params;
     let g = &p.geometry;
     assert_eq!(g.surfaces, 13);
     assert_eq!(g.sparing, Sparing::TracksPerZone);
@@ -124,7 +125,14 @@ disksim_disk TINY {
    Read disconnect afterwrite = 0.0,
    Write disconnect overhead = 0.0,
    Extra write disconnect = 0,
-   Minimum seek delay = 0.0
+   Minimum seek delay = 0.0,
+   Never disconnect = 0,
+   Read-ahead over requested = 1,
+   Read any free blocks = 0,
+   Immediate buffer read = 0,
+   Immed transfer partial hit = 0,
+   Stop prefetch in sector = 1,
+   Maximum number of write segments = 2
 }
 ";
 
@@ -191,6 +199,14 @@ fn import_tiny(
     model: &str,
     seek: &str,
 ) -> Result<dmsim_models::hdd::HddParams, dmsim_models::disksim::DiskSimError> {
+    import_tiny_report(specs, model, seek).map(|i| i.params)
+}
+
+fn import_tiny_report(
+    specs: &str,
+    model: &str,
+    seek: &str,
+) -> Result<DiskSimImport, dmsim_models::disksim::DiskSimError> {
     let files: [(&str, &str); 3] = [
         ("tiny.diskspecs", specs),
         ("tiny.model", model),
@@ -274,20 +290,18 @@ fn malformed_file_is_a_syntax_error_at_its_line() {
 
 #[test]
 fn unsupported_and_invalid_values_are_refused() {
-    let model = model_text("3", "10", "[]", "extracted");
+    let model = model_text("11", "10", "[]", "extracted");
     let err = import_tiny(SPECS, &model, SEEK).unwrap_err();
     assert!(
-        matches!(&err.kind, DiskSimErrorKind::Unsupported { key, .. } if key == "Sparing scheme used"),
+        matches!(&err.kind, DiskSimErrorKind::InvalidValue { key, .. } if key == "Sparing scheme used"),
         "{err}"
     );
     assert_eq!(err.line, 7);
 
+    // A defect may only move to a spare: sector 9 holds data.
     let model = model_text("9", "10", "[ 5, 9 ]", "extracted");
     let err = import_tiny(SPECS, &model, SEEK).unwrap_err();
-    assert!(
-        matches!(&err.kind, DiskSimErrorKind::Unsupported { key, .. } if key == "defects"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("defects"), "{err}");
 
     let model = model_text("9", "10", "[]", "spline");
     let err = import_tiny(SPECS, &model, SEEK).unwrap_err();

@@ -41,7 +41,8 @@ fn hp_c2247a_matches_the_measured_drive() {
             "mean_measured_ms",
             "mean_sim_ms",
             "requests",
-            "rms_demerit_ms"
+            "rms_demerit_ms",
+            "unmodelled"
         ]
     );
 }
@@ -49,7 +50,7 @@ fn hp_c2247a_matches_the_measured_drive() {
 #[test]
 fn the_bundled_preset_is_the_imported_drive() {
     let imported = import(Path::new(CALIBRATION), "hp_c2247a").unwrap();
-    assert_eq!(imported, hdd_hp_c2247a());
+    assert_eq!(imported.params, hdd_hp_c2247a());
 }
 
 /// Each class of the trace's observed cache outcome (read hit, read miss, write with two

@@ -133,7 +133,7 @@ fn validate_disksim(dir: &std::path::Path, name: &str, json: bool) -> CliResult 
     let error_pct =
         (report.mean_sim_ms - report.mean_measured_ms) / report.mean_measured_ms * 100.0;
     outln!(
-        "drive {}: {} requests replayed open loop",
+        "drive {}: {} requests replayed one at a time",
         report.drive,
         report.requests
     );
@@ -147,6 +147,21 @@ fn validate_disksim(dir: &std::path::Path, name: &str, json: bool) -> CliResult 
         "  RMS demerit of the service-time CDFs: {:.3} ms",
         report.rms_demerit_ms
     );
+    if report.unmodelled.is_empty() {
+        outln!("  every parameter of the drive is modelled");
+    } else {
+        outln!("  parameters not modelled ({}):", report.unmodelled.len());
+        for p in &report.unmodelled {
+            outln!(
+                "    {} = {} ({}, {}): {}",
+                p.name,
+                p.value,
+                p.block,
+                p.location,
+                p.reason
+            );
+        }
+    }
     Ok(())
 }
 

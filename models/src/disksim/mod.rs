@@ -1,20 +1,22 @@
 //! DiskSim 4.0 parameter import and validation.
 //!
-//! [`import`] reads a drive's files as DiskSim's `valid/` folder holds them —
-//! `NAME.diskspecs` (a `disksim_disk` block whose `Model = source FILE` names the
-//! `dm_disk` geometry/mechanics file), an optional `.seek` table for `extracted` seek
-//! curves, and, when present, `NAME.parv` for the transfer time of the bus the disk hangs
-//! on — and turns them into [`HddParams`]. [`validate`] replays `NAME.trace` (DiskSim's
-//! "validate" trace format) through the model and compares service-time distributions.
+//! [`import`] reads a drive's files as DiskSim's `valid/` folder holds them — `NAME.parv`
+//! (whose topology places the disk and the bus it hangs on) and the files it sources,
+//! or else `NAME.diskspecs`; the `disksim_disk` block, whose `Model = source FILE` names
+//! the `dm_disk` geometry/mechanics file; an optional `.seek` table for `extracted` seek
+//! curves — and turns them into [`HddParams`], listing every parameter whose effect the
+//! model does not reproduce as an [`UnmodelledParameter`]. [`validate`] replays
+//! `NAME.trace` (DiskSim's "validate" trace format) through the model and compares
+//! service-time distributions.
 //!
 //! The parser ([`syntax`]) is a real tokenizer and recursive-descent parser; every error
-//! names the file, the line and, where one is involved, the parameter. Parameters that do
-//! not affect timing are accepted and ignored; those the model relies on are checked for
-//! presence, type and range.
+//! names the file, the line and, where one is involved, the parameter. Parameters the
+//! model relies on are checked for presence, type and range.
 
 #![deny(missing_docs)]
 
 mod access;
+mod audit;
 mod import;
 mod lexer;
 mod seek_table;
@@ -22,7 +24,8 @@ pub mod syntax;
 mod validate;
 
 pub use access::value_f64;
-pub use import::{import, import_from, InMemoryFiles, SourceFiles};
+pub use audit::UnmodelledParameter;
+pub use import::{import, import_from, DiskSimImport, InMemoryFiles, SourceFiles};
 pub use seek_table::parse_seek_table;
 pub use validate::{rms_demerit_ms, validate, validate_with, ValidationReport, ValidationTrace};
 

@@ -7,7 +7,7 @@
 //! time). This module owns the trace format, the replay loop and the statistics; the timing
 //! itself is the model's.
 
-use super::{import, DiskSimError, DiskSimErrorKind};
+use super::{import, DiskSimError, DiskSimErrorKind, UnmodelledParameter};
 use crate::hdd::{HddModel, HddParams};
 use crate::{ModelCompletion, ModelOp, ModelRequest, TimingModel};
 use serde::Serialize;
@@ -26,6 +26,10 @@ pub struct ValidationReport {
     pub mean_sim_ms: f64,
     /// RMS horizontal distance between the two CDFs ([`rms_demerit_ms`]).
     pub rms_demerit_ms: f64,
+    /// Parameters of the drive the model does not reproduce (see
+    /// [`super::DiskSimImport::unmodelled`]); empty from [`validate_with`], which sees no
+    /// files.
+    pub unmodelled: Vec<UnmodelledParameter>,
 }
 
 /// One request of a validate trace.
@@ -195,12 +199,13 @@ pub fn validate_with(
         } else {
             rms_demerit_ms(&measured, &simulated)
         },
+        unmodelled: Vec::new(),
     })
 }
 
 /// Import `DIR/NAME`'s parameters, replay `DIR/NAME.trace` and compare.
 pub fn validate(dir: &Path, name: &str) -> Result<ValidationReport, DiskSimError> {
-    let params = import(dir, name)?;
+    let imported = import(dir, name)?;
     let trace_name = format!("{name}.trace");
     let path = dir.join(&trace_name);
     let text = std::fs::read_to_string(&path).map_err(|e| {
@@ -222,7 +227,7 @@ pub fn validate(dir: &Path, name: &str) -> Result<ValidationReport, DiskSimError
             },
         ));
     }
-    validate_with(name, &params, &trace).map_err(|e| {
+    let mut report = validate_with(name, &imported.params, &trace).map_err(|e| {
         DiskSimError::new(
             &trace_name,
             0,
@@ -231,7 +236,9 @@ pub fn validate(dir: &Path, name: &str) -> Result<ValidationReport, DiskSimError
                 reason: e.to_string(),
             },
         )
-    })
+    })?;
+    report.unmodelled = imported.unmodelled;
+    Ok(report)
 }
 
 /// A small deterministic generator for the replay's model (validation draws nothing that

@@ -57,6 +57,9 @@ pub struct StopPoint {
 /// A media read filling a segment: the planned runs, and how far they have progressed.
 /// One stream exists per drive and is reused (its run buffer keeps its capacity), so
 /// starting a stream allocates nothing in steady state.
+///
+/// Runs are kept in LBN order, which is time order except on a zero-latency track, whose
+/// wrapped-round first sectors are read after the rest (see `media::plan_read`).
 #[derive(Debug, Clone, Default)]
 pub struct Stream {
     active: bool,
@@ -67,6 +70,9 @@ pub struct Stream {
     next_run: usize,
     /// LBN after the last planned one.
     pub planned_end: u64,
+    /// The run that ends last, and when.
+    tail: usize,
+    tail_end_ps: u128,
 }
 
 impl Stream {
@@ -80,10 +86,15 @@ impl Stream {
         self.active.then_some(self.segment)
     }
 
-    /// Start a stream into `segment` from `runs` (non-empty, contiguous LBNs, in time
-    /// order). `runs` is drained, keeping its capacity for the caller.
-    pub fn start(&mut self, segment: usize, runs: &mut Vec<MediaRun>) {
+    /// Start a stream into `segment` from `runs` (non-empty, contiguous LBNs). `runs` is
+    /// drained, keeping its capacity for the caller.
+    pub fn start(&mut self, spindle: &Spindle, segment: usize, runs: &mut Vec<MediaRun>) {
         assert!(!runs.is_empty(), "a stream needs at least one run");
+        assert!(
+            runs.windows(2)
+                .all(|w| w[0].lbn + u64::from(w[0].len) == w[1].lbn),
+            "stream runs must be contiguous"
+        );
         self.runs.clear();
         self.runs.append(runs);
         let last = self.runs[self.runs.len() - 1];
@@ -91,6 +102,19 @@ impl Stream {
         self.segment = segment;
         self.next_run = 0;
         self.planned_end = last.lbn + u64::from(last.len);
+        self.tail = 0;
+        self.tail_end_ps = 0;
+        self.update_tail(spindle, 0);
+    }
+
+    fn update_tail(&mut self, spindle: &Spindle, from: usize) {
+        for (i, r) in self.runs.iter().enumerate().skip(from) {
+            let end = r.end_ps(spindle);
+            if end >= self.tail_end_ps {
+                self.tail = i;
+                self.tail_end_ps = end;
+            }
+        }
     }
 
     /// Forget the stream.
@@ -98,18 +122,20 @@ impl Stream {
         self.active = false;
     }
 
-    /// The last planned run (where the heads will be, and when, at the end of the plan).
-    pub fn last_run(&self) -> &MediaRun {
-        &self.runs[self.runs.len() - 1]
+    /// Where the heads are, and when, once every planned sector has been read.
+    pub fn tail(&self) -> (HeadPos, u128) {
+        (self.runs[self.tail].pos, self.tail_end_ps)
     }
 
     /// Append runs planned to continue the stream (their LBNs follow `planned_end`).
-    pub fn extend(&mut self, more: &[MediaRun]) {
+    pub fn extend(&mut self, spindle: &Spindle, more: &[MediaRun]) {
+        let from = self.runs.len();
         for r in more {
             assert_eq!(r.lbn, self.planned_end, "stream runs must be contiguous");
             self.planned_end += u64::from(r.len);
             self.runs.push(*r);
         }
+        self.update_tail(spindle, from);
     }
 
     /// When LBN `lbn` (which the stream plans) is in the buffer.
@@ -121,7 +147,7 @@ impl Stream {
         (lbn >= r.lbn).then(|| r.sector_done_ps(spindle, (lbn - r.lbn) as u32))
     }
 
-    /// LBN end of the data in the buffer at `t_ps`.
+    /// LBN end of the contiguous data in the buffer at `t_ps`.
     fn end_at(&self, spindle: &Spindle, t_ps: u128) -> u64 {
         for r in &self.runs[self.next_run..] {
             let done = r.sectors_done_by(spindle, t_ps);
@@ -132,56 +158,69 @@ impl Stream {
         self.planned_end
     }
 
-    /// Where the heads are at `t_ps` while the stream runs (for schedulers).
-    pub fn head_at(&self, t_ps: u128) -> HeadPos {
-        let i = self.runs.partition_point(|r| r.reposition_start_ps <= t_ps);
-        self.runs[i.saturating_sub(1)].pos
+    /// The run the heads are on (or moving to) at `t_ps`: the latest to start
+    /// repositioning by then (the first run before the stream moved at all).
+    fn active_run(&self, t_ps: u128) -> &MediaRun {
+        self.runs
+            .iter()
+            .filter(|r| r.reposition_start_ps <= t_ps)
+            .max_by_key(|r| r.reposition_start_ps)
+            .unwrap_or(&self.runs[0])
     }
 
-    /// Stop at `t_ps`: a repositioning in progress completes, a sector in progress is
-    /// abandoned. Returns where the heads are and when they are free, and the LBN end of
-    /// the data read.
-    pub fn stop_point(&self, spindle: &Spindle, t_ps: u128) -> (StopPoint, u64) {
-        let mut prev: Option<&MediaRun> = None;
-        for r in &self.runs {
-            if t_ps < r.reposition_start_ps {
-                let pos = prev.map(|p| p.pos).unwrap_or(r.pos);
-                return (StopPoint { pos, free_ps: t_ps }, r.lbn);
+    /// Where the heads are at `t_ps` while the stream runs (for schedulers).
+    pub fn head_at(&self, t_ps: u128) -> HeadPos {
+        self.active_run(t_ps).pos
+    }
+
+    /// Stop at `t_ps`: a repositioning in progress completes; a sector in progress is
+    /// abandoned, or read to its end when `finish_sector`. Returns where the heads are and
+    /// when they are free, and the LBN end of the contiguous data read.
+    pub fn stop_point(
+        &self,
+        spindle: &Spindle,
+        t_ps: u128,
+        finish_sector: bool,
+    ) -> (StopPoint, u64) {
+        let r = self.active_run(t_ps);
+        let mut free_ps = t_ps;
+        if t_ps < r.reposition_end_ps && t_ps >= r.reposition_start_ps {
+            free_ps = r.reposition_end_ps;
+        } else if finish_sector && t_ps > r.start_ps {
+            let k = r.sectors_done_by(spindle, t_ps);
+            if k < r.len {
+                // Sector k is under the head: it completes.
+                free_ps = r.sector_done_ps(spindle, k);
             }
-            if t_ps < r.reposition_end_ps {
-                return (
-                    StopPoint {
-                        pos: r.pos,
-                        free_ps: r.reposition_end_ps,
-                    },
-                    r.lbn,
-                );
-            }
-            let done = r.sectors_done_by(spindle, t_ps);
-            if done < r.len {
-                return (
-                    StopPoint {
-                        pos: r.pos,
-                        free_ps: t_ps,
-                    },
-                    r.lbn + u64::from(done),
-                );
-            }
-            prev = Some(r);
         }
-        let last = self.last_run();
+        let cut = if free_ps > t_ps && t_ps >= r.reposition_end_ps {
+            free_ps
+        } else {
+            t_ps
+        };
         (
             StopPoint {
-                pos: last.pos,
-                free_ps: t_ps.max(last.end_ps(spindle)),
+                pos: r.pos,
+                free_ps,
             },
-            self.planned_end,
+            self.end_at_all(spindle, cut),
         )
     }
 
+    /// As `end_at`, from the first run.
+    fn end_at_all(&self, spindle: &Spindle, t_ps: u128) -> u64 {
+        for r in &self.runs {
+            let done = r.sectors_done_by(spindle, t_ps);
+            if done < r.len {
+                return r.lbn + u64::from(done);
+            }
+        }
+        self.planned_end
+    }
+
     /// True once every planned sector has passed by `t_ps`.
-    pub fn finished_by(&self, spindle: &Spindle, t_ps: u128) -> bool {
-        self.last_run().end_ps(spindle) <= t_ps
+    pub fn finished_by(&self, t_ps: u128) -> bool {
+        self.tail_end_ps <= t_ps
     }
 }
 
@@ -244,7 +283,7 @@ impl SegmentCache {
             seg.end = end;
             seg.start = seg.start.max(end.saturating_sub(self.segment_sectors));
         }
-        if stream.finished_by(spindle, t_ps) {
+        if stream.finished_by(t_ps) {
             stream.active = false;
         }
     }

@@ -87,6 +87,11 @@ pub struct ReadSpan {
     pub foreground: u64,
     /// Where read-ahead beyond `foreground` stops.
     pub stop: ReadAheadStop,
+    /// Read each track's sectors in the order they pass under the head (zero latency).
+    pub zero_latency: bool,
+    /// On the first track, also buffer the sectors before `lbn` that pass under the head
+    /// first, and read the rest zero-latency (DiskSim's "Read any free blocks").
+    pub free_blocks: bool,
 }
 
 /// What to write: `count` LBNs from `lbn`; sector `i` of the span may be written only once
@@ -114,8 +119,8 @@ pub struct Mechanism {
     pub spindle: Spindle,
     /// Time to switch to another surface.
     pub head_switch_ns: u64,
-    /// Extra time before writing after any repositioning.
-    pub write_settle_ns: u64,
+    /// Extra (or, if negative, saved) time before writing after any repositioning.
+    pub write_settle_ns: i64,
 }
 
 impl Mechanism {
@@ -154,7 +159,9 @@ impl Mechanism {
     }
 
     /// Plan reading `span` with the heads at `from`, free to move at `t_ps`. Appends runs
-    /// to `out` and returns the LBNs planned.
+    /// to `out` in LBN order (a zero-latency track contributes its wrapped-round part
+    /// before the part read first) and returns the LBNs planned, which start at
+    /// `span.lbn` unless free blocks before it were buffered (see [`ReadSpan`]).
     pub fn plan_read(
         &self,
         from: HeadPos,
@@ -167,20 +174,24 @@ impl Mechanism {
             count,
             foreground,
             stop,
+            zero_latency,
+            free_blocks,
         } = span;
         let mut pos = from;
         let mut t = t_ps;
         let mut next = lbn;
         let end = lbn + count;
+        let foreground_end = lbn + foreground;
+        let mut first = true;
         while next < end {
             let track = self.layout.run(next);
             let to = HeadPos {
                 cylinder: track.cylinder,
                 head: track.head,
             };
-            if next >= lbn + foreground && to != pos {
+            if next >= foreground_end && to != pos {
                 let allowed = match stop {
-                    ReadAheadStop::Budget => true,
+                    ReadAheadStop::Budget | ReadAheadStop::TrackAhead => true,
                     ReadAheadStop::TrackEnd => false,
                     ReadAheadStop::CylinderEnd => to.cylinder == pos.cylinder,
                 };
@@ -190,28 +201,103 @@ impl Mechanism {
             }
             let rep = self.repositioning_ns(pos, to, false);
             let on_track = t + u128::from(rep) * PS_PER_NS;
-            let start = self.spindle.next_sector_start_ps(
-                on_track,
-                track.angle_sectors,
-                track.sectors_per_track,
-            );
             let len = u64::from(track.len).min(end - next) as u32;
-            let run = MediaRun {
-                lbn: next,
+            let spt = track.sectors_per_track;
+            let landing = self.spindle.next_boundary_sector(on_track, spt);
+            // Sectors the head passes on arrival before reaching `next`.
+            let ahead = (track.angle_sectors + spt - landing) % spt;
+            let moved_at = t;
+            let run_at = |lbn: u64, len: u32, angle: u32, after: u128| MediaRun {
+                lbn,
                 len,
                 pos: to,
-                reposition_start_ps: t,
+                reposition_start_ps: moved_at,
                 reposition_end_ps: on_track,
-                start_ps: start,
-                angle_sectors: track.angle_sectors,
-                sectors_per_track: track.sectors_per_track,
+                start_ps: self.spindle.next_sector_start_ps(after, angle, spt),
+                angle_sectors: angle,
+                sectors_per_track: spt,
             };
-            t = run.end_ps(&self.spindle);
-            out.push(run);
+            // Free blocks: the wanted sectors are ahead of the head on a read's first
+            // track, so the sectors before them that pass first are buffered too.
+            let free = if first && free_blocks && ahead > 0 {
+                self.free_sectors_before(next, track.sector, ahead)
+            } else {
+                0
+            };
+            if free > 0 {
+                let run = run_at(
+                    next - u64::from(free),
+                    len + free,
+                    (track.angle_sectors + spt - free) % spt,
+                    on_track,
+                );
+                t = run.end_ps(&self.spindle);
+                out.push(run);
+                pos = to;
+                first = false;
+                next += u64::from(len);
+                continue;
+            }
+            // Zero-latency: the head lands inside the wanted sectors of this run: read from
+            // there to their end, then the skipped ones on the next pass, then whatever
+            // read-ahead the run holds.
+            let wanted = if next < foreground_end {
+                u64::from(len).min(foreground_end - next) as u32
+            } else {
+                len
+            };
+            let inside = (spt - ahead) % spt;
+            if (zero_latency || (first && free_blocks)) && inside > 0 && inside < wanted {
+                let late = run_at(
+                    next + u64::from(inside),
+                    wanted - inside,
+                    (track.angle_sectors + inside) % spt,
+                    on_track,
+                );
+                let late_end = late.end_ps(&self.spindle);
+                let mut early = run_at(next, inside, track.angle_sectors, late_end);
+                early.reposition_start_ps = late_end;
+                early.reposition_end_ps = late_end;
+                t = early.end_ps(&self.spindle);
+                out.push(early);
+                out.push(late);
+                if wanted < len {
+                    let rest = run_at(
+                        next + u64::from(wanted),
+                        len - wanted,
+                        (track.angle_sectors + wanted) % spt,
+                        t,
+                    );
+                    t = rest.end_ps(&self.spindle);
+                    out.push(rest);
+                }
+            } else {
+                let run = run_at(next, len, track.angle_sectors, on_track);
+                t = run.end_ps(&self.spindle);
+                out.push(run);
+            }
             pos = to;
+            first = false;
             next += u64::from(len);
         }
         next - lbn
+    }
+
+    /// How many of the `ahead` sectors right before `lbn` (at physical sector `sector` of
+    /// its track) hold the consecutive LBNs before it on the same track.
+    fn free_sectors_before(&self, lbn: u64, sector: u32, ahead: u32) -> u32 {
+        let want = ahead.min(sector);
+        if want == 0 || lbn < u64::from(want) {
+            return 0;
+        }
+        let here = self.layout.run(lbn);
+        let there = self.layout.run(lbn - u64::from(want));
+        let same_track = there.cylinder == here.cylinder && there.head == here.head;
+        if same_track && there.sector + want == sector && there.len >= want {
+            want
+        } else {
+            0
+        }
     }
 
     /// Plan writing `span` with the heads at `from`, free to move at `t_ps`; a sector

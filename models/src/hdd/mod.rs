@@ -10,8 +10,8 @@
 //! [`crate::TimingModel`]. Parameters are plain serde data ([`HddParams`]); [`presets`]
 //! names drives, and `crate::disksim` imports DiskSim 4.0 drive descriptions.
 //!
-//! Deliberately not modelled: defect remapping (remapped sectors), zero-latency
-//! (out-of-order) sector access, thermal recalibration, power states.
+//! Deliberately not modelled: zero-latency (out-of-order) writes, thermal recalibration,
+//! power states.
 
 #![deny(missing_docs)]
 
@@ -28,7 +28,7 @@ pub mod seek;
 
 pub use model::HddModel;
 pub use params::{
-    BusParams, CacheParams, CommandOverheads, ControllerParams, ExtraWriteDisconnect,
+    BusParams, CacheParams, CommandOverheads, ControllerParams, DefectRemap, ExtraWriteDisconnect,
     GeometryParams, HddParams, MechanicsParams, QueueParams, ReadAheadStop, SchedulerKind,
     SeekParams, SeekPoint, Sparing, SurfaceOrder, ZoneParams,
 };

@@ -41,21 +41,73 @@ pub enum SurfaceOrder {
     Serpentine,
 }
 
-/// How spare space is reserved and how slipped (defective) locations are skipped.
+/// How spare space is reserved and how slipped (defective) locations are skipped: the
+/// eleven schemes of DiskSim 4.0's `dm_layout_g1` ("Sparing scheme used" 0-10).
+///
+/// Slips are physical locations within the zone (tracks for [`Sparing::TracksPerZone`],
+/// sectors otherwise, counted in track order from the zone's first sector) that hold no
+/// LBN. In the *local* schemes a slip consumes a spare of its own group (track, cylinder,
+/// range or zone), so later groups are unaffected; in the *slip-to-end* schemes every slip
+/// pushes all later LBNs of the zone one position on and costs one sector of capacity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Sparing {
-    /// No spares; slips must be empty.
+    /// Scheme 0: no spares; slips and spares must be empty.
     None,
-    /// `spares` whole tracks at the end of each zone; `slips` are physical track indices
-    /// within the zone, skipped by the LBN mapping (DiskSim scheme 1).
+    /// Scheme 1: `spares` whole tracks at the end of each zone; slips are track indices.
     TracksPerZone,
-    /// `spares` sectors at the end of each zone; `slips` are physical sector indices within
-    /// the zone (DiskSim scheme 9).
+    /// Scheme 2: `spares` sectors at the end of each cylinder; local slips.
+    SectorsPerCylinder,
+    /// Scheme 3: `spares` sectors at the end of each track; local slips. Slips on earlier
+    /// tracks of the zone also push the track's first sector one sector round (skew).
+    SectorsPerTrack,
+    /// Scheme 4: `spares` sectors at the end of each cylinder; slips slip to the zone's end.
+    SectorsPerCylinderSlipToEnd,
+    /// Scheme 5: `spares` sectors at the front of each cylinder; local slips.
+    SectorsPerCylinderAtFront,
+    /// Scheme 6: `spares` sectors at the front of each cylinder; slips slip to the end.
+    SectorsPerCylinderAtFrontSlipToEnd,
+    /// Scheme 7: no reserved spares; each slip costs one sector at the end of the zone.
+    SectorsAtZoneEnd,
+    /// Scheme 8: `spares` sectors at the end of each range of `range_cylinders` cylinders
+    /// (a trailing partial range has none); local slips.
+    SectorsPerRange {
+        /// Cylinders per range ("Rangesize for sparing").
+        range_cylinders: u32,
+    },
+    /// Scheme 9: `spares` sectors at the end of each zone; local slips.
     SectorsPerZone,
-    /// As `SectorsPerZone`, but each slip also consumes one sector of capacity (DiskSim
-    /// scheme 10).
+    /// Scheme 10: as [`Sparing::SectorsPerZone`], but each slip also costs one sector of
+    /// capacity.
     SectorsPerZoneSlipToEnd,
+}
+
+impl Sparing {
+    /// Slips on earlier cylinders (schemes 2, 4, 5, 6) or earlier tracks (scheme 3) of the
+    /// zone push a track's sectors one sector further round each, as DiskSim lays them
+    /// out.
+    pub fn slips_push_skew(self) -> bool {
+        matches!(
+            self,
+            Sparing::SectorsPerCylinder
+                | Sparing::SectorsPerTrack
+                | Sparing::SectorsPerCylinderSlipToEnd
+                | Sparing::SectorsPerCylinderAtFront
+                | Sparing::SectorsPerCylinderAtFrontSlipToEnd
+        )
+    }
+}
+
+/// A defective location whose data lives in a spare elsewhere in the zone (DiskSim's
+/// `defects` pairs). Units as for slips: tracks under [`Sparing::TracksPerZone`], sectors
+/// otherwise, counted from the zone's first sector in track order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefectRemap {
+    /// The defective location, whose LBNs are relocated.
+    pub defect: u64,
+    /// Where they are stored instead.
+    pub spare: u64,
 }
 
 /// One band of cylinders with the same number of sectors per track.
@@ -81,6 +133,9 @@ pub struct ZoneParams {
     /// Slipped physical locations within the zone (tracks or sectors, per [`Sparing`]),
     /// ascending.
     pub slips: Vec<u64>,
+    /// Defective locations whose data is relocated to spares.
+    #[serde(default)]
+    pub defects: Vec<DefectRemap>,
 }
 
 /// Layout of the drive.
@@ -158,8 +213,9 @@ pub struct MechanicsParams {
     pub rotation_phase: f64,
     /// Time to switch the active head to another surface.
     pub head_switch_ns: u64,
-    /// Added to every non-zero repositioning before a write.
-    pub write_settle_ns: u64,
+    /// Added to every non-zero repositioning before a write; may be negative (DiskSim
+    /// fits shorter positioning for writes on some drives), the sum never goes below 0.
+    pub write_settle_ns: i64,
     /// Seek curve.
     pub seek: SeekParams,
 }
@@ -252,6 +308,11 @@ pub enum ReadAheadStop {
     TrackEnd,
     /// Read-ahead never leaves the cylinder.
     CylinderEnd,
+    /// Read ahead to the end of the track holding the sector after the request, or to the
+    /// end of the next track when the segment already held data from before that track (a
+    /// sequential stream stays a track ahead). The budget does not apply (DiskSim's
+    /// "Buffer continuous read" 4).
+    TrackAhead,
 }
 
 /// Segmented on-board cache.
@@ -269,7 +330,7 @@ pub struct CacheParams {
     /// Reads may hit data left in the cache by writes.
     pub read_hits_on_write_data: bool,
     /// Fraction of the request (or segment) that must be buffered before a read miss
-    /// reconnects to the bus.
+    /// reconnects to the bus (at least one sector).
     pub read_watermark: f64,
     /// Watermark relative to the request size (true) or to the segment size (false).
     pub watermark_by_request_size: bool,
@@ -281,8 +342,34 @@ pub struct CacheParams {
     pub read_ahead_on_hit: bool,
     /// Where read-ahead stops besides its budget.
     pub read_ahead_stop: ReadAheadStop,
+    /// The read-ahead budget is what the segment has left after the request (but at
+    /// least `read_ahead_min_sectors`) instead of `read_ahead_max_sectors` (DiskSim's
+    /// "Read-ahead over requested" = 0 with no maximum read-ahead).
+    #[serde(default)]
+    pub read_ahead_fills_segment: bool,
     /// Acknowledge writes once in the (volatile) cache; FLUSH and FUA make them durable.
     pub write_back: bool,
+    /// Segments that may hold write-back data at once (None: all of them).
+    #[serde(default)]
+    pub write_back_segments: Option<u32>,
+    /// Zero-latency reads: on reaching a track, start reading at the next sector under the
+    /// head when it falls inside the wanted sectors, and pick up the skipped ones on the
+    /// next pass (DiskSim's "Immediate buffer read").
+    #[serde(default)]
+    pub zero_latency_reads: bool,
+    /// On reaching a read's first track ahead of its first sector, buffer the sectors of
+    /// that track passing under the head before it (DiskSim's "Read any free blocks");
+    /// also makes the access zero-latency.
+    #[serde(default)]
+    pub read_any_free_blocks: bool,
+    /// A read whose first sectors are buffered starts its data phase at once, whatever the
+    /// watermark (DiskSim's "Immed transfer partial hit").
+    #[serde(default)]
+    pub partial_hit_transfers_at_once: bool,
+    /// Stopping read-ahead for a new command waits for the sector under the head to be
+    /// read (DiskSim's "Stop prefetch in sector" = 0); false abandons it at once.
+    #[serde(default)]
+    pub read_ahead_stops_at_sector_end: bool,
 }
 
 /// Command scheduling.
@@ -316,6 +403,13 @@ impl HddParams {
     pub fn validate(&self) -> Result<(), ModelError> {
         let g = &self.geometry;
         check(g.surfaces >= 1, "geometry.surfaces", "must be at least 1")?;
+        if let Sparing::SectorsPerRange { range_cylinders } = g.sparing {
+            check(
+                range_cylinders >= 1,
+                "geometry.sparing.sectors_per_range.range_cylinders",
+                "must be at least 1",
+            )?;
+        }
         check(!g.zones.is_empty(), "geometry.zones", "at least one zone")?;
         let mut next_cylinder = 0u32;
         for (i, z) in g.zones.iter().enumerate() {
@@ -422,10 +516,17 @@ impl HddParams {
             "cache.segment_sectors",
             "must be at least 1",
         )?;
+        if let Some(n) = c.write_back_segments {
+            check(
+                (1..=c.segments).contains(&n),
+                "cache.write_back_segments",
+                "must be between 1 and the number of segments",
+            )?;
+        }
         check(
-            c.read_watermark > 0.0 && c.read_watermark <= 1.0,
+            (0.0..=1.0).contains(&c.read_watermark),
             "cache.read_watermark",
-            "must be in (0, 1]",
+            "must be in [0, 1]",
         )?;
         check(self.queue.depth >= 1, "queue.depth", "must be at least 1")?;
         Ok(())

@@ -90,6 +90,7 @@ fn linear_zones(
                 cylinder_skew_sectors: skew(one_cylinder_seek_ns.max(head_switch_ns)),
                 spares: 0,
                 slips: Vec::new(),
+                defects: Vec::new(),
             }
         })
         .collect()
@@ -137,7 +138,7 @@ fn modern_controller(command_ns: u64) -> ControllerParams {
 pub fn hdd_7200() -> HddParams {
     let rpm = 7200.0;
     let head_switch_ns = 600_000;
-    let write_settle_ns = 500_000;
+    let write_settle_ns: u64 = 500_000;
     HddParams {
         geometry: GeometryParams {
             surfaces: 4,
@@ -159,7 +160,7 @@ pub fn hdd_7200() -> HddParams {
             rpm_error_percent: 0.0,
             rotation_phase: 0.0,
             head_switch_ns,
-            write_settle_ns,
+            write_settle_ns: write_settle_ns as i64,
             seek: hpl(30_000, 0.8, 0.033, 3.0e-5),
         }),
         controller: Box::new(modern_controller(40_000)),
@@ -181,6 +182,12 @@ pub fn hdd_7200() -> HddParams {
             read_ahead_on_hit: true,
             read_ahead_stop: ReadAheadStop::Budget,
             write_back: true,
+            read_ahead_fills_segment: false,
+            write_back_segments: None,
+            zero_latency_reads: false,
+            read_any_free_blocks: false,
+            partial_hit_transfers_at_once: false,
+            read_ahead_stops_at_sector_end: false,
         },
         queue: QueueParams {
             depth: 32,
@@ -194,7 +201,7 @@ pub fn hdd_7200() -> HddParams {
 pub fn hdd_15k() -> HddParams {
     let rpm = 15_000.0;
     let head_switch_ns = 300_000;
-    let write_settle_ns = 400_000;
+    let write_settle_ns: u64 = 400_000;
     HddParams {
         geometry: GeometryParams {
             surfaces: 8,
@@ -216,7 +223,7 @@ pub fn hdd_15k() -> HddParams {
             rpm_error_percent: 0.0,
             rotation_phase: 0.0,
             head_switch_ns,
-            write_settle_ns,
+            write_settle_ns: write_settle_ns as i64,
             seek: hpl(10_000, 0.35, 0.0225, 3.0e-5),
         }),
         controller: Box::new(modern_controller(30_000)),
@@ -237,6 +244,12 @@ pub fn hdd_15k() -> HddParams {
             read_ahead_on_hit: true,
             read_ahead_stop: ReadAheadStop::Budget,
             write_back: false,
+            read_ahead_fills_segment: false,
+            write_back_segments: None,
+            zero_latency_reads: false,
+            read_any_free_blocks: false,
+            partial_hit_transfers_at_once: false,
+            read_ahead_stops_at_sector_end: false,
         },
         queue: QueueParams {
             depth: 64,
@@ -264,4 +277,5 @@ const HP_C2247A_FILES: [(&str, &str); 3] = [
 pub fn hdd_hp_c2247a() -> HddParams {
     import_from(&InMemoryFiles(&HP_C2247A_FILES), "hp_c2247a")
         .expect("the bundled HP C2247A DiskSim files parse")
+        .params
 }

@@ -69,6 +69,23 @@ impl Spindle {
         t_ps + u128::from(wait)
     }
 
+    /// The sector position (of `spt`) whose start is the first to pass under the head at
+    /// or after `t_ps`.
+    pub fn next_boundary_sector(&self, t_ps: u128, spt: u32) -> u32 {
+        let now = u128::from(self.angle_ps(t_ps));
+        let p = u128::from(self.period_ps);
+        let n = u128::from(spt);
+        // Smallest a with floor(a·p/n) >= now; the estimate is off by at most one.
+        let mut a = (now * n).div_ceil(p);
+        while a > 0 && (a - 1) * p / n >= now {
+            a -= 1;
+        }
+        while a * p / n < now {
+            a += 1;
+        }
+        (a % n) as u32
+    }
+
     /// Time for `count` consecutive sectors starting at `angle_sectors` (of `spt`) to pass.
     pub fn sectors_ps(&self, angle_sectors: u32, count: u64, spt: u32) -> u128 {
         let p = u128::from(self.period_ps);
@@ -109,5 +126,13 @@ mod tests {
             12_500_000_000
         );
         assert_eq!(s.sectors_ps(99, 2, 100), 200_000_000);
+        assert_eq!(s.next_boundary_sector(0, 100), 0);
+        assert_eq!(s.next_boundary_sector(1, 100), 1);
+        assert_eq!(s.next_boundary_sector(2_500_000_000, 100), 25);
+        assert_eq!(
+            s.next_boundary_sector(9_999_999_999, 100),
+            0,
+            "wraps to sector 0"
+        );
     }
 }

@@ -127,11 +127,12 @@ fn interpolate(points: &[SeekPoint], distance: u32) -> u64 {
 }
 
 /// Time to move the heads from (cylinder, head) `from` to `to`: the longer of the seek and
-/// the head switch, plus the write settle when writing and anything moved.
+/// the head switch, plus the (possibly negative) write settle when writing and anything
+/// moved, never below zero.
 pub fn repositioning_ns(
     curve: &SeekCurve,
     head_switch_ns: u64,
-    write_settle_ns: u64,
+    write_settle_ns: i64,
     from: (u32, u32),
     to: (u32, u32),
     write: bool,
@@ -140,7 +141,7 @@ pub fn repositioning_ns(
     let switch = if from.1 != to.1 { head_switch_ns } else { 0 };
     let t = seek.max(switch);
     if t > 0 && write {
-        t + write_settle_ns
+        t.saturating_add_signed(write_settle_ns)
     } else {
         t
     }
@@ -182,5 +183,9 @@ mod tests {
         assert_eq!(repositioning_ns(&c, 800, 100, (3, 0), (3, 1), false), 800);
         assert_eq!(repositioning_ns(&c, 800, 100, (3, 0), (4, 1), true), 900);
         assert_eq!(repositioning_ns(&c, 200, 100, (3, 0), (4, 0), true), 600);
+        // A negative settle shortens write positioning, but never below zero.
+        assert_eq!(repositioning_ns(&c, 800, -300, (3, 0), (3, 1), true), 500);
+        assert_eq!(repositioning_ns(&c, 800, -900, (3, 0), (3, 1), true), 0);
+        assert_eq!(repositioning_ns(&c, 800, -300, (3, 0), (3, 1), false), 800);
     }
 }

@@ -21,7 +21,9 @@ use super::cache::{Lookup, SegmentCache};
 use super::controller::command_overheads;
 use super::layout::Layout;
 use super::media::{HeadPos, Mechanism, MediaRun};
-use super::params::{BusParams, CacheParams, ControllerParams, HddParams, QueueParams};
+use super::params::{
+    BusParams, CacheParams, ControllerParams, HddParams, QueueParams, ReadAheadStop,
+};
 use super::rotation::{ps_to_ns_ceil, Spindle, PS_PER_NS};
 use super::scheduler::{choose, Candidate};
 use super::seek::SeekCurve;
@@ -74,8 +76,9 @@ pub struct HddModel {
     last_was_read: bool,
     /// The previous host command: (was a write, LBN after its end).
     last_command: Option<(bool, u64)>,
-    /// A running read-ahead may not stop before this LBN is buffered.
-    stream_min_end: u64,
+    /// A running read-ahead may not be stopped before this time: its foreground data and
+    /// the minimum read-ahead must be in.
+    stream_hold_ps: u128,
     next_seq: u64,
     host_in_flight: usize,
     dirty_sectors: u64,
@@ -135,11 +138,12 @@ impl HddModel {
             events: BinaryHeap::new(),
             last_was_read: true,
             last_command: None,
-            stream_min_end: 0,
+            stream_hold_ps: 0,
             next_seq: 0,
             host_in_flight: 0,
             dirty_sectors: 0,
-            dirty_limit_sectors: u64::from(c.segments) * u64::from(c.segment_sectors),
+            dirty_limit_sectors: u64::from(c.write_back_segments.unwrap_or(c.segments))
+                * u64::from(c.segment_sectors),
             destaging: BTreeSet::new(),
             stalled_writes: VecDeque::new(),
             flushes: Vec::new(),
@@ -177,13 +181,34 @@ impl HddModel {
         (!self.queue.is_empty()).then(|| ps_to_ns_ceil(self.hda_free_ps))
     }
 
-    fn read_ahead_end(&self, end: u64) -> u64 {
+    /// LBN where read-ahead after reading `[start, end)` into a segment that starts at
+    /// `segment_start` ends (`end` itself when there is none).
+    fn read_ahead_end(&self, start: u64, end: u64, segment_start: u64) -> u64 {
         let c = &self.cache_params;
-        if !c.enabled || c.read_ahead_max_sectors == 0 {
+        let capacity = self.mech.layout.capacity_sectors();
+        if !c.enabled || c.read_ahead_max_sectors == 0 || end >= capacity {
             return end;
         }
-        let budget = u64::from(c.read_ahead_max_sectors.min(c.segment_sectors));
-        (end + budget).min(self.mech.layout.capacity_sectors())
+        let segment = u64::from(c.segment_sectors);
+        let minimum = u64::from(c.read_ahead_min_sectors);
+        let target = if c.read_ahead_stop == ReadAheadStop::TrackAhead {
+            let layout = &self.mech.layout;
+            let (first, track_end) = layout.track_lbns(end);
+            if segment_start < first {
+                track_end + u64::from(layout.run(start).sectors_per_track)
+            } else {
+                track_end
+            }
+        } else if c.read_ahead_fills_segment {
+            if end - start >= segment {
+                end + minimum
+            } else {
+                (start + segment).max(end + minimum)
+            }
+        } else {
+            end + u64::from(c.read_ahead_max_sectors).min(segment)
+        };
+        target.min(capacity)
     }
 
     /// Heads' position at `t_ps`, following a running stream.

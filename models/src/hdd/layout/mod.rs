@@ -1,18 +1,22 @@
 //! Zoned layout: where each LBN lives (cylinder, head, physical sector) and at which angle
 //! each physical sector passes under the head.
 //!
-//! Owns zones, reserved space, spares and slips, surface order and skews. It does not know
-//! about time (see `rotation`) or about moving the head (see `seek`, `media`).
+//! Owns zones, reserved space, surface order and skews; spare space, slips and defect
+//! remapping per zone are [`spares`]' arithmetic. It does not know about time (see
+//! `rotation`) or about moving the head (see `seek`, `media`).
 //!
-//! Mapping, per zone: LBNs fill the zone's physical space in track order (cylinder by
-//! cylinder, surface by surface) after `reserved_front_sectors`, skipping slipped tracks
-//! or sectors; spares sit at the end of the zone. Angles: physical sector `s` of the
-//! zone's `i`-th track (in track order, `c` cylinders into the zone) starts at
-//! `first_block_offset + (i - c)·track_skew + c·cylinder_skew + s` sectors, modulo the
+//! Mapping, per zone: the zone's LBNs fill its data positions (see [`spares`]) after
+//! `reserved_front_sectors` of them. Angles: physical sector `s` of the zone's `i`-th track
+//! (in track order, `c` cylinders into the zone) starts at `first_block_offset +
+//! (i - c)·track_skew + c·cylinder_skew + s` sectors, plus one sector per slip before the
+//! cylinder (or track) in the schemes where DiskSim lets slips push the skew, modulo the
 //! sectors per track.
+
+mod spares;
 
 use super::params::{GeometryParams, Sparing, SurfaceOrder};
 use crate::ModelError;
+use spares::SpareMap;
 
 /// A physical sector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +42,8 @@ pub struct TrackRun {
     pub sectors_per_track: u32,
     /// Angular position of the run's first sector, in sectors of this track (0..spt).
     pub angle_sectors: u32,
-    /// LBNs in the run (at least 1): up to the end of the track or the next slipped sector.
+    /// LBNs in the run (at least 1): up to the end of the track, the next slipped, spare or
+    /// remapped sector, or the end of the zone.
     pub len: u32,
 }
 
@@ -53,8 +58,7 @@ struct Zone {
     reserved_front: u64,
     first_lbn: u64,
     lbns: u64,
-    /// Slipped tracks (track sparing) or sectors (sector sparing), ascending.
-    slips: Vec<u64>,
+    map: SpareMap,
 }
 
 /// The LBN ↔ PBN mapping of a drive.
@@ -73,21 +77,9 @@ fn invalid(key: String, reason: String) -> ModelError {
     ModelError::InvalidParameter { key, reason }
 }
 
-/// Smallest `k` with `k == slips.filter(<= base + k).count()`: the number of slips at or
-/// before the physical position of logical position `base`.
-fn slips_before(slips: &[u64], base: u64) -> u64 {
-    let mut k = 0u64;
-    loop {
-        let n = slips.partition_point(|&s| s <= base + k) as u64;
-        if n == k {
-            return k;
-        }
-        k = n;
-    }
-}
-
 impl Layout {
-    /// Build the mapping; checks that every zone's LBNs fit in its physical space.
+    /// Build the mapping; checks that every zone's spares hold its slips and that its
+    /// LBNs fit in its data space.
     pub fn new(g: &GeometryParams) -> Result<Layout, ModelError> {
         let surfaces = u64::from(g.surfaces);
         let mut zones = Vec::with_capacity(g.zones.len());
@@ -95,17 +87,19 @@ impl Layout {
         for (i, z) in g.zones.iter().enumerate() {
             let spt = u64::from(z.sectors_per_track);
             let cylinders = u64::from(z.last_cylinder - z.first_cylinder + 1);
-            let tracks = cylinders * surfaces;
-            let physical = tracks * spt;
-            let slips = z.slips.len() as u64;
-            let unusable = match g.sparing {
-                Sparing::None => 0,
-                Sparing::TracksPerZone => z.spares * spt,
-                Sparing::SectorsPerZone => z.spares,
-                Sparing::SectorsPerZoneSlipToEnd => z.spares + slips,
-            };
-            let lbns = physical
-                .checked_sub(z.reserved_front_sectors + unusable)
+            let map = SpareMap::new(
+                g.sparing,
+                cylinders * surfaces,
+                surfaces,
+                spt,
+                z.spares,
+                &z.slips,
+                &z.defects,
+            )
+            .map_err(|(field, reason)| invalid(format!("geometry.zones[{i}].{field}"), reason))?;
+            let lbns = map
+                .data_sectors()
+                .checked_sub(z.reserved_front_sectors)
                 .filter(|n| *n > 0)
                 .ok_or_else(|| {
                     invalid(
@@ -113,24 +107,6 @@ impl Layout {
                         "reserved and spare space exceed the zone".into(),
                     )
                 })?;
-            // The last LBN, pushed by every slip, must still land inside the zone.
-            let last_logical = z.reserved_front_sectors + lbns - 1;
-            let last_physical = match g.sparing {
-                Sparing::None => last_logical,
-                Sparing::TracksPerZone => {
-                    let t = last_logical / spt;
-                    (t + slips_before(&z.slips, t)) * spt + last_logical % spt
-                }
-                Sparing::SectorsPerZone | Sparing::SectorsPerZoneSlipToEnd => {
-                    last_logical + slips_before(&z.slips, last_logical)
-                }
-            };
-            if last_physical >= physical {
-                return Err(invalid(
-                    format!("geometry.zones[{i}].slips"),
-                    format!("{slips} slips do not fit in {} spares", z.spares),
-                ));
-            }
             zones.push(Zone {
                 first_cylinder: z.first_cylinder,
                 last_cylinder: z.last_cylinder,
@@ -141,7 +117,7 @@ impl Layout {
                 reserved_front: z.reserved_front_sectors,
                 first_lbn: next_lbn,
                 lbns,
-                slips: z.slips.clone(),
+                map,
             });
             next_lbn += lbns;
         }
@@ -222,9 +198,21 @@ impl Layout {
         let spt = u64::from(zone.spt);
         let c = u64::from(cylinder - zone.first_cylinder);
         let switches = u64::from(order_index) + u64::from(self.surfaces - 1) * c;
+        let slip_push = if self.sparing.slips_push_skew() {
+            let tracks = c * u64::from(self.surfaces)
+                + if self.sparing == Sparing::SectorsPerTrack {
+                    u64::from(order_index)
+                } else {
+                    0
+                };
+            zone.map.slipped_sectors_before(tracks * spt)
+        } else {
+            0
+        };
         let a = u64::from(zone.offset)
             + (switches % spt) * u64::from(zone.track_skew)
             + (c % spt) * u64::from(zone.cylinder_skew)
+            + slip_push
             + u64::from(sector);
         (a % spt) as u32
     }
@@ -249,31 +237,31 @@ impl Layout {
         let zone = self.zone_of_lbn(lbn);
         let spt = u64::from(zone.spt);
         let surfaces = u64::from(self.surfaces);
-        let logical = lbn - zone.first_lbn + zone.reserved_front;
-        let zone_lbn_end = zone.first_lbn + zone.lbns;
-        let (track, sector, len) = match self.sparing {
-            Sparing::None | Sparing::TracksPerZone => {
-                let t = logical / spt;
-                let track = t + slips_before(&zone.slips, t);
-                let sector = logical % spt;
-                (track, sector, spt - sector)
+        let position = lbn - zone.first_lbn + zone.reserved_front;
+        let zone_left = zone.first_lbn + zone.lbns - lbn;
+        let (remap, next_remap) = zone.map.remap_at(position);
+        let (sector_in_zone, len) = match remap {
+            Some(r) => {
+                let s = r.target_sector + (position - r.lbn);
+                (s, r.lbn + r.len - position)
             }
-            Sparing::SectorsPerZone | Sparing::SectorsPerZoneSlipToEnd => {
-                let q = logical + slips_before(&zone.slips, logical);
-                let sector = q % spt;
-                let track_end = q - sector + spt;
-                // The run stops before the next slipped sector on this track.
-                let next_slip = zone
-                    .slips
-                    .get(zone.slips.partition_point(|&s| s <= q))
-                    .copied()
-                    .unwrap_or(u64::MAX);
-                (q / spt, sector, track_end.min(next_slip) - q)
+            None => {
+                let unit = zone.map.unit_sectors();
+                let data_unit = position / unit;
+                let s = zone.map.data_unit(data_unit) * unit + position % unit;
+                let len = zone
+                    .map
+                    .contiguous_sectors(data_unit, s)
+                    .min(next_remap - position);
+                (s, len)
             }
         };
-        let len = len.min(zone_lbn_end - lbn);
+        let sector = sector_in_zone % spt;
+        let len = len.min(spt - sector).min(zone_left);
+        let track = sector_in_zone / spt;
         let cylinder = zone.first_cylinder + (track / surfaces) as u32;
         let order_index = (track % surfaces) as u32;
+        debug_assert!(cylinder <= zone.last_cylinder && len >= 1);
         TrackRun {
             cylinder,
             head: self.head_of(zone, cylinder, order_index),
@@ -284,7 +272,52 @@ impl Layout {
         }
     }
 
-    /// The LBN stored in `pbn`, or None for reserved, spare or slipped space.
+    /// Zone index and track index within the zone of `lbn` (where its data lives).
+    fn track_of(&self, lbn: u64) -> (usize, u64) {
+        let zi = self.zones.partition_point(|z| z.first_lbn <= lbn) - 1;
+        let run = self.run(lbn);
+        let zone = &self.zones[zi];
+        let order_index = self.head_of(zone, run.cylinder, run.head);
+        let track = u64::from(run.cylinder - zone.first_cylinder) * u64::from(self.surfaces)
+            + u64::from(order_index);
+        (zi, track)
+    }
+
+    /// The LBNs stored on the track holding `lbn`: `[first, end)`. (LBNs follow the
+    /// physical order within a zone, so a track's LBNs are consecutive; a remapped LBN
+    /// counts on its original track.)
+    pub fn track_lbns(&self, lbn: u64) -> (u64, u64) {
+        let (zi, track) = self.track_of(lbn);
+        let zone = &self.zones[zi];
+        let spt = u64::from(zone.spt);
+        let on_or_after = |l: u64| self.track_of(l) >= (zi, track);
+        let after = |l: u64| self.track_of(l) > (zi, track);
+        // First LBN of the track: in (lbn - spt, lbn].
+        let (mut lo, mut hi) = (lbn.saturating_sub(spt).max(zone.first_lbn), lbn);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if on_or_after(mid) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        let first = lo;
+        // End of the track: in (lbn, lbn + spt].
+        let zone_end = zone.first_lbn + zone.lbns;
+        let (mut lo, mut hi) = (lbn + 1, (lbn + spt).min(zone_end));
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if after(mid) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        (first, lo)
+    }
+
+    /// The LBN stored in `pbn`, or None for reserved, spare, slipped or defective space.
     pub fn lbn(&self, pbn: Pbn) -> Option<u64> {
         let zi = self
             .zones
@@ -299,23 +332,19 @@ impl Layout {
         let order_index = self.head_of(zone, pbn.cylinder, pbn.head);
         let track = u64::from(pbn.cylinder - zone.first_cylinder) * u64::from(self.surfaces)
             + u64::from(order_index);
-        let logical = match self.sparing {
-            Sparing::None | Sparing::TracksPerZone => {
-                if zone.slips.binary_search(&track).is_ok() {
+        let sector_in_zone = track * spt + u64::from(pbn.sector);
+        let position = match zone.map.remapped_from(sector_in_zone) {
+            Some(p) => p,
+            None => {
+                let unit = zone.map.unit_sectors();
+                let p = zone.map.unit_data(sector_in_zone / unit)? * unit + sector_in_zone % unit;
+                if zone.map.remap_at(p).0.is_some() {
                     return None;
                 }
-                let t = track - zone.slips.partition_point(|&s| s < track) as u64;
-                t * spt + u64::from(pbn.sector)
-            }
-            Sparing::SectorsPerZone | Sparing::SectorsPerZoneSlipToEnd => {
-                let q = track * spt + u64::from(pbn.sector);
-                if zone.slips.binary_search(&q).is_ok() {
-                    return None;
-                }
-                q - zone.slips.partition_point(|&s| s < q) as u64
+                p
             }
         };
-        let rel = logical.checked_sub(zone.reserved_front)?;
+        let rel = position.checked_sub(zone.reserved_front)?;
         (rel < zone.lbns).then(|| zone.first_lbn + rel)
     }
 
@@ -333,7 +362,7 @@ impl Layout {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hdd::params::ZoneParams;
+    use crate::hdd::params::{DefectRemap, ZoneParams};
 
     fn zone(first: u32, last: u32, spt: u32) -> ZoneParams {
         ZoneParams {
@@ -346,6 +375,7 @@ mod tests {
             cylinder_skew_sectors: 0,
             spares: 0,
             slips: vec![],
+            defects: vec![],
         }
     }
 
@@ -359,14 +389,12 @@ mod tests {
         }
     }
 
-    #[test]
-    fn slips_before_is_a_fixed_point() {
-        assert_eq!(slips_before(&[], 5), 0);
-        assert_eq!(slips_before(&[5], 4), 0);
-        assert_eq!(slips_before(&[5], 5), 1);
-        assert_eq!(slips_before(&[5, 6], 5), 2);
-        assert_eq!(slips_before(&[5, 7], 6), 2);
-        assert_eq!(slips_before(&[0, 1, 2], 0), 3);
+    fn pbn(cylinder: u32, head: u32, sector: u32) -> Pbn {
+        Pbn {
+            cylinder,
+            head,
+            sector,
+        }
     }
 
     #[test]
@@ -375,22 +403,8 @@ mod tests {
         g.surface_order = SurfaceOrder::Serpentine;
         let l = Layout::new(&g).unwrap();
         // Cylinder 1 (odd): order index 0 is head 1.
-        assert_eq!(
-            l.pbn(8),
-            Pbn {
-                cylinder: 1,
-                head: 1,
-                sector: 0
-            }
-        );
-        assert_eq!(
-            l.pbn(12),
-            Pbn {
-                cylinder: 1,
-                head: 0,
-                sector: 0
-            }
-        );
+        assert_eq!(l.pbn(8), pbn(1, 1, 0));
+        assert_eq!(l.pbn(12), pbn(1, 0, 0));
         for lbn in 0..l.capacity_sectors() {
             assert_eq!(l.lbn(l.pbn(lbn)), Some(lbn));
         }
@@ -405,23 +419,9 @@ mod tests {
         assert_eq!(l.capacity_sectors(), 14);
         let r = l.run(0);
         assert_eq!((r.sector, r.len), (0, 2));
-        assert_eq!(
-            l.pbn(2),
-            Pbn {
-                cylinder: 0,
-                head: 0,
-                sector: 3
-            }
-        );
+        assert_eq!(l.pbn(2), pbn(0, 0, 3));
         assert_eq!(l.run(2).len, 1);
-        assert_eq!(
-            l.lbn(Pbn {
-                cylinder: 0,
-                head: 0,
-                sector: 2
-            }),
-            None
-        );
+        assert_eq!(l.lbn(pbn(0, 0, 2)), None);
         for lbn in 0..l.capacity_sectors() {
             assert_eq!(l.lbn(l.pbn(lbn)), Some(lbn), "lbn {lbn}");
         }
@@ -432,38 +432,25 @@ mod tests {
         let l = Layout::new(&geometry(Sparing::None, vec![zone(0, 1, 4), zone(3, 4, 4)])).unwrap();
         assert_eq!(l.cylinders(), 5);
         assert_eq!(l.capacity_sectors(), 32);
-        assert_eq!(
-            l.pbn(15),
-            Pbn {
-                cylinder: 1,
-                head: 1,
-                sector: 3
-            }
-        );
-        assert_eq!(
-            l.pbn(16),
-            Pbn {
-                cylinder: 3,
-                head: 0,
-                sector: 0
-            }
-        );
-        assert_eq!(
-            l.lbn(Pbn {
-                cylinder: 2,
-                head: 0,
-                sector: 0
-            }),
-            None
-        );
-        assert_eq!(
-            l.lbn(Pbn {
-                cylinder: 3,
-                head: 0,
-                sector: 0
-            }),
-            Some(16)
-        );
+        assert_eq!(l.pbn(15), pbn(1, 1, 3));
+        assert_eq!(l.pbn(16), pbn(3, 0, 0));
+        assert_eq!(l.lbn(pbn(2, 0, 0)), None);
+        assert_eq!(l.lbn(pbn(3, 0, 0)), Some(16));
+    }
+
+    #[test]
+    fn track_lbns_bound_the_track_of_an_lbn() {
+        let mut z = zone(0, 1, 4);
+        z.spares = 2;
+        z.slips = vec![2, 9];
+        z.reserved_front_sectors = 1;
+        let l = Layout::new(&geometry(Sparing::SectorsPerZone, vec![z])).unwrap();
+        // Track 0 holds data positions 0, 1, 3 -> LBNs 0, 1 (position 0 is reserved).
+        assert_eq!(l.track_lbns(0), (0, 2));
+        assert_eq!(l.track_lbns(1), (0, 2));
+        // Track 1: positions 4..8 -> LBNs 2..6; track 2: position 8, 10, 11 (9 slipped).
+        assert_eq!(l.track_lbns(4), (2, 6));
+        assert_eq!(l.track_lbns(6), (6, 9));
     }
 
     #[test]
@@ -473,5 +460,43 @@ mod tests {
         z.slips = vec![0, 1];
         let err = Layout::new(&geometry(Sparing::TracksPerZone, vec![z])).unwrap_err();
         assert!(err.to_string().contains("slips"), "{err}");
+    }
+
+    #[test]
+    fn per_track_spares_and_slips_push_the_skew() {
+        // 1 spare per track; a slip on track 0 shifts the angle of every later track.
+        let mut z = zone(0, 1, 5);
+        z.spares = 1;
+        z.slips = vec![1];
+        let l = Layout::new(&geometry(Sparing::SectorsPerTrack, vec![z])).unwrap();
+        assert_eq!(l.capacity_sectors(), 16);
+        assert_eq!(l.pbn(1), pbn(0, 0, 2));
+        assert_eq!(l.pbn(4), pbn(0, 1, 0), "track 1 starts unshifted");
+        assert_eq!(l.run(4).angle_sectors, 1, "but one sector further round");
+        assert_eq!(l.run(0).angle_sectors, 0);
+    }
+
+    #[test]
+    fn a_remapped_defect_reads_from_its_spare() {
+        let mut z = zone(0, 1, 4);
+        z.spares = 2;
+        z.defects = vec![DefectRemap {
+            defect: 5,
+            spare: 15,
+        }];
+        let l = Layout::new(&geometry(Sparing::SectorsPerZone, vec![z])).unwrap();
+        assert_eq!(l.capacity_sectors(), 14);
+        assert_eq!(l.run(4).len, 1, "the run stops before the remapped LBN");
+        assert_eq!(l.pbn(5), pbn(1, 1, 3));
+        assert_eq!(l.run(5).len, 1);
+        assert_eq!(l.pbn(6), pbn(0, 1, 2));
+        assert_eq!(
+            l.lbn(pbn(0, 1, 1)),
+            None,
+            "the defective sector holds nothing"
+        );
+        for lbn in 0..l.capacity_sectors() {
+            assert_eq!(l.lbn(l.pbn(lbn)), Some(lbn), "lbn {lbn}");
+        }
     }
 }

@@ -174,8 +174,9 @@ impl Stream {
     }
 
     /// Stop at `t_ps`: a repositioning in progress completes; a sector in progress is
-    /// abandoned, or read to its end when `finish_sector`. Returns where the heads are and
-    /// when they are free, and the LBN end of the contiguous data read.
+    /// abandoned at once, or (`finish_sector`) the heads stay busy until its end — its
+    /// data is dropped either way, as DiskSim does. Returns where the heads are and when
+    /// they are free, and the LBN end of the contiguous data read.
     pub fn stop_point(
         &self,
         spindle: &Spindle,
@@ -189,21 +190,15 @@ impl Stream {
         } else if finish_sector && t_ps > r.start_ps {
             let k = r.sectors_done_by(spindle, t_ps);
             if k < r.len {
-                // Sector k is under the head: it completes.
                 free_ps = r.sector_done_ps(spindle, k);
             }
         }
-        let cut = if free_ps > t_ps && t_ps >= r.reposition_end_ps {
-            free_ps
-        } else {
-            t_ps
-        };
         (
             StopPoint {
                 pos: r.pos,
                 free_ps,
             },
-            self.end_at_all(spindle, cut),
+            self.end_at_all(spindle, t_ps),
         )
     }
 
@@ -318,6 +313,20 @@ impl SegmentCache {
             }
         }
         best
+    }
+
+    /// The valid segment that holds (or is being filled with) `[lbn, end)`: the streaming
+    /// one if it covers the range, else one whose content covers `lbn`.
+    pub fn holding(&self, lbn: u64, end: u64) -> Option<usize> {
+        if let Some(s) = self.stream.active_segment() {
+            let seg = &self.segments[s];
+            if seg.valid && seg.start <= lbn && self.stream.planned_end >= end {
+                return Some(s);
+            }
+        }
+        self.segments
+            .iter()
+            .position(|s| s.valid && s.start <= lbn && lbn < s.end)
     }
 
     /// The segment a new read (or write) takes over: an empty one, else the least

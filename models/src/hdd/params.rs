@@ -347,6 +347,11 @@ pub struct CacheParams {
     /// "Read-ahead over requested" = 0 with no maximum read-ahead).
     #[serde(default)]
     pub read_ahead_fills_segment: bool,
+    /// Once a read has its data, the segment forgets everything up to the read's end, so
+    /// only read-ahead data stays for later hits (DiskSim's "Read-ahead over requested"
+    /// = -1).
+    #[serde(default)]
+    pub read_drops_request_data: bool,
     /// Acknowledge writes once in the (volatile) cache; FLUSH and FUA make them durable.
     pub write_back: bool,
     /// Segments that may hold write-back data at once (None: all of them).
@@ -366,8 +371,9 @@ pub struct CacheParams {
     /// watermark (DiskSim's "Immed transfer partial hit").
     #[serde(default)]
     pub partial_hit_transfers_at_once: bool,
-    /// Stopping read-ahead for a new command waits for the sector under the head to be
-    /// read (DiskSim's "Stop prefetch in sector" = 0); false abandons it at once.
+    /// Stopping read-ahead for a new command waits for the sector under the head to pass
+    /// (DiskSim's "Stop prefetch in sector" = 0; like DiskSim, the sector's data is not
+    /// kept); false abandons it at once.
     #[serde(default)]
     pub read_ahead_stops_at_sector_end: bool,
 }

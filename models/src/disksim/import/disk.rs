@@ -6,7 +6,7 @@
 //! the extra write disconnect, "Minimum seek delay", the bus transfer time (the larger of
 //! the disk's and its bus's), segments and their size, the dedicated write segment, read
 //! hits on write data, the read watermark, every "Buffer continuous read" scheme with
-//! the minimum/maximum read-ahead and "Read-ahead over requested", read-ahead on idle
+//! the minimum/maximum read-ahead and "Read-ahead over requested" (-1, 0, 1), read-ahead on idle
 //! hits, "Read any free blocks", "Immediate buffer read" (zero-latency reads), "Immed
 //! transfer partial hit", "Stop prefetch in sector", write-back ("Fast write level" 1 and
 //! 2 both acknowledge every write once its data is buffered, as DiskSim does; they differ
@@ -206,7 +206,7 @@ pub(super) fn controller_and_cache(
         )?,
     };
 
-    let cache = cache(disk, audit)?;
+    let cache = cache(disk)?;
     for (key, neutral, reason) in [
         (
             "Allow almost read hits",
@@ -331,7 +331,7 @@ pub(super) fn controller_and_cache(
 }
 
 /// The segmented cache and read-ahead.
-fn cache(disk: &Block, audit: &mut Audit) -> Result<CacheParams, DiskSimError> {
+fn cache(disk: &Block) -> Result<CacheParams, DiskSimError> {
     let segment_sectors = disk.u32("Segment size (in blks)")?;
     let segments = disk.u32("Number of buffer segments")?;
     // DiskSim treats every non-zero value as "on" (2 included).
@@ -373,12 +373,11 @@ fn cache(disk: &Block, audit: &mut Audit) -> Result<CacheParams, DiskSimError> {
             ))
         }
     };
-    if over_requested == -1 {
-        audit.report_key(
-            disk,
+    if !(-1..=1).contains(&over_requested) {
+        return Err(disk.invalid(
             "Read-ahead over requested",
-            "a read's own data stays in its segment after completion",
-        );
+            format!("{over_requested} is not -1, 0 or 1"),
+        ));
     }
     let fast_write = disk.i64("Fast write level")?;
     if !(0..=2).contains(&fast_write) {
@@ -398,6 +397,7 @@ fn cache(disk: &Block, audit: &mut Audit) -> Result<CacheParams, DiskSimError> {
         read_ahead_on_hit: disk.flag("Read-ahead on idle hit")?,
         read_ahead_stop,
         read_ahead_fills_segment,
+        read_drops_request_data: over_requested == -1,
         write_back,
         write_back_segments: if write_back {
             Some(disk.u32("Maximum number of write segments")?)

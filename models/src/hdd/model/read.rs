@@ -27,15 +27,10 @@ impl HddModel {
             .cache
             .stream
             .stop_point(&spindle, stop_at, finish_sector);
-        // A sector read to its end before stopping is in the buffer.
-        let segment = self.cache.stream.segment;
-        let seg = &mut self.cache.segments[segment];
-        if data_end > seg.end {
-            seg.end = data_end;
-            seg.start = seg
-                .start
-                .max(data_end.saturating_sub(self.cache.segment_sectors));
-        }
+        debug_assert_eq!(
+            data_end, self.cache.segments[self.cache.stream.segment].end,
+            "settled up to the stop"
+        );
         self.cache.stream.cancel();
         (stop.pos, stop.free_ps)
     }
@@ -229,6 +224,12 @@ impl HddModel {
                     }
                     self.scratch_runs.clear();
                 }
+            }
+        }
+        if self.cache_params.read_drops_request_data {
+            if let Some(segment) = self.cache.holding(job.lbn, end) {
+                let seg = &mut self.cache.segments[segment];
+                seg.start = seg.start.max(end);
             }
         }
         let cmd = command_overheads(&self.controller, self.last_was_read).clone();

@@ -130,6 +130,8 @@ disksim_disk TINY {
    Read-ahead over requested = 1,
    Read any free blocks = 0,
    Immediate buffer read = 0,
+   Immediate buffer write = 0,
+   Combine seq writes = 0,
    Immed transfer partial hit = 0,
    Stop prefetch in sector = 1,
    Maximum number of write segments = 2

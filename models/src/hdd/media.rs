@@ -106,6 +106,9 @@ pub struct WriteSpan<'a> {
     pub min_first_ns: u64,
     /// When the data of span sector `i` is in the buffer, in ps.
     pub ready_ps: &'a dyn Fn(u64) -> u128,
+    /// Write each track's sectors in the order they pass under the head when their data
+    /// is all buffered (zero latency).
+    pub zero_latency: bool,
 }
 
 /// The parts of the drive that move.
@@ -301,8 +304,8 @@ impl Mechanism {
     }
 
     /// Plan writing `span` with the heads at `from`, free to move at `t_ps`; a sector
-    /// whose data is late is written on a later pass. Appends runs to `out` and returns
-    /// the heads' final position.
+    /// whose data is late is written on a later pass. Appends runs to `out` in time order
+    /// (the last one ends last) and returns the heads' final position.
     pub fn plan_write(
         &self,
         from: HeadPos,
@@ -315,6 +318,7 @@ impl Mechanism {
             count,
             min_first_ns,
             ready_ps,
+            zero_latency,
         } = span;
         let mut pos = from;
         let mut t = t_ps;
@@ -336,6 +340,37 @@ impl Mechanism {
             let mut cur = t + u128::from(rep) * PS_PER_NS;
             let len = u64::from(track.len).min(end - next) as u32;
             let spt = track.sectors_per_track;
+            if zero_latency {
+                // Zero-latency write: the head lands inside the run and all of its data is
+                // buffered, so write from there to the run's end and the skipped sectors on
+                // the next pass (runs pushed in time order).
+                let landing = self.spindle.next_boundary_sector(cur, spt);
+                let inside = (landing + spt - track.angle_sectors) % spt;
+                let landing_ps = self.spindle.next_sector_start_ps(cur, landing, spt);
+                let last_ready = ready_ps(next + u64::from(len) - 1 - lbn);
+                if inside > 0 && inside < len && last_ready <= landing_ps {
+                    let run_at =
+                        |lbn: u64, len: u32, angle: u32, after: u128, from: u128| MediaRun {
+                            lbn,
+                            len,
+                            pos: to,
+                            reposition_start_ps: from,
+                            reposition_end_ps: cur.max(from),
+                            start_ps: self.spindle.next_sector_start_ps(after, angle, spt),
+                            angle_sectors: angle,
+                            sectors_per_track: spt,
+                        };
+                    let late = run_at(next + u64::from(inside), len - inside, landing, cur, t);
+                    let late_end = late.end_ps(&self.spindle);
+                    let early = run_at(next, inside, track.angle_sectors, late_end, late_end);
+                    t = early.end_ps(&self.spindle);
+                    out.push(late);
+                    out.push(early);
+                    pos = to;
+                    next += u64::from(len);
+                    continue;
+                }
+            }
             let mut open: Option<MediaRun> = None;
             for j in 0..len {
                 let index = next + u64::from(j) - lbn;

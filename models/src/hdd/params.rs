@@ -357,6 +357,15 @@ pub struct CacheParams {
     /// Segments that may hold write-back data at once (None: all of them).
     #[serde(default)]
     pub write_back_segments: Option<u32>,
+    /// Zero-latency writes: on reaching a track whose data is all buffered, start writing
+    /// at the next sector under the head and pick up the skipped ones on the next pass
+    /// (DiskSim's "Immediate buffer write").
+    #[serde(default)]
+    pub zero_latency_writes: bool,
+    /// A write-back write that continues a write still waiting to be destaged joins it:
+    /// same segment, one destage (DiskSim's "Combine seq writes").
+    #[serde(default)]
+    pub combine_sequential_writes: bool,
     /// Zero-latency reads: on reaching a track, start reading at the next sector under the
     /// head when it falls inside the wanted sectors, and pick up the skipped ones on the
     /// next pass (DiskSim's "Immediate buffer read").

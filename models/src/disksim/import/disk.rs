@@ -10,14 +10,15 @@
 //! hits, "Read any free blocks", "Immediate buffer read" (zero-latency reads), "Immed
 //! transfer partial hit", "Stop prefetch in sector", write-back ("Fast write level" 1 and
 //! 2 both acknowledge every write once its data is buffered, as DiskSim does; they differ
-//! only in how queued appends are ordered) with "Maximum number of write segments",
+//! only in how queued appends are ordered) with "Maximum number of write segments" and
+//! "Combine seq writes", "Immediate buffer write" (zero-latency writes),
 //! "Never disconnect" (no read disconnects or reselections) and the queue length and
 //! scheduling policy.
 //!
 //! Neutral values, accepted silently (any other value is reported): "Allow almost read
 //! hits", "Allow sneaky full/partial/intermediate read hits", "Allow write
-//! prebuffering", "Preseeking level", "Disconnect write if seek" and "Immediate buffer
-//! write" at 0; "Write hit stop prefetch" and "Read directly to buffer" at 1; "Hold bus
+//! prebuffering", "Preseeking level" and "Disconnect write if seek" at 0; "Write hit
+//! stop prefetch" and "Read directly to buffer" at 1; "Hold bus
 //! entire read xfer", "Hold bus entire write xfer" and "Low (write) water mark" whenever
 //! reconnecting to the bus costs nothing (all disconnect, reselect and data-preparation
 //! overheads zero), since then only the bus ownership, not the timing, differs;
@@ -253,11 +254,6 @@ pub(super) fn controller_and_cache(
             1,
             "sectors go straight into the buffer (no separate sector buffer)",
         ),
-        (
-            "Immediate buffer write",
-            0,
-            "writes are not zero-latency: they start at their first sector",
-        ),
     ] {
         neutral_int(disk, audit, key, neutral, reason)?;
     }
@@ -279,13 +275,6 @@ pub(super) fn controller_and_cache(
             disk,
             "Low (write) water mark",
             "writes larger than a segment are not throttled by buffer space",
-        );
-    }
-    if cache.write_back && disk.opt_i64("Combine seq writes")? == Some(1) {
-        audit.report_key(
-            disk,
-            "Combine seq writes",
-            "each write-back write is destaged on its own",
         );
     }
 
@@ -405,6 +394,8 @@ fn cache(disk: &Block) -> Result<CacheParams, DiskSimError> {
             None
         },
         zero_latency_reads: disk.i64("Immediate buffer read")? != 0,
+        zero_latency_writes: disk.i64("Immediate buffer write")? != 0,
+        combine_sequential_writes: write_back && disk.flag("Combine seq writes")?,
         read_any_free_blocks: disk.flag("Read any free blocks")?,
         partial_hit_transfers_at_once: disk.flag("Immed transfer partial hit")?,
         read_ahead_stops_at_sector_end: !disk.flag("Stop prefetch in sector")?,

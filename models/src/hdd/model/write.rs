@@ -36,6 +36,7 @@ impl HddModel {
                     count: n,
                     min_first_ns: min_positioning,
                     ready_ps: &|_| ready,
+                    zero_latency: self.cache_params.zero_latency_writes,
                 },
                 &mut self.scratch_runs,
             );
@@ -88,6 +89,7 @@ impl HddModel {
                 count: n,
                 min_first_ns: min_positioning,
                 ready_ps: &ready,
+                zero_latency: self.cache_params.zero_latency_writes,
             },
             &mut self.scratch_runs,
         );
@@ -121,14 +123,17 @@ impl HddModel {
         let data_in = start + n * self.bus.write_ns_per_sector;
         let done = data_in + self.controller.write_completion_ns;
         self.bus_free_ns = done;
-        let segment = self.cache.victim(true);
-        self.cache.claim(segment, req.sector, true);
-        self.cache.fill(segment, req.sector, req.sector + n);
-        self.cache.invalidate_overlaps(req.sector, n, segment);
         self.last_was_read = false;
         self.last_command = Some((true, req.sector + n));
         self.push_event(done, Event::Host { tag: req.tag });
         self.dirty_sectors += n;
+        if self.combine_with_queued_destage(req.sector, n, data_in) {
+            return;
+        }
+        let segment = self.cache.victim(true);
+        self.cache.claim(segment, req.sector, true);
+        self.cache.fill(segment, req.sector, req.sector + n);
+        self.cache.invalidate_overlaps(req.sector, n, segment);
         self.next_seq += 1;
         let seq = self.next_seq;
         self.destaging.insert(seq);
@@ -143,6 +148,38 @@ impl HddModel {
             queued: true,
             data_ready_ns: data_in,
         });
+    }
+
+    /// With write combining, append `[lbn, lbn + n)` (buffered by `data_in`) to a queued
+    /// destage that ends at `lbn`, in that destage's segment, if the segment can hold the
+    /// two together. Returns whether it did.
+    fn combine_with_queued_destage(&mut self, lbn: u64, n: u64, data_in: u64) -> bool {
+        if !self.cache_params.combine_sequential_writes {
+            return false;
+        }
+        let segment_sectors = u64::from(self.cache_params.segment_sectors);
+        let Some(job) = self.queue.iter_mut().rev().find(|j| {
+            j.tag.is_none()
+                && j.lbn + u64::from(j.sectors) == lbn
+                && u64::from(j.sectors) + n <= segment_sectors
+        }) else {
+            return false;
+        };
+        let Some(segment) = self
+            .cache
+            .segments
+            .iter()
+            .position(|s| s.valid && s.holds_write_data && s.end == lbn && s.start <= job.lbn)
+        else {
+            return false;
+        };
+        job.sectors += n as u32;
+        job.data_ready_ns = job.data_ready_ns.max(data_in);
+        let start = job.lbn;
+        self.cache.touch(segment);
+        self.cache.fill(segment, start, lbn + n);
+        self.cache.invalidate_overlaps(lbn, n, segment);
+        true
     }
 
     /// Accept stalled write-back writes, oldest first, while they fit.

@@ -1,5 +1,6 @@
 //! DiskSim 4.0 import: the calibration drive's real files, and small hand-written good and
-//! bad files (errors must name file, line and key).
+//! bad files: every sparing scheme, the unmodelled-parameter report, finding the disk
+//! through the .parv topology, and errors that name file, line and key.
 
 use dmsim_models::disksim::{import, import_from, DiskSimErrorKind, DiskSimImport, InMemoryFiles};
 use dmsim_models::hdd::{ReadAheadStop, SchedulerKind, SeekParams, Sparing, SurfaceOrder};
@@ -338,4 +339,160 @@ fn bad_seek_tables_and_missing_files_name_the_file() {
 
     let err = import(Path::new(CALIBRATION), "no_such_drive").unwrap_err();
     assert_eq!(err.file, "no_such_drive.diskspecs");
+}
+
+fn tiny_capacity(p: &dmsim_models::hdd::HddParams) -> u64 {
+    use dmsim_models::TimingModel;
+    use rand_chacha::rand_core::SeedableRng;
+    dmsim_models::hdd::HddModel::new(
+        p.clone(),
+        Box::new(rand_chacha::ChaCha8Rng::seed_from_u64(1)),
+    )
+    .unwrap()
+    .capacity_sectors()
+}
+
+/// Every DiskSim sparing scheme maps to its layout, with DiskSim's capacity for it. Zone
+/// 0 is 50 cylinders x 2 surfaces x 10 sectors with 2 spares and a slip at sector (or
+/// track) 4; zone 1 (800 sectors) has neither.
+#[test]
+fn sparing_schemes_0_to_10_import_with_their_capacity() {
+    let cases = [
+        ("0", Sparing::None, 1000),
+        ("1", Sparing::TracksPerZone, 1000 - 2 * 10),
+        ("2", Sparing::SectorsPerCylinder, 1000 - 2 * 50),
+        ("3", Sparing::SectorsPerTrack, 1000 - 2 * 100),
+        ("4", Sparing::SectorsPerCylinderSlipToEnd, 1000 - 2 * 50 - 1),
+        ("5", Sparing::SectorsPerCylinderAtFront, 1000 - 2 * 50),
+        (
+            "6",
+            Sparing::SectorsPerCylinderAtFrontSlipToEnd,
+            1000 - 2 * 50 - 1,
+        ),
+        ("7", Sparing::SectorsAtZoneEnd, 1000 - 1),
+        (
+            "8",
+            Sparing::SectorsPerRange { range_cylinders: 1 },
+            1000 - 2 * 50,
+        ),
+        ("9", Sparing::SectorsPerZone, 1000 - 2),
+        ("10", Sparing::SectorsPerZoneSlipToEnd, 1000 - 2 - 1),
+    ];
+    for (scheme, sparing, zone0) in cases {
+        let model = model_text(scheme, "10", "[]", "extracted");
+        let i = import_tiny_report(SPECS, &model, SEEK).unwrap();
+        assert_eq!(i.params.geometry.sparing, sparing, "scheme {scheme}");
+        assert_eq!(tiny_capacity(&i.params), zone0 + 800, "scheme {scheme}");
+        // Schemes 0 and 7 ignore what they cannot use, and say so.
+        let names: Vec<&str> = i.unmodelled.iter().map(|u| u.name.as_str()).collect();
+        let expected: &[&str] = match scheme {
+            "0" => &["Number of spares", "slips"],
+            "7" => &["Number of spares"],
+            _ => &[],
+        };
+        assert_eq!(names, expected, "scheme {scheme}");
+    }
+    // Ranges of 3 cylinders: 16 complete ranges keep spares, the last 2 cylinders none.
+    let model = model_text("8", "10", "[]", "extracted")
+        .replace("Rangesize for sparing = 1", "Rangesize for sparing = 3");
+    let p = import_tiny(SPECS, &model, SEEK).unwrap();
+    assert_eq!(
+        p.geometry.sparing,
+        Sparing::SectorsPerRange { range_cylinders: 3 }
+    );
+    assert_eq!(tiny_capacity(&p), 1000 - 2 * 16 + 800);
+    // A defect whose spare is free relocates its LBN there.
+    let model = model_text("9", "10", "[ 5, 999 ]", "extracted");
+    let p = import_tiny(SPECS, &model, SEEK).unwrap();
+    assert_eq!(
+        p.geometry.zones[0].defects,
+        [dmsim_models::hdd::DefectRemap {
+            defect: 5,
+            spare: 999
+        }]
+    );
+}
+
+/// Options whose value changes DiskSim's timing in ways the model does not follow are
+/// reported by name, value and place; their neutral values and bookkeeping are not.
+#[test]
+fn unmodelled_options_are_reported_by_name() {
+    let model = model_text("9", "10", "[]", "extracted");
+    let baseline = import_tiny_report(SPECS, &model, SEEK).unwrap();
+    assert!(baseline.unmodelled.is_empty(), "{:?}", baseline.unmodelled);
+
+    let specs = SPECS
+        .replace(
+            "   Extra write disconnect = 0,",
+            "   Extra write disconnect = 0,\n   Preseeking level = 2,\n   Allow almost read hits = 0,\n   Turbo mode = 1,\n   Data preparation overhead = 0.05,\n   Hold bus entire read xfer = 0,",
+        )
+        .replace("   Data preparation overhead = 0.0,\n", "");
+    let i = import_tiny_report(&specs, &model, SEEK).unwrap();
+    let found: Vec<(&str, &str, &str)> = i
+        .unmodelled
+        .iter()
+        .map(|u| (u.name.as_str(), u.value.as_str(), u.location.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("Preseeking level", "2", "tiny.diskspecs:39"),
+            ("Hold bus entire read xfer", "0", "tiny.diskspecs:43"),
+            ("Turbo mode", "1", "tiny.diskspecs:41"),
+        ],
+        "{:?}",
+        i.unmodelled
+    );
+    assert!(i.unmodelled.iter().all(|u| u.block == "disksim_disk TINY"));
+    assert!(i.unmodelled[2].reason.contains("not a parameter"));
+}
+
+/// The disk is the one the .parv's topology places, looked up in the files it sources,
+/// with the transfer time of the bus right above it.
+#[test]
+fn the_parv_topology_selects_the_disk_and_its_bus() {
+    let model = model_text("9", "10", "[]", "extracted");
+    let other = SPECS
+        .replace("disksim_disk TINY", "disksim_disk DECOY")
+        .replace("Max queue length = 4", "Max queue length = 9");
+    let both = format!("{other}\n{SPECS}");
+    let parv = "\
+disksim_bus SLOW { type = 1, Arbitration type = 1, Arbitration time = 0.0, Read block transfer time = 0.5, Write block transfer time = 0.25, Print stats = 0 }
+disksim_bus FAST { type = 1, Arbitration type = 1, Arbitration time = 0.0, Read block transfer time = 0.0, Write block transfer time = 0.0, Print stats = 0 }
+disksim_ctlr CTLR { type = 1, Scale for delays = 0.0, Bulk sector transfer time = 0.0, Maximum queue length = 0, Print stats = 1 }
+source both.diskspecs
+instantiate [ bus0 ] as FAST
+instantiate [ bus1 ] as SLOW
+instantiate [ ctlr0 ] as CTLR
+instantiate [ disk0 ] as TINY
+topology disksim_iodriver driver0 [
+   disksim_bus bus0 [ disksim_ctlr ctlr0 [ disksim_bus bus1 [ disksim_disk disk0 [] ] ] ]
+]
+";
+    let files: [(&str, &str); 4] = [
+        ("tiny.parv", parv),
+        ("both.diskspecs", &both),
+        ("tiny.model", &model),
+        ("tiny.seek", SEEK),
+    ];
+    let i = import_from(&InMemoryFiles(&files), "tiny").unwrap();
+    assert_eq!(
+        i.params.queue.depth, 4,
+        "TINY, not the DECOY sourced before it"
+    );
+    assert_eq!(i.params.bus.read_ns_per_sector, 500_000);
+    assert_eq!(i.params.bus.write_ns_per_sector, 250_000);
+    assert!(i.unmodelled.is_empty(), "{:?}", i.unmodelled);
+
+    // An instance the .parv never instantiates is an error naming the file and line.
+    let broken = parv.replace("instantiate [ disk0 ] as TINY\n", "");
+    let files: [(&str, &str); 4] = [
+        ("tiny.parv", &broken),
+        ("both.diskspecs", &both),
+        ("tiny.model", &model),
+        ("tiny.seek", SEEK),
+    ];
+    let err = import_from(&InMemoryFiles(&files), "tiny").unwrap_err();
+    assert_eq!(err.file, "tiny.parv");
+    assert!(err.to_string().contains("disk0"), "{err}");
 }

@@ -120,3 +120,93 @@ fn every_physical_sector_of_a_zone_maps_to_a_distinct_lbn_or_nothing() {
         "every LBN of the zone has a sector"
     );
 }
+
+/// A drive imported from its DiskSim files (see `data/disksim/`).
+fn imported(name: &str) -> HddModel {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data/disksim")
+        .join(name);
+    let params = dmsim_models::disksim::import(&dir, name).unwrap().params;
+    HddModel::new(params, Box::new(rand_chacha::ChaCha8Rng::seed_from_u64(1))).unwrap()
+}
+
+/// LBN → PBN → LBN over a sample of every imported drive, and runs that really are
+/// consecutive sectors of one track.
+#[test]
+fn every_imported_layout_round_trips() {
+    for name in [
+        "dec_rz26",
+        "cheetah4LP",
+        "atlas10k",
+        "st41601n",
+        "hp_c2490a",
+    ] {
+        let m = imported(name);
+        let l = m.layout();
+        let cap = m.capacity_sectors();
+        let mut lbn = 0;
+        while lbn < cap {
+            let run = l.run(lbn);
+            let p = l.pbn(lbn);
+            assert_eq!(l.lbn(p), Some(lbn), "{name}: lbn {lbn} -> {p:?}");
+            if run.len > 1 {
+                let q = l.pbn(lbn + 1);
+                assert_eq!(
+                    (q.cylinder, q.head, q.sector),
+                    (p.cylinder, p.head, p.sector + 1),
+                    "{name}: run at {lbn}"
+                );
+            }
+            lbn += 7919;
+        }
+        assert_eq!(l.lbn(l.pbn(cap - 1)), Some(cap - 1), "{name}");
+    }
+}
+
+#[test]
+fn sectors_per_track_spares_and_reserved_space_of_the_dec_rz26() {
+    let m = imported("dec_rz26");
+    let l = m.layout();
+    // 23,142 reserved positions = 406 tracks of 57 (58 sectors, one spare each).
+    assert_eq!(l.pbn(0), pbn(29, 0, 0));
+    assert_eq!(l.pbn(56), pbn(29, 0, 56));
+    assert_eq!(l.lbn(pbn(29, 0, 57)), None, "the track's spare sector");
+    assert_eq!(l.pbn(57), pbn(29, 1, 0));
+    assert_eq!(l.run(0).len, 57);
+}
+
+#[test]
+fn sectors_per_cylinder_slips_of_the_st41601n() {
+    let m = imported("st41601n");
+    let l = m.layout();
+    // Zone 0 slips sector 351,027 = cylinder 242 (1,445 sectors, 6 spares), head 15,
+    // sector 62; the cylinder's LBNs flow round it into its spares.
+    let first_of_242 = 242 * (1445 - 6);
+    assert_eq!(l.lbn(pbn(242, 15, 62)), None);
+    assert_eq!(l.pbn(first_of_242 + 1336), pbn(242, 15, 61));
+    assert_eq!(l.pbn(first_of_242 + 1337), pbn(242, 15, 63));
+    assert_eq!(l.run(first_of_242 + 1336).len, 1);
+    // The next cylinder starts unshifted, but the slip pushes its angle one sector on:
+    // 3,888 track switches x 2 + 243 cylinder switches x 16 + 1, modulo 85.
+    assert_eq!(l.pbn(243 * 1439), pbn(243, 0, 0));
+    assert_eq!(
+        l.angle_sectors(pbn(243, 0, 0)),
+        (3888 * 2 + 243 * 16 + 1) % 85
+    );
+}
+
+#[test]
+fn range_sparing_of_the_cheetah_and_serpentine_zones_of_the_atlas() {
+    let cheetah = imported("cheetah4LP");
+    // Zone 0 slips sector 1,448,762: range 77 (12 cylinders of 1,560), cylinder 928,
+    // head 5, sector 107.
+    assert_eq!(cheetah.layout().lbn(pbn(928, 5, 107)), None);
+    let atlas = imported("atlas10k");
+    let l = atlas.layout();
+    // Zone 1 starts at cylinder 433 after zone 0's 433 x 6 x 334 sectors less 89 spares;
+    // its second cylinder runs from the last surface down.
+    let zone1 = 433 * 6 * 334 - 89;
+    assert_eq!(l.zone_lbns(1).map(|z| z.0), Some(zone1));
+    assert_eq!(l.pbn(zone1), pbn(433, 0, 0));
+    assert_eq!(l.pbn(zone1 + 6 * 334), pbn(434, 5, 0));
+}

@@ -129,6 +129,29 @@ fn validate_disksim_reproduces_the_hp_c2247a() {
 }
 
 #[test]
+fn validate_disksim_reports_unmodelled_parameters_in_text_and_json() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/models/data/disksim/hp_c2247a");
+    let out = dmsim(&["devices", "validate-disksim", dir, "hp_c2247a"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("parameters not modelled (2):"), "{text}");
+    assert!(
+        text.contains("Low (write) water mark = 0.75 (disksim_disk HP_C2247A_validate, hp_c2247a.diskspecs:38)"),
+        "{text}"
+    );
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/models/data/disksim/atlas10k");
+    let out = dmsim(&["devices", "validate-disksim", dir, "atlas10k", "--json"]);
+    assert!(out.status.success());
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["unmodelled"], serde_json::json!([]));
+    let err = (r["mean_sim_ms"].as_f64().unwrap() / r["mean_measured_ms"].as_f64().unwrap()) - 1.0;
+    assert!(
+        err.abs() < 0.05 && r["rms_demerit_ms"].as_f64().unwrap() < 0.5,
+        "{r}"
+    );
+}
+
+#[test]
 fn validate_disksim_names_a_missing_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = dmsim(&[

@@ -431,6 +431,36 @@ mod tests {
     }
 
     #[test]
+    fn stopping_a_stream_finishes_the_sector_under_the_head_only_when_asked() {
+        let spindle = Spindle::new(6000.0, 0.0); // 10 ms a turn, 100 us a sector of 100
+        let run = |lbn, start_ps, reposition_start_ps| MediaRun {
+            lbn,
+            len: 10,
+            pos: HeadPos {
+                cylinder: 1,
+                head: 0,
+            },
+            reposition_start_ps,
+            reposition_end_ps: start_ps,
+            start_ps,
+            angle_sectors: 0,
+            sectors_per_track: 100,
+        };
+        let mut stream = Stream::default();
+        stream.start(&spindle, 0, &mut vec![run(0, 0, 0)]);
+        let t = 250_000_000; // 2.5 sectors in
+        let (at_once, end) = stream.stop_point(&spindle, t, false);
+        assert_eq!((at_once.free_ps, end), (t, 2));
+        let (finished, end) = stream.stop_point(&spindle, t, true);
+        assert_eq!(finished.free_ps, 300_000_000, "sector 2 passes first");
+        assert_eq!(end, 2, "but its data is dropped, as in DiskSim");
+        // A seek in progress always completes.
+        stream.start(&spindle, 0, &mut vec![run(0, 1_000_000_000, 0)]);
+        let (seeking, end) = stream.stop_point(&spindle, 500_000_000, true);
+        assert_eq!((seeking.free_ps, end), (1_000_000_000, 0));
+    }
+
+    #[test]
     fn segments_keep_at_most_their_size() {
         let mut c = SegmentCache::new(1, 64, false, true);
         c.claim(0, 0, false);

@@ -23,12 +23,15 @@ fn capacity(i: &DiskSimImport) -> u64 {
     .capacity_sectors()
 }
 
-/// (drive, sparing, zones, surface order, capacity, seek points) — capacity as DiskSim
-/// computes it from the zones (the files' "Block count" is only a hint DiskSim
-/// overrides; it agrees except where noted).
+/// A drive's expected layout: name, sparing, zones, surface order, capacity, points of
+/// its extracted seek curve (None: HPL or not checked).
+type Expected = (&'static str, Sparing, usize, SurfaceOrder, u64, Option<usize>);
+
+/// Capacity as DiskSim computes it from the zones (the files' "Block count" is only a
+/// hint DiskSim overrides; it agrees except where noted).
 #[test]
 fn every_drive_imports_with_its_layout() {
-    let table: [(&str, Sparing, usize, SurfaceOrder, u64, Option<usize>); 7] = [
+    let table: [Expected; 7] = [
         (
             "hp_c2247a",
             Sparing::TracksPerZone,

@@ -10,7 +10,7 @@
 //! | HP C3323A | −1.28 % | 0.296 ms | −1.22 % | 0.305 ms |
 //! | HP C2490A | +0.06 % | 0.248 ms | +0.10 % | 0.254 ms |
 //! | DEC RZ26 | −1.35 % | 0.438 ms | −0.75 % | 0.341 ms |
-//! | Seagate ST34501N | −5.00 % | 0.332 ms | −4.84 % | 0.318 ms |
+//! | Seagate ST34501N | −4.998 % | 0.332 ms | −4.84 % | 0.318 ms |
 //! | Quantum Atlas 10K | −1.13 % | 0.092 ms | +2.00 % | 0.268 ms |
 //!
 //! The project's bar is 5 % and 0.5 ms; the pins below are the figures reached plus a

@@ -237,13 +237,16 @@ fn dirty_threshold_cleaning_runs_through_kcopyd_and_follows_the_sysctl() {
 fn an_ssd_read_fault_in_writethrough_switches_to_bypass_and_reads_stay_correct() {
     let seed = 61;
     let mut machine = machine(seed);
-    machine.platform.device_mut(0).add_fault(FaultRule {
-        op: Some(Op::Read),
-        range: None,
-        skip: 40,
-        count: 1,
-        action: FaultAction::Fail(dmsim_engine::IoStatus::IoError),
-    });
+    machine
+        .platform
+        .device_mut(0)
+        .add_fault(
+            FaultRule::always(FaultAction::Fail(dmsim_engine::IoStatus::IoError))
+                .on(Op::Read)
+                .after(40)
+                .at_most(1),
+        )
+        .expect("a valid fault");
     let mut engine = machine.engine(config(
         CacheMode::WriteThrough,
         false,
@@ -320,13 +323,16 @@ fn writeback_on_the_nvme_and_7200_rpm_presets() {
 fn a_hung_ssd_read_in_writeback_times_out_and_fails_only_its_bio() {
     let seed = 81;
     let mut machine = machine(seed);
-    machine.platform.device_mut(0).add_fault(FaultRule {
-        op: Some(Op::Read),
-        range: None,
-        skip: 30,
-        count: 1,
-        action: FaultAction::Hang,
-    });
+    machine
+        .platform
+        .device_mut(0)
+        .add_fault(
+            FaultRule::always(FaultAction::Hang)
+                .on(Op::Read)
+                .after(30)
+                .at_most(1),
+        )
+        .expect("a valid fault");
     let mut config = config(
         CacheMode::WriteBack,
         false,

@@ -2,9 +2,9 @@
 //! [`SimPlatform`] crashes at the same instant and restarts with a fresh timing model.
 //!
 //! Owns: crashing all devices together ([`SimDevice::crash`]: in-flight IO lost, in-flight
-//! writes torn per sector by the given rng, the volatile write cache kept block by block with
-//! probability `cache_survival`) and replacing each device's model, whose queues still hold
-//! the lost IOs. Content survives; the platform's clock goes on.
+//! writes torn per sector in a seeded order, the volatile write cache kept block by block as
+//! [`PowerLoss`] says) and replacing each device's model, whose queues still hold the lost
+//! IOs. Content survives; the platform's clock goes on; a pulled drive stays pulled.
 //!
 //! Deliberately not here: the engine. The engine that was running is dropped by the caller
 //! (its IOs will never complete); a new engine is built over the same platform — for
@@ -12,7 +12,7 @@
 //!
 //! [`SimDevice::crash`]: crate::device::SimDevice::crash
 
-use crate::device::CrashReport;
+use crate::device::{CrashReport, PowerLoss};
 use crate::platform::SimPlatform;
 use dmsim_models::TimingModel;
 use rand_core::RngCore;
@@ -35,12 +35,27 @@ pub enum CrashError {
 /// Crashes every device of `platform` at once and restarts each with the matching model of
 /// `fresh_models` (same order as the devices, same capacities). `rng` decides torn sectors
 /// and cache survival; `cache_survival` is the probability that one cached block reaches
-/// the media (0.0: the whole volatile cache is lost). Returns one report per device.
+/// the media whole (0.0: the whole volatile cache is lost). Returns one report per device.
 pub fn crash_all(
     platform: &mut SimPlatform,
     fresh_models: Vec<Box<dyn TimingModel>>,
     rng: &mut dyn RngCore,
     cache_survival: f64,
+) -> Result<Vec<CrashReport>, CrashError> {
+    crash_all_with(
+        platform,
+        fresh_models,
+        rng,
+        &PowerLoss::with_cache_survival(cache_survival),
+    )
+}
+
+/// [`crash_all`] with the whole power-loss model: `loss` says how volatile caches fare.
+pub fn crash_all_with(
+    platform: &mut SimPlatform,
+    fresh_models: Vec<Box<dyn TimingModel>>,
+    rng: &mut dyn RngCore,
+    loss: &PowerLoss,
 ) -> Result<Vec<CrashReport>, CrashError> {
     let devices = platform.devices().len();
     if fresh_models.len() != devices {
@@ -63,7 +78,7 @@ pub fn crash_all(
     let mut reports = Vec::with_capacity(devices);
     for (index, model) in fresh_models.into_iter().enumerate() {
         let device = platform.device_mut(index);
-        reports.push(device.crash(rng, cache_survival));
+        reports.push(device.crash(rng, loss));
         device.replace_model(model);
     }
     Ok(reports)

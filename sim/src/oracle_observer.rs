@@ -71,6 +71,13 @@ impl OracleObserver {
         self
     }
 
+    /// Accept poison as corruption delivered: the run's simulated devices have faults that
+    /// produce it (see [`Oracle::accepting_poison`]).
+    pub fn accepting_poison(mut self) -> Self {
+        self.oracle = self.oracle.accepting_poison();
+        self
+    }
+
     /// Power loss of the whole stack: the bios in flight will never complete (the engine
     /// that had them is gone); the oracle keeps what may have survived.
     pub fn crash(&mut self) {

@@ -7,18 +7,30 @@
 //! caller collects the completion ([`SimDevice::read_into`] at the completion time), so a read
 //! racing a write may see either version — as on real hardware.
 //!
+//! Faults ([`faults`]: rules with rates, latent sector errors, a pulled drive) are decided
+//! when an IO is submitted, from the device's own seeded fault stream, and carried out when
+//! it completes ([`effects`]); power loss is [`power_loss`].
+//!
 //! Calling obligations mirror the model's: `now_ns` never decreases; call `advance(t)` for
 //! every `t` that `next_event_ns` returns.
 
+mod effects;
 pub mod faults;
+pub mod latent;
+pub mod power_loss;
 pub mod store;
 pub mod volatile;
 
+use crate::streams::stream;
 use dmsim_engine::block::{DisjointExtents, Extent, IoStatus, Op, SECTORS_PER_PAGE};
 use dmsim_engine::content::SectorContent;
 use dmsim_models::{ModelCompletion, ModelOp, ModelRequest, TimingModel};
-use faults::{FaultAction, FaultPlan, FaultRule};
-use rand_core::RngCore;
+use effects::Effect;
+pub use effects::FaultStats;
+use faults::{DeviceFault, FaultError, FaultPlan, IoFacts};
+use latent::LatentSectors;
+pub use power_loss::{CrashReport, PowerLoss};
+use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
@@ -120,19 +132,12 @@ pub struct DeviceStats {
     pub cancelled: u64,
 }
 
-/// What a crash did to a device.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct CrashReport {
-    pub in_flight_lost: u64,
-    pub cached_blocks_kept: u64,
-    pub cached_blocks_lost: u64,
-    pub torn_sectors_written: u64,
-}
-
 struct Inflight {
     io: SimIo,
-    action: Option<FaultAction>,
-    cancelled: bool,
+    effect: Effect,
+    /// Its outcome was reported already (cancelled, or failed when the drive was pulled);
+    /// it stays until the model lets go of it, and changes nothing.
+    reported: bool,
     /// The model has finished it (it may still be held by a Hang or Delay fault).
     model_done: bool,
     flush_snapshot: Option<Vec<(u64, Option<BlockContent>, u64)>>,
@@ -157,6 +162,13 @@ pub struct SimDevice {
     /// Completions already decided (cancels), reported at the next advance.
     ready: VecDeque<DeviceCompletion>,
     faults: FaultPlan,
+    /// The device's own fault stream (see [`SimDevice::with_fault_seed`]).
+    fault_rng: ChaCha8Rng,
+    fault_stats: FaultStats,
+    latent: LatentSectors,
+    /// When the drive is pulled ([`DeviceFault::Disappear`]), and whether it is gone.
+    disappear_at_ns: Option<u64>,
+    gone: bool,
     next_internal: u64,
     completion_seq: u64,
     stats: DeviceStats,
@@ -164,13 +176,16 @@ pub struct SimDevice {
 }
 
 impl SimDevice {
-    /// A device named `name` (used in errors and reports) with `model`'s timing.
+    /// A device named `name` (used in errors and reports) with `model`'s timing. Its fault
+    /// stream is that of seed 0 until [`SimDevice::with_fault_seed`] says otherwise.
     pub fn new(name: impl Into<String>, model: Box<dyn TimingModel>) -> Self {
+        let name = name.into();
         let capacity_sectors = model.capacity_sectors();
         let lbs_sectors = u64::from(model.logical_block_size() / 512).max(1);
         let cache = model.volatile_write_cache().then(VolatileCache::default);
         SimDevice {
-            name: name.into(),
+            fault_rng: stream(0, &format!("faults.{name}")),
+            name,
             model,
             capacity_sectors,
             lbs_sectors,
@@ -182,6 +197,10 @@ impl SimDevice {
             delayed: BinaryHeap::new(),
             ready: VecDeque::new(),
             faults: FaultPlan::default(),
+            fault_stats: FaultStats::default(),
+            latent: LatentSectors::default(),
+            disappear_at_ns: None,
+            gone: false,
             next_internal: 0,
             completion_seq: 0,
             stats: DeviceStats::default(),
@@ -211,8 +230,52 @@ impl SimDevice {
     pub fn volatile_blocks(&self) -> usize {
         self.cache.as_ref().map_or(0, |c| c.len())
     }
-    pub fn add_fault(&mut self, rule: FaultRule) {
-        self.faults.add(rule);
+
+    /// Draw fault decisions from the run's stream `faults.<device name>` of `seed`.
+    pub fn with_fault_seed(mut self, seed: u64) -> Self {
+        self.fault_rng = stream(seed, &format!("faults.{}", self.name));
+        self
+    }
+
+    /// Adds a fault (a [`faults::FaultRule`] converts), after checking it against this
+    /// device. Faults apply to IOs submitted from now on.
+    pub fn add_fault(&mut self, fault: impl Into<DeviceFault>) -> Result<(), FaultError> {
+        let fault = fault.into();
+        fault.check(self.capacity_sectors)?;
+        match fault {
+            DeviceFault::Rule(rule) => self.faults.add(rule),
+            DeviceFault::LatentErrors { extent } => self.latent.mark(extent),
+            DeviceFault::Disappear { at_ns } => {
+                self.disappear_at_ns = Some(self.disappear_at_ns.map_or(at_ns, |t| t.min(at_ns)))
+            }
+        }
+        Ok(())
+    }
+
+    /// The fault rules with their match and fire counts.
+    pub fn fault_plan(&self) -> &FaultPlan {
+        &self.faults
+    }
+
+    /// What the faults did so far.
+    pub fn fault_stats(&self) -> &FaultStats {
+        &self.fault_stats
+    }
+
+    /// Sectors that are unreadable now (latent sector errors).
+    pub fn latent_sectors(&self) -> u64 {
+        self.latent.len()
+    }
+
+    /// True once the drive was pulled.
+    pub fn is_gone(&self) -> bool {
+        self.gone
+    }
+
+    /// True if the drive should be gone at `now_ns` but has not been pulled yet.
+    fn disappears_by(&self, now_ns: u64) -> Option<u64> {
+        self.disappear_at_ns
+            .filter(|&at| !self.gone && at <= now_ns)
     }
 
     fn check(&self, io: &SimIo) -> Result<(), StrictError> {
@@ -292,24 +355,37 @@ impl SimDevice {
     pub fn submit(&mut self, now_ns: u64, io: SimIo) -> Result<(), StrictError> {
         self.check(&io)?;
         let extent = Extent::new(io.sector, u64::from(io.sectors));
-        let action = if self.faults.is_empty() {
-            None
+        match io.op {
+            Op::Read => self.stats.reads += 1,
+            Op::Write => self.stats.writes += 1,
+            Op::Flush => self.stats.flushes += 1,
+            Op::Discard => self.stats.discards += 1,
+        }
+        if self.disappears_by(now_ns).is_some() {
+            self.vanish(now_ns);
+        }
+        if self.gone {
+            self.fail_gone(io.tag, now_ns);
+            return Ok(());
+        }
+        let effect = if self.faults.is_empty() {
+            Effect::None
         } else {
-            self.faults.action_for(io.op, extent)
+            let facts = IoFacts {
+                op: io.op,
+                extent,
+                now_ns,
+                workload_data: matches!(io.payload, WritePayload::Contents(_)),
+            };
+            match self.faults.action_for(&facts, &mut self.fault_rng) {
+                Some(fired) => self.resolve(fired, &io),
+                None => Effect::None,
+            }
         };
         let internal = self.next_internal;
         self.next_internal += 1;
-        match io.op {
-            Op::Read => self.stats.reads += 1,
-            Op::Write => {
-                self.stats.writes += 1;
-                self.inflight_writes.insert(extent, io.tag);
-            }
-            Op::Flush => self.stats.flushes += 1,
-            Op::Discard => {
-                self.stats.discards += 1;
-                self.inflight_writes.insert(extent, io.tag);
-            }
+        if matches!(io.op, Op::Write | Op::Discard) {
+            self.inflight_writes.insert(extent, io.tag);
         }
         let flush_snapshot = match (io.op, &self.cache) {
             (Op::Flush, Some(cache)) => Some(cache.snapshot()),
@@ -335,8 +411,8 @@ impl SimDevice {
             internal,
             Inflight {
                 io,
-                action,
-                cancelled: false,
+                effect,
+                reported: false,
                 model_done: false,
                 flush_snapshot,
             },
@@ -353,13 +429,11 @@ impl SimDevice {
             .inflight
             .get_mut(&internal)
             .expect("by_tag and inflight agree");
-        if entry.action == Some(FaultAction::CompleteDespiteCancel) {
+        if matches!(entry.effect, Effect::IgnoreCancel { .. }) {
             return CancelOutcome::Ignored;
         }
-        if entry.cancelled {
-            return CancelOutcome::Cancelled;
-        }
-        entry.cancelled = true;
+        debug_assert!(!entry.reported, "a reported IO has no tag any more");
+        entry.reported = true;
         let model_done = entry.model_done;
         let io_tag = entry.io.tag;
         self.finish_bookkeeping(internal, model_done);
@@ -390,7 +464,12 @@ impl SimDevice {
     pub fn next_event_ns(&self) -> Option<u64> {
         let ready = self.ready.front().map(|c| c.done_ns);
         let delayed = self.delayed.peek().map(|Reverse((t, _, _))| *t);
-        [self.model.next_event_ns(), ready, delayed]
+        // Pulling the drive is an event only while IOs in flight wait for it; otherwise it
+        // takes effect at the next submission.
+        let pulled = self
+            .disappear_at_ns
+            .filter(|_| !self.gone && !self.inflight.is_empty());
+        [self.model.next_event_ns(), ready, delayed, pulled]
             .into_iter()
             .flatten()
             .min()
@@ -398,6 +477,17 @@ impl SimDevice {
 
     /// Run up to `now_ns`, appending finished IOs to `out` in completion order.
     pub fn advance(&mut self, now_ns: u64, out: &mut Vec<DeviceCompletion>) {
+        if let Some(at_ns) = self.disappears_by(now_ns) {
+            // IOs finishing before the drive is pulled finish normally; from then on, none.
+            if let Some(before) = at_ns.checked_sub(1) {
+                self.advance_to(before, out);
+            }
+            self.vanish(at_ns);
+        }
+        self.advance_to(now_ns, out);
+    }
+
+    fn advance_to(&mut self, now_ns: u64, out: &mut Vec<DeviceCompletion>) {
         while let Some(c) = self.ready.pop_front() {
             out.push(c);
         }
@@ -424,22 +514,20 @@ impl SimDevice {
             .inflight
             .get_mut(&internal)
             .expect("model completes only what it was given");
-        if entry.cancelled {
-            // Its cancellation was reported already; the device lets go of it now.
+        if entry.reported {
+            // Its outcome was reported already; the device lets go of it now.
             self.inflight.remove(&internal);
             return;
         }
         entry.model_done = true;
-        match entry.action {
-            Some(FaultAction::Hang) => {}
-            Some(FaultAction::Delay { extra_ns }) => {
+        match entry.effect {
+            Effect::Hang => {}
+            Effect::Delay { extra_ns } | Effect::IgnoreCancel { extra_ns } if extra_ns > 0 => {
                 self.delayed
                     .push(Reverse((done_ns + extra_ns, internal, internal)));
             }
-            Some(FaultAction::Fail(status)) => self.complete(internal, done_ns, status, out),
-            Some(FaultAction::CompleteDespiteCancel) | None => {
-                self.complete(internal, done_ns, IoStatus::Ok, out)
-            }
+            Effect::Fail(status) => self.complete(internal, done_ns, status, out),
+            _ => self.complete(internal, done_ns, IoStatus::Ok, out),
         }
     }
 
@@ -458,9 +546,12 @@ impl SimDevice {
         if matches!(entry.io.op, Op::Write | Op::Discard) {
             self.inflight_writes.remove(entry.io.sector);
         }
-        if status.is_ok() {
-            self.apply(&entry);
+        let status = if status.is_ok() {
+            self.carry_out(&entry)
         } else {
+            status
+        };
+        if !status.is_ok() {
             self.stats.errors += 1;
         }
         out.push(DeviceCompletion {
@@ -470,65 +561,100 @@ impl SimDevice {
         });
     }
 
-    fn apply(&mut self, entry: &Inflight) {
+    /// Carries out an IO that completes successfully as far as the model and the fault
+    /// decisions go; returns the status it completes with (a read of a bad sector fails).
+    fn carry_out(&mut self, entry: &Inflight) -> IoStatus {
         let io = &entry.io;
-        let sectors = u64::from(io.sectors);
+        let extent = Extent::new(io.sector, u64::from(io.sectors));
         match io.op {
-            Op::Read => self.stats.bytes_read += sectors * 512,
-            Op::Write | Op::Discard => {
-                if io.op == Op::Write {
-                    self.stats.bytes_written += sectors * 512;
+            Op::Read => {
+                if let Effect::LatentError { block } = entry.effect {
+                    self.latent.mark(block);
+                    self.fault_stats.latent_blocks_marked += 1;
                 }
-                self.completion_seq += 1;
-                let seq = self.completion_seq;
-                let payload = &io.payload;
-                let discard = io.op == Op::Discard;
-                let data = |i: u64| match payload {
-                    _ if discard => SectorWrite::Content(SectorContent::Zero),
-                    WritePayload::Contents(c) => SectorWrite::Content(c[i as usize]),
-                    WritePayload::Bytes(b) => {
-                        SectorWrite::Bytes(&b[i as usize * 512..(i as usize + 1) * 512])
-                    }
-                    WritePayload::None => SectorWrite::Content(SectorContent::Zero),
-                };
-                let store = &mut self.store;
-                let cache = &mut self.cache;
-                let whole = SECTORS_PER_PAGE as usize;
-                for_each_block(io.sector, sectors, &mut |block, first, last, offset| {
-                    let sector_data = |i: u64| data(offset + i);
-                    // A discard of a whole block frees it; anything else merges.
-                    let merged = |old: Option<&BlockContent>| {
-                        (!(discard && first == 0 && last == whole))
-                            .then(|| merge_block(old, first, last, &sector_data))
-                    };
-                    match cache {
-                        None => store.put_block(block, merged(store.block(block))),
-                        // FUA (and discard, which needs no flush): durable at once. The
-                        // block's cached copy, holding other sectors' unflushed writes,
-                        // takes the new sectors too and stays volatile.
-                        Some(cache) if io.fua || discard => {
-                            store.put_block(block, merged(store.block(block)));
-                            match cache.get(block).cloned() {
-                                Some(cached) => cache.put(block, merged(cached.as_ref()), seq),
-                                None => cache.persisted(block, seq),
-                            }
-                        }
-                        Some(cache) => {
-                            let old = match cache.get(block) {
-                                Some(cached) => cached.clone(),
-                                None => store.block(block).cloned(),
-                            };
-                            cache.put(block, merged(old.as_ref()), seq);
-                        }
-                    }
-                });
+                if self.latent.overlaps(extent) {
+                    self.fault_stats.latent_error_reads += 1;
+                    return IoStatus::IoError;
+                }
+                self.stats.bytes_read += extent.sectors * 512;
+                if let Effect::Corrupt { block } = entry.effect {
+                    self.corrupt(block);
+                }
             }
+            Op::Write => {
+                if let Effect::Misdirect { landing } = entry.effect {
+                    self.misdirect(io, landing);
+                } else {
+                    self.stats.bytes_written += extent.sectors * 512;
+                    self.write_content(io.sector, extent.sectors, io.fua, false, &io.payload);
+                    self.fault_stats.latent_sectors_repaired += self.latent.repair(extent);
+                }
+                if let Effect::LatentError { block } = entry.effect {
+                    self.latent.mark(block);
+                    self.fault_stats.latent_blocks_marked += 1;
+                }
+            }
+            Op::Discard => self.write_content(io.sector, extent.sectors, io.fua, true, &io.payload),
             Op::Flush => {
                 if let (Some(cache), Some(snapshot)) = (&mut self.cache, &entry.flush_snapshot) {
                     cache.apply(snapshot.clone(), &mut self.store);
                 }
             }
         }
+        IoStatus::Ok
+    }
+
+    /// A completed write (`payload`) or discard of `sectors` sectors at `sector` takes
+    /// effect: in the volatile cache, or on the media for FUA, discards and cacheless devices.
+    fn write_content(
+        &mut self,
+        sector: u64,
+        sectors: u64,
+        fua: bool,
+        discard: bool,
+        payload: &WritePayload,
+    ) {
+        self.completion_seq += 1;
+        let seq = self.completion_seq;
+        let data = |i: u64| match payload {
+            _ if discard => SectorWrite::Content(SectorContent::Zero),
+            WritePayload::Contents(c) => SectorWrite::Content(c[i as usize]),
+            WritePayload::Bytes(b) => {
+                SectorWrite::Bytes(&b[i as usize * 512..(i as usize + 1) * 512])
+            }
+            WritePayload::None => SectorWrite::Content(SectorContent::Zero),
+        };
+        let store = &mut self.store;
+        let cache = &mut self.cache;
+        let whole = SECTORS_PER_PAGE as usize;
+        for_each_block(sector, sectors, &mut |block, first, last, offset| {
+            let sector_data = |i: u64| data(offset + i);
+            // A discard of a whole block frees it; anything else merges.
+            let merged = |old: Option<&BlockContent>| {
+                (!(discard && first == 0 && last == whole))
+                    .then(|| merge_block(old, first, last, &sector_data))
+            };
+            match cache {
+                None => store.put_block(block, merged(store.block(block))),
+                // FUA (and discard, which needs no flush): durable at once. The
+                // block's cached copy, holding other sectors' unflushed writes,
+                // takes the new sectors too and stays volatile.
+                Some(cache) if fua || discard => {
+                    store.put_block(block, merged(store.block(block)));
+                    match cache.get(block).cloned() {
+                        Some(cached) => cache.put(block, merged(cached.as_ref()), seq),
+                        None => cache.persisted(block, seq),
+                    }
+                }
+                Some(cache) => {
+                    let old = match cache.get(block) {
+                        Some(cached) => cached.clone(),
+                        None => store.block(block).cloned(),
+                    };
+                    cache.put(block, merged(old.as_ref()), seq);
+                }
+            }
+        });
     }
 
     /// Hand the current content of `sector..sector+sectors` to `sink` (cache over media).
@@ -557,56 +683,6 @@ impl SimDevice {
         sink: &mut dyn FnMut(u64, SectorView<'_>),
     ) {
         self.store.read(sector, sectors, sink)
-    }
-
-    /// Power loss. Every in-flight IO is lost; each in-flight write leaves each of its sectors
-    /// written or not by a coin from `rng` (torn writes); each cached block reaches the media
-    /// with probability `cache_survival` (0.0 = the whole cache is lost). The timing model is
-    /// rebuilt by the caller if it keeps state worth resetting.
-    pub fn crash(&mut self, rng: &mut dyn RngCore, cache_survival: f64) -> CrashReport {
-        let mut report = CrashReport::default();
-        // The volatile cache first: in-flight writes are newer than anything cached, so their
-        // torn sectors land over it, not under it.
-        if let Some(cache) = &mut self.cache {
-            let threshold = (cache_survival.clamp(0.0, 1.0) * u32::MAX as f64) as u32;
-            let (kept, lost) = cache.crash(&mut self.store, &mut |_| rng.next_u32() < threshold);
-            report.cached_blocks_kept = kept;
-            report.cached_blocks_lost = lost;
-        }
-        let inflight = std::mem::take(&mut self.inflight);
-        for (_, entry) in inflight {
-            if entry.cancelled {
-                // Its cancellation was reported already: not an IO the crash lost.
-                continue;
-            }
-            report.in_flight_lost += 1;
-            if entry.io.op != Op::Write {
-                continue;
-            }
-            for i in 0..u64::from(entry.io.sectors) {
-                if rng.next_u32() & 1 == 0 {
-                    continue;
-                }
-                report.torn_sectors_written += 1;
-                let s = entry.io.sector + i;
-                match &entry.io.payload {
-                    WritePayload::Contents(c) => {
-                        let one = c[i as usize];
-                        self.store.write(s, 1, &|_| SectorWrite::Content(one));
-                    }
-                    WritePayload::Bytes(b) => {
-                        let one = &b[i as usize * 512..(i as usize + 1) * 512];
-                        self.store.write(s, 1, &|_| SectorWrite::Bytes(one));
-                    }
-                    WritePayload::None => {}
-                }
-            }
-        }
-        self.by_tag.clear();
-        self.inflight_writes.clear();
-        self.delayed.clear();
-        self.ready.clear();
-        report
     }
 
     /// Precondition the timing model (see `TimingModel::precondition`); content is unchanged.

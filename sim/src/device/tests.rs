@@ -1,3 +1,4 @@
+use super::faults::{FaultAction, FaultRule};
 use super::*;
 use dmsim_engine::content::SectorStamp;
 use dmsim_models::ram::{RamModel, RamParams};
@@ -197,7 +198,7 @@ fn volatile_cache_loses_unflushed_writes_in_a_crash() {
         "not durable yet"
     );
     let mut rng = crate::streams::stream(1, "crash");
-    let report = dev.crash(&mut rng, 0.0);
+    let report = dev.crash(&mut rng, &PowerLoss::LOSE_CACHE);
     assert_eq!(report.cached_blocks_lost, 1);
     assert_eq!(contents(&dev, 0, 8), vec![SectorContent::Zero; 8]);
 }
@@ -221,7 +222,7 @@ fn flush_and_fua_make_writes_durable() {
     );
     assert_eq!(durable(&dev, 16, 8), stamp_vec(16, 8, 3), "FUA");
     let mut rng = crate::streams::stream(1, "crash");
-    dev.crash(&mut rng, 0.0);
+    dev.crash(&mut rng, &PowerLoss::LOSE_CACHE);
     assert_eq!(contents(&dev, 0, 24)[..8], stamp_vec(0, 8, 1)[..]);
     assert_eq!(contents(&dev, 16, 8), stamp_vec(16, 8, 3));
 }
@@ -244,7 +245,8 @@ fn faults_fail_hang_delay_and_ignore_cancel() {
         Some(Op::Write),
         None,
         FaultAction::Fail(IoStatus::IoError),
-    ));
+    ))
+    .unwrap();
     dev.submit(0, write(1, 0, 8, 1, false)).unwrap();
     assert_eq!(drain(&mut dev)[0].status, IoStatus::IoError);
     assert_eq!(
@@ -253,7 +255,8 @@ fn faults_fail_hang_delay_and_ignore_cancel() {
         "a failed write changes nothing"
     );
 
-    dev.add_fault(FaultRule::once(Some(Op::Read), None, FaultAction::Hang));
+    dev.add_fault(FaultRule::once(Some(Op::Read), None, FaultAction::Hang))
+        .unwrap();
     dev.submit(1_000, io(2, Op::Read, 0, 8)).unwrap();
     assert!(
         drain(&mut dev).is_empty(),
@@ -275,15 +278,17 @@ fn faults_fail_hang_delay_and_ignore_cancel() {
         None,
         None,
         FaultAction::Delay { extra_ns: 10_000 },
-    ));
+    ))
+    .unwrap();
     dev.submit(6_000, io(3, Op::Read, 0, 8)).unwrap();
     assert_eq!(drain(&mut dev)[0].done_ns, 6_000 + 100 + 10_000);
 
     dev.add_fault(FaultRule::once(
         None,
         None,
-        FaultAction::CompleteDespiteCancel,
-    ));
+        FaultAction::CompleteDespiteCancel { extra_ns: 0 },
+    ))
+    .unwrap();
     dev.submit(20_000, write(4, 0, 8, 4, false)).unwrap();
     assert_eq!(dev.cancel(20_010, 4), CancelOutcome::Ignored);
     assert_eq!(drain(&mut dev)[0].status, IoStatus::Ok);
@@ -320,7 +325,7 @@ fn in_flight_writes_tear_in_a_crash() {
     let mut dev = ram(false);
     dev.submit(0, write(1, 0, 64, 1, false)).unwrap();
     let mut rng = crate::streams::stream(9, "crash");
-    let report = dev.crash(&mut rng, 0.0);
+    let report = dev.crash(&mut rng, &PowerLoss::LOSE_CACHE);
     assert_eq!(report.in_flight_lost, 1);
     assert!(
         report.torn_sectors_written > 0 && report.torn_sectors_written < 64,
@@ -375,7 +380,7 @@ fn torn_in_flight_writes_land_over_the_surviving_cache() {
     drain(&mut dev);
     dev.submit(200, write(2, 0, 64, 2, false)).unwrap();
     let mut rng = crate::streams::stream(5, "crash");
-    let report = dev.crash(&mut rng, 1.0);
+    let report = dev.crash(&mut rng, &PowerLoss::with_cache_survival(1.0));
     let got = contents(&dev, 0, 64);
     let newer = got
         .iter()

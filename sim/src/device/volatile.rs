@@ -72,22 +72,23 @@ impl VolatileCache {
         self.blocks.is_empty()
     }
 
-    /// Lose the cache in a crash; `survives(block)` says which blocks reached the media anyway.
-    pub fn crash(
-        &mut self,
-        durable: &mut ContentStore,
-        survives: &mut dyn FnMut(u64) -> bool,
-    ) -> (u64, u64) {
-        let (mut kept, mut lost) = (0, 0);
-        for (block, (content, _)) in std::mem::take(&mut self.blocks) {
-            if survives(block) {
-                durable.put_block(block, content);
-                kept += 1;
-            } else {
-                lost += 1;
-            }
-        }
+    /// A silent corruption changed the cached copy of `block` (same completion sequence:
+    /// it is the same version, damaged).
+    pub fn replace_content(&mut self, block: u64, content: Option<BlockContent>) {
+        let entry = self
+            .blocks
+            .get_mut(&block)
+            .expect("only a cached block's copy is replaced");
+        entry.0 = content;
+    }
+
+    /// Power loss: hands back every cached block (in block order) for the crash model to
+    /// decide which reach the media, and forgets what was durable.
+    pub fn drain_for_crash(&mut self) -> Vec<(u64, Option<BlockContent>)> {
         self.durable_seq.clear();
-        (kept, lost)
+        std::mem::take(&mut self.blocks)
+            .into_iter()
+            .map(|(block, (content, _))| (block, content))
+            .collect()
     }
 }

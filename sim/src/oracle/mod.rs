@@ -20,6 +20,21 @@
 //! each sector holds one of a set of versions; the first read that observes one fixes it, and
 //! later reads must agree until the sector is written again.
 //!
+//! Faults that put garbage on a device (misdirected writes, silent corruption) leave poison
+//! there ([`crate::poison`]): the landing range of a misdirected write, its intended range
+//! (the write was lost there, so the old content is as wrong as garbage and must not pass
+//! for the acknowledged write), and the corrupted sectors. An oracle built
+//! [`Oracle::accepting_poison`] (the run declared such faults) extends the rule by one case:
+//! a poison sector is legal whatever the sector's versions, and is counted as corruption
+//! delivered ([`Oracle::corrupt_sectors_delivered`]); it names no version, so it fixes none
+//! after a crash. Everything else is judged as above, faults or not: stale or misplaced
+//! content that is not poison is a data error (after a misdirected write, a read of the
+//! intended range returning the old data is one — the device holds poison there, so the
+//! engine served the old data from somewhere it should not have). Still one-sided: a legal
+//! read is never refused; a wrong read passes only where it returns poison, which no engine
+//! writes and no real device holds, and which an oracle not accepting poison (every run
+//! without such faults, every real run) judges like any other content.
+//!
 //! History is kept exactly as long as it is needed (see [`sector`]): versions a read in flight
 //! may return, and versions a crash may bring back. With no read in flight and every write
 //! durable, a sector holds one version. A read racing any number of writes is judged exactly
@@ -33,6 +48,7 @@
 mod sector;
 
 use crate::block_table::{for_each_block, BlockTable};
+use crate::poison::{is_poison, POISON_WRITE_ID};
 use dmsim_engine::block::SECTORS_PER_PAGE;
 use dmsim_engine::content::{SectorContent, SectorStamp};
 use sector::{Ids, Retention, SectorState, UNKNOWN};
@@ -111,6 +127,8 @@ struct InflightWrite {
 #[derive(Debug)]
 pub struct Oracle {
     initial_contents_known: bool,
+    /// A poison sector is legal (the run has faults producing it).
+    accept_poison: bool,
     durability: Durability,
     blocks: BlockTable<BlockState>,
     inflight: BTreeMap<u64, InflightWrite>,
@@ -122,6 +140,8 @@ pub struct Oracle {
     crashes: u64,
     verified_sectors: u64,
     verified_reads: u64,
+    corrupt_sectors_delivered: u64,
+    corrupt_reads_delivered: u64,
 }
 
 impl Oracle {
@@ -130,6 +150,7 @@ impl Oracle {
     pub fn new(initial_contents_known: bool) -> Self {
         Oracle {
             initial_contents_known,
+            accept_poison: false,
             durability: Durability::OnAck,
             blocks: BlockTable::default(),
             inflight: BTreeMap::new(),
@@ -139,7 +160,26 @@ impl Oracle {
             crashes: 0,
             verified_sectors: 0,
             verified_reads: 0,
+            corrupt_sectors_delivered: 0,
+            corrupt_reads_delivered: 0,
         }
+    }
+
+    /// Accept poison as corruption delivered (see the module documentation): for runs whose
+    /// simulated devices have faults producing it (misdirected writes, silent corruption).
+    pub fn accepting_poison(mut self) -> Self {
+        self.accept_poison = true;
+        self
+    }
+
+    /// Poison sectors read (each legal, each the doing of a device fault).
+    pub fn corrupt_sectors_delivered(&self) -> u64 {
+        self.corrupt_sectors_delivered
+    }
+
+    /// Reads that returned at least one poison sector.
+    pub fn corrupt_reads_delivered(&self) -> u64 {
+        self.corrupt_reads_delivered
     }
 
     /// What a crash may lose (set before the first write).
@@ -211,6 +251,10 @@ impl Oracle {
     /// is durable when it completes.
     pub fn write_submitted(&mut self, write_id: u64, sector: u64, sectors: u64, fua: bool) {
         assert!(write_id > 0, "write ids start at 1");
+        assert!(
+            write_id != POISON_WRITE_ID && write_id != UNKNOWN,
+            "write id {write_id} is reserved"
+        );
         let write = InflightWrite {
             sector,
             sectors,
@@ -301,9 +345,14 @@ impl Oracle {
         self.read_ended(started);
         self.verified_reads += 1;
         let mut observed = Vec::new();
+        let mut corrupt_sectors = 0;
         for (i, got) in data.iter().enumerate() {
             let s = sector + i as u64;
             self.verified_sectors += 1;
+            if self.accept_poison && is_poison(got) {
+                corrupt_sectors += 1;
+                continue;
+            }
             let state = self.state(s).unwrap_or(&NEVER_WRITTEN);
             let matches = |id: u64| match (id, got) {
                 (UNKNOWN, _) => true,
@@ -353,15 +402,23 @@ impl Oracle {
                         .map(|(id, _)| format!("write {id} (in flight)")),
                 )
                 .collect();
+            let mut allowed = allowed.join(", ");
+            if is_poison(got) {
+                allowed.push_str(" (it read poison, and no fault of this run produces it)");
+            }
             return Err(DataError {
                 bio_id,
                 sector: s,
                 got: *got,
-                allowed: allowed.join(", "),
+                allowed,
             });
         }
         for (s, id) in observed {
             self.update(s, 1, &mut |state| state.observe(id));
+        }
+        if corrupt_sectors > 0 {
+            self.corrupt_sectors_delivered += corrupt_sectors;
+            self.corrupt_reads_delivered += 1;
         }
         Ok(())
     }
@@ -391,9 +448,11 @@ impl Oracle {
     }
 }
 
-/// The version id a read's content names, if it names one (zeros: never written).
+/// The version id a read's content names, if it names one (zeros: never written; poison
+/// names none).
 fn content_id(content: &SectorContent) -> Option<u64> {
     match content {
+        _ if is_poison(content) => None,
         SectorContent::Zero => Some(0),
         SectorContent::Stamp(stamp) => Some(stamp.write_id),
         SectorContent::Foreign => None,

@@ -702,4 +702,6 @@ impl SimDevice {
 }
 
 #[cfg(test)]
+mod fault_tests;
+#[cfg(test)]
 mod tests;

@@ -308,3 +308,68 @@ fn reads_in_flight_at_a_crash_are_forgotten() {
     write(&mut o, 2, 0, 8, false);
     assert_eq!(o.state(0).unwrap().history_len(), 0);
 }
+
+fn poisoned(sector: u64, n: u64) -> Vec<SectorContent> {
+    (sector..sector + n).map(crate::poison::poison).collect()
+}
+
+#[test]
+fn poison_is_a_data_error_unless_the_run_declared_faults_producing_it() {
+    let mut o = Oracle::new(true);
+    write(&mut o, 1, 0, 8, false);
+    let err = read(&mut o, 0, &poisoned(0, 8)).unwrap_err();
+    assert!(err.allowed.contains("no fault of this run"), "{err}");
+    assert_eq!(o.corrupt_sectors_delivered(), 0);
+
+    let mut o = Oracle::new(true).accepting_poison();
+    write(&mut o, 1, 0, 8, false);
+    let mut mixed = data(0, 8, 1);
+    mixed[3] = crate::poison::poison(3);
+    read(&mut o, 0, &mixed).unwrap();
+    read(&mut o, 8, &poisoned(8, 8)).unwrap();
+    assert_eq!(o.corrupt_sectors_delivered(), 9);
+    assert_eq!(o.corrupt_reads_delivered(), 2);
+    mixed[4] = SectorContent::Zero;
+    assert!(
+        read(&mut o, 0, &mixed).is_err(),
+        "poison in one sector excuses no other"
+    );
+}
+
+#[test]
+fn after_a_misdirected_write_old_or_misplaced_data_is_still_a_data_error() {
+    // The device holds poison where the write was meant to go and where it landed; old
+    // data there can only come from the engine serving it from somewhere it should not.
+    let mut o = Oracle::new(true).accepting_poison();
+    write(&mut o, 1, 0, 16, false);
+    write(&mut o, 2, 0, 8, false); // misdirected to 8..16 on the device
+    read(&mut o, 0, &poisoned(0, 8)).unwrap();
+    read(&mut o, 8, &poisoned(8, 8)).unwrap();
+    assert!(read(&mut o, 0, &data(0, 8, 1)).is_err(), "the old data");
+    assert!(
+        read(&mut o, 8, &data(0, 8, 2)).is_err(),
+        "the write's own data, misplaced"
+    );
+    read(&mut o, 0, &data(0, 8, 2)).unwrap();
+    read(&mut o, 8, &data(8, 8, 1)).unwrap();
+}
+
+#[test]
+fn poison_after_a_crash_fixes_no_version() {
+    let mut o = Oracle::new(true).accepting_poison();
+    write(&mut o, 1, 0, 8, false);
+    o.write_submitted(2, 0, 8, false);
+    o.crash();
+    read(&mut o, 0, &poisoned(0, 8)).unwrap();
+    assert_eq!(o.acknowledged(0), None, "still one of two versions");
+    read(&mut o, 0, &data(0, 8, 1)).unwrap();
+    assert!(read(&mut o, 0, &data(0, 8, 2)).is_err());
+    read(&mut o, 0, &poisoned(0, 8)).unwrap();
+}
+
+#[test]
+#[should_panic(expected = "reserved")]
+fn a_workload_write_may_not_use_the_poison_id() {
+    let mut o = Oracle::new(true);
+    o.write_submitted(crate::poison::POISON_WRITE_ID, 0, 8, false);
+}

@@ -57,7 +57,7 @@ pub enum TargetKind {
     /// dm-linear over device 0.
     Linear,
     /// flashcache caching device 1 on device 0.
-    Flashcache(FlashcacheConfig),
+    Flashcache(Box<FlashcacheConfig>),
 }
 
 /// Devices, target and what a power loss needs to restart them.
@@ -141,7 +141,7 @@ impl Rig {
                     volatile_write_cache: false,
                 },
             ],
-            TargetKind::Flashcache(config),
+            TargetKind::Flashcache(Box::new(config)),
             seed,
         )
     }
@@ -180,7 +180,7 @@ impl Rig {
                 offset_sectors: 0,
             },
             TargetKind::Flashcache(config) => {
-                let mut config = config.clone();
+                let mut config = (**config).clone();
                 if self.crashes > 0 {
                     config.table.persistence = Persistence::Reload;
                 }

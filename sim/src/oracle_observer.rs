@@ -1,7 +1,9 @@
 //! [`OracleObserver`]: the data oracle as a `DriveObserver`. It watches every bio crossing the
 //! engine boundary — writes when they enter and when they complete, reads when they complete,
 //! discards as "contents unknown" — and collects data errors and failed bios. The CLI's
-//! verifier and the test harnesses all check data through this one observer.
+//! verifier and the test harnesses all check data through this one observer. A run whose
+//! simulated devices have faults producing poison builds it
+//! [`accepting_poison`](OracleObserver::accepting_poison) (see the oracle's acceptance rule).
 
 use crate::oracle::{DataError, Durability, Oracle};
 use dmsim_engine::block::{DeviceId, Extent, IoStatus, Op, SECTORS_PER_PAGE};

@@ -503,3 +503,24 @@ fn in_flight_writes_tear_in_a_seeded_order_from_nothing_to_everything() {
         "every count of landed sectors happens, none and all included"
     );
 }
+
+#[test]
+fn a_list_of_faults_is_added_whole_or_not_at_all() {
+    let mut dev = ram(false);
+    let faults = vec![
+        DeviceFault::Disappear { at_ns: 5 },
+        DeviceFault::LatentErrors {
+            extent: Extent::new(1 << 16, 8),
+        },
+    ];
+    let (index, error) = dev.add_faults(&faults).unwrap_err();
+    assert_eq!(index, 1);
+    assert!(error.to_string().starts_with("extent"), "{error}");
+    assert_eq!(
+        run(&mut dev, 10, read(1, 0, 8)),
+        IoStatus::Ok,
+        "nothing was added"
+    );
+    dev.add_faults(&faults[..1]).unwrap();
+    assert_eq!(run(&mut dev, 20, read(2, 0, 8)), IoStatus::IoError);
+}

@@ -108,6 +108,7 @@ impl FaultAction {
 
 /// Submission times a rule is active in: `from_ns <= t < until_ns` (no end if `None`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TimeWindow {
     #[serde(default)]
     pub from_ns: u64,
@@ -137,6 +138,7 @@ fn certain() -> u32 {
 
 /// A fault rule: which IOs it matches, how often it fires, and what it does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FaultRule {
     /// Only IOs of this operation (None = any the action applies to).
     #[serde(default)]
@@ -524,6 +526,9 @@ mod tests {
         let pulled: DeviceFault =
             serde_json::from_str(r#"{"kind":"disappear","at_ns":5}"#).expect("parses");
         assert_eq!(pulled, DeviceFault::Disappear { at_ns: 5 });
+        let typo = r#"{"kind":"rule","rate":5000,"action":"hang"}"#;
+        let err = serde_json::from_str::<DeviceFault>(typo).unwrap_err();
+        assert!(err.to_string().contains("rate"), "{err}");
 
         let bad = |fault: DeviceFault| fault.check(1024).unwrap_err().to_string();
         assert!(bad(FaultRule::always(FaultAction::Hang)

@@ -252,6 +252,21 @@ impl SimDevice {
         Ok(())
     }
 
+    /// Adds every fault of `faults` (as a scenario lists them), or none: on the first that
+    /// does not fit this device, returns its index and why.
+    pub fn add_faults(&mut self, faults: &[DeviceFault]) -> Result<(), (usize, FaultError)> {
+        for (index, fault) in faults.iter().enumerate() {
+            fault
+                .check(self.capacity_sectors)
+                .map_err(|error| (index, error))?;
+        }
+        for fault in faults {
+            self.add_fault(fault.clone())
+                .expect("checked against this device above");
+        }
+        Ok(())
+    }
+
     /// The fault rules with their match and fire counts.
     pub fn fault_plan(&self) -> &FaultPlan {
         &self.faults

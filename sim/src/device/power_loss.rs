@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 /// How a power loss treats a device's volatile write cache. See the module documentation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PowerLoss {
     /// Chance, in parts per million, that one cached block reaches the media (0: the whole
     /// cache is lost; 1 000 000: all of it survives).

@@ -145,6 +145,10 @@ fn writeback_ssd_timeouts_with_slow_and_late_reads_keep_the_oracle_exact() {
     let fired: Vec<u64> = ssd.fault_plan().rules().map(|r| r.2).collect();
     assert!(fired.iter().all(|&f| f > 5), "{fired:?}");
     assert!(ssd.stats().cancelled > 0, "slow reads were cancelled");
+    assert!(
+        ssd.fault_stats().cancels_ignored > 0,
+        "late reads were cancelled in vain"
+    );
     assert!(failed(&checker) > 0, "timed-out writeback read hits fail");
     assert!(!engine.flashcache().expect("running").bypassing());
 }

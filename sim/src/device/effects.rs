@@ -51,6 +51,8 @@ pub struct FaultStats {
     pub latent_error_reads: u64,
     /// Bad sectors made readable again by a write.
     pub latent_sectors_repaired: u64,
+    /// Cancels a `CompleteDespiteCancel` IO ignored.
+    pub cancels_ignored: u64,
     /// Sectors of workload data silently corrupted (now holding poison).
     pub corrupted_sectors: u64,
     pub misdirected_writes: u64,

@@ -420,6 +420,7 @@ fn a_completion_despite_cancel_can_be_late() {
         }]
     );
     assert_eq!(contents(&dev, 0, 8), stamps(0, 8, 1));
+    assert_eq!(dev.fault_stats().cancels_ignored, 2);
 }
 
 /// An rng whose every draw is all ones.

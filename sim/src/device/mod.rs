@@ -334,6 +334,7 @@ impl SimDevice {
             .get_mut(&internal)
             .expect("by_tag and inflight agree");
         if matches!(entry.effect, Effect::IgnoreCancel { .. }) {
+            self.fault_stats.cancels_ignored += 1;
             return CancelOutcome::Ignored;
         }
         debug_assert!(!entry.reported, "a reported IO has no tag any more");

@@ -23,7 +23,10 @@
 //! Faults that put garbage on a device (misdirected writes, silent corruption) leave poison
 //! there ([`crate::poison`]): the landing range of a misdirected write, its intended range
 //! (the write was lost there, so the old content is as wrong as garbage and must not pass
-//! for the acknowledged write), and the corrupted sectors. An oracle built
+//! for the acknowledged write), and the corrupted sectors. They spare engine metadata (see
+//! `device::faults`: corrupt metadata would make an engine serve valid data of the wrong
+//! sector, indistinguishable from an engine bug), so all they bring to the volume is poison.
+//! An oracle built
 //! [`Oracle::accepting_poison`] (the run declared such faults) extends the rule by one case:
 //! a poison sector is legal whatever the sector's versions, and is counted as corruption
 //! delivered ([`Oracle::corrupt_sectors_delivered`]); it names no version, so it fixes none

@@ -25,16 +25,13 @@
 
 pub mod arena;
 pub mod block;
-mod block_layer;
 pub mod content;
 pub mod dm_core;
-pub mod dm_io;
 pub mod engine;
 pub mod error;
 pub mod flashcache;
 mod flashcache_target;
 pub mod io;
-pub mod kcopyd;
 mod linear;
 pub mod platform;
 pub mod services;
@@ -43,7 +40,6 @@ pub mod target;
 
 pub use arena::{Arena, Buffer, PageBytes, PageId, PageMode};
 pub use block::{DeviceId, DeviceInfo, Extent, IoStatus, Op};
-pub use block_layer::{BlockLayerStats, PlugConfig};
 pub use engine::{Engine, EngineConfig, EngineStats};
 pub use error::{BioRejection, EngineError, InputError, InvariantViolation, WaitingJob};
 pub use flashcache_target::{FlashcacheState, KcopydGeneration, BIO_PID};
@@ -51,6 +47,6 @@ pub use io::{Bio, BioDone, BioFlags, BioId, Completion, Control, DeviceIo, Input
 pub use platform::{
     drive, BioSource, DriveError, DriveObserver, DriveOptions, DriveOutcome, DriveReport, Platform,
 };
-pub use services::{Caller, ServiceEvent, Services, ServicesConfig};
+pub use services::{BlockLayerStats, Caller, PlugConfig, ServiceEvent, Services, ServicesConfig};
 pub use slab::SlabKey;
 pub use target::TargetSpec;

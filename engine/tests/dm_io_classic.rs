@@ -6,7 +6,7 @@ mod common;
 
 use common::{stamp, stamps, FakePlatform, Fate, Harness, Trace};
 use dmsim_engine::content::SectorContent;
-use dmsim_engine::dm_io::{DmIoError, DmIoRegion, DmIoRequest, DM_IO_MAX_REGIONS};
+use dmsim_engine::services::dm_io::{DmIoError, DmIoRegion, DmIoRequest, DM_IO_MAX_REGIONS};
 use dmsim_engine::{
     Buffer, Caller, DeviceId, DeviceInfo, IoStatus, Op, ServiceEvent, Services, ServicesConfig,
 };

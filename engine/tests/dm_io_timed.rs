@@ -5,7 +5,9 @@
 mod common;
 
 use common::{stamps, CancelEffect, FakePlatform, Fate, Harness, Trace};
-use dmsim_engine::dm_io::{DmIoError, DmIoRegion, DmIoRequest, RegionState, TimedControl};
+use dmsim_engine::services::dm_io::{
+    DmIoError, DmIoRegion, DmIoRequest, RegionState, TimedControl,
+};
 use dmsim_engine::{
     Buffer, Caller, Control, DeviceId, DeviceInfo, Engine, EngineConfig, Extent, Input, IoStatus,
     Op, ServiceEvent, Services, ServicesConfig, TargetSpec,

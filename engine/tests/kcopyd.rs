@@ -6,8 +6,8 @@ mod common;
 
 use common::{stamp, stamps, FakePlatform, Fate, Harness};
 use dmsim_engine::content::SectorContent;
-use dmsim_engine::dm_io::DmIoRegion;
-use dmsim_engine::kcopyd::{KcopydConfig, KcopydError, KcopydFlags, KcopydPages};
+use dmsim_engine::services::dm_io::DmIoRegion;
+use dmsim_engine::services::kcopyd::{KcopydConfig, KcopydError, KcopydFlags, KcopydPages};
 use dmsim_engine::{
     Caller, DeviceId, DeviceInfo, IoStatus, Op, ServiceEvent, Services, ServicesConfig,
 };

@@ -4,7 +4,7 @@
 mod common;
 
 use common::bio;
-use dmsim_engine::dm_io::{DmIoRegion, DmIoRequest, TimedControl};
+use dmsim_engine::services::dm_io::{DmIoRegion, DmIoRequest, TimedControl};
 use dmsim_engine::{
     Buffer, Caller, DeviceId, DeviceInfo, Engine, EngineConfig, Input, Op, Output, PlugConfig,
     Services, ServicesConfig, TargetSpec,

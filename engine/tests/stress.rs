@@ -6,8 +6,8 @@ mod common;
 
 use common::{stamps, FakePlatform, Fate, Harness};
 use dmsim_engine::content::SectorContent;
-use dmsim_engine::dm_io::{DmIoRegion, DmIoRequest, RegionState, TimedControl};
-use dmsim_engine::kcopyd::{KcopydConfig, KcopydFlags};
+use dmsim_engine::services::dm_io::{DmIoRegion, DmIoRequest, RegionState, TimedControl};
+use dmsim_engine::services::kcopyd::{KcopydConfig, KcopydFlags};
 use dmsim_engine::{
     drive, Bio, BioFlags, BioId, Buffer, Caller, DeviceId, DeviceInfo, DriveOptions, DriveOutcome,
     Engine, EngineConfig, IoStatus, Op, ServiceEvent, Services, ServicesConfig, TargetSpec,

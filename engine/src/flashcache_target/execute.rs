@@ -16,9 +16,9 @@
 use super::{FlashcacheTarget, Stage};
 use crate::arena::{Buffer, PageId};
 use crate::block::{DeviceId, Op, PAGE_SIZE, SECTORS_PER_PAGE};
-use crate::dm_io::{DmIoError, DmIoRegion, DmIoRequest, RegionState, TimedControl};
 use crate::flashcache as fc;
-use crate::kcopyd::KcopydFlags;
+use crate::services::dm_io::{DmIoError, DmIoRegion, DmIoRequest, RegionState, TimedControl};
+use crate::services::kcopyd::KcopydFlags;
 use crate::services::{Caller, ServiceEvent, Services};
 use crate::slab::SlabKey;
 

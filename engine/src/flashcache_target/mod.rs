@@ -31,12 +31,12 @@ mod page_pool;
 use crate::arena::Buffer;
 use crate::block::{DeviceId, IoStatus, Op};
 use crate::dm_core::{split_at_boundaries, BioKey};
-use crate::dm_io::DmIoClientId;
 use crate::error::EngineError;
 use crate::flashcache::{
     self as fc, Flashcache, FlashcacheConfig, Phase, Setup, SetupError, SetupStatus,
 };
-use crate::kcopyd::{KcopydClientId, KcopydConfig};
+use crate::services::dm_io::DmIoClientId;
+use crate::services::kcopyd::{KcopydClientId, KcopydConfig};
 use crate::services::{ServiceEvent, Services};
 use crate::slab::{Slab, SlabKey};
 use crate::target::TargetIo;

@@ -22,10 +22,10 @@ mod worker;
 
 use crate::arena::PageId;
 use crate::block::{DeviceId, Extent, SECTORS_PER_PAGE};
-use crate::block_layer::BlockLayer;
-use crate::dm_io::{DmIo, DmIoClientId, DmIoRegion};
 use crate::error::WaitingJob;
-use crate::services::Caller;
+use crate::services::block_layer::BlockLayer;
+use crate::services::dm_io::{DmIo, DmIoClientId, DmIoRegion};
+use crate::services::handles::Caller;
 use crate::slab::{Slab, SlabKey};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;

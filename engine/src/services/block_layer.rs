@@ -10,11 +10,11 @@
 //! a raw caller, or nobody — a zombie) and the owner's module decides what its completion
 //! means.
 
+use super::handles::{Caller, DmIoHandle, Route};
 use crate::arena::{Arena, Buffer};
 use crate::block::{DeviceId, DeviceInfo, Extent, IoStatus, Op};
 use crate::error::InputError;
 use crate::io::{Completion, DeviceIo, IoTag, Output};
-use crate::services::{Caller, DmIoHandle, Route};
 use crate::slab::{Slab, SlabKey};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;

@@ -6,8 +6,8 @@
 use super::RegionState;
 use super::{DmIo, DmIoClientId, DmIoError, DmIoHandle, Notice, NoticeBody, Phase, RegionNotice};
 use crate::block::{DeviceId, IoStatus, Op};
-use crate::block_layer::{failed, BlockLayer, InFlightIo, IoOwner};
 use crate::io::{IoTag, Output};
+use crate::services::block_layer::{failed, BlockLayer, InFlightIo, IoOwner};
 use crate::slab::SlabKey;
 
 impl DmIo {

@@ -7,9 +7,9 @@ use super::throttle::SLEEP_NS;
 use super::{Job, JobRoute, Kcopyd, KcopydJobId, KcopydPages, Phase, Stage};
 use crate::arena::{Buffer, PageId};
 use crate::block::{Op, SECTORS_PER_PAGE};
-use crate::block_layer::BlockLayer;
-use crate::dm_io::{DmIo, DmIoRegion, DmIoRequest};
-use crate::services::Route;
+use crate::services::block_layer::BlockLayer;
+use crate::services::dm_io::{DmIo, DmIoRegion, DmIoRequest};
+use crate::services::handles::Route;
 use crate::slab::SlabKey;
 
 fn shifted(region: DmIoRegion, offset: u64, sectors: u64) -> DmIoRegion {

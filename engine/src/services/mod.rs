@@ -15,33 +15,27 @@
 
 use crate::arena::{Arena, Buffer, PageId};
 use crate::block::{DeviceId, DeviceInfo, Extent, IoStatus, Op};
-use crate::block_layer::{BlockLayer, BlockLayerStats, IoOwner, IoRequest, PlugConfig};
-use crate::dm_io::{
+use crate::error::{InputError, InvariantViolation, WaitingJob};
+use crate::io::{Completion, IoTag, Output};
+use block_layer::{BlockLayer, IoOwner, IoRequest};
+use dm_io::{
     DmIo, DmIoClientId, DmIoError, DmIoRegion, DmIoRequest, DmIoStats, NoticeBody, RegionNotice,
     RegionState, TimedControl,
 };
-use crate::error::{InputError, InvariantViolation, WaitingJob};
-use crate::io::{Completion, IoTag, Output};
-use crate::kcopyd::{
+use kcopyd::{
     Kcopyd, KcopydClientId, KcopydConfig, KcopydError, KcopydFlags, KcopydJobId, KcopydStats,
 };
-use crate::slab::SlabKey;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
-pub use crate::dm_io::DmIoHandle;
+pub(crate) mod block_layer;
+pub mod dm_io;
+mod handles;
+pub mod kcopyd;
 
-/// An opaque cookie naming who gets a notification; the caller chooses its meaning (a target
-/// job's slab key, a test's label, ...).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Caller(pub u64);
-
-/// Where a dm_io notification goes: out to a caller, or to a kcopyd job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Route {
-    External(Caller),
-    Kcopyd(SlabKey),
-}
+pub use block_layer::{BlockLayerStats, PlugConfig};
+pub(crate) use handles::Route;
+pub use handles::{Caller, DmIoHandle};
 
 /// A notification for a caller of the services.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -260,7 +254,7 @@ impl Services {
         self.dm_io.create_client(min_ios.max(1), label)
     }
 
-    /// Classic `dm_io()`: see [`crate::dm_io`]. The completion comes as
+    /// Classic `dm_io()`: see [`dm_io`]. The completion comes as
     /// [`ServiceEvent::DmIoDone`] (for sync and async alike, never inline).
     pub fn dm_io(
         &mut self,
@@ -279,7 +273,7 @@ impl Services {
         )
     }
 
-    /// Timed `dm_io()` (Bader's interface): see [`crate::dm_io`]. Notices come as
+    /// Timed `dm_io()` (Bader's interface): see [`dm_io`]. Notices come as
     /// [`ServiceEvent::DmIoRegion`] (if `request.notify`) and the end as
     /// [`ServiceEvent::DmIoTimedDone`].
     pub fn dm_io_timed(

@@ -28,12 +28,13 @@ mod split;
 
 pub use split::BIO_MAX_PAGES;
 
+use super::block_layer::{BlockLayer, IoOwner, IoRequest};
+pub use super::handles::DmIoHandle;
+use super::handles::Route;
 use crate::arena::Buffer;
 use crate::block::{DeviceId, IoStatus, Op};
-use crate::block_layer::{BlockLayer, IoOwner, IoRequest};
 use crate::error::WaitingJob;
 use crate::io::IoTag;
-use crate::services::Route;
 use crate::slab::{Slab, SlabKey};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, VecDeque};
@@ -45,17 +46,6 @@ pub const DM_IO_MAX_REGIONS: usize = 64;
 /// Names a dm_io client (its own pool of request slots).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct DmIoClientId(pub u32);
-
-/// Names one dm_io request while it exists; goes stale when the request is returned upward.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct DmIoHandle(pub(crate) SlabKey);
-
-impl DmIoHandle {
-    /// A number for logs and cookies.
-    pub fn to_u64(self) -> u64 {
-        self.0.to_u64()
-    }
-}
 
 /// A run of sectors on one device (`struct dm_io_region`); `sectors == 0` means "skip".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

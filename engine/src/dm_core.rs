@@ -17,13 +17,9 @@ use crate::error::{BioRejection, InputError, WaitingJob};
 use crate::io::{Bio, BioDone, BioFlags, BioId, Output};
 use crate::services::Services;
 use crate::slab::{Slab, SlabKey};
-use crate::target::{Target, TargetIo};
+use crate::target::{BioKey, Target, TargetIo};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
-
-/// Names a bio inside the engine (for targets reporting pieces done).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct BioKey(pub(crate) SlabKey);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
@@ -227,7 +223,11 @@ impl DmCore {
         if record.op == Op::Flush {
             pieces.push((0, 0));
         } else {
-            pieces = split_at_boundaries(record.sector, record.sectors, target.max_io_len());
+            pieces = crate::block::split_at_boundaries(
+                record.sector,
+                record.sectors,
+                target.max_io_len(),
+            );
         }
         record.pending += pieces.len() as u32;
         let (op, flags, first_sector) = (record.op, record.flags, record.sector);
@@ -394,43 +394,5 @@ impl DmCore {
             }
         }
         Ok(())
-    }
-}
-
-/// Cuts `sectors` sectors at `sector` into pieces that never cross a multiple of `boundary`
-/// (dm's `max_io_len` splitting); returns `(offset into the bio, length)` per piece.
-pub(crate) fn split_at_boundaries(
-    sector: u64,
-    sectors: u64,
-    boundary: Option<u64>,
-) -> Vec<(u64, u64)> {
-    let mut pieces = Vec::new();
-    let mut done = 0;
-    while done < sectors {
-        let mut len = sectors - done;
-        if let Some(boundary) = boundary {
-            assert!(boundary > 0, "a zero max_io_len");
-            len = len.min(boundary - (sector + done) % boundary);
-        }
-        pieces.push((done, len));
-        done += len;
-    }
-    pieces
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_at_boundaries;
-
-    #[test]
-    fn pieces_stop_at_every_boundary() {
-        // 8-sector blocks (flashcache's split_io): a 20-sector bio at sector 5.
-        assert_eq!(
-            split_at_boundaries(5, 20, Some(8)),
-            vec![(0, 3), (3, 8), (11, 8), (19, 1)]
-        );
-        assert_eq!(split_at_boundaries(16, 8, Some(8)), vec![(0, 8)]);
-        assert_eq!(split_at_boundaries(5, 20, None), vec![(0, 20)]);
-        assert!(split_at_boundaries(5, 0, Some(8)).is_empty());
     }
 }

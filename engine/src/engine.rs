@@ -20,10 +20,10 @@ use crate::block::DeviceInfo;
 use crate::dm_core::{DmCore, DmCoreStats};
 use crate::error::{EngineError, InputError, InvariantViolation, WaitingJob};
 use crate::flashcache::{Flashcache, Gauges, StatusReport};
-use crate::flashcache_target::FlashcacheState;
 use crate::io::{Control, Input, Output};
 use crate::services::PlugConfig;
 use crate::services::{ServiceStats, Services, ServicesConfig};
+use crate::target::FlashcacheState;
 use crate::target::{Target, TargetSpec};
 use serde::{Deserialize, Serialize};
 

@@ -30,9 +30,7 @@ pub mod dm_core;
 pub mod engine;
 pub mod error;
 pub mod flashcache;
-mod flashcache_target;
 pub mod io;
-mod linear;
 pub mod platform;
 pub mod services;
 mod slab;
@@ -42,7 +40,6 @@ pub use arena::{Arena, Buffer, PageBytes, PageId, PageMode};
 pub use block::{DeviceId, DeviceInfo, Extent, IoStatus, Op};
 pub use engine::{Engine, EngineConfig, EngineStats};
 pub use error::{BioRejection, EngineError, InputError, InvariantViolation, WaitingJob};
-pub use flashcache_target::{FlashcacheState, KcopydGeneration, BIO_PID};
 pub use io::{Bio, BioDone, BioFlags, BioId, Completion, Control, DeviceIo, Input, IoTag, Output};
 pub use platform::{
     drive, BioSource, DriveError, DriveObserver, DriveOptions, DriveOutcome, DriveReport, Platform,
@@ -50,3 +47,4 @@ pub use platform::{
 pub use services::{BlockLayerStats, Caller, PlugConfig, ServiceEvent, Services, ServicesConfig};
 pub use slab::SlabKey;
 pub use target::TargetSpec;
+pub use target::{FlashcacheState, KcopydGeneration, BIO_PID};

@@ -7,13 +7,13 @@
 
 use super::config::{CacheMode, ReclaimPolicy};
 use super::inject::ErrorInjection;
+use super::instance::{
+    Flashcache, Phase, RemoveState, DELAYED_CLEAN_NS, NS_PER_SEC, REMOVE_SETTLE_NS,
+};
 use super::io::JobId;
 use super::job::Action;
 use super::set::LruList;
 use super::state::{BlockState, Transition};
-use super::target::{
-    Flashcache, Phase, RemoveState, DELAYED_CLEAN_NS, NS_PER_SEC, REMOVE_SETTLE_NS,
-};
 use crate::block::IoStatus;
 
 impl Flashcache {
@@ -351,14 +351,14 @@ impl Flashcache {
     /// `dmsetup remove`: stop new cleanings, clean everything (unless `fast_remove`), wait
     /// for the jobs, then store the metadata (writeback). Progress is driven by further
     /// inputs; [`Flashcache::phase`] says when it is done.
-    pub fn remove(&mut self, now_ns: u64) -> Result<(), super::target::InputError> {
+    pub fn remove(&mut self, now_ns: u64) -> Result<(), super::instance::InputError> {
         if let Phase::Halted(reason) = &self.phase {
-            return Err(super::target::InputError::Halted {
+            return Err(super::instance::InputError::Halted {
                 reason: reason.clone(),
             });
         }
         if self.phase != Phase::Running {
-            return Err(super::target::InputError::NotRunning {
+            return Err(super::instance::InputError::NotRunning {
                 phase: self.phase.clone(),
             });
         }

@@ -8,10 +8,10 @@
 use super::config::{CacheMode, FlashcacheConfig, Tunable, Tunables};
 use super::geometry::Geometry;
 use super::inject::ErrorInjection;
+use super::instance::{Flashcache, InputError, Phase};
 use super::seq::{PidCounters, PidList};
 use super::state::BlockState;
 use super::stats::{FlashcacheErrors, FlashcacheStats, Gauges, StatusReport};
-use super::target::{Flashcache, InputError, Phase};
 
 impl Flashcache {
     /// Arm one-shot error injection flags (flashcache's `error_inject` sysctl).

@@ -4,8 +4,8 @@
 //! Owns: the cross-checks of counters against block states and lists. Does not change
 //! anything.
 
+use super::instance::Flashcache;
 use super::state::BlockState;
-use super::target::Flashcache;
 
 impl Flashcache {
     /// Check every invariant that holds between inputs (O(size); for tests and the

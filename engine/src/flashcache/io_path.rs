@@ -7,11 +7,11 @@
 
 use super::config::{CacheMode, ReclaimPolicy};
 use super::inject::ErrorInjection;
+use super::instance::{Flashcache, InputError};
 use super::io::{Bio, Buffer, IoOp, IoTag, JobId, RegionList};
 use super::job::{Action, PendingAction, NO_INDEX};
 use super::pending::InvalOutcome;
 use super::state::Transition;
-use super::target::{Flashcache, InputError};
 use crate::block::{IoStatus, Op};
 
 /// What `flashcache_lookup` found.

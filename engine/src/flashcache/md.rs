@@ -8,11 +8,11 @@
 
 use super::config::MdWriteFailure;
 use super::inject::ErrorInjection;
+use super::instance::Flashcache;
 use super::io::{Buffer, Device, IoOp, IoTag, JobId, Region, RegionList};
 use super::job::Action;
 use super::layout::{encode_slot, MdSlot};
 use super::state::{BlockState, Transition};
-use super::target::Flashcache;
 use crate::block::IoStatus;
 
 impl Flashcache {

@@ -47,7 +47,7 @@
 //! [`layout`] (on-SSD bytes), [`state`] (block states and the checked transition
 //! function), `set` and `replacement` (per-set lists, FIFO/LRU), [`seq`] (sequential
 //! detector, pid lists), [`stats`], [`inject`] (error injection), [`io`] (the request
-//! vocabulary); the state machine: `job`, `target`, `io_path`, `pending`, `md`, `clean`,
+//! vocabulary); the state machine: `job`, `instance` (the `Flashcache` struct and its entry points), `io_path`, `pending`, `md`, `clean`,
 //! `persist`, `control`, `invariants`.
 
 pub mod config;
@@ -64,6 +64,7 @@ pub mod tunables;
 
 mod clean;
 mod control;
+mod instance;
 mod invariants;
 mod io_path;
 mod job;
@@ -72,7 +73,6 @@ mod pending;
 mod persist;
 pub(crate) mod replacement;
 pub(crate) mod set;
-mod target;
 
 #[cfg(test)]
 mod tests;
@@ -82,6 +82,7 @@ pub use config::{
     MdWriteFailure, Options, Persistence, ReclaimPolicy, TableLine, Tunable, Tunables,
 };
 pub use inject::ErrorInjection;
+pub use instance::{Flashcache, InputError, Phase, StoreOutcome};
 pub use io::{
     Bio, BioId, Buffer, Device, DmIoOutcome, DmIoRequest, IoOp, IoTag, JobId, KcopydRequest,
     MetaBufferId, Region, RegionList, Request,
@@ -90,4 +91,3 @@ pub use persist::{Setup, SetupError, SetupStatus};
 pub use seq::PidList;
 pub use state::BlockState;
 pub use stats::{FlashcacheErrors, FlashcacheStats, Gauges, Histograms, StatusReport};
-pub use target::{Flashcache, InputError, Phase, StoreOutcome};

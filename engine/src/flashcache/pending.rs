@@ -8,10 +8,10 @@
 
 use super::config::CacheMode;
 use super::inject::ErrorInjection;
+use super::instance::Flashcache;
 use super::io::{Bio, JobId};
 use super::job::PendingAction;
 use super::state::{BlockState, Transition};
-use super::target::Flashcache;
 use crate::block::IoStatus;
 
 /// What `flashcache_inval_blocks` did with a bio.

@@ -11,6 +11,7 @@ use super::config::{
     MAX_MD_BLOCK_SIZE_SECTORS,
 };
 use super::geometry::{Geometry, GeometryParts};
+use super::instance::{Flashcache, InputError, Phase, StoreOutcome};
 use super::io::{
     Buffer, Device, DmIoOutcome, DmIoRequest, IoOp, IoTag, MetaBufferId, Region, RegionList,
     Request,
@@ -21,7 +22,6 @@ use super::layout::{
     METADATA_IO_BYTES, SUPERBLOCK_PROBE_SECTORS,
 };
 use super::state::BlockState;
-use super::target::{Flashcache, InputError, Phase, StoreOutcome};
 use std::collections::VecDeque;
 use thiserror::Error;
 

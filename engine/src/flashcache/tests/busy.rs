@@ -113,8 +113,8 @@ fn hits_on_an_idle_block_with_nothing_queued_are_served_from_the_ssd() {
 
 #[test]
 fn completions_of_unknown_or_finished_requests_are_refused() {
+    use crate::flashcache::instance::InputError;
     use crate::flashcache::io::{DmIoOutcome, IoTag};
-    use crate::flashcache::target::InputError;
     let mut h = writeback();
     h.submit(Op::Read, 0, 8);
     let Some(Request::DmIo(io)) = h.outstanding().first().copied() else {

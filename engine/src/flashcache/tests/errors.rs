@@ -5,9 +5,9 @@ use super::harness::{small_config, Fault, Harness};
 use crate::block::{IoStatus, Op};
 use crate::flashcache::config::{CacheMode, MdWriteFailure};
 use crate::flashcache::inject::ErrorInjection;
+use crate::flashcache::instance::{InputError, Phase};
 use crate::flashcache::io::{Device, IoOp, Request};
 use crate::flashcache::state::BlockState;
-use crate::flashcache::target::{InputError, Phase};
 
 fn harness(mode: CacheMode) -> Harness {
     Harness::new(small_config(mode))

@@ -7,11 +7,11 @@ use crate::block::{IoStatus, Op};
 use crate::flashcache::config::{
     Associativity, CacheMode, DeviceInfo, FlashcacheConfig, Persistence, TableLine,
 };
+use crate::flashcache::instance::Flashcache;
 use crate::flashcache::io::{
     Bio, BioId, Buffer, Device, DmIoOutcome, DmIoRequest, IoOp, IoTag, KcopydRequest, Request,
 };
 use crate::flashcache::persist::{Setup, SetupError, SetupStatus};
-use crate::flashcache::target::Flashcache;
 use std::collections::BTreeMap;
 
 /// What one 512-byte sector of a simulated device holds.
@@ -661,7 +661,7 @@ impl Harness {
         let mut rounds = 0;
         while !matches!(
             self.fc.phase(),
-            crate::flashcache::target::Phase::Stopped(_)
+            crate::flashcache::instance::Phase::Stopped(_)
         ) {
             self.settle();
             if let Some(deadline) = self.fc.poll_deadline() {

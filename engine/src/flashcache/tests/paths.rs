@@ -247,7 +247,7 @@ fn bios_that_straddle_blocks_are_refused() {
     };
     assert!(matches!(
         h.fc.map(bio, 0),
-        Err(crate::flashcache::target::InputError::BioShape { .. })
+        Err(crate::flashcache::instance::InputError::BioShape { .. })
     ));
     assert!(h.fc.poll_request().is_none());
 }

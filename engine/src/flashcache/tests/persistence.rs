@@ -3,12 +3,12 @@
 use super::harness::{devices, run_setup, run_setup_on, small_config, Fault, Harness, Store};
 use crate::block::{IoStatus, Op};
 use crate::flashcache::config::{CacheMode, DeviceInfo, Persistence, Tunable};
+use crate::flashcache::instance::{Flashcache, Phase};
 use crate::flashcache::io::{Device, IoOp, Request};
 use crate::flashcache::layout::{
     offset, Superblock, SuperblockState, SB_STATE_DIRTY, SB_STATE_UNSTABLE,
 };
 use crate::flashcache::persist::SetupError;
-use crate::flashcache::target::{Flashcache, Phase};
 
 fn config(persistence: Persistence) -> crate::flashcache::config::FlashcacheConfig {
     let mut config = small_config(CacheMode::WriteBack);

@@ -6,8 +6,8 @@
 use super::harness::{small_config, Fault, Harness};
 use crate::block::{IoStatus, Op};
 use crate::flashcache::config::{CacheMode, FlashcacheConfig, ReclaimPolicy};
+use crate::flashcache::instance::Phase;
 use crate::flashcache::io::{Device, IoOp};
-use crate::flashcache::target::Phase;
 
 /// Deterministic generator for the workload (independent of the executor's order stream).
 struct Workload(u64);

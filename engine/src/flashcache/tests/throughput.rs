@@ -7,8 +7,8 @@
 use super::harness::{run_setup, small_config, Store};
 use crate::block::{IoStatus, Op};
 use crate::flashcache::config::CacheMode;
+use crate::flashcache::instance::Flashcache;
 use crate::flashcache::io::{Bio, BioId, DmIoOutcome, Request};
-use crate::flashcache::target::Flashcache;
 
 /// Drain the target's requests, completing every IO at once; returns bios completed OK.
 fn drain(fc: &mut Flashcache) -> u64 {

@@ -5,10 +5,10 @@
 use super::harness::{is_md_write, small_config, Harness};
 use crate::block::{IoStatus, Op};
 use crate::flashcache::config::{CacheMode, ReclaimPolicy, Tunable};
+use crate::flashcache::instance::Phase;
 use crate::flashcache::io::Request;
 use crate::flashcache::layout::{decode_slot, Superblock, SuperblockState, SB_STATE_CLEAN};
 use crate::flashcache::state::BlockState;
-use crate::flashcache::target::Phase;
 
 const SEC: u64 = 1_000_000_000;
 

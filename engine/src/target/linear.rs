@@ -10,10 +10,10 @@
 
 use crate::arena::Buffer;
 use crate::block::{DeviceId, DeviceInfo, IoStatus, Op};
-use crate::dm_core::BioKey;
 use crate::error::{EngineError, WaitingJob};
 use crate::services::{Caller, ServiceEvent, Services};
 use crate::slab::{Slab, SlabKey};
+use crate::target::BioKey;
 use crate::target::TargetIo;
 
 #[derive(Debug, Clone)]

@@ -10,13 +10,19 @@
 
 use crate::arena::Buffer;
 use crate::block::{DeviceId, IoStatus, Op};
-use crate::dm_core::BioKey;
 use crate::error::{EngineError, WaitingJob};
 use crate::flashcache::{Flashcache, FlashcacheConfig};
-use crate::flashcache_target::{FlashcacheState, FlashcacheTarget, KcopydGeneration};
-use crate::linear::LinearTarget;
+use crate::slab::SlabKey;
+
 use crate::services::{ServiceEvent, Services};
 use serde::{Deserialize, Serialize};
+
+mod flashcache;
+mod linear;
+
+use flashcache::FlashcacheTarget;
+pub use flashcache::{FlashcacheState, KcopydGeneration, BIO_PID};
+use linear::LinearTarget;
 
 /// Which target the engine's volume uses, with its table line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +61,10 @@ impl TargetSpec {
         }
     }
 }
+
+/// Names a bio inside the engine (for targets reporting pieces done).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BioKey(pub(crate) SlabKey);
 
 /// One piece of a bio handed to the target.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,9 +22,9 @@
 
 use super::{FlashcacheTarget, Stage};
 use crate::block::IoStatus;
-use crate::dm_core::BioKey;
 use crate::flashcache::{ErrorInjection, PidList, ReclaimPolicy, Tunable};
 use crate::services::Services;
+use crate::target::BioKey;
 
 impl FlashcacheTarget {
     /// A target message (grammar in the module documentation), carried out by the running

@@ -29,8 +29,8 @@ mod observe;
 mod page_pool;
 
 use crate::arena::Buffer;
+use crate::block::split_at_boundaries;
 use crate::block::{DeviceId, IoStatus, Op};
-use crate::dm_core::{split_at_boundaries, BioKey};
 use crate::error::EngineError;
 use crate::flashcache::{
     self as fc, Flashcache, FlashcacheConfig, Phase, Setup, SetupError, SetupStatus,
@@ -39,6 +39,7 @@ use crate::services::dm_io::DmIoClientId;
 use crate::services::kcopyd::{KcopydClientId, KcopydConfig};
 use crate::services::{ServiceEvent, Services};
 use crate::slab::{Slab, SlabKey};
+use crate::target::BioKey;
 use crate::target::TargetIo;
 use execute::Outstanding;
 use page_pool::PagePool;

@@ -13,8 +13,8 @@ use crate::block::{DeviceId, DeviceInfo, IoStatus, Op};
 use crate::error::{EngineError, WaitingJob};
 use crate::services::{Caller, ServiceEvent, Services};
 use crate::slab::{Slab, SlabKey};
-use crate::target::BioKey;
-use crate::target::TargetIo;
+use crate::target::io::BioKey;
+use crate::target::io::TargetIo;
 
 #[derive(Debug, Clone)]
 struct Piece {

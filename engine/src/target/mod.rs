@@ -8,17 +8,18 @@
 //!
 //! Deliberately not here: bio admission and completion (dm core), the services themselves.
 
-use crate::arena::Buffer;
-use crate::block::{DeviceId, IoStatus, Op};
+use crate::block::{DeviceId, IoStatus};
 use crate::error::{EngineError, WaitingJob};
 use crate::flashcache::{Flashcache, FlashcacheConfig};
-use crate::slab::SlabKey;
 
 use crate::services::{ServiceEvent, Services};
 use serde::{Deserialize, Serialize};
 
 mod flashcache;
+mod io;
 mod linear;
+
+pub use io::{BioKey, TargetIo};
 
 use flashcache::FlashcacheTarget;
 pub use flashcache::{FlashcacheState, KcopydGeneration, BIO_PID};
@@ -60,24 +61,6 @@ impl TargetSpec {
             kcopyd: KcopydGeneration::Classic,
         }
     }
-}
-
-/// Names a bio inside the engine (for targets reporting pieces done).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct BioKey(pub(crate) SlabKey);
-
-/// One piece of a bio handed to the target.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TargetIo {
-    pub bio: BioKey,
-    pub op: Op,
-    /// Volume sector (0 for a flush).
-    pub sector: u64,
-    pub sectors: u64,
-    pub fua: bool,
-    pub sync: bool,
-    /// The piece's memory (empty for flush and discard).
-    pub buffer: Buffer,
 }
 
 /// The engine's target. See the module documentation.

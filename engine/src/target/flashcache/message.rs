@@ -24,7 +24,7 @@ use super::{FlashcacheTarget, Stage};
 use crate::block::IoStatus;
 use crate::flashcache::{ErrorInjection, PidList, ReclaimPolicy, Tunable};
 use crate::services::Services;
-use crate::target::BioKey;
+use crate::target::io::BioKey;
 
 impl FlashcacheTarget {
     /// A target message (grammar in the module documentation), carried out by the running

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stage {
+enum BioStage {
     /// The empty flush of a PREFLUSH bio runs; the data follows.
     PreFlush,
     /// The bio's own pieces run.
@@ -37,7 +37,7 @@ struct BioRecord {
     sectors: u64,
     flags: BioFlags,
     pages: Vec<PageId>,
-    stage: Stage,
+    stage: BioStage,
     /// Pieces not yet done, plus one while pieces are being dispatched.
     pending: u32,
     status: IoStatus,
@@ -182,7 +182,7 @@ impl DmCore {
             sectors: u64::from(bio.sectors),
             flags: bio.flags,
             pages,
-            stage: Stage::Pieces,
+            stage: BioStage::Pieces,
             pending: 0,
             status: IoStatus::Ok,
             arrived_ns,
@@ -190,7 +190,7 @@ impl DmCore {
         let key = self.bios.insert(record);
         self.ids.insert(bio.id, key);
         if bio.flags.preflush && bio.op != Op::Flush {
-            self.bios.get_mut(key).expect("live").stage = Stage::PreFlush;
+            self.bios.get_mut(key).expect("live").stage = BioStage::PreFlush;
             self.dispatch_flush(key, target, services);
         } else {
             self.dispatch_pieces(key, target, services);
@@ -216,7 +216,7 @@ impl DmCore {
 
     fn dispatch_pieces(&mut self, key: SlabKey, target: &mut Target, services: &mut Services) {
         let record = self.bios.get_mut(key).expect("live bio");
-        record.stage = Stage::Pieces;
+        record.stage = BioStage::Pieces;
         record.pending = 1; // the dispatch reference
         let buffer = Buffer::from_pages(record.pages.clone());
         let mut pieces = Vec::new();
@@ -286,7 +286,7 @@ impl DmCore {
         if record.pending > 0 {
             return;
         }
-        if record.stage == Stage::PreFlush && record.status.is_ok() {
+        if record.stage == BioStage::PreFlush && record.status.is_ok() {
             self.dispatch_pieces(bio.0, target, services);
             return;
         }

@@ -351,14 +351,14 @@ impl Flashcache {
     /// `dmsetup remove`: stop new cleanings, clean everything (unless `fast_remove`), wait
     /// for the jobs, then store the metadata (writeback). Progress is driven by further
     /// inputs; [`Flashcache::phase`] says when it is done.
-    pub fn remove(&mut self, now_ns: u64) -> Result<(), super::instance::InputError> {
+    pub fn remove(&mut self, now_ns: u64) -> Result<(), super::instance::CacheInputError> {
         if let Phase::Halted(reason) = &self.phase {
-            return Err(super::instance::InputError::Halted {
+            return Err(super::instance::CacheInputError::Halted {
                 reason: reason.clone(),
             });
         }
         if self.phase != Phase::Running {
-            return Err(super::instance::InputError::NotRunning {
+            return Err(super::instance::CacheInputError::NotRunning {
                 phase: self.phase.clone(),
             });
         }

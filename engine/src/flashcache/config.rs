@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-pub use super::table::{DeviceInfo, TableLine};
+pub use super::table::{CacheDeviceSizes, TableLine};
 pub use super::tunables::{
     Tunable, Tunables, DIRTY_THRESH_DEFAULT_PCT, DIRTY_THRESH_MAX_PCT, DIRTY_THRESH_MIN_PCT,
     FALLOW_DELAY_DEFAULT_SECS, FALLOW_SPEED_DEFAULT, FALLOW_SPEED_MAX, FALLOW_SPEED_MIN,

@@ -8,7 +8,7 @@
 use super::config::{CacheMode, FlashcacheConfig, Tunable, Tunables};
 use super::geometry::Geometry;
 use super::inject::ErrorInjection;
-use super::instance::{Flashcache, InputError, Phase};
+use super::instance::{CacheInputError, Flashcache, Phase};
 use super::seq::{PidCounters, PidList};
 use super::state::BlockState;
 use super::stats::{FlashcacheErrors, FlashcacheStats, Gauges, StatusReport};
@@ -25,9 +25,9 @@ impl Flashcache {
     }
 
     /// Write a sysctl, with flashcache's clamps and side effects.
-    pub fn set_tunable(&mut self, tunable: Tunable) -> Result<(), InputError> {
+    pub fn set_tunable(&mut self, tunable: Tunable) -> Result<(), CacheInputError> {
         if self.mode != CacheMode::WriteBack && !tunable.registered_for_non_writeback() {
-            return Err(InputError::TunableNotRegistered {
+            return Err(CacheInputError::TunableNotRegistered {
                 name: tunable.name(),
                 mode: self.mode,
             });
@@ -87,10 +87,10 @@ impl Flashcache {
     }
 
     /// `do_sync` sysctl: clean every dirty block (writeback).
-    pub fn do_sync(&mut self, now_ns: u64) -> Result<(), InputError> {
+    pub fn do_sync(&mut self, now_ns: u64) -> Result<(), CacheInputError> {
         self.enter(now_ns)?;
         if self.mode != CacheMode::WriteBack {
-            return Err(InputError::TunableNotRegistered {
+            return Err(CacheInputError::TunableNotRegistered {
                 name: "do_sync",
                 mode: self.mode,
             });

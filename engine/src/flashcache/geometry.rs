@@ -6,7 +6,9 @@
 //! block indices, data sectors and metadata blocks. Does not own the byte layout of metadata
 //! (see [`super::layout`]) nor any per-block state.
 
-use super::config::{Associativity, CacheMode, ConfigError, DeviceInfo, TableLine, MD_SLOT_BYTES};
+use super::config::{
+    Associativity, CacheDeviceSizes, CacheMode, ConfigError, TableLine, MD_SLOT_BYTES,
+};
 use super::jhash::jhash_1word;
 use serde::{Deserialize, Serialize};
 
@@ -106,7 +108,10 @@ impl Geometry {
 
     /// Size a new cache from a (validated) table line, as `flashcache_writeback_create` or
     /// `flashcache_writethrough_create` do.
-    pub fn for_new_cache(table: &TableLine, devices: &DeviceInfo) -> Result<Geometry, ConfigError> {
+    pub fn for_new_cache(
+        table: &TableLine,
+        devices: &CacheDeviceSizes,
+    ) -> Result<Geometry, ConfigError> {
         let block_size = u64::from(table.effective_block_size_sectors());
         let md_block_size = u64::from(table.effective_md_block_size_sectors());
         let slots = md_block_size * 512 / u64::from(MD_SLOT_BYTES);
@@ -278,8 +283,8 @@ mod tests {
     use super::*;
     use crate::flashcache::config::{Associativity, Persistence};
 
-    fn one_gib_ssd() -> DeviceInfo {
-        DeviceInfo {
+    fn one_gib_ssd() -> CacheDeviceSizes {
+        CacheDeviceSizes {
             ssd_sectors: 2_097_152,
             disk_sectors: 1 << 30,
             ssd_logical_block_bytes: 512,

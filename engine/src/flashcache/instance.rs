@@ -6,13 +6,14 @@
 //! blocks. Does not own any clock or device: time and completions are inputs.
 
 use super::config::{
-    CacheMode, DeviceInfo, FlashcacheConfig, ReclaimPolicy, Tunables, LRU_HOT_PCT_INTERNAL_DEFAULT,
+    CacheDeviceSizes, CacheMode, FlashcacheConfig, ReclaimPolicy, Tunables,
+    LRU_HOT_PCT_INTERNAL_DEFAULT,
 };
 use super::geometry::Geometry;
 use super::inject::ErrorInjection;
 use super::io::{
-    Bio, BioId, Buffer, DmIoOutcome, DmIoRequest, IoOp, IoTag, JobId, KcopydRequest, MetaBufferId,
-    Region, RegionList, Request,
+    CacheBio, CacheBioId, CacheBuffer, CacheDmIo, CacheIoTag, CacheRequest, DmIoOutcome, IoOp,
+    JobId, KcopydRequest, MetaBufferId, Region, RegionList,
 };
 use super::job::{Action, Job, JobSlab, MetaBuffers, PendingQueue, NO_INDEX};
 use super::persist::StoreProgress;
@@ -66,13 +67,13 @@ pub struct StoreOutcome {
 /// Why an input was refused. These are caller errors or a halted target; the target's own
 /// bugs assert instead.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum InputError {
+pub enum CacheInputError {
     #[error(
         "bio {bio:?}: {sectors} sectors at sector {sector} exceed or straddle a \
          {block_size_sectors}-sector cache block (dm core must split bios at block boundaries)"
     )]
     BioShape {
-        bio: BioId,
+        bio: CacheBioId,
         sector: u64,
         sectors: u32,
         block_size_sectors: u32,
@@ -81,7 +82,7 @@ pub enum InputError {
         "bio {bio:?}: sectors {sector}..{end} lie beyond the target's {target_sectors} sectors"
     )]
     BeyondTarget {
-        bio: BioId,
+        bio: CacheBioId,
         sector: u64,
         end: u64,
         target_sectors: u64,
@@ -91,7 +92,7 @@ pub enum InputError {
     #[error("the target halted: {reason}")]
     Halted { reason: String },
     #[error("no outstanding request has tag {tag:?}")]
-    UnknownTag { tag: IoTag },
+    UnknownTag { tag: CacheIoTag },
     #[error("sysctl {name} is not registered for {mode:?} caches")]
     TunableNotRegistered { name: &'static str, mode: CacheMode },
 }
@@ -119,7 +120,7 @@ pub(crate) struct MdBlockHead {
 #[derive(Debug, Clone)]
 pub struct Flashcache {
     pub(crate) config: FlashcacheConfig,
-    pub(crate) devices: DeviceInfo,
+    pub(crate) devices: CacheDeviceSizes,
     pub(crate) mode: CacheMode,
     pub(crate) write_only: bool,
     pub(crate) tunables: Tunables,
@@ -134,7 +135,7 @@ pub struct Flashcache {
     pub(crate) md_heads: Vec<MdBlockHead>,
     pub(crate) meta: MetaBuffers,
     pub(crate) lists: WorkerLists,
-    pub(crate) out: VecDeque<Request>,
+    pub(crate) out: VecDeque<CacheRequest>,
     pub(crate) stats: FlashcacheStats,
     pub(crate) errors: FlashcacheErrors,
     pub(crate) histograms: Histograms,
@@ -164,7 +165,7 @@ impl Flashcache {
     /// does. `on_ssd_version` is inside `geometry`.
     pub(crate) fn assemble(
         config: FlashcacheConfig,
-        devices: DeviceInfo,
+        devices: CacheDeviceSizes,
         geometry: Geometry,
         write_only: bool,
         loaded: Option<&[(u64, BlockState)]>,
@@ -254,29 +255,29 @@ impl Flashcache {
     // ---------------------------------------------------------------- public inputs
 
     /// `flashcache_map`: a bio arrives at virtual time `now_ns`. Its completion is a
-    /// [`Request::CompleteBio`], now or later.
-    pub fn map(&mut self, bio: Bio, now_ns: u64) -> Result<(), InputError> {
+    /// [`CacheRequest::CompleteBio`], now or later.
+    pub fn map(&mut self, bio: CacheBio, now_ns: u64) -> Result<(), CacheInputError> {
         self.enter(now_ns)?;
         if self.phase != Phase::Running {
-            return Err(InputError::NotRunning {
+            return Err(CacheInputError::NotRunning {
                 phase: self.phase.clone(),
             });
         }
         self.map_bio(bio)
     }
 
-    /// A dm_io request finished. Call once per [`Request::DmIo`], in any order.
+    /// A dm_io request finished. Call once per [`CacheRequest::DmIo`], in any order.
     pub fn complete_dm_io(
         &mut self,
-        tag: IoTag,
+        tag: CacheIoTag,
         outcome: DmIoOutcome,
         now_ns: u64,
-    ) -> Result<(), InputError> {
+    ) -> Result<(), CacheInputError> {
         self.enter(now_ns)?;
         match tag {
-            IoTag::Job(id) => {
+            CacheIoTag::Job(id) => {
                 let Some(job) = self.jobs.get(id).filter(|job| job.in_flight) else {
-                    return Err(InputError::UnknownTag { tag });
+                    return Err(CacheInputError::UnknownTag { tag });
                 };
                 let action = job.action;
                 self.jobs.job_mut(id).in_flight = false;
@@ -294,14 +295,14 @@ impl Flashcache {
                     }
                     Action::WriteDisk | Action::WriteDiskSync => {
                         self.jobs.job_mut(id).in_flight = true;
-                        return Err(InputError::UnknownTag { tag });
+                        return Err(CacheInputError::UnknownTag { tag });
                     }
                     _ => self.io_callback(id, outcome.failed()),
                 }
             }
-            IoTag::MdWrite(id) => {
+            CacheIoTag::MdWrite(id) => {
                 if !self.jobs.get(id).is_some_and(|job| job.in_flight) {
-                    return Err(InputError::UnknownTag { tag });
+                    return Err(CacheInputError::UnknownTag { tag });
                 }
                 self.jobs.job_mut(id).in_flight = false;
                 // flashcache_md_write_callback: defer to the worker.
@@ -309,28 +310,28 @@ impl Flashcache {
                 self.lists.md_complete.push_back(id);
                 self.schedule_work();
             }
-            IoTag::Bulk(sequence) => self.bulk_complete(sequence, outcome, tag)?,
+            CacheIoTag::Bulk(sequence) => self.bulk_complete(sequence, outcome, tag)?,
         }
         self.after_input();
         Ok(())
     }
 
     /// A kcopyd copy finished: `read_error` for the SSD read, `write_error_bits` for the
-    /// destination. Call once per [`Request::KcopydCopy`].
+    /// destination. Call once per [`CacheRequest::KcopydCopy`].
     pub fn complete_kcopyd(
         &mut self,
-        tag: IoTag,
+        tag: CacheIoTag,
         read_error: bool,
         write_error_bits: u64,
         now_ns: u64,
-    ) -> Result<(), InputError> {
+    ) -> Result<(), CacheInputError> {
         self.enter(now_ns)?;
-        let IoTag::Job(id) = tag else {
-            return Err(InputError::UnknownTag { tag });
+        let CacheIoTag::Job(id) = tag else {
+            return Err(CacheInputError::UnknownTag { tag });
         };
         match self.jobs.get(id).map(|job| (job.action, job.in_flight)) {
             Some((Action::WriteDisk | Action::WriteDiskSync, true)) => {}
-            _ => return Err(InputError::UnknownTag { tag }),
+            _ => return Err(CacheInputError::UnknownTag { tag }),
         }
         self.jobs.job_mut(id).in_flight = false;
         self.kcopyd_callback(id, read_error, write_error_bits != 0);
@@ -340,7 +341,7 @@ impl Flashcache {
 
     /// Run the worker once (`do_work`): drain, in order, completed metadata writes, pending
     /// jobs, metadata write kick-offs, cache fills and uncached completions.
-    pub fn run_worker(&mut self, now_ns: u64) -> Result<(), InputError> {
+    pub fn run_worker(&mut self, now_ns: u64) -> Result<(), CacheInputError> {
         self.enter(now_ns)?;
         self.lists.scheduled = false;
         while let Some(id) = self.lists.md_complete.pop_front() {
@@ -379,7 +380,7 @@ impl Flashcache {
     }
 
     /// Time passed: run whatever timers are due at `now_ns`.
-    pub fn tick(&mut self, now_ns: u64) -> Result<(), InputError> {
+    pub fn tick(&mut self, now_ns: u64) -> Result<(), CacheInputError> {
         self.enter(now_ns)?;
         if self.delayed_clean_at_ns.is_some_and(|at| at <= now_ns) {
             self.delayed_clean_at_ns = None;
@@ -398,7 +399,7 @@ impl Flashcache {
     }
 
     /// The next request, if any. Drain after every input.
-    pub fn poll_request(&mut self) -> Option<Request> {
+    pub fn poll_request(&mut self) -> Option<CacheRequest> {
         self.out.pop_front()
     }
 
@@ -414,9 +415,9 @@ impl Flashcache {
 
     // ---------------------------------------------------------------- shared helpers
 
-    pub(crate) fn enter(&mut self, now_ns: u64) -> Result<(), InputError> {
+    pub(crate) fn enter(&mut self, now_ns: u64) -> Result<(), CacheInputError> {
         if let Phase::Halted(reason) = &self.phase {
-            return Err(InputError::Halted {
+            return Err(CacheInputError::Halted {
                 reason: reason.clone(),
             });
         }
@@ -445,22 +446,23 @@ impl Flashcache {
     pub(crate) fn schedule_work(&mut self) {
         if !self.lists.scheduled {
             self.lists.scheduled = true;
-            self.out.push_back(Request::WakeWorker);
+            self.out.push_back(CacheRequest::WakeWorker);
         }
     }
 
     /// `flashcache_bio_endio`.
-    pub(crate) fn endio(&mut self, bio: BioId, status: IoStatus, start_ns: Option<u64>) {
+    pub(crate) fn endio(&mut self, bio: CacheBioId, status: IoStatus, start_ns: Option<u64>) {
         if self.tunables.io_latency_hist {
             if let Some(start) = start_ns {
                 self.histograms.record_latency(self.now_ns - start);
             }
         }
-        self.out.push_back(Request::CompleteBio { bio, status });
+        self.out
+            .push_back(CacheRequest::CompleteBio { bio, status });
     }
 
     /// `new_kcached_job`: regions derived from the block (or from the bio when uncached).
-    pub(crate) fn new_job(&mut self, action: Action, bio: Option<Bio>, index: u32) -> JobId {
+    pub(crate) fn new_job(&mut self, action: Action, bio: Option<CacheBio>, index: u32) -> JobId {
         let geometry = self.blocks.geometry;
         let block_sectors = u64::from(geometry.block_size_sectors);
         let (disk, cache) = if index != NO_INDEX {
@@ -504,16 +506,16 @@ impl Flashcache {
     /// Emit a dm_io on the job's behalf.
     pub(crate) fn submit_dm_io(
         &mut self,
-        tag: IoTag,
+        tag: CacheIoTag,
         op: IoOp,
         regions: RegionList,
-        buffer: Buffer,
+        buffer: CacheBuffer,
     ) {
         let touches_ssd = regions
             .as_slice()
             .iter()
             .any(|region| region.device == super::io::Device::Ssd);
-        if let IoTag::Job(id) | IoTag::MdWrite(id) = tag {
+        if let CacheIoTag::Job(id) | CacheIoTag::MdWrite(id) = tag {
             self.jobs.job_mut(id).in_flight = true;
         }
         let timeout_ns = if touches_ssd {
@@ -521,7 +523,7 @@ impl Flashcache {
         } else {
             None
         };
-        self.out.push_back(Request::DmIo(DmIoRequest {
+        self.out.push_back(CacheRequest::DmIo(CacheDmIo {
             tag,
             op,
             regions,
@@ -534,8 +536,8 @@ impl Flashcache {
     /// Emit a kcopyd copy.
     pub(crate) fn submit_kcopyd(&mut self, id: JobId, from: Region, to: Region) {
         self.jobs.job_mut(id).in_flight = true;
-        self.out.push_back(Request::KcopydCopy(KcopydRequest {
-            tag: IoTag::Job(id),
+        self.out.push_back(CacheRequest::KcopydCopy(KcopydRequest {
+            tag: CacheIoTag::Job(id),
             from,
             to,
         }));

@@ -71,14 +71,14 @@ impl RegionList {
 
 /// Caller-assigned identity of a bio; the target never reuses or invents one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct BioId(pub u64);
+pub struct CacheBioId(pub u64);
 
 /// A bio as the target sees it, already split by dm core so it never straddles a block.
 /// `sector` is relative to the target's start (= the disk sector). `pid`/`tgid` are the
 /// submitting thread and thread group, for the pid lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Bio {
-    pub id: BioId,
+pub struct CacheBio {
+    pub id: CacheBioId,
     pub op: Op,
     pub sector: u64,
     pub sectors: u32,
@@ -86,7 +86,7 @@ pub struct Bio {
     pub tgid: i32,
 }
 
-impl Bio {
+impl CacheBio {
     /// True for data-carrying writes and discards (`bio_data_dir == WRITE`).
     pub fn is_write(&self) -> bool {
         matches!(self.op, Op::Write | Op::Discard)
@@ -99,9 +99,9 @@ pub struct MetaBufferId(pub u32);
 
 /// Where a dm_io's data comes from or goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Buffer {
+pub enum CacheBuffer {
     /// The pages of a bio (never inspected by the target).
-    Bio(BioId),
+    Bio(CacheBioId),
     /// Engine-owned metadata bytes, exactly `sectors * 512` long.
     Meta(MetaBufferId),
     /// No data (flush).
@@ -117,7 +117,7 @@ pub struct JobId {
 
 /// What a completion refers to; echoed back unchanged by the executor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum IoTag {
+pub enum CacheIoTag {
     /// A cache job's data IO, an uncached disk IO, a flush, or a cleaning copy.
     Job(JobId),
     /// The metadata write led by this job (`flashcache_md_write_callback`).
@@ -140,12 +140,12 @@ pub enum IoOp {
 
 /// A `dm_io()` call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct DmIoRequest {
-    pub tag: IoTag,
+pub struct CacheDmIo {
+    pub tag: CacheIoTag,
     pub op: IoOp,
     /// Reads always have exactly one region.
     pub regions: RegionList,
-    pub buffer: Buffer,
+    pub buffer: CacheBuffer,
     /// Synchronous in flashcache (bulk metadata IO): the target issues nothing else for
     /// this cache until it completes.
     pub sync: bool,
@@ -157,20 +157,20 @@ pub struct DmIoRequest {
 /// A `dm_kcopyd_copy()` call with one destination and flags 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct KcopydRequest {
-    pub tag: IoTag,
+    pub tag: CacheIoTag,
     pub from: Region,
     pub to: Region,
 }
 
 /// Something the target wants done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Request {
+pub enum CacheRequest {
     /// Submit a dm_io; report it with `complete_dm_io`.
-    DmIo(DmIoRequest),
+    DmIo(CacheDmIo),
     /// Submit a kcopyd copy; report it with `complete_kcopyd`.
     KcopydCopy(KcopydRequest),
     /// End this bio with this status (`bio_endio`). Exactly once per bio.
-    CompleteBio { bio: BioId, status: IoStatus },
+    CompleteBio { bio: CacheBioId, status: IoStatus },
     /// `schedule_work(&_kcached_wq)`: call `run_worker` (now or after a modelled delay).
     /// Emitted only when the worker was not already scheduled.
     WakeWorker,

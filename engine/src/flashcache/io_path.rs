@@ -7,8 +7,8 @@
 
 use super::config::{CacheMode, ReclaimPolicy};
 use super::inject::ErrorInjection;
-use super::instance::{Flashcache, InputError};
-use super::io::{Bio, Buffer, IoOp, IoTag, JobId, RegionList};
+use super::instance::{CacheInputError, Flashcache};
+use super::io::{CacheBio, CacheBuffer, CacheIoTag, IoOp, JobId, RegionList};
 use super::job::{Action, PendingAction, NO_INDEX};
 use super::pending::InvalOutcome;
 use super::state::Transition;
@@ -26,7 +26,7 @@ pub(crate) enum Lookup {
 }
 
 impl Flashcache {
-    pub(crate) fn map_bio(&mut self, bio: Bio) -> Result<(), InputError> {
+    pub(crate) fn map_bio(&mut self, bio: CacheBio) -> Result<(), CacheInputError> {
         if bio.sectors <= 32 {
             self.histograms.size_hist[bio.sectors as usize] += 1;
         }
@@ -77,7 +77,7 @@ impl Flashcache {
     }
 
     /// `flashcache_do_block_checks` (a VERIFY in flashcache; an input error here).
-    fn check_bio_shape(&self, bio: &Bio) -> Result<(), InputError> {
+    fn check_bio_shape(&self, bio: &CacheBio) -> Result<(), CacheInputError> {
         let geometry = &self.blocks.geometry;
         let block_size = geometry.block_size_sectors;
         let end = bio.sector + u64::from(bio.sectors);
@@ -85,7 +85,7 @@ impl Flashcache {
             || bio.sectors > block_size
             || geometry.block_start(bio.sector) != geometry.block_start(end - 1)
         {
-            return Err(InputError::BioShape {
+            return Err(CacheInputError::BioShape {
                 bio: bio.id,
                 sector: bio.sector,
                 sectors: bio.sectors,
@@ -93,7 +93,7 @@ impl Flashcache {
             });
         }
         if end > self.config.table.target_sectors {
-            return Err(InputError::BeyondTarget {
+            return Err(CacheInputError::BeyondTarget {
                 bio: bio.id,
                 sector: bio.sector,
                 end,
@@ -105,7 +105,7 @@ impl Flashcache {
 
     /// Flush bios. Faithful: completed at once, reaching neither device (Decision 1).
     /// Option `honor_flush`: one flush dm_io to both devices, then completion.
-    fn map_flush(&mut self, bio: Bio) {
+    fn map_flush(&mut self, bio: CacheBio) {
         if !self.config.options.honor_flush {
             self.endio(bio.id, IoStatus::Ok, None);
             return;
@@ -115,13 +115,13 @@ impl Flashcache {
             super::io::Region::new(super::io::Device::Ssd, 0, 0),
             super::io::Region::new(super::io::Device::Disk, 0, 0),
         );
-        self.submit_dm_io(IoTag::Job(id), IoOp::Flush, regions, Buffer::None);
+        self.submit_dm_io(CacheIoTag::Job(id), IoOp::Flush, regions, CacheBuffer::None);
     }
 
     /// Option `discard` (Decision 2): an idle cached block entirely covered by the discard
     /// is dropped without cleaning; anything else goes through invalidation (cleaning a
     /// dirty block a partial discard only touches). The discard then goes to the disk.
-    fn map_discard(&mut self, bio: Bio) {
+    fn map_discard(&mut self, bio: CacheBio) {
         let geometry = self.blocks.geometry;
         let whole_block = bio.sectors == geometry.block_size_sectors
             && geometry.block_start(bio.sector) == bio.sector;
@@ -152,7 +152,7 @@ impl Flashcache {
     }
 
     /// `flashcache_uncacheable` with its sequential statistics.
-    pub(crate) fn uncacheable(&mut self, bio: &Bio) -> bool {
+    pub(crate) fn uncacheable(&mut self, bio: &CacheBio) -> bool {
         if self.bypass_cache {
             return true;
         }
@@ -267,7 +267,7 @@ impl Flashcache {
     }
 
     /// `flashcache_read`.
-    fn read(&mut self, bio: Bio) {
+    fn read(&mut self, bio: CacheBio) {
         let lookup = self.lookup(bio.sector);
         if let Lookup::Hit(index) = lookup {
             self.read_hit(bio, index);
@@ -301,7 +301,7 @@ impl Flashcache {
     }
 
     /// `flashcache_read_hit`.
-    fn read_hit(&mut self, bio: Bio, index: u32) {
+    fn read_hit(&mut self, bio: CacheBio, index: u32) {
         let block = *self.blocks.block(index);
         if block.state.is_busy() || block.nr_queued > 0 {
             if self.injected(ErrorInjection::READ_HIT_PENDING_JOB_ALLOC_FAIL) {
@@ -324,11 +324,16 @@ impl Flashcache {
         let id = self.new_job(Action::ReadCache, Some(bio), index);
         self.stats.ssd_reads += 1;
         let regions = self.cache_region(id);
-        self.submit_dm_io(IoTag::Job(id), IoOp::Read, regions, Buffer::Bio(bio.id));
+        self.submit_dm_io(
+            CacheIoTag::Job(id),
+            IoOp::Read,
+            regions,
+            CacheBuffer::Bio(bio.id),
+        );
     }
 
     /// `flashcache_read_miss`: the slot is claimed; read the disk into the bio.
-    fn read_miss(&mut self, bio: Bio, index: u32) {
+    fn read_miss(&mut self, bio: CacheBio, index: u32) {
         if self.injected(ErrorInjection::READ_MISS_JOB_ALLOC_FAIL) {
             self.errors.memory_alloc_errors += 1;
             self.endio(bio.id, IoStatus::IoError, None);
@@ -338,13 +343,18 @@ impl Flashcache {
         let id = self.new_job(Action::ReadDisk, Some(bio), index);
         self.stats.disk_reads += 1;
         let disk = RegionList::one(self.jobs.job(id).disk);
-        self.submit_dm_io(IoTag::Job(id), IoOp::Read, disk, Buffer::Bio(bio.id));
+        self.submit_dm_io(
+            CacheIoTag::Job(id),
+            IoOp::Read,
+            disk,
+            CacheBuffer::Bio(bio.id),
+        );
         let set = self.blocks.geometry.set_of_index(index);
         self.clean_set(set, self.tunables.clean_on_read_miss);
     }
 
     /// `flashcache_write` (only cacheable full-block writes get here).
-    fn write(&mut self, bio: Bio) {
+    fn write(&mut self, bio: CacheBio) {
         match self.lookup(bio.sector) {
             Lookup::Hit(index) => self.write_hit(bio, index),
             Lookup::Slot(index) => self.write_miss(bio, index),
@@ -362,18 +372,23 @@ impl Flashcache {
 
     /// Issue the data write of a WRITECACHE job: SSD only (writeback) or disk and SSD in
     /// one dm_io (writethrough).
-    fn issue_write_cache(&mut self, id: JobId, bio: Bio) {
+    fn issue_write_cache(&mut self, id: JobId, bio: CacheBio) {
         let job = self.jobs.job(id);
         let regions = if self.mode == CacheMode::WriteBack {
             RegionList::one(job.cache)
         } else {
             RegionList::two(job.disk, job.cache)
         };
-        self.submit_dm_io(IoTag::Job(id), IoOp::Write, regions, Buffer::Bio(bio.id));
+        self.submit_dm_io(
+            CacheIoTag::Job(id),
+            IoOp::Write,
+            regions,
+            CacheBuffer::Bio(bio.id),
+        );
     }
 
     /// `flashcache_write_hit`.
-    fn write_hit(&mut self, bio: Bio, index: u32) {
+    fn write_hit(&mut self, bio: CacheBio, index: u32) {
         let block = *self.blocks.block(index);
         if block.state.is_busy() || block.nr_queued > 0 {
             if self.injected(ErrorInjection::WRITE_HIT_PENDING_JOB_ALLOC_FAIL) {
@@ -409,7 +424,7 @@ impl Flashcache {
     }
 
     /// `flashcache_write_miss`.
-    fn write_miss(&mut self, bio: Bio, index: u32) {
+    fn write_miss(&mut self, bio: CacheBio, index: u32) {
         match self.inval_blocks(&bio) {
             InvalOutcome::NotQueued => {}
             outcome => {
@@ -436,7 +451,7 @@ impl Flashcache {
     }
 
     /// `flashcache_start_uncached_io`: the bio goes straight to the disk.
-    pub(crate) fn start_uncached_io(&mut self, bio: Bio) {
+    pub(crate) fn start_uncached_io(&mut self, bio: CacheBio) {
         if bio.is_write() {
             self.stats.uncached_writes += 1;
             self.stats.disk_writes += 1;
@@ -452,7 +467,7 @@ impl Flashcache {
             Op::Flush => IoOp::Flush,
         };
         let disk = RegionList::one(self.jobs.job(id).disk);
-        self.submit_dm_io(IoTag::Job(id), op, disk, Buffer::Bio(bio.id));
+        self.submit_dm_io(CacheIoTag::Job(id), op, disk, CacheBuffer::Bio(bio.id));
     }
 
     /// `flashcache_uncached_io_complete` (worker): count errors, then invalidate again in
@@ -492,7 +507,12 @@ impl Flashcache {
         let bio = job.bio.expect("fill job has a bio");
         self.stats.ssd_writes += 1;
         let regions = self.cache_region(id);
-        self.submit_dm_io(IoTag::Job(id), IoOp::Write, regions, Buffer::Bio(bio.id));
+        self.submit_dm_io(
+            CacheIoTag::Job(id),
+            IoOp::Write,
+            regions,
+            CacheBuffer::Bio(bio.id),
+        );
     }
 
     /// `flashcache_io_callback`: a cache job's data IO completed (interrupt context in

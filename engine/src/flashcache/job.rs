@@ -5,7 +5,7 @@
 //! Owns: storage and handles. A job's continuation is its [`Action`] (an enum), advanced by
 //! the target's step functions. Does not own the meaning of actions.
 
-use super::io::{Bio, JobId, MetaBufferId, Region};
+use super::io::{CacheBio, JobId, MetaBufferId, Region};
 
 /// Index meaning "no cache block" (an uncached or flush job; flashcache's -1).
 pub(crate) const NO_INDEX: u32 = u32::MAX;
@@ -36,7 +36,7 @@ pub(crate) enum Action {
 pub(crate) struct Job {
     pub action: Action,
     pub index: u32,
-    pub bio: Option<Bio>,
+    pub bio: Option<CacheBio>,
     pub error: bool,
     pub disk: Region,
     pub cache: Region,
@@ -134,7 +134,7 @@ pub(crate) enum PendingAction {
 
 #[derive(Debug, Clone, Copy)]
 struct PendingJob {
-    bio: Bio,
+    bio: CacheBio,
     action: PendingAction,
     index: u32,
     prev: u32,
@@ -174,7 +174,7 @@ impl Default for PendingQueue {
 
 impl PendingQueue {
     /// `flashcache_enq_pending`: insert at the head of the block's bucket.
-    pub fn enqueue(&mut self, bio: Bio, index: u32, action: PendingAction) {
+    pub fn enqueue(&mut self, bio: CacheBio, index: u32, action: PendingAction) {
         let bucket = index as usize % PENDING_BUCKETS;
         let head = self.buckets[bucket];
         let job = PendingJob {
@@ -229,7 +229,7 @@ impl PendingQueue {
     }
 
     /// Take the next job of a chain (and free its slot).
-    pub fn pop(&mut self, chain: &mut PendingChain) -> Option<(Bio, PendingAction)> {
+    pub fn pop(&mut self, chain: &mut PendingChain) -> Option<(CacheBio, PendingAction)> {
         if chain.head == NONE {
             return None;
         }
@@ -306,11 +306,11 @@ impl MetaBuffers {
 mod tests {
     use super::*;
     use crate::block::Op;
-    use crate::flashcache::io::BioId;
+    use crate::flashcache::io::CacheBioId;
 
-    fn bio(id: u64) -> Bio {
-        Bio {
-            id: BioId(id),
+    fn bio(id: u64) -> CacheBio {
+        CacheBio {
+            id: CacheBioId(id),
             op: Op::Read,
             sector: id * 8,
             sectors: 8,

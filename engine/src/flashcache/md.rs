@@ -9,7 +9,7 @@
 use super::config::MdWriteFailure;
 use super::inject::ErrorInjection;
 use super::instance::Flashcache;
-use super::io::{Buffer, Device, IoOp, IoTag, JobId, Region, RegionList};
+use super::io::{CacheBuffer, CacheIoTag, Device, IoOp, JobId, Region, RegionList};
 use super::job::Action;
 use super::layout::{encode_slot, MdSlot};
 use super::state::{BlockState, Transition};
@@ -101,10 +101,10 @@ impl Flashcache {
             u64::from(geometry.md_block_size_sectors),
         );
         self.submit_dm_io(
-            IoTag::MdWrite(id),
+            CacheIoTag::MdWrite(id),
             IoOp::Write,
             RegionList::one(region),
-            Buffer::Meta(buffer_id),
+            CacheBuffer::Meta(buffer_id),
         );
     }
 

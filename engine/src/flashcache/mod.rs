@@ -4,14 +4,14 @@
 //!
 //! The target is a sans-IO state machine shaped like the kernel module: jobs are records in
 //! slabs advanced by step functions (a job's continuation is an enum of flashcache's
-//! actions, never a closure; completions name their job by [`IoTag`]), IO completions run the callbacks flashcache runs in interrupt context, and
+//! actions, never a closure; completions name their job by [`CacheIoTag`]), IO completions run the callbacks flashcache runs in interrupt context, and
 //! everything flashcache defers to its single work item waits on worker lists drained in
 //! flashcache's fixed order by [`Flashcache::run_worker`].
 //!
 //! # Calling obligations
 //!
 //! Construction: [`Setup::new`] validates a [`FlashcacheConfig`] against the devices; for a
-//! writeback cache it then emits synchronous bulk [`Request::DmIo`]s (create: probe the
+//! writeback cache it then emits synchronous bulk [`CacheRequest::DmIo`]s (create: probe the
 //! superblock, write every slot, write the superblock; load: read the superblock, the
 //! slots, rewrite the superblock). Perform each, copy read data into
 //! [`Setup::meta_buffer_mut`] / write data from [`Setup::meta_buffer`], report it with
@@ -22,18 +22,18 @@
 //! (non-decreasing):
 //! - [`Flashcache::map`] for every bio, already split by dm core so that no bio straddles a
 //!   cache block (`ti->max_io_len = block_size`).
-//! - [`Flashcache::complete_dm_io`] exactly once per [`Request::DmIo`] and
-//!   [`Flashcache::complete_kcopyd`] exactly once per [`Request::KcopydCopy`], echoing the
-//!   request's tag, in whatever order the devices finish. Data of [`Buffer::Bio`] is the
+//! - [`Flashcache::complete_dm_io`] exactly once per [`CacheRequest::DmIo`] and
+//!   [`Flashcache::complete_kcopyd`] exactly once per [`CacheRequest::KcopydCopy`], echoing the
+//!   request's tag, in whatever order the devices finish. Data of [`CacheBuffer::Bio`] is the
 //!   bio's pages: a read fills them, a write (including a cache fill after a disk read)
-//!   writes what they hold. [`Buffer::Meta`] is target-owned bytes (see
+//!   writes what they hold. [`CacheBuffer::Meta`] is target-owned bytes (see
 //!   [`Flashcache::meta_buffer`]) that stay valid until the completion is reported.
-//! - [`Flashcache::run_worker`] after a [`Request::WakeWorker`] (at once, or after a
+//! - [`Flashcache::run_worker`] after a [`CacheRequest::WakeWorker`] (at once, or after a
 //!   modelled scheduling delay; another `WakeWorker` comes only after the worker ran).
 //! - [`Flashcache::tick`] at or after [`Flashcache::poll_deadline`].
 //!
 //! After every input drain [`Flashcache::poll_request`] and carry the requests out in
-//! order. [`Request::CompleteBio`] ends a bio (exactly once per mapped bio). Requests may
+//! order. [`CacheRequest::CompleteBio`] ends a bio (exactly once per mapped bio). Requests may
 //! be in flight concurrently; the target itself orders what must be ordered (a data write
 //! completes before the metadata write marking it dirty is issued; a cleaning copy
 //! completes before the metadata write marking it clean; one metadata write per md block at
@@ -78,14 +78,14 @@ pub(crate) mod set;
 mod tests;
 
 pub use config::{
-    Associativity, CacheMode, ConfigError, DeviceInfo, DiskAssocRule, FlashcacheConfig,
+    Associativity, CacheDeviceSizes, CacheMode, ConfigError, DiskAssocRule, FlashcacheConfig,
     MdWriteFailure, Options, Persistence, ReclaimPolicy, TableLine, Tunable, Tunables,
 };
 pub use inject::ErrorInjection;
-pub use instance::{Flashcache, InputError, Phase, StoreOutcome};
+pub use instance::{CacheInputError, Flashcache, Phase, StoreOutcome};
 pub use io::{
-    Bio, BioId, Buffer, Device, DmIoOutcome, DmIoRequest, IoOp, IoTag, JobId, KcopydRequest,
-    MetaBufferId, Region, RegionList, Request,
+    CacheBio, CacheBioId, CacheBuffer, CacheDmIo, CacheIoTag, CacheRequest, Device, DmIoOutcome,
+    IoOp, JobId, KcopydRequest, MetaBufferId, Region, RegionList,
 };
 pub use persist::{Setup, SetupError, SetupStatus};
 pub use seq::PidList;

@@ -9,7 +9,7 @@
 use super::config::CacheMode;
 use super::inject::ErrorInjection;
 use super::instance::Flashcache;
-use super::io::{Bio, JobId};
+use super::io::{CacheBio, JobId};
 use super::job::PendingAction;
 use super::state::{BlockState, Transition};
 use crate::block::IoStatus;
@@ -27,7 +27,7 @@ pub(crate) enum InvalOutcome {
 
 impl Flashcache {
     /// `flashcache_inval_blocks`.
-    pub(crate) fn inval_blocks(&mut self, bio: &Bio) -> InvalOutcome {
+    pub(crate) fn inval_blocks(&mut self, bio: &CacheBio) -> InvalOutcome {
         if self.injected(ErrorInjection::INVAL_PENDING_JOB_ALLOC_FAIL) {
             self.errors.memory_alloc_errors += 1;
             return InvalOutcome::Failed;
@@ -60,7 +60,7 @@ impl Flashcache {
 
     /// `flashcache_inval_block_set`: scan a whole set for any non-INVALID block whose range
     /// holds the IO's first or last sector. Returns true if the bio was queued.
-    fn inval_block_set_scan(&mut self, set: u32, bio: &Bio) -> bool {
+    fn inval_block_set_scan(&mut self, set: u32, bio: &CacheBio) -> bool {
         let geometry = self.blocks.geometry;
         let io_start = bio.sector;
         let io_end = bio.sector + u64::from(bio.sectors) - 1;
@@ -83,7 +83,7 @@ impl Flashcache {
 
     /// Handle one overlapping block: invalidate it if idle and clean, else queue the bio on
     /// it (starting a cleaning if it is dirty and idle). Returns true if the bio was queued.
-    fn inval_one_block(&mut self, index: u32, bio: &Bio) -> bool {
+    fn inval_one_block(&mut self, index: u32, bio: &CacheBio) -> bool {
         let block = *self.blocks.block(index);
         assert!(
             block.state.is_valid(),
@@ -114,7 +114,7 @@ impl Flashcache {
     }
 
     /// `flashcache_enq_pending`.
-    pub(crate) fn enqueue_pending(&mut self, bio: Bio, index: u32, action: PendingAction) {
+    pub(crate) fn enqueue_pending(&mut self, bio: CacheBio, index: u32, action: PendingAction) {
         self.pending.enqueue(bio, index, action);
         self.blocks.block_mut(index).nr_queued += 1;
         self.stats.enqueues += 1;

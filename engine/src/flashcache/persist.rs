@@ -7,14 +7,14 @@
 //! time. Does not own the byte layout (see [`super::layout`]).
 
 use super::config::{
-    CacheMode, ConfigError, DeviceInfo, FlashcacheConfig, Persistence, MAX_ASSOC,
+    CacheDeviceSizes, CacheMode, ConfigError, FlashcacheConfig, Persistence, MAX_ASSOC,
     MAX_MD_BLOCK_SIZE_SECTORS,
 };
 use super::geometry::{Geometry, GeometryParts};
-use super::instance::{Flashcache, InputError, Phase, StoreOutcome};
+use super::instance::{CacheInputError, Flashcache, Phase, StoreOutcome};
 use super::io::{
-    Buffer, Device, DmIoOutcome, DmIoRequest, IoOp, IoTag, MetaBufferId, Region, RegionList,
-    Request,
+    CacheBuffer, CacheDmIo, CacheIoTag, CacheRequest, Device, DmIoOutcome, IoOp, MetaBufferId,
+    Region, RegionList,
 };
 use super::job::MetaBuffers;
 use super::layout::{
@@ -56,7 +56,7 @@ pub enum SetupStatus {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stage {
+enum PersistStage {
     /// Create: read the md block at sector 0 to detect an existing cache.
     Probe,
     /// Load: read 8 sectors at 0.
@@ -75,10 +75,10 @@ enum Stage {
 #[derive(Debug)]
 pub struct Setup {
     config: FlashcacheConfig,
-    devices: DeviceInfo,
+    devices: CacheDeviceSizes,
     now_ns: u64,
-    stage: Stage,
-    out: VecDeque<Request>,
+    stage: PersistStage,
+    out: VecDeque<CacheRequest>,
     meta: MetaBuffers,
     sequence: u32,
     in_flight: Option<(u32, MetaBufferId, u64)>,
@@ -94,7 +94,7 @@ impl Setup {
     /// Validate `config` against the devices and start creating or loading.
     pub fn new(
         config: FlashcacheConfig,
-        devices: DeviceInfo,
+        devices: CacheDeviceSizes,
         now_ns: u64,
     ) -> Result<Setup, ConfigError> {
         config.table.validate(&devices, &config.options)?;
@@ -110,7 +110,7 @@ impl Setup {
             config,
             devices,
             now_ns,
-            stage: Stage::Done,
+            stage: PersistStage::Done,
             out: VecDeque::new(),
             meta: MetaBuffers::default(),
             sequence: 0,
@@ -124,10 +124,10 @@ impl Setup {
         };
         if setup.config.table.mode == CacheMode::WriteBack {
             if reload {
-                setup.stage = Stage::ReadSuperblock;
+                setup.stage = PersistStage::ReadSuperblock;
                 setup.issue(IoOp::Read, 0, SUPERBLOCK_PROBE_SECTORS.into(), None);
             } else {
-                setup.stage = Stage::Probe;
+                setup.stage = PersistStage::Probe;
                 let md_block_size = setup.config.table.effective_md_block_size_sectors();
                 setup.issue(IoOp::Read, 0, md_block_size.into(), None);
             }
@@ -136,7 +136,7 @@ impl Setup {
     }
 
     /// The next bulk IO to perform (there is at most one at a time).
-    pub fn poll_request(&mut self) -> Option<Request> {
+    pub fn poll_request(&mut self) -> Option<CacheRequest> {
         self.out.pop_front()
     }
 
@@ -153,7 +153,7 @@ impl Setup {
     pub fn status(&self) -> SetupStatus {
         match (&self.failure, self.stage) {
             (Some(error), _) => SetupStatus::Failed(error.clone()),
-            (None, Stage::Done) => SetupStatus::Ready,
+            (None, PersistStage::Done) => SetupStatus::Ready,
             _ => SetupStatus::InProgress,
         }
     }
@@ -165,7 +165,7 @@ impl Setup {
         }
         assert_eq!(
             self.stage,
-            Stage::Done,
+            PersistStage::Done,
             "Setup::finish before the setup is ready"
         );
         let geometry = self.geometry.expect("geometry known when done");
@@ -187,11 +187,11 @@ impl Setup {
         }
         self.sequence += 1;
         self.in_flight = Some((self.sequence, buffer, sector));
-        self.out.push_back(Request::DmIo(DmIoRequest {
-            tag: IoTag::Bulk(self.sequence),
+        self.out.push_back(CacheRequest::DmIo(CacheDmIo {
+            tag: CacheIoTag::Bulk(self.sequence),
             op,
             regions: RegionList::one(Region::new(Device::Ssd, sector, sectors)),
-            buffer: Buffer::Meta(buffer),
+            buffer: CacheBuffer::Meta(buffer),
             sync: true,
             timeout_ns: None,
         }));
@@ -199,37 +199,41 @@ impl Setup {
 
     fn fail(&mut self, error: SetupError) {
         self.failure = Some(error);
-        self.stage = Stage::Done;
+        self.stage = PersistStage::Done;
     }
 
     /// A bulk IO finished.
-    pub fn complete_dm_io(&mut self, tag: IoTag, outcome: DmIoOutcome) -> Result<(), InputError> {
+    pub fn complete_dm_io(
+        &mut self,
+        tag: CacheIoTag,
+        outcome: DmIoOutcome,
+    ) -> Result<(), CacheInputError> {
         let Some((sequence, buffer, sector)) = self.in_flight else {
-            return Err(InputError::UnknownTag { tag });
+            return Err(CacheInputError::UnknownTag { tag });
         };
-        if tag != IoTag::Bulk(sequence) {
-            return Err(InputError::UnknownTag { tag });
+        if tag != CacheIoTag::Bulk(sequence) {
+            return Err(CacheInputError::UnknownTag { tag });
         }
         self.in_flight = None;
         let bytes = self.meta.get(buffer).expect("in flight").to_vec();
         self.meta.free(buffer);
         if outcome.failed() {
             let what = match self.stage {
-                Stage::Probe | Stage::ReadSuperblock => "reading the superblock",
-                Stage::WriteSlots => "writing cache metadata",
-                Stage::ReadSlots => "reading cache metadata",
-                Stage::WriteSuperblock | Stage::Done => "writing the superblock",
+                PersistStage::Probe | PersistStage::ReadSuperblock => "reading the superblock",
+                PersistStage::WriteSlots => "writing cache metadata",
+                PersistStage::ReadSlots => "reading cache metadata",
+                PersistStage::WriteSuperblock | PersistStage::Done => "writing the superblock",
             };
             self.fail(SetupError::Io { what, sector });
             return Ok(());
         }
         match self.stage {
-            Stage::Probe => self.after_probe(&bytes),
-            Stage::ReadSuperblock => self.after_superblock_read(&bytes),
-            Stage::WriteSlots => self.write_next_slots(),
-            Stage::ReadSlots => self.after_slots_read(&bytes),
-            Stage::WriteSuperblock => self.stage = Stage::Done,
-            Stage::Done => unreachable!("no IO after done"),
+            PersistStage::Probe => self.after_probe(&bytes),
+            PersistStage::ReadSuperblock => self.after_superblock_read(&bytes),
+            PersistStage::WriteSlots => self.write_next_slots(),
+            PersistStage::ReadSlots => self.after_slots_read(&bytes),
+            PersistStage::WriteSuperblock => self.stage = PersistStage::Done,
+            PersistStage::Done => unreachable!("no IO after done"),
         }
         Ok(())
     }
@@ -245,7 +249,7 @@ impl Setup {
             self.fail(SetupError::ExistingCache);
             return;
         }
-        self.stage = Stage::WriteSlots;
+        self.stage = PersistStage::WriteSlots;
         self.next_md_block = 0;
         self.write_next_slots();
     }
@@ -291,7 +295,7 @@ impl Setup {
 
     fn write_superblock(&mut self, version: u32) {
         let geometry = self.geometry.expect("geometry known");
-        self.stage = Stage::WriteSuperblock;
+        self.stage = PersistStage::WriteSuperblock;
         let superblock = superblock_for(
             &self.config,
             &self.devices,
@@ -316,7 +320,7 @@ impl Setup {
                 self.clean_shutdown = superblock.state() != Some(SuperblockState::Dirty);
                 self.geometry = Some(geometry);
                 self.loaded = Vec::with_capacity(geometry.size_blocks as usize);
-                self.stage = Stage::ReadSlots;
+                self.stage = PersistStage::ReadSlots;
                 self.next_md_block = 0;
                 self.read_next_slots();
             }
@@ -430,7 +434,7 @@ impl Setup {
 /// The superblock describing this cache in state `state`.
 fn superblock_for(
     config: &FlashcacheConfig,
-    devices: &DeviceInfo,
+    devices: &CacheDeviceSizes,
     geometry: &Geometry,
     write_only: bool,
     state: SuperblockState,
@@ -545,11 +549,11 @@ impl Flashcache {
         };
         store.sequence += 1;
         store.in_flight = Some((store.sequence, buffer));
-        self.out.push_back(Request::DmIo(DmIoRequest {
-            tag: IoTag::Bulk(store.sequence),
+        self.out.push_back(CacheRequest::DmIo(CacheDmIo {
+            tag: CacheIoTag::Bulk(store.sequence),
             op: IoOp::Write,
             regions: RegionList::one(Region::new(Device::Ssd, sector, sectors)),
-            buffer: Buffer::Meta(buffer),
+            buffer: CacheBuffer::Meta(buffer),
             sync: true,
             timeout_ns: None,
         }));
@@ -561,14 +565,14 @@ impl Flashcache {
         &mut self,
         sequence: u32,
         outcome: DmIoOutcome,
-        tag: IoTag,
-    ) -> Result<(), InputError> {
+        tag: CacheIoTag,
+    ) -> Result<(), CacheInputError> {
         let in_flight = self.store.as_ref().and_then(|store| store.in_flight);
         let Some((expected, buffer)) = in_flight else {
-            return Err(InputError::UnknownTag { tag });
+            return Err(CacheInputError::UnknownTag { tag });
         };
         if expected != sequence {
-            return Err(InputError::UnknownTag { tag });
+            return Err(CacheInputError::UnknownTag { tag });
         }
         self.meta.free(buffer);
         let store = self.store.as_mut().expect("store in progress");

@@ -202,7 +202,11 @@ impl TableLine {
 
     /// Check the arguments in the order `flashcache_ctr` does and with its reasons.
     /// Arguments a RELOAD ignores (all geometry) are not checked for RELOAD.
-    pub fn validate(&self, devices: &DeviceInfo, options: &Options) -> Result<(), ConfigError> {
+    pub fn validate(
+        &self,
+        devices: &CacheDeviceSizes,
+        options: &Options,
+    ) -> Result<(), ConfigError> {
         if self.mode == CacheMode::WriteBack && self.persistence == Persistence::Reload {
             return Ok(());
         }
@@ -282,7 +286,7 @@ impl TableLine {
 
 /// What the constructor needs to know about the two devices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeviceInfo {
+pub struct CacheDeviceSizes {
     /// SSD capacity in sectors.
     pub ssd_sectors: u64,
     /// Disk capacity in sectors.
@@ -295,7 +299,7 @@ pub struct DeviceInfo {
 mod tests {
     use super::*;
 
-    const DEVICES: DeviceInfo = DeviceInfo {
+    const DEVICES: CacheDeviceSizes = CacheDeviceSizes {
         ssd_sectors: 2_097_152,
         disk_sectors: 20_971_520,
         ssd_logical_block_bytes: 512,
@@ -434,7 +438,7 @@ mod tests {
     #[test]
     fn md_block_must_cover_an_ssd_logical_block() {
         let table = TableLine::parse("0 100 flashcache d s v 1 2 8 0 512 0 0 1").expect("parses");
-        let devices = DeviceInfo {
+        let devices = CacheDeviceSizes {
             ssd_logical_block_bytes: 4096,
             ..DEVICES
         };

@@ -17,7 +17,7 @@ use crate::target::io::BioKey;
 use crate::target::io::TargetIo;
 
 #[derive(Debug, Clone)]
-struct Piece {
+struct LinearPiece {
     bio: BioKey,
     pending: u32,
     status: IoStatus,
@@ -37,7 +37,7 @@ pub(crate) struct LinearTarget {
     device: DeviceId,
     offset_sectors: u64,
     info: DeviceInfo,
-    pieces: Slab<Piece>,
+    pieces: Slab<LinearPiece>,
     chunks: Slab<DeviceChunk>,
 }
 
@@ -104,7 +104,7 @@ impl LinearTarget {
                 done += len;
             }
         }
-        let piece = self.pieces.insert(Piece {
+        let piece = self.pieces.insert(LinearPiece {
             bio: io.bio,
             pending: chunks.len() as u32,
             status: IoStatus::Ok,

@@ -3,7 +3,7 @@
 use super::harness::{small_config, Harness};
 use crate::block::{IoStatus, Op};
 use crate::flashcache::config::CacheMode;
-use crate::flashcache::io::Request;
+use crate::flashcache::io::CacheRequest;
 
 fn writeback() -> Harness {
     Harness::new(small_config(CacheMode::WriteBack))
@@ -37,7 +37,7 @@ fn write_behind_a_cleaning_goes_to_disk_after_the_clean() {
     assert!(h
         .outstanding()
         .iter()
-        .any(|r| matches!(r, Request::KcopydCopy(_))));
+        .any(|r| matches!(r, CacheRequest::KcopydCopy(_))));
     let write = h.submit(Op::Write, 8, 8);
     assert_eq!(h.fc.stats().enqueues, 1);
     h.settle();
@@ -113,23 +113,23 @@ fn hits_on_an_idle_block_with_nothing_queued_are_served_from_the_ssd() {
 
 #[test]
 fn completions_of_unknown_or_finished_requests_are_refused() {
-    use crate::flashcache::instance::InputError;
-    use crate::flashcache::io::{DmIoOutcome, IoTag};
+    use crate::flashcache::instance::CacheInputError;
+    use crate::flashcache::io::{CacheIoTag, DmIoOutcome};
     let mut h = writeback();
     h.submit(Op::Read, 0, 8);
-    let Some(Request::DmIo(io)) = h.outstanding().first().copied() else {
+    let Some(CacheRequest::DmIo(io)) = h.outstanding().first().copied() else {
         panic!("disk read expected");
     };
     h.settle();
     // The job moved on (or finished): a second completion of that request is refused.
     assert_eq!(
         h.fc.complete_dm_io(io.tag, DmIoOutcome::OK, 0),
-        Err(InputError::UnknownTag { tag: io.tag })
+        Err(CacheInputError::UnknownTag { tag: io.tag })
     );
     assert!(h.fc.complete_kcopyd(io.tag, false, 0, 0).is_err());
     assert!(h
         .fc
-        .complete_dm_io(IoTag::Bulk(3), DmIoOutcome::OK, 0)
+        .complete_dm_io(CacheIoTag::Bulk(3), DmIoOutcome::OK, 0)
         .is_err());
     h.fc.check_invariants();
 }

@@ -5,8 +5,8 @@ use super::harness::{small_config, Fault, Harness};
 use crate::block::{IoStatus, Op};
 use crate::flashcache::config::{CacheMode, MdWriteFailure};
 use crate::flashcache::inject::ErrorInjection;
-use crate::flashcache::instance::{InputError, Phase};
-use crate::flashcache::io::{Device, IoOp, Request};
+use crate::flashcache::instance::{CacheInputError, Phase};
+use crate::flashcache::io::{CacheRequest, Device, IoOp};
 use crate::flashcache::state::BlockState;
 
 fn harness(mode: CacheMode) -> Harness {
@@ -209,15 +209,18 @@ fn md_dirty_write_failure_panics_when_faithful() {
         "bio ended before the VERIFY"
     );
     assert!(matches!(h.fc.phase(), Phase::Halted(_)));
-    let bio = crate::flashcache::io::Bio {
-        id: crate::flashcache::io::BioId(77),
+    let bio = crate::flashcache::io::CacheBio {
+        id: crate::flashcache::io::CacheBioId(77),
         op: Op::Read,
         sector: 0,
         sectors: 8,
         pid: 1,
         tgid: 1,
     };
-    assert!(matches!(h.fc.map(bio, 0), Err(InputError::Halted { .. })));
+    assert!(matches!(
+        h.fc.map(bio, 0),
+        Err(CacheInputError::Halted { .. })
+    ));
 }
 
 // Row: kcopyd cleaning copy fails (Decision 9: retried and counted).
@@ -381,7 +384,7 @@ fn ssd_requests_carry_the_timeout_and_a_timeout_is_a_cache_error() {
     let mut h = Harness::new(config);
     assert_eq!(h.io(Op::Write, 96, 8), IoStatus::Ok);
     let read = h.submit(Op::Read, 96, 8);
-    let Some(Request::DmIo(io)) = h.outstanding().first().copied() else {
+    let Some(CacheRequest::DmIo(io)) = h.outstanding().first().copied() else {
         panic!("expected the SSD read");
     };
     assert_eq!(io.timeout_ns, Some(3_000_000));
@@ -395,7 +398,7 @@ fn ssd_requests_carry_the_timeout_and_a_timeout_is_a_cache_error() {
     );
     assert!(h.fc.bypassing());
     let disk_only = h.count_log(|r| {
-        matches!(r, Request::DmIo(io) if io.regions.as_slice().iter().all(|r| r.device == Device::Disk)
+        matches!(r, CacheRequest::DmIo(io) if io.regions.as_slice().iter().all(|r| r.device == Device::Disk)
             && io.timeout_ns.is_some())
     });
     assert_eq!(disk_only, 0, "disk IO is never timed");

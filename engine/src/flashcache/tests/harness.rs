@@ -5,11 +5,12 @@
 
 use crate::block::{IoStatus, Op};
 use crate::flashcache::config::{
-    Associativity, CacheMode, DeviceInfo, FlashcacheConfig, Persistence, TableLine,
+    Associativity, CacheDeviceSizes, CacheMode, FlashcacheConfig, Persistence, TableLine,
 };
 use crate::flashcache::instance::Flashcache;
 use crate::flashcache::io::{
-    Bio, BioId, Buffer, Device, DmIoOutcome, DmIoRequest, IoOp, IoTag, KcopydRequest, Request,
+    CacheBio, CacheBioId, CacheBuffer, CacheDmIo, CacheIoTag, CacheRequest, Device, DmIoOutcome,
+    IoOp, KcopydRequest,
 };
 use crate::flashcache::persist::{Setup, SetupError, SetupStatus};
 use std::collections::BTreeMap;
@@ -66,8 +67,8 @@ pub enum Order {
 }
 
 #[derive(Debug, Clone)]
-struct BioRecord {
-    bio: Bio,
+struct HarnessBio {
+    bio: CacheBio,
     /// Data versions per sector of the bio's pages.
     pages: Vec<u64>,
     submitted_at: u64,
@@ -143,23 +144,23 @@ pub struct Harness {
     pub now_ns: u64,
     pub order: Order,
     pub faults: Vec<Fault>,
-    outstanding: Vec<Request>,
+    outstanding: Vec<CacheRequest>,
     worker_wanted: bool,
-    bios: BTreeMap<BioId, BioRecord>,
+    bios: BTreeMap<CacheBioId, HarnessBio>,
     truth: BTreeMap<u64, SectorTruth>,
     next_bio: u64,
     clock: u64,
     rng: u64,
     /// Every request the target emitted, for tests that look at the IO pattern.
-    pub log: Vec<Request>,
+    pub log: Vec<CacheRequest>,
     pub check_invariants: bool,
 }
 
 pub const SSD_SECTORS: u64 = 4200;
 pub const DISK_SECTORS: u64 = 1 << 20;
 
-pub fn devices() -> DeviceInfo {
-    DeviceInfo {
+pub fn devices() -> CacheDeviceSizes {
+    CacheDeviceSizes {
         ssd_sectors: SSD_SECTORS,
         disk_sectors: DISK_SECTORS,
         ssd_logical_block_bytes: 512,
@@ -185,18 +186,18 @@ pub fn run_setup(
 /// Drive a setup to completion against `ssd`; also returns the bulk requests' sizes.
 pub fn run_setup_on(
     config: FlashcacheConfig,
-    devices: DeviceInfo,
+    devices: CacheDeviceSizes,
     ssd: &mut Store,
     now_ns: u64,
 ) -> Result<(Flashcache, Vec<u64>), SetupError> {
     let mut sizes = Vec::new();
     let mut setup = Setup::new(config, devices, now_ns).map_err(SetupError::Config)?;
     while let Some(request) = setup.poll_request() {
-        let Request::DmIo(io) = request else {
+        let CacheRequest::DmIo(io) = request else {
             panic!("setup emitted {request:?}");
         };
         assert!(io.sync, "bulk IO is synchronous");
-        let Buffer::Meta(buffer) = io.buffer else {
+        let CacheBuffer::Meta(buffer) = io.buffer else {
             panic!("bulk IO without a metadata buffer");
         };
         let region = io.regions.as_slice()[0];
@@ -278,14 +279,21 @@ impl Harness {
     }
 
     /// Submit a bio; returns its id. Writes carry a fresh version in every sector.
-    pub fn submit(&mut self, op: Op, sector: u64, sectors: u32) -> BioId {
+    pub fn submit(&mut self, op: Op, sector: u64, sectors: u32) -> CacheBioId {
         self.submit_as(op, sector, sectors, 100, 100)
     }
 
-    pub fn submit_as(&mut self, op: Op, sector: u64, sectors: u32, pid: i32, tgid: i32) -> BioId {
-        let id = BioId(self.next_bio);
+    pub fn submit_as(
+        &mut self,
+        op: Op,
+        sector: u64,
+        sectors: u32,
+        pid: i32,
+        tgid: i32,
+    ) -> CacheBioId {
+        let id = CacheBioId(self.next_bio);
         self.next_bio += 1;
-        let bio = Bio {
+        let bio = CacheBio {
             id,
             op,
             sector,
@@ -311,7 +319,7 @@ impl Harness {
         }
         self.bios.insert(
             id,
-            BioRecord {
+            HarnessBio {
                 bio,
                 pages,
                 submitted_at: now,
@@ -329,12 +337,14 @@ impl Harness {
         while let Some(request) = self.fc.poll_request() {
             self.log.push(request);
             match request {
-                Request::CompleteBio { bio, status } => self.bio_done(bio, status),
-                Request::WakeWorker => {
+                CacheRequest::CompleteBio { bio, status } => self.bio_done(bio, status),
+                CacheRequest::WakeWorker => {
                     assert!(!self.worker_wanted, "WakeWorker while already scheduled");
                     self.worker_wanted = true;
                 }
-                Request::DmIo(_) | Request::KcopydCopy(_) => self.outstanding.push(request),
+                CacheRequest::DmIo(_) | CacheRequest::KcopydCopy(_) => {
+                    self.outstanding.push(request)
+                }
             }
         }
         if self.check_invariants {
@@ -342,7 +352,7 @@ impl Harness {
         }
     }
 
-    fn bio_done(&mut self, id: BioId, status: IoStatus) {
+    fn bio_done(&mut self, id: CacheBioId, status: IoStatus) {
         let now = self.tick_clock();
         let record = self.bios.get_mut(&id).expect("known bio");
         assert!(record.status.is_none(), "bio {id:?} completed twice");
@@ -377,16 +387,16 @@ impl Harness {
         }
     }
 
-    pub fn status_of(&self, id: BioId) -> Option<IoStatus> {
+    pub fn status_of(&self, id: CacheBioId) -> Option<IoStatus> {
         self.bios[&id].status
     }
 
     /// Versions a completed read returned.
-    pub fn read_pages(&self, id: BioId) -> Vec<u64> {
+    pub fn read_pages(&self, id: CacheBioId) -> Vec<u64> {
         self.bios[&id].pages.clone()
     }
 
-    pub fn outstanding(&self) -> &[Request] {
+    pub fn outstanding(&self) -> &[CacheRequest] {
         &self.outstanding
     }
 
@@ -416,8 +426,8 @@ impl Harness {
     pub fn complete_at(&mut self, position: usize) {
         let request = self.outstanding.remove(position);
         match request {
-            Request::DmIo(io) => self.perform_dm_io(io),
-            Request::KcopydCopy(copy) => self.perform_copy(copy),
+            CacheRequest::DmIo(io) => self.perform_dm_io(io),
+            CacheRequest::KcopydCopy(copy) => self.perform_copy(copy),
             _ => unreachable!(),
         }
         self.collect();
@@ -430,7 +440,7 @@ impl Harness {
         }
     }
 
-    fn perform_dm_io(&mut self, io: DmIoRequest) {
+    fn perform_dm_io(&mut self, io: CacheDmIo) {
         let mut error_bits = 0u64;
         for (bit, region) in io.regions.as_slice().iter().enumerate() {
             let op = match io.op {
@@ -442,7 +452,7 @@ impl Harness {
                 continue;
             }
             match (io.op, io.buffer) {
-                (IoOp::Read, Buffer::Bio(bio)) => {
+                (IoOp::Read, CacheBuffer::Bio(bio)) => {
                     let versions: Vec<u64> = (region.sector..region.end())
                         .map(|s| match region.device {
                             Device::Ssd => self.ssd.version(s),
@@ -451,7 +461,7 @@ impl Harness {
                         .collect();
                     self.bios.get_mut(&bio).expect("bio").pages = versions;
                 }
-                (IoOp::Write, Buffer::Bio(bio)) => {
+                (IoOp::Write, CacheBuffer::Bio(bio)) => {
                     let pages = self.bios[&bio].pages.clone();
                     assert_eq!(pages.len() as u64, region.sectors, "bio buffer vs region");
                     let store = self.store_mut(region.device);
@@ -461,7 +471,7 @@ impl Harness {
                             .insert(region.sector + i as u64, Sector::Data(version));
                     }
                 }
-                (IoOp::Write, Buffer::Meta(buffer)) => {
+                (IoOp::Write, CacheBuffer::Meta(buffer)) => {
                     let bytes = self.fc.meta_buffer(buffer).expect("live buffer").to_vec();
                     assert_eq!(bytes.len() as u64, region.sectors * 512);
                     for (i, chunk) in bytes.chunks(512).enumerate() {
@@ -469,7 +479,7 @@ impl Harness {
                             .write_bytes(region.sector + i as u64, chunk);
                     }
                 }
-                (IoOp::Read, Buffer::Meta(buffer)) => {
+                (IoOp::Read, CacheBuffer::Meta(buffer)) => {
                     let mut bytes = vec![0u8; region.sectors as usize * 512];
                     for (i, chunk) in bytes.chunks_mut(512).enumerate() {
                         self.ssd.read_bytes(region.sector + i as u64, chunk);
@@ -485,7 +495,7 @@ impl Harness {
                         store.sectors.remove(&s);
                     }
                 }
-                (IoOp::Flush, Buffer::None) => {}
+                (IoOp::Flush, CacheBuffer::None) => {}
                 other => panic!("unexpected dm_io shape {other:?}"),
             }
         }
@@ -551,7 +561,7 @@ impl Harness {
     }
 
     /// Complete requests (FIFO) and run the worker, leaving requests matching `hold` out.
-    pub fn settle_except(&mut self, hold: impl Fn(&Request) -> bool) {
+    pub fn settle_except(&mut self, hold: impl Fn(&CacheRequest) -> bool) {
         loop {
             if self.worker_wanted {
                 self.run_worker();
@@ -622,7 +632,7 @@ impl Harness {
     }
 
     /// Requests of the log matching a predicate.
-    pub fn count_log(&self, predicate: impl Fn(&Request) -> bool) -> usize {
+    pub fn count_log(&self, predicate: impl Fn(&CacheRequest) -> bool) -> usize {
         self.log.iter().filter(|r| predicate(r)).count()
     }
 
@@ -680,17 +690,17 @@ impl Harness {
 }
 
 /// Convenience: is this request a dm_io on `device` with `op`?
-pub fn is_io(request: &Request, device: Device, op: IoOp) -> bool {
-    matches!(request, Request::DmIo(io) if io.op == op
+pub fn is_io(request: &CacheRequest, device: Device, op: IoOp) -> bool {
+    matches!(request, CacheRequest::DmIo(io) if io.op == op
         && io.regions.as_slice().iter().any(|r| r.device == device))
 }
 
 /// Is this request a metadata write?
-pub fn is_md_write(request: &Request) -> bool {
+pub fn is_md_write(request: &CacheRequest) -> bool {
     matches!(
         request,
-        Request::DmIo(DmIoRequest {
-            tag: IoTag::MdWrite(_),
+        CacheRequest::DmIo(CacheDmIo {
+            tag: CacheIoTag::MdWrite(_),
             ..
         })
     )

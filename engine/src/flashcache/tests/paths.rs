@@ -3,7 +3,7 @@
 use super::harness::{is_io, is_md_write, small_config, Harness};
 use crate::block::{IoStatus, Op};
 use crate::flashcache::config::{CacheMode, Tunable};
-use crate::flashcache::io::{Device, IoOp, Request};
+use crate::flashcache::io::{CacheRequest, Device, IoOp};
 use crate::flashcache::seq::PidList;
 use crate::flashcache::state::BlockState;
 
@@ -74,7 +74,7 @@ fn writethrough_writes_both_devices_in_one_dm_io() {
     assert_eq!(h.fc.geometry().data_start_sector(), 0);
     assert_eq!(h.io(Op::Write, 4096, 8), IoStatus::Ok);
     let two_region = h.count_log(|r| {
-        matches!(r, Request::DmIo(io) if io.op == IoOp::Write && io.regions.as_slice().len() == 2
+        matches!(r, CacheRequest::DmIo(io) if io.op == IoOp::Write && io.regions.as_slice().len() == 2
             && io.regions.as_slice()[0].device == Device::Disk
             && io.regions.as_slice()[1].device == Device::Ssd)
     });
@@ -237,8 +237,8 @@ fn status_reports_and_renders_live_counters() {
 #[test]
 fn bios_that_straddle_blocks_are_refused() {
     let mut h = writeback();
-    let bio = crate::flashcache::io::Bio {
-        id: crate::flashcache::io::BioId(999),
+    let bio = crate::flashcache::io::CacheBio {
+        id: crate::flashcache::io::CacheBioId(999),
         op: Op::Read,
         sector: 6,
         sectors: 4,
@@ -247,7 +247,7 @@ fn bios_that_straddle_blocks_are_refused() {
     };
     assert!(matches!(
         h.fc.map(bio, 0),
-        Err(crate::flashcache::instance::InputError::BioShape { .. })
+        Err(crate::flashcache::instance::CacheInputError::BioShape { .. })
     ));
     assert!(h.fc.poll_request().is_none());
 }

@@ -2,9 +2,9 @@
 
 use super::harness::{devices, run_setup, run_setup_on, small_config, Fault, Harness, Store};
 use crate::block::{IoStatus, Op};
-use crate::flashcache::config::{CacheMode, DeviceInfo, Persistence, Tunable};
+use crate::flashcache::config::{CacheDeviceSizes, CacheMode, Persistence, Tunable};
 use crate::flashcache::instance::{Flashcache, Phase};
-use crate::flashcache::io::{Device, IoOp, Request};
+use crate::flashcache::io::{CacheRequest, Device, IoOp};
 use crate::flashcache::layout::{
     offset, Superblock, SuperblockState, SB_STATE_DIRTY, SB_STATE_UNSTABLE,
 };
@@ -265,7 +265,7 @@ fn version_one_superblock_uses_one_sector_metadata_blocks() {
 
 #[test]
 fn bulk_metadata_io_moves_at_most_256_kib_per_request() {
-    let devices = DeviceInfo {
+    let devices = CacheDeviceSizes {
         ssd_sectors: 600_000,
         ..devices()
     };
@@ -284,5 +284,5 @@ fn bulk_metadata_io_moves_at_most_256_kib_per_request() {
         fc.gauges().size_blocks,
         u64::from(fc.geometry().size_blocks)
     );
-    let _ = Request::WakeWorker;
+    let _ = CacheRequest::WakeWorker;
 }

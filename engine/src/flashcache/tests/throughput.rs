@@ -8,21 +8,21 @@ use super::harness::{run_setup, small_config, Store};
 use crate::block::{IoStatus, Op};
 use crate::flashcache::config::CacheMode;
 use crate::flashcache::instance::Flashcache;
-use crate::flashcache::io::{Bio, BioId, DmIoOutcome, Request};
+use crate::flashcache::io::{CacheBio, CacheBioId, CacheRequest, DmIoOutcome};
 
 /// Drain the target's requests, completing every IO at once; returns bios completed OK.
 fn drain(fc: &mut Flashcache) -> u64 {
     let mut ok = 0;
     while let Some(request) = fc.poll_request() {
         match request {
-            Request::DmIo(io) => fc
+            CacheRequest::DmIo(io) => fc
                 .complete_dm_io(io.tag, DmIoOutcome::OK, 0)
                 .expect("accepted"),
-            Request::KcopydCopy(copy) => {
+            CacheRequest::KcopydCopy(copy) => {
                 fc.complete_kcopyd(copy.tag, false, 0, 0).expect("accepted")
             }
-            Request::WakeWorker => fc.run_worker(0).expect("runs"),
-            Request::CompleteBio { status, .. } => ok += u64::from(status == IoStatus::Ok),
+            CacheRequest::WakeWorker => fc.run_worker(0).expect("runs"),
+            CacheRequest::CompleteBio { status, .. } => ok += u64::from(status == IoStatus::Ok),
         }
     }
     ok
@@ -36,8 +36,8 @@ fn hit_path_probe() {
         .unwrap_or(20_000);
     let mut ssd = Store::default();
     let mut fc = run_setup(small_config(CacheMode::WriteBack), &mut ssd, 0).expect("created");
-    let bio = |id: u64, op: Op, block: u64| Bio {
-        id: BioId(id),
+    let bio = |id: u64, op: Op, block: u64| CacheBio {
+        id: CacheBioId(id),
         op,
         sector: 8 * block,
         sectors: 8,

@@ -6,7 +6,7 @@ use super::harness::{is_md_write, small_config, Harness};
 use crate::block::{IoStatus, Op};
 use crate::flashcache::config::{CacheMode, ReclaimPolicy, Tunable};
 use crate::flashcache::instance::Phase;
-use crate::flashcache::io::Request;
+use crate::flashcache::io::CacheRequest;
 use crate::flashcache::layout::{decode_slot, Superblock, SuperblockState, SB_STATE_CLEAN};
 use crate::flashcache::state::BlockState;
 
@@ -16,8 +16,8 @@ fn writeback() -> Harness {
     Harness::new(small_config(CacheMode::WriteBack))
 }
 
-fn is_copy(request: &Request) -> bool {
-    matches!(request, Request::KcopydCopy(_))
+fn is_copy(request: &CacheRequest) -> bool {
+    matches!(request, CacheRequest::KcopydCopy(_))
 }
 
 fn copies(h: &Harness) -> usize {

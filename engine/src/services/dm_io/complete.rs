@@ -4,7 +4,9 @@
 //! Deliberately not here: submission and splitting (see `mod.rs` and `split.rs`).
 
 use super::RegionState;
-use super::{DmIo, DmIoClientId, DmIoError, DmIoHandle, Notice, NoticeBody, Phase, RegionNotice};
+use super::{
+    DmIo, DmIoClientId, DmIoError, DmIoHandle, DmIoPhase, Notice, NoticeBody, RegionNotice,
+};
 use crate::block::{DeviceId, IoStatus, Op};
 use crate::io::{IoTag, Output};
 use crate::services::block_layer::{failed, BlockLayer, InFlightIo, IoOwner};
@@ -66,7 +68,7 @@ impl DmIo {
             .requests
             .get_mut(key)
             .expect("a live piece's request exists");
-        assert_eq!(request.phase, Phase::Dispatched);
+        assert_eq!(request.phase, DmIoPhase::Dispatched);
         if failed(status) {
             request.error_bits |= 1 << index;
             request.region_status[index] = request.region_status[index].worst(status);
@@ -152,7 +154,7 @@ impl DmIo {
             route: request.route,
             body,
         });
-        if request.phase == Phase::Dispatched {
+        if request.phase == DmIoPhase::Dispatched {
             self.release_slot(bl, request.client);
         }
     }
@@ -314,7 +316,7 @@ impl DmIo {
         if targets.is_empty() {
             return;
         }
-        if request.phase == Phase::Waiting {
+        if request.phase == DmIoPhase::Waiting {
             // Never dispatched: nothing in flight; the regions are simply cancelled.
             for &index in &targets {
                 request.region_state[index] = RegionState::Cancelled;

@@ -182,14 +182,14 @@ pub(crate) struct Notice {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
+enum DmIoPhase {
     /// Waiting for a client slot.
     Waiting,
     Dispatched,
 }
 
 #[derive(Debug, Clone)]
-struct Request {
+struct DmIoRecord {
     client: DmIoClientId,
     route: Route,
     op: Op,
@@ -199,7 +199,7 @@ struct Request {
     buffer: Buffer,
     regions: Vec<DmIoRegion>,
     timed: Option<TimedControl>,
-    phase: Phase,
+    phase: DmIoPhase,
     /// References: 1 during dispatch (the extra one) plus one per device IO not yet done.
     references: u32,
     error_bits: u64,
@@ -214,7 +214,7 @@ struct Request {
 }
 
 #[derive(Debug, Clone)]
-struct Client {
+struct DmIoClient {
     label: String,
     min_ios: u32,
     in_flight: u32,
@@ -235,8 +235,8 @@ pub struct DmIoStats {
 /// The dm_io service. See the module documentation.
 #[derive(Debug, Default)]
 pub(crate) struct DmIo {
-    clients: Vec<Client>,
-    requests: Slab<Request>,
+    clients: Vec<DmIoClient>,
+    requests: Slab<DmIoRecord>,
     deadlines: BTreeSet<(u64, SlabKey)>,
     pub notices: VecDeque<Notice>,
     pub stats: DmIoStats,
@@ -250,7 +250,7 @@ impl DmIo {
             "a dm_io client needs at least one request slot"
         );
         let id = DmIoClientId(self.clients.len() as u32);
-        self.clients.push(Client {
+        self.clients.push(DmIoClient {
             label: label.to_string(),
             min_ios,
             in_flight: 0,
@@ -288,7 +288,7 @@ impl DmIo {
         }
         let count = regions.len();
         let classic_sync = timed.is_none() && !request.notify;
-        let key = self.requests.insert(Request {
+        let key = self.requests.insert(DmIoRecord {
             client,
             route,
             op: request.op,
@@ -298,7 +298,7 @@ impl DmIo {
             buffer: request.buffer,
             regions: regions.to_vec(),
             timed,
-            phase: Phase::Waiting,
+            phase: DmIoPhase::Waiting,
             references: 0,
             error_bits: 0,
             region_pending: vec![0; count],
@@ -385,8 +385,8 @@ impl DmIo {
             .requests
             .get_mut(key)
             .expect("dispatching a live request");
-        debug_assert_eq!(request.phase, Phase::Waiting);
-        request.phase = Phase::Dispatched;
+        debug_assert_eq!(request.phase, DmIoPhase::Waiting);
+        request.phase = DmIoPhase::Dispatched;
         request.references = 1;
         if let Some(timeout) = request.timed.and_then(|t| t.timeout_ns) {
             let deadline = bl.now_ns.saturating_add(timeout);
@@ -497,7 +497,7 @@ impl DmIo {
         for (key, request) in self.requests.iter() {
             let client = request.client.0 as usize;
             match request.phase {
-                Phase::Dispatched => {
+                DmIoPhase::Dispatched => {
                     per_client[client].0 += 1;
                     let pending: u32 = request.region_pending.iter().sum();
                     if pending != request.references {
@@ -531,7 +531,7 @@ impl DmIo {
                         }
                     }
                 }
-                Phase::Waiting => per_client[client].1 += 1,
+                DmIoPhase::Waiting => per_client[client].1 += 1,
             }
             if request
                 .deadline_ns

@@ -15,7 +15,7 @@ pub const BIO_MAX_PAGES: u64 = 256;
 /// One device IO of a region: device sector, length, and where its data starts in the
 /// request's memory (sectors from the buffer's start).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Piece {
+pub(crate) struct IoPiece {
     pub sector: u64,
     pub sectors: u64,
     pub memory_skip_sectors: u64,
@@ -30,11 +30,11 @@ pub(crate) fn split_region(
     sector: u64,
     sectors: u64,
     buffer_offset_sectors: u64,
-) -> Option<Vec<Piece>> {
+) -> Option<Vec<IoPiece>> {
     let block = info.block_sectors();
     let mut pieces = Vec::new();
     match op {
-        Op::Flush => pieces.push(Piece {
+        Op::Flush => pieces.push(IoPiece {
             sector: 0,
             sectors: 0,
             memory_skip_sectors: 0,
@@ -47,7 +47,7 @@ pub(crate) fn split_region(
             let mut done = 0;
             while done < sectors {
                 let len = chunk.min(sectors - done);
-                pieces.push(Piece {
+                pieces.push(IoPiece {
                     sector: sector + done,
                     sectors: len,
                     memory_skip_sectors: 0,
@@ -68,7 +68,7 @@ pub(crate) fn split_region(
                     len -= len % block;
                 }
                 assert!(len > 0, "region split made no progress");
-                pieces.push(Piece {
+                pieces.push(IoPiece {
                     sector: sector + done,
                     sectors: len,
                     memory_skip_sectors: done,
@@ -124,7 +124,7 @@ mod tests {
         let pieces = split_region(&device(256), Op::Flush, 0, 0, 0).unwrap();
         assert_eq!(
             pieces,
-            vec![Piece {
+            vec![IoPiece {
                 sector: 0,
                 sectors: 0,
                 memory_skip_sectors: 0

@@ -184,14 +184,14 @@ pub(crate) enum JobRoute {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
+enum CopyPhase {
     Read,
     Write,
 }
 
 /// Where a job is, for the waiting report and invariants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stage {
+enum JobStage {
     PagesQueue,
     IoQueue,
     InDmIo,
@@ -210,15 +210,15 @@ struct SplitState {
 }
 
 #[derive(Debug, Clone)]
-struct Job {
+struct KcopydJob {
     client: KcopydClientId,
     route: JobRoute,
     flags: KcopydFlags,
     /// `None` for zeroing.
     source: Option<DmIoRegion>,
     dests: Vec<DmIoRegion>,
-    phase: Phase,
-    stage: Stage,
+    phase: CopyPhase,
+    stage: JobStage,
     pages: Vec<PageId>,
     /// Pages of `pages` taken from the client reserve (modern generation).
     read_err: bool,
@@ -230,7 +230,7 @@ struct Job {
     created_ns: u64,
 }
 
-impl Job {
+impl KcopydJob {
     fn sectors(&self) -> u64 {
         match self.source {
             Some(source) => source.sectors,
@@ -240,7 +240,7 @@ impl Job {
 }
 
 #[derive(Debug)]
-struct Client {
+struct KcopydClient {
     label: String,
     config: KcopydConfig,
     dm_io: DmIoClientId,
@@ -260,8 +260,8 @@ struct Client {
 /// The kcopyd service. See the module documentation.
 #[derive(Debug, Default)]
 pub(crate) struct Kcopyd {
-    clients: Vec<Client>,
-    jobs: Slab<Job>,
+    clients: Vec<KcopydClient>,
+    jobs: Slab<KcopydJob>,
     /// Finished jobs for external callers: (caller, job, read_err, write_err).
     pub done: VecDeque<(Caller, KcopydJobId, bool, u8)>,
     pub stats: KcopydStats,
@@ -288,7 +288,7 @@ impl Kcopyd {
         };
         let id = KcopydClientId(self.clients.len() as u32);
         let dm_io_client = dm_io.create_client(config.dm_io_min_ios, &format!("kcopyd:{label}"));
-        self.clients.push(Client {
+        self.clients.push(KcopydClient {
             label: label.to_string(),
             config,
             dm_io: dm_io_client,
@@ -358,18 +358,18 @@ impl Kcopyd {
         if flags.write_seq {
             flags.ignore_error = false;
         }
-        let job = Job {
+        let job = KcopydJob {
             client,
             route: JobRoute::External(caller),
             flags,
             source,
             dests: dests.to_vec(),
             phase: if source.is_some() {
-                Phase::Read
+                CopyPhase::Read
             } else {
-                Phase::Write
+                CopyPhase::Write
             },
-            stage: Stage::PagesQueue,
+            stage: JobStage::PagesQueue,
             pages: Vec::new(),
             read_err: false,
             write_err: 0,
@@ -393,14 +393,14 @@ impl Kcopyd {
             self.push_complete(key);
         } else if split {
             let master = self.jobs.get_mut(key).expect("just inserted");
-            master.stage = Stage::Split;
+            master.stage = JobStage::Split;
             master.split = Some(SplitState {
                 progress: 0,
                 sub_jobs_live: SPLIT_COUNT,
                 write_offset: 0,
             });
             for _ in 0..SPLIT_COUNT {
-                let sub = Job {
+                let sub = KcopydJob {
                     route: JobRoute::Master(key),
                     split: None,
                     ..self.jobs.get(key).expect("master").clone()
@@ -419,17 +419,17 @@ impl Kcopyd {
         let job = self.jobs.get_mut(key).expect("live job");
         let client = &mut self.clients[job.client.0 as usize];
         if job.source.is_none() {
-            job.stage = Stage::IoQueue;
+            job.stage = JobStage::IoQueue;
             client.io_jobs.push_back(key);
         } else {
-            job.stage = Stage::PagesQueue;
+            job.stage = JobStage::PagesQueue;
             client.pages_jobs.push_back(key);
         }
     }
 
     fn push_complete(&mut self, key: SlabKey) {
         let job = self.jobs.get_mut(key).expect("live job");
-        job.stage = Stage::CompleteQueue;
+        job.stage = JobStage::CompleteQueue;
         self.clients[job.client.0 as usize]
             .complete_jobs
             .push_back(key);
@@ -506,9 +506,9 @@ impl Kcopyd {
                 }
             }
             for (queue, stage) in [
-                (&client.complete_jobs, Stage::CompleteQueue),
-                (&client.pages_jobs, Stage::PagesQueue),
-                (&client.io_jobs, Stage::IoQueue),
+                (&client.complete_jobs, JobStage::CompleteQueue),
+                (&client.pages_jobs, JobStage::PagesQueue),
+                (&client.io_jobs, JobStage::IoQueue),
             ] {
                 for &key in queue {
                     match self.jobs.get(key) {

@@ -4,7 +4,7 @@
 //! Deliberately not here: job creation and validation (see `mod.rs`).
 
 use super::throttle::SLEEP_NS;
-use super::{Job, JobRoute, Kcopyd, KcopydJobId, KcopydPages, Phase, Stage};
+use super::{CopyPhase, JobRoute, JobStage, Kcopyd, KcopydJob, KcopydJobId, KcopydPages};
 use crate::arena::{Buffer, PageId};
 use crate::block::{Op, SECTORS_PER_PAGE};
 use crate::services::block_layer::BlockLayer;
@@ -60,7 +60,7 @@ impl Kcopyd {
             }
             self.clients[index].pages_jobs.pop_front();
             let job = self.jobs.get_mut(key).expect("live job");
-            job.stage = Stage::IoQueue;
+            job.stage = JobStage::IoQueue;
             self.clients[index].io_jobs.push_back(key);
             progress = true;
         }
@@ -81,7 +81,7 @@ impl Kcopyd {
         let mut chosen = None;
         for (position, &key) in queue.iter().enumerate() {
             let job = self.jobs.get(key).expect("queued job exists");
-            let ordered = job.phase == Phase::Write && job.flags.write_seq;
+            let ordered = job.phase == CopyPhase::Write && job.flags.write_seq;
             let JobRoute::Master(master_key) = job.route else {
                 chosen = Some((position, key, None));
                 break;
@@ -121,7 +121,7 @@ impl Kcopyd {
         zero_page: PageId,
     ) -> bool {
         let job = self.jobs.get(key).expect("live job");
-        if job.phase == Phase::Write && job.flags.write_seq {
+        if job.phase == CopyPhase::Write && job.flags.write_seq {
             if let JobRoute::Master(master_key) = job.route {
                 let master = self.jobs.get(master_key).expect("master");
                 if master.read_err || master.write_err != 0 {
@@ -141,7 +141,7 @@ impl Kcopyd {
             self.stats.throttle_sleeps += 1;
             let job = self.jobs.get_mut(key).expect("live");
             job.throttle_sleeps += 1;
-            job.stage = Stage::IoQueue;
+            job.stage = JobStage::IoQueue;
             return false;
         }
         client.throttle.start(bl.now_ns);
@@ -156,8 +156,8 @@ impl Kcopyd {
             Buffer::from_pages(job.pages.clone())
         };
         let (op, regions) = match job.phase {
-            Phase::Read => (Op::Read, vec![job.source.expect("reads have a source")]),
-            Phase::Write => (Op::Write, job.dests.clone()),
+            CopyPhase::Read => (Op::Read, vec![job.source.expect("reads have a source")]),
+            CopyPhase::Write => (Op::Write, job.dests.clone()),
         };
         let request = DmIoRequest {
             op,
@@ -174,7 +174,7 @@ impl Kcopyd {
             &regions,
             None,
         ) {
-            Ok(_) => job.stage = Stage::InDmIo,
+            Ok(_) => job.stage = JobStage::InDmIo,
             Err(_) => {
                 // A submission error fails the job ("rogue job").
                 self.clients[index].throttle.finish(bl.now_ns);
@@ -191,16 +191,16 @@ impl Kcopyd {
     /// A job's dm_io finished with `error_bits` (kcopyd's `complete_io`).
     pub fn on_dm_io_done(&mut self, now_ns: u64, key: SlabKey, error_bits: u64) {
         let job = self.jobs.get_mut(key).expect("dm_io done for a live job");
-        assert_eq!(job.stage, Stage::InDmIo);
+        assert_eq!(job.stage, JobStage::InDmIo);
         let client = job.client.0 as usize;
         self.clients[client].throttle.finish(now_ns);
         if error_bits != 0 {
             match job.phase {
-                Phase::Write => {
+                CopyPhase::Write => {
                     job.write_err |= error_bits as u8;
                     self.stats.write_errors += 1;
                 }
-                Phase::Read => {
+                CopyPhase::Read => {
                     job.read_err = true;
                     self.stats.read_errors += 1;
                 }
@@ -211,10 +211,10 @@ impl Kcopyd {
             }
         }
         match job.phase {
-            Phase::Write => self.push_complete(key),
-            Phase::Read => {
-                job.phase = Phase::Write;
-                job.stage = Stage::IoQueue;
+            CopyPhase::Write => self.push_complete(key),
+            CopyPhase::Read => {
+                job.phase = CopyPhase::Write;
+                job.stage = JobStage::IoQueue;
                 self.clients[client].io_jobs.push_back(key);
             }
         }
@@ -309,7 +309,7 @@ impl Kcopyd {
     /// A sub-job takes the next chunk of its master, or retires; the last one to retire
     /// completes the master.
     pub(super) fn next_segment(&mut self, sub_key: SlabKey) {
-        let sub: &Job = self.jobs.get(sub_key).expect("live sub-job");
+        let sub: &KcopydJob = self.jobs.get(sub_key).expect("live sub-job");
         let JobRoute::Master(master_key) = sub.route else {
             unreachable!("next_segment of a job that is not a sub-job");
         };
@@ -334,9 +334,9 @@ impl Kcopyd {
             sub.dests = dests;
             sub.offset = offset;
             sub.phase = if source.is_some() {
-                Phase::Read
+                CopyPhase::Read
             } else {
-                Phase::Write
+                CopyPhase::Write
             };
             sub.read_err = false;
             sub.write_err = 0;

@@ -13,7 +13,7 @@
 //!
 //! Deliberately not here: bio pieces and the target's life (the parent module).
 
-use super::{FlashcacheTarget, Stage};
+use super::{FlashcacheTarget, LifeStage};
 use crate::arena::{Buffer, PageId};
 use crate::block::{DeviceId, Op, PAGE_SIZE, SECTORS_PER_PAGE};
 use crate::flashcache as fc;
@@ -44,8 +44,8 @@ pub(super) enum Memory {
 /// A request in flight in the services.
 #[derive(Debug)]
 pub(super) enum Outstanding {
-    DmIo { tag: fc::IoTag, memory: Memory },
-    Kcopyd { tag: fc::IoTag },
+    DmIo { tag: fc::CacheIoTag, memory: Memory },
+    Kcopyd { tag: fc::CacheIoTag },
 }
 
 impl FlashcacheTarget {
@@ -67,36 +67,36 @@ impl FlashcacheTarget {
     /// The bytes of a metadata buffer of whichever stage owns it.
     fn meta_bytes(&self, id: fc::MetaBufferId) -> Option<&[u8]> {
         match &self.stage {
-            Stage::SettingUp(setup) => setup.meta_buffer(id),
-            Stage::Running(fc) => fc.meta_buffer(id),
-            Stage::Failed(_) => None,
+            LifeStage::SettingUp(setup) => setup.meta_buffer(id),
+            LifeStage::Running(fc) => fc.meta_buffer(id),
+            LifeStage::Failed(_) => None,
         }
     }
 
     fn meta_bytes_mut(&mut self, id: fc::MetaBufferId) -> Option<&mut [u8]> {
         match &mut self.stage {
-            Stage::SettingUp(setup) => setup.meta_buffer_mut(id),
-            Stage::Running(fc) => fc.meta_buffer_mut(id),
-            Stage::Failed(_) => None,
+            LifeStage::SettingUp(setup) => setup.meta_buffer_mut(id),
+            LifeStage::Running(fc) => fc.meta_buffer_mut(id),
+            LifeStage::Failed(_) => None,
         }
     }
 
     /// Pages the request's memory needs from the reserve (0: it uses the bio's own).
-    fn reserved_pages_needed(&self, io: &fc::DmIoRequest) -> usize {
+    fn reserved_pages_needed(&self, io: &fc::CacheDmIo) -> usize {
         match io.buffer {
-            fc::Buffer::Meta(id) => self
+            fc::CacheBuffer::Meta(id) => self
                 .meta_bytes(id)
                 .map_or(0, |b| b.len().div_ceil(PAGE_SIZE)),
-            fc::Buffer::Bio(_) if io.op == fc::IoOp::Read && io.timeout_ns.is_some() => {
+            fc::CacheBuffer::Bio(_) if io.op == fc::IoOp::Read && io.timeout_ns.is_some() => {
                 let sectors = io.regions.as_slice()[0].sectors;
                 sectors.div_ceil(SECTORS_PER_PAGE) as usize
             }
-            fc::Buffer::Bio(_) | fc::Buffer::None => 0,
+            fc::CacheBuffer::Bio(_) | fc::CacheBuffer::None => 0,
         }
     }
 
     /// Starts a `Request::DmIo`, or queues it until reserved pages are free.
-    pub(super) fn start_dm_io(&mut self, io: fc::DmIoRequest, services: &mut Services) {
+    pub(super) fn start_dm_io(&mut self, io: fc::CacheDmIo, services: &mut Services) {
         let needed = self.reserved_pages_needed(&io);
         let pages = if needed == 0 {
             Vec::new()
@@ -130,7 +130,7 @@ impl FlashcacheTarget {
         progress
     }
 
-    fn submit_dm_io(&mut self, io: fc::DmIoRequest, pages: Vec<PageId>, services: &mut Services) {
+    fn submit_dm_io(&mut self, io: fc::CacheDmIo, pages: Vec<PageId>, services: &mut Services) {
         let op = match io.op {
             fc::IoOp::Read => Op::Read,
             fc::IoOp::Write => Op::Write,
@@ -144,8 +144,8 @@ impl FlashcacheTarget {
             .map(|r| self.region(r))
             .collect();
         let (buffer, memory) = match io.buffer {
-            fc::Buffer::None => (Buffer::empty(), Memory::Direct),
-            fc::Buffer::Meta(id) => {
+            fc::CacheBuffer::None => (Buffer::empty(), Memory::Direct),
+            fc::CacheBuffer::Meta(id) => {
                 let buffer = Buffer::from_pages(pages.clone());
                 if op == Op::Write {
                     let bytes = self.meta_bytes(id).expect("a live metadata buffer");
@@ -157,7 +157,7 @@ impl FlashcacheTarget {
                 let read = op == Op::Read;
                 (buffer, Memory::Meta { id, pages, read })
             }
-            fc::Buffer::Bio(bio) => {
+            fc::CacheBuffer::Bio(bio) => {
                 let Some(part) = self.fc_bios.get(SlabKey::from_u64(bio.0)) else {
                     self.anomalies.push(format!(
                         "flashcache IO {:?} names unknown bio {bio:?}",
@@ -365,35 +365,42 @@ impl FlashcacheTarget {
         }
     }
 
-    fn deliver_dm_io(&mut self, tag: fc::IoTag, outcome: fc::DmIoOutcome, services: &mut Services) {
+    fn deliver_dm_io(
+        &mut self,
+        tag: fc::CacheIoTag,
+        outcome: fc::DmIoOutcome,
+        services: &mut Services,
+    ) {
         let now_ns = services.now_ns();
         let result = match &mut self.stage {
-            Stage::SettingUp(setup) => setup.complete_dm_io(tag, outcome),
-            Stage::Running(fc) => fc.complete_dm_io(tag, outcome, now_ns),
-            Stage::Failed(_) => Ok(()),
+            LifeStage::SettingUp(setup) => setup.complete_dm_io(tag, outcome),
+            LifeStage::Running(fc) => fc.complete_dm_io(tag, outcome, now_ns),
+            LifeStage::Failed(_) => Ok(()),
         };
         self.note_refusal("complete_dm_io", result);
     }
 
     fn deliver_kcopyd(
         &mut self,
-        tag: fc::IoTag,
+        tag: fc::CacheIoTag,
         read_error: bool,
         write_error_bits: u64,
         services: &mut Services,
     ) {
         let now_ns = services.now_ns();
         let result = match &mut self.stage {
-            Stage::Running(fc) => fc.complete_kcopyd(tag, read_error, write_error_bits, now_ns),
-            Stage::SettingUp(_) | Stage::Failed(_) => Err(fc::InputError::UnknownTag { tag }),
+            LifeStage::Running(fc) => fc.complete_kcopyd(tag, read_error, write_error_bits, now_ns),
+            LifeStage::SettingUp(_) | LifeStage::Failed(_) => {
+                Err(fc::CacheInputError::UnknownTag { tag })
+            }
         };
         self.note_refusal("complete_kcopyd", result);
     }
 
     /// A halted target refuses everything (expected); any other refusal is our bug.
-    fn note_refusal(&mut self, what: &str, result: Result<(), fc::InputError>) {
+    fn note_refusal(&mut self, what: &str, result: Result<(), fc::CacheInputError>) {
         match result {
-            Ok(()) | Err(fc::InputError::Halted { .. }) => {}
+            Ok(()) | Err(fc::CacheInputError::Halted { .. }) => {}
             Err(error) => self.anomalies.push(format!("{what}: {error}")),
         }
     }

@@ -20,7 +20,7 @@
 //! Carrying a command out is the state machine's business (with flashcache's side effects);
 //! this module only routes it there. Deliberately not here: what a command does.
 
-use super::{FlashcacheTarget, Stage};
+use super::{FlashcacheTarget, LifeStage};
 use crate::block::IoStatus;
 use crate::flashcache::{ErrorInjection, PidList, ReclaimPolicy, Tunable};
 use crate::services::Services;
@@ -37,7 +37,7 @@ impl FlashcacheTarget {
     ) -> Result<(), String> {
         let command = parse(text)?;
         let now_ns = services.now_ns();
-        let Stage::Running(fc) = &mut self.stage else {
+        let LifeStage::Running(fc) = &mut self.stage else {
             return Err(format!(
                 "flashcache: {text:?} refused: the target is {:?}, not running",
                 self.state()

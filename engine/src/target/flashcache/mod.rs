@@ -86,18 +86,18 @@ pub enum FlashcacheState {
     Failed(SetupError),
 }
 
-enum Stage {
+enum LifeStage {
     SettingUp(Box<Setup>),
     Running(Box<Flashcache>),
     Failed(SetupError),
 }
 
-impl std::fmt::Debug for Stage {
+impl std::fmt::Debug for LifeStage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Stage::SettingUp(_) => write!(f, "SettingUp"),
-            Stage::Running(fc) => write!(f, "Running({:?})", fc.phase()),
-            Stage::Failed(error) => write!(f, "Failed({error})"),
+            LifeStage::SettingUp(_) => write!(f, "SettingUp"),
+            LifeStage::Running(fc) => write!(f, "Running({:?})", fc.phase()),
+            LifeStage::Failed(error) => write!(f, "Failed({error})"),
         }
     }
 }
@@ -132,7 +132,7 @@ pub(crate) struct FlashcacheTarget {
     disk: DeviceId,
     volume_sectors: u64,
     volume_block_sectors: u64,
-    stage: Stage,
+    stage: LifeStage,
     dm_io_client: DmIoClientId,
     kcopyd_client: KcopydClientId,
     pool: PagePool,
@@ -143,7 +143,7 @@ pub(crate) struct FlashcacheTarget {
     /// dm_io and kcopyd requests in flight; the slab key is the services' `Caller`.
     outstanding: Slab<Outstanding>,
     /// dm_io requests waiting for reserved pages, in order.
-    pool_waiting: VecDeque<fc::DmIoRequest>,
+    pool_waiting: VecDeque<fc::CacheDmIo>,
     /// Requests the services refused (an engine bug, recorded as an anomaly): completed as
     /// failed in the next settle round, never inline.
     refused: VecDeque<SlabKey>,
@@ -194,7 +194,7 @@ impl FlashcacheTarget {
                 ssd_info.logical_block_size
             ));
         }
-        let info = fc::DeviceInfo {
+        let info = fc::CacheDeviceSizes {
             ssd_sectors: ssd_info.capacity_sectors,
             disk_sectors: disk_info.capacity_sectors,
             ssd_logical_block_bytes: ssd_info.logical_block_size,
@@ -221,7 +221,7 @@ impl FlashcacheTarget {
             disk,
             volume_sectors: table.target_sectors,
             volume_block_sectors: disk_info.block_sectors(),
-            stage: Stage::SettingUp(Box::new(setup)),
+            stage: LifeStage::SettingUp(Box::new(setup)),
             dm_io_client,
             kcopyd_client,
             pool,
@@ -255,24 +255,24 @@ impl FlashcacheTarget {
     /// The cache block size once known (dm core splits at it); `None` during setup.
     pub fn max_io_len(&self) -> Option<u64> {
         match &self.stage {
-            Stage::Running(fc) => Some(u64::from(fc.geometry().block_size_sectors)),
-            Stage::SettingUp(_) | Stage::Failed(_) => None,
+            LifeStage::Running(fc) => Some(u64::from(fc.geometry().block_size_sectors)),
+            LifeStage::SettingUp(_) | LifeStage::Failed(_) => None,
         }
     }
 
     /// The running state machine, for observation.
     pub fn flashcache(&self) -> Option<&Flashcache> {
         match &self.stage {
-            Stage::Running(fc) => Some(fc),
-            Stage::SettingUp(_) | Stage::Failed(_) => None,
+            LifeStage::Running(fc) => Some(fc),
+            LifeStage::SettingUp(_) | LifeStage::Failed(_) => None,
         }
     }
 
     pub fn state(&self) -> FlashcacheState {
         match &self.stage {
-            Stage::SettingUp(_) => FlashcacheState::SettingUp,
-            Stage::Running(_) => FlashcacheState::Running,
-            Stage::Failed(error) => FlashcacheState::Failed(error.clone()),
+            LifeStage::SettingUp(_) => FlashcacheState::SettingUp,
+            LifeStage::Running(_) => FlashcacheState::Running,
+            LifeStage::Failed(error) => FlashcacheState::Failed(error.clone()),
         }
     }
 
@@ -295,12 +295,12 @@ impl FlashcacheTarget {
             status: IoStatus::Ok,
         });
         match &self.stage {
-            Stage::SettingUp(_) => self.setup_waiting.push_back(key),
-            Stage::Running(_) => {
+            LifeStage::SettingUp(_) => self.setup_waiting.push_back(key),
+            LifeStage::Running(_) => {
                 self.map_piece(key, services, finished);
                 self.pump(services, finished);
             }
-            Stage::Failed(_) => {
+            LifeStage::Failed(_) => {
                 let piece = self.pieces.remove(key).expect("just inserted");
                 finished.push((piece.bio, IoStatus::IoError));
             }
@@ -338,22 +338,22 @@ impl FlashcacheTarget {
                 buffer: part_buffer,
                 sectors,
             });
-            let bio = fc::Bio {
-                id: fc::BioId(id.to_u64()),
+            let bio = fc::CacheBio {
+                id: fc::CacheBioId(id.to_u64()),
                 op,
                 sector: first_sector + skip,
                 sectors: u32::try_from(sectors).expect("a part is at most one cache block"),
                 pid: BIO_PID,
                 tgid: BIO_PID,
             };
-            let Stage::Running(fc) = &mut self.stage else {
+            let LifeStage::Running(fc) = &mut self.stage else {
                 unreachable!("pieces are mapped only while running");
             };
             if let Err(error) = fc.map(bio, now_ns) {
                 // A removed or halted target fails new bios; a shape error is our bug.
                 if !matches!(
                     error,
-                    fc::InputError::NotRunning { .. } | fc::InputError::Halted { .. }
+                    fc::CacheInputError::NotRunning { .. } | fc::CacheInputError::Halted { .. }
                 ) {
                     self.anomalies
                         .push(format!("flashcache refused {bio:?}: {error}"));
@@ -409,18 +409,18 @@ impl FlashcacheTarget {
         loop {
             loop {
                 let request = match &mut self.stage {
-                    Stage::SettingUp(setup) => setup.poll_request(),
-                    Stage::Running(fc) => fc.poll_request(),
-                    Stage::Failed(_) => None,
+                    LifeStage::SettingUp(setup) => setup.poll_request(),
+                    LifeStage::Running(fc) => fc.poll_request(),
+                    LifeStage::Failed(_) => None,
                 };
                 let Some(request) = request else { break };
                 match request {
-                    fc::Request::DmIo(io) => self.start_dm_io(io, services),
-                    fc::Request::KcopydCopy(copy) => self.start_kcopyd(copy, services),
-                    fc::Request::CompleteBio { bio, status } => {
+                    fc::CacheRequest::DmIo(io) => self.start_dm_io(io, services),
+                    fc::CacheRequest::KcopydCopy(copy) => self.start_kcopyd(copy, services),
+                    fc::CacheRequest::CompleteBio { bio, status } => {
                         self.finish_fc_bio(SlabKey::from_u64(bio.0), status, services, finished)
                     }
-                    fc::Request::WakeWorker => {
+                    fc::CacheRequest::WakeWorker => {
                         if self.worker_wanted {
                             self.anomalies
                                 .push("WakeWorker while the worker was scheduled".to_string());
@@ -442,15 +442,15 @@ impl FlashcacheTarget {
         services: &mut Services,
         finished: &mut Vec<(BioKey, IoStatus)>,
     ) -> bool {
-        let Stage::SettingUp(setup) = &self.stage else {
+        let LifeStage::SettingUp(setup) = &self.stage else {
             return false;
         };
         let outcome = match setup.status() {
             SetupStatus::InProgress => return false,
             SetupStatus::Ready | SetupStatus::Failed(_) => {
-                let Stage::SettingUp(setup) = std::mem::replace(
+                let LifeStage::SettingUp(setup) = std::mem::replace(
                     &mut self.stage,
-                    Stage::Failed(SetupError::Io {
+                    LifeStage::Failed(SetupError::Io {
                         what: "setup in transition",
                         sector: 0,
                     }),
@@ -463,13 +463,13 @@ impl FlashcacheTarget {
         let waiting: Vec<SlabKey> = self.setup_waiting.drain(..).collect();
         match outcome {
             Ok(fc) => {
-                self.stage = Stage::Running(Box::new(fc));
+                self.stage = LifeStage::Running(Box::new(fc));
                 for key in waiting {
                     self.map_piece(key, services, finished);
                 }
             }
             Err(error) => {
-                self.stage = Stage::Failed(error);
+                self.stage = LifeStage::Failed(error);
                 for key in waiting {
                     let piece = self.pieces.remove(key).expect("waiting piece lives");
                     finished.push((piece.bio, IoStatus::IoError));
@@ -487,7 +487,7 @@ impl FlashcacheTarget {
         finished: &mut Vec<(BioKey, IoStatus)>,
     ) {
         let halted =
-            matches!(&self.stage, Stage::Running(fc) if matches!(fc.phase(), Phase::Halted(_)));
+            matches!(&self.stage, LifeStage::Running(fc) if matches!(fc.phase(), Phase::Halted(_)));
         if halted {
             // Requests not yet started would only be refused by the halted machine.
             self.pool_waiting.clear();
@@ -509,9 +509,9 @@ impl FlashcacheTarget {
         if self.worker_wanted {
             self.worker_wanted = false;
             progress = true;
-            if let Stage::Running(fc) = &mut self.stage {
+            if let LifeStage::Running(fc) = &mut self.stage {
                 if let Err(error) = fc.run_worker(services.now_ns()) {
-                    if !matches!(error, fc::InputError::Halted { .. }) {
+                    if !matches!(error, fc::CacheInputError::Halted { .. }) {
                         self.anomalies.push(format!("run_worker: {error}"));
                     }
                 }
@@ -535,17 +535,17 @@ impl FlashcacheTarget {
 
     pub fn poll_deadline(&self) -> Option<u64> {
         match &self.stage {
-            Stage::Running(fc) => fc.poll_deadline(),
-            Stage::SettingUp(_) | Stage::Failed(_) => None,
+            LifeStage::Running(fc) => fc.poll_deadline(),
+            LifeStage::SettingUp(_) | LifeStage::Failed(_) => None,
         }
     }
 
     pub fn on_tick(&mut self, services: &mut Services, finished: &mut Vec<(BioKey, IoStatus)>) {
         let now_ns = services.now_ns();
-        if let Stage::Running(fc) = &mut self.stage {
+        if let LifeStage::Running(fc) = &mut self.stage {
             if fc.poll_deadline().is_some_and(|at| at <= now_ns) {
                 if let Err(error) = fc.tick(now_ns) {
-                    if !matches!(error, fc::InputError::Halted { .. }) {
+                    if !matches!(error, fc::CacheInputError::Halted { .. }) {
                         self.anomalies.push(format!("tick: {error}"));
                     }
                 }

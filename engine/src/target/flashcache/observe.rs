@@ -3,7 +3,7 @@
 //!
 //! Deliberately not here: anything that changes state.
 
-use super::{FlashcacheTarget, Stage};
+use super::{FlashcacheTarget, LifeStage};
 use crate::error::WaitingJob;
 use crate::flashcache::Phase;
 use crate::services::Services;
@@ -13,14 +13,14 @@ impl FlashcacheTarget {
     /// counts as idle once nothing of ours is in flight).
     pub fn is_idle(&self) -> bool {
         let stage_idle = match &self.stage {
-            Stage::SettingUp(_) => false,
+            LifeStage::SettingUp(_) => false,
             // A halted target never moves again: once its IO has drained it is idle.
-            Stage::Running(fc) => match fc.phase() {
+            LifeStage::Running(fc) => match fc.phase() {
                 Phase::Halted(_) => true,
                 Phase::Removing | Phase::Storing => false,
                 Phase::Running | Phase::Stopped(_) => fc.is_idle(),
             },
-            Stage::Failed(_) => true,
+            LifeStage::Failed(_) => true,
         };
         stage_idle
             && self.pieces.is_empty()
@@ -32,7 +32,7 @@ impl FlashcacheTarget {
     }
 
     pub fn waiting_report(&self, out: &mut Vec<WaitingJob>) {
-        if !self.setup_waiting.is_empty() || matches!(self.stage, Stage::SettingUp(_)) {
+        if !self.setup_waiting.is_empty() || matches!(self.stage, LifeStage::SettingUp(_)) {
             out.push(WaitingJob {
                 component: "flashcache",
                 description: format!(
@@ -64,7 +64,7 @@ impl FlashcacheTarget {
                 ),
             });
         }
-        if let Stage::Running(fc) = &self.stage {
+        if let LifeStage::Running(fc) = &self.stage {
             out.push(WaitingJob {
                 component: "flashcache",
                 description: format!(
@@ -117,7 +117,7 @@ impl FlashcacheTarget {
                 ));
             }
         }
-        if let Stage::Running(fc) = &self.stage {
+        if let LifeStage::Running(fc) = &self.stage {
             // The state machine asserts its own invariants; report a failure as a value.
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fc.check_invariants()))
                 .map_err(|panic| {

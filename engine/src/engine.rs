@@ -17,33 +17,15 @@
 
 use crate::arena::Arena;
 use crate::block::DeviceInfo;
+use crate::config::EngineConfig;
 use crate::dm_core::{DmCore, DmCoreStats};
-use crate::error::{EngineError, InputError, InvariantViolation, WaitingJob};
+use crate::error::{Anomaly, EngineError, InputError, InvariantViolation, WaitingJob};
 use crate::flashcache::{Flashcache, Gauges, StatusReport};
 use crate::io::{Control, Input, Output};
-use crate::services::PlugConfig;
-use crate::services::{ServiceStats, Services, ServicesConfig};
+use crate::services::{ServiceStats, Services};
 use crate::target::FlashcacheState;
 use crate::target::{Target, TargetSpec};
 use serde::{Deserialize, Serialize};
-
-/// How an engine is built, beyond its devices and target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EngineConfig {
-    /// Pages of the buffer arena, allocated once (bio data, kcopyd pools, metadata).
-    pub arena_pages: u32,
-    /// Queue plugging of old kernels (Decision 5); `None` (default) = off.
-    pub plugging: Option<PlugConfig>,
-}
-
-impl Default for EngineConfig {
-    fn default() -> Self {
-        EngineConfig {
-            arena_pages: 4096,
-            plugging: None,
-        }
-    }
-}
 
 /// Counters of the whole engine.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,14 +51,8 @@ impl Engine {
         devices: Vec<DeviceInfo>,
         target: TargetSpec,
     ) -> Result<Engine, EngineError> {
-        let mut services = Services::new(
-            &ServicesConfig {
-                arena_pages: config.arena_pages,
-                plugging: config.plugging,
-            },
-            devices,
-        )?;
-        let target = Target::new(&target, &mut services)?;
+        let mut services = Services::new(&config, devices)?;
+        let target = Target::new(&target, config.anomalies, &mut services)?;
         let mut engine = Engine {
             services,
             core: DmCore::default(),
@@ -194,6 +170,19 @@ impl Engine {
             .check_invariants(&self.services)
             .map_err(|d| InvariantViolation::new("target", d))?;
         Ok(())
+    }
+
+    /// Broken calling obligations recorded so far under [`crate::AnomalyPolicy::Record`]
+    /// (each an engine bug; under `Panic` the engine panics instead). [`crate::drive`] fails
+    /// a run that has any.
+    pub fn anomalies(&self) -> &[Anomaly] {
+        self.target.anomalies()
+    }
+
+    /// Reports an anomaly as the target would (tests of the policy only).
+    #[cfg(test)]
+    pub(crate) fn inject_anomaly(&mut self, description: &str) {
+        self.target.inject_anomaly(description);
     }
 
     /// The arena, for the platform to read and fill the memory of device IO.

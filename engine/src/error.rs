@@ -19,6 +19,17 @@ pub enum EngineError {
     BadConfig { field: &'static str, reason: String },
 }
 
+/// A broken calling obligation between two of the engine's components, seen at run time:
+/// always an engine bug. Recorded under [`crate::AnomalyPolicy::Record`]; a panic otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{component}: {description}")]
+pub struct Anomaly {
+    /// The component that saw it (`"flashcache adapter"`).
+    pub component: &'static str,
+    /// What was broken, with the names and values involved.
+    pub description: String,
+}
+
 /// Why a bio was refused (the caller's bug: nothing was started).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BioRejection {

@@ -25,6 +25,7 @@
 
 pub mod arena;
 pub mod block;
+pub mod config;
 pub mod content;
 pub mod dm_core;
 pub mod engine;
@@ -38,13 +39,14 @@ pub mod target;
 
 pub use arena::{Arena, Buffer, PageBytes, PageId, PageMode};
 pub use block::{DeviceId, DeviceInfo, Extent, IoStatus, Op};
-pub use engine::{Engine, EngineConfig, EngineStats};
-pub use error::{BioRejection, EngineError, InputError, InvariantViolation, WaitingJob};
+pub use config::{AnomalyPolicy, EngineConfig, PlugConfig};
+pub use engine::{Engine, EngineStats};
+pub use error::{Anomaly, BioRejection, EngineError, InputError, InvariantViolation, WaitingJob};
 pub use io::{Bio, BioDone, BioFlags, BioId, Completion, Control, DeviceIo, Input, IoTag, Output};
 pub use platform::{
     drive, BioSource, DriveError, DriveObserver, DriveOptions, DriveOutcome, DriveReport, Platform,
 };
-pub use services::{BlockLayerStats, Caller, PlugConfig, ServiceEvent, Services, ServicesConfig};
+pub use services::{BlockLayerStats, Caller, ServiceEvent, Services};
 pub use slab::SlabKey;
 pub use target::TargetSpec;
 pub use target::{FlashcacheState, KcopydGeneration, BIO_PID};

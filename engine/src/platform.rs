@@ -11,7 +11,7 @@
 use crate::arena::Arena;
 use crate::block::{DeviceId, Extent};
 use crate::engine::Engine;
-use crate::error::{InputError, InvariantViolation, WaitingJob};
+use crate::error::{Anomaly, InputError, InvariantViolation, WaitingJob};
 use crate::io::{Bio, BioDone, DeviceIo, Input, IoTag, Output};
 
 /// Devices and a clock.
@@ -111,6 +111,18 @@ pub struct DriveReport {
 pub enum DriveError {
     #[error("at {now_ns} ns the engine refused an input: {error}")]
     Input { now_ns: u64, error: InputError },
+    #[error(
+        "the engine recorded {} anomal{} (engine bugs), first: {}",
+        anomalies.len(),
+        if anomalies.len() == 1 { "y" } else { "ies" },
+        anomalies[0]
+    )]
+    /// The run went on, but a component broke a calling obligation (see
+    /// [`crate::AnomalyPolicy::Record`]); the run's report is kept.
+    Anomalies {
+        anomalies: Vec<Anomaly>,
+        report: Box<DriveReport>,
+    },
     #[error("at {now_ns} ns after input {inputs}: {violation}")]
     Invariant {
         now_ns: u64,
@@ -125,7 +137,28 @@ pub enum DriveError {
 ///
 /// Order at one instant: outputs are flushed first, then due bios are issued (one at a
 /// time), then a due tick, then the platform is waited on.
+///
+/// A run during which the engine recorded anomalies ([`crate::AnomalyPolicy::Record`]) ends
+/// in [`DriveError::Anomalies`], whatever its outcome.
 pub fn drive<P: Platform, S: BioSource, O: DriveObserver>(
+    engine: &mut Engine,
+    platform: &mut P,
+    source: &mut S,
+    observer: &mut O,
+    options: &DriveOptions,
+) -> Result<DriveReport, DriveError> {
+    let report = drive_until_done(engine, platform, source, observer, options)?;
+    if engine.anomalies().is_empty() {
+        Ok(report)
+    } else {
+        Err(DriveError::Anomalies {
+            anomalies: engine.anomalies().to_vec(),
+            report: Box::new(report),
+        })
+    }
+}
+
+fn drive_until_done<P: Platform, S: BioSource, O: DriveObserver>(
     engine: &mut Engine,
     platform: &mut P,
     source: &mut S,
@@ -254,5 +287,119 @@ fn flush_outputs<P: Platform, S: BioSource, O: DriveObserver>(
                 observer.on_contents_unknown(now_ns, device, extent)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod anomaly_tests {
+    use super::*;
+    use crate::block::{DeviceId, DeviceInfo};
+    use crate::config::{AnomalyPolicy, EngineConfig};
+    use crate::flashcache::{CacheMode, FlashcacheConfig, Persistence, TableLine};
+    use crate::io::{DeviceIo, IoTag};
+    use crate::Arena;
+    use crate::TargetSpec;
+
+    const DISK_SECTORS: u64 = 1 << 16;
+
+    /// A writethrough cache: ready at once, no setup IO.
+    fn writethrough_engine(anomalies: AnomalyPolicy) -> Engine {
+        let table = TableLine::new(CacheMode::WriteThrough, Persistence::Create, DISK_SECTORS);
+        Engine::new(
+            EngineConfig {
+                arena_pages: 2048,
+                anomalies,
+                ..EngineConfig::default()
+            },
+            vec![
+                DeviceInfo::new(1 << 14, 512),
+                DeviceInfo::new(DISK_SECTORS, 512),
+            ],
+            TargetSpec::flashcache(DeviceId(0), DeviceId(1), FlashcacheConfig::new(table)),
+        )
+        .expect("valid engine")
+    }
+
+    /// Devices that never see IO (the run below has no bio).
+    struct NoDevices;
+    impl Platform for NoDevices {
+        fn now_ns(&self) -> u64 {
+            0
+        }
+        fn submit(&mut self, io: DeviceIo, _: &mut Arena) {
+            panic!("unexpected {io:?}")
+        }
+        fn cancel(&mut self, tag: IoTag) {
+            panic!("unexpected cancel of {tag}")
+        }
+        fn wait(&mut self, _: Option<u64>, _: &mut Arena, _: &mut Vec<Input>) {}
+        fn is_quiescent(&self) -> bool {
+            true
+        }
+    }
+
+    /// A workload of no bios.
+    struct NoBios;
+    impl BioSource for NoBios {
+        fn next_arrival_ns(&mut self) -> Option<u64> {
+            None
+        }
+        fn take_bio(&mut self, _: u64) -> crate::io::Bio {
+            unreachable!("no bio announced")
+        }
+        fn on_done(&mut self, _: u64, _: crate::io::BioDone) {}
+        fn is_finished(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "flashcache adapter anomaly: WakeWorker twice")]
+    fn an_anomaly_panics_by_default_with_the_adapter_state() {
+        let mut engine = writethrough_engine(AnomalyPolicy::default());
+        engine.inject_anomaly("WakeWorker twice");
+    }
+
+    #[test]
+    fn the_panic_message_holds_the_adapter_state() {
+        let mut engine = writethrough_engine(AnomalyPolicy::Panic);
+        let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            engine.inject_anomaly("WakeWorker twice")
+        }))
+        .expect_err("the anomaly panics");
+        let message = panic
+            .downcast_ref::<String>()
+            .expect("a formatted panic message");
+        assert!(message.contains("phase Running"), "{message}");
+        assert!(message.contains("request(s) outstanding"), "{message}");
+    }
+
+    #[test]
+    fn a_recorded_anomaly_fails_the_run_and_keeps_its_report() {
+        let mut engine = writethrough_engine(AnomalyPolicy::Record);
+        engine.inject_anomaly("WakeWorker twice");
+        assert_eq!(engine.anomalies().len(), 1);
+        assert_eq!(
+            engine.anomalies()[0].to_string(),
+            "flashcache adapter: WakeWorker twice"
+        );
+        let result = drive(
+            &mut engine,
+            &mut NoDevices,
+            &mut NoBios,
+            &mut (),
+            &DriveOptions::default(),
+        );
+        match result {
+            Err(DriveError::Anomalies { anomalies, report }) => {
+                assert_eq!(anomalies, engine.anomalies());
+                assert_eq!(report.outcome, crate::DriveOutcome::Finished);
+            }
+            other => panic!("expected an anomaly error, got {other:?}"),
+        }
+        assert!(
+            engine.check_invariants().is_err(),
+            "the invariants report recorded anomalies too"
+        );
     }
 }

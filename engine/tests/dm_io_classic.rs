@@ -8,7 +8,7 @@ use common::{stamp, stamps, FakePlatform, Fate, Harness, Trace};
 use dmsim_engine::content::SectorContent;
 use dmsim_engine::services::dm_io::{DmIoError, DmIoRegion, DmIoRequest, DM_IO_MAX_REGIONS};
 use dmsim_engine::{
-    Buffer, Caller, DeviceId, DeviceInfo, IoStatus, Op, ServiceEvent, Services, ServicesConfig,
+    Buffer, Caller, DeviceId, DeviceInfo, EngineConfig, IoStatus, Op, ServiceEvent, Services,
 };
 
 fn device(max_sectors: u32) -> DeviceInfo {
@@ -20,9 +20,10 @@ fn device(max_sectors: u32) -> DeviceInfo {
 
 fn harness(devices: Vec<DeviceInfo>, platform: FakePlatform) -> Harness {
     let services = Services::new(
-        &ServicesConfig {
+        &EngineConfig {
             arena_pages: 512,
             plugging: None,
+            ..EngineConfig::default()
         },
         devices,
     )

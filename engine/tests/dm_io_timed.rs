@@ -10,16 +10,17 @@ use dmsim_engine::services::dm_io::{
 };
 use dmsim_engine::{
     Buffer, Caller, Control, DeviceId, DeviceInfo, Engine, EngineConfig, Extent, Input, IoStatus,
-    Op, ServiceEvent, Services, ServicesConfig, TargetSpec,
+    Op, ServiceEvent, Services, TargetSpec,
 };
 
 const MS: u64 = 1_000_000;
 
 fn harness(devices: usize, platform: FakePlatform) -> Harness {
     let services = Services::new(
-        &ServicesConfig {
+        &EngineConfig {
             arena_pages: 64,
             plugging: None,
+            ..EngineConfig::default()
         },
         vec![DeviceInfo::new(1 << 20, 512); devices],
     )

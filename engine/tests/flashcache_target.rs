@@ -38,6 +38,7 @@ fn engine(config: FlashcacheConfig) -> Engine {
         EngineConfig {
             arena_pages: 2048,
             plugging: None,
+            ..EngineConfig::default()
         },
         vec![
             DeviceInfo::new(SSD_SECTORS, 512),
@@ -272,6 +273,7 @@ fn bad_target_configurations_are_refused_at_construction() {
             EngineConfig {
                 arena_pages: 2048,
                 plugging: None,
+                ..EngineConfig::default()
             },
             vec![
                 DeviceInfo::new(SSD_SECTORS, 512),
@@ -293,6 +295,7 @@ fn bad_target_configurations_are_refused_at_construction() {
         EngineConfig {
             arena_pages: 512,
             plugging: None,
+            ..EngineConfig::default()
         },
         vec![
             DeviceInfo::new(SSD_SECTORS, 512),

@@ -9,7 +9,7 @@ use dmsim_engine::content::SectorContent;
 use dmsim_engine::services::dm_io::DmIoRegion;
 use dmsim_engine::services::kcopyd::{KcopydConfig, KcopydError, KcopydFlags, KcopydPages};
 use dmsim_engine::{
-    Caller, DeviceId, DeviceInfo, IoStatus, Op, ServiceEvent, Services, ServicesConfig,
+    Caller, DeviceId, DeviceInfo, EngineConfig, IoStatus, Op, ServiceEvent, Services,
 };
 
 const MS: u64 = 1_000_000;
@@ -17,9 +17,10 @@ const MS: u64 = 1_000_000;
 fn harness(arena_pages: u32, platform: FakePlatform) -> Harness {
     let devices = vec![DeviceInfo::new(1 << 20, 512); 3];
     let services = Services::new(
-        &ServicesConfig {
+        &EngineConfig {
             arena_pages,
             plugging: None,
+            ..EngineConfig::default()
         },
         devices,
     )

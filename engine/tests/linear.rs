@@ -30,6 +30,7 @@ fn linear_engine(capacity_sectors: u64, max_sectors: u32, arena_pages: u32) -> E
         EngineConfig {
             arena_pages,
             plugging: None,
+            ..EngineConfig::default()
         },
         vec![device],
         TargetSpec::Linear {

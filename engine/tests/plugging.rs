@@ -7,7 +7,7 @@ use common::bio;
 use dmsim_engine::services::dm_io::{DmIoRegion, DmIoRequest, TimedControl};
 use dmsim_engine::{
     Buffer, Caller, DeviceId, DeviceInfo, Engine, EngineConfig, Input, Op, Output, PlugConfig,
-    Services, ServicesConfig, TargetSpec,
+    Services, TargetSpec,
 };
 
 const MS: u64 = 1_000_000;
@@ -17,6 +17,7 @@ fn plugged_engine() -> Engine {
         EngineConfig {
             arena_pages: 64,
             plugging: Some(PlugConfig::default()),
+            ..EngineConfig::default()
         },
         vec![DeviceInfo::new(1 << 16, 512)],
         TargetSpec::Linear {
@@ -91,9 +92,10 @@ fn a_sync_io_unplugs_its_queue_behind_the_held_io() {
 #[test]
 fn cancelling_a_plugged_io_releases_it_first() {
     let mut services = Services::new(
-        &ServicesConfig {
+        &EngineConfig {
             arena_pages: 16,
             plugging: Some(PlugConfig::default()),
+            ..EngineConfig::default()
         },
         vec![DeviceInfo::new(1 << 16, 512)],
     )

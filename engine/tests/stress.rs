@@ -10,7 +10,7 @@ use dmsim_engine::services::dm_io::{DmIoRegion, DmIoRequest, RegionState, TimedC
 use dmsim_engine::services::kcopyd::{KcopydConfig, KcopydFlags};
 use dmsim_engine::{
     drive, Bio, BioFlags, BioId, Buffer, Caller, DeviceId, DeviceInfo, DriveOptions, DriveOutcome,
-    Engine, EngineConfig, IoStatus, Op, ServiceEvent, Services, ServicesConfig, TargetSpec,
+    Engine, EngineConfig, IoStatus, Op, ServiceEvent, Services, TargetSpec,
 };
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -53,9 +53,10 @@ fn random_kcopyd_jobs_all_complete_once_and_copy_correctly() {
     for seed in 1..=4u64 {
         let mut rng = Rng(seed * 7919);
         let services = Services::new(
-            &ServicesConfig {
+            &EngineConfig {
                 arena_pages: 1200,
                 plugging: None,
+                ..EngineConfig::default()
             },
             vec![DeviceInfo::new(1 << 22, 512); 3],
         )
@@ -146,9 +147,10 @@ fn random_timed_requests_always_return_with_final_states() {
     for seed in 1..=4u64 {
         let mut rng = Rng(seed * 104_729);
         let services = Services::new(
-            &ServicesConfig {
+            &EngineConfig {
                 arena_pages: 256,
                 plugging: None,
+                ..EngineConfig::default()
             },
             vec![DeviceInfo::new(1 << 20, 512); 3],
         )
@@ -393,6 +395,7 @@ fn random_bios_through_linear_read_what_was_written() {
             EngineConfig {
                 arena_pages: 48,
                 plugging: None,
+                ..EngineConfig::default()
             },
             vec![device],
             TargetSpec::Linear {

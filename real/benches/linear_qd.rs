@@ -57,6 +57,7 @@ fn main() {
             EngineConfig {
                 arena_pages: 1024,
                 plugging: None,
+                ..EngineConfig::default()
             },
             vec![info],
             TargetSpec::Linear {

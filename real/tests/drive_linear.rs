@@ -26,6 +26,7 @@ fn run(backend: BackendChoice) -> Vec<Vec<SectorContent>> {
         EngineConfig {
             arena_pages: 512,
             plugging: None,
+            ..EngineConfig::default()
         },
         vec![device.info()],
         TargetSpec::Linear {
@@ -128,6 +129,7 @@ fn a_run_stopped_with_io_in_flight_is_drained_before_the_arena_goes() {
         EngineConfig {
             arena_pages: 512,
             plugging: None,
+            ..EngineConfig::default()
         },
         vec![device.info()],
         TargetSpec::Linear {

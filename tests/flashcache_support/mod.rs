@@ -90,6 +90,7 @@ impl Machine {
             EngineConfig {
                 arena_pages: 4096,
                 plugging: None,
+                ..EngineConfig::default()
             },
             self.platform.device_infos(),
             TargetSpec::flashcache(SSD, DISK, config),

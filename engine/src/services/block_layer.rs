@@ -13,30 +13,12 @@
 use super::handles::{Caller, DmIoHandle, Route};
 use crate::arena::{Arena, Buffer};
 use crate::block::{DeviceId, DeviceInfo, Extent, IoStatus, Op};
+use crate::config::PlugConfig;
 use crate::error::InputError;
 use crate::io::{Completion, DeviceIo, IoTag, Output};
 use crate::slab::{Slab, SlabKey};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
-
-/// Queue plugging of old kernels: async IO without REQ_SYNC sits in the plugged queue until
-/// the unplug timer fires or enough IO has gathered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlugConfig {
-    /// The unplug timer (3 ms on old kernels).
-    pub unplug_delay_ns: u64,
-    /// IOs held that make the queue unplug at once (`unplug_thresh`, 4 on old kernels).
-    pub unplug_threshold: u32,
-}
-
-impl Default for PlugConfig {
-    fn default() -> Self {
-        PlugConfig {
-            unplug_delay_ns: 3_000_000,
-            unplug_threshold: 4,
-        }
-    }
-}
 
 /// Who a device IO's completion goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

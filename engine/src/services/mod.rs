@@ -15,6 +15,7 @@
 
 use crate::arena::{Arena, Buffer, PageId};
 use crate::block::{DeviceId, DeviceInfo, Extent, IoStatus, Op};
+use crate::config::EngineConfig;
 use crate::error::{InputError, InvariantViolation, WaitingJob};
 use crate::io::{Completion, IoTag, Output};
 use block_layer::{BlockLayer, IoOwner, IoRequest};
@@ -33,7 +34,7 @@ pub mod dm_io;
 mod handles;
 pub mod kcopyd;
 
-pub use block_layer::{BlockLayerStats, PlugConfig};
+pub use block_layer::BlockLayerStats;
 pub(crate) use handles::Route;
 pub use handles::{Caller, DmIoHandle};
 
@@ -110,24 +111,6 @@ pub struct ServiceStats {
     pub kcopyd: KcopydStats,
 }
 
-/// What the services need to know at creation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ServicesConfig {
-    /// Pages of the buffer arena (allocated once). Kcopyd pools and bio buffers come out of it.
-    pub arena_pages: u32,
-    /// Queue plugging (Decision 5); `None` (the default) = off.
-    pub plugging: Option<PlugConfig>,
-}
-
-impl Default for ServicesConfig {
-    fn default() -> Self {
-        ServicesConfig {
-            arena_pages: 4096,
-            plugging: None,
-        }
-    }
-}
-
 /// See the module documentation.
 #[derive(Debug)]
 pub struct Services {
@@ -142,7 +125,7 @@ impl Services {
     /// Services over `devices`. Fails if a device description is unusable or the arena has
     /// no page for the shared zero page.
     pub fn new(
-        config: &ServicesConfig,
+        config: &EngineConfig,
         devices: Vec<DeviceInfo>,
     ) -> Result<Services, crate::error::EngineError> {
         for (index, device) in devices.iter().enumerate() {

@@ -9,7 +9,8 @@
 //! Deliberately not here: bio admission and completion (dm core), the services themselves.
 
 use crate::block::{DeviceId, IoStatus};
-use crate::error::{EngineError, WaitingJob};
+use crate::config::AnomalyPolicy;
+use crate::error::{Anomaly, EngineError, WaitingJob};
 use crate::flashcache::{Flashcache, FlashcacheConfig};
 
 use crate::services::{ServiceEvent, Services};
@@ -71,7 +72,11 @@ pub(crate) enum Target {
 }
 
 impl Target {
-    pub fn new(spec: &TargetSpec, services: &mut Services) -> Result<Target, EngineError> {
+    pub fn new(
+        spec: &TargetSpec,
+        anomaly_policy: AnomalyPolicy,
+        services: &mut Services,
+    ) -> Result<Target, EngineError> {
         match spec {
             TargetSpec::Linear {
                 device,
@@ -87,7 +92,12 @@ impl Target {
                 config,
                 kcopyd,
             } => Ok(Target::Flashcache(Box::new(FlashcacheTarget::new(
-                *ssd, *disk, config, *kcopyd, services,
+                *ssd,
+                *disk,
+                config,
+                *kcopyd,
+                anomaly_policy,
+                services,
             )?))),
         }
     }
@@ -194,6 +204,23 @@ impl Target {
         match self {
             Target::Linear(_) => Err(format!("linear accepts no messages (got {message:?})")),
             Target::Flashcache(t) => t.message(message, services, finished),
+        }
+    }
+
+    /// Reports an anomaly as a flashcache target would (tests of the policy only).
+    #[cfg(test)]
+    pub(crate) fn inject_anomaly(&mut self, description: &str) {
+        match self {
+            Target::Flashcache(t) => t.inject_anomaly(description),
+            Target::Linear(_) => panic!("linear has no adapter anomalies"),
+        }
+    }
+
+    /// Anomalies recorded under [`AnomalyPolicy::Record`].
+    pub fn anomalies(&self) -> &[Anomaly] {
+        match self {
+            Target::Linear(_) => &[],
+            Target::Flashcache(t) => t.anomalies(),
         }
     }
 

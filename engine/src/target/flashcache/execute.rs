@@ -159,7 +159,7 @@ impl FlashcacheTarget {
             }
             fc::CacheBuffer::Bio(bio) => {
                 let Some(part) = self.fc_bios.get(SlabKey::from_u64(bio.0)) else {
-                    self.anomalies.push(format!(
+                    self.anomaly(format!(
                         "flashcache IO {:?} names unknown bio {bio:?}",
                         io.tag
                     ));
@@ -219,8 +219,7 @@ impl FlashcacheTarget {
             ),
         };
         if let Err(error) = result {
-            self.anomalies
-                .push(format!("dm_io refused flashcache IO {:?}: {error}", io.tag));
+            self.anomaly(format!("dm_io refused flashcache IO {:?}: {error}", io.tag));
             // An async classic read with several regions is also notified at once.
             let notified = matches!(error, DmIoError::ReadNeedsOneRegion { .. })
                 && io.timeout_ns.is_none()
@@ -246,7 +245,7 @@ impl FlashcacheTarget {
             Caller(key.to_u64()),
         );
         if let Err(error) = result {
-            self.anomalies.push(format!(
+            self.anomaly(format!(
                 "kcopyd refused flashcache copy {:?}: {error}",
                 copy.tag
             ));
@@ -292,8 +291,7 @@ impl FlashcacheTarget {
                 self.late_writes += 1;
             }
             ServiceEvent::DmIoRegion { .. } => {
-                self.anomalies
-                    .push("a region notice nobody asked for".to_string());
+                self.anomaly("a region notice nobody asked for".to_string());
             }
             ServiceEvent::KcopydDone {
                 read_err,
@@ -303,20 +301,17 @@ impl FlashcacheTarget {
                 Some(Outstanding::Kcopyd { tag }) => {
                     self.deliver_kcopyd(tag, read_err, u64::from(write_err), services)
                 }
-                other => self
-                    .anomalies
-                    .push(format!("kcopyd completion for {other:?}")),
+                other => self.anomaly(format!("kcopyd completion for {other:?}")),
             },
             ServiceEvent::DeviceIoDone { .. } => {
-                self.anomalies
-                    .push("a raw device IO completion (flashcache uses none)".to_string());
+                self.anomaly("a raw device IO completion (flashcache uses none)".to_string());
             }
         }
     }
 
     fn dm_io_finished(&mut self, key: SlabKey, error_bits: u64, services: &mut Services) {
         let Some(Outstanding::DmIo { tag, memory }) = self.outstanding.remove(key) else {
-            self.anomalies.push(format!(
+            self.anomaly(format!(
                 "dm_io completion for unknown request {}",
                 key.to_u64()
             ));
@@ -342,9 +337,9 @@ impl FlashcacheTarget {
                             let len = buffer.len();
                             buffer.copy_from_slice(&bytes[..len]);
                         }
-                        None => self
-                            .anomalies
-                            .push(format!("metadata buffer {id:?} vanished during its read")),
+                        None => {
+                            self.anomaly(format!("metadata buffer {id:?} vanished during its read"))
+                        }
                     }
                 }
                 self.pool.put(pages, services.arena_mut());
@@ -401,7 +396,7 @@ impl FlashcacheTarget {
     fn note_refusal(&mut self, what: &str, result: Result<(), fc::CacheInputError>) {
         match result {
             Ok(()) | Err(fc::CacheInputError::Halted { .. }) => {}
-            Err(error) => self.anomalies.push(format!("{what}: {error}")),
+            Err(error) => self.anomaly(format!("{what}: {error}")),
         }
     }
 }

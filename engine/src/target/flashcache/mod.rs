@@ -31,7 +31,8 @@ mod page_pool;
 use crate::arena::Buffer;
 use crate::block::split_at_boundaries;
 use crate::block::{DeviceId, IoStatus, Op};
-use crate::error::EngineError;
+use crate::config::AnomalyPolicy;
+use crate::error::{Anomaly, EngineError};
 use crate::flashcache::{
     self as fc, Flashcache, FlashcacheConfig, Phase, Setup, SetupError, SetupStatus,
 };
@@ -148,8 +149,11 @@ pub(crate) struct FlashcacheTarget {
     /// failed in the next settle round, never inline.
     refused: VecDeque<SlabKey>,
     worker_wanted: bool,
-    /// Broken calling obligations seen at run time (each a bug); reported by the invariants.
-    anomalies: Vec<String>,
+    /// What a broken calling obligation does (see [`AnomalyPolicy`]).
+    anomaly_policy: AnomalyPolicy,
+    /// Broken calling obligations seen at run time under [`AnomalyPolicy::Record`] (each a
+    /// bug); reported by the invariants and [`crate::Engine::anomalies`].
+    anomalies: Vec<Anomaly>,
     /// Cancelled SSD writes that completed after all (timed dm_io).
     late_writes: u64,
 }
@@ -161,6 +165,7 @@ impl FlashcacheTarget {
         disk: DeviceId,
         config: &FlashcacheConfig,
         kcopyd: KcopydGeneration,
+        anomaly_policy: AnomalyPolicy,
         services: &mut Services,
     ) -> Result<FlashcacheTarget, EngineError> {
         let devices = services.devices();
@@ -232,6 +237,7 @@ impl FlashcacheTarget {
             pool_waiting: VecDeque::new(),
             refused: VecDeque::new(),
             worker_wanted: false,
+            anomaly_policy,
             anomalies: Vec::new(),
             late_writes: 0,
         };
@@ -246,6 +252,33 @@ impl FlashcacheTarget {
 
     pub fn volume_sectors(&self) -> u64 {
         self.volume_sectors
+    }
+
+    /// A broken calling obligation (an engine bug): panics with the adapter's state, or is
+    /// recorded, as the engine's [`AnomalyPolicy`] says.
+    fn anomaly(&mut self, description: String) {
+        match self.anomaly_policy {
+            AnomalyPolicy::Panic => panic!(
+                "flashcache adapter anomaly: {description}\n  adapter state: {}",
+                self.state_summary()
+            ),
+            AnomalyPolicy::Record => self.anomalies.push(Anomaly {
+                component: "flashcache adapter",
+                description,
+            }),
+        }
+    }
+
+    /// Reports `description` as an anomaly, for tests of the policy (no real anomaly can be
+    /// provoked from outside: each is an engine bug).
+    #[cfg(test)]
+    pub(crate) fn inject_anomaly(&mut self, description: &str) {
+        self.anomaly(description.to_string());
+    }
+
+    /// The anomalies recorded so far (always empty under [`AnomalyPolicy::Panic`]).
+    pub fn anomalies(&self) -> &[Anomaly] {
+        &self.anomalies
     }
 
     pub fn block_sectors(&self) -> u64 {
@@ -355,8 +388,7 @@ impl FlashcacheTarget {
                     error,
                     fc::CacheInputError::NotRunning { .. } | fc::CacheInputError::Halted { .. }
                 ) {
-                    self.anomalies
-                        .push(format!("flashcache refused {bio:?}: {error}"));
+                    self.anomaly(format!("flashcache refused {bio:?}: {error}"));
                 }
                 self.finish_fc_bio(id, IoStatus::IoError, services, finished);
             }
@@ -372,8 +404,7 @@ impl FlashcacheTarget {
         finished: &mut Vec<(BioKey, IoStatus)>,
     ) {
         let Some(part) = self.fc_bios.remove(id) else {
-            self.anomalies
-                .push(format!("flashcache completed unknown bio {}", id.to_u64()));
+            self.anomaly(format!("flashcache completed unknown bio {}", id.to_u64()));
             return;
         };
         if !status.is_ok() && part.op == Op::Read {
@@ -422,8 +453,7 @@ impl FlashcacheTarget {
                     }
                     fc::CacheRequest::WakeWorker => {
                         if self.worker_wanted {
-                            self.anomalies
-                                .push("WakeWorker while the worker was scheduled".to_string());
+                            self.anomaly("WakeWorker while the worker was scheduled".to_string());
                         }
                         self.worker_wanted = true;
                     }
@@ -512,7 +542,7 @@ impl FlashcacheTarget {
             if let LifeStage::Running(fc) = &mut self.stage {
                 if let Err(error) = fc.run_worker(services.now_ns()) {
                     if !matches!(error, fc::CacheInputError::Halted { .. }) {
-                        self.anomalies.push(format!("run_worker: {error}"));
+                        self.anomaly(format!("run_worker: {error}"));
                     }
                 }
             }
@@ -546,7 +576,7 @@ impl FlashcacheTarget {
             if fc.poll_deadline().is_some_and(|at| at <= now_ns) {
                 if let Err(error) = fc.tick(now_ns) {
                     if !matches!(error, fc::CacheInputError::Halted { .. }) {
-                        self.anomalies.push(format!("tick: {error}"));
+                        self.anomaly(format!("tick: {error}"));
                     }
                 }
             }

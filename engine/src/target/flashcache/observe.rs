@@ -79,6 +79,31 @@ impl FlashcacheTarget {
         }
     }
 
+    /// The adapter's state in one line, for an anomaly's panic message.
+    pub(super) fn state_summary(&self) -> String {
+        let machine = match &self.stage {
+            LifeStage::SettingUp(_) => "setting up".to_string(),
+            LifeStage::Failed(error) => format!("setup failed: {error}"),
+            LifeStage::Running(fc) => format!(
+                "phase {:?}, {} job(s) in flight, gauges {:?}",
+                fc.phase(),
+                fc.jobs_in_flight(),
+                fc.gauges()
+            ),
+        };
+        format!(
+            "{machine}; {} piece(s), {} flashcache bio(s), {} request(s) outstanding, {} waiting \
+             for pages, {} refused, worker wanted {}, {} late write(s)",
+            self.pieces.len(),
+            self.fc_bios.len(),
+            self.outstanding.len(),
+            self.pool_waiting.len(),
+            self.refused.len(),
+            self.worker_wanted,
+            self.late_writes
+        )
+    }
+
     pub fn check_invariants(&self, services: &Services) -> Result<(), String> {
         if let Some(first) = self.anomalies.first() {
             return Err(format!(

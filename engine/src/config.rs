@@ -1,0 +1,65 @@
+//! How an engine is built, beyond its devices and target: [`EngineConfig`] and the settings
+//! it is made of. One config serves the [`crate::Engine`] and the [`crate::Services`] it
+//! wraps (tests that drive `Services` alone pass the same value).
+//!
+//! Deliberately not here: the target's own configuration ([`crate::TargetSpec`]).
+
+use serde::{Deserialize, Serialize};
+
+/// How an engine is built, beyond its devices and target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineConfig {
+    /// Pages of the buffer arena, allocated once (bio data, kcopyd pools, metadata).
+    pub arena_pages: u32,
+    /// Queue plugging of old kernels (Decision 5); `None` (default) = off.
+    pub plugging: Option<PlugConfig>,
+    /// What a broken calling obligation inside the engine (an adapter anomaly, always an
+    /// engine bug) does. The engine does not know which platform it runs on: simulations
+    /// keep the default [`AnomalyPolicy::Panic`]; real runs record, and the run fails.
+    #[serde(default)]
+    pub anomalies: AnomalyPolicy,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            arena_pages: 4096,
+            plugging: None,
+            anomalies: AnomalyPolicy::Panic,
+        }
+    }
+}
+
+/// What the engine does when one of its components breaks a calling obligation of another
+/// (see [`crate::Anomaly`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnomalyPolicy {
+    /// Panic at once, with the component's state in the message (simulation: the seed
+    /// reproduces it).
+    #[default]
+    Panic,
+    /// Keep going and record it: [`crate::Engine::anomalies`] lists it and
+    /// [`crate::drive`] ends the run with [`crate::DriveError::Anomalies`] (real devices:
+    /// the run must not abort with IO in flight, but it must fail).
+    Record,
+}
+
+/// Queue plugging of old kernels: async IO without REQ_SYNC sits in the plugged queue until
+/// the unplug timer fires or enough IO has gathered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlugConfig {
+    /// The unplug timer (3 ms on old kernels).
+    pub unplug_delay_ns: u64,
+    /// IOs held that make the queue unplug at once (`unplug_thresh`, 4 on old kernels).
+    pub unplug_threshold: u32,
+}
+
+impl Default for PlugConfig {
+    fn default() -> Self {
+        PlugConfig {
+            unplug_delay_ns: 3_000_000,
+            unplug_threshold: 4,
+        }
+    }
+}

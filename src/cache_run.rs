@@ -151,7 +151,7 @@ fn drive_cache<P: Platform, I: Iterator<Item = TraceRecord>>(
         };
         let report = drive(engine, platform, source, &mut verifier, &options)
             .map_err(|e| format!("the engine failed: {e}"))?;
-        if let Some(fc) = engine.flashcache() {
+        if let Some(fc) = engine.target().flashcache() {
             let gauges = fc.gauges();
             let cleanings = fc.stats().cleanings;
             let recorder = verifier.recorder_mut();
@@ -180,6 +180,7 @@ fn drive_cache<P: Platform, I: Iterator<Item = TraceRecord>>(
         );
     }
     let fc = engine
+        .target()
         .flashcache()
         .ok_or("the engine has no flashcache target")?;
     let mut stats = counters(fc.stats());
@@ -188,7 +189,7 @@ fn drive_cache<P: Platform, I: Iterator<Item = TraceRecord>>(
     stats.insert("cached_blocks".to_string(), gauges.cached_blocks);
     stats.insert("nr_dirty".to_string(), gauges.nr_dirty);
     stats.insert("size_blocks".to_string(), gauges.size_blocks);
-    let status_text = engine.target_status_text().unwrap_or_default();
+    let status_text = engine.target_status().text;
     Ok(CacheRunOutput {
         report: verifier.finish(label, config, stats, end_ns),
         status_text,

@@ -95,7 +95,10 @@ fn crash_and_reload(
     let what = format!("seed {seed} {policy:?}, crash after {crash_after} inputs");
     observer.assert_clean(&what);
     assert_eq!(observer.failed_bios(), 0, "{what}");
-    let size_blocks = engine.flashcache().map(|fc| fc.geometry().size_blocks);
+    let size_blocks = engine
+        .target()
+        .flashcache()
+        .map(|fc| fc.geometry().size_blocks);
     drop(engine); // the kernel is gone with the power
     machine.crash();
     let mut reload = create;
@@ -111,7 +114,7 @@ fn crash_and_reload(
             &mut oracle_observer(),
             None,
         );
-        let state = engine.flashcache_state();
+        let state = engine.target().flashcache_state();
         assert!(
             matches!(state, Some(FlashcacheState::Failed(_)))
                 || matches!(state, Some(FlashcacheState::Running)),
@@ -126,7 +129,7 @@ fn crash_and_reload(
         "{what}: a running cache's superblock says DIRTY"
     );
     flashcache_support::set_up(&mut engine, &mut machine);
-    let fc = engine.flashcache().expect("reloaded");
+    let fc = engine.target().flashcache().expect("reloaded");
     let gauges = fc.gauges();
     assert_eq!(
         gauges.cached_blocks, gauges.nr_dirty,
@@ -248,7 +251,15 @@ fn a_volatile_ssd_cache_loses_the_whole_cache_at_power_loss() {
         None,
     );
     observer.assert_clean("before the crash");
-    assert!(engine.flashcache_gauges().expect("running").nr_dirty > 0);
+    assert!(
+        engine
+            .target()
+            .flashcache()
+            .map(|fc| fc.gauges())
+            .expect("running")
+            .nr_dirty
+            > 0
+    );
     drop(engine);
     let reports = machine.crash();
     assert!(reports[0].cached_blocks_lost > 0, "{:?}", reports[0]);
@@ -267,8 +278,11 @@ fn a_volatile_ssd_cache_loses_the_whole_cache_at_power_loss() {
         &mut oracle_observer(),
         None,
     );
-    let Some(FlashcacheState::Failed(error)) = engine.flashcache_state() else {
-        panic!("the reload should fail: {:?}", engine.flashcache_state());
+    let Some(FlashcacheState::Failed(error)) = engine.target().flashcache_state() else {
+        panic!(
+            "the reload should fail: {:?}",
+            engine.target().flashcache_state()
+        );
     };
     assert!(error.to_string().contains("Corrupt"), "{error}");
 }

@@ -83,7 +83,12 @@ fn mixed_run(
         "{what}: {} reads",
         observer.oracle().verified_reads()
     );
-    let stats = engine.flashcache().expect("running").stats().clone();
+    let stats = engine
+        .target()
+        .flashcache()
+        .expect("running")
+        .stats()
+        .clone();
     assert!(stats.read_hits > 0, "{what}: no read hit");
     assert!(
         stats.uncached_reads > 0 && stats.uncached_writes > 0,
@@ -106,7 +111,7 @@ fn mixed_run(
 fn remove(engine: &mut dmsim_engine::Engine, machine: &mut Machine) -> StoreOutcome {
     message(engine, machine, "remove");
     run(engine, machine, &mut Nothing, &mut oracle_observer(), None);
-    match engine.flashcache().expect("running").phase() {
+    match engine.target().flashcache().expect("running").phase() {
         Phase::Stopped(Some(outcome)) => outcome.clone(),
         other => panic!("remove did not finish: {other:?}"),
     }
@@ -117,13 +122,24 @@ fn writeback_with_every_policy_keeps_data_and_cleans_on_remove() {
     for (index, policy) in POLICIES.into_iter().enumerate() {
         let (mut engine, mut machine, observer) =
             mixed_run(CacheMode::WriteBack, false, policy, 11 + index as u64);
-        let stats = engine.flashcache().expect("running").stats().clone();
+        let stats = engine
+            .target()
+            .flashcache()
+            .expect("running")
+            .stats()
+            .clone();
         assert!(
             stats.md_write_dirty > 0 && stats.write_hits > 0,
             "{stats:?}"
         );
         assert!(
-            engine.flashcache_gauges().expect("flashcache").nr_dirty > 0,
+            engine
+                .target()
+                .flashcache()
+                .map(|fc| fc.gauges())
+                .expect("flashcache")
+                .nr_dirty
+                > 0,
             "writeback keeps dirty blocks"
         );
         let outcome = remove(&mut engine, &mut machine);
@@ -142,7 +158,11 @@ fn write_only_caches_writes_and_never_fills_on_a_read_miss() {
     for (index, policy) in POLICIES.into_iter().enumerate() {
         let (mut engine, mut machine, observer) =
             mixed_run(CacheMode::WriteBack, true, policy, 21 + index as u64);
-        let status = engine.flashcache_status().expect("flashcache");
+        let status = engine
+            .target()
+            .flashcache()
+            .map(|fc| fc.status())
+            .expect("flashcache");
         assert!(status.write_only);
         assert_eq!(status.stats.replace, 0, "no read miss claimed a slot");
         assert!(status.stats.md_write_dirty > 0);
@@ -157,10 +177,23 @@ fn writethrough_with_every_policy_keeps_the_disk_current() {
     for (index, policy) in POLICIES.into_iter().enumerate() {
         let (engine, machine, observer) =
             mixed_run(CacheMode::WriteThrough, false, policy, 31 + index as u64);
-        let stats = engine.flashcache().expect("running").stats().clone();
+        let stats = engine
+            .target()
+            .flashcache()
+            .expect("running")
+            .stats()
+            .clone();
         assert!(stats.write_hits > 0, "{stats:?}");
         assert_eq!(stats.md_write_dirty, 0, "writethrough writes no metadata");
-        assert_eq!(engine.flashcache_gauges().expect("flashcache").nr_dirty, 0);
+        assert_eq!(
+            engine
+                .target()
+                .flashcache()
+                .map(|fc| fc.gauges())
+                .expect("flashcache")
+                .nr_dirty,
+            0
+        );
         assert_disk_holds_every_acknowledged_write(&machine, &observer);
     }
 }
@@ -170,7 +203,12 @@ fn writearound_with_every_policy_caches_only_reads() {
     for (index, policy) in POLICIES.into_iter().enumerate() {
         let (engine, machine, observer) =
             mixed_run(CacheMode::WriteAround, false, policy, 41 + index as u64);
-        let stats = engine.flashcache().expect("running").stats().clone();
+        let stats = engine
+            .target()
+            .flashcache()
+            .expect("running")
+            .stats()
+            .clone();
         assert_eq!(stats.write_hits + stats.wr_replace, 0, "{stats:?}");
         assert!(
             stats.wr_invalidates > 0,
@@ -196,7 +234,7 @@ fn dirty_threshold_cleaning_runs_through_kcopyd_and_follows_the_sysctl() {
     run(&mut engine, &mut machine, &mut source, &mut observer, None);
     observer.assert_clean("write phase");
     let threshold_per_set = 256 * 20 / 100;
-    let fc = engine.flashcache().expect("running");
+    let fc = engine.target().flashcache().expect("running");
     let (stats, gauges) = (fc.stats().clone(), fc.gauges());
     assert!(stats.cleanings > 0 && stats.md_write_clean > 0, "{stats:?}");
     let kcopyd = engine.stats().services.kcopyd;
@@ -213,7 +251,11 @@ fn dirty_threshold_cleaning_runs_through_kcopyd_and_follows_the_sysctl() {
         );
     }
     idle_for(&mut engine, &mut machine, &mut observer, 2_000_000_000);
-    let gauges = engine.flashcache_gauges().expect("flashcache");
+    let gauges = engine
+        .target()
+        .flashcache()
+        .map(|fc| fc.gauges())
+        .expect("flashcache");
     assert!(
         gauges.nr_dirty <= 2 * threshold_per_set,
         "cleaning brings the sets down to the threshold: {gauges:?}"
@@ -221,12 +263,22 @@ fn dirty_threshold_cleaning_runs_through_kcopyd_and_follows_the_sysctl() {
     // Lower the threshold; read misses in both sets trigger cleaning down to it (with the
     // legacy mapping, 1 MiB chunks alternate between the two sets).
     message(&mut engine, &machine, "set dirty_thresh_pct 10");
-    let before = engine.flashcache_gauges().expect("flashcache").nr_dirty;
+    let before = engine
+        .target()
+        .flashcache()
+        .map(|fc| fc.gauges())
+        .expect("flashcache")
+        .nr_dirty;
     let misses = (4096..4096 + 64).chain(4352..4352 + 64);
     let mut reads = closed_loop(read_blocks(misses).into_iter(), 4);
     run(&mut engine, &mut machine, &mut reads, &mut observer, None);
     observer.assert_clean("read phase");
-    let after = engine.flashcache_gauges().expect("flashcache").nr_dirty;
+    let after = engine
+        .target()
+        .flashcache()
+        .map(|fc| fc.gauges())
+        .expect("flashcache")
+        .nr_dirty;
     assert!(
         after < before && after <= 2 * (256 * 10 / 100),
         "dirty blocks {before} -> {after}"
@@ -262,7 +314,7 @@ fn an_ssd_read_fault_in_writethrough_switches_to_bypass_and_reads_stay_correct()
         0,
         "a cache read error is served from disk"
     );
-    let fc = engine.flashcache().expect("running");
+    let fc = engine.target().flashcache().expect("running");
     assert!(
         fc.bypassing(),
         "the cache error switched to bypass: {:?} {:?}, ssd {:?}",
@@ -279,7 +331,12 @@ fn an_ssd_read_fault_in_writethrough_switches_to_bypass_and_reads_stay_correct()
     run(&mut engine, &mut machine, &mut reads, &mut observer, None);
     observer.assert_clean("bypass reads");
     assert_eq!(
-        engine.flashcache().expect("running").stats().read_hits,
+        engine
+            .target()
+            .flashcache()
+            .expect("running")
+            .stats()
+            .read_hits,
         hits
     );
     assert_disk_holds_every_acknowledged_write(&machine, &observer);
@@ -313,9 +370,14 @@ fn writeback_on_the_nvme_and_7200_rpm_presets() {
     run(&mut engine, &mut machine, &mut source, &mut observer, None);
     observer.assert_clean("nvme + hdd-7200");
     assert_eq!(observer.failed_bios(), 0);
-    let stats = engine.flashcache().expect("running").stats().clone();
+    let stats = engine
+        .target()
+        .flashcache()
+        .expect("running")
+        .stats()
+        .clone();
     assert!(stats.read_hits > 0 && stats.write_hits > 0, "{stats:?}");
-    let text = engine.target_status_text().expect("status");
+    let text = engine.target_status().text;
     assert!(text.contains("total blocks(512)"), "{text}");
 }
 
@@ -350,7 +412,7 @@ fn a_hung_ssd_read_in_writeback_times_out_and_fails_only_its_bio() {
         1,
         "the timed-out read was cancelled"
     );
-    let fc = engine.flashcache().expect("running");
+    let fc = engine.target().flashcache().expect("running");
     assert!(!fc.bypassing(), "writeback never bypasses");
     // The hung IO is a read hit's (READCACHE): in writeback its bio fails with EIO.
     assert_eq!(fc.errors().ssd_read_errors, 1);
@@ -370,7 +432,8 @@ fn the_same_seed_gives_the_same_run() {
         let (engine, machine, observer) =
             mixed_run(CacheMode::WriteBack, false, ReclaimPolicy::Lru, 91);
         (
-            serde_json::to_string(&engine.flashcache_status()).expect("serialises"),
+            serde_json::to_string(&engine.target().flashcache().map(|fc| fc.status()))
+                .expect("serialises"),
             format!("{:?}", engine.stats()),
             dmsim_engine::Platform::now_ns(&machine.platform),
             observer.oracle().verified_reads(),

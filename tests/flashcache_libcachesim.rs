@@ -154,7 +154,7 @@ fn flashcache_hits(references: &[Reference], blocks: u64, policy: ReclaimPolicy)
     let mut source = closed_loop(records(references).into_iter(), 1);
     run(&mut engine, &mut machine, &mut source, &mut observer, None);
     observer.assert_clean("libCacheSim stream");
-    let fc = engine.flashcache().expect("running");
+    let fc = engine.target().flashcache().expect("running");
     assert_eq!(fc.geometry().size_blocks as u64, blocks);
     let stats = fc.stats();
     assert_eq!(stats.reads + stats.writes, references.len() as u64);
@@ -205,7 +205,7 @@ fn flashcache_hit_sequence(blocks_in_cache: u64, stream: &[u64]) -> Vec<u64> {
         }];
         let mut source = closed_loop(records(&reference).into_iter(), 1);
         run(&mut engine, &mut machine, &mut source, &mut observer, None);
-        let stats = engine.flashcache().expect("running").stats();
+        let stats = engine.target().flashcache().expect("running").stats();
         let hits = stats.read_hits + stats.write_hits;
         outcomes.push(hits - hits_before);
         hits_before = hits;

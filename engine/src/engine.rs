@@ -11,7 +11,7 @@
 //! 4. Send [`Input::Tick`] once the time reaches [`Engine::poll_deadline`].
 //!
 //! A flashcache target starts its setup IO in [`Engine::new`]; the platform's first inputs
-//! carry it out, and bios arriving meanwhile wait (see [`Engine::flashcache_state`]).
+//! carry it out, and bios arriving meanwhile wait (see [`Engine::target`]).
 //!
 //! Deliberately not here: time, IO, the workload. The engine never reads a clock.
 
@@ -20,11 +20,9 @@ use crate::block::DeviceInfo;
 use crate::config::EngineConfig;
 use crate::dm_core::{DmCore, DmCoreStats};
 use crate::error::{Anomaly, EngineError, InputError, InvariantViolation, WaitingJob};
-use crate::flashcache::{Flashcache, Gauges, StatusReport};
 use crate::io::{Control, Input, Output};
 use crate::services::{ServiceStats, Services};
-use crate::target::FlashcacheState;
-use crate::target::{Target, TargetSpec};
+use crate::target::{Target, TargetSpec, TargetStatus, TargetView};
 use serde::{Deserialize, Serialize};
 
 /// Counters of the whole engine.
@@ -205,37 +203,19 @@ impl Engine {
         self.services.devices()
     }
 
-    /// The flashcache state machine, once a flashcache target runs (`None` for other
-    /// targets, during setup and after a failed setup). Read-only: stats, errors, gauges,
-    /// geometry, configuration, phase, block states.
-    pub fn flashcache(&self) -> Option<&Flashcache> {
-        self.target.flashcache()
+    /// A typed, read-only view of the target, for tests that need its state machine
+    /// (flashcache: [`TargetView::flashcache`], [`TargetView::flashcache_state`]).
+    pub fn target(&self) -> TargetView<'_> {
+        self.target.view()
     }
 
-    /// Where a flashcache target is in its life (`None` for other targets).
-    pub fn flashcache_state(&self) -> Option<FlashcacheState> {
-        self.target.flashcache_state()
+    /// The target's status, whichever target it is: the `dmsetup status`/`table` text,
+    /// named counters and gauges.
+    pub fn target_status(&self) -> TargetStatus {
+        self.target.status()
     }
 
-    /// Everything flashcache's `dmsetup status` and `dmsetup table` show (statistics,
-    /// errors, gauges, histograms, configuration, deviating options), serialisable.
-    pub fn flashcache_status(&self) -> Option<StatusReport> {
-        self.flashcache().map(Flashcache::status)
-    }
-
-    /// Occupancy gauges of a running flashcache target (`cached_blocks`, `nr_dirty`, ...),
-    /// for time series.
-    pub fn flashcache_gauges(&self) -> Option<Gauges> {
-        self.flashcache().map(Flashcache::gauges)
-    }
-
-    /// The target's status as `dmsetup status` followed by `dmsetup table` would print it
-    /// (`None` for targets without a status).
-    pub fn target_status_text(&self) -> Option<String> {
-        self.flashcache_status()
-            .map(|status| format!("{}\n{}", status.render_status(), status.render_table()))
-    }
-
+    /// Counters of dm core and the services.
     pub fn stats(&self) -> EngineStats {
         EngineStats {
             dm_core: self.core.stats,

@@ -48,5 +48,5 @@ pub use platform::{
 };
 pub use services::{BlockLayerStats, Caller, ServiceEvent, Services};
 pub use slab::SlabKey;
-pub use target::TargetSpec;
 pub use target::{FlashcacheState, KcopydGeneration, BIO_PID};
+pub use target::{TargetSpec, TargetStatus, TargetView};

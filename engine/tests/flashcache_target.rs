@@ -91,7 +91,12 @@ fn bios_are_split_at_cache_blocks_and_complete_with_the_worst_status() {
     run(&mut engine, &mut platform, &mut source);
     // 5..25 crosses blocks 0, 8, 16 and 24: pieces of 3, 8, 8 and 1 sectors.
     assert_eq!(engine.stats().dm_core.pieces, 12);
-    let stats = engine.flashcache().expect("running").stats().clone();
+    let stats = engine
+        .target()
+        .flashcache()
+        .expect("running")
+        .stats()
+        .clone();
     assert_eq!((stats.writes, stats.reads), (4, 8));
     assert_eq!(
         stats.uncached_writes, 2,
@@ -120,8 +125,11 @@ fn bios_are_split_at_cache_blocks_and_complete_with_the_worst_status() {
 #[test]
 fn writeback_setup_runs_before_the_bios_that_arrived_meanwhile() {
     let mut engine = engine(config(CacheMode::WriteBack));
-    assert_eq!(engine.flashcache_state(), Some(FlashcacheState::SettingUp));
-    assert!(engine.flashcache().is_none());
+    assert_eq!(
+        engine.target().flashcache_state(),
+        Some(FlashcacheState::SettingUp)
+    );
+    assert!(engine.target().flashcache().is_none());
     let mut platform = FakePlatform::uniform(2, 50_000);
     // Two blocks written at time 0, while the superblock probe is still in flight.
     let mut source = ListSource::new(vec![
@@ -129,7 +137,10 @@ fn writeback_setup_runs_before_the_bios_that_arrived_meanwhile() {
         (5_000_000, bio(2, Op::Read, 64, 16)),
     ]);
     run(&mut engine, &mut platform, &mut source);
-    assert_eq!(engine.flashcache_state(), Some(FlashcacheState::Running));
+    assert_eq!(
+        engine.target().flashcache_state(),
+        Some(FlashcacheState::Running)
+    );
     let first = &platform.submitted[0];
     assert_eq!(
         (first.device, first.op, first.sector, first.sectors),
@@ -138,7 +149,7 @@ fn writeback_setup_runs_before_the_bios_that_arrived_meanwhile() {
     );
     // Arrived during setup: dm core could not split it; the target did.
     assert_eq!(engine.stats().dm_core.pieces, 3);
-    let fc = engine.flashcache().expect("running");
+    let fc = engine.target().flashcache().expect("running");
     assert_eq!((fc.stats().writes, fc.stats().read_hits), (2, 2));
     assert_eq!(fc.gauges().nr_dirty, 2);
     assert_eq!(source.done_for(2).data, stamps(64, 16, 1));
@@ -168,8 +179,11 @@ fn a_failed_setup_fails_every_bio() {
         (1_000_000, bio(2, Op::Read, 0, 8)),
     ]);
     run(&mut engine, &mut platform, &mut source);
-    let Some(FlashcacheState::Failed(error)) = engine.flashcache_state() else {
-        panic!("setup should fail: {:?}", engine.flashcache_state());
+    let Some(FlashcacheState::Failed(error)) = engine.target().flashcache_state() else {
+        panic!(
+            "setup should fail: {:?}",
+            engine.target().flashcache_state()
+        );
     };
     assert!(error.to_string().contains("superblock"), "{error}");
     assert_eq!(source.done_for(1).status, IoStatus::IoError);
@@ -191,7 +205,7 @@ fn messages_write_sysctls_and_bad_ones_are_refused() {
     message(&mut engine, &platform, "set dirty_thresh_pct 30").expect("accepted");
     message(&mut engine, &platform, "set reclaim_policy lru").expect("accepted");
     message(&mut engine, &platform, "blacklist add 7").expect("accepted");
-    let fc = engine.flashcache().expect("running");
+    let fc = engine.target().flashcache().expect("running");
     assert_eq!(fc.tunables().dirty_thresh_pct, 30);
     assert_eq!(
         fc.tunables().reclaim_policy,
@@ -228,19 +242,38 @@ fn status_text_gauges_and_stats_are_observable() {
         (1_000_000, bio(2, Op::Read, 0, 8)),
     ]);
     run(&mut engine, &mut platform, &mut source);
-    let gauges = engine.flashcache_gauges().expect("flashcache");
+    let gauges = engine
+        .target()
+        .flashcache()
+        .map(|fc| fc.gauges())
+        .expect("flashcache");
     assert_eq!((gauges.cached_blocks, gauges.nr_dirty), (1, 1));
-    let text = engine
-        .target_status_text()
-        .expect("flashcache has a status");
+    let status = engine.target_status();
+    assert_eq!(
+        (status.kind, status.state.as_str()),
+        ("flashcache", "running")
+    );
+    assert_eq!(status.counters["reads"], 1);
+    assert_eq!(status.counters["read_hits"], 1);
+    assert_eq!(status.counters["ssd_write_errors"], 0);
+    assert_eq!(status.gauges["nr_dirty"], 1);
+    assert_eq!(status.gauges["cached_blocks"], 1);
+    let text = status.text;
     assert!(text.contains("reads(1), writes(1)"), "{text}");
     assert!(text.contains("cache mode(WRITE_BACK)"), "{text}");
     assert!(text.contains("dirty blocks(1)"), "{text}");
-    let status = engine.flashcache_status().expect("flashcache");
+    let status = engine
+        .target()
+        .flashcache()
+        .map(|fc| fc.status())
+        .expect("flashcache");
     let json = serde_json::to_string(&status).expect("serialises");
     assert!(json.contains("\"read_hits\":1"), "{json}");
     message(&mut engine, &platform, "zero_stats").expect("accepted");
-    assert_eq!(engine.flashcache().expect("running").stats().reads, 0);
+    assert_eq!(
+        engine.target().flashcache().expect("running").stats().reads,
+        0
+    );
     let linear = Engine::new(
         EngineConfig::default(),
         vec![DeviceInfo::new(DISK_SECTORS, 512)],
@@ -250,7 +283,11 @@ fn status_text_gauges_and_stats_are_observable() {
         },
     )
     .expect("linear");
-    assert!(linear.target_status_text().is_none() && linear.flashcache_state().is_none());
+    assert!(linear.target().flashcache_state().is_none());
+    let status = linear.target_status();
+    assert_eq!(status.kind, "linear");
+    assert_eq!(status.text, format!("0 {DISK_SECTORS} linear dev0 0"));
+    assert!(status.counters.is_empty() && status.gauges.is_empty());
 }
 
 #[test]
@@ -320,7 +357,12 @@ fn a_halted_target_fails_its_bios_instead_of_hanging() {
         (now + 1_000_000, bio(2, Op::Read, 800, 8)),
     ]);
     run(&mut engine, &mut platform, &mut source);
-    let phase = engine.flashcache().expect("running").phase().clone();
+    let phase = engine
+        .target()
+        .flashcache()
+        .expect("running")
+        .phase()
+        .clone();
     assert!(
         matches!(phase, dmsim_engine::flashcache::Phase::Halted(_)),
         "{phase:?}"
@@ -357,7 +399,7 @@ fn an_ssd_timeout_in_writethrough_switches_to_bypass_and_reads_stay_correct() {
         assert_eq!(read.data, stamps(4096, 8, 1), "bio {id}");
     }
     assert_eq!(platform.cancels.len(), 1, "the hung SSD read was cancelled");
-    let fc = engine.flashcache().expect("running");
+    let fc = engine.target().flashcache().expect("running");
     assert!(
         fc.bypassing(),
         "a cache error switches writethrough to bypass"

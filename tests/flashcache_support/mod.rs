@@ -291,7 +291,10 @@ impl BioSource for Nothing {
 pub fn set_up(engine: &mut Engine, machine: &mut Machine) {
     let mut observer = oracle_observer();
     run(engine, machine, &mut Nothing, &mut observer, None);
-    assert_eq!(engine.flashcache_state(), Some(FlashcacheState::Running));
+    assert_eq!(
+        engine.target().flashcache_state(),
+        Some(FlashcacheState::Running)
+    );
 }
 
 /// Sends a target message at the platform's current time.

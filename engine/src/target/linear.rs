@@ -42,6 +42,16 @@ pub(crate) struct LinearTarget {
 }
 
 impl LinearTarget {
+    /// The table line (`dmsetup table`): `0 <length> linear <device> <offset>`.
+    pub fn table_line(&self) -> String {
+        format!(
+            "0 {} linear {} {}",
+            self.volume_sectors(),
+            self.device,
+            self.offset_sectors
+        )
+    }
+
     pub fn new(
         device: DeviceId,
         offset_sectors: u64,

@@ -11,16 +11,19 @@
 use crate::block::{DeviceId, IoStatus};
 use crate::config::AnomalyPolicy;
 use crate::error::{Anomaly, EngineError, WaitingJob};
-use crate::flashcache::{Flashcache, FlashcacheConfig};
+use crate::flashcache::FlashcacheConfig;
 
 use crate::services::{ServiceEvent, Services};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 mod flashcache;
 mod io;
 mod linear;
+mod status;
 
 pub use io::{BioKey, TargetIo};
+pub use status::{TargetStatus, TargetView};
 
 use flashcache::FlashcacheTarget;
 pub use flashcache::{FlashcacheState, KcopydGeneration, BIO_PID};
@@ -102,19 +105,53 @@ impl Target {
         }
     }
 
-    /// The flashcache state machine, if this is a running flashcache target.
-    pub fn flashcache(&self) -> Option<&Flashcache> {
+    /// A typed view of the target (see [`TargetView`]).
+    pub fn view(&self) -> TargetView<'_> {
         match self {
-            Target::Flashcache(t) => t.flashcache(),
-            Target::Linear(_) => None,
+            Target::Linear(_) => TargetView::Linear,
+            Target::Flashcache(t) => TargetView::Flashcache {
+                state: t.state(),
+                machine: t.flashcache(),
+            },
         }
     }
 
-    /// The flashcache target's life stage, if this is one.
-    pub fn flashcache_state(&self) -> Option<FlashcacheState> {
+    /// The target's status (see [`TargetStatus`]).
+    pub fn status(&self) -> TargetStatus {
         match self {
-            Target::Flashcache(t) => Some(t.state()),
-            Target::Linear(_) => None,
+            Target::Linear(t) => TargetStatus {
+                kind: "linear",
+                state: "running".to_string(),
+                text: t.table_line(),
+                counters: BTreeMap::new(),
+                gauges: BTreeMap::new(),
+            },
+            Target::Flashcache(t) => {
+                let state = match t.state() {
+                    FlashcacheState::SettingUp => "setting up".to_string(),
+                    FlashcacheState::Running => "running".to_string(),
+                    FlashcacheState::Failed(error) => format!("setup failed: {error}"),
+                };
+                let Some(machine) = t.flashcache() else {
+                    return TargetStatus {
+                        kind: "flashcache",
+                        state,
+                        text: String::new(),
+                        counters: BTreeMap::new(),
+                        gauges: BTreeMap::new(),
+                    };
+                };
+                let report = machine.status();
+                let mut counters = status::numeric_fields(&report.stats);
+                counters.extend(status::numeric_fields(&report.errors));
+                TargetStatus {
+                    kind: "flashcache",
+                    state,
+                    text: format!("{}\n{}", report.render_status(), report.render_table()),
+                    counters,
+                    gauges: status::numeric_fields(&report.gauges),
+                }
+            }
         }
     }
 

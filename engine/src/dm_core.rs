@@ -12,6 +12,7 @@
 
 use crate::arena::{Buffer, PageId};
 use crate::block::{IoStatus, Op, SECTORS_PER_PAGE};
+use crate::bounded::LoopBound;
 use crate::content::SectorContent;
 use crate::error::{BioRejection, InputError, WaitingJob};
 use crate::io::{Bio, BioDone, BioFlags, BioId, Output};
@@ -43,6 +44,10 @@ struct BioRecord {
     status: IoStatus,
     arrived_ns: u64,
 }
+
+/// Rounds of [`DmCore::drain_finished`] (a finished piece can finish more only through a
+/// PREFLUSH bio's data pieces; see [`crate::bounded`]).
+const DRAIN_ROUNDS_MAX: u64 = 1 << 20;
 
 /// Counters of dm core.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -258,7 +263,9 @@ impl DmCore {
     /// Accounts pieces the target reported finished; true if any was.
     pub fn drain_finished(&mut self, target: &mut Target, services: &mut Services) -> bool {
         let mut progress = false;
+        let mut bound = LoopBound::new("DmCore::drain_finished", DRAIN_ROUNDS_MAX);
         while !self.finished.is_empty() {
+            bound.round();
             progress = true;
             let finished = std::mem::take(&mut self.finished);
             for (bio, status) in finished {

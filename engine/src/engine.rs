@@ -17,6 +17,7 @@
 
 use crate::arena::Arena;
 use crate::block::DeviceInfo;
+use crate::bounded::LoopBound;
 use crate::config::EngineConfig;
 use crate::dm_core::{DmCore, DmCoreStats};
 use crate::error::{Anomaly, EngineError, InputError, InvariantViolation, WaitingJob};
@@ -24,6 +25,10 @@ use crate::io::{Control, Input, Output};
 use crate::services::{ServiceStats, Services};
 use crate::target::{Target, TargetSpec, TargetStatus, TargetView};
 use serde::{Deserialize, Serialize};
+
+/// Rounds of the settle loop for one input; each round runs every component once, so a
+/// legitimate input settles in a handful (see [`crate::bounded`]).
+const SETTLE_ROUNDS_MAX: u64 = 1 << 20;
 
 /// Counters of the whole engine.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,7 +112,9 @@ impl Engine {
 
     /// Runs services, target and dm core until nothing moves.
     fn settle(&mut self) {
+        let mut bound = LoopBound::new("Engine::settle", SETTLE_ROUNDS_MAX);
         loop {
+            bound.round();
             self.services.run();
             let mut progress = false;
             while let Some(event) = self.services.poll_event() {
@@ -131,11 +138,13 @@ impl Engine {
     }
 
     /// The next thing the engine wants done.
+    #[must_use]
     pub fn poll_output(&mut self) -> Option<Output> {
         self.services.poll_output()
     }
 
     /// When the engine next needs [`Input::Tick`] (`None`: only other inputs can move it).
+    #[must_use]
     pub fn poll_deadline(&self) -> Option<u64> {
         [self.services.poll_deadline(), self.target.poll_deadline()]
             .into_iter()

@@ -25,6 +25,7 @@
 
 pub mod arena;
 pub mod block;
+mod bounded;
 pub mod config;
 pub mod content;
 pub mod dm_core;

@@ -22,6 +22,7 @@ use super::set::Blocks;
 use super::state::BlockState;
 use super::stats::{FlashcacheErrors, FlashcacheStats, Histograms};
 use crate::block::IoStatus;
+use crate::bounded::{LoopBound, ITEMS_PER_CALL_MAX};
 use std::collections::VecDeque;
 use thiserror::Error;
 
@@ -344,22 +345,28 @@ impl Flashcache {
     pub fn run_worker(&mut self, now_ns: u64) -> Result<(), CacheInputError> {
         self.enter(now_ns)?;
         self.lists.scheduled = false;
+        let mut bound = LoopBound::new("Flashcache::run_worker", ITEMS_PER_CALL_MAX);
         while let Some(id) = self.lists.md_complete.pop_front() {
+            bound.round();
             self.md_write_done(id);
             if self.is_halted() {
                 return Ok(());
             }
         }
         while let Some(id) = self.lists.pending.pop_front() {
+            bound.round();
             self.do_pending(id);
         }
         while let Some(id) = self.lists.md_io.pop_front() {
+            bound.round();
             self.md_write_kickoff(id);
         }
         while let Some(id) = self.lists.io.pop_front() {
+            bound.round();
             self.do_io(id);
         }
         while let Some(id) = self.lists.uncached_complete.pop_front() {
+            bound.round();
             self.uncached_io_complete(id);
         }
         self.after_input();
@@ -368,6 +375,7 @@ impl Flashcache {
 
     /// When the target next needs [`Flashcache::tick`] (delayed cleaning, the fallow timer
     /// option, or a remove's settle delay).
+    #[must_use]
     pub fn poll_deadline(&self) -> Option<u64> {
         [
             self.delayed_clean_at_ns,
@@ -399,6 +407,7 @@ impl Flashcache {
     }
 
     /// The next request, if any. Drain after every input.
+    #[must_use]
     pub fn poll_request(&mut self) -> Option<CacheRequest> {
         self.out.pop_front()
     }

@@ -136,6 +136,7 @@ impl Setup {
     }
 
     /// The next bulk IO to perform (there is at most one at a time).
+    #[must_use]
     pub fn poll_request(&mut self) -> Option<CacheRequest> {
         self.out.pop_front()
     }

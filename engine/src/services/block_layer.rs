@@ -301,6 +301,7 @@ impl BlockLayer {
     }
 
     /// The earliest unplug timer.
+    #[must_use]
     pub fn poll_deadline(&self) -> Option<u64> {
         self.plugs.iter().filter_map(|p| p.unplug_at_ns).min()
     }

@@ -15,6 +15,7 @@
 
 use crate::arena::{Arena, Buffer, PageId};
 use crate::block::{DeviceId, DeviceInfo, Extent, IoStatus, Op};
+use crate::bounded::{LoopBound, ITEMS_PER_CALL_MAX};
 use crate::config::EngineConfig;
 use crate::error::{InputError, InvariantViolation, WaitingJob};
 use crate::io::{Completion, IoTag, Output};
@@ -110,6 +111,9 @@ pub struct ServiceStats {
     pub dm_io: DmIoStats,
     pub kcopyd: KcopydStats,
 }
+
+/// Rounds of [`Services::run`] for one call (see [`crate::bounded`]).
+const RUN_ROUNDS_MAX: u64 = 1 << 20;
 
 /// See the module documentation.
 #[derive(Debug)]
@@ -358,9 +362,14 @@ impl Services {
 
     /// Routes notifications and runs the kcopyd workers until nothing moves.
     pub fn run(&mut self) {
+        let mut rounds = LoopBound::new("Services::run", RUN_ROUNDS_MAX);
+        let mut notices = LoopBound::new("Services::run notices", ITEMS_PER_CALL_MAX);
+        let mut done = LoopBound::new("Services::run kcopyd completions", ITEMS_PER_CALL_MAX);
         loop {
+            rounds.round();
             let mut progress = false;
             while let Some(notice) = self.dm_io.notices.pop_front() {
+                notices.round();
                 progress = true;
                 match notice.route {
                     Route::External(caller) => {
@@ -378,6 +387,7 @@ impl Services {
                 .kcopyd
                 .run_workers(&mut self.dm_io, &mut self.bl, self.zero_page);
             while let Some((caller, job, read_err, write_err)) = self.kcopyd.done.pop_front() {
+                done.round();
                 progress = true;
                 self.events.push_back(ServiceEvent::KcopydDone {
                     caller,
@@ -395,6 +405,7 @@ impl Services {
     // ----- outputs ----------------------------------------------------------------------
 
     /// The next output for the platform.
+    #[must_use]
     pub fn poll_output(&mut self) -> Option<Output> {
         self.bl.outputs.pop_front()
     }
@@ -405,11 +416,13 @@ impl Services {
     }
 
     /// The next notification for a caller.
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<ServiceEvent> {
         self.events.pop_front()
     }
 
     /// When the services next need [`Services::on_tick`].
+    #[must_use]
     pub fn poll_deadline(&self) -> Option<u64> {
         [
             self.bl.poll_deadline(),

@@ -217,6 +217,7 @@ impl Target {
     }
 
     /// The deadline this target needs a tick at (its own timers).
+    #[must_use]
     pub fn poll_deadline(&self) -> Option<u64> {
         match self {
             Target::Linear(_) => None,

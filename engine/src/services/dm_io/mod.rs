@@ -487,6 +487,7 @@ impl DmIo {
     }
 
     /// The earliest timed-request deadline.
+    #[must_use]
     pub fn poll_deadline(&self) -> Option<u64> {
         self.deadlines.first().map(|&(at, _)| at)
     }

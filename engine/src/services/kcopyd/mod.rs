@@ -441,6 +441,7 @@ impl Kcopyd {
     }
 
     /// The earliest wake-up of a throttled worker.
+    #[must_use]
     pub fn poll_deadline(&self) -> Option<u64> {
         self.clients.iter().filter_map(|c| c.asleep_until_ns).min()
     }

@@ -7,6 +7,7 @@ use super::throttle::SLEEP_NS;
 use super::{CopyPhase, JobRoute, JobStage, Kcopyd, KcopydJob, KcopydJobId, KcopydPages};
 use crate::arena::{Buffer, PageId};
 use crate::block::{Op, SECTORS_PER_PAGE};
+use crate::bounded::{LoopBound, ITEMS_PER_CALL_MAX};
 use crate::services::block_layer::BlockLayer;
 use crate::services::dm_io::{DmIo, DmIoRegion, DmIoRequest};
 use crate::services::handles::Route;
@@ -48,13 +49,18 @@ impl Kcopyd {
             None => {}
         }
         let mut progress = false;
+        let mut completed = LoopBound::new("kcopyd worker: completed jobs", ITEMS_PER_CALL_MAX);
+        let mut paged = LoopBound::new("kcopyd worker: jobs waiting for pages", ITEMS_PER_CALL_MAX);
+        let mut issued = LoopBound::new("kcopyd worker: IO jobs", ITEMS_PER_CALL_MAX);
         // 1. Completed jobs: free their pages (which waiting jobs may need), call back.
         while let Some(key) = self.clients[index].complete_jobs.pop_front() {
+            completed.round();
             self.run_complete(bl, key);
             progress = true;
         }
         // 2. Jobs waiting for pages, in order; the first that cannot get them blocks the rest.
         while let Some(&key) = self.clients[index].pages_jobs.front() {
+            paged.round();
             if !self.take_pages(bl, key) {
                 break;
             }
@@ -66,6 +72,7 @@ impl Kcopyd {
         }
         // 3. IO jobs.
         while let Some(key) = self.pop_io_job(index) {
+            issued.round();
             progress = true;
             if !self.run_io(index, dm_io, bl, key, zero_page) {
                 break; // the worker went to sleep (throttle)

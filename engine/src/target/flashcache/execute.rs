@@ -16,6 +16,7 @@
 use super::{FlashcacheTarget, LifeStage};
 use crate::arena::{Buffer, PageId};
 use crate::block::{DeviceId, Op, PAGE_SIZE, SECTORS_PER_PAGE};
+use crate::bounded::{LoopBound, ITEMS_PER_CALL_MAX};
 use crate::flashcache as fc;
 use crate::services::dm_io::{DmIoError, DmIoRegion, DmIoRequest, RegionState, TimedControl};
 use crate::services::kcopyd::KcopydFlags;
@@ -118,7 +119,12 @@ impl FlashcacheTarget {
     /// Retries requests waiting for reserved pages, in order; true if any started.
     pub(super) fn start_pool_waiting(&mut self, services: &mut Services) -> bool {
         let mut progress = false;
+        let mut bound = LoopBound::new(
+            "flashcache adapter: requests waiting for pages",
+            ITEMS_PER_CALL_MAX,
+        );
         while let Some(io) = self.pool_waiting.front() {
+            bound.round();
             let needed = self.reserved_pages_needed(io);
             let Some(pages) = self.pool.take(needed, services.arena_mut()) else {
                 break;
@@ -256,7 +262,9 @@ impl FlashcacheTarget {
     /// Completes refused requests as failed; true if there were any.
     pub(super) fn fail_refused(&mut self, services: &mut Services) -> bool {
         let mut progress = false;
+        let mut bound = LoopBound::new("flashcache adapter: refused requests", ITEMS_PER_CALL_MAX);
         while let Some(key) = self.refused.pop_front() {
+            bound.round();
             progress = true;
             match self.outstanding.remove(key) {
                 Some(Outstanding::DmIo { tag, memory }) => {

@@ -31,6 +31,7 @@ mod page_pool;
 use crate::arena::Buffer;
 use crate::block::split_at_boundaries;
 use crate::block::{DeviceId, IoStatus, Op};
+use crate::bounded::{LoopBound, ITEMS_PER_CALL_MAX};
 use crate::config::AnomalyPolicy;
 use crate::error::{Anomaly, EngineError};
 use crate::flashcache::{
@@ -437,8 +438,13 @@ impl FlashcacheTarget {
 
     /// Carries out everything the state machine asked for, and moves setup along.
     fn pump(&mut self, services: &mut Services, finished: &mut Vec<(BioKey, IoStatus)>) {
+        // Setup advances at most from setting up to running or failed: two stage changes.
+        let mut stages = LoopBound::new("flashcache adapter pump: setup stages", 3);
+        let mut requests = LoopBound::new("flashcache adapter pump: requests", ITEMS_PER_CALL_MAX);
         loop {
+            stages.round();
             loop {
+                requests.round();
                 let request = match &mut self.stage {
                     LifeStage::SettingUp(setup) => setup.poll_request(),
                     LifeStage::Running(fc) => fc.poll_request(),
@@ -563,6 +569,7 @@ impl FlashcacheTarget {
         self.pump(services, finished);
     }
 
+    #[must_use]
     pub fn poll_deadline(&self) -> Option<u64> {
         match &self.stage {
             LifeStage::Running(fc) => fc.poll_deadline(),

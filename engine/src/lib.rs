@@ -6,48 +6,55 @@
 //! compiled engine runs under the simulated platform (`dmsim-sim`) and the real one
 //! (`dmsim-real`).
 //!
-//! Map of this crate:
-//! - [`block`]: sectors, devices, operations — the vocabulary of block IO.
-//! - [`content`]: what a 512-byte sector holds, as the data oracle sees it (stamps), and the
-//!   byte encoding the real platform writes to disk.
-//! - [`io`]: the values crossing the boundary ([`Input`], [`Output`], [`Bio`], [`DeviceIo`]).
-//! - [`arena`]: the aligned page memory all IO uses, with in-flight checks.
-//! - [`engine`]: [`Engine`], the state machine a platform drives.
+//! Map of this crate, lowest layer first (no module imports a higher one; the test
+//! `tests/module_graph.rs` checks that the module graph has no cycle):
+//! - [`block`]: sectors, devices, operations — the vocabulary of block IO; [`content`]: what
+//!   a 512-byte sector holds (stamps) and its byte encoding; [`arena`]: the aligned page
+//!   memory all IO uses, with in-flight checks; [`io`]: the values crossing the boundary
+//!   ([`Input`], [`Output`], [`Bio`], [`DeviceIo`]); errors ([`EngineError`], [`InputError`],
+//!   [`Anomaly`], ...); the configuration ([`EngineConfig`]); `bounded` (the limit every
+//!   fixed-point loop runs under).
+//! - [`services`]: the layers targets build on — `handles` (cookies and routes), the block
+//!   layer, [`services::dm_io`] (classic and timed), [`services::kcopyd`] — behind the
+//!   [`Services`] facade, usable directly by tests.
+//! - [`flashcache`]: the sans-IO flashcache state machine (specs/flashcache.md); it knows
+//!   only the block vocabulary.
+//! - `target`: the [`TargetSpec`] and the engine's `Target` enum over `target::linear`
+//!   (dm-linear) and `target::flashcache` (the adapter between the services and the
+//!   flashcache state machine), with the target-neutral [`TargetStatus`] and the typed
+//!   [`TargetView`].
+//! - `dm_core`: bio admission, splitting at the target's boundaries, completion.
+//! - `engine`: [`Engine`], the state machine a platform drives.
 //! - [`platform`]: the [`Platform`] and [`BioSource`] traits and the [`drive`] loop.
-//! - [`services`]: raw device IO, [`dm_io`] (classic and timed) and [`kcopyd`], usable by
-//!   targets and directly by tests.
-//! - `dm_core` (bio splitting and completion), `linear` (the dm-linear target),
-//!   [`flashcache`] (the flashcache state machine, specs/flashcache.md) and
-//!   `flashcache_target` (its adapter into the engine: setup, pieces, dm_io/kcopyd,
-//!   worker, messages).
 #![forbid(unsafe_code)]
 #![deny(clippy::disallowed_methods, clippy::disallowed_types)]
 
 pub mod arena;
 pub mod block;
 mod bounded;
-pub mod config;
+mod config;
 pub mod content;
-pub mod dm_core;
-pub mod engine;
-pub mod error;
+mod dm_core;
+mod engine;
+mod error;
 pub mod flashcache;
 pub mod io;
 pub mod platform;
 pub mod services;
 mod slab;
-pub mod target;
+mod target;
 
 pub use arena::{Arena, Buffer, PageBytes, PageId, PageMode};
 pub use block::{DeviceId, DeviceInfo, Extent, IoStatus, Op};
 pub use config::{AnomalyPolicy, EngineConfig, PlugConfig};
+pub use dm_core::DmCoreStats;
 pub use engine::{Engine, EngineStats};
 pub use error::{Anomaly, BioRejection, EngineError, InputError, InvariantViolation, WaitingJob};
 pub use io::{Bio, BioDone, BioFlags, BioId, Completion, Control, DeviceIo, Input, IoTag, Output};
 pub use platform::{
     drive, BioSource, DriveError, DriveObserver, DriveOptions, DriveOutcome, DriveReport, Platform,
 };
-pub use services::{BlockLayerStats, Caller, ServiceEvent, Services};
+pub use services::{BlockLayerStats, Caller, ServiceEvent, ServiceStats, Services};
 pub use slab::SlabKey;
 pub use target::{FlashcacheState, KcopydGeneration, BIO_PID};
 pub use target::{TargetSpec, TargetStatus, TargetView};

@@ -108,11 +108,13 @@ pub fn run_cache<I: Iterator<Item = TraceRecord>>(
                 ssd.path().display().to_string(),
                 hdd.path().display().to_string(),
             ];
-            let infos = vec![ssd.info(), hdd.info()];
-            let engine = Engine::new(engine_config, infos, target)
-                .map_err(|e| format!("cannot build the cache: {e}"))?;
-            let mut rig = RealRig::new(engine, vec![ssd, hdd], PlatformOptions::default())
-                .map_err(|e| e.to_string())?;
+            let mut rig = RealRig::build(
+                engine_config,
+                target,
+                vec![ssd, hdd],
+                PlatformOptions::default(),
+            )
+            .map_err(|e| format!("cannot build the cache: {e}"))?;
             // Real devices held data before the run: never-written sectors may hold anything.
             let verifier = Verifier::new(&[names[0].as_str(), names[1].as_str()], false)
                 .with_volume_device(DeviceId(1), 0);

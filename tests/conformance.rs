@@ -137,8 +137,8 @@ fn run<S: BioSource>(world: World, mut source: S) -> Checker {
                 },
             )
             .unwrap();
-            let engine = Engine::new(config, vec![device.info()], linear).unwrap();
-            let mut rig = RealRig::new(engine, vec![device], PlatformOptions::default()).unwrap();
+            let mut rig =
+                RealRig::build(config, linear, vec![device], PlatformOptions::default()).unwrap();
             let report = rig.drive(&mut source, &mut checker, &options).unwrap();
             let errors = rig.platform_mut().take_errors();
             assert!(errors.is_empty(), "{errors:?}");

@@ -18,7 +18,7 @@
 use crate::arena::Arena;
 use crate::block::DeviceInfo;
 use crate::bounded::LoopBound;
-use crate::config::EngineConfig;
+use crate::config::{AnomalyPolicy, EngineConfig};
 use crate::dm_core::{DmCore, DmCoreStats};
 use crate::error::{Anomaly, EngineError, InputError, InvariantViolation, WaitingJob};
 use crate::io::{Control, Input, Output};
@@ -43,6 +43,7 @@ pub struct Engine {
     services: Services,
     core: DmCore,
     target: Target,
+    anomaly_policy: AnomalyPolicy,
     last_now_ns: u64,
 }
 
@@ -60,6 +61,7 @@ impl Engine {
             services,
             core: DmCore::default(),
             target,
+            anomaly_policy: config.anomalies,
             last_now_ns: 0,
         };
         engine.settle();
@@ -177,6 +179,11 @@ impl Engine {
             .check_invariants(&self.services)
             .map_err(|d| InvariantViolation::new("target", d))?;
         Ok(())
+    }
+
+    /// What a broken calling obligation does in this engine (its configuration's choice).
+    pub fn anomaly_policy(&self) -> AnomalyPolicy {
+        self.anomaly_policy
     }
 
     /// Broken calling obligations recorded so far under [`crate::AnomalyPolicy::Record`]

@@ -44,7 +44,7 @@ pub mod services;
 mod slab;
 mod target;
 
-pub use arena::{Arena, Buffer, PageBytes, PageId, PageMode};
+pub use arena::{Arena, Buffer, MemoryLoan, PageBytes, PageId, PageMode};
 pub use block::{DeviceId, DeviceInfo, Extent, IoStatus, Op};
 pub use config::{AnomalyPolicy, EngineConfig, PlugConfig};
 pub use dm_core::DmCoreStats;

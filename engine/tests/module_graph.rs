@@ -83,7 +83,7 @@ fn module_graph() -> BTreeMap<String, BTreeMap<String, String>> {
     let resolve = |segments: &[String]| -> String {
         let mut best: &[String] = &[];
         for len in 0..=segments.len() {
-            if modules.contains(&segments[..len].to_vec()) {
+            if modules.contains(&segments[..len]) {
                 best = &segments[..len];
             }
         }

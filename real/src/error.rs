@@ -138,6 +138,18 @@ pub enum RealError {
     #[error("device IO names arena page {page}, but the arena has {pages} pages")]
     PageOutsideArena { page: u32, pages: usize },
 
+    /// An IO named memory of an arena other than the one the platform was built with (the
+    /// only memory it may hand to the kernel).
+    #[error(
+        "IO on an arena other than the platform's own: the platform does IO only into the \
+         arena it was built with"
+    )]
+    ForeignArena,
+
+    /// The engine could not be built.
+    #[error("cannot build the engine: {0}")]
+    Engine(#[from] dmsim_engine::EngineError),
+
     /// io_uring could not be set up or used.
     #[error("io_uring: {what}: {source}")]
     Ring {

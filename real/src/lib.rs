@@ -9,7 +9,8 @@
 //! - [`platform`]: [`RealPlatform`] — the engine's `Platform` on real devices: io_uring with
 //!   the arena as registered buffers (`ring`), or blocking `preadv2`/`pwritev2` (`blocking`);
 //!   the in-flight table and errno mapping (`inflight`).
-//! - [`RealRig`]: an engine and its platform owned together, dropped in the safe order.
+//! - [`RealRig`]: the one builder of a real run: an engine that records anomalies and its
+//!   platform, owned together; the platform gives the arena back after its last completion.
 //! - [`closed_loop`]: a closed-loop bio source for this crate's tests and benchmark.
 //! - [`testing`]: loop-device fixtures for this crate's and the CLI's tests.
 //!

@@ -20,8 +20,8 @@ use crate::device::RealDevice;
 use crate::error::RealError;
 use crate::inflight::{buffer_segments, InFlightTable, IoRecord, Progress};
 use crate::ring::{arena_region, RingBackend, TransferKind, CANCEL_USER_DATA};
-use dmsim_engine::arena::Arena;
-use dmsim_engine::block::{DeviceInfo, IoStatus, Op, SECTOR_SIZE};
+use dmsim_engine::arena::{Arena, MemoryLoan};
+use dmsim_engine::block::{DeviceInfo, IoStatus, Op, PAGE_SIZE, SECTOR_SIZE};
 use dmsim_engine::io::{Completion, DeviceIo, Input, IoTag};
 use dmsim_engine::platform::Platform;
 use std::time::{Duration, Instant};
@@ -35,13 +35,19 @@ enum Backend {
     Blocking(BlockingBackend),
 }
 
+/// How long `drain` waits between reports that the kernel still owns buffers.
+const DRAIN_REPORT_INTERVAL: Duration = Duration::from_secs(60);
+
 /// The engine's platform over real devices. See the module documentation.
 ///
-/// The arena handed to [`RealPlatform::new`] is the one registered with io_uring; `submit`
-/// and `wait` must be given that arena (another one still works, unregistered). The arena
-/// must outlive every IO in flight: dropping the platform (or [`RealPlatform::shutdown`])
-/// cancels and drains its IO, so drop the platform before the engine holding the arena —
-/// [`crate::RealRig`] owns both in that order.
+/// Memory safety does not rest on the caller: the platform does IO only into the arena it
+/// was built with, which it holds a [`MemoryLoan`] of — an IO naming another arena is
+/// refused ([`RealError::ForeignArena`]) and `wait` with another arena panics — and an arena
+/// dropped while lent leaks its memory instead of freeing it, so the kernel never writes
+/// into freed memory, whatever the drop order. Dropping the platform (or
+/// [`RealPlatform::shutdown`]) cancels its IO and waits for every completion; giving the
+/// loan back ([`RealPlatform::release`], done by [`crate::RealRig`]) lets the arena free its
+/// memory normally.
 pub struct RealPlatform {
     devices: Vec<RealDevice>,
     backend: Backend,
@@ -53,6 +59,10 @@ pub struct RealPlatform {
     errors: Vec<RealError>,
     stats: PlatformStats,
     fallback_reason: Option<String>,
+    /// The loan of the arena this platform does IO into (`None` once given back).
+    loan: Option<MemoryLoan>,
+    /// That arena's memory: address and length in bytes.
+    lent_memory: (usize, usize),
 }
 
 impl std::fmt::Debug for RealPlatform {
@@ -99,7 +109,10 @@ impl RealPlatform {
                 }
             }
         };
+        let loan = arena.lend();
         Ok(RealPlatform {
+            lent_memory: memory_of(arena),
+            loan: Some(loan),
             devices,
             backend,
             epoch: monotonic_now(),
@@ -177,8 +190,14 @@ impl RealPlatform {
         self.ready.push(Completion { tag, status });
     }
 
+    /// True if `arena` is the one this platform was built with and still holds a loan of.
+    fn is_own_arena(&self, arena: &Arena) -> bool {
+        self.loan.is_some() && memory_of(arena) == self.lent_memory
+    }
+
     /// Starts `io` (see [`Platform::submit`]). Refused IOs complete with `IoError` at the
-    /// next wait and leave their reason in [`RealPlatform::take_errors`].
+    /// next wait and leave their reason in [`RealPlatform::take_errors`]; so does any IO
+    /// given another arena than the platform's own.
     pub fn submit_io(&mut self, io: DeviceIo, arena: &mut Arena) {
         self.stats.submitted += 1;
         let tag = io.tag;
@@ -187,6 +206,9 @@ impl RealPlatform {
             CANCEL_USER_DATA,
             "tag collides with the cancel marker"
         );
+        if !self.is_own_arena(arena) {
+            return self.refuse(tag, RealError::ForeignArena);
+        }
         let device_index = usize::from(io.device.0);
         let Some(device) = self.devices.get(device_index) else {
             let error = RealError::UnknownDevice {
@@ -456,8 +478,13 @@ impl RealPlatform {
     }
 
     /// Blocks until a completion is ready, `deadline_ns` passes, or — without a deadline —
-    /// nothing is in flight.
+    /// nothing is in flight. Panics if `arena` is not the platform's own (short transfers
+    /// are continued into it, and read data is accounted in it).
     fn wait_until_ready(&mut self, deadline_ns: Option<u64>, arena: &mut Arena) {
+        assert!(
+            self.is_own_arena(arena) || (self.table.len() == 0 && self.loan.is_none()),
+            "RealPlatform::wait was given an arena other than the one the platform was built with"
+        );
         match self.backend {
             Backend::Ring(_) => self.wait_ring(deadline_ns, arena),
             Backend::Blocking(_) => {
@@ -523,25 +550,58 @@ impl RealPlatform {
         self.ready.clear();
     }
 
-    /// Cancels and reaps every IO in flight, without an arena (nothing is delivered).
+    /// Cancels every IO in flight, waits for the platform to finish with all of them and
+    /// gives the arena's loan back: afterwards `arena` frees its memory normally when
+    /// dropped. `arena` must be the one the platform was built with; given another one, the
+    /// loan is dropped instead (the platform's own arena then leaks its memory when it is
+    /// dropped, which is safe). Nothing is delivered to the engine.
+    pub fn release(mut self, arena: &mut Arena) {
+        self.release_in_place(arena);
+    }
+
+    /// [`RealPlatform::release`] on a platform that stays in place, unusable (every later IO
+    /// is refused): for owners that cannot move it out ([`crate::RealRig`]'s drop).
+    pub(crate) fn release_in_place(&mut self, arena: &mut Arena) {
+        self.shutdown();
+        // The ring goes first: it unregisters the arena's memory.
+        self.backend = Backend::Blocking(BlockingBackend::default());
+        if let Some(loan) = self.loan.take() {
+            if memory_of(arena) == self.lent_memory {
+                arena.end_loan(loan);
+            }
+        }
+    }
+
+    /// Cancels and reaps every IO in flight, without an arena (nothing is delivered). Never
+    /// returns while the kernel may still own a buffer: it waits for every completion, and
+    /// aborts the process if the ring itself fails (returning would let the arena's memory
+    /// be reused under a transfer still in progress).
     fn drain(&mut self) {
         for tag in self.table.tags() {
             self.cancel_io(tag);
         }
-        // Bounded: a device that never completes an IO would otherwise hang the drop.
-        for _ in 0..600 {
-            if self.table.len() == 0 {
-                break;
-            }
+        let mut reported_at = monotonic_now();
+        while self.table.len() > 0 {
             match &mut self.backend {
                 Backend::Blocking(_) => {
-                    // Cancelled above: nothing was carried out, nothing remains queued.
-                    debug_assert_eq!(self.table.len(), 0);
-                    break;
+                    // Blocking transfers run inside `wait` only: whatever is still in the
+                    // table was queued, never started, and cancelling unqueued it.
+                    assert_eq!(
+                        self.table.len(),
+                        0,
+                        "blocking backend: queued IOs survived their cancellation"
+                    );
                 }
                 Backend::Ring(ring) => {
-                    if ring.enter(true, Some(1_000_000_000)).is_err() {
-                        break;
+                    if let Err(error) = ring.enter(true, Some(1_000_000_000)) {
+                        if error.kind() != std::io::ErrorKind::Interrupted {
+                            eprintln!(
+                                "dmsim: io_uring failed ({error}) while {} IO(s) may still \
+                                 own arena memory; aborting rather than freeing it under them",
+                                self.table.len()
+                            );
+                            std::process::abort();
+                        }
                     }
                     let mut cqes = std::mem::take(&mut self.cqes);
                     cqes.clear();
@@ -554,8 +614,24 @@ impl RealPlatform {
                     self.cqes = cqes;
                 }
             }
+            if self.table.len() > 0 && reported_at.elapsed() >= DRAIN_REPORT_INTERVAL {
+                reported_at = monotonic_now();
+                eprintln!(
+                    "dmsim: still waiting for {} IO(s) the kernel owns before the platform can \
+                     let go of their memory",
+                    self.table.len()
+                );
+            }
         }
     }
+}
+
+/// The address and byte length of `arena`'s memory, naming it.
+fn memory_of(arena: &Arena) -> (usize, usize) {
+    (
+        arena.memory().as_ptr() as usize,
+        arena.page_count() * PAGE_SIZE,
+    )
 }
 
 impl Drop for RealPlatform {

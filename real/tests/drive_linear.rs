@@ -4,7 +4,7 @@
 
 use dmsim_engine::content::{SectorContent, SectorStamp};
 use dmsim_engine::{
-    drive, DeviceId, DriveOptions, DriveOutcome, Engine, EngineConfig, IoStatus, Op, TargetSpec,
+    drive, DeviceId, DriveOptions, DriveOutcome, EngineConfig, IoStatus, Op, TargetSpec,
 };
 use dmsim_real::closed_loop::ClosedLoopSource;
 use dmsim_real::testing::{FixtureOptions, LoopDevice, Medium};
@@ -22,21 +22,18 @@ fn run(backend: BackendChoice) -> Vec<Vec<SectorContent>> {
         },
     )
     .unwrap();
-    let engine = Engine::new(
-        EngineConfig {
-            arena_pages: 512,
-            plugging: None,
-            ..EngineConfig::default()
-        },
-        vec![device.info()],
-        TargetSpec::Linear {
-            device: DeviceId(0),
-            offset_sectors: 0,
-        },
-    )
-    .unwrap();
-    let mut rig = RealRig::new(
-        engine,
+    let engine_config = EngineConfig {
+        arena_pages: 512,
+        plugging: None,
+        ..EngineConfig::default()
+    };
+    let target = TargetSpec::Linear {
+        device: DeviceId(0),
+        offset_sectors: 0,
+    };
+    let mut rig = RealRig::build(
+        engine_config,
+        target,
         vec![device],
         PlatformOptions {
             backend,
@@ -125,21 +122,23 @@ fn a_run_stopped_with_io_in_flight_is_drained_before_the_arena_goes() {
     let fixture =
         LoopDevice::for_tests(FixtureOptions::new(16 << 20, Medium::Tmpfs)).expect("fixture");
     let device = RealDevice::open(fixture.path(), OpenOptions::default()).unwrap();
-    let engine = Engine::new(
-        EngineConfig {
-            arena_pages: 512,
-            plugging: None,
-            ..EngineConfig::default()
-        },
-        vec![device.info()],
-        TargetSpec::Linear {
-            device: DeviceId(0),
-            offset_sectors: 0,
-        },
+    let engine_config = EngineConfig {
+        arena_pages: 512,
+        plugging: None,
+        ..EngineConfig::default()
+    };
+    let target = TargetSpec::Linear {
+        device: DeviceId(0),
+        offset_sectors: 0,
+    };
+    let capacity = device.info().capacity_sectors;
+    let mut rig = RealRig::build(
+        engine_config,
+        target,
+        vec![device],
+        PlatformOptions::default(),
     )
     .unwrap();
-    let capacity = device.info().capacity_sectors;
-    let mut rig = RealRig::new(engine, vec![device], PlatformOptions::default()).unwrap();
     let reads = ClosedLoopSource::random_reads(1000, 64, capacity, 3);
     let mut source = ClosedLoopSource::new(reads, 32, false);
     let options = DriveOptions {

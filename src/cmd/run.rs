@@ -202,8 +202,12 @@ pub fn run(args: RunArgs) -> CliResult {
         )?;
         let span_bytes = device.info().capacity_sectors * 512;
         check_span(span_bytes, span_bytes, args.bs)?;
-        let engine = Engine::new(engine_config, vec![device.info()], linear)?;
-        let mut rig = RealRig::new(engine, vec![device], PlatformOptions::default())?;
+        let mut rig = RealRig::build(
+            engine_config,
+            linear,
+            vec![device],
+            PlatformOptions::default(),
+        )?;
         let mut source =
             workload_source(&args, span_bytes)?.with_write_id_base(real_run_write_id_base());
         // A real device held data before the run: never-written sectors may hold anything.

@@ -24,8 +24,11 @@
 //! code. The backing memory is a `Vec` of `#[repr(C, align(4096))]` pages, so the real
 //! platform can register [`Arena::memory_mut`] with io_uring as one aligned region.
 
+mod loan;
+
 use crate::block::{PAGE_SIZE, SECTORS_PER_PAGE, SECTOR_SIZE};
 use crate::content::{decode_sector, encode_content, SectorContent};
+pub use loan::MemoryLoan;
 
 /// Sectors per page as an index bound.
 const SECTORS: usize = SECTORS_PER_PAGE as usize;
@@ -160,6 +163,8 @@ pub struct Arena {
     free: Vec<PageId>,
     /// Pages released by their owner while still in flight; freed on their last completion.
     released_in_flight: usize,
+    /// Loans of the memory to asynchronous IO backends not yet ended (see [`MemoryLoan`]).
+    loans: u32,
 }
 
 impl Arena {
@@ -175,6 +180,7 @@ impl Arena {
             meta,
             free,
             released_in_flight: 0,
+            loans: 0,
         }
     }
 

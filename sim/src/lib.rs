@@ -1,9 +1,11 @@
 //! dmsim-sim: the deterministic simulation kernel and simulated devices.
 //!
 //! Map:
-//! - [`event_queue`]: pending events ordered by (virtual ns, tie-break, sequence).
+//! - [`platform`]: [`platform::SimPlatform`], the engine's platform in virtual time: the
+//!   devices' own timing is the event queue (the earliest device event is the next
+//!   instant), and completions of one instant come out in device order or, with
+//!   [`platform::SimOptions::perturb_ties_seed`], in a seeded random order.
 //! - [`streams`]: one seeded ChaCha stream per component, derived from (seed, name).
-//! - [`runner`]: the run loop and its deadlock report.
 //! - [`device`]: simulated block devices — content, volatile cache, strict checks, faults,
 //!   crash — timed by a `dmsim-models` model.
 //! - [`crash`]: power loss of every device of a platform at once.
@@ -15,11 +17,9 @@
 pub mod block_table;
 pub mod crash;
 pub mod device;
-pub mod event_queue;
 pub mod oracle;
 pub mod oracle_observer;
 pub mod platform;
 pub mod poison;
 pub mod probe;
-pub mod runner;
 pub mod streams;

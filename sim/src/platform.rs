@@ -2,8 +2,11 @@
 //!
 //! Device IOs go to [`SimDevice`]s, which time them with their models; `wait` advances the
 //! virtual clock to the earliest device event not after the deadline and delivers that
-//! instant's completions, writing read data into the arena first. Completions of one instant
-//! come out in device order, or in a seeded random order when tie perturbation is on.
+//! instant's completions, writing read data into the arena first. The devices' own timing
+//! is the simulation's event queue: the earliest `next_event_ns` of any device is the next
+//! instant. Completions of one instant come out in device order, or — with
+//! [`SimOptions::perturb_ties_seed`] — in an order drawn from a seeded stream: a different
+//! but reproducible interleaving per seed, which is how ordering races are shaken out.
 //!
 //! Strict-mode violations (an IO the simulated device refuses: misaligned, out of range,
 //! overlapping an in-flight write) are engine bugs. They are recorded in
@@ -28,6 +31,18 @@ struct Pending {
     io: DeviceIo,
 }
 
+/// The name of the stream that orders same-instant completions (see [`crate::streams`]).
+pub const TIE_STREAM: &str = "sim.platform.ties";
+
+/// How a [`SimPlatform`] is built, beyond its devices.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SimOptions {
+    /// `Some(seed)`: completions of one instant are delivered in an order drawn from the
+    /// stream [`TIE_STREAM`] of `seed` (same seed ⇒ same order; other seeds reach other
+    /// interleavings). `None` (the default): in device order, then each device's own order.
+    pub perturb_ties_seed: Option<u64>,
+}
+
 /// The simulated platform. Devices are numbered in the order given (`DeviceId(i)`).
 pub struct SimPlatform {
     now_ns: u64,
@@ -43,24 +58,26 @@ pub struct SimPlatform {
 }
 
 impl SimPlatform {
+    /// A platform over `devices` with the default [`SimOptions`] (ties in device order).
     pub fn new(devices: Vec<SimDevice>) -> Self {
+        Self::with_options(devices, SimOptions::default())
+    }
+
+    /// A platform over `devices` built as `options` say.
+    pub fn with_options(devices: Vec<SimDevice>, options: SimOptions) -> Self {
         SimPlatform {
             now_ns: 0,
             devices,
             pending: BTreeMap::new(),
             refused: Vec::new(),
             violations: Vec::new(),
-            perturbation: None,
+            perturbation: options
+                .perturb_ties_seed
+                .map(|seed| crate::streams::stream(seed, TIE_STREAM)),
             scratch: Vec::new(),
             instant: Vec::new(),
             slots: Vec::new(),
         }
-    }
-
-    /// Order same-instant completions by draws from `stream` instead of device order.
-    pub fn with_tie_perturbation(mut self, stream: ChaCha8Rng) -> Self {
-        self.perturbation = Some(stream);
-        self
     }
 
     /// What the engine must know of the devices, in order.
@@ -242,6 +259,96 @@ impl Platform for SimPlatform {
                 }
                 (_, None) => return,
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dmsim_engine::arena::Buffer;
+    use dmsim_engine::block::DeviceId;
+    use dmsim_models::ram::{RamModel, RamParams};
+
+    /// Two identical ram devices, each given four reads at time 0: all eight complete at the
+    /// same instant. Returns the tags in delivery order.
+    fn completion_order(options: SimOptions) -> Vec<u64> {
+        let ram = || {
+            SimDevice::new(
+                "ram",
+                Box::new(RamModel::new(RamParams {
+                    capacity_sectors: 1024,
+                    latency_ns: 1_000,
+                    volatile_write_cache: false,
+                })),
+            )
+        };
+        let mut platform = SimPlatform::with_options(vec![ram(), ram()], options);
+        let mut arena = Arena::new(8);
+        for slot in 0..8u32 {
+            let pages = arena.alloc(1).expect("a page per read");
+            let io = DeviceIo {
+                tag: IoTag {
+                    slot,
+                    generation: 1,
+                },
+                device: DeviceId((slot % 2) as u16),
+                op: Op::Read,
+                sector: u64::from(slot) * 8,
+                sectors: 8,
+                fua: false,
+                sync: false,
+                buffer: Buffer::from_pages(pages),
+            };
+            platform.submit(io, &mut arena);
+        }
+        let mut inputs = Vec::new();
+        platform.wait(None, &mut arena, &mut inputs);
+        assert_eq!(platform.now_ns(), 1_000, "one instant");
+        assert_eq!(inputs.len(), 8, "all eight completions at that instant");
+        inputs
+            .iter()
+            .map(|input| match input {
+                Input::Completion(c) => u64::from(c.tag.slot),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn without_perturbation_ties_come_out_in_device_order() {
+        assert_eq!(
+            completion_order(SimOptions::default()),
+            vec![0, 2, 4, 6, 1, 3, 5, 7]
+        );
+    }
+
+    #[test]
+    fn the_same_perturbation_seed_gives_the_same_order() {
+        let options = SimOptions {
+            perturb_ties_seed: Some(7),
+        };
+        assert_eq!(completion_order(options), completion_order(options));
+    }
+
+    #[test]
+    fn different_perturbation_seeds_reach_different_orders() {
+        let orders: std::collections::BTreeSet<Vec<u64>> = (0..8)
+            .map(|seed| {
+                completion_order(SimOptions {
+                    perturb_ties_seed: Some(seed),
+                })
+            })
+            .collect();
+        assert!(orders.len() >= 4, "eight seeds gave only {orders:?}");
+        for order in &orders {
+            let mut sorted = order.clone();
+            sorted.sort_unstable();
+            assert_eq!(
+                sorted,
+                (0..8).collect::<Vec<_>>(),
+                "a permutation of the ties"
+            );
         }
     }
 }

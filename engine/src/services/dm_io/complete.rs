@@ -8,6 +8,7 @@ use super::{
     DmIo, DmIoClientId, DmIoError, DmIoHandle, DmIoPhase, Notice, NoticeBody, RegionNotice,
 };
 use crate::block::{DeviceId, IoStatus, Op};
+use crate::bounded::{LoopBound, ITEMS_PER_CALL_MAX};
 use crate::io::{IoTag, Output};
 use crate::services::block_layer::{failed, BlockLayer, InFlightIo, IoOwner};
 use crate::slab::SlabKey;
@@ -171,7 +172,9 @@ impl DmIo {
 
     /// Fires the timeouts that are due.
     pub fn on_tick(&mut self, bl: &mut BlockLayer) {
+        let mut bound = LoopBound::new("dm_io timeouts", ITEMS_PER_CALL_MAX);
         while let Some(&(at, key)) = self.deadlines.first() {
+            bound.round();
             if at > bl.now_ns {
                 break;
             }

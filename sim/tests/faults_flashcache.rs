@@ -48,7 +48,7 @@ fn writethrough_ssd_eio_at_rates_switches_to_bypass_and_reads_stay_exact() {
     );
     let (engine, checker) = workload_then_read_back(&mut rig, 1_200, 60.0);
     checker.oracle.assert_clean("writethrough with SSD errors");
-    let fc = engine.flashcache().expect("running");
+    let fc = engine.target().flashcache().expect("running");
     assert!(fc.bypassing(), "{:?}", fc.errors());
     let errors = fc.errors();
     assert!(errors.ssd_read_errors + errors.ssd_write_errors >= 1);
@@ -79,7 +79,7 @@ fn writeback_survives_failing_cleaning_and_corrupt_and_misdirected_ssd_io() {
     checker
         .oracle
         .assert_clean("writeback with disk, corruption and misdirection faults");
-    let fc = engine.flashcache().expect("running");
+    let fc = engine.target().flashcache().expect("running");
     assert!(fc.errors().disk_write_errors > 0, "{:?}", fc.errors());
     let ssd = rig.device(SSD).fault_stats().clone();
     assert!(
@@ -96,7 +96,7 @@ fn a_pulled_ssd_in_writethrough_leaves_the_volume_on_the_disk() {
     rig.add_fault(SSD, DeviceFault::Disappear { at_ns: pulled_at });
     let (engine, checker) = workload_then_read_back(&mut rig, 3_000, 60.0);
     checker.oracle.assert_clean("pulled SSD");
-    assert!(engine.flashcache().expect("running").bypassing());
+    assert!(engine.target().flashcache().expect("running").bypassing());
     let ssd = rig.device(SSD).fault_stats().clone();
     assert_eq!(ssd.disappeared_at_ns, Some(pulled_at), "{ssd:?}");
     // Only bios that reached the SSD around the pull fail (a writethrough write the SSD
@@ -111,7 +111,7 @@ fn a_pulled_ssd_in_writethrough_leaves_the_volume_on_the_disk() {
     assert!(
         bad.is_empty(),
         "{bad:?} {:?}",
-        engine.flashcache().unwrap().errors()
+        engine.target().flashcache().unwrap().errors()
     );
     assert!((1..=16).contains(&failed(&checker)), "{}", failed(&checker));
 }
@@ -150,7 +150,7 @@ fn writeback_ssd_timeouts_with_slow_and_late_reads_keep_the_oracle_exact() {
         "late reads were cancelled in vain"
     );
     assert!(failed(&checker) > 0, "timed-out writeback read hits fail");
-    assert!(!engine.flashcache().expect("running").bypassing());
+    assert!(!engine.target().flashcache().expect("running").bypassing());
 }
 
 #[test]
@@ -173,7 +173,7 @@ fn writeback_with_latent_errors_on_the_ssd_fails_bios_of_bad_blocks() {
     let ssd = rig.device(SSD).fault_stats().clone();
     assert_eq!(ssd.latent_blocks_marked, 6, "{ssd:?}");
     assert!(ssd.latent_error_reads >= 6);
-    let fc = engine.flashcache().expect("running");
+    let fc = engine.target().flashcache().expect("running");
     assert!(fc.errors().ssd_read_errors >= 6, "{:?}", fc.errors());
     // Read hits of bad blocks fail; so do bios queued behind a cleaning that cannot read
     // its block (spec 1.17: the block stays dirty).

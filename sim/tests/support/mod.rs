@@ -173,6 +173,7 @@ impl Rig {
         let config = EngineConfig {
             arena_pages: 4096,
             plugging: None,
+            ..EngineConfig::default()
         };
         let target = match &self.target {
             TargetKind::Linear => TargetSpec::Linear {

@@ -25,7 +25,14 @@ fn capacity(i: &DiskSimImport) -> u64 {
 
 /// A drive's expected layout: name, sparing, zones, surface order, capacity, points of
 /// its extracted seek curve (None: HPL or not checked).
-type Expected = (&'static str, Sparing, usize, SurfaceOrder, u64, Option<usize>);
+type Expected = (
+    &'static str,
+    Sparing,
+    usize,
+    SurfaceOrder,
+    u64,
+    Option<usize>,
+);
 
 /// Capacity as DiskSim computes it from the zones (the files' "Block count" is only a
 /// hint DiskSim overrides; it agrees except where noted).

@@ -10,7 +10,8 @@
 use crate::units::parse_size;
 use clap::{Args, ValueEnum};
 use dmsim_engine::flashcache::{
-    Associativity, CacheMode, FlashcacheConfig, Persistence, ReclaimPolicy, TableLine,
+    Associativity, CacheMode, FlashcacheConfig, Persistence, ReclaimPolicy, TableLine, MAX_ASSOC,
+    MIN_ASSOC,
 };
 use dmsim_models::presets::{self, set_json_path, DeviceParams};
 use serde::Serialize;
@@ -102,6 +103,9 @@ pub struct CacheSetup {
     pub hdd_name: String,
     pub hdd: DeviceParams,
     pub cache: FlashcacheConfig,
+    /// Things the user should know about the setup (a clamped tunable, presets that look
+    /// swapped); printed as warnings before the run.
+    pub warnings: Vec<String>,
 }
 
 /// Parse `KEY=VALUE` flags into pairs.
@@ -172,12 +176,11 @@ impl CacheArgs {
                 .ok_or_else(|| format!("--cache-blocks {blocks} is too large"))?,
             (None, None) => DEFAULT_CACHE_BYTES / 512,
         };
-        let assoc = match self.assoc.as_deref().unwrap_or("512") {
-            "full" => Associativity::Full,
-            n => Associativity::Ways(n.parse().map_err(|_| {
-                format!("--assoc '{n}': expected a power of two (256..8192) or 'full'")
-            })?),
-        };
+        let assoc = parse_assoc(self.assoc.as_deref().unwrap_or("512"))?;
+        let mut warnings = Vec::new();
+        if let Some(warning) = swapped_presets(&ssd_name, &ssd, &hdd_name, &hdd) {
+            warnings.push(warning);
+        }
         let (cache_mode, write_only) = match mode {
             ModeArg::Writeback => (CacheMode::WriteBack, false),
             ModeArg::Writethrough => (CacheMode::WriteThrough, false),
@@ -198,6 +201,7 @@ impl CacheArgs {
             apply_set(&mut ssd, &mut hdd, &mut cache, key, value)
                 .map_err(|e| format!("--set {key}={value}: {e}"))?;
         }
+        warnings.extend(clamp_tunables(&mut cache, sets));
         // The volume is the disk.
         let hdd_sectors = hdd
             .build(Box::new(dmsim_sim::streams::stream(0, "capacity-probe")))
@@ -210,8 +214,120 @@ impl CacheArgs {
             hdd_name,
             hdd,
             cache,
+            warnings,
         })
     }
+}
+
+impl CacheSetup {
+    /// Refuse, before anything is built, a simulated cache larger than its SSD or too large
+    /// for this machine's memory. `ssd_sectors` is the simulated SSD's capacity.
+    pub fn check_simulated_fit(&self, ssd_sectors: u64) -> Result<(), String> {
+        let table = &self.cache.table;
+        let requested = table.cache_size_sectors;
+        let what = if requested == 0 {
+            format!(
+                "--cache-size 0 (the whole {} SSD {})",
+                crate::memory::human_bytes(ssd_sectors.saturating_mul(512)),
+                self.ssd_name
+            )
+        } else {
+            format!(
+                "--cache-size {}",
+                crate::memory::human_bytes(requested.saturating_mul(512))
+            )
+        };
+        if requested > ssd_sectors {
+            return Err(format!(
+                "{what} is larger than the SSD {} ({}); give at most its size",
+                self.ssd_name,
+                crate::memory::human_bytes(ssd_sectors.saturating_mul(512))
+            ));
+        }
+        let cache_sectors = if requested == 0 {
+            ssd_sectors
+        } else {
+            requested
+        };
+        crate::memory::check_cache_fits(
+            &what,
+            cache_sectors,
+            u64::from(table.block_size_sectors.max(1)),
+            true,
+            crate::memory::available_memory_bytes(),
+        )
+    }
+}
+
+/// `--assoc`: a power of two in flashcache's range, or `full`.
+pub fn parse_assoc(text: &str) -> Result<Associativity, String> {
+    if text == "full" {
+        return Ok(Associativity::Full);
+    }
+    let valid = format!(
+        "flashcache takes a power of two from {MIN_ASSOC} to {MAX_ASSOC} (256, 512, 1024, 2048, \
+         4096, 8192), or 'full' for one set"
+    );
+    match text.parse::<u32>() {
+        Ok(ways) if ways.is_power_of_two() && (MIN_ASSOC..=MAX_ASSOC).contains(&ways) => {
+            Ok(Associativity::Ways(ways))
+        }
+        _ => Err(format!("--assoc {text}: {valid}")),
+    }
+}
+
+/// A warning when the SSD preset is a disk and the HDD preset is flash (swapped flags).
+fn swapped_presets(
+    ssd_name: &str,
+    ssd: &DeviceParams,
+    hdd_name: &str,
+    hdd: &DeviceParams,
+) -> Option<String> {
+    let ssd_is_disk = ssd.kind() == "hdd";
+    let hdd_is_flash = matches!(hdd.kind(), "ssd" | "ram");
+    let message = match (ssd_is_disk, hdd_is_flash) {
+        (true, true) => format!(
+            "--ssd {ssd_name} is a disk and --hdd {hdd_name} is {}: are the presets swapped? \
+             The cache sits on --ssd, the data on --hdd",
+            hdd.kind()
+        ),
+        (true, false) => {
+            format!("--ssd {ssd_name} is a disk: the cache will be as slow as the disk it caches")
+        }
+        (false, true) => format!(
+            "--hdd {hdd_name} is {}, not a disk: the cache in front of it may make it slower",
+            hdd.kind()
+        ),
+        (false, false) => return None,
+    };
+    Some(message)
+}
+
+/// Apply flashcache's clamps to the tunables (as its sysctl handlers do) and say which
+/// `--set` values were changed.
+fn clamp_tunables(cache: &mut FlashcacheConfig, sets: &[(String, String)]) -> Vec<String> {
+    let clamped = cache.tunables.clone().clamped();
+    let before = serde_json::to_value(&cache.tunables).unwrap_or_default();
+    let after = serde_json::to_value(&clamped).unwrap_or_default();
+    let mut warnings = Vec::new();
+    if let (Some(before), Some(after)) = (before.as_object(), after.as_object()) {
+        for (name, value) in after {
+            if before.get(name) == Some(value) {
+                continue;
+            }
+            let given = sets
+                .iter()
+                .rev()
+                .find(|(k, _)| k.strip_prefix("cache.").unwrap_or(k) == name)
+                .map_or_else(|| "?".to_string(), |(_, v)| v.clone());
+            warnings.push(format!(
+                "--set {name}={given} is outside the range flashcache accepts: clamped to \
+                 {value}, as flashcache's sysctl does"
+            ));
+        }
+    }
+    cache.tunables = clamped;
+    warnings
 }
 
 /// Apply one `--set` (see the module documentation).

@@ -6,8 +6,10 @@
 use crate::cache_args::CacheSetup;
 use crate::outcome::{check_real_refusals, check_sim_violations, deadlock};
 use crate::verifier::{real_run_write_id_base, Verifier};
+use dmsim_engine::flashcache::SetupError;
 use dmsim_engine::{
-    drive, DeviceId, DriveOptions, DriveOutcome, Engine, EngineConfig, Platform, TargetSpec,
+    drive, DeviceId, DriveOptions, DriveOutcome, Engine, EngineConfig, FlashcacheState, Platform,
+    TargetSpec, TargetView,
 };
 use dmsim_real::{PlatformOptions, RealDevice, RealRig};
 use dmsim_reports::RunReport;
@@ -16,7 +18,98 @@ use dmsim_scenarios::traces::TraceRecord;
 use dmsim_sim::device::SimDevice;
 use dmsim_sim::platform::SimPlatform;
 use dmsim_sim::streams::stream;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// Longest idle stretch between two consecutive records an open-loop replay accepts (virtual
+/// time, after `--speed`): a day. Longer means a timestamp out of place (one record years
+/// before or after the rest), which would make the replay idle for years in 10 ms steps.
+pub const OPEN_LOOP_GAP_MAX_NS: u64 = 24 * 3600 * 1_000_000_000;
+
+/// Where [`OpenLoopGapGuard`] leaves its refusal.
+type GapFailure = Rc<RefCell<Option<String>>>;
+
+/// Passes records through; in an open-loop replay it ends the stream at a gap longer than
+/// [`OPEN_LOOP_GAP_MAX_NS`] and leaves a message naming the two records.
+struct OpenLoopGapGuard<I> {
+    records: I,
+    speed: Option<f64>,
+    previous_ns: Option<u64>,
+    position: u64,
+    failure: GapFailure,
+}
+
+impl<I> OpenLoopGapGuard<I> {
+    fn new(records: I, pacing: Pacing, failure: GapFailure) -> Self {
+        let speed = match pacing {
+            Pacing::OpenLoop { speed } => Some(speed),
+            Pacing::ClosedLoop { .. } => None,
+        };
+        OpenLoopGapGuard {
+            records,
+            speed,
+            previous_ns: None,
+            position: 0,
+            failure,
+        }
+    }
+}
+
+impl<I: Iterator<Item = TraceRecord>> Iterator for OpenLoopGapGuard<I> {
+    type Item = TraceRecord;
+
+    fn next(&mut self) -> Option<TraceRecord> {
+        if self.failure.borrow().is_some() {
+            return None;
+        }
+        let record = self.records.next()?;
+        self.position += 1;
+        let Some(speed) = self.speed else {
+            return Some(record);
+        };
+        if let Some(previous_ns) = self.previous_ns {
+            let gap_ns = record.time_ns.saturating_sub(previous_ns) as f64 / speed;
+            if gap_ns > OPEN_LOOP_GAP_MAX_NS as f64 {
+                *self.failure.borrow_mut() = Some(format!(
+                    "open-loop replay: record {} (time {} ns) comes {} after record {} (time \
+                     {previous_ns} ns), more than a day: a timestamp out of place (an earlier \
+                     record is placed first in time order)? Fix the trace, replay a window \
+                     (--from/--until), or replay closed loop (--qd N) instead of --open-loop",
+                    self.position,
+                    record.time_ns,
+                    describe_duration(gap_ns),
+                    self.position - 1
+                ));
+                return None;
+            }
+        }
+        self.previous_ns = Some(record.time_ns.max(self.previous_ns.unwrap_or(0)));
+        Some(record)
+    }
+}
+
+/// `3.2 days`, `417 years`: how long a gap is, for messages.
+fn describe_duration(ns: f64) -> String {
+    let days = ns / (24.0 * 3600.0 * 1e9);
+    if days >= 365.25 {
+        format!("{:.0} years", days / 365.25)
+    } else {
+        format!("{days:.1} days")
+    }
+}
+
+/// The message of a flashcache setup that failed: for an existing cache, what to do.
+fn setup_failure(ssd: &str, error: &SetupError) -> String {
+    match error {
+        SetupError::ExistingCache => format!(
+            "{ssd} already holds a flashcache cache ({error}); pass --existing-cache load to \
+             load it (as flashcache_load does), or --existing-cache force-create to overwrite \
+             it (as flashcache_create -f does)"
+        ),
+        _ => format!("the flashcache target could not be set up: {error}"),
+    }
+}
 
 /// Virtual time between two samples of the cache gauges (and progress updates).
 const SAMPLE_INTERVAL_NS: u64 = 10_000_000;
@@ -57,6 +150,37 @@ pub fn run_cache<I: Iterator<Item = TraceRecord>>(
     config: serde_json::Value,
     progress: &mut dyn FnMut(u64),
 ) -> Result<CacheRunOutput, String> {
+    let gap_failure: GapFailure = Rc::new(RefCell::new(None));
+    let result = run_cache_guarded(
+        setup,
+        devices,
+        OpenLoopGapGuard::new(records, pacing, gap_failure.clone()),
+        pacing,
+        stop_at_ns,
+        seed,
+        label,
+        config,
+        progress,
+    );
+    // A refused gap ends the records early: its message explains the run, not the result.
+    if let Some(message) = gap_failure.borrow_mut().take() {
+        return Err(message);
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_cache_guarded<I: Iterator<Item = TraceRecord>>(
+    setup: &CacheSetup,
+    devices: CacheDevices,
+    records: I,
+    pacing: Pacing,
+    stop_at_ns: Option<u64>,
+    seed: u64,
+    label: &str,
+    config: serde_json::Value,
+    progress: &mut dyn FnMut(u64),
+) -> Result<CacheRunOutput, String> {
     let engine_config = EngineConfig {
         arena_pages: ARENA_PAGES,
         ..EngineConfig::default()
@@ -76,6 +200,7 @@ pub fn run_cache<I: Iterator<Item = TraceRecord>>(
                 .hdd
                 .build(Box::new(stream(seed, "device.hdd")))
                 .map_err(|e| format!("--hdd {}: {e}", setup.hdd_name))?;
+            setup.check_simulated_fit(ssd_model.capacity_sectors())?;
             let mut ssd = SimDevice::new("ssd", ssd_model);
             // A cache SSD in service has been written over its cache area: precondition it
             // so reads and GC behave as in steady state.
@@ -164,6 +289,14 @@ fn drive_cache<P: Platform, I: Iterator<Item = TraceRecord>>(
             }
         }
         progress(verifier.bios_done());
+        if let TargetView::Flashcache {
+            state: FlashcacheState::Failed(error),
+            ..
+        } = engine.target()
+        {
+            let ssd = config["ssd"].as_str().unwrap_or("the SSD").to_string();
+            return Err(setup_failure(&ssd, &error));
+        }
         match report.outcome {
             DriveOutcome::TimeLimit => limit_ns = report.end_ns.max(limit_ns) + SAMPLE_INTERVAL_NS,
             DriveOutcome::Finished => break report.end_ns,

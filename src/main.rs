@@ -25,6 +25,7 @@ macro_rules! out {
 mod cache_args;
 mod cache_run;
 mod cmd;
+mod memory;
 mod outcome;
 mod progress;
 mod trace_input;

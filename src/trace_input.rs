@@ -99,6 +99,37 @@ impl TraceSource {
 /// Where a record stream leaves its error, if it had one.
 pub type TraceFailure = Rc<RefCell<Option<String>>>;
 
+/// What the reader counted, filled in when it reaches the end of the trace.
+#[derive(Clone, Debug, Default)]
+pub struct TraceTally {
+    /// Malformed lines skipped (`--skip-bad-lines`).
+    pub bad_lines_skipped: u64,
+    /// The first skipped line's error (file, line, field).
+    pub first_bad_line: Option<String>,
+}
+
+/// A reader that leaves its tally in a shared slot when it is exhausted.
+struct TallyingReader {
+    reader: TraceReader,
+    tally: Rc<RefCell<TraceTally>>,
+}
+
+impl Iterator for TallyingReader {
+    type Item = Result<TraceRecord, dmsim_scenarios::traces::TraceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let item = self.reader.next();
+        if item.is_none() || self.reader.bad_lines_skipped() > 0 {
+            let mut tally = self.tally.borrow_mut();
+            tally.bad_lines_skipped = self.reader.bad_lines_skipped();
+            if tally.first_bad_line.is_none() {
+                tally.first_bad_line = self.reader.first_bad_line().map(|e| e.to_string());
+            }
+        }
+        item
+    }
+}
+
 impl TraceArgs {
     fn options(&self) -> Result<TraceOptions, String> {
         let time_window = match (self.from, self.until) {
@@ -154,7 +185,29 @@ impl TraceArgs {
         volume_sectors: u64,
         compact: Option<CompactMap>,
     ) -> Result<(Box<dyn Iterator<Item = TraceRecord>>, TraceFailure), String> {
-        let reader = trace.open(self.options()?)?;
+        let (records, failure, _) = self.records_tallied(trace, volume_sectors, compact)?;
+        Ok((records, failure))
+    }
+
+    /// [`TraceArgs::records`], and the reader's tally (complete once the records ran out).
+    pub fn records_tallied(
+        &self,
+        trace: &TraceSource,
+        volume_sectors: u64,
+        compact: Option<CompactMap>,
+    ) -> Result<
+        (
+            Box<dyn Iterator<Item = TraceRecord>>,
+            TraceFailure,
+            Rc<RefCell<TraceTally>>,
+        ),
+        String,
+    > {
+        let tally = Rc::new(RefCell::new(TraceTally::default()));
+        let reader = TallyingReader {
+            reader: trace.open(self.options()?)?,
+            tally: tally.clone(),
+        };
         let mut fitter =
             Fitter::new(self.fit, volume_sectors, compact).map_err(|e| e.to_string())?;
         let failure: TraceFailure = Rc::new(RefCell::new(None));
@@ -180,6 +233,6 @@ impl TraceArgs {
                 }
             }
         });
-        Ok((Box::new(stream), failure))
+        Ok((Box::new(stream), failure, tally))
     }
 }

@@ -197,12 +197,32 @@ pub enum ScenarioError {
 impl Scenario {
     /// Parse `text`, read from `path` (named in errors).
     pub fn parse(text: &str, path: &str) -> Result<Scenario, ScenarioError> {
-        let scenario: Scenario = serde_json::from_str(text).map_err(|e| ScenarioError::Parse {
+        let parse_error = |line: usize, column: usize, message: String| ScenarioError::Parse {
             path: path.to_string(),
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
-        })?;
+            line,
+            column,
+            message,
+        };
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let scenario: Scenario =
+            serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+                let field = e.path().to_string();
+                let inner = e.into_inner();
+                // serde_json ends its message with the position, which the prefix gives.
+                let text = inner.to_string();
+                let position = format!(" at line {} column {}", inner.line(), inner.column());
+                let text = text.strip_suffix(&position).unwrap_or(&text);
+                let message = if field.is_empty() || field == "." {
+                    text.to_string()
+                } else {
+                    format!("field `{field}`: {text}")
+                };
+                parse_error(inner.line(), inner.column(), message)
+            })?;
+        // Anything after the document is an error too.
+        deserializer
+            .end()
+            .map_err(|e| parse_error(e.line(), e.column(), e.to_string()))?;
         scenario.validate(path)?;
         Ok(scenario)
     }
@@ -343,6 +363,16 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("pacing.qd"), "{err}");
+        let err = Scenario::parse(
+            "{\"name\": \"x\", \"input\": {\"trace\": {\"path\": \"t\"}},\n \"cache\": {\"cache_size\": 4096}}",
+            "s.json",
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("s.json:2:") && text.contains("field `cache.cache_size`"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -81,6 +81,7 @@ struct Cell {
 }
 
 pub fn run(args: CompareArgs) -> CliResult {
+    crate::outcome::check_out_dir(&args.out)?;
     let scenario: Option<(Scenario, Option<PathBuf>)> = match (&args.input, &args.scenario) {
         (Some(path), _) if path.extension().is_some_and(|e| e == "json") => {
             let dir = path.parent().map(|p| p.to_path_buf());
@@ -246,6 +247,8 @@ pub fn run(args: CompareArgs) -> CliResult {
             cache.resolve(cell.mode, cell.policy, &sets)
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let warnings: Vec<String> = setups.iter().flat_map(|s| s.warnings.clone()).collect();
+    crate::outcome::warn_all(&warnings);
 
     let jobs = args
         .jobs

@@ -4,10 +4,11 @@
 use super::CliResult;
 use crate::cache_args::{CacheArgs, ModeArg, PolicyArg};
 use crate::cache_run::{run_cache, CacheDevices};
-use crate::outcome::emit;
+use crate::outcome::{check_out_dir, emit, warn_all};
 use crate::progress::Progress;
 use crate::trace_input::{TraceArgs, TraceSource};
 use clap::Args;
+use dmsim_engine::flashcache::Persistence;
 use dmsim_real::{OpenOptions, RealDevice};
 use dmsim_scenarios::source::Pacing;
 use std::path::PathBuf;
@@ -53,14 +54,28 @@ pub struct RealCacheArgs {
     #[arg(long, requires_all = ["ssd_dev", "hdd_dev"])]
     pub real: bool,
     /// The cache device (with --real).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", requires = "real")]
     pub ssd_dev: Option<PathBuf>,
     /// The disk (with --real); the volume has its size.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", requires = "real")]
     pub hdd_dev: Option<PathBuf>,
     /// Allow dmsim to overwrite both devices (required with --real).
-    #[arg(long)]
+    #[arg(long, requires = "real")]
     pub allow_write: bool,
+    /// What to do when the SSD already holds a flashcache cache (with --real): refuse (the
+    /// default, as flashcache_create does), load it (flashcache_load), or overwrite it
+    /// (flashcache_create -f).
+    #[arg(long, value_enum, requires = "real")]
+    pub existing_cache: Option<ExistingCacheArg>,
+}
+
+/// `--existing-cache`: flashcache's persistence argument as its tools offer it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExistingCacheArg {
+    /// Load the cache the SSD holds (its geometry and dirty blocks come from the SSD).
+    Load,
+    /// Create a new cache over the old one; its dirty blocks are lost.
+    ForceCreate,
 }
 
 impl RealCacheArgs {
@@ -102,6 +117,18 @@ impl RealCacheArgs {
         if !cache_size_given {
             setup.cache.table.cache_size_sectors = ssd.info().capacity_sectors;
         }
+        setup.cache.table.persistence = match self.existing_cache {
+            None => Persistence::Create,
+            Some(ExistingCacheArg::Load) => Persistence::Reload,
+            Some(ExistingCacheArg::ForceCreate) => Persistence::ForceCreate,
+        };
+        crate::memory::check_cache_fits(
+            &format!("--ssd-dev {}", ssd_path.display()),
+            setup.cache.table.cache_size_sectors,
+            u64::from(setup.cache.table.block_size_sectors.max(1)),
+            false,
+            crate::memory::available_memory_bytes(),
+        )?;
         setup.ssd_name = ssd_path.display().to_string();
         setup.hdd_name = hdd_path.display().to_string();
         Ok(CacheDevices::Real { ssd, hdd })
@@ -190,16 +217,20 @@ pub fn run_config(
 }
 
 pub fn run(args: ReplayArgs) -> CliResult {
+    if let Some(dir) = &args.out {
+        check_out_dir(dir)?;
+    }
     let sets = crate::cache_args::parse_sets(&args.sets)?;
     let mut setup = args.cache.resolve(args.mode, args.policy, &sets)?;
+    warn_all(&setup.warnings);
     let cache_size_given = args.cache.cache_size.is_some() || args.cache.cache_blocks.is_some();
     let devices = args.real.devices(&mut setup, cache_size_given)?;
     let pacing = args.pacing.pacing()?;
     let trace = TraceSource::File(args.trace.clone());
     let compact = args.input.compact_map(&trace)?;
-    let (records, failure) =
+    let (records, failure, tally) =
         args.input
-            .records(&trace, setup.cache.table.target_sectors, compact)?;
+            .records_tallied(&trace, setup.cache.table.target_sectors, compact)?;
     let label = format!("{}/{}", args.mode.name(), args.policy.name());
     let mut config = run_config(
         &trace.report_name(),
@@ -226,8 +257,21 @@ pub fn run(args: ReplayArgs) -> CliResult {
     if let Some(e) = failure.borrow().as_ref() {
         return Err(e.clone().into());
     }
-    let output = output?;
+    let mut output = output?;
     let mut notes = Vec::new();
+    if args.input.skip_bad_lines {
+        let tally = tally.borrow();
+        output.report.config["bad_lines_skipped"] = tally.bad_lines_skipped.into();
+        if let Some(first) = &tally.first_bad_line {
+            output.report.config["first_bad_line"] = first.clone().into();
+            notes.push(format!(
+                "skipped {} malformed line(s); first: {first}",
+                tally.bad_lines_skipped
+            ));
+        } else {
+            notes.push("skipped 0 malformed lines".to_string());
+        }
+    }
     if output.overlap_waits > 0 {
         notes.push(format!(
             "{} write(s) waited for an overlapping write in flight",

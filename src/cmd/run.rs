@@ -4,8 +4,10 @@
 use super::CliResult;
 use crate::cache_args::{parse_sets, CacheArgs, ModeArg, PolicyArg};
 use crate::cache_run::run_cache;
-use crate::cmd::replay::{run_config, RealCacheArgs};
-use crate::outcome::{check_real_refusals, check_sim_violations, deadlock, emit};
+use crate::cmd::replay::{run_config, ExistingCacheArg, RealCacheArgs};
+use crate::outcome::{
+    check_out_dir, check_real_refusals, check_sim_violations, deadlock, emit, warn_all,
+};
 use crate::progress::Progress;
 use crate::units::{parse_duration_ns, parse_io_size};
 use crate::verifier::{real_run_write_id_base, Verifier};
@@ -41,18 +43,22 @@ pub struct RunArgs {
     #[arg(long)]
     real: bool,
     /// The real device or file of the linear target (with --real).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", requires = "real")]
     dev: Option<PathBuf>,
     /// The real cache device of the flashcache target (with --real).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", requires = "real")]
     ssd_dev: Option<PathBuf>,
     /// The real disk of the flashcache target (with --real).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", requires = "real")]
     hdd_dev: Option<PathBuf>,
+    /// flashcache with --real, when the SSD already holds a cache: load it or overwrite it
+    /// (default: refuse, as flashcache_create does).
+    #[arg(long, value_enum, requires = "real")]
+    existing_cache: Option<ExistingCacheArg>,
     /// Allow writes to the real device(s). linear writes only within --span; flashcache writes
     /// its metadata and cache anywhere on the SSD and cleans to anywhere on the disk the
     /// workload touched: treat both devices' contents as destroyed.
-    #[arg(long)]
+    #[arg(long, requires = "real")]
     allow_write: bool,
     /// Generated workload.
     #[arg(long, value_enum, default_value_t = WorkloadArg::Randrw)]
@@ -162,6 +168,9 @@ impl WorkloadArg {
 }
 
 pub fn run(args: RunArgs) -> CliResult {
+    if let Some(dir) = &args.out {
+        check_out_dir(dir)?;
+    }
     if args.requests.is_none() && args.duration.is_none() {
         return Err(
             "say how long to run: --requests N or --duration D (e.g. --requests 10000)".into(),
@@ -284,11 +293,13 @@ pub fn run(args: RunArgs) -> CliResult {
 fn run_flashcache(args: &RunArgs) -> CliResult {
     let sets = parse_sets(&args.sets)?;
     let mut setup = args.cache.resolve(args.mode, args.policy, &sets)?;
+    warn_all(&setup.warnings);
     let real = RealCacheArgs {
         real: args.real,
         ssd_dev: args.ssd_dev.clone(),
         hdd_dev: args.hdd_dev.clone(),
         allow_write: args.allow_write,
+        existing_cache: args.existing_cache,
     };
     let cache_size_given = args.cache.cache_size.is_some() || args.cache.cache_blocks.is_some();
     let devices = real.devices(&mut setup, cache_size_given)?;

@@ -79,7 +79,8 @@ mod tests;
 
 pub use config::{
     Associativity, CacheDeviceSizes, CacheMode, ConfigError, DiskAssocRule, FlashcacheConfig,
-    MdWriteFailure, Options, Persistence, ReclaimPolicy, TableLine, Tunable, Tunables,
+    MdWriteFailure, Options, Persistence, ReclaimPolicy, TableLine, Tunable, Tunables, MAX_ASSOC,
+    MIN_ASSOC,
 };
 pub use inject::ErrorInjection;
 pub use instance::{CacheInputError, Flashcache, Phase, StoreOutcome};

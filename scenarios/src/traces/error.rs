@@ -1,7 +1,9 @@
 //! Errors of the trace readers. Every error names the file; errors about content also name
 //! the 1-based line and the field.
 
-use std::path::PathBuf;
+use super::format::Format;
+use super::source::Compression;
+use std::path::{Path, PathBuf};
 
 /// Why a trace could not be opened or read.
 #[derive(Debug, thiserror::Error)]
@@ -29,15 +31,56 @@ pub enum TraceError {
         field: &'static str,
         problem: String,
     },
+    #[error("{}: corrupt or truncated {compression} data after line {line}: {source}", path.display())]
+    Corrupt {
+        path: PathBuf,
+        /// The compression format's name (`gzip`, `bzip2`, `xz`, `zstd`).
+        compression: &'static str,
+        line: u64,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: --format {given}: none of the first {lines} lines is a {given} record, and they read as {detected}; drop --format to detect it, or name the format the file is in", path.display())]
+    FormatMismatch {
+        path: PathBuf,
+        given: Format,
+        detected: Format,
+        lines: usize,
+    },
     #[error("invalid trace filter: {0}")]
     InvalidFilter(String),
 }
 
 impl TraceError {
+    /// A read error after `line`: for a compressed file, anything but an operating-system
+    /// error means the compressed data is corrupt or cut short.
+    pub(crate) fn read(
+        path: &Path,
+        compression: Compression,
+        line: u64,
+        source: std::io::Error,
+    ) -> TraceError {
+        match compression.name() {
+            Some(name) if source.raw_os_error().is_none() => TraceError::Corrupt {
+                path: path.to_path_buf(),
+                compression: name,
+                line,
+                source,
+            },
+            _ => TraceError::Read {
+                path: path.to_path_buf(),
+                line,
+                source,
+            },
+        }
+    }
+
     /// The 1-based line a content error refers to.
     pub fn line(&self) -> Option<u64> {
         match self {
-            TraceError::Read { line, .. } | TraceError::Malformed { line, .. } => Some(*line),
+            TraceError::Read { line, .. }
+            | TraceError::Corrupt { line, .. }
+            | TraceError::Malformed { line, .. } => Some(*line),
             _ => None,
         }
     }

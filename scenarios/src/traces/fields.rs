@@ -23,16 +23,38 @@ impl FieldError {
     pub fn unexpected(field: &'static str, expected: &str, found: &[u8]) -> Self {
         FieldError::new(
             field,
-            format!(
-                "expected {expected}, found `{}`",
-                String::from_utf8_lossy(found)
-            ),
+            format!("expected {expected}, found `{}`", excerpt(found)),
         )
     }
 
     pub fn missing(field: &'static str) -> Self {
         FieldError::new(field, "missing (line has too few fields)")
     }
+}
+
+/// Bytes shown of a line or field in a message.
+pub(crate) const EXCERPT_BYTES: usize = 48;
+
+/// A short, printable rendering of bytes from a trace for messages: at most
+/// [`EXCERPT_BYTES`], non-printable bytes escaped (`\x00`, `\n`), and the full length when
+/// cut, so a binary file never floods the terminal.
+pub(crate) fn excerpt(bytes: &[u8]) -> String {
+    let shown = &bytes[..bytes.len().min(EXCERPT_BYTES)];
+    let mut text = shown.escape_ascii().to_string();
+    if bytes.len() > shown.len() {
+        text.push_str(&format!("… ({} bytes)", bytes.len()));
+    }
+    text
+}
+
+/// True when bytes look like binary data rather than text: not UTF-8, a NUL, or more than one
+/// in eight bytes a control character other than tab and carriage return.
+pub(crate) fn looks_binary(bytes: &[u8]) -> bool {
+    let control = bytes
+        .iter()
+        .filter(|&&b| b < 0x20 && b != b'\t' && b != b'\r')
+        .count();
+    std::str::from_utf8(bytes).is_err() || bytes.contains(&0) || control * 8 > bytes.len()
 }
 
 /// Strips ASCII whitespace from both ends.

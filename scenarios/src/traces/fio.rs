@@ -98,7 +98,7 @@ impl LineParser for FioParser {
             }
             return Err(FieldError::unexpected(
                 "header",
-                &format!("`{}`", String::from_utf8_lossy(self.header())),
+                &format!("`{}`", super::fields::excerpt(self.header())),
                 trim(line),
             ));
         }

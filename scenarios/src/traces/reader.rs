@@ -30,6 +30,12 @@ pub fn open_trace(
 ) -> Result<TraceReader, TraceError> {
     let path = path.as_ref();
     let compression = Compression::from_path(path);
+    if path.is_dir() {
+        return Err(TraceError::Open {
+            path: path.to_path_buf(),
+            source: std::io::Error::other("is a directory, not a trace file"),
+        });
+    }
     let input = open_decompressed(path, compression).map_err(|source| TraceError::Open {
         path: path.to_path_buf(),
         source,

@@ -59,6 +59,9 @@ enum Command {
     /// writes DIR/compare.json, charts (SVG, PNG) and DIR/index.html, prints a table.
     /// Without arguments it runs the bundled default scenario into ./dmsim-report.
     Compare(Box<cmd::compare::CompareArgs>),
+    /// Join the shards of a comparison run with `compare --shard I/N` into the report the
+    /// unsharded run writes (byte-identical); names any missing cells and the shards to re-run.
+    Merge(cmd::merge::MergeArgs),
     /// Benchmarks of the simulator itself (speed and memory).
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(args),
         Command::Replay(args) => cmd::replay::run(*args),
         Command::Compare(args) => cmd::compare::run(*args),
+        Command::Merge(args) => cmd::merge::run(args),
         Command::Bench(c) => cmd::bench::run(c),
     };
     match result {

@@ -6,6 +6,8 @@
 //!   `summary.json` holds and what `dmsim replay` prints ([`RunReport::summary_text`]).
 //! - [`CompareReport`] holds several runs over a grid of options and writes `compare.json`,
 //!   charts (SVG and PNG) and a self-contained `index.html`, and renders a markdown table.
+//! - [`CompareShard`] is one shard of a comparison split across machines ([`ShardId`]);
+//!   [`merge_shards`] checks the shards belong together and rebuilds the [`CompareReport`].
 //!
 //! Every output is deterministic: the same input gives byte-identical JSON, SVG and PNG files
 //! (no timestamps, stable ordering, fixed float formatting, a bundled font for bitmaps). Files
@@ -23,12 +25,15 @@ pub mod latency;
 mod output;
 pub mod recorder;
 pub mod run_report;
+pub mod shard;
 pub mod time_series;
 
 #[cfg(test)]
 mod compare_tests;
 #[cfg(test)]
 mod demo;
+#[cfg(test)]
+mod shard_tests;
 
 pub use charts::ChartKind;
 pub use compare::{CompareReport, GridAxis, COMPARE_FILE_NAME, INDEX_FILE_NAME};
@@ -36,4 +41,5 @@ pub use error::ReportError;
 pub use latency::{CdfPoint, LatencyRecorder, LatencyReport, LatencySummary, Op, OverallLatency};
 pub use recorder::RunRecorder;
 pub use run_report::{stat, DeviceReport, RunReport, Throughput, SUMMARY_FILE_NAME};
+pub use shard::{merge_shards, CompareShard, GridHasher, MergeError, ShardCell, ShardId, SHARD_FILE_NAME};
 pub use time_series::{TimeSeries, TimeSeriesData};

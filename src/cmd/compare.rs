@@ -2,6 +2,10 @@
 //! or scenario, in parallel across cores, and write a comparison report: compare.json, charts
 //! (SVG and PNG) and index.html. Results are identical to a serial run: every run is an
 //! independent deterministic simulation, collected in grid order.
+//!
+//! With `--shard I/N` it runs only the cells shard I owns (cell k, 0-based in grid order,
+//! belongs to shard k mod N + 1) and writes `DIR/shard.json`; `dmsim merge` (see `merge.rs`)
+//! joins the shards into the report the unsharded run writes, byte for byte.
 
 use super::CliResult;
 use crate::cache_args::{parse_sets, CacheArgs, ModeArg, PolicyArg};
@@ -10,7 +14,10 @@ use crate::cmd::replay::run_config;
 use crate::progress::Progress;
 use crate::trace_input::{TraceArgs, TraceSource};
 use clap::Args;
-use dmsim_reports::{CompareReport, GridAxis, RunReport, INDEX_FILE_NAME};
+use dmsim_reports::{
+    CompareReport, CompareShard, GridAxis, GridHasher, RunReport, ShardCell, ShardId,
+    INDEX_FILE_NAME,
+};
 use dmsim_scenarios::fit::CompactMap;
 use dmsim_scenarios::scenario::{self, Input, Scenario, TraceLocation};
 use dmsim_scenarios::source::Pacing;
@@ -58,6 +65,12 @@ pub struct CompareArgs {
     /// Folder for the report (created; files in it are replaced).
     #[arg(long, default_value = "dmsim-report")]
     pub out: PathBuf,
+    /// Run only shard I of N (1-based, e.g. 2/4; a Slurm array task passes
+    /// $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT). Cell k of the grid (0-based, grid
+    /// order) belongs to shard k mod N + 1. Writes only OUT/shard.json; join the shards with
+    /// `dmsim merge DIR… --out REPORT`, which writes exactly what the unsharded run writes.
+    #[arg(long, value_name = "I/N", value_parser = ShardId::parse)]
+    pub shard: Option<ShardId>,
     /// Runs in parallel [default: the number of cores].
     #[arg(long)]
     pub jobs: Option<usize>,
@@ -250,39 +263,48 @@ pub fn run(args: CompareArgs) -> CliResult {
     let warnings: Vec<String> = setups.iter().flat_map(|s| s.warnings.clone()).collect();
     crate::outcome::warn_all(&warnings);
 
+    let shard = args.shard.unwrap_or(ShardId::WHOLE);
+    // The grid's cells this process runs, in grid order.
+    let mine: Vec<usize> = (0..cells.len()).filter(|&k| shard.owns(k)).collect();
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .clamp(1, cells.len().max(1));
+        .clamp(1, mine.len().max(1));
     let title = scenario.as_ref().map_or_else(
         || format!("dmsim compare: {input_name}"),
         |(s, _)| s.name.clone(),
     );
+    let configs: Vec<serde_json::Value> = cells
+        .iter()
+        .zip(&setups)
+        .map(|(cell, setup)| cell_config(cell, setup, &input_name, &pacing_desc, seed))
+        .collect();
     let results: Vec<Mutex<Option<Result<RunReport, String>>>> =
-        cells.iter().map(|_| Mutex::new(None)).collect();
+        mine.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    let progress = Mutex::new(Progress::new(
-        format!("compare {title}"),
-        Some(cells.len() as u64),
-    ));
+    let progress_label = match args.shard {
+        Some(shard) => format!("compare {title} (shard {shard})"),
+        None => format!("compare {title}"),
+    };
+    let progress = Mutex::new(Progress::new(progress_label, Some(mine.len() as u64)));
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= cells.len() {
+                let slot = next.fetch_add(1, Ordering::SeqCst);
+                if slot >= mine.len() {
                     break;
                 }
+                let i = mine[slot];
                 let result = run_cell(
                     &cells[i],
                     &setups[i],
+                    configs[i].clone(),
                     &input,
-                    &input_name,
                     pacing,
-                    &pacing_desc,
                     seed,
                 );
-                *results[i].lock().expect("no poisoned result slot") = Some(result);
+                *results[slot].lock().expect("no poisoned result slot") = Some(result);
                 let finished = done.fetch_add(1, Ordering::SeqCst) + 1;
                 progress
                     .lock()
@@ -295,12 +317,12 @@ pub fn run(args: CompareArgs) -> CliResult {
         .into_inner()
         .expect("no poisoned progress")
         .finish();
-    let mut runs = Vec::with_capacity(cells.len());
-    for (cell, slot) in cells.iter().zip(results) {
+    let mut runs = Vec::with_capacity(mine.len());
+    for (&i, slot) in mine.iter().zip(results) {
         match slot.into_inner().expect("no poisoned result slot") {
             Some(Ok(report)) => runs.push(report),
-            Some(Err(e)) => return Err(format!("run {}: {e}", label(cell)).into()),
-            None => return Err(format!("run {} did not finish", label(cell)).into()),
+            Some(Err(e)) => return Err(format!("run {}: {e}", label(&cells[i])).into()),
+            None => return Err(format!("run {} did not finish", label(&cells[i])).into()),
         }
     }
 
@@ -318,6 +340,26 @@ pub fn run(args: CompareArgs) -> CliResult {
         name: k.clone(),
         values: v.clone(),
     }));
+    if let Some(shard) = args.shard {
+        let grid_hash = grid_hash(&title, &grid_axes, &input, &configs)?;
+        let cell_labels = cells.iter().map(label).collect();
+        let cells = mine
+            .iter()
+            .zip(runs)
+            .map(|(&index, run)| ShardCell { index, run })
+            .collect();
+        let shard_result =
+            CompareShard::new(grid_hash, shard, title, grid_axes, cell_labels, cells)?;
+        let path = shard_result.write(&args.out)?;
+        outln!(
+            "shard {shard}: {} of {} cells -> {}",
+            mine.len(),
+            shard_result.cell_labels.len(),
+            path.display()
+        );
+        outln!("when every shard is done: dmsim merge DIR1 DIR2 … --out REPORT");
+        return Ok(());
+    }
     let report = CompareReport::new(title, grid_axes, runs)?;
     report.write(&args.out)?;
     out!("{}", report.to_markdown());
@@ -333,15 +375,15 @@ fn label(cell: &Cell) -> String {
     label
 }
 
-fn run_cell(
+/// What a cell's report carries as its `config`: everything that decides its result except
+/// the input's content.
+fn cell_config(
     cell: &Cell,
     setup: &crate::cache_args::CacheSetup,
-    input: &PlanInput,
     input_name: &str,
-    pacing: Pacing,
     pacing_desc: &serde_json::Value,
     seed: u64,
-) -> Result<RunReport, String> {
+) -> serde_json::Value {
     let mut config = run_config(
         input_name,
         cell.mode,
@@ -353,6 +395,87 @@ fn run_cell(
     for (k, v) in &cell.sets {
         config[k.as_str()] = serde_json::Value::String(v.clone());
     }
+    config
+}
+
+/// The identity of a comparison grid, equal in every shard of one `compare` invocation run
+/// with the same input and options: dmsim's version, the title and axes, how the input is
+/// read and its bytes, and every cell's configuration in grid order.
+fn grid_hash(
+    title: &str,
+    axes: &[GridAxis],
+    input: &PlanInput,
+    configs: &[serde_json::Value],
+) -> Result<String, String> {
+    let mut hasher = GridHasher::default();
+    hasher
+        .part(env!("CARGO_PKG_VERSION").as_bytes())
+        .part(title.as_bytes())
+        .part(&serde_json::to_vec(axes).expect("axes serialise"));
+    match input {
+        PlanInput::Workload(spec) => {
+            hasher.part(&serde_json::to_vec(spec).expect("a workload spec serialises"));
+        }
+        PlanInput::Trace {
+            source,
+            args,
+            compact,
+        } => {
+            // The reading options' debug form: stable within one dmsim version, which the
+            // hash already holds.
+            hasher.part(format!("{args:?}").as_bytes());
+            hasher.part(format!("{:?}", compact.is_some()).as_bytes());
+            match source {
+                TraceSource::Bundled { name, bytes } => {
+                    hasher.part(name.as_bytes()).part(bytes);
+                }
+                TraceSource::File(path) => hash_file(&mut hasher, path)?,
+            }
+        }
+    }
+    for config in configs {
+        hasher.part(&serde_json::to_vec(config).expect("a run config serialises"));
+    }
+    Ok(hasher.finish_hex())
+}
+
+/// Adds a trace file's length and bytes, streamed (traces can be many gigabytes).
+fn hash_file(hasher: &mut GridHasher, path: &std::path::Path) -> Result<(), String> {
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path)
+        .map_err(|e| format!("{}: cannot open the trace to fingerprint it: {e}", path.display()))?;
+    let length = file
+        .metadata()
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .len();
+    hasher.bytes(&length.to_le_bytes());
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut remaining_bytes = length;
+    while remaining_bytes > 0 {
+        let read = file
+            .read(&mut buffer)
+            .map_err(|e| format!("{}: read error while fingerprinting: {e}", path.display()))?;
+        if read == 0 {
+            return Err(format!(
+                "{}: the file shrank while it was being fingerprinted",
+                path.display()
+            ));
+        }
+        let read = read.min(remaining_bytes as usize);
+        hasher.bytes(&buffer[..read]);
+        remaining_bytes -= read as u64;
+    }
+    Ok(())
+}
+
+fn run_cell(
+    cell: &Cell,
+    setup: &crate::cache_args::CacheSetup,
+    config: serde_json::Value,
+    input: &PlanInput,
+    pacing: Pacing,
+    seed: u64,
+) -> Result<RunReport, String> {
     let volume = setup.cache.table.target_sectors;
     let label = label(cell);
     let output = match input {

@@ -139,7 +139,10 @@ fn merge_refuses_missing_foreign_and_duplicate_shards_and_writes_nothing() {
     let o = merge(&mixed, &out);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success());
-    assert!(stderr.contains("another comparison") && stderr.contains("grid hash"), "{stderr}");
+    assert!(
+        stderr.contains("another comparison") && stderr.contains("grid hash"),
+        "{stderr}"
+    );
     assert!(!out.exists());
 
     let mut twice = dirs.clone();
@@ -165,11 +168,17 @@ fn bad_shard_flags_are_refused_before_running() {
         let o = compare(&out, &["--shard", flag]);
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert!(!o.status.success(), "--shard {flag} accepted");
-        assert!(stderr.contains("--shard") && stderr.contains(says), "{stderr}");
+        assert!(
+            stderr.contains("--shard") && stderr.contains(says),
+            "{stderr}"
+        );
         assert!(!out.exists());
     }
     let o = dmsim(&["merge", root.path().join("nowhere").to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success());
-    assert!(stderr.contains("nowhere") && stderr.contains("shard.json"), "{stderr}");
+    assert!(
+        stderr.contains("nowhere") && stderr.contains("shard.json"),
+        "{stderr}"
+    );
 }

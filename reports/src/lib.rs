@@ -41,5 +41,7 @@ pub use error::ReportError;
 pub use latency::{CdfPoint, LatencyRecorder, LatencyReport, LatencySummary, Op, OverallLatency};
 pub use recorder::RunRecorder;
 pub use run_report::{stat, DeviceReport, RunReport, Throughput, SUMMARY_FILE_NAME};
-pub use shard::{merge_shards, CompareShard, GridHasher, MergeError, ShardCell, ShardId, SHARD_FILE_NAME};
+pub use shard::{
+    merge_shards, CompareShard, GridHasher, MergeError, ShardCell, ShardId, SHARD_FILE_NAME,
+};
 pub use time_series::{TimeSeries, TimeSeriesData};

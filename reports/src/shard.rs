@@ -292,7 +292,9 @@ pub enum MergeError {
         first: String,
     },
     /// The same shard (hence the same cells) was given twice.
-    #[error("shard {shard} is given twice: {dir} and {other_dir}; pass each shard's directory once")]
+    #[error(
+        "shard {shard} is given twice: {dir} and {other_dir}; pass each shard's directory once"
+    )]
     Duplicate {
         /// The shard id.
         shard: ShardId,
@@ -397,6 +399,9 @@ pub fn merge_shards(dirs: &[PathBuf]) -> Result<CompareReport, MergeError> {
             shards_to_rerun,
         });
     }
-    let runs = runs.into_iter().map(|r| r.expect("checked above")).collect();
+    let runs = runs
+        .into_iter()
+        .map(|r| r.expect("checked above"))
+        .collect();
     Ok(CompareReport::new(first.title, first.axes, runs)?)
 }

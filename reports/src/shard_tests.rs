@@ -62,7 +62,10 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
 #[test]
 fn merged_shards_write_byte_identical_files_for_1_3_and_4_shards() {
     let report = demo_compare_report();
-    assert!(report.runs.len() >= 4, "the demo grid must have cells for 4 shards");
+    assert!(
+        report.runs.len() >= 4,
+        "the demo grid must have cells for 4 shards"
+    );
     let whole = tempfile::tempdir().unwrap();
     report.write(whole.path()).unwrap();
     let expected = files(whole.path());
@@ -73,7 +76,10 @@ fn merged_shards_write_byte_identical_files_for_1_3_and_4_shards() {
         // Merge order must not matter.
         dirs.reverse();
         let merged = merge_shards(&dirs).unwrap();
-        assert_eq!(merged, report, "{count} shards: the report survives the round trip");
+        assert_eq!(
+            merged, report,
+            "{count} shards: the report survives the round trip"
+        );
         let out = root.path().join("merged");
         merged.write(&out).unwrap();
         let actual = files(&out);
@@ -82,7 +88,10 @@ fn merged_shards_write_byte_identical_files_for_1_3_and_4_shards() {
             expected.iter().map(|(n, _)| n).collect::<Vec<_>>()
         );
         for ((name, bytes), (_, want)) in actual.iter().zip(&expected) {
-            assert!(bytes == want, "{count} shards: {name} differs from the unsharded run");
+            assert!(
+                bytes == want,
+                "{count} shards: {name} differs from the unsharded run"
+            );
         }
     }
 }
@@ -107,7 +116,10 @@ fn assignment_is_round_robin_from_one() {
 
 #[test]
 fn shard_ids_parse_and_refuse_with_reasons() {
-    assert_eq!(ShardId::parse("2/4").unwrap(), ShardId { index: 2, count: 4 });
+    assert_eq!(
+        ShardId::parse("2/4").unwrap(),
+        ShardId { index: 2, count: 4 }
+    );
     assert_eq!(ShardId::parse("1/1").unwrap(), ShardId::WHOLE);
     assert_eq!(ShardId::parse("3/4").unwrap().to_string(), "3/4");
     for (text, says) in [
@@ -169,18 +181,33 @@ fn shards_of_another_grid_or_given_twice_are_refused() {
     let other = write_shards(&report, 2, &root.path().join("b"), "ffffffffffffffff");
     let error = merge_shards(&[dirs[0].clone(), other[1].clone()]).unwrap_err();
     assert!(
-        matches!(error, MergeError::Mismatch { what: "grid hash", .. }),
+        matches!(
+            error,
+            MergeError::Mismatch {
+                what: "grid hash",
+                ..
+            }
+        ),
         "{error}"
     );
     let three = write_shards(&report, 3, &root.path().join("c"), GRID_HASH);
     let error = merge_shards(&[dirs[0].clone(), three[1].clone()]).unwrap_err();
     assert!(
-        matches!(error, MergeError::Mismatch { what: "shard count", .. }),
+        matches!(
+            error,
+            MergeError::Mismatch {
+                what: "shard count",
+                ..
+            }
+        ),
         "{error}"
     );
     let error = merge_shards(&[dirs[0].clone(), dirs[1].clone(), dirs[0].clone()]).unwrap_err();
     assert!(matches!(error, MergeError::Duplicate { .. }), "{error}");
-    assert!(matches!(merge_shards(&[]).unwrap_err(), MergeError::NoShards));
+    assert!(matches!(
+        merge_shards(&[]).unwrap_err(),
+        MergeError::NoShards
+    ));
     let error = merge_shards(&[root.path().join("nowhere")]).unwrap_err();
     assert!(error.to_string().contains("nowhere"), "{error}");
 }
@@ -208,7 +235,10 @@ fn a_shard_holding_cells_it_does_not_own_is_invalid() {
     wrong_label.label = "somebody else".to_string();
     let error = CompareShard::new(
         GRID_HASH.to_string(),
-        ShardId { index: 1, count: report.runs.len() as u32 },
+        ShardId {
+            index: 1,
+            count: report.runs.len() as u32,
+        },
         report.title.clone(),
         report.axes.clone(),
         labels,

@@ -442,8 +442,12 @@ fn grid_hash(
 /// Adds a trace file's length and bytes, streamed (traces can be many gigabytes).
 fn hash_file(hasher: &mut GridHasher, path: &std::path::Path) -> Result<(), String> {
     use std::io::Read as _;
-    let mut file = std::fs::File::open(path)
-        .map_err(|e| format!("{}: cannot open the trace to fingerprint it: {e}", path.display()))?;
+    let mut file = std::fs::File::open(path).map_err(|e| {
+        format!(
+            "{}: cannot open the trace to fingerprint it: {e}",
+            path.display()
+        )
+    })?;
     let length = file
         .metadata()
         .map_err(|e| format!("{}: {e}", path.display()))?

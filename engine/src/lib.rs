@@ -40,6 +40,7 @@ mod error;
 pub mod flashcache;
 pub mod io;
 pub mod platform;
+pub mod raid5;
 pub mod services;
 mod slab;
 mod target;

@@ -314,6 +314,15 @@ impl Arena {
         }
     }
 
+    /// Makes `page` hold exactly `contents` in sectors mode, whatever its mode was (a page
+    /// reused for workload data after holding bytes). Panics if in flight.
+    pub fn reset_sectors(&mut self, page: PageId, contents: &[SectorContent; SECTORS]) {
+        self.assert_page_idle(page);
+        let meta = &mut self.meta[page.index()];
+        meta.mode = PageMode::Sectors;
+        meta.sectors = *contents;
+    }
+
     /// Sets `sectors` sectors of `buffer` to `Zero` (read failures are zero-filled).
     pub fn zero_sectors(&mut self, buffer: &Buffer, sectors: u64) {
         let slots: Vec<(PageId, usize)> = buffer.sector_slots(sectors).collect();

@@ -1,0 +1,566 @@
+//! The raid5 machine: [`Raid5`], its entry points, `make_request`'s walk over stripe heads
+//! with its waits, member IO completions, and the daemon loop (md's `raid5d`) that hands
+//! stripe heads to `handle_stripe` (see [`super::handle`]).
+
+use super::buffer::{BufferPhase, BufferTransition};
+use super::cache::{Got, StripeCache};
+use super::config::{Raid5Config, Raid5ConfigError, STRIPE_CACHE_SIZE_MAX};
+use super::geometry::{Geometry, STRIPE_SECTORS};
+use super::io::{Raid5IoTag, Raid5Request};
+use super::stats::Raid5Stats;
+use super::stripe::BioSegment;
+use crate::arena::{Arena, Buffer};
+use crate::block::{DeviceInfo, IoStatus, Op};
+use crate::bounded::{LoopBound, ITEMS_PER_CALL_MAX};
+use crate::slab::{Slab, SlabKey};
+use std::collections::VecDeque;
+
+/// Rounds of the daemon loop per entry point (see `crate::bounded`).
+const DAEMON_ROUNDS_MAX: u64 = 1 << 24;
+
+/// One member's health as the array sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MemberHealth {
+    /// Failed (md's Faulty): no IO goes to it.
+    pub faulty: bool,
+    /// Failed reads (md's `read_errors`); past `max_corrected_read_errors` the member fails.
+    pub read_errors: u32,
+    /// Read errors repaired by rewriting (md's `corrected_errors`).
+    pub corrected_read_errors: u32,
+}
+
+/// Why a bio's walk over stripe heads is paused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WaitReason {
+    /// No free stripe head (md's `wait_for_stripe`).
+    StripeHead,
+    /// An overlapping bio is queued on the same page (md's `wait_for_overlap`).
+    Overlap,
+}
+
+/// A bio of the array.
+#[derive(Debug, Clone)]
+pub(crate) struct ArrayBio {
+    pub id: u64,
+    pub op: Op,
+    pub sector: u64,
+    pub sectors: u64,
+    pub buffer: Buffer,
+    /// Next logical sector (stripe-unit aligned) the walk adds.
+    pub next_sector: u64,
+    /// Segments queued plus one for the walk itself while it runs (md's
+    /// `bi_phys_segments`), or member IOs of an aligned read or flush.
+    pub pending: u32,
+    pub status: IoStatus,
+    pub waiting: Option<WaitReason>,
+}
+
+/// See the module documentation of [`super`].
+#[derive(Debug)]
+pub struct Raid5 {
+    pub(crate) geometry: Geometry,
+    pub(crate) config: Raid5Config,
+    pub(crate) members: Vec<MemberHealth>,
+    pub(crate) cache: StripeCache,
+    pub(crate) bios: Slab<ArrayBio>,
+    /// Bios whose walk waits, in arrival order.
+    pub(crate) waiting: VecDeque<SlabKey>,
+    pub(crate) requests: VecDeque<Raid5Request>,
+    pub(crate) now_ns: u64,
+    /// While set, delayed stripes stay delayed until this time (md's queue plug).
+    pub(crate) plugged_until_ns: Option<u64>,
+    pub(crate) stats: Raid5Stats,
+}
+
+impl Raid5 {
+    /// Assembles an array over `members` (role order), taking the stripe cache's pages from
+    /// `arena`.
+    pub fn new(
+        config: &Raid5Config,
+        members: &[DeviceInfo],
+        arena: &mut Arena,
+    ) -> Result<Raid5, Raid5ConfigError> {
+        let geometry = Geometry::new(members, config.chunk_sectors, config.layout)?;
+        if config.stripe_cache_size <= 16 || config.stripe_cache_size > STRIPE_CACHE_SIZE_MAX {
+            return Err(Raid5ConfigError::StripeCacheSize {
+                size: config.stripe_cache_size,
+            });
+        }
+        let size = config.stripe_cache_size as usize;
+        let pages =
+            arena
+                .alloc(size * members.len())
+                .ok_or(Raid5ConfigError::StripeCacheMemory {
+                    pages: size * members.len(),
+                    free: arena.free_pages(),
+                })?;
+        Ok(Raid5 {
+            geometry,
+            config: config.clone(),
+            members: vec![MemberHealth::default(); members.len()],
+            cache: StripeCache::new(size, members.len(), &pages),
+            bios: Slab::new(),
+            waiting: VecDeque::new(),
+            requests: VecDeque::new(),
+            now_ns: 0,
+            plugged_until_ns: None,
+            stats: Raid5Stats::default(),
+        })
+    }
+
+    pub fn geometry(&self) -> &Geometry {
+        &self.geometry
+    }
+
+    pub fn config(&self) -> &Raid5Config {
+        &self.config
+    }
+
+    pub fn stats(&self) -> Raid5Stats {
+        self.stats
+    }
+
+    pub fn members(&self) -> &[MemberHealth] {
+        &self.members
+    }
+
+    /// Members failed.
+    pub fn degraded(&self) -> usize {
+        self.members.iter().filter(|m| m.faulty).count()
+    }
+
+    /// md's `stripe_cache_active`.
+    pub fn stripe_cache_active(&self) -> usize {
+        self.cache.active()
+    }
+
+    /// The next request to carry out, in order.
+    pub fn poll_request(&mut self) -> Option<Raid5Request> {
+        self.requests.pop_front()
+    }
+
+    /// True when no bio is in the array and no stripe has work (nothing will happen without
+    /// new input).
+    pub fn is_idle(&self) -> bool {
+        self.bios.is_empty()
+            && self.requests.is_empty()
+            && self
+                .cache
+                .heads
+                .iter()
+                .all(|h| h.count == 0 && h.is_quiet())
+    }
+
+    /// When the machine needs a [`Raid5::tick`]: the end of the plug.
+    #[must_use]
+    pub fn poll_deadline(&self) -> Option<u64> {
+        self.plugged_until_ns
+    }
+
+    fn set_now(&mut self, now_ns: u64) {
+        assert!(now_ns >= self.now_ns, "raid5 time went backwards");
+        self.now_ns = now_ns;
+    }
+
+    /// Time passed: an expired plug lets delayed stripes go.
+    pub fn tick(&mut self, now_ns: u64, arena: &mut Arena) {
+        self.set_now(now_ns);
+        if self.plugged_until_ns.is_some_and(|until| until <= now_ns) {
+            self.unplug();
+        }
+        self.run_daemon(arena);
+    }
+
+    /// Fails `member` (fault injection or `mdadm --fail`).
+    pub fn fail_member(&mut self, now_ns: u64, member: usize, arena: &mut Arena) {
+        self.set_now(now_ns);
+        // Heads with work are on a list or have IO in flight: they see the failure when next
+        // handled.
+        self.mark_faulty(member);
+        self.run_daemon(arena);
+    }
+
+    fn count_read_error(&mut self, member: usize) {
+        let health = &mut self.members[member];
+        health.read_errors += 1;
+        if health.read_errors > self.config.max_corrected_read_errors {
+            self.mark_faulty(member);
+        }
+    }
+
+    pub(crate) fn mark_faulty(&mut self, member: usize) {
+        self.members[member].faulty = true;
+    }
+
+    /// md's `make_request` for one array bio (`id` is the caller's; echoed in
+    /// [`Raid5Request::BioDone`]). `buffer` holds the bio's data (empty for flush and
+    /// discard). `sync` asks to unplug at once (REQ_SYNC).
+    #[allow(clippy::too_many_arguments)]
+    pub fn make_request(
+        &mut self,
+        now_ns: u64,
+        arena: &mut Arena,
+        id: u64,
+        op: Op,
+        sector: u64,
+        sectors: u64,
+        buffer: Buffer,
+        sync: bool,
+    ) {
+        self.set_now(now_ns);
+        match op {
+            Op::Discard => {
+                self.requests.push_back(Raid5Request::BioDone {
+                    id,
+                    status: IoStatus::NotSupported,
+                });
+                return;
+            }
+            Op::Flush => {
+                self.flush(id);
+                return;
+            }
+            Op::Read | Op::Write => {}
+        }
+        assert!(
+            sectors > 0 && sector + sectors <= self.geometry.array_sectors(),
+            "bio {sector}+{sectors} outside the array's {} sectors",
+            self.geometry.array_sectors()
+        );
+        if op == Op::Read {
+            self.stats.reads += 1;
+        } else {
+            self.stats.writes += 1;
+        }
+        let key = self.bios.insert(ArrayBio {
+            id,
+            op,
+            sector,
+            sectors,
+            buffer,
+            next_sector: sector - sector % STRIPE_SECTORS,
+            pending: 1,
+            status: IoStatus::Ok,
+            waiting: None,
+        });
+        if self.degraded() > 1 {
+            self.stats.bios_failed += 1;
+            let bio = self.bios.remove(key).expect("live bio");
+            self.requests.push_back(Raid5Request::BioDone {
+                id: bio.id,
+                status: IoStatus::IoError,
+            });
+            return;
+        }
+        if op == Op::Read && self.try_aligned_read(key) {
+            return;
+        }
+        if !self.waiting.is_empty() && self.cache.inactive_blocked {
+            // Behind earlier waiters: md's waiters sleep on the same queue.
+            self.wait(key, WaitReason::StripeHead);
+        } else {
+            self.walk(key, arena, false);
+        }
+        if sync {
+            self.unplug();
+        }
+        self.run_daemon(arena);
+    }
+
+    /// A flush goes to every working member; the bio ends when all have answered.
+    fn flush(&mut self, id: u64) {
+        let working: Vec<usize> = (0..self.members.len())
+            .filter(|&m| !self.members[m].faulty)
+            .collect();
+        if working.is_empty() {
+            self.requests.push_back(Raid5Request::BioDone {
+                id,
+                status: IoStatus::IoError,
+            });
+            return;
+        }
+        let key = self.bios.insert(ArrayBio {
+            id,
+            op: Op::Flush,
+            sector: 0,
+            sectors: 0,
+            buffer: Buffer::empty(),
+            next_sector: 0,
+            pending: working.len() as u32,
+            status: IoStatus::Ok,
+            waiting: None,
+        });
+        for member in working {
+            self.requests.push_back(Raid5Request::MemberIo {
+                tag: Raid5IoTag::Flush {
+                    bio: key.to_u64(),
+                    member: member as u8,
+                },
+                member,
+                op: Op::Flush,
+                sector: 0,
+                sectors: 0,
+                buffer: Buffer::empty(),
+            });
+        }
+    }
+
+    /// md's `chunk_aligned_read`: a read inside one chunk whose member works goes straight
+    /// to the member. True if sent.
+    fn try_aligned_read(&mut self, key: SlabKey) -> bool {
+        let bio = self.bios.get(key).expect("live bio");
+        if !self.geometry.within_chunk(bio.sector, bio.sectors) {
+            return false;
+        }
+        let location = self.geometry.locate(bio.sector);
+        if self.members[location.data_member].faulty {
+            return false;
+        }
+        self.stats.aligned_reads += 1;
+        self.stats.member_reads += 1;
+        self.requests.push_back(Raid5Request::MemberIo {
+            tag: Raid5IoTag::AlignedRead { bio: key.to_u64() },
+            member: location.data_member,
+            op: Op::Read,
+            sector: location.member_sector,
+            sectors: u32::try_from(bio.sectors).expect("a chunk fits u32"),
+            buffer: bio.buffer.clone(),
+        });
+        true
+    }
+
+    fn wait(&mut self, key: SlabKey, reason: WaitReason) {
+        let bio = self.bios.get_mut(key).expect("live bio");
+        debug_assert!(bio.waiting.is_none());
+        bio.waiting = Some(reason);
+        match reason {
+            WaitReason::StripeHead => {
+                self.stats.stripe_cache_waits += 1;
+                // A writer sleeping for a stripe unplugs the queue (delayed stripes go).
+                self.unplug();
+            }
+            WaitReason::Overlap => self.stats.overlap_waits += 1,
+        }
+        self.waiting.push_back(key);
+    }
+
+    /// The walk of make_request: adds the bio to one stripe head per 4 KiB logical step
+    /// until done or a wait. `waiter`: the bio was waiting (it may take a free head while
+    /// the cache is blocked refilling).
+    fn walk(&mut self, key: SlabKey, arena: &mut Arena, waiter: bool) {
+        let mut bound = LoopBound::new("raid5 make_request walk", ITEMS_PER_CALL_MAX);
+        loop {
+            bound.round();
+            let bio = self.bios.get(key).expect("live bio");
+            let end = bio.sector + bio.sectors;
+            if bio.next_sector >= end {
+                break;
+            }
+            let logical = bio.next_sector;
+            let location = self.geometry.locate(logical);
+            let head = match self.cache.get_active(
+                location.member_sector,
+                location.parity_member,
+                arena,
+                waiter,
+            ) {
+                Got::Head(head) => head,
+                Got::Wait => return self.wait(key, WaitReason::StripeHead),
+            };
+            let first = bio.sector.max(logical);
+            let last = end.min(logical + STRIPE_SECTORS);
+            let segment = BioSegment {
+                bio: key,
+                page_offset: (first - logical) as u32,
+                sectors: (last - first) as u32,
+                buffer: bio.buffer.slice(first - bio.sector, last - first),
+            };
+            let for_write = bio.op == Op::Write;
+            let stripe = &mut self.cache.heads[head];
+            match stripe.add_bio(location.data_member, segment, for_write) {
+                Ok(()) => {
+                    stripe.handle = true;
+                    let bio = self.bios.get_mut(key).expect("live bio");
+                    bio.pending += 1;
+                    bio.next_sector = logical + STRIPE_SECTORS;
+                    self.release(head);
+                }
+                Err(_) => {
+                    self.release(head);
+                    return self.wait(key, WaitReason::Overlap);
+                }
+            }
+        }
+        // The walk's own reference.
+        self.segment_done(key, IoStatus::Ok);
+    }
+
+    /// One segment (or the walk) of a bio finished with `status`.
+    pub(crate) fn segment_done(&mut self, key: SlabKey, status: IoStatus) {
+        let bio = self.bios.get_mut(key).expect("segment of a live bio");
+        bio.status = bio.status.worst(status);
+        assert!(bio.pending > 0, "bio {} finished twice", bio.id);
+        bio.pending -= 1;
+        if bio.pending == 0 {
+            let bio = self.bios.remove(key).expect("live bio");
+            if !bio.status.is_ok() {
+                self.stats.bios_failed += 1;
+            }
+            self.requests.push_back(Raid5Request::BioDone {
+                id: bio.id,
+                status: bio.status,
+            });
+        }
+    }
+
+    pub(crate) fn release(&mut self, head: usize) {
+        if self.cache.release(head) && self.plugged_until_ns.is_none() {
+            // md plugs the queue when a stripe is delayed.
+            self.plugged_until_ns = Some(self.now_ns + self.config.unplug_delay_ns);
+        }
+    }
+
+    pub(crate) fn unplug(&mut self) {
+        self.plugged_until_ns = None;
+        self.cache.activate_delayed();
+    }
+
+    /// A member IO finished.
+    pub fn complete_member_io(
+        &mut self,
+        now_ns: u64,
+        arena: &mut Arena,
+        tag: Raid5IoTag,
+        status: IoStatus,
+    ) {
+        self.set_now(now_ns);
+        match tag {
+            Raid5IoTag::Stripe { stripe, member } => {
+                let (head, member) = (stripe as usize, usize::from(member));
+                let dev = &mut self.cache.heads[head].members[member];
+                match (dev.buffer.phase(), status.is_ok()) {
+                    (BufferPhase::Want, true) => dev.apply(BufferTransition::ReadDone),
+                    (BufferPhase::Want, false) => {
+                        dev.apply(BufferTransition::ReadFailed);
+                        self.stats.read_errors += 1;
+                        self.count_read_error(member);
+                    }
+                    (BufferPhase::Dirty, true) => dev.apply(BufferTransition::WriteDone),
+                    (BufferPhase::Dirty, false) => {
+                        dev.apply(BufferTransition::WriteFailed);
+                        self.stats.write_errors += 1;
+                        self.mark_faulty(member);
+                    }
+                    (phase, _) => {
+                        panic!("raid5 completion for stripe {head} member {member} in {phase:?}")
+                    }
+                }
+                self.cache.heads[head].handle = true;
+                self.release(head);
+            }
+            Raid5IoTag::AlignedRead { bio } => {
+                let key = SlabKey::from_u64(bio);
+                if status.is_ok() {
+                    self.segment_done(key, IoStatus::Ok);
+                } else {
+                    // Retry through the stripe cache, which repairs the error.
+                    self.stats.aligned_read_retries += 1;
+                    self.stats.read_errors += 1;
+                    let member = self
+                        .geometry
+                        .locate(self.bios.get(key).expect("live").sector);
+                    self.count_read_error(member.data_member);
+                    self.walk(key, arena, false);
+                }
+            }
+            Raid5IoTag::Flush { bio, .. } => {
+                self.segment_done(SlabKey::from_u64(bio), status);
+            }
+        }
+        self.run_daemon(arena);
+    }
+
+    /// md's `raid5d`: wakes waiting bios, activates delayed stripes when allowed, and
+    /// handles stripes until nothing moves.
+    pub(crate) fn run_daemon(&mut self, arena: &mut Arena) {
+        let mut bound = LoopBound::new("raid5d", DAEMON_ROUNDS_MAX);
+        loop {
+            bound.round();
+            let mut moved = self.wake_waiters(arena);
+            if self.cache.handle_list_empty()
+                && self.plugged_until_ns.is_none()
+                && self.cache.has_delayed()
+                && self.cache.activate_delayed() > 0
+            {
+                moved = true;
+            }
+            if let Some(head) = self
+                .cache
+                .next_to_handle(self.config.preread_bypass_threshold)
+            {
+                self.handle_stripe(head, arena);
+                self.release(head);
+                moved = true;
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    /// Lets waiting bios try again, in arrival order. True if any made progress.
+    fn wake_waiters(&mut self, arena: &mut Arena) -> bool {
+        let mut progressed = false;
+        let count = self.waiting.len();
+        for _ in 0..count {
+            let key = self.waiting.pop_front().expect("counted");
+            let bio = self.bios.get_mut(key).expect("waiting bio is live");
+            let reason = bio.waiting.take().expect("waiting bio has a reason");
+            if reason == WaitReason::StripeHead && !self.cache.free_head_available() {
+                self.bios.get_mut(key).expect("live").waiting = Some(reason);
+                self.waiting.push_back(key);
+                continue;
+            }
+            let before = self.bios.get(key).expect("live").next_sector;
+            self.walk(key, arena, reason == WaitReason::StripeHead);
+            let after = self.bios.get(key).map(|b| (b.next_sector, b.waiting));
+            match after {
+                // Waiting again at the same place: no progress; it was re-queued at the back,
+                // so rotate the queue back to arrival order.
+                Some((next, Some(_))) if next == before => {
+                    // Undo the counted wait: the same wait goes on.
+                    match reason {
+                        WaitReason::StripeHead => self.stats.stripe_cache_waits -= 1,
+                        WaitReason::Overlap => self.stats.overlap_waits -= 1,
+                    }
+                }
+                _ => progressed = true,
+            }
+        }
+        progressed
+    }
+
+    /// Checks the machine's bookkeeping.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.cache.check_invariants()?;
+        self.bios.check()?;
+        for &key in &self.waiting {
+            match self.bios.get(key) {
+                Some(bio) if bio.waiting.is_some() => {}
+                _ => return Err(format!("raid5 waiter {} not a waiting bio", key.to_u64())),
+            }
+        }
+        let waiting = self
+            .bios
+            .iter()
+            .filter(|(_, b)| b.waiting.is_some())
+            .count();
+        if waiting != self.waiting.len() {
+            return Err(format!(
+                "raid5: {waiting} bios wait but {} are queued",
+                self.waiting.len()
+            ));
+        }
+        Ok(())
+    }
+}

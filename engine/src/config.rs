@@ -18,6 +18,10 @@ pub struct EngineConfig {
     /// keep the default [`AnomalyPolicy::Panic`]; real runs record, and the run fails.
     #[serde(default)]
     pub anomalies: AnomalyPolicy,
+    /// BUGGIFY sites (see [`crate::BuggifyConfig`]): `None` (default) = off. Simulation
+    /// only: real devices never pass it.
+    #[serde(default)]
+    pub buggify: Option<crate::BuggifyConfig>,
 }
 
 impl Default for EngineConfig {
@@ -26,6 +30,7 @@ impl Default for EngineConfig {
             arena_pages: 4096,
             plugging: None,
             anomalies: AnomalyPolicy::Panic,
+            buggify: None,
         }
     }
 }

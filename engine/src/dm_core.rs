@@ -226,6 +226,7 @@ impl DmCore {
         let buffer = Buffer::from_pages(record.pages.clone());
         let mut pieces = Vec::new();
         if record.op == Op::Flush {
+            mark!(FlushBio);
             pieces.push((0, 0));
         } else {
             pieces = crate::block::split_at_boundaries(
@@ -233,6 +234,9 @@ impl DmCore {
                 record.sectors,
                 target.max_io_len(),
             );
+        }
+        if pieces.len() > 1 {
+            mark!(BioSplitAtBoundary);
         }
         record.pending += pieces.len() as u32;
         let (op, flags, first_sector) = (record.op, record.flags, record.sector);
@@ -303,6 +307,9 @@ impl DmCore {
     fn finish(&mut self, key: SlabKey, services: &mut Services) {
         let record = self.bios.remove(key).expect("live bio");
         self.ids.remove(&record.id);
+        if !record.status.is_ok() {
+            mark!(BioFailedToCaller);
+        }
         let mut data = Vec::new();
         if record.op == Op::Read {
             data.reserve(record.sectors as usize);

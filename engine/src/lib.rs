@@ -29,9 +29,13 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::disallowed_methods, clippy::disallowed_types)]
 
+// First: the `mark!` macro is used by every module below.
+#[macro_use]
+pub mod marks;
 pub mod arena;
 pub mod block;
 mod bounded;
+mod buggify;
 mod config;
 pub mod content;
 mod dm_core;
@@ -47,6 +51,7 @@ mod target;
 
 pub use arena::{Arena, Buffer, MemoryLoan, PageBytes, PageId, PageMode};
 pub use block::{DeviceId, DeviceInfo, Extent, IoStatus, Op};
+pub use buggify::{BuggifyConfig, BuggifySite};
 pub use config::{AnomalyPolicy, EngineConfig, PlugConfig};
 pub use dm_core::DmCoreStats;
 pub use engine::{Engine, EngineStats};

@@ -108,12 +108,14 @@ impl Flashcache {
                 if nr_dirty < thresh || !self.can_clean(set, writes.len()) {
                     break 'pick;
                 }
+                mark!(CleanSetAboveDirtyThreshold);
                 threshold_clean = (nr_dirty - thresh) as usize;
             } else if nr_dirty > 0 {
                 if nr_dirty > thresh {
                     threshold_clean = (nr_dirty - thresh) as usize;
                     force = 0;
                 } else if writes.is_empty() {
+                    mark!(CleanSetForced);
                     self.stats.force_clean_block += 1;
                     threshold_clean = force as usize;
                 }
@@ -144,9 +146,12 @@ impl Flashcache {
                         if !(self.can_clean(set, writes.len()) && writes.len() < threshold_clean) {
                             break;
                         }
-                        if self.blocks.state(index).is_dirty_idle() {
+                        let state = self.blocks.state(index);
+                        if state.is_dirty_idle() {
                             self.mark_for_cleaning(index);
                             writes.push((self.blocks.block(index).dbn, index));
+                        } else if state.is_dirty() {
+                            mark!(CleaningBlockedByBusyBlock);
                         }
                         scanned += 1;
                         // Forced cleaning only looks at the LRU tail end.
@@ -272,6 +277,7 @@ impl Flashcache {
         assert!(cache_set.clean_inprog > 0 && self.clean_inprog > 0);
         cache_set.clean_inprog -= 1;
         self.clean_inprog -= 1;
+        mark!(CleaningWritebackFailed);
         if read_error {
             self.errors.ssd_read_errors += 1;
         } else {

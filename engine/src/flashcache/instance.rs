@@ -557,6 +557,12 @@ impl Flashcache {
         self.error_inject.take(flag)
     }
 
+    /// BUGGIFY: clean the set of `sector` now, forcing (an LRU feature) the whole set.
+    pub(crate) fn buggify_clean_now(&mut self, sector: u64) {
+        let set = self.blocks.geometry.set_of(sector);
+        self.clean_set(set, self.blocks.geometry.assoc);
+    }
+
     /// `flashcache_clean_all_sets` (the delayed work).
     fn clean_all_sets(&mut self) {
         for set in 0..self.blocks.geometry.num_sets {

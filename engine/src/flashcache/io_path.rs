@@ -205,6 +205,7 @@ impl Flashcache {
         match victim {
             Some(index) => Lookup::Slot(index),
             None => {
+                mark!(SetHasNoRoom);
                 self.stats.noroom += 1;
                 Lookup::NoRoom
             }
@@ -239,8 +240,10 @@ impl Flashcache {
     fn claim(&mut self, index: u32, dbn: u64, transition: Transition) {
         if self.blocks.state(index).is_valid() {
             if transition == Transition::ClaimForRead {
+                mark!(ReadMissReclaimsValidBlock);
                 self.stats.replace += 1;
             } else {
+                mark!(WriteMissReclaimsValidBlock);
                 self.stats.wr_replace += 1;
             }
             self.blocks.hash_remove(index);
@@ -308,6 +311,7 @@ impl Flashcache {
                 self.errors.memory_alloc_errors += 1;
                 self.endio(bio.id, IoStatus::IoError, None);
             } else {
+                mark!(ReadHitQueuedBehindBusyBlock);
                 self.enqueue_pending(bio, index, PendingAction::ReadCache);
             }
             return;
@@ -395,11 +399,19 @@ impl Flashcache {
                 self.errors.memory_alloc_errors += 1;
                 self.endio(bio.id, IoStatus::IoError, None);
             } else {
+                mark!(WriteHitQueuedBehindBusyBlock);
+                if block
+                    .state
+                    .contains(super::state::BlockState::DISK_WRITE_IN_PROGRESS)
+                {
+                    mark!(CleaningRacesWriteHit);
+                }
                 self.enqueue_pending(bio, index, PendingAction::WriteCache);
             }
             return;
         }
         if block.state.is_dirty() {
+            mark!(WriteHitOnDirtyBlock);
             self.stats.dirty_write_hits += 1;
         }
         self.stats.write_hits += 1;
@@ -491,7 +503,10 @@ impl Flashcache {
                 };
                 self.endio(bio.id, status, job.start_ns);
             }
-            InvalOutcome::Queued => self.stats.uncached_io_requeue += 1,
+            InvalOutcome::Queued => {
+                mark!(UncachedIoRequeuedAfterRace);
+                self.stats.uncached_io_requeue += 1;
+            }
             InvalOutcome::Failed => {
                 self.endio(bio.id, IoStatus::IoError, None);
                 self.stats.uncached_io_requeue += 1;
@@ -521,6 +536,7 @@ impl Flashcache {
         let mut error = failed;
         if error && !self.bypass_cache && self.mode != CacheMode::WriteBack {
             // Writethrough/writearound: any cache job error switches to bypass for good.
+            mark!(CacheJobErrorSwitchesToBypass);
             self.bypass_cache = true;
         }
         let job = self.jobs.job(id);
@@ -570,6 +586,7 @@ impl Flashcache {
                 if !error {
                     if self.mode == CacheMode::WriteBack && !state.is_dirty() {
                         // clean → dirty: the bio completes after the metadata write.
+                        mark!(CleanToDirtyMetadataWrite);
                         self.jobs.job_mut(id).error = false;
                         self.md_write(id);
                         return;

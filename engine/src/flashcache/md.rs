@@ -91,6 +91,7 @@ impl Flashcache {
             };
             let buffer = self.meta.get_mut(buffer_id).expect("just allocated");
             encode_slot(buffer, (job.index - first) as usize, slot);
+            mark!(MetadataWriteBatched);
             self.stats.md_write_batch += 1;
         }
         self.stats.ssd_writes += 1;
@@ -117,6 +118,9 @@ impl Flashcache {
         let lead = self.jobs.job(id);
         let error = lead.error;
         let md_block = self.blocks.geometry.md_block_of(lead.index) as usize;
+        if error {
+            mark!(MetadataWriteFailed);
+        }
         let batched = std::mem::take(&mut self.md_heads[md_block].md_io_inprog);
         for job_id in std::iter::once(id).chain(batched.iter().copied()) {
             self.jobs.job_mut(job_id).error = error;

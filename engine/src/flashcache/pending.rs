@@ -105,6 +105,7 @@ impl Flashcache {
             self.blocks.invalid_insert(index);
             return false;
         }
+        mark!(BioQueuedOnInvalidation);
         self.enqueue_pending(*bio, index, PendingAction::Invalidate);
         if block.state.is_dirty_idle() {
             self.mark_for_cleaning(index);
@@ -159,6 +160,9 @@ impl Flashcache {
 
     /// `flashcache_do_pending`: a busy block's job ended with an error or with bios queued.
     pub(crate) fn do_pending(&mut self, id: JobId) {
+        if self.blocks.block(self.jobs.job(id).index).nr_queued > 0 {
+            mark!(PendingJobsReplayed);
+        }
         if self.jobs.job(id).error {
             self.do_pending_error(id);
         } else {

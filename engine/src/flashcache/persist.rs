@@ -171,6 +171,13 @@ impl Setup {
         );
         let geometry = self.geometry.expect("geometry known when done");
         let loaded = (!self.loaded.is_empty()).then_some(self.loaded.as_slice());
+        match loaded {
+            None => mark!(CacheCreated),
+            Some(slots) if slots.iter().any(|(_, state)| state.is_dirty()) => {
+                mark!(CacheReloadedDirtyBlocks)
+            }
+            Some(_) => {}
+        }
         Ok(Flashcache::assemble(
             self.config,
             self.devices,

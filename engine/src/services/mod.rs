@@ -123,6 +123,7 @@ pub struct Services {
     kcopyd: Kcopyd,
     events: VecDeque<ServiceEvent>,
     zero_page: PageId,
+    buggify: crate::buggify::Buggify,
 }
 
 impl Services {
@@ -159,7 +160,13 @@ impl Services {
             kcopyd: Kcopyd::default(),
             events: VecDeque::new(),
             zero_page: zero[0],
+            buggify: crate::buggify::Buggify::new(config.buggify),
         })
+    }
+
+    /// Whether the BUGGIFY `site` fires now (never unless the config passed the capability).
+    pub fn buggify(&mut self, site: crate::BuggifySite) -> bool {
+        self.buggify.fires(site)
     }
 
     /// The time of the input being handled.

@@ -33,6 +33,7 @@ impl DmIo {
             } => {
                 // Nobody waits for this IO any more. A write that was not really cancelled
                 // may have changed the device: the range's content is now unknown.
+                mark!(ZombieCompletes);
                 if io.op == Op::Write && status != IoStatus::Cancelled {
                     self.stats.late_writes += 1;
                     bl.outputs.push_back(Output::ContentsUnknown {
@@ -71,6 +72,7 @@ impl DmIo {
             .expect("a live piece's request exists");
         assert_eq!(request.phase, DmIoPhase::Dispatched);
         if failed(status) {
+            mark!(DmIoRegionFailed);
             request.error_bits |= 1 << index;
             request.region_status[index] = request.region_status[index].worst(status);
             if request.op == Op::Read {
@@ -189,6 +191,14 @@ impl DmIo {
             let running: Vec<usize> = (0..request.regions.len())
                 .filter(|&index| request.region_state[index] == RegionState::Running)
                 .collect();
+            if !running.is_empty() {
+                // Only flashcache's `ssd_timeout` issues timed requests today: SSD IO.
+                if request.op == Op::Write {
+                    mark!(TimedWriteTimedOut);
+                } else {
+                    mark!(TimedReadTimedOut);
+                }
+            }
             self.stats.regions_timed_out += running.len() as u64;
             let references_held = auto_cancel && !running.is_empty();
             if references_held {
@@ -303,6 +313,9 @@ impl DmIo {
                     request.regions[i].device == device && !request.region_state[i].is_final()
                 })
                 .collect();
+            if !regions.is_empty() {
+                mark!(DeviceCancelIssued);
+            }
             cancelled += regions.len();
             self.cancel_regions(bl, key, &regions);
         }

@@ -145,6 +145,7 @@ impl Kcopyd {
         if client.throttle.should_sleep(bl.now_ns, sleeps) {
             client.asleep_until_ns = Some(bl.now_ns + SLEEP_NS);
             client.io_jobs.push_front(key);
+            mark!(KcopydThrottleSleep);
             self.stats.throttle_sleeps += 1;
             let job = self.jobs.get_mut(key).expect("live");
             job.throttle_sleeps += 1;
@@ -202,6 +203,7 @@ impl Kcopyd {
         let client = job.client.0 as usize;
         self.clients[client].throttle.finish(now_ns);
         if error_bits != 0 {
+            mark!(KcopydCopyFailed);
             match job.phase {
                 CopyPhase::Write => {
                     job.write_err |= error_bits as u8;
@@ -261,6 +263,7 @@ impl Kcopyd {
                 true
             }
             None => {
+                mark!(KcopydPoolExhausted);
                 self.stats.page_waits += 1;
                 false
             }

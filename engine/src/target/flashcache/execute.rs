@@ -207,22 +207,29 @@ impl FlashcacheTarget {
                 },
                 &regions,
             ),
-            Some(timeout_ns) => services.dm_io_timed(
-                self.dm_io_client,
-                caller,
-                DmIoRequest {
-                    op,
-                    fua: false,
-                    sync: io.sync,
-                    buffer,
-                    notify: false,
-                },
-                TimedControl {
-                    timeout_ns: Some(timeout_ns),
-                    cancel_on_timeout: true,
-                },
-                &regions,
-            ),
+            Some(timeout_ns) => {
+                let timeout_ns = if services.buggify(crate::BuggifySite::ShrinkSsdTimeout) {
+                    (timeout_ns / 1000).max(1_000)
+                } else {
+                    timeout_ns
+                };
+                services.dm_io_timed(
+                    self.dm_io_client,
+                    caller,
+                    DmIoRequest {
+                        op,
+                        fua: false,
+                        sync: io.sync,
+                        buffer,
+                        notify: false,
+                    },
+                    TimedControl {
+                        timeout_ns: Some(timeout_ns),
+                        cancel_on_timeout: true,
+                    },
+                    &regions,
+                )
+            }
         };
         if let Err(error) = result {
             self.anomaly(format!("dm_io refused flashcache IO {:?}: {error}", io.tag));

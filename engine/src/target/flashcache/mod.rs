@@ -383,6 +383,16 @@ impl FlashcacheTarget {
             let LifeStage::Running(fc) = &mut self.stage else {
                 unreachable!("pieces are mapped only while running");
             };
+            if op != Op::Flush && services.buggify(crate::BuggifySite::ForceCleanNow) {
+                fc.buggify_clean_now(bio.sector);
+            }
+            if op != Op::Flush && services.buggify(crate::BuggifySite::ExhaustJobPool) {
+                fc.inject_errors(fc::ErrorInjection(
+                    fc::ErrorInjection::READ_MISS_JOB_ALLOC_FAIL.0
+                        | fc::ErrorInjection::WRITE_MISS_JOB_ALLOC_FAIL.0
+                        | fc::ErrorInjection::WRITE_HIT_JOB_ALLOC_FAIL.0,
+                ));
+            }
             if let Err(error) = fc.map(bio, now_ns) {
                 // A removed or halted target fails new bios; a shape error is our bug.
                 if !matches!(

@@ -194,41 +194,27 @@ impl FlashcacheTarget {
             memory,
         });
         let caller = Caller(key.to_u64());
+        let request = DmIoRequest {
+            op,
+            fua: false,
+            sync: io.sync,
+            buffer,
+            // Only classic async IO notifies; timed IO reports through its own completion.
+            notify: io.timeout_ns.is_none() && !io.sync,
+        };
         let result = match io.timeout_ns {
-            None => services.dm_io(
-                self.dm_io_client,
-                caller,
-                DmIoRequest {
-                    op,
-                    fua: false,
-                    sync: io.sync,
-                    buffer,
-                    notify: !io.sync,
-                },
-                &regions,
-            ),
+            None => services.dm_io(self.dm_io_client, caller, request, &regions),
             Some(timeout_ns) => {
                 let timeout_ns = if services.buggify(crate::BuggifySite::ShrinkSsdTimeout) {
                     (timeout_ns / 1000).max(1_000)
                 } else {
                     timeout_ns
                 };
-                services.dm_io_timed(
-                    self.dm_io_client,
-                    caller,
-                    DmIoRequest {
-                        op,
-                        fua: false,
-                        sync: io.sync,
-                        buffer,
-                        notify: false,
-                    },
-                    TimedControl {
-                        timeout_ns: Some(timeout_ns),
-                        cancel_on_timeout: true,
-                    },
-                    &regions,
-                )
+                let control = TimedControl {
+                    timeout_ns: Some(timeout_ns),
+                    cancel_on_timeout: true,
+                };
+                services.dm_io_timed(self.dm_io_client, caller, request, control, &regions)
             }
         };
         if let Err(error) = result {

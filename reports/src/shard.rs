@@ -57,19 +57,28 @@ impl ShardId {
                 .parse::<u32>()
                 .map_err(|_| format!("'{text}': {what} '{part}' is not a whole number"))
         };
-        let index = number(index, "shard index")?;
-        let count = number(count, "shard count")?;
+        let shard = ShardId {
+            index: number(index, "shard index")?,
+            count: number(count, "shard count")?,
+        };
+        shard
+            .check()
+            .map_err(|problem| format!("'{text}': {problem}"))?;
+        Ok(shard)
+    }
+
+    /// Checks 1 ≤ index ≤ count ≤ [`SHARD_COUNT_MAX`]; the error says which bound is broken.
+    pub fn check(self) -> Result<(), String> {
+        let ShardId { index, count } = self;
         if count == 0 || count > SHARD_COUNT_MAX {
-            return Err(format!(
-                "'{text}': shard count must be 1..={SHARD_COUNT_MAX}"
-            ));
+            return Err(format!("shard count must be 1..={SHARD_COUNT_MAX}"));
         }
         if index == 0 || index > count {
             return Err(format!(
-                "'{text}': shard index must be 1..={count} (shards are numbered from 1)"
+                "shard index must be 1..={count} (shards are numbered from 1)"
             ));
         }
-        Ok(ShardId { index, count })
+        Ok(())
     }
 
     /// Whether cell `cell_index` (0-based, grid order) belongs to this shard.
@@ -156,15 +165,11 @@ impl CompareShard {
                 ),
             ));
         }
-        if self.shard.count == 0
-            || self.shard.count > SHARD_COUNT_MAX
-            || self.shard.index == 0
-            || self.shard.index > self.shard.count
-        {
+        if let Err(problem) = self.shard.check() {
             return Err(ReportError::invalid(
                 context,
                 "shard",
-                format!("{} is not a valid shard id", self.shard),
+                format!("{} is not a valid shard id: {problem}", self.shard),
             ));
         }
         if self.cell_labels.is_empty() {
@@ -265,6 +270,18 @@ impl GridHasher {
     /// The hash as 16 lowercase hex digits.
     pub fn finish_hex(&self) -> String {
         format!("{:016x}", self.state)
+    }
+}
+
+/// Streams bytes into the hash (for `std::io::copy` of a large part), as [`GridHasher::bytes`].
+impl std::io::Write for GridHasher {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.bytes(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

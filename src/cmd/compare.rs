@@ -66,7 +66,7 @@ pub struct CompareArgs {
     #[arg(long, default_value = "dmsim-report")]
     pub out: PathBuf,
     /// Run only shard I of N (1-based, e.g. 2/4; a Slurm array task passes
-    /// $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT). Cell k of the grid (0-based, grid
+    /// $SLURM_ARRAY_TASK_ID/N, see examples/slurm). Cell k of the grid (0-based, grid
     /// order) belongs to shard k mod N + 1. Writes only OUT/shard.json; join the shards with
     /// `dmsim merge DIR… --out REPORT`, which writes exactly what the unsharded run writes.
     #[arg(long, value_name = "I/N", value_parser = ShardId::parse)]
@@ -416,15 +416,10 @@ fn grid_hash(
         PlanInput::Workload(spec) => {
             hasher.part(&serde_json::to_vec(spec).expect("a workload spec serialises"));
         }
-        PlanInput::Trace {
-            source,
-            args,
-            compact,
-        } => {
+        PlanInput::Trace { source, args, .. } => {
             // The reading options' debug form: stable within one dmsim version, which the
             // hash already holds.
             hasher.part(format!("{args:?}").as_bytes());
-            hasher.part(format!("{:?}", compact.is_some()).as_bytes());
             match source {
                 TraceSource::Bundled { name, bytes } => {
                     hasher.part(name.as_bytes()).part(bytes);
@@ -441,7 +436,6 @@ fn grid_hash(
 
 /// Adds a trace file's length and bytes, streamed (traces can be many gigabytes).
 fn hash_file(hasher: &mut GridHasher, path: &std::path::Path) -> Result<(), String> {
-    use std::io::Read as _;
     let mut file = std::fs::File::open(path).map_err(|e| {
         format!(
             "{}: cannot open the trace to fingerprint it: {e}",
@@ -453,22 +447,8 @@ fn hash_file(hasher: &mut GridHasher, path: &std::path::Path) -> Result<(), Stri
         .map_err(|e| format!("{}: {e}", path.display()))?
         .len();
     hasher.bytes(&length.to_le_bytes());
-    let mut buffer = vec![0u8; 1 << 20];
-    let mut remaining_bytes = length;
-    while remaining_bytes > 0 {
-        let read = file
-            .read(&mut buffer)
-            .map_err(|e| format!("{}: read error while fingerprinting: {e}", path.display()))?;
-        if read == 0 {
-            return Err(format!(
-                "{}: the file shrank while it was being fingerprinted",
-                path.display()
-            ));
-        }
-        let read = read.min(remaining_bytes as usize);
-        hasher.bytes(&buffer[..read]);
-        remaining_bytes -= read as u64;
-    }
+    std::io::copy(&mut file, hasher)
+        .map_err(|e| format!("{}: read error while fingerprinting: {e}", path.display()))?;
     Ok(())
 }
 

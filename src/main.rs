@@ -62,6 +62,9 @@ enum Command {
     /// Join the shards of a comparison run with `compare --shard I/N` into the report the
     /// unsharded run writes (byte-identical); names any missing cells and the shards to re-run.
     Merge(cmd::merge::MergeArgs),
+    /// The race explorer: seeded runs with a swarm of faults, power losses and BUGGIFY,
+    /// every oracle on every seed; a one-line repro and a shrunk seed file per failure.
+    Explore(Box<cmd::explore::ExploreArgs>),
     /// Benchmarks of the simulator itself (speed and memory).
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => cmd::replay::run(*args),
         Command::Compare(args) => cmd::compare::run(*args),
         Command::Merge(args) => cmd::merge::run(args),
+        Command::Explore(args) => cmd::explore::run(*args),
         Command::Bench(c) => cmd::bench::run(c),
     };
     match result {

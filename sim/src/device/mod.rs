@@ -229,6 +229,16 @@ impl SimDevice {
         Ok(())
     }
 
+    /// Turns faults off for IO submitted from now on (the explorer's liveness phase): no
+    /// rule acts any more and a pull not yet due is called off. What already happened stays:
+    /// latent sectors stay unreadable, a pulled drive stays gone.
+    pub fn stop_faults(&mut self) {
+        self.faults = FaultPlan::default();
+        if !self.gone {
+            self.disappear_at_ns = None;
+        }
+    }
+
     /// The fault rules with their match and fire counts.
     pub fn fault_plan(&self) -> &FaultPlan {
         &self.faults

@@ -1,0 +1,78 @@
+//! Many seeds over worker threads: each seed's spec drawn and run with every oracle; the
+//! failures (in seed order, whatever thread ran them) and the coverage marks summed.
+//!
+//! Wall-clock budgets are the caller's: `more` is asked before each seed.
+
+use crate::run::{run_spec, Failure};
+use crate::spec::{Profile, SeedSpec};
+use dmsim_engine::marks::MarkCounts;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// One seed that failed.
+#[derive(Debug, Clone)]
+pub struct SeedResult {
+    pub seed: u64,
+    pub spec: SeedSpec,
+    pub failure: Failure,
+}
+
+/// What a batch did.
+#[derive(Debug, Clone, Default)]
+pub struct BatchReport {
+    pub seeds_run: u64,
+    pub bios_done: u64,
+    pub reads_verified: u64,
+    /// Failed seeds in seed order.
+    pub failures: Vec<SeedResult>,
+    pub marks: MarkCounts,
+}
+
+/// Runs seeds `first..first + count` (or fewer, once `more()` says stop) under `profile` on
+/// `jobs` threads.
+pub fn explore(
+    first: u64,
+    count: u64,
+    profile: Profile,
+    jobs: usize,
+    more: &(dyn Fn() -> bool + Sync),
+) -> BatchReport {
+    let next = AtomicU64::new(first);
+    let end = first.saturating_add(count);
+    let total = Mutex::new(BatchReport::default());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            scope.spawn(|| {
+                let mut mine = BatchReport::default();
+                while more() {
+                    let seed = next.fetch_add(1, Ordering::Relaxed);
+                    if seed >= end {
+                        break;
+                    }
+                    let spec = SeedSpec::draw(seed, profile);
+                    let report = run_spec(&spec);
+                    mine.seeds_run += 1;
+                    mine.bios_done += report.bios_done;
+                    mine.reads_verified += report.reads_verified;
+                    mine.marks.add(&report.marks);
+                    if let Some(failure) = report.failure {
+                        mine.failures.push(SeedResult {
+                            seed,
+                            spec,
+                            failure,
+                        });
+                    }
+                }
+                let mut total = total.lock().expect("no worker panics holding the lock");
+                total.seeds_run += mine.seeds_run;
+                total.bios_done += mine.bios_done;
+                total.reads_verified += mine.reads_verified;
+                total.marks.add(&mine.marks);
+                total.failures.extend(mine.failures);
+            });
+        }
+    });
+    let mut total = total.into_inner().expect("workers finished");
+    total.failures.sort_by_key(|f| f.seed);
+    total
+}

@@ -1,0 +1,27 @@
+//! dmsim-explore: the race explorer (VOPR-style swarm testing of the engine).
+//!
+//! Map:
+//! - [`spec`]: a [`spec::SeedSpec`] — a whole run (target, devices, workload, queue depth,
+//!   tie perturbation, a swarm of faults, power losses, BUGGIFY) drawn from one seed's own
+//!   ChaCha stream under a [`spec::Profile`]; it serialises as a seed file.
+//! - [`rig`]: the simulated devices, engines (rebuilt after power loss) and the checker
+//!   (data oracle, bio statuses, event-log hash) one run uses.
+//! - [`run`]: runs one spec with every oracle: the data oracle on every read,
+//!   `check_invariants` after every input, strict device checks, a liveness phase with
+//!   faults off, the determinism check (the run twice, equal event-log hashes) and, for
+//!   fault-free runs, the same bio results as a pass-through (linear) volume.
+//! - [`shrink`]: a failing spec made smaller while it still fails the same way.
+//! - [`batch`]: many seeds over worker threads, with coverage-mark counts.
+//!
+//! Deliberately not here: argument parsing and printing (the `dmsim explore` command).
+
+pub mod batch;
+pub mod rig;
+pub mod run;
+pub mod shrink;
+pub mod spec;
+
+pub use batch::{explore, BatchReport, SeedResult};
+pub use run::{run_spec, Failure, FailureKind, RunReport};
+pub use shrink::shrink;
+pub use spec::{Profile, SeedSpec};

@@ -1,0 +1,351 @@
+//! The pieces one explorer run is made of: the simulated devices of a [`SeedSpec`] with its
+//! faults, engines over them (rebuilt after each power loss; flashcache then reloads), the
+//! generated workload, and the [`Checker`] that sees every input and output (data oracle,
+//! bio statuses, event-log hash).
+
+use crate::spec::{SeedSpec, TargetChoice, WorkloadChoice};
+use dmsim_engine::block::{DeviceId, Extent, IoStatus};
+use dmsim_engine::flashcache::{CacheMode, Persistence};
+use dmsim_engine::io::{Input, Output};
+use dmsim_engine::platform::{BioSource, DriveObserver};
+use dmsim_engine::{
+    drive, BuggifyConfig, DriveError, DriveOptions, DriveReport, Engine, EngineConfig, TargetSpec,
+};
+use dmsim_models::ram::RamModel;
+use dmsim_models::TimingModel;
+use dmsim_scenarios::source::{Pacing, RecordSource};
+use dmsim_scenarios::traces::{DeviceKey, TraceOp, TraceRecord};
+use dmsim_scenarios::workload::{
+    AccessPattern, SizeDistribution, WeightedSize, WorkloadGenerator, WorkloadSpec,
+};
+use dmsim_sim::crash::crash_all_with;
+use dmsim_sim::device::{CrashReport, PowerLoss, SimDevice};
+use dmsim_sim::oracle::Durability;
+use dmsim_sim::oracle_observer::OracleObserver;
+use dmsim_sim::platform::{SimOptions, SimPlatform};
+use dmsim_sim::streams::stream;
+
+/// Devices, target and what a power loss needs to restart them.
+pub struct Rig {
+    pub platform: SimPlatform,
+    spec: SeedSpec,
+    crashes: u32,
+    /// Bio sources handed out (each gets its own write ids).
+    sources: u64,
+}
+
+impl Rig {
+    /// The devices of `spec` with its faults (the spec must be valid).
+    pub fn new(spec: &SeedSpec) -> Result<Rig, String> {
+        let devices = spec
+            .devices
+            .iter()
+            .map(|d| {
+                SimDevice::new(d.name.clone(), Box::new(RamModel::new(d.ram.clone())))
+                    .with_fault_seed(spec.seed)
+            })
+            .collect();
+        let options = SimOptions {
+            perturb_ties_seed: spec.perturb_ties.then_some(spec.seed),
+        };
+        let mut platform = SimPlatform::with_options(devices, options);
+        for (index, faults) in spec.faults.iter().enumerate() {
+            platform
+                .device_mut(index)
+                .add_faults(faults)
+                .map_err(|(at, e)| format!("faults[{index}][{at}]: {e}"))?;
+        }
+        Ok(Rig {
+            platform,
+            spec: spec.clone(),
+            crashes: 0,
+            sources: 0,
+        })
+    }
+
+    fn models(&self) -> Vec<Box<dyn TimingModel>> {
+        self.spec
+            .devices
+            .iter()
+            .map(|d| Box::new(RamModel::new(d.ram.clone())) as Box<dyn TimingModel>)
+            .collect()
+    }
+
+    /// The volume's device: linear's, or flashcache's disk.
+    fn volume_device(&self) -> DeviceId {
+        match self.spec.target {
+            TargetChoice::Linear => DeviceId(0),
+            TargetChoice::Flashcache(_) => DeviceId(1),
+        }
+    }
+
+    pub fn durability(&self) -> Durability {
+        if self.spec.devices.iter().any(|d| d.ram.volatile_write_cache) {
+            Durability::OnFlush
+        } else {
+            Durability::OnAck
+        }
+    }
+
+    pub fn is_writeback(&self) -> bool {
+        matches!(&self.spec.target, TargetChoice::Flashcache(c) if c.table.mode == CacheMode::WriteBack)
+    }
+
+    /// An engine over the rig (flashcache: created at first, reloaded after a power loss).
+    pub fn engine(&self) -> Result<Engine, String> {
+        let config = EngineConfig {
+            arena_pages: 4096,
+            plugging: None,
+            buggify: self.spec.buggify.then_some(BuggifyConfig {
+                seed: self.spec.seed ^ u64::from(self.crashes),
+            }),
+            ..EngineConfig::default()
+        };
+        let target = match &self.spec.target {
+            TargetChoice::Linear => TargetSpec::Linear {
+                device: DeviceId(0),
+                offset_sectors: 0,
+            },
+            TargetChoice::Flashcache(config) => {
+                let mut config = (**config).clone();
+                if self.crashes > 0 {
+                    config.table.persistence = Persistence::Reload;
+                }
+                TargetSpec::flashcache(DeviceId(0), DeviceId(1), config)
+            }
+        };
+        Engine::new(config, self.platform.device_infos(), target)
+            .map_err(|e| format!("the engine refused the spec: {e}"))
+    }
+
+    /// A checker for this rig's volume.
+    pub fn checker(&self) -> Checker {
+        let mut oracle = OracleObserver::new(true)
+            .with_volume_device(self.volume_device(), 0)
+            .with_durability(self.durability())
+            .tracking_written_blocks();
+        if self
+            .spec
+            .faults
+            .iter()
+            .flatten()
+            .any(|f| f.produces_poison())
+        {
+            oracle = oracle.accepting_poison();
+        }
+        Checker {
+            oracle,
+            statuses: Vec::new(),
+            hash: Fnv::default(),
+            scratch: String::new(),
+        }
+    }
+
+    /// Drives `engine` with `source` until done, `input_limit` inputs or `time_limit_ns` of
+    /// virtual time from now.
+    pub fn run<S: BioSource>(
+        &mut self,
+        engine: &mut Engine,
+        source: &mut S,
+        checker: &mut Checker,
+        input_limit: Option<u64>,
+        time_limit_ns: u64,
+    ) -> Result<DriveReport, DriveError> {
+        let options = DriveOptions {
+            check_invariants: true,
+            time_limit_ns: Some(
+                dmsim_engine::platform::Platform::now_ns(&self.platform) + time_limit_ns,
+            ),
+            input_limit,
+        };
+        drive(engine, &mut self.platform, source, checker, &options)
+    }
+
+    /// A closed loop over `records` at the spec's queue depth, with fresh write ids.
+    pub fn source<I: Iterator<Item = TraceRecord>>(&mut self, records: I) -> RecordSource<I> {
+        self.sources += 1;
+        RecordSource::new(
+            records,
+            Pacing::ClosedLoop {
+                queue_depth: self.spec.queue_depth,
+            },
+        )
+        .with_write_id_base(self.sources << 32)
+    }
+
+    /// Reads back every block any write touched, at queue depth 8.
+    pub fn read_back(
+        &mut self,
+        checker: &Checker,
+    ) -> RecordSource<std::vec::IntoIter<TraceRecord>> {
+        let written: Vec<TraceRecord> = checker
+            .oracle
+            .written_blocks()
+            .map(|block| record(TraceOp::Read, block * 8, 8))
+            .collect();
+        self.sources += 1;
+        RecordSource::new(written.into_iter(), Pacing::ClosedLoop { queue_depth: 8 })
+            .with_write_id_base(self.sources << 32)
+    }
+
+    /// Power loss of every device (drop the engine that ran first).
+    pub fn power_loss(&mut self, checker: &mut Checker, loss: &PowerLoss) -> Vec<CrashReport> {
+        self.crashes += 1;
+        let models = self.models();
+        let mut rng = stream(self.spec.seed, &format!("crash{}", self.crashes));
+        checker.oracle.crash();
+        checker.hash.add(b"power loss");
+        crash_all_with(&mut self.platform, models, &mut rng, loss).expect("matching models")
+    }
+
+    /// Faults off from now on (the liveness phase).
+    pub fn stop_faults(&mut self) {
+        for index in 0..self.spec.devices.len() {
+            self.platform.device_mut(index).stop_faults();
+        }
+    }
+
+    pub fn strict_violations(&self) -> Option<String> {
+        let violations = self.platform.violations();
+        (!violations.is_empty()).then(|| format!("{:?}", violations[0]))
+    }
+}
+
+fn record(op: TraceOp, sector: u64, sectors: u64) -> TraceRecord {
+    TraceRecord {
+        time_ns: 0,
+        op,
+        sector,
+        sectors,
+        device: DeviceKey::Number(0),
+        measured_latency_ns: None,
+    }
+}
+
+/// The generated workload of `choice`, `requests` long; `part` tells segments apart.
+pub fn workload(
+    choice: &WorkloadChoice,
+    requests: u64,
+    part: u64,
+) -> impl Iterator<Item = TraceRecord> {
+    let size = |bytes: u64, weight: u32| WeightedSize { bytes, weight };
+    let spec = |alignment_bytes: u64, choices: Vec<WeightedSize>| WorkloadSpec {
+        span_start_bytes: 0,
+        span_bytes: choice.span_bytes,
+        alignment_bytes,
+        pattern: AccessPattern::HotCold {
+            hot_access_percent: f64::from(choice.hot_access_percent),
+            hot_space_percent: f64::from(choice.hot_space_percent),
+        },
+        read_percent: f64::from(choice.read_percent),
+        request_size: SizeDistribution::Weighted { choices },
+        arrival: Default::default(),
+        requests: None,
+        device: 0,
+    };
+    let aligned = spec(4096, vec![size(4096, 8), size(8192, 2), size(16384, 1)]);
+    let unaligned = spec(
+        512,
+        vec![
+            size(512, 2),
+            size(1536, 2),
+            size(4096, 3),
+            size(6144, 2),
+            size(12288, 1),
+        ],
+    );
+    let large = spec(
+        4096,
+        vec![
+            size(32768, 4),
+            size(65536, 3),
+            size(131072, 2),
+            size(262144, 1),
+        ],
+    );
+    let seed = choice
+        .seed
+        .wrapping_add(part.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut aligned =
+        WorkloadGenerator::new(&aligned, stream(seed, "explore.workload.aligned")).expect("valid");
+    let mut unaligned =
+        WorkloadGenerator::new(&unaligned, stream(seed, "explore.workload.unaligned"))
+            .expect("valid");
+    let mut large =
+        WorkloadGenerator::new(&large, stream(seed, "explore.workload.large")).expect("valid");
+    let (unaligned_one_in, large_one_in, flush_every) = (
+        choice.unaligned_one_in,
+        choice.large_one_in,
+        choice.flush_every,
+    );
+    (0..requests).map(move |i| {
+        if flush_every > 0 && i % flush_every == flush_every - 1 {
+            return record(TraceOp::Flush, 0, 0);
+        }
+        let generator = if large_one_in > 0 && i % large_one_in == 1 {
+            &mut large
+        } else if unaligned_one_in > 0 && i % unaligned_one_in == 0 {
+            &mut unaligned
+        } else {
+            &mut aligned
+        };
+        generator.next().expect("generators are endless")
+    })
+}
+
+/// FNV-1a, 64 bits: the event-log hash (stable across platforms and runs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fnv(pub u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    pub fn add(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 ^= u64::from(*byte);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// The data oracle, every bio's status in completion order, and the event-log hash.
+pub struct Checker {
+    pub oracle: OracleObserver,
+    pub statuses: Vec<IoStatus>,
+    pub hash: Fnv,
+    scratch: String,
+}
+
+impl Checker {
+    fn hash_event(&mut self, now_ns: u64, event: &dyn std::fmt::Debug) {
+        use std::fmt::Write;
+        self.scratch.clear();
+        let _ = write!(self.scratch, "{now_ns} {event:?}");
+        let mut hash = self.hash;
+        hash.add(self.scratch.as_bytes());
+        self.hash = hash;
+    }
+}
+
+impl DriveObserver for Checker {
+    fn on_input(&mut self, now_ns: u64, input: &Input) {
+        self.hash_event(now_ns, input);
+        self.oracle.on_input(now_ns, input);
+    }
+
+    fn on_output(&mut self, now_ns: u64, output: &Output) {
+        self.hash_event(now_ns, output);
+        if let Output::BioDone(done) = output {
+            let _ = self.oracle.bio_done(done);
+            self.statuses.push(done.status);
+        }
+    }
+
+    fn on_contents_unknown(&mut self, now_ns: u64, device: DeviceId, extent: Extent) {
+        self.oracle.on_contents_unknown(now_ns, device, extent);
+    }
+}

@@ -1,0 +1,354 @@
+//! One [`SeedSpec`] through every oracle (see the crate documentation): the run itself
+//! (segments, power losses, reloads), a liveness phase with faults off, the determinism
+//! check and, for fault-free specs, the pass-through comparison.
+
+use crate::rig::{workload, Checker, Rig};
+use crate::spec::{SeedSpec, TargetChoice};
+use dmsim_engine::block::IoStatus;
+use dmsim_engine::io::{Control, Input};
+use dmsim_engine::marks::{self, MarkCounts};
+use dmsim_engine::{DriveOutcome, Engine};
+use serde::Serialize;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Virtual time a segment may take (a pulled disk makes writeback retry without end).
+const SEGMENT_TIME_NS: u64 = 30_000_000_000;
+/// The liveness bound: with faults off, every bio completes and dirty data drains within
+/// this much virtual time.
+pub const LIVENESS_TIME_NS: u64 = 60_000_000_000;
+/// Inputs one phase may take before it counts as running away.
+const PHASE_INPUTS_MAX: u64 = 3_000_000;
+
+/// Which oracle a run failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The spec cannot be set up (bad seed file).
+    Setup,
+    /// The engine panicked (an assertion or a loop bound).
+    Panic,
+    /// The engine refused an input, broke an invariant or recorded an anomaly.
+    Engine,
+    /// The data oracle rejected a read.
+    Data,
+    /// A device refused an IO in strict mode (overlapping writes in flight, ...).
+    Strict,
+    /// With faults off, bios did not all complete or dirty data did not drain in time.
+    Liveness,
+    /// The same spec ran twice with different event logs.
+    Nondeterminism,
+    /// A fault-free run ended bios differently from a pass-through volume.
+    PassThrough,
+}
+
+/// How and where a run failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    pub kind: FailureKind,
+    /// The phase ("segment 2", "liveness", ...).
+    pub phase: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?} in {}: {}", self.kind, self.phase, self.message)
+    }
+}
+
+/// What one spec did.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub failure: Option<Failure>,
+    /// Coverage marks reached (first run only).
+    pub marks: MarkCounts,
+    pub event_hash: u64,
+    pub bios_done: u64,
+    pub reads_verified: u64,
+}
+
+/// What one pass of a spec ended with.
+struct Pass {
+    event_hash: u64,
+    statuses: Vec<IoStatus>,
+    bios_done: u64,
+    reads_verified: u64,
+}
+
+fn fail(kind: FailureKind, phase: &str, message: impl Into<String>) -> Failure {
+    Failure {
+        kind,
+        phase: phase.to_string(),
+        message: message.into(),
+    }
+}
+
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_string()
+    } else {
+        "a panic without a message".to_string()
+    }
+}
+
+/// Runs `spec` with every oracle: twice (determinism) and, fault-free, against pass-through.
+pub fn run_spec(spec: &SeedSpec) -> RunReport {
+    if let Err(reason) = spec.validate() {
+        return RunReport {
+            failure: Some(fail(FailureKind::Setup, "setup", reason)),
+            marks: MarkCounts::default(),
+            event_hash: 0,
+            bios_done: 0,
+            reads_verified: 0,
+        };
+    }
+    let _ = marks::take();
+    let first = guarded(spec);
+    let marks = marks::take();
+    let mut report = RunReport {
+        failure: None,
+        marks,
+        event_hash: 0,
+        bios_done: 0,
+        reads_verified: 0,
+    };
+    let first = match first {
+        Ok(pass) => pass,
+        Err(failure) => {
+            report.failure = Some(failure);
+            return report;
+        }
+    };
+    report.event_hash = first.event_hash;
+    report.bios_done = first.bios_done;
+    report.reads_verified = first.reads_verified;
+    let second = guarded(spec);
+    let _ = marks::take();
+    match second {
+        Ok(second) if second.event_hash == first.event_hash => {}
+        Ok(second) => {
+            report.failure = Some(fail(
+                FailureKind::Nondeterminism,
+                "second run",
+                format!(
+                    "event-log hash {:#018x}, first run {:#018x}",
+                    second.event_hash, first.event_hash
+                ),
+            ));
+            return report;
+        }
+        Err(failure) => {
+            report.failure = Some(fail(
+                FailureKind::Nondeterminism,
+                "second run",
+                format!("the first run passed, the second failed: {failure}"),
+            ));
+            return report;
+        }
+    }
+    if spec.is_fault_free() && matches!(spec.target, TargetChoice::Flashcache(_)) {
+        report.failure = pass_through_check(spec, &first).err();
+    }
+    report
+}
+
+/// The fault-free run against a linear volume over one RAM device of the disk's size:
+/// both must end every bio the same way (all well).
+fn pass_through_check(spec: &SeedSpec, run: &Pass) -> Result<(), Failure> {
+    let mut linear = spec.clone();
+    let mut disk = spec.devices[1].clone();
+    disk.name = "ram".to_string();
+    linear.devices = vec![disk];
+    linear.faults = vec![Vec::new()];
+    linear.target = TargetChoice::Linear;
+    let reference = guarded(&linear)
+        .map_err(|f| fail(FailureKind::PassThrough, "pass-through", f.to_string()))?;
+    let count = |statuses: &[IoStatus]| statuses.iter().filter(|s| s.is_ok()).count();
+    if run.statuses.len() != reference.statuses.len()
+        || count(&run.statuses) != count(&reference.statuses)
+    {
+        return Err(fail(
+            FailureKind::PassThrough,
+            "comparison",
+            format!(
+                "{} bios, {} ok; pass-through {} bios, {} ok",
+                run.statuses.len(),
+                count(&run.statuses),
+                reference.statuses.len(),
+                count(&reference.statuses)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// One pass with engine panics caught.
+fn guarded(spec: &SeedSpec) -> Result<Pass, Failure> {
+    match catch_unwind(AssertUnwindSafe(|| one_pass(spec))) {
+        Ok(result) => result,
+        Err(payload) => Err(fail(FailureKind::Panic, "run", panic_text(&*payload))),
+    }
+}
+
+fn one_pass(spec: &SeedSpec) -> Result<Pass, Failure> {
+    let mut rig = Rig::new(spec).map_err(|e| fail(FailureKind::Setup, "setup", e))?;
+    let mut checker = rig.checker();
+    let mut engine = Some(
+        rig.engine()
+            .map_err(|e| fail(FailureKind::Setup, "setup", e))?,
+    );
+    for (index, segment) in spec.segments.iter().enumerate() {
+        let phase = format!("segment {index}");
+        let mut current = match engine.take() {
+            Some(engine) => engine,
+            None => rig
+                .engine()
+                .map_err(|e| fail(FailureKind::Setup, &phase, e))?,
+        };
+        let records = workload(&spec.workload, segment.requests, index as u64);
+        let mut source = rig.source(records);
+        let limit = Some(PHASE_INPUTS_MAX);
+        let report = rig.run(
+            &mut current,
+            &mut source,
+            &mut checker,
+            limit,
+            SEGMENT_TIME_NS,
+        );
+        check_run(&rig, &checker, &phase, report.map(|r| r.outcome))?;
+        match &segment.power_loss {
+            Some(loss) => {
+                drop(current);
+                rig.power_loss(&mut checker, loss);
+            }
+            None => engine = Some(current),
+        }
+    }
+    let phase = "liveness";
+    rig.stop_faults();
+    let mut current = match engine.take() {
+        Some(engine) => engine,
+        None => rig
+            .engine()
+            .map_err(|e| fail(FailureKind::Setup, phase, e))?,
+    };
+    if rig.is_writeback() {
+        let now = dmsim_engine::platform::Platform::now_ns(&rig.platform);
+        let sync = Input::Control(Control::TargetMessage("do_sync".to_string()));
+        // While setting up after a reload the message is refused; the read-back below
+        // waits for the setup, and the sync is asked again after it.
+        let _ = current.handle(now, sync);
+    }
+    let mut reads = rig.read_back(&checker);
+    let report = rig.run(
+        &mut current,
+        &mut reads,
+        &mut checker,
+        Some(PHASE_INPUTS_MAX),
+        LIVENESS_TIME_NS,
+    );
+    check_run(&rig, &checker, phase, report.clone().map(|r| r.outcome))?;
+    let outcome = report.expect("checked").outcome;
+    if outcome != DriveOutcome::Finished {
+        return Err(fail(
+            FailureKind::Liveness,
+            phase,
+            format!(
+                "with faults off the read-back did not finish: {outcome:?}, {} bios in flight",
+                checker.oracle.bios_in_flight()
+            ),
+        ));
+    }
+    drain_dirty(&mut rig, &mut current, &mut checker)?;
+    Ok(Pass {
+        event_hash: checker.hash.0,
+        bios_done: checker.oracle.bios_done(),
+        reads_verified: checker.oracle.oracle().verified_reads(),
+        statuses: checker.statuses,
+    })
+}
+
+/// Writeback: `do_sync`, then every dirty block must be clean within the liveness bound
+/// (unless a device is gone or holds unreadable sectors: then it cannot drain).
+fn drain_dirty(rig: &mut Rig, engine: &mut Engine, checker: &mut Checker) -> Result<(), Failure> {
+    let phase = "liveness: drain";
+    if !rig.is_writeback() {
+        return Ok(());
+    }
+    let blocked = rig
+        .platform
+        .devices()
+        .iter()
+        .any(|d| d.is_gone() || d.latent_sectors() > 0);
+    let dirty = |engine: &Engine| {
+        engine
+            .target()
+            .flashcache()
+            .map_or(0, |fc| fc.gauges().nr_dirty)
+    };
+    if dirty(engine) == 0 || blocked {
+        return Ok(());
+    }
+    let now = dmsim_engine::platform::Platform::now_ns(&rig.platform);
+    let sync = Input::Control(Control::TargetMessage("do_sync".to_string()));
+    engine
+        .handle(now, sync)
+        .map_err(|e| fail(FailureKind::Engine, phase, format!("do_sync refused: {e}")))?;
+    let mut nothing = rig.source(std::iter::empty());
+    let report = rig.run(
+        engine,
+        &mut nothing,
+        checker,
+        Some(PHASE_INPUTS_MAX),
+        LIVENESS_TIME_NS,
+    );
+    check_run(rig, checker, phase, report.map(|r| r.outcome))?;
+    let left = dirty(engine);
+    if left > 0 {
+        return Err(fail(
+            FailureKind::Liveness,
+            phase,
+            format!("{left} dirty blocks left after do_sync with faults off"),
+        ));
+    }
+    Ok(())
+}
+
+/// The oracles after each phase: the drive itself, strict device checks, the data oracle.
+fn check_run(
+    rig: &Rig,
+    checker: &Checker,
+    phase: &str,
+    outcome: Result<DriveOutcome, dmsim_engine::DriveError>,
+) -> Result<(), Failure> {
+    if let Err(error) = outcome {
+        return Err(fail(FailureKind::Engine, phase, error.to_string()));
+    }
+    if let Some(violation) = rig.strict_violations() {
+        return Err(fail(FailureKind::Strict, phase, violation));
+    }
+    if let Some(error) = checker.oracle.data_errors().first() {
+        return Err(fail(
+            FailureKind::Data,
+            phase,
+            format!(
+                "{} data errors, first: {error}",
+                checker.oracle.data_error_count()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// One pass of `spec` (no determinism or pass-through check): its failure, if any. What
+/// shrinking reruns.
+pub fn run_once(spec: &SeedSpec) -> Option<Failure> {
+    if let Err(reason) = spec.validate() {
+        return Some(fail(FailureKind::Setup, "setup", reason));
+    }
+    let result = guarded(spec).err();
+    let _ = marks::take();
+    result
+}

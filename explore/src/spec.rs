@@ -1,0 +1,479 @@
+//! A [`SeedSpec`]: one whole explorer run, drawn from a seed's own stream under a
+//! [`Profile`]. It is also the seed file format (JSON): `dmsim explore --replay FILE` runs
+//! one, and shrinking edits one.
+//!
+//! Deliberately not here: running it (see [`crate::run`]).
+
+use dmsim_engine::block::{Extent, IoStatus, Op};
+use dmsim_engine::flashcache::{
+    Associativity, CacheMode, FlashcacheConfig, Persistence, ReclaimPolicy, TableLine,
+};
+use dmsim_models::ram::RamParams;
+use dmsim_sim::device::faults::{DeviceFault, FaultAction, FaultRule, Landing};
+use dmsim_sim::device::PowerLoss;
+use dmsim_sim::streams::stream;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// Which runs a seed draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profile {
+    /// Everything: linear or flashcache, a swarm of faults, power losses, BUGGIFY.
+    Swarm,
+    /// No fault and no power loss: the run is also compared with a pass-through volume.
+    FaultFree,
+    /// flashcache only, with the swarm.
+    Flashcache,
+    /// flashcache with `ssd_timeout` always set and SSD IO that times out (late, hung,
+    /// ignored cancels): the zombie paths.
+    Timeouts,
+}
+
+impl Profile {
+    pub const ALL: [Profile; 4] = [
+        Profile::Swarm,
+        Profile::FaultFree,
+        Profile::Flashcache,
+        Profile::Timeouts,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Swarm => "swarm",
+            Profile::FaultFree => "fault-free",
+            Profile::Flashcache => "flashcache",
+            Profile::Timeouts => "timeouts",
+        }
+    }
+
+    /// The profile called `name`, or an error listing the known ones.
+    pub fn parse(name: &str) -> Result<Profile, String> {
+        Profile::ALL
+            .into_iter()
+            .find(|p| p.name() == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = Profile::ALL.iter().map(|p| p.name()).collect();
+                format!("unknown profile {name:?} (known: {})", known.join(", "))
+            })
+    }
+}
+
+/// A simulated RAM device (named for the fault streams and reports).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceChoice {
+    pub name: String,
+    pub ram: RamParams,
+}
+
+/// The target over the devices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum TargetChoice {
+    /// dm-linear over device 0.
+    Linear,
+    /// flashcache: device 0 is the SSD, device 1 the disk.
+    Flashcache(Box<FlashcacheConfig>),
+}
+
+/// The generated workload: hot spots, unaligned IO and large multi-block IO.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadChoice {
+    /// Seed of the generators (kept apart from the spec's seed so shrinking can keep it).
+    pub seed: u64,
+    pub span_bytes: u64,
+    /// Whole percentages (integers, so a seed file round-trips exactly).
+    pub read_percent: u32,
+    /// Requests that go to the hot space.
+    pub hot_access_percent: u32,
+    pub hot_space_percent: u32,
+    /// One request in this many is 512-byte aligned (0: none).
+    pub unaligned_one_in: u64,
+    /// One request in this many is a large multi-block IO of 32..256 KiB (0: none).
+    pub large_one_in: u64,
+    /// Every this many requests a flush (0: none).
+    pub flush_every: u64,
+}
+
+/// One stretch of IO, then possibly a power loss (the engine is rebuilt, flashcache reloads).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Segment {
+    pub requests: u64,
+    pub power_loss: Option<PowerLoss>,
+}
+
+/// A whole explorer run; see the module documentation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedSpec {
+    pub seed: u64,
+    pub profile: Profile,
+    pub target: TargetChoice,
+    pub devices: Vec<DeviceChoice>,
+    pub workload: WorkloadChoice,
+    pub queue_depth: u32,
+    /// Completions of one instant in a seeded random order.
+    pub perturb_ties: bool,
+    /// The engine's BUGGIFY sites are on (seeded by `seed`).
+    pub buggify: bool,
+    /// Faults per device (same order as `devices`).
+    pub faults: Vec<Vec<DeviceFault>>,
+    pub segments: Vec<Segment>,
+}
+
+impl SeedSpec {
+    /// The run of `seed` under `profile`: everything drawn from the stream `explore.spec`.
+    pub fn draw(seed: u64, profile: Profile) -> SeedSpec {
+        let mut rng = stream(seed, "explore.spec");
+        let flashcache = match profile {
+            Profile::Swarm => rng.random_ratio(3, 4),
+            Profile::FaultFree | Profile::Flashcache | Profile::Timeouts => true,
+        };
+        let (target, devices) = if flashcache {
+            draw_flashcache(&mut rng, profile)
+        } else {
+            draw_linear(&mut rng)
+        };
+        let span_bytes = match &target {
+            TargetChoice::Linear => devices[0].ram.capacity_sectors * 512,
+            TargetChoice::Flashcache(config) => config.table.target_sectors * 512,
+        };
+        let volatile = devices.iter().any(|d| d.ram.volatile_write_cache);
+        let workload = WorkloadChoice {
+            seed: rng.random(),
+            span_bytes: span_bytes.min(rng.random_range(1u64..=4) << 22),
+            read_percent: rng.random_range(10..=90),
+            hot_access_percent: rng.random_range(50..=95),
+            hot_space_percent: rng.random_range(1..=30),
+            unaligned_one_in: [0, 2, 4, 8][rng.random_range(0..4)],
+            large_one_in: [0, 4, 16, 64][rng.random_range(0..4)],
+            flush_every: if volatile || rng.random_ratio(1, 4) {
+                rng.random_range(5..50)
+            } else {
+                0
+            },
+        };
+        let faulty = profile != Profile::FaultFree;
+        let faults = devices
+            .iter()
+            .enumerate()
+            .map(|(index, device)| {
+                if !faulty {
+                    return Vec::new();
+                }
+                let limits = SwarmLimits {
+                    capacity_sectors: device.ram.capacity_sectors,
+                    pull: profile != Profile::Timeouts,
+                    timeouts_on_this_device: profile == Profile::Timeouts && index == 0,
+                };
+                swarm(&mut rng, &limits)
+            })
+            .collect();
+        let segment_count = if faulty { rng.random_range(1..=3) } else { 1 };
+        let segments = (0..segment_count)
+            .map(|_| Segment {
+                requests: rng.random_range(100..1_000),
+                power_loss: faulty.then(|| PowerLoss {
+                    cache_survival_ppm: rng.random_range(0..=1_000_000),
+                    tear_cached_blocks: rng.random_bool(0.5),
+                }),
+            })
+            .collect();
+        SeedSpec {
+            seed,
+            profile,
+            target,
+            devices,
+            workload,
+            queue_depth: [1, 2, 4, 8, 16, 32][rng.random_range(0..6)],
+            perturb_ties: rng.random_bool(0.5),
+            buggify: faulty && rng.random_ratio(1, 2),
+            faults,
+            segments,
+        }
+    }
+
+    /// True if no fault and no power loss can act: the pass-through comparison applies.
+    pub fn is_fault_free(&self) -> bool {
+        self.faults.iter().all(Vec::is_empty)
+            && self.segments.iter().all(|s| s.power_loss.is_none())
+            && !self.buggify
+    }
+
+    /// Checks a spec read from a file; names the field at fault.
+    pub fn validate(&self) -> Result<(), String> {
+        let devices_needed = match self.target {
+            TargetChoice::Linear => 1,
+            TargetChoice::Flashcache(_) => 2,
+        };
+        if self.devices.len() != devices_needed {
+            return Err(format!(
+                "devices: the target needs {devices_needed} devices, the spec has {}",
+                self.devices.len()
+            ));
+        }
+        if self.faults.len() != self.devices.len() {
+            return Err(format!(
+                "faults: one list per device expected ({}), found {}",
+                self.devices.len(),
+                self.faults.len()
+            ));
+        }
+        if self.queue_depth == 0 {
+            return Err("queue_depth: must be at least 1".to_string());
+        }
+        if self.segments.is_empty() {
+            return Err("segments: at least one segment is needed".to_string());
+        }
+        for (index, device) in self.devices.iter().enumerate() {
+            if device.ram.capacity_sectors < 2048 {
+                return Err(format!(
+                    "devices[{index}].ram.capacity_sectors: below 2048 (1 MiB)"
+                ));
+            }
+            for (fault_index, fault) in self.faults[index].iter().enumerate() {
+                fault
+                    .check(device.ram.capacity_sectors)
+                    .map_err(|e| format!("faults[{index}][{fault_index}]: {e}"))?;
+            }
+        }
+        let volume_bytes = match &self.target {
+            TargetChoice::Linear => self.devices[0].ram.capacity_sectors * 512,
+            TargetChoice::Flashcache(config) => config.table.target_sectors * 512,
+        };
+        let w = &self.workload;
+        if w.span_bytes < 1 << 20 || w.span_bytes > volume_bytes {
+            return Err(format!(
+                "workload.span_bytes: {} must be in 1 MiB..={volume_bytes}",
+                w.span_bytes
+            ));
+        }
+        if w.read_percent > 100 {
+            return Err("workload.read_percent: must be in 0..=100".to_string());
+        }
+        if w.hot_access_percent > 100 {
+            return Err("workload.hot_access_percent: must be in 0..=100".to_string());
+        }
+        if !(1..=100).contains(&w.hot_space_percent) {
+            return Err("workload.hot_space_percent: must be in 1..=100".to_string());
+        }
+        Ok(())
+    }
+}
+
+fn draw_linear(rng: &mut ChaCha8Rng) -> (TargetChoice, Vec<DeviceChoice>) {
+    let device = DeviceChoice {
+        name: "ram".to_string(),
+        ram: RamParams {
+            capacity_sectors: 1 << rng.random_range(14..=16),
+            latency_ns: rng.random_range(1_000..200_000),
+            volatile_write_cache: rng.random_bool(0.5),
+        },
+    };
+    (TargetChoice::Linear, vec![device])
+}
+
+fn draw_flashcache(rng: &mut ChaCha8Rng, profile: Profile) -> (TargetChoice, Vec<DeviceChoice>) {
+    let mode = match rng.random_range(0..4) {
+        0 | 1 => CacheMode::WriteBack,
+        2 => CacheMode::WriteThrough,
+        _ => CacheMode::WriteAround,
+    };
+    let assoc = 256u32 << rng.random_range(0..=1);
+    let sets = rng.random_range(1u64..=2);
+    let block_sectors = 8u64;
+    // Metadata takes a few blocks per set more than the slots.
+    let ssd_sectors = sets * u64::from(assoc) * block_sectors + 1024;
+    let disk_sectors = 1u64 << rng.random_range(15..=17);
+    let mut table = TableLine::new(mode, Persistence::Create, disk_sectors);
+    table.assoc = Associativity::Ways(assoc);
+    let mut config = FlashcacheConfig::new(table);
+    let tunables = &mut config.tunables;
+    tunables.reclaim_policy = [
+        ReclaimPolicy::Fifo,
+        ReclaimPolicy::Lru,
+        ReclaimPolicy::LruStrict,
+    ][rng.random_range(0..3)];
+    tunables.dirty_thresh_pct = rng.random_range(1..=90);
+    tunables.max_clean_ios_set = rng.random_range(1..=8);
+    tunables.max_clean_ios_total = rng.random_range(1..=16);
+    tunables.clean_on_read_miss = rng.random_range(0..=1);
+    tunables.clean_on_write_miss = rng.random_range(0..=1);
+    tunables.cache_all = true;
+    if rng.random_ratio(1, 3) {
+        tunables.fallow_delay_secs = Some(rng.random_range(1..=3));
+    }
+    let timeouts = match profile {
+        Profile::Timeouts => true,
+        Profile::FaultFree => false,
+        Profile::Swarm | Profile::Flashcache => rng.random_ratio(1, 3),
+    };
+    if timeouts {
+        config.options.ssd_timeout_ns = Some(rng.random_range(1_000_000..20_000_000));
+    }
+    let devices = vec![
+        DeviceChoice {
+            name: "ssd".to_string(),
+            ram: RamParams {
+                capacity_sectors: ssd_sectors,
+                latency_ns: rng.random_range(5_000..100_000),
+                volatile_write_cache: false,
+            },
+        },
+        DeviceChoice {
+            name: "disk".to_string(),
+            ram: RamParams {
+                capacity_sectors: disk_sectors,
+                latency_ns: rng.random_range(100_000..2_000_000),
+                volatile_write_cache: false,
+            },
+        },
+    ];
+    (TargetChoice::Flashcache(Box::new(config)), devices)
+}
+
+/// A rate between 0.1% and 5%, log-uniform, in ppm.
+fn rate(rng: &mut ChaCha8Rng) -> u32 {
+    let exponent: f64 = rng.random_range(0.0..(50f64).ln());
+    (1_000.0 * exponent.exp()) as u32
+}
+
+/// What the swarm may put on one device.
+struct SwarmLimits {
+    capacity_sectors: u64,
+    /// The drive may be pulled.
+    pull: bool,
+    /// The timeout profile's SSD: IO that outlives `ssd_timeout` (delays, hangs, ignored
+    /// cancels) is frequent.
+    timeouts_on_this_device: bool,
+}
+
+/// A random subset of every fault kind at random rates.
+fn swarm(rng: &mut ChaCha8Rng, limits: &SwarmLimits) -> Vec<DeviceFault> {
+    let mut faults: Vec<DeviceFault> = Vec::new();
+    let one_in = if limits.timeouts_on_this_device { 2 } else { 3 };
+    let eio = FaultAction::Fail(IoStatus::IoError);
+    if rng.random_ratio(1, one_in) {
+        faults.push(
+            FaultRule::always(eio)
+                .on(Op::Read)
+                .at_rate_ppm(rate(rng))
+                .into(),
+        );
+    }
+    if rng.random_ratio(1, one_in) {
+        faults.push(
+            FaultRule::always(eio)
+                .on(Op::Write)
+                .at_rate_ppm(rate(rng))
+                .into(),
+        );
+    }
+    if rng.random_ratio(1, one_in) {
+        faults.push(
+            FaultRule::always(FaultAction::LatentError)
+                .at_rate_ppm(rate(rng))
+                .at_most(rng.random_range(1..20))
+                .into(),
+        );
+    }
+    if rng.random_ratio(1, one_in) {
+        let sector = rng.random_range(0..limits.capacity_sectors - 64);
+        faults.push(DeviceFault::LatentErrors {
+            extent: Extent::new(sector, rng.random_range(1..64)),
+        });
+    }
+    if rng.random_ratio(1, one_in) {
+        faults.push(
+            FaultRule::always(FaultAction::Hang)
+                .at_rate_ppm(rate(rng) / 10)
+                .at_most(2)
+                .into(),
+        );
+    }
+    if rng.random_ratio(1, one_in) {
+        faults.push(
+            FaultRule::always(FaultAction::Delay {
+                extra_ns: rng.random_range(100_000..20_000_000),
+            })
+            .at_rate_ppm(rate(rng))
+            .into(),
+        );
+    }
+    if rng.random_ratio(1, one_in) {
+        faults.push(
+            FaultRule::always(FaultAction::CompleteDespiteCancel {
+                extra_ns: rng.random_range(0..10_000_000),
+            })
+            .at_rate_ppm(rate(rng))
+            .into(),
+        );
+    }
+    if rng.random_ratio(1, one_in + 1) {
+        let landing = if rng.random_bool(0.5) {
+            Landing::Random
+        } else {
+            Landing::Shift {
+                sectors: rng.random_range(-512..512),
+            }
+        };
+        faults.push(
+            FaultRule::always(FaultAction::MisdirectedWrite { landing })
+                .at_rate_ppm(rate(rng))
+                .into(),
+        );
+    }
+    if rng.random_ratio(1, one_in + 1) {
+        faults.push(
+            FaultRule::always(FaultAction::SilentCorruption)
+                .at_rate_ppm(rate(rng))
+                .into(),
+        );
+    }
+    if limits.pull && rng.random_ratio(1, 8) {
+        faults.push(DeviceFault::Disappear {
+            at_ns: rng.random_range(0..200_000_000),
+        });
+    }
+    faults
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seed_draws_the_same_spec_and_it_round_trips_through_json() {
+        for profile in Profile::ALL {
+            for seed in 0..20 {
+                let spec = SeedSpec::draw(seed, profile);
+                assert_eq!(spec, SeedSpec::draw(seed, profile));
+                spec.validate().unwrap_or_else(|e| panic!("{seed}: {e}"));
+                let json = serde_json::to_string(&spec).unwrap();
+                let back: SeedSpec = serde_json::from_str(&json).unwrap();
+                assert_eq!(back, spec);
+                if profile == Profile::FaultFree {
+                    assert!(spec.is_fault_free());
+                }
+            }
+        }
+        assert_ne!(
+            SeedSpec::draw(1, Profile::Swarm),
+            SeedSpec::draw(2, Profile::Swarm)
+        );
+    }
+
+    #[test]
+    fn profiles_parse_by_name_and_unknown_ones_are_named() {
+        assert_eq!(Profile::parse("timeouts"), Ok(Profile::Timeouts));
+        let error = Profile::parse("nope").unwrap_err();
+        assert!(
+            error.contains("nope") && error.contains("fault-free"),
+            "{error}"
+        );
+    }
+}

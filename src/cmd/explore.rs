@@ -1,0 +1,218 @@
+//! `dmsim explore`: the race explorer over many seeds (or one seed file), with a one-line
+//! repro and a shrunk seed file for every failure. The logic is in `dmsim-explore`; this
+//! module parses, times the budget and prints.
+
+use super::CliResult;
+use dmsim_engine::marks::Mark;
+use dmsim_explore::{explore, run_spec, shrink, BatchReport, Profile, SeedSpec};
+use std::path::{Path, PathBuf};
+
+/// Reruns shrinking may spend on one failure.
+const SHRINK_RUNS_MAX: u32 = 300;
+
+#[derive(clap::Args)]
+pub struct ExploreArgs {
+    /// Seeds to run (from --first); default 100, or unlimited with --budget.
+    #[arg(long)]
+    seeds: Option<u64>,
+    /// First seed of the range.
+    #[arg(long, default_value_t = 0)]
+    first: u64,
+    /// Run only this seed.
+    #[arg(long, conflicts_with_all = ["seeds", "first", "budget", "replay"])]
+    seed: Option<u64>,
+    /// Wall-clock budget (e.g. 10m, 30s): stop starting seeds after it.
+    #[arg(long, value_parser = crate::units::parse_duration_ns)]
+    budget: Option<u64>,
+    /// What each seed draws: swarm, fault-free, flashcache or timeouts.
+    #[arg(long, default_value = "swarm", value_parser = Profile::parse)]
+    profile: Profile,
+    /// Worker threads.
+    #[arg(long, default_value_t = 1)]
+    jobs: usize,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Write shrunk seed files of failures here (default: the current directory).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Run one seed file (a spec written by explore, or a regression file with a `spec`).
+    #[arg(long, conflicts_with_all = ["seeds", "first", "budget"])]
+    replay: Option<PathBuf>,
+    /// Do not shrink failures.
+    #[arg(long)]
+    no_shrink: bool,
+}
+
+/// Reads a seed file: a spec, or an object holding one under `spec` (a regression file).
+pub fn read_seed_file(path: &Path) -> Result<SeedSpec, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{}: line {}, column {}: not JSON: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        )
+    })?;
+    let spec_value = value.get("spec").cloned().unwrap_or(value);
+    let spec: SeedSpec = serde_json::from_value(spec_value)
+        .map_err(|e| format!("{}: not a seed spec: {e}", path.display()))?;
+    spec.validate()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(spec)
+}
+
+fn repro(seed: u64, profile: Profile) -> String {
+    format!(
+        "dmsim explore --seed {seed} --profile {} # dmsim {}",
+        profile.name(),
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+fn marks_json(report: &BatchReport) -> serde_json::Value {
+    Mark::ALL
+        .iter()
+        .map(|mark| (mark.name().to_string(), report.marks.get(*mark).into()))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+pub fn run(args: ExploreArgs) -> CliResult {
+    if args.jobs == 0 {
+        return Err("--jobs: must be at least 1".into());
+    }
+    if let Some(path) = &args.replay {
+        let spec = read_seed_file(path)?;
+        let report = run_spec(&spec);
+        let failure = report.failure.clone();
+        if args.json {
+            outln!(
+                "{}",
+                serde_json::json!({
+                    "file": path.display().to_string(),
+                    "seed": spec.seed,
+                    "failure": failure,
+                    "event_hash": format!("{:#018x}", report.event_hash),
+                    "bios_done": report.bios_done,
+                    "reads_verified": report.reads_verified,
+                })
+            );
+        } else {
+            outln!(
+                "{}: seed {} ({}): {} bios, {} reads verified, event hash {:#018x}",
+                path.display(),
+                spec.seed,
+                spec.profile.name(),
+                report.bios_done,
+                report.reads_verified,
+                report.event_hash
+            );
+        }
+        return match failure {
+            None => Ok(()),
+            Some(failure) => Err(format!("{}: {failure}", path.display()).into()),
+        };
+    }
+    let (first, count) = match args.seed {
+        Some(seed) => (seed, 1),
+        None => (
+            args.first,
+            args.seeds
+                .unwrap_or(if args.budget.is_some() { u64::MAX } else { 100 }),
+        ),
+    };
+    #[allow(clippy::disallowed_methods)] // wall clock: the user's budget, not a result
+    let started = std::time::Instant::now();
+    let budget = args.budget.map(std::time::Duration::from_nanos);
+    let more = move || budget.is_none_or(|b| started.elapsed() < b);
+    // Engine panics are caught and reported as failures: keep the default hook's noise out.
+    std::panic::set_hook(Box::new(|_| {}));
+    let report = explore(first, count, args.profile, args.jobs, &more);
+    let elapsed_s = started.elapsed().as_secs_f64();
+    let mut shrunk = Vec::new();
+    if let Some(first_failure) = report.failures.first() {
+        if !args.no_shrink {
+            let (spec, failure, runs) =
+                shrink(&first_failure.spec, &first_failure.failure, SHRINK_RUNS_MAX);
+            let dir = args.out.clone().unwrap_or_else(|| PathBuf::from("."));
+            std::fs::create_dir_all(&dir).map_err(|e| format!("--out {}: {e}", dir.display()))?;
+            let path = dir.join(format!("explore-seed-{}.json", first_failure.seed));
+            let text = serde_json::to_string_pretty(&spec).expect("a spec serialises");
+            std::fs::write(&path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
+            shrunk.push((path, failure, runs));
+        }
+    }
+    let _ = std::panic::take_hook();
+    let seeds_per_s = report.seeds_run as f64 / elapsed_s.max(1e-9);
+    if args.json {
+        let failures: Vec<serde_json::Value> = report
+            .failures
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "seed": f.seed,
+                    "failure": f.failure,
+                    "repro": repro(f.seed, args.profile),
+                })
+            })
+            .collect();
+        let shrunk: Vec<serde_json::Value> = shrunk
+            .iter()
+            .map(|(path, failure, runs)| {
+                serde_json::json!({"file": path.display().to_string(), "failure": failure, "runs": runs})
+            })
+            .collect();
+        outln!(
+            "{}",
+            serde_json::json!({
+                "profile": args.profile.name(),
+                "seeds_run": report.seeds_run,
+                "seconds": elapsed_s,
+                "seeds_per_second": seeds_per_s,
+                "bios_done": report.bios_done,
+                "reads_verified": report.reads_verified,
+                "failures": failures,
+                "shrunk": shrunk,
+                "marks": marks_json(&report),
+                "marks_missed": report.marks.missing().iter().map(|m| m.name()).collect::<Vec<_>>(),
+            })
+        );
+    } else {
+        outln!(
+            "explore: profile {}, {} seeds in {elapsed_s:.1} s ({seeds_per_s:.2} seeds/s), {} bios, {} reads verified, {} failed",
+            args.profile.name(),
+            report.seeds_run,
+            report.bios_done,
+            report.reads_verified,
+            report.failures.len()
+        );
+        outln!("coverage marks:");
+        for mark in Mark::ALL {
+            outln!("  {:>10}  {}", report.marks.get(*mark), mark.name());
+        }
+        for failure in &report.failures {
+            outln!("FAIL seed {}: {}", failure.seed, failure.failure);
+            outln!("  repro: {}", repro(failure.seed, args.profile));
+        }
+        for (path, failure, runs) in &shrunk {
+            outln!(
+                "shrunk ({runs} reruns) to {}: {failure}\n  replay: dmsim explore --replay {}",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    if report.failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} of {} seeds failed",
+            report.failures.len(),
+            report.seeds_run
+        )
+        .into())
+    }
+}

@@ -19,9 +19,10 @@
 //!   [`Services`] facade, usable directly by tests.
 //! - [`flashcache`]: the sans-IO flashcache state machine (specs/flashcache.md); it knows
 //!   only the block vocabulary.
+//! - [`raid5`]: the sans-IO md raid5 machine (specs/md-raid5.md).
 //! - `target`: the [`TargetSpec`] and the engine's `Target` enum over `target::linear`
-//!   (dm-linear) and `target::flashcache` (the adapter between the services and the
-//!   flashcache state machine), with the target-neutral [`TargetStatus`] and the typed
+//!   (dm-linear), `target::flashcache` (the adapter between the services and the
+//!   flashcache state machine) and `target::raid5` (the same for the raid5 machine), with the target-neutral [`TargetStatus`] and the typed
 //!   [`TargetView`].
 //! - `dm_core`: bio admission, splitting at the target's boundaries, completion.
 //! - `engine`: [`Engine`], the state machine a platform drives.

@@ -70,6 +70,8 @@ pub struct Raid5 {
     /// While set, delayed stripes stay delayed until this time (md's queue plug).
     pub(crate) plugged_until_ns: Option<u64>,
     pub(crate) stats: Raid5Stats,
+    /// The largest IO every member accepts (md's `bio_fits_rdev` for aligned reads).
+    pub(crate) member_max_sectors: u64,
 }
 
 impl Raid5 {
@@ -105,6 +107,11 @@ impl Raid5 {
             now_ns: 0,
             plugged_until_ns: None,
             stats: Raid5Stats::default(),
+            member_max_sectors: members
+                .iter()
+                .map(|m| u64::from(m.max_sectors))
+                .min()
+                .unwrap_or(0),
         })
     }
 
@@ -309,7 +316,11 @@ impl Raid5 {
     /// to the member. True if sent.
     fn try_aligned_read(&mut self, key: SlabKey) -> bool {
         let bio = self.bios.get(key).expect("live bio");
-        if !self.geometry.within_chunk(bio.sector, bio.sectors) {
+        // md's bio_fits_rdev: a read the member's queue would have to split goes through
+        // the cache instead.
+        if !self.geometry.within_chunk(bio.sector, bio.sectors)
+            || bio.sectors > self.member_max_sectors
+        {
             return false;
         }
         let location = self.geometry.locate(bio.sector);
@@ -538,6 +549,16 @@ impl Raid5 {
             }
         }
         progressed
+    }
+
+    /// Array bios inside the machine (admitted, not yet ended by a `BioDone` request).
+    pub fn bios_in_flight(&self) -> usize {
+        self.bios.len()
+    }
+
+    /// Bios whose walk waits for a stripe head or an overlapping bio.
+    pub fn bios_waiting(&self) -> usize {
+        self.waiting.len()
     }
 
     /// Checks the machine's bookkeeping.

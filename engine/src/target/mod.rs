@@ -4,7 +4,7 @@
 //! issues work through [`Services`] with [`crate::services::Caller`] cookies of its choosing,
 //! receives the matching [`ServiceEvent`]s, and reports each piece finished by pushing
 //! `(bio, status)` onto the list it is handed. Targets are an enum, not trait objects: the set
-//! is closed and known (linear, flashcache).
+//! is closed and known (linear, flashcache, md raid5).
 //!
 //! Deliberately not here: bio admission and completion (dm core), the services themselves.
 
@@ -12,6 +12,7 @@ use crate::block::{DeviceId, IoStatus};
 use crate::config::AnomalyPolicy;
 use crate::error::{Anomaly, EngineError, WaitingJob};
 use crate::flashcache::FlashcacheConfig;
+use crate::raid5::Raid5Config;
 
 use crate::services::{ServiceEvent, Services};
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,7 @@ use std::collections::BTreeMap;
 mod flashcache;
 mod io;
 mod linear;
+mod raid5;
 mod status;
 
 pub use io::{BioKey, TargetIo};
@@ -28,6 +30,7 @@ pub use status::{TargetStatus, TargetView};
 use flashcache::FlashcacheTarget;
 pub use flashcache::{FlashcacheState, KcopydGeneration, BIO_PID};
 use linear::LinearTarget;
+use raid5::Raid5Target;
 
 /// Which target the engine's volume uses, with its table line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +56,11 @@ pub enum TargetSpec {
         #[serde(default)]
         kcopyd: KcopydGeneration,
     },
+    /// md raid5 (specs/md-raid5.md) over `members` in role order; the volume is the array.
+    Raid5 {
+        members: Vec<DeviceId>,
+        config: Raid5Config,
+    },
 }
 
 impl TargetSpec {
@@ -72,6 +80,7 @@ impl TargetSpec {
 pub(crate) enum Target {
     Linear(LinearTarget),
     Flashcache(Box<FlashcacheTarget>),
+    Raid5(Box<Raid5Target>),
 }
 
 impl Target {
@@ -102,6 +111,29 @@ impl Target {
                 anomaly_policy,
                 services,
             )?))),
+            TargetSpec::Raid5 { members, config } => Ok(Target::Raid5(Box::new(Raid5Target::new(
+                members, config, services,
+            )?))),
+        }
+    }
+
+    /// The devices this target submits raw IO to and nothing else may use (a raid5 array's
+    /// members), for the engine's routing of completions in a stack.
+    #[allow(dead_code)] // the engine's stacking uses it (next step)
+    pub fn owned_devices(&self) -> &[DeviceId] {
+        match self {
+            Target::Raid5(t) => t.members(),
+            Target::Linear(_) | Target::Flashcache(_) => &[],
+        }
+    }
+
+    /// The target as a device an upper target can stack on (raid5 only), see
+    /// `crate::engine`.
+    #[allow(dead_code)] // the engine's stacking uses it (next step)
+    pub fn stacked_device_info(&self) -> Option<crate::block::DeviceInfo> {
+        match self {
+            Target::Raid5(t) => Some(t.device_info()),
+            Target::Linear(_) | Target::Flashcache(_) => None,
         }
     }
 
@@ -112,6 +144,9 @@ impl Target {
             Target::Flashcache(t) => TargetView::Flashcache {
                 state: t.state(),
                 machine: t.flashcache(),
+            },
+            Target::Raid5(t) => TargetView::Raid5 {
+                machine: t.machine(),
             },
         }
     }
@@ -152,6 +187,36 @@ impl Target {
                     gauges: status::numeric_fields(&report.gauges),
                 }
             }
+            Target::Raid5(t) => {
+                let machine = t.machine();
+                let mut gauges = BTreeMap::new();
+                gauges.insert(
+                    "stripe_cache_active".to_string(),
+                    machine.stripe_cache_active() as u64,
+                );
+                gauges.insert(
+                    "stripe_cache_size".to_string(),
+                    u64::from(machine.config().stripe_cache_size),
+                );
+                gauges.insert("degraded".to_string(), machine.degraded() as u64);
+                TargetStatus {
+                    kind: "raid5",
+                    state: if machine.degraded() > 1 {
+                        "failed".to_string()
+                    } else if machine.degraded() == 1 {
+                        "degraded".to_string()
+                    } else {
+                        "running".to_string()
+                    },
+                    text: format!(
+                        "{}\n{}",
+                        raid5::render_mdstat("md0", t.members(), machine),
+                        t.table_line()
+                    ),
+                    counters: status::numeric_fields(&machine.stats()),
+                    gauges,
+                }
+            }
         }
     }
 
@@ -160,6 +225,7 @@ impl Target {
         match self {
             Target::Linear(t) => t.volume_sectors(),
             Target::Flashcache(t) => t.volume_sectors(),
+            Target::Raid5(t) => t.volume_sectors(),
         }
     }
 
@@ -168,13 +234,14 @@ impl Target {
         match self {
             Target::Linear(t) => t.block_sectors(),
             Target::Flashcache(t) => t.block_sectors(),
+            Target::Raid5(t) => t.block_sectors(),
         }
     }
 
     /// Pieces never cross a multiple of this many sectors (`None`: no limit).
     pub fn max_io_len(&self) -> Option<u64> {
         match self {
-            Target::Linear(_) => None,
+            Target::Linear(_) | Target::Raid5(_) => None,
             Target::Flashcache(t) => t.max_io_len(),
         }
     }
@@ -188,6 +255,7 @@ impl Target {
         match self {
             Target::Linear(t) => t.map(io, services, finished),
             Target::Flashcache(t) => t.map(io, services, finished),
+            Target::Raid5(t) => t.map(io, services, finished),
         }
     }
 
@@ -200,6 +268,7 @@ impl Target {
         match self {
             Target::Linear(t) => t.on_event(event, services, finished),
             Target::Flashcache(t) => t.on_event(event, services, finished),
+            Target::Raid5(t) => t.on_event(event, services, finished),
         }
     }
 
@@ -211,7 +280,7 @@ impl Target {
         finished: &mut Vec<(BioKey, IoStatus)>,
     ) -> bool {
         match self {
-            Target::Linear(_) => false,
+            Target::Linear(_) | Target::Raid5(_) => false,
             Target::Flashcache(t) => t.run_deferred(services, finished),
         }
     }
@@ -222,6 +291,7 @@ impl Target {
         match self {
             Target::Linear(_) => None,
             Target::Flashcache(t) => t.poll_deadline(),
+            Target::Raid5(t) => t.poll_deadline(),
         }
     }
 
@@ -229,6 +299,7 @@ impl Target {
         match self {
             Target::Linear(_) => {}
             Target::Flashcache(t) => t.on_tick(services, finished),
+            Target::Raid5(t) => t.on_tick(services, finished),
         }
     }
 
@@ -242,6 +313,7 @@ impl Target {
         match self {
             Target::Linear(_) => Err(format!("linear accepts no messages (got {message:?})")),
             Target::Flashcache(t) => t.message(message, services, finished),
+            Target::Raid5(t) => t.message(message, services, finished),
         }
     }
 
@@ -250,14 +322,16 @@ impl Target {
     pub(crate) fn inject_anomaly(&mut self, description: &str) {
         match self {
             Target::Flashcache(t) => t.inject_anomaly(description),
-            Target::Linear(_) => panic!("linear has no adapter anomalies"),
+            Target::Linear(_) | Target::Raid5(_) => {
+                panic!("only the flashcache adapter records anomalies")
+            }
         }
     }
 
     /// Anomalies recorded under [`AnomalyPolicy::Record`].
     pub fn anomalies(&self) -> &[Anomaly] {
         match self {
-            Target::Linear(_) => &[],
+            Target::Linear(_) | Target::Raid5(_) => &[],
             Target::Flashcache(t) => t.anomalies(),
         }
     }
@@ -266,6 +340,7 @@ impl Target {
         match self {
             Target::Linear(t) => t.is_idle(),
             Target::Flashcache(t) => t.is_idle(),
+            Target::Raid5(t) => t.is_idle(),
         }
     }
 
@@ -273,6 +348,7 @@ impl Target {
         match self {
             Target::Linear(t) => t.waiting_report(out),
             Target::Flashcache(t) => t.waiting_report(out),
+            Target::Raid5(t) => t.waiting_report(out),
         }
     }
 
@@ -280,6 +356,7 @@ impl Target {
         match self {
             Target::Linear(t) => t.check_invariants(),
             Target::Flashcache(t) => t.check_invariants(services),
+            Target::Raid5(t) => t.check_invariants(),
         }
     }
 }

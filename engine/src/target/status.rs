@@ -6,6 +6,7 @@
 //! [`super::Target`]; the status keeps its shape.
 
 use crate::flashcache::Flashcache;
+use crate::raid5::Raid5;
 use crate::target::flashcache::FlashcacheState;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -13,7 +14,7 @@ use std::collections::BTreeMap;
 /// A target's status, target-neutral.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TargetStatus {
-    /// The target's kind as in a table line (`"linear"`, `"flashcache"`).
+    /// The target's kind as in a table line (`"linear"`, `"flashcache"`, `"raid5"`).
     pub kind: &'static str,
     /// Where the target is in its life (`"running"`, `"setting up"`, `"setup failed: …"`).
     pub state: String,
@@ -40,6 +41,8 @@ pub enum TargetView<'a> {
         /// The state machine (`None` during setup and after a failed setup).
         machine: Option<&'a Flashcache>,
     },
+    /// An md raid5 array: its machine (geometry, member health, stripe cache, counters).
+    Raid5 { machine: &'a Raid5 },
 }
 
 impl<'a> TargetView<'a> {
@@ -47,7 +50,15 @@ impl<'a> TargetView<'a> {
     pub fn flashcache(&self) -> Option<&'a Flashcache> {
         match self {
             TargetView::Flashcache { machine, .. } => *machine,
-            TargetView::Linear => None,
+            TargetView::Linear | TargetView::Raid5 { .. } => None,
+        }
+    }
+
+    /// The raid5 machine, if this is a raid5 target.
+    pub fn raid5(&self) -> Option<&'a Raid5> {
+        match self {
+            TargetView::Raid5 { machine } => Some(machine),
+            TargetView::Linear | TargetView::Flashcache { .. } => None,
         }
     }
 
@@ -55,7 +66,7 @@ impl<'a> TargetView<'a> {
     pub fn flashcache_state(&self) -> Option<FlashcacheState> {
         match self {
             TargetView::Flashcache { state, .. } => Some(state.clone()),
-            TargetView::Linear => None,
+            TargetView::Linear | TargetView::Raid5 { .. } => None,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Shared pieces of the fault tests through the engine: a rig of simulated RAM devices with
-//! faults (a linear volume over one device, or flashcache over an SSD and a disk), engines
+//! faults (a linear volume over one device, flashcache over an SSD and a disk, or md raid5
+//! over N members), engines
 //! over it that are rebuilt after a power loss (flashcache reloads), a mixed random workload,
 //! read-back of every written block, and a checker that feeds the data oracle every bio and
 //! records each bio's submission time and status.
@@ -13,6 +14,7 @@ use dmsim_engine::flashcache::{
 };
 use dmsim_engine::io::{Input, Output};
 use dmsim_engine::platform::{BioSource, DriveObserver};
+use dmsim_engine::raid5::Raid5Config;
 use dmsim_engine::{drive, DriveOptions, DriveReport, Engine, EngineConfig, TargetSpec};
 use dmsim_models::ram::{RamModel, RamParams};
 use dmsim_models::TimingModel;
@@ -58,6 +60,8 @@ pub enum TargetKind {
     Linear,
     /// flashcache caching device 1 on device 0.
     Flashcache(Box<FlashcacheConfig>),
+    /// md raid5 over every device of the rig, in order.
+    Raid5(Box<Raid5Config>),
 }
 
 /// Devices, target and what a power loss needs to restart them.
@@ -146,6 +150,23 @@ impl Rig {
         )
     }
 
+    /// md raid5 over `members` RAM devices of `member_sectors` each (20 µs per IO).
+    pub fn raid5(seed: u64, members: usize, member_sectors: u64, config: Raid5Config) -> Rig {
+        const NAMES: [&str; 16] = [
+            "m0", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9", "m10", "m11", "m12", "m13",
+            "m14", "m15",
+        ];
+        let specs = (0..members)
+            .map(|m| RamSpec {
+                name: NAMES[m],
+                capacity_sectors: member_sectors,
+                latency_ns: 20_000,
+                volatile_write_cache: false,
+            })
+            .collect();
+        Rig::new(specs, TargetKind::Raid5(Box::new(config)), seed)
+    }
+
     pub fn device(&self, index: usize) -> &SimDevice {
         &self.platform.devices()[index]
     }
@@ -160,11 +181,13 @@ impl Rig {
             .unwrap_or_else(|e| panic!("fault {fault:?}: {e}"));
     }
 
-    /// The volume's device: linear's, or flashcache's disk.
-    fn volume_device(&self) -> DeviceId {
+    /// The volume's device: linear's, or flashcache's disk (raid5 has none: the volume is
+    /// striped with parity).
+    fn volume_device(&self) -> Option<DeviceId> {
         match self.target {
-            TargetKind::Linear => DeviceId(0),
-            TargetKind::Flashcache(_) => DeviceId(DISK as u16),
+            TargetKind::Linear => Some(DeviceId(0)),
+            TargetKind::Flashcache(_) => Some(DeviceId(DISK as u16)),
+            TargetKind::Raid5(_) => None,
         }
     }
 
@@ -187,14 +210,21 @@ impl Rig {
                 }
                 TargetSpec::flashcache(DeviceId(SSD as u16), DeviceId(DISK as u16), config)
             }
+            TargetKind::Raid5(config) => TargetSpec::Raid5 {
+                members: (0..self.specs.len()).map(|m| DeviceId(m as u16)).collect(),
+                config: (**config).clone(),
+            },
         };
         Engine::new(config, self.platform.device_infos(), target).expect("a valid engine")
     }
 
     /// A checker for this rig's volume (accepting poison if a fault produces it).
     pub fn checker(&self) -> Checker {
-        let mut oracle = OracleObserver::new(true)
-            .with_volume_device(self.volume_device(), 0)
+        let mut oracle = OracleObserver::new(true);
+        if let Some(device) = self.volume_device() {
+            oracle = oracle.with_volume_device(device, 0);
+        }
+        let mut oracle = oracle
             .with_durability(self.durability)
             .tracking_written_blocks();
         if self.poison {

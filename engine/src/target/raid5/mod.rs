@@ -1,0 +1,326 @@
+//! The md raid5 target inside the engine: the adapter between dm core (or a stacked upper
+//! target, see `crate::engine`) and the services on one side and the sans-IO raid5 machine
+//! ([`crate::raid5`]) on the other.
+//!
+//! Owns: the array's pieces (one raid5 bio each) and the member IOs in flight, and the
+//! calling obligations of [`Raid5`]: every `MemberIo` becomes one raw device IO on the
+//! member's device through the services (the caller cookie names an entry of `member_ios`,
+//! which holds the machine's tag), every completion goes back exactly once, ticks follow
+//! [`Raid5::poll_deadline`], and each `BioDone` finishes its piece. A failed read piece is
+//! zero-filled, as linear does, so failed reads are deterministic. Messages: `fail N`
+//! (mdadm --fail of member N).
+//!
+//! Deliberately not here: any raid5 decision (the machine makes them all), FUA (member
+//! writes carry none; md's write-through of REQ_FUA is not modelled), dm_io and kcopyd (md
+//! submits member bios directly).
+
+mod status;
+
+use crate::arena::Buffer;
+use crate::block::{DeviceId, DeviceInfo, IoStatus, Op};
+use crate::bounded::{LoopBound, ITEMS_PER_CALL_MAX};
+use crate::error::{EngineError, WaitingJob};
+use crate::raid5::{Raid5, Raid5Config, Raid5IoTag, Raid5Request};
+use crate::services::{Caller, ServiceEvent, Services};
+use crate::slab::{Slab, SlabKey};
+use crate::target::io::{BioKey, TargetIo};
+
+pub use status::render_mdstat;
+
+/// A piece of a bio handed to the array: one raid5 bio (its slab key is the machine's id).
+#[derive(Debug, Clone)]
+struct Piece {
+    bio: BioKey,
+    op: Op,
+    buffer: Buffer,
+    sectors: u64,
+}
+
+/// A member IO in flight: the machine's tag, echoed on completion.
+#[derive(Debug, Clone, Copy)]
+struct MemberIo {
+    tag: Raid5IoTag,
+}
+
+/// See the module documentation.
+#[derive(Debug)]
+pub(crate) struct Raid5Target {
+    members: Vec<DeviceId>,
+    machine: Raid5,
+    pieces: Slab<Piece>,
+    member_ios: Slab<MemberIo>,
+    /// The array's logical block: the largest of its members' (md's stacking of limits).
+    block_sectors: u64,
+}
+
+impl Raid5Target {
+    /// Validates the members (known, distinct) and the shape, and assembles the array.
+    pub fn new(
+        members: &[DeviceId],
+        config: &Raid5Config,
+        services: &mut Services,
+    ) -> Result<Raid5Target, EngineError> {
+        let devices = services.devices();
+        let mut infos: Vec<DeviceInfo> = Vec::with_capacity(members.len());
+        for (index, &device) in members.iter().enumerate() {
+            let Some(&info) = devices.get(usize::from(device.0)) else {
+                return Err(EngineError::UnknownDevice {
+                    device,
+                    devices: devices.len(),
+                });
+            };
+            if members[..index].contains(&device) {
+                return Err(EngineError::BadTarget(format!(
+                    "raid5: members: {device} is given twice (members {} and {index})",
+                    members[..index]
+                        .iter()
+                        .position(|&d| d == device)
+                        .expect("contained")
+                )));
+            }
+            infos.push(info);
+        }
+        let block_sectors = infos
+            .iter()
+            .map(DeviceInfo::block_sectors)
+            .max()
+            .unwrap_or(1);
+        let machine = Raid5::new(config, &infos, services.arena_mut())
+            .map_err(|error| EngineError::BadTarget(format!("raid5: {error}")))?;
+        Ok(Raid5Target {
+            members: members.to_vec(),
+            machine,
+            pieces: Slab::new(),
+            member_ios: Slab::new(),
+            block_sectors,
+        })
+    }
+
+    /// The member devices, in role order.
+    pub fn members(&self) -> &[DeviceId] {
+        &self.members
+    }
+
+    /// The machine, for observation.
+    pub fn machine(&self) -> &Raid5 {
+        &self.machine
+    }
+
+    pub fn volume_sectors(&self) -> u64 {
+        self.machine.geometry().array_sectors()
+    }
+
+    /// The array's logical block in sectors.
+    pub fn block_sectors(&self) -> u64 {
+        self.block_sectors
+    }
+
+    /// The array as a device an upper target can stack on (see `crate::engine`): its size,
+    /// logical block, and a `max_sectors` of one full stripe row of chunks (at least the
+    /// block layer's default).
+    #[allow(dead_code)] // the engine's stacking uses it (next step)
+    pub fn device_info(&self) -> DeviceInfo {
+        let geometry = self.machine.geometry();
+        let row_sectors = geometry.chunk_sectors() * geometry.data_members() as u64;
+        let max_sectors = u32::try_from(row_sectors)
+            .unwrap_or(u32::MAX)
+            .max(DeviceInfo::DEFAULT_MAX_SECTORS);
+        let block_sectors = self.block_sectors;
+        DeviceInfo {
+            max_sectors: max_sectors - max_sectors % block_sectors as u32,
+            ..DeviceInfo::new(
+                self.volume_sectors(),
+                (block_sectors * crate::block::SECTOR_SIZE as u64) as u32,
+            )
+        }
+    }
+
+    /// The table line: `0 <length> raid raid5_ls <chunk> <N> <devices…>` (dm-raid's form).
+    pub fn table_line(&self) -> String {
+        let geometry = self.machine.geometry();
+        let layout = match geometry.layout() {
+            crate::raid5::Layout::LeftAsymmetric => "raid5_la",
+            crate::raid5::Layout::RightAsymmetric => "raid5_ra",
+            crate::raid5::Layout::LeftSymmetric => "raid5_ls",
+            crate::raid5::Layout::RightSymmetric => "raid5_rs",
+        };
+        let devices: Vec<String> = self.members.iter().map(|d| format!("- {d}")).collect();
+        format!(
+            "0 {} raid {layout} 1 {} {} {}",
+            self.volume_sectors(),
+            geometry.chunk_sectors(),
+            self.members.len(),
+            devices.join(" ")
+        )
+    }
+
+    // ------------------------------------------------------------------ bios
+
+    /// dm core (or the stacking block layer) hands over a piece: one raid5 bio.
+    pub fn map(
+        &mut self,
+        io: TargetIo,
+        services: &mut Services,
+        finished: &mut Vec<(BioKey, IoStatus)>,
+    ) {
+        let key = self.pieces.insert(Piece {
+            bio: io.bio,
+            op: io.op,
+            buffer: io.buffer.clone(),
+            sectors: io.sectors,
+        });
+        let now_ns = services.now_ns();
+        self.machine.make_request(
+            now_ns,
+            services.arena_mut(),
+            key.to_u64(),
+            io.op,
+            io.sector,
+            io.sectors,
+            io.buffer,
+            io.sync,
+        );
+        self.pump(services, finished);
+    }
+
+    /// Carries out what the machine asked for, in order.
+    fn pump(&mut self, services: &mut Services, finished: &mut Vec<(BioKey, IoStatus)>) {
+        let mut bound = LoopBound::new("raid5 adapter pump", ITEMS_PER_CALL_MAX);
+        while let Some(request) = self.machine.poll_request() {
+            bound.round();
+            match request {
+                Raid5Request::MemberIo {
+                    tag,
+                    member,
+                    op,
+                    sector,
+                    sectors,
+                    buffer,
+                } => {
+                    let io = self.member_ios.insert(MemberIo { tag });
+                    services.submit_io(
+                        Caller(io.to_u64()),
+                        self.members[member],
+                        op,
+                        sector,
+                        sectors,
+                        false,
+                        false,
+                        buffer,
+                    );
+                }
+                Raid5Request::BioDone { id, status } => {
+                    let piece = self
+                        .pieces
+                        .remove(SlabKey::from_u64(id))
+                        .expect("the machine ends each live bio once");
+                    if !status.is_ok() && piece.op == Op::Read {
+                        services
+                            .arena_mut()
+                            .zero_sectors(&piece.buffer, piece.sectors);
+                    }
+                    finished.push((piece.bio, status));
+                }
+            }
+        }
+    }
+
+    pub fn on_event(
+        &mut self,
+        event: ServiceEvent,
+        services: &mut Services,
+        finished: &mut Vec<(BioKey, IoStatus)>,
+    ) {
+        let ServiceEvent::DeviceIoDone { caller, status, .. } = event else {
+            unreachable!("raid5 uses raw device IO only, got {event:?}");
+        };
+        let io = self
+            .member_ios
+            .remove(SlabKey::from_u64(caller.0))
+            .expect("completion for a live raid5 member IO");
+        let now_ns = services.now_ns();
+        self.machine
+            .complete_member_io(now_ns, services.arena_mut(), io.tag, status);
+        self.pump(services, finished);
+    }
+
+    #[must_use]
+    pub fn poll_deadline(&self) -> Option<u64> {
+        self.machine.poll_deadline()
+    }
+
+    pub fn on_tick(&mut self, services: &mut Services, finished: &mut Vec<(BioKey, IoStatus)>) {
+        let now_ns = services.now_ns();
+        if self.machine.poll_deadline().is_some_and(|at| at <= now_ns) {
+            self.machine.tick(now_ns, services.arena_mut());
+            self.pump(services, finished);
+        }
+    }
+
+    /// `fail N`: fails member N (mdadm --fail).
+    pub fn message(
+        &mut self,
+        message: &str,
+        services: &mut Services,
+        finished: &mut Vec<(BioKey, IoStatus)>,
+    ) -> Result<(), String> {
+        let words: Vec<&str> = message.split_whitespace().collect();
+        match words.as_slice() {
+            ["fail", member] => {
+                let member: usize = member
+                    .parse()
+                    .ok()
+                    .filter(|&m: &usize| m < self.members.len())
+                    .ok_or_else(|| {
+                        format!(
+                            "raid5 message {message:?}: member must be 0..{}",
+                            self.members.len()
+                        )
+                    })?;
+                let now_ns = services.now_ns();
+                self.machine
+                    .fail_member(now_ns, member, services.arena_mut());
+                self.pump(services, finished);
+                Ok(())
+            }
+            _ => Err(format!(
+                "raid5 accepts `fail N` (fail member N), got {message:?}"
+            )),
+        }
+    }
+
+    pub fn is_idle(&self) -> bool {
+        self.pieces.is_empty() && self.member_ios.is_empty() && self.machine.is_idle()
+    }
+
+    pub fn waiting_report(&self, out: &mut Vec<WaitingJob>) {
+        if self.pieces.is_empty() {
+            return;
+        }
+        out.push(WaitingJob {
+            component: "raid5",
+            description: format!(
+                "{} bio(s) in the array ({} waiting for a stripe head or an overlapping bio), \
+                 {} member IO(s) in flight, {} stripe head(s) active",
+                self.pieces.len(),
+                self.machine.bios_waiting(),
+                self.member_ios.len(),
+                self.machine.stripe_cache_active()
+            ),
+        });
+    }
+
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.pieces.check()?;
+        self.member_ios.check()?;
+        self.machine.check_invariants()?;
+        if self.pieces.len() != self.machine.bios_in_flight() {
+            return Err(format!(
+                "raid5 adapter: {} pieces but the machine holds {} bios",
+                self.pieces.len(),
+                self.machine.bios_in_flight()
+            ));
+        }
+        Ok(())
+    }
+}

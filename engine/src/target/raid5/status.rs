@@ -1,0 +1,46 @@
+//! The array's `/proc/mdstat`-style status (spec section 7): which members work, the shape,
+//! and the stripe cache's use.
+
+use crate::block::DeviceId;
+use crate::raid5::Raid5;
+
+/// `/proc/mdstat`'s two lines for the array over `members` (role order):
+///
+/// ```text
+/// md0 : active raid5 dev3[3] dev2[2] dev1[1](F) dev0[0]
+///       98304 blocks level 5, 64k chunk, algorithm 2 [4/3] [U_UU]
+/// ```
+/// followed by a line of the stripe cache (`stripe_cache_size` and `stripe_cache_active`).
+pub fn render_mdstat(name: &str, members: &[DeviceId], machine: &Raid5) -> String {
+    let health = machine.members();
+    let mut roles: Vec<String> = members
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(role, device)| {
+            let failed = if health[role].faulty { "(F)" } else { "" };
+            format!("{device}[{role}]{failed}")
+        })
+        .collect();
+    roles.insert(0, format!("{name} : active raid5"));
+    let geometry = machine.geometry();
+    let working = health.iter().filter(|m| !m.faulty).count();
+    let map: String = health
+        .iter()
+        .map(|m| if m.faulty { '_' } else { 'U' })
+        .collect();
+    let algorithm = crate::raid5::Layout::ALL
+        .iter()
+        .position(|&l| l == geometry.layout())
+        .expect("a known layout");
+    format!(
+        "{}\n      {} blocks level 5, {}k chunk, algorithm {algorithm} [{}/{working}] [{map}]\n      \
+         stripe_cache_size {} stripe_cache_active {}",
+        roles.join(" "),
+        geometry.array_sectors() / 2,
+        geometry.chunk_sectors() / 2,
+        members.len(),
+        machine.config().stripe_cache_size,
+        machine.stripe_cache_active()
+    )
+}

@@ -13,16 +13,28 @@
 //! A flashcache target starts its setup IO in [`Engine::new`]; the platform's first inputs
 //! carry it out, and bios arriving meanwhile wait (see [`Engine::target`]).
 //!
+//! Stacking ([`TargetSpec::Stack`]): Linux stacks flashcache or dm-linear on md by
+//! submitting to the md block device. Here a lower target (raid5) is presented as one more
+//! device, numbered after the platform's. The block layer hands IO to such a device to the
+//! engine instead of the platform; the engine maps it into the lower target as a piece
+//! (named by the IO's tag), the lower target's member IO goes to the platform as usual, and
+//! when it finishes the piece, the engine completes the upper IO through the same path as a
+//! platform completion. Completions of raw IO to a lower target's member devices go to that
+//! target (no other layer may name its members). The upper layers see an ordinary device;
+//! the data oracle sees only the volume.
+//!
 //! Deliberately not here: time, IO, the workload. The engine never reads a clock.
 
 use crate::arena::Arena;
-use crate::block::DeviceInfo;
+use crate::block::{DeviceId, DeviceInfo, IoStatus};
 use crate::bounded::LoopBound;
 use crate::config::{AnomalyPolicy, EngineConfig};
 use crate::dm_core::{DmCore, DmCoreStats};
 use crate::error::{Anomaly, EngineError, InputError, InvariantViolation, WaitingJob};
-use crate::io::{Control, Input, Output};
+use crate::io::{Completion, Control, Input, IoTag, Output};
 use crate::services::{ServiceStats, Services};
+use crate::slab::SlabKey;
+use crate::target::{BioKey, TargetIo};
 use crate::target::{Target, TargetSpec, TargetStatus, TargetView};
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +55,12 @@ pub struct Engine {
     services: Services,
     core: DmCore,
     target: Target,
+    /// A stack's lower targets; `lower[i]` is device `physical_devices + i`.
+    lower: Vec<Target>,
+    /// For each platform device, the lower target that owns it (its member), if any.
+    owner_of_device: Vec<Option<usize>>,
+    /// Pieces the lower targets finished, to complete as the IOs of their devices.
+    lower_finished: Vec<(BioKey, IoStatus)>,
     anomaly_policy: AnomalyPolicy,
     last_now_ns: u64,
 }
@@ -56,11 +74,56 @@ impl Engine {
         target: TargetSpec,
     ) -> Result<Engine, EngineError> {
         let mut services = Services::new(&config, devices)?;
-        let target = Target::new(&target, config.anomalies, &mut services)?;
+        let physical = services.devices().len();
+        let (lower_specs, upper_spec) = match &target {
+            TargetSpec::Stack { lower, upper } => (lower.as_slice(), upper.as_ref()),
+            single => (&[][..], single),
+        };
+        let mut lower = Vec::with_capacity(lower_specs.len());
+        let mut owner_of_device = vec![None; physical];
+        for (index, spec) in lower_specs.iter().enumerate() {
+            let layer = Target::new(spec, config.anomalies, &mut services)?;
+            let bad = |reason: String| {
+                Err(EngineError::BadTarget(format!(
+                    "stack: lower[{index}]: {reason}"
+                )))
+            };
+            let Some(info) = layer.stacked_device_info() else {
+                return bad("only raid5 can be a lower target".to_string());
+            };
+            for &device in layer.owned_devices() {
+                let Some(owner) = owner_of_device.get_mut(usize::from(device.0)) else {
+                    return bad(format!("member {device} is not a platform device"));
+                };
+                if let Some(other) = owner {
+                    return bad(format!(
+                        "member {device} is already a member of lower[{other}]"
+                    ));
+                }
+                *owner = Some(index);
+            }
+            services.add_stacked_device(info)?;
+            lower.push(layer);
+        }
+        if let Some(&device) = upper_spec.devices().iter().find(|d| {
+            owner_of_device
+                .get(usize::from(d.0))
+                .copied()
+                .flatten()
+                .is_some()
+        }) {
+            return Err(EngineError::BadTarget(format!(
+                "stack: the upper target names {device}, a member of a lower target"
+            )));
+        }
+        let target = Target::new(upper_spec, config.anomalies, &mut services)?;
         let mut engine = Engine {
             services,
             core: DmCore::default(),
             target,
+            lower,
+            owner_of_device,
+            lower_finished: Vec::new(),
             anomaly_policy: config.anomalies,
             last_now_ns: 0,
         };
@@ -89,6 +152,9 @@ impl Engine {
                 self.services.on_tick();
                 self.target
                     .on_tick(&mut self.services, &mut self.core.finished);
+                for layer in &mut self.lower {
+                    layer.on_tick(&mut self.services, &mut self.lower_finished);
+                }
             }
             Input::Control(control) => self.control(control)?,
         }
@@ -109,6 +175,17 @@ impl Engine {
                 .target
                 .message(&message, &mut self.services, &mut self.core.finished)
                 .map_err(InputError::BadControl),
+            Control::StackedMessage { device, message } => {
+                let index = usize::from(device.0)
+                    .checked_sub(self.services.physical_devices())
+                    .filter(|&i| i < self.lower.len())
+                    .ok_or_else(|| {
+                        InputError::BadControl(format!("{device} is not a stacked device"))
+                    })?;
+                self.lower[index]
+                    .message(&message, &mut self.services, &mut self.lower_finished)
+                    .map_err(InputError::BadControl)
+            }
         }
     }
 
@@ -119,11 +196,30 @@ impl Engine {
             bound.round();
             self.services.run();
             let mut progress = false;
+            progress |= self.run_lower();
             while let Some(event) = self.services.poll_event() {
                 progress = true;
-                self.target
-                    .on_event(event, &mut self.services, &mut self.core.finished);
+                let owner = match event {
+                    crate::ServiceEvent::DeviceIoDone { device, .. } => self
+                        .owner_of_device
+                        .get(usize::from(device.0))
+                        .copied()
+                        .flatten(),
+                    _ => None,
+                };
+                match owner {
+                    Some(index) => self.lower[index].on_event(
+                        event,
+                        &mut self.services,
+                        &mut self.lower_finished,
+                    ),
+                    None => {
+                        self.target
+                            .on_event(event, &mut self.services, &mut self.core.finished)
+                    }
+                }
             }
+            progress |= self.finish_lower_pieces();
             progress |= self
                 .target
                 .run_deferred(&mut self.services, &mut self.core.finished);
@@ -139,6 +235,50 @@ impl Engine {
         }
     }
 
+    /// Hands IO to stacked devices to their lower targets and runs their deferred work;
+    /// true if anything moved.
+    fn run_lower(&mut self) -> bool {
+        let mut progress = false;
+        let physical = self.services.physical_devices();
+        while let Some(io) = self.services.take_stacked_io() {
+            progress = true;
+            let index = usize::from(io.device.0) - physical;
+            let piece = TargetIo {
+                bio: BioKey(SlabKey {
+                    index: io.tag.slot,
+                    generation: io.tag.generation,
+                }),
+                op: io.op,
+                sector: io.sector,
+                sectors: u64::from(io.sectors),
+                fua: io.fua,
+                sync: io.sync,
+                buffer: io.buffer,
+            };
+            self.lower[index].map(piece, &mut self.services, &mut self.lower_finished);
+        }
+        for layer in &mut self.lower {
+            progress |= layer.run_deferred(&mut self.services, &mut self.lower_finished);
+        }
+        progress | self.finish_lower_pieces()
+    }
+
+    /// Completes the IOs of stacked devices whose pieces the lower targets finished.
+    fn finish_lower_pieces(&mut self) -> bool {
+        let finished = std::mem::take(&mut self.lower_finished);
+        let progress = !finished.is_empty();
+        for (piece, status) in finished {
+            let tag = IoTag {
+                slot: piece.0.index,
+                generation: piece.0.generation,
+            };
+            self.services
+                .on_completion(Completion { tag, status })
+                .expect("a lower target finishes each piece of a stacked IO once");
+        }
+        progress
+    }
+
     /// The next thing the engine wants done.
     #[must_use]
     pub fn poll_output(&mut self) -> Option<Output> {
@@ -150,6 +290,7 @@ impl Engine {
     pub fn poll_deadline(&self) -> Option<u64> {
         [self.services.poll_deadline(), self.target.poll_deadline()]
             .into_iter()
+            .chain(self.lower.iter().map(Target::poll_deadline))
             .flatten()
             .min()
     }
@@ -157,7 +298,10 @@ impl Engine {
     /// No bio, job, request or device IO (zombies included) is in the engine, and no output
     /// is pending.
     pub fn is_idle(&self) -> bool {
-        self.core.is_idle() && self.services.is_idle() && self.target.is_idle()
+        self.core.is_idle()
+            && self.services.is_idle()
+            && self.target.is_idle()
+            && self.lower.iter().all(Target::is_idle)
     }
 
     /// Everything that waits inside the engine, for a deadlock report.
@@ -165,6 +309,9 @@ impl Engine {
         let mut out = Vec::new();
         self.core.waiting_report(&self.services, &mut out);
         self.target.waiting_report(&mut out);
+        for layer in &self.lower {
+            layer.waiting_report(&mut out);
+        }
         out.extend(self.services.waiting_report());
         out
     }
@@ -178,6 +325,11 @@ impl Engine {
         self.target
             .check_invariants(&self.services)
             .map_err(|d| InvariantViolation::new("target", d))?;
+        for layer in &self.lower {
+            layer
+                .check_invariants(&self.services)
+                .map_err(|d| InvariantViolation::new("lower target", d))?;
+        }
         Ok(())
     }
 
@@ -214,9 +366,29 @@ impl Engine {
         self.target.volume_sectors()
     }
 
-    /// The devices, as given.
+    /// The platform's devices, as given (without a stack's devices).
     pub fn devices(&self) -> &[DeviceInfo] {
-        self.services.devices()
+        &self.services.devices()[..self.services.physical_devices()]
+    }
+
+    /// A stack's lower targets as the devices they present: id, and a typed view.
+    pub fn stacked_targets(&self) -> Vec<(DeviceId, TargetView<'_>)> {
+        let physical = self.services.physical_devices();
+        self.lower
+            .iter()
+            .enumerate()
+            .map(|(i, layer)| (DeviceId((physical + i) as u16), layer.view()))
+            .collect()
+    }
+
+    /// A stack's lower targets' status, by the device each presents.
+    pub fn stacked_status(&self) -> Vec<(DeviceId, TargetStatus)> {
+        let physical = self.services.physical_devices();
+        self.lower
+            .iter()
+            .enumerate()
+            .map(|(i, layer)| (DeviceId((physical + i) as u16), layer.status()))
+            .collect()
     }
 
     /// A typed, read-only view of the target, for tests that need its state machine

@@ -125,6 +125,8 @@ pub enum Control {
     CancelTimedIoOnDevice(DeviceId),
     /// A message for the target (like `dmsetup message`); targets that know none reject it.
     TargetMessage(String),
+    /// A message for the lower target of a stack presented as `device` (raid5: `fail N`).
+    StackedMessage { device: DeviceId, message: String },
 }
 
 /// Everything that can happen to the engine.

@@ -6,10 +6,14 @@
 
 mod support;
 
-use dmsim_engine::block::IoStatus;
+use dmsim_engine::block::{DeviceId, IoStatus};
+use dmsim_engine::flashcache::{
+    Associativity, CacheMode, FlashcacheConfig, Persistence, TableLine,
+};
 use dmsim_engine::io::{Control, Input};
 use dmsim_engine::platform::Platform;
 use dmsim_engine::raid5::{Raid5Config, Raid5Stats};
+use dmsim_engine::TargetSpec;
 use dmsim_engine::{DriveOutcome, Engine};
 use dmsim_scenarios::traces::{DeviceKey, TraceOp, TraceRecord};
 use support::{blocks, failed, mixed, Rig};
@@ -259,4 +263,146 @@ fn a_4k_block_write_to_one_member_chunk_reads_back_through_both_read_paths() {
     assert_eq!(checker.oracle.oracle().verified_reads(), 4);
     let stats = raid5_stats(&engine);
     assert_eq!(stats.aligned_reads, 3, "{stats:?}");
+}
+
+/// RAM members for a stack: four 8 MiB members (20 µs) and a 2.25 MiB SSD (20 µs) last.
+fn stack_devices() -> Vec<support::RamSpec> {
+    let ram = |name: &'static str, capacity_sectors: u64| support::RamSpec {
+        name,
+        capacity_sectors,
+        latency_ns: 20_000,
+        volatile_write_cache: false,
+    };
+    vec![
+        ram("m0", MEMBER_SECTORS),
+        ram("m1", MEMBER_SECTORS),
+        ram("m2", MEMBER_SECTORS),
+        ram("m3", MEMBER_SECTORS),
+        ram("ssd", support::SSD_SECTORS),
+    ]
+}
+
+/// The array over devices 0..4 with `stripe_cache_size` heads.
+fn lower_raid5(stripe_cache_size: u32) -> TargetSpec {
+    let mut config = Raid5Config::new(CHUNK_SECTORS);
+    config.stripe_cache_size = stripe_cache_size;
+    TargetSpec::Raid5 {
+        members: (0..4).map(DeviceId).collect(),
+        config,
+    }
+}
+
+/// The array behind device 5 of a stack over [`stack_devices`].
+fn stacked_raid5_stats(engine: &Engine) -> Raid5Stats {
+    let stacked = engine.stacked_targets();
+    assert_eq!(stacked.len(), 1);
+    assert_eq!(stacked[0].0, DeviceId(5));
+    stacked[0].1.raid5().expect("raid5 below").stats()
+}
+
+#[test]
+fn flashcache_on_raid5_verifies_every_read_through_the_whole_stack() {
+    let array_sectors = 3 * MEMBER_SECTORS;
+    let mut table = TableLine::new(CacheMode::WriteBack, Persistence::Create, array_sectors);
+    table.assoc = Associativity::Ways(256);
+    let spec = TargetSpec::Stack {
+        lower: vec![lower_raid5(256)],
+        upper: Box::new(TargetSpec::flashcache(
+            DeviceId(4),
+            DeviceId(5),
+            FlashcacheConfig::new(table),
+        )),
+    };
+    let mut rig = Rig::with_spec(11, stack_devices(), spec);
+    let mut engine = rig.engine();
+    assert_eq!(engine.volume_sectors(), array_sectors);
+    assert_eq!(engine.devices().len(), 5, "the array is no platform device");
+    let mut checker = rig.checker();
+    // Twice the cache's span: cleaning and misses go to the array.
+    let mut source = rig.source(mixed(8 << 20, 1_500, 40.0, 11, Some(101)), 8);
+    let report = rig.run(&mut engine, &mut source, &mut checker, None);
+    assert_eq!(report.outcome, DriveOutcome::Finished);
+    let mut reads = rig.read_back(&checker);
+    rig.run(&mut engine, &mut reads, &mut checker, None);
+    checker.oracle.assert_clean("flashcache on raid5");
+    assert_eq!(failed(&checker), 0);
+    assert!(checker.oracle.oracle().verified_reads() > 1_000);
+    let raid = stacked_raid5_stats(&engine);
+    assert!(raid.writes > 100 && raid.reads > 100, "{raid:?}");
+    let fc = engine
+        .target()
+        .flashcache()
+        .expect("flashcache on top")
+        .stats();
+    assert!(fc.cleanings > 0, "{fc:?}");
+    assert!((0..4).all(|m| rig.device(m).stats().writes > 0));
+    let status = engine.stacked_status();
+    assert!(
+        status[0].1.text.contains("[4/4] [UUUU]"),
+        "{}",
+        status[0].1.text
+    );
+}
+
+#[test]
+fn linear_on_a_degraded_raid5_reads_back_exactly() {
+    // A small stripe cache: the read-back finds few pages of the failed member cached.
+    let spec = TargetSpec::Stack {
+        lower: vec![lower_raid5(17)],
+        upper: Box::new(TargetSpec::Linear {
+            device: DeviceId(5),
+            offset_sectors: 0,
+        }),
+    };
+    let mut rig = Rig::with_spec(12, stack_devices(), spec);
+    let mut engine = rig.engine();
+    let mut checker = rig.checker();
+    let mut source = rig.source(mixed(4 << 20, 600, 40.0, 12, None), 8);
+    rig.run(&mut engine, &mut source, &mut checker, None);
+    engine
+        .handle(
+            rig.platform.now_ns(),
+            Input::Control(Control::StackedMessage {
+                device: DeviceId(5),
+                message: "fail 1".to_string(),
+            }),
+        )
+        .expect("a valid message");
+    let mut reads = rig.read_back(&checker);
+    rig.run(&mut engine, &mut reads, &mut checker, None);
+    checker.oracle.assert_clean("linear on degraded raid5");
+    assert_eq!(failed(&checker), 0);
+    assert!(stacked_raid5_stats(&engine).reconstructions > 0);
+}
+
+#[test]
+fn a_stack_refuses_shared_members_and_non_raid_lower_targets() {
+    let infos = vec![dmsim_engine::DeviceInfo::new(MEMBER_SECTORS, 512); 5];
+    let build = |spec: TargetSpec| {
+        Engine::new(dmsim_engine::EngineConfig::default(), infos.clone(), spec)
+            .expect_err("refused")
+            .to_string()
+    };
+    let shared = build(TargetSpec::Stack {
+        lower: vec![lower_raid5(256)],
+        upper: Box::new(TargetSpec::Linear {
+            device: DeviceId(2),
+            offset_sectors: 0,
+        }),
+    });
+    assert!(
+        shared.contains("dev2, a member of a lower target"),
+        "{shared}"
+    );
+    let linear_below = build(TargetSpec::Stack {
+        lower: vec![TargetSpec::Linear {
+            device: DeviceId(0),
+            offset_sectors: 0,
+        }],
+        upper: Box::new(TargetSpec::Linear {
+            device: DeviceId(5),
+            offset_sectors: 0,
+        }),
+    });
+    assert!(linear_below.contains("only raid5"), "{linear_below}");
 }

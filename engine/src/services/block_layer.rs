@@ -6,6 +6,13 @@
 //! errors, never routed). Also owns plugging (spec §2.2, Decision 5): when enabled, async IO
 //! waits for the unplug delay, a queue-depth threshold or a sync IO on the same device.
 //!
+//! Stacked devices (see `crate::engine`): devices numbered after the physical ones are
+//! presented by a lower target inside the engine (an md array). Their IOs get tags like any
+//! other but leave through [`BlockLayer::take_stacked`] instead of the platform's outputs,
+//! are never plugged, and their pages are not marked in flight: the lower target is the
+//! device and reads and fills the memory itself. A cancel of one is recorded and not sent
+//! (md cannot cancel a bio); its completion comes back through [`BlockLayer::complete`].
+//!
 //! Deliberately not here: what an IO is for. Each IO names an owner (a dm_io request region,
 //! a raw caller, or nobody — a zombie) and the owner's module decides what its completion
 //! means.
@@ -98,6 +105,10 @@ pub struct BlockLayerStats {
 pub(crate) struct BlockLayer {
     pub now_ns: u64,
     pub devices: Vec<DeviceInfo>,
+    /// Devices `0..physical` are the platform's; the rest are stacked.
+    physical: usize,
+    /// IOs to stacked devices, for the engine to hand to their targets, in order.
+    stacked: VecDeque<DeviceIo>,
     pub arena: Arena,
     pub outputs: VecDeque<Output>,
     ios: Slab<InFlightIo>,
@@ -113,6 +124,8 @@ impl BlockLayer {
         let plugs = vec![DevicePlug::default(); devices.len()];
         BlockLayer {
             now_ns: 0,
+            physical: devices.len(),
+            stacked: VecDeque::new(),
             devices,
             arena,
             outputs: VecDeque::new(),
@@ -127,6 +140,28 @@ impl BlockLayer {
 
     pub fn device(&self, device: DeviceId) -> Option<&DeviceInfo> {
         self.devices.get(usize::from(device.0))
+    }
+
+    /// Adds a stacked device (numbered after every device so far); returns its id.
+    pub fn add_stacked_device(&mut self, info: DeviceInfo) -> DeviceId {
+        let id = DeviceId(u16::try_from(self.devices.len()).expect("device ids fit u16"));
+        self.devices.push(info);
+        self.plugs.push(DevicePlug::default());
+        id
+    }
+
+    /// Devices the platform carries out IO for (the rest are stacked).
+    pub fn physical_devices(&self) -> usize {
+        self.physical
+    }
+
+    fn is_stacked(&self, device: DeviceId) -> bool {
+        usize::from(device.0) >= self.physical
+    }
+
+    /// The next IO for a stacked device.
+    pub fn take_stacked(&mut self) -> Option<DeviceIo> {
+        self.stacked.pop_front()
     }
 
     /// Device IOs submitted and not yet completed (zombies included).
@@ -165,7 +200,10 @@ impl BlockLayer {
             ),
             Op::Flush | Op::Discard => assert!(io.buffer.pages.is_empty()),
         }
-        self.arena.begin_flight(&io.buffer, io.data_sectors());
+        let stacked = self.is_stacked(io.device);
+        if !stacked {
+            self.arena.begin_flight(&io.buffer, io.data_sectors());
+        }
         let key = self.ios.insert(io);
         let tag = IoTag {
             slot: key.index,
@@ -183,7 +221,11 @@ impl BlockLayer {
             buffer: io.buffer.clone(),
         };
         self.stats.submitted += 1;
-        self.queue(device_io);
+        if stacked {
+            self.stacked.push_back(device_io);
+        } else {
+            self.queue(device_io);
+        }
         tag
     }
 
@@ -240,6 +282,11 @@ impl BlockLayer {
         }
         io.cancel_requested = true;
         let device = usize::from(io.device.0);
+        if device >= self.physical {
+            // A stacked target cannot cancel; its completion comes in its time.
+            self.stats.cancels_requested += 1;
+            return;
+        }
         // A held IO has not reached the platform yet: release its queue first.
         if self.held_by_tag.contains_key(&tag) {
             self.unplug(device);
@@ -279,7 +326,9 @@ impl BlockLayer {
                 tag: completion.tag,
             });
         };
-        self.arena.end_flight(&io.buffer, io.data_sectors());
+        if !self.is_stacked(io.device) {
+            self.arena.end_flight(&io.buffer, io.data_sectors());
+        }
         self.stats.completed += 1;
         if matches!(io.owner, IoOwner::Zombie { .. }) {
             self.stats.zombies_completed += 1;
@@ -341,6 +390,9 @@ impl BlockLayer {
         for (key, io) in self.ios.iter() {
             if io.device.0 as usize >= self.devices.len() {
                 return Err(format!("io slot {} names an unknown device", key.index));
+            }
+            if self.is_stacked(io.device) {
+                continue;
             }
             for &page in &io.buffer.pages {
                 if !self.arena.is_in_flight(page) {

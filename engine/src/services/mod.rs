@@ -46,6 +46,8 @@ pub enum ServiceEvent {
     DeviceIoDone {
         caller: Caller,
         tag: IoTag,
+        /// The device the IO went to (the engine routes by it in a stack).
+        device: DeviceId,
         status: IoStatus,
     },
     /// A classic dm_io request completed: the async notify, or (`sync`) the return of the
@@ -195,6 +197,34 @@ impl Services {
     /// The shared page of zeroes kcopyd's zeroing writes from (never freed or written).
     pub fn zero_page(&self) -> PageId {
         self.zero_page
+    }
+
+    /// Adds a device presented by a lower target of a stack (see `crate::engine`), numbered
+    /// after every device so far.
+    pub(crate) fn add_stacked_device(
+        &mut self,
+        info: DeviceInfo,
+    ) -> Result<DeviceId, crate::error::EngineError> {
+        let id = DeviceId(self.bl.devices.len() as u16);
+        info.validate()
+            .map_err(|reason| crate::error::EngineError::BadDevice { device: id, reason })?;
+        if self.bl.devices.len() >= usize::from(u16::MAX) {
+            return Err(crate::error::EngineError::BadConfig {
+                field: "devices",
+                reason: "too many devices for the u16 id space".to_string(),
+            });
+        }
+        Ok(self.bl.add_stacked_device(info))
+    }
+
+    /// Devices the platform carries out IO for; ids from here on are stacked.
+    pub fn physical_devices(&self) -> usize {
+        self.bl.physical_devices()
+    }
+
+    /// The next IO submitted to a stacked device, for the engine to hand to its target.
+    pub(crate) fn take_stacked_io(&mut self) -> Option<crate::io::DeviceIo> {
+        self.bl.take_stacked()
     }
 
     /// Device IOs submitted and not yet completed, zombies included.
@@ -350,6 +380,7 @@ impl Services {
             IoOwner::Raw(caller) => self.events.push_back(ServiceEvent::DeviceIoDone {
                 caller,
                 tag: completion.tag,
+                device: io.device,
                 status: completion.status,
             }),
             IoOwner::DmIo { .. } | IoOwner::Zombie { .. } => {

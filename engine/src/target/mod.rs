@@ -61,9 +61,32 @@ pub enum TargetSpec {
         members: Vec<DeviceId>,
         config: Raid5Config,
     },
+    /// A stack: each `lower` target (raid5) is presented to the targets after it as one more
+    /// device, numbered after the platform's devices in order (the first lower target of an
+    /// engine over 5 devices is `DeviceId(5)`), and `upper` is the volume's target, naming
+    /// those devices like any other (flashcache with `disk: 5`, linear over 5). See
+    /// `crate::engine` for how IO crosses the layers.
+    Stack {
+        lower: Vec<TargetSpec>,
+        upper: Box<TargetSpec>,
+    },
 }
 
 impl TargetSpec {
+    /// The devices the spec names (a stack's: those of every layer).
+    pub fn devices(&self) -> Vec<DeviceId> {
+        match self {
+            TargetSpec::Linear { device, .. } => vec![*device],
+            TargetSpec::Flashcache { ssd, disk, .. } => vec![*ssd, *disk],
+            TargetSpec::Raid5 { members, .. } => members.clone(),
+            TargetSpec::Stack { lower, upper } => lower
+                .iter()
+                .chain([upper.as_ref()])
+                .flat_map(TargetSpec::devices)
+                .collect(),
+        }
+    }
+
     /// A flashcache target with the classic kcopyd client.
     pub fn flashcache(ssd: DeviceId, disk: DeviceId, config: FlashcacheConfig) -> TargetSpec {
         TargetSpec::Flashcache {
@@ -114,12 +137,14 @@ impl Target {
             TargetSpec::Raid5 { members, config } => Ok(Target::Raid5(Box::new(Raid5Target::new(
                 members, config, services,
             )?))),
+            TargetSpec::Stack { .. } => Err(EngineError::BadTarget(
+                "a stack is built by the engine, and stacks do not nest".to_string(),
+            )),
         }
     }
 
     /// The devices this target submits raw IO to and nothing else may use (a raid5 array's
     /// members), for the engine's routing of completions in a stack.
-    #[allow(dead_code)] // the engine's stacking uses it (next step)
     pub fn owned_devices(&self) -> &[DeviceId] {
         match self {
             Target::Raid5(t) => t.members(),
@@ -129,7 +154,6 @@ impl Target {
 
     /// The target as a device an upper target can stack on (raid5 only), see
     /// `crate::engine`.
-    #[allow(dead_code)] // the engine's stacking uses it (next step)
     pub fn stacked_device_info(&self) -> Option<crate::block::DeviceInfo> {
         match self {
             Target::Raid5(t) => Some(t.device_info()),

@@ -62,6 +62,8 @@ pub enum TargetKind {
     Flashcache(Box<FlashcacheConfig>),
     /// md raid5 over every device of the rig, in order.
     Raid5(Box<Raid5Config>),
+    /// Any target spec, as given (a stack); its volume has no single device.
+    Spec(Box<TargetSpec>),
 }
 
 /// Devices, target and what a power loss needs to restart them.
@@ -150,6 +152,11 @@ impl Rig {
         )
     }
 
+    /// `spec` over RAM devices `specs` (20 µs each unless given).
+    pub fn with_spec(seed: u64, specs: Vec<RamSpec>, spec: TargetSpec) -> Rig {
+        Rig::new(specs, TargetKind::Spec(Box::new(spec)), seed)
+    }
+
     /// md raid5 over `members` RAM devices of `member_sectors` each (20 µs per IO).
     pub fn raid5(seed: u64, members: usize, member_sectors: u64, config: Raid5Config) -> Rig {
         const NAMES: [&str; 16] = [
@@ -187,7 +194,7 @@ impl Rig {
         match self.target {
             TargetKind::Linear => Some(DeviceId(0)),
             TargetKind::Flashcache(_) => Some(DeviceId(DISK as u16)),
-            TargetKind::Raid5(_) => None,
+            TargetKind::Raid5(_) | TargetKind::Spec(_) => None,
         }
     }
 
@@ -214,6 +221,7 @@ impl Rig {
                 members: (0..self.specs.len()).map(|m| DeviceId(m as u16)).collect(),
                 config: (**config).clone(),
             },
+            TargetKind::Spec(spec) => (**spec).clone(),
         };
         Engine::new(config, self.platform.device_infos(), target).expect("a valid engine")
     }

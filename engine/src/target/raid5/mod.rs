@@ -118,7 +118,6 @@ impl Raid5Target {
     /// The array as a device an upper target can stack on (see `crate::engine`): its size,
     /// logical block, and a `max_sectors` of one full stripe row of chunks (at least the
     /// block layer's default).
-    #[allow(dead_code)] // the engine's stacking uses it (next step)
     pub fn device_info(&self) -> DeviceInfo {
         let geometry = self.machine.geometry();
         let row_sectors = geometry.chunk_sectors() * geometry.data_members() as u64;

@@ -15,6 +15,8 @@ use dmsim_engine::{DriveOutcome, FlashcacheState};
 use flashcache_support::{
     closed_loop, config, mixed_workload, oracle_observer, read_blocks, run, DeviceSpec, Machine,
 };
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 /// 512 cache blocks after metadata (two 256-way sets).
 const SSD_SECTORS: u64 = 4608;
@@ -30,17 +32,11 @@ fn ram_machine(seed: u64) -> Machine {
     Machine::new(ssd, disk, seed)
 }
 
-/// SplitMix64: the test's own seeded choice of crash points.
+/// The test's own seeded choice of crash points (a ChaCha stream of its own).
 fn crash_points(seed: u64, count: usize, total_inputs: u64) -> Vec<u64> {
-    let mut state = seed;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut points: Vec<u64> = (0..count)
-        .map(|_| {
-            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            1 + (z ^ (z >> 31)) % total_inputs
-        })
+        .map(|_| 1 + rng.next_u64() % total_inputs)
         .collect();
     points.sort_unstable();
     points

@@ -232,8 +232,9 @@ impl<R: RngCore> WorkloadGenerator<R> {
             } => {
                 if self.issued > 0 {
                     let uniform: f64 = self.rng.random();
-                    // 1 - u lies in (0, 1], so the gap is finite and non-negative.
-                    let gap_s = -(1.0 - uniform).ln() / requests_per_second;
+                    // 1 - u lies in (0, 1], so the gap is finite and non-negative. libm,
+                    // not the platform's ln, keeps the gaps bit-identical on any libc.
+                    let gap_s = -libm::log(1.0 - uniform) / requests_per_second;
                     self.clock_ns = self
                         .clock_ns
                         .saturating_add((gap_s * NS_PER_S).round() as u64);

@@ -6,6 +6,10 @@
 //! rounded rank with a cheap test. Setup is O(1), so spans of billions of slots cost nothing
 //! to prepare. This module owns only the sampler; mapping ranks to addresses is the
 //! generator's.
+//!
+//! Every transcendental goes through `libm` (a pure-Rust port of musl's math), not the
+//! platform's libm: the sampled ranks must be bit-identical on any libc, or the same
+//! scenario and seed would give different runs on different machines.
 
 use rand::{Rng, RngCore};
 
@@ -25,7 +29,7 @@ pub struct ZipfSampler {
 /// log(1 + x) / x, accurate near 0.
 fn log1p_over_x(x: f64) -> f64 {
     if x.abs() > 1e-8 {
-        x.ln_1p() / x
+        libm::log1p(x) / x
     } else {
         1.0 - x * (0.5 - x * (1.0 / 3.0 - 0.25 * x))
     }
@@ -34,7 +38,7 @@ fn log1p_over_x(x: f64) -> f64 {
 /// (exp(x) - 1) / x, accurate near 0.
 fn expm1_over_x(x: f64) -> f64 {
     if x.abs() > 1e-8 {
-        x.exp_m1() / x
+        libm::expm1(x) / x
     } else {
         1.0 + x * 0.5 * (1.0 + x / 3.0 * (1.0 + 0.25 * x))
     }
@@ -61,19 +65,19 @@ impl ZipfSampler {
 
     /// The density x^-theta.
     fn h(&self, x: f64) -> f64 {
-        (-self.theta * x.ln()).exp()
+        libm::exp(-self.theta * libm::log(x))
     }
 
     /// H(x) = ∫₁ˣ t^-theta dt (ln x when theta = 1), written to stay accurate near theta = 1.
     fn h_integral(&self, x: f64) -> f64 {
-        let log_x = x.ln();
+        let log_x = libm::log(x);
         expm1_over_x((1.0 - self.theta) * log_x) * log_x
     }
 
     fn h_integral_inverse(&self, x: f64) -> f64 {
         // Clamp guards against rounding pushing the argument just below the domain.
         let t = (x * (1.0 - self.theta)).max(-1.0);
-        (log1p_over_x(t) * x).exp()
+        libm::exp(log1p_over_x(t) * x)
     }
 
     /// Number of ranks.

@@ -13,6 +13,8 @@ use crate::flashcache::io::{
     IoOp, KcopydRequest,
 };
 use crate::flashcache::persist::{Setup, SetupError, SetupStatus};
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 
 /// What one 512-byte sector of a simulated device holds.
@@ -150,7 +152,8 @@ pub struct Harness {
     truth: BTreeMap<u64, SectorTruth>,
     next_bio: u64,
     clock: u64,
-    rng: u64,
+    /// Picks among outstanding requests in shuffled order (seeded, so runs repeat).
+    rng: ChaCha8Rng,
     /// Every request the target emitted, for tests that look at the IO pattern.
     pub log: Vec<CacheRequest>,
     pub check_invariants: bool,
@@ -251,7 +254,7 @@ impl Harness {
             truth: BTreeMap::new(),
             next_bio: 1,
             clock: 0,
-            rng: 0,
+            rng: ChaCha8Rng::seed_from_u64(0),
             log: Vec::new(),
             check_invariants: true,
         }
@@ -259,7 +262,7 @@ impl Harness {
 
     pub fn shuffled(mut self, seed: u64) -> Harness {
         self.order = Order::Shuffled(seed);
-        self.rng = seed | 1;
+        self.rng = ChaCha8Rng::seed_from_u64(seed);
         self
     }
 
@@ -269,13 +272,7 @@ impl Harness {
     }
 
     fn random(&mut self, bound: usize) -> usize {
-        // xorshift64*: deterministic and good enough to pick among outstanding requests.
-        let mut x = self.rng;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng = x;
-        (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % bound.max(1)
+        (self.rng.next_u64() % bound.max(1) as u64) as usize
     }
 
     /// Submit a bio; returns its id. Writes carry a fresh version in every sector.

@@ -2,7 +2,9 @@
 //! `--set KEY=VALUE` settings) become a flashcache configuration and device parameters.
 //!
 //! `--set KEY=VALUE` routes by prefix: `ssd.…` and `hdd.…` override the device models' dotted
-//! parameters (see `dmsim devices list` and the presets' JSON); `table.…` a table-line field
+//! parameters (see `dmsim devices list` and the presets' JSON; with `--hdd-raid5`, `hdd.…`
+//! applies to every member); `raid5.…` an md tunable of the array (`raid5.stripe_cache_size`,
+//! `raid5.layout`, `raid5.preread_bypass_threshold`); `table.…` a table-line field
 //! (`table.disk_assoc_sectors`, `table.md_block_size_sectors`); any other key a flashcache
 //! tunable (`dirty_thresh_pct`, `max_clean_ios_set`, `skip_seq_thresh_kb`, …) or option
 //! (`honor_flush`, `fallow_timer`, `ssd_timeout_ns`, …) by its name.
@@ -13,6 +15,8 @@ use dmsim_engine::flashcache::{
     Associativity, CacheMode, FlashcacheConfig, Persistence, ReclaimPolicy, TableLine, MAX_ASSOC,
     MIN_ASSOC,
 };
+use dmsim_engine::raid5::{Geometry, Raid5Config};
+use dmsim_engine::DeviceInfo;
 use dmsim_models::presets::{self, set_json_path, DeviceParams};
 use serde::Serialize;
 
@@ -78,8 +82,16 @@ pub struct CacheArgs {
     #[arg(long)]
     pub ssd: Option<String>,
     /// Simulated HDD (disk) preset; the volume has its size [default: hdd-7200].
-    #[arg(long)]
+    #[arg(long, conflicts_with = "hdd_raid5")]
     pub hdd: Option<String>,
+    /// The disk is an md raid5 array of N simulated members of one preset, as NxPRESET
+    /// (`4xhdd-7200`, 3 to 16 members, left-symmetric); the volume is the array.
+    #[arg(long, value_name = "NxPRESET")]
+    pub hdd_raid5: Option<String>,
+    /// Chunk size of the --hdd-raid5 array, a power of two of at least 4k [default: 512k,
+    /// mdadm's].
+    #[arg(long, value_parser = parse_size)]
+    pub chunk: Option<u64>,
     /// Cache block size, a power of two from 512 bytes [default: 4k, flashcache's].
     #[arg(long, value_parser = parse_size)]
     pub block_size: Option<u64>,
@@ -95,6 +107,15 @@ pub struct CacheArgs {
     pub assoc: Option<String>,
 }
 
+/// The disk as an md raid5 array: `members` simulated devices of the `hdd` preset.
+#[derive(Clone, Debug)]
+pub struct Raid5Setup {
+    pub members: usize,
+    pub config: Raid5Config,
+    /// The array's size in sectors (the volume's).
+    pub array_sectors: u64,
+}
+
 /// Everything a cache run needs, resolved from flags.
 #[derive(Clone, Debug)]
 pub struct CacheSetup {
@@ -103,6 +124,8 @@ pub struct CacheSetup {
     pub hdd_name: String,
     pub hdd: DeviceParams,
     pub cache: FlashcacheConfig,
+    /// `Some` when the disk is an md raid5 array of `hdd` members (`--hdd-raid5`).
+    pub raid5: Option<Raid5Setup>,
     /// Things the user should know about the setup (a clamped tunable, presets that look
     /// swapped); printed as warnings before the run.
     pub warnings: Vec<String>,
@@ -131,9 +154,30 @@ impl CacheArgs {
                 .transpose()
         };
         let explicit_size = self.cache_size.is_some() || self.cache_blocks.is_some();
+        // A flag wins over the scenario: --hdd over the scenario's array, and back.
+        let hdd_raid5 = match (&self.hdd_raid5, &self.hdd) {
+            (Some(raid), _) => Some(raid.clone()),
+            (None, Some(_)) => None,
+            (None, None) => scenario.devices.hdd_raid5.clone(),
+        };
+        let hdd = match hdd_raid5 {
+            Some(_) => None,
+            None => self.hdd.clone().or(Some(scenario.devices.hdd.clone())),
+        };
+        let chunk = match self.chunk {
+            Some(bytes) => Some(bytes),
+            None => scenario
+                .devices
+                .chunk
+                .as_deref()
+                .map(|t| parse_size(t).map_err(|e| format!("scenario field `devices.chunk`: {e}")))
+                .transpose()?,
+        };
         Ok(CacheArgs {
             ssd: self.ssd.clone().or(Some(scenario.devices.ssd.clone())),
-            hdd: self.hdd.clone().or(Some(scenario.devices.hdd.clone())),
+            hdd,
+            hdd_raid5,
+            chunk,
             block_size: self
                 .block_size
                 .or(size("block_size", &scenario.cache.block_size)?),
@@ -159,9 +203,25 @@ impl CacheArgs {
         sets: &[(String, String)],
     ) -> Result<CacheSetup, String> {
         let ssd_name = self.ssd.clone().unwrap_or_else(|| "ssd-nvme".to_string());
-        let hdd_name = self.hdd.clone().unwrap_or_else(|| "hdd-7200".to_string());
+        let raid = self.hdd_raid5.as_deref().map(parse_hdd_raid5).transpose()?;
+        if self.chunk.is_some() && raid.is_none() {
+            return Err(
+                "--chunk is the chunk size of an --hdd-raid5 array; give --hdd-raid5 \
+                        NxPRESET too"
+                    .to_string(),
+            );
+        }
+        let hdd_name = match &raid {
+            Some((_, preset)) => preset.clone(),
+            None => self.hdd.clone().unwrap_or_else(|| "hdd-7200".to_string()),
+        };
         let mut ssd = presets::find(&ssd_name).map_err(|e| format!("--ssd: {e}"))?;
-        let mut hdd = presets::find(&hdd_name).map_err(|e| format!("--hdd: {e}"))?;
+        let hdd_flag = if raid.is_some() {
+            "--hdd-raid5"
+        } else {
+            "--hdd"
+        };
+        let mut hdd = presets::find(&hdd_name).map_err(|e| format!("{hdd_flag}: {e}"))?;
         let block_size = self.block_size.unwrap_or(4096);
         if !block_size.is_power_of_two() || block_size < 512 {
             return Err(format!(
@@ -197,23 +257,68 @@ impl CacheArgs {
         table.write_only = write_only;
         let mut cache = FlashcacheConfig::new(table);
         cache.tunables.reclaim_policy = policy.policy();
+        let chunk_bytes = self.chunk.unwrap_or(512 << 10);
+        let mut raid_config = Raid5Config::new(chunk_bytes / 512);
         for (key, value) in sets {
+            if let Some(rest) = key.strip_prefix("raid5.") {
+                if raid.is_none() {
+                    return Err(format!(
+                        "--set {key}={value}: raid5.… settings need an --hdd-raid5 array"
+                    ));
+                }
+                patch(&mut raid_config, rest, value)
+                    .map_err(|e| format!("--set {key}={value}: {e}"))?;
+                continue;
+            }
             apply_set(&mut ssd, &mut hdd, &mut cache, key, value)
                 .map_err(|e| format!("--set {key}={value}: {e}"))?;
         }
         warnings.extend(clamp_tunables(&mut cache, sets));
-        // The volume is the disk.
-        let hdd_sectors = hdd
+        // The volume is the disk (or the array of disks).
+        let flag = if raid.is_some() {
+            "--hdd-raid5"
+        } else {
+            "--hdd"
+        };
+        let hdd_model = hdd
             .build(Box::new(dmsim_sim::streams::stream(0, "capacity-probe")))
-            .map_err(|e| format!("--hdd: {e}"))?
-            .capacity_sectors();
-        cache.table.target_sectors = hdd_sectors;
+            .map_err(|e| format!("{flag}: {e}"))?;
+        let hdd_sectors = hdd_model.capacity_sectors();
+        let raid5 = match raid {
+            None => None,
+            Some((members, _)) => {
+                if !chunk_bytes.is_multiple_of(512) {
+                    return Err(format!(
+                        "--chunk {chunk_bytes}: not a whole number of sectors"
+                    ));
+                }
+                let info = DeviceInfo::new(hdd_sectors, hdd_model.logical_block_size());
+                let geometry = Geometry::new(
+                    &vec![info; members],
+                    raid_config.chunk_sectors,
+                    raid_config.layout,
+                )
+                .map_err(|e| match e {
+                    dmsim_engine::raid5::Raid5ConfigError::Chunk { .. } => format!(
+                        "--chunk {chunk_bytes}: a raid5 chunk is a power of two of at least 4k"
+                    ),
+                    other => format!("--hdd-raid5: {other}"),
+                })?;
+                Some(Raid5Setup {
+                    members,
+                    config: raid_config,
+                    array_sectors: geometry.array_sectors(),
+                })
+            }
+        };
+        cache.table.target_sectors = raid5.as_ref().map_or(hdd_sectors, |r| r.array_sectors);
         Ok(CacheSetup {
             ssd_name,
             ssd,
             hdd_name,
             hdd,
             cache,
+            raid5,
             warnings,
         })
     }
@@ -257,6 +362,26 @@ impl CacheSetup {
             crate::memory::available_memory_bytes(),
         )
     }
+}
+
+/// `--hdd-raid5 NxPRESET`: the member count and the members' preset.
+pub fn parse_hdd_raid5(text: &str) -> Result<(usize, String), String> {
+    let parsed = text
+        .split_once('x')
+        .and_then(|(count, preset)| Some((count.parse::<usize>().ok()?, preset)))
+        .filter(|(_, preset)| !preset.is_empty());
+    let Some((members, preset)) = parsed else {
+        return Err(format!(
+            "--hdd-raid5 {text}: expected NxPRESET, the member count and a disk preset, e.g. \
+             4xhdd-7200"
+        ));
+    };
+    if !(3..=16).contains(&members) {
+        return Err(format!(
+            "--hdd-raid5 {text}: a raid5 array has 3 to 16 members, got {members}"
+        ));
+    }
+    Ok((members, preset.to_string()))
 }
 
 /// `--assoc`: a power of two in flashcache's range, or `full`.

@@ -181,11 +181,37 @@ fn run_cache_guarded<I: Iterator<Item = TraceRecord>>(
     config: serde_json::Value,
     progress: &mut dyn FnMut(u64),
 ) -> Result<CacheRunOutput, String> {
+    let stripe_cache_pages = setup.raid5.as_ref().map_or(0, |r| {
+        r.config.stripe_cache_size.saturating_mul(r.members as u32)
+    });
     let engine_config = EngineConfig {
-        arena_pages: ARENA_PAGES,
+        arena_pages: ARENA_PAGES.saturating_add(stripe_cache_pages),
         ..EngineConfig::default()
     };
-    let target = TargetSpec::flashcache(DeviceId(0), DeviceId(1), setup.cache.clone());
+    let target = match &setup.raid5 {
+        None => TargetSpec::flashcache(DeviceId(0), DeviceId(1), setup.cache.clone()),
+        // Devices: the SSD, the members, then the array (stacked, after the platform's).
+        Some(raid) => TargetSpec::Stack {
+            lower: vec![TargetSpec::Raid5 {
+                members: (1..=raid.members).map(|m| DeviceId(m as u16)).collect(),
+                config: raid.config.clone(),
+            }],
+            upper: Box::new(TargetSpec::flashcache(
+                DeviceId(0),
+                DeviceId(raid.members as u16 + 1),
+                setup.cache.clone(),
+            )),
+        },
+    };
+    let mut config = config;
+    if let Some(raid) = &setup.raid5 {
+        config["raid5"] = serde_json::json!({
+            "members": raid.members,
+            "member": setup.hdd_name,
+            "config": raid.config,
+            "array_sectors": raid.array_sectors,
+        });
+    }
     let mut source = RecordSource::new(records, pacing);
     if let Some(stop) = stop_at_ns {
         source = source.stop_at(stop);
@@ -210,11 +236,33 @@ fn run_cache_guarded<I: Iterator<Item = TraceRecord>>(
                 .cache_size_sectors
                 .min(ssd.capacity_sectors());
             ssd.precondition(cache_sectors);
-            let hdd = SimDevice::new("hdd", hdd_model);
-            let mut platform = SimPlatform::new(vec![ssd, hdd]);
+            let (platform, verifier) = match &setup.raid5 {
+                None => {
+                    let hdd = SimDevice::new("hdd", hdd_model);
+                    let verifier =
+                        Verifier::new(&["ssd", "hdd"], true).with_volume_device(DeviceId(1), 0);
+                    (SimPlatform::new(vec![ssd, hdd]), verifier)
+                }
+                Some(raid) => {
+                    // Member 0 uses the stream an HDD always had; each other its own.
+                    let mut devices = vec![ssd, SimDevice::new("hdd0", hdd_model)];
+                    let mut names = vec!["ssd".to_string(), "hdd0".to_string()];
+                    for member in 1..raid.members {
+                        let model = setup
+                            .hdd
+                            .build(Box::new(stream(seed, &format!("device.hdd{member}"))))
+                            .map_err(|e| format!("--hdd-raid5 {}: {e}", setup.hdd_name))?;
+                        names.push(format!("hdd{member}"));
+                        devices.push(SimDevice::new(format!("hdd{member}"), model));
+                    }
+                    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                    // The volume is striped with parity: no device holds it sector for sector.
+                    (SimPlatform::new(devices), Verifier::new(&names, true))
+                }
+            };
+            let mut platform = platform;
             let mut engine = Engine::new(engine_config, platform.device_infos(), target)
                 .map_err(|e| format!("cannot build the cache: {e}"))?;
-            let verifier = Verifier::new(&["ssd", "hdd"], true).with_volume_device(DeviceId(1), 0);
             let output = drive_cache(
                 &mut engine,
                 &mut platform,
@@ -226,6 +274,9 @@ fn run_cache_guarded<I: Iterator<Item = TraceRecord>>(
             )?;
             check_sim_violations(&platform)?;
             Ok(output)
+        }
+        CacheDevices::Real { .. } if setup.raid5.is_some() => {
+            Err("--hdd-raid5 runs on simulated members only (no --real yet)".to_string())
         }
         CacheDevices::Real { ssd, hdd } => {
             let mut source = source.with_write_id_base(real_run_write_id_base());
@@ -324,7 +375,17 @@ fn drive_cache<P: Platform, I: Iterator<Item = TraceRecord>>(
     stats.insert("cached_blocks".to_string(), gauges.cached_blocks);
     stats.insert("nr_dirty".to_string(), gauges.nr_dirty);
     stats.insert("size_blocks".to_string(), gauges.size_blocks);
-    let status_text = engine.target_status().text;
+    let mut status_text = engine.target_status().text;
+    for (device, status) in engine.stacked_status() {
+        stats.extend(
+            status
+                .counters
+                .iter()
+                .chain(&status.gauges)
+                .map(|(name, value)| (format!("{}.{name}", status.kind), *value)),
+        );
+        status_text.push_str(&format!("\n{device}: {}", status.text));
+    }
     Ok(CacheRunOutput {
         report: verifier.finish(label, config, stats, end_ns),
         status_text,

@@ -108,6 +108,13 @@ pub struct DevicesSpec {
     pub ssd: String,
     #[serde(default = "default_hdd")]
     pub hdd: String,
+    /// The disk as an md raid5 array of simulated members, `NxPRESET` (`4xhdd-7200`);
+    /// replaces `hdd`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hdd_raid5: Option<String>,
+    /// The array's chunk size (`64k`; mdadm's default 512k).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk: Option<String>,
 }
 
 fn default_ssd() -> String {
@@ -123,6 +130,8 @@ impl Default for DevicesSpec {
         DevicesSpec {
             ssd: default_ssd(),
             hdd: default_hdd(),
+            hdd_raid5: None,
+            chunk: None,
         }
     }
 }

@@ -188,7 +188,78 @@ pub fn run(args: RunArgs) -> CliResult {
         offset_sectors: 0,
     };
     let drive_options = DriveOptions::default();
-    let (device_name, platform_name, drive_report, verifier) = if args.real {
+    let mut stats = BTreeMap::new();
+    let mut notes = Vec::new();
+    if args.real && args.cache.hdd_raid5.is_some() {
+        return Err("--hdd-raid5 runs on simulated members only (no --real yet)".into());
+    }
+    let (device_name, platform_name, drive_report, verifier) = if let Some(raid_text) =
+        &args.cache.hdd_raid5
+    {
+        let (members, preset) = crate::cache_args::parse_hdd_raid5(raid_text)?;
+        let mut params = presets::find(&preset).map_err(|e| format!("--hdd-raid5: {e}"))?;
+        super::devices::apply_sets(&mut params, &args.sets)?;
+        let chunk_bytes = args.cache.chunk.unwrap_or(512 << 10);
+        let config = dmsim_engine::raid5::Raid5Config::new(chunk_bytes / 512);
+        if !chunk_bytes.is_power_of_two() || chunk_bytes < 4096 {
+            return Err(format!(
+                "--chunk {chunk_bytes}: a raid5 chunk is a power of two of at least 4k"
+            )
+            .into());
+        }
+        let mut devices = Vec::with_capacity(members);
+        let mut names = Vec::with_capacity(members);
+        for member in 0..members {
+            let model = params.build(Box::new(stream(args.seed, &format!("device.{member}"))))?;
+            names.push(format!("{preset}.{member}"));
+            devices.push(SimDevice::new(format!("{preset}.{member}"), model));
+        }
+        let mut platform = SimPlatform::new(devices);
+        // Linear over the array, which is the device after the members.
+        let spec = TargetSpec::Stack {
+            lower: vec![TargetSpec::Raid5 {
+                members: (0..members).map(|m| DeviceId(m as u16)).collect(),
+                config: config.clone(),
+            }],
+            upper: Box::new(TargetSpec::Linear {
+                device: DeviceId(members as u16),
+                offset_sectors: 0,
+            }),
+        };
+        let engine_config = EngineConfig {
+            arena_pages: engine_config
+                .arena_pages
+                .saturating_add(config.stripe_cache_size * members as u32),
+            ..engine_config
+        };
+        let mut engine = Engine::new(engine_config, platform.device_infos(), spec)
+            .map_err(|e| format!("--hdd-raid5 {raid_text}: {e}"))?;
+        let capacity_bytes = engine.volume_sectors() * 512;
+        let span_bytes = args.span.unwrap_or(capacity_bytes);
+        check_span(span_bytes, capacity_bytes, args.bs)?;
+        let mut source = workload_source(&args, span_bytes)?;
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let mut verifier = Verifier::new(&names, true);
+        let report = drive(
+            &mut engine,
+            &mut platform,
+            &mut source,
+            &mut verifier,
+            &drive_options,
+        )?;
+        check_sim_violations(&platform)?;
+        for (device, status) in engine.stacked_status() {
+            stats.extend(
+                status
+                    .counters
+                    .iter()
+                    .chain(&status.gauges)
+                    .map(|(name, value)| (format!("{}.{name}", status.kind), *value)),
+            );
+            notes.push(format!("{device}: {}", status.text));
+        }
+        (format!("raid5 {raid_text}"), "sim", report, verifier)
+    } else if args.real {
         let path = args
             .dev
             .clone()
@@ -266,15 +337,11 @@ pub fn run(args: RunArgs) -> CliResult {
     let summary = verifier.finish(
         &format!("linear/{}", args.workload.name()),
         config,
-        BTreeMap::new(),
+        stats,
         drive_report.end_ns,
     );
-    emit(
-        &summary,
-        &[format!("failed bios {failed_bios}")],
-        args.out.as_deref(),
-        args.json,
-    )?;
+    notes.insert(0, format!("failed bios {failed_bios}"));
+    emit(&summary, &notes, args.out.as_deref(), args.json)?;
     if let Some(e) = first_error {
         return Err(format!(
             "data verification failed: {} bad read(s); first: {e}",

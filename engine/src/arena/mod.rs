@@ -344,6 +344,15 @@ impl Arena {
         }
     }
 
+    /// Copies sector contents out of `buffer` without the in-flight check: a device reading
+    /// the memory of a write (other devices may be reading the same pages, as when one
+    /// buffer is written to two devices).
+    pub fn io_read_sectors(&self, buffer: &Buffer, sectors: u64, out: &mut Vec<SectorContent>) {
+        for (page, index) in buffer.sector_slots(sectors) {
+            out.push(self.io_sector(page, index));
+        }
+    }
+
     /// Sets sector `index` of `page` (a simulated read delivering data).
     pub fn io_set_sector(&mut self, page: PageId, index: usize, content: SectorContent) {
         let meta = &mut self.meta[page.index()];

@@ -285,7 +285,9 @@ impl Raid5 {
             let segments: Vec<BioSegment> = dev.towrite.drain(..).collect();
             for segment in &segments {
                 let mut contents = Vec::with_capacity(segment.sectors as usize);
-                arena.read_sectors(&segment.buffer, u64::from(segment.sectors), &mut contents);
+                // The array reads its write's memory as a device does: another device may
+                // be writing the same pages (flashcache writethrough over a stacked array).
+                arena.io_read_sectors(&segment.buffer, u64::from(segment.sectors), &mut contents);
                 arena.write_sectors(
                     &page.slice(u64::from(segment.page_offset), u64::from(segment.sectors)),
                     &contents,

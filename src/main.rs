@@ -51,7 +51,7 @@ enum Command {
     Devices(cmd::devices::DevicesCommand),
     /// Drive a target with a generated workload, every read verified by the data oracle;
     /// prints a summary and writes DIR/summary.json with --out.
-    Run(cmd::run::RunArgs),
+    Run(Box<cmd::run::RunArgs>),
     /// Replay a block trace through a simulated flashcache (SSD over HDD), every read
     /// verified; prints a summary and writes DIR/summary.json with --out.
     Replay(Box<cmd::replay::ReplayArgs>),
@@ -74,7 +74,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Devices(c) => cmd::devices::run(c),
-        Command::Run(args) => cmd::run::run(args),
+        Command::Run(args) => cmd::run::run(*args),
         Command::Replay(args) => cmd::replay::run(*args),
         Command::Compare(args) => cmd::compare::run(*args),
         Command::Merge(args) => cmd::merge::run(args),

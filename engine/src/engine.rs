@@ -345,6 +345,14 @@ impl Engine {
         self.target.anomalies()
     }
 
+    /// Frees the services' zero page, which every engine keeps: a broken invariant that no
+    /// input can cause (tests of the invariant checks only).
+    #[cfg(test)]
+    pub(crate) fn break_an_invariant(&mut self) {
+        let zero_page = self.services.zero_page();
+        self.services.arena_mut().release(zero_page);
+    }
+
     /// Reports an anomaly as the target would (tests of the policy only).
     #[cfg(test)]
     pub(crate) fn inject_anomaly(&mut self, description: &str) {

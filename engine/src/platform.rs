@@ -140,6 +140,11 @@ pub enum DriveError {
 ///
 /// A run during which the engine recorded anomalies ([`crate::AnomalyPolicy::Record`]) ends
 /// in [`DriveError::Anomalies`], whatever its outcome.
+///
+/// Whatever [`DriveOptions::check_invariants`] says, the engine's invariants are checked once
+/// when the run finishes or stalls, so a run never reports success over a broken engine. Not
+/// at a time or input limit: callers that drive in slices would pay the check (linear in the
+/// cache's blocks) once per slice.
 pub fn drive<P: Platform, S: BioSource, O: DriveObserver>(
     engine: &mut Engine,
     platform: &mut P,
@@ -148,14 +153,26 @@ pub fn drive<P: Platform, S: BioSource, O: DriveObserver>(
     options: &DriveOptions,
 ) -> Result<DriveReport, DriveError> {
     let report = drive_until_done(engine, platform, source, observer, options)?;
-    if engine.anomalies().is_empty() {
-        Ok(report)
-    } else {
-        Err(DriveError::Anomalies {
+    // Anomalies first: they also break the invariants, and their error keeps the report.
+    if !engine.anomalies().is_empty() {
+        return Err(DriveError::Anomalies {
             anomalies: engine.anomalies().to_vec(),
             report: Box::new(report),
-        })
+        });
     }
+    if matches!(
+        report.outcome,
+        DriveOutcome::Finished | DriveOutcome::Stalled { .. }
+    ) {
+        engine
+            .check_invariants()
+            .map_err(|violation| DriveError::Invariant {
+                now_ns: report.end_ns,
+                inputs: report.inputs,
+                violation,
+            })?;
+    }
+    Ok(report)
 }
 
 fn drive_until_done<P: Platform, S: BioSource, O: DriveObserver>(
@@ -401,5 +418,37 @@ mod anomaly_tests {
             engine.check_invariants().is_err(),
             "the invariants report recorded anomalies too"
         );
+    }
+
+    #[test]
+    fn a_finished_run_over_broken_invariants_fails_without_asking() {
+        let mut engine = writethrough_engine(AnomalyPolicy::Record);
+        engine.break_an_invariant();
+        let result = drive(
+            &mut engine,
+            &mut NoDevices,
+            &mut NoBios,
+            &mut (),
+            &DriveOptions::default(),
+        );
+        match result {
+            Err(DriveError::Invariant { violation, .. }) => {
+                assert!(violation.to_string().contains("zero page"), "{violation}");
+            }
+            other => panic!("expected an invariant error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_run_stopped_at_its_time_limit_is_not_checked_yet() {
+        let mut engine = writethrough_engine(AnomalyPolicy::Record);
+        engine.break_an_invariant();
+        let options = DriveOptions {
+            time_limit_ns: Some(0),
+            ..DriveOptions::default()
+        };
+        let report = drive(&mut engine, &mut NoDevices, &mut NoBios, &mut (), &options)
+            .expect("a time-limited slice skips the check (it comes when the run finishes)");
+        assert_eq!(report.outcome, crate::DriveOutcome::TimeLimit);
     }
 }

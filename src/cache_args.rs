@@ -105,6 +105,11 @@ pub struct CacheArgs {
     /// flashcache) [default: 512].
     #[arg(long)]
     pub assoc: Option<String>,
+    /// Simulated devices only: completions due at the same virtual nanosecond reach the
+    /// engine in an order drawn from SEED instead of device order. Different seeds reach
+    /// interleavings the fixed order never shows; the same seed gives the same run.
+    #[arg(long, value_name = "SEED")]
+    pub perturb_ties: Option<u64>,
 }
 
 /// The disk as an md raid5 array: `members` simulated devices of the `hdd` preset.
@@ -126,6 +131,8 @@ pub struct CacheSetup {
     pub cache: FlashcacheConfig,
     /// `Some` when the disk is an md raid5 array of `hdd` members (`--hdd-raid5`).
     pub raid5: Option<Raid5Setup>,
+    /// `--perturb-ties`: the seed that orders simultaneous completions (simulation only).
+    pub perturb_ties_seed: Option<u64>,
     /// Things the user should know about the setup (a clamped tunable, presets that look
     /// swapped); printed as warnings before the run.
     pub warnings: Vec<String>,
@@ -192,6 +199,7 @@ impl CacheArgs {
                 scenario.cache.cache_blocks
             },
             assoc: self.assoc.clone().or(scenario.cache.assoc.clone()),
+            perturb_ties: self.perturb_ties.or(scenario.perturb_ties_seed),
         })
     }
 
@@ -319,6 +327,7 @@ impl CacheArgs {
             hdd,
             cache,
             raid5,
+            perturb_ties_seed: self.perturb_ties,
             warnings,
         })
     }

@@ -16,7 +16,7 @@ use dmsim_reports::RunReport;
 use dmsim_scenarios::source::{Pacing, RecordSource};
 use dmsim_scenarios::traces::TraceRecord;
 use dmsim_sim::device::SimDevice;
-use dmsim_sim::platform::SimPlatform;
+use dmsim_sim::platform::{SimOptions, SimPlatform};
 use dmsim_sim::streams::stream;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -236,12 +236,12 @@ fn run_cache_guarded<I: Iterator<Item = TraceRecord>>(
                 .cache_size_sectors
                 .min(ssd.capacity_sectors());
             ssd.precondition(cache_sectors);
-            let (platform, verifier) = match &setup.raid5 {
+            let (devices, verifier) = match &setup.raid5 {
                 None => {
                     let hdd = SimDevice::new("hdd", hdd_model);
                     let verifier =
                         Verifier::new(&["ssd", "hdd"], true).with_volume_device(DeviceId(1), 0);
-                    (SimPlatform::new(vec![ssd, hdd]), verifier)
+                    (vec![ssd, hdd], verifier)
                 }
                 Some(raid) => {
                     // Member 0 uses the stream an HDD always had; each other its own.
@@ -257,10 +257,13 @@ fn run_cache_guarded<I: Iterator<Item = TraceRecord>>(
                     }
                     let names: Vec<&str> = names.iter().map(String::as_str).collect();
                     // The volume is striped with parity: no device holds it sector for sector.
-                    (SimPlatform::new(devices), Verifier::new(&names, true))
+                    (devices, Verifier::new(&names, true))
                 }
             };
-            let mut platform = platform;
+            let options = SimOptions {
+                perturb_ties_seed: setup.perturb_ties_seed,
+            };
+            let mut platform = SimPlatform::with_options(devices, options);
             let mut engine = Engine::new(engine_config, platform.device_infos(), target)
                 .map_err(|e| format!("cannot build the cache: {e}"))?;
             let output = drive_cache(

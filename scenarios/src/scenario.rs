@@ -25,6 +25,10 @@ pub struct Scenario {
     /// Seed of every random stream of every run.
     #[serde(default = "default_seed")]
     pub seed: u64,
+    /// Simulated devices: completions due at the same nanosecond reach the engine in an
+    /// order drawn from this seed instead of device order (`--perturb-ties`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perturb_ties_seed: Option<u64>,
     pub input: Input,
     #[serde(default)]
     pub pacing: PacingSpec,
@@ -382,6 +386,25 @@ mod tests {
             text.starts_with("s.json:2:") && text.contains("field `cache.cache_size`"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_tie_perturbation_seed_is_optional_and_kept() {
+        let plain = Scenario::parse(r#"{"name": "x", "input": {"trace": {"path": "t"}}}"#, "s")
+            .expect("valid");
+        assert_eq!(plain.perturb_ties_seed, None);
+        let perturbed = Scenario::parse(
+            r#"{"name": "x", "perturb_ties_seed": 9, "input": {"trace": {"path": "t"}}}"#,
+            "s",
+        )
+        .expect("valid");
+        assert_eq!(perturbed.perturb_ties_seed, Some(9));
+        let wrong = Scenario::parse(
+            r#"{"name": "x", "perturb_ties_seed": "nine", "input": {"trace": {"path": "t"}}}"#,
+            "s",
+        )
+        .expect_err("a seed is a number");
+        assert!(wrong.to_string().contains("perturb_ties_seed"), "{wrong}");
     }
 
     #[test]

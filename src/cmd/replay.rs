@@ -78,6 +78,11 @@ pub enum ExistingCacheArg {
     ForceCreate,
 }
 
+/// The refusal of `--perturb-ties` with `--real`.
+pub const PERTURB_TIES_IS_SIM_ONLY: &str = "--perturb-ties orders completions that simulated \
+    devices deliver at the same virtual nanosecond; real devices have no such ties: drop \
+    --perturb-ties or --real";
+
 impl RealCacheArgs {
     /// The devices of a cache run, opened; adjusts `setup` to their sizes (the volume is the
     /// disk; without --cache-size/--cache-blocks the cache is the whole SSD).
@@ -88,6 +93,9 @@ impl RealCacheArgs {
     ) -> Result<CacheDevices, Box<dyn std::error::Error>> {
         if !self.real {
             return Ok(CacheDevices::Sim);
+        }
+        if setup.perturb_ties_seed.is_some() {
+            return Err(PERTURB_TIES_IS_SIM_ONLY.into());
         }
         let (Some(ssd_path), Some(hdd_path)) = (&self.ssd_dev, &self.hdd_dev) else {
             return Err("--real needs --ssd-dev PATH and --hdd-dev PATH".into());
@@ -202,7 +210,7 @@ pub fn run_config(
     pacing: serde_json::Value,
     seed: u64,
 ) -> serde_json::Value {
-    serde_json::json!({
+    let mut config = serde_json::json!({
         "trace": trace,
         "mode": mode.name(),
         "policy": policy.name(),
@@ -213,7 +221,12 @@ pub fn run_config(
         "flashcache": setup.cache,
         "deviations": setup.cache.options.deviations(),
         "devices": { "ssd": setup.ssd, "hdd": setup.hdd },
-    })
+    });
+    // Only when given: runs without it keep the configuration they always had.
+    if let Some(seed) = setup.perturb_ties_seed {
+        config["perturb_ties_seed"] = seed.into();
+    }
+    config
 }
 
 pub fn run(args: ReplayArgs) -> CliResult {

@@ -4,7 +4,7 @@
 use super::CliResult;
 use crate::cache_args::{parse_sets, CacheArgs, ModeArg, PolicyArg};
 use crate::cache_run::run_cache;
-use crate::cmd::replay::{run_config, ExistingCacheArg, RealCacheArgs};
+use crate::cmd::replay::{run_config, ExistingCacheArg, RealCacheArgs, PERTURB_TIES_IS_SIM_ONLY};
 use crate::outcome::{
     check_out_dir, check_real_refusals, check_sim_violations, deadlock, emit, warn_all,
 };
@@ -18,7 +18,7 @@ use dmsim_real::{OpenOptions, PlatformOptions, RealDevice, RealRig};
 use dmsim_scenarios::source::{Pacing, RecordSource};
 use dmsim_scenarios::workload::{AccessPattern, SizeDistribution, WorkloadGenerator, WorkloadSpec};
 use dmsim_sim::device::SimDevice;
-use dmsim_sim::platform::SimPlatform;
+use dmsim_sim::platform::{SimOptions, SimPlatform};
 use dmsim_sim::streams::stream;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -190,6 +190,9 @@ pub fn run(args: RunArgs) -> CliResult {
     let drive_options = DriveOptions::default();
     let mut stats = BTreeMap::new();
     let mut notes = Vec::new();
+    if args.real && args.cache.perturb_ties.is_some() {
+        return Err(PERTURB_TIES_IS_SIM_ONLY.into());
+    }
     if args.real && args.cache.hdd_raid5.is_some() {
         return Err("--hdd-raid5 runs on simulated members only (no --real yet)".into());
     }
@@ -214,7 +217,10 @@ pub fn run(args: RunArgs) -> CliResult {
             names.push(format!("{preset}.{member}"));
             devices.push(SimDevice::new(format!("{preset}.{member}"), model));
         }
-        let mut platform = SimPlatform::new(devices);
+        let options = SimOptions {
+            perturb_ties_seed: args.cache.perturb_ties,
+        };
+        let mut platform = SimPlatform::with_options(devices, options);
         // Linear over the array, which is the device after the members.
         let spec = TargetSpec::Stack {
             lower: vec![TargetSpec::Raid5 {
@@ -310,7 +316,10 @@ pub fn run(args: RunArgs) -> CliResult {
         let capacity_bytes = device.capacity_sectors() * 512;
         let span_bytes = args.span.unwrap_or(capacity_bytes);
         check_span(span_bytes, capacity_bytes, args.bs)?;
-        let mut platform = SimPlatform::new(vec![device]);
+        let options = SimOptions {
+            perturb_ties_seed: args.cache.perturb_ties,
+        };
+        let mut platform = SimPlatform::with_options(vec![device], options);
         let mut engine = Engine::new(engine_config, platform.device_infos(), linear)?;
         let mut source = workload_source(&args, span_bytes)?;
         let mut verifier =
@@ -330,10 +339,13 @@ pub fn run(args: RunArgs) -> CliResult {
     }
     let first_error = verifier.first_data_error();
     let failed_bios = verifier.failed_bios();
-    let config = serde_json::json!({
+    let mut config = serde_json::json!({
         "target": "linear", "device": device_name, "workload": args.workload.name(),
         "bs": args.bs, "qd": args.qd, "seed": args.seed, "platform": platform_name,
     });
+    if let Some(seed) = args.cache.perturb_ties {
+        config["perturb_ties_seed"] = seed.into();
+    }
     let summary = verifier.finish(
         &format!("linear/{}", args.workload.name()),
         config,

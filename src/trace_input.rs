@@ -5,6 +5,7 @@
 //! stream's [`TraceFailure`] slot and reported by the command after the run, before any
 //! output is written.
 
+use crate::memory::human_bytes;
 use crate::units::parse_duration_ns;
 use clap::Args;
 use dmsim_scenarios::fit::{CompactMap, FitMode, Fitter};
@@ -44,9 +45,11 @@ pub struct TraceArgs {
     /// Replay at most this many records.
     #[arg(long)]
     pub limit: Option<u64>,
-    /// How to place addresses beyond the volume: refuse (error), wrap (modulo the volume
-    /// size), compact (touched 1 MiB chunks mapped densely, in order; reads the trace twice).
-    #[arg(long, default_value = "refuse")]
+    /// How to place addresses beyond the volume: auto (simulation: as they are when the
+    /// trace fits, compact when it does not, and the summary says so; with --real: refuse),
+    /// refuse (error), wrap (modulo the volume size), compact (touched 1 MiB chunks mapped
+    /// densely, in order). auto and compact read the trace twice; --fit refuse reads it once.
+    #[arg(long, default_value = "auto")]
     pub fit: FitMode,
 }
 
@@ -93,6 +96,41 @@ impl TraceSource {
             )
             .map_err(|e| e.to_string()),
         }
+    }
+}
+
+/// `--fit auto` compacted a trace that does not fit the volume.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AutoFit {
+    /// One past the highest sector the trace addresses.
+    pub trace_end_sector: u64,
+    pub volume_sectors: u64,
+    /// Distinct 1 MiB chunks the trace touches: the compacted footprint.
+    pub touched_mib: u64,
+}
+
+impl AutoFit {
+    /// How a run's configuration records it (`config.fit`).
+    pub fn to_json(self) -> serde_json::Value {
+        serde_json::json!({
+            "mode": "compact",
+            "chosen_by": "auto",
+            "trace_end_sector": self.trace_end_sector,
+            "volume_sectors": self.volume_sectors,
+            "touched_mib": self.touched_mib,
+        })
+    }
+
+    /// The note a run prints.
+    pub fn note(self) -> String {
+        format!(
+            "--fit auto: the trace addresses {} but the volume holds {}: its {} MiB of \
+             touched 1 MiB chunks were mapped densely onto the volume (--fit compact); \
+             pass --fit refuse to refuse instead, or a larger --hdd",
+            human_bytes(self.trace_end_sector.saturating_mul(512)),
+            human_bytes(self.volume_sectors.saturating_mul(512)),
+            self.touched_mib
+        )
     }
 }
 
@@ -170,9 +208,9 @@ impl TraceArgs {
         })
     }
 
-    /// The compaction map (a first pass over the trace) when `--fit compact`.
+    /// The compaction map (a first pass over the trace) when `--fit compact` or `auto`.
     pub fn compact_map(&self, trace: &TraceSource) -> Result<Option<CompactMap>, String> {
-        if self.fit != FitMode::Compact {
+        if !self.fit.needs_map() {
             return Ok(None);
         }
         // The same order and limit as `records`, so every replayed record was learned.
@@ -196,6 +234,27 @@ impl TraceArgs {
         Ok((records, failure))
     }
 
+    /// What `--fit auto` did on a volume of `volume_sectors`, when it compacted the trace
+    /// (`None`: another fit was asked for, or the trace fits as it is). Runs record it in
+    /// their configuration and print it, so a fitted run never passes for the trace itself.
+    pub fn auto_fit(
+        &self,
+        volume_sectors: u64,
+        compact: Option<&CompactMap>,
+    ) -> Option<AutoFit> {
+        if self.fit != FitMode::Auto
+            || self.fit.resolve(volume_sectors, compact) != FitMode::Compact
+        {
+            return None;
+        }
+        let map = compact.expect("auto learned a map");
+        Some(AutoFit {
+            trace_end_sector: map.end_sector(),
+            volume_sectors,
+            touched_mib: map.chunks(),
+        })
+    }
+
     /// [`TraceArgs::records`], and the reader's tally (complete once the records ran out).
     pub fn records_tallied(
         &self,
@@ -208,8 +267,9 @@ impl TraceArgs {
             reader: trace.open(self.options()?)?,
             tally: tally.clone(),
         };
-        let mut fitter =
-            Fitter::new(self.fit, volume_sectors, compact).map_err(|e| e.to_string())?;
+        let mode = self.fit.resolve(volume_sectors, compact.as_ref());
+        let compact = compact.filter(|_| mode == FitMode::Compact);
+        let mut fitter = Fitter::new(mode, volume_sectors, compact).map_err(|e| e.to_string())?;
         let failure: TraceFailure = Rc::new(RefCell::new(None));
         let slot = failure.clone();
         let limit = self.limit.unwrap_or(u64::MAX);

@@ -118,25 +118,10 @@ fn replay_open_loop_and_fit() {
     let secs = s["throughput"]["duration_ns"].as_f64().unwrap() / 1e9;
     assert!((6.3..8.0).contains(&secs), "{secs} s");
 
-    // hm_0 addresses up to ~14 GB: a 1 GiB disk refuses the trace unless told how to fit it.
-    let o = dmsim(&[
-        "replay",
-        MSR,
-        "--cache-size",
-        "4m",
-        "--assoc",
-        "256",
-        "--set",
-        "hdd.geometry.exported_sectors=2097152",
-    ]);
-    assert!(!o.status.success());
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("--fit wrap") && err.contains("msr-cambridge1-sample.csv"),
-        "{err}"
-    );
-    for fit in ["wrap", "compact"] {
-        let o = dmsim(&[
+    // hm_0 addresses up to ~14 GB. On a 1 GiB disk `--fit refuse` refuses it and says how
+    // to fit it; the default (auto) compacts it and says so; each fit replays.
+    let small_disk = |fit: &str| {
+        dmsim(&[
             "replay",
             MSR,
             "--fit",
@@ -148,13 +133,51 @@ fn replay_open_loop_and_fit() {
             "--set",
             "hdd.geometry.exported_sectors=2097152",
             "--json",
-        ]);
+        ])
+    };
+    let o = small_disk("refuse");
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--fit wrap") && err.contains("msr-cambridge1-sample.csv"),
+        "{err}"
+    );
+    let mut summaries = std::collections::BTreeMap::new();
+    for fit in ["wrap", "compact", "auto"] {
+        let o = small_disk(fit);
         assert!(
             o.status.success(),
             "--fit {fit}: {}",
             String::from_utf8_lossy(&o.stderr)
         );
+        let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        summaries.insert(fit, s);
     }
+    let mut auto = summaries["auto"].clone();
+    let fit = auto["config"]
+        .as_object_mut()
+        .unwrap()
+        .remove("fit")
+        .expect("an auto-fitted run records its fit");
+    assert_eq!(fit["mode"], "compact");
+    assert_eq!(fit["chosen_by"], "auto");
+    assert_eq!(fit["volume_sectors"], 2097152);
+    assert!(fit["trace_end_sector"].as_u64().unwrap() > 2097152, "{fit}");
+    assert_eq!(
+        auto, summaries["compact"],
+        "auto on a trace that does not fit is compact, and says so"
+    );
+    // A trace that fits is replayed as it is: auto equals refuse, and records no fit.
+    let fitting = |fit: &str| {
+        let o = dmsim(&[
+            "replay", MSR, "--fit", fit, "--limit", "300", "--cache-size", "4m", "--json",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let (auto, refuse) = (fitting("auto"), fitting("refuse"));
+    assert!(auto["config"].get("fit").is_none(), "{}", auto["config"]);
+    assert_eq!(auto, refuse);
 }
 
 #[test]

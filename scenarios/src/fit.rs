@@ -11,6 +11,11 @@
 //!   order of chunks are preserved, nothing is folded. It needs a first pass over the trace to
 //!   learn the touched chunks ([`CompactMap::learn`]); memory grows with the touched footprint
 //!   (one entry per MiB touched), not with the trace length.
+//! - [`FitMode::Auto`] (the default): the first pass of compact; if every record fits the
+//!   device, the addresses are kept as they are (as refuse would), otherwise compacted. The
+//!   choice is resolved per device size with [`FitMode::resolve`] before a [`Fitter`] is built,
+//!   and callers say when it compacted. Real devices keep refuse: their addresses are the
+//!   user's data, not a model's.
 
 use crate::traces::TraceRecord;
 use std::collections::BTreeSet;
@@ -25,10 +30,35 @@ pub const COMPACT_CHUNK_SECTORS: u64 = 2048;
 #[serde(rename_all = "snake_case")]
 pub enum FitMode {
     /// A record beyond the device is an error.
-    #[default]
     Refuse,
     Wrap,
     Compact,
+    /// Compact when the trace does not fit the device, keep the addresses when it does.
+    #[default]
+    Auto,
+}
+
+impl FitMode {
+    /// The mode a [`Fitter`] for a device of `device_sectors` uses: `Auto` becomes `Refuse`
+    /// when the trace (as `map` learned it) fits, `Compact` otherwise; the others stay.
+    pub fn resolve(self, device_sectors: u64, map: Option<&CompactMap>) -> FitMode {
+        match self {
+            FitMode::Auto => {
+                let map = map.expect("auto fitting learns a CompactMap first");
+                if map.end_sector() <= device_sectors {
+                    FitMode::Refuse
+                } else {
+                    FitMode::Compact
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Whether a [`CompactMap`] must be learned (a first pass over the trace) for this mode.
+    pub fn needs_map(self) -> bool {
+        matches!(self, FitMode::Compact | FitMode::Auto)
+    }
 }
 
 impl std::str::FromStr for FitMode {
@@ -38,7 +68,8 @@ impl std::str::FromStr for FitMode {
             "refuse" => Ok(FitMode::Refuse),
             "wrap" => Ok(FitMode::Wrap),
             "compact" => Ok(FitMode::Compact),
-            _ => Err(format!("'{s}' is not a fit (refuse, wrap, compact)")),
+            "auto" => Ok(FitMode::Auto),
+            _ => Err(format!("'{s}' is not a fit (auto, refuse, wrap, compact)")),
         }
     }
 }
@@ -62,6 +93,8 @@ pub enum FitError {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CompactMap {
     chunks: Vec<u64>,
+    /// One past the highest sector any record addresses (0 for a trace without data).
+    end_sector: u64,
 }
 
 impl CompactMap {
@@ -70,18 +103,27 @@ impl CompactMap {
         records: impl Iterator<Item = Result<TraceRecord, E>>,
     ) -> Result<CompactMap, E> {
         let mut touched = BTreeSet::new();
+        let mut end_sector = 0;
         for record in records {
             let record = record?;
             if record.sectors == 0 {
                 continue;
             }
+            end_sector = end_sector.max(record.sector.saturating_add(record.sectors));
             let first = record.sector / COMPACT_CHUNK_SECTORS;
             let last = (record.sector + record.sectors - 1) / COMPACT_CHUNK_SECTORS;
             touched.extend(first..=last);
         }
         Ok(CompactMap {
             chunks: touched.into_iter().collect(),
+            end_sector,
         })
+    }
+
+    /// One past the highest sector the trace addresses: it fits a device of at least this many
+    /// sectors as it is.
+    pub fn end_sector(&self) -> u64 {
+        self.end_sector
     }
 
     /// Distinct chunks touched.
@@ -116,6 +158,10 @@ impl Fitter {
         assert!(
             mode != FitMode::Compact || compact.is_some(),
             "compact fitting needs a CompactMap"
+        );
+        assert!(
+            mode != FitMode::Auto,
+            "FitMode::resolve turns auto into refuse or compact before a Fitter is built"
         );
         if let Some(map) = &compact {
             let device_chunks = device_sectors / COMPACT_CHUNK_SECTORS;
@@ -176,6 +222,7 @@ impl Fitter {
                     wrapped
                 }
             }
+            FitMode::Auto => unreachable!("refused in Fitter::new"),
             FitMode::Compact => {
                 let map = self.compact.as_ref().expect("checked in new");
                 let start = map.map(record.sector).ok_or(FitError::BeyondDevice {
@@ -281,5 +328,34 @@ mod tests {
                 device_mib: 1
             })
         ));
+    }
+
+    #[test]
+    fn auto_keeps_a_fitting_trace_and_compacts_one_that_does_not() {
+        let records = [rec(100, 8), rec(5 * COMPACT_CHUNK_SECTORS, 16)];
+        let map = CompactMap::learn(records.iter().cloned().map(Ok::<_, ()>)).unwrap();
+        assert_eq!(map.end_sector(), 5 * COMPACT_CHUNK_SECTORS + 16);
+        // Exactly big enough: kept as it is, by refuse's rules.
+        assert_eq!(
+            FitMode::Auto.resolve(map.end_sector(), Some(&map)),
+            FitMode::Refuse
+        );
+        // One sector short: compacted.
+        assert_eq!(
+            FitMode::Auto.resolve(map.end_sector() - 1, Some(&map)),
+            FitMode::Compact
+        );
+        // The other modes are the user's explicit choice.
+        for mode in [FitMode::Refuse, FitMode::Wrap, FitMode::Compact] {
+            assert_eq!(mode.resolve(1, Some(&map)), mode);
+        }
+        assert_eq!("auto".parse::<FitMode>(), Ok(FitMode::Auto));
+        assert_eq!(FitMode::default(), FitMode::Auto);
+    }
+
+    #[test]
+    #[should_panic(expected = "FitMode::resolve")]
+    fn a_fitter_never_sees_auto() {
+        let _ = Fitter::new(FitMode::Auto, 1 << 20, Some(CompactMap::default()));
     }
 }

@@ -12,7 +12,7 @@ use crate::cache_args::{parse_sets, CacheArgs, ModeArg, PolicyArg};
 use crate::cache_run::{run_cache, CacheDevices};
 use crate::cmd::replay::run_config;
 use crate::progress::Progress;
-use crate::trace_input::{TraceArgs, TraceSource};
+use crate::trace_input::{AutoFit, TraceArgs, TraceSource};
 use clap::Args;
 use dmsim_reports::{
     CompareReport, CompareShard, GridAxis, GridHasher, RunReport, ShardCell, ShardId,
@@ -274,10 +274,29 @@ pub fn run(args: CompareArgs) -> CliResult {
         || format!("dmsim compare: {input_name}"),
         |(s, _)| s.name.clone(),
     );
+    let auto_fits: Vec<Option<AutoFit>> = setups
+        .iter()
+        .map(|setup| match &input {
+            PlanInput::Trace { args, compact, .. } => {
+                args.auto_fit(setup.cache.table.target_sectors, compact.as_ref())
+            }
+            PlanInput::Workload(_) => None,
+        })
+        .collect();
+    // Said once before the runs (every cell with the same volume fits the same way).
+    let fit_notes: Vec<String> = auto_fits.iter().flatten().map(|fit| fit.note()).collect();
+    crate::outcome::warn_all(&fit_notes);
     let configs: Vec<serde_json::Value> = cells
         .iter()
         .zip(&setups)
-        .map(|(cell, setup)| cell_config(cell, setup, &input_name, &pacing_desc, seed))
+        .zip(&auto_fits)
+        .map(|((cell, setup), auto_fit)| {
+            let mut config = cell_config(cell, setup, &input_name, &pacing_desc, seed);
+            if let Some(fit) = auto_fit {
+                config["fit"] = fit.to_json();
+            }
+            config
+        })
         .collect();
     let results: Vec<Mutex<Option<Result<RunReport, String>>>> =
         mine.iter().map(|_| Mutex::new(None)).collect();

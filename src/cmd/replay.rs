@@ -10,6 +10,7 @@ use crate::trace_input::{TraceArgs, TraceSource};
 use clap::Args;
 use dmsim_engine::flashcache::Persistence;
 use dmsim_real::{OpenOptions, RealDevice};
+use dmsim_scenarios::fit::FitMode;
 use dmsim_scenarios::source::Pacing;
 use std::path::PathBuf;
 
@@ -240,10 +241,15 @@ pub fn run(args: ReplayArgs) -> CliResult {
     let devices = args.real.devices(&mut setup, cache_size_given)?;
     let pacing = args.pacing.pacing()?;
     let trace = TraceSource::File(args.trace.clone());
-    let compact = args.input.compact_map(&trace)?;
-    let (records, failure, tally) =
-        args.input
-            .records_tallied(&trace, setup.cache.table.target_sectors, compact)?;
+    let mut input = args.input.clone();
+    if args.real.real && input.fit == FitMode::Auto {
+        // A real disk's addresses are the user's: never move a record without being asked.
+        input.fit = FitMode::Refuse;
+    }
+    let compact = input.compact_map(&trace)?;
+    let volume_sectors = setup.cache.table.target_sectors;
+    let auto_fit = input.auto_fit(volume_sectors, compact.as_ref());
+    let (records, failure, tally) = input.records_tallied(&trace, volume_sectors, compact)?;
     let label = format!("{}/{}", args.mode.name(), args.policy.name());
     let mut config = run_config(
         &trace.report_name(),
@@ -254,6 +260,9 @@ pub fn run(args: ReplayArgs) -> CliResult {
         args.seed,
     );
     config["platform"] = if args.real.real { "real" } else { "sim" }.into();
+    if let Some(fit) = auto_fit {
+        config["fit"] = fit.to_json();
+    }
     let mut progress = Progress::new(format!("replay {label}"), args.input.limit);
     let output = run_cache(
         &setup,
@@ -271,7 +280,7 @@ pub fn run(args: ReplayArgs) -> CliResult {
         return Err(e.clone().into());
     }
     let mut output = output?;
-    let mut notes = Vec::new();
+    let mut notes: Vec<String> = auto_fit.iter().map(|fit| fit.note()).collect();
     if args.input.skip_bad_lines {
         let tally = tally.borrow();
         output.report.config["bad_lines_skipped"] = tally.bad_lines_skipped.into();

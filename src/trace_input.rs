@@ -237,11 +237,7 @@ impl TraceArgs {
     /// What `--fit auto` did on a volume of `volume_sectors`, when it compacted the trace
     /// (`None`: another fit was asked for, or the trace fits as it is). Runs record it in
     /// their configuration and print it, so a fitted run never passes for the trace itself.
-    pub fn auto_fit(
-        &self,
-        volume_sectors: u64,
-        compact: Option<&CompactMap>,
-    ) -> Option<AutoFit> {
+    pub fn auto_fit(&self, volume_sectors: u64, compact: Option<&CompactMap>) -> Option<AutoFit> {
         if self.fit != FitMode::Auto
             || self.fit.resolve(volume_sectors, compact) != FitMode::Compact
         {

@@ -170,7 +170,15 @@ fn replay_open_loop_and_fit() {
     // A trace that fits is replayed as it is: auto equals refuse, and records no fit.
     let fitting = |fit: &str| {
         let o = dmsim(&[
-            "replay", MSR, "--fit", fit, "--limit", "300", "--cache-size", "4m", "--json",
+            "replay",
+            MSR,
+            "--fit",
+            fit,
+            "--limit",
+            "300",
+            "--cache-size",
+            "4m",
+            "--json",
         ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()

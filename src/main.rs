@@ -30,6 +30,7 @@ mod outcome;
 mod progress;
 mod trace_input;
 mod units;
+mod unused_flags;
 mod verifier;
 
 use clap::{Parser, Subcommand};

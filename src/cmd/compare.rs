@@ -50,7 +50,8 @@ pub struct CompareArgs {
     pub trace: TraceArgs,
     #[command(flatten)]
     pub cache: CacheArgs,
-    /// Closed loop: requests in flight [default: the scenario's, or 32].
+    /// Closed loop: requests in flight [default: the scenario's, or 32, as for run and
+    /// replay].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096), conflicts_with = "open_loop")]
     pub qd: Option<u32>,
     /// Open loop: issue requests at their trace times.
@@ -555,14 +556,22 @@ fn pacing(
         let speed = args
             .speed
             .or(scenario.map(|s| s.pacing.speed))
-            .unwrap_or(1.0);
+            .unwrap_or(crate::cmd::replay::DEFAULT_SPEED);
         crate::cmd::replay::check_speed(speed)?;
         Ok((
             Pacing::OpenLoop { speed },
             serde_json::json!({"open_loop": true, "speed": speed}),
         ))
     } else {
-        let qd = args.qd.or(scenario.map(|s| s.pacing.qd)).unwrap_or(32);
+        crate::unused_flags::refuse_given(
+            &[("--speed", args.speed.is_some())],
+            "it sets the open-loop replay rate, and this comparison is closed loop (--qd \
+             requests in flight); add --open-loop",
+        )?;
+        let qd = args
+            .qd
+            .or(scenario.map(|s| s.pacing.qd))
+            .unwrap_or(crate::cmd::replay::DEFAULT_QUEUE_DEPTH);
         Ok((
             Pacing::ClosedLoop { queue_depth: qd },
             serde_json::json!({"qd": qd}),

@@ -216,6 +216,20 @@ struct ProbeOptions {
     seed: u64,
 }
 
+/// A size with its binary unit, e.g. `16.0 GiB`.
+fn binary_size(bytes: u64) -> String {
+    const UNITS: [(&str, u64); 4] = [
+        ("TiB", 1 << 40),
+        ("GiB", 1 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+    ];
+    match UNITS.iter().find(|(_, size)| bytes >= *size) {
+        Some((unit, size)) => format!("{:.1} {unit}", bytes as f64 / *size as f64),
+        None => format!("{bytes} B"),
+    }
+}
+
 /// Default probe span: the whole device, at most 16 GiB (keeps preconditioning cheap).
 const PROBE_SPAN_BYTES_MAX: u64 = 16 << 30;
 
@@ -240,12 +254,15 @@ fn probe(
     let mut params = presets::find(preset)?;
     apply_sets(&mut params, sets)?;
     let mut results: Vec<ProbeResult> = Vec::new();
+    let mut span_used_bytes = 0;
+    let mut capacity_bytes = 0;
     for &qd in depths {
         // A fresh device per depth: each figure is independent of the order of depths.
         let model = params.build(Box::new(stream(seed, "device")))?;
         let mut device = SimDevice::new(preset, model);
-        let capacity_bytes = device.capacity_sectors() * 512;
+        capacity_bytes = device.capacity_sectors() * 512;
         let span_bytes = span.unwrap_or(capacity_bytes.min(PROBE_SPAN_BYTES_MAX));
+        span_used_bytes = span_bytes;
         if span_bytes > capacity_bytes || span_bytes < u64::from(bs) {
             return Err(format!(
                 "--span {span_bytes} must lie between the request size and the device size ({capacity_bytes} bytes)"
@@ -267,11 +284,34 @@ fn probe(
         results.push(dmsim_sim::probe::run(&mut device, &spec, &mut rng, 0));
     }
     if json {
-        outln!("{}", serde_json::to_string_pretty(&results)?);
+        // Each row says the span it measured: the default depends on the device's size.
+        let mut rows = serde_json::to_value(&results)?;
+        for row in rows.as_array_mut().into_iter().flatten() {
+            row["span_bytes"] = span_used_bytes.into();
+        }
+        outln!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
+    let span_text = if span.is_some() {
+        format!(
+            "span {span_used_bytes} B ({})",
+            binary_size(span_used_bytes)
+        )
+    } else if span_used_bytes < capacity_bytes {
+        format!(
+            "span {span_used_bytes} B ({}; default: the first {} of the {} device, --span to change)",
+            binary_size(span_used_bytes),
+            binary_size(PROBE_SPAN_BYTES_MAX),
+            binary_size(capacity_bytes)
+        )
+    } else {
+        format!(
+            "span {span_used_bytes} B ({}; default: the whole device)",
+            binary_size(span_used_bytes)
+        )
+    };
     outln!(
-        "{preset}: {} {} B, {requests} requests per depth, seed {seed}{}",
+        "{preset}: {} {} B, {span_text}, {requests} requests per depth, seed {seed}{}",
         pattern.name(),
         bs,
         if precondition {

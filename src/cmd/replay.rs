@@ -153,36 +153,52 @@ fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
     }
 }
 
+/// Requests in flight when a closed-loop run or replay does not say, the same for `run`,
+/// `replay` and `compare`: 32 is what a storage engineer measures a cache with (fio's usual
+/// iodepth for SSDs, an NVMe queue's worth of commands), deep enough that the SSD's channels
+/// and the disk's command queue both matter. `--qd 1` measures one request's latency alone.
+pub const DEFAULT_QUEUE_DEPTH: u32 = 32;
+
+/// Replay speed with --open-loop when --speed is not given: as recorded.
+pub const DEFAULT_SPEED: f64 = 1.0;
+
 /// How a replay is paced.
 #[derive(Args, Clone, Debug)]
 pub struct PacingArgs {
-    /// Closed loop: keep this many requests in flight.
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=4096), conflicts_with = "open_loop")]
-    pub qd: u32,
+    /// Closed loop: keep this many requests in flight [default: 32, as for run and compare:
+    /// a cache is measured under an SSD's usual depth; --qd 1 for single-request latency].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096), conflicts_with = "open_loop")]
+    pub qd: Option<u32>,
     /// Open loop: issue each request at its trace time.
     #[arg(long)]
     pub open_loop: bool,
-    /// With --open-loop: replay this many times faster than recorded.
-    #[arg(long, default_value_t = 1.0, requires = "open_loop")]
-    pub speed: f64,
+    /// With --open-loop: replay this many times faster than recorded [default: 1].
+    #[arg(long)]
+    pub speed: Option<f64>,
 }
 
 impl PacingArgs {
     pub fn pacing(&self) -> Result<Pacing, String> {
         if self.open_loop {
-            check_speed(self.speed)?;
-            Ok(Pacing::OpenLoop { speed: self.speed })
+            let speed = self.speed.unwrap_or(DEFAULT_SPEED);
+            check_speed(speed)?;
+            Ok(Pacing::OpenLoop { speed })
         } else {
+            crate::unused_flags::refuse_given(
+                &[("--speed", self.speed.is_some())],
+                "it sets the open-loop replay rate, and without --open-loop the replay is \
+                 closed loop (--qd requests in flight)",
+            )?;
             Ok(Pacing::ClosedLoop {
-                queue_depth: self.qd,
+                queue_depth: self.qd.unwrap_or(DEFAULT_QUEUE_DEPTH),
             })
         }
     }
     pub fn describe(&self) -> serde_json::Value {
         if self.open_loop {
-            serde_json::json!({"open_loop": true, "speed": self.speed})
+            serde_json::json!({"open_loop": true, "speed": self.speed.unwrap_or(DEFAULT_SPEED)})
         } else {
-            serde_json::json!({"qd": self.qd})
+            serde_json::json!({"qd": self.qd.unwrap_or(DEFAULT_QUEUE_DEPTH)})
         }
     }
 }
@@ -233,6 +249,16 @@ pub fn run_config(
 pub fn run(args: ReplayArgs) -> CliResult {
     if let Some(dir) = &args.out {
         check_out_dir(dir)?;
+    }
+    if args.real.real {
+        crate::unused_flags::refuse_given(
+            &[
+                ("--ssd", args.cache.ssd.is_some()),
+                ("--hdd", args.cache.hdd.is_some()),
+            ],
+            "it names a simulated device preset, and with --real the devices are --ssd-dev \
+             and --hdd-dev",
+        )?;
     }
     let sets = crate::cache_args::parse_sets(&args.sets)?;
     let mut setup = args.cache.resolve(args.mode, args.policy, &sets)?;

@@ -32,12 +32,12 @@ pub struct RunArgs {
     /// hdd-7200); flashcache uses all of them.
     #[command(flatten)]
     cache: CacheArgs,
-    /// flashcache's mode.
-    #[arg(long, value_enum, default_value_t = ModeArg::Writeback)]
-    mode: ModeArg,
-    /// flashcache's replacement policy.
-    #[arg(long, value_enum, default_value_t = PolicyArg::Fifo)]
-    policy: PolicyArg,
+    /// flashcache's mode [default: writeback].
+    #[arg(long, value_enum)]
+    mode: Option<ModeArg>,
+    /// flashcache's replacement policy [default: fifo].
+    #[arg(long, value_enum)]
+    policy: Option<PolicyArg>,
     /// Run on real block devices or files instead of simulated ones (linear: --dev;
     /// flashcache: --ssd-dev and --hdd-dev).
     #[arg(long)]
@@ -66,8 +66,9 @@ pub struct RunArgs {
     /// Request size (bytes, or with k/m suffix).
     #[arg(long, default_value = "4k", value_parser = parse_io_size)]
     bs: u32,
-    /// Requests kept in flight (closed loop).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    /// Requests kept in flight (closed loop) [default: 32, as for replay and compare: a
+    /// cache is measured under an SSD's usual depth; --qd 1 for single-request latency].
+    #[arg(long, default_value_t = crate::cmd::replay::DEFAULT_QUEUE_DEPTH, value_parser = clap::value_parser!(u32).range(1..=4096))]
     qd: u32,
     /// Stop after this many requests.
     #[arg(long, conflicts_with = "duration")]
@@ -176,6 +177,7 @@ pub fn run(args: RunArgs) -> CliResult {
             "say how long to run: --requests N or --duration D (e.g. --requests 10000)".into(),
         );
     }
+    refuse_unused_flags(&args)?;
     if let TargetArg::Flashcache = args.target {
         return run_flashcache(&args);
     }
@@ -367,11 +369,63 @@ pub fn run(args: RunArgs) -> CliResult {
     Ok(())
 }
 
+/// Cache flags with the linear target, the other target's device flags, and simulated-device
+/// presets with --real do nothing: refuse them, saying why.
+fn refuse_unused_flags(args: &RunArgs) -> Result<(), String> {
+    let cache = &args.cache;
+    match args.target {
+        TargetArg::Linear => {
+            crate::unused_flags::refuse_given(
+                &[
+                    ("--ssd", cache.ssd.is_some()),
+                    ("--block-size", cache.block_size.is_some()),
+                    ("--cache-size", cache.cache_size.is_some()),
+                    ("--cache-blocks", cache.cache_blocks.is_some()),
+                    ("--assoc", cache.assoc.is_some()),
+                    ("--mode", args.mode.is_some()),
+                    ("--policy", args.policy.is_some()),
+                    ("--existing-cache", args.existing_cache.is_some()),
+                    ("--ssd-dev", args.ssd_dev.is_some()),
+                    ("--hdd-dev", args.hdd_dev.is_some()),
+                ],
+                "the linear target has no cache (use --target flashcache; linear's one \
+                 device is --hdd, or --dev with --real)",
+            )?;
+            if args.real {
+                crate::unused_flags::refuse_given(
+                    &[("--hdd", cache.hdd.is_some())],
+                    "it names a simulated device preset, and with --real the device is --dev",
+                )?;
+            }
+        }
+        TargetArg::Flashcache => {
+            crate::unused_flags::refuse_given(
+                &[("--dev", args.dev.is_some())],
+                "it is the linear target's device; flashcache's real devices are --ssd-dev \
+                 and --hdd-dev",
+            )?;
+            if args.real {
+                crate::unused_flags::refuse_given(
+                    &[
+                        ("--ssd", cache.ssd.is_some()),
+                        ("--hdd", cache.hdd.is_some()),
+                    ],
+                    "it names a simulated device preset, and with --real the devices are \
+                     --ssd-dev and --hdd-dev",
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `run --target flashcache`: the generated workload through the flashcache target, on
 /// simulated devices or (with --real) two real ones.
 fn run_flashcache(args: &RunArgs) -> CliResult {
     let sets = parse_sets(&args.sets)?;
-    let mut setup = args.cache.resolve(args.mode, args.policy, &sets)?;
+    let mode = args.mode.unwrap_or(ModeArg::Writeback);
+    let policy = args.policy.unwrap_or(PolicyArg::Fifo);
+    let mut setup = args.cache.resolve(mode, policy, &sets)?;
     warn_all(&setup.warnings);
     let real = RealCacheArgs {
         real: args.real,
@@ -387,16 +441,11 @@ fn run_flashcache(args: &RunArgs) -> CliResult {
     check_span(span_bytes, volume_bytes, args.bs)?;
     let spec = args.workload.spec(span_bytes, args.bs, args.requests);
     let generator = WorkloadGenerator::new(&spec, stream(args.seed, "workload"))?;
-    let label = format!(
-        "{}/{}/{}",
-        args.mode.name(),
-        args.policy.name(),
-        args.workload.name()
-    );
+    let label = format!("{}/{}/{}", mode.name(), policy.name(), args.workload.name());
     let mut config = run_config(
         &format!("workload:{}", args.workload.name()),
-        args.mode,
-        args.policy,
+        mode,
+        policy,
         &setup,
         serde_json::json!({"qd": args.qd}),
         args.seed,

@@ -121,6 +121,15 @@ pub struct Raid5Setup {
     pub array_sectors: u64,
 }
 
+/// What sits on the disk in a trace replay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum VolumeTarget {
+    /// flashcache: the SSD caches the disk.
+    Flashcache,
+    /// dm-linear straight onto the disk: the no-cache baseline (the SSD is not used).
+    Linear,
+}
+
 /// Everything a cache run needs, resolved from flags.
 #[derive(Clone, Debug)]
 pub struct CacheSetup {
@@ -131,6 +140,8 @@ pub struct CacheSetup {
     pub cache: FlashcacheConfig,
     /// `Some` when the disk is an md raid5 array of `hdd` members (`--hdd-raid5`).
     pub raid5: Option<Raid5Setup>,
+    /// flashcache over the disk, or linear (no cache): `--target`.
+    pub target: VolumeTarget,
     /// `--perturb-ties`: the seed that orders simultaneous completions (simulation only).
     pub perturb_ties_seed: Option<u64>,
     /// Things the user should know about the setup (a clamped tunable, presets that look
@@ -327,6 +338,7 @@ impl CacheArgs {
             hdd,
             cache,
             raid5,
+            target: VolumeTarget::Flashcache,
             perturb_ties_seed: self.perturb_ties,
             warnings,
         })

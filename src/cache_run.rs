@@ -3,7 +3,7 @@
 //! [`RunReport`] with flashcache's counters under their own names. Shared by `replay` and
 //! `compare`; deterministic for a given setup, record stream and seed.
 
-use crate::cache_args::CacheSetup;
+use crate::cache_args::{CacheSetup, VolumeTarget};
 use crate::outcome::{check_real_refusals, check_sim_violations, deadlock};
 use crate::verifier::{real_run_write_id_base, Verifier};
 use dmsim_engine::flashcache::SetupError;
@@ -188,19 +188,31 @@ fn run_cache_guarded<I: Iterator<Item = TraceRecord>>(
         arena_pages: ARENA_PAGES.saturating_add(stripe_cache_pages),
         ..EngineConfig::default()
     };
+    let linear = setup.target == VolumeTarget::Linear;
+    // The volume's device: the disk, or the array stacked after the platform's devices.
+    let disk = DeviceId(
+        setup
+            .raid5
+            .as_ref()
+            .map_or(1, |raid| raid.members as u16 + 1),
+    );
+    let upper = if linear {
+        TargetSpec::Linear {
+            device: disk,
+            offset_sectors: 0,
+        }
+    } else {
+        TargetSpec::flashcache(DeviceId(0), disk, setup.cache.clone())
+    };
     let target = match &setup.raid5 {
-        None => TargetSpec::flashcache(DeviceId(0), DeviceId(1), setup.cache.clone()),
+        None => upper,
         // Devices: the SSD, the members, then the array (stacked, after the platform's).
         Some(raid) => TargetSpec::Stack {
             lower: vec![TargetSpec::Raid5 {
                 members: (1..=raid.members).map(|m| DeviceId(m as u16)).collect(),
                 config: raid.config.clone(),
             }],
-            upper: Box::new(TargetSpec::flashcache(
-                DeviceId(0),
-                DeviceId(raid.members as u16 + 1),
-                setup.cache.clone(),
-            )),
+            upper: Box::new(upper),
         },
     };
     let mut config = config;
@@ -226,16 +238,19 @@ fn run_cache_guarded<I: Iterator<Item = TraceRecord>>(
                 .hdd
                 .build(Box::new(stream(seed, "device.hdd")))
                 .map_err(|e| format!("--hdd {}: {e}", setup.hdd_name))?;
-            setup.check_simulated_fit(ssd_model.capacity_sectors())?;
             let mut ssd = SimDevice::new("ssd", ssd_model);
-            // A cache SSD in service has been written over its cache area: precondition it
-            // so reads and GC behave as in steady state.
-            let cache_sectors = setup
-                .cache
-                .table
-                .cache_size_sectors
-                .min(ssd.capacity_sectors());
-            ssd.precondition(cache_sectors);
+            // Linear leaves the SSD idle (it stays so device numbers do not move).
+            if !linear {
+                setup.check_simulated_fit(ssd.capacity_sectors())?;
+                // A cache SSD in service has been written over its cache area: precondition
+                // it so reads and GC behave as in steady state.
+                let cache_sectors = setup
+                    .cache
+                    .table
+                    .cache_size_sectors
+                    .min(ssd.capacity_sectors());
+                ssd.precondition(cache_sectors);
+            }
             let (devices, verifier) = match &setup.raid5 {
                 None => {
                     let hdd = SimDevice::new("hdd", hdd_model);
@@ -281,6 +296,11 @@ fn run_cache_guarded<I: Iterator<Item = TraceRecord>>(
         CacheDevices::Real { .. } if setup.raid5.is_some() => {
             Err("--hdd-raid5 runs on simulated members only (no --real yet)".to_string())
         }
+        CacheDevices::Real { .. } if linear => Err(
+            "replay --target linear runs on simulated devices; on a real device use `dmsim run \
+             --real --target linear --dev PATH`"
+                .to_string(),
+        ),
         CacheDevices::Real { ssd, hdd } => {
             let mut source = source.with_write_id_base(real_run_write_id_base());
             let names = [
@@ -368,16 +388,17 @@ fn drive_cache<P: Platform, I: Iterator<Item = TraceRecord>>(
                 .to_string(),
         );
     }
-    let fc = engine
-        .target()
-        .flashcache()
-        .ok_or("the engine has no flashcache target")?;
-    let mut stats = counters(fc.stats());
-    stats.extend(counters(fc.errors()));
-    let gauges = fc.gauges();
-    stats.insert("cached_blocks".to_string(), gauges.cached_blocks);
-    stats.insert("nr_dirty".to_string(), gauges.nr_dirty);
-    stats.insert("size_blocks".to_string(), gauges.size_blocks);
+    let mut stats = BTreeMap::new();
+    if let Some(fc) = engine.target().flashcache() {
+        stats.extend(counters(fc.stats()));
+        stats.extend(counters(fc.errors()));
+        let gauges = fc.gauges();
+        stats.insert("cached_blocks".to_string(), gauges.cached_blocks);
+        stats.insert("nr_dirty".to_string(), gauges.nr_dirty);
+        stats.insert("size_blocks".to_string(), gauges.size_blocks);
+    } else if config["target"] != "linear" {
+        return Err("the engine has no flashcache target".to_string());
+    }
     let mut status_text = engine.target_status().text;
     for (device, status) in engine.stacked_status() {
         stats.extend(

@@ -238,13 +238,20 @@ impl RunReport {
             self.throughput.requests_per_s,
             self.throughput.mb_per_s,
         );
-        let _ = writeln!(
-            text,
-            "  hit ratio: read {} %, write {} %, dirty write {} %",
-            format::percent(self.read_hit_percent()),
-            format::percent(self.write_hit_percent()),
-            format::percent(self.dirty_write_hit_percent()),
-        );
+        if self.config_text("target") == "linear" {
+            let _ = writeln!(
+                text,
+                "  no cache (--target linear): every request goes to the disk"
+            );
+        } else {
+            let _ = writeln!(
+                text,
+                "  hit ratio: read {} %, write {} %, dirty write {} %",
+                format::percent(self.read_hit_percent()),
+                format::percent(self.write_hit_percent()),
+                format::percent(self.dirty_write_hit_percent()),
+            );
+        }
         let _ = writeln!(
             text,
             "  {:<7}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",

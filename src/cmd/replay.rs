@@ -2,7 +2,7 @@
 //! every read verified; prints a summary and writes DIR/summary.json with --out.
 
 use super::CliResult;
-use crate::cache_args::{CacheArgs, ModeArg, PolicyArg};
+use crate::cache_args::{CacheArgs, ModeArg, PolicyArg, VolumeTarget};
 use crate::cache_run::{run_cache, CacheDevices};
 use crate::outcome::{check_out_dir, emit, warn_all};
 use crate::progress::Progress;
@@ -20,12 +20,17 @@ pub struct ReplayArgs {
     pub trace: PathBuf,
     #[command(flatten)]
     pub input: TraceArgs,
-    /// Cache mode.
-    #[arg(long, value_enum, default_value_t = ModeArg::Writeback)]
-    pub mode: ModeArg,
-    /// Replacement policy.
-    #[arg(long, value_enum, default_value_t = PolicyArg::Fifo)]
-    pub policy: PolicyArg,
+    /// What sits on the disk: flashcache (the SSD caches the disk), or linear, the no-cache
+    /// baseline (dm-linear straight onto the disk; the same trace, pacing and verification,
+    /// so a cache's speed-up over the bare disk is one pair of runs).
+    #[arg(long, value_enum, default_value_t = VolumeTarget::Flashcache)]
+    pub target: VolumeTarget,
+    /// Cache mode [default: writeback].
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
+    /// Replacement policy [default: fifo].
+    #[arg(long, value_enum)]
+    pub policy: Option<PolicyArg>,
     #[command(flatten)]
     pub cache: CacheArgs,
     /// Override a parameter, KEY=VALUE (repeatable): `ssd.KEY`/`hdd.KEY` device model
@@ -246,6 +251,66 @@ pub fn run_config(
     config
 }
 
+/// The `config` object of a replay onto the bare disk (`--target linear`): no cache, so no
+/// mode, policy, SSD or flashcache table.
+fn linear_run_config(
+    trace: &str,
+    setup: &crate::cache_args::CacheSetup,
+    pacing: serde_json::Value,
+    seed: u64,
+) -> serde_json::Value {
+    let mut config = serde_json::json!({
+        "trace": trace,
+        "target": "linear",
+        "hdd": setup.hdd_name,
+        "pacing": pacing,
+        "seed": seed,
+        "devices": { "hdd": setup.hdd },
+    });
+    if let Some(seed) = setup.perturb_ties_seed {
+        config["perturb_ties_seed"] = seed.into();
+    }
+    config
+}
+
+/// With `--target linear` nothing is cached: the cache's flags, and `--set` keys that are
+/// not the disk's (`hdd.*`, `raid5.*`), would do nothing.
+fn refuse_cache_flags_with_linear(
+    args: &ReplayArgs,
+    sets: &[(String, String)],
+) -> Result<(), String> {
+    let cache = &args.cache;
+    crate::unused_flags::refuse_given(
+        &[
+            ("--mode", args.mode.is_some()),
+            ("--policy", args.policy.is_some()),
+            ("--ssd", cache.ssd.is_some()),
+            ("--block-size", cache.block_size.is_some()),
+            ("--cache-size", cache.cache_size.is_some()),
+            ("--cache-blocks", cache.cache_blocks.is_some()),
+            ("--assoc", cache.assoc.is_some()),
+        ],
+        "--target linear replays onto the bare disk, with no cache",
+    )?;
+    if args.real.real {
+        return Err(
+            "replay --target linear runs on simulated devices; on a real device use \
+                    `dmsim run --real --target linear --dev PATH`"
+                .to_string(),
+        );
+    }
+    match sets
+        .iter()
+        .find(|(key, _)| !(key.starts_with("hdd.") || key.starts_with("raid5.")))
+    {
+        Some((key, value)) => Err(format!(
+            "--set {key}={value} does nothing here: --target linear has no cache and no SSD \
+             (only hdd.* and raid5.* keys apply); drop it"
+        )),
+        None => Ok(()),
+    }
+}
+
 pub fn run(args: ReplayArgs) -> CliResult {
     if let Some(dir) = &args.out {
         check_out_dir(dir)?;
@@ -261,7 +326,13 @@ pub fn run(args: ReplayArgs) -> CliResult {
         )?;
     }
     let sets = crate::cache_args::parse_sets(&args.sets)?;
-    let mut setup = args.cache.resolve(args.mode, args.policy, &sets)?;
+    if args.target == VolumeTarget::Linear {
+        refuse_cache_flags_with_linear(&args, &sets)?;
+    }
+    let mode = args.mode.unwrap_or(ModeArg::Writeback);
+    let policy = args.policy.unwrap_or(PolicyArg::Fifo);
+    let mut setup = args.cache.resolve(mode, policy, &sets)?;
+    setup.target = args.target;
     warn_all(&setup.warnings);
     let cache_size_given = args.cache.cache_size.is_some() || args.cache.cache_blocks.is_some();
     let devices = args.real.devices(&mut setup, cache_size_given)?;
@@ -276,15 +347,28 @@ pub fn run(args: ReplayArgs) -> CliResult {
     let volume_sectors = setup.cache.table.target_sectors;
     let auto_fit = input.auto_fit(volume_sectors, compact.as_ref());
     let (records, failure, tally) = input.records_tallied(&trace, volume_sectors, compact)?;
-    let label = format!("{}/{}", args.mode.name(), args.policy.name());
-    let mut config = run_config(
-        &trace.report_name(),
-        args.mode,
-        args.policy,
-        &setup,
-        args.pacing.describe(),
-        args.seed,
-    );
+    let (label, mut config) = match args.target {
+        VolumeTarget::Flashcache => (
+            format!("{}/{}", mode.name(), policy.name()),
+            run_config(
+                &trace.report_name(),
+                mode,
+                policy,
+                &setup,
+                args.pacing.describe(),
+                args.seed,
+            ),
+        ),
+        VolumeTarget::Linear => (
+            "linear".to_string(),
+            linear_run_config(
+                &trace.report_name(),
+                &setup,
+                args.pacing.describe(),
+                args.seed,
+            ),
+        ),
+    };
     config["platform"] = if args.real.real { "real" } else { "sim" }.into();
     if let Some(fit) = auto_fit {
         config["fit"] = fit.to_json();

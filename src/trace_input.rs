@@ -24,7 +24,8 @@ const SORT_WINDOW_RECORDS: usize = 4096;
 #[derive(Args, Clone, Debug, Default)]
 pub struct TraceArgs {
     /// Trace format (default: detected from the first lines): msr, systor, tencent, alibaba,
-    /// spc, disksim, mqsim, blkparse, fio-v2, fio-v3.
+    /// spc, disksim, mqsim, blkparse, fio-v2, fio-v3, and libCacheSim's vscsi1, vscsi2,
+    /// oracle-general (binary, detected from their bytes), libcachesim-csv, plain-text.
     #[arg(long)]
     pub format: Option<Format>,
     /// Count and skip malformed lines instead of stopping at the first.

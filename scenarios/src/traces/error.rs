@@ -21,8 +21,18 @@ pub enum TraceError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{}: cannot detect the trace format: {reason}; name it explicitly (msr, systor, tencent, alibaba, spc, disksim, mqsim, blkparse, fio-v2, fio-v3)", path.display())]
+    #[error("{}: cannot detect the trace format: {reason}; name it explicitly (msr, systor, tencent, alibaba, spc, disksim, mqsim, blkparse, fio-v2, fio-v3, vscsi1, vscsi2, oracle-general, libcachesim-csv, plain-text)", path.display())]
     UnknownFormat { path: PathBuf, reason: String },
+    #[error("{}: record {record} (byte {offset_bytes}): field `{field}`: {problem}", path.display())]
+    MalformedRecord {
+        path: PathBuf,
+        /// 1-based record number in a binary trace.
+        record: u64,
+        /// Where the record starts in the (decompressed) file.
+        offset_bytes: u64,
+        field: &'static str,
+        problem: String,
+    },
     #[error("{}:{line}: field `{field}`: {problem}", path.display())]
     Malformed {
         path: PathBuf,
@@ -75,12 +85,13 @@ impl TraceError {
         }
     }
 
-    /// The 1-based line a content error refers to.
+    /// The 1-based line (or, in a binary trace, record) a content error refers to.
     pub fn line(&self) -> Option<u64> {
         match self {
             TraceError::Read { line, .. }
             | TraceError::Corrupt { line, .. }
             | TraceError::Malformed { line, .. } => Some(*line),
+            TraceError::MalformedRecord { record, .. } => Some(*record),
             _ => None,
         }
     }
@@ -88,7 +99,9 @@ impl TraceError {
     /// The field a malformed-record error refers to.
     pub fn field(&self) -> Option<&'static str> {
         match self {
-            TraceError::Malformed { field, .. } => Some(field),
+            TraceError::Malformed { field, .. } | TraceError::MalformedRecord { field, .. } => {
+                Some(field)
+            }
             _ => None,
         }
     }

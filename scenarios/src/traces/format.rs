@@ -14,6 +14,11 @@ use super::blkparse::BlkparseParser;
 use super::disksim::{DiskSimParser, MqsimParser};
 use super::fields::{excerpt, looks_binary, trim};
 use super::fio::{FioParser, FioVersion};
+use super::libcachesim::{
+    oracle_general_matches, LibCacheSimCsvParser, OracleGeneralParser, PlainTextParser,
+    VscsiParser, VscsiVersion, ORACLE_GENERAL_RECORD_BYTES, VSCSI1_RECORD_BYTES,
+    VSCSI2_RECORD_BYTES,
+};
 use super::msr::MsrParser;
 use super::parser::{LineParser, ParseState, Parsed};
 use super::spc::SpcParser;
@@ -21,7 +26,8 @@ use super::systor::SystorParser;
 use super::tencent::TencentParser;
 
 /// A block-trace format. Names (`FromStr`, `Display`, serde): msr, systor, tencent, alibaba,
-/// spc, disksim, mqsim, blkparse, fio-v2, fio-v3.
+/// spc, disksim, mqsim, blkparse, fio-v2, fio-v3, and libCacheSim's vscsi1, vscsi2,
+/// oracle-general, libcachesim-csv, plain-text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Format {
@@ -45,19 +51,30 @@ pub enum Format {
     FioV2,
     /// fio iolog version 3 ([`super::fio`]).
     FioV3,
+    /// CloudPhysics vSCSI binary, 32-byte records ([`super::libcachesim`]).
+    Vscsi1,
+    /// CloudPhysics vSCSI binary, 40-byte records ([`super::libcachesim`]).
+    Vscsi2,
+    /// libCacheSim oracleGeneral binary, 24-byte records ([`super::libcachesim`]).
+    OracleGeneral,
+    /// libCacheSim CSV with a header naming the columns ([`super::libcachesim`]).
+    #[serde(rename = "libcachesim-csv")]
+    LibCacheSimCsv,
+    /// One object id per line ([`super::libcachesim`]).
+    PlainText,
 }
 
 /// A format name that is not one of [`Format::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown trace format `{0}` (expected one of: msr, systor, tencent, alibaba, spc, disksim, mqsim, blkparse, fio-v2, fio-v3)")]
+#[error("unknown trace format `{0}` (expected one of: msr, systor, tencent, alibaba, spc, disksim, mqsim, blkparse, fio-v2, fio-v3, vscsi1, vscsi2, oracle-general, libcachesim-csv, plain-text)")]
 pub struct UnknownFormatName(pub String);
 
 /// Lines sampled for detection.
 pub(crate) const DETECTION_SAMPLE_LINES: usize = 64;
 
 impl Format {
-    /// Every format, in detection tie-break order.
-    pub const ALL: [Format; 10] = [
+    /// Every format.
+    pub const ALL: [Format; 15] = [
         Format::FioV2,
         Format::FioV3,
         Format::Msr,
@@ -68,7 +85,51 @@ impl Format {
         Format::Blkparse,
         Format::Mqsim,
         Format::Disksim,
+        Format::LibCacheSimCsv,
+        Format::PlainText,
+        Format::Vscsi2,
+        Format::Vscsi1,
+        Format::OracleGeneral,
     ];
+
+    /// The text formats, in detection tie-break order.
+    const TEXT: [Format; 12] = [
+        Format::FioV2,
+        Format::FioV3,
+        Format::Msr,
+        Format::Systor,
+        Format::Alibaba,
+        Format::Tencent,
+        Format::Spc,
+        Format::Blkparse,
+        Format::Mqsim,
+        Format::Disksim,
+        Format::LibCacheSimCsv,
+        Format::PlainText,
+    ];
+
+    /// The binary formats, in detection order (vscsi2 first, as libCacheSim tests it).
+    const BINARY: [Format; 3] = [Format::Vscsi2, Format::Vscsi1, Format::OracleGeneral];
+
+    /// The record size of a binary format (`None` for the line-based text formats).
+    pub fn record_bytes(self) -> Option<usize> {
+        match self {
+            Format::Vscsi1 => Some(VSCSI1_RECORD_BYTES),
+            Format::Vscsi2 => Some(VSCSI2_RECORD_BYTES),
+            Format::OracleGeneral => Some(ORACLE_GENERAL_RECORD_BYTES),
+            _ => None,
+        }
+    }
+
+    /// The binary format `head` (the start of a file) is in, if any reads it.
+    pub(crate) fn detect_binary(head: &[u8]) -> Option<Format> {
+        Format::BINARY.into_iter().find(|format| match format {
+            Format::Vscsi2 => VscsiVersion::V2.matches(head),
+            Format::Vscsi1 => VscsiVersion::V1.matches(head),
+            Format::OracleGeneral => oracle_general_matches(head),
+            _ => unreachable!("binary formats only"),
+        })
+    }
 
     /// The format's name as accepted by `FromStr`.
     pub fn name(self) -> &'static str {
@@ -83,6 +144,11 @@ impl Format {
             Format::Blkparse => "blkparse",
             Format::FioV2 => "fio-v2",
             Format::FioV3 => "fio-v3",
+            Format::Vscsi1 => "vscsi1",
+            Format::Vscsi2 => "vscsi2",
+            Format::OracleGeneral => "oracle-general",
+            Format::LibCacheSimCsv => "libcachesim-csv",
+            Format::PlainText => "plain-text",
         }
     }
 
@@ -98,6 +164,11 @@ impl Format {
             Format::Blkparse => Box::new(BlkparseParser),
             Format::FioV2 => Box::new(FioParser::new(FioVersion::V2)),
             Format::FioV3 => Box::new(FioParser::new(FioVersion::V3)),
+            Format::Vscsi1 => Box::new(VscsiParser::new(VscsiVersion::V1)),
+            Format::Vscsi2 => Box::new(VscsiParser::new(VscsiVersion::V2)),
+            Format::OracleGeneral => Box::new(OracleGeneralParser),
+            Format::LibCacheSimCsv => Box::<LibCacheSimCsvParser>::default(),
+            Format::PlainText => Box::new(PlainTextParser),
         }
     }
 
@@ -113,7 +184,7 @@ impl Format {
             _ => {}
         }
         let mut best: Option<(Format, usize)> = None;
-        for format in Format::ALL {
+        for format in Format::TEXT {
             let mut parser = format.new_parser();
             let mut state = ParseState::default();
             let mut records = 0;
@@ -132,8 +203,9 @@ impl Format {
             let first = first.as_ref();
             if looks_binary(first) {
                 format!(
-                    "the file looks binary, not a text trace (it starts `{}`); a compressed trace \
-                     needs its extension (.gz, .bz2, .xz, .zst)",
+                    "the file looks binary, not a text trace (it starts `{}`), and its first \
+                     records are none of the binary formats (vscsi1, vscsi2, oracle-general); \
+                     a compressed trace needs its extension (.gz, .bz2, .xz, .zst)",
                     excerpt(first)
                 )
             } else {
@@ -163,6 +235,18 @@ impl std::str::FromStr for Format {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_round_trip_through_from_str_and_serde() {
+        for format in Format::ALL {
+            assert_eq!(format.name().parse::<Format>(), Ok(format));
+            let json = serde_json::to_string(&format).unwrap();
+            assert_eq!(json, format!("\"{}\"", format.name()));
+        }
+        let binary = Format::ALL.iter().filter(|f| f.record_bytes().is_some());
+        assert_eq!(binary.count(), Format::BINARY.len());
+        assert_eq!(Format::TEXT.len() + Format::BINARY.len(), Format::ALL.len());
+    }
 
     #[test]
     fn integer_times_tie_and_go_to_mqsim() {

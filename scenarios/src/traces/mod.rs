@@ -5,7 +5,8 @@
 //! iterator of [`TraceRecord`]s in file order, with memory independent of the trace length.
 //! Each format's module documents its fields, units and exact conversions:
 //! [`msr`], [`systor`], [`tencent`], [`alibaba`], [`spc`], [`disksim`] (DiskSim and MQSim),
-//! [`blkparse`], [`fio`] (v2 and v3).
+//! [`blkparse`], [`fio`] (v2 and v3), and libCacheSim's formats ([`libcachesim`]: vscsi,
+//! oracleGeneral, its CSV, plain text; the binary ones are detected from their bytes).
 //!
 //! Conventions shared by all formats:
 //! - Times become integer nanoseconds exactly; decimal digits below 1 ns are truncated
@@ -13,7 +14,8 @@
 //! - Byte ranges become the 512-byte sector range covering every byte touched (start rounds
 //!   down, end rounds up), counted when rounding happened
 //!   ([`TraceReader::unaligned_records`]).
-//! - A malformed line is an error naming file, 1-based line and field; with
+//! - A malformed line is an error naming file, 1-based line (record, for a binary format) and
+//!   field; with
 //!   [`TraceOptions::skip_bad_lines`] it is counted ([`TraceReader::bad_lines_skipped`]).
 //! - Records come in file order. Unsorted traces are reported
 //!   ([`TraceReader::out_of_order_records`]); [`TimeSorter`] restores order within a bounded
@@ -28,6 +30,7 @@ mod error;
 mod fields;
 pub mod fio;
 mod format;
+pub mod libcachesim;
 pub mod msr;
 mod options;
 mod parser;

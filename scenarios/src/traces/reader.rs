@@ -102,6 +102,9 @@ pub struct TraceReader {
     path: PathBuf,
     compression: Compression,
     format: Format,
+    /// `Some(bytes)` for a binary format: the input is read in records of that size, and
+    /// "lines" below are records.
+    record_bytes: Option<usize>,
     input: Box<dyn BufRead + Send>,
     parser: Box<dyn LineParser + Send>,
     state: ParseState,
@@ -182,6 +185,33 @@ impl TraceReader {
     ) -> Result<TraceReader, TraceError> {
         let path = path.as_ref().to_path_buf();
         let filter = RecordFilter::compile(options.filter)?;
+        // A binary format (given, or read from the first bytes of a file that is not text)
+        // is read in whole records instead of lines.
+        let binary = match options.format {
+            Some(format) => format.record_bytes().map(|_| format),
+            None => {
+                let head = input
+                    .fill_buf()
+                    .map_err(|source| TraceError::read(&path, compression, 0, source))?;
+                if super::fields::looks_binary(head) {
+                    Format::detect_binary(head)
+                } else {
+                    None
+                }
+            }
+        };
+        if let Some(format) = binary {
+            return Ok(TraceReader::new(
+                path,
+                compression,
+                format,
+                input,
+                options.skip_bad_lines,
+                filter,
+                VecDeque::new(),
+                0,
+            ));
+        }
         let mut pending = VecDeque::new();
         let mut lines_read = 0;
         // The first lines are read whether or not the format is given: they detect it, or
@@ -215,10 +245,34 @@ impl TraceReader {
                 reason,
             })?,
         };
-        Ok(TraceReader {
+        Ok(TraceReader::new(
             path,
             compression,
             format,
+            input,
+            options.skip_bad_lines,
+            filter,
+            pending,
+            lines_read,
+        ))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        path: PathBuf,
+        compression: Compression,
+        format: Format,
+        input: Box<dyn BufRead + Send>,
+        skip_bad_lines: bool,
+        filter: RecordFilter,
+        pending: VecDeque<(u64, Vec<u8>)>,
+        lines_read: u64,
+    ) -> TraceReader {
+        TraceReader {
+            path,
+            compression,
+            format,
+            record_bytes: format.record_bytes(),
             input,
             parser: format.new_parser(),
             state: ParseState::default(),
@@ -226,7 +280,7 @@ impl TraceReader {
             line: Vec::with_capacity(256),
             lines_read,
             filter,
-            skip_bad_lines: options.skip_bad_lines,
+            skip_bad_lines,
             bad_lines_skipped: 0,
             first_bad_line: None,
             records_parsed: 0,
@@ -235,7 +289,7 @@ impl TraceReader {
             max_time_ns: 0,
             out_of_order_records: 0,
             finished: false,
-        })
+        }
     }
 
     /// The format being read (given or detected).
@@ -346,8 +400,60 @@ impl TraceReader {
         }
     }
 
+    /// Fetches the next record of a binary trace into `self.line`: `Ok(Some(record_number))`,
+    /// `Ok(None)` at the end, an error when the file ends inside a record.
+    fn next_record(&mut self, record_bytes: usize) -> Result<Option<u64>, TraceError> {
+        self.line.resize(record_bytes, 0);
+        let mut filled = 0;
+        while filled < record_bytes {
+            match self.input.read(&mut self.line[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(source) => {
+                    return Err(TraceError::read(
+                        &self.path,
+                        self.compression,
+                        self.lines_read,
+                        source,
+                    ))
+                }
+            }
+        }
+        if filled == 0 {
+            return Ok(None);
+        }
+        self.lines_read += 1;
+        if filled < record_bytes {
+            return Err(self.malformed_record(
+                self.lines_read,
+                "record",
+                format!(
+                    "the file ends {filled} bytes into a {record_bytes}-byte {} record \
+                     (truncated, or not a {} trace)",
+                    self.format, self.format
+                ),
+            ));
+        }
+        Ok(Some(self.lines_read))
+    }
+
+    fn malformed_record(&self, record: u64, field: &'static str, problem: String) -> TraceError {
+        let record_bytes = self.record_bytes.expect("a binary format") as u64;
+        TraceError::MalformedRecord {
+            path: self.path.clone(),
+            record,
+            offset_bytes: (record - 1) * record_bytes,
+            field,
+            problem,
+        }
+    }
+
     /// Fetches the next line into `self.line`; `Ok(Some(line_number))`, `Ok(None)` at end.
     fn next_line(&mut self) -> Result<Option<u64>, TraceError> {
+        if let Some(record_bytes) = self.record_bytes {
+            return self.next_record(record_bytes);
+        }
         if let Some((number, line)) = self.pending.pop_front() {
             self.line = line;
             return Ok(Some(number));
@@ -390,7 +496,7 @@ impl Iterator for TraceReader {
                     return Some(Err(error));
                 }
             };
-            if trim(&self.line).is_empty() {
+            if self.record_bytes.is_none() && trim(&self.line).is_empty() {
                 continue;
             }
             match self.parser.parse_line(&self.line, &mut self.state) {
@@ -405,11 +511,18 @@ impl Iterator for TraceReader {
                     self.records_filtered_out += 1;
                 }
                 Err(field_error) => {
-                    let error = TraceError::Malformed {
-                        path: self.path.clone(),
-                        line: line_number,
-                        field: field_error.field,
-                        problem: field_error.problem,
+                    let error = match self.record_bytes {
+                        Some(_) => self.malformed_record(
+                            line_number,
+                            field_error.field,
+                            field_error.problem,
+                        ),
+                        None => TraceError::Malformed {
+                            path: self.path.clone(),
+                            line: line_number,
+                            field: field_error.field,
+                            problem: field_error.problem,
+                        },
                     };
                     if !self.skip_bad_lines {
                         self.finished = true;

@@ -145,6 +145,43 @@ pub struct TraceTally {
     pub bad_lines_skipped: u64,
     /// The first skipped line's error (file, line, field).
     pub first_bad_line: Option<String>,
+    /// Records earlier than a record before them in the file (the trace is not time-sorted).
+    pub out_of_order_records: u64,
+    /// Of those, records too late for the sort window: issued when read, out of time order.
+    pub late_records: u64,
+}
+
+impl TraceTally {
+    /// When the trace was not in time order: records it in `config` (`out_of_order_records`,
+    /// `late_records`) and returns the note that says so. Sorted traces leave `config` as it
+    /// was, so their runs keep the configuration they always had.
+    pub fn record_order(&self, config: &mut serde_json::Value) -> Option<String> {
+        if self.out_of_order_records == 0 {
+            return None;
+        }
+        config["out_of_order_records"] = self.out_of_order_records.into();
+        config["late_records"] = self.late_records.into();
+        Some(time_order_note(
+            self.out_of_order_records,
+            self.late_records,
+        ))
+    }
+}
+
+/// What a run over a trace out of time order says about it.
+pub fn time_order_note(out_of_order_records: u64, late_records: u64) -> String {
+    let late = match late_records {
+        0 => "all were put in order".to_string(),
+        late => format!(
+            "{late} arrived after later records had been issued and were issued when read, \
+             out of time order"
+        ),
+    };
+    format!(
+        "the trace is not in time order: {out_of_order_records} record(s) are earlier than \
+         a record before them; replay sorts within a window of {SORT_WINDOW_RECORDS} \
+         records: {late}"
+    )
 }
 
 /// A record stream, the slot of its failure, and the reader's tally.
@@ -165,12 +202,35 @@ impl Iterator for TallyingReader {
 
     fn next(&mut self) -> Option<Self::Item> {
         let item = self.reader.next();
-        if item.is_none() || self.reader.bad_lines_skipped() > 0 {
+        if item.is_none()
+            || self.reader.bad_lines_skipped() > 0
+            || self.reader.out_of_order_records() > 0
+        {
             let mut tally = self.tally.borrow_mut();
             tally.bad_lines_skipped = self.reader.bad_lines_skipped();
+            tally.out_of_order_records = self.reader.out_of_order_records();
             if tally.first_bad_line.is_none() {
                 tally.first_bad_line = self.reader.first_bad_line().map(|e| e.to_string());
             }
+        }
+        item
+    }
+}
+
+/// The time sorter over a tallying reader, leaving its count of late records in the tally.
+struct TallyingSorter {
+    sorter: TimeSorter<TallyingReader>,
+    tally: Rc<RefCell<TraceTally>>,
+}
+
+impl Iterator for TallyingSorter {
+    type Item = Result<TraceRecord, dmsim_scenarios::traces::TraceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let item = self.sorter.next();
+        let late_records = self.sorter.late_records();
+        if late_records > 0 {
+            self.tally.borrow_mut().late_records = late_records;
         }
         item
     }
@@ -223,18 +283,6 @@ impl TraceArgs {
             .map_err(|e| e.to_string())
     }
 
-    /// The records of `trace` placed on a volume of `volume_sectors`, and the slot where a
-    /// failure is left.
-    pub fn records(
-        &self,
-        trace: &TraceSource,
-        volume_sectors: u64,
-        compact: Option<CompactMap>,
-    ) -> Result<(Box<dyn Iterator<Item = TraceRecord>>, TraceFailure), String> {
-        let (records, failure, _) = self.records_tallied(trace, volume_sectors, compact)?;
-        Ok((records, failure))
-    }
-
     /// What `--fit auto` did on a volume of `volume_sectors`, when it compacted the trace
     /// (`None`: another fit was asked for, or the trace fits as it is). Runs record it in
     /// their configuration and print it, so a fitted run never passes for the trace itself.
@@ -252,7 +300,8 @@ impl TraceArgs {
         })
     }
 
-    /// [`TraceArgs::records`], and the reader's tally (complete once the records ran out).
+    /// The records of `trace` placed on a volume of `volume_sectors`, the slot where a failure
+    /// is left, and the reader's tally (complete once the records ran out).
     pub fn records_tallied(
         &self,
         trace: &TraceSource,
@@ -272,7 +321,11 @@ impl TraceArgs {
         let limit = self.limit.unwrap_or(u64::MAX);
         let path = trace.display();
         let mut seen = 0u64;
-        let stream = TimeSorter::new(reader, SORT_WINDOW_RECORDS).map_while(move |item| {
+        let sorted = TallyingSorter {
+            sorter: TimeSorter::new(reader, SORT_WINDOW_RECORDS),
+            tally: tally.clone(),
+        };
+        let stream = sorted.map_while(move |item| {
             if seen >= limit || slot.borrow().is_some() {
                 return None;
             }

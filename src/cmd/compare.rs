@@ -346,6 +346,17 @@ pub fn run(args: CompareArgs) -> CliResult {
         }
     }
 
+    // Every cell reads the same trace: said once for the grid.
+    if let Some(config) = runs
+        .iter()
+        .map(|run| &run.config)
+        .find(|config| config.get("out_of_order_records").is_some())
+    {
+        crate::outcome::warn_all(&[crate::trace_input::time_order_note(
+            config["out_of_order_records"].as_u64().unwrap_or(0),
+            config["late_records"].as_u64().unwrap_or(0),
+        )]);
+    }
     let mut grid_axes = vec![
         GridAxis {
             name: "mode".to_string(),
@@ -488,7 +499,8 @@ fn run_cell(
             args,
             compact,
         } => {
-            let (records, failure) = args.records(source, volume, compact.clone())?;
+            let (records, failure, tally) =
+                args.records_tallied(source, volume, compact.clone())?;
             let output = run_cache(
                 setup,
                 CacheDevices::Sim,
@@ -503,7 +515,10 @@ fn run_cell(
             if let Some(e) = failure.borrow().as_ref() {
                 return Err(e.clone());
             }
-            output?
+            let mut output = output?;
+            // Every cell's summary says so; `run` warns once for the grid.
+            tally.borrow().record_order(&mut output.report.config);
+            output
         }
         PlanInput::Workload(spec) => {
             let mut spec = spec.clone();

@@ -391,6 +391,7 @@ pub fn run(args: ReplayArgs) -> CliResult {
     }
     let mut output = output?;
     let mut notes: Vec<String> = auto_fit.iter().map(|fit| fit.note()).collect();
+    notes.extend(tally.borrow().record_order(&mut output.report.config));
     if args.input.skip_bad_lines {
         let tally = tally.borrow();
         output.report.config["bad_lines_skipped"] = tally.bad_lines_skipped.into();

@@ -75,6 +75,10 @@ pub struct CompareArgs {
     /// Runs in parallel [default: the number of cores].
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Show no progress on stderr: neither the bar on a terminal nor, when stderr is not a
+    /// terminal, the status line written every few seconds once a run has taken ten.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// What the runs consume.
@@ -307,7 +311,12 @@ pub fn run(args: CompareArgs) -> CliResult {
         Some(shard) => format!("compare {title} (shard {shard})"),
         None => format!("compare {title}"),
     };
-    let progress = Mutex::new(Progress::new(progress_label, Some(mine.len() as u64)));
+    let progress = Mutex::new(Progress::new(
+        progress_label,
+        Some(mine.len() as u64),
+        "runs",
+        args.quiet,
+    ));
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| loop {

@@ -50,6 +50,10 @@ pub struct ReplayArgs {
     /// Print the summary as JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Show no progress on stderr: neither the bar on a terminal nor, when stderr is not a
+    /// terminal, the status line written every few seconds once a run has taken ten.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Real devices for a cache run (`--real`): flashcache writes its metadata and cache fills to
@@ -373,7 +377,12 @@ pub fn run(args: ReplayArgs) -> CliResult {
     if let Some(fit) = auto_fit {
         config["fit"] = fit.to_json();
     }
-    let mut progress = Progress::new(format!("replay {label}"), args.input.limit);
+    let mut progress = Progress::new(
+        format!("replay {label}"),
+        args.input.limit,
+        "requests",
+        args.quiet,
+    );
     let output = run_cache(
         &setup,
         devices,

@@ -12,7 +12,10 @@ use crate::progress::Progress;
 use crate::units::{parse_duration_ns, parse_io_size};
 use crate::verifier::{real_run_write_id_base, Verifier};
 use clap::{Args, ValueEnum};
-use dmsim_engine::{drive, DeviceId, DriveOptions, DriveOutcome, Engine, EngineConfig, TargetSpec};
+use dmsim_engine::{
+    drive, DeviceId, DriveError, DriveOptions, DriveOutcome, DriveReport, Engine, EngineConfig,
+    Platform, TargetSpec,
+};
 use dmsim_models::presets;
 use dmsim_real::{OpenOptions, PlatformOptions, RealDevice, RealRig};
 use dmsim_scenarios::source::{Pacing, RecordSource};
@@ -91,6 +94,10 @@ pub struct RunArgs {
     /// Print the summary as JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Show no progress on stderr: neither the bar on a terminal nor, when stderr is not a
+    /// terminal, the status line written every few seconds once a run has taken ten.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -189,7 +196,12 @@ pub fn run(args: RunArgs) -> CliResult {
         device: DeviceId(0),
         offset_sectors: 0,
     };
-    let drive_options = DriveOptions::default();
+    let mut progress = Progress::new(
+        format!("run linear/{}", args.workload.name()),
+        args.requests,
+        "requests",
+        args.quiet,
+    );
     let mut stats = BTreeMap::new();
     let mut notes = Vec::new();
     if args.real && args.cache.perturb_ties.is_some() {
@@ -248,13 +260,17 @@ pub fn run(args: RunArgs) -> CliResult {
         let mut source = workload_source(&args, span_bytes)?;
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let mut verifier = Verifier::new(&names, true);
-        let report = drive(
-            &mut engine,
-            &mut platform,
-            &mut source,
-            &mut verifier,
-            &drive_options,
-        )?;
+        let start_ns = platform.now_ns();
+        let report = drive_in_slices(start_ns, &mut progress, |options| {
+            let report = drive(
+                &mut engine,
+                &mut platform,
+                &mut source,
+                &mut verifier,
+                options,
+            )?;
+            Ok((report, verifier.bios_done()))
+        })?;
         check_sim_violations(&platform)?;
         for (device, status) in engine.stacked_status() {
             stats.extend(
@@ -302,7 +318,11 @@ pub fn run(args: RunArgs) -> CliResult {
         let name = path.display().to_string();
         let mut verifier =
             Verifier::new(&[name.as_str()], false).with_volume_device(DeviceId(0), 0);
-        let report = rig.drive(&mut source, &mut verifier, &drive_options)?;
+        let start_ns = rig.platform_mut().now_ns();
+        let report = drive_in_slices(start_ns, &mut progress, |options| {
+            let report = rig.drive(&mut source, &mut verifier, options)?;
+            Ok((report, verifier.bios_done()))
+        })?;
         check_real_refusals(rig.platform_mut())?;
         (name, "real", report, verifier)
     } else {
@@ -326,16 +346,21 @@ pub fn run(args: RunArgs) -> CliResult {
         let mut source = workload_source(&args, span_bytes)?;
         let mut verifier =
             Verifier::new(&[preset.as_str()], true).with_volume_device(DeviceId(0), 0);
-        let report = drive(
-            &mut engine,
-            &mut platform,
-            &mut source,
-            &mut verifier,
-            &drive_options,
-        )?;
+        let start_ns = platform.now_ns();
+        let report = drive_in_slices(start_ns, &mut progress, |options| {
+            let report = drive(
+                &mut engine,
+                &mut platform,
+                &mut source,
+                &mut verifier,
+                options,
+            )?;
+            Ok((report, verifier.bios_done()))
+        })?;
         check_sim_violations(&platform)?;
         (preset, "sim", report, verifier)
     };
+    progress.finish();
     if let DriveOutcome::Stalled { waiting } = &drive_report.outcome {
         return Err(deadlock(drive_report.end_ns, waiting).into());
     }
@@ -419,6 +444,35 @@ fn refuse_unused_flags(args: &RunArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// Virtual time between two progress updates of a linear run.
+const PROGRESS_SLICE_NS: u64 = 10_000_000;
+
+/// Drives a run in slices of virtual time, showing progress between them; `slice` drives
+/// until the time it is given and returns its report with the bios done so far. Stopping at a
+/// time limit and going on is exact (the engine's state is all in its inputs), so the slices
+/// change no result.
+fn drive_in_slices(
+    start_ns: u64,
+    progress: &mut Progress,
+    mut slice: impl FnMut(&DriveOptions) -> Result<(DriveReport, u64), DriveError>,
+) -> Result<DriveReport, DriveError> {
+    let mut limit_ns = start_ns + PROGRESS_SLICE_NS;
+    loop {
+        let options = DriveOptions {
+            time_limit_ns: Some(limit_ns),
+            ..DriveOptions::default()
+        };
+        let (report, bios_done) = slice(&options)?;
+        progress.update(bios_done);
+        match report.outcome {
+            DriveOutcome::TimeLimit => {
+                limit_ns = report.end_ns.max(limit_ns) + PROGRESS_SLICE_NS;
+            }
+            _ => return Ok(report),
+        }
+    }
+}
+
 /// `run --target flashcache`: the generated workload through the flashcache target, on
 /// simulated devices or (with --real) two real ones.
 fn run_flashcache(args: &RunArgs) -> CliResult {
@@ -453,7 +507,12 @@ fn run_flashcache(args: &RunArgs) -> CliResult {
     config["target"] = "flashcache".into();
     config["platform"] = if args.real { "real" } else { "sim" }.into();
     config["bs"] = args.bs.into();
-    let mut progress = Progress::new(format!("run {label}"), args.requests);
+    let mut progress = Progress::new(
+        format!("run {label}"),
+        args.requests,
+        "requests",
+        args.quiet,
+    );
     let output = run_cache(
         &setup,
         devices,

@@ -332,11 +332,7 @@ fn bad_seek_tables_and_missing_files_name_the_file() {
     .unwrap_err();
     assert!(err.to_string().contains("declares 3"), "{err}");
 
-    let specs = SPECS.replace("source tiny.model", "source nowhere.model");
-    let err = import_tiny(&specs, &model, SEEK).unwrap_err();
-    assert_eq!(err.file, "nowhere.model");
-    assert!(matches!(err.kind, DiskSimErrorKind::Io { .. }), "{err}");
-
+    // A missing Model file: a_missing_model_file_is_named_where_the_disk_references_it.
     let err = import(Path::new(CALIBRATION), "no_such_drive").unwrap_err();
     assert_eq!(err.file, "no_such_drive.diskspecs");
 }
@@ -495,4 +491,22 @@ topology disksim_iodriver driver0 [
     let err = import_from(&InMemoryFiles(&files), "tiny").unwrap_err();
     assert_eq!(err.file, "tiny.parv");
     assert!(err.to_string().contains("disk0"), "{err}");
+}
+
+/// Found by fuzzing (tests/fuzz_parsers.rs): a disk whose `Model = source FILE` names a file
+/// that does not exist failed with `FILE:0: cannot read file: no such file` — the missing
+/// file's own name and line 0, so nothing said where it was referenced. The error now names
+/// the disk's file and the Model line.
+#[test]
+fn a_missing_model_file_is_named_where_the_disk_references_it() {
+    let specs = SPECS.replace("source tiny.model", "source nowhere.model");
+    let model = model_text("9", "10", "[]", "extracted");
+    let err = import_tiny(&specs, &model, SEEK).unwrap_err();
+    assert_eq!((err.file.as_str(), err.line), ("tiny.diskspecs", 2));
+    assert!(matches!(err.kind, DiskSimErrorKind::Io { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("Model file 'nowhere.model' not found"),
+        "{err}"
+    );
 }

@@ -48,4 +48,4 @@ pub use options::{TimeOrigin, TimeWindow, TraceFilter, TraceOptions};
 pub use reader::{open_trace, TraceReader};
 pub use record::{byte_range_to_sectors, DeviceKey, NameId, TraceOp, TraceRecord, SECTOR_BYTES};
 pub use sort::TimeSorter;
-pub use source::Compression;
+pub use source::{decompress, Compression};

@@ -55,13 +55,21 @@ pub(crate) fn open_decompressed(
     path: &Path,
     compression: Compression,
 ) -> io::Result<Box<dyn BufRead + Send>> {
-    let file = File::open(path)?;
+    decompress(Box::new(File::open(path)?), compression)
+}
+
+/// A buffered reader over the decompressed bytes of `input` (for [`super::TraceReader::from_buf_read`]
+/// on bytes that are not a file, e.g. in tests and fuzzing).
+pub fn decompress(
+    input: Box<dyn Read + Send>,
+    compression: Compression,
+) -> io::Result<Box<dyn BufRead + Send>> {
     let reader: Box<dyn Read + Send> = match compression {
-        Compression::None => Box::new(file),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file))),
-        Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(BufReader::new(file))),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(file)?),
-        Compression::Xz => Box::new(lzma_rust2::XzReader::new(BufReader::new(file), true)),
+        Compression::None => input,
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(input))),
+        Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(BufReader::new(input))),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(input)?),
+        Compression::Xz => Box::new(lzma_rust2::XzReader::new(BufReader::new(input), true)),
     };
     Ok(Box::new(BufReader::with_capacity(
         READ_BUFFER_BYTES,

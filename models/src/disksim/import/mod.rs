@@ -101,6 +101,16 @@ pub fn import_from(files: &dyn SourceFiles, name: &str) -> Result<DiskSimImport,
     let model_doc;
     let model: &Block = match &model_param.value.kind {
         ValueKind::Source(file) => {
+            // A missing model file is named where it is referenced, not as "file:0".
+            if files.read(file)?.is_none() {
+                return Err(DiskSimError::new(
+                    &disk.file,
+                    model_param.line,
+                    DiskSimErrorKind::Io {
+                        reason: format!("the disk's Model file '{file}' not found"),
+                    },
+                ));
+            }
             model_doc = load(files, file)?;
             model_doc
                 .blocks_of_type("dm_disk")

@@ -15,13 +15,19 @@
 //!   `warm_mapping_cache` does the same, so reads of pages only read still miss.
 //!
 //! Where we stand (release and debug give the same figures; deterministic): with the cache
-//! 6,561 µs (+90 % against MQSim), without 7,838 µs (+20 %). The drive is at the edge of
-//! saturation on this trace (flash chips > 100 % busy when they run one operation at a
-//! time): letting a chip batch one operation per die (`flash.multi_die_commands`, which
-//! MQSim's scheduler also does) drops both means to 0.8 / 1.5 ms, so MQSim's effective chip
-//! parallelism lies between the two, as its QD32 read figure (291 µs, pinned in
-//! ssd_mqsim.rs with batching off) also says. The bounds below pin what the model gives,
-//! not MQSim's figures, until that difference is found.
+//! 2,411 µs (-30 % against MQSim), without 4,503 µs (-31 %). Three MQSim behaviours brought
+//! the two means from +90 % / +20 % to here: multi-plane commands (MQSim's scheduler pairs
+//! a die's queued reads or programs on its planes at the same page offset), every plane's
+//! write frontier starting on a fresh block after preconditioning (MQSim fills whole blocks,
+//! invalidating the rest, so planes pair from the first write), and the write cache's 1 MiB
+//! back-pressure counted in sectors of data, not 4 KiB units (a 4 KiB-unaligned 8 KiB write
+//! takes 16 sectors of room, not three units). The gain of the write cache now matches
+//! MQSim's (mean without / with: 1.87 here, 1.89 in MQSim, pinned below); what remains is a
+//! flash back end about 30 % faster than MQSim's on this trace in both modes. MQSim's chips
+//! also batch one command per die (`flash.multi_die_commands`, off in the preset because
+//! MQSim's QD32 read figure, pinned in ssd_mqsim.rs, says its chips overlap less than that),
+//! so the missing cost is elsewhere in MQSim's back end; it is not yet found. The bounds
+//! below pin what the model gives, not MQSim's figures, until it is.
 
 mod ssd_support;
 
@@ -83,6 +89,7 @@ struct Replay {
     mean_us: f64,
     read_mean_us: f64,
     write_mean_us: f64,
+    first_arrival_ns: u64,
     model: SsdModel,
 }
 
@@ -148,8 +155,28 @@ fn replay(params: SsdParams) -> Replay {
         mean_us: mean(&|_| true),
         read_mean_us: mean(&|r| !r.write),
         write_mean_us: mean(&|r| r.write),
+        first_arrival_ns: records[0].arrival_ns,
         model: m,
     }
+}
+
+/// Where the time goes: chip utilisation over the run and how often planes paired up.
+fn report(r: &Replay) {
+    let m = &r.model;
+    let g = &m.params().geometry;
+    let chips = u64::from(g.channels * g.chips_per_channel);
+    let s = m.stats();
+    eprintln!(
+        "  run {:.1} ms, chips {:.0} % busy, programs {} ({} as extra planes), reads {} host + {} mapping + {} modify, buffer waits {}",
+        m.now_ns() as f64 / 1e6,
+        m.flash_busy_ns() as f64 / (chips * (m.now_ns() - r.first_arrival_ns)) as f64 * 100.0,
+        s.flash_programs_host,
+        m.multi_plane_companions(),
+        s.flash_reads_host,
+        s.flash_reads_mapping,
+        s.flash_reads_modify,
+        s.buffer_full_waits
+    );
 }
 
 fn without_cache() -> SsdParams {
@@ -165,6 +192,7 @@ fn error_percent(value: f64, target: f64) -> f64 {
 #[test]
 fn with_write_cache_the_mean_response_is_pinned() {
     let r = replay(presets::mqsim_default());
+    report(&r);
     eprintln!(
         "with cache: mean {:.0} µs (MQSim {MQSIM_WITH_CACHE_US}, {:+.1} %), reads {:.0}, writes {:.0}",
         r.mean_us,
@@ -173,19 +201,22 @@ fn with_write_cache_the_mean_response_is_pinned() {
         r.write_mean_us
     );
     assert!(
-        (6_400.0..6_700.0).contains(&r.mean_us),
+        (2_350.0..2_470.0).contains(&r.mean_us),
         "mean {} µs",
         r.mean_us
     );
     // Writes wait for room behind the 1 MiB of data in flight to flash (MQSim's
     // back-pressure limit); reads go ahead of programs on the dies.
     assert!(r.model.stats().buffer_full_waits > 0);
+    // Programs queued on both planes of a die at the same page offset pair up.
+    assert!(r.model.multi_plane_companions() > 300);
     assert!(r.read_mean_us < r.write_mean_us);
 }
 
 #[test]
 fn without_write_cache_the_mean_response_is_pinned() {
     let r = replay(without_cache());
+    report(&r);
     eprintln!(
         "without cache: mean {:.0} µs (MQSim {MQSIM_WITHOUT_CACHE_US}, {:+.1} %), reads {:.0}, writes {:.0}",
         r.mean_us,
@@ -194,9 +225,22 @@ fn without_write_cache_the_mean_response_is_pinned() {
         r.write_mean_us
     );
     assert!(
-        (7_650.0..8_050.0).contains(&r.mean_us),
+        (4_400.0..4_600.0).contains(&r.mean_us),
         "mean {} µs",
         r.mean_us
+    );
+    assert!(r.model.multi_plane_companions() > 500);
+}
+
+#[test]
+fn the_write_cache_gains_what_it_gains_in_mqsim() {
+    let with = replay(presets::mqsim_default()).mean_us;
+    let without = replay(without_cache()).mean_us;
+    let gain = without / with;
+    let mqsim_gain = MQSIM_WITHOUT_CACHE_US / MQSIM_WITH_CACHE_US;
+    assert!(
+        (gain - mqsim_gain).abs() <= 0.10 * mqsim_gain,
+        "without / with = {gain:.3}, MQSim {mqsim_gain:.3}"
     );
 }
 

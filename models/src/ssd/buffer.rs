@@ -1,5 +1,7 @@
 //! The DRAM write buffer: which host units wait in controller memory, how much room is left,
 //! the page being filled, and the order in which buffered pages reach flash (for FLUSH).
+//! Room is counted in sectors of host data, as MQSim's write cache counts the data it has on
+//! its way to flash: a write of half a unit takes half a unit of room.
 //!
 //! Host writes are copied into DRAM and acknowledged; their units fill an open flash page
 //! (several units per page); a full page is programmed in the background and its units leave
@@ -19,8 +21,8 @@ pub(crate) struct WriteBuffer {
     pub enabled: bool,
     /// Acknowledged data is lost on power failure unless flushed.
     pub volatile: bool,
-    capacity_units: u32,
-    occupied_units: u32,
+    capacity_sectors: u32,
+    occupied_sectors: u32,
     /// Buffered writes waiting for room, in arrival order.
     pub waiters: VecDeque<u32>,
     /// Page being filled, or NONE.
@@ -31,6 +33,8 @@ pub(crate) struct WriteBuffer {
     /// Latest DRAM arrival of the open page's units.
     pub open_ready_ns: u64,
     pub open_units: Vec<u32>,
+    /// Sectors of host data in the open page (what it frees when programmed).
+    pub open_sectors: u32,
     /// Buffered pages whose program has not ended.
     pub pages_in_flight: u32,
     next_seq: u64,
@@ -49,21 +53,22 @@ impl WriteBuffer {
     pub fn new(
         enabled: bool,
         volatile: bool,
-        capacity_units: u32,
+        capacity_sectors: u32,
         dram_mb_per_s: u32,
         dram_access_ns: u64,
     ) -> WriteBuffer {
         WriteBuffer {
             enabled,
             volatile,
-            capacity_units,
-            occupied_units: 0,
+            capacity_sectors,
+            occupied_sectors: 0,
             waiters: VecDeque::new(),
             open_page: NONE,
             open_group: NONE,
             open_fill: 0,
             open_ready_ns: 0,
             open_units: Vec::new(),
+            open_sectors: 0,
             pages_in_flight: 0,
             next_seq: 0,
             done_below: 0,
@@ -75,33 +80,33 @@ impl WriteBuffer {
         }
     }
 
-    pub fn capacity_units(&self) -> u32 {
-        self.capacity_units
+    pub fn capacity_sectors(&self) -> u32 {
+        self.capacity_sectors
     }
 
-    pub fn occupied_units(&self) -> u32 {
-        self.occupied_units
+    pub fn occupied_sectors(&self) -> u32 {
+        self.occupied_sectors
     }
 
-    pub fn fits(&self, units: u32) -> bool {
-        self.occupied_units + units <= self.capacity_units
+    pub fn fits(&self, sectors: u32) -> bool {
+        self.occupied_sectors + sectors <= self.capacity_sectors
     }
 
-    /// A unit entered the buffer.
-    pub fn occupy(&mut self, units: u32) {
-        self.occupied_units += units;
+    /// Sectors of host data entered the buffer.
+    pub fn occupy(&mut self, sectors: u32) {
+        self.occupied_sectors += sectors;
         debug_assert!(
-            self.occupied_units <= self.capacity_units + 64,
+            self.occupied_sectors <= self.capacity_sectors + 64 * 64,
             "buffer overfilled"
         );
     }
 
-    pub fn release(&mut self, units: u32) {
+    pub fn release(&mut self, sectors: u32) {
         assert!(
-            self.occupied_units >= units,
+            self.occupied_sectors >= sectors,
             "buffer released more than held"
         );
-        self.occupied_units -= units;
+        self.occupied_sectors -= sectors;
     }
 
     /// Sequence number of a page about to be programmed.

@@ -17,11 +17,17 @@
 //! - program: command + data in → tPROG;
 //! - erase: command → tBERS.
 //!
-//! Deliberately not modelled: multi-plane and cache operations, program/erase suspension,
-//! read retry, per-page-type (LSB/MSB) latencies.
+//! With `flash.multi_plane_commands` each started host read or program also takes, for each
+//! other plane of its die, the first ready op of the same kind whose page has the same offset
+//! in its block (a multi-plane command, as MQSim's transaction scheduler builds when it scans
+//! a chip's queue): the planes share one array time, their transfers follow each other on
+//! the channel. GC and mapping ops never join one.
+//!
+//! Deliberately not modelled: cache operations, program/erase suspension, read retry,
+//! per-page-type (LSB/MSB) latencies.
 
 use super::geometry::Geometry;
-use super::ops::{OpKind, OpSpec};
+use super::ops::{OpKind, OpPurpose, OpSpec};
 use super::params::FlashParams;
 use super::slab::Slab;
 use super::table::NONE;
@@ -73,6 +79,8 @@ pub(crate) struct FlashBackend {
     pub die_busy_ns: u64,
     /// Ops started by the last `Dispatch::Started`, with their end times.
     pub started: Vec<(u32, u64)>,
+    /// Ops that ran as the second (or later) plane of a multi-plane command.
+    pub multi_plane_companions: u64,
 }
 
 impl FlashBackend {
@@ -96,6 +104,7 @@ impl FlashBackend {
             ops: Slab::default(),
             die_busy_ns: 0,
             started: Vec::new(),
+            multi_plane_companions: 0,
         }
     }
 
@@ -188,8 +197,7 @@ impl FlashBackend {
                 },
             };
         };
-        let mut end_ns = self.run(op, now_ns);
-        self.started.push((op, end_ns));
+        let mut end_ns = self.start_on_planes(unit, from_reads, op, now_ns);
         let spec = self.ops.get(op).spec;
         let mut dies_taken = 1u64 << (spec.die % self.dies_per_unit);
         while self.dies_per_unit > 1 && self.flash.multi_die_commands {
@@ -197,8 +205,7 @@ impl FlashBackend {
             else {
                 break;
             };
-            let companion_end = self.run(companion, now_ns);
-            self.started.push((companion, companion_end));
+            let companion_end = self.start_on_planes(unit, from_reads, companion, now_ns);
             end_ns = end_ns.max(companion_end);
             dies_taken |= 1 << (self.ops.get(companion).spec.die % self.dies_per_unit);
         }
@@ -206,6 +213,88 @@ impl FlashBackend {
         d.busy_until_ns = end_ns;
         self.die_busy_ns += end_ns - now_ns;
         Dispatch::Started
+    }
+
+    /// Start `op` on its die, with multi-plane commands one more ready op of the same kind
+    /// on each other plane of that die whose page has the same offset in its block. The
+    /// channel carries their command and data phases one after another; the planes share the
+    /// array time, so a multi-plane program ends for all its pages when the last one's does
+    /// (a read's data still leaves each plane in turn). Returns when the die is free again.
+    fn start_on_planes(&mut self, unit: u32, from_reads: bool, op: u32, now_ns: u64) -> u64 {
+        let first = self.started.len();
+        let mut end_ns = self.run(op, now_ns);
+        self.started.push((op, end_ns));
+        let spec = self.ops.get(op).spec;
+        if !(self.flash.multi_plane_commands && self.pairs_across_planes(spec)) {
+            return end_ns;
+        }
+        let planes_per_die = self.geo.planes_per_die;
+        let mut planes_taken = 1u64 << (self.geo.plane_of_page(spec.page) % planes_per_die);
+        while let Some(companion) =
+            self.plane_companion(unit, from_reads, spec, planes_taken, now_ns)
+        {
+            let companion_end = self.run(companion, now_ns);
+            self.started.push((companion, companion_end));
+            end_ns = end_ns.max(companion_end);
+            let page = self.ops.get(companion).spec.page;
+            planes_taken |= 1 << (self.geo.plane_of_page(page) % planes_per_die);
+            self.multi_plane_companions += 1;
+        }
+        if spec.kind == OpKind::Program {
+            for started in &mut self.started[first..] {
+                started.1 = end_ns;
+            }
+        }
+        end_ns
+    }
+
+    /// Host reads and programs that name their page may join a multi-plane command; GC and
+    /// mapping work keep their own order.
+    fn pairs_across_planes(&self, spec: OpSpec) -> bool {
+        self.geo.planes_per_die > 1
+            && spec.page != NONE
+            && matches!(
+                spec.purpose,
+                OpPurpose::HostRead | OpPurpose::ModifyRead | OpPurpose::HostProgram
+            )
+    }
+
+    /// Remove and return the first ready op of the chosen queue that can join `lead` in a
+    /// multi-plane command: same die and kind, a plane not in `planes_taken` (bit per plane
+    /// of the die), its page at the same offset in its block.
+    fn plane_companion(
+        &mut self,
+        unit: u32,
+        from_reads: bool,
+        lead: OpSpec,
+        planes_taken: u64,
+        now_ns: u64,
+    ) -> Option<u32> {
+        let geo = self.geo;
+        let offset = lead.page % geo.pages_per_block;
+        let ops = &self.ops;
+        let fits = |op: u32| {
+            let o = ops.get(op);
+            let s = o.spec;
+            s.die == lead.die
+                && s.kind == lead.kind
+                && o.ready_ns <= now_ns
+                && s.page != NONE
+                && matches!(
+                    s.purpose,
+                    OpPurpose::HostRead | OpPurpose::ModifyRead | OpPurpose::HostProgram
+                )
+                && s.page % geo.pages_per_block == offset
+                && planes_taken & (1u64 << (geo.plane_of_page(s.page) % geo.planes_per_die)) == 0
+        };
+        let d = &mut self.dies[unit as usize];
+        let queue = if from_reads {
+            &mut d.reads
+        } else {
+            &mut d.writes
+        };
+        let i = queue.iter().position(|&op| fits(op))?;
+        queue.remove(i)
     }
 
     /// Remove and return the first ready op of the chosen queue with `kind` on a die of

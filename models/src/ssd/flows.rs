@@ -180,12 +180,13 @@ impl SsdModel {
     }
 
     fn queue_page_read(&mut self, id: u32, page: u32, bytes: u32, at_ns: u64) {
-        let spec = OpSpec::new(
+        let mut spec = OpSpec::new(
             self.geo.die_of_page(page),
             OpKind::Read,
             bytes,
             OpPurpose::HostRead,
         );
+        spec.page = page;
         self.enqueue_op(spec, id, at_ns);
     }
 
@@ -224,12 +225,13 @@ impl SsdModel {
             if self.ftl.page_in_dram(page) {
                 continue;
             }
-            let spec = OpSpec::new(
+            let mut spec = OpSpec::new(
                 self.geo.die_of_page(page),
                 OpKind::Read,
                 self.geo.unit_bytes,
                 OpPurpose::ModifyRead,
             );
+            spec.page = page;
             self.enqueue_op(spec, id, processed_ns);
             pending += 1;
         }
@@ -291,11 +293,11 @@ impl SsdModel {
             .host
             .transfer(self.now_ns, processed_ns, job.bytes(), false);
         let in_dram = self.buffer.dram_access(self.now_ns, data_in, job.bytes());
-        let units = job.unit_count();
+        let sectors = self.sectors_in_range(&job);
         let j = self.jobs.get_mut(id);
         j.ready_ns = in_dram;
-        j.units = units;
-        if self.buffer.waiters.is_empty() && self.buffer.fits(units) {
+        j.buffer_sectors = sectors;
+        if self.buffer.waiters.is_empty() && self.buffer.fits(sectors) {
             self.admit_buffered(id, in_dram);
         } else {
             self.stats.buffer_full_waits += 1;
@@ -351,11 +353,18 @@ impl SsdModel {
             }
             self.buffer.open_ready_ns = at_ns;
             self.buffer.open_units.clear();
+            self.buffer.open_sectors = 0;
         }
         let slot = self.buffer.open_page * per_page + self.buffer.open_fill;
         self.ftl.place(unit, slot, sectors);
         self.buffer.open_fill += 1;
-        self.buffer.occupy(1);
+        let carried = if self.geo.unit_sectors > 32 {
+            self.geo.unit_sectors
+        } else {
+            sectors.count_ones()
+        };
+        self.buffer.occupy(carried);
+        self.buffer.open_sectors += carried;
         self.buffer.open_units.push(unit);
         self.buffer.open_ready_ns = self.buffer.open_ready_ns.max(at_ns);
         if self.buffer.open_fill == per_page {
@@ -370,7 +379,10 @@ impl SsdModel {
         let fill = self.buffer.open_fill;
         self.ftl.note_host_padding(self.geo.slots_per_page - fill);
         let seq = self.buffer.issue_seq();
-        let id = self.jobs.insert(Job::buffer_page(fill, seq));
+        let id = self
+            .jobs
+            .insert(Job::buffer_page(self.buffer.open_sectors, seq));
+        self.buffer.open_sectors = 0;
         let ready = self.buffer.open_ready_ns.max(self.now_ns);
         let bytes = fill * self.geo.unit_bytes;
         let read_out = if self.params.write_buffer.destage_reads_dram {
@@ -470,7 +482,7 @@ impl SsdModel {
             JobKind::WriteThrough => self.finish(id, at_ns),
             JobKind::BufferPage => {
                 self.jobs.remove(id);
-                self.buffer.release(job.units);
+                self.buffer.release(job.buffer_sectors);
                 self.buffer.complete_seq(job.seq);
                 self.admit_buffer_waiters();
                 self.release_flush_waiters();
@@ -482,7 +494,7 @@ impl SsdModel {
     fn admit_buffer_waiters(&mut self) {
         while let Some(&id) = self.buffer.waiters.front() {
             let job = *self.jobs.get(id);
-            if !self.buffer.fits(job.units) {
+            if !self.buffer.fits(job.buffer_sectors) {
                 break;
             }
             self.buffer.waiters.pop_front();

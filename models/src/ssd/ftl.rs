@@ -178,6 +178,18 @@ impl Ftl {
         panic!("no plane can take a page although validation guaranteed spare space");
     }
 
+    /// Close every plane's open host block, leaving its unwritten pages as padding, so the
+    /// next host page of each plane starts a fresh block. Untimed (preconditioning).
+    pub fn close_user_blocks(&mut self) {
+        for plane in 0..self.geo.planes {
+            let block = self.planes[plane as usize].user_block;
+            while block != NONE && self.planes[plane as usize].user_block == block {
+                self.next_page_in(plane, block);
+                self.note_host_padding(self.geo.slots_per_page);
+            }
+        }
+    }
+
     /// Whether host pages follow their logical page to a fixed plane.
     pub fn static_allocation(&self) -> bool {
         self.static_allocation

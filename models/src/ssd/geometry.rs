@@ -92,6 +92,10 @@ impl Geometry {
         slot / self.slots_per_block
     }
 
+    pub fn plane_of_page(&self, page: u32) -> u32 {
+        self.plane_of_block(self.block_of_page(page))
+    }
+
     pub fn die_of_page(&self, page: u32) -> u32 {
         self.die_of_plane(self.plane_of_block(self.block_of_page(page)))
     }

@@ -54,8 +54,8 @@ pub(crate) struct Job {
     /// Read data still to send to the host.
     pub link_bytes_left: u64,
     pub held: u32,
-    /// BufferPage: units in the page. WriteBuffered: units it needs room for.
-    pub units: u32,
+    /// BufferPage: sectors of host data in the page. WriteBuffered: sectors it needs room for.
+    pub buffer_sectors: u32,
     /// BufferPage: its sequence number. Flush: pages below this must be programmed.
     pub seq: u64,
 }
@@ -89,14 +89,14 @@ impl Job {
             done_ns: 0,
             link_bytes_left: 0,
             held: NONE,
-            units: 0,
+            buffer_sectors: 0,
             seq: 0,
         };
         (job, out_of_range)
     }
 
-    /// An internal job programming one buffer page of `units` units.
-    pub fn buffer_page(units: u32, seq: u64) -> Job {
+    /// An internal job programming one buffer page holding `buffer_sectors` sectors of host data.
+    pub fn buffer_page(buffer_sectors: u32, seq: u64) -> Job {
         Job {
             kind: JobKind::BufferPage,
             phase: Phase::Lookup,
@@ -111,7 +111,7 @@ impl Job {
             done_ns: 0,
             link_bytes_left: 0,
             held: NONE,
-            units,
+            buffer_sectors,
             seq,
         }
     }

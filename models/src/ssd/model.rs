@@ -66,8 +66,8 @@ impl SsdModel {
         params.validate()?;
         let geo = Geometry::new(&params);
         let wb = &params.write_buffer;
-        let capacity_units = if wb.enabled {
-            u32::try_from(wb.capacity_bytes / u64::from(geo.unit_bytes)).unwrap_or(u32::MAX)
+        let capacity_sectors = if wb.enabled {
+            u32::try_from(wb.capacity_bytes / 512).unwrap_or(u32::MAX)
         } else {
             0
         };
@@ -79,7 +79,7 @@ impl SsdModel {
             buffer: WriteBuffer::new(
                 wb.enabled,
                 !wb.power_loss_protected,
-                capacity_units,
+                capacity_sectors,
                 wb.dram_mb_per_s,
                 wb.dram_access_ns,
             ),
@@ -117,6 +117,11 @@ impl SsdModel {
         self.flash.die_busy_ns
     }
 
+    /// Flash ops that ran as an extra plane of a multi-plane command.
+    pub fn multi_plane_companions(&self) -> u64 {
+        self.flash.multi_plane_companions
+    }
+
     /// Counters of the FTL itself (including preconditioning).
     pub fn ftl_counters(&self) -> &FtlCounters {
         &self.ftl.counters
@@ -143,7 +148,7 @@ impl SsdModel {
 
     /// Bytes of host data in the write buffer (not yet programmed).
     pub fn buffer_occupied_bytes(&self) -> u64 {
-        u64::from(self.buffer.occupied_units()) * u64::from(self.geo.unit_bytes)
+        u64::from(self.buffer.occupied_sectors()) * 512
     }
 
     /// Check FTL invariants (maps agree, valid counts); slow, for tests.
@@ -210,7 +215,10 @@ impl SsdModel {
     /// sector, sectors)`) touch, each unit holding exactly the sectors the extents touch:
     /// MQSim preconditions a trace's logical pages this way, so a later write that covers
     /// every sector the trace ever touches in a unit needs no read of its old data. Pages go
-    /// where allocation puts them (their own plane under static allocation).
+    /// where allocation puts them (their own plane under static allocation). Then each
+    /// plane's open block is closed (its unused pages left as padding): MQSim's
+    /// preconditioning consumes whole blocks, invalidating what it does not fill, so the
+    /// trace's first writes start every plane on a fresh block, at the same page offset.
     pub fn precondition_extents(&mut self, extents: impl IntoIterator<Item = (u64, u32)>) {
         let mut touched: std::collections::BTreeMap<u32, u32> = Default::default();
         for (sector, sectors) in extents {
@@ -239,6 +247,7 @@ impl SsdModel {
                 self.ftl.set_written_sectors(unit, mask);
             }
         }
+        self.ftl.close_user_blocks();
     }
 
     /// Load the mapping entries of the units `extents` (`(first sector, sectors)`) touch into
@@ -257,6 +266,13 @@ impl SsdModel {
                 let _ = self.cmt.access(line, false);
             }
         }
+    }
+
+    /// Sectors of `job` inside the drive (clipped like its units).
+    pub(super) fn sectors_in_range(&self, job: &Job) -> u32 {
+        (job.first_unit..job.end_unit)
+            .map(|unit| job.bytes_in_unit(unit, self.geo.unit_sectors) / 512)
+            .sum()
     }
 
     fn fraction_units(&self, fraction: f64) -> u32 {
@@ -508,7 +524,7 @@ impl TimingModel for SsdModel {
                 s.host_units_written += u64::from(job.unit_count());
                 let buffered = self.buffer.enabled
                     && !(req.fua && self.buffer.volatile)
-                    && job.unit_count() <= self.buffer.capacity_units() / 2;
+                    && self.sectors_in_range(&job) <= self.buffer.capacity_sectors() / 2;
                 if buffered {
                     job.kind = JobKind::WriteBuffered;
                 }

@@ -50,8 +50,9 @@ pub(crate) struct OpSpec {
     pub kind: OpKind,
     /// Bytes crossing the channel (data out of a read, data into a program).
     pub bytes: u32,
-    /// Physical page programmed, whose "data only in controller DRAM" mark clears when the
-    /// program ends; `NONE` otherwise.
+    /// Physical page read or programmed (a program's "data only in controller DRAM" mark
+    /// clears when it ends); `NONE` when the op does not name one (mapping fetches and
+    /// write-backs, erases).
     pub page: u32,
     pub purpose: OpPurpose,
 }

@@ -67,6 +67,12 @@ pub struct FlashParams {
     /// transaction scheduler builds when it finds several dies' work queued), and stays
     /// busy until the last ends. Ignored with die interleaving.
     pub multi_die_commands: bool,
+    /// A die starting a host read or program also starts one ready op of the same kind on
+    /// each of its other planes when that op's page sits at the same page offset in its block
+    /// (an ONFI multi-plane command: one array time for all planes, transfers one after
+    /// another on the channel). False: every op occupies the die on its own.
+    #[serde(default)]
+    pub multi_plane_commands: bool,
 }
 
 /// Flash translation layer: mapping granularity, spare space and garbage collection.
@@ -221,6 +227,12 @@ impl SsdParams {
         positive("flash.page_program_ns", f.page_program_ns)?;
         positive("flash.block_erase_ns", f.block_erase_ns)?;
         positive("flash.channel_mb_per_s", f.channel_mb_per_s.into())?;
+        if f.multi_plane_commands && g.planes_per_die > 64 {
+            return Err(invalid(
+                "geometry.planes_per_die",
+                "at most 64 with flash.multi_plane_commands",
+            ));
+        }
         if !f.die_interleaving && f.multi_die_commands && g.dies_per_chip > 64 {
             return Err(invalid(
                 "geometry.dies_per_chip",

@@ -25,9 +25,12 @@ use crate::presets::PresetInfo;
 /// gives in channel-first order (static CWDP allocation), and a partly written unit is read
 /// back before a write only when it holds sectors the write leaves out. As MQSim's write
 /// cache: newly written data goes to flash at once, straight from the host transfer (no
-/// DRAM read-out), and at most one page per plane (1 MiB) may be on its way to flash before
-/// further writes wait (MQSim's back-pressure depth); MQSim keeps written data cached in
-/// its 256 MiB afterwards, which only reads of just-written data would notice.
+/// DRAM read-out), and at most one page per plane (1 MiB, counted in sectors of data as
+/// MQSim counts its back-pressure depth) may be on its way to flash before further writes
+/// wait; MQSim keeps written data cached in its 256 MiB afterwards, which only reads of
+/// just-written data would notice. As MQSim's scheduler, a die runs queued host reads or
+/// programs on both its planes as one multi-plane command when their pages share a page
+/// offset; the device fetches at most 512 commands at once.
 pub fn mqsim_default() -> SsdParams {
     SsdParams {
         geometry: GeometryParams {
@@ -54,6 +57,11 @@ pub fn mqsim_default() -> SsdParams {
             // MQSim's scheduler can batch dies, but with it the QD32 read figure falls to
             // 257 µs (MQSim: 291 µs): MQSim's chips overlap less than full batching does.
             multi_die_commands: false,
+            // MQSim's out-of-order transaction scheduler (TSU_OutOfOrder) gathers, for the
+            // die it serves, queued transactions of the same kind on the die's other planes
+            // at the same page offset, and NVM_PHY_ONFI_NVDDR2 issues them as one
+            // multi-plane read or program.
+            multi_plane_commands: true,
         },
         ftl: FtlParams {
             map_unit_bytes: 4096,
@@ -80,7 +88,11 @@ pub fn mqsim_default() -> SsdParams {
         },
         host: HostParams {
             interface: HostInterface::Nvme,
-            queue_depth: 65535,
+            // MQSim's host keeps a 65,535-entry submission queue (IO_Queue_Depth), but the
+            // device fetches a command only while fewer than Queue_Fetch_Size = 512 are in
+            // flight (Input_Stream_Manager_NVMe, ssdconfig.xml); the rest wait in the queue
+            // in order, their wait counted in the response time.
+            queue_depth: 512,
             link_mb_per_s: 1313,
             // Doorbell write plus submission entry fetch over the same PCIe link.
             command_overhead_ns: 100,
@@ -123,6 +135,7 @@ pub fn nvme_datacenter() -> SsdParams {
             erase_command_ns: 200,
             die_interleaving: true,
             multi_die_commands: false,
+            multi_plane_commands: false,
         },
         ftl: FtlParams {
             map_unit_bytes: 4096,
@@ -189,6 +202,7 @@ pub fn sata() -> SsdParams {
             erase_command_ns: 250,
             die_interleaving: true,
             multi_die_commands: false,
+            multi_plane_commands: false,
         },
         ftl: FtlParams {
             map_unit_bytes: 4096,

@@ -9,6 +9,7 @@
 //! tunable (`dirty_thresh_pct`, `max_clean_ios_set`, `skip_seq_thresh_kb`, …) or option
 //! (`honor_flush`, `fallow_timer`, `ssd_timeout_ns`, …) by its name.
 
+use crate::raid5_fail::{check_members, parse_fails, MemberFail};
 use crate::units::parse_size;
 use clap::{Args, ValueEnum};
 use dmsim_engine::flashcache::{
@@ -92,6 +93,11 @@ pub struct CacheArgs {
     /// mdadm's].
     #[arg(long, value_parser = parse_size)]
     pub chunk: Option<u64>,
+    /// Fail member MEMBER of the --hdd-raid5 array (mdadm --fail) at a virtual time (`1@2s`)
+    /// or right after a request count (`1@3000io`); repeatable, also `--set raid5.fail=…`.
+    /// The array then serves degraded; a second failure fails IO with errors.
+    #[arg(long, value_name = "MEMBER@WHEN")]
+    pub raid5_fail: Vec<String>,
     /// Cache block size, a power of two from 512 bytes [default: 4k, flashcache's].
     #[arg(long, value_parser = parse_size)]
     pub block_size: Option<u64>,
@@ -119,6 +125,8 @@ pub struct Raid5Setup {
     pub config: Raid5Config,
     /// The array's size in sectors (the volume's).
     pub array_sectors: u64,
+    /// Members to fail during the run (`--raid5-fail`, `raid5.fail`).
+    pub fails: Vec<MemberFail>,
 }
 
 /// What sits on the disk in a trace replay.
@@ -196,6 +204,7 @@ impl CacheArgs {
             hdd,
             hdd_raid5,
             chunk,
+            raid5_fail: self.raid5_fail.clone(),
             block_size: self
                 .block_size
                 .or(size("block_size", &scenario.cache.block_size)?),
@@ -278,12 +287,27 @@ impl CacheArgs {
         cache.tunables.reclaim_policy = policy.policy();
         let chunk_bytes = self.chunk.unwrap_or(512 << 10);
         let mut raid_config = Raid5Config::new(chunk_bytes / 512);
+        let mut fails = Vec::new();
+        for text in &self.raid5_fail {
+            fails.extend(parse_fails(text, "--raid5-fail")?);
+        }
+        if !fails.is_empty() && raid.is_none() {
+            return Err(
+                "--raid5-fail fails a member of an --hdd-raid5 array; give --hdd-raid5 \
+                        NxPRESET too"
+                    .to_string(),
+            );
+        }
         for (key, value) in sets {
             if let Some(rest) = key.strip_prefix("raid5.") {
                 if raid.is_none() {
                     return Err(format!(
                         "--set {key}={value}: raid5.… settings need an --hdd-raid5 array"
                     ));
+                }
+                if rest == "fail" {
+                    fails.extend(parse_fails(value, &format!("--set {key}"))?);
+                    continue;
                 }
                 patch(&mut raid_config, rest, value)
                     .map_err(|e| format!("--set {key}={value}: {e}"))?;
@@ -323,10 +347,12 @@ impl CacheArgs {
                     ),
                     other => format!("--hdd-raid5: {other}"),
                 })?;
+                check_members(&fails, members, "--raid5-fail")?;
                 Some(Raid5Setup {
                     members,
                     config: raid_config,
                     array_sectors: geometry.array_sectors(),
+                    fails,
                 })
             }
         };

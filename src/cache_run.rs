@@ -5,11 +5,12 @@
 
 use crate::cache_args::{CacheSetup, VolumeTarget};
 use crate::outcome::{check_real_refusals, check_sim_violations, deadlock};
+use crate::raid5_fail::FailSchedule;
 use crate::verifier::{real_run_write_id_base, Verifier};
 use dmsim_engine::flashcache::SetupError;
 use dmsim_engine::{
-    drive, DeviceId, DriveOptions, DriveOutcome, Engine, EngineConfig, FlashcacheState, Platform,
-    TargetSpec, TargetView,
+    drive, DeviceId, DriveOutcome, Engine, EngineConfig, FlashcacheState, Platform, TargetSpec,
+    TargetView,
 };
 use dmsim_real::{PlatformOptions, RealDevice, RealRig};
 use dmsim_reports::RunReport;
@@ -281,11 +282,14 @@ fn run_cache_guarded<I: Iterator<Item = TraceRecord>>(
             let mut platform = SimPlatform::with_options(devices, options);
             let mut engine = Engine::new(engine_config, platform.device_infos(), target)
                 .map_err(|e| format!("cannot build the cache: {e}"))?;
+            let fails =
+                FailSchedule::new(disk, setup.raid5.as_ref().map_or(&[][..], |r| &r.fails[..]));
             let output = drive_cache(
                 &mut engine,
                 &mut platform,
                 &mut source,
                 verifier,
+                fails,
                 label,
                 config,
                 progress,
@@ -323,6 +327,7 @@ fn run_cache_guarded<I: Iterator<Item = TraceRecord>>(
                 platform,
                 &mut source,
                 verifier,
+                FailSchedule::new(disk, &[]),
                 label,
                 config,
                 progress,
@@ -334,24 +339,38 @@ fn run_cache_guarded<I: Iterator<Item = TraceRecord>>(
 }
 
 /// The drive loop of a cache run on any platform: time slices, gauges sampled between them.
+#[allow(clippy::too_many_arguments)]
 fn drive_cache<P: Platform, I: Iterator<Item = TraceRecord>>(
     engine: &mut Engine,
     platform: &mut P,
     source: &mut RecordSource<I>,
     mut verifier: Verifier,
+    mut fails: FailSchedule,
     label: &str,
     config: serde_json::Value,
     progress: &mut dyn FnMut(u64),
 ) -> Result<CacheRunOutput, String> {
     let mut limit_ns = platform.now_ns() + SAMPLE_INTERVAL_NS;
     let mut cleanings_seen = 0u64;
+    fails
+        .after_slice(engine, platform.now_ns(), 0)
+        .map_err(|e| format!("the engine failed: {e}"))?;
     let end_ns = loop {
-        let options = DriveOptions {
-            time_limit_ns: Some(limit_ns),
-            ..DriveOptions::default()
-        };
+        let options = fails.slice_options(Some(limit_ns));
         let report = drive(engine, platform, source, &mut verifier, &options)
             .map_err(|e| format!("the engine failed: {e}"))?;
+        fails
+            .after_slice(engine, platform.now_ns(), report.bios_submitted)
+            .map_err(|e| format!("the engine failed: {e}"))?;
+        // A slice cut short for a member failure is no sampling point.
+        let sample = match report.outcome {
+            DriveOutcome::TimeLimit => report.end_ns >= limit_ns,
+            DriveOutcome::InputLimit => false,
+            DriveOutcome::Finished | DriveOutcome::Stalled { .. } => true,
+        };
+        if !sample {
+            continue;
+        }
         if let Some(fc) = engine.target().flashcache() {
             let gauges = fc.gauges();
             let cleanings = fc.stats().cleanings;
@@ -374,7 +393,7 @@ fn drive_cache<P: Platform, I: Iterator<Item = TraceRecord>>(
         match report.outcome {
             DriveOutcome::TimeLimit => limit_ns = report.end_ns.max(limit_ns) + SAMPLE_INTERVAL_NS,
             DriveOutcome::Finished => break report.end_ns,
-            DriveOutcome::InputLimit => unreachable!("no input limit was set"),
+            DriveOutcome::InputLimit => unreachable!("not a sampling point"),
             DriveOutcome::Stalled { waiting } => return Err(deadlock(report.end_ns, &waiting)),
         }
     };
@@ -400,7 +419,15 @@ fn drive_cache<P: Platform, I: Iterator<Item = TraceRecord>>(
         return Err("the engine has no flashcache target".to_string());
     }
     let mut status_text = engine.target_status().text;
+    let mut config = config;
     for (device, status) in engine.stacked_status() {
+        if status.kind == "raid5" && config["raid5"].is_object() {
+            if let serde_json::Value::Object(end) = fails.end_status(&status) {
+                for (key, value) in end {
+                    config["raid5"][key] = value;
+                }
+            }
+        }
         stats.extend(
             status
                 .counters
@@ -409,6 +436,9 @@ fn drive_cache<P: Platform, I: Iterator<Item = TraceRecord>>(
                 .map(|(name, value)| (format!("{}.{name}", status.kind), *value)),
         );
         status_text.push_str(&format!("\n{device}: {}", status.text));
+    }
+    for note in fails.missed_notes(end_ns) {
+        status_text.push_str(&format!("\n{note}"));
     }
     Ok(CacheRunOutput {
         report: verifier.finish(label, config, stats, end_ns),

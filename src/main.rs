@@ -28,6 +28,7 @@ mod cmd;
 mod memory;
 mod outcome;
 mod progress;
+mod raid5_fail;
 mod trace_input;
 mod units;
 mod unused_flags;

@@ -3,6 +3,8 @@
 //! (`run`, `replay`, `compare`, or the scenario fields `devices.hdd_raid5`/`devices.chunk`)
 //! or under linear (`run --target linear`), every read verified by the data oracle through
 //! the whole stack, md's counters in summary.json; bad shapes are refused naming the flag.
+//! Degraded mode: `--raid5-fail MEMBER@WHEN` (or the setting `raid5.fail`) fails a member at
+//! a virtual time or right after a request count, and the run goes on verified.
 
 use std::process::Command;
 
@@ -154,7 +156,7 @@ fn a_scenario_names_the_array_and_compare_runs_it() {
 
 #[test]
 fn impossible_arrays_are_refused_naming_the_flag() {
-    let cases: [(&[&str], &[&str]); 7] = [
+    let cases: [(&[&str], &[&str]); 11] = [
         (
             &["--hdd-raid5", "2xram"],
             &["--hdd-raid5", "3 to 16 members"],
@@ -174,6 +176,19 @@ fn impossible_arrays_are_refused_naming_the_flag() {
             &["--hdd-raid5", "4xram", "--set", "raid5.stripe_cache_size=5"],
             &["stripe_cache_size"],
         ),
+        (
+            &["--hdd-raid5", "4xram", "--raid5-fail", "4@1s"],
+            &["--raid5-fail", "4@1s", "0..=3"],
+        ),
+        (
+            &["--hdd-raid5", "4xram", "--raid5-fail", "1@2q"],
+            &["--raid5-fail", "1@2q", "MEMBER@WHEN"],
+        ),
+        (
+            &["--hdd-raid5", "4xram", "--set", "raid5.fail=x@1s"],
+            &["raid5.fail", "MEMBER@WHEN"],
+        ),
+        (&["--raid5-fail", "1@1s"], &["--raid5-fail", "--hdd-raid5"]),
     ];
     for (flags, expected) in cases {
         let mut args = vec!["run", "--target", "flashcache", "--requests", "10"];
@@ -186,4 +201,189 @@ fn impossible_arrays_are_refused_naming_the_flag() {
             assert!(err.contains(word), "{flags:?}: {err}");
         }
     }
+}
+
+fn stat(s: &serde_json::Value, name: &str) -> u64 {
+    s["stats"][name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("stats.{name}"))
+}
+
+#[test]
+fn a_member_failed_mid_run_is_served_degraded_and_every_read_verified_through_flashcache() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = dmsim(&[
+        "run",
+        "--target",
+        "flashcache",
+        "--hdd-raid5",
+        "4xram",
+        "--chunk",
+        "16k",
+        "--cache-size",
+        "4m",
+        "--workload",
+        "randrw",
+        "--bs",
+        "8k",
+        "--qd",
+        "32",
+        "--requests",
+        "4000",
+        "--span",
+        "16m",
+        "--raid5-fail",
+        "2@1000io",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("dev3[2](F)"), "mdstat line: {stdout}");
+    assert!(stdout.contains("[4/3] [UU_U]"), "mdstat line: {stdout}");
+    let s = summary(&out);
+    assert_eq!(s["data_errors"], 0);
+    let reads = s["latency"]["read"]["count"].as_u64().unwrap();
+    assert!(reads > 1500);
+    assert_eq!(s["verified_reads"].as_u64().unwrap(), reads);
+    let raid = &s["config"]["raid5"];
+    assert_eq!(raid["state"], "degraded", "{raid}");
+    assert_eq!(raid["mdstat"], "[4/3] [UU_U]", "{raid}");
+    let fail = &raid["fail"][0];
+    assert_eq!(fail["member"], 2, "{raid}");
+    assert_eq!(fail["when"], "2@1000io", "{raid}");
+    // Right after the 1000th request was issued: IO was in flight when the member went.
+    assert_eq!(fail["after_requests"], 1000, "{raid}");
+    assert!(fail["at_ns"].as_u64().unwrap() > 0);
+    assert_eq!(stat(&s, "raid5.degraded"), 1);
+    // Reads of the lost member's data were computed from the others; nothing failed.
+    assert!(stat(&s, "raid5.reconstructions") > 100, "{}", s["stats"]);
+    assert_eq!(stat(&s, "raid5.bios_failed"), 0);
+}
+
+#[test]
+fn a_grid_compares_a_healthy_array_with_one_failed_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("raid.json");
+    std::fs::write(
+        &scenario,
+        r#"{
+  "name": "raid5-degraded",
+  "input": { "trace": { "path": "bundled:msr-cambridge1-sample.csv", "format": "msr" } },
+  "devices": { "ssd": "ssd-nvme", "hdd_raid5": "4xhdd-7200", "chunk": "64k" },
+  "cache": { "cache_size": "8m", "assoc": "256" },
+  "grid": { "modes": ["writeback"], "policies": ["fifo"],
+            "set": { "raid5.fail": ["", "3@20ms"] } }
+}"#,
+    )
+    .unwrap();
+    let out = dir.path().join("cmp");
+    let o = dmsim(&[
+        "compare",
+        scenario.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(out.join("compare.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let runs = report["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 2);
+    let (healthy, degraded) = (&runs[0], &runs[1]);
+    for run in runs {
+        assert_eq!(run["data_errors"], 0);
+        assert_eq!(run["verified_reads"], healthy["verified_reads"]);
+    }
+    assert_eq!(healthy["config"]["raid5"]["mdstat"], "[4/4] [UUUU]");
+    assert!(healthy["config"]["raid5"]["fail"].is_null());
+    assert_eq!(stat(healthy, "raid5.reconstructions"), 0);
+    let raid = &degraded["config"]["raid5"];
+    assert_eq!(raid["mdstat"], "[4/3] [UUU_]", "{raid}");
+    assert_eq!(raid["fail"][0]["at_ns"], 20_000_000, "{raid}");
+    assert!(stat(degraded, "raid5.reconstructions") > 0);
+    // The failed member gets no IO after 20 ms.
+    let member_ios = |run: &serde_json::Value, member: usize| {
+        let device = &run["devices"][member + 1];
+        device["reads"].as_u64().unwrap() + device["writes"].as_u64().unwrap()
+    };
+    assert!(member_ios(degraded, 3) * 10 < member_ios(healthy, 3));
+}
+
+#[test]
+fn a_second_failure_fails_io_with_errors_never_wrong_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = dmsim(&[
+        "run",
+        "--target",
+        "linear",
+        "--hdd-raid5",
+        "3xram",
+        "--chunk",
+        "16k",
+        "--workload",
+        "randrw",
+        "--bs",
+        "8k",
+        "--qd",
+        "8",
+        "--requests",
+        "3000",
+        "--span",
+        "8m",
+        "--raid5-fail",
+        "1@1000io",
+        "--raid5-fail",
+        "0@2000io",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("bio(s) failed") && !err.contains("panicked"),
+        "{err}"
+    );
+    let s = summary(&out);
+    assert_eq!(s["data_errors"], 0);
+    assert!(s["verified_reads"].as_u64().unwrap() > 500);
+    let raid = &s["config"]["raid5"];
+    assert_eq!(raid["state"], "failed", "{raid}");
+    assert_eq!(raid["mdstat"], "[3/1] [__U]", "{raid}");
+    assert_eq!(raid["fail"].as_array().map(Vec::len), Some(2), "{raid}");
+    // Every request after the second failure failed (about 1000).
+    assert!(
+        (990..=1010).contains(&stat(&s, "raid5.bios_failed")),
+        "{}",
+        s["stats"]
+    );
+}
+
+#[test]
+fn a_failure_the_run_ends_before_is_reported_not_hidden() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = dmsim(&[
+        "run",
+        "--target",
+        "linear",
+        "--hdd-raid5",
+        "3xram",
+        "--requests",
+        "100",
+        "--raid5-fail",
+        "1@100s",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("raid5 fail 1@100s never happened"),
+        "{stdout}"
+    );
+    let raid = &summary(&out)["config"]["raid5"];
+    assert_eq!(raid["fail_missed"][0], "1@100s", "{raid}");
+    assert_eq!(raid["mdstat"], "[3/3] [UUU]", "{raid}");
 }

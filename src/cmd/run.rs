@@ -185,6 +185,13 @@ pub fn run(args: RunArgs) -> CliResult {
         );
     }
     refuse_unused_flags(&args)?;
+    if !args.cache.raid5_fail.is_empty() && args.cache.hdd_raid5.is_none() {
+        return Err(
+            "--raid5-fail fails a member of an --hdd-raid5 array; give --hdd-raid5 \
+                    NxPRESET too"
+                .into(),
+        );
+    }
     if let TargetArg::Flashcache = args.target {
         return run_flashcache(&args);
     }
@@ -203,6 +210,8 @@ pub fn run(args: RunArgs) -> CliResult {
         args.quiet,
     );
     let mut stats = BTreeMap::new();
+    // The array's failures and end state (`--hdd-raid5`), for `config.raid5`.
+    let mut raid5_config: Option<serde_json::Value> = None;
     let mut notes = Vec::new();
     if args.real && args.cache.perturb_ties.is_some() {
         return Err(PERTURB_TIES_IS_SIM_ONLY.into());
@@ -214,6 +223,7 @@ pub fn run(args: RunArgs) -> CliResult {
         &args.cache.hdd_raid5
     {
         let (members, preset) = crate::cache_args::parse_hdd_raid5(raid_text)?;
+        let fails = crate::raid5_fail::parse_flags(&args.cache.raid5_fail, members)?;
         let mut params = presets::find(&preset).map_err(|e| format!("--hdd-raid5: {e}"))?;
         super::devices::apply_sets(&mut params, &args.sets)?;
         let chunk_bytes = args.cache.chunk.unwrap_or(512 << 10);
@@ -260,19 +270,24 @@ pub fn run(args: RunArgs) -> CliResult {
         let mut source = workload_source(&args, span_bytes)?;
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let mut verifier = Verifier::new(&names, true);
+        let mut fails = crate::raid5_fail::FailSchedule::new(DeviceId(members as u16), &fails);
         let start_ns = platform.now_ns();
         let report = drive_in_slices(start_ns, &mut progress, |options| {
-            let report = drive(
+            let report = fails.drive(
                 &mut engine,
                 &mut platform,
                 &mut source,
                 &mut verifier,
-                options,
+                options.time_limit_ns,
             )?;
             Ok((report, verifier.bios_done()))
         })?;
         check_sim_violations(&platform)?;
+        for note in fails.missed_notes(report.end_ns) {
+            notes.push(note);
+        }
         for (device, status) in engine.stacked_status() {
+            raid5_config = Some(fails.end_status(&status));
             stats.extend(
                 status
                     .counters
@@ -372,6 +387,9 @@ pub fn run(args: RunArgs) -> CliResult {
     });
     if let Some(seed) = args.cache.perturb_ties {
         config["perturb_ties_seed"] = seed.into();
+    }
+    if let Some(raid5) = raid5_config {
+        config["raid5"] = raid5;
     }
     let summary = verifier.finish(
         &format!("linear/{}", args.workload.name()),

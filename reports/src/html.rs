@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use crate::charts::ChartKind;
+use crate::charts::{self, ChartKind};
 use crate::compare::{CompareReport, COMPARE_FILE_NAME};
 use crate::format::{self, html_escape};
 use crate::latency::LatencySummary;
@@ -23,6 +23,7 @@ table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }
 th { background: #f2f2f2; }
 td.label, th.label { text-align: left; }
+table.setup td { text-align: left; }
 tbody tr:nth-child(even) { background: #fafafa; }
 figure { margin: 1.5em 0; }
 figure img { width: 100%; max-width: 1000px; height: auto; border: 1px solid #ddd; }
@@ -61,19 +62,22 @@ pub(crate) fn index_html(report: &CompareReport) -> String {
         if grid.is_empty() { "none".to_string() } else { grid.join(" × ") },
     );
     page.push_str(
-        "<nav><a href=\"#comparison\">Comparison</a><a href=\"#latency\">Latency</a>\
-                   <a href=\"#charts\">Charts</a><a href=\"#runs\">Runs</a></nav>\n",
+        "<nav><a href=\"#simulated\">What was simulated</a><a href=\"#comparison\">Comparison</a>\
+                   <a href=\"#latency\">Latency</a><a href=\"#charts\">Charts</a>\
+                   <a href=\"#runs\">Runs</a></nav>\n",
     );
 
+    setup_table(&mut page, report);
     comparison_table(&mut page, report);
     latency_tables(&mut page, report);
 
     page.push_str("<h2 id=\"charts\">Charts</h2>\n");
     for kind in ChartKind::ALL {
         let stem = kind.file_stem();
+        let (width, height) = charts::chart_size(kind, report.runs.len());
         let _ = writeln!(
             page,
-            "<figure id=\"{stem}\">\n<img src=\"{stem}.svg\" alt=\"{}\" width=\"1000\" height=\"600\">\n\
+            "<figure id=\"{stem}\">\n<img src=\"{stem}.svg\" alt=\"{}\" width=\"{width}\" height=\"{height}\">\n\
              <figcaption><strong>{}.</strong> {} <a href=\"{stem}.svg\">SVG</a> · <a href=\"{stem}.png\">PNG</a></figcaption>\n</figure>",
             html_escape(kind.title()),
             html_escape(kind.title()),
@@ -99,6 +103,17 @@ pub(crate) fn index_html(report: &CompareReport) -> String {
     }
     page.push_str("</body>\n</html>\n");
     page
+}
+
+/// What the runs were: input, devices, cache, pacing, seed and version, from their configs.
+fn setup_table(page: &mut String, report: &CompareReport) {
+    page.push_str(
+        "<h2 id=\"simulated\">What was simulated</h2>\n<table class=\"setup\">\n<tbody>\n",
+    );
+    for (name, value) in crate::setup_summary::setup_rows(&report.runs) {
+        table_row(page, &[name.to_string(), value], false);
+    }
+    page.push_str("</tbody>\n</table>\n");
 }
 
 fn table_row(page: &mut String, cells: &[String], header: bool) {

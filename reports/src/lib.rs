@@ -25,6 +25,7 @@ pub mod latency;
 mod output;
 pub mod recorder;
 pub mod run_report;
+mod setup_summary;
 pub mod shard;
 pub mod time_series;
 

@@ -34,6 +34,8 @@ pub mod stat {
     pub const DIRTY_WRITE_HITS: &str = "dirty_write_hits";
     /// Dirty blocks written back to the disk.
     pub const CLEANINGS: &str = "cleanings";
+    /// Blocks of the cache (its size).
+    pub const SIZE_BLOCKS: &str = "size_blocks";
 }
 
 /// IO done on one device during a run.

@@ -244,6 +244,7 @@ pub fn run_config(
         "hdd": setup.hdd_name,
         "pacing": pacing,
         "seed": seed,
+        "dmsim_version": env!("CARGO_PKG_VERSION"),
         "flashcache": setup.cache,
         "deviations": setup.cache.options.deviations(),
         "devices": { "ssd": setup.ssd, "hdd": setup.hdd },
@@ -269,6 +270,7 @@ fn linear_run_config(
         "hdd": setup.hdd_name,
         "pacing": pacing,
         "seed": seed,
+        "dmsim_version": env!("CARGO_PKG_VERSION"),
         "devices": { "hdd": setup.hdd },
     });
     if let Some(seed) = setup.perturb_ties_seed {

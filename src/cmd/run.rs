@@ -384,6 +384,7 @@ pub fn run(args: RunArgs) -> CliResult {
     let mut config = serde_json::json!({
         "target": "linear", "device": device_name, "workload": args.workload.name(),
         "bs": args.bs, "qd": args.qd, "seed": args.seed, "platform": platform_name,
+        "dmsim_version": env!("CARGO_PKG_VERSION"),
     });
     if let Some(seed) = args.cache.perturb_ties {
         config["perturb_ties_seed"] = seed.into();

@@ -142,6 +142,11 @@ impl TickAxis {
         self.lo
     }
 
+    /// Highest value on the axis.
+    pub(crate) fn hi(&self) -> f64 {
+        self.hi
+    }
+
     fn position(&self, value: f64) -> f64 {
         if self.log {
             let value = value.max(self.lo);

@@ -18,12 +18,12 @@ use plotters::prelude::*;
 use crate::error::ReportError;
 use crate::format;
 use crate::latency::{LatencySummary, Op};
-use crate::run_report::RunReport;
+use crate::run_report::{stat, RunReport};
 use crate::time_series::TimeSeriesData;
 
 use axis::TickAxis;
 use bars::{draw_bar_chart, BarChart};
-use lines::{draw_line_chart, LineChart};
+use lines::{draw_line_chart, line_chart_size, Layout, LineChart};
 use style::{DrawResult, CHART_SIZE};
 
 /// Room above the highest value so lines and bars do not touch the frame.
@@ -44,7 +44,7 @@ pub enum ChartKind {
     LatencyPercentilesWrite,
     /// Completed requests per second over virtual time (a line per run).
     Throughput,
-    /// Dirty cache blocks over virtual time (a line per run).
+    /// Dirty share of the cache over virtual time, with each run's dirty threshold.
     DirtyBlocks,
     /// Read and write IO counts per device (grouped bars).
     DeviceIoCounts,
@@ -94,7 +94,7 @@ impl ChartKind {
             ChartKind::LatencyPercentilesRead => "Read latency percentiles",
             ChartKind::LatencyPercentilesWrite => "Write latency percentiles",
             ChartKind::Throughput => "Throughput over virtual time",
-            ChartKind::DirtyBlocks => "Dirty cache blocks over virtual time",
+            ChartKind::DirtyBlocks => "Dirty share of the cache over virtual time",
             ChartKind::DeviceIoCounts => "Device IO count",
             ChartKind::DeviceIoBytes => "Device IO volume",
             ChartKind::Cleaning => "Cleaning activity over virtual time",
@@ -115,12 +115,35 @@ impl ChartKind {
             }
             ChartKind::LatencyPercentilesRead => "Read latency at p50, p90, p99, p99.9 and max.",
             ChartKind::LatencyPercentilesWrite => "Write latency at p50, p90, p99, p99.9 and max.",
-            ChartKind::Throughput => "Completed requests per second of virtual time.",
-            ChartKind::DirtyBlocks => "Dirty blocks in the cache at the end of each interval.",
+            ChartKind::Throughput => {
+                "Completed requests per second of virtual time, per time bucket; a run's last \
+                 bucket may be shorter than the others, its rate is over its real width and a \
+                 hollow circle marks it."
+            }
+            ChartKind::DirtyBlocks => {
+                "Dirty blocks as a share of the cache's blocks at the end of each time bucket; \
+                 the dashed line is the run's dirty_thresh_pct, which flashcache applies to \
+                 each set: a set above it is cleaned, so the whole cache can stay below the line \
+                 while its busiest sets are being cleaned."
+            }
             ChartKind::DeviceIoCounts => "Read and write IOs issued to each device.",
             ChartKind::DeviceIoBytes => "Megabytes read from and written to each device.",
-            ChartKind::Cleaning => "Dirty blocks written back to disk per second of virtual time.",
+            ChartKind::Cleaning => {
+                "Dirty blocks written back to disk per second of virtual time, per time bucket \
+                 (a hollow circle marks a shorter last bucket)."
+            }
         }
+    }
+}
+
+/// Pixel size of chart `kind` for `runs` runs: over-time charts of many runs are small
+/// multiples and grow downwards.
+pub(crate) fn chart_size(kind: ChartKind, runs: usize) -> (u32, u32) {
+    match kind {
+        ChartKind::Throughput | ChartKind::DirtyBlocks | ChartKind::Cleaning => {
+            line_chart_size(Layout::SmallMultiplesForMany, runs, CHART_SIZE)
+        }
+        _ => CHART_SIZE,
     }
 }
 
@@ -129,7 +152,8 @@ pub(crate) fn render_svg(kind: ChartKind, runs: &[RunReport]) -> Result<String, 
     style::ensure_font_registered().map_err(|error| error.to_string())?;
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, CHART_SIZE).into_drawing_area();
+        let size = chart_size(kind, runs.len());
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
         draw(kind, &root, runs)?;
         root.present().map_err(style::text_error)?;
     }
@@ -139,7 +163,7 @@ pub(crate) fn render_svg(kind: ChartKind, runs: &[RunReport]) -> Result<String, 
 /// Renders `kind` for `runs` as a PNG file at `path` (whose extension must be `.png`).
 pub(crate) fn render_png(kind: ChartKind, runs: &[RunReport], path: &Path) -> Result<(), String> {
     style::ensure_font_registered().map_err(|error| error.to_string())?;
-    let root = BitMapBackend::new(path, CHART_SIZE).into_drawing_area();
+    let root = BitMapBackend::new(path, chart_size(kind, runs.len())).into_drawing_area();
     draw(kind, &root, runs)?;
     root.present().map_err(style::text_error)
 }
@@ -214,6 +238,24 @@ fn latency_range(summaries: &[&LatencySummary]) -> (u64, u64) {
     (min, max)
 }
 
+/// The CDF as a step function, in % of requests: flat at the fraction reached so far until
+/// the next point's latency, then straight up. Each point carries the exact fraction of
+/// requests at or below its latency; between points nothing more is known, so a line drawn
+/// between them would invent requests at latencies no request had (a cache's hits and
+/// misses are two steps, not a ramp). Drawing the lower value until the next point is the
+/// CDF itself wherever the points are consecutive buckets, and a bound below it elsewhere.
+pub(crate) fn cdf_steps(points: &[crate::latency::CdfPoint]) -> Vec<(f64, f64)> {
+    let mut steps = Vec::with_capacity(points.len() * 2);
+    let mut below = 0.0;
+    for point in points {
+        let x = point.latency_ns.max(1) as f64;
+        steps.push((x, below));
+        below = point.fraction * 100.0;
+        steps.push((x, below));
+    }
+    steps
+}
+
 fn draw_latency_cdf<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     runs: &[RunReport],
@@ -224,13 +266,7 @@ fn draw_latency_cdf<DB: DrawingBackend>(
     let (min, max) = latency_range(&summaries);
     let series = summaries
         .iter()
-        .map(|summary| {
-            summary
-                .cdf
-                .iter()
-                .map(|point| (point.latency_ns.max(1) as f64, point.fraction * 100.0))
-                .collect()
-        })
+        .map(|summary| cdf_steps(&summary.cdf))
         .collect();
     let title = match op {
         Op::Read => ChartKind::LatencyCdfRead.title(),
@@ -250,6 +286,10 @@ fn draw_latency_cdf<DB: DrawingBackend>(
         y_format: &percent_label,
         runs: labels,
         series,
+        partial_last: Vec::new(),
+        thresholds: Vec::new(),
+        threshold_name: "",
+        layout: Layout::Overlay,
         no_data_message: &no_data,
     };
     draw_line_chart(root, &chart)
@@ -303,7 +343,7 @@ fn draw_percentiles<DB: DrawingBackend>(
     draw_bar_chart(root, &chart)
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum TimeMetric {
     Throughput,
     DirtyBlocks,
@@ -323,8 +363,18 @@ fn time_unit(end_ns: u64) -> (f64, &'static str) {
     }
 }
 
-/// The points of one run's `metric` over time, x in `ns_per_unit` units.
-fn time_points(data: &TimeSeriesData, metric: TimeMetric, ns_per_unit: f64) -> Vec<(f64, f64)> {
+/// The points of one run's `metric` over time, x in `ns_per_unit` units. Dirty blocks are a
+/// percentage of `cache_blocks` (none without it).
+fn time_points(
+    data: &TimeSeriesData,
+    metric: TimeMetric,
+    ns_per_unit: f64,
+    cache_blocks: Option<u64>,
+) -> Vec<(f64, f64)> {
+    if metric == TimeMetric::DirtyBlocks && cache_blocks.is_none_or(|blocks| blocks == 0) {
+        return Vec::new();
+    }
+    let cache_blocks = cache_blocks.unwrap_or(1) as f64;
     (0..data.len())
         .map(|index| {
             let start = data.bucket_start_ns(index) as f64;
@@ -341,7 +391,7 @@ fn time_points(data: &TimeSeriesData, metric: TimeMetric, ns_per_unit: f64) -> V
                 ),
                 TimeMetric::DirtyBlocks => (
                     (start + width) / ns_per_unit,
-                    data.dirty_blocks[index] as f64,
+                    data.dirty_blocks[index] as f64 * 100.0 / cache_blocks,
                 ),
             }
         })
@@ -362,9 +412,26 @@ fn draw_over_time<DB: DrawingBackend>(
     let (ns_per_unit, unit) = time_unit(end_ns);
     let series: Vec<Vec<(f64, f64)>> = runs
         .iter()
-        .map(|run| time_points(&run.time_series, metric, ns_per_unit))
+        .map(|run| {
+            let cache_blocks = run.stat(stat::SIZE_BLOCKS);
+            time_points(&run.time_series, metric, ns_per_unit, cache_blocks)
+        })
         .collect();
-    let y_max = series.iter().flatten().map(|&(_, y)| y).fold(0.0, f64::max);
+    // A rate over a bucket shorter than the others is marked; a gauge is a sample, not a rate.
+    let partial_last = runs
+        .iter()
+        .map(|run| metric != TimeMetric::DirtyBlocks && last_bucket_is_partial(&run.time_series))
+        .collect();
+    let thresholds: Vec<Option<f64>> = match metric {
+        TimeMetric::DirtyBlocks => runs.iter().map(dirty_thresh_pct).collect(),
+        _ => Vec::new(),
+    };
+    let y_max = series
+        .iter()
+        .flatten()
+        .map(|&(_, y)| y)
+        .chain(thresholds.iter().flatten().copied())
+        .fold(0.0, f64::max);
     let (title, y_desc, no_data) = match metric {
         TimeMetric::Throughput => (
             ChartKind::Throughput.title(),
@@ -373,8 +440,8 @@ fn draw_over_time<DB: DrawingBackend>(
         ),
         TimeMetric::DirtyBlocks => (
             ChartKind::DirtyBlocks.title(),
-            "dirty blocks",
-            "no run recorded a time series",
+            "dirty blocks (% of the cache)",
+            "no run recorded dirty blocks and the cache's size",
         ),
         TimeMetric::Cleanings => (
             ChartKind::Cleaning.title(),
@@ -390,12 +457,31 @@ fn draw_over_time<DB: DrawingBackend>(
         x_axis: TickAxis::linear_exact(end_ns as f64 / ns_per_unit),
         y_axis: TickAxis::linear_from_zero(y_max * HEADROOM),
         x_format: &format::significant,
-        y_format: &format::si,
+        y_format: match metric {
+            TimeMetric::DirtyBlocks => &percent_label,
+            _ => &format::si,
+        },
         runs: labels,
         series,
+        partial_last,
+        thresholds,
+        threshold_name: "dirty_thresh_pct",
+        layout: Layout::SmallMultiplesForMany,
         no_data_message: no_data,
     };
     draw_line_chart(root, &chart)
+}
+
+/// True when the run's last bucket is shorter than the others (the run ended inside it).
+fn last_bucket_is_partial(data: &TimeSeriesData) -> bool {
+    !data.is_empty() && data.bucket_width_ns(data.len() - 1) < data.bucket_ns
+}
+
+/// The run's `dirty_thresh_pct` tunable, from its configuration (`flashcache.tunables`).
+fn dirty_thresh_pct(run: &RunReport) -> Option<f64> {
+    run.config
+        .pointer("/flashcache/tunables/dirty_thresh_pct")
+        .and_then(serde_json::Value::as_f64)
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -476,4 +562,35 @@ fn draw_device_io<DB: DrawingBackend>(
         no_data_message: "no run reported device IO",
     };
     draw_bar_chart(root, &chart)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::latency::CdfPoint;
+
+    #[test]
+    fn a_cdf_is_drawn_as_steps() {
+        // 60 % of reads at 11 µs (hits), the rest at 84 µs (misses): two steps, no ramp.
+        let points = [
+            CdfPoint {
+                latency_ns: 11_000,
+                fraction: 0.6,
+            },
+            CdfPoint {
+                latency_ns: 84_000,
+                fraction: 1.0,
+            },
+        ];
+        assert_eq!(
+            cdf_steps(&points),
+            vec![
+                (11_000.0, 0.0),
+                (11_000.0, 60.0),
+                (84_000.0, 60.0),
+                (84_000.0, 100.0)
+            ]
+        );
+        assert!(cdf_steps(&[]).is_empty());
+    }
 }

@@ -110,6 +110,18 @@ pub(crate) fn page<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
 ) -> Result<Page<DB>, String> {
+    let rest = page_without_legend(root, title)?;
+    let (plot_width, _) = rest.dim_in_pixel();
+    let (plot, legend) = rest.split_horizontally(plot_width.saturating_sub(LEGEND_WIDTH));
+    Ok(Page { plot, legend })
+}
+
+/// Clears `root` to white, draws the title strip, and returns the rest (charts that label
+/// their runs themselves, without a legend panel).
+pub(crate) fn page_without_legend<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+) -> Result<DrawingArea<DB, Shift>, String> {
     root.fill(&WHITE).map_err(text_error)?;
     let (title_area, rest) = root.split_vertically(TITLE_HEIGHT);
     let (width, _) = title_area.dim_in_pixel();
@@ -123,9 +135,7 @@ pub(crate) fn page<DB: DrawingBackend>(
             (width as i32 / 2, TITLE_HEIGHT as i32 / 2 + 2),
         )
         .map_err(text_error)?;
-    let (plot_width, _) = rest.dim_in_pixel();
-    let (plot, legend) = rest.split_horizontally(plot_width.saturating_sub(LEGEND_WIDTH));
-    Ok(Page { plot, legend })
+    Ok(rest)
 }
 
 /// How a legend sample is drawn.
@@ -135,8 +145,9 @@ pub(crate) enum SampleShape {
     Bar,
 }
 
-/// Draws the run legend: one row per label, in the runs' styles. Rows that do not fit are
-/// summarised as "… and N more"; long labels are shortened with an ellipsis.
+/// Draws the run legend: one entry per label, in the runs' styles. A label too long for the
+/// panel wraps onto more lines (after a `/`, `,` or space where it can) instead of being cut;
+/// entries that do not fit are summarised as "… and N more" (the tables name every run).
 pub(crate) fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     labels: &[&str],
@@ -150,42 +161,91 @@ pub(crate) fn draw_legend<DB: DrawingBackend>(
     area.draw_text("Runs", &header_style, (12, top))
         .map_err(text_error)?;
     let first_row_y = top + LEGEND_ROW_HEIGHT + 4;
-    let rows_fitting = |row_height: i32| ((height as i32 - first_row_y - 8) / row_height).max(1);
-    // Switch to smaller rows before hiding any run.
-    let (row_height, font_size) = if labels.len() as i32 > rows_fitting(LEGEND_ROW_HEIGHT) {
-        (LEGEND_COMPACT_ROW_HEIGHT, LEGEND_COMPACT_FONT_SIZE)
-    } else {
-        (LEGEND_ROW_HEIGHT, LEGEND_FONT_SIZE)
+    let sample_x = 12;
+    let text_x = sample_x + 38;
+    // DejaVu Sans averages about 0.55 em per character; a viewer's sans-serif in an SVG may
+    // be wider, so leave a margin.
+    let chars_fitting =
+        |font_size: f64| ((width as i32 - text_x - 8) as f64 / (font_size * 0.62)) as usize;
+    let layout = |font_size: f64| -> Vec<Vec<String>> {
+        labels
+            .iter()
+            .map(|label| wrap(label, chars_fitting(font_size)))
+            .collect()
     };
-    let rows_available = rows_fitting(row_height) as usize;
+    let rows_fitting =
+        |row_height: i32| ((height as i32 - first_row_y - 8) / row_height).max(1) as usize;
+    let total_rows = |lines: &[Vec<String>]| lines.iter().map(Vec::len).sum::<usize>();
+    // Switch to smaller rows before hiding any run.
+    let mut row_height = LEGEND_ROW_HEIGHT;
+    let mut font_size = LEGEND_FONT_SIZE;
+    let mut lines = layout(font_size);
+    if total_rows(&lines) > rows_fitting(row_height) {
+        row_height = LEGEND_COMPACT_ROW_HEIGHT;
+        font_size = LEGEND_COMPACT_FONT_SIZE;
+        lines = layout(font_size);
+    }
+    let rows_available = rows_fitting(row_height);
     let text_style = TextStyle::from((FONT_FAMILY, font_size).into_font())
         .color(&BLACK)
         .pos(Pos::new(HPos::Left, VPos::Center));
-    let (shown, hidden) = if labels.len() > rows_available {
-        (rows_available - 1, labels.len() - (rows_available - 1))
-    } else {
-        (labels.len(), 0)
-    };
-    let sample_x = 12;
-    let text_x = sample_x + 38;
-    // DejaVu Sans averages about 0.55 em per character; leave a margin.
-    let max_chars = ((width as i32 - text_x - 8) as f64 / (font_size * 0.58)) as usize;
-    for (index, label) in labels.iter().take(shown).enumerate() {
-        let y = first_row_y + index as i32 * row_height;
+    let mut row = 0usize;
+    for (index, label_lines) in lines.iter().enumerate() {
+        let rows_left_after = labels.len() - index - 1;
+        // Keep one row for "… and N more" unless this is the last entry.
+        let reserve = usize::from(rows_left_after > 0);
+        if row + label_lines.len() + reserve > rows_available && rows_left_after > 0
+            || row + label_lines.len() > rows_available
+        {
+            let y = first_row_y + row as i32 * row_height;
+            let hidden = labels.len() - index;
+            area.draw_text(&format!("… and {hidden} more"), &text_style, (text_x, y))
+                .map_err(text_error)?;
+            return Ok(());
+        }
+        let y = first_row_y + row as i32 * row_height;
         let style = run_style(index);
         match shape {
             SampleShape::Line => draw_line_sample(area, style, (sample_x, y))?,
             SampleShape::Bar => draw_bar_sample(area, style, (sample_x, y), row_height)?,
         }
-        area.draw_text(&shorten(label, max_chars), &text_style, (text_x, y))
-            .map_err(text_error)?;
-    }
-    if hidden > 0 {
-        let y = first_row_y + shown as i32 * row_height;
-        area.draw_text(&format!("… and {hidden} more"), &text_style, (text_x, y))
-            .map_err(text_error)?;
+        for (line_index, line) in label_lines.iter().enumerate() {
+            let indent = if line_index == 0 { 0 } else { 10 };
+            let line_y = first_row_y + (row + line_index) as i32 * row_height;
+            area.draw_text(line, &text_style, (text_x + indent, line_y))
+                .map_err(text_error)?;
+        }
+        row += label_lines.len();
     }
     Ok(())
+}
+
+/// `label` in lines of at most `max_chars` characters (continuation lines one less, as they
+/// are indented), broken after the last `/`, `,` or space that fits, else mid-word.
+pub(crate) fn wrap(label: &str, max_chars: usize) -> Vec<String> {
+    let max_chars = max_chars.max(4);
+    let mut lines = Vec::new();
+    let mut rest: Vec<char> = label.chars().collect();
+    let mut limit = max_chars;
+    while rest.len() > limit {
+        let cut = rest[..limit]
+            .iter()
+            .rposition(|c| matches!(c, '/' | ',' | ' '))
+            .map(|i| i + 1)
+            .filter(|&i| i > limit / 3)
+            .unwrap_or(limit);
+        lines.push(
+            rest[..cut]
+                .iter()
+                .collect::<String>()
+                .trim_end()
+                .to_string(),
+        );
+        rest.drain(..cut);
+        limit = max_chars - 1;
+    }
+    lines.push(rest.into_iter().collect());
+    lines
 }
 
 fn draw_line_sample<DB: DrawingBackend>(
@@ -275,6 +335,23 @@ mod tests {
         assert_eq!(run_style(8).variant, Variant::Dashed);
         assert_eq!(run_style(16).variant, Variant::Dotted);
         assert_ne!(run_style(0).color, run_style(1).color);
+    }
+
+    #[test]
+    fn long_labels_wrap_instead_of_being_cut() {
+        assert_eq!(wrap("writeback/fifo", 22), vec!["writeback/fifo"]);
+        assert_eq!(
+            wrap("writethrough/lru-strict", 22),
+            vec!["writethrough/", "lru-strict"]
+        );
+        assert_eq!(
+            wrap("writeback/lru/dirty_thresh_pct=20", 12),
+            vec!["writeback/", "lru/", "dirty_thres", "h_pct=20"]
+        );
+        let long = "a".repeat(30);
+        let lines = wrap(&long, 12);
+        assert_eq!(lines.concat(), long);
+        assert!(lines.iter().all(|line| line.chars().count() <= 12));
     }
 
     #[test]

@@ -138,6 +138,7 @@ impl Rig {
             statuses: Vec::new(),
             hash: Fnv::default(),
             scratch: String::new(),
+            recent: std::collections::VecDeque::new(),
         }
     }
 
@@ -318,7 +319,12 @@ pub struct Checker {
     pub statuses: Vec<IoStatus>,
     pub hash: Fnv,
     scratch: String,
+    /// The last [`RECENT_EVENTS`] events, for the failure message of a run that spins.
+    recent: std::collections::VecDeque<String>,
 }
+
+/// Events [`Checker::recent_events`] keeps.
+const RECENT_EVENTS: usize = 6;
 
 impl Checker {
     fn hash_event(&mut self, now_ns: u64, event: &dyn std::fmt::Debug) {
@@ -328,6 +334,19 @@ impl Checker {
         let mut hash = self.hash;
         hash.add(self.scratch.as_bytes());
         self.hash = hash;
+        let mut kept = if self.recent.len() == RECENT_EVENTS {
+            self.recent.pop_front().unwrap_or_default()
+        } else {
+            String::new()
+        };
+        kept.clear();
+        kept.push_str(&self.scratch);
+        self.recent.push_back(kept);
+    }
+
+    /// The last few events (oldest first), each as `time_ns event`.
+    pub fn recent_events(&self) -> Vec<String> {
+        self.recent.iter().cloned().collect()
     }
 }
 

@@ -7,7 +7,7 @@ use crate::spec::{SeedSpec, TargetChoice};
 use dmsim_engine::block::IoStatus;
 use dmsim_engine::io::{Control, Input};
 use dmsim_engine::marks::{self, MarkCounts};
-use dmsim_engine::{DriveOutcome, Engine};
+use dmsim_engine::{DriveError, DriveOutcome, DriveReport, Engine};
 use serde::Serialize;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -16,8 +16,15 @@ const SEGMENT_TIME_NS: u64 = 30_000_000_000;
 /// The liveness bound: with faults off, every bio completes and dirty data drains within
 /// this much virtual time.
 pub const LIVENESS_TIME_NS: u64 = 60_000_000_000;
-/// Inputs one phase may take before it counts as running away.
-const PHASE_INPUTS_MAX: u64 = 3_000_000;
+/// Inputs one phase may take before it counts as running away: a base plus this many per
+/// request (about 40 per request is typical, a 256 KiB request a few hundred; a run that
+/// needs far more is spinning).
+const PHASE_INPUTS_BASE: u64 = 20_000;
+const PHASE_INPUTS_PER_REQUEST: u64 = 400;
+
+fn phase_inputs_max(requests: u64) -> u64 {
+    PHASE_INPUTS_BASE + PHASE_INPUTS_PER_REQUEST * requests
+}
 
 /// Which oracle a run failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -65,6 +72,8 @@ pub struct RunReport {
     pub event_hash: u64,
     pub bios_done: u64,
     pub reads_verified: u64,
+    /// How each phase of the first run ended (outcome, inputs, virtual end time).
+    pub phases: Vec<String>,
 }
 
 /// What one pass of a spec ended with.
@@ -73,6 +82,7 @@ struct Pass {
     statuses: Vec<IoStatus>,
     bios_done: u64,
     reads_verified: u64,
+    phases: Vec<String>,
 }
 
 fn fail(kind: FailureKind, phase: &str, message: impl Into<String>) -> Failure {
@@ -102,6 +112,7 @@ pub fn run_spec(spec: &SeedSpec) -> RunReport {
             event_hash: 0,
             bios_done: 0,
             reads_verified: 0,
+            phases: Vec::new(),
         };
     }
     let _ = marks::take();
@@ -113,6 +124,7 @@ pub fn run_spec(spec: &SeedSpec) -> RunReport {
         event_hash: 0,
         bios_done: 0,
         reads_verified: 0,
+        phases: Vec::new(),
     };
     let first = match first {
         Ok(pass) => pass,
@@ -124,6 +136,7 @@ pub fn run_spec(spec: &SeedSpec) -> RunReport {
     report.event_hash = first.event_hash;
     report.bios_done = first.bios_done;
     report.reads_verified = first.reads_verified;
+    report.phases = first.phases.clone();
     let second = guarded(spec);
     let _ = marks::take();
     match second {
@@ -199,6 +212,7 @@ fn one_pass(spec: &SeedSpec) -> Result<Pass, Failure> {
         rig.engine()
             .map_err(|e| fail(FailureKind::Setup, "setup", e))?,
     );
+    let mut phases = Vec::new();
     for (index, segment) in spec.segments.iter().enumerate() {
         let phase = format!("segment {index}");
         let mut current = match engine.take() {
@@ -209,7 +223,7 @@ fn one_pass(spec: &SeedSpec) -> Result<Pass, Failure> {
         };
         let records = workload(&spec.workload, segment.requests, index as u64);
         let mut source = rig.source(records);
-        let limit = Some(PHASE_INPUTS_MAX);
+        let limit = Some(phase_inputs_max(segment.requests));
         let report = rig.run(
             &mut current,
             &mut source,
@@ -217,6 +231,7 @@ fn one_pass(spec: &SeedSpec) -> Result<Pass, Failure> {
             limit,
             SEGMENT_TIME_NS,
         );
+        phases.push(summary(&phase, &report));
         check_run(&rig, &checker, &phase, report.map(|r| r.outcome))?;
         match &segment.power_loss {
             Some(loss) => {
@@ -241,14 +256,16 @@ fn one_pass(spec: &SeedSpec) -> Result<Pass, Failure> {
         // waits for the setup, and the sync is asked again after it.
         let _ = current.handle(now, sync);
     }
+    let blocks = checker.oracle.written_blocks().count() as u64;
     let mut reads = rig.read_back(&checker);
     let report = rig.run(
         &mut current,
         &mut reads,
         &mut checker,
-        Some(PHASE_INPUTS_MAX),
+        Some(phase_inputs_max(blocks)),
         LIVENESS_TIME_NS,
     );
+    phases.push(summary(phase, &report));
     check_run(&rig, &checker, phase, report.clone().map(|r| r.outcome))?;
     let outcome = report.expect("checked").outcome;
     if outcome != DriveOutcome::Finished {
@@ -261,8 +278,9 @@ fn one_pass(spec: &SeedSpec) -> Result<Pass, Failure> {
             ),
         ));
     }
-    drain_dirty(&mut rig, &mut current, &mut checker)?;
+    drain_dirty(&mut rig, &mut current, &mut checker, &mut phases)?;
     Ok(Pass {
+        phases,
         event_hash: checker.hash.0,
         bios_done: checker.oracle.bios_done(),
         reads_verified: checker.oracle.oracle().verified_reads(),
@@ -272,7 +290,12 @@ fn one_pass(spec: &SeedSpec) -> Result<Pass, Failure> {
 
 /// Writeback: `do_sync`, then every dirty block must be clean within the liveness bound
 /// (unless a device is gone or holds unreadable sectors: then it cannot drain).
-fn drain_dirty(rig: &mut Rig, engine: &mut Engine, checker: &mut Checker) -> Result<(), Failure> {
+fn drain_dirty(
+    rig: &mut Rig,
+    engine: &mut Engine,
+    checker: &mut Checker,
+    phases: &mut Vec<String>,
+) -> Result<(), Failure> {
     let phase = "liveness: drain";
     if !rig.is_writeback() {
         return Ok(());
@@ -297,13 +320,15 @@ fn drain_dirty(rig: &mut Rig, engine: &mut Engine, checker: &mut Checker) -> Res
         .handle(now, sync)
         .map_err(|e| fail(FailureKind::Engine, phase, format!("do_sync refused: {e}")))?;
     let mut nothing = rig.source(std::iter::empty());
+    let dirty_blocks = dirty(engine);
     let report = rig.run(
         engine,
         &mut nothing,
         checker,
-        Some(PHASE_INPUTS_MAX),
+        Some(phase_inputs_max(dirty_blocks)),
         LIVENESS_TIME_NS,
     );
+    phases.push(summary(phase, &report));
     check_run(rig, checker, phase, report.map(|r| r.outcome))?;
     let left = dirty(engine);
     if left > 0 {
@@ -316,6 +341,20 @@ fn drain_dirty(rig: &mut Rig, engine: &mut Engine, checker: &mut Checker) -> Res
     Ok(())
 }
 
+/// One line on how a phase's drive ended.
+fn summary(phase: &str, report: &Result<DriveReport, DriveError>) -> String {
+    match report {
+        Ok(r) => format!(
+            "{phase}: {:?} after {} inputs, {} bios, at {:.3} s",
+            r.outcome,
+            r.inputs,
+            r.bios_done,
+            r.end_ns as f64 / 1e9
+        ),
+        Err(e) => format!("{phase}: {e}"),
+    }
+}
+
 /// The oracles after each phase: the drive itself, strict device checks, the data oracle.
 fn check_run(
     rig: &Rig,
@@ -323,8 +362,20 @@ fn check_run(
     phase: &str,
     outcome: Result<DriveOutcome, dmsim_engine::DriveError>,
 ) -> Result<(), Failure> {
-    if let Err(error) = outcome {
-        return Err(fail(FailureKind::Engine, phase, error.to_string()));
+    match outcome {
+        Err(error) => return Err(fail(FailureKind::Engine, phase, error.to_string())),
+        // Far more inputs than the requests need: the engine spins (a livelock), faults or not.
+        Ok(DriveOutcome::InputLimit) => {
+            return Err(fail(
+                FailureKind::Liveness,
+                phase,
+                format!(
+                    "runaway: the input limit hit before finishing; last events: {}",
+                    checker.recent_events().join(" | ")
+                ),
+            ))
+        }
+        Ok(_) => {}
     }
     if let Some(violation) = rig.strict_violations() {
         return Err(fail(FailureKind::Strict, phase, violation));

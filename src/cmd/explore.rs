@@ -42,6 +42,9 @@ pub struct ExploreArgs {
     /// Do not shrink failures.
     #[arg(long)]
     no_shrink: bool,
+    /// Print the seed file of --seed (its drawn run) and exit without running it.
+    #[arg(long, requires = "seed")]
+    print_spec: bool,
 }
 
 /// Reads a seed file: a spec, or an object holding one under `spec` (a regression file).
@@ -98,6 +101,7 @@ pub fn run(args: ExploreArgs) -> CliResult {
                     "event_hash": format!("{:#018x}", report.event_hash),
                     "bios_done": report.bios_done,
                     "reads_verified": report.reads_verified,
+                    "phases": report.phases,
                 })
             );
         } else {
@@ -110,11 +114,22 @@ pub fn run(args: ExploreArgs) -> CliResult {
                 report.reads_verified,
                 report.event_hash
             );
+            for phase in &report.phases {
+                outln!("  {phase}");
+            }
         }
         return match failure {
             None => Ok(()),
             Some(failure) => Err(format!("{}: {failure}", path.display()).into()),
         };
+    }
+    if let (true, Some(seed)) = (args.print_spec, args.seed) {
+        let spec = SeedSpec::draw(seed, args.profile);
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&spec).expect("a spec serialises")
+        );
+        return Ok(());
     }
     let (first, count) = match args.seed {
         Some(seed) => (seed, 1),

@@ -24,11 +24,14 @@
 //! code. The backing memory is a `Vec` of `#[repr(C, align(4096))]` pages, so the real
 //! platform can register [`Arena::memory_mut`] with io_uring as one aligned region.
 
+mod census;
 mod loan;
 
 use crate::block::{PAGE_SIZE, SECTORS_PER_PAGE, SECTOR_SIZE};
 use crate::content::{decode_sector, encode_content, SectorContent};
+use census::{PageCensus, PageClass};
 pub use loan::MemoryLoan;
+use std::cell::RefCell;
 
 /// Sectors per page as an index bound.
 const SECTORS: usize = SECTORS_PER_PAGE as usize;
@@ -150,7 +153,17 @@ impl PageMeta {
     }
 
     fn any_in_flight(&self) -> bool {
-        self.in_flight.iter().any(|&n| n > 0)
+        self.in_flight != [0; SECTORS]
+    }
+
+    /// Which of the legal page states this page is in (or none).
+    fn class(&self) -> PageClass {
+        match (self.owned, self.on_free_list, self.any_in_flight()) {
+            (false, true, false) => PageClass::Free,
+            (true, false, _) => PageClass::Owned,
+            (false, false, true) => PageClass::ReleasedInFlight,
+            _ => PageClass::Illegal,
+        }
     }
 }
 
@@ -165,6 +178,10 @@ pub struct Arena {
     released_in_flight: usize,
     /// Loans of the memory to asynchronous IO backends not yet ended (see [`MemoryLoan`]).
     loans: u32,
+    /// Each page's state as of the last invariant check and the pages changed since: what
+    /// makes [`Arena::check_invariants`] cost O(pages changed) instead of O(pages). A cell
+    /// because checking (a `&self` operation) consumes the change list.
+    census: RefCell<PageCensus>,
 }
 
 impl Arena {
@@ -181,6 +198,7 @@ impl Arena {
             free,
             released_in_flight: 0,
             loans: 0,
+            census: RefCell::new(PageCensus::new(count)),
         }
     }
 
@@ -211,6 +229,7 @@ impl Arena {
             assert!(meta.on_free_list && !meta.owned && !meta.any_in_flight());
             meta.on_free_list = false;
             meta.owned = true;
+            self.census.get_mut().touch(page);
             meta.mode = PageMode::Sectors;
             meta.sectors = [SectorContent::Zero; SECTORS];
         }
@@ -223,6 +242,7 @@ impl Arena {
         let meta = &mut self.meta[page.index()];
         assert!(meta.owned, "release of {page:?} which is not owned");
         meta.owned = false;
+        self.census.get_mut().touch(page);
         if meta.any_in_flight() {
             self.released_in_flight += 1;
         } else {
@@ -446,6 +466,7 @@ impl Arena {
             meta.in_flight[index] = meta.in_flight[index]
                 .checked_add(1)
                 .expect("more than 65535 IOs in flight on one sector");
+            self.census.get_mut().touch(page);
         }
     }
 
@@ -457,6 +478,7 @@ impl Arena {
             let meta = &mut self.meta[page.index()];
             assert!(meta.in_flight[index] > 0, "end_flight without begin_flight");
             meta.in_flight[index] -= 1;
+            self.census.get_mut().touch(page);
             if !meta.owned && !meta.on_free_list && !meta.any_in_flight() {
                 meta.on_free_list = true;
                 self.free.push(page);
@@ -466,22 +488,49 @@ impl Arena {
     }
 
     /// Checks the arena's bookkeeping: every page is exactly one of free, owned, or
-    /// released-but-in-flight, and the counts agree.
+    /// released-but-in-flight, and the counts agree. Incremental: it looks only at the pages
+    /// changed since the last check, which is as complete as a full recount because a page's
+    /// state (owned, on the free list, sectors in flight) changes only in `alloc`, `release`,
+    /// `begin_flight` and `end_flight`, and each records the page as changed; the census's
+    /// per-state counts then equal a recount. Every [`census::FULL_CHECK_EVERY`]th check is a
+    /// full recount that also proves the census right (a changed page that was not recorded).
     pub fn check_invariants(&self) -> Result<(), String> {
+        let mut census = self.census.borrow_mut();
+        if census.full_check_due() {
+            drop(census);
+            return self.check_invariants_full();
+        }
+        census.update(|page| self.meta[page.index()].class())?;
+        self.check_counts(
+            census.count(PageClass::Free),
+            census.count(PageClass::ReleasedInFlight),
+        )
+    }
+
+    /// The full recount (O(pages)): every page's state, the counts, and the census.
+    pub fn check_invariants_full(&self) -> Result<(), String> {
         let mut free = 0usize;
         let mut released_in_flight = 0usize;
         for (index, meta) in self.meta.iter().enumerate() {
-            match (meta.owned, meta.on_free_list, meta.any_in_flight()) {
-                (false, true, false) => free += 1,
-                (true, false, _) => {}
-                (false, false, true) => released_in_flight += 1,
-                state => {
+            match meta.class() {
+                PageClass::Free => free += 1,
+                PageClass::Owned => {}
+                PageClass::ReleasedInFlight => released_in_flight += 1,
+                PageClass::Illegal => {
                     return Err(format!(
-                        "page {index}: owned/free/in-flight = {state:?} is not a legal state"
+                        "page {index}: owned/free/in-flight = {:?} is not a legal state",
+                        (meta.owned, meta.on_free_list, meta.any_in_flight())
                     ))
                 }
             }
         }
+        self.check_counts(free, released_in_flight)?;
+        self.census
+            .borrow_mut()
+            .verify(|page| self.meta[page.index()].class())
+    }
+
+    fn check_counts(&self, free: usize, released_in_flight: usize) -> Result<(), String> {
         if free != self.free.len() {
             return Err(format!(
                 "arena: {free} pages marked free but the free list holds {}",
@@ -591,6 +640,49 @@ mod tests {
                 (PageId(5), 4)
             ]
         );
+    }
+
+    #[test]
+    fn incremental_checks_follow_every_change_and_the_full_check_catches_unrecorded_ones() {
+        let mut arena = Arena::new(8);
+        // More checks than one full-check period, each after a change.
+        for round in 0..(2 * census::FULL_CHECK_EVERY as usize) {
+            let pages = arena.alloc(1 + round % 3).unwrap();
+            let buffer = Buffer::from_pages(pages.clone());
+            let sectors = SECTORS_PER_PAGE * pages.len() as u64;
+            arena.begin_flight(&buffer, sectors);
+            arena.check_invariants().unwrap();
+            arena.release_all(&pages);
+            assert_eq!(arena.pinned_released_pages(), pages.len());
+            arena.check_invariants().unwrap();
+            arena.end_flight(&buffer, sectors);
+            arena.check_invariants().unwrap();
+            assert_eq!(arena.free_pages(), 8);
+        }
+        // A state change that bypasses the recording mutators: the free list disagrees
+        // (incremental check) and the census disagrees (full check).
+        arena.meta[3].on_free_list = false;
+        arena.meta[3].owned = true;
+        let error = arena.check_invariants_full().unwrap_err();
+        assert!(error.contains("free list"), "{error}");
+        arena.meta[3].on_free_list = true;
+        arena.meta[3].owned = false;
+        arena.meta[5].in_flight[2] = 1;
+        arena.meta[5].on_free_list = false;
+        arena.free.retain(|p| p.index() != 5);
+        arena.released_in_flight += 1;
+        let error = arena.check_invariants_full().unwrap_err();
+        assert!(
+            error.contains("census") && error.contains("page 5"),
+            "{error}"
+        );
+        // An illegal state reached through a recorded change is caught incrementally.
+        let mut arena = Arena::new(2);
+        let pages = arena.alloc(1).unwrap();
+        arena.meta[pages[0].index()].on_free_list = true;
+        arena.census.get_mut().touch(pages[0]);
+        let error = arena.check_invariants().unwrap_err();
+        assert!(error.contains("not a legal state"), "{error}");
     }
 
     #[test]

@@ -46,6 +46,10 @@ fn every_regression_scenario_passes() {
                 file.display()
             );
         }
+        if doc["run"]["command"] == "explore" {
+            replay_seed_file(&file);
+            continue;
+        }
         let trace = tmp.path().join("trace");
         std::fs::write(
             &trace,
@@ -77,4 +81,27 @@ fn every_regression_scenario_passes() {
             assert_eq!(summary["verified_reads"].as_u64(), Some(reads), "{what}");
         }
     }
+}
+
+/// An explorer seed file (`run.command` is `explore`, the run under `spec`): replayed with
+/// `dmsim explore --replay`, every oracle of the explorer must pass and reads be verified.
+fn replay_seed_file(file: &Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_dmsim"))
+        .args(["explore", "--json", "--replay"])
+        .arg(file)
+        .output()
+        .expect("dmsim runs");
+    let what = file.display();
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{what}: report is not JSON: {e}"));
+    assert!(report["failure"].is_null(), "{what}: {report}");
+    assert!(
+        report["reads_verified"].as_u64().unwrap() > 0,
+        "{what}: no read was checked"
+    );
 }

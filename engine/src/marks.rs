@@ -48,6 +48,7 @@ marks! {
     CleanSetAboveDirtyThreshold => "clean_set_above_dirty_threshold",
     CleanSetForced => "clean_set_forced",
     CleaningWritebackFailed => "cleaning_writeback_failed",
+    CleaningRetryDelayed => "cleaning_retry_delayed",
     CleaningBlockedByBusyBlock => "cleaning_blocked_by_busy_block",
     MetadataWriteBatched => "metadata_write_batched",
     MetadataWriteFailed => "metadata_write_failed",

@@ -289,8 +289,12 @@ impl Flashcache {
         self.do_pending(id);
         if sync {
             self.sync_blocks();
-        } else {
-            self.clean_set(set, 0);
+        } else if self.delayed_clean_at_ns.is_none() {
+            // A *later* pass: cleaning the set again here would pick the same block at
+            // once, and with a device that fails instantly (pulled) failure and retry
+            // would chase each other forever at one instant (regression 003).
+            mark!(CleaningRetryDelayed);
+            self.delayed_clean_at_ns = Some(self.now_ns + DELAYED_CLEAN_NS);
         }
         self.stats.cleanings += 1;
     }

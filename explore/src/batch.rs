@@ -23,6 +23,9 @@ pub struct BatchReport {
     pub seeds_run: u64,
     pub bios_done: u64,
     pub reads_verified: u64,
+    /// Device IOs of the seeds' first runs (each seed also runs again, and fault-free ones
+    /// a third time against pass-through).
+    pub device_ios: u64,
     /// Failed seeds in seed order.
     pub failures: Vec<SeedResult>,
     pub marks: MarkCounts,
@@ -54,6 +57,7 @@ pub fn explore(
                     mine.seeds_run += 1;
                     mine.bios_done += report.bios_done;
                     mine.reads_verified += report.reads_verified;
+                    mine.device_ios += report.device_ios;
                     mine.marks.add(&report.marks);
                     if let Some(failure) = report.failure {
                         mine.failures.push(SeedResult {
@@ -67,6 +71,7 @@ pub fn explore(
                 total.seeds_run += mine.seeds_run;
                 total.bios_done += mine.bios_done;
                 total.reads_verified += mine.reads_verified;
+                total.device_ios += mine.device_ios;
                 total.marks.add(&mine.marks);
                 total.failures.extend(mine.failures);
             });

@@ -6,10 +6,11 @@
 use crate::spec::{SeedSpec, TargetChoice, WorkloadChoice};
 use dmsim_engine::block::{DeviceId, Extent, IoStatus};
 use dmsim_engine::flashcache::{CacheMode, Persistence};
-use dmsim_engine::io::{Input, Output};
+use dmsim_engine::io::{Control, Input, Output};
 use dmsim_engine::platform::{BioSource, DriveObserver};
 use dmsim_engine::{
-    drive, BuggifyConfig, DriveError, DriveOptions, DriveReport, Engine, EngineConfig, TargetSpec,
+    drive, BuggifyConfig, DriveError, DriveOptions, DriveOutcome, DriveReport, Engine,
+    EngineConfig, TargetSpec,
 };
 use dmsim_models::ram::RamModel;
 use dmsim_models::TimingModel;
@@ -111,7 +112,12 @@ impl Rig {
                 if self.crashes > 0 {
                     config.table.persistence = Persistence::Reload;
                 }
-                TargetSpec::flashcache(DeviceId(0), DeviceId(1), config)
+                TargetSpec::Flashcache {
+                    ssd: DeviceId(0),
+                    disk: DeviceId(1),
+                    config,
+                    kcopyd: self.spec.kcopyd,
+                }
             }
         };
         Engine::new(config, self.platform.device_infos(), target)
@@ -160,6 +166,60 @@ impl Rig {
             input_limit,
         };
         drive(engine, &mut self.platform, source, checker, &options)
+    }
+
+    /// Like [`Rig::run`], but at each of `cancels_at_ns` (from now, ascending) the SSD's
+    /// timed IO is cancelled by device; the limits hold for the whole run. Cancels after the
+    /// source finished are not sent.
+    pub fn run_with_cancels<S: BioSource>(
+        &mut self,
+        engine: &mut Engine,
+        source: &mut S,
+        checker: &mut Checker,
+        input_limit: u64,
+        time_limit_ns: u64,
+        cancels_at_ns: &[u64],
+    ) -> Result<DriveReport, DriveError> {
+        let start_ns = dmsim_engine::platform::Platform::now_ns(&self.platform);
+        let mut inputs = 0;
+        let mut bios_submitted = 0;
+        let mut bios_done = 0;
+        let mut slices = cancels_at_ns
+            .iter()
+            .map(|&at| Some(at.min(time_limit_ns)))
+            .chain([None]);
+        loop {
+            let slice_end_ns = slices.next().flatten();
+            let now_ns = dmsim_engine::platform::Platform::now_ns(&self.platform);
+            let end_ns = start_ns + slice_end_ns.unwrap_or(time_limit_ns);
+            let mut report = self.run(
+                engine,
+                source,
+                checker,
+                Some(input_limit.saturating_sub(inputs)),
+                end_ns.saturating_sub(now_ns),
+            )?;
+            inputs += report.inputs;
+            bios_submitted += report.bios_submitted;
+            bios_done += report.bios_done;
+            report.inputs = inputs;
+            report.bios_submitted = bios_submitted;
+            report.bios_done = bios_done;
+            if slice_end_ns.is_none() || report.outcome != DriveOutcome::TimeLimit {
+                return Ok(report);
+            }
+            if report.end_ns >= start_ns + time_limit_ns {
+                return Ok(report);
+            }
+            let cancel = Input::Control(Control::CancelTimedIoOnDevice(DeviceId(0)));
+            checker.on_input(report.end_ns, &cancel);
+            engine
+                .handle(report.end_ns, cancel)
+                .map_err(|error| DriveError::Input {
+                    now_ns: report.end_ns,
+                    error,
+                })?;
+        }
     }
 
     /// A closed loop over `records` at the spec's queue depth, with fresh write ids.

@@ -72,6 +72,8 @@ pub struct RunReport {
     pub event_hash: u64,
     pub bios_done: u64,
     pub reads_verified: u64,
+    /// Device IOs (reads, writes, flushes, discards) of the first run.
+    pub device_ios: u64,
     /// How each phase of the first run ended (outcome, inputs, virtual end time).
     pub phases: Vec<String>,
 }
@@ -81,6 +83,7 @@ struct Pass {
     event_hash: u64,
     statuses: Vec<IoStatus>,
     bios_done: u64,
+    device_ios: u64,
     reads_verified: u64,
     phases: Vec<String>,
 }
@@ -112,6 +115,7 @@ pub fn run_spec(spec: &SeedSpec) -> RunReport {
             event_hash: 0,
             bios_done: 0,
             reads_verified: 0,
+            device_ios: 0,
             phases: Vec::new(),
         };
     }
@@ -124,6 +128,7 @@ pub fn run_spec(spec: &SeedSpec) -> RunReport {
         event_hash: 0,
         bios_done: 0,
         reads_verified: 0,
+        device_ios: 0,
         phases: Vec::new(),
     };
     let first = match first {
@@ -136,6 +141,7 @@ pub fn run_spec(spec: &SeedSpec) -> RunReport {
     report.event_hash = first.event_hash;
     report.bios_done = first.bios_done;
     report.reads_verified = first.reads_verified;
+    report.device_ios = first.device_ios;
     report.phases = first.phases.clone();
     let second = guarded(spec);
     let _ = marks::take();
@@ -223,13 +229,13 @@ fn one_pass(spec: &SeedSpec) -> Result<Pass, Failure> {
         };
         let records = workload(&spec.workload, segment.requests, index as u64);
         let mut source = rig.source(records);
-        let limit = Some(phase_inputs_max(segment.requests));
-        let report = rig.run(
+        let report = rig.run_with_cancels(
             &mut current,
             &mut source,
             &mut checker,
-            limit,
+            phase_inputs_max(segment.requests),
             SEGMENT_TIME_NS,
+            &segment.ssd_cancels_at_ns,
         );
         phases.push(summary(&phase, &report));
         check_run(&rig, &checker, &phase, report.map(|r| r.outcome))?;
@@ -279,7 +285,17 @@ fn one_pass(spec: &SeedSpec) -> Result<Pass, Failure> {
         ));
     }
     drain_dirty(&mut rig, &mut current, &mut checker, &mut phases)?;
+    let device_ios = rig
+        .platform
+        .devices()
+        .iter()
+        .map(|d| {
+            let stats = d.stats();
+            stats.reads + stats.writes + stats.flushes + stats.discards
+        })
+        .sum();
     Ok(Pass {
+        device_ios,
         phases,
         event_hash: checker.hash.0,
         bios_done: checker.oracle.bios_done(),

@@ -1,5 +1,6 @@
 //! Shrinking: a failing [`SeedSpec`] made smaller — fewer segments, records, faults, a
-//! shallower queue, a plainer workload, BUGGIFY and tie perturbation off — one step at a
+//! shallower queue, a plainer workload, no device cancels, classic kcopyd, BUGGIFY and tie
+//! perturbation off — one step at a
 //! time, each kept only if the run still fails the same way (same [`FailureKind`]).
 //! Greedy and bounded: at most `runs_max` reruns.
 
@@ -36,7 +37,9 @@ fn candidates(spec: &SeedSpec) -> Vec<SeedSpec> {
     }
     for index in 0..spec.segments.len() {
         with(&|s| s.segments[index].power_loss = None);
+        with(&|s| s.segments[index].ssd_cancels_at_ns.clear());
     }
+    with(&|s| s.kcopyd = dmsim_engine::KcopydGeneration::Classic);
     with(&|s| s.buggify = false);
     with(&|s| s.perturb_ties = false);
     with(&|s| s.queue_depth = (s.queue_depth / 2).max(1));

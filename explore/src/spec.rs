@@ -8,6 +8,8 @@ use dmsim_engine::block::{Extent, IoStatus, Op};
 use dmsim_engine::flashcache::{
     Associativity, CacheMode, FlashcacheConfig, Persistence, ReclaimPolicy, TableLine,
 };
+use dmsim_engine::services::kcopyd::KcopydConfig;
+use dmsim_engine::KcopydGeneration;
 use dmsim_models::ram::RamParams;
 use dmsim_sim::device::faults::{DeviceFault, FaultAction, FaultRule, Landing};
 use dmsim_sim::device::PowerLoss;
@@ -103,6 +105,10 @@ pub struct WorkloadChoice {
 #[serde(deny_unknown_fields)]
 pub struct Segment {
     pub requests: u64,
+    /// Times (from the segment's start) at which the SSD's timed IO is cancelled by device
+    /// (`dm_io_cancel_by_device`, as an administrator would): flashcache only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ssd_cancels_at_ns: Vec<u64>,
     pub power_loss: Option<PowerLoss>,
 }
 
@@ -113,6 +119,9 @@ pub struct SeedSpec {
     pub seed: u64,
     pub profile: Profile,
     pub target: TargetChoice,
+    /// flashcache's kcopyd client (classic unless drawn; linear ignores it).
+    #[serde(default)]
+    pub kcopyd: KcopydGeneration,
     pub devices: Vec<DeviceChoice>,
     pub workload: WorkloadChoice,
     pub queue_depth: u32,
@@ -133,11 +142,19 @@ impl SeedSpec {
             Profile::Swarm => rng.random_ratio(3, 4),
             Profile::FaultFree | Profile::Flashcache | Profile::Timeouts => true,
         };
-        let (target, devices) = if flashcache {
+        let (target, devices, full_sets) = if flashcache {
             draw_flashcache(&mut rng, profile)
         } else {
-            draw_linear(&mut rng)
+            let (target, devices) = draw_linear(&mut rng);
+            (target, devices, false)
         };
+        let kcopyd = if flashcache {
+            draw_kcopyd(&mut rng)
+        } else {
+            KcopydGeneration::Classic
+        };
+        let timed =
+            matches!(&target, TargetChoice::Flashcache(c) if c.options.ssd_timeout_ns.is_some());
         let span_bytes = match &target {
             TargetChoice::Linear => devices[0].ram.capacity_sectors * 512,
             TargetChoice::Flashcache(config) => config.table.target_sectors * 512,
@@ -145,8 +162,16 @@ impl SeedSpec {
         let volatile = devices.iter().any(|d| d.ram.volatile_write_cache);
         let workload = WorkloadChoice {
             seed: rng.random(),
-            span_bytes: span_bytes.min(rng.random_range(1u64..=4) << 22),
-            read_percent: rng.random_range(10..=90),
+            span_bytes: if full_sets {
+                span_bytes
+            } else {
+                span_bytes.min(rng.random_range(1u64..=4) << 22)
+            },
+            read_percent: if full_sets {
+                rng.random_range(5..=30)
+            } else {
+                rng.random_range(10..=90)
+            },
             hot_access_percent: rng.random_range(50..=95),
             hot_space_percent: rng.random_range(1..=30),
             unaligned_one_in: [0, 2, 4, 8][rng.random_range(0..4)],
@@ -177,6 +202,15 @@ impl SeedSpec {
         let segments = (0..segment_count)
             .map(|_| Segment {
                 requests: rng.random_range(100..1_000),
+                ssd_cancels_at_ns: if timed && rng.random_ratio(1, 2) {
+                    let mut at: Vec<u64> = (0..rng.random_range(1..=3))
+                        .map(|_| rng.random_range(0..200_000_000))
+                        .collect();
+                    at.sort_unstable();
+                    at
+                } else {
+                    Vec::new()
+                },
                 power_loss: faulty.then(|| PowerLoss {
                     cache_survival_ppm: rng.random_range(0..=1_000_000),
                     tear_cached_blocks: rng.random_bool(0.5),
@@ -187,9 +221,14 @@ impl SeedSpec {
             seed,
             profile,
             target,
+            kcopyd,
             devices,
             workload,
-            queue_depth: [1, 2, 4, 8, 16, 32][rng.random_range(0..6)],
+            queue_depth: if full_sets {
+                32
+            } else {
+                [1, 2, 4, 8, 16, 32][rng.random_range(0..6)]
+            },
             perturb_ties: rng.random_bool(0.5),
             buggify: faulty && rng.random_ratio(1, 2),
             faults,
@@ -228,6 +267,17 @@ impl SeedSpec {
         }
         if self.segments.is_empty() {
             return Err("segments: at least one segment is needed".to_string());
+        }
+        if matches!(self.target, TargetChoice::Linear) {
+            if let Some(index) = self
+                .segments
+                .iter()
+                .position(|s| !s.ssd_cancels_at_ns.is_empty())
+            {
+                return Err(format!(
+                    "segments[{index}].ssd_cancels_at_ns: linear has no SSD to cancel IO on"
+                ));
+            }
         }
         for (index, device) in self.devices.iter().enumerate() {
             if device.ram.capacity_sectors < 2048 {
@@ -277,8 +327,16 @@ fn draw_linear(rng: &mut ChaCha8Rng) -> (TargetChoice, Vec<DeviceChoice>) {
     (TargetChoice::Linear, vec![device])
 }
 
-fn draw_flashcache(rng: &mut ChaCha8Rng, profile: Profile) -> (TargetChoice, Vec<DeviceChoice>) {
+/// flashcache over an SSD and a disk; true if the sets are meant to fill with dirty blocks
+/// (writeback, the highest dirty threshold, one cleaning at a time, a slow disk: write misses
+/// then find no room).
+fn draw_flashcache(
+    rng: &mut ChaCha8Rng,
+    profile: Profile,
+) -> (TargetChoice, Vec<DeviceChoice>, bool) {
+    let full_sets = rng.random_ratio(1, 5);
     let mode = match rng.random_range(0..4) {
+        _ if full_sets => CacheMode::WriteBack,
         0 | 1 => CacheMode::WriteBack,
         2 => CacheMode::WriteThrough,
         _ => CacheMode::WriteAround,
@@ -301,6 +359,16 @@ fn draw_flashcache(rng: &mut ChaCha8Rng, profile: Profile) -> (TargetChoice, Vec
     tunables.dirty_thresh_pct = rng.random_range(1..=90);
     tunables.max_clean_ios_set = rng.random_range(1..=8);
     tunables.max_clean_ios_total = rng.random_range(1..=16);
+    if rng.random_ratio(1, 3) {
+        // Many cleanings at once: small kcopyd pools run dry.
+        tunables.max_clean_ios_set = rng.random_range(16..=64);
+        tunables.max_clean_ios_total = rng.random_range(tunables.max_clean_ios_set..=128);
+    }
+    if full_sets {
+        tunables.dirty_thresh_pct = 95;
+        tunables.max_clean_ios_set = 1;
+        tunables.max_clean_ios_total = 1;
+    }
     tunables.clean_on_read_miss = rng.random_range(0..=1);
     tunables.clean_on_write_miss = rng.random_range(0..=1);
     tunables.cache_all = true;
@@ -328,12 +396,41 @@ fn draw_flashcache(rng: &mut ChaCha8Rng, profile: Profile) -> (TargetChoice, Vec
             name: "disk".to_string(),
             ram: RamParams {
                 capacity_sectors: disk_sectors,
-                latency_ns: rng.random_range(100_000..2_000_000),
+                latency_ns: if full_sets {
+                    rng.random_range(2_000_000..5_000_000)
+                } else {
+                    rng.random_range(100_000..2_000_000)
+                },
                 volatile_write_cache: false,
             },
         },
     ];
-    (TargetChoice::Flashcache(Box::new(config)), devices)
+    (
+        TargetChoice::Flashcache(Box::new(config)),
+        devices,
+        full_sets,
+    )
+}
+
+/// flashcache's kcopyd client: either generation's defaults, or a small classic pool or
+/// the modern reserve, each maybe throttled (kcopyd sleeps while busy beyond the percentage).
+fn draw_kcopyd(rng: &mut ChaCha8Rng) -> KcopydGeneration {
+    match rng.random_range(0..4) {
+        0 => KcopydGeneration::Classic,
+        1 => KcopydGeneration::Modern,
+        _ => {
+            let mut config = if rng.random_bool(0.5) {
+                // The smallest pool that holds one 64 KiB sub-job, and a little more.
+                KcopydConfig::classic(rng.random_range(16..=32))
+            } else {
+                KcopydConfig::modern()
+            };
+            if rng.random_ratio(2, 3) {
+                config.throttle_percent = rng.random_range(1..=50);
+            }
+            KcopydGeneration::Custom(config)
+        }
+    }
 }
 
 /// A rate between 0.1% and 5%, log-uniform, in ppm.

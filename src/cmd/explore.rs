@@ -189,6 +189,7 @@ pub fn run(args: ExploreArgs) -> CliResult {
                 "seeds_per_second": seeds_per_s,
                 "bios_done": report.bios_done,
                 "reads_verified": report.reads_verified,
+                "device_ios": report.device_ios,
                 "failures": failures,
                 "shrunk": shrunk,
                 "marks": marks_json(&report),
@@ -197,10 +198,11 @@ pub fn run(args: ExploreArgs) -> CliResult {
         );
     } else {
         outln!(
-            "explore: profile {}, {} seeds in {elapsed_s:.1} s ({seeds_per_s:.2} seeds/s), {} bios, {} reads verified, {} failed",
+            "explore: profile {}, {} seeds in {elapsed_s:.1} s ({seeds_per_s:.2} seeds/s), {} bios, {} device IOs, {} reads verified, {} failed",
             args.profile.name(),
             report.seeds_run,
             report.bios_done,
+            report.device_ios,
             report.reads_verified,
             report.failures.len()
         );

@@ -66,6 +66,9 @@ pub enum KcopydGeneration {
     Classic,
     /// Newer kernels: 512 KiB sub-jobs, pages from the arena with a small reserve.
     Modern,
+    /// Any client configuration (the race explorer draws small pools and throttles, which
+    /// no generation's defaults reach).
+    Custom(KcopydConfig),
 }
 
 impl KcopydGeneration {
@@ -73,6 +76,7 @@ impl KcopydGeneration {
         match self {
             KcopydGeneration::Classic => KcopydConfig::classic(KcopydConfig::FLASHCACHE_POOL_PAGES),
             KcopydGeneration::Modern => KcopydConfig::modern(),
+            KcopydGeneration::Custom(config) => config,
         }
     }
 }

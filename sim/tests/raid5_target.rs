@@ -406,3 +406,86 @@ fn a_stack_refuses_shared_members_and_non_raid_lower_targets() {
     });
     assert!(linear_below.contains("only raid5"), "{linear_below}");
 }
+
+/// Sends the array a message (`check`, `fail N`, …) with the engine idle.
+fn message(rig: &Rig, engine: &mut Engine, text: &str) {
+    engine
+        .handle(
+            rig.platform.now_ns(),
+            Input::Control(Control::TargetMessage(text.to_string())),
+        )
+        .expect("a valid message");
+}
+
+#[test]
+fn a_check_pass_finds_no_mismatch_after_a_clean_run_and_counts_silent_corruption() {
+    let members = 4;
+    let mut rig = Rig::raid5(3, members, MEMBER_SECTORS, Raid5Config::new(CHUNK_SECTORS));
+    let mut engine = rig.engine();
+    let mut checker = rig.checker();
+    // Every data page holds workload data: full rows, then a mixed run over them.
+    let row_sectors = CHUNK_SECTORS * (members as u64 - 1);
+    let rows = MEMBER_SECTORS / CHUNK_SECTORS;
+    let fill: Vec<TraceRecord> = (0..rows)
+        .map(|r| write(r * row_sectors, row_sectors))
+        .collect();
+    let mut source = rig.source(fill.into_iter(), 4);
+    rig.run(&mut engine, &mut source, &mut checker, None);
+    let mut source = rig.source(mixed(rows * row_sectors * 512, 2000, 50.0, 3, None), 8);
+    rig.run(&mut engine, &mut source, &mut checker, None);
+    let stripes = MEMBER_SECTORS / 8;
+
+    message(&rig, &mut engine, "check");
+    assert!(!engine.is_idle(), "a check pass is work");
+    let status = engine.target_status();
+    assert!(
+        status.text.contains("check = ") && status.text.contains("/8192)"),
+        "{}",
+        status.text
+    );
+    let mut nothing = rig.source(Vec::new().into_iter(), 1);
+    let report = rig.run(&mut engine, &mut nothing, &mut checker, None);
+    assert_eq!(report.outcome, DriveOutcome::Finished);
+    let machine = engine.target().raid5().expect("raid5");
+    assert_eq!(machine.mismatch_cnt(), 0);
+    assert_eq!(machine.sync_action(), "idle");
+    let stats = machine.stats();
+    assert_eq!((stats.sync_passes, stats.sync_stripes), (1, stripes));
+    assert_eq!(stats.sync_stripes_skipped, 0);
+    assert!(stats.sync_reads > 0 && stats.sync_reads <= stripes * members as u64);
+    assert_eq!(engine.target_status().gauges["mismatch_cnt"], 0);
+
+    // Member 1 silently corrupts one block of row 0 (where it holds data) when next read;
+    // a fresh engine (empty stripe cache) checks again.
+    rig.add_fault(
+        1,
+        dmsim_sim::device::faults::FaultRule::once(
+            Some(dmsim_engine::block::Op::Read),
+            Some(dmsim_engine::block::Extent {
+                sector: 0,
+                sectors: CHUNK_SECTORS,
+            }),
+            dmsim_sim::device::faults::FaultAction::SilentCorruption,
+        ),
+    );
+    drop(engine);
+    let mut engine = rig.engine();
+    message(&rig, &mut engine, "check");
+    let mut nothing = rig.source(Vec::new().into_iter(), 1);
+    rig.run(&mut engine, &mut nothing, &mut checker, None);
+    let machine = engine.target().raid5().expect("raid5");
+    assert_eq!(machine.stats().sync_stripes, stripes);
+    assert_eq!(
+        machine.mismatch_cnt(),
+        8,
+        "one stripe (8 sectors) disagrees"
+    );
+    assert_eq!(machine.stats().sync_parity_rewrites, 0, "check only counts");
+    let err = engine
+        .handle(
+            rig.platform.now_ns(),
+            Input::Control(Control::TargetMessage("resync".to_string())),
+        )
+        .expect_err("refused");
+    assert!(format!("{err}").contains("check"), "{err}");
+}

@@ -46,6 +46,7 @@ impl Raid5 {
         let failed: Vec<usize> = (0..members).filter(|&m| !self.in_sync(head, m)).collect();
         if failed.len() > 1 {
             self.fail_queued_bios(head);
+            self.handle_sync(head, failed.len(), arena);
             self.issue_decided_io(head);
             return;
         }
@@ -137,6 +138,7 @@ impl Raid5 {
             }
         }
 
+        self.handle_sync(head, failed.len(), arena);
         self.issue_decided_io(head);
         for (segment, status) in finished {
             self.segment_done(segment.bio, status);

@@ -9,6 +9,7 @@ use super::geometry::{Geometry, STRIPE_SECTORS};
 use super::io::{Raid5IoTag, Raid5Request};
 use super::stats::Raid5Stats;
 use super::stripe::BioSegment;
+use super::sync::SyncPass;
 use crate::arena::{Arena, Buffer};
 use crate::block::{DeviceInfo, IoStatus, Op};
 use crate::bounded::{LoopBound, ITEMS_PER_CALL_MAX};
@@ -72,6 +73,10 @@ pub struct Raid5 {
     pub(crate) stats: Raid5Stats,
     /// The largest IO every member accepts (md's `bio_fits_rdev` for aligned reads).
     pub(crate) member_max_sectors: u64,
+    /// The check or repair pass running (md's sync thread), if any.
+    pub(crate) sync: Option<SyncPass>,
+    /// md's `mismatch_cnt`, in sectors.
+    pub(crate) mismatch_sectors: u64,
 }
 
 impl Raid5 {
@@ -112,6 +117,8 @@ impl Raid5 {
                 .map(|m| u64::from(m.max_sectors))
                 .min()
                 .unwrap_or(0),
+            sync: None,
+            mismatch_sectors: 0,
         })
     }
 
@@ -150,6 +157,7 @@ impl Raid5 {
     /// new input).
     pub fn is_idle(&self) -> bool {
         self.bios.is_empty()
+            && self.sync.is_none()
             && self.requests.is_empty()
             && self
                 .cache
@@ -164,7 +172,7 @@ impl Raid5 {
         self.plugged_until_ns
     }
 
-    fn set_now(&mut self, now_ns: u64) {
+    pub(crate) fn set_now(&mut self, now_ns: u64) {
         assert!(now_ns >= self.now_ns, "raid5 time went backwards");
         self.now_ns = now_ns;
     }
@@ -498,6 +506,7 @@ impl Raid5 {
         loop {
             bound.round();
             let mut moved = self.wake_waiters(arena);
+            moved |= self.feed_sync(arena);
             if self.cache.handle_list_empty()
                 && self.plugged_until_ns.is_none()
                 && self.cache.has_delayed()

@@ -20,7 +20,7 @@
 //! states and the one checked transition function), `stripe` (stripe heads, bio lists,
 //! OVERWRITE and overlap), `cache` (the pool, hash and lists), `parity` (XOR over real
 //! bytes), [`io`] (requests and tags), [`stats`]; the machine: `instance` (entry points,
-//! make_request's walk and waits, raid5d) and `handle` (handle_stripe).
+//! make_request's walk and waits, raid5d) and `handle` (handle_stripe) and `sync` (the check/repair pass).
 
 pub mod buffer;
 pub mod config;
@@ -33,6 +33,7 @@ mod handle;
 mod instance;
 mod parity;
 mod stripe;
+mod sync;
 
 #[cfg(test)]
 mod tests;
@@ -43,3 +44,4 @@ pub use geometry::{Geometry, Location, STRIPE_SECTORS};
 pub use instance::{MemberHealth, Raid5};
 pub use io::{Raid5IoTag, Raid5Request};
 pub use stats::Raid5Stats;
+pub use sync::SyncAction;

@@ -39,4 +39,13 @@ pub struct Raid5Stats {
     pub bios_failed: u64,
     /// handle_stripe runs.
     pub handle_stripe_runs: u64,
+    /// Check/repair passes finished.
+    pub sync_passes: u64,
+    /// Stripes a pass compared, and those it skipped (a member failed).
+    pub sync_stripes: u64,
+    pub sync_stripes_skipped: u64,
+    /// Member reads of the passes (also in `member_reads`).
+    pub sync_reads: u64,
+    /// Parity pages a repair pass rewrote.
+    pub sync_parity_rewrites: u64,
 }

@@ -89,6 +89,8 @@ pub(crate) struct StripeHead {
     pub delayed: bool,
     /// STRIPE_PREREAD_ACTIVE: allowed to pre-read.
     pub preread_active: bool,
+    /// STRIPE_SYNCING: under a check or repair pass.
+    pub syncing: bool,
     pub members: Vec<StripeMember>,
 }
 
@@ -103,6 +105,7 @@ impl StripeHead {
             handle: false,
             delayed: false,
             preread_active: false,
+            syncing: false,
             members: pages
                 .iter()
                 .map(|&page| StripeMember {
@@ -119,9 +122,11 @@ impl StripeHead {
     /// True if no member has an IO decided or in flight and no bio is queued: the head may be
     /// reused for another sector.
     pub fn is_quiet(&self) -> bool {
-        self.members
-            .iter()
-            .all(|m| !m.buffer.is_locked() && !m.has_bios())
+        !self.syncing
+            && self
+                .members
+                .iter()
+                .all(|m| !m.buffer.is_locked() && !m.has_bios())
     }
 
     /// md's `add_stripe_bio`: queue `segment` on `member`'s read or write list, unless it

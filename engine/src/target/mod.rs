@@ -223,6 +223,7 @@ impl Target {
                     u64::from(machine.config().stripe_cache_size),
                 );
                 gauges.insert("degraded".to_string(), machine.degraded() as u64);
+                gauges.insert("mismatch_cnt".to_string(), machine.mismatch_cnt());
                 TargetStatus {
                     kind: "raid5",
                     state: if machine.degraded() > 1 {

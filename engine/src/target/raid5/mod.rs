@@ -8,7 +8,8 @@
 //! which holds the machine's tag), every completion goes back exactly once, ticks follow
 //! [`Raid5::poll_deadline`], and each `BioDone` finishes its piece. A failed read piece is
 //! zero-filled, as linear does, so failed reads are deterministic. Messages: `fail N`
-//! (mdadm --fail of member N).
+//! (mdadm --fail of member N), `check` and `repair`
+//! (`echo check > sync_action`).
 //!
 //! Deliberately not here: any raid5 decision (the machine makes them all), FUA (member
 //! writes carry none; md's write-through of REQ_FUA is not modelled), dm_io and kcopyd (md
@@ -20,7 +21,7 @@ use crate::arena::Buffer;
 use crate::block::{DeviceId, DeviceInfo, IoStatus, Op};
 use crate::bounded::{LoopBound, ITEMS_PER_CALL_MAX};
 use crate::error::{EngineError, WaitingJob};
-use crate::raid5::{Raid5, Raid5Config, Raid5IoTag, Raid5Request};
+use crate::raid5::{Raid5, Raid5Config, Raid5IoTag, Raid5Request, SyncAction};
 use crate::services::{Caller, ServiceEvent, Services};
 use crate::slab::{Slab, SlabKey};
 use crate::target::io::{BioKey, TargetIo};
@@ -282,8 +283,28 @@ impl Raid5Target {
                 self.pump(services, finished);
                 Ok(())
             }
+            [action @ ("check" | "repair")] => {
+                let action = if *action == "check" {
+                    SyncAction::Check
+                } else {
+                    SyncAction::Repair
+                };
+                let now_ns = services.now_ns();
+                if !self
+                    .machine
+                    .start_sync(now_ns, action, services.arena_mut())
+                {
+                    return Err(format!(
+                        "raid5 message {message:?}: a {} pass is already running",
+                        self.machine.sync_action()
+                    ));
+                }
+                self.pump(services, finished);
+                Ok(())
+            }
             _ => Err(format!(
-                "raid5 accepts `fail N` (fail member N), got {message:?}"
+                "raid5 accepts `fail N` (fail member N), `check` and `repair` (sync_action), \
+                 got {message:?}"
             )),
         }
     }

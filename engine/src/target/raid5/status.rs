@@ -42,5 +42,20 @@ pub fn render_mdstat(name: &str, members: &[DeviceId], machine: &Raid5) -> Strin
         members.len(),
         machine.config().stripe_cache_size,
         machine.stripe_cache_active()
-    )
+    ) + &sync_line(machine)
+}
+
+/// md's progress line of a running check or repair, and `mismatch_cnt`.
+fn sync_line(machine: &Raid5) -> String {
+    let progress = match machine.sync_progress() {
+        Some((done, total)) => format!(
+            "\n      {} = {:.1}% ({}/{}) ",
+            machine.sync_action(),
+            done as f64 * 100.0 / total.max(1) as f64,
+            done / 2,
+            total / 2
+        ),
+        None => String::new(),
+    };
+    format!("{progress}\n      mismatch_cnt {}", machine.mismatch_cnt())
 }

@@ -47,7 +47,11 @@ fn every_regression_scenario_passes() {
             );
         }
         if doc["run"]["command"] == "explore" {
-            replay_seed_file(&file);
+            match doc["status"].as_str() {
+                None | Some("fixed") => replay_seed_file(&file),
+                Some("open") => replay_open_seed_file(&file, &doc),
+                Some(other) => panic!("{}: status `{other}` (open or fixed)", file.display()),
+            }
             continue;
         }
         let trace = tmp.path().join("trace");
@@ -103,5 +107,30 @@ fn replay_seed_file(file: &Path) {
     assert!(
         report["reads_verified"].as_u64().unwrap() > 0,
         "{what}: no read was checked"
+    );
+}
+
+/// An open bug's seed file: it must still fail with its `open_failure`. When it passes (or
+/// fails otherwise) the bug was fixed or changed: say so, so the fix updates the file.
+fn replay_open_seed_file(file: &Path, doc: &serde_json::Value) {
+    let expected = doc["open_failure"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| panic!("{}: an open bug needs open_failure", file.display()));
+    let out = Command::new(env!("CARGO_BIN_EXE_dmsim"))
+        .args(["explore", "--json", "--replay"])
+        .arg(file)
+        .output()
+        .expect("dmsim runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !out.status.success() && text.contains(expected),
+        "{}: the open bug no longer fails with `{expected}`: if it is fixed, drop status and \
+         open_failure from the file; output: {text}",
+        file.display()
     );
 }

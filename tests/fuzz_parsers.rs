@@ -261,6 +261,21 @@ fn apply(input: &[u8], mutations: &[Mutation]) -> Vec<u8> {
     bytes.unwrap_or_else(|| lines.join(&b'\n'))
 }
 
+/// A deterministic runner of `cases()` cases that saves nothing to disk.
+fn runner() -> TestRunner {
+    let config = Config {
+        cases: cases(),
+        failure_persistence: None,
+        ..Config::default()
+    };
+    TestRunner::new_with_rng(
+        config,
+        proptest::test_runner::TestRng::deterministic_rng(
+            proptest::test_runner::RngAlgorithm::ChaCha,
+        ),
+    )
+}
+
 /// Runs `check` on `cases()` mutated inputs of `seeds`; prints the count for the long run.
 fn fuzz(
     target: &str,
@@ -269,17 +284,7 @@ fn fuzz(
     check: impl Fn(&[u8], usize, bool) -> Result<(), TestCaseError>,
 ) {
     assert!(!seeds.is_empty(), "{target}: no seed input");
-    let config = Config {
-        cases: cases(),
-        failure_persistence: None,
-        ..Config::default()
-    };
-    let mut runner = TestRunner::new_with_rng(
-        config,
-        proptest::test_runner::TestRng::deterministic_rng(
-            proptest::test_runner::RngAlgorithm::ChaCha,
-        ),
-    );
+    let mut runner = runner();
     let strategy = (
         0..seeds.len(),
         prop::collection::vec(mutation, 0..8),
@@ -670,17 +675,7 @@ fn fuzz_scenario_json_typed() {
         .iter()
         .map(|s| serde_json::from_slice(s).unwrap())
         .collect();
-    let config = Config {
-        cases: cases(),
-        failure_persistence: None,
-        ..Config::default()
-    };
-    let mut runner = TestRunner::new_with_rng(
-        config,
-        proptest::test_runner::TestRng::deterministic_rng(
-            proptest::test_runner::RngAlgorithm::ChaCha,
-        ),
-    );
+    let mut runner = runner();
     let executions = std::cell::Cell::new(0u64);
     let result = runner.run(
         &(0..seeds.len(), prop::collection::vec(json_mutation(), 1..6)),

@@ -150,6 +150,9 @@ pub struct CacheSetup {
     pub raid5: Option<Raid5Setup>,
     /// flashcache over the disk, or linear (no cache): `--target`.
     pub target: VolumeTarget,
+    /// Linear onto one device alone (`replay --dev PRESET`): the platform holds only that
+    /// device, named `dev`, built from the `hdd` fields (which may be any preset, SSD too).
+    pub bare_device: bool,
     /// `--perturb-ties`: the seed that orders simultaneous completions (simulation only).
     pub perturb_ties_seed: Option<u64>,
     /// Things the user should know about the setup (a clamped tunable, presets that look
@@ -365,9 +368,26 @@ impl CacheArgs {
             cache,
             raid5,
             target: VolumeTarget::Flashcache,
+            bare_device: false,
             perturb_ties_seed: self.perturb_ties,
             warnings,
         })
+    }
+}
+
+impl CacheArgs {
+    /// The setup of a run with no cache (`--target linear`): the disk flags and `sets`
+    /// resolved as for a cache run, without the warning about a flash preset on `--hdd`
+    /// (there is no cache in front of it to make it slower).
+    pub fn resolve_linear(&self, sets: &[(String, String)]) -> Result<CacheSetup, String> {
+        let mut setup = self.resolve(ModeArg::Writeback, PolicyArg::Fifo, sets)?;
+        if let Some(swapped) =
+            swapped_presets(&setup.ssd_name, &setup.ssd, &setup.hdd_name, &setup.hdd)
+        {
+            setup.warnings.retain(|warning| *warning != swapped);
+        }
+        setup.target = VolumeTarget::Linear;
+        Ok(setup)
     }
 }
 

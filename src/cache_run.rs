@@ -190,13 +190,18 @@ fn run_cache_guarded<I: Iterator<Item = TraceRecord>>(
         ..EngineConfig::default()
     };
     let linear = setup.target == VolumeTarget::Linear;
-    // The volume's device: the disk, or the array stacked after the platform's devices.
-    let disk = DeviceId(
-        setup
-            .raid5
-            .as_ref()
-            .map_or(1, |raid| raid.members as u16 + 1),
-    );
+    // The volume's device: the disk, the array stacked after the platform's devices, or a
+    // bare device alone.
+    let disk = if setup.bare_device {
+        DeviceId(0)
+    } else {
+        DeviceId(
+            setup
+                .raid5
+                .as_ref()
+                .map_or(1, |raid| raid.members as u16 + 1),
+        )
+    };
     let upper = if linear {
         TargetSpec::Linear {
             device: disk,
@@ -238,7 +243,10 @@ fn run_cache_guarded<I: Iterator<Item = TraceRecord>>(
             let hdd_model = setup
                 .hdd
                 .build(Box::new(stream(seed, "device.hdd")))
-                .map_err(|e| format!("--hdd {}: {e}", setup.hdd_name))?;
+                .map_err(|e| {
+                    let flag = if setup.bare_device { "--dev" } else { "--hdd" };
+                    format!("{flag} {}: {e}", setup.hdd_name)
+                })?;
             let mut ssd = SimDevice::new("ssd", ssd_model);
             // Linear leaves the SSD idle (it stays so device numbers do not move).
             if !linear {
@@ -253,6 +261,11 @@ fn run_cache_guarded<I: Iterator<Item = TraceRecord>>(
                 ssd.precondition(cache_sectors);
             }
             let (devices, verifier) = match &setup.raid5 {
+                // The device's stream is the disk's: `--dev P` times as `--hdd P` would.
+                None if setup.bare_device => (
+                    vec![SimDevice::new("dev", hdd_model)],
+                    Verifier::new(&["dev"], true).with_volume_device(DeviceId(0), 0),
+                ),
                 None => {
                     let hdd = SimDevice::new("hdd", hdd_model);
                     let verifier =

@@ -165,3 +165,83 @@ fn cache_flags_with_linear_are_refused_naming_the_flag() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// `--dev PRESET`: the trace onto one simulated device alone, named `dev`.
+fn bare(preset: &str, pacing: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "replay", TRACE, "--target", "linear", "--dev", preset, "--json",
+    ];
+    args.extend_from_slice(pacing);
+    summary(&args)
+}
+
+fn mean_ns(summary: &serde_json::Value, op: &str) -> f64 {
+    summary["latency"][op]["mean_ns"].as_f64().unwrap()
+}
+
+#[test]
+fn a_bare_device_replay_sends_every_request_to_that_one_device() {
+    for pacing in [&["--qd", "32"][..], &["--open-loop", "--speed", "10"][..]] {
+        let hdd = bare("hdd-7200", pacing);
+        let ssd = bare("ssd-nvme", pacing);
+        for (preset, run) in [("hdd-7200", &hdd), ("ssd-nvme", &ssd)] {
+            let reads = run["latency"]["read"]["count"].as_u64().unwrap();
+            let writes = run["latency"]["write"]["count"].as_u64().unwrap();
+            assert_eq!(run["requests"], 1000, "{preset} {pacing:?}");
+            assert_eq!(run["verified_reads"].as_u64().unwrap(), reads);
+            assert_eq!(run["data_errors"], 0);
+            // The device alone: no idle SSD beside it, one device IO per request.
+            let devices = run["devices"].as_array().unwrap();
+            assert_eq!(devices.len(), 1, "{preset}: {}", run["devices"]);
+            let dev = device(run, "dev");
+            assert_eq!(dev["reads"].as_u64().unwrap(), reads, "{preset}: {dev}");
+            assert_eq!(dev["writes"].as_u64().unwrap(), writes, "{preset}: {dev}");
+            assert_eq!(run["config"]["dev"], preset);
+            assert!(run["config"]["devices"]["dev"].is_object());
+            assert!(run["config"].get("hdd").is_none(), "{}", run["config"]);
+        }
+        // Seeks and rotation against flash: the disk is orders of magnitude slower.
+        let (hdd_read, ssd_read) = (mean_ns(&hdd, "read"), mean_ns(&ssd, "read"));
+        assert!(
+            hdd_read > 50.0 * ssd_read,
+            "{pacing:?}: hdd read mean {hdd_read} ns, ssd {ssd_read} ns"
+        );
+    }
+    // `--dev P` is `--hdd P` without the idle SSD: the same timing, request for request.
+    let via_hdd = summary(&[
+        "replay", TRACE, "--target", "linear", "--hdd", "hdd-7200", "--json",
+    ]);
+    assert_eq!(bare("hdd-7200", &[])["latency"], via_hdd["latency"]);
+}
+
+#[test]
+fn dev_is_a_preset_of_the_linear_target_only() {
+    for (args, needle) in [
+        (
+            &["--target", "linear", "--dev", "/dev/sdb"][..],
+            "dmsim run --real --target linear --dev /dev/sdb",
+        ),
+        (
+            &["--target", "linear", "--dev", "nope"][..],
+            "--dev: unknown device preset 'nope'",
+        ),
+        (&["--dev", "ssd-nvme"][..], "one device of --target linear"),
+        (
+            &[
+                "--target", "linear", "--dev", "ssd-nvme", "--hdd", "hdd-15k",
+            ][..],
+            "cannot be used with",
+        ),
+    ] {
+        let mut all = vec!["replay", TRACE, "--json"];
+        all.extend_from_slice(args);
+        let output = dmsim(&all);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} was accepted");
+        assert!(output.stdout.is_empty(), "{args:?} printed a result");
+        assert!(
+            stderr.contains(needle),
+            "{args:?}: `{needle}` not in {stderr}"
+        );
+    }
+}

@@ -241,9 +241,14 @@ impl RunReport {
             self.throughput.mb_per_s,
         );
         if self.config_text("target") == "linear" {
+            // A bare device (`replay --dev`) is recorded as `dev`, the disk as `hdd`.
+            let device = match self.config.get("dev").and_then(|dev| dev.as_str()) {
+                Some(preset) => format!("the device ({preset})"),
+                None => "the disk".to_string(),
+            };
             let _ = writeln!(
                 text,
-                "  no cache (--target linear): every request goes to the disk"
+                "  no cache (--target linear): every request goes to {device}"
             );
         } else {
             let _ = writeln!(

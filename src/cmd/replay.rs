@@ -25,6 +25,12 @@ pub struct ReplayArgs {
     /// so a cache's speed-up over the bare disk is one pair of runs).
     #[arg(long, value_enum, default_value_t = VolumeTarget::Flashcache)]
     pub target: VolumeTarget,
+    /// With --target linear: replay onto this one simulated device alone, any HDD or SSD
+    /// preset (`dmsim devices list`); it is named `dev` in the summary. A preset name, never
+    /// a path: replay has no bare real device (that is `dmsim run --real --target linear
+    /// --dev PATH`). Without it, linear replays onto --hdd with the SSD idle beside it.
+    #[arg(long, value_name = "PRESET", conflicts_with_all = ["hdd", "hdd_raid5"])]
+    pub dev: Option<String>,
     /// Cache mode [default: writeback].
     #[arg(long, value_enum)]
     pub mode: Option<ModeArg>,
@@ -264,14 +270,16 @@ fn linear_run_config(
     pacing: serde_json::Value,
     seed: u64,
 ) -> serde_json::Value {
+    // A bare device is no disk: it is recorded under the name the summary gives it.
+    let role = if setup.bare_device { "dev" } else { "hdd" };
     let mut config = serde_json::json!({
         "trace": trace,
         "target": "linear",
-        "hdd": setup.hdd_name,
+        role: setup.hdd_name,
         "pacing": pacing,
         "seed": seed,
         "dmsim_version": env!("CARGO_PKG_VERSION"),
-        "devices": { "hdd": setup.hdd },
+        "devices": { role: setup.hdd },
     });
     if let Some(seed) = setup.perturb_ties_seed {
         config["perturb_ties_seed"] = seed.into();
@@ -317,10 +325,34 @@ fn refuse_cache_flags_with_linear(
     }
 }
 
+/// `--dev PRESET`: only with `--target linear`, and a preset name, not a device path.
+fn check_dev(args: &ReplayArgs) -> Result<(), String> {
+    let Some(dev) = &args.dev else {
+        return Ok(());
+    };
+    if args.target != VolumeTarget::Linear {
+        return Err(format!(
+            "--dev {dev} names the one device of --target linear; a cache's devices are \
+             --ssd and --hdd (simulated) or --ssd-dev and --hdd-dev (--real)"
+        ));
+    }
+    if let Err(e) = dmsim_models::presets::find(dev) {
+        if dev.contains('/') {
+            return Err(format!(
+                "--dev {dev}: replay takes a simulated device preset here, not a path; to \
+                 drive a real device bare, use `dmsim run --real --target linear --dev {dev}`"
+            ));
+        }
+        return Err(format!("--dev: {e}"));
+    }
+    Ok(())
+}
+
 pub fn run(args: ReplayArgs) -> CliResult {
     if let Some(dir) = &args.out {
         check_out_dir(dir)?;
     }
+    check_dev(&args)?;
     if args.real.real {
         crate::unused_flags::refuse_given(
             &[
@@ -337,8 +369,17 @@ pub fn run(args: ReplayArgs) -> CliResult {
     }
     let mode = args.mode.unwrap_or(ModeArg::Writeback);
     let policy = args.policy.unwrap_or(PolicyArg::Fifo);
-    let mut setup = args.cache.resolve(mode, policy, &sets)?;
-    setup.target = args.target;
+    let mut setup = match args.target {
+        VolumeTarget::Flashcache => args.cache.resolve(mode, policy, &sets)?,
+        VolumeTarget::Linear => {
+            let mut cache = args.cache.clone();
+            if let Some(dev) = &args.dev {
+                cache.hdd = Some(dev.clone());
+            }
+            cache.resolve_linear(&sets)?
+        }
+    };
+    setup.bare_device = args.dev.is_some();
     warn_all(&setup.warnings);
     let cache_size_given = args.cache.cache_size.is_some() || args.cache.cache_blocks.is_some();
     let devices = args.real.devices(&mut setup, cache_size_given)?;

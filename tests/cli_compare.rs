@@ -261,7 +261,7 @@ fn small_compare_json_is_pinned() {
         .collect();
     insta::assert_json_snapshot!(
         "small_compare",
-        serde_json::json!({"title": full["title"], "axes": full["axes"], "runs": runs})
+        serde_json::json!({"title": full["title"], "axes": full["axes"], "runs": runs, "speedups": full["speedups"]})
     );
 }
 
@@ -327,4 +327,90 @@ fn a_replay_whose_filters_match_nothing_is_an_error() {
     ]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("no record matched"));
+}
+
+fn baseline_grid(out: &Path, extra: &[&str]) -> serde_json::Value {
+    #[rustfmt::skip]
+    let mut args = vec![
+        "compare", MSR, "--limit", "300", "--modes", "writeback", "--policies", "fifo",
+        "--set", "hdd.queue.depth=1,32", "--cache-size", "8m", "--assoc", "256", "-q",
+        "--out", out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let o = dmsim(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        table.contains("speed-up over none (mean latency)"),
+        extra.is_empty(),
+        "{table}"
+    );
+    serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap()
+}
+
+fn labels(report: &serde_json::Value) -> Vec<&str> {
+    report["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| run["label"].as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn compare_runs_a_no_cache_baseline_per_disk_unless_told_not_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let with = baseline_grid(&dir.path().join("with"), &[]);
+    // A disk axis changes the baseline too: one per disk, first.
+    assert_eq!(
+        labels(&with),
+        [
+            "none/hdd.queue.depth=1",
+            "none/hdd.queue.depth=32",
+            "writeback/fifo/hdd.queue.depth=1",
+            "writeback/fifo/hdd.queue.depth=32",
+        ]
+    );
+    let runs = with["runs"].as_array().unwrap();
+    for none in &runs[..2] {
+        assert_eq!(none["config"]["target"], "linear");
+        assert_eq!(none["stats"], serde_json::json!({}), "no cache counters");
+        assert_eq!(none["data_errors"], 0);
+        assert_eq!(none["verified_reads"], none["latency"]["read"]["count"]);
+        // Every request is one disk IO and the SSD stays idle.
+        let devices = none["devices"].as_array().unwrap();
+        let io =
+            |d: &serde_json::Value| d["reads"].as_u64().unwrap() + d["writes"].as_u64().unwrap();
+        assert_eq!((io(&devices[0]), io(&devices[1])), (0, 300), "{devices:?}");
+    }
+    // Each cache run against the baseline on its own disk, by mean latency over all requests.
+    let speedups = with["speedups"].as_array().unwrap();
+    assert_eq!(speedups.len(), 2);
+    for (speedup, (run, none)) in speedups.iter().zip(runs[2..].iter().zip(&runs[..2])) {
+        assert_eq!(speedup["label"], run["label"]);
+        assert_eq!(speedup["baseline"], none["label"]);
+        assert_eq!(run["config"]["baseline"], none["label"]);
+        let expected = none["latency"]["mean_ns"].as_f64().unwrap()
+            / run["latency"]["mean_ns"].as_f64().unwrap();
+        let got = speedup["mean_latency_speedup"].as_f64().unwrap();
+        assert!(
+            (got - expected).abs() <= 1e-12 * expected,
+            "{got} vs {expected}"
+        );
+    }
+
+    // --no-baseline: the cache runs alone, as they were, and no speed-ups.
+    let without = baseline_grid(&dir.path().join("without"), &["--no-baseline"]);
+    assert_eq!(labels(&without), labels(&with)[2..]);
+    assert!(without.get("speedups").is_none());
+    for (mut run, bare) in runs[2..]
+        .iter()
+        .cloned()
+        .zip(without["runs"].as_array().unwrap())
+    {
+        run["config"].as_object_mut().unwrap().remove("baseline");
+        assert_eq!(&run, bare);
+    }
+    let index = std::fs::read_to_string(dir.path().join("with").join("index.html")).unwrap();
+    assert!(index.contains("no-cache baseline") && index.contains("speed-up over none"));
 }

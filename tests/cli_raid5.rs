@@ -145,7 +145,10 @@ fn a_scenario_names_the_array_and_compare_runs_it() {
     let text = std::fs::read_to_string(out.join("compare.json")).unwrap();
     let report: serde_json::Value = serde_json::from_str(&text).unwrap();
     let runs = report["runs"].as_array().expect("runs");
-    assert_eq!(runs.len(), 2);
+    // The no-cache baseline on the same array, then the two cache modes.
+    assert_eq!(runs.len(), 3);
+    assert_eq!(runs[0]["label"], "none");
+    assert_eq!(runs[0]["config"]["target"], "linear");
     for run in runs {
         assert_eq!(run["config"]["raid5"]["members"], 4, "{}", run["config"]);
         assert_eq!(run["data_errors"], 0);
@@ -289,8 +292,14 @@ fn a_grid_compares_a_healthy_array_with_one_failed_at_a_time() {
     let text = std::fs::read_to_string(out.join("compare.json")).unwrap();
     let report: serde_json::Value = serde_json::from_str(&text).unwrap();
     let runs = report["runs"].as_array().expect("runs");
-    assert_eq!(runs.len(), 2);
-    let (healthy, degraded) = (&runs[0], &runs[1]);
+    // A member failure changes the disk: a no-cache baseline for each array, then the cache.
+    assert_eq!(runs.len(), 4);
+    assert_eq!(runs[0]["label"], "none/raid5.fail=");
+    assert_eq!(runs[1]["label"], "none/raid5.fail=3@20ms");
+    assert_eq!(runs[0]["config"]["raid5"]["mdstat"], "[4/4] [UUUU]");
+    assert_eq!(runs[1]["config"]["raid5"]["mdstat"], "[4/3] [UUU_]");
+    assert_eq!(runs[3]["config"]["baseline"], "none/raid5.fail=3@20ms");
+    let (healthy, degraded) = (&runs[2], &runs[3]);
     for run in runs {
         assert_eq!(run["data_errors"], 0);
         assert_eq!(run["verified_reads"], healthy["verified_reads"]);

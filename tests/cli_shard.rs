@@ -27,7 +27,7 @@ fn ok(output: Output) -> Output {
     output
 }
 
-/// 3 modes × 2 policies = 6 cells, small enough for a debug build.
+/// The baseline and 3 modes × 2 policies = 7 cells, small enough for a debug build.
 fn compare(out: &Path, extra: &[&str]) -> Output {
     #[rustfmt::skip]
     let mut args = vec![
@@ -121,13 +121,15 @@ fn merge_refuses_missing_foreign_and_duplicate_shards_and_writes_nothing() {
     let dirs = run_shards(root.path(), 4);
     let out = root.path().join("report");
 
-    // Shard 3 of 4 owns cells 2 (writethrough/fifo) — 6 cells: 0,1 | 2,3 | 4,5 by mode.
+    // 7 cells: the no-cache baseline `none` (cell 0), then 3 modes x 2 policies. Shard 3 of
+    // 4 owns cells 2 (writeback/lru) and 6 (writearound/lru).
     let some: Vec<PathBuf> = [0, 1, 3].iter().map(|&i| dirs[i].clone()).collect();
     let o = merge(&some, &out);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success());
-    assert!(stderr.contains("1 of 6 cells missing"), "{stderr}");
-    assert!(stderr.contains("writethrough/fifo (shard 3/4)"), "{stderr}");
+    assert!(stderr.contains("2 of 7 cells missing"), "{stderr}");
+    assert!(stderr.contains("writeback/lru (shard 3/4)"), "{stderr}");
+    assert!(stderr.contains("writearound/lru (shard 3/4)"), "{stderr}");
     assert!(stderr.contains("--shard I/4"), "{stderr}");
     assert!(!out.exists(), "a refused merge leaves no report");
 

@@ -16,6 +16,7 @@ use crate::format;
 use crate::html;
 use crate::output::OutputBatch;
 use crate::run_report::{stat, to_pretty_json, RunReport};
+use crate::speedup::{self, format_speedup, Speedup};
 
 /// File name of the comparison data inside the output directory.
 pub const COMPARE_FILE_NAME: &str = "compare.json";
@@ -43,6 +44,10 @@ pub struct CompareReport {
     pub axes: Vec<GridAxis>,
     /// One report per run; labels are unique. Run `i` has the same colour in every chart.
     pub runs: Vec<RunReport>,
+    /// Each run's speed-up over the no-cache baseline it names (derived from `runs` by
+    /// [`CompareReport::new`]; empty when the comparison has no baseline).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub speedups: Vec<Speedup>,
 }
 
 impl CompareReport {
@@ -52,10 +57,12 @@ impl CompareReport {
         axes: Vec<GridAxis>,
         runs: Vec<RunReport>,
     ) -> Result<Self, ReportError> {
+        let speedups = speedup::speedups(&runs);
         let report = CompareReport {
             title: title.into(),
             axes,
             runs,
+            speedups,
         };
         report.validate("compare report")?;
         Ok(report)
@@ -82,6 +89,17 @@ impl CompareReport {
                     format!("runs[{index}].label"),
                     format!("label '{}' is used by an earlier run", run.label),
                 ));
+            }
+        }
+        for (index, speedup) in self.speedups.iter().enumerate() {
+            for (field, label) in [("label", &speedup.label), ("baseline", &speedup.baseline)] {
+                if !self.runs.iter().any(|run| run.label == *label) {
+                    return Err(ReportError::invalid(
+                        context,
+                        format!("speedups[{index}].{field}"),
+                        format!("no run is labelled '{label}'"),
+                    ));
+                }
             }
         }
         for (index, axis) in self.axes.iter().enumerate() {
@@ -181,12 +199,37 @@ impl CompareReport {
         charts::device_names(&self.runs)
     }
 
+    /// Labels of the runs other runs are measured against, in run order.
+    pub fn baseline_labels(&self) -> Vec<&str> {
+        self.runs
+            .iter()
+            .map(|run| run.label.as_str())
+            .filter(|label| self.speedups.iter().any(|s| s.baseline == *label))
+            .collect()
+    }
+
+    /// The speed-up cell of `run` in a table with a baseline: its mean-latency speed-up,
+    /// `baseline` for a baseline run, `-` for a run without one.
+    pub(crate) fn speedup_cell(&self, run: &RunReport) -> String {
+        if let Some(speedup) = self.speedups.iter().find(|s| s.label == run.label) {
+            format_speedup(speedup.mean_latency_speedup)
+        } else if self.baseline_labels().contains(&run.label.as_str()) {
+            "baseline".to_string()
+        } else {
+            "-".to_string()
+        }
+    }
+
     /// The comparison as a markdown table for the terminal: one row per run with its axis
     /// values, hit ratios, latency p50/p99, throughput, per-device IO counts and cleanings.
     pub fn to_markdown(&self) -> String {
         let devices = self.device_names();
+        let has_baseline = !self.speedups.is_empty();
         let mut header: Vec<String> = vec!["run".to_string()];
         header.extend(self.axes.iter().map(|axis| axis.name.clone()));
+        if has_baseline {
+            header.push(SPEEDUP_HEADER.to_string());
+        }
         header.extend(
             [
                 "read hit %",
@@ -209,6 +252,9 @@ impl CompareReport {
             .map(|run| {
                 let mut row = vec![run.label.clone()];
                 row.extend(self.axes.iter().map(|axis| run.config_text(&axis.name)));
+                if has_baseline {
+                    row.push(self.speedup_cell(run));
+                }
                 row.push(format::percent(run.read_hit_percent()));
                 row.push(format::percent(run.write_hit_percent()));
                 for summary in [&run.latency.read, &run.latency.write] {
@@ -238,6 +284,9 @@ impl CompareReport {
         markdown_table(&header, &rows)
     }
 }
+
+/// The speed-up column's heading: what is divided by what.
+pub(crate) const SPEEDUP_HEADER: &str = "speed-up over none (mean latency)";
 
 /// A markdown table with columns padded to their widest cell (in characters).
 fn markdown_table(header: &[String], rows: &[Vec<String>]) -> String {

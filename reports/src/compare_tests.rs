@@ -256,3 +256,84 @@ fn many_runs_get_distinct_styles_and_a_bounded_legend() {
         report.write(&Path::new(&dir).join("many")).unwrap();
     }
 }
+
+/// The demo's runs measured against a slower baseline: the baseline's latencies doubled.
+fn report_with_baseline() -> CompareReport {
+    let mut runs = demo_compare_report().runs;
+    runs.truncate(2);
+    let mut baseline = runs[0].clone();
+    baseline.label = "none".to_string();
+    baseline.config = serde_json::json!({"target": "linear"});
+    baseline.stats.clear();
+    baseline.latency.all.mean_ns *= 2.0;
+    baseline.throughput.requests_per_s /= 4.0;
+    for run in &mut runs {
+        run.config[crate::speedup::BASELINE_KEY] = "none".into();
+    }
+    runs.insert(0, baseline);
+    CompareReport::new("t", Vec::new(), runs).unwrap()
+}
+
+#[test]
+fn a_baseline_gives_each_run_its_speedup_in_json_table_and_page() {
+    let report = report_with_baseline();
+    let first = &report.speedups[0];
+    assert_eq!(report.speedups.len(), 2, "{:?}", report.speedups);
+    assert_eq!(
+        (first.label.as_str(), first.baseline.as_str()),
+        ("wb/fifo", "none")
+    );
+    let latency = first.mean_latency_speedup.unwrap();
+    assert!((latency - 2.0).abs() < 1e-9, "{latency}");
+    let throughput = first.throughput_speedup.unwrap();
+    assert!((throughput - 4.0).abs() < 1e-9, "{throughput}");
+
+    let table = report.to_markdown();
+    let row = |label: &str| {
+        table
+            .lines()
+            .find(|line| line.starts_with(&format!("| {label} ")))
+            .unwrap_or_else(|| panic!("no row {label} in\n{table}"))
+            .to_string()
+    };
+    assert!(table.contains(crate::compare::SPEEDUP_HEADER), "{table}");
+    assert!(row("none").contains("| baseline "), "{table}");
+    assert!(row("wb/fifo").contains("| 2.00× "), "{table}");
+
+    let page = crate::html::index_html(&report);
+    assert!(page.contains("<td>2.00×</td>"), "speed-up cell missing");
+    assert!(
+        page.contains("no-cache baseline"),
+        "baseline setup row missing"
+    );
+
+    // compare.json carries them, and reading it back gives the same report.
+    let json = report.to_json();
+    assert!(json.contains("\"mean_latency_speedup\": 2.0"), "{json}");
+    let back = CompareReport::from_json(&json, Path::new("compare.json")).unwrap();
+    assert_eq!(back.speedups, report.speedups);
+
+    // A speed-up naming a run that is not there is refused.
+    let at = json.find("\"speedups\"").expect("speedups in compare.json");
+    let broken = format!(
+        "{}{}",
+        &json[..at],
+        json[at..].replacen("\"baseline\": \"none\"", "\"baseline\": \"gone\"", 1)
+    );
+    let Err(error) = CompareReport::from_json(&broken, Path::new("c.json")) else {
+        panic!("a speed-up against a missing run was accepted");
+    };
+    let error = error.to_string();
+    assert!(
+        error.contains("speedups[0].baseline") && error.contains("gone"),
+        "{error}"
+    );
+}
+
+#[test]
+fn without_a_baseline_there_is_no_speedup_column() {
+    let report = demo_compare_report();
+    assert!(report.speedups.is_empty());
+    assert!(!report.to_markdown().contains("speed-up"));
+    assert!(!report.to_json().contains("speedups"));
+}

@@ -110,8 +110,29 @@ fn setup_table(page: &mut String, report: &CompareReport) {
     page.push_str(
         "<h2 id=\"simulated\">What was simulated</h2>\n<table class=\"setup\">\n<tbody>\n",
     );
-    for (name, value) in crate::setup_summary::setup_rows(&report.runs) {
+    // The baselines are described in a row of their own: listing them among the cache runs
+    // would mark every cache setting as differing between runs.
+    let baselines = report.baseline_labels();
+    let cache_runs: Vec<crate::RunReport> = report
+        .runs
+        .iter()
+        .filter(|run| !baselines.contains(&run.label.as_str()))
+        .cloned()
+        .collect();
+    let described = if cache_runs.is_empty() {
+        &report.runs[..]
+    } else {
+        &cache_runs[..]
+    };
+    for (name, value) in crate::setup_summary::setup_rows(described) {
         table_row(page, &[name.to_string(), value], false);
+    }
+    if !baselines.is_empty() {
+        let value = format!(
+            "{}: the same input straight onto the disk (dm-linear), no cache",
+            baselines.join(", ")
+        );
+        table_row(page, &["no-cache baseline".to_string(), value], false);
     }
     page.push_str("</tbody>\n</table>\n");
 }
@@ -128,9 +149,22 @@ fn table_row(page: &mut String, cells: &[String], header: bool) {
 
 fn comparison_table(page: &mut String, report: &CompareReport) {
     let devices = report.device_names();
-    page.push_str("<h2 id=\"comparison\">Comparison</h2>\n<table>\n<thead>\n");
+    let has_baseline = !report.speedups.is_empty();
+    page.push_str("<h2 id=\"comparison\">Comparison</h2>\n");
+    if has_baseline {
+        page.push_str(
+            "<p>Speed-up: the no-cache baseline's mean request latency (the same workload on \
+             the bare disk, reads and writes together) divided by the run's; above 1× the \
+             cache makes the average request faster. compare.json also holds each run's \
+             throughput ratio.</p>\n",
+        );
+    }
+    page.push_str("<table>\n<thead>\n");
     let mut header: Vec<String> = vec!["run".to_string()];
     header.extend(report.axes.iter().map(|axis| axis.name.clone()));
+    if has_baseline {
+        header.push(crate::compare::SPEEDUP_HEADER.to_string());
+    }
     header.extend(
         [
             "read hit %",
@@ -152,6 +186,9 @@ fn comparison_table(page: &mut String, report: &CompareReport) {
     for run in &report.runs {
         let mut row = vec![run.label.clone()];
         row.extend(report.axes.iter().map(|axis| run.config_text(&axis.name)));
+        if has_baseline {
+            row.push(report.speedup_cell(run));
+        }
         row.push(format::percent(run.read_hit_percent()));
         row.push(format::percent(run.write_hit_percent()));
         row.push(format::percent(run.dirty_write_hit_percent()));

@@ -27,6 +27,7 @@ pub mod recorder;
 pub mod run_report;
 mod setup_summary;
 pub mod shard;
+pub mod speedup;
 pub mod time_series;
 
 #[cfg(test)]
@@ -45,4 +46,5 @@ pub use run_report::{stat, DeviceReport, RunReport, Throughput, SUMMARY_FILE_NAM
 pub use shard::{
     merge_shards, CompareShard, GridHasher, MergeError, ShardCell, ShardId, SHARD_FILE_NAME,
 };
+pub use speedup::{Speedup, BASELINE_KEY};
 pub use time_series::{TimeSeries, TimeSeriesData};

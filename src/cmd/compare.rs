@@ -1,7 +1,10 @@
 //! `dmsim compare`: run a grid of cache modes × policies (× settings) over one trace, workload
 //! or scenario, in parallel across cores, and write a comparison report: compare.json, charts
 //! (SVG and PNG) and index.html. Results are identical to a serial run: every run is an
-//! independent deterministic simulation, collected in grid order.
+//! independent deterministic simulation, collected in grid order. Unless `--no-baseline`, the
+//! grid starts with the no-cache baseline (`none`: the input on the bare disk, dm-linear; one
+//! per value of a disk axis), and every cache run names its baseline in `config.baseline` so
+//! the report can give its speed-up.
 //!
 //! With `--shard I/N` it runs only the cells shard I owns (cell k, 0-based in grid order,
 //! belongs to shard k mod N + 1) and writes `DIR/shard.json`; `dmsim merge` (see `merge.rs`)
@@ -10,7 +13,7 @@
 use super::CliResult;
 use crate::cache_args::{parse_sets, CacheArgs, ModeArg, PolicyArg};
 use crate::cache_run::{run_cache, CacheDevices};
-use crate::cmd::replay::run_config;
+use crate::cmd::replay::{linear_run_config, run_config};
 use crate::progress::Progress;
 use crate::trace_input::{AutoFit, TraceArgs, TraceSource};
 use clap::Args;
@@ -75,6 +78,11 @@ pub struct CompareArgs {
     /// Runs in parallel [default: the number of cores].
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Leave out the `none` rows: the no-cache baseline (the same workload on the bare disk,
+    /// dm-linear) that every comparison otherwise runs first, and each mode's speed-up over
+    /// it. One baseline is run per value of a disk axis (`--set hdd.…=A,B`, `raid5.…`).
+    #[arg(long)]
+    pub no_baseline: bool,
     /// Show no progress on stderr: neither the bar on a terminal nor, when stderr is not a
     /// terminal, the status line written every few seconds once a run has taken ten.
     #[arg(long, short)]
@@ -93,9 +101,35 @@ enum PlanInput {
 
 /// One cell of the grid.
 struct Cell {
-    mode: ModeArg,
-    policy: PolicyArg,
+    /// The cache's mode and policy; `None` for a no-cache baseline (`--target linear`).
+    cache: Option<(ModeArg, PolicyArg)>,
     sets: Vec<(String, String)>,
+}
+
+/// Label of the baseline rows (`none`, then `/KEY=VALUE` per disk axis).
+const BASELINE_LABEL: &str = "none";
+
+/// A grid axis that changes the disk, so the baseline too: one baseline per value.
+fn is_disk_key(key: &str) -> bool {
+    key.starts_with("hdd.") || key.starts_with("raid5.")
+}
+
+/// Every combination of the axes' values, in grid order (the last axis varies fastest).
+fn combinations(axes: &[&(String, Vec<String>)]) -> Vec<Vec<(String, String)>> {
+    let mut combos: Vec<Vec<(String, String)>> = vec![Vec::new()];
+    for (key, values) in axes {
+        combos = combos
+            .into_iter()
+            .flat_map(|c| {
+                values.iter().map(move |v| {
+                    let mut c = c.clone();
+                    c.push((key.clone(), v.clone()));
+                    c
+                })
+            })
+            .collect();
+    }
+    combos
 }
 
 pub fn run(args: CompareArgs) -> CliResult {
@@ -236,24 +270,22 @@ pub fn run(args: CompareArgs) -> CliResult {
         },
     };
 
+    // The baselines first (the row every speed-up divides), then the cache cells.
     let mut cells = Vec::new();
+    if !args.no_baseline {
+        let disk_axes: Vec<_> = axes.iter().filter(|(key, _)| is_disk_key(key)).collect();
+        for sets in combinations(&disk_axes) {
+            cells.push(Cell { cache: None, sets });
+        }
+    }
+    let all_axes: Vec<_> = axes.iter().collect();
     for &mode in &modes {
         for &policy in &policies {
-            let mut combos: Vec<Vec<(String, String)>> = vec![Vec::new()];
-            for (key, values) in &axes {
-                combos = combos
-                    .into_iter()
-                    .flat_map(|c| {
-                        values.iter().map(move |v| {
-                            let mut c = c.clone();
-                            c.push((key.clone(), v.clone()));
-                            c
-                        })
-                    })
-                    .collect();
-            }
-            for sets in combos {
-                cells.push(Cell { mode, policy, sets });
+            for sets in combinations(&all_axes) {
+                cells.push(Cell {
+                    cache: Some((mode, policy)),
+                    sets,
+                });
             }
         }
     }
@@ -262,7 +294,10 @@ pub fn run(args: CompareArgs) -> CliResult {
         .iter()
         .map(|cell| {
             let sets: Vec<(String, String)> = base_sets.iter().chain(&cell.sets).cloned().collect();
-            cache.resolve(cell.mode, cell.policy, &sets)
+            match cell.cache {
+                Some((mode, policy)) => cache.resolve(mode, policy, &sets),
+                None => cache.resolve_linear(&sets),
+            }
         })
         .collect::<Result<Vec<_>, _>>()?;
     let warnings: Vec<String> = setups.iter().flat_map(|s| s.warnings.clone()).collect();
@@ -297,6 +332,9 @@ pub fn run(args: CompareArgs) -> CliResult {
         .zip(&auto_fits)
         .map(|((cell, setup), auto_fit)| {
             let mut config = cell_config(cell, setup, &input_name, &pacing_desc, seed);
+            if cell.cache.is_some() && !args.no_baseline {
+                config[dmsim_reports::BASELINE_KEY] = baseline_label(cell).into();
+            }
             if let Some(fit) = auto_fit {
                 config["fit"] = fit.to_json();
             }
@@ -408,8 +446,20 @@ pub fn run(args: CompareArgs) -> CliResult {
 }
 
 fn label(cell: &Cell) -> String {
-    let mut label = format!("{}/{}", cell.mode.name(), cell.policy.name());
+    let mut label = match cell.cache {
+        Some((mode, policy)) => format!("{}/{}", mode.name(), policy.name()),
+        None => BASELINE_LABEL.to_string(),
+    };
     for (k, v) in &cell.sets {
+        label.push_str(&format!("/{k}={v}"));
+    }
+    label
+}
+
+/// The label of the baseline a cache cell is measured against: the one on the same disk.
+fn baseline_label(cell: &Cell) -> String {
+    let mut label = BASELINE_LABEL.to_string();
+    for (k, v) in cell.sets.iter().filter(|(k, _)| is_disk_key(k)) {
         label.push_str(&format!("/{k}={v}"));
     }
     label
@@ -424,14 +474,12 @@ fn cell_config(
     pacing_desc: &serde_json::Value,
     seed: u64,
 ) -> serde_json::Value {
-    let mut config = run_config(
-        input_name,
-        cell.mode,
-        cell.policy,
-        setup,
-        pacing_desc.clone(),
-        seed,
-    );
+    let mut config = match cell.cache {
+        Some((mode, policy)) => {
+            run_config(input_name, mode, policy, setup, pacing_desc.clone(), seed)
+        }
+        None => linear_run_config(input_name, setup, pacing_desc.clone(), seed),
+    };
     for (k, v) in &cell.sets {
         config[k.as_str()] = serde_json::Value::String(v.clone());
     }

@@ -264,7 +264,7 @@ pub fn run_config(
 
 /// The `config` object of a replay onto the bare disk (`--target linear`): no cache, so no
 /// mode, policy, SSD or flashcache table.
-fn linear_run_config(
+pub fn linear_run_config(
     trace: &str,
     setup: &crate::cache_args::CacheSetup,
     pacing: serde_json::Value,

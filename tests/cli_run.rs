@@ -100,3 +100,51 @@ fn bad_run_input_is_refused_with_a_message() {
     let o = dmsim(&["run", "--real", "--requests", "10"]);
     assert!(!o.status.success(), "--real needs --dev");
 }
+
+/// `--dev` is the linear target's one device in both worlds: a preset in simulation (as
+/// `--hdd`), a path with `--real`; the other kind is refused saying which flag to add or drop.
+#[test]
+fn dev_names_a_preset_in_simulation_and_a_path_with_real() {
+    let json = |args: &[&str]| -> serde_json::Value {
+        let o = dmsim(args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    #[rustfmt::skip]
+    let run = |flag: &str, preset: &str| json(&[
+        "run", "--target", "linear", flag, preset, "--workload", "randread", "--requests", "500",
+        "--span", "64m", "--json", "-q",
+    ]);
+    let via_dev = run("--dev", "ssd-nvme");
+    assert_eq!(via_dev["config"]["device"], "ssd-nvme");
+    assert_eq!(via_dev["verified_reads"], 500);
+    assert_eq!(via_dev, run("--hdd", "ssd-nvme"), "--dev P is --hdd P");
+    let disk = run("--dev", "hdd-7200");
+    let mean = |s: &serde_json::Value| s["latency"]["read"]["mean_ns"].as_f64().unwrap();
+    assert!(
+        mean(&disk) > 20.0 * mean(&via_dev),
+        "{} vs {}",
+        mean(&disk),
+        mean(&via_dev)
+    );
+
+    for (args, needle) in [
+        (&["--dev", "/dev/null"][..], "add --real"),
+        (&["--real", "--dev", "ssd-nvme"][..], "drop --real"),
+        (&["--dev", "ssd-nvme", "--hdd", "hdd-7200"][..], "give one"),
+        (
+            &["--dev", "nope"][..],
+            "--dev: unknown device preset 'nope'",
+        ),
+    ] {
+        let mut all = vec!["run", "--requests", "10"];
+        all.extend_from_slice(args);
+        let o = dmsim(&all);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?} accepted");
+        assert!(
+            stderr.contains(needle),
+            "{args:?}: `{needle}` not in {stderr}"
+        );
+    }
+}

@@ -241,8 +241,12 @@ impl RunReport {
             self.throughput.mb_per_s,
         );
         if self.config_text("target") == "linear" {
-            // A bare device (`replay --dev`) is recorded as `dev`, the disk as `hdd`.
-            let device = match self.config.get("dev").and_then(|dev| dev.as_str()) {
+            // A bare device is recorded as `dev` (`replay --dev`) or `device` (`run`), a disk
+            // with an idle SSD beside it as `hdd`.
+            let bare = ["dev", "device"]
+                .iter()
+                .find_map(|key| self.config.get(*key).and_then(|dev| dev.as_str()));
+            let device = match bare {
                 Some(preset) => format!("the device ({preset})"),
                 None => "the disk".to_string(),
             };

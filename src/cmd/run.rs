@@ -45,8 +45,9 @@ pub struct RunArgs {
     /// flashcache: --ssd-dev and --hdd-dev).
     #[arg(long)]
     real: bool,
-    /// The real device or file of the linear target (with --real).
-    #[arg(long, value_name = "PATH", requires = "real")]
+    /// The linear target's one device: a simulated preset (`dmsim devices list`; the same as
+    /// --hdd), or with --real the path of a real device or file.
+    #[arg(long, value_name = "PRESET|PATH")]
     dev: Option<PathBuf>,
     /// The real cache device of the flashcache target (with --real).
     #[arg(long, value_name = "PATH", requires = "real")]
@@ -342,9 +343,10 @@ pub fn run(args: RunArgs) -> CliResult {
         (name, "real", report, verifier)
     } else {
         let preset = args
-            .cache
-            .hdd
-            .clone()
+            .dev
+            .as_ref()
+            .map(|dev| dev.display().to_string())
+            .or_else(|| args.cache.hdd.clone())
             .unwrap_or_else(|| "hdd-7200".to_string());
         let mut params = presets::find(&preset)?;
         super::devices::apply_sets(&mut params, &args.sets)?;
@@ -441,6 +443,7 @@ fn refuse_unused_flags(args: &RunArgs) -> Result<(), String> {
                     "it names a simulated device preset, and with --real the device is --dev",
                 )?;
             }
+            check_linear_dev(args)?;
         }
         TargetArg::Flashcache => {
             crate::unused_flags::refuse_given(
@@ -461,6 +464,40 @@ fn refuse_unused_flags(args: &RunArgs) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// `--dev`: a preset name in simulation, a path with --real; a value that reads as the other
+/// kind is refused, saying which flag is missing or extra.
+fn check_linear_dev(args: &RunArgs) -> Result<(), String> {
+    let Some(dev) = &args.dev else {
+        return Ok(());
+    };
+    let text = dev.display().to_string();
+    let is_preset = presets::find(&text).is_ok();
+    if args.real {
+        if is_preset && !dev.exists() {
+            return Err(format!(
+                "--dev {text} is a simulated device preset; with --real, --dev is the path of a \
+                 real device or file (or drop --real to simulate {text})"
+            ));
+        }
+        return Ok(());
+    }
+    if args.cache.hdd.is_some() || args.cache.hdd_raid5.is_some() {
+        return Err(
+            "--dev and --hdd/--hdd-raid5 both name the linear target's device; give one"
+                .to_string(),
+        );
+    }
+    if !is_preset && (text.contains('/') || dev.exists()) {
+        return Err(format!(
+            "--dev {text} is a path: add --real to run on it (and --allow-write to let dmsim \
+             write to it); in simulation --dev takes a device preset (dmsim devices list)"
+        ));
+    }
+    presets::find(&text)
+        .map(|_| ())
+        .map_err(|e| format!("--dev: {e}"))
 }
 
 /// Virtual time between two progress updates of a linear run.

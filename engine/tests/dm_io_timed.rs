@@ -71,6 +71,27 @@ fn notices(h: &Harness) -> Vec<(u64, u8, RegionState)> {
         .collect()
 }
 
+/// (time, zombies left) of every final event.
+type Finals = Vec<(u64, u32)>;
+/// (time, region, status) of every zombie's end.
+type ZombieEnds = Vec<(u64, u8, IoStatus)>;
+
+/// The final events and the zombie ends a harness saw.
+fn zombies(h: &Harness) -> (Finals, ZombieEnds) {
+    let mut finals = Vec::new();
+    let mut ends = Vec::new();
+    for (at, event) in &h.events {
+        match event {
+            ServiceEvent::DmIoTimedDone { zombies, .. } => finals.push((*at, *zombies)),
+            ServiceEvent::DmIoZombieEnded { region, status, .. } => {
+                ends.push((*at, *region, *status))
+            }
+            _ => {}
+        }
+    }
+    (finals, ends)
+}
+
 fn finals(h: &Harness) -> Vec<(u64, Vec<RegionState>)> {
     h.events
         .iter()
@@ -218,6 +239,20 @@ fn cancel_on_timeout_with_a_hung_device_leaves_a_pinned_zombie() {
     assert_eq!(h.services.arena().free_pages(), free_before + 1);
     assert_eq!(h.services.arena().pinned_released_pages(), 0);
     assert!(h.services.is_idle());
+    // The return said one zombie was left; its end (after the late write) is reported too.
+    let (finals, ends) = zombies(&h);
+    assert_eq!(finals, vec![(10 * MS, 1)]);
+    assert_eq!(ends.len(), 1);
+    assert_eq!((ends[0].1, ends[0].2), (0, IoStatus::Ok));
+    let late = h
+        .event_list()
+        .iter()
+        .position(|e| matches!(e, ServiceEvent::DmIoLateWrite { .. }));
+    let end = h
+        .event_list()
+        .iter()
+        .position(|e| matches!(e, ServiceEvent::DmIoZombieEnded { .. }));
+    assert!(late.unwrap() < end.unwrap(), "the late write comes first");
 }
 
 #[test]
@@ -248,6 +283,11 @@ fn no_notify_and_a_timeout_cancels_automatically_and_reports_only_the_end() {
     );
     assert!(h.unknown.is_empty());
     assert!(h.services.is_idle());
+    // A zombie that really was cancelled still ends, and says so.
+    assert_eq!(
+        zombies(&h),
+        (vec![(3 * MS, 1)], vec![(3 * MS, 0, IoStatus::Cancelled)])
+    );
 }
 
 #[test]

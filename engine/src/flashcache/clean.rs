@@ -401,6 +401,7 @@ impl Flashcache {
         if self.phase != Phase::Removing
             || self.remove_settle_until_ns.is_some()
             || self.jobs.live() > 0
+            || !self.zombies.is_empty()
         {
             return;
         }

@@ -212,6 +212,7 @@ impl Flashcache {
             && !self.lists.scheduled
             && self.out.is_empty()
             && self.meta.in_use() == 0
+            && self.zombies.is_empty()
     }
 
     /// Occupancy gauges.

@@ -21,9 +21,10 @@ use super::seq::{PidLists, SeqTracker};
 use super::set::Blocks;
 use super::state::BlockState;
 use super::stats::{FlashcacheErrors, FlashcacheStats, Histograms};
+use super::zombie::ZombieHold;
 use crate::block::IoStatus;
 use crate::bounded::{LoopBound, ITEMS_PER_CALL_MAX};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use thiserror::Error;
 
 pub(crate) const NS_PER_SEC: u64 = 1_000_000_000;
@@ -94,6 +95,8 @@ pub enum CacheInputError {
     Halted { reason: String },
     #[error("no outstanding request has tag {tag:?}")]
     UnknownTag { tag: CacheIoTag },
+    #[error("request {tag:?} cannot leave a zombie IO (untimed, or it did not fail)")]
+    UnexpectedZombie { tag: CacheIoTag },
     #[error("sysctl {name} is not registered for {mode:?} caches")]
     TunableNotRegistered { name: &'static str, mode: CacheMode },
 }
@@ -158,6 +161,8 @@ pub struct Flashcache {
     pub(crate) now_ns: u64,
     /// Scratch list of (dbn, index) for cleaning passes, reused to stay allocation-free.
     pub(crate) scratch_writes: Vec<(u64, u32)>,
+    /// Requests whose zombie IO has not ended yet, and what each holds (see `zombie`).
+    pub(crate) zombies: BTreeMap<CacheIoTag, ZombieHold>,
 }
 
 impl Flashcache {
@@ -243,6 +248,7 @@ impl Flashcache {
             phase: Phase::Running,
             now_ns,
             scratch_writes: Vec::with_capacity(geometry.assoc.min(1 << 16) as usize),
+            zombies: BTreeMap::new(),
             tunables,
             config,
         };
@@ -275,6 +281,25 @@ impl Flashcache {
         now_ns: u64,
     ) -> Result<(), CacheInputError> {
         self.enter(now_ns)?;
+        if outcome.zombie_io {
+            // Recorded only for a completion accepted below (a refused one is the caller's
+            // bug and must leave nothing behind). Bulk metadata IO is never timed, and a
+            // cancelled region always fails.
+            let accepted = match tag {
+                CacheIoTag::Job(id) => self.jobs.get(id).is_some_and(|job| {
+                    job.in_flight
+                        && !matches!(job.action, Action::WriteDisk | Action::WriteDiskSync)
+                }),
+                CacheIoTag::MdWrite(id) => self.jobs.get(id).is_some_and(|job| job.in_flight),
+                CacheIoTag::Bulk(_) => return Err(CacheInputError::UnexpectedZombie { tag }),
+            };
+            if accepted {
+                if !outcome.failed() {
+                    return Err(CacheInputError::UnexpectedZombie { tag });
+                }
+                self.note_zombie(tag);
+            }
+        }
         match tag {
             CacheIoTag::Job(id) => {
                 let Some(job) = self.jobs.get(id).filter(|job| job.in_flight) else {

@@ -180,12 +180,24 @@ pub enum CacheRequest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct DmIoOutcome {
     pub error_bits: u64,
+    /// Timed dm_io only: a device IO of the request was cancelled while running and may
+    /// still be running (a zombie; its region failed). The caller reports its end with
+    /// [`super::Flashcache::zombie_ended`] and the same tag; until then the target keeps
+    /// whatever that IO may still write (a cache slot, a metadata block) out of use.
+    #[serde(default)]
+    pub zombie_io: bool,
 }
 
 impl DmIoOutcome {
-    pub const OK: DmIoOutcome = DmIoOutcome { error_bits: 0 };
+    pub const OK: DmIoOutcome = DmIoOutcome {
+        error_bits: 0,
+        zombie_io: false,
+    };
     /// Every region failed.
-    pub const FAILED: DmIoOutcome = DmIoOutcome { error_bits: !0 };
+    pub const FAILED: DmIoOutcome = DmIoOutcome {
+        error_bits: !0,
+        zombie_io: false,
+    };
     /// True if any region failed.
     pub fn failed(&self) -> bool {
         self.error_bits != 0

@@ -3,7 +3,9 @@
 //! per metadata block, with updates arriving meanwhile batched into the next write.
 //!
 //! Owns: `md_write`, the worker's kick-off (snapshot of the whole md block from memory plus
-//! the overrides of every batched job) and `md_write_done`. Does not own the byte layout
+//! the overrides of every batched job) and `md_write_done`. A timed-out metadata write that
+//! may still land (a zombie, option `ssd_timeout`) keeps its block in progress until it
+//! ends (see [`super::zombie`]). Does not own the byte layout
 //! (see [`super::layout`]).
 
 use super::config::MdWriteFailure;
@@ -138,6 +140,11 @@ impl Flashcache {
         let mut batched = batched;
         batched.clear();
         self.md_heads[md_block].md_io_inprog = batched;
+        if self.hold_md_block_for_zombie(id, md_block as u32) {
+            // The failed write may still land: the block's next write waits for its end.
+            mark!(ZombieHoldsMetadataBlock);
+            return;
+        }
         let head = &mut self.md_heads[md_block];
         if let Some(next) = head.queued_updates.pop_front() {
             self.md_write_kickoff(next);

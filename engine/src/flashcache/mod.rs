@@ -31,6 +31,9 @@
 //! - [`Flashcache::run_worker`] after a [`CacheRequest::WakeWorker`] (at once, or after a
 //!   modelled scheduling delay; another `WakeWorker` comes only after the worker ran).
 //! - [`Flashcache::tick`] at or after [`Flashcache::poll_deadline`].
+//! - [`Flashcache::zombie_ended`] once for every completion whose outcome said
+//!   `zombie_io` (option `ssd_timeout`: an SSD IO cancelled while running), when the last
+//!   device IO of that request has really ended.
 //!
 //! After every input drain [`Flashcache::poll_request`] and carry the requests out in
 //! order. [`CacheRequest::CompleteBio`] ends a bio (exactly once per mapped bio). Requests may
@@ -48,7 +51,7 @@
 //! function), `set` and `replacement` (per-set lists, FIFO/LRU), [`seq`] (sequential
 //! detector, pid lists), [`stats`], [`inject`] (error injection), [`io`] (the request
 //! vocabulary); the state machine: `job`, `instance` (the `Flashcache` struct and its entry points), `io_path`, `pending`, `md`, `clean`,
-//! `persist`, `control`, `invariants`.
+//! `persist`, `control`, `zombie`, `invariants`.
 
 pub mod config;
 pub mod geometry;
@@ -73,6 +76,7 @@ mod pending;
 mod persist;
 pub(crate) mod replacement;
 pub(crate) mod set;
+mod zombie;
 
 #[cfg(test)]
 mod tests;

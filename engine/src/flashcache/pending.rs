@@ -10,8 +10,9 @@ use super::config::CacheMode;
 use super::inject::ErrorInjection;
 use super::instance::Flashcache;
 use super::io::{CacheBio, JobId};
-use super::job::PendingAction;
+use super::job::{Action, PendingAction};
 use super::state::{BlockState, Transition};
+use super::zombie::ZombieHold;
 use crate::block::IoStatus;
 
 /// What `flashcache_inval_blocks` did with a bio.
@@ -172,18 +173,24 @@ impl Flashcache {
 
     /// `flashcache_do_pending_error`: invalidate the block unless dirty; writethrough and
     /// writearound re-issue the job's bio and the queued ones to the disk, writeback fails
-    /// the queued bios.
+    /// the queued bios. If the job's IO left a zombie (option `ssd_timeout`), the slot stays
+    /// busy and off the free list until it ends (see [`super::zombie`]); a writethrough data
+    /// write's zombie may also be writing the disk, so its whole error path waits.
     fn do_pending_error(&mut self, id: JobId) {
         let job = self.jobs.job(id);
         let index = job.index;
         let bio = job.bio;
+        let wrote_disk = self.mode != CacheMode::WriteBack && job.action == Action::WriteCache;
+        if wrote_disk && self.hold_slot_for_zombie(id, ZombieHold::SlotAndBio) {
+            mark!(ZombieHoldsSlot);
+            return;
+        }
         let state = self.blocks.state(index);
         assert!(
             state.is_valid(),
             "errored block {index} not VALID: {state:?}"
         );
-        let dirty = state.is_dirty();
-        if !dirty {
+        if !state.is_dirty() {
             self.cached_blocks -= 1;
             self.stats.pending_inval += 1;
             self.blocks.hash_remove(index);
@@ -194,10 +201,6 @@ impl Flashcache {
                 CacheMode::WriteBack,
                 "dirty block outside writeback"
             );
-        }
-        self.blocks.apply(index, Transition::IoFinished);
-        if !dirty {
-            self.blocks.invalid_insert(index);
         }
         if let Some(bio) = bio {
             assert_ne!(
@@ -212,6 +215,7 @@ impl Flashcache {
                 "pending queue and nr_queued disagree"
             );
             block.nr_queued = 0;
+            self.jobs.job_mut(id).bio = None;
             self.start_uncached_io(bio);
             while let Some((queued, _)) = self.pending.pop(&mut chain) {
                 self.start_uncached_io(queued);
@@ -219,7 +223,11 @@ impl Flashcache {
         } else {
             self.free_pending_jobs(index, IoStatus::IoError);
         }
-        self.free_job(id);
+        if self.hold_slot_for_zombie(id, ZombieHold::Slot) {
+            mark!(ZombieHoldsSlot);
+            return;
+        }
+        self.release_errored_slot(id);
     }
 
     /// `flashcache_do_pending_noerror`: a dirty block is cleaned first (the queue waits for

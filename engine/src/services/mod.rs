@@ -66,11 +66,14 @@ pub enum ServiceEvent {
         notice: RegionNotice,
     },
     /// Every region of a timed request is OK, CANCELLED or ERROR: the request is returned
-    /// upward (and the handle goes stale). Zombie IOs may still run.
+    /// upward (and the handle goes stale). `zombies` of its device IOs were cancelled while
+    /// running and may still run: each one's end comes as a [`ServiceEvent::DmIoZombieEnded`]
+    /// (some may have come already), so the caller's cookie must stay meaningful until then.
     DmIoTimedDone {
         caller: Caller,
         handle: DmIoHandle,
         states: Vec<RegionState>,
+        zombies: u32,
     },
     /// A cancelled write region's IO completed after all (other than `Cancelled`): the range
     /// holds old data, new data or a mix. Callers caching it must invalidate.
@@ -80,6 +83,16 @@ pub enum ServiceEvent {
         region: u8,
         device: DeviceId,
         extent: Extent,
+        status: IoStatus,
+    },
+    /// A zombie device IO of a timed request (cancelled while running) ended, whether it
+    /// landed (then a [`ServiceEvent::DmIoLateWrite`] came first for a write), failed or was
+    /// cancelled after all. Until this event the device range may still change: a caller
+    /// caching it must not reuse it before. `handle` may be stale by now.
+    DmIoZombieEnded {
+        caller: Caller,
+        handle: DmIoHandle,
+        region: u8,
         status: IoStatus,
     },
     /// A kcopyd job finished (`fn(read_err, write_err, context)`), from the worker.
@@ -101,6 +114,7 @@ impl ServiceEvent {
             | ServiceEvent::DmIoRegion { caller, .. }
             | ServiceEvent::DmIoTimedDone { caller, .. }
             | ServiceEvent::DmIoLateWrite { caller, .. }
+            | ServiceEvent::DmIoZombieEnded { caller, .. }
             | ServiceEvent::KcopydDone { caller, .. } => caller,
         }
     }
@@ -532,10 +546,25 @@ fn external_event(caller: Caller, body: NoticeBody) -> ServiceEvent {
             handle,
             notice,
         },
-        NoticeBody::TimedDone { handle, states } => ServiceEvent::DmIoTimedDone {
+        NoticeBody::TimedDone {
+            handle,
+            states,
+            zombies,
+        } => ServiceEvent::DmIoTimedDone {
             caller,
             handle,
             states,
+            zombies,
+        },
+        NoticeBody::ZombieEnded {
+            handle,
+            region,
+            status,
+        } => ServiceEvent::DmIoZombieEnded {
+            caller,
+            handle,
+            region,
+            status,
         },
         NoticeBody::LateWrite {
             handle,

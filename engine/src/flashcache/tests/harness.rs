@@ -157,6 +157,17 @@ pub struct Harness {
     /// Every request the target emitted, for tests that look at the IO pattern.
     pub log: Vec<CacheRequest>,
     pub check_invariants: bool,
+    /// (device, first sector, end sector) of every zombie write still running: a new write
+    /// overlapping one is refused, as the simulator's strict device check does.
+    zombie_writes: Vec<(Device, u64, u64)>,
+}
+
+/// A timed request cancelled while running (see [`Harness::complete_as_zombie`]): what it
+/// would still write if it landed.
+#[derive(Debug, Clone)]
+pub struct Zombie {
+    pub io: CacheDmIo,
+    landing: Vec<(Device, u64, Sector)>,
 }
 
 pub const SSD_SECTORS: u64 = 4200;
@@ -257,6 +268,7 @@ impl Harness {
             rng: ChaCha8Rng::seed_from_u64(0),
             log: Vec::new(),
             check_invariants: true,
+            zombie_writes: Vec::new(),
         }
     }
 
@@ -339,7 +351,16 @@ impl Harness {
                     assert!(!self.worker_wanted, "WakeWorker while already scheduled");
                     self.worker_wanted = true;
                 }
-                CacheRequest::DmIo(_) | CacheRequest::KcopydCopy(_) => {
+                CacheRequest::DmIo(io) => {
+                    if io.op == IoOp::Write {
+                        for region in io.regions.as_slice() {
+                            self.assert_no_zombie_under(region.device, region.sector, region.end());
+                        }
+                    }
+                    self.outstanding.push(request)
+                }
+                CacheRequest::KcopydCopy(copy) => {
+                    self.assert_no_zombie_under(copy.to.device, copy.to.sector, copy.to.end());
                     self.outstanding.push(request)
                 }
             }
@@ -347,6 +368,84 @@ impl Harness {
         if self.check_invariants {
             self.fc.check_invariants();
         }
+    }
+
+    fn assert_no_zombie_under(&self, device: Device, start: u64, end: u64) {
+        assert!(
+            !self
+                .zombie_writes
+                .iter()
+                .any(|&(d, s, e)| d == device && s < end && start < e),
+            "overlapping write: {device:?} {start}..{end} while a zombie write runs there \
+             (zombies {:?})",
+            self.zombie_writes
+        );
+    }
+
+    /// Complete outstanding request `position` as an executor does when its timed SSD IO
+    /// was cancelled while running (option `ssd_timeout`): every region failed, nothing has
+    /// landed yet, and the device may still carry it out until [`Harness::end_zombie`].
+    pub fn complete_as_zombie(&mut self, position: usize) -> Zombie {
+        let CacheRequest::DmIo(io) = self.outstanding.remove(position) else {
+            panic!("only a dm_io request can leave a zombie");
+        };
+        assert!(io.timeout_ns.is_some(), "only timed IO is cancelled");
+        let mut landing = Vec::new();
+        if io.op == IoOp::Write {
+            for region in io.regions.as_slice() {
+                self.zombie_writes
+                    .push((region.device, region.sector, region.end()));
+                for (i, sector) in (region.sector..region.end()).enumerate() {
+                    let content = match io.buffer {
+                        CacheBuffer::Bio(bio) => Sector::Data(self.bios[&bio].pages[i]),
+                        CacheBuffer::Meta(buffer) => {
+                            let bytes = self.fc.meta_buffer(buffer).expect("live buffer");
+                            Sector::Bytes(bytes[i * 512..(i + 1) * 512].to_vec())
+                        }
+                        CacheBuffer::None => panic!("a write without data"),
+                    };
+                    landing.push((region.device, sector, content));
+                }
+            }
+        }
+        let failed_all = (1u64 << io.regions.as_slice().len()) - 1;
+        self.fc
+            .complete_dm_io(
+                io.tag,
+                DmIoOutcome {
+                    error_bits: failed_all,
+                    zombie_io: true,
+                },
+                self.now_ns,
+            )
+            .expect("completion accepted");
+        self.collect();
+        Zombie { io, landing }
+    }
+
+    /// The zombie ends: if `landed`, what it carried reaches the devices first (stale by
+    /// now), then the target hears of the end.
+    pub fn end_zombie(&mut self, zombie: Zombie, landed: bool) {
+        for region in zombie.io.regions.as_slice() {
+            if zombie.io.op == IoOp::Write {
+                let range = (region.device, region.sector, region.end());
+                let position = self
+                    .zombie_writes
+                    .iter()
+                    .position(|&r| r == range)
+                    .expect("a running zombie write");
+                self.zombie_writes.remove(position);
+            }
+        }
+        if landed {
+            for (device, sector, content) in zombie.landing {
+                self.store_mut(device).sectors.insert(sector, content);
+            }
+        }
+        self.fc
+            .zombie_ended(zombie.io.tag, self.now_ns)
+            .expect("zombie end accepted");
+        self.collect();
     }
 
     fn bio_done(&mut self, id: CacheBioId, status: IoStatus) {
@@ -497,7 +596,14 @@ impl Harness {
             }
         }
         self.fc
-            .complete_dm_io(io.tag, DmIoOutcome { error_bits }, self.now_ns)
+            .complete_dm_io(
+                io.tag,
+                DmIoOutcome {
+                    error_bits,
+                    zombie_io: false,
+                },
+                self.now_ns,
+            )
             .expect("completion accepted");
     }
 
@@ -658,6 +764,8 @@ impl Harness {
             rng: self.rng,
             log: Vec::new(),
             check_invariants: self.check_invariants,
+            // Power is gone: a zombie either landed before (see `end_zombie`) or never will.
+            zombie_writes: Vec::new(),
         })
     }
 

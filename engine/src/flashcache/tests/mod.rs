@@ -8,3 +8,4 @@ mod persistence;
 mod random;
 mod throughput;
 mod writeback;
+mod zombie;

@@ -31,8 +31,10 @@ impl DmIo {
                 handle,
                 region,
             } => {
-                // Nobody waits for this IO any more. A write that was not really cancelled
-                // may have changed the device: the range's content is now unknown.
+                // Nobody waits for this IO's data any more. A write that was not really
+                // cancelled may have changed the device: the range's content is now unknown.
+                // Either way the caller hears of the end: until then the range may still
+                // change under it (a cache must not reuse it).
                 mark!(ZombieCompletes);
                 if io.op == Op::Write && status != IoStatus::Cancelled {
                     self.stats.late_writes += 1;
@@ -52,6 +54,14 @@ impl DmIo {
                         },
                     });
                 }
+                self.notices.push_back(Notice {
+                    route,
+                    body: NoticeBody::ZombieEnded {
+                        handle,
+                        region,
+                        status,
+                    },
+                });
             }
             IoOwner::Raw(_) => unreachable!("raw IO routed to dm_io"),
         }
@@ -145,6 +155,7 @@ impl DmIo {
             NoticeBody::TimedDone {
                 handle,
                 states: request.region_state,
+                zombies: request.zombies,
             }
         } else {
             NoticeBody::Done {
@@ -243,6 +254,7 @@ impl DmIo {
         assert_eq!(detached as usize, tags.len());
         request.region_pending[index] = 0;
         request.references -= detached;
+        request.zombies += detached;
         assert!(request.references > 0, "caller must hold a reference");
         let route = request.route;
         let notify = request.notify;

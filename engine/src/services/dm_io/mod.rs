@@ -15,7 +15,8 @@
 //!   handle and by device, and a final "returned upward" event once every region is OK,
 //!   CANCELLED or ERROR. A cancelled region's device IOs become zombies: their buffers stay
 //!   pinned until the device answers, and a zombie write that did not end `Cancelled` makes
-//!   its range "contents unknown".
+//!   its range "contents unknown". The caller hears of every zombie's end (`TimedDone`
+//!   says how many the request left), so it can keep the range out of use until then.
 //!
 //! Clients bound the requests they have in flight by `min_ios`; excess requests wait in FIFO
 //! order and never fail (Decision 3), which makes careless nested use deadlock detectably.
@@ -159,10 +160,13 @@ pub(crate) enum NoticeBody {
         handle: DmIoHandle,
         notice: RegionNotice,
     },
-    /// Timed: every region is final; the request is returned upward.
+    /// Timed: every region is final; the request is returned upward. `zombies` of its
+    /// device IOs were cancelled while running: each one's end comes as a `ZombieEnded`
+    /// (before or after this notice).
     TimedDone {
         handle: DmIoHandle,
         states: Vec<RegionState>,
+        zombies: u32,
     },
     /// Timed: a zombie write completed other than `Cancelled`: its range's content is unknown.
     LateWrite {
@@ -171,6 +175,13 @@ pub(crate) enum NoticeBody {
         device: DeviceId,
         sector: u64,
         sectors: u64,
+        status: IoStatus,
+    },
+    /// Timed: a zombie device IO ended (landed, failed or cancelled after all); sent after
+    /// its `LateWrite`, if any.
+    ZombieEnded {
+        handle: DmIoHandle,
+        region: u8,
         status: IoStatus,
     },
 }
@@ -211,6 +222,8 @@ struct DmIoRecord {
     region_ios: Vec<Vec<IoTag>>,
     deadline_ns: Option<u64>,
     created_ns: u64,
+    /// Timed only: device IOs cancelled while running (zombies), reported with `TimedDone`.
+    zombies: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -315,6 +328,7 @@ impl DmIo {
             },
             deadline_ns: None,
             created_ns: bl.now_ns,
+            zombies: 0,
         });
         self.stats.requests += 1;
         let slot = &mut self.clients[client.0 as usize];

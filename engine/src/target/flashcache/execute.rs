@@ -45,8 +45,21 @@ pub(super) enum Memory {
 /// A request in flight in the services.
 #[derive(Debug)]
 pub(super) enum Outstanding {
-    DmIo { tag: fc::CacheIoTag, memory: Memory },
-    Kcopyd { tag: fc::CacheIoTag },
+    /// `zombies_ended`: zombie IOs of this (timed) request that already ended.
+    DmIo {
+        tag: fc::CacheIoTag,
+        memory: Memory,
+        zombies_ended: u32,
+    },
+    Kcopyd {
+        tag: fc::CacheIoTag,
+    },
+    /// A timed request returned with `zombies` of its device IOs still running: the
+    /// services' cookie stays ours until they end, then the state machine hears of it.
+    Zombies {
+        tag: fc::CacheIoTag,
+        zombies: u32,
+    },
 }
 
 impl FlashcacheTarget {
@@ -172,6 +185,7 @@ impl FlashcacheTarget {
                     let key = self.outstanding.insert(Outstanding::DmIo {
                         tag: io.tag,
                         memory: Memory::Direct,
+                        zombies_ended: 0,
                     });
                     self.refused.push_back(key);
                     return;
@@ -192,6 +206,7 @@ impl FlashcacheTarget {
         let key = self.outstanding.insert(Outstanding::DmIo {
             tag: io.tag,
             memory,
+            zombies_ended: 0,
         });
         let caller = Caller(key.to_u64());
         let request = DmIoRequest {
@@ -260,12 +275,14 @@ impl FlashcacheTarget {
             bound.round();
             progress = true;
             match self.outstanding.remove(key) {
-                Some(Outstanding::DmIo { tag, memory }) => {
+                Some(Outstanding::DmIo { tag, memory, .. }) => {
                     self.release_memory(memory, false, services);
                     self.deliver_dm_io(tag, fc::DmIoOutcome::FAILED, services);
                 }
                 Some(Outstanding::Kcopyd { tag }) => self.deliver_kcopyd(tag, true, 1, services),
-                None => unreachable!("refused requests stay outstanding until failed"),
+                Some(Outstanding::Zombies { .. }) | None => {
+                    unreachable!("refused requests stay outstanding until failed")
+                }
             }
         }
         progress
@@ -276,16 +293,19 @@ impl FlashcacheTarget {
         let key = SlabKey::from_u64(event.caller().0);
         match event {
             ServiceEvent::DmIoDone { error_bits, .. } => {
-                self.dm_io_finished(key, error_bits, services)
+                self.dm_io_finished(key, error_bits, 0, services)
             }
-            ServiceEvent::DmIoTimedDone { states, .. } => {
+            ServiceEvent::DmIoTimedDone {
+                states, zombies, ..
+            } => {
                 let error_bits = states
                     .iter()
                     .enumerate()
                     .filter(|(_, state)| **state != RegionState::Ok)
                     .fold(0u64, |bits, (index, _)| bits | 1 << index);
-                self.dm_io_finished(key, error_bits, services)
+                self.dm_io_finished(key, error_bits, zombies, services)
             }
+            ServiceEvent::DmIoZombieEnded { .. } => self.zombie_ended(key, services),
             ServiceEvent::DmIoLateWrite { .. } => {
                 // dm_io already told the platform the range's content is unknown; the
                 // block was treated as failed (and invalidated) when its IO timed out.
@@ -310,17 +330,87 @@ impl FlashcacheTarget {
         }
     }
 
-    fn dm_io_finished(&mut self, key: SlabKey, error_bits: u64, services: &mut Services) {
-        let Some(Outstanding::DmIo { tag, memory }) = self.outstanding.remove(key) else {
+    /// A request returned; `zombies` of its device IOs were cancelled while running.
+    fn dm_io_finished(
+        &mut self,
+        key: SlabKey,
+        error_bits: u64,
+        zombies: u32,
+        services: &mut Services,
+    ) {
+        let zombies_ended = match self.outstanding.get(key) {
+            Some(Outstanding::DmIo { zombies_ended, .. }) => *zombies_ended,
+            _ => {
+                self.anomaly(format!(
+                    "dm_io completion for unknown request {}",
+                    key.to_u64()
+                ));
+                return;
+            }
+        };
+        let running = zombies.saturating_sub(zombies_ended);
+        if zombies < zombies_ended {
             self.anomaly(format!(
-                "dm_io completion for unknown request {}",
+                "dm_io request {} reported {zombies} zombies, {zombies_ended} ended",
                 key.to_u64()
             ));
-            return;
+        }
+        let entry = if running > 0 {
+            // The entry stays (same key): the services' cookie keeps naming this request.
+            let slot = self.outstanding.get_mut(key).expect("checked above");
+            let tag = match slot {
+                Outstanding::DmIo { tag, .. } => *tag,
+                _ => unreachable!("checked above"),
+            };
+            std::mem::replace(
+                slot,
+                Outstanding::Zombies {
+                    tag,
+                    zombies: running,
+                },
+            )
+        } else {
+            self.outstanding.remove(key).expect("checked above")
         };
-        let outcome = fc::DmIoOutcome { error_bits };
+        let Outstanding::DmIo { tag, memory, .. } = entry else {
+            unreachable!("checked above");
+        };
+        let outcome = fc::DmIoOutcome {
+            error_bits,
+            zombie_io: running > 0,
+        };
         self.release_memory(memory, !outcome.failed(), services);
         self.deliver_dm_io(tag, outcome, services);
+    }
+
+    /// One zombie IO of a request ended; the last one after the request returned releases
+    /// what the state machine held for it.
+    fn zombie_ended(&mut self, key: SlabKey, services: &mut Services) {
+        match self.outstanding.get_mut(key) {
+            Some(Outstanding::DmIo { zombies_ended, .. }) => *zombies_ended += 1,
+            Some(Outstanding::Zombies { zombies, .. }) if *zombies > 1 => *zombies -= 1,
+            Some(Outstanding::Zombies { tag, .. }) => {
+                let tag = *tag;
+                self.outstanding.remove(key);
+                let now_ns = services.now_ns();
+                // Only the running machine issues timed IO (setup and the final store are
+                // untimed), and it never leaves the running stage.
+                let result = match &mut self.stage {
+                    LifeStage::Running(fc) => fc.zombie_ended(tag, now_ns),
+                    LifeStage::SettingUp(_) | LifeStage::Failed(_) => {
+                        Err(fc::CacheInputError::UnknownTag { tag })
+                    }
+                };
+                self.note_refusal("zombie_ended", result);
+            }
+            other => {
+                let described = format!("{other:?}");
+                self.anomaly(format!(
+                    "zombie end for request {}: {described}",
+                    key.to_u64()
+                ));
+            }
+        }
     }
 
     /// Copies what a successful read brought in, then returns reserved pages.

@@ -3,10 +3,12 @@
 //!
 //! Deliberately not here: anything that changes state.
 
+use super::execute::Outstanding;
 use super::{FlashcacheTarget, LifeStage};
 use crate::error::WaitingJob;
-use crate::flashcache::Phase;
+use crate::flashcache::{CacheIoTag, Flashcache, Phase};
 use crate::services::Services;
+use std::collections::BTreeSet;
 
 impl FlashcacheTarget {
     /// Nothing in flight or waiting, setup over, and no remove half done (a halted target
@@ -143,6 +145,7 @@ impl FlashcacheTarget {
             }
         }
         if let LifeStage::Running(fc) = &self.stage {
+            self.check_zombies_agree(fc)?;
             // The state machine asserts its own invariants; report a failure as a value.
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fc.check_invariants()))
                 .map_err(|panic| {
@@ -155,5 +158,27 @@ impl FlashcacheTarget {
                 })?;
         }
         Ok(())
+    }
+
+    /// The requests the adapter keeps for their zombies are exactly those whose end the
+    /// state machine waits for (a halted machine refuses both the news of a zombie and of
+    /// its end, so it is left out).
+    fn check_zombies_agree(&self, fc: &Flashcache) -> Result<(), String> {
+        let kept: BTreeSet<CacheIoTag> = self
+            .outstanding
+            .iter()
+            .filter_map(|(_, entry)| match entry {
+                Outstanding::Zombies { tag, .. } => Some(*tag),
+                Outstanding::DmIo { .. } | Outstanding::Kcopyd { .. } => None,
+            })
+            .collect();
+        let waited: BTreeSet<CacheIoTag> = fc.zombie_tags().collect();
+        if kept == waited || matches!(fc.phase(), Phase::Halted(_)) {
+            Ok(())
+        } else {
+            Err(format!(
+                "flashcache adapter keeps zombies {kept:?}, the state machine waits for {waited:?}"
+            ))
+        }
     }
 }

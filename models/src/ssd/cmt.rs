@@ -8,7 +8,8 @@
 //! construction. Capacity 0 means the whole table is resident: every access hits.
 //!
 //! Deliberately not modelled: translation pages taking flash space or being garbage collected
-//! (they live outside the user blocks), coalescing of concurrent misses to the same line.
+//! (they live outside the user blocks). Misses on a translation page already being read join
+//! that read (`mapping_fetch.rs`).
 
 use super::params::MappingCacheParams;
 

@@ -44,8 +44,9 @@ impl SsdModel {
     }
 
     /// Look up the mapping lines of `units` (visited in order; repeats of a line are free)
-    /// and queue, on behalf of `job`, one fetch per translation page holding missed lines.
-    /// Returns the number of fetches.
+    /// on behalf of `job`: queue one fetch per translation page holding missed lines, or
+    /// join the fetch of that page already in flight; a line that an in-flight fetch is
+    /// still bringing in is waited for too. Returns how many fetches the job now waits on.
     fn lookup_units<I: IntoIterator<Item = u32>>(
         &mut self,
         job: u32,
@@ -54,18 +55,26 @@ impl SsdModel {
         ready_ns: u64,
     ) -> u32 {
         let line_bytes = self.cmt.line_bytes(self.params.mapping_cache.entry_bytes);
-        let mut fetches = 0;
+        let mut waits = 0;
         let mut last_line = NONE;
         let mut fetch_tpage = NONE;
-        let mut fetch_bytes = 0u32;
+        let mut fetch_lines: Vec<u32> = Vec::new();
         for unit in units {
             let line = self.cmt.line_of(unit);
             if line == last_line {
                 continue;
             }
             last_line = line;
+            let tpage = self.cmt.translation_page_of_line(line);
             match self.cmt.access(line, modify) {
-                CmtAccess::Hit => self.stats.mapping_cache_hits += 1,
+                CmtAccess::Hit => {
+                    self.stats.mapping_cache_hits += 1;
+                    if self.mapping_fetches.arriving(tpage, line)
+                        && self.mapping_fetches.join(tpage, job)
+                    {
+                        waits += 1;
+                    }
+                }
                 CmtAccess::Miss { writeback } => {
                     self.stats.mapping_cache_misses += 1;
                     if let Some(tpage) = writeback {
@@ -77,36 +86,55 @@ impl SsdModel {
                         );
                         self.enqueue_op(spec, NONE, self.now_ns);
                     }
-                    let tpage = self.cmt.translation_page_of_line(line);
+                    if self.mapping_fetches.in_flight(tpage) {
+                        self.mapping_fetches.add_line(tpage, line);
+                        if self.mapping_fetches.join(tpage, job) {
+                            waits += 1;
+                        }
+                        continue;
+                    }
                     if tpage == fetch_tpage {
-                        fetch_bytes += line_bytes;
+                        fetch_lines.push(line);
                         continue;
                     }
                     if fetch_tpage != NONE {
-                        self.fetch_entries(job, fetch_tpage, fetch_bytes, ready_ns);
-                        fetches += 1;
+                        let lines = std::mem::take(&mut fetch_lines);
+                        self.fetch_entries(job, fetch_tpage, lines, line_bytes, ready_ns);
+                        waits += 1;
                     }
                     fetch_tpage = tpage;
-                    fetch_bytes = line_bytes;
+                    fetch_lines.push(line);
                 }
             }
         }
         if fetch_tpage != NONE {
-            self.fetch_entries(job, fetch_tpage, fetch_bytes, ready_ns);
-            fetches += 1;
+            self.fetch_entries(job, fetch_tpage, fetch_lines, line_bytes, ready_ns);
+            waits += 1;
         }
-        fetches
+        waits
     }
 
-    /// Read `bytes` of entries from translation page `tpage` (spread over dies).
-    fn fetch_entries(&mut self, job: u32, tpage: u32, bytes: u32, ready_ns: u64) {
+    /// Read the entries of `lines` from translation page `tpage` (spread over dies) for
+    /// `job`, and remember the read so later misses on the page join it.
+    fn fetch_entries(
+        &mut self,
+        job: u32,
+        tpage: u32,
+        lines: Vec<u32>,
+        line_bytes: u32,
+        ready_ns: u64,
+    ) {
+        let bytes = u32::try_from(lines.len())
+            .unwrap_or(u32::MAX)
+            .saturating_mul(line_bytes);
         let spec = OpSpec::new(
             tpage % self.geo.dies,
             OpKind::Read,
             bytes.min(self.geo.page_bytes),
             OpPurpose::MappingRead,
         );
-        self.enqueue_op(spec, job, ready_ns);
+        let op = self.enqueue_op(spec, job, ready_ns);
+        self.mapping_fetches.started(tpage, op, job, lines);
     }
 
     fn unit_range(&self, id: u32) -> std::ops::Range<u32> {

@@ -7,7 +7,8 @@
 //! - [`params`]: `SsdParams` and its groups (what a preset sets, what a scenario overrides);
 //! - `geometry`: counts and address arithmetic; `table`: compact lazily allocated u32 tables;
 //! - `ftl`: mapping, allocation (page-striped over planes, channel first); `gc`: greedy,
-//!   host-paced garbage collection; `cmt`: the cached mapping table;
+//!   host-paced garbage collection; `cmt`: the cached mapping table; `mapping_fetch`:
+//!   translation-page reads in flight and the lookups waiting for them;
 //! - `flash`: die queues and occupancy, channel transfers; `timeline`: interval reservation
 //!   of shared buses; `host`: queue slots, link, controller cores; `buffer`: write buffer;
 //! - `model`: `SsdModel` and its event loop; `flows`: the steps of each command; `job`,
@@ -45,6 +46,7 @@ mod gc;
 mod geometry;
 mod host;
 mod job;
+mod mapping_fetch;
 mod model;
 mod ops;
 pub mod params;

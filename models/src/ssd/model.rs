@@ -17,6 +17,7 @@ use super::flash::{Dispatch, FlashBackend};
 use super::ftl::{Ftl, FtlCounters};
 use super::geometry::Geometry;
 use super::job::{Job, JobKind};
+use super::mapping_fetch::MappingFetches;
 use super::ops::{OpKind, OpPurpose, OpSpec};
 use super::params::SsdParams;
 use super::slab::Slab;
@@ -46,6 +47,7 @@ pub struct SsdModel {
     rng: ModelRng,
     pub(super) ftl: Ftl,
     pub(super) cmt: MappingCache,
+    pub(super) mapping_fetches: MappingFetches,
     pub(super) flash: FlashBackend,
     pub(super) host: super::host::HostSide,
     pub(super) buffer: WriteBuffer,
@@ -74,6 +76,7 @@ impl SsdModel {
         Ok(SsdModel {
             ftl: Ftl::new(geo, &params),
             cmt: MappingCache::new(&params.mapping_cache, geo.page_bytes),
+            mapping_fetches: MappingFetches::default(),
             flash: FlashBackend::new(geo, &params.flash),
             host: super::host::HostSide::new(&params.host),
             buffer: WriteBuffer::new(
@@ -155,6 +158,13 @@ impl SsdModel {
     pub fn check_invariants(&self) {
         self.ftl.check_invariants();
         assert_eq!(self.requests_in_flight, self.count_host_jobs());
+        if self.jobs.len() == 0 {
+            assert_eq!(
+                self.mapping_fetches.len(),
+                0,
+                "mapping reads outlived their jobs"
+            );
+        }
     }
 
     fn count_host_jobs(&self) -> usize {
@@ -250,24 +260,6 @@ impl SsdModel {
         self.ftl.close_user_blocks();
     }
 
-    /// Load the mapping entries of the units `extents` (`(first sector, sectors)`) touch into
-    /// the mapping cache, clean, as MQSim warms its cached mapping table with a trace's
-    /// written pages before the run. No effect when the whole table is resident.
-    pub fn warm_mapping_cache(&mut self, extents: impl IntoIterator<Item = (u64, u32)>) {
-        let unit_sectors = u64::from(self.geo.unit_sectors);
-        let limit = u64::from(self.geo.logical_units);
-        for (sector, sectors) in extents {
-            let first = (sector / unit_sectors).min(limit);
-            let end = (sector + u64::from(sectors))
-                .div_ceil(unit_sectors)
-                .min(limit);
-            for unit in first..end {
-                let line = self.cmt.line_of(unit as u32);
-                let _ = self.cmt.access(line, false);
-            }
-        }
-    }
-
     /// Sectors of `job` inside the drive (clipped like its units).
     pub(super) fn sectors_in_range(&self, job: &Job) -> u32 {
         (job.first_unit..job.end_unit)
@@ -325,12 +317,14 @@ impl SsdModel {
         self.events.push(Reverse((at_ns, self.event_seq, event)));
     }
 
-    /// Create an op for `job` (NONE for background work) and queue it on its die.
-    pub(super) fn enqueue_op(&mut self, spec: OpSpec, job: u32, ready_ns: u64) {
+    /// Create an op for `job` (NONE for background work) and queue it on its die; returns
+    /// its id.
+    pub(super) fn enqueue_op(&mut self, spec: OpSpec, job: u32, ready_ns: u64) -> u32 {
         self.count_op(spec.purpose);
         let ready_ns = ready_ns.max(self.now_ns);
         let op = self.flash.new_op(spec, job, ready_ns);
         self.release_op(op, ready_ns);
+        op
     }
 
     /// Create an op for `job` that waits in the job's held list until `release_held`.
@@ -426,6 +420,11 @@ impl SsdModel {
         }
         if op.job != NONE {
             self.job_op_done(op.job, spec);
+        }
+        if spec.purpose == OpPurpose::MappingRead {
+            for waiter in self.mapping_fetches.done(op_id).unwrap_or_default() {
+                self.job_op_done(waiter, spec);
+            }
         }
         self.dispatch(self.flash.unit_of(spec.die));
     }

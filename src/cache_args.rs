@@ -9,7 +9,7 @@
 //! tunable (`dirty_thresh_pct`, `max_clean_ios_set`, `skip_seq_thresh_kb`, …) or option
 //! (`honor_flush`, `fallow_timer`, `ssd_timeout_ns`, …) by its name.
 
-use crate::raid5_fail::{check_members, parse_fails, MemberFail};
+use crate::raid5_fail::{check_members, parse_fails, parse_spares, spare_count, ArrayEvent};
 use crate::units::parse_size;
 use clap::{Args, ValueEnum};
 use dmsim_engine::flashcache::{
@@ -98,6 +98,13 @@ pub struct CacheArgs {
     /// The array then serves degraded; a second failure fails IO with errors.
     #[arg(long, value_name = "MEMBER@WHEN")]
     pub raid5_fail: Vec<String>,
+    /// Add a spare of the members' preset to the --hdd-raid5 array (mdadm --add) at a
+    /// virtual time (`3s`) or right after a request count (`5000io`): it replaces a failed
+    /// member and is rebuilt while IO runs, within md's speed limits (`--set
+    /// raid5.speed_limit_min_kib_s=…`, `raid5.speed_limit_max_kib_s`), or waits as a hot
+    /// spare for the next failure. Repeatable, also `--set raid5.spare=…`.
+    #[arg(long, value_name = "WHEN")]
+    pub raid5_spare: Vec<String>,
     /// Cache block size, a power of two from 512 bytes [default: 4k, flashcache's].
     #[arg(long, value_parser = parse_size)]
     pub block_size: Option<u64>,
@@ -125,8 +132,11 @@ pub struct Raid5Setup {
     pub config: Raid5Config,
     /// The array's size in sectors (the volume's).
     pub array_sectors: u64,
-    /// Members to fail during the run (`--raid5-fail`, `raid5.fail`).
-    pub fails: Vec<MemberFail>,
+    /// Members to fail and spares to add during the run (`--raid5-fail`, `raid5.fail`,
+    /// `--raid5-spare`, `raid5.spare`).
+    pub fails: Vec<ArrayEvent>,
+    /// Spare devices reserved for the array (one per spare added).
+    pub spares: usize,
 }
 
 /// What sits on the disk in a trace replay.
@@ -208,6 +218,7 @@ impl CacheArgs {
             hdd_raid5,
             chunk,
             raid5_fail: self.raid5_fail.clone(),
+            raid5_spare: self.raid5_spare.clone(),
             block_size: self
                 .block_size
                 .or(size("block_size", &scenario.cache.block_size)?),
@@ -294,9 +305,12 @@ impl CacheArgs {
         for text in &self.raid5_fail {
             fails.extend(parse_fails(text, "--raid5-fail")?);
         }
+        for text in &self.raid5_spare {
+            fails.extend(parse_spares(text, "--raid5-spare")?);
+        }
         if !fails.is_empty() && raid.is_none() {
             return Err(
-                "--raid5-fail fails a member of an --hdd-raid5 array; give --hdd-raid5 \
+                "--raid5-fail and --raid5-spare change an --hdd-raid5 array; give --hdd-raid5 \
                         NxPRESET too"
                     .to_string(),
             );
@@ -310,6 +324,10 @@ impl CacheArgs {
                 }
                 if rest == "fail" {
                     fails.extend(parse_fails(value, &format!("--set {key}"))?);
+                    continue;
+                }
+                if rest == "spare" {
+                    fails.extend(parse_spares(value, &format!("--set {key}"))?);
                     continue;
                 }
                 patch(&mut raid_config, rest, value)
@@ -355,6 +373,7 @@ impl CacheArgs {
                     members,
                     config: raid_config,
                     array_sectors: geometry.array_sectors(),
+                    spares: spare_count(&fails),
                     fails,
                 })
             }
@@ -567,7 +586,7 @@ pub fn apply_set(
 }
 
 /// Set field `key` of a serde value by its JSON path.
-fn patch<T: Serialize + serde::de::DeserializeOwned>(
+pub(crate) fn patch<T: Serialize + serde::de::DeserializeOwned>(
     target: &mut T,
     key: &str,
     value: &str,

@@ -190,8 +190,8 @@ fn run_cache_guarded<I: Iterator<Item = TraceRecord>>(
         ..EngineConfig::default()
     };
     let linear = setup.target == VolumeTarget::Linear;
-    // The volume's device: the disk, the array stacked after the platform's devices, or a
-    // bare device alone.
+    // The volume's device: the disk, the array (with its spares) stacked after the
+    // platform's devices, or a bare device alone.
     let disk = if setup.bare_device {
         DeviceId(0)
     } else {
@@ -199,7 +199,7 @@ fn run_cache_guarded<I: Iterator<Item = TraceRecord>>(
             setup
                 .raid5
                 .as_ref()
-                .map_or(1, |raid| raid.members as u16 + 1),
+                .map_or(1, |raid| (raid.members + raid.spares) as u16 + 1),
         )
     };
     let upper = if linear {
@@ -212,11 +212,15 @@ fn run_cache_guarded<I: Iterator<Item = TraceRecord>>(
     };
     let target = match &setup.raid5 {
         None => upper,
-        // Devices: the SSD, the members, then the array (stacked, after the platform's).
+        // Devices: the SSD, the members, the spares, then the array (stacked, after the
+        // platform's).
         Some(raid) => TargetSpec::Stack {
             lower: vec![TargetSpec::Raid5 {
                 members: (1..=raid.members).map(|m| DeviceId(m as u16)).collect(),
                 config: raid.config.clone(),
+                spares: (raid.members + 1..=raid.members + raid.spares)
+                    .map(|d| DeviceId(d as u16))
+                    .collect(),
             }],
             upper: Box::new(upper),
         },
@@ -225,6 +229,7 @@ fn run_cache_guarded<I: Iterator<Item = TraceRecord>>(
     if let Some(raid) = &setup.raid5 {
         config["raid5"] = serde_json::json!({
             "members": raid.members,
+            "spares": raid.spares,
             "member": setup.hdd_name,
             "config": raid.config,
             "array_sectors": raid.array_sectors,
@@ -283,6 +288,15 @@ fn run_cache_guarded<I: Iterator<Item = TraceRecord>>(
                             .map_err(|e| format!("--hdd-raid5 {}: {e}", setup.hdd_name))?;
                         names.push(format!("hdd{member}"));
                         devices.push(SimDevice::new(format!("hdd{member}"), model));
+                    }
+                    for spare in 0..raid.spares {
+                        let name = format!("spare{spare}");
+                        let model = setup
+                            .hdd
+                            .build(Box::new(stream(seed, &format!("device.{name}"))))
+                            .map_err(|e| format!("--raid5-spare: {e}"))?;
+                        devices.push(SimDevice::new(name.clone(), model));
+                        names.push(name);
                     }
                     let names: Vec<&str> = names.iter().map(String::as_str).collect();
                     // The volume is striped with parity: no device holds it sector for sector.

@@ -4,8 +4,13 @@
 //! list. WHEN is a virtual time (`2s`, `500ms`) or a request count (`3000io`: right after
 //! the 3000th request of the workload was issued, so IO is in flight when the member goes).
 //!
-//! [`FailSchedule`] cuts the drive loop at those points and sends the array `fail N`; what
-//! happened is recorded in the run's `config.raid5.fail`.
+//! A spare is added the same way: `--raid5-spare WHEN` (repeatable) or `raid5.spare`, a list
+//! of WHEN: one more simulated device of the members' preset, reserved for the array, is
+//! added (`mdadm --add`) at that point; it replaces a failed member and is rebuilt under md's
+//! speed limits, or waits as a hot spare for the next failure.
+//!
+//! [`FailSchedule`] cuts the drive loop at those points and sends the array `fail N` or
+//! `add`; what happened is recorded in the run's `config.raid5.fail` and `config.raid5.spare`.
 
 use crate::units::parse_duration_ns;
 use dmsim_engine::io::{Control, Input};
@@ -25,18 +30,68 @@ pub enum FailWhen {
     AfterRequests(u64),
 }
 
-/// One `MEMBER@WHEN`.
+/// What happens to the array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArrayChange {
+    /// Member N fails (mdadm --fail).
+    Fail(usize),
+    /// The next reserved spare is added (mdadm --add).
+    AddSpare,
+}
+
+/// One `MEMBER@WHEN` or spare `WHEN`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MemberFail {
-    pub member: usize,
+pub struct ArrayEvent {
+    pub change: ArrayChange,
     pub when: FailWhen,
     /// The text as given, for messages and the report.
     pub text: String,
 }
 
+/// Parses WHEN: a virtual time (`2s`) or a request count (`3000io`).
+fn parse_when(when: &str) -> Result<FailWhen, String> {
+    let when = when.trim();
+    match when.strip_suffix("ios").or_else(|| when.strip_suffix("io")) {
+        Some(count) => count
+            .parse()
+            .map(FailWhen::AfterRequests)
+            .map_err(|_| format!("'{when}' is not a request count")),
+        None => parse_duration_ns(when).map(FailWhen::AtNs),
+    }
+}
+
+/// Parses a comma-separated list of WHEN for spares (empty: none).
+pub fn parse_spares(text: &str, what: &str) -> Result<Vec<ArrayEvent>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|item| {
+            let when = parse_when(item).map_err(|why| {
+                format!(
+                    "{what} {item}: {why}; expected WHEN, a virtual time (2s, 500ms) or a \
+                     request count (3000io), e.g. 3s"
+                )
+            })?;
+            Ok(ArrayEvent {
+                change: ArrayChange::AddSpare,
+                when,
+                text: item.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// How many spares `events` add.
+pub fn spare_count(events: &[ArrayEvent]) -> usize {
+    events
+        .iter()
+        .filter(|e| e.change == ArrayChange::AddSpare)
+        .count()
+}
+
 /// Parses a comma-separated list of `MEMBER@WHEN` (empty: none). `what` names the flag or
 /// setting in errors.
-pub fn parse_fails(text: &str, what: &str) -> Result<Vec<MemberFail>, String> {
+pub fn parse_fails(text: &str, what: &str) -> Result<Vec<ArrayEvent>, String> {
     let mut fails = Vec::new();
     for item in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
         let bad = |why: String| {
@@ -52,17 +107,9 @@ pub fn parse_fails(text: &str, what: &str) -> Result<Vec<MemberFail>, String> {
             .trim()
             .parse()
             .map_err(|_| bad(format!("member '{member}' is not a number")))?;
-        let when = when.trim();
-        let when = match when.strip_suffix("ios").or_else(|| when.strip_suffix("io")) {
-            Some(count) => FailWhen::AfterRequests(
-                count
-                    .parse()
-                    .map_err(|_| bad(format!("'{when}' is not a request count")))?,
-            ),
-            None => FailWhen::AtNs(parse_duration_ns(when).map_err(bad)?),
-        };
-        fails.push(MemberFail {
-            member,
+        let when = parse_when(when).map_err(bad)?;
+        fails.push(ArrayEvent {
+            change: ArrayChange::Fail(member),
             when,
             text: item.to_string(),
         });
@@ -70,19 +117,29 @@ pub fn parse_fails(text: &str, what: &str) -> Result<Vec<MemberFail>, String> {
     Ok(fails)
 }
 
-/// The `--raid5-fail` flags (each a list) for an array of `members`.
-pub fn parse_flags(flags: &[String], members: usize) -> Result<Vec<MemberFail>, String> {
-    let mut fails = Vec::new();
-    for text in flags {
-        fails.extend(parse_fails(text, "--raid5-fail")?);
+/// The `--raid5-fail` and `--raid5-spare` flags (each a list) for an array of `members`.
+pub fn parse_flags(
+    fail_flags: &[String],
+    spare_flags: &[String],
+    members: usize,
+) -> Result<Vec<ArrayEvent>, String> {
+    let mut events = Vec::new();
+    for text in fail_flags {
+        events.extend(parse_fails(text, "--raid5-fail")?);
     }
-    check_members(&fails, members, "--raid5-fail")?;
-    Ok(fails)
+    check_members(&events, members, "--raid5-fail")?;
+    for text in spare_flags {
+        events.extend(parse_spares(text, "--raid5-spare")?);
+    }
+    Ok(events)
 }
 
 /// Refuses a member the array does not have.
-pub fn check_members(fails: &[MemberFail], members: usize, what: &str) -> Result<(), String> {
-    match fails.iter().find(|f| f.member >= members) {
+pub fn check_members(fails: &[ArrayEvent], members: usize, what: &str) -> Result<(), String> {
+    match fails
+        .iter()
+        .find(|f| matches!(f.change, ArrayChange::Fail(m) if m >= members))
+    {
         Some(fail) => Err(format!(
             "{what} {}: the array has members 0..={}",
             fail.text,
@@ -92,10 +149,11 @@ pub fn check_members(fails: &[MemberFail], members: usize, what: &str) -> Result
     }
 }
 
-/// A failure that happened.
+/// A failure (or spare) that happened.
 #[derive(Debug, Clone, Serialize)]
 struct Happened {
-    member: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    member: Option<usize>,
     when: String,
     at_ns: u64,
     after_requests: u64,
@@ -106,7 +164,7 @@ struct Happened {
 pub struct FailSchedule {
     /// The array as the engine names it (the stacked device).
     array: DeviceId,
-    pending: Vec<MemberFail>,
+    pending: Vec<ArrayEvent>,
     happened: Vec<Happened>,
     requests: u64,
     /// Failures due before the first request were applied.
@@ -114,7 +172,7 @@ pub struct FailSchedule {
 }
 
 impl FailSchedule {
-    pub fn new(array: DeviceId, fails: &[MemberFail]) -> FailSchedule {
+    pub fn new(array: DeviceId, fails: &[ArrayEvent]) -> FailSchedule {
         FailSchedule {
             array,
             pending: fails.to_vec(),
@@ -157,24 +215,28 @@ impl FailSchedule {
     ) -> Result<(), DriveError> {
         self.requests += requests;
         let requests = self.requests;
-        let (due, pending): (Vec<MemberFail>, Vec<MemberFail>) =
+        let (due, pending): (Vec<ArrayEvent>, Vec<ArrayEvent>) =
             self.pending.drain(..).partition(|f| match f.when {
                 FailWhen::AtNs(at) => at <= now_ns,
                 FailWhen::AfterRequests(count) => count <= requests,
             });
         self.pending = pending;
         for fail in due {
+            let (message, member) = match fail.change {
+                ArrayChange::Fail(member) => (format!("fail {member}"), Some(member)),
+                ArrayChange::AddSpare => ("add".to_string(), None),
+            };
             engine
                 .handle(
                     now_ns,
                     Input::Control(Control::StackedMessage {
                         device: self.array,
-                        message: format!("fail {}", fail.member),
+                        message,
                     }),
                 )
                 .map_err(|error| DriveError::Input { now_ns, error })?;
             self.happened.push(Happened {
-                member: fail.member,
+                member,
                 when: fail.text,
                 at_ns: now_ns,
                 after_requests: requests,
@@ -245,14 +307,24 @@ impl FailSchedule {
         if self.is_empty() {
             return end;
         }
-        end["fail"] = serde_json::to_value(&self.happened).expect("plain data");
-        if !self.pending.is_empty() {
-            end["fail_missed"] = self
-                .pending
+        let (spares, fails): (Vec<&Happened>, Vec<&Happened>) =
+            self.happened.iter().partition(|h| h.member.is_none());
+        end["fail"] = serde_json::to_value(&fails).expect("plain data");
+        if !spares.is_empty() {
+            end["spare"] = serde_json::to_value(&spares).expect("plain data");
+        }
+        let missed = |spare: bool| -> Vec<String> {
+            self.pending
                 .iter()
+                .filter(|f| (f.change == ArrayChange::AddSpare) == spare)
                 .map(|f| f.text.clone())
-                .collect::<Vec<_>>()
-                .into();
+                .collect()
+        };
+        if !missed(false).is_empty() {
+            end["fail_missed"] = missed(false).into();
+        }
+        if !missed(true).is_empty() {
+            end["spare_missed"] = missed(true).into();
         }
         end
     }
@@ -263,7 +335,11 @@ impl FailSchedule {
             .iter()
             .map(|f| {
                 format!(
-                    "raid5 fail {} never happened: the run ended at {:.3} s after {} requests",
+                    "raid5 {} {} never happened: the run ended at {:.3} s after {} requests",
+                    match f.change {
+                        ArrayChange::Fail(_) => "fail",
+                        ArrayChange::AddSpare => "spare",
+                    },
                     f.text,
                     end_ns as f64 / 1e9,
                     self.requests
@@ -280,15 +356,23 @@ mod tests {
     #[test]
     fn times_and_counts_parse_and_bad_ones_name_the_setting() {
         let fails = parse_fails("1@2s, 3@500ms,0@3000io,2@7ios", "--raid5-fail").unwrap();
-        let whens: Vec<_> = fails.iter().map(|f| (f.member, f.when)).collect();
+        let whens: Vec<_> = fails.iter().map(|f| (f.change, f.when)).collect();
         assert_eq!(
             whens,
             [
-                (1, FailWhen::AtNs(2_000_000_000)),
-                (3, FailWhen::AtNs(500_000_000)),
-                (0, FailWhen::AfterRequests(3000)),
-                (2, FailWhen::AfterRequests(7)),
+                (ArrayChange::Fail(1), FailWhen::AtNs(2_000_000_000)),
+                (ArrayChange::Fail(3), FailWhen::AtNs(500_000_000)),
+                (ArrayChange::Fail(0), FailWhen::AfterRequests(3000)),
+                (ArrayChange::Fail(2), FailWhen::AfterRequests(7)),
             ]
+        );
+        let spares = parse_spares("3s, 100io", "--raid5-spare").unwrap();
+        assert_eq!(spare_count(&spares), 2);
+        assert_eq!(spares[1].when, FailWhen::AfterRequests(100));
+        let e = parse_spares("1@3s", "--raid5-spare").unwrap_err();
+        assert!(
+            e.contains("--raid5-spare 1@3s") && e.contains("WHEN"),
+            "{e}"
         );
         assert!(parse_fails("", "x").unwrap().is_empty());
         for bad in ["1", "a@2s", "1@2q", "1@xio"] {

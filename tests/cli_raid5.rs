@@ -5,6 +5,7 @@
 //! the whole stack, md's counters in summary.json; bad shapes are refused naming the flag.
 //! Degraded mode: `--raid5-fail MEMBER@WHEN` (or the setting `raid5.fail`) fails a member at
 //! a virtual time or right after a request count, and the run goes on verified.
+//! `--raid5-spare WHEN` adds a spare that is rebuilt within md's speed limits.
 
 use std::process::Command;
 
@@ -159,7 +160,7 @@ fn a_scenario_names_the_array_and_compare_runs_it() {
 
 #[test]
 fn impossible_arrays_are_refused_naming_the_flag() {
-    let cases: [(&[&str], &[&str]); 11] = [
+    let cases: [(&[&str], &[&str]); 14] = [
         (
             &["--hdd-raid5", "2xram"],
             &["--hdd-raid5", "3 to 16 members"],
@@ -192,6 +193,22 @@ fn impossible_arrays_are_refused_naming_the_flag() {
             &["raid5.fail", "MEMBER@WHEN"],
         ),
         (&["--raid5-fail", "1@1s"], &["--raid5-fail", "--hdd-raid5"]),
+        (
+            &["--hdd-raid5", "4xram", "--raid5-spare", "1@3s"],
+            &["--raid5-spare", "1@3s", "WHEN"],
+        ),
+        (&["--raid5-spare", "3s"], &["--raid5-spare", "--hdd-raid5"]),
+        (
+            &[
+                "--hdd-raid5",
+                "4xram",
+                "--set",
+                "raid5.speed_limit_min_kib_s=5000",
+                "--set",
+                "raid5.speed_limit_max_kib_s=10",
+            ],
+            &["speed_limit_min_kib_s", "5000"],
+        ),
     ];
     for (flags, expected) in cases {
         let mut args = vec!["run", "--target", "flashcache", "--requests", "10"];
@@ -395,4 +412,77 @@ fn a_failure_the_run_ends_before_is_reported_not_hidden() {
     let raid = &summary(&out)["config"]["raid5"];
     assert_eq!(raid["fail_missed"][0], "1@100s", "{raid}");
     assert_eq!(raid["mdstat"], "[3/3] [UUU]", "{raid}");
+}
+
+#[test]
+fn a_spare_is_rebuilt_within_speed_limit_max_and_then_serves_a_second_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    // Four 4 MiB members of 1 ms per IO under light mixed IO (md counts it as idle: the
+    // rebuild runs up to speed_limit_max, here 1000 KiB/s).
+    let o = dmsim(&[
+        "run",
+        "--target",
+        "linear",
+        "--hdd-raid5",
+        "4xram",
+        "--chunk",
+        "16k",
+        "--set",
+        "capacity_sectors=8192",
+        "--set",
+        "latency_ns=1000000",
+        "--set",
+        "raid5.speed_limit_max_kib_s=1000",
+        "--workload",
+        "randrw",
+        "--qd",
+        "2",
+        "--duration",
+        "6s",
+        "--raid5-fail",
+        "2@100ms",
+        "--raid5-spare",
+        "200ms",
+        "--raid5-fail",
+        "0@5s",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The spare (dev4) holds role 2; member 0 failed after the rebuild.
+    assert!(
+        stdout.contains("dev4[2]") && stdout.contains("dev0[0](F)"),
+        "mdstat line: {stdout}"
+    );
+    let s = summary(&out);
+    assert_eq!(s["data_errors"], 0);
+    assert_eq!(
+        s["devices"].as_array().map(Vec::len),
+        Some(5),
+        "{}",
+        s["devices"]
+    );
+    let reads = s["latency"]["read"]["count"].as_u64().unwrap();
+    assert!(reads > 1000);
+    assert_eq!(s["verified_reads"].as_u64().unwrap(), reads);
+    let raid = &s["config"]["raid5"];
+    assert_eq!(raid["mdstat"], "[4/3] [_UUU]", "{raid}");
+    assert_eq!(raid["spare"][0]["at_ns"], 200_000_000u64, "{raid}");
+    assert_eq!(raid["fail"].as_array().map(Vec::len), Some(2), "{raid}");
+    assert_eq!(stat(&s, "raid5.recoveries"), 1);
+    assert_eq!(stat(&s, "raid5.recovery_stripes"), 8192 / 8);
+    assert_eq!(stat(&s, "raid5.bios_failed"), 0);
+    // 4096 KiB at 1000 KiB/s by md's measure: about 3 s (the first 128 KiB and the first
+    // second's allowance go at once).
+    let rebuild_ns = stat(&s, "raid5.recovery_duration_ns");
+    assert!(
+        (2_500_000_000..4_500_000_000).contains(&rebuild_ns),
+        "rebuild took {rebuild_ns} ns"
+    );
+    assert!(stat(&s, "raid5.sync_throttles") > 0);
+    // Reads of the failed members' data were computed from the others (after 5 s, with the
+    // rebuilt spare).
+    assert!(stat(&s, "raid5.reconstructions") > 100, "{}", s["stats"]);
 }

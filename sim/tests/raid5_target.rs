@@ -289,6 +289,7 @@ fn lower_raid5(stripe_cache_size: u32) -> TargetSpec {
     TargetSpec::Raid5 {
         members: (0..4).map(DeviceId).collect(),
         config,
+        spares: Vec::new(),
     }
 }
 

@@ -186,9 +186,11 @@ pub fn run(args: RunArgs) -> CliResult {
         );
     }
     refuse_unused_flags(&args)?;
-    if !args.cache.raid5_fail.is_empty() && args.cache.hdd_raid5.is_none() {
+    if (!args.cache.raid5_fail.is_empty() || !args.cache.raid5_spare.is_empty())
+        && args.cache.hdd_raid5.is_none()
+    {
         return Err(
-            "--raid5-fail fails a member of an --hdd-raid5 array; give --hdd-raid5 \
+            "--raid5-fail and --raid5-spare change an --hdd-raid5 array; give --hdd-raid5 \
                     NxPRESET too"
                 .into(),
         );
@@ -224,11 +226,30 @@ pub fn run(args: RunArgs) -> CliResult {
         &args.cache.hdd_raid5
     {
         let (members, preset) = crate::cache_args::parse_hdd_raid5(raid_text)?;
-        let fails = crate::raid5_fail::parse_flags(&args.cache.raid5_fail, members)?;
+        let fails = crate::raid5_fail::parse_flags(
+            &args.cache.raid5_fail,
+            &args.cache.raid5_spare,
+            members,
+        )?;
+        let spares = crate::raid5_fail::spare_count(&fails);
         let mut params = presets::find(&preset).map_err(|e| format!("--hdd-raid5: {e}"))?;
-        super::devices::apply_sets(&mut params, &args.sets)?;
+        // `raid5.…` settings are md tunables of the array; the others the members' model.
+        let (raid_sets, device_sets): (Vec<String>, Vec<String>) = args
+            .sets
+            .iter()
+            .cloned()
+            .partition(|set| set.trim_start().starts_with("raid5."));
+        super::devices::apply_sets(&mut params, &device_sets)?;
         let chunk_bytes = args.cache.chunk.unwrap_or(512 << 10);
-        let config = dmsim_engine::raid5::Raid5Config::new(chunk_bytes / 512);
+        let mut config = dmsim_engine::raid5::Raid5Config::new(chunk_bytes / 512);
+        for set in &raid_sets {
+            let (key, value) = set
+                .split_once('=')
+                .ok_or_else(|| format!("--set '{set}': expected KEY=VALUE"))?;
+            let key = key.trim().trim_start_matches("raid5.");
+            crate::cache_args::patch(&mut config, key, value.trim())
+                .map_err(|e| format!("--set '{set}': {e}"))?;
+        }
         if !chunk_bytes.is_power_of_two() || chunk_bytes < 4096 {
             return Err(format!(
                 "--chunk {chunk_bytes}: a raid5 chunk is a power of two of at least 4k"
@@ -242,18 +263,29 @@ pub fn run(args: RunArgs) -> CliResult {
             names.push(format!("{preset}.{member}"));
             devices.push(SimDevice::new(format!("{preset}.{member}"), model));
         }
+        // Spares are the devices after the members, of the same preset.
+        for spare in 0..spares {
+            let name = format!("{preset}.spare{spare}");
+            let model = params.build(Box::new(stream(args.seed, &format!("device.{name}"))))?;
+            devices.push(SimDevice::new(name.clone(), model));
+            names.push(name);
+        }
         let options = SimOptions {
             perturb_ties_seed: args.cache.perturb_ties,
         };
         let mut platform = SimPlatform::with_options(devices, options);
-        // Linear over the array, which is the device after the members.
+        // Linear over the array, which is the device after the members and spares.
+        let array = DeviceId((members + spares) as u16);
         let spec = TargetSpec::Stack {
             lower: vec![TargetSpec::Raid5 {
                 members: (0..members).map(|m| DeviceId(m as u16)).collect(),
                 config: config.clone(),
+                spares: (members..members + spares)
+                    .map(|d| DeviceId(d as u16))
+                    .collect(),
             }],
             upper: Box::new(TargetSpec::Linear {
-                device: DeviceId(members as u16),
+                device: array,
                 offset_sectors: 0,
             }),
         };
@@ -271,7 +303,7 @@ pub fn run(args: RunArgs) -> CliResult {
         let mut source = workload_source(&args, span_bytes)?;
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let mut verifier = Verifier::new(&names, true);
-        let mut fails = crate::raid5_fail::FailSchedule::new(DeviceId(members as u16), &fails);
+        let mut fails = crate::raid5_fail::FailSchedule::new(array, &fails);
         let start_ns = platform.now_ns();
         let report = drive_in_slices(start_ns, &mut progress, |options| {
             let report = fails.drive(

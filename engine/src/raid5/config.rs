@@ -23,6 +23,10 @@ pub const UNPLUG_DELAY_NS_DEFAULT: u64 = 3_000_000;
 pub const MAX_CORRECTED_READ_ERRORS_DEFAULT: u32 = 20;
 /// md's default `preread_bypass_threshold`.
 pub const PREREAD_BYPASS_THRESHOLD_DEFAULT: u32 = 1;
+/// md's default `speed_limit_min` (KiB/s per device).
+pub const SPEED_LIMIT_MIN_KIB_S_DEFAULT: u64 = 1_000;
+/// md's default `speed_limit_max` (KiB/s per device).
+pub const SPEED_LIMIT_MAX_KIB_S_DEFAULT: u64 = 200_000;
 
 /// Where parity sits in each row and in which order data chunks fill the others (md's
 /// `--layout`).
@@ -103,6 +107,21 @@ pub struct Raid5Config {
     /// (`max_corrected_read_errors`).
     #[serde(default = "default_max_corrected_read_errors")]
     pub max_corrected_read_errors: u32,
+    /// A sync pass (check, repair, recovery, resync) runs at least this fast, in KiB/s of
+    /// one member, even while the array is busy (md's `speed_limit_min`).
+    #[serde(default = "default_speed_limit_min_kib_s")]
+    pub speed_limit_min_kib_s: u64,
+    /// ... and never faster than this, even when the array is idle (md's `speed_limit_max`).
+    #[serde(default = "default_speed_limit_max_kib_s")]
+    pub speed_limit_max_kib_s: u64,
+}
+
+fn default_speed_limit_min_kib_s() -> u64 {
+    SPEED_LIMIT_MIN_KIB_S_DEFAULT
+}
+
+fn default_speed_limit_max_kib_s() -> u64 {
+    SPEED_LIMIT_MAX_KIB_S_DEFAULT
 }
 
 fn default_unplug_delay_ns() -> u64 {
@@ -131,6 +150,8 @@ impl Raid5Config {
             preread_bypass_threshold: PREREAD_BYPASS_THRESHOLD_DEFAULT,
             unplug_delay_ns: UNPLUG_DELAY_NS_DEFAULT,
             max_corrected_read_errors: MAX_CORRECTED_READ_ERRORS_DEFAULT,
+            speed_limit_min_kib_s: SPEED_LIMIT_MIN_KIB_S_DEFAULT,
+            speed_limit_max_kib_s: SPEED_LIMIT_MAX_KIB_S_DEFAULT,
         }
     }
 }
@@ -157,6 +178,8 @@ pub enum Raid5ConfigError {
     MemberBlock { member: usize, block_bytes: u32 },
     #[error("stripe_cache_size: {size} is outside 17..={STRIPE_CACHE_SIZE_MAX}, the stripe heads md allows")]
     StripeCacheSize { size: u32 },
+    #[error("speed_limit_min_kib_s: {min} is above speed_limit_max_kib_s {max} (or max is 0)")]
+    SpeedLimits { min: u64, max: u64 },
     #[error("stripe_cache_size: the stripe cache needs {pages} pages but the arena has {free} free (raise arena_pages)")]
     StripeCacheMemory { pages: usize, free: usize },
 }

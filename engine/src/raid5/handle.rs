@@ -27,7 +27,7 @@ enum ParityMethod {
 impl Raid5 {
     /// A member that can be read and written for this stripe (md's In_sync, no ReadError).
     fn in_sync(&self, head: usize, member: usize) -> bool {
-        !self.members[member].faulty
+        self.members[member].in_sync_at(self.cache.heads[head].sector)
             && !self.cache.heads[head].members[member]
                 .buffer
                 .has_read_error()
@@ -46,7 +46,7 @@ impl Raid5 {
         let failed: Vec<usize> = (0..members).filter(|&m| !self.in_sync(head, m)).collect();
         if failed.len() > 1 {
             self.fail_queued_bios(head);
-            self.handle_sync(head, failed.len(), arena);
+            self.handle_sync(head, &failed, arena);
             self.issue_decided_io(head);
             return;
         }
@@ -138,7 +138,7 @@ impl Raid5 {
             }
         }
 
-        self.handle_sync(head, failed.len(), arena);
+        self.handle_sync(head, &failed, arena);
         self.issue_decided_io(head);
         for (segment, status) in finished {
             self.segment_done(segment.bio, status);
@@ -146,7 +146,7 @@ impl Raid5 {
     }
 
     /// Computes `member`'s page from all the others if they are up to date and idle.
-    fn compute_if_possible(&mut self, head: usize, member: usize, arena: &mut Arena) {
+    pub(crate) fn compute_if_possible(&mut self, head: usize, member: usize, arena: &mut Arena) {
         let stripe = &self.cache.heads[head];
         let ready = stripe
             .members
@@ -325,6 +325,11 @@ impl Raid5 {
     /// stays up to date in the cache).
     fn issue_decided_io(&mut self, head: usize) {
         let sector = self.cache.heads[head].sector;
+        // handle_sync works only on a head without bios: its IO is the pass's.
+        let sync_io = {
+            let stripe = &self.cache.heads[head];
+            stripe.syncing && stripe.members.iter().all(|m| !m.has_bios())
+        };
         for member in 0..self.geometry.members() {
             let dev = &self.cache.heads[head].members[member];
             let op = if dev.buffer.wants_read() {
@@ -346,6 +351,9 @@ impl Raid5 {
             match op {
                 Op::Read => self.stats.member_reads += 1,
                 _ => self.stats.member_writes += 1,
+            }
+            if !sync_io {
+                self.normal_io_sectors[member] += STRIPE_SECTORS;
             }
             self.cache.heads[head].count += 1;
             self.requests.push_back(Raid5Request::MemberIo {

@@ -28,6 +28,25 @@ pub struct MemberHealth {
     pub read_errors: u32,
     /// Read errors repaired by rewriting (md's `corrected_errors`).
     pub corrected_read_errors: u32,
+    /// A spare being rebuilt into this role (md's rdev not In_sync): its stripes below this
+    /// member sector are rebuilt (md's `recovery_offset`); above it the role counts as
+    /// failed, is never read, and is still written.
+    pub recovery_offset_sectors: Option<u64>,
+}
+
+impl MemberHealth {
+    /// The member holds current data for the stripe at member sector `sector`.
+    pub fn in_sync_at(&self, sector: u64) -> bool {
+        !self.faulty
+            && self
+                .recovery_offset_sectors
+                .is_none_or(|offset| sector + STRIPE_SECTORS <= offset)
+    }
+
+    /// Failed or still being rebuilt (md's count of `degraded`).
+    pub fn degraded(&self) -> bool {
+        self.faulty || self.recovery_offset_sectors.is_some()
+    }
 }
 
 /// Why a bio's walk over stripe heads is paused.
@@ -77,6 +96,14 @@ pub struct Raid5 {
     pub(crate) sync: Option<SyncPass>,
     /// md's `mismatch_cnt`, in sectors.
     pub(crate) mismatch_sectors: u64,
+    /// A recovery to start once the running check or repair ends.
+    pub(crate) recovery_pending: bool,
+    /// When the running (or last) recovery started, and how long the last finished one took.
+    pub(crate) recovery_started_ns: u64,
+    pub(crate) recovery_duration_ns: Option<u64>,
+    /// Member IO sectors issued for array bios (not for a sync pass), per member: md's
+    /// `is_mddev_idle` compares them between throttle checks.
+    pub(crate) normal_io_sectors: Vec<u64>,
 }
 
 impl Raid5 {
@@ -88,6 +115,14 @@ impl Raid5 {
         arena: &mut Arena,
     ) -> Result<Raid5, Raid5ConfigError> {
         let geometry = Geometry::new(members, config.chunk_sectors, config.layout)?;
+        if config.speed_limit_max_kib_s == 0
+            || config.speed_limit_min_kib_s > config.speed_limit_max_kib_s
+        {
+            return Err(Raid5ConfigError::SpeedLimits {
+                min: config.speed_limit_min_kib_s,
+                max: config.speed_limit_max_kib_s,
+            });
+        }
         if config.stripe_cache_size <= 16 || config.stripe_cache_size > STRIPE_CACHE_SIZE_MAX {
             return Err(Raid5ConfigError::StripeCacheSize {
                 size: config.stripe_cache_size,
@@ -119,6 +154,10 @@ impl Raid5 {
                 .unwrap_or(0),
             sync: None,
             mismatch_sectors: 0,
+            recovery_pending: false,
+            recovery_started_ns: 0,
+            recovery_duration_ns: None,
+            normal_io_sectors: vec![0; members.len()],
         })
     }
 
@@ -138,9 +177,9 @@ impl Raid5 {
         &self.members
     }
 
-    /// Members failed.
+    /// Members failed or still being rebuilt (md's `degraded`).
     pub fn degraded(&self) -> usize {
-        self.members.iter().filter(|m| m.faulty).count()
+        self.members.iter().filter(|m| m.degraded()).count()
     }
 
     /// md's `stripe_cache_active`.
@@ -166,10 +205,12 @@ impl Raid5 {
                 .all(|h| h.count == 0 && h.is_quiet())
     }
 
-    /// When the machine needs a [`Raid5::tick`]: the end of the plug.
+    /// When the machine needs a [`Raid5::tick`]: the end of the plug, or of a sync pass's
+    /// throttle sleep.
     #[must_use]
     pub fn poll_deadline(&self) -> Option<u64> {
-        self.plugged_until_ns
+        let resume = self.sync.as_ref().and_then(|s| s.throttled_until_ns);
+        [self.plugged_until_ns, resume].into_iter().flatten().min()
     }
 
     pub(crate) fn set_now(&mut self, now_ns: u64) {
@@ -182,6 +223,11 @@ impl Raid5 {
         self.set_now(now_ns);
         if self.plugged_until_ns.is_some_and(|until| until <= now_ns) {
             self.unplug();
+        }
+        if let Some(pass) = self.sync.as_mut() {
+            if pass.throttled_until_ns.is_some_and(|until| until <= now_ns) {
+                pass.throttled_until_ns = None;
+            }
         }
         self.run_daemon(arena);
     }
@@ -204,7 +250,10 @@ impl Raid5 {
     }
 
     pub(crate) fn mark_faulty(&mut self, member: usize) {
-        self.members[member].faulty = true;
+        let health = &mut self.members[member];
+        health.faulty = true;
+        // A spare that fails while rebuilt is no longer rebuilt.
+        health.recovery_offset_sectors = None;
     }
 
     /// md's `make_request` for one array bio (`id` is the caller's; echoed in
@@ -332,9 +381,14 @@ impl Raid5 {
             return false;
         }
         let location = self.geometry.locate(bio.sector);
-        if self.members[location.data_member].faulty {
+        let stripe_sector = location.member_sector - location.member_sector % STRIPE_SECTORS;
+        let last = location.member_sector + bio.sectors - 1;
+        if !self.members[location.data_member].in_sync_at(stripe_sector)
+            || !self.members[location.data_member].in_sync_at(last - last % STRIPE_SECTORS)
+        {
             return false;
         }
+        self.normal_io_sectors[location.data_member] += bio.sectors;
         self.stats.aligned_reads += 1;
         self.stats.member_reads += 1;
         self.requests.push_back(Raid5Request::MemberIo {

@@ -9,7 +9,7 @@
 //! - [`Raid5::complete_member_io`] exactly once per [`Raid5Request::MemberIo`], echoing its
 //!   tag, in any order; a read fills the request's buffer first;
 //! - [`Raid5::tick`] at or after [`Raid5::poll_deadline`] (the plug's end);
-//! - [`Raid5::fail_member`] to fail a member.
+//! - [`Raid5::fail_member`] to fail a member, [`Raid5::add_spare`] to rebuild one;
 //!
 //! After each, drain [`Raid5::poll_request`] in order. A [`Raid5Request::BioDone`] ends a
 //! bio (exactly once). The buffers of member IOs are the stripe cache's pages (or, for an
@@ -20,7 +20,8 @@
 //! states and the one checked transition function), `stripe` (stripe heads, bio lists,
 //! OVERWRITE and overlap), `cache` (the pool, hash and lists), `parity` (XOR over real
 //! bytes), [`io`] (requests and tags), [`stats`]; the machine: `instance` (entry points,
-//! make_request's walk and waits, raid5d) and `handle` (handle_stripe) and `sync` (the check/repair pass).
+//! make_request's walk and waits, raid5d) and `handle` (handle_stripe) `sync` (the check, repair and recovery passes), `sync_speed` (md's speed limits) and
+//! `recovery` (spares and rebuild).
 
 pub mod buffer;
 pub mod config;
@@ -32,8 +33,10 @@ mod cache;
 mod handle;
 mod instance;
 mod parity;
+mod recovery;
 mod stripe;
 mod sync;
+mod sync_speed;
 
 #[cfg(test)]
 mod tests;

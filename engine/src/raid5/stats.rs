@@ -48,4 +48,13 @@ pub struct Raid5Stats {
     pub sync_reads: u64,
     /// Parity pages a repair pass rewrote.
     pub sync_parity_rewrites: u64,
+    /// Times a sync pass slept for md's speed limits (500 ms each).
+    pub sync_throttles: u64,
+    /// Spares put into a failed role, and recoveries that finished.
+    pub spares_added: u64,
+    pub recoveries: u64,
+    /// Stripes a recovery rebuilt, the pages it wrote, and stripes it could not rebuild.
+    pub recovery_stripes: u64,
+    pub recovery_writes: u64,
+    pub recovery_stripes_skipped: u64,
 }

@@ -91,6 +91,8 @@ pub(crate) struct StripeHead {
     pub preread_active: bool,
     /// STRIPE_SYNCING: under a check or repair pass.
     pub syncing: bool,
+    /// A recovery pass wrote this head's rebuilt page; its sync ends when the write is done.
+    pub sync_written: bool,
     pub members: Vec<StripeMember>,
 }
 
@@ -106,6 +108,7 @@ impl StripeHead {
             delayed: false,
             preread_active: false,
             syncing: false,
+            sync_written: false,
             members: pages
                 .iter()
                 .map(|&page| StripeMember {

@@ -1,19 +1,24 @@
-//! md's sync thread for `check` and `repair` (`echo check > sync_action`): walk every stripe
-//! of the members in order, read all of its pages (data and parity), and compare parity with
-//! the XOR of the data. `check` counts the sectors of stripes that disagree (md's
-//! `mismatch_cnt`); `repair` also rewrites their parity.
+//! md's sync thread (`md_do_sync` with raid5's `sync_request`): walk every stripe of the
+//! members in order. `check` and `repair` (`echo check > sync_action`) read all of a
+//! stripe's pages and compare parity with the XOR of the data; `check` counts the sectors of
+//! stripes that disagree (md's `mismatch_cnt`), `repair` also rewrites their parity.
+//! `recover` (a spare was added, see [`super::recovery`]) reads the other members, computes
+//! the spare's page and writes it.
 //!
 //! A stripe under sync is a stripe head marked `syncing`; at most [`SYNC_WINDOW_STRIPES`] are
-//! in flight. Normal IO queued on a stripe goes first: the comparison waits until the head has
-//! no bio queued and no page locked. A degraded array has no redundancy to check: the pass
-//! skips every stripe (md refuses to start it).
+//! in flight. Normal IO queued on a stripe goes first: the pass's work waits until the head
+//! has no bio queued and no page locked. A degraded array has no redundancy to check: a check
+//! or repair skips every stripe (md refuses to start it). The pass's speed is held between
+//! md's limits by [`super::sync_speed`].
 
 use super::buffer::BufferTransition;
 use super::cache::Got;
 use super::geometry::STRIPE_SECTORS;
 use super::instance::Raid5;
 use super::parity::{store_parity, xor_pages};
+use super::sync_speed::SyncSpeed;
 use crate::arena::Arena;
+use std::collections::BTreeSet;
 
 /// Stripes a sync pass keeps in flight (md bounds its window the same way, in sectors).
 pub(crate) const SYNC_WINDOW_STRIPES: u32 = 16;
@@ -25,6 +30,8 @@ pub enum SyncAction {
     Check,
     /// Count mismatches and rewrite parity where it disagrees.
     Repair,
+    /// Rebuild a spare (md's `recover`).
+    Recover,
 }
 
 impl SyncAction {
@@ -33,6 +40,16 @@ impl SyncAction {
         match self {
             SyncAction::Check => "check",
             SyncAction::Repair => "repair",
+            SyncAction::Recover => "recover",
+        }
+    }
+
+    /// The word of mdstat's progress line.
+    pub fn progress_word(self) -> &'static str {
+        match self {
+            SyncAction::Check => "check",
+            SyncAction::Repair => "repair",
+            SyncAction::Recover => "recovery",
         }
     }
 }
@@ -47,6 +64,46 @@ pub(crate) struct SyncPass {
     pub active: u32,
     /// Member sectors whose stripes are finished.
     pub done_sectors: u64,
+    /// Member sectors of the stripes under sync now, lowest first.
+    pub in_flight: BTreeSet<u64>,
+    /// Stripes the pass could not do (a second member lost).
+    pub skipped: u64,
+    /// The lowest member sector of a stripe the pass could not do: a recovery's offset never
+    /// passes it (the role holds no data there).
+    pub first_skipped_sector: Option<u64>,
+    /// md's throttle: the pass sleeps until this time.
+    pub throttled_until_ns: Option<u64>,
+    pub speed: SyncSpeed,
+}
+
+impl SyncPass {
+    pub(crate) fn new(action: SyncAction, now_ns: u64, normal_io_sectors: &[u64]) -> SyncPass {
+        SyncPass {
+            action,
+            next_sector: 0,
+            active: 0,
+            done_sectors: 0,
+            in_flight: BTreeSet::new(),
+            skipped: 0,
+            first_skipped_sector: None,
+            throttled_until_ns: None,
+            speed: SyncSpeed::new(now_ns, normal_io_sectors),
+        }
+    }
+
+    /// Every stripe below this member sector is done (and none skipped).
+    pub(crate) fn done_below(&self) -> u64 {
+        let done = self.in_flight.first().copied().unwrap_or(self.next_sector);
+        self.first_skipped_sector
+            .map_or(done, |skipped| done.min(skipped))
+    }
+
+    /// The stripe at member sector `sector` could not be done.
+    pub(crate) fn skip(&mut self, sector: u64) {
+        self.skipped += 1;
+        self.first_skipped_sector =
+            Some(self.first_skipped_sector.map_or(sector, |s| s.min(sector)));
+    }
 }
 
 impl Raid5 {
@@ -54,21 +111,30 @@ impl Raid5 {
     /// already running is replaced only when idle; returns false if one runs.
     pub fn start_sync(&mut self, now_ns: u64, action: SyncAction, arena: &mut Arena) -> bool {
         self.set_now(now_ns);
-        if self.sync.is_some() {
+        if self.sync.is_some() || self.recovery_pending {
             return false;
         }
-        self.mismatch_sectors = 0;
-        self.sync = Some(SyncPass {
-            action,
-            next_sector: 0,
-            active: 0,
-            done_sectors: 0,
-        });
+        if action != SyncAction::Recover {
+            self.mismatch_sectors = 0;
+        }
+        self.sync = Some(SyncPass::new(action, now_ns, &self.normal_io_sectors));
         self.run_daemon(arena);
         true
     }
 
-    /// md's `sync_action`: `idle`, `check` or `repair`.
+    /// The running pass, if any.
+    pub fn sync_running(&self) -> Option<SyncAction> {
+        self.sync.as_ref().map(|s| s.action)
+    }
+
+    /// The running pass's speed over md's window of marks, in KiB/s of one member.
+    pub fn sync_speed_kib_s(&self) -> Option<u64> {
+        self.sync
+            .as_ref()
+            .map(|s| s.speed.speed_kib_s(self.now_ns, s.done_sectors))
+    }
+
+    /// md's `sync_action`: `idle`, `check`, `repair` or `recover`.
     pub fn sync_action(&self) -> &'static str {
         self.sync.as_ref().map_or("idle", |s| s.action.name())
     }
@@ -96,17 +162,22 @@ impl Raid5 {
             };
             if pass.next_sector >= end {
                 if pass.active == 0 {
-                    self.sync = None;
-                    self.stats.sync_passes += 1;
+                    self.end_sync_pass();
                     return true;
                 }
                 return moved;
             }
-            if pass.active >= SYNC_WINDOW_STRIPES || !self.waiting.is_empty() {
+            if pass.active >= SYNC_WINDOW_STRIPES
+                || !self.waiting.is_empty()
+                || pass.throttled_until_ns.is_some()
+            {
                 // Normal IO waiting for a stripe head goes first.
                 return moved;
             }
             let sector = pass.next_sector;
+            if self.throttle_sync() {
+                return moved;
+            }
             let parity = self.geometry.parity_member(self.geometry.row_of(sector));
             let head = match self.cache.get_active(sector, parity, arena, false) {
                 Got::Head(head) => head,
@@ -121,16 +192,32 @@ impl Raid5 {
                 continue;
             }
             pass.active += 1;
+            pass.in_flight.insert(sector);
             stripe.syncing = true;
+            stripe.sync_written = false;
             stripe.handle = true;
             self.release(head);
             moved = true;
         }
     }
 
+    /// A pass ran over every stripe: count it, finish a recovery, and start one that waited.
+    fn end_sync_pass(&mut self) {
+        let pass = self.sync.take().expect("a pass runs");
+        self.stats.sync_passes += 1;
+        if pass.action == SyncAction::Recover {
+            self.finish_recovery(pass.skipped);
+        }
+        if self.recovery_pending {
+            self.recovery_pending = false;
+            self.start_recovery_pass();
+        }
+    }
+
     /// handle_stripe's sync part for a head under sync: read every page, then compare (and
-    /// for repair rewrite parity), then end the head's sync.
-    pub(crate) fn handle_sync(&mut self, head: usize, failed: usize, arena: &mut Arena) {
+    /// for repair rewrite parity) or rebuild, then end the head's sync. `failed`: the
+    /// members that cannot be read for this stripe.
+    pub(crate) fn handle_sync(&mut self, head: usize, failed: &[usize], arena: &mut Arena) {
         let stripe = &self.cache.heads[head];
         if !stripe.syncing
             || stripe
@@ -140,7 +227,10 @@ impl Raid5 {
         {
             return;
         }
-        if failed > 0 {
+        if self.sync.as_ref().expect("a pass runs").action == SyncAction::Recover {
+            return self.handle_recovery(head, failed, arena);
+        }
+        if !failed.is_empty() {
             self.stats.sync_stripes_skipped += 1;
             return self.end_stripe_sync(head);
         }
@@ -178,10 +268,17 @@ impl Raid5 {
         self.end_stripe_sync(head);
     }
 
-    fn end_stripe_sync(&mut self, head: usize) {
-        self.cache.heads[head].syncing = false;
+    pub(crate) fn end_stripe_sync(&mut self, head: usize) {
+        let stripe = &mut self.cache.heads[head];
+        stripe.syncing = false;
+        stripe.sync_written = false;
+        let sector = stripe.sector;
         let pass = self.sync.as_mut().expect("a pass runs");
         pass.active -= 1;
         pass.done_sectors += STRIPE_SECTORS;
+        pass.in_flight.remove(&sector);
+        if pass.action == SyncAction::Recover {
+            self.advance_recovery_offset();
+        }
     }
 }

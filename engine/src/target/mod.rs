@@ -57,9 +57,12 @@ pub enum TargetSpec {
         kcopyd: KcopydGeneration,
     },
     /// md raid5 (specs/md-raid5.md) over `members` in role order; the volume is the array.
+    /// `spares`: devices reserved for the array, not in it until added (`add` message).
     Raid5 {
         members: Vec<DeviceId>,
         config: Raid5Config,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        spares: Vec<DeviceId>,
     },
     /// A stack: each `lower` target (raid5) is presented to the targets after it as one more
     /// device, numbered after the platform's devices in order (the first lower target of an
@@ -78,7 +81,9 @@ impl TargetSpec {
         match self {
             TargetSpec::Linear { device, .. } => vec![*device],
             TargetSpec::Flashcache { ssd, disk, .. } => vec![*ssd, *disk],
-            TargetSpec::Raid5 { members, .. } => members.clone(),
+            TargetSpec::Raid5 {
+                members, spares, ..
+            } => members.iter().chain(spares).copied().collect(),
             TargetSpec::Stack { lower, upper } => lower
                 .iter()
                 .chain([upper.as_ref()])
@@ -134,8 +139,12 @@ impl Target {
                 anomaly_policy,
                 services,
             )?))),
-            TargetSpec::Raid5 { members, config } => Ok(Target::Raid5(Box::new(Raid5Target::new(
-                members, config, services,
+            TargetSpec::Raid5 {
+                members,
+                config,
+                spares,
+            } => Ok(Target::Raid5(Box::new(Raid5Target::new(
+                members, spares, config, services,
             )?))),
             TargetSpec::Stack { .. } => Err(EngineError::BadTarget(
                 "a stack is built by the engine, and stacks do not nest".to_string(),
@@ -147,7 +156,7 @@ impl Target {
     /// members), for the engine's routing of completions in a stack.
     pub fn owned_devices(&self) -> &[DeviceId] {
         match self {
-            Target::Raid5(t) => t.members(),
+            Target::Raid5(t) => t.owned_devices(),
             Target::Linear(_) | Target::Flashcache(_) => &[],
         }
     }
@@ -224,6 +233,22 @@ impl Target {
                 );
                 gauges.insert("degraded".to_string(), machine.degraded() as u64);
                 gauges.insert("mismatch_cnt".to_string(), machine.mismatch_cnt());
+                // A pass still running when the status is taken (0 of 0 when none runs).
+                let (done, total) = machine.sync_progress().unwrap_or((0, 0));
+                gauges.insert("sync_done_sectors".to_string(), done);
+                gauges.insert("sync_total_sectors".to_string(), total);
+                gauges.insert(
+                    "sync_speed_kib_s".to_string(),
+                    machine.sync_speed_kib_s().unwrap_or(0),
+                );
+                gauges.insert(
+                    "recovery_duration_ns".to_string(),
+                    machine.recovery_duration_ns().unwrap_or(0),
+                );
+                gauges.insert(
+                    "rebuilding_member".to_string(),
+                    machine.rebuilding_member().map_or(0, |m| m as u64 + 1),
+                );
                 TargetStatus {
                     kind: "raid5",
                     state: if machine.degraded() > 1 {
@@ -235,7 +260,7 @@ impl Target {
                     },
                     text: format!(
                         "{}\n{}",
-                        raid5::render_mdstat("md0", t.members(), machine),
+                        raid5::render_mdstat("md0", t.members(), t.hot_spares(), machine),
                         t.table_line()
                     ),
                     counters: status::numeric_fields(&machine.stats()),

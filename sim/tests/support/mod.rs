@@ -220,6 +220,7 @@ impl Rig {
             TargetKind::Raid5(config) => TargetSpec::Raid5 {
                 members: (0..self.specs.len()).map(|m| DeviceId(m as u16)).collect(),
                 config: (**config).clone(),
+                spares: Vec::new(),
             },
             TargetKind::Spec(spec) => (**spec).clone(),
         };

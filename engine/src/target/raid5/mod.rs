@@ -8,8 +8,9 @@
 //! which holds the machine's tag), every completion goes back exactly once, ticks follow
 //! [`Raid5::poll_deadline`], and each `BioDone` finishes its piece. A failed read piece is
 //! zero-filled, as linear does, so failed reads are deterministic. Messages: `fail N`
-//! (mdadm --fail of member N), `check` and `repair`
-//! (`echo check > sync_action`).
+//! (mdadm --fail of member N), `add` or `add devK` (mdadm --add of a reserved spare device:
+//! it takes a failed role and is rebuilt, or waits as a hot spare for the next failure),
+//! `check` and `repair` (`echo check > sync_action`).
 //!
 //! Deliberately not here: any raid5 decision (the machine makes them all), FUA (member
 //! writes carry none; md's write-through of REQ_FUA is not modelled), dm_io and kcopyd (md
@@ -46,7 +47,14 @@ struct MemberIo {
 /// See the module documentation.
 #[derive(Debug)]
 pub(crate) struct Raid5Target {
+    /// The device in each role (a spare replaces a failed one).
     members: Vec<DeviceId>,
+    /// Every device the array may use: the members at assembly, then the reserved spares.
+    owned: Vec<DeviceId>,
+    /// Reserved spare devices not yet added.
+    spares_unused: Vec<DeviceId>,
+    /// Added spares waiting for a failed role (md's hot spares).
+    hot_spares: Vec<DeviceId>,
     machine: Raid5,
     pieces: Slab<Piece>,
     member_ios: Slab<MemberIo>,
@@ -58,28 +66,49 @@ impl Raid5Target {
     /// Validates the members (known, distinct) and the shape, and assembles the array.
     pub fn new(
         members: &[DeviceId],
+        spares: &[DeviceId],
         config: &Raid5Config,
         services: &mut Services,
     ) -> Result<Raid5Target, EngineError> {
         let devices = services.devices();
-        let mut infos: Vec<DeviceInfo> = Vec::with_capacity(members.len());
-        for (index, &device) in members.iter().enumerate() {
+        let owned: Vec<DeviceId> = members.iter().chain(spares).copied().collect();
+        let mut infos: Vec<DeviceInfo> = Vec::with_capacity(owned.len());
+        for (index, &device) in owned.iter().enumerate() {
             let Some(&info) = devices.get(usize::from(device.0)) else {
                 return Err(EngineError::UnknownDevice {
                     device,
                     devices: devices.len(),
                 });
             };
-            if members[..index].contains(&device) {
+            if owned[..index].contains(&device) {
                 return Err(EngineError::BadTarget(format!(
-                    "raid5: members: {device} is given twice (members {} and {index})",
-                    members[..index]
+                    "raid5: members: {device} is given twice (members and spares {} and {index})",
+                    owned[..index]
                         .iter()
                         .position(|&d| d == device)
                         .expect("contained")
                 )));
             }
             infos.push(info);
+        }
+        let spare_infos = infos.split_off(members.len());
+        for (spare, info) in spares.iter().zip(&spare_infos) {
+            let Some(first) = infos.first() else { break };
+            let max_sectors = infos.iter().map(|m| m.max_sectors).min().unwrap_or(0);
+            if info.capacity_sectors < first.capacity_sectors
+                || info.block_sectors() > first.block_sectors()
+                || info.max_sectors < max_sectors
+            {
+                return Err(EngineError::BadTarget(format!(
+                    "raid5: spares: {spare} ({} sectors, {}-byte blocks, IO up to {} sectors) \
+                     cannot replace a member ({} sectors, {}-byte blocks, IO up to {max_sectors})",
+                    info.capacity_sectors,
+                    info.logical_block_size,
+                    info.max_sectors,
+                    first.capacity_sectors,
+                    first.logical_block_size,
+                )));
+            }
         }
         let block_sectors = infos
             .iter()
@@ -90,6 +119,9 @@ impl Raid5Target {
             .map_err(|error| EngineError::BadTarget(format!("raid5: {error}")))?;
         Ok(Raid5Target {
             members: members.to_vec(),
+            owned,
+            spares_unused: spares.to_vec(),
+            hot_spares: Vec::new(),
             machine,
             pieces: Slab::new(),
             member_ios: Slab::new(),
@@ -100,6 +132,16 @@ impl Raid5Target {
     /// The member devices, in role order.
     pub fn members(&self) -> &[DeviceId] {
         &self.members
+    }
+
+    /// Every device the array may submit to (members at assembly and reserved spares).
+    pub fn owned_devices(&self) -> &[DeviceId] {
+        &self.owned
+    }
+
+    /// Added spares waiting for a failed role.
+    pub fn hot_spares(&self) -> &[DeviceId] {
+        &self.hot_spares
     }
 
     /// The machine, for observation.
@@ -183,9 +225,40 @@ impl Raid5Target {
         self.pump(services, finished);
     }
 
+    /// A hot spare takes a failed role (md starts recovery onto a spare when a member fails).
+    fn use_hot_spare(&mut self, services: &mut Services) -> bool {
+        let Some(role) = self.machine.role_for_spare() else {
+            return false;
+        };
+        if self.hot_spares.is_empty() {
+            return false;
+        }
+        let device = self.hot_spares.remove(0);
+        let now_ns = services.now_ns();
+        self.machine
+            .add_spare(now_ns, role, services.arena_mut())
+            .expect("a failed role and no recovery running");
+        self.members[role] = device;
+        true
+    }
+
     /// Carries out what the machine asked for, in order.
     fn pump(&mut self, services: &mut Services, finished: &mut Vec<(BioKey, IoStatus)>) {
         let mut bound = LoopBound::new("raid5 adapter pump", ITEMS_PER_CALL_MAX);
+        loop {
+            self.pump_requests(services, finished, &mut bound);
+            if !self.use_hot_spare(services) {
+                return;
+            }
+        }
+    }
+
+    fn pump_requests(
+        &mut self,
+        services: &mut Services,
+        finished: &mut Vec<(BioKey, IoStatus)>,
+        bound: &mut LoopBound,
+    ) {
         while let Some(request) = self.machine.poll_request() {
             bound.round();
             match request {
@@ -283,6 +356,29 @@ impl Raid5Target {
                 self.pump(services, finished);
                 Ok(())
             }
+            ["add", rest @ ..] if rest.len() <= 1 => {
+                let device = match rest {
+                    [] => self.spares_unused.first().copied(),
+                    [name] => self
+                        .spares_unused
+                        .iter()
+                        .copied()
+                        .find(|d| d.to_string() == *name),
+                    _ => unreachable!("at most one word"),
+                }
+                .ok_or_else(|| {
+                    let names: Vec<String> =
+                        self.spares_unused.iter().map(|d| d.to_string()).collect();
+                    format!(
+                        "raid5 message {message:?}: no such spare left (unused spares: [{}])",
+                        names.join(", ")
+                    )
+                })?;
+                self.spares_unused.retain(|&d| d != device);
+                self.hot_spares.push(device);
+                self.pump(services, finished);
+                Ok(())
+            }
             [action @ ("check" | "repair")] => {
                 let action = if *action == "check" {
                     SyncAction::Check
@@ -303,8 +399,8 @@ impl Raid5Target {
                 Ok(())
             }
             _ => Err(format!(
-                "raid5 accepts `fail N` (fail member N), `check` and `repair` (sync_action), \
-                 got {message:?}"
+                "raid5 accepts `fail N` (fail member N), `add [devK]` (add a spare), `check` \
+                 and `repair` (sync_action), got {message:?}"
             )),
         }
     }

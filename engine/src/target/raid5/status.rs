@@ -10,8 +10,16 @@ use crate::raid5::Raid5;
 /// md0 : active raid5 dev3[3] dev2[2] dev1[1](F) dev0[0]
 ///       98304 blocks level 5, 64k chunk, algorithm 2 [4/3] [U_UU]
 /// ```
-/// followed by a line of the stripe cache (`stripe_cache_size` and `stripe_cache_active`).
-pub fn render_mdstat(name: &str, members: &[DeviceId], machine: &Raid5) -> String {
+/// followed by a line of the stripe cache (`stripe_cache_size` and `stripe_cache_active`),
+/// a running pass's progress line (`recovery = 12.5% (1024/8192) finish=0.1min
+/// speed=1000K/sec`) and `mismatch_cnt`. Hot spares follow the members as `devK[N](S)`; a
+/// role being rebuilt shows as `_` in the map until its recovery ends.
+pub fn render_mdstat(
+    name: &str,
+    members: &[DeviceId],
+    hot_spares: &[DeviceId],
+    machine: &Raid5,
+) -> String {
     let health = machine.members();
     let mut roles: Vec<String> = members
         .iter()
@@ -22,12 +30,15 @@ pub fn render_mdstat(name: &str, members: &[DeviceId], machine: &Raid5) -> Strin
             format!("{device}[{role}]{failed}")
         })
         .collect();
+    for (index, spare) in hot_spares.iter().enumerate().rev() {
+        roles.insert(0, format!("{spare}[{}](S)", members.len() + index));
+    }
     roles.insert(0, format!("{name} : active raid5"));
     let geometry = machine.geometry();
-    let working = health.iter().filter(|m| !m.faulty).count();
+    let working = health.iter().filter(|m| !m.degraded()).count();
     let map: String = health
         .iter()
-        .map(|m| if m.faulty { '_' } else { 'U' })
+        .map(|m| if m.degraded() { '_' } else { 'U' })
         .collect();
     let algorithm = crate::raid5::Layout::ALL
         .iter()
@@ -45,17 +56,28 @@ pub fn render_mdstat(name: &str, members: &[DeviceId], machine: &Raid5) -> Strin
     ) + &sync_line(machine)
 }
 
-/// md's progress line of a running check or repair, and `mismatch_cnt`.
+/// md's progress line of a running pass (check, repair, recovery) with its expected finish
+/// and speed, and `mismatch_cnt`.
 fn sync_line(machine: &Raid5) -> String {
-    let progress = match machine.sync_progress() {
-        Some((done, total)) => format!(
-            "\n      {} = {:.1}% ({}/{}) ",
-            machine.sync_action(),
-            done as f64 * 100.0 / total.max(1) as f64,
-            done / 2,
-            total / 2
-        ),
-        None => String::new(),
+    let progress = match (
+        machine.sync_progress(),
+        machine.sync_running(),
+        machine.sync_speed_kib_s(),
+    ) {
+        (Some((done, total)), Some(action), Some(speed_kib_s)) => {
+            let finish_s = (total - done) / 2 / speed_kib_s.max(1);
+            format!(
+                "\n      {} = {:.1}% ({}/{}) finish={}.{}min speed={}K/sec",
+                action.progress_word(),
+                done as f64 * 100.0 / total.max(1) as f64,
+                done / 2,
+                total / 2,
+                finish_s / 60,
+                finish_s % 60 / 6,
+                speed_kib_s
+            )
+        }
+        _ => String::new(),
     };
     format!("{progress}\n      mismatch_cnt {}", machine.mismatch_cnt())
 }

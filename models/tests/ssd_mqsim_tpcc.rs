@@ -21,17 +21,30 @@
 //! MQSim's report also gives, per transaction, reads waiting 822 µs and writes 12,853 µs in
 //! the chips' queues on average (execution 74 / 728 µs, transfer 13 / 13 µs).
 //!
-//! Where we stand (deterministic): with the cache 3,852 µs (+11.4 % against MQSim), without
-//! 5,556 µs (-15.1 %); 6,898 mapping reads with the cache (MQSim 6,921). Until the last
-//! session the test warmed the mapping cache with the trace's written pages, which MQSim's
-//! report contradicts: 4,375 mapping reads and a flash back end ~30 % faster than MQSim's
-//! (2,411 / 4,503 µs). Earlier steps: multi-plane commands (MQSim's scheduler pairs a die's
-//! queued reads or programs on its planes at the same page offset), every plane's write
-//! frontier starting on a fresh block after preconditioning (MQSim fills whole blocks,
-//! invalidating the rest, so planes pair from the first write), and the write cache's 1 MiB
-//! back-pressure counted in sectors of data, not 4 KiB units. What remains: the write
-//! cache gains less here than in MQSim (mean without / with: 1.44 here, 1.89 in MQSim);
-//! the bounds below pin what the model gives until that is found.
+//! Where we stand (deterministic): with the cache 3,694 µs (+6.8 % against MQSim, within
+//! 10 %, asserted), without 5,498 µs (-15.9 %, not yet); 6,890 mapping reads with the
+//! cache (MQSim 6,921). Steps so far:
+//! - mapping cache cold, misses joining a translation-page read in flight (was warmed with
+//!   the trace's written pages, which MQSim's report contradicts: 2,411 / 4,503 µs, then
+//!   3,852 / 5,556 µs cold);
+//! - translation pages as MQSim lays them out: 6-byte entries, 1,365 logical pages to a
+//!   translation page (was 1,024), placed along the channel-first stripe (was
+//!   `tpage % dies`, which put consecutive translation pages on one chip): 3,694 / 5,498 µs;
+//! - earlier: multi-plane commands (MQSim's scheduler pairs a die's queued reads or
+//!   programs on its planes at the same page offset), every plane's write frontier starting
+//!   on a fresh block after preconditioning (MQSim fills whole blocks, invalidating the
+//!   rest, so planes pair from the first write), and the write cache's 1 MiB back-pressure
+//!   counted in sectors of data, not 4 KiB units.
+//!
+//! The flash runs near saturation here (chips 96 % busy with the cache, 85 % without), so
+//! small changes of the back end move both means by several per cent. What remains: the
+//! write cache gains less here than in MQSim (mean without / with: 1.49 here, 1.89 in
+//! MQSim); the write-through mean is too low. MQSim behaviours not yet modelled that bear
+//! on it: its write cache keeps a rewrite of a logical page written earlier in the same
+//! second in DRAM instead of writing it back (hot/cold bloom filter; 145 of the trace's
+//! 5,152 page writes), reads the old sectors of partly written pages for cache write-backs
+//! too (here only write-through does), and schedules a chip only while its channel is idle.
+//! The bounds below pin what the model gives until the write-through gap is found.
 
 mod ssd_support;
 
@@ -201,7 +214,12 @@ fn with_write_cache_the_mean_response_is_pinned() {
         r.write_mean_us
     );
     assert!(
-        (3_790.0..3_910.0).contains(&r.mean_us),
+        error_percent(r.mean_us, MQSIM_WITH_CACHE_US).abs() <= 10.0,
+        "mean {} µs, MQSim {MQSIM_WITH_CACHE_US}",
+        r.mean_us
+    );
+    assert!(
+        (3_630.0..3_760.0).contains(&r.mean_us),
         "mean {} µs",
         r.mean_us
     );
@@ -225,7 +243,7 @@ fn without_write_cache_the_mean_response_is_pinned() {
         r.write_mean_us
     );
     assert!(
-        (5_480.0..5_640.0).contains(&r.mean_us),
+        (5_420.0..5_580.0).contains(&r.mean_us),
         "mean {} µs",
         r.mean_us
     );
@@ -240,7 +258,7 @@ fn the_write_cache_gain_is_pinned() {
     let mqsim_gain = MQSIM_WITHOUT_CACHE_US / MQSIM_WITH_CACHE_US;
     // MQSim's write cache gains more (1.89): not yet explained, see the header.
     assert!(
-        (1.40..1.50).contains(&gain),
+        (1.44..1.54).contains(&gain),
         "without / with = {gain:.3}, MQSim {mqsim_gain:.3}"
     );
 }

@@ -45,6 +45,22 @@ fn overrides_reach_the_model_by_dotted_path() {
     assert!(SsdModel::new(params.clone(), Box::new(NoRandom)).is_err());
 }
 
+#[test]
+fn a_mapping_entry_must_fit_a_translation_page() {
+    let DeviceParams::Ssd(mut params) = find("ssd-mqsim-default").unwrap() else {
+        panic!("not an ssd")
+    };
+    // MQSim's 3 bytes per 4 KiB unit do not divide the 8 KiB page; that is allowed.
+    assert_eq!(params.mapping_cache.entry_bytes, 3);
+    assert!(SsdModel::new(params.clone(), Box::new(NoRandom)).is_ok());
+    params.mapping_cache.entry_bytes = params.geometry.page_bytes + 1;
+    let err = SsdModel::new(params, Box::new(NoRandom))
+        .err()
+        .expect("an entry larger than a page is refused")
+        .to_string();
+    assert!(err.contains("mapping_cache.entry_bytes"), "{err}");
+}
+
 /// The SSD presets draw nothing without stalls; any stream will do.
 struct NoRandom;
 impl rand_core::RngCore for NoRandom {

@@ -152,6 +152,19 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_size_that_does_not_divide_the_page_rounds_entries_down() {
+        // MQSim's 6-byte entries: 8192 / 6 = 1365 to a translation page.
+        let params = MappingCacheParams {
+            capacity_bytes: 4096,
+            line_entries: 1,
+            entry_bytes: 6,
+        };
+        let c = MappingCache::new(&params, 8192);
+        assert_eq!(c.translation_page_of_line(1364), 0);
+        assert_eq!(c.translation_page_of_line(1365), 1);
+    }
+
+    #[test]
     fn translation_page_covers_its_entries() {
         let c = MappingCache::new(&params(4096), 8192);
         // 8192 / 4 = 2048 entries per translation page = 128 lines of 16.

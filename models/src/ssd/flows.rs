@@ -79,7 +79,7 @@ impl SsdModel {
                     self.stats.mapping_cache_misses += 1;
                     if let Some(tpage) = writeback {
                         let spec = OpSpec::new(
-                            tpage % self.geo.dies,
+                            self.die_of_translation_page(tpage),
                             OpKind::Program,
                             self.geo.page_bytes,
                             OpPurpose::MappingProgram,
@@ -128,13 +128,21 @@ impl SsdModel {
             .unwrap_or(u32::MAX)
             .saturating_mul(line_bytes);
         let spec = OpSpec::new(
-            tpage % self.geo.dies,
+            self.die_of_translation_page(tpage),
             OpKind::Read,
             bytes.min(self.geo.page_bytes),
             OpPurpose::MappingRead,
         );
         let op = self.enqueue_op(spec, job, ready_ns);
         self.mapping_fetches.started(tpage, op, job, lines);
+    }
+
+    /// The die holding translation page `tpage`: translation pages are placed as user pages
+    /// are, along the channel-first stripe (MQSim allocates a translation page's plane with
+    /// its user-page scheme, the page number standing for the logical one), so consecutive
+    /// translation pages sit on different channels.
+    fn die_of_translation_page(&self, tpage: u32) -> u32 {
+        self.geo.die_of_plane(self.geo.stripe_plane(tpage))
     }
 
     fn unit_range(&self, id: u32) -> std::ops::Range<u32> {

@@ -117,7 +117,8 @@ pub struct MappingCacheParams {
     pub capacity_bytes: u64,
     /// Entries fetched and cached together on a miss (a cache line).
     pub line_entries: u32,
-    /// Bytes of one mapping entry in flash and in the cache.
+    /// Bytes of one mapping entry in flash and in the cache; a translation page holds
+    /// `geometry.page_bytes / entry_bytes` entries (rounded down).
     pub entry_bytes: u32,
 }
 
@@ -326,10 +327,10 @@ impl SsdParams {
                     ),
                 ));
             }
-            if !g.page_bytes.is_multiple_of(m.entry_bytes) {
+            if m.entry_bytes > g.page_bytes {
                 return Err(invalid(
                     "mapping_cache.entry_bytes",
-                    format!("{} does not divide geometry.page_bytes", m.entry_bytes),
+                    format!("{} is larger than geometry.page_bytes", m.entry_bytes),
                 ));
             }
         }

@@ -12,7 +12,7 @@ use crate::presets::PresetInfo;
 /// 8 channels × 4 chips × 2 dies × 2 planes × 2048 blocks × 256 pages of 8 KiB (512 GiB raw),
 /// MLC read 75 µs / program 750 µs / erase 3.8 ms, 333 MT/s 8-bit channels, 7 %
 /// over-provisioning, GC at 5 % free blocks, 2 MiB cached mapping table (one entry per line,
-/// as MQSim caches entries), write cache on 100 MT/s 8-bit DRAM, PCIe 4 lanes ×
+/// as MQSim caches entries; a translation page covers 1,365 logical pages as MQSim's), write cache on 100 MT/s 8-bit DRAM, PCIe 4 lanes ×
 /// 0.4 GB/s with 128-byte TLP payloads (1313 MB/s of payload).
 /// With these MQSim reports 4 KiB random reads of 165 µs at QD1 and 291 µs at QD32, writes of
 /// 840 µs at QD1 without write cache and 26 µs with it. The QD1 figures decompose as a mapping
@@ -73,7 +73,11 @@ pub fn mqsim_default() -> SsdParams {
         mapping_cache: MappingCacheParams {
             capacity_bytes: 2 * 1024 * 1024,
             line_entries: 1,
-            entry_bytes: 4,
+            // MQSim's translation-page entry (GTD entry) is ceil((log2(2^25 physical pages)
+            // + 16 sector bits) / 8) = 6 bytes per 8 KiB logical page, 1,365 to an 8 KiB
+            // translation page (Address_Mapping_Unit_Page_Level): 3 bytes per 4 KiB unit
+            // gives the same 2,730 units per translation page.
+            entry_bytes: 3,
         },
         write_buffer: WriteBufferParams {
             enabled: true,

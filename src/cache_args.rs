@@ -137,6 +137,9 @@ pub struct Raid5Setup {
     pub fails: Vec<ArrayEvent>,
     /// Spare devices reserved for the array (one per spare added).
     pub spares: usize,
+    /// The workload is bounded by time only: stop it if a failed array makes it spin at one
+    /// instant (see [`crate::raid5_fail::FailSchedule::with_spin_guard`]).
+    pub spin_guard: bool,
 }
 
 /// What sits on the disk in a trace replay.
@@ -375,6 +378,7 @@ impl CacheArgs {
                     array_sectors: geometry.array_sectors(),
                     spares: spare_count(&fails),
                     fails,
+                    spin_guard: false,
                 })
             }
         };

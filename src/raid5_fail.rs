@@ -11,6 +11,11 @@
 //!
 //! [`FailSchedule`] cuts the drive loop at those points and sends the array `fail N` or
 //! `add`; what happened is recorded in the run's `config.raid5.fail` and `config.raid5.spare`.
+//!
+//! A failed array (two members lost) fails every request at once, as md does: a closed loop
+//! bounded by time only then issues requests forever at one virtual instant. With the guard
+//! armed ([`FailSchedule::with_spin_guard`]) the schedule stops such a run after
+//! [`INSTANT_REQUESTS_MAX`] requests at one instant, with an error that says why.
 
 use crate::units::parse_duration_ns;
 use dmsim_engine::io::{Control, Input};
@@ -19,6 +24,10 @@ use dmsim_engine::{
     Engine, Platform, TargetStatus,
 };
 use serde::Serialize;
+
+/// Requests a failed array may take at one virtual instant before the run is stopped as
+/// spinning (a closed loop keeps at most its queue depth in flight at one instant).
+pub const INSTANT_REQUESTS_MAX: u64 = 10_000;
 
 /// When a member fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -169,6 +178,14 @@ pub struct FailSchedule {
     requests: u64,
     /// Failures due before the first request were applied.
     started: bool,
+    /// Stop a spin at one instant (the workload is bounded by time only: it would spin
+    /// forever over a failed array).
+    spin_guard: bool,
+    /// The array failed (its status says so after an event).
+    array_failed: bool,
+    /// The virtual time of the last slice's end and the requests issued at it since.
+    instant_ns: u64,
+    requests_at_instant: u64,
 }
 
 impl FailSchedule {
@@ -179,7 +196,18 @@ impl FailSchedule {
             happened: Vec::new(),
             requests: 0,
             started: false,
+            spin_guard: false,
+            array_failed: false,
+            instant_ns: 0,
+            requests_at_instant: 0,
         }
+    }
+
+    /// Arms the guard against a spin at one instant: for a workload bounded by time only.
+    #[must_use]
+    pub fn with_spin_guard(mut self, armed: bool) -> FailSchedule {
+        self.spin_guard = armed;
+        self
     }
 
     /// The options of the next drive slice, which must end at `limit_ns` at the latest:
@@ -198,21 +226,42 @@ impl FailSchedule {
             .pending
             .iter()
             .any(|f| matches!(f.when, FailWhen::AfterRequests(_)));
+        // A failed array's slices end often enough to see a spin at one instant.
+        let guard = (self.spin_guard && self.array_failed).then_some(INSTANT_REQUESTS_MAX);
         DriveOptions {
             time_limit_ns: [time, limit_ns].into_iter().flatten().min(),
-            input_limit: counting.then_some(1),
+            input_limit: [counting.then_some(1), guard].into_iter().flatten().min(),
             ..DriveOptions::default()
         }
     }
 
     /// After a slice that issued `requests` and ended at `now_ns` (or before the first, with
-    /// 0): fails every member whose time or request count has come.
+    /// 0): fails every member whose time or request count has come. Errs (a full message) if
+    /// the engine refuses an event, or if a failed array took [`INSTANT_REQUESTS_MAX`]
+    /// requests without virtual time passing.
     pub fn after_slice(
         &mut self,
         engine: &mut Engine,
         now_ns: u64,
         requests: u64,
-    ) -> Result<(), DriveError> {
+    ) -> Result<(), String> {
+        if now_ns == self.instant_ns {
+            self.requests_at_instant += requests;
+        } else {
+            self.instant_ns = now_ns;
+            self.requests_at_instant = requests;
+        }
+        if self.spin_guard && self.array_failed && self.requests_at_instant >= INSTANT_REQUESTS_MAX
+        {
+            return Err(format!(
+                "the raid5 array has failed (two or more members lost) and fails every request at \
+                 once: {} requests failed at {:.3} s without virtual time passing, so the \
+                 workload would never reach its end; the run stops here (bound it with \
+                 --requests to measure a failed array)",
+                self.requests_at_instant,
+                now_ns as f64 / 1e9
+            ));
+        }
         self.requests += requests;
         let requests = self.requests;
         let (due, pending): (Vec<ArrayEvent>, Vec<ArrayEvent>) =
@@ -234,13 +283,19 @@ impl FailSchedule {
                         message,
                     }),
                 )
-                .map_err(|error| DriveError::Input { now_ns, error })?;
+                .map_err(|error| {
+                    format!("the engine failed: {}", DriveError::Input { now_ns, error })
+                })?;
             self.happened.push(Happened {
                 member,
                 when: fail.text,
                 at_ns: now_ns,
                 after_requests: requests,
             });
+            self.array_failed = engine
+                .stacked_status()
+                .iter()
+                .any(|(device, status)| *device == self.array && status.state == "failed");
         }
         Ok(())
     }
@@ -254,7 +309,7 @@ impl FailSchedule {
         source: &mut S,
         observer: &mut O,
         time_limit_ns: Option<u64>,
-    ) -> Result<DriveReport, DriveError> {
+    ) -> Result<DriveReport, String> {
         if !self.started {
             self.started = true;
             self.after_slice(engine, platform.now_ns(), 0)?;
@@ -262,7 +317,8 @@ impl FailSchedule {
         let mut total: Option<DriveReport> = None;
         loop {
             let options = self.slice_options(time_limit_ns);
-            let report = drive(engine, platform, source, observer, &options)?;
+            let report = drive(engine, platform, source, observer, &options)
+                .map_err(|e| format!("the engine failed: {e}"))?;
             self.after_slice(engine, platform.now_ns(), report.bios_submitted)?;
             let cut_short = match report.outcome {
                 DriveOutcome::InputLimit => true,

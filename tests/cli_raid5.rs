@@ -486,3 +486,94 @@ fn a_spare_is_rebuilt_within_speed_limit_max_and_then_serves_a_second_failure() 
     // rebuilt spare).
     assert!(stat(&s, "raid5.reconstructions") > 100, "{}", s["stats"]);
 }
+
+/// Regression (found 2026-12-05 in review of issue 10.2): writeback flashcache over an array
+/// with two failed members, bounded by --duration, spun forever: the failed array fails
+/// every request at once, so the closed loop reissued at one virtual instant and never
+/// reached its duration. The run now stops with an error that says so.
+#[test]
+fn a_failed_array_under_a_time_bounded_workload_stops_with_a_clear_error() {
+    for target in [&["--target", "linear"][..], &["--mode", "writeback"][..]] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("run");
+        let mut args = vec!["run"];
+        if target[0] == "--mode" {
+            args.extend(["--target", "flashcache", "--cache-size", "8m"]);
+        }
+        args.extend(target);
+        args.extend([
+            "--hdd-raid5",
+            "4xram",
+            "--chunk",
+            "64k",
+            "--workload",
+            "randrw",
+            "--duration",
+            "2s",
+            "--raid5-fail",
+            "1@100ms",
+            "--raid5-fail",
+            "2@200ms",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let o = dmsim(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{target:?}: {err}");
+        assert!(
+            err.contains("fails every request at once")
+                && err.contains("bound it with --requests")
+                && !err.contains("panicked"),
+            "{target:?}: {err}"
+        );
+    }
+}
+
+/// Writearound over a failed array, bounded by --requests: the run ends, every failed
+/// request is an IO error (never wrong data), and the run says how many failed (stderr,
+/// text summary, summary.json's stats.failed_requests) while exiting 0: the errors are the
+/// outcome of the faults injected, not a verification failure.
+#[test]
+fn writearound_over_a_failed_array_reports_its_failed_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = dmsim(&[
+        "run",
+        "--target",
+        "flashcache",
+        "--mode",
+        "writearound",
+        "--cache-size",
+        "8m",
+        "--hdd-raid5",
+        "4xram",
+        "--chunk",
+        "64k",
+        "--workload",
+        "randrw",
+        "--requests",
+        "20000",
+        "--raid5-fail",
+        "1@2000io",
+        "--raid5-fail",
+        "2@4000io",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{err}");
+    let s = summary(&out);
+    assert_eq!(s["data_errors"], 0);
+    let failed = stat(&s, "failed_requests");
+    // Writes and cache misses after the second failure fail; reads of cached blocks do not.
+    assert!((1..20_000).contains(&failed), "{failed}");
+    let note = format!("{failed} of 20000 requests failed with IO errors");
+    assert!(
+        err.contains(&note) && stdout.contains(&note),
+        "{err}\n{stdout}"
+    );
+    assert_eq!(s["config"]["raid5"]["state"], "failed");
+    let reads = s["latency"]["read"]["count"].as_u64().unwrap();
+    assert!(s["verified_reads"].as_u64().unwrap() < reads);
+}

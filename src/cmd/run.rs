@@ -303,7 +303,8 @@ pub fn run(args: RunArgs) -> CliResult {
         let mut source = workload_source(&args, span_bytes)?;
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let mut verifier = Verifier::new(&names, true);
-        let mut fails = crate::raid5_fail::FailSchedule::new(array, &fails);
+        let mut fails = crate::raid5_fail::FailSchedule::new(array, &fails)
+            .with_spin_guard(args.requests.is_none());
         let start_ns = platform.now_ns();
         let report = drive_in_slices(start_ns, &mut progress, |options| {
             let report = fails.drive(
@@ -313,7 +314,7 @@ pub fn run(args: RunArgs) -> CliResult {
                 &mut verifier,
                 options.time_limit_ns,
             )?;
-            Ok((report, verifier.bios_done()))
+            Ok::<_, String>((report, verifier.bios_done()))
         })?;
         check_sim_violations(&platform)?;
         for note in fails.missed_notes(report.end_ns) {
@@ -369,7 +370,7 @@ pub fn run(args: RunArgs) -> CliResult {
         let start_ns = rig.platform_mut().now_ns();
         let report = drive_in_slices(start_ns, &mut progress, |options| {
             let report = rig.drive(&mut source, &mut verifier, options)?;
-            Ok((report, verifier.bios_done()))
+            Ok::<_, DriveError>((report, verifier.bios_done()))
         })?;
         check_real_refusals(rig.platform_mut())?;
         (name, "real", report, verifier)
@@ -404,7 +405,7 @@ pub fn run(args: RunArgs) -> CliResult {
                 &mut verifier,
                 options,
             )?;
-            Ok((report, verifier.bios_done()))
+            Ok::<_, DriveError>((report, verifier.bios_done()))
         })?;
         check_sim_violations(&platform)?;
         (preset, "sim", report, verifier)
@@ -539,11 +540,11 @@ const PROGRESS_SLICE_NS: u64 = 10_000_000;
 /// until the time it is given and returns its report with the bios done so far. Stopping at a
 /// time limit and going on is exact (the engine's state is all in its inputs), so the slices
 /// change no result.
-fn drive_in_slices(
+fn drive_in_slices<E>(
     start_ns: u64,
     progress: &mut Progress,
-    mut slice: impl FnMut(&DriveOptions) -> Result<(DriveReport, u64), DriveError>,
-) -> Result<DriveReport, DriveError> {
+    mut slice: impl FnMut(&DriveOptions) -> Result<(DriveReport, u64), E>,
+) -> Result<DriveReport, E> {
     let mut limit_ns = start_ns + PROGRESS_SLICE_NS;
     loop {
         let options = DriveOptions {
@@ -568,6 +569,10 @@ fn run_flashcache(args: &RunArgs) -> CliResult {
     let mode = args.mode.unwrap_or(ModeArg::Writeback);
     let policy = args.policy.unwrap_or(PolicyArg::Fifo);
     let mut setup = args.cache.resolve(mode, policy, &sets)?;
+    if let Some(raid) = setup.raid5.as_mut() {
+        // An endless workload over a failed array would spin at one instant.
+        raid.spin_guard = args.requests.is_none();
+    }
     warn_all(&setup.warnings);
     let real = RealCacheArgs {
         real: args.real,

@@ -333,6 +333,14 @@ impl Engine {
         Ok(())
     }
 
+    /// Turns BUGGIFY off for the rest of the run: no site fires any more (an IO already
+    /// started with a shrunk timeout keeps it). For a liveness phase, where nothing that
+    /// acts like a fault may remain: a shrunk SSD timeout fails cleanings as a device
+    /// error would, and a failed cleaning legitimately leaves its block dirty.
+    pub fn stop_buggify(&mut self) {
+        self.services.stop_buggify();
+    }
+
     /// What a broken calling obligation does in this engine (its configuration's choice).
     pub fn anomaly_policy(&self) -> AnomalyPolicy {
         self.anomaly_policy

@@ -255,6 +255,8 @@ fn one_pass(spec: &SeedSpec) -> Result<Pass, Failure> {
             .engine()
             .map_err(|e| fail(FailureKind::Setup, phase, e))?,
     };
+    // BUGGIFY's shrunk SSD timeouts fail IO like a device fault: off too (regression 005).
+    current.stop_buggify();
     if rig.is_writeback() {
         let now = dmsim_engine::platform::Platform::now_ns(&rig.platform);
         let sync = Input::Control(Control::TargetMessage("do_sync".to_string()));

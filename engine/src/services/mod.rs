@@ -185,6 +185,11 @@ impl Services {
         self.buggify.fires(site)
     }
 
+    /// BUGGIFY off from now on (see [`crate::Engine::stop_buggify`]).
+    pub(crate) fn stop_buggify(&mut self) {
+        self.buggify = crate::buggify::Buggify::new(None);
+    }
+
     /// The time of the input being handled.
     pub fn now_ns(&self) -> u64 {
         self.bl.now_ns
@@ -581,5 +586,34 @@ fn external_event(caller: Caller, body: NoticeBody) -> ServiceEvent {
             extent: Extent::new(sector, sectors),
             status,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Services;
+    use crate::{BuggifyConfig, BuggifySite, DeviceInfo, EngineConfig};
+
+    fn fired(services: &mut Services, reaches: usize) -> usize {
+        (0..reaches)
+            .filter(|_| {
+                services.buggify(BuggifySite::ShrinkSsdTimeout)
+                    | services.buggify(BuggifySite::ForceCleanNow)
+                    | services.buggify(BuggifySite::ExhaustJobPool)
+            })
+            .count()
+    }
+
+    #[test]
+    fn stop_buggify_silences_every_site_for_the_rest_of_the_run() {
+        let config = EngineConfig {
+            arena_pages: 16,
+            buggify: Some(BuggifyConfig { seed: 3 }),
+            ..EngineConfig::default()
+        };
+        let mut services = Services::new(&config, vec![DeviceInfo::new(1 << 16, 512)]).unwrap();
+        assert!(fired(&mut services, 3000) > 0, "seed 3 enables some site");
+        services.stop_buggify();
+        assert_eq!(fired(&mut services, 3000), 0);
     }
 }

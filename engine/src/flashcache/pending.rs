@@ -175,13 +175,17 @@ impl Flashcache {
     /// writearound re-issue the job's bio and the queued ones to the disk, writeback fails
     /// the queued bios. If the job's IO left a zombie (option `ssd_timeout`), the slot stays
     /// busy and off the free list until it ends (see [`super::zombie`]); a writethrough data
-    /// write's zombie may also be writing the disk, so its whole error path waits.
+    /// write's zombie may also be writing the disk, and a writethrough fill's zombie still
+    /// reads the pages of the bio re-issued here, so their whole error path waits.
     fn do_pending_error(&mut self, id: JobId) {
         let job = self.jobs.job(id);
         let index = job.index;
         let bio = job.bio;
+        // A writethrough data write's zombie may also be writing the disk; a fill's zombie
+        // still reads the pages of the bio this path re-issues (regression 006).
         let wrote_disk = self.mode != CacheMode::WriteBack && job.action == Action::WriteCache;
-        if wrote_disk && self.hold_slot_for_zombie(id, ZombieHold::SlotAndBio) {
+        let fills_from_bio = bio.is_some() && job.action == Action::ReadFill;
+        if (wrote_disk || fills_from_bio) && self.hold_slot_for_zombie(id, ZombieHold::SlotAndBio) {
             mark!(ZombieHoldsSlot);
             return;
         }

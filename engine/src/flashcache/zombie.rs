@@ -22,9 +22,10 @@ pub(crate) enum ZombieHold {
     /// The job's cache slot is busy and off every list; its error path ends when the
     /// zombie does.
     Slot,
-    /// Writethrough/writearound data write (disk and SSD): the whole error path waits, so
-    /// the bio and those queued behind it go to the disk only after the zombie, which may
-    /// be writing the same disk sectors, has ended.
+    /// Writethrough/writearound data write (disk and SSD), or a writethrough fill whose bio
+    /// is re-issued to the disk: the whole error path waits, so the bio and those queued
+    /// behind it go to the disk only after the zombie, which may be writing the same disk
+    /// sectors or still reading the bio's pages, has ended.
     SlotAndBio,
     /// This metadata block's next write waits (its head stays in progress).
     MdBlock(u32),

@@ -295,3 +295,31 @@ fn zombie_news_the_target_cannot_hold_is_refused() {
         "a request that left no zombie"
     );
 }
+
+#[test]
+fn writethrough_fill_zombie_holds_the_bio_it_reads_from() {
+    let mut h = timed(CacheMode::WriteThrough);
+    let read = h.submit(Op::Read, 200, 8);
+    // The disk read of the miss succeeds; the fill writes the SSD from the bio's pages.
+    h.settle_except(is_ssd_data_write);
+    let position = only(&h, is_ssd_data_write);
+    let zombie = h.complete_as_zombie(position);
+    h.settle();
+    // Re-reading the disk into those pages, or ending the bio, would hand them over while
+    // the zombie still reads them (regression 006): both wait.
+    assert_eq!(h.status_of(read), None, "the bio waits for the zombie");
+    assert!(h.outstanding().is_empty(), "no re-read yet");
+    let index = h.fc.find_block(200).expect("still claimed");
+    assert!(h.fc.block(index).0.is_busy());
+    h.end_zombie(zombie, true);
+    h.settle();
+    assert_eq!(
+        h.status_of(read),
+        Some(IoStatus::Ok),
+        "served from the disk"
+    );
+    assert_eq!(h.read_pages(read), vec![0; 8]);
+    assert_eq!(h.fc.find_block(200), None, "the failed fill is dropped");
+    assert_eq!(h.fc.zombies_outstanding(), 0);
+    assert!(h.fc.is_idle());
+}

@@ -13,7 +13,7 @@ use dmsim_engine::{
     TargetView,
 };
 use dmsim_real::{PlatformOptions, RealDevice, RealRig};
-use dmsim_reports::RunReport;
+use dmsim_reports::{CacheLookups, RunReport};
 use dmsim_scenarios::source::{Pacing, RecordSource};
 use dmsim_scenarios::traces::TraceRecord;
 use dmsim_sim::device::SimDevice;
@@ -380,6 +380,8 @@ fn drive_cache<P: Platform, I: Iterator<Item = TraceRecord>>(
 ) -> Result<CacheRunOutput, String> {
     let mut limit_ns = platform.now_ns() + SAMPLE_INTERVAL_NS;
     let mut cleanings_seen = 0u64;
+    // The cache's cumulative lookup counters at the previous sampling point.
+    let mut lookups_seen = CacheLookups::default();
     fails.after_slice(engine, platform.now_ns(), 0)?;
     let end_ns = loop {
         let options = fails.slice_options(Some(limit_ns));
@@ -404,6 +406,15 @@ fn drive_cache<P: Platform, I: Iterator<Item = TraceRecord>>(
                 recorder.record_cleanings(report.end_ns, cleanings - cleanings_seen);
                 cleanings_seen = cleanings;
             }
+            let stats = fc.stats();
+            let lookups = CacheLookups {
+                reads: stats.reads,
+                read_hits: stats.read_hits,
+                writes: stats.writes,
+                write_hits: stats.write_hits,
+            };
+            recorder.record_cache_lookups(report.end_ns, lookups.since(&lookups_seen));
+            lookups_seen = lookups;
         }
         progress(verifier.bios_done());
         if let TargetView::Flashcache {

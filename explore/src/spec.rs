@@ -435,8 +435,9 @@ fn draw_kcopyd(rng: &mut ChaCha8Rng) -> KcopydGeneration {
 
 /// A rate between 0.1% and 5%, log-uniform, in ppm.
 fn rate(rng: &mut ChaCha8Rng) -> u32 {
-    let exponent: f64 = rng.random_range(0.0..(50f64).ln());
-    (1_000.0 * exponent.exp()) as u32
+    // libm, not the platform's ln/exp: the draw must be bit-identical on every machine.
+    let exponent: f64 = rng.random_range(0.0..libm::log(50.0));
+    (1_000.0 * libm::exp(exponent)) as u32
 }
 
 /// What the swarm may put on one device.
@@ -573,4 +574,17 @@ mod tests {
             "{error}"
         );
     }
+
+    /// Fault rates go through `libm`: these bits hold on every machine (the platform's
+    /// `exp` may differ by an ulp on another libc, and a truncated rate with it).
+    #[test]
+    fn fault_rates_are_pinned() {
+        use rand::SeedableRng;
+        let mut rng = ChaCha8Rng::seed_from_u64(13);
+        let rates: Vec<u32> = (0..8).map(|_| rate(&mut rng)).collect();
+        assert_eq!(rates, PINNED_RATES);
+        assert!(rates.iter().all(|r| (1_000..=50_000).contains(r)));
+    }
+
+    const PINNED_RATES: [u32; 8] = [3751, 1361, 3157, 2803, 20136, 17100, 2313, 20980];
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::latency::{LatencyRecorder, Op};
 use crate::run_report::{DeviceReport, RunReport, Throughput};
-use crate::time_series::TimeSeries;
+use crate::time_series::{CacheLookups, TimeSeries};
 
 /// Collects one run's metrics (see the module doc).
 #[derive(Clone, Debug)]
@@ -88,6 +88,12 @@ impl RunRecorder {
     /// Records `count` cleanings (dirty blocks written back) completed at `time_ns`.
     pub fn record_cleanings(&mut self, time_ns: u64, count: u64) {
         self.time_series.record_cleanings(time_ns, count);
+        self.last_event_ns = self.last_event_ns.max(time_ns);
+    }
+
+    /// Counts the cache's lookups and hits made since the previous call, at `time_ns`.
+    pub fn record_cache_lookups(&mut self, time_ns: u64, lookups: CacheLookups) {
+        self.time_series.record_cache_lookups(time_ns, lookups);
         self.last_event_ns = self.last_event_ns.max(time_ns);
     }
 

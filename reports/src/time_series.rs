@@ -2,7 +2,7 @@
 //!
 //! Owns [`TimeSeries`] (the recorder) and [`TimeSeriesData`] (its columnar, serialisable form).
 //! Bucket `i` covers virtual time `[i * bucket_ns, (i + 1) * bucket_ns)`. Counters (requests,
-//! bytes, cleanings) are summed per bucket; gauges (dirty and cached blocks) keep the latest
+//! bytes, cleanings, cache lookups and hits) are summed per bucket; gauges (dirty and cached blocks) keep the latest
 //! sample taken at or before the bucket's end, carried forward over buckets without samples.
 //!
 //! Memory is bounded: when an event falls beyond `bucket_count_max` buckets, adjacent pairs of
@@ -25,6 +25,8 @@ pub struct TimeSeries {
     bucket_ns: u64,
     bucket_count_max: usize,
     buckets: Vec<Bucket>,
+    /// Whether a cache counted lookups: without one the hit columns are left out.
+    has_cache_lookups: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -34,7 +36,38 @@ struct Bucket {
     read_bytes: u64,
     write_bytes: u64,
     cleanings: u64,
+    lookups: CacheLookups,
     gauges: Option<GaugeSample>,
+}
+
+/// Requests a cache looked up and how many hit, counted by the cache itself (flashcache's
+/// `reads`, `read_hits`, `writes`, `write_hits`), so a bucket's hit ratio is the cache's own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheLookups {
+    pub reads: u64,
+    pub read_hits: u64,
+    pub writes: u64,
+    pub write_hits: u64,
+}
+
+impl CacheLookups {
+    /// The lookups counted between `earlier` and these cumulative counters (0 where a
+    /// counter went back, as after a cache reload resets them).
+    pub fn since(&self, earlier: &CacheLookups) -> CacheLookups {
+        CacheLookups {
+            reads: self.reads.saturating_sub(earlier.reads),
+            read_hits: self.read_hits.saturating_sub(earlier.read_hits),
+            writes: self.writes.saturating_sub(earlier.writes),
+            write_hits: self.write_hits.saturating_sub(earlier.write_hits),
+        }
+    }
+
+    fn add(&mut self, more: &CacheLookups) {
+        self.reads = self.reads.saturating_add(more.reads);
+        self.read_hits = self.read_hits.saturating_add(more.read_hits);
+        self.writes = self.writes.saturating_add(more.writes);
+        self.write_hits = self.write_hits.saturating_add(more.write_hits);
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,6 +84,7 @@ impl Bucket {
         self.read_bytes = self.read_bytes.saturating_add(later.read_bytes);
         self.write_bytes = self.write_bytes.saturating_add(later.write_bytes);
         self.cleanings = self.cleanings.saturating_add(later.cleanings);
+        self.lookups.add(&later.lookups);
         if later.gauges.is_some() {
             self.gauges = later.gauges;
         }
@@ -74,6 +108,7 @@ impl TimeSeries {
             bucket_ns,
             bucket_count_max,
             buckets: Vec::new(),
+            has_cache_lookups: false,
         }
     }
 
@@ -111,6 +146,13 @@ impl TimeSeries {
     pub fn record_cleanings(&mut self, time_ns: u64, count: u64) {
         let bucket = self.bucket_at(time_ns);
         bucket.cleanings = bucket.cleanings.saturating_add(count);
+    }
+
+    /// Counts the cache's lookups (and hits) made since the previous call at virtual time
+    /// `time_ns`. Once called, the series carries the hit columns.
+    pub fn record_cache_lookups(&mut self, time_ns: u64, lookups: CacheLookups) {
+        self.has_cache_lookups = true;
+        self.bucket_at(time_ns).lookups.add(&lookups);
     }
 
     /// Samples the gauges at virtual time `time_ns`. Within a bucket the sample with the
@@ -174,6 +216,12 @@ impl TimeSeries {
             data.cleanings.push(bucket.cleanings);
             data.dirty_blocks.push(gauges.dirty_blocks);
             data.cached_blocks.push(gauges.cached_blocks);
+            if series.has_cache_lookups {
+                data.cache_reads.push(bucket.lookups.reads);
+                data.cache_read_hits.push(bucket.lookups.read_hits);
+                data.cache_writes.push(bucket.lookups.writes);
+                data.cache_write_hits.push(bucket.lookups.write_hits);
+            }
         }
         debug_assert!(data.validate("time series").is_ok());
         data
@@ -234,6 +282,19 @@ pub struct TimeSeriesData {
     pub dirty_blocks: Vec<u64>,
     /// Valid (cached) cache blocks at the end of each bucket.
     pub cached_blocks: Vec<u64>,
+    /// Read requests the cache looked up per bucket (empty when the run had no cache).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cache_reads: Vec<u64>,
+    /// Reads that hit a cached block. Counted when the hit is served, which for a read queued
+    /// behind a busy block can fall in a later bucket than its lookup.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cache_read_hits: Vec<u64>,
+    /// Write requests the cache looked up per bucket (empty when the run had no cache).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cache_writes: Vec<u64>,
+    /// Of those, writes that hit a cached block.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cache_write_hits: Vec<u64>,
 }
 
 impl TimeSeriesData {
@@ -277,7 +338,17 @@ impl TimeSeriesData {
             ("dirty_blocks", self.dirty_blocks.len()),
             ("cached_blocks", self.cached_blocks.len()),
         ];
-        for (name, length) in columns {
+        let optional_columns: [(&str, usize); 4] = [
+            ("cache_reads", self.cache_reads.len()),
+            ("cache_read_hits", self.cache_read_hits.len()),
+            ("cache_writes", self.cache_writes.len()),
+            ("cache_write_hits", self.cache_write_hits.len()),
+        ];
+        let has_hits = optional_columns.iter().any(|&(_, length)| length > 0);
+        let required = columns
+            .into_iter()
+            .chain(optional_columns.into_iter().filter(|_| has_hits));
+        for (name, length) in required {
             if length != buckets {
                 return Err(ReportError::invalid(
                     context,
@@ -314,6 +385,12 @@ impl TimeSeriesData {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl TimeSeriesData {
+        fn to_json_for_test(&self) -> String {
+            serde_json::to_string(self).expect("serialisable")
+        }
+    }
 
     #[test]
     fn counters_land_in_their_buckets() {
@@ -389,6 +466,51 @@ mod tests {
         let message = data.validate("run-a").unwrap_err().to_string();
         assert!(message.contains("run-a"), "{message}");
         assert!(message.contains("time_series.cleanings"), "{message}");
+    }
+
+    #[test]
+    fn cache_lookups_are_columns_only_with_a_cache() {
+        let mut plain = TimeSeries::new(100, 8);
+        plain.record_request(10, Op::Read, 512);
+        let data = plain.data(200);
+        assert!(data.cache_reads.is_empty() && data.cache_write_hits.is_empty());
+        assert!(!data.to_json_for_test().contains("cache_reads"));
+
+        let mut cached = TimeSeries::new(100, 8);
+        let lookups = |reads, read_hits| CacheLookups {
+            reads,
+            read_hits,
+            writes: 1,
+            write_hits: 0,
+        };
+        cached.record_cache_lookups(50, lookups(4, 3));
+        cached.record_cache_lookups(60, lookups(2, 1));
+        cached.record_cache_lookups(350, lookups(5, 5));
+        let data = cached.data(400);
+        assert_eq!(data.cache_reads, vec![6, 0, 0, 5]);
+        assert_eq!(data.cache_read_hits, vec![4, 0, 0, 5]);
+        assert_eq!(data.cache_writes, vec![2, 0, 0, 1]);
+        assert!(data.validate("cached").is_ok());
+        // Coarsening sums lookups like any counter.
+        let mut small = TimeSeries::new(100, 2);
+        small.record_cache_lookups(50, lookups(4, 3));
+        small.record_cache_lookups(350, lookups(5, 5));
+        assert_eq!(small.data(400).cache_read_hits, vec![3, 5]);
+    }
+
+    #[test]
+    fn validate_names_a_short_hit_column() {
+        let mut series = TimeSeries::new(10, 4);
+        series.record_cache_lookups(5, CacheLookups::default());
+        let mut data = series.data(20);
+        assert!(data.validate("run-h").is_ok());
+        data.cache_read_hits.pop();
+        let message = data.validate("run-h").unwrap_err().to_string();
+        assert!(message.contains("time_series.cache_read_hits"), "{message}");
+        assert!(
+            message.contains("1 entries, but read_requests has 2"),
+            "{message}"
+        );
     }
 
     #[test]

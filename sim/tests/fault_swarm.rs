@@ -24,8 +24,9 @@ use support::{mixed, CrashTotals, Rig};
 
 /// A rate between 0.1% and 5%, log-uniform.
 fn rate(rng: &mut ChaCha8Rng) -> u32 {
-    let exponent: f64 = rng.random_range(0.0..(50f64).ln());
-    (1_000.0 * exponent.exp()) as u32
+    // libm, not the platform's ln/exp: the draw must be bit-identical on every machine.
+    let exponent: f64 = rng.random_range(0.0..libm::log(50.0));
+    (1_000.0 * libm::exp(exponent)) as u32
 }
 
 /// What the swarm may put on one device of `capacity_sectors`.

@@ -543,7 +543,7 @@ fn hash_file(hasher: &mut GridHasher, path: &std::path::Path) -> Result<(), Stri
 fn run_cell(
     cell: &Cell,
     setup: &crate::cache_args::CacheSetup,
-    config: serde_json::Value,
+    mut config: serde_json::Value,
     input: &PlanInput,
     pacing: Pacing,
     seed: u64,
@@ -593,6 +593,7 @@ fn run_cell(
             }
             let generator = WorkloadGenerator::new(&spec, stream(seed, "workload"))
                 .map_err(|e| e.to_string())?;
+            config["workload"] = spec.to_string().into();
             run_cache(
                 setup,
                 CacheDevices::Sim,

@@ -222,7 +222,7 @@ pub fn run(args: RunArgs) -> CliResult {
     if args.real && args.cache.hdd_raid5.is_some() {
         return Err("--hdd-raid5 runs on simulated members only (no --real yet)".into());
     }
-    let (device_name, platform_name, drive_report, verifier) = if let Some(raid_text) =
+    let (device_name, platform_name, drive_report, verifier, workload) = if let Some(raid_text) =
         &args.cache.hdd_raid5
     {
         let (members, preset) = crate::cache_args::parse_hdd_raid5(raid_text)?;
@@ -300,7 +300,7 @@ pub fn run(args: RunArgs) -> CliResult {
         let capacity_bytes = engine.volume_sectors() * 512;
         let span_bytes = args.span.unwrap_or(capacity_bytes);
         check_span(span_bytes, capacity_bytes, args.bs)?;
-        let mut source = workload_source(&args, span_bytes)?;
+        let (mut source, workload) = workload_source(&args, span_bytes)?;
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let mut verifier = Verifier::new(&names, true);
         let mut fails = crate::raid5_fail::FailSchedule::new(array, &fails)
@@ -331,7 +331,13 @@ pub fn run(args: RunArgs) -> CliResult {
             );
             notes.push(format!("{device}: {}", status.text));
         }
-        (format!("raid5 {raid_text}"), "sim", report, verifier)
+        (
+            format!("raid5 {raid_text}"),
+            "sim",
+            report,
+            verifier,
+            workload,
+        )
     } else if args.real {
         let path = args
             .dev
@@ -361,8 +367,8 @@ pub fn run(args: RunArgs) -> CliResult {
             vec![device],
             PlatformOptions::default(),
         )?;
-        let mut source =
-            workload_source(&args, span_bytes)?.with_write_id_base(real_run_write_id_base());
+        let (source, workload) = workload_source(&args, span_bytes)?;
+        let mut source = source.with_write_id_base(real_run_write_id_base());
         // A real device held data before the run: never-written sectors may hold anything.
         let name = path.display().to_string();
         let mut verifier =
@@ -373,7 +379,7 @@ pub fn run(args: RunArgs) -> CliResult {
             Ok::<_, DriveError>((report, verifier.bios_done()))
         })?;
         check_real_refusals(rig.platform_mut())?;
-        (name, "real", report, verifier)
+        (name, "real", report, verifier, workload)
     } else {
         let preset = args
             .dev
@@ -393,7 +399,7 @@ pub fn run(args: RunArgs) -> CliResult {
         };
         let mut platform = SimPlatform::with_options(vec![device], options);
         let mut engine = Engine::new(engine_config, platform.device_infos(), linear)?;
-        let mut source = workload_source(&args, span_bytes)?;
+        let (mut source, workload) = workload_source(&args, span_bytes)?;
         let mut verifier =
             Verifier::new(&[preset.as_str()], true).with_volume_device(DeviceId(0), 0);
         let start_ns = platform.now_ns();
@@ -408,7 +414,7 @@ pub fn run(args: RunArgs) -> CliResult {
             Ok::<_, DriveError>((report, verifier.bios_done()))
         })?;
         check_sim_violations(&platform)?;
-        (preset, "sim", report, verifier)
+        (preset, "sim", report, verifier, workload)
     };
     progress.finish();
     if let DriveOutcome::Stalled { waiting } = &drive_report.outcome {
@@ -417,7 +423,8 @@ pub fn run(args: RunArgs) -> CliResult {
     let first_error = verifier.first_data_error();
     let failed_bios = verifier.failed_bios();
     let mut config = serde_json::json!({
-        "target": "linear", "device": device_name, "workload": args.workload.name(),
+        "target": "linear", "device": device_name, "trace": format!("workload:{}", args.workload.name()),
+        "workload": workload.to_string(),
         "bs": args.bs, "qd": args.qd, "seed": args.seed, "platform": platform_name,
         "dmsim_version": env!("CARGO_PKG_VERSION"),
     });
@@ -598,6 +605,7 @@ fn run_flashcache(args: &RunArgs) -> CliResult {
         args.seed,
     );
     config["target"] = "flashcache".into();
+    config["workload"] = spec.to_string().into();
     config["platform"] = if args.real { "real" } else { "sim" }.into();
     config["bs"] = args.bs.into();
     let mut progress = Progress::new(
@@ -640,10 +648,14 @@ fn check_span(span_bytes: u64, capacity_bytes: u64, bs: u32) -> CliResult {
     Ok(())
 }
 
+/// A generated workload's records, as the drive loop takes them.
+type WorkloadRecords = RecordSource<WorkloadGenerator<rand_chacha::ChaCha8Rng>>;
+
+/// The generated records of `args`'s workload over `span_bytes`, and the spec they follow.
 fn workload_source(
     args: &RunArgs,
     span_bytes: u64,
-) -> Result<RecordSource<WorkloadGenerator<rand_chacha::ChaCha8Rng>>, Box<dyn std::error::Error>> {
+) -> Result<(WorkloadRecords, WorkloadSpec), Box<dyn std::error::Error>> {
     let spec = args.workload.spec(span_bytes, args.bs, args.requests);
     let generator = WorkloadGenerator::new(&spec, stream(args.seed, "workload"))?;
     let mut source = RecordSource::new(
@@ -655,5 +667,5 @@ fn workload_source(
     if let Some(duration) = args.duration {
         source = source.stop_at(duration);
     }
-    Ok(source)
+    Ok((source, spec))
 }

@@ -63,6 +63,9 @@ pub(crate) struct LineChart<'a> {
     pub(crate) layout: Layout,
     /// Shown instead of lines when no run has any point.
     pub(crate) no_data_message: &'a str,
+    /// `empty_labels[run]`: what an empty panel of that run says instead of "no data" (e.g.
+    /// "no cache" for a cache metric of the no-cache baseline). Empty: "no data" for all.
+    pub(crate) empty_labels: Vec<Option<&'a str>>,
 }
 
 impl LineChart<'_> {
@@ -76,6 +79,14 @@ impl LineChart<'_> {
 
     fn threshold(&self, run: usize) -> Option<f64> {
         self.thresholds.get(run).copied().flatten()
+    }
+
+    fn empty_label(&self, run: usize) -> &str {
+        self.empty_labels
+            .get(run)
+            .copied()
+            .flatten()
+            .unwrap_or("no data")
     }
 }
 
@@ -293,7 +304,7 @@ fn draw_small_multiples<DB: DrawingBackend>(
             draw_threshold(&mut context, chart, value)?;
         }
         if chart.series[run].is_empty() {
-            draw_no_data(panel, "no data")?;
+            draw_no_data(panel, chart.empty_label(run))?;
         }
         draw_run(
             &mut context,

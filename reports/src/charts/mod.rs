@@ -44,6 +44,8 @@ pub enum ChartKind {
     LatencyPercentilesWrite,
     /// Completed requests per second over virtual time (a line per run).
     Throughput,
+    /// The cache's read hit ratio per time bucket (a line per run).
+    HitRatioOverTime,
     /// Dirty share of the cache over virtual time, with each run's dirty threshold.
     DirtyBlocks,
     /// Read and write IO counts per device (grouped bars).
@@ -56,13 +58,14 @@ pub enum ChartKind {
 
 impl ChartKind {
     /// Every chart, in the order the HTML index shows them.
-    pub const ALL: [ChartKind; 10] = [
+    pub const ALL: [ChartKind; 11] = [
         ChartKind::HitRatio,
         ChartKind::LatencyCdfRead,
         ChartKind::LatencyCdfWrite,
         ChartKind::LatencyPercentilesRead,
         ChartKind::LatencyPercentilesWrite,
         ChartKind::Throughput,
+        ChartKind::HitRatioOverTime,
         ChartKind::DirtyBlocks,
         ChartKind::Cleaning,
         ChartKind::DeviceIoCounts,
@@ -78,6 +81,7 @@ impl ChartKind {
             ChartKind::LatencyPercentilesRead => "latency_percentiles_read",
             ChartKind::LatencyPercentilesWrite => "latency_percentiles_write",
             ChartKind::Throughput => "throughput",
+            ChartKind::HitRatioOverTime => "hit_ratio_over_time",
             ChartKind::DirtyBlocks => "dirty_blocks",
             ChartKind::DeviceIoCounts => "device_io_counts",
             ChartKind::DeviceIoBytes => "device_io_bytes",
@@ -94,6 +98,7 @@ impl ChartKind {
             ChartKind::LatencyPercentilesRead => "Read latency percentiles",
             ChartKind::LatencyPercentilesWrite => "Write latency percentiles",
             ChartKind::Throughput => "Throughput over virtual time",
+            ChartKind::HitRatioOverTime => "Read hit ratio over virtual time",
             ChartKind::DirtyBlocks => "Dirty share of the cache over virtual time",
             ChartKind::DeviceIoCounts => "Device IO count",
             ChartKind::DeviceIoBytes => "Device IO volume",
@@ -120,6 +125,11 @@ impl ChartKind {
                  bucket may be shorter than the others, its rate is over its real width and a \
                  hollow circle marks it."
             }
+            ChartKind::HitRatioOverTime => {
+                "Share of the reads the cache looked up in each time bucket that hit a cached \
+                 block (flashcache's reads and read_hits); a bucket without reads has no point. \
+                 Warm-up shows as the climb at the start."
+            }
             ChartKind::DirtyBlocks => {
                 "Dirty blocks as a share of the cache's blocks at the end of each time bucket; \
                  the dashed line is the run's dirty_thresh_pct, which flashcache applies to \
@@ -140,9 +150,10 @@ impl ChartKind {
 /// multiples and grow downwards.
 pub(crate) fn chart_size(kind: ChartKind, runs: usize) -> (u32, u32) {
     match kind {
-        ChartKind::Throughput | ChartKind::DirtyBlocks | ChartKind::Cleaning => {
-            line_chart_size(Layout::SmallMultiplesForMany, runs, CHART_SIZE)
-        }
+        ChartKind::Throughput
+        | ChartKind::HitRatioOverTime
+        | ChartKind::DirtyBlocks
+        | ChartKind::Cleaning => line_chart_size(Layout::SmallMultiplesForMany, runs, CHART_SIZE),
         _ => CHART_SIZE,
     }
 }
@@ -191,6 +202,7 @@ fn draw<DB: DrawingBackend>(
         ChartKind::LatencyPercentilesRead => draw_percentiles(root, runs, labels, Op::Read),
         ChartKind::LatencyPercentilesWrite => draw_percentiles(root, runs, labels, Op::Write),
         ChartKind::Throughput => draw_over_time(root, runs, labels, TimeMetric::Throughput),
+        ChartKind::HitRatioOverTime => draw_over_time(root, runs, labels, TimeMetric::ReadHitRatio),
         ChartKind::DirtyBlocks => draw_over_time(root, runs, labels, TimeMetric::DirtyBlocks),
         ChartKind::Cleaning => draw_over_time(root, runs, labels, TimeMetric::Cleanings),
         ChartKind::DeviceIoCounts => draw_device_io(root, runs, labels, DeviceMetric::Count),
@@ -291,6 +303,7 @@ fn draw_latency_cdf<DB: DrawingBackend>(
         threshold_name: "",
         layout: Layout::Overlay,
         no_data_message: &no_data,
+        empty_labels: Vec::new(),
     };
     draw_line_chart(root, &chart)
 }
@@ -346,8 +359,17 @@ fn draw_percentiles<DB: DrawingBackend>(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum TimeMetric {
     Throughput,
+    ReadHitRatio,
     DirtyBlocks,
     Cleanings,
+}
+
+impl TimeMetric {
+    /// A count per second over each bucket (its last, shorter bucket is marked), not a sample
+    /// or a ratio.
+    fn is_rate(self) -> bool {
+        matches!(self, TimeMetric::Throughput | TimeMetric::Cleanings)
+    }
 }
 
 /// The unit in which virtual time is shown: (ns per unit, unit name).
@@ -375,6 +397,9 @@ fn time_points(
         return Vec::new();
     }
     let cache_blocks = cache_blocks.unwrap_or(1) as f64;
+    if metric == TimeMetric::ReadHitRatio {
+        return read_hit_points(data, ns_per_unit);
+    }
     (0..data.len())
         .map(|index| {
             let start = data.bucket_start_ns(index) as f64;
@@ -393,7 +418,26 @@ fn time_points(
                     (start + width) / ns_per_unit,
                     data.dirty_blocks[index] as f64 * 100.0 / cache_blocks,
                 ),
+                TimeMetric::ReadHitRatio => unreachable!("handled above"),
             }
+        })
+        .collect()
+}
+
+/// Read hit percentage per bucket with reads, at the bucket's middle. A hit is counted when
+/// served and a read when it arrives, so a read queued across a bucket edge can lift a bucket
+/// past 100 %: it is capped there.
+fn read_hit_points(data: &TimeSeriesData, ns_per_unit: f64) -> Vec<(f64, f64)> {
+    data.cache_reads
+        .iter()
+        .zip(&data.cache_read_hits)
+        .enumerate()
+        .filter(|&(_, (&reads, _))| reads > 0)
+        .map(|(index, (&reads, &hits))| {
+            let start = data.bucket_start_ns(index) as f64;
+            let width = data.bucket_width_ns(index) as f64;
+            let percent = (hits as f64 * 100.0 / reads as f64).min(100.0);
+            ((start + width / 2.0) / ns_per_unit, percent)
         })
         .collect()
 }
@@ -420,7 +464,7 @@ fn draw_over_time<DB: DrawingBackend>(
     // A rate over a bucket shorter than the others is marked; a gauge is a sample, not a rate.
     let partial_last = runs
         .iter()
-        .map(|run| metric != TimeMetric::DirtyBlocks && last_bucket_is_partial(&run.time_series))
+        .map(|run| metric.is_rate() && last_bucket_is_partial(&run.time_series))
         .collect();
     let thresholds: Vec<Option<f64>> = match metric {
         TimeMetric::DirtyBlocks => runs.iter().map(dirty_thresh_pct).collect(),
@@ -438,6 +482,11 @@ fn draw_over_time<DB: DrawingBackend>(
             "requests per second",
             "no run recorded a time series",
         ),
+        TimeMetric::ReadHitRatio => (
+            ChartKind::HitRatioOverTime.title(),
+            "read hits (% of reads)",
+            "no run recorded cache lookups over time",
+        ),
         TimeMetric::DirtyBlocks => (
             ChartKind::DirtyBlocks.title(),
             "dirty blocks (% of the cache)",
@@ -449,16 +498,27 @@ fn draw_over_time<DB: DrawingBackend>(
             "no run recorded a time series",
         ),
     };
+    // A cache metric of a run without a cache (the no-cache baseline) is absent, not missing.
+    let empty_labels = runs
+        .iter()
+        .map(|run| {
+            let cache_metric = metric != TimeMetric::Throughput;
+            (cache_metric && run.stat(stat::SIZE_BLOCKS).is_none()).then_some("no cache")
+        })
+        .collect();
     let x_desc = format!("virtual time ({unit})");
     let chart = LineChart {
         title,
         x_desc: &x_desc,
         y_desc,
         x_axis: TickAxis::linear_exact(end_ns as f64 / ns_per_unit),
-        y_axis: TickAxis::linear_from_zero(y_max * HEADROOM),
+        y_axis: match metric {
+            TimeMetric::ReadHitRatio => TickAxis::linear_from_zero(100.0),
+            _ => TickAxis::linear_from_zero(y_max * HEADROOM),
+        },
         x_format: &format::significant,
         y_format: match metric {
-            TimeMetric::DirtyBlocks => &percent_label,
+            TimeMetric::DirtyBlocks | TimeMetric::ReadHitRatio => &percent_label,
             _ => &format::si,
         },
         runs: labels,
@@ -468,6 +528,7 @@ fn draw_over_time<DB: DrawingBackend>(
         threshold_name: "dirty_thresh_pct",
         layout: Layout::SmallMultiplesForMany,
         no_data_message: no_data,
+        empty_labels,
     };
     draw_line_chart(root, &chart)
 }

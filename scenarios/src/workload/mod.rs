@@ -7,6 +7,7 @@
 //! into the same [`crate::traces::TraceRecord`]s trace readers yield. Same spec and same rng
 //! state ⇒ same sequence. Deriving independent streams per component is the caller's job.
 
+mod describe;
 mod generator;
 mod spec;
 mod zipf;

@@ -98,16 +98,7 @@ impl Raid5 {
             self.stats.recovery_stripes += 1;
             return self.end_stripe_sync(head);
         }
-        let mut reading = false;
-        for member in (0..self.geometry.members()).filter(|&m| m != target) {
-            let dev = &mut self.cache.heads[head].members[member];
-            if !dev.buffer.is_uptodate() {
-                dev.apply(BufferTransition::StartRead);
-                self.stats.sync_reads += 1;
-                reading = true;
-            }
-        }
-        if reading {
+        if self.start_sync_reads(head, Some(target)) {
             return;
         }
         if !self.cache.heads[head].members[target].buffer.is_uptodate() {

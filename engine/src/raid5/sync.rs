@@ -234,16 +234,7 @@ impl Raid5 {
             self.stats.sync_stripes_skipped += 1;
             return self.end_stripe_sync(head);
         }
-        let mut reading = false;
-        for member in 0..self.geometry.members() {
-            let dev = &mut self.cache.heads[head].members[member];
-            if !dev.buffer.is_uptodate() {
-                dev.apply(BufferTransition::StartRead);
-                self.stats.sync_reads += 1;
-                reading = true;
-            }
-        }
-        if reading {
+        if self.start_sync_reads(head, None) {
             return;
         }
         let stripe = &self.cache.heads[head];
@@ -266,6 +257,21 @@ impl Raid5 {
             }
         }
         self.end_stripe_sync(head);
+    }
+
+    /// A sync pass's reads: every member of stripe `head` but `except` (a role being rebuilt)
+    /// whose page is not up to date starts a read. True if any did (the stripe waits).
+    pub(crate) fn start_sync_reads(&mut self, head: usize, except: Option<usize>) -> bool {
+        let mut reading = false;
+        for member in (0..self.geometry.members()).filter(|&m| Some(m) != except) {
+            let dev = &mut self.cache.heads[head].members[member];
+            if !dev.buffer.is_uptodate() {
+                dev.apply(BufferTransition::StartRead);
+                self.stats.sync_reads += 1;
+                reading = true;
+            }
+        }
+        reading
     }
 
     pub(crate) fn end_stripe_sync(&mut self, head: usize) {

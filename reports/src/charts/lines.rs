@@ -182,8 +182,15 @@ fn draw_run<DB: DrawingBackend>(
     let stroke = style.color.stroke_width(LINE_WIDTH);
     let line = points.iter().copied();
     match style.variant {
+        // One path per segment: a thick polyline's miter join at a sharp spike (a burst of
+        // completions between idle buckets) is drawn by the bitmap backend without a miter
+        // limit and shoots far past the axis; separate segments have no joins.
         Variant::Solid => context
-            .draw_series(LineSeries::new(line, stroke))
+            .draw_series(
+                points
+                    .windows(2)
+                    .map(|pair| PathElement::new(vec![pair[0], pair[1]], stroke)),
+            )
             .map(|_| ()),
         Variant::Dashed => context
             .draw_series(DashedLineSeries::new(line, 10, 6, stroke))
@@ -319,6 +326,7 @@ fn draw_small_multiples<DB: DrawingBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::charts::style::PALETTE;
 
     #[test]
     fn many_runs_grow_the_chart_downwards() {
@@ -332,5 +340,67 @@ mod tests {
             line_chart_size(Layout::SmallMultiplesForMany, 9, base),
             (1000, 56 + 26 + 3 * 230)
         );
+    }
+
+    /// A burst between idle buckets (0, 80, 0, 40, 0) is a spike with sharp turns: drawn as
+    /// one thick polyline, the bitmap backend's unlimited miter joins shot far below the x
+    /// axis (seen in the MSR sample's throughput chart). No pixel of the run's colour may lie
+    /// below the plot, in any line variant.
+    #[test]
+    fn a_spiky_run_stays_inside_its_plot() {
+        for style in [
+            run_style(0),
+            run_style(PALETTE.len()),
+            run_style(2 * PALETTE.len()),
+        ] {
+            let (lowest_row, plot_bottom) = lowest_row_of_spiky_run(style);
+            assert!(
+                lowest_row <= plot_bottom + LINE_WIDTH,
+                "{:?}: the line reaches row {lowest_row}, the plot ends at {plot_bottom}",
+                style.variant
+            );
+        }
+    }
+
+    /// Draws 0..=300 buckets, idle but for 80 at bucket 150 and 40 at 152, about one pixel
+    /// per bucket so the turns at the peaks are very sharp; returns the lowest pixel row of
+    /// the run's colour and the plot's bottom row.
+    fn lowest_row_of_spiky_run(style: RunStyle) -> (u32, u32) {
+        const WIDTH: u32 = 300;
+        const HEIGHT: u32 = 300;
+        const BELOW_PLOT_PX: u32 = 100;
+        const BUCKETS: u32 = 300;
+        let mut pixels = vec![255u8; (WIDTH * HEIGHT * 3) as usize];
+        {
+            let root = BitMapBackend::with_buffer(&mut pixels, (WIDTH, HEIGHT)).into_drawing_area();
+            let mut context = ChartBuilder::on(&root)
+                .x_label_area_size(BELOW_PLOT_PX)
+                .build_cartesian_2d(
+                    TickAxis::linear_exact(BUCKETS as f64),
+                    TickAxis::linear_from_zero(100.0),
+                )
+                .unwrap();
+            let spiky: Vec<(f64, f64)> = (0..=BUCKETS)
+                .map(|bucket| {
+                    let value = match bucket {
+                        150 => 80.0,
+                        152 => 40.0,
+                        _ => 0.0,
+                    };
+                    (bucket as f64, value)
+                })
+                .collect();
+            draw_run(&mut context, &spiky, style, false).unwrap();
+            root.present().unwrap();
+        }
+        let colour = [style.color.0, style.color.1, style.color.2];
+        let lowest_row = pixels
+            .chunks(3)
+            .enumerate()
+            .filter(|(_, pixel)| *pixel == colour)
+            .map(|(index, _)| index as u32 / WIDTH)
+            .max()
+            .expect("the run is drawn");
+        (lowest_row, HEIGHT - BELOW_PLOT_PX)
     }
 }

@@ -50,7 +50,7 @@ pub(crate) fn ensure_font_registered() -> Result<(), ReportError> {
 }
 
 /// Okabe–Ito's colour-blind-safe palette, yellow last (weakest on white).
-const PALETTE: [RGBColor; 8] = [
+pub(crate) const PALETTE: [RGBColor; 8] = [
     RGBColor(0x00, 0x72, 0xB2), // blue
     RGBColor(0xE6, 0x9F, 0x00), // orange
     RGBColor(0x00, 0x9E, 0x73), // bluish green

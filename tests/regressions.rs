@@ -50,7 +50,11 @@ fn every_regression_scenario_passes() {
             match doc["status"].as_str() {
                 None | Some("fixed") => replay_seed_file(&file),
                 Some("open") => replay_open_seed_file(&file, &doc),
-                Some(other) => panic!("{}: status `{other}` (open or fixed)", file.display()),
+                Some("refused") => replay_refused_seed_file(&file, &doc),
+                Some(other) => panic!(
+                    "{}: status `{other}` (open, fixed or refused)",
+                    file.display()
+                ),
             }
             continue;
         }
@@ -132,5 +136,30 @@ fn replay_open_seed_file(file: &Path, doc: &serde_json::Value) {
         "{}: the open bug no longer fails with `{expected}`: if it is fixed, drop status and \
          open_failure from the file; output: {text}",
         file.display()
+    );
+}
+
+/// A seed file the explorer must refuse (a spec shape outside its model, found when the rig
+/// mishandled it): the replay fails as a Setup failure whose message contains `refusal`, and
+/// never reaches an engine, data or liveness verdict.
+fn replay_refused_seed_file(file: &Path, doc: &serde_json::Value) {
+    let expected = doc["refusal"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| panic!("{}: a refused spec needs refusal", file.display()));
+    let out = Command::new(env!("CARGO_BIN_EXE_dmsim"))
+        .args(["explore", "--json", "--replay"])
+        .arg(file)
+        .output()
+        .expect("dmsim runs");
+    let what = file.display();
+    assert!(!out.status.success(), "{what}: the spec was not refused");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{what}: report is not JSON: {e}"));
+    assert_eq!(report["failure"]["kind"], "setup", "{what}: {report}");
+    let message = report["failure"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(expected),
+        "{what}: refused otherwise than `{expected}`: {report}"
     );
 }

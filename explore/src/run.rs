@@ -244,6 +244,24 @@ fn one_pass(spec: &SeedSpec) -> Result<Pass, Failure> {
                 drop(current);
                 rig.power_loss(&mut checker, loss);
             }
+            // Without a power loss the next phase shares this engine. IO still in it (held
+            // by a hang fault: disk IO has no timeout) would never end, and its bio's id would
+            // be issued again by the next source (regression 007): outside the explorer's
+            // model, so the spec is refused, as the shrinker must not land on it either.
+            None if !current.is_idle() => {
+                return Err(fail(
+                    FailureKind::Setup,
+                    &phase,
+                    format!(
+                        "segments[{index}].power_loss: none, but the segment ended with IO \
+                         still in the engine ({} of its bios unfinished; a hang fault holds \
+                         device IO forever), and the next phase cannot share the engine with \
+                         IO that never ends: give this segment a power loss or drop the hang \
+                         faults",
+                        source.in_flight()
+                    ),
+                ))
+            }
             None => engine = Some(current),
         }
     }

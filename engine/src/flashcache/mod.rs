@@ -50,11 +50,12 @@
 //! [`layout`] (on-SSD bytes), [`state`] (block states and the checked transition
 //! function), `set` and `replacement` (per-set lists, FIFO/LRU), [`seq`] (sequential
 //! detector, pid lists), [`stats`], [`inject`] (error injection), [`io`] (the request
-//! vocabulary); the state machine: `job`, `instance` (the `Flashcache` struct and its entry points), `io_path`, `pending`, `md`, `clean`,
+//! vocabulary), [`hits`] (the instant, dataless executor that counts hits); the state machine: `job`, `instance` (the `Flashcache` struct and its entry points), `io_path`, `pending`, `md`, `clean`,
 //! `persist`, `control`, `zombie`, `invariants`.
 
 pub mod config;
 pub mod geometry;
+pub mod hits;
 pub mod inject;
 pub mod io;
 pub mod jhash;
@@ -86,6 +87,7 @@ pub use config::{
     MdWriteFailure, Options, Persistence, ReclaimPolicy, TableLine, Tunable, Tunables, MAX_ASSOC,
     MIN_ASSOC,
 };
+pub use hits::{BioCounts, HitCounter, HitsError};
 pub use inject::ErrorInjection;
 pub use instance::{CacheInputError, Flashcache, Phase, StoreOutcome};
 pub use io::{

@@ -5,11 +5,13 @@
 //! simulated devices have faults producing poison builds it
 //! [`accepting_poison`](OracleObserver::accepting_poison) (see the oracle's acceptance rule).
 
+use crate::oracle::write_hole::WriteHole;
 use crate::oracle::{DataError, Durability, Oracle};
 use dmsim_engine::block::{DeviceId, Extent, IoStatus, Op, SECTORS_PER_PAGE};
 use dmsim_engine::content::SectorContent;
 use dmsim_engine::io::{Bio, BioDone, Input, Output};
 use dmsim_engine::platform::DriveObserver;
+use dmsim_engine::raid5::Geometry;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Data errors kept in full; more are only counted.
@@ -42,6 +44,8 @@ pub struct OracleObserver {
     written_blocks: Option<BTreeSet<u64>>,
     /// Writes with a preflush in flight: bio id → the flush's oracle mark.
     preflush_marks: BTreeMap<u64, u64>,
+    /// The volume is a raid5 array: its write hole after a crash.
+    write_hole: Option<WriteHole>,
 }
 
 impl OracleObserver {
@@ -58,7 +62,43 @@ impl OracleObserver {
             bios_done: 0,
             written_blocks: None,
             preflush_marks: BTreeMap::new(),
+            write_hole: None,
         }
+    }
+
+    /// The volume is a raid5 array of `geometry`: a member failing after a crash makes the
+    /// sectors of the write hole unknown (see [`crate::oracle::write_hole`]).
+    pub fn with_raid5(mut self, geometry: Geometry) -> Self {
+        self.write_hole = Some(WriteHole::new(geometry));
+        self
+    }
+
+    /// A member of the raid5 volume failed; `needs_resync(member_sector)`: the array's word
+    /// on whether that stripe still needed its resync. Marks the write hole's sectors unknown
+    /// and returns how many.
+    pub fn raid5_member_failed(
+        &mut self,
+        member: usize,
+        needs_resync: &dyn Fn(u64) -> bool,
+    ) -> u64 {
+        let hole = self
+            .write_hole
+            .as_mut()
+            .expect("the volume was declared a raid5 array (with_raid5)");
+        let ranges = hole.member_failed(member, needs_resync);
+        let mut sectors_unknown = 0;
+        for (sector, sectors) in ranges {
+            self.oracle.contents_unknown(sector, sectors);
+            sectors_unknown += sectors;
+        }
+        sectors_unknown
+    }
+
+    /// Sectors the raid5 write hole made unknown (0 if the volume is no raid5 array).
+    pub fn write_hole_sectors(&self) -> u64 {
+        self.write_hole
+            .as_ref()
+            .map_or(0, WriteHole::unknown_sectors)
     }
 
     /// Declare that `device` sector s holds volume sector s - `offset_sectors`.
@@ -86,6 +126,9 @@ impl OracleObserver {
         self.in_flight.clear();
         self.preflush_marks.clear();
         self.oracle.crash();
+        if let Some(hole) = self.write_hole.as_mut() {
+            hole.crashed(self.oracle.crash_uncertain_blocks());
+        }
     }
 
     /// Bios entered and not yet done.

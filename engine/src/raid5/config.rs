@@ -27,6 +27,10 @@ pub const PREREAD_BYPASS_THRESHOLD_DEFAULT: u32 = 1;
 pub const SPEED_LIMIT_MIN_KIB_S_DEFAULT: u64 = 1_000;
 /// md's default `speed_limit_max` (KiB/s per device).
 pub const SPEED_LIMIT_MAX_KIB_S_DEFAULT: u64 = 200_000;
+/// md's default `safe_mode_delay` (200 ms).
+pub const SAFE_MODE_DELAY_NS_DEFAULT: u64 = 200_000_000;
+/// The most write-intent bitmap chunks one array may have (one 4 KiB bitmap page).
+pub const BITMAP_CHUNKS_MAX: u64 = 4096 * 8;
 
 /// Where parity sits in each row and in which order data chunks fill the others (md's
 /// `--layout`).
@@ -114,6 +118,33 @@ pub struct Raid5Config {
     /// ... and never faster than this, even when the array is idle (md's `speed_limit_max`).
     #[serde(default = "default_speed_limit_max_kib_s")]
     pub speed_limit_max_kib_s: u64,
+    /// A persistent superblock (and, with `bitmap_chunk_sectors`, a write-intent bitmap) at
+    /// the end of every member, see [`super::metadata`]: the array is marked dirty before its
+    /// first write and clean after `safe_mode_delay_ns` without writes, is assembled from the
+    /// members' superblocks when it starts, and resyncs if it was dirty. Off: no superblock
+    /// (md's `--build`), the members' whole size holds data and a restart assumes clean.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub superblock: bool,
+    /// The write-intent bitmap's chunk in member sectors (md's `--bitmap-chunk`): a power of
+    /// two of at least one stripe unit; its bit is on the members before any write in the
+    /// chunk, and a resync covers only chunks whose bit is set. Needs `superblock`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bitmap_chunk_sectors: Option<u64>,
+    /// Quiet time after the last write before the array is marked clean (md's
+    /// `safe_mode_delay`).
+    #[serde(
+        default = "default_safe_mode_delay_ns",
+        skip_serializing_if = "is_default_safe_mode_delay"
+    )]
+    pub safe_mode_delay_ns: u64,
+}
+
+fn default_safe_mode_delay_ns() -> u64 {
+    SAFE_MODE_DELAY_NS_DEFAULT
+}
+
+fn is_default_safe_mode_delay(delay_ns: &u64) -> bool {
+    *delay_ns == SAFE_MODE_DELAY_NS_DEFAULT
 }
 
 fn default_speed_limit_min_kib_s() -> u64 {
@@ -152,6 +183,9 @@ impl Raid5Config {
             max_corrected_read_errors: MAX_CORRECTED_READ_ERRORS_DEFAULT,
             speed_limit_min_kib_s: SPEED_LIMIT_MIN_KIB_S_DEFAULT,
             speed_limit_max_kib_s: SPEED_LIMIT_MAX_KIB_S_DEFAULT,
+            superblock: false,
+            bitmap_chunk_sectors: None,
+            safe_mode_delay_ns: SAFE_MODE_DELAY_NS_DEFAULT,
         }
     }
 }
@@ -180,6 +214,11 @@ pub enum Raid5ConfigError {
     StripeCacheSize { size: u32 },
     #[error("speed_limit_min_kib_s: {min} is above speed_limit_max_kib_s {max} (or max is 0)")]
     SpeedLimits { min: u64, max: u64 },
+    #[error("bitmap_chunk_sectors: {chunk_sectors} is not a power of two of at least 8 sectors, or needs more than {BITMAP_CHUNKS_MAX} chunks for {member_sectors} sectors per member, or the array has no superblock")]
+    BitmapChunk {
+        chunk_sectors: u64,
+        member_sectors: u64,
+    },
     #[error("stripe_cache_size: the stripe cache needs {pages} pages but the arena has {free} free (raise arena_pages)")]
     StripeCacheMemory { pages: usize, free: usize },
 }

@@ -39,6 +39,17 @@ impl Geometry {
         chunk_sectors: u64,
         layout: Layout,
     ) -> Result<Geometry, Raid5ConfigError> {
+        Geometry::reserving(members, chunk_sectors, layout, 0)
+    }
+
+    /// [`Geometry::new`] with the last `reserved_sectors` of every member kept out of the
+    /// data area (the superblock and bitmap, see [`super::metadata`]).
+    pub fn reserving(
+        members: &[DeviceInfo],
+        chunk_sectors: u64,
+        layout: Layout,
+        reserved_sectors: u64,
+    ) -> Result<Geometry, Raid5ConfigError> {
         if !(MEMBERS_MIN..=MEMBERS_MAX).contains(&members.len()) {
             return Err(Raid5ConfigError::MemberCount {
                 members: members.len(),
@@ -63,7 +74,8 @@ impl Geometry {
                 });
             }
         }
-        let member_sectors = first_sectors / chunk_sectors * chunk_sectors;
+        let member_sectors =
+            first_sectors.saturating_sub(reserved_sectors) / chunk_sectors * chunk_sectors;
         if member_sectors == 0 {
             return Err(Raid5ConfigError::MembersTooSmall {
                 member_sectors: first_sectors,

@@ -4,11 +4,13 @@
 
 use super::buffer::{BufferPhase, BufferTransition};
 use super::cache::{Got, StripeCache};
-use super::config::{Raid5Config, Raid5ConfigError, STRIPE_CACHE_SIZE_MAX};
+use super::config::{Raid5Config, Raid5ConfigError, BITMAP_CHUNKS_MAX, STRIPE_CACHE_SIZE_MAX};
 use super::geometry::{Geometry, STRIPE_SECTORS};
 use super::io::{Raid5IoTag, Raid5Request};
+use super::metadata::{ArrayState, HeldBio};
 use super::stats::Raid5Stats;
 use super::stripe::BioSegment;
+use super::superblock::METADATA_SECTORS;
 use super::sync::SyncPass;
 use crate::arena::{Arena, Buffer};
 use crate::block::{DeviceInfo, IoStatus, Op};
@@ -104,6 +106,8 @@ pub struct Raid5 {
     /// Member IO sectors issued for array bios (not for a sync pass), per member: md's
     /// `is_mddev_idle` compares them between throttle checks.
     pub(crate) normal_io_sectors: Vec<u64>,
+    /// The persistent superblock's state (see [`super::metadata`]); `None` without one.
+    pub(crate) metadata: Option<ArrayState>,
 }
 
 impl Raid5 {
@@ -114,7 +118,24 @@ impl Raid5 {
         members: &[DeviceInfo],
         arena: &mut Arena,
     ) -> Result<Raid5, Raid5ConfigError> {
-        let geometry = Geometry::new(members, config.chunk_sectors, config.layout)?;
+        let reserved = if config.superblock {
+            METADATA_SECTORS
+        } else {
+            0
+        };
+        let geometry = Geometry::reserving(members, config.chunk_sectors, config.layout, reserved)?;
+        if let Some(chunk) = config.bitmap_chunk_sectors {
+            if !config.superblock
+                || !chunk.is_power_of_two()
+                || chunk < STRIPE_SECTORS
+                || geometry.member_sectors().div_ceil(chunk) > BITMAP_CHUNKS_MAX
+            {
+                return Err(Raid5ConfigError::BitmapChunk {
+                    chunk_sectors: chunk,
+                    member_sectors: geometry.member_sectors(),
+                });
+            }
+        }
         if config.speed_limit_max_kib_s == 0
             || config.speed_limit_min_kib_s > config.speed_limit_max_kib_s
         {
@@ -129,14 +150,27 @@ impl Raid5 {
             });
         }
         let size = config.stripe_cache_size as usize;
-        let pages =
-            arena
-                .alloc(size * members.len())
-                .ok_or(Raid5ConfigError::StripeCacheMemory {
-                    pages: size * members.len(),
-                    free: arena.free_pages(),
-                })?;
-        Ok(Raid5 {
+        let metadata_pages = if config.superblock {
+            2 * members.len()
+        } else {
+            0
+        };
+        let mut pages = arena.alloc(size * members.len() + metadata_pages).ok_or(
+            Raid5ConfigError::StripeCacheMemory {
+                pages: size * members.len() + metadata_pages,
+                free: arena.free_pages(),
+            },
+        )?;
+        let metadata = config.superblock.then(|| {
+            let metadata_pages = pages.split_off(size * members.len());
+            ArrayState::new(
+                members[0].capacity_sectors - METADATA_SECTORS,
+                &metadata_pages,
+                config.bitmap_chunk_sectors,
+                geometry.member_sectors(),
+            )
+        });
+        let mut raid = Raid5 {
             geometry,
             config: config.clone(),
             members: vec![MemberHealth::default(); members.len()],
@@ -158,7 +192,12 @@ impl Raid5 {
             recovery_started_ns: 0,
             recovery_duration_ns: None,
             normal_io_sectors: vec![0; members.len()],
-        })
+            metadata,
+        };
+        if raid.metadata.is_some() {
+            raid.start_assembly();
+        }
+        Ok(raid)
     }
 
     pub fn geometry(&self) -> &Geometry {
@@ -196,6 +235,7 @@ impl Raid5 {
     /// new input).
     pub fn is_idle(&self) -> bool {
         self.bios.is_empty()
+            && self.metadata.as_ref().is_none_or(ArrayState::is_idle)
             && self.sync.is_none()
             && self.requests.is_empty()
             && self
@@ -210,7 +250,10 @@ impl Raid5 {
     #[must_use]
     pub fn poll_deadline(&self) -> Option<u64> {
         let resume = self.sync.as_ref().and_then(|s| s.throttled_until_ns);
-        [self.plugged_until_ns, resume].into_iter().flatten().min()
+        [self.plugged_until_ns, resume, self.safemode_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     pub(crate) fn set_now(&mut self, now_ns: u64) {
@@ -250,6 +293,15 @@ impl Raid5 {
     }
 
     pub(crate) fn mark_faulty(&mut self, member: usize) {
+        if self.degraded() == 0
+            && !self.members[member].faulty
+            && self
+                .metadata
+                .as_ref()
+                .is_some_and(|m| !m.is_assembling() && m.resync_needed)
+        {
+            self.count_write_hole_exposure(member);
+        }
         let health = &mut self.members[member];
         health.faulty = true;
         // A spare that fails while rebuilt is no longer rebuilt.
@@ -291,6 +343,31 @@ impl Raid5 {
             "bio {sector}+{sectors} outside the array's {} sectors",
             self.geometry.array_sectors()
         );
+        let bio = HeldBio {
+            id,
+            op,
+            sector,
+            sectors,
+            buffer,
+            sync,
+        };
+        if let Some(bio) = self.hold_bio(bio) {
+            self.admit(arena, bio);
+        }
+        self.run_daemon(arena);
+    }
+
+    /// make_request past the dirty marking: the bio enters the stripe cache (or goes
+    /// straight to a member).
+    pub(crate) fn admit(&mut self, arena: &mut Arena, bio: HeldBio) {
+        let HeldBio {
+            id,
+            op,
+            sector,
+            sectors,
+            buffer,
+            sync,
+        } = bio;
         if op == Op::Read {
             self.stats.reads += 1;
         } else {
@@ -310,6 +387,9 @@ impl Raid5 {
         if self.degraded() > 1 {
             self.stats.bios_failed += 1;
             let bio = self.bios.remove(key).expect("live bio");
+            if bio.op == Op::Write {
+                self.write_ended();
+            }
             self.requests.push_back(Raid5Request::BioDone {
                 id: bio.id,
                 status: IoStatus::IoError,
@@ -328,7 +408,6 @@ impl Raid5 {
         if sync {
             self.unplug();
         }
-        self.run_daemon(arena);
     }
 
     /// A flush goes to every working member; the bio ends when all have answered.
@@ -479,6 +558,9 @@ impl Raid5 {
             if !bio.status.is_ok() {
                 self.stats.bios_failed += 1;
             }
+            if bio.op == Op::Write {
+                self.write_ended();
+            }
             self.requests.push_back(Raid5Request::BioDone {
                 id: bio.id,
                 status: bio.status,
@@ -549,6 +631,9 @@ impl Raid5 {
             Raid5IoTag::Flush { bio, .. } => {
                 self.segment_done(SlabKey::from_u64(bio), status);
             }
+            Raid5IoTag::Metadata { member } => {
+                self.metadata_io_done(usize::from(member), status, arena);
+            }
         }
         self.run_daemon(arena);
     }
@@ -559,6 +644,7 @@ impl Raid5 {
         let mut bound = LoopBound::new("raid5d", DAEMON_ROUNDS_MAX);
         loop {
             bound.round();
+            self.update_metadata(arena);
             let mut moved = self.wake_waiters(arena);
             moved |= self.feed_sync(arena);
             if self.cache.handle_list_empty()
@@ -568,7 +654,10 @@ impl Raid5 {
             {
                 moved = true;
             }
-            if let Some(head) = self
+            if self.failure_unrecorded() {
+                // Stripes wait until the failure is on the members (a restart must not
+                // trust a member that missed writes).
+            } else if let Some(head) = self
                 .cache
                 .next_to_handle(self.config.preread_bypass_threshold)
             {
@@ -616,7 +705,7 @@ impl Raid5 {
 
     /// Array bios inside the machine (admitted, not yet ended by a `BioDone` request).
     pub fn bios_in_flight(&self) -> usize {
-        self.bios.len()
+        self.bios.len() + self.bios_held()
     }
 
     /// Bios whose walk waits for a stripe head or an overlapping bio.

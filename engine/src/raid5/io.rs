@@ -13,6 +13,8 @@ pub enum Raid5IoTag {
     AlignedRead { bio: u64 },
     /// A flush of one member for a flush bio, by bio key.
     Flush { bio: u64, member: u8 },
+    /// A read or write of one member's superblock and bitmap.
+    Metadata { member: u8 },
 }
 
 impl Raid5IoTag {
@@ -24,6 +26,7 @@ impl Raid5IoTag {
             }
             Raid5IoTag::AlignedRead { bio } => bio << 2 | 1,
             Raid5IoTag::Flush { bio, member } => (bio << 8 | u64::from(member)) << 2 | 2,
+            Raid5IoTag::Metadata { member } => u64::from(member) << 2 | 3,
         }
     }
 
@@ -38,6 +41,9 @@ impl Raid5IoTag {
             2 => Some(Raid5IoTag::Flush {
                 bio: body >> 8,
                 member: (body & 0xFF) as u8,
+            }),
+            3 => Some(Raid5IoTag::Metadata {
+                member: u8::try_from(body).ok()?,
             }),
             _ => None,
         }
@@ -74,6 +80,7 @@ mod tests {
             },
             Raid5IoTag::AlignedRead { bio: 1 << 40 },
             Raid5IoTag::Flush { bio: 77, member: 3 },
+            Raid5IoTag::Metadata { member: 15 },
         ] {
             assert_eq!(Raid5IoTag::from_u64(tag.to_u64()), Some(tag));
         }

@@ -20,18 +20,21 @@
 //! states and the one checked transition function), `stripe` (stripe heads, bio lists,
 //! OVERWRITE and overlap), `cache` (the pool, hash and lists), `parity` (XOR over real
 //! bytes), [`io`] (requests and tags), [`stats`]; the machine: `instance` (entry points,
-//! make_request's walk and waits, raid5d) and `handle` (handle_stripe) `sync` (the check, repair and recovery passes), `sync_speed` (md's speed limits) and
-//! `recovery` (spares and rebuild).
+//! make_request's walk and waits, raid5d) and `handle` (handle_stripe) `sync` (the check, repair and recovery passes), `sync_speed` (md's speed limits),
+//! `recovery` (spares and rebuild), [`superblock`] (the persistent state's format) and
+//! `metadata` (assembly, dirty/clean marking, the write-intent bitmap, resync's scope).
 
 pub mod buffer;
 pub mod config;
 pub mod geometry;
 pub mod io;
 pub mod stats;
+pub mod superblock;
 
 mod cache;
 mod handle;
 mod instance;
+mod metadata;
 mod parity;
 mod recovery;
 mod stripe;

@@ -57,4 +57,14 @@ pub struct Raid5Stats {
     pub recovery_stripes: u64,
     pub recovery_writes: u64,
     pub recovery_stripes_skipped: u64,
+    /// Superblock (and bitmap) writes: dirty and clean marking, failures recorded.
+    pub metadata_writes: u64,
+    /// Times the array was assembled from its superblocks, and of those, found dirty.
+    pub assemblies: u64,
+    pub dirty_assemblies: u64,
+    /// Resync passes that finished (parity recomputed after a dirty assembly).
+    pub resyncs: u64,
+    /// Data sectors on a member that failed while their stripes' parity was possibly stale
+    /// (dirty, not yet resynced): the write hole, counted stripe by stripe.
+    pub write_hole_exposed_sectors: u64,
 }

@@ -3,7 +3,8 @@
 //! stripe's pages and compare parity with the XOR of the data; `check` counts the sectors of
 //! stripes that disagree (md's `mismatch_cnt`), `repair` also rewrites their parity.
 //! `recover` (a spare was added, see [`super::recovery`]) reads the other members, computes
-//! the spare's page and writes it.
+//! the spare's page and writes it. `resync` (a dirty assembly, see [`super::metadata`]) is
+//! a repair over the stripes whose parity may be stale.
 //!
 //! A stripe under sync is a stripe head marked `syncing`; at most [`SYNC_WINDOW_STRIPES`] are
 //! in flight. Normal IO queued on a stripe goes first: the pass's work waits until the head
@@ -32,6 +33,9 @@ pub enum SyncAction {
     Repair,
     /// Rebuild a spare (md's `recover`).
     Recover,
+    /// Recompute parity after a dirty assembly (md's `resync`): like repair, over the
+    /// bitmap's dirty chunks only when the array has a bitmap (see [`super::metadata`]).
+    Resync,
 }
 
 impl SyncAction {
@@ -41,6 +45,7 @@ impl SyncAction {
             SyncAction::Check => "check",
             SyncAction::Repair => "repair",
             SyncAction::Recover => "recover",
+            SyncAction::Resync => "resync",
         }
     }
 
@@ -50,6 +55,7 @@ impl SyncAction {
             SyncAction::Check => "check",
             SyncAction::Repair => "repair",
             SyncAction::Recover => "recovery",
+            SyncAction::Resync => "resync",
         }
     }
 }
@@ -160,6 +166,14 @@ impl Raid5 {
             let Some(pass) = self.sync.as_ref() else {
                 return moved;
             };
+            if pass.action == SyncAction::Resync {
+                let next = self.next_resync_sector(pass.next_sector, end);
+                let pass = self.sync.as_mut().expect("checked");
+                // Clean bitmap chunks need no resync: done at once.
+                pass.done_sectors += next - pass.next_sector;
+                pass.next_sector = next;
+            }
+            let pass = self.sync.as_ref().expect("checked");
             if pass.next_sector >= end {
                 if pass.active == 0 {
                     self.end_sync_pass();
@@ -205,6 +219,9 @@ impl Raid5 {
     fn end_sync_pass(&mut self) {
         let pass = self.sync.take().expect("a pass runs");
         self.stats.sync_passes += 1;
+        if pass.action == SyncAction::Resync {
+            self.resync_progress(pass.done_below(), pass.skipped == 0);
+        }
         if pass.action == SyncAction::Recover {
             self.finish_recovery(pass.skipped);
         }
@@ -232,6 +249,8 @@ impl Raid5 {
         }
         if !failed.is_empty() {
             self.stats.sync_stripes_skipped += 1;
+            let sector = self.cache.heads[head].sector;
+            self.sync.as_mut().expect("a pass runs").skip(sector);
             return self.end_stripe_sync(head);
         }
         if self.start_sync_reads(head, None) {
@@ -245,7 +264,7 @@ impl Raid5 {
         if residue.iter().any(|&b| b != 0) {
             self.mismatch_sectors += STRIPE_SECTORS;
             let action = self.sync.as_ref().expect("a pass runs").action;
-            if action == SyncAction::Repair {
+            if action != SyncAction::Check {
                 let data: Vec<_> = (0..pages.len())
                     .filter(|&m| m != parity)
                     .map(|m| pages[m])
@@ -283,8 +302,13 @@ impl Raid5 {
         pass.active -= 1;
         pass.done_sectors += STRIPE_SECTORS;
         pass.in_flight.remove(&sector);
-        if pass.action == SyncAction::Recover {
-            self.advance_recovery_offset();
+        match pass.action {
+            SyncAction::Recover => self.advance_recovery_offset(),
+            SyncAction::Resync => {
+                let done_below = pass.done_below();
+                self.resync_progress(done_below, false);
+            }
+            SyncAction::Check | SyncAction::Repair => {}
         }
     }
 }

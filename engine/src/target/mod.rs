@@ -245,6 +245,10 @@ impl Target {
                     "recovery_duration_ns".to_string(),
                     machine.recovery_duration_ns().unwrap_or(0),
                 );
+                if let Some((dirty, bitmap_chunks)) = machine.array_state() {
+                    gauges.insert("array_dirty".to_string(), u64::from(dirty));
+                    gauges.insert("bitmap_dirty_chunks".to_string(), bitmap_chunks);
+                }
                 gauges.insert(
                     "rebuilding_member".to_string(),
                     machine.rebuilding_member().map_or(0, |m| m as u64 + 1),

@@ -38,6 +38,12 @@
 //! writes and no real device holds, and which an oracle not accepting poison (every run
 //! without such faults, every real run) judges like any other content.
 //!
+//! A crash also leaves the set of 4 KiB blocks whose content became uncertain
+//! ([`Oracle::crash_uncertain_blocks`]: a write was in flight over them, or an acknowledged
+//! write there was not yet durable). A redundancy layer under the volume (md raid5) may
+//! have torn its parity there; [`write_hole`] turns that into the sectors a member failure
+//! makes unknown.
+//!
 //! History is kept exactly as long as it is needed (see [`sector`]): versions a read in flight
 //! may return, and versions a crash may bring back. With no read in flight and every write
 //! durable, a sector holds one version. A read racing any number of writes is judged exactly
@@ -49,13 +55,14 @@
 //! [`BlockTable`], so memory follows the volume's written footprint, not the trace length.
 
 mod sector;
+pub mod write_hole;
 
 use crate::block_table::{for_each_block, BlockTable};
 use crate::poison::{is_poison, POISON_WRITE_ID};
 use dmsim_engine::block::SECTORS_PER_PAGE;
 use dmsim_engine::content::{SectorContent, SectorStamp};
 use sector::{Ids, Retention, SectorState, UNKNOWN};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The state of a sector the oracle has no entry for.
 static NEVER_WRITTEN: SectorState = SectorState::NEVER_WRITTEN;
@@ -145,6 +152,8 @@ pub struct Oracle {
     verified_reads: u64,
     corrupt_sectors_delivered: u64,
     corrupt_reads_delivered: u64,
+    /// Blocks whose content the last crash left uncertain.
+    crash_uncertain_blocks: BTreeSet<u64>,
 }
 
 impl Oracle {
@@ -165,6 +174,7 @@ impl Oracle {
             verified_reads: 0,
             corrupt_sectors_delivered: 0,
             corrupt_reads_delivered: 0,
+            crash_uncertain_blocks: BTreeSet::new(),
         }
     }
 
@@ -319,12 +329,23 @@ impl Oracle {
         self.completion_seq += 1;
         let seq = self.completion_seq;
         let keep = self.retention();
-        self.blocks.for_each_mut(&mut |_, block| {
+        let mut uncertain = BTreeSet::new();
+        self.blocks.for_each_mut(&mut |index, block| {
             block.update(0, 8, &mut |s| {
+                let before = s.current.ids.iter().count();
                 let ids = Ids::from_set(s.crash_candidates(keep));
+                // More candidates than the current version: a write that may be lost.
+                if ids.iter().count() > before {
+                    uncertain.insert(index);
+                }
                 s.recovered(ids, seq);
             })
         });
+        for write in self.inflight.values() {
+            let first = write.sector / SECTORS_PER_PAGE;
+            uncertain.extend(first..(write.sector + write.sectors).div_ceil(SECTORS_PER_PAGE));
+        }
+        self.crash_uncertain_blocks = uncertain;
         for (write_id, write) in std::mem::take(&mut self.inflight) {
             self.update(write.sector, write.sectors, &mut |s| {
                 let mut ids: Vec<u64> = s.current.ids.iter().collect();
@@ -334,6 +355,13 @@ impl Oracle {
         }
         self.durable_through = seq;
         self.crashes += 1;
+    }
+
+    /// The 4 KiB blocks whose content the last crash left uncertain: a write was in flight
+    /// over them, or a write there was acknowledged but not yet durable. Empty before any
+    /// crash.
+    pub fn crash_uncertain_blocks(&self) -> &BTreeSet<u64> {
+        &self.crash_uncertain_blocks
     }
 
     /// Check a completed read of `data` (one content per sector from `sector`) started at

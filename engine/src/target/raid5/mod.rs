@@ -117,7 +117,7 @@ impl Raid5Target {
             .unwrap_or(1);
         let machine = Raid5::new(config, &infos, services.arena_mut())
             .map_err(|error| EngineError::BadTarget(format!("raid5: {error}")))?;
-        Ok(Raid5Target {
+        let mut target = Raid5Target {
             members: members.to_vec(),
             owned,
             spares_unused: spares.to_vec(),
@@ -126,7 +126,15 @@ impl Raid5Target {
             pieces: Slab::new(),
             member_ios: Slab::new(),
             block_sectors,
-        })
+        };
+        // An array with a superblock starts by reading it (assembly).
+        let mut finished = Vec::new();
+        target.pump(services, &mut finished);
+        assert!(
+            finished.is_empty(),
+            "no bio can finish before the first one"
+        );
+        Ok(target)
     }
 
     /// The member devices, in role order.

@@ -79,5 +79,25 @@ fn sync_line(machine: &Raid5) -> String {
         }
         _ => String::new(),
     };
-    format!("{progress}\n      mismatch_cnt {}", machine.mismatch_cnt())
+    let state = match machine.array_state() {
+        Some((dirty, bitmap_chunks)) => {
+            let bitmap = machine
+                .config()
+                .bitmap_chunk_sectors
+                .map_or(String::new(), |chunk| {
+                    format!(
+                        " bitmap: {bitmap_chunks}/{} chunks dirty, {}KB chunk",
+                        machine.geometry().member_sectors().div_ceil(chunk),
+                        chunk / 2
+                    )
+                });
+            let state = if dirty { "active" } else { "clean" };
+            format!("\n      array_state {state}{bitmap}")
+        }
+        None => String::new(),
+    };
+    format!(
+        "{progress}{state}\n      mismatch_cnt {}",
+        machine.mismatch_cnt()
+    )
 }

@@ -108,10 +108,11 @@ impl ArrayState {
     ) -> ArrayState {
         assert_eq!(pages.len() % 2, 0);
         let members = pages.len() / 2;
-        let bitmap_bytes =
-            bitmap_chunk_sectors.map_or(0, |chunk| member_sectors.div_ceil(chunk).div_ceil(8));
-        assert!(bitmap_bytes as u64 <= PAGE_SIZE as u64);
-        let bitmap_bytes = bitmap_bytes as usize;
+        let bitmap_bytes = usize::try_from(
+            bitmap_chunk_sectors.map_or(0, |chunk| member_sectors.div_ceil(chunk).div_ceil(8)),
+        )
+        .expect("a bitmap page");
+        assert!(bitmap_bytes <= PAGE_SIZE, "the bitmap fits one page");
         ArrayState {
             metadata_sector,
             pages: pages.chunks_exact(2).map(|p| [p[0], p[1]]).collect(),

@@ -3,7 +3,7 @@
 //!
 //! Wall-clock budgets are the caller's: `more` is asked before each seed.
 
-use crate::run::{run_spec, Failure};
+use crate::run::{run_spec, Failure, RunReport};
 use crate::spec::{Profile, SeedSpec};
 use dmsim_engine::marks::MarkCounts;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,6 +40,18 @@ pub fn explore(
     jobs: usize,
     more: &(dyn Fn() -> bool + Sync),
 ) -> BatchReport {
+    explore_with(first, count, profile, jobs, more, &run_spec)
+}
+
+/// [`explore`] with each spec run by `run` (the real-device runner, or the simulated one).
+pub fn explore_with(
+    first: u64,
+    count: u64,
+    profile: Profile,
+    jobs: usize,
+    more: &(dyn Fn() -> bool + Sync),
+    run: &(dyn Fn(&SeedSpec) -> RunReport + Sync),
+) -> BatchReport {
     let next = AtomicU64::new(first);
     let end = first.saturating_add(count);
     let total = Mutex::new(BatchReport::default());
@@ -53,7 +65,7 @@ pub fn explore(
                         break;
                     }
                     let spec = SeedSpec::draw(seed, profile);
-                    let report = run_spec(&spec);
+                    let report = run(&spec);
                     mine.seeds_run += 1;
                     mine.bios_done += report.bios_done;
                     mine.reads_verified += report.reads_verified;

@@ -12,16 +12,20 @@
 //!   fault-free runs, the same bio results as a pass-through (linear) volume.
 //! - [`shrink`]: a failing spec made smaller while it still fails the same way.
 //! - [`batch`]: many seeds over worker threads, with coverage-mark counts.
+//! - [`real`]: fault-free seeds on real block devices (`dmsim explore --real`), with the
+//!   oracles that hold there.
 //!
 //! Deliberately not here: argument parsing and printing (the `dmsim explore` command).
 
 pub mod batch;
+pub mod real;
 pub mod rig;
 pub mod run;
 pub mod shrink;
 pub mod spec;
 
-pub use batch::{explore, BatchReport, SeedResult};
+pub use batch::{explore, explore_with, BatchReport, SeedResult};
+pub use real::{run_real_spec, RealDevices};
 pub use run::{run_spec, Failure, FailureKind, RunReport};
 pub use shrink::shrink;
 pub use spec::{Profile, SeedSpec};

@@ -7,7 +7,7 @@ use crate::spec::{SeedSpec, TargetChoice, WorkloadChoice};
 use dmsim_engine::block::{DeviceId, Extent, IoStatus};
 use dmsim_engine::flashcache::{CacheMode, Persistence};
 use dmsim_engine::io::{Control, Input, Output};
-use dmsim_engine::platform::{BioSource, DriveObserver};
+use dmsim_engine::platform::{BioSource, DriveObserver, Platform};
 use dmsim_engine::{
     drive, BuggifyConfig, DriveError, DriveOptions, DriveOutcome, DriveReport, Engine,
     EngineConfig, TargetSpec,
@@ -72,80 +72,20 @@ impl Rig {
             .collect()
     }
 
-    /// The volume's device: linear's, or flashcache's disk.
-    fn volume_device(&self) -> DeviceId {
-        match self.spec.target {
-            TargetChoice::Linear => DeviceId(0),
-            TargetChoice::Flashcache(_) => DeviceId(1),
-        }
-    }
-
-    pub fn durability(&self) -> Durability {
-        if self.spec.devices.iter().any(|d| d.ram.volatile_write_cache) {
-            Durability::OnFlush
-        } else {
-            Durability::OnAck
-        }
-    }
-
     pub fn is_writeback(&self) -> bool {
-        matches!(&self.spec.target, TargetChoice::Flashcache(c) if c.table.mode == CacheMode::WriteBack)
+        is_writeback(&self.spec)
     }
 
     /// An engine over the rig (flashcache: created at first, reloaded after a power loss).
     pub fn engine(&self) -> Result<Engine, String> {
-        let config = EngineConfig {
-            arena_pages: 4096,
-            plugging: None,
-            buggify: self.spec.buggify.then_some(BuggifyConfig {
-                seed: self.spec.seed ^ u64::from(self.crashes),
-            }),
-            ..EngineConfig::default()
-        };
-        let target = match &self.spec.target {
-            TargetChoice::Linear => TargetSpec::Linear {
-                device: DeviceId(0),
-                offset_sectors: 0,
-            },
-            TargetChoice::Flashcache(config) => {
-                let mut config = (**config).clone();
-                if self.crashes > 0 {
-                    config.table.persistence = Persistence::Reload;
-                }
-                TargetSpec::Flashcache {
-                    ssd: DeviceId(0),
-                    disk: DeviceId(1),
-                    config,
-                    kcopyd: self.spec.kcopyd,
-                }
-            }
-        };
+        let (config, target) = engine_setup(&self.spec, self.crashes);
         Engine::new(config, self.platform.device_infos(), target)
             .map_err(|e| format!("the engine refused the spec: {e}"))
     }
 
-    /// A checker for this rig's volume.
+    /// A checker for this rig's volume (the RAM devices start zeroed: contents known).
     pub fn checker(&self) -> Checker {
-        let mut oracle = OracleObserver::new(true)
-            .with_volume_device(self.volume_device(), 0)
-            .with_durability(self.durability())
-            .tracking_written_blocks();
-        if self
-            .spec
-            .faults
-            .iter()
-            .flatten()
-            .any(|f| f.produces_poison())
-        {
-            oracle = oracle.accepting_poison();
-        }
-        Checker {
-            oracle,
-            statuses: Vec::new(),
-            hash: Fnv::default(),
-            scratch: String::new(),
-            recent: std::collections::VecDeque::new(),
-        }
+        new_checker(&self.spec, true)
     }
 
     /// Drives `engine` with `source` until done, `input_limit` inputs or `time_limit_ns` of
@@ -158,19 +98,17 @@ impl Rig {
         input_limit: Option<u64>,
         time_limit_ns: u64,
     ) -> Result<DriveReport, DriveError> {
-        let options = DriveOptions {
-            check_invariants: true,
-            time_limit_ns: Some(
-                dmsim_engine::platform::Platform::now_ns(&self.platform) + time_limit_ns,
-            ),
+        drive_for(
+            engine,
+            &mut self.platform,
+            source,
+            checker,
             input_limit,
-        };
-        drive(engine, &mut self.platform, source, checker, &options)
+            time_limit_ns,
+        )
     }
 
-    /// Like [`Rig::run`], but at each of `cancels_at_ns` (from now, ascending) the SSD's
-    /// timed IO is cancelled by device; the limits hold for the whole run. Cancels after the
-    /// source finished are not sent.
+    /// [`drive_with_cancels`] on the rig's devices.
     pub fn run_with_cancels<S: BioSource>(
         &mut self,
         engine: &mut Engine,
@@ -180,58 +118,21 @@ impl Rig {
         time_limit_ns: u64,
         cancels_at_ns: &[u64],
     ) -> Result<DriveReport, DriveError> {
-        let start_ns = dmsim_engine::platform::Platform::now_ns(&self.platform);
-        let mut inputs = 0;
-        let mut bios_submitted = 0;
-        let mut bios_done = 0;
-        let mut slices = cancels_at_ns
-            .iter()
-            .map(|&at| Some(at.min(time_limit_ns)))
-            .chain([None]);
-        loop {
-            let slice_end_ns = slices.next().flatten();
-            let now_ns = dmsim_engine::platform::Platform::now_ns(&self.platform);
-            let end_ns = start_ns + slice_end_ns.unwrap_or(time_limit_ns);
-            let mut report = self.run(
-                engine,
-                source,
-                checker,
-                Some(input_limit.saturating_sub(inputs)),
-                end_ns.saturating_sub(now_ns),
-            )?;
-            inputs += report.inputs;
-            bios_submitted += report.bios_submitted;
-            bios_done += report.bios_done;
-            report.inputs = inputs;
-            report.bios_submitted = bios_submitted;
-            report.bios_done = bios_done;
-            if slice_end_ns.is_none() || report.outcome != DriveOutcome::TimeLimit {
-                return Ok(report);
-            }
-            if report.end_ns >= start_ns + time_limit_ns {
-                return Ok(report);
-            }
-            let cancel = Input::Control(Control::CancelTimedIoOnDevice(DeviceId(0)));
-            checker.on_input(report.end_ns, &cancel);
-            engine
-                .handle(report.end_ns, cancel)
-                .map_err(|error| DriveError::Input {
-                    now_ns: report.end_ns,
-                    error,
-                })?;
-        }
+        drive_with_cancels(
+            engine,
+            &mut self.platform,
+            source,
+            checker,
+            input_limit,
+            time_limit_ns,
+            cancels_at_ns,
+        )
     }
 
     /// A closed loop over `records` at the spec's queue depth, with fresh write ids.
     pub fn source<I: Iterator<Item = TraceRecord>>(&mut self, records: I) -> RecordSource<I> {
         self.sources += 1;
-        RecordSource::new(
-            records,
-            Pacing::ClosedLoop {
-                queue_depth: self.spec.queue_depth,
-            },
-        )
-        .with_write_id_base(self.sources << 32)
+        closed_loop(records, self.spec.queue_depth, self.sources << 32)
     }
 
     /// Reads back every block any write touched, at queue depth 8.
@@ -239,14 +140,12 @@ impl Rig {
         &mut self,
         checker: &Checker,
     ) -> RecordSource<std::vec::IntoIter<TraceRecord>> {
-        let written: Vec<TraceRecord> = checker
-            .oracle
-            .written_blocks()
-            .map(|block| record(TraceOp::Read, block * 8, 8))
-            .collect();
         self.sources += 1;
-        RecordSource::new(written.into_iter(), Pacing::ClosedLoop { queue_depth: 8 })
-            .with_write_id_base(self.sources << 32)
+        closed_loop(
+            read_back_records(checker).into_iter(),
+            8,
+            self.sources << 32,
+        )
     }
 
     /// Power loss of every device (drop the engine that ran first).
@@ -269,6 +168,167 @@ impl Rig {
     pub fn strict_violations(&self) -> Option<String> {
         let violations = self.platform.violations();
         (!violations.is_empty()).then(|| format!("{:?}", violations[0]))
+    }
+}
+
+/// The target is flashcache in writeback mode (dirty data must drain in the liveness phase).
+pub fn is_writeback(spec: &SeedSpec) -> bool {
+    matches!(&spec.target, TargetChoice::Flashcache(c) if c.table.mode == CacheMode::WriteBack)
+}
+
+/// The volume's device: linear's, or flashcache's disk.
+fn volume_device(spec: &SeedSpec) -> DeviceId {
+    match spec.target {
+        TargetChoice::Linear => DeviceId(0),
+        TargetChoice::Flashcache(_) => DeviceId(1),
+    }
+}
+
+/// The engine configuration and target of `spec` after `crashes` power losses (flashcache is
+/// created at first and reloaded after a power loss). Shared by the simulated and real rigs.
+pub fn engine_setup(spec: &SeedSpec, crashes: u32) -> (EngineConfig, TargetSpec) {
+    let config = EngineConfig {
+        arena_pages: 4096,
+        plugging: None,
+        buggify: spec.buggify.then_some(BuggifyConfig {
+            seed: spec.seed ^ u64::from(crashes),
+        }),
+        ..EngineConfig::default()
+    };
+    let target = match &spec.target {
+        TargetChoice::Linear => TargetSpec::Linear {
+            device: DeviceId(0),
+            offset_sectors: 0,
+        },
+        TargetChoice::Flashcache(config) => {
+            let mut config = (**config).clone();
+            if crashes > 0 {
+                config.table.persistence = Persistence::Reload;
+            }
+            TargetSpec::Flashcache {
+                ssd: DeviceId(0),
+                disk: DeviceId(1),
+                config,
+                kcopyd: spec.kcopyd,
+            }
+        }
+    };
+    (config, target)
+}
+
+/// A checker of `spec`'s volume. `initial_contents_known` is false on real devices, which
+/// hold whatever an earlier run left.
+pub fn new_checker(spec: &SeedSpec, initial_contents_known: bool) -> Checker {
+    let durability = if spec.devices.iter().any(|d| d.ram.volatile_write_cache) {
+        Durability::OnFlush
+    } else {
+        Durability::OnAck
+    };
+    let mut oracle = OracleObserver::new(initial_contents_known)
+        .with_volume_device(volume_device(spec), 0)
+        .with_durability(durability)
+        .tracking_written_blocks();
+    if spec.faults.iter().flatten().any(|f| f.produces_poison()) {
+        oracle = oracle.accepting_poison();
+    }
+    Checker {
+        oracle,
+        statuses: Vec::new(),
+        hash: Fnv::default(),
+        scratch: String::new(),
+        recent: std::collections::VecDeque::new(),
+    }
+}
+
+/// A closed loop over `records` at `queue_depth` whose write ids start after
+/// `write_id_base`.
+pub fn closed_loop<I: Iterator<Item = TraceRecord>>(
+    records: I,
+    queue_depth: u32,
+    write_id_base: u64,
+) -> RecordSource<I> {
+    RecordSource::new(records, Pacing::ClosedLoop { queue_depth }).with_write_id_base(write_id_base)
+}
+
+/// One 4 KiB read of every block any write touched.
+pub fn read_back_records(checker: &Checker) -> Vec<TraceRecord> {
+    checker
+        .oracle
+        .written_blocks()
+        .map(|block| record(TraceOp::Read, block * 8, 8))
+        .collect()
+}
+
+/// Drives `engine` on `platform` with `source` until done, `input_limit` inputs or
+/// `time_limit_ns` from now, checking the invariants after every input.
+pub fn drive_for<P: Platform, S: BioSource>(
+    engine: &mut Engine,
+    platform: &mut P,
+    source: &mut S,
+    checker: &mut Checker,
+    input_limit: Option<u64>,
+    time_limit_ns: u64,
+) -> Result<DriveReport, DriveError> {
+    let options = DriveOptions {
+        check_invariants: true,
+        time_limit_ns: Some(platform.now_ns() + time_limit_ns),
+        input_limit,
+    };
+    drive(engine, platform, source, checker, &options)
+}
+
+/// Like [`drive_for`], but at each of `cancels_at_ns` (from now, ascending) the SSD's
+/// timed IO is cancelled by device; the limits hold for the whole run. Cancels after the
+/// source finished are not sent.
+pub fn drive_with_cancels<P: Platform, S: BioSource>(
+    engine: &mut Engine,
+    platform: &mut P,
+    source: &mut S,
+    checker: &mut Checker,
+    input_limit: u64,
+    time_limit_ns: u64,
+    cancels_at_ns: &[u64],
+) -> Result<DriveReport, DriveError> {
+    let start_ns = platform.now_ns();
+    let mut inputs = 0;
+    let mut bios_submitted = 0;
+    let mut bios_done = 0;
+    let mut slices = cancels_at_ns
+        .iter()
+        .map(|&at| Some(at.min(time_limit_ns)))
+        .chain([None]);
+    loop {
+        let slice_end_ns = slices.next().flatten();
+        let now_ns = platform.now_ns();
+        let end_ns = start_ns + slice_end_ns.unwrap_or(time_limit_ns);
+        let mut report = drive_for(
+            engine,
+            platform,
+            source,
+            checker,
+            Some(input_limit.saturating_sub(inputs)),
+            end_ns.saturating_sub(now_ns),
+        )?;
+        inputs += report.inputs;
+        bios_submitted += report.bios_submitted;
+        bios_done += report.bios_done;
+        report.inputs = inputs;
+        report.bios_submitted = bios_submitted;
+        report.bios_done = bios_done;
+        if slice_end_ns.is_none() || report.outcome != DriveOutcome::TimeLimit {
+            return Ok(report);
+        }
+        if report.end_ns >= start_ns + time_limit_ns {
+            return Ok(report);
+        }
+        let cancel = Input::Control(Control::CancelTimedIoOnDevice(DeviceId(0)));
+        checker.on_input(report.end_ns, &cancel);
+        engine
+            .handle(report.end_ns, cancel)
+            .map_err(|error| DriveError::Input {
+                now_ns: report.end_ns,
+                error,
+            })?;
     }
 }
 

@@ -12,7 +12,7 @@ use serde::Serialize;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Virtual time a segment may take (a pulled disk makes writeback retry without end).
-const SEGMENT_TIME_NS: u64 = 30_000_000_000;
+pub(crate) const SEGMENT_TIME_NS: u64 = 30_000_000_000;
 /// The liveness bound: with faults off, every bio completes and dirty data drains within
 /// this much virtual time.
 pub const LIVENESS_TIME_NS: u64 = 60_000_000_000;
@@ -22,7 +22,7 @@ pub const LIVENESS_TIME_NS: u64 = 60_000_000_000;
 const PHASE_INPUTS_BASE: u64 = 20_000;
 const PHASE_INPUTS_PER_REQUEST: u64 = 400;
 
-fn phase_inputs_max(requests: u64) -> u64 {
+pub(crate) fn phase_inputs_max(requests: u64) -> u64 {
     PHASE_INPUTS_BASE + PHASE_INPUTS_PER_REQUEST * requests
 }
 
@@ -88,7 +88,7 @@ struct Pass {
     phases: Vec<String>,
 }
 
-fn fail(kind: FailureKind, phase: &str, message: impl Into<String>) -> Failure {
+pub(crate) fn fail(kind: FailureKind, phase: &str, message: impl Into<String>) -> Failure {
     Failure {
         kind,
         phase: phase.to_string(),
@@ -378,7 +378,7 @@ fn drain_dirty(
 }
 
 /// One line on how a phase's drive ended.
-fn summary(phase: &str, report: &Result<DriveReport, DriveError>) -> String {
+pub(crate) fn summary(phase: &str, report: &Result<DriveReport, DriveError>) -> String {
     match report {
         Ok(r) => format!(
             "{phase}: {:?} after {} inputs, {} bios, at {:.3} s",

@@ -4,7 +4,10 @@
 
 use super::CliResult;
 use dmsim_engine::marks::Mark;
-use dmsim_explore::{explore, run_spec, shrink, BatchReport, Profile, SeedSpec};
+use dmsim_explore::{
+    explore, explore_with, run_real_spec, run_spec, shrink, BatchReport, Profile, RealDevices,
+    SeedSpec,
+};
 use std::path::{Path, PathBuf};
 
 /// Reruns shrinking may spend on one failure.
@@ -24,9 +27,10 @@ pub struct ExploreArgs {
     /// Wall-clock budget (e.g. 10m, 30s): stop starting seeds after it.
     #[arg(long, value_parser = crate::units::parse_duration_ns)]
     budget: Option<u64>,
-    /// What each seed draws: swarm, fault-free, flashcache or timeouts.
-    #[arg(long, default_value = "swarm", value_parser = Profile::parse)]
-    profile: Profile,
+    /// What each seed draws: swarm, fault-free, flashcache or timeouts [default: swarm;
+    /// fault-free with --real].
+    #[arg(long, value_parser = Profile::parse)]
+    profile: Option<Profile>,
     /// Worker threads.
     #[arg(long, default_value_t = 1)]
     jobs: usize,
@@ -45,6 +49,54 @@ pub struct ExploreArgs {
     /// Print the seed file of --seed (its drawn run) and exit without running it.
     #[arg(long, requires = "seed")]
     print_spec: bool,
+    /// Run fault-free seeds on real block devices (loop devices, spare disks) instead of
+    /// simulated ones: the same engine and oracles (every read verified, invariants after
+    /// every input, every bio ends well, writeback drains), without faults, power loss or the
+    /// determinism check. Each seed writes only the first sectors its drawn devices have
+    /// (up to 5 MiB of --ssd-dev and 64 MiB of --hdd-dev). Needs --allow-write.
+    #[arg(long, requires_all = ["ssd_dev", "hdd_dev"], conflicts_with = "print_spec")]
+    real: bool,
+    /// The cache device of --real runs (its old contents are overwritten).
+    #[arg(long, requires = "real")]
+    ssd_dev: Option<PathBuf>,
+    /// The disk of --real runs (its old contents are overwritten).
+    #[arg(long, requires = "real")]
+    hdd_dev: Option<PathBuf>,
+    /// Allow --real to write to --ssd-dev and --hdd-dev.
+    #[arg(long, requires = "real")]
+    allow_write: bool,
+}
+
+/// The real devices of `args`, or why they cannot be used.
+fn real_devices(args: &ExploreArgs) -> Result<Option<RealDevices>, String> {
+    let (true, Some(ssd), Some(disk)) = (args.real, &args.ssd_dev, &args.hdd_dev) else {
+        return Ok(None);
+    };
+    if !args.allow_write {
+        return Err(format!(
+            "--real overwrites {} and {}: add --allow-write if that is what you want",
+            ssd.display(),
+            disk.display()
+        ));
+    }
+    if ssd == disk {
+        return Err("--ssd-dev and --hdd-dev name the same device".to_string());
+    }
+    if args.jobs != 1 {
+        return Err("--jobs: --real runs one seed at a time (the devices are shared)".into());
+    }
+    if args.profile.is_some_and(|p| p != Profile::FaultFree) {
+        return Err(
+            "--profile: --real runs only fault-free seeds (faults, power loss and BUGGIFY are \
+             simulated); drop --profile or say --profile fault-free"
+                .into(),
+        );
+    }
+    Ok(Some(RealDevices {
+        ssd: ssd.clone(),
+        disk: disk.clone(),
+        write_id_nonce: crate::verifier::real_run_write_id_base(),
+    }))
 }
 
 /// Reads a seed file: a spec, or an object holding one under `spec` (a regression file).
@@ -67,9 +119,16 @@ pub fn read_seed_file(path: &Path) -> Result<SeedSpec, String> {
     Ok(spec)
 }
 
-fn repro(seed: u64, profile: Profile) -> String {
+fn repro(seed: u64, profile: Profile, real: Option<&RealDevices>) -> String {
+    let devices = real.map_or(String::new(), |d| {
+        format!(
+            " --real --ssd-dev {} --hdd-dev {} --allow-write",
+            d.ssd.display(),
+            d.disk.display()
+        )
+    });
     format!(
-        "dmsim explore --seed {seed} --profile {} # dmsim {}",
+        "dmsim explore --seed {seed} --profile {}{devices} # dmsim {}",
         profile.name(),
         env!("CARGO_PKG_VERSION")
     )
@@ -87,9 +146,18 @@ pub fn run(args: ExploreArgs) -> CliResult {
     if args.jobs == 0 {
         return Err("--jobs: must be at least 1".into());
     }
+    let real = real_devices(&args)?;
+    let profile = args.profile.unwrap_or(if real.is_some() {
+        Profile::FaultFree
+    } else {
+        Profile::Swarm
+    });
     if let Some(path) = &args.replay {
         let spec = read_seed_file(path)?;
-        let report = run_spec(&spec);
+        let report = match &real {
+            Some(devices) => run_real_spec(&spec, devices),
+            None => run_spec(&spec),
+        };
         let failure = report.failure.clone();
         if args.json {
             outln!(
@@ -124,7 +192,7 @@ pub fn run(args: ExploreArgs) -> CliResult {
         };
     }
     if let (true, Some(seed)) = (args.print_spec, args.seed) {
-        let spec = SeedSpec::draw(seed, args.profile);
+        let spec = SeedSpec::draw(seed, profile);
         outln!(
             "{}",
             serde_json::to_string_pretty(&spec).expect("a spec serialises")
@@ -145,11 +213,26 @@ pub fn run(args: ExploreArgs) -> CliResult {
     let more = move || budget.is_none_or(|b| started.elapsed() < b);
     // Engine panics are caught and reported as failures: keep the default hook's noise out.
     std::panic::set_hook(Box::new(|_| {}));
-    let report = explore(first, count, args.profile, args.jobs, &more);
+    let report = match &real {
+        Some(devices) => explore_with(first, count, profile, 1, &more, &|spec| {
+            run_real_spec(spec, devices)
+        }),
+        None => explore(first, count, profile, args.jobs, &more),
+    };
     let elapsed_s = started.elapsed().as_secs_f64();
     let mut shrunk = Vec::new();
     if let Some(first_failure) = report.failures.first() {
-        if !args.no_shrink {
+        // Shrinking reruns the spec many times: simulated only. A real failure keeps its
+        // whole spec, to replay on the devices (`--real --replay`) or in simulation.
+        if real.is_some() {
+            let dir = args.out.clone().unwrap_or_else(|| PathBuf::from("."));
+            std::fs::create_dir_all(&dir).map_err(|e| format!("--out {}: {e}", dir.display()))?;
+            let path = dir.join(format!("explore-real-seed-{}.json", first_failure.seed));
+            let text =
+                serde_json::to_string_pretty(&first_failure.spec).expect("a spec serialises");
+            std::fs::write(&path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
+            shrunk.push((path, first_failure.failure.clone(), 0));
+        } else if !args.no_shrink {
             let (spec, failure, runs) =
                 shrink(&first_failure.spec, &first_failure.failure, SHRINK_RUNS_MAX);
             let dir = args.out.clone().unwrap_or_else(|| PathBuf::from("."));
@@ -170,7 +253,7 @@ pub fn run(args: ExploreArgs) -> CliResult {
                 serde_json::json!({
                     "seed": f.seed,
                     "failure": f.failure,
-                    "repro": repro(f.seed, args.profile),
+                    "repro": repro(f.seed, profile, real.as_ref()),
                 })
             })
             .collect();
@@ -183,7 +266,7 @@ pub fn run(args: ExploreArgs) -> CliResult {
         outln!(
             "{}",
             serde_json::json!({
-                "profile": args.profile.name(),
+                "profile": profile.name(),
                 "seeds_run": report.seeds_run,
                 "seconds": elapsed_s,
                 "seeds_per_second": seeds_per_s,
@@ -199,7 +282,7 @@ pub fn run(args: ExploreArgs) -> CliResult {
     } else {
         outln!(
             "explore: profile {}, {} seeds in {elapsed_s:.1} s ({seeds_per_s:.2} seeds/s), {} bios, {} device IOs, {} reads verified, {} failed",
-            args.profile.name(),
+            profile.name(),
             report.seeds_run,
             report.bios_done,
             report.device_ios,
@@ -212,7 +295,7 @@ pub fn run(args: ExploreArgs) -> CliResult {
         }
         for failure in &report.failures {
             outln!("FAIL seed {}: {}", failure.seed, failure.failure);
-            outln!("  repro: {}", repro(failure.seed, args.profile));
+            outln!("  repro: {}", repro(failure.seed, profile, real.as_ref()));
         }
         for (path, failure, runs) in &shrunk {
             outln!(

@@ -163,6 +163,9 @@ pub struct Flashcache {
     pub(crate) scratch_writes: Vec<(u64, u32)>,
     /// Requests whose zombie IO has not ended yet, and what each holds (see `zombie`).
     pub(crate) zombies: BTreeMap<CacheIoTag, ZombieHold>,
+    /// Tests only: invalidate with flashcache's linear set scan even where the hash gives
+    /// the same answer (see `inval_blocks`), to compare the two.
+    pub(crate) invalidation_always_scans: bool,
 }
 
 impl Flashcache {
@@ -249,6 +252,7 @@ impl Flashcache {
             now_ns,
             scratch_writes: Vec::with_capacity(geometry.assoc.min(1 << 16) as usize),
             zombies: BTreeMap::new(),
+            invalidation_always_scans: false,
             tunables,
             config,
         };

@@ -34,7 +34,16 @@ impl Flashcache {
             return InvalOutcome::Failed;
         }
         let geometry = self.blocks.geometry;
-        if geometry.uses_legacy_invalidation() {
+        // The legacy set scan finds the VALID blocks whose range holds the IO's first or
+        // last sector. A cache never stored on the SSD (writethrough, writearound: version
+        // 0) got every dbn from a claim of a whole, aligned block, and a bio never straddles
+        // a block, so the one block the scan can find is the hashed VALID block at the IO's
+        // block start: the hash finds it in O(1) instead of O(assoc), with the same result.
+        // A cache loaded from an old on-SSD version keeps the scan (its dbns are whatever
+        // the SSD held).
+        let scan = geometry.uses_legacy_invalidation()
+            && (geometry.on_ssd_version != 0 || self.invalidation_always_scans);
+        if scan {
             let io_end = bio.sector + u64::from(bio.sectors) - 1;
             let start_set = geometry.set_of(bio.sector);
             let end_set = geometry.set_of(io_end);

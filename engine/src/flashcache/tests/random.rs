@@ -29,7 +29,19 @@ impl Workload {
 const BLOCKS: u64 = 2000;
 
 fn run(config: FlashcacheConfig, seed: u64, operations: u32, faults: bool) -> Harness {
+    run_scanning(config, seed, operations, faults, false)
+}
+
+/// [`run`], invalidating by flashcache's linear set scan if `always_scan`.
+fn run_scanning(
+    config: FlashcacheConfig,
+    seed: u64,
+    operations: u32,
+    faults: bool,
+    always_scan: bool,
+) -> Harness {
     let mut h = Harness::new(config).shuffled(seed);
+    h.fc.invalidation_always_scans = always_scan;
     let mut workload = Workload::seeded(seed ^ 0x5eed);
     let mut submitted = 0;
     while submitted < operations {
@@ -202,5 +214,36 @@ fn fully_associative_writeback_random_workload_loses_nothing() {
         if let Some(expected) = expected {
             assert_eq!(h.disk.version(sector), expected);
         }
+    }
+}
+
+/// Writethrough and writearound caches invalidate through the hash where flashcache scans
+/// the set (`inval_blocks`): the same requests in the same order, the same counters, with
+/// IOs in flight in shuffled order, partial IOs, device faults, and a fully associative set.
+#[test]
+fn hash_invalidation_equals_the_linear_set_scan() {
+    for (mode, seed, faults, full) in [
+        (CacheMode::WriteThrough, 81u64, false, false),
+        (CacheMode::WriteThrough, 82, true, false),
+        (CacheMode::WriteAround, 83, false, false),
+        (CacheMode::WriteAround, 84, true, false),
+        (CacheMode::WriteThrough, 85, false, true),
+    ] {
+        let mut config = small_config(mode);
+        if full {
+            config.table.assoc = crate::flashcache::config::Associativity::Full;
+        }
+        let scanned = run_scanning(config.clone(), seed, 1200, faults, true);
+        let hashed = run_scanning(config, seed, 1200, faults, false);
+        let stats = hashed.fc.stats();
+        // With faults a writethrough or writearound cache soon bypasses itself for good.
+        let (invalidations, enqueues) = if faults { (10, 0) } else { (50, 1) };
+        assert!(
+            stats.rd_invalidates + stats.wr_invalidates > invalidations,
+            "seed {seed}: invalidations to compare: {stats:?}"
+        );
+        assert!(stats.enqueues >= enqueues, "seed {seed}: busy blocks met");
+        assert_eq!(scanned.log, hashed.log, "seed {seed}");
+        assert_eq!(scanned.fc.stats(), hashed.fc.stats(), "seed {seed}");
     }
 }

@@ -9,8 +9,6 @@
 //! tunable (`dirty_thresh_pct`, `max_clean_ios_set`, `skip_seq_thresh_kb`, …) or option
 //! (`honor_flush`, `fallow_timer`, `ssd_timeout_ns`, …) by its name.
 
-use crate::raid5_fail::{check_members, parse_fails, parse_spares, spare_count, ArrayEvent};
-use crate::units::parse_size;
 use clap::{Args, ValueEnum};
 use dmsim_engine::flashcache::{
     Associativity, CacheMode, FlashcacheConfig, Persistence, ReclaimPolicy, TableLine, MAX_ASSOC,
@@ -19,6 +17,9 @@ use dmsim_engine::flashcache::{
 use dmsim_engine::raid5::{Geometry, Raid5Config};
 use dmsim_engine::DeviceInfo;
 use dmsim_models::presets::{self, set_json_path, DeviceParams};
+use dmsim_testbed::raid5_fail::{check_members, parse_fails, parse_spares, spare_count};
+use dmsim_testbed::setup::{CacheSetup, Raid5Setup, VolumeTarget};
+use dmsim_testbed::units::parse_size;
 use serde::Serialize;
 
 /// Cache mode as users name it.
@@ -125,52 +126,22 @@ pub struct CacheArgs {
     pub perturb_ties: Option<u64>,
 }
 
-/// The disk as an md raid5 array: `members` simulated devices of the `hdd` preset.
-#[derive(Clone, Debug)]
-pub struct Raid5Setup {
-    pub members: usize,
-    pub config: Raid5Config,
-    /// The array's size in sectors (the volume's).
-    pub array_sectors: u64,
-    /// Members to fail and spares to add during the run (`--raid5-fail`, `raid5.fail`,
-    /// `--raid5-spare`, `raid5.spare`).
-    pub fails: Vec<ArrayEvent>,
-    /// Spare devices reserved for the array (one per spare added).
-    pub spares: usize,
-    /// The workload is bounded by time only: stop it if a failed array makes it spin at one
-    /// instant (see [`crate::raid5_fail::FailSchedule::with_spin_guard`]).
-    pub spin_guard: bool,
-}
-
-/// What sits on the disk in a trace replay.
+/// What sits on the disk in a trace replay (`--target`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum VolumeTarget {
+pub enum VolumeTargetArg {
     /// flashcache: the SSD caches the disk.
     Flashcache,
     /// dm-linear straight onto the disk: the no-cache baseline (the SSD is not used).
     Linear,
 }
 
-/// Everything a cache run needs, resolved from flags.
-#[derive(Clone, Debug)]
-pub struct CacheSetup {
-    pub ssd_name: String,
-    pub ssd: DeviceParams,
-    pub hdd_name: String,
-    pub hdd: DeviceParams,
-    pub cache: FlashcacheConfig,
-    /// `Some` when the disk is an md raid5 array of `hdd` members (`--hdd-raid5`).
-    pub raid5: Option<Raid5Setup>,
-    /// flashcache over the disk, or linear (no cache): `--target`.
-    pub target: VolumeTarget,
-    /// Linear onto one device alone (`replay --dev PRESET`): the platform holds only that
-    /// device, named `dev`, built from the `hdd` fields (which may be any preset, SSD too).
-    pub bare_device: bool,
-    /// `--perturb-ties`: the seed that orders simultaneous completions (simulation only).
-    pub perturb_ties_seed: Option<u64>,
-    /// Things the user should know about the setup (a clamped tunable, presets that look
-    /// swapped); printed as warnings before the run.
-    pub warnings: Vec<String>,
+impl From<VolumeTargetArg> for VolumeTarget {
+    fn from(target: VolumeTargetArg) -> VolumeTarget {
+        match target {
+            VolumeTargetArg::Flashcache => VolumeTarget::Flashcache,
+            VolumeTargetArg::Linear => VolumeTarget::Linear,
+        }
+    }
 }
 
 /// Parse `KEY=VALUE` flags into pairs.
@@ -411,46 +382,6 @@ impl CacheArgs {
         }
         setup.target = VolumeTarget::Linear;
         Ok(setup)
-    }
-}
-
-impl CacheSetup {
-    /// Refuse, before anything is built, a simulated cache larger than its SSD or too large
-    /// for this machine's memory. `ssd_sectors` is the simulated SSD's capacity.
-    pub fn check_simulated_fit(&self, ssd_sectors: u64) -> Result<(), String> {
-        let table = &self.cache.table;
-        let requested = table.cache_size_sectors;
-        let what = if requested == 0 {
-            format!(
-                "--cache-size 0 (the whole {} SSD {})",
-                crate::memory::human_bytes(ssd_sectors.saturating_mul(512)),
-                self.ssd_name
-            )
-        } else {
-            format!(
-                "--cache-size {}",
-                crate::memory::human_bytes(requested.saturating_mul(512))
-            )
-        };
-        if requested > ssd_sectors {
-            return Err(format!(
-                "{what} is larger than the SSD {} ({}); give at most its size",
-                self.ssd_name,
-                crate::memory::human_bytes(ssd_sectors.saturating_mul(512))
-            ));
-        }
-        let cache_sectors = if requested == 0 {
-            ssd_sectors
-        } else {
-            requested
-        };
-        crate::memory::check_cache_fits(
-            &what,
-            cache_sectors,
-            u64::from(table.block_size_sectors.max(1)),
-            true,
-            crate::memory::available_memory_bytes(),
-        )
     }
 }
 

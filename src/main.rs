@@ -1,5 +1,6 @@
 //! `dmsim`: the command-line front end. A thin layer over the workspace crates: it parses
-//! arguments, builds devices, engine and workload, and prints or writes results.
+//! arguments, resolves them into a setup, runs it with `dmsim-testbed`, and prints or writes
+//! results.
 
 /// `println!` for command output: a closed stdout (`dmsim … | head`) ends the program quietly
 /// instead of panicking; another write error is reported.
@@ -23,16 +24,13 @@ macro_rules! out {
 }
 
 mod cache_args;
-mod cache_run;
 mod cmd;
-mod memory;
 mod outcome;
 mod progress;
-mod raid5_fail;
 mod trace_input;
-mod units;
 mod unused_flags;
-mod verifier;
+
+use dmsim_testbed::units;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -1,44 +1,9 @@
-//! What every run command does with its result: the checks that turn a finished drive into an
-//! error (the simulated devices refused an IO, a real device refused one, the run
-//! deadlocked), and how a run's report is written and shown.
+//! What every run command does with its result: how a run's report is written and shown,
+//! and its warnings printed. (The checks that turn a finished drive into an error are the
+//! testbed's: `dmsim_testbed::check`.)
 
-use dmsim_engine::WaitingJob;
-use dmsim_real::RealPlatform;
 use dmsim_reports::{RunReport, SUMMARY_FILE_NAME};
-use dmsim_sim::platform::SimPlatform;
 use std::path::Path;
-
-/// An error if the engine issued an IO a simulated device refused (an engine bug).
-pub fn check_sim_violations(platform: &SimPlatform) -> Result<(), String> {
-    match platform.violations().first() {
-        Some(first) => Err(format!(
-            "the engine issued {} IO(s) the simulated devices refuse; first: {first}",
-            platform.violations().len()
-        )),
-        None => Ok(()),
-    }
-}
-
-/// An error if a real device refused IOs (outside the window, read-only, misaligned).
-pub fn check_real_refusals(platform: &mut RealPlatform) -> Result<(), String> {
-    let errors = platform.take_errors();
-    match errors.first() {
-        Some(first) => Err(format!(
-            "{} device IO(s) were refused; first: {first}",
-            errors.len()
-        )),
-        None => Ok(()),
-    }
-}
-
-/// The message of a run that stalled at `end_ns` with `waiting` jobs.
-pub fn deadlock(end_ns: u64, waiting: &[WaitingJob]) -> String {
-    let list: Vec<String> = waiting.iter().map(|w| format!("{w:?}")).collect();
-    format!(
-        "the run deadlocked at {end_ns} ns; waiting:\n  {}",
-        list.join("\n  ")
-    )
-}
 
 /// Print each warning on stderr, once.
 pub fn warn_all(warnings: &[String]) {

@@ -6,7 +6,6 @@
 
 use super::CliResult;
 use crate::cache_args::{CacheArgs, ModeArg, PolicyArg};
-use crate::cache_run::{run_cache, CacheDevices};
 use clap::{Args, Subcommand};
 use dmsim_engine::{drive, DeviceId, DriveOptions, Engine, EngineConfig, TargetSpec};
 use dmsim_models::presets;
@@ -15,6 +14,7 @@ use dmsim_scenarios::workload::{AccessPattern, SizeDistribution, WorkloadGenerat
 use dmsim_sim::device::SimDevice;
 use dmsim_sim::platform::SimPlatform;
 use dmsim_sim::streams::stream;
+use dmsim_testbed::cache_run::{run_cache, CacheDevices};
 use std::time::Instant;
 
 #[derive(Subcommand)]
@@ -107,7 +107,7 @@ fn case(args: &CaseArgs) -> CliResult {
         let output = run_cache(
             &setup,
             CacheDevices::Sim,
-            generator,
+            generator.map(Ok),
             Pacing::ClosedLoop { queue_depth: 32 },
             None,
             1,

@@ -12,10 +12,9 @@
 
 use super::CliResult;
 use crate::cache_args::{parse_sets, CacheArgs, ModeArg, PolicyArg};
-use crate::cache_run::{run_cache, CacheDevices};
 use crate::cmd::replay::{linear_run_config, run_config};
 use crate::progress::Progress;
-use crate::trace_input::{AutoFit, TraceArgs, TraceSource};
+use crate::trace_input::TraceArgs;
 use clap::Args;
 use dmsim_reports::{
     CompareReport, CompareShard, GridAxis, GridHasher, RunReport, ShardCell, ShardId,
@@ -26,6 +25,9 @@ use dmsim_scenarios::scenario::{self, Input, Scenario, TraceLocation};
 use dmsim_scenarios::source::Pacing;
 use dmsim_scenarios::workload::{WorkloadGenerator, WorkloadSpec};
 use dmsim_sim::streams::stream;
+use dmsim_testbed::cache_run::{run_cache, CacheDevices};
+use dmsim_testbed::setup::CacheSetup;
+use dmsim_testbed::trace_records::{AutoFit, TraceSource};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -223,7 +225,7 @@ pub fn run(args: CompareArgs) -> CliResult {
                 .clone()
                 .expect("a trace path when there is no scenario");
             let source = TraceSource::File(path);
-            let compact = args.trace.compact_map(&source)?;
+            let compact = args.trace.input().compact_map(&source)?;
             let name = source.report_name();
             (
                 PlanInput::Trace {
@@ -256,7 +258,7 @@ pub fn run(args: CompareArgs) -> CliResult {
                 if args.trace.fit == Default::default() {
                     trace_args.fit = t.fit;
                 }
-                let compact = trace_args.compact_map(&source)?;
+                let compact = trace_args.input().compact_map(&source)?;
                 let name = source.report_name();
                 (
                     PlanInput::Trace {
@@ -317,9 +319,9 @@ pub fn run(args: CompareArgs) -> CliResult {
     let auto_fits: Vec<Option<AutoFit>> = setups
         .iter()
         .map(|setup| match &input {
-            PlanInput::Trace { args, compact, .. } => {
-                args.auto_fit(setup.cache.table.target_sectors, compact.as_ref())
-            }
+            PlanInput::Trace { args, compact, .. } => args
+                .input()
+                .auto_fit(setup.cache.table.target_sectors, compact.as_ref()),
             PlanInput::Workload(_) => None,
         })
         .collect();
@@ -399,7 +401,7 @@ pub fn run(args: CompareArgs) -> CliResult {
         .map(|run| &run.config)
         .find(|config| config.get("out_of_order_records").is_some())
     {
-        crate::outcome::warn_all(&[crate::trace_input::time_order_note(
+        crate::outcome::warn_all(&[dmsim_testbed::trace_records::time_order_note(
             config["out_of_order_records"].as_u64().unwrap_or(0),
             config["late_records"].as_u64().unwrap_or(0),
         )]);
@@ -469,7 +471,7 @@ fn baseline_label(cell: &Cell) -> String {
 /// the input's content.
 fn cell_config(
     cell: &Cell,
-    setup: &crate::cache_args::CacheSetup,
+    setup: &CacheSetup,
     input_name: &str,
     pacing_desc: &serde_json::Value,
     seed: u64,
@@ -542,7 +544,7 @@ fn hash_file(hasher: &mut GridHasher, path: &std::path::Path) -> Result<(), Stri
 
 fn run_cell(
     cell: &Cell,
-    setup: &crate::cache_args::CacheSetup,
+    setup: &CacheSetup,
     mut config: serde_json::Value,
     input: &PlanInput,
     pacing: Pacing,
@@ -556,25 +558,20 @@ fn run_cell(
             args,
             compact,
         } => {
-            let (records, failure, tally) =
-                args.records_tallied(source, volume, compact.clone())?;
-            let output = run_cache(
+            let mut records = args.input().records(source, volume, compact.clone())?;
+            let mut output = run_cache(
                 setup,
                 CacheDevices::Sim,
-                records,
+                &mut records,
                 pacing,
                 None,
                 seed,
                 &label,
                 config,
                 &mut |_| {},
-            );
-            if let Some(e) = failure.borrow().as_ref() {
-                return Err(e.clone());
-            }
-            let mut output = output?;
+            )?;
             // Every cell's summary says so; `run` warns once for the grid.
-            tally.borrow().record_order(&mut output.report.config);
+            records.tally().record_order(&mut output.report.config);
             output
         }
         PlanInput::Workload(spec) => {
@@ -597,7 +594,7 @@ fn run_cell(
             run_cache(
                 setup,
                 CacheDevices::Sim,
-                generator,
+                generator.map(Ok),
                 pacing,
                 None,
                 seed,
@@ -607,6 +604,7 @@ fn run_cell(
             )?
         }
     };
+    crate::outcome::warn_all(&output.warnings);
     Ok(output.report)
 }
 

@@ -95,7 +95,7 @@ fn real_devices(args: &ExploreArgs) -> Result<Option<RealDevices>, String> {
     Ok(Some(RealDevices {
         ssd: ssd.clone(),
         disk: disk.clone(),
-        write_id_nonce: crate::verifier::real_run_write_id_base(),
+        write_id_nonce: dmsim_testbed::verifier::real_run_write_id_base(),
     }))
 }
 

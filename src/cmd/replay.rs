@@ -2,16 +2,18 @@
 //! every read verified; prints a summary and writes DIR/summary.json with --out.
 
 use super::CliResult;
-use crate::cache_args::{CacheArgs, ModeArg, PolicyArg, VolumeTarget};
-use crate::cache_run::{run_cache, CacheDevices};
+use crate::cache_args::{CacheArgs, ModeArg, PolicyArg, VolumeTargetArg};
 use crate::outcome::{check_out_dir, emit, warn_all};
 use crate::progress::Progress;
-use crate::trace_input::{TraceArgs, TraceSource};
+use crate::trace_input::TraceArgs;
 use clap::Args;
 use dmsim_engine::flashcache::Persistence;
 use dmsim_real::{OpenOptions, RealDevice};
 use dmsim_scenarios::fit::FitMode;
 use dmsim_scenarios::source::Pacing;
+use dmsim_testbed::cache_run::{run_cache, CacheDevices};
+use dmsim_testbed::setup::{CacheSetup, VolumeTarget};
+use dmsim_testbed::trace_records::TraceSource;
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -23,8 +25,8 @@ pub struct ReplayArgs {
     /// What sits on the disk: flashcache (the SSD caches the disk), or linear, the no-cache
     /// baseline (dm-linear straight onto the disk; the same trace, pacing and verification,
     /// so a cache's speed-up over the bare disk is one pair of runs).
-    #[arg(long, value_enum, default_value_t = VolumeTarget::Flashcache)]
-    pub target: VolumeTarget,
+    #[arg(long, value_enum, default_value_t = VolumeTargetArg::Flashcache)]
+    pub target: VolumeTargetArg,
     /// With --target linear: replay onto this one simulated device alone, any HDD or SSD
     /// preset (`dmsim devices list`); it is named `dev` in the summary. A preset name, never
     /// a path: replay has no bare real device (that is `dmsim run --real --target linear
@@ -104,7 +106,7 @@ impl RealCacheArgs {
     /// disk; without --cache-size/--cache-blocks the cache is the whole SSD).
     pub fn devices(
         &self,
-        setup: &mut crate::cache_args::CacheSetup,
+        setup: &mut CacheSetup,
         cache_size_given: bool,
     ) -> Result<CacheDevices, Box<dyn std::error::Error>> {
         if !self.real {
@@ -146,12 +148,12 @@ impl RealCacheArgs {
             Some(ExistingCacheArg::Load) => Persistence::Reload,
             Some(ExistingCacheArg::ForceCreate) => Persistence::ForceCreate,
         };
-        crate::memory::check_cache_fits(
+        dmsim_testbed::memory::check_cache_fits(
             &format!("--ssd-dev {}", ssd_path.display()),
             setup.cache.table.cache_size_sectors,
             u64::from(setup.cache.table.block_size_sectors.max(1)),
             false,
-            crate::memory::available_memory_bytes(),
+            dmsim_testbed::memory::available_memory_bytes(),
         )?;
         setup.ssd_name = ssd_path.display().to_string();
         setup.hdd_name = hdd_path.display().to_string();
@@ -238,7 +240,7 @@ pub fn run_config(
     trace: &str,
     mode: ModeArg,
     policy: PolicyArg,
-    setup: &crate::cache_args::CacheSetup,
+    setup: &CacheSetup,
     pacing: serde_json::Value,
     seed: u64,
 ) -> serde_json::Value {
@@ -266,7 +268,7 @@ pub fn run_config(
 /// mode, policy, SSD or flashcache table.
 pub fn linear_run_config(
     trace: &str,
-    setup: &crate::cache_args::CacheSetup,
+    setup: &CacheSetup,
     pacing: serde_json::Value,
     seed: u64,
 ) -> serde_json::Value {
@@ -330,7 +332,7 @@ fn check_dev(args: &ReplayArgs) -> Result<(), String> {
     let Some(dev) = &args.dev else {
         return Ok(());
     };
-    if args.target != VolumeTarget::Linear {
+    if args.target != VolumeTargetArg::Linear {
         return Err(format!(
             "--dev {dev} names the one device of --target linear; a cache's devices are \
              --ssd and --hdd (simulated) or --ssd-dev and --hdd-dev (--real)"
@@ -364,12 +366,12 @@ pub fn run(args: ReplayArgs) -> CliResult {
         )?;
     }
     let sets = crate::cache_args::parse_sets(&args.sets)?;
-    if args.target == VolumeTarget::Linear {
+    if args.target == VolumeTargetArg::Linear {
         refuse_cache_flags_with_linear(&args, &sets)?;
     }
     let mode = args.mode.unwrap_or(ModeArg::Writeback);
     let policy = args.policy.unwrap_or(PolicyArg::Fifo);
-    let mut setup = match args.target {
+    let mut setup = match VolumeTarget::from(args.target) {
         VolumeTarget::Flashcache => args.cache.resolve(mode, policy, &sets)?,
         VolumeTarget::Linear => {
             let mut cache = args.cache.clone();
@@ -385,7 +387,7 @@ pub fn run(args: ReplayArgs) -> CliResult {
     let devices = args.real.devices(&mut setup, cache_size_given)?;
     let pacing = args.pacing.pacing()?;
     let trace = TraceSource::File(args.trace.clone());
-    let mut input = args.input.clone();
+    let mut input = args.input.input();
     if args.real.real && input.fit == FitMode::Auto {
         // A real disk's addresses are the user's: never move a record without being asked.
         input.fit = FitMode::Refuse;
@@ -393,8 +395,8 @@ pub fn run(args: ReplayArgs) -> CliResult {
     let compact = input.compact_map(&trace)?;
     let volume_sectors = setup.cache.table.target_sectors;
     let auto_fit = input.auto_fit(volume_sectors, compact.as_ref());
-    let (records, failure, tally) = input.records_tallied(&trace, volume_sectors, compact)?;
-    let (label, mut config) = match args.target {
+    let mut records = input.records(&trace, volume_sectors, compact)?;
+    let (label, mut config) = match VolumeTarget::from(args.target) {
         VolumeTarget::Flashcache => (
             format!("{}/{}", mode.name(), policy.name()),
             run_config(
@@ -429,7 +431,7 @@ pub fn run(args: ReplayArgs) -> CliResult {
     let output = run_cache(
         &setup,
         devices,
-        records,
+        &mut records,
         pacing,
         None,
         args.seed,
@@ -437,15 +439,15 @@ pub fn run(args: ReplayArgs) -> CliResult {
         config,
         &mut |n| progress.update(n),
     );
-    progress.finish();
-    if let Some(e) = failure.borrow().as_ref() {
-        return Err(e.clone().into());
+    if let Ok(output) = &output {
+        warn_all(&output.warnings);
     }
+    progress.finish();
     let mut output = output?;
+    let tally = records.tally();
     let mut notes: Vec<String> = auto_fit.iter().map(|fit| fit.note()).collect();
-    notes.extend(tally.borrow().record_order(&mut output.report.config));
+    notes.extend(tally.record_order(&mut output.report.config));
     if args.input.skip_bad_lines {
-        let tally = tally.borrow();
         output.report.config["bad_lines_skipped"] = tally.bad_lines_skipped.into();
         if let Some(first) = &tally.first_bad_line {
             output.report.config["first_bad_line"] = first.clone().into();

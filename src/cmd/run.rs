@@ -3,27 +3,17 @@
 
 use super::CliResult;
 use crate::cache_args::{parse_sets, CacheArgs, ModeArg, PolicyArg};
-use crate::cache_run::run_cache;
 use crate::cmd::replay::{run_config, ExistingCacheArg, RealCacheArgs, PERTURB_TIES_IS_SIM_ONLY};
-use crate::outcome::{
-    check_out_dir, check_real_refusals, check_sim_violations, deadlock, emit, warn_all,
-};
+use crate::outcome::{check_out_dir, emit, warn_all};
 use crate::progress::Progress;
 use crate::units::{parse_duration_ns, parse_io_size};
-use crate::verifier::{real_run_write_id_base, Verifier};
 use clap::{Args, ValueEnum};
-use dmsim_engine::{
-    drive, DeviceId, DriveError, DriveOptions, DriveOutcome, DriveReport, Engine, EngineConfig,
-    Platform, TargetSpec,
-};
 use dmsim_models::presets;
-use dmsim_real::{OpenOptions, PlatformOptions, RealDevice, RealRig};
-use dmsim_scenarios::source::{Pacing, RecordSource};
-use dmsim_scenarios::workload::{AccessPattern, SizeDistribution, WorkloadGenerator, WorkloadSpec};
-use dmsim_sim::device::SimDevice;
-use dmsim_sim::platform::{SimOptions, SimPlatform};
+use dmsim_scenarios::workload::WorkloadGenerator;
 use dmsim_sim::streams::stream;
-use std::collections::BTreeMap;
+use dmsim_testbed::cache_run::run_cache;
+use dmsim_testbed::linear_run::{run_linear, LinearDevice};
+use dmsim_testbed::workload::{check_span, GeneratedWorkload, WorkloadKind};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -118,61 +108,30 @@ pub enum WorkloadArg {
     Seqwrite,
 }
 
-impl WorkloadArg {
-    fn name(self) -> &'static str {
-        match self {
-            WorkloadArg::Randread => "randread",
-            WorkloadArg::Randwrite => "randwrite",
-            WorkloadArg::Randrw => "randrw",
-            WorkloadArg::Seqread => "seqread",
-            WorkloadArg::Seqwrite => "seqwrite",
-        }
-    }
-
-    /// The generator spec for this workload over `span_bytes` with `bs`-byte requests.
-    pub fn spec(self, span_bytes: u64, bs: u32, requests: Option<u64>) -> WorkloadSpec {
-        let (pattern, read_percent) = match self {
-            WorkloadArg::Randread => (AccessPattern::Uniform, 100.0),
-            WorkloadArg::Randwrite => (AccessPattern::Uniform, 0.0),
-            WorkloadArg::Randrw => (AccessPattern::Uniform, 50.0),
-            WorkloadArg::Seqread => (AccessPattern::Sequential { streams: 1 }, 100.0),
-            WorkloadArg::Seqwrite => (AccessPattern::Sequential { streams: 1 }, 0.0),
-        };
-        WorkloadSpec {
-            span_start_bytes: 0,
-            span_bytes,
-            alignment_bytes: u64::from(bs),
-            pattern,
-            read_percent,
-            request_size: SizeDistribution::Fixed {
-                bytes: u64::from(bs),
-            },
-            arrival: Default::default(),
-            requests,
-            device: 0,
+impl From<WorkloadArg> for WorkloadKind {
+    fn from(workload: WorkloadArg) -> WorkloadKind {
+        match workload {
+            WorkloadArg::Randread => WorkloadKind::Randread,
+            WorkloadArg::Randwrite => WorkloadKind::Randwrite,
+            WorkloadArg::Randrw => WorkloadKind::Randrw,
+            WorkloadArg::Seqread => WorkloadKind::Seqread,
+            WorkloadArg::Seqwrite => WorkloadKind::Seqwrite,
         }
     }
 }
 
-/// Arena pages for `qd` requests of `bs` bytes in flight, with room for the engine's own.
-pub fn arena_pages_for(qd: u32, bs: u32) -> Result<u32, String> {
-    let per_request = u64::from(bs.div_ceil(4096)) + 1;
-    let pages = (u64::from(qd) * per_request * 2).max(4096);
-    // 4 Mi pages = 16 GiB of buffers: beyond that the request is a mistake, not a workload.
-    u32::try_from(pages)
-        .ok()
-        .filter(|&p| p <= 4 << 20)
-        .ok_or_else(|| {
-            format!("--qd {qd} × --bs {bs} needs {pages} buffer pages; use a smaller depth or size")
-        })
-}
-
-impl WorkloadArg {
-    fn writes(self) -> bool {
-        matches!(
-            self,
-            WorkloadArg::Randwrite | WorkloadArg::Randrw | WorkloadArg::Seqwrite
-        )
+impl RunArgs {
+    /// The generated workload these flags describe.
+    fn workload(&self) -> GeneratedWorkload {
+        GeneratedWorkload {
+            kind: self.workload.into(),
+            bs: self.bs,
+            qd: self.qd,
+            requests: self.requests,
+            duration_ns: self.duration,
+            span_bytes: self.span,
+            seed: self.seed,
+        }
     }
 }
 
@@ -198,40 +157,27 @@ pub fn run(args: RunArgs) -> CliResult {
     if let TargetArg::Flashcache = args.target {
         return run_flashcache(&args);
     }
-    let engine_config = EngineConfig {
-        arena_pages: arena_pages_for(args.qd, args.bs)?,
-        ..EngineConfig::default()
-    };
-    let linear = TargetSpec::Linear {
-        device: DeviceId(0),
-        offset_sectors: 0,
-    };
+    dmsim_testbed::workload::arena_pages_for(args.qd, args.bs)?;
+    let workload = args.workload();
     let mut progress = Progress::new(
-        format!("run linear/{}", args.workload.name()),
+        format!("run linear/{}", workload.kind.name()),
         args.requests,
         "requests",
         args.quiet,
     );
-    let mut stats = BTreeMap::new();
-    // The array's failures and end state (`--hdd-raid5`), for `config.raid5`.
-    let mut raid5_config: Option<serde_json::Value> = None;
-    let mut notes = Vec::new();
     if args.real && args.cache.perturb_ties.is_some() {
         return Err(PERTURB_TIES_IS_SIM_ONLY.into());
     }
     if args.real && args.cache.hdd_raid5.is_some() {
         return Err("--hdd-raid5 runs on simulated members only (no --real yet)".into());
     }
-    let (device_name, platform_name, drive_report, verifier, workload) = if let Some(raid_text) =
-        &args.cache.hdd_raid5
-    {
+    let device = if let Some(raid_text) = &args.cache.hdd_raid5 {
         let (members, preset) = crate::cache_args::parse_hdd_raid5(raid_text)?;
-        let fails = crate::raid5_fail::parse_flags(
+        let fails = dmsim_testbed::raid5_fail::parse_flags(
             &args.cache.raid5_fail,
             &args.cache.raid5_spare,
             members,
         )?;
-        let spares = crate::raid5_fail::spare_count(&fails);
         let mut params = presets::find(&preset).map_err(|e| format!("--hdd-raid5: {e}"))?;
         // `raid5.…` settings are md tunables of the array; the others the members' model.
         let (raid_sets, device_sets): (Vec<String>, Vec<String>) = args
@@ -256,130 +202,23 @@ pub fn run(args: RunArgs) -> CliResult {
             )
             .into());
         }
-        let mut devices = Vec::with_capacity(members);
-        let mut names = Vec::with_capacity(members);
-        for member in 0..members {
-            let model = params.build(Box::new(stream(args.seed, &format!("device.{member}"))))?;
-            names.push(format!("{preset}.{member}"));
-            devices.push(SimDevice::new(format!("{preset}.{member}"), model));
+        LinearDevice::Raid5 {
+            text: raid_text.clone(),
+            preset,
+            members,
+            params,
+            config,
+            fails,
         }
-        // Spares are the devices after the members, of the same preset.
-        for spare in 0..spares {
-            let name = format!("{preset}.spare{spare}");
-            let model = params.build(Box::new(stream(args.seed, &format!("device.{name}"))))?;
-            devices.push(SimDevice::new(name.clone(), model));
-            names.push(name);
-        }
-        let options = SimOptions {
-            perturb_ties_seed: args.cache.perturb_ties,
-        };
-        let mut platform = SimPlatform::with_options(devices, options);
-        // Linear over the array, which is the device after the members and spares.
-        let array = DeviceId((members + spares) as u16);
-        let spec = TargetSpec::Stack {
-            lower: vec![TargetSpec::Raid5 {
-                members: (0..members).map(|m| DeviceId(m as u16)).collect(),
-                config: config.clone(),
-                spares: (members..members + spares)
-                    .map(|d| DeviceId(d as u16))
-                    .collect(),
-            }],
-            upper: Box::new(TargetSpec::Linear {
-                device: array,
-                offset_sectors: 0,
-            }),
-        };
-        let engine_config = EngineConfig {
-            arena_pages: engine_config
-                .arena_pages
-                .saturating_add(config.stripe_cache_size * members as u32),
-            ..engine_config
-        };
-        let mut engine = Engine::new(engine_config, platform.device_infos(), spec)
-            .map_err(|e| format!("--hdd-raid5 {raid_text}: {e}"))?;
-        let capacity_bytes = engine.volume_sectors() * 512;
-        let span_bytes = args.span.unwrap_or(capacity_bytes);
-        check_span(span_bytes, capacity_bytes, args.bs)?;
-        let (mut source, workload) = workload_source(&args, span_bytes)?;
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        let mut verifier = Verifier::new(&names, true);
-        let mut fails = crate::raid5_fail::FailSchedule::new(array, &fails)
-            .with_spin_guard(args.requests.is_none());
-        let start_ns = platform.now_ns();
-        let report = drive_in_slices(start_ns, &mut progress, |options| {
-            let report = fails.drive(
-                &mut engine,
-                &mut platform,
-                &mut source,
-                &mut verifier,
-                options.time_limit_ns,
-            )?;
-            Ok::<_, String>((report, verifier.bios_done()))
-        })?;
-        check_sim_violations(&platform)?;
-        for note in fails.missed_notes(report.end_ns) {
-            notes.push(note);
-        }
-        for (device, status) in engine.stacked_status() {
-            raid5_config = Some(fails.end_status(&status));
-            stats.extend(
-                status
-                    .counters
-                    .iter()
-                    .chain(&status.gauges)
-                    .map(|(name, value)| (format!("{}.{name}", status.kind), *value)),
-            );
-            notes.push(format!("{device}: {}", status.text));
-        }
-        (
-            format!("raid5 {raid_text}"),
-            "sim",
-            report,
-            verifier,
-            workload,
-        )
     } else if args.real {
         let path = args
             .dev
             .clone()
             .ok_or("--real --target linear needs --dev PATH")?;
-        if args.workload.writes() && !args.allow_write {
-            return Err(format!(
-                "the {} workload writes to {}; pass --allow-write to let dmsim overwrite it (within --span)",
-                args.workload.name(),
-                path.display()
-            )
-            .into());
+        LinearDevice::Real {
+            path,
+            allow_write: args.allow_write,
         }
-        let range = args.span.map(|bytes| (0, bytes / 512));
-        let device = RealDevice::open(
-            &path,
-            OpenOptions {
-                allow_write: args.allow_write,
-                range,
-            },
-        )?;
-        let span_bytes = device.info().capacity_sectors * 512;
-        check_span(span_bytes, span_bytes, args.bs)?;
-        let mut rig = RealRig::build(
-            engine_config,
-            linear,
-            vec![device],
-            PlatformOptions::default(),
-        )?;
-        let (source, workload) = workload_source(&args, span_bytes)?;
-        let mut source = source.with_write_id_base(real_run_write_id_base());
-        // A real device held data before the run: never-written sectors may hold anything.
-        let name = path.display().to_string();
-        let mut verifier =
-            Verifier::new(&[name.as_str()], false).with_volume_device(DeviceId(0), 0);
-        let start_ns = rig.platform_mut().now_ns();
-        let report = drive_in_slices(start_ns, &mut progress, |options| {
-            let report = rig.drive(&mut source, &mut verifier, options)?;
-            Ok::<_, DriveError>((report, verifier.bios_done()))
-        })?;
-        check_real_refusals(rig.platform_mut())?;
-        (name, "real", report, verifier, workload)
     } else {
         let preset = args
             .dev
@@ -389,68 +228,30 @@ pub fn run(args: RunArgs) -> CliResult {
             .unwrap_or_else(|| "hdd-7200".to_string());
         let mut params = presets::find(&preset)?;
         super::devices::apply_sets(&mut params, &args.sets)?;
-        let model = params.build(Box::new(stream(args.seed, "device.0")))?;
-        let device = SimDevice::new(preset.clone(), model);
-        let capacity_bytes = device.capacity_sectors() * 512;
-        let span_bytes = args.span.unwrap_or(capacity_bytes);
-        check_span(span_bytes, capacity_bytes, args.bs)?;
-        let options = SimOptions {
-            perturb_ties_seed: args.cache.perturb_ties,
-        };
-        let mut platform = SimPlatform::with_options(vec![device], options);
-        let mut engine = Engine::new(engine_config, platform.device_infos(), linear)?;
-        let (mut source, workload) = workload_source(&args, span_bytes)?;
-        let mut verifier =
-            Verifier::new(&[preset.as_str()], true).with_volume_device(DeviceId(0), 0);
-        let start_ns = platform.now_ns();
-        let report = drive_in_slices(start_ns, &mut progress, |options| {
-            let report = drive(
-                &mut engine,
-                &mut platform,
-                &mut source,
-                &mut verifier,
-                options,
-            )?;
-            Ok::<_, DriveError>((report, verifier.bios_done()))
-        })?;
-        check_sim_violations(&platform)?;
-        (preset, "sim", report, verifier, workload)
+        LinearDevice::Sim {
+            name: preset,
+            params,
+        }
     };
+    let output = run_linear(device, &workload, args.cache.perturb_ties, &mut |n| {
+        progress.update(n)
+    })?;
     progress.finish();
-    if let DriveOutcome::Stalled { waiting } = &drive_report.outcome {
-        return Err(deadlock(drive_report.end_ns, waiting).into());
-    }
-    let first_error = verifier.first_data_error();
-    let failed_bios = verifier.failed_bios();
-    let mut config = serde_json::json!({
-        "target": "linear", "device": device_name, "trace": format!("workload:{}", args.workload.name()),
-        "workload": workload.to_string(),
-        "bs": args.bs, "qd": args.qd, "seed": args.seed, "platform": platform_name,
-        "dmsim_version": env!("CARGO_PKG_VERSION"),
-    });
-    if let Some(seed) = args.cache.perturb_ties {
-        config["perturb_ties_seed"] = seed.into();
-    }
-    if let Some(raid5) = raid5_config {
-        config["raid5"] = raid5;
-    }
-    let summary = verifier.finish(
-        &format!("linear/{}", args.workload.name()),
-        config,
-        stats,
-        drive_report.end_ns,
-    );
-    notes.insert(0, format!("failed bios {failed_bios}"));
-    emit(&summary, &notes, args.out.as_deref(), args.json)?;
-    if let Some(e) = first_error {
+    emit(
+        &output.report,
+        &output.notes,
+        args.out.as_deref(),
+        args.json,
+    )?;
+    if let Some(e) = output.first_data_error {
         return Err(format!(
             "data verification failed: {} bad read(s); first: {e}",
-            summary.data_errors
+            output.report.data_errors
         )
         .into());
     }
-    if failed_bios > 0 {
-        return Err(format!("{failed_bios} bio(s) failed").into());
+    if output.failed_bios > 0 {
+        return Err(format!("{} bio(s) failed", output.failed_bios).into());
     }
     Ok(())
 }
@@ -540,35 +341,6 @@ fn check_linear_dev(args: &RunArgs) -> Result<(), String> {
         .map_err(|e| format!("--dev: {e}"))
 }
 
-/// Virtual time between two progress updates of a linear run.
-const PROGRESS_SLICE_NS: u64 = 10_000_000;
-
-/// Drives a run in slices of virtual time, showing progress between them; `slice` drives
-/// until the time it is given and returns its report with the bios done so far. Stopping at a
-/// time limit and going on is exact (the engine's state is all in its inputs), so the slices
-/// change no result.
-fn drive_in_slices<E>(
-    start_ns: u64,
-    progress: &mut Progress,
-    mut slice: impl FnMut(&DriveOptions) -> Result<(DriveReport, u64), E>,
-) -> Result<DriveReport, E> {
-    let mut limit_ns = start_ns + PROGRESS_SLICE_NS;
-    loop {
-        let options = DriveOptions {
-            time_limit_ns: Some(limit_ns),
-            ..DriveOptions::default()
-        };
-        let (report, bios_done) = slice(&options)?;
-        progress.update(bios_done);
-        match report.outcome {
-            DriveOutcome::TimeLimit => {
-                limit_ns = report.end_ns.max(limit_ns) + PROGRESS_SLICE_NS;
-            }
-            _ => return Ok(report),
-        }
-    }
-}
-
 /// `run --target flashcache`: the generated workload through the flashcache target, on
 /// simulated devices or (with --real) two real ones.
 fn run_flashcache(args: &RunArgs) -> CliResult {
@@ -593,11 +365,12 @@ fn run_flashcache(args: &RunArgs) -> CliResult {
     let volume_bytes = setup.cache.table.target_sectors * 512;
     let span_bytes = args.span.unwrap_or(volume_bytes);
     check_span(span_bytes, volume_bytes, args.bs)?;
-    let spec = args.workload.spec(span_bytes, args.bs, args.requests);
+    let workload = args.workload();
+    let spec = workload.kind.spec(span_bytes, args.bs, args.requests);
     let generator = WorkloadGenerator::new(&spec, stream(args.seed, "workload"))?;
-    let label = format!("{}/{}/{}", mode.name(), policy.name(), args.workload.name());
+    let label = format!("{}/{}/{}", mode.name(), policy.name(), workload.kind.name());
     let mut config = run_config(
-        &format!("workload:{}", args.workload.name()),
+        &format!("workload:{}", workload.kind.name()),
         mode,
         policy,
         &setup,
@@ -617,16 +390,17 @@ fn run_flashcache(args: &RunArgs) -> CliResult {
     let output = run_cache(
         &setup,
         devices,
-        generator,
-        Pacing::ClosedLoop {
-            queue_depth: args.qd,
-        },
+        generator.map(Ok),
+        workload.pacing(),
         args.duration,
         args.seed,
         &label,
         config,
         &mut |n| progress.update(n),
     );
+    if let Ok(output) = &output {
+        warn_all(&output.warnings);
+    }
     progress.finish();
     let output = output?;
     emit(
@@ -636,36 +410,4 @@ fn run_flashcache(args: &RunArgs) -> CliResult {
         args.json,
     )?;
     Ok(())
-}
-
-fn check_span(span_bytes: u64, capacity_bytes: u64, bs: u32) -> CliResult {
-    if span_bytes > capacity_bytes || span_bytes < u64::from(bs) {
-        return Err(format!(
-            "--span {span_bytes} must lie between the request size and the device size ({capacity_bytes} bytes)"
-        )
-        .into());
-    }
-    Ok(())
-}
-
-/// A generated workload's records, as the drive loop takes them.
-type WorkloadRecords = RecordSource<WorkloadGenerator<rand_chacha::ChaCha8Rng>>;
-
-/// The generated records of `args`'s workload over `span_bytes`, and the spec they follow.
-fn workload_source(
-    args: &RunArgs,
-    span_bytes: u64,
-) -> Result<(WorkloadRecords, WorkloadSpec), Box<dyn std::error::Error>> {
-    let spec = args.workload.spec(span_bytes, args.bs, args.requests);
-    let generator = WorkloadGenerator::new(&spec, stream(args.seed, "workload"))?;
-    let mut source = RecordSource::new(
-        generator,
-        Pacing::ClosedLoop {
-            queue_depth: args.qd,
-        },
-    );
-    if let Some(duration) = args.duration {
-        source = source.stop_at(duration);
-    }
-    Ok((source, spec))
 }

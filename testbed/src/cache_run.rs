@@ -3,9 +3,10 @@
 //! [`RunReport`] with flashcache's counters under their own names. Shared by `replay` and
 //! `compare`; deterministic for a given setup, record stream and seed.
 
-use crate::cache_args::{CacheSetup, VolumeTarget};
-use crate::outcome::{check_real_refusals, check_sim_violations, deadlock};
+use crate::check::{check_engine_invariants, check_real_refusals, check_sim_violations, deadlock};
+use crate::checked_records::CheckedRecords;
 use crate::raid5_fail::FailSchedule;
+use crate::setup::{CacheSetup, VolumeTarget};
 use crate::verifier::{real_run_write_id_base, Verifier};
 use dmsim_engine::flashcache::SetupError;
 use dmsim_engine::{
@@ -19,86 +20,7 @@ use dmsim_scenarios::traces::TraceRecord;
 use dmsim_sim::device::SimDevice;
 use dmsim_sim::platform::{SimOptions, SimPlatform};
 use dmsim_sim::streams::stream;
-use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::rc::Rc;
-
-/// Longest idle stretch between two consecutive records an open-loop replay accepts (virtual
-/// time, after `--speed`): a day. Longer means a timestamp out of place (one record years
-/// before or after the rest), which would make the replay idle for years in 10 ms steps.
-pub const OPEN_LOOP_GAP_MAX_NS: u64 = 24 * 3600 * 1_000_000_000;
-
-/// Where [`OpenLoopGapGuard`] leaves its refusal.
-type GapFailure = Rc<RefCell<Option<String>>>;
-
-/// Passes records through; in an open-loop replay it ends the stream at a gap longer than
-/// [`OPEN_LOOP_GAP_MAX_NS`] and leaves a message naming the two records.
-struct OpenLoopGapGuard<I> {
-    records: I,
-    speed: Option<f64>,
-    previous_ns: Option<u64>,
-    position: u64,
-    failure: GapFailure,
-}
-
-impl<I> OpenLoopGapGuard<I> {
-    fn new(records: I, pacing: Pacing, failure: GapFailure) -> Self {
-        let speed = match pacing {
-            Pacing::OpenLoop { speed } => Some(speed),
-            Pacing::ClosedLoop { .. } => None,
-        };
-        OpenLoopGapGuard {
-            records,
-            speed,
-            previous_ns: None,
-            position: 0,
-            failure,
-        }
-    }
-}
-
-impl<I: Iterator<Item = TraceRecord>> Iterator for OpenLoopGapGuard<I> {
-    type Item = TraceRecord;
-
-    fn next(&mut self) -> Option<TraceRecord> {
-        if self.failure.borrow().is_some() {
-            return None;
-        }
-        let record = self.records.next()?;
-        self.position += 1;
-        let Some(speed) = self.speed else {
-            return Some(record);
-        };
-        if let Some(previous_ns) = self.previous_ns {
-            let gap_ns = record.time_ns.saturating_sub(previous_ns) as f64 / speed;
-            if gap_ns > OPEN_LOOP_GAP_MAX_NS as f64 {
-                *self.failure.borrow_mut() = Some(format!(
-                    "open-loop replay: record {} (time {} ns) comes {} after record {} (time \
-                     {previous_ns} ns), more than a day: a timestamp out of place (an earlier \
-                     record is placed first in time order)? Fix the trace, replay a window \
-                     (--from/--until), or replay closed loop (--qd N) instead of --open-loop",
-                    self.position,
-                    record.time_ns,
-                    describe_duration(gap_ns),
-                    self.position - 1
-                ));
-                return None;
-            }
-        }
-        self.previous_ns = Some(record.time_ns.max(self.previous_ns.unwrap_or(0)));
-        Some(record)
-    }
-}
-
-/// `3.2 days`, `417 years`: how long a gap is, for messages.
-fn describe_duration(ns: f64) -> String {
-    let days = ns / (24.0 * 3600.0 * 1e9);
-    if days >= 365.25 {
-        format!("{:.0} years", days / 365.25)
-    } else {
-        format!("{days:.1} days")
-    }
-}
 
 /// The message of a flashcache setup that failed: for an existing cache, what to do.
 fn setup_failure(ssd: &str, error: &SetupError) -> String {
@@ -127,6 +49,9 @@ pub struct CacheRunOutput {
     pub skipped_records: u64,
     /// Times a write waited for an overlapping write in flight.
     pub overlap_waits: u64,
+    /// What the user should know about the run's result (requests that failed with IO
+    /// errors); the front end prints them as warnings.
+    pub warnings: Vec<String>,
 }
 
 /// Where a cache run's devices are.
@@ -138,9 +63,11 @@ pub enum CacheDevices {
 }
 
 /// Run `records` through flashcache as `setup` describes, on `devices`, issuing nothing at or
-/// after `stop_at_ns`. `progress(bios_done)` is called every sampling interval.
+/// after `stop_at_ns`. `progress(bios_done)` is called every sampling interval. The first
+/// error of `records` (or a refused open-loop gap) ends the records and is the run's error:
+/// it explains the run, not the result.
 #[allow(clippy::too_many_arguments)]
-pub fn run_cache<I: Iterator<Item = TraceRecord>>(
+pub fn run_cache<I: Iterator<Item = Result<TraceRecord, String>>>(
     setup: &CacheSetup,
     devices: CacheDevices,
     records: I,
@@ -151,11 +78,11 @@ pub fn run_cache<I: Iterator<Item = TraceRecord>>(
     config: serde_json::Value,
     progress: &mut dyn FnMut(u64),
 ) -> Result<CacheRunOutput, String> {
-    let gap_failure: GapFailure = Rc::new(RefCell::new(None));
-    let result = run_cache_guarded(
+    let mut checked = CheckedRecords::new(records, pacing);
+    let result = run_cache_checked(
         setup,
         devices,
-        OpenLoopGapGuard::new(records, pacing, gap_failure.clone()),
+        &mut checked,
         pacing,
         stop_at_ns,
         seed,
@@ -163,15 +90,14 @@ pub fn run_cache<I: Iterator<Item = TraceRecord>>(
         config,
         progress,
     );
-    // A refused gap ends the records early: its message explains the run, not the result.
-    if let Some(message) = gap_failure.borrow_mut().take() {
+    if let Some(message) = checked.into_error() {
         return Err(message);
     }
     result
 }
 
 #[allow(clippy::too_many_arguments)]
-fn run_cache_guarded<I: Iterator<Item = TraceRecord>>(
+fn run_cache_checked<I: Iterator<Item = TraceRecord>>(
     setup: &CacheSetup,
     devices: CacheDevices,
     records: I,
@@ -323,6 +249,7 @@ fn run_cache_guarded<I: Iterator<Item = TraceRecord>>(
                 progress,
             )?;
             check_sim_violations(&platform)?;
+            check_engine_invariants(&engine)?;
             Ok(output)
         }
         CacheDevices::Real { .. } if setup.raid5.is_some() => {
@@ -361,6 +288,7 @@ fn run_cache_guarded<I: Iterator<Item = TraceRecord>>(
                 progress,
             )?;
             check_real_refusals(rig.platform_mut())?;
+            check_engine_invariants(rig.engine())?;
             Ok(output)
         }
     }
@@ -479,6 +407,7 @@ fn drive_cache<P: Platform, I: Iterator<Item = TraceRecord>>(
     // the faults injected, not a verification failure: the run succeeds, but says so
     // where a reader looks (stderr, the text summary, summary.json's stats).
     let failed_requests = verifier.failed_bios();
+    let mut warnings = Vec::new();
     if failed_requests > 0 {
         stats.insert("failed_requests".to_string(), failed_requests);
         let note = format!(
@@ -486,14 +415,15 @@ fn drive_cache<P: Platform, I: Iterator<Item = TraceRecord>>(
              wrong data); the latency figures include them",
             verifier.bios_done()
         );
-        crate::outcome::warn_all(std::slice::from_ref(&note));
         status_text.push_str(&format!("\n{note}"));
+        warnings.push(note);
     }
     Ok(CacheRunOutput {
         report: verifier.finish(label, config, stats, end_ns),
         status_text,
         skipped_records: source.skipped_records(),
         overlap_waits: source.overlap_waits(),
+        warnings,
     })
 }
 

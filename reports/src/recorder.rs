@@ -138,6 +138,7 @@ impl RunRecorder {
             devices: self.devices,
             throughput,
             time_series: self.time_series.data(end_ns),
+            spec: None,
         }
     }
 }

@@ -121,6 +121,10 @@ pub struct RunReport {
     pub throughput: Throughput,
     /// Throughput, gauges and cleaning activity over virtual time.
     pub time_series: TimeSeriesData,
+    /// The resolved run spec that produced this report (`dmsim run --spec` reruns it); absent
+    /// for runs not built from a spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<serde_json::Value>,
 }
 
 impl RunReport {
@@ -400,6 +404,7 @@ mod tests {
             }],
             throughput: Throughput::new(100, 100 * 4096, 10_000_000),
             time_series: series.data(10_000_000),
+            spec: None,
         }
     }
 

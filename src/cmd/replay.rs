@@ -11,9 +11,10 @@ use dmsim_engine::flashcache::Persistence;
 use dmsim_real::{OpenOptions, RealDevice};
 use dmsim_scenarios::fit::FitMode;
 use dmsim_scenarios::source::Pacing;
-use dmsim_testbed::cache_run::{run_cache, CacheDevices};
+use dmsim_testbed::cache_run::CacheDevices;
 use dmsim_testbed::setup::{CacheSetup, VolumeTarget};
 use dmsim_testbed::trace_records::TraceSource;
+use dmsim_testbed::{PacingSpec, RunSpec, Testbed};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -392,10 +393,6 @@ pub fn run(args: ReplayArgs) -> CliResult {
         // A real disk's addresses are the user's: never move a record without being asked.
         input.fit = FitMode::Refuse;
     }
-    let compact = input.compact_map(&trace)?;
-    let volume_sectors = setup.cache.table.target_sectors;
-    let auto_fit = input.auto_fit(volume_sectors, compact.as_ref());
-    let mut records = input.records(&trace, volume_sectors, compact)?;
     let (label, mut config) = match VolumeTarget::from(args.target) {
         VolumeTarget::Flashcache => (
             format!("{}/{}", mode.name(), policy.name()),
@@ -419,59 +416,35 @@ pub fn run(args: ReplayArgs) -> CliResult {
         ),
     };
     config["platform"] = if args.real.real { "real" } else { "sim" }.into();
-    if let Some(fit) = auto_fit {
-        config["fit"] = fit.to_json();
-    }
     let mut progress = Progress::new(
         format!("replay {label}"),
         args.input.limit,
         "requests",
         args.quiet,
     );
-    let output = run_cache(
-        &setup,
-        devices,
-        &mut records,
-        pacing,
-        None,
-        args.seed,
-        &label,
+    let spec = RunSpec {
+        setup,
+        trace: args.trace.clone(),
+        input,
+        pacing: PacingSpec::from_pacing(pacing),
+        seed: args.seed,
+        label,
         config,
-        &mut |n| progress.update(n),
-    );
-    if let Ok(output) = &output {
-        warn_all(&output.warnings);
+    };
+    let outcome = match devices {
+        CacheDevices::Sim => Testbed::sim_with_progress(&spec, &mut |n| progress.update(n)),
+        real => Testbed::real(&spec, real, &mut |n| progress.update(n)),
+    };
+    if let Ok(outcome) = &outcome {
+        warn_all(&outcome.warnings);
     }
     progress.finish();
-    let mut output = output?;
-    let tally = records.tally();
-    let mut notes: Vec<String> = auto_fit.iter().map(|fit| fit.note()).collect();
-    notes.extend(tally.record_order(&mut output.report.config));
-    if args.input.skip_bad_lines {
-        output.report.config["bad_lines_skipped"] = tally.bad_lines_skipped.into();
-        if let Some(first) = &tally.first_bad_line {
-            output.report.config["first_bad_line"] = first.clone().into();
-            notes.push(format!(
-                "skipped {} malformed line(s); first: {first}",
-                tally.bad_lines_skipped
-            ));
-        } else {
-            notes.push("skipped 0 malformed lines".to_string());
-        }
-    }
-    if output.overlap_waits > 0 {
-        notes.push(format!(
-            "{} write(s) waited for an overlapping write in flight",
-            output.overlap_waits
-        ));
-    }
-    if output.skipped_records > 0 {
-        notes.push(format!(
-            "skipped {} record(s) with no bio equivalent",
-            output.skipped_records
-        ));
-    }
-    notes.push(output.status_text);
-    emit(&output.report, &notes, args.out.as_deref(), args.json)?;
+    let outcome = outcome?;
+    emit(
+        &outcome.report,
+        &outcome.notes,
+        args.out.as_deref(),
+        args.json,
+    )?;
     Ok(())
 }

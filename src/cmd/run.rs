@@ -14,10 +14,15 @@ use dmsim_sim::streams::stream;
 use dmsim_testbed::cache_run::run_cache;
 use dmsim_testbed::linear_run::{run_linear, LinearDevice};
 use dmsim_testbed::workload::{check_span, GeneratedWorkload, WorkloadKind};
+use dmsim_testbed::{RunSpec, Testbed};
 use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct RunArgs {
+    /// Rerun a resolved run spec: a JSON file, or the summary.json of a run (its `spec`
+    /// field). Flags other than --out, --json and --quiet do not apply.
+    #[arg(long, value_name = "FILE")]
+    spec: Option<PathBuf>,
     /// The device-mapper target to run.
     #[arg(long, value_enum, default_value_t = TargetArg::Linear)]
     target: TargetArg,
@@ -138,6 +143,9 @@ impl RunArgs {
 pub fn run(args: RunArgs) -> CliResult {
     if let Some(dir) = &args.out {
         check_out_dir(dir)?;
+    }
+    if let Some(file) = &args.spec {
+        return run_spec_file(file, &args);
     }
     if args.requests.is_none() && args.duration.is_none() {
         return Err(
@@ -406,6 +414,32 @@ fn run_flashcache(args: &RunArgs) -> CliResult {
     emit(
         &output.report,
         &[output.status_text],
+        args.out.as_deref(),
+        args.json,
+    )?;
+    Ok(())
+}
+
+/// `run --spec FILE`: rerun a resolved spec on simulated devices.
+fn run_spec_file(file: &std::path::Path, args: &RunArgs) -> CliResult {
+    let name = file.display().to_string();
+    let text = std::fs::read_to_string(file).map_err(|e| format!("--spec {name}: {e}"))?;
+    let spec = RunSpec::from_json(&text, &name)?;
+    let mut progress = Progress::new(
+        format!("run {}", spec.label),
+        spec.input.limit,
+        "requests",
+        args.quiet,
+    );
+    let outcome = Testbed::sim_with_progress(&spec, &mut |n| progress.update(n));
+    if let Ok(outcome) = &outcome {
+        warn_all(&outcome.warnings);
+    }
+    progress.finish();
+    let outcome = outcome?;
+    emit(
+        &outcome.report,
+        &outcome.notes,
         args.out.as_deref(),
         args.json,
     )?;

@@ -13,7 +13,12 @@ pub mod linear_run;
 pub mod memory;
 pub mod raid5_fail;
 pub mod setup;
+pub mod spec;
+mod testbed;
 pub mod trace_records;
 pub mod units;
 pub mod verifier;
 pub mod workload;
+
+pub use spec::{PacingSpec, RunSpec};
+pub use testbed::{RunOutcome, Testbed};

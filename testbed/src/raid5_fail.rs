@@ -23,15 +23,15 @@ use dmsim_engine::{
     drive, BioSource, DeviceId, DriveError, DriveObserver, DriveOptions, DriveOutcome, DriveReport,
     Engine, Platform, TargetStatus,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Requests a failed array may take at one virtual instant before the run is stopped as
 /// spinning (a closed loop keeps at most its queue depth in flight at one instant).
 pub const INSTANT_REQUESTS_MAX: u64 = 10_000;
 
 /// When a member fails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum FailWhen {
     /// At this virtual time.
     AtNs(u64),
@@ -40,7 +40,8 @@ pub enum FailWhen {
 }
 
 /// What happens to the array.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ArrayChange {
     /// Member N fails (mdadm --fail).
     Fail(usize),
@@ -49,7 +50,8 @@ pub enum ArrayChange {
 }
 
 /// One `MEMBER@WHEN` or spare `WHEN`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ArrayEvent {
     pub change: ArrayChange,
     pub when: FailWhen,

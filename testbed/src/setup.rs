@@ -6,9 +6,11 @@ use crate::raid5_fail::ArrayEvent;
 use dmsim_engine::flashcache::FlashcacheConfig;
 use dmsim_engine::raid5::Raid5Config;
 use dmsim_models::presets::DeviceParams;
+use serde::{Deserialize, Serialize};
 
 /// The disk as an md raid5 array: `members` simulated devices of the `hdd` preset.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Raid5Setup {
     pub members: usize,
     pub config: Raid5Config,
@@ -25,7 +27,8 @@ pub struct Raid5Setup {
 }
 
 /// What sits on the disk in a cache run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum VolumeTarget {
     /// flashcache: the SSD caches the disk.
     Flashcache,
@@ -33,8 +36,10 @@ pub enum VolumeTarget {
     Linear,
 }
 
-/// Everything a cache run needs, resolved from flags.
-#[derive(Clone, Debug)]
+/// Everything a cache run needs, resolved from flags. Serialised as the `setup` of a
+/// [`crate::spec::RunSpec`] (without the warnings, which were said when it was resolved).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CacheSetup {
     pub ssd_name: String,
     pub ssd: DeviceParams,
@@ -52,6 +57,7 @@ pub struct CacheSetup {
     pub perturb_ties_seed: Option<u64>,
     /// Things the user should know about the setup (a clamped tunable, presets that look
     /// swapped); printed as warnings before the run.
+    #[serde(skip)]
     pub warnings: Vec<String>,
 }
 

@@ -19,7 +19,8 @@ use std::path::PathBuf;
 pub const SORT_WINDOW_RECORDS: usize = 4096;
 
 /// How a trace is read: which records, which window, how they are placed on the volume.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TraceInput {
     /// The trace's format (`None`: detected from the first lines).
     pub format: Option<Format>,

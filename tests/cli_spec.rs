@@ -1,0 +1,162 @@
+//! `dmsim run --spec FILE` (issue 8.3): every simulated `replay` embeds its resolved run spec
+//! in summary.json, and rerunning that spec gives the same summary, byte for byte. A spec
+//! that is not one (an unknown field, a bad value) is refused naming the file and the field
+//! (more such rows are in tests/bad_input/cases.json).
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+const TRACE: &str = "scenarios/bundled/traces/msr-cambridge1-sample.csv";
+
+fn dmsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dmsim"))
+        .args(args)
+        .output()
+        .expect("dmsim runs")
+}
+
+fn succeed(args: &[&str]) {
+    let output = dmsim(args);
+    assert!(
+        output.status.success(),
+        "dmsim {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Replays with `replay_args` into one folder, reruns its summary.json with `run --spec`
+/// into another, and returns both summaries' bytes.
+fn replay_and_rerun(replay_args: &[&str]) -> (Vec<u8>, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("replay");
+    let second = dir.path().join("rerun");
+    let mut args = vec!["replay", TRACE, "--quiet", "--out", first.to_str().unwrap()];
+    args.extend_from_slice(replay_args);
+    succeed(&args);
+    let summary = first.join("summary.json");
+    succeed(&[
+        "run",
+        "--spec",
+        summary.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        second.to_str().unwrap(),
+    ]);
+    (read(&summary), read(&second.join("summary.json")))
+}
+
+#[test]
+fn a_writeback_replay_reruns_from_its_summary_byte_for_byte() {
+    let (replayed, rerun) = replay_and_rerun(&["--mode", "writeback"]);
+    assert!(replayed == rerun, "the rerun's summary.json differs");
+    let summary: Value = serde_json::from_slice(&replayed).unwrap();
+    let spec = &summary["spec"];
+    assert_eq!(spec["trace"], TRACE);
+    assert_eq!(spec["setup"]["target"], "flashcache");
+    assert_eq!(spec["seed"], 1);
+    assert_eq!(spec["config"]["mode"], "writeback");
+    assert!(summary["requests"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn open_loop_raid5_and_linear_replays_rerun_byte_for_byte() {
+    let (replayed, rerun) = replay_and_rerun(&[
+        "--hdd-raid5",
+        "3xhdd-7200",
+        "--raid5-fail",
+        "1@300io",
+        "--mode",
+        "writethrough",
+        "--policy",
+        "lru",
+        "--open-loop",
+        "--speed",
+        "50",
+    ]);
+    assert!(replayed == rerun, "the raid5 rerun's summary.json differs");
+    let summary: Value = serde_json::from_slice(&replayed).unwrap();
+    assert_eq!(summary["spec"]["setup"]["raid5"]["members"], 3);
+    assert_eq!(summary["config"]["raid5"]["state"], "degraded");
+    assert_eq!(
+        summary["spec"]["setup"]["raid5"]["fails"][0]["text"],
+        "1@300io"
+    );
+    let (replayed, rerun) = replay_and_rerun(&[
+        "--target", "linear", "--fit", "wrap", "--limit", "500", "--qd", "4",
+    ]);
+    assert!(replayed == rerun, "the linear rerun's summary.json differs");
+    let summary: Value = serde_json::from_slice(&replayed).unwrap();
+    assert_eq!(summary["requests"], 500);
+    assert_eq!(summary["spec"]["input"]["fit"], "wrap");
+}
+
+#[test]
+fn an_edited_queue_depth_in_the_spec_changes_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("replay");
+    succeed(&["replay", TRACE, "--quiet", "--out", first.to_str().unwrap()]);
+    let summary: Value = serde_json::from_slice(&read(&first.join("summary.json"))).unwrap();
+    let mut spec = summary["spec"].clone();
+    spec["pacing"]["closed_loop"]["queue_depth"] = 1.into();
+    let spec_file = dir.path().join("qd1.json");
+    std::fs::write(&spec_file, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+    let second = dir.path().join("qd1");
+    succeed(&[
+        "run",
+        "--spec",
+        spec_file.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        second.to_str().unwrap(),
+    ]);
+    let rerun: Value = serde_json::from_slice(&read(&second.join("summary.json"))).unwrap();
+    assert_eq!(rerun["requests"], summary["requests"]);
+    assert_ne!(
+        rerun["throughput"], summary["throughput"],
+        "one request in flight instead of 32 must change the run's duration"
+    );
+    assert_eq!(rerun["spec"], spec);
+}
+
+#[test]
+fn a_bad_value_deep_in_a_real_spec_is_refused_naming_the_file_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("replay");
+    succeed(&["replay", TRACE, "--quiet", "--out", first.to_str().unwrap()]);
+    let summary: Value = serde_json::from_slice(&read(&first.join("summary.json"))).unwrap();
+    for (edit, field) in [
+        ("depth", "pacing"),
+        ("assoc", "setup.cache.table.assoc"),
+        ("unknown", "setup.bogus"),
+    ] {
+        let mut spec = summary["spec"].clone();
+        match edit {
+            "depth" => spec["pacing"]["closed_loop"]["queue_depth"] = 0.into(),
+            "assoc" => spec["setup"]["cache"]["table"]["assoc"] = "banana".into(),
+            _ => spec["setup"]["bogus"] = true.into(),
+        }
+        let spec_file = dir.path().join(format!("{edit}.json"));
+        std::fs::write(&spec_file, serde_json::to_vec(&spec).unwrap()).unwrap();
+        let out = dir.path().join(format!("{edit}-out"));
+        let output = dmsim(&[
+            "run",
+            "--spec",
+            spec_file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let message = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{edit}: accepted");
+        assert!(
+            message.contains(&format!("{edit}.json")) && message.contains(&format!("`{field}")),
+            "{edit}: {message}"
+        );
+        assert!(!out.exists(), "{edit}: output left behind");
+    }
+}

@@ -89,6 +89,9 @@ pub enum FitError {
     FootprintTooLarge { chunks: u64, device_mib: u64 },
 }
 
+/// Chunks a bitmap tracks while learning a [`CompactMap`] (8 MiB of bits).
+const BITMAP_CHUNKS_MAX: u64 = 1 << 26;
+
 /// The touched 1 MiB chunks of a trace, in address order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CompactMap {
@@ -102,7 +105,10 @@ impl CompactMap {
     pub fn learn<E>(
         records: impl Iterator<Item = Result<TraceRecord, E>>,
     ) -> Result<CompactMap, E> {
-        let mut touched = BTreeSet::new();
+        // Chunks below BITMAP_CHUNKS_MAX (64 TiB of addresses) in a bitmap, O(1) a record;
+        // any beyond in a set.
+        let mut bitmap: Vec<u64> = Vec::new();
+        let mut far = BTreeSet::new();
         let mut end_sector = 0;
         for record in records {
             let record = record?;
@@ -112,10 +118,25 @@ impl CompactMap {
             end_sector = end_sector.max(record.sector.saturating_add(record.sectors));
             let first = record.sector / COMPACT_CHUNK_SECTORS;
             let last = (record.sector + record.sectors - 1) / COMPACT_CHUNK_SECTORS;
-            touched.extend(first..=last);
+            for chunk in first..=last {
+                if chunk < BITMAP_CHUNKS_MAX {
+                    let word = (chunk / 64) as usize;
+                    if word >= bitmap.len() {
+                        bitmap.resize(word + 1, 0);
+                    }
+                    bitmap[word] |= 1 << (chunk % 64);
+                } else {
+                    far.insert(chunk);
+                }
+            }
         }
+        let near = bitmap.iter().enumerate().flat_map(|(word, &bits)| {
+            (0..64u64)
+                .filter(move |bit| bits & (1 << bit) != 0)
+                .map(move |bit| word as u64 * 64 + bit)
+        });
         Ok(CompactMap {
-            chunks: touched.into_iter().collect(),
+            chunks: near.chain(far).collect(),
             end_sector,
         })
     }
@@ -328,6 +349,32 @@ mod tests {
                 device_mib: 1
             })
         ));
+    }
+
+    #[test]
+    fn compact_map_learns_the_chunks_a_set_would_in_address_order() {
+        // Chunks on both sides of the bitmap's end, records spanning chunks, repeats.
+        let edge = BITMAP_CHUNKS_MAX * COMPACT_CHUNK_SECTORS;
+        let records = vec![
+            rec(edge + 3 * COMPACT_CHUNK_SECTORS, 8),
+            rec(63 * COMPACT_CHUNK_SECTORS + COMPACT_CHUNK_SECTORS - 4, 8),
+            rec(edge - 4, 8),
+            rec(7, 8),
+            rec(64 * COMPACT_CHUNK_SECTORS, 8),
+            rec(7, 8),
+            rec(1 << 50, 16),
+        ];
+        let mut expected = BTreeSet::new();
+        for r in &records {
+            expected.extend(
+                r.sector / COMPACT_CHUNK_SECTORS
+                    ..=(r.sector + r.sectors - 1) / COMPACT_CHUNK_SECTORS,
+            );
+        }
+        let map = CompactMap::learn(records.iter().cloned().map(Ok::<_, ()>)).unwrap();
+        assert_eq!(map.chunks, expected.into_iter().collect::<Vec<u64>>());
+        assert_eq!(map.chunks(), 7);
+        assert_eq!(map.end_sector(), (1 << 50) + 16);
     }
 
     #[test]

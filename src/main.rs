@@ -55,6 +55,10 @@ enum Command {
     /// Replay a block trace through a simulated flashcache (SSD over HDD), every read
     /// verified; prints a summary and writes DIR/summary.json with --out.
     Replay(Box<cmd::replay::ReplayArgs>),
+    /// Count a flashcache configuration's hits over a trace, exactly and fast: replay's state
+    /// machine with instant, dataless devices, one request at a time (as replay --qd 1).
+    #[command(long_about = cmd::hits::LONG_ABOUT)]
+    Hits(Box<cmd::hits::HitsArgs>),
     /// Compare cache modes × policies (× settings) over a trace, a workload or a scenario:
     /// writes DIR/compare.json, charts (SVG, PNG) and DIR/index.html, prints a table.
     /// Without arguments it runs the bundled default scenario into ./dmsim-report.
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
         Command::Devices(c) => cmd::devices::run(c),
         Command::Run(args) => cmd::run::run(*args),
         Command::Replay(args) => cmd::replay::run(*args),
+        Command::Hits(args) => cmd::hits::run(*args),
         Command::Compare(args) => cmd::compare::run(*args),
         Command::Merge(args) => cmd::merge::run(args),
         Command::Explore(args) => cmd::explore::run(*args),

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod compare;
 pub mod devices;
 pub mod explore;
+pub mod hits;
 pub mod merge;
 pub mod replay;
 pub mod run;

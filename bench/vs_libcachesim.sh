@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Benchmark (issue 11 item 2): exact hit counts from `dmsim hits` against libCacheSim on the
+# same request stream in the same run. The stream: a Zipf(0.9) stream of 4 KiB block
+# references (libCacheSim's oracleGeneral format, generated with a fixed seed). The caches:
+# libCacheSim's LRU of N objects, and flashcache in writethrough with one fully associative
+# set of N blocks and one plain LRU list (`--assoc full --policy lru-strict`), whose hits are
+# libCacheSim's (tests/flashcache_libcachesim.rs); the script checks that they are equal.
+# Runs alternate, three of each; prints each side's median requests per second and the
+# ratio dmsim/libCacheSim. dmsim's time is the whole process (start, trace read, setup,
+# run, summary; `--fit refuse`: the stream fits the volume, so the trace is read once, as
+# libCacheSim reads it); libCacheSim's is its process_trace call alone. Installs nothing beyond
+# `pip install -r tests/requirements.txt`.
+#
+#   bash bench/vs_libcachesim.sh [REQUESTS] [CACHE_BLOCKS]   (defaults 2000000, 65536)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+requests=${1:-2000000}
+blocks=${2:-65536}
+objects=$((requests / 2))
+
+python3 -m pip install -q -r tests/requirements.txt
+cargo build --release -q -p dmsim
+target_dir=${CARGO_TARGET_DIR:-./target}
+dmsim=$target_dir/release/dmsim
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+trace=$work/zipf.oracleGeneral
+python3 bench/vs_libcachesim.py generate "$requests" "$objects" 0.9 1 "$trace"
+
+ours=()
+theirs=()
+for round in 1 2 3; do
+  read -r seconds n hits < <(python3 bench/vs_libcachesim.py run "$trace" "$blocks")
+  theirs+=("$seconds")
+  lcs_hits=$hits
+  start=$(date +%s%N)
+  "$dmsim" hits "$trace" --format oracle-general --mode writethrough --policy lru-strict \
+    --assoc full --cache-blocks "$blocks" --fit refuse --json >"$work/hits.json"
+  end=$(date +%s%N)
+  ours+=("$(( end - start ))e-9")
+  dmsim_hits=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["stats"]["read_hits"])' "$work/hits.json")
+  if [ "$dmsim_hits" != "$lcs_hits" ]; then
+    echo "bench: hit counts differ: dmsim $dmsim_hits, libCacheSim $lcs_hits" >&2
+    exit 1
+  fi
+done
+
+python3 - "$n" "$lcs_hits" "${ours[@]}" "${theirs[@]}" <<'PY'
+import statistics, sys
+n, hits = int(sys.argv[1]), int(sys.argv[2])
+ours = [float(x) for x in sys.argv[3:6]]
+theirs = [float(x) for x in sys.argv[6:9]]
+ours_rate = n / statistics.median(ours)
+theirs_rate = n / statistics.median(theirs)
+print(f"stream: {n} requests, {hits} hits (equal on both sides)")
+print(f"dmsim hits:  {ours_rate:12.0f} requests/s  (runs {', '.join(f'{s:.3f}' for s in ours)} s)")
+print(f"libCacheSim: {theirs_rate:12.0f} requests/s  (runs {', '.join(f'{s:.3f}' for s in theirs)} s)")
+print(f"ratio dmsim/libCacheSim: {ours_rate / theirs_rate:.2f}")
+PY

@@ -1,5 +1,6 @@
 //! `dmsim run --spec FILE` (issue 8.3): every simulated `replay` embeds its resolved run spec
-//! in summary.json, and rerunning that spec gives the same summary, byte for byte. A spec
+//! in summary.json, every trace cell of `compare` in its run in compare.json, and rerunning
+//! that spec gives the same summary, byte for byte. A spec
 //! that is not one (an unknown field, a bad value) is refused naming the file and the field
 //! (more such rows are in tests/bad_input/cases.json).
 
@@ -57,7 +58,7 @@ fn a_writeback_replay_reruns_from_its_summary_byte_for_byte() {
     assert!(replayed == rerun, "the rerun's summary.json differs");
     let summary: Value = serde_json::from_slice(&replayed).unwrap();
     let spec = &summary["spec"];
-    assert_eq!(spec["trace"], TRACE);
+    assert_eq!(spec["trace"]["file"], TRACE);
     assert_eq!(spec["setup"]["target"], "flashcache");
     assert_eq!(spec["seed"], 1);
     assert_eq!(spec["config"]["mode"], "writeback");
@@ -159,4 +160,50 @@ fn a_bad_value_deep_in_a_real_spec_is_refused_naming_the_file_and_field() {
         );
         assert!(!out.exists(), "{edit}: output left behind");
     }
+}
+
+#[test]
+fn a_compare_cell_reruns_from_its_spec_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("compare");
+    succeed(&[
+        "compare",
+        TRACE,
+        "--modes",
+        "writeback,writethrough",
+        "--policies",
+        "lru",
+        "--set",
+        "dirty_thresh_pct=10,40",
+        "--quiet",
+        "--out",
+        report.to_str().unwrap(),
+    ]);
+    let compare: Value = serde_json::from_slice(&read(&report.join("compare.json"))).unwrap();
+    let runs = compare["runs"].as_array().unwrap();
+    // The baseline and the four cache cells each carry their spec.
+    assert_eq!(runs.len(), 5);
+    let cell = runs
+        .iter()
+        .find(|r| r["label"] == "writethrough/lru/dirty_thresh_pct=40")
+        .expect("the cell");
+    assert_eq!(cell["spec"]["trace"]["file"], TRACE);
+    let spec_file = dir.path().join("cell.json");
+    std::fs::write(&spec_file, serde_json::to_vec(&cell["spec"]).unwrap()).unwrap();
+    let rerun = dir.path().join("rerun");
+    succeed(&[
+        "run",
+        "--spec",
+        spec_file.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        rerun.to_str().unwrap(),
+    ]);
+    // The cell as its own summary.json, written the way every summary is.
+    let cell_report =
+        dmsim_reports::RunReport::from_json(&cell.to_string(), Path::new("compare.json")).unwrap();
+    assert!(
+        cell_report.to_json().into_bytes() == read(&rerun.join("summary.json")),
+        "the rerun's summary.json differs from the compare cell"
+    );
 }

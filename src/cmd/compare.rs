@@ -27,7 +27,9 @@ use dmsim_scenarios::workload::{WorkloadGenerator, WorkloadSpec};
 use dmsim_sim::streams::stream;
 use dmsim_testbed::cache_run::{run_cache, CacheDevices};
 use dmsim_testbed::setup::CacheSetup;
+use dmsim_testbed::spec::TraceRef;
 use dmsim_testbed::trace_records::{AutoFit, TraceSource};
+use dmsim_testbed::{PacingSpec, RunSpec, Testbed};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -558,21 +560,21 @@ fn run_cell(
             args,
             compact,
         } => {
-            let mut records = args.input().records(source, volume, compact.clone())?;
-            let mut output = run_cache(
-                setup,
-                CacheDevices::Sim,
-                &mut records,
-                pacing,
-                None,
+            let spec = RunSpec {
+                setup: setup.clone(),
+                trace: TraceRef::from_source(source),
+                input: args.input(),
+                pacing: PacingSpec::from_pacing(pacing),
                 seed,
-                &label,
+                label,
                 config,
-                &mut |_| {},
-            )?;
-            // Every cell's summary says so; `run` warns once for the grid.
-            records.tally().record_order(&mut output.report.config);
-            output
+                record_skipped_lines: false,
+            };
+            // Every cell's summary says if the trace is out of time order; `run` warns once
+            // for the grid.
+            let outcome = Testbed::sim_with_compact(&spec, compact.clone(), &mut |_| {})?;
+            crate::outcome::warn_all(&outcome.warnings);
+            return Ok(outcome.report);
         }
         PlanInput::Workload(spec) => {
             let mut spec = spec.clone();

@@ -3,11 +3,11 @@
 //! reruns it: the same spec gives the same summary, byte for byte.
 //!
 //! This first slice covers trace replays through a cache setup (flashcache or linear, over
-//! a disk or an md raid5 array) on simulated devices; generated workloads and comparison
-//! grids are still resolved by the front end alone.
+//! a disk or an md raid5 array) on simulated devices: `replay` and the trace cells of
+//! `compare`; generated workloads (`run`, workload scenarios) are still run without a spec.
 
 use crate::setup::CacheSetup;
-use crate::trace_records::TraceInput;
+use crate::trace_records::{TraceInput, TraceSource};
 use dmsim_scenarios::source::Pacing;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -52,6 +52,37 @@ impl PacingSpec {
     }
 }
 
+/// Where a spec's trace is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum TraceRef {
+    /// A file, as the user named it (relative paths are from the current folder).
+    File(PathBuf),
+    /// A trace compiled into dmsim, by name.
+    Bundled(String),
+}
+
+impl TraceRef {
+    pub fn from_source(source: &TraceSource) -> TraceRef {
+        match source {
+            TraceSource::File(path) => TraceRef::File(path.clone()),
+            TraceSource::Bundled { name, .. } => TraceRef::Bundled(name.clone()),
+        }
+    }
+
+    pub fn source(&self) -> Result<TraceSource, String> {
+        match self {
+            TraceRef::File(path) => Ok(TraceSource::File(path.clone())),
+            TraceRef::Bundled(name) => dmsim_scenarios::scenario::bundled_trace(name)
+                .map(|bytes| TraceSource::Bundled {
+                    name: name.clone(),
+                    bytes,
+                })
+                .ok_or_else(|| format!("no bundled trace '{name}'")),
+        }
+    }
+}
+
 /// One trace replay, fully resolved.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -59,8 +90,7 @@ pub struct RunSpec {
     /// Devices (preset names and their resolved parameters), the target and its table, the
     /// raid5 array if any, tie perturbation.
     pub setup: CacheSetup,
-    /// The trace file, as the user named it (relative paths are from the current folder).
-    pub trace: PathBuf,
+    pub trace: TraceRef,
     /// Which records, which window, how they are fitted onto the volume.
     pub input: TraceInput,
     pub pacing: PacingSpec,
@@ -71,6 +101,10 @@ pub struct RunSpec {
     /// What the report's `config` says about the run before it runs (the fit chosen and
     /// what the reader counted are added by the run).
     pub config: serde_json::Value,
+    /// Record in the report's config what `skip_bad_lines` skipped (`bad_lines_skipped`,
+    /// `first_bad_line`), as `replay` does; comparison cells do not.
+    #[serde(default)]
+    pub record_skipped_lines: bool,
 }
 
 impl RunSpec {

@@ -4,8 +4,8 @@
 
 use crate::cache_run::{run_cache, CacheDevices};
 use crate::spec::RunSpec;
-use crate::trace_records::TraceSource;
 use dmsim_reports::RunReport;
+use dmsim_scenarios::fit::CompactMap;
 
 /// What a finished run produced.
 pub struct RunOutcome {
@@ -33,7 +33,18 @@ impl Testbed {
         spec: &RunSpec,
         progress: &mut dyn FnMut(u64),
     ) -> Result<RunOutcome, String> {
-        let mut outcome = run_trace(spec, CacheDevices::Sim, progress)?;
+        let compact = compact_map(spec)?;
+        Testbed::sim_with_compact(spec, compact, progress)
+    }
+
+    /// [`Testbed::sim_with_progress`] with the trace's compaction map already learned (a
+    /// grid learns it once for all its cells; it must be `spec.input`'s map of the trace).
+    pub fn sim_with_compact(
+        spec: &RunSpec,
+        compact: Option<CompactMap>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<RunOutcome, String> {
+        let mut outcome = run_trace(spec, compact, CacheDevices::Sim, progress)?;
         outcome.report.spec =
             Some(serde_json::to_value(spec).map_err(|e| format!("the run spec: {e}"))?);
         Ok(outcome)
@@ -46,19 +57,25 @@ impl Testbed {
         devices: CacheDevices,
         progress: &mut dyn FnMut(u64),
     ) -> Result<RunOutcome, String> {
-        run_trace(spec, devices, progress)
+        let compact = compact_map(spec)?;
+        run_trace(spec, compact, devices, progress)
     }
+}
+
+/// The compaction map of the spec's trace, when its fit needs one (a first pass).
+fn compact_map(spec: &RunSpec) -> Result<Option<CompactMap>, String> {
+    spec.input.compact_map(&spec.trace.source()?)
 }
 
 /// A trace replay through the spec's cache setup.
 fn run_trace(
     spec: &RunSpec,
+    compact: Option<CompactMap>,
     devices: CacheDevices,
     progress: &mut dyn FnMut(u64),
 ) -> Result<RunOutcome, String> {
-    let trace = TraceSource::File(spec.trace.clone());
+    let trace = spec.trace.source()?;
     let input = &spec.input;
-    let compact = input.compact_map(&trace)?;
     let volume_sectors = spec.setup.cache.table.target_sectors;
     let auto_fit = input.auto_fit(volume_sectors, compact.as_ref());
     let mut records = input.records(&trace, volume_sectors, compact)?;
@@ -80,7 +97,7 @@ fn run_trace(
     let tally = records.tally();
     let mut notes: Vec<String> = auto_fit.iter().map(|fit| fit.note()).collect();
     notes.extend(tally.record_order(&mut output.report.config));
-    if input.skip_bad_lines {
+    if spec.record_skipped_lines {
         output.report.config["bad_lines_skipped"] = tally.bad_lines_skipped.into();
         if let Some(first) = &tally.first_bad_line {
             output.report.config["first_bad_line"] = first.clone().into();

@@ -1,6 +1,6 @@
-//! `dmsim run --spec FILE` (issue 8.3): every simulated `replay` embeds its resolved run spec
-//! in summary.json, every trace cell of `compare` in its run in compare.json, and rerunning
-//! that spec gives the same summary, byte for byte. A spec
+//! `dmsim run --spec FILE` (issue 8.3): every simulated `replay` and `run --target
+//! flashcache` embeds its resolved run spec in summary.json, every cell of `compare` in its
+//! run in compare.json, and rerunning that spec gives the same summary, byte for byte. A spec
 //! that is not one (an unknown field, a bad value) is refused naming the file and the field
 //! (more such rows are in tests/bad_input/cases.json).
 
@@ -58,7 +58,7 @@ fn a_writeback_replay_reruns_from_its_summary_byte_for_byte() {
     assert!(replayed == rerun, "the rerun's summary.json differs");
     let summary: Value = serde_json::from_slice(&replayed).unwrap();
     let spec = &summary["spec"];
-    assert_eq!(spec["trace"]["file"], TRACE);
+    assert_eq!(spec["records"]["trace"]["source"]["file"], TRACE);
     assert_eq!(spec["setup"]["target"], "flashcache");
     assert_eq!(spec["seed"], 1);
     assert_eq!(spec["config"]["mode"], "writeback");
@@ -94,7 +94,7 @@ fn open_loop_raid5_and_linear_replays_rerun_byte_for_byte() {
     assert!(replayed == rerun, "the linear rerun's summary.json differs");
     let summary: Value = serde_json::from_slice(&replayed).unwrap();
     assert_eq!(summary["requests"], 500);
-    assert_eq!(summary["spec"]["input"]["fit"], "wrap");
+    assert_eq!(summary["spec"]["records"]["trace"]["input"]["fit"], "wrap");
 }
 
 #[test]
@@ -187,7 +187,7 @@ fn a_compare_cell_reruns_from_its_spec_byte_for_byte() {
         .iter()
         .find(|r| r["label"] == "writethrough/lru/dirty_thresh_pct=40")
         .expect("the cell");
-    assert_eq!(cell["spec"]["trace"]["file"], TRACE);
+    assert_eq!(cell["spec"]["records"]["trace"]["source"]["file"], TRACE);
     let spec_file = dir.path().join("cell.json");
     std::fs::write(&spec_file, serde_json::to_vec(&cell["spec"]).unwrap()).unwrap();
     let rerun = dir.path().join("rerun");
@@ -205,5 +205,74 @@ fn a_compare_cell_reruns_from_its_spec_byte_for_byte() {
     assert!(
         cell_report.to_json().into_bytes() == read(&rerun.join("summary.json")),
         "the rerun's summary.json differs from the compare cell"
+    );
+}
+
+#[test]
+fn a_flashcache_run_and_a_workload_compare_cell_rerun_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("run");
+    succeed(&[
+        "run",
+        "--target",
+        "flashcache",
+        "--workload",
+        "randrw",
+        "--cache-size",
+        "16m",
+        "--duration",
+        "300ms",
+        "--seed",
+        "7",
+        "--quiet",
+        "--out",
+        first.to_str().unwrap(),
+    ]);
+    let summary = first.join("summary.json");
+    let second = dir.path().join("rerun");
+    succeed(&[
+        "run",
+        "--spec",
+        summary.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        second.to_str().unwrap(),
+    ]);
+    let (ran, rerun) = (read(&summary), read(&second.join("summary.json")));
+    assert!(ran == rerun, "the flashcache run's rerun differs");
+    let ran: Value = serde_json::from_slice(&ran).unwrap();
+    assert_eq!(ran["spec"]["stop_at_ns"], 300_000_000u64);
+    assert!(ran["requests"].as_u64().unwrap() > 0);
+    assert_eq!(
+        ran["spec"]["records"]["generator"]["workload"]["read_percent"],
+        50.0
+    );
+
+    // The bundled default scenario is a generated workload.
+    let report = dir.path().join("compare");
+    succeed(&["compare", "--quiet", "--out", report.to_str().unwrap()]);
+    let compare: Value = serde_json::from_slice(&read(&report.join("compare.json"))).unwrap();
+    let cell = compare["runs"].as_array().unwrap().last().unwrap().clone();
+    assert!(
+        cell["spec"]["records"]["generator"].is_object(),
+        "{}",
+        cell["label"]
+    );
+    let spec_file = dir.path().join("cell.json");
+    std::fs::write(&spec_file, serde_json::to_vec(&cell["spec"]).unwrap()).unwrap();
+    let rerun = dir.path().join("cell-rerun");
+    succeed(&[
+        "run",
+        "--spec",
+        spec_file.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        rerun.to_str().unwrap(),
+    ]);
+    let cell_report =
+        dmsim_reports::RunReport::from_json(&cell.to_string(), Path::new("compare.json")).unwrap();
+    assert!(
+        cell_report.to_json().into_bytes() == read(&rerun.join("summary.json")),
+        "the workload cell's rerun differs"
     );
 }

@@ -23,11 +23,9 @@ use dmsim_reports::{
 use dmsim_scenarios::fit::CompactMap;
 use dmsim_scenarios::scenario::{self, Input, Scenario, TraceLocation};
 use dmsim_scenarios::source::Pacing;
-use dmsim_scenarios::workload::{WorkloadGenerator, WorkloadSpec};
-use dmsim_sim::streams::stream;
-use dmsim_testbed::cache_run::{run_cache, CacheDevices};
+use dmsim_scenarios::workload::WorkloadSpec;
 use dmsim_testbed::setup::CacheSetup;
-use dmsim_testbed::spec::TraceRef;
+use dmsim_testbed::spec::{RecordsSpec, TraceRef};
 use dmsim_testbed::trace_records::{AutoFit, TraceSource};
 use dmsim_testbed::{PacingSpec, RunSpec, Testbed};
 use std::path::PathBuf;
@@ -554,28 +552,21 @@ fn run_cell(
 ) -> Result<RunReport, String> {
     let volume = setup.cache.table.target_sectors;
     let label = label(cell);
-    let output = match input {
+    // Every trace cell's summary says if the trace is out of time order; `run` warns once
+    // for the grid.
+    let (records, compact) = match input {
         PlanInput::Trace {
             source,
             args,
             compact,
-        } => {
-            let spec = RunSpec {
-                setup: setup.clone(),
-                trace: TraceRef::from_source(source),
+        } => (
+            RecordsSpec::Trace {
+                source: TraceRef::from_source(source),
                 input: args.input(),
-                pacing: PacingSpec::from_pacing(pacing),
-                seed,
-                label,
-                config,
                 record_skipped_lines: false,
-            };
-            // Every cell's summary says if the trace is out of time order; `run` warns once
-            // for the grid.
-            let outcome = Testbed::sim_with_compact(&spec, compact.clone(), &mut |_| {})?;
-            crate::outcome::warn_all(&outcome.warnings);
-            return Ok(outcome.report);
-        }
+            },
+            compact.clone(),
+        ),
         PlanInput::Workload(spec) => {
             let mut spec = spec.clone();
             let volume_bytes = volume * 512;
@@ -590,24 +581,22 @@ fn run_cell(
                     spec.span_start_bytes, spec.span_bytes
                 ));
             }
-            let generator = WorkloadGenerator::new(&spec, stream(seed, "workload"))
-                .map_err(|e| e.to_string())?;
             config["workload"] = spec.to_string().into();
-            run_cache(
-                setup,
-                CacheDevices::Sim,
-                generator.map(Ok),
-                pacing,
-                None,
-                seed,
-                &label,
-                config,
-                &mut |_| {},
-            )?
+            (RecordsSpec::Generator { workload: spec }, None)
         }
     };
-    crate::outcome::warn_all(&output.warnings);
-    Ok(output.report)
+    let spec = RunSpec {
+        setup: setup.clone(),
+        records,
+        pacing: PacingSpec::from_pacing(pacing),
+        stop_at_ns: None,
+        seed,
+        label,
+        config,
+    };
+    let outcome = Testbed::sim_with_compact(&spec, compact, &mut |_| {})?;
+    crate::outcome::warn_all(&outcome.warnings);
+    Ok(outcome.report)
 }
 
 fn parse_mode(text: &str) -> Result<ModeArg, String> {

@@ -13,7 +13,7 @@ use dmsim_scenarios::fit::FitMode;
 use dmsim_scenarios::source::Pacing;
 use dmsim_testbed::cache_run::CacheDevices;
 use dmsim_testbed::setup::{CacheSetup, VolumeTarget};
-use dmsim_testbed::spec::TraceRef;
+use dmsim_testbed::spec::{RecordsSpec, TraceRef};
 use dmsim_testbed::trace_records::TraceSource;
 use dmsim_testbed::{PacingSpec, RunSpec, Testbed};
 use std::path::PathBuf;
@@ -425,10 +425,13 @@ pub fn run(args: ReplayArgs) -> CliResult {
     );
     let spec = RunSpec {
         setup,
-        trace: TraceRef::File(args.trace.clone()),
-        record_skipped_lines: input.skip_bad_lines,
-        input,
+        records: RecordsSpec::Trace {
+            source: TraceRef::File(args.trace.clone()),
+            record_skipped_lines: input.skip_bad_lines,
+            input,
+        },
         pacing: PacingSpec::from_pacing(pacing),
+        stop_at_ns: None,
         seed: args.seed,
         label,
         config,

@@ -9,12 +9,11 @@ use crate::progress::Progress;
 use crate::units::{parse_duration_ns, parse_io_size};
 use clap::{Args, ValueEnum};
 use dmsim_models::presets;
-use dmsim_scenarios::workload::WorkloadGenerator;
-use dmsim_sim::streams::stream;
-use dmsim_testbed::cache_run::run_cache;
+use dmsim_testbed::cache_run::CacheDevices;
 use dmsim_testbed::linear_run::{run_linear, LinearDevice};
+use dmsim_testbed::spec::RecordsSpec;
 use dmsim_testbed::workload::{check_span, GeneratedWorkload, WorkloadKind};
-use dmsim_testbed::{RunSpec, Testbed};
+use dmsim_testbed::{PacingSpec, RunSpec, Testbed};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -375,7 +374,6 @@ fn run_flashcache(args: &RunArgs) -> CliResult {
     check_span(span_bytes, volume_bytes, args.bs)?;
     let workload = args.workload();
     let spec = workload.kind.spec(span_bytes, args.bs, args.requests);
-    let generator = WorkloadGenerator::new(&spec, stream(args.seed, "workload"))?;
     let label = format!("{}/{}/{}", mode.name(), policy.name(), workload.kind.name());
     let mut config = run_config(
         &format!("workload:{}", workload.kind.name()),
@@ -395,42 +393,42 @@ fn run_flashcache(args: &RunArgs) -> CliResult {
         "requests",
         args.quiet,
     );
-    let output = run_cache(
-        &setup,
-        devices,
-        generator.map(Ok),
-        workload.pacing(),
-        args.duration,
-        args.seed,
-        &label,
+    let spec = RunSpec {
+        setup,
+        records: RecordsSpec::Generator { workload: spec },
+        pacing: PacingSpec::from_pacing(workload.pacing()),
+        stop_at_ns: args.duration,
+        seed: args.seed,
+        label,
         config,
-        &mut |n| progress.update(n),
-    );
-    if let Ok(output) = &output {
-        warn_all(&output.warnings);
+    };
+    let outcome = match devices {
+        CacheDevices::Sim => Testbed::sim_with_progress(&spec, &mut |n| progress.update(n)),
+        real => Testbed::real(&spec, real, &mut |n| progress.update(n)),
+    };
+    if let Ok(outcome) = &outcome {
+        warn_all(&outcome.warnings);
     }
     progress.finish();
-    let output = output?;
+    let outcome = outcome?;
     emit(
-        &output.report,
-        &[output.status_text],
+        &outcome.report,
+        &outcome.notes,
         args.out.as_deref(),
         args.json,
     )?;
     Ok(())
 }
 
-/// `run --spec FILE`: rerun a resolved spec on simulated devices.
 fn run_spec_file(file: &std::path::Path, args: &RunArgs) -> CliResult {
     let name = file.display().to_string();
     let text = std::fs::read_to_string(file).map_err(|e| format!("--spec {name}: {e}"))?;
     let spec = RunSpec::from_json(&text, &name)?;
-    let mut progress = Progress::new(
-        format!("run {}", spec.label),
-        spec.input.limit,
-        "requests",
-        args.quiet,
-    );
+    let total = match &spec.records {
+        RecordsSpec::Trace { input, .. } => input.limit,
+        RecordsSpec::Generator { workload } => workload.requests,
+    };
+    let mut progress = Progress::new(format!("run {}", spec.label), total, "requests", args.quiet);
     let outcome = Testbed::sim_with_progress(&spec, &mut |n| progress.update(n));
     if let Ok(outcome) = &outcome {
         warn_all(&outcome.warnings);

@@ -2,13 +2,14 @@
 //! A run's `summary.json` embeds the spec it ran (`spec`), and `dmsim run --spec FILE`
 //! reruns it: the same spec gives the same summary, byte for byte.
 //!
-//! This first slice covers trace replays through a cache setup (flashcache or linear, over
-//! a disk or an md raid5 array) on simulated devices: `replay` and the trace cells of
-//! `compare`; generated workloads (`run`, workload scenarios) are still run without a spec.
+//! It covers runs through a cache setup (flashcache or linear, over a disk or an md raid5
+//! array) fed by a trace or a workload generator: `replay`, `run --target flashcache` and
+//! every cell of `compare`. `run --target linear` (one bare device) has no spec yet.
 
 use crate::setup::CacheSetup;
 use crate::trace_records::{TraceInput, TraceSource};
 use dmsim_scenarios::source::Pacing;
+use dmsim_scenarios::workload::WorkloadSpec;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -83,17 +84,36 @@ impl TraceRef {
     }
 }
 
-/// One trace replay, fully resolved.
+/// Where a run's records come from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum RecordsSpec {
+    /// A trace, read, filtered and fitted onto the volume.
+    Trace {
+        source: TraceRef,
+        /// Which records, which window, how they are fitted onto the volume.
+        input: TraceInput,
+        /// Record in the report's config what `skip_bad_lines` skipped (`bad_lines_skipped`,
+        /// `first_bad_line`), as `replay` does; comparison cells do not.
+        #[serde(default)]
+        record_skipped_lines: bool,
+    },
+    /// A workload generator (its stream is `workload` of the run's seed).
+    Generator { workload: WorkloadSpec },
+}
+
+/// One run, fully resolved.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunSpec {
     /// Devices (preset names and their resolved parameters), the target and its table, the
     /// raid5 array if any, tie perturbation.
     pub setup: CacheSetup,
-    pub trace: TraceRef,
-    /// Which records, which window, how they are fitted onto the volume.
-    pub input: TraceInput,
+    pub records: RecordsSpec,
     pub pacing: PacingSpec,
+    /// Issue nothing at or after this virtual time (`run --duration`).
+    #[serde(default)]
+    pub stop_at_ns: Option<u64>,
     /// Seed of every random stream of the run.
     pub seed: u64,
     /// The run's label in reports.
@@ -101,10 +121,6 @@ pub struct RunSpec {
     /// What the report's `config` says about the run before it runs (the fit chosen and
     /// what the reader counted are added by the run).
     pub config: serde_json::Value,
-    /// Record in the report's config what `skip_bad_lines` skipped (`bad_lines_skipped`,
-    /// `first_bad_line`), as `replay` does; comparison cells do not.
-    #[serde(default)]
-    pub record_skipped_lines: bool,
 }
 
 impl RunSpec {

@@ -3,9 +3,12 @@
 //! [`RunOutcome`].
 
 use crate::cache_run::{run_cache, CacheDevices};
-use crate::spec::RunSpec;
+use crate::spec::{RecordsSpec, RunSpec};
+use crate::trace_records::{TraceInput, TraceSource};
 use dmsim_reports::RunReport;
 use dmsim_scenarios::fit::CompactMap;
+use dmsim_scenarios::workload::{WorkloadGenerator, WorkloadSpec};
+use dmsim_sim::streams::stream;
 
 /// What a finished run produced.
 pub struct RunOutcome {
@@ -38,13 +41,13 @@ impl Testbed {
     }
 
     /// [`Testbed::sim_with_progress`] with the trace's compaction map already learned (a
-    /// grid learns it once for all its cells; it must be `spec.input`'s map of the trace).
+    /// grid learns it once for all its cells; it must be the spec's trace input's map).
     pub fn sim_with_compact(
         spec: &RunSpec,
         compact: Option<CompactMap>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<RunOutcome, String> {
-        let mut outcome = run_trace(spec, compact, CacheDevices::Sim, progress)?;
+        let mut outcome = run_records(spec, compact, CacheDevices::Sim, progress)?;
         outcome.report.spec =
             Some(serde_json::to_value(spec).map_err(|e| format!("the run spec: {e}"))?);
         Ok(outcome)
@@ -58,27 +61,85 @@ impl Testbed {
         progress: &mut dyn FnMut(u64),
     ) -> Result<RunOutcome, String> {
         let compact = compact_map(spec)?;
-        run_trace(spec, compact, devices, progress)
+        run_records(spec, compact, devices, progress)
     }
 }
 
 /// The compaction map of the spec's trace, when its fit needs one (a first pass).
 fn compact_map(spec: &RunSpec) -> Result<Option<CompactMap>, String> {
-    spec.input.compact_map(&spec.trace.source()?)
+    match &spec.records {
+        RecordsSpec::Trace { source, input, .. } => input.compact_map(&source.source()?),
+        RecordsSpec::Generator { .. } => Ok(None),
+    }
 }
 
-/// A trace replay through the spec's cache setup.
-fn run_trace(
+fn run_records(
     spec: &RunSpec,
     compact: Option<CompactMap>,
     devices: CacheDevices,
     progress: &mut dyn FnMut(u64),
 ) -> Result<RunOutcome, String> {
-    let trace = spec.trace.source()?;
-    let input = &spec.input;
+    match &spec.records {
+        RecordsSpec::Trace {
+            source,
+            input,
+            record_skipped_lines,
+        } => {
+            let trace = source.source()?;
+            run_trace(
+                spec,
+                &trace,
+                input,
+                *record_skipped_lines,
+                compact,
+                devices,
+                progress,
+            )
+        }
+        RecordsSpec::Generator { workload } => run_generator(spec, workload, devices, progress),
+    }
+}
+
+/// A generated workload through the spec's cache setup.
+fn run_generator(
+    spec: &RunSpec,
+    workload: &WorkloadSpec,
+    devices: CacheDevices,
+    progress: &mut dyn FnMut(u64),
+) -> Result<RunOutcome, String> {
+    let generator = WorkloadGenerator::new(workload, stream(spec.seed, "workload"))
+        .map_err(|e| e.to_string())?;
+    let output = run_cache(
+        &spec.setup,
+        devices,
+        generator.map(Ok),
+        spec.pacing.pacing(),
+        spec.stop_at_ns,
+        spec.seed,
+        &spec.label,
+        spec.config.clone(),
+        progress,
+    )?;
+    Ok(RunOutcome {
+        report: output.report,
+        notes: vec![output.status_text],
+        warnings: output.warnings,
+    })
+}
+
+/// A trace replay through the spec's cache setup.
+fn run_trace(
+    spec: &RunSpec,
+    trace: &TraceSource,
+    input: &TraceInput,
+    record_skipped_lines: bool,
+    compact: Option<CompactMap>,
+    devices: CacheDevices,
+    progress: &mut dyn FnMut(u64),
+) -> Result<RunOutcome, String> {
     let volume_sectors = spec.setup.cache.table.target_sectors;
     let auto_fit = input.auto_fit(volume_sectors, compact.as_ref());
-    let mut records = input.records(&trace, volume_sectors, compact)?;
+    let mut records = input.records(trace, volume_sectors, compact)?;
     let mut config = spec.config.clone();
     if let Some(fit) = auto_fit {
         config["fit"] = fit.to_json();
@@ -88,7 +149,7 @@ fn run_trace(
         devices,
         &mut records,
         spec.pacing.pacing(),
-        None,
+        spec.stop_at_ns,
         spec.seed,
         &spec.label,
         config,
@@ -97,7 +158,7 @@ fn run_trace(
     let tally = records.tally();
     let mut notes: Vec<String> = auto_fit.iter().map(|fit| fit.note()).collect();
     notes.extend(tally.record_order(&mut output.report.config));
-    if spec.record_skipped_lines {
+    if record_skipped_lines {
         output.report.config["bad_lines_skipped"] = tally.bad_lines_skipped.into();
         if let Some(first) = &tally.first_bad_line {
             output.report.config["first_bad_line"] = first.clone().into();

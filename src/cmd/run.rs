@@ -19,8 +19,13 @@ use std::path::PathBuf;
 #[derive(Args)]
 pub struct RunArgs {
     /// Rerun a resolved run spec: a JSON file, or the summary.json of a run (its `spec`
-    /// field). Flags other than --out, --json and --quiet do not apply.
-    #[arg(long, value_name = "FILE")]
+    /// field). Only --out, --json and --quiet go with it: the spec says everything else.
+    #[arg(long, value_name = "FILE", conflicts_with_all = [
+        "target", "mode", "policy", "real", "dev", "ssd_dev", "hdd_dev", "existing_cache",
+        "allow_write", "workload", "bs", "qd", "requests", "duration", "span", "sets", "seed",
+        "ssd", "hdd", "hdd_raid5", "chunk", "raid5_fail", "raid5_spare", "block_size",
+        "cache_size", "cache_blocks", "assoc", "perturb_ties",
+    ])]
     spec: Option<PathBuf>,
     /// The device-mapper target to run.
     #[arg(long, value_enum, default_value_t = TargetArg::Linear)]

@@ -26,6 +26,8 @@ pub struct BatchReport {
     /// Device IOs of the seeds' first runs (each seed also runs again, and fault-free ones
     /// a third time against pass-through).
     pub device_ios: u64,
+    /// raid5: sectors the write hole made unknown, over the seeds' first runs.
+    pub write_hole_sectors: u64,
     /// Failed seeds in seed order.
     pub failures: Vec<SeedResult>,
     pub marks: MarkCounts,
@@ -70,6 +72,7 @@ pub fn explore_with(
                     mine.bios_done += report.bios_done;
                     mine.reads_verified += report.reads_verified;
                     mine.device_ios += report.device_ios;
+                    mine.write_hole_sectors += report.write_hole_sectors;
                     mine.marks.add(&report.marks);
                     if let Some(failure) = report.failure {
                         mine.failures.push(SeedResult {
@@ -84,6 +87,7 @@ pub fn explore_with(
                 total.bios_done += mine.bios_done;
                 total.reads_verified += mine.reads_verified;
                 total.device_ios += mine.device_ios;
+                total.write_hole_sectors += mine.write_hole_sectors;
                 total.marks.add(&mine.marks);
                 total.failures.extend(mine.failures);
             });

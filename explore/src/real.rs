@@ -71,6 +71,7 @@ pub fn run_real_spec(spec: &SeedSpec, devices: &RealDevices) -> RunReport {
         reads_verified: 0,
         device_ios: 0,
         phases: Vec::new(),
+        write_hole_sectors: 0,
     };
     match result {
         Ok(pass) => {
@@ -128,6 +129,13 @@ fn one_real_pass(spec: &SeedSpec, devices: &RealDevices) -> Result<RealPass, Fai
             spec.devices[0].ram.capacity_sectors,
             "--hdd-dev",
         )?],
+        TargetChoice::Raid5(_) => {
+            return Err(fail(
+                FailureKind::Setup,
+                "setup",
+                "a real run takes linear or flashcache specs (raid5 runs are simulated)",
+            ))
+        }
         TargetChoice::Flashcache(_) => vec![
             open(
                 &devices.ssd,

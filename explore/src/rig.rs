@@ -3,7 +3,7 @@
 //! generated workload, and the [`Checker`] that sees every input and output (data oracle,
 //! bio statuses, event-log hash).
 
-use crate::spec::{SeedSpec, TargetChoice, WorkloadChoice};
+use crate::spec::{raid5_geometry, SeedSpec, TargetChoice, WorkloadChoice};
 use dmsim_engine::block::{DeviceId, Extent, IoStatus};
 use dmsim_engine::flashcache::{CacheMode, Persistence};
 use dmsim_engine::io::{Control, Input, Output};
@@ -158,6 +158,27 @@ impl Rig {
         crash_all_with(&mut self.platform, models, &mut rng, loss).expect("matching models")
     }
 
+    /// A raid5 member fails (`fail N`): the engine is told, and the oracle with the array's
+    /// word on which stripes still needed their resync (the write hole).
+    pub fn fail_member(
+        &mut self,
+        engine: &mut Engine,
+        checker: &mut Checker,
+        member: usize,
+    ) -> Result<(), String> {
+        let now_ns = dmsim_engine::platform::Platform::now_ns(&self.platform);
+        let message = Input::Control(Control::TargetMessage(format!("fail {member}")));
+        checker.on_input(now_ns, &message);
+        engine
+            .handle(now_ns, message)
+            .map_err(|e| format!("fail {member} refused: {e}"))?;
+        let raid = engine.target().raid5().expect("a raid5 target");
+        checker
+            .oracle
+            .raid5_member_failed(member, &|sector| raid.stripe_needs_resync(sector));
+        Ok(())
+    }
+
     /// Faults off from now on (the liveness phase).
     pub fn stop_faults(&mut self) {
         for index in 0..self.spec.devices.len() {
@@ -176,11 +197,13 @@ pub fn is_writeback(spec: &SeedSpec) -> bool {
     matches!(&spec.target, TargetChoice::Flashcache(c) if c.table.mode == CacheMode::WriteBack)
 }
 
-/// The volume's device: linear's, or flashcache's disk.
-fn volume_device(spec: &SeedSpec) -> DeviceId {
+/// The volume's device: linear's, or flashcache's disk (raid5 has none: the volume is
+/// striped with parity).
+fn volume_device(spec: &SeedSpec) -> Option<DeviceId> {
     match spec.target {
-        TargetChoice::Linear => DeviceId(0),
-        TargetChoice::Flashcache(_) => DeviceId(1),
+        TargetChoice::Linear => Some(DeviceId(0)),
+        TargetChoice::Flashcache(_) => Some(DeviceId(1)),
+        TargetChoice::Raid5(_) => None,
     }
 }
 
@@ -212,6 +235,14 @@ pub fn engine_setup(spec: &SeedSpec, crashes: u32) -> (EngineConfig, TargetSpec)
                 kcopyd: spec.kcopyd,
             }
         }
+        // A raid5 array with a superblock assembles itself from its members.
+        TargetChoice::Raid5(config) => TargetSpec::Raid5 {
+            members: (0..spec.devices.len())
+                .map(|m| DeviceId(m as u16))
+                .collect(),
+            config: (**config).clone(),
+            spares: Vec::new(),
+        },
     };
     (config, target)
 }
@@ -224,10 +255,15 @@ pub fn new_checker(spec: &SeedSpec, initial_contents_known: bool) -> Checker {
     } else {
         Durability::OnAck
     };
-    let mut oracle = OracleObserver::new(initial_contents_known)
-        .with_volume_device(volume_device(spec), 0)
-        .with_durability(durability)
-        .tracking_written_blocks();
+    let mut oracle = OracleObserver::new(initial_contents_known);
+    if let Some(device) = volume_device(spec) {
+        oracle = oracle.with_volume_device(device, 0);
+    }
+    if let TargetChoice::Raid5(config) = &spec.target {
+        let geometry = raid5_geometry(config, &spec.devices).expect("a valid spec");
+        oracle = oracle.with_raid5(geometry);
+    }
+    let mut oracle = oracle.with_durability(durability).tracking_written_blocks();
     if spec.faults.iter().flatten().any(|f| f.produces_poison()) {
         oracle = oracle.accepting_poison();
     }

@@ -76,6 +76,9 @@ pub struct RunReport {
     pub device_ios: u64,
     /// How each phase of the first run ended (outcome, inputs, virtual end time).
     pub phases: Vec<String>,
+    /// raid5: sectors the write hole made unknown (a member failed before the resync
+    /// covered stripes a power loss tore), first run.
+    pub write_hole_sectors: u64,
 }
 
 /// What one pass of a spec ended with.
@@ -86,6 +89,7 @@ struct Pass {
     device_ios: u64,
     reads_verified: u64,
     phases: Vec<String>,
+    write_hole_sectors: u64,
 }
 
 pub(crate) fn fail(kind: FailureKind, phase: &str, message: impl Into<String>) -> Failure {
@@ -117,6 +121,7 @@ pub fn run_spec(spec: &SeedSpec) -> RunReport {
             reads_verified: 0,
             device_ios: 0,
             phases: Vec::new(),
+            write_hole_sectors: 0,
         };
     }
     let _ = marks::take();
@@ -130,6 +135,7 @@ pub fn run_spec(spec: &SeedSpec) -> RunReport {
         reads_verified: 0,
         device_ios: 0,
         phases: Vec::new(),
+        write_hole_sectors: 0,
     };
     let first = match first {
         Ok(pass) => pass,
@@ -143,6 +149,7 @@ pub fn run_spec(spec: &SeedSpec) -> RunReport {
     report.reads_verified = first.reads_verified;
     report.device_ios = first.device_ios;
     report.phases = first.phases.clone();
+    report.write_hole_sectors = first.write_hole_sectors;
     let second = guarded(spec);
     let _ = marks::take();
     match second {
@@ -227,18 +234,31 @@ fn one_pass(spec: &SeedSpec) -> Result<Pass, Failure> {
                 .engine()
                 .map_err(|e| fail(FailureKind::Setup, &phase, e))?,
         };
+        if let Some(member) = segment.fail_member {
+            rig.fail_member(&mut current, &mut checker, member)
+                .map_err(|e| fail(FailureKind::Engine, &phase, e))?;
+        }
         let records = workload(&spec.workload, segment.requests, index as u64);
         let mut source = rig.source(records);
         let report = rig.run_with_cancels(
             &mut current,
             &mut source,
             &mut checker,
-            phase_inputs_max(segment.requests),
+            segment
+                .cut_after_inputs
+                .unwrap_or(u64::MAX)
+                .min(phase_inputs_max(segment.requests)),
             SEGMENT_TIME_NS,
             &segment.ssd_cancels_at_ns,
         );
         phases.push(summary(&phase, &report));
-        check_run(&rig, &checker, &phase, report.map(|r| r.outcome))?;
+        // A segment cut on purpose stops at its input limit: no runaway.
+        let cut = segment.cut_after_inputs.is_some();
+        let outcome = report.map(|r| match r.outcome {
+            DriveOutcome::InputLimit if cut => DriveOutcome::Finished,
+            outcome => outcome,
+        });
+        check_run(&rig, &checker, &phase, outcome)?;
         match &segment.power_loss {
             Some(loss) => {
                 drop(current);
@@ -320,6 +340,7 @@ fn one_pass(spec: &SeedSpec) -> Result<Pass, Failure> {
         event_hash: checker.hash.0,
         bios_done: checker.oracle.bios_done(),
         reads_verified: checker.oracle.oracle().verified_reads(),
+        write_hole_sectors: checker.oracle.write_hole_sectors(),
         statuses: checker.statuses,
     })
 }

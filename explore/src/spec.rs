@@ -4,10 +4,12 @@
 //!
 //! Deliberately not here: running it (see [`crate::run`]).
 
-use dmsim_engine::block::{Extent, IoStatus, Op};
+use dmsim_engine::block::{DeviceInfo, Extent, IoStatus, Op};
 use dmsim_engine::flashcache::{
     Associativity, CacheMode, FlashcacheConfig, Persistence, ReclaimPolicy, TableLine,
 };
+use dmsim_engine::raid5::superblock::METADATA_SECTORS;
+use dmsim_engine::raid5::{Geometry, Layout, Raid5Config};
 use dmsim_engine::services::kcopyd::KcopydConfig;
 use dmsim_engine::KcopydGeneration;
 use dmsim_models::ram::RamParams;
@@ -31,14 +33,18 @@ pub enum Profile {
     /// flashcache with `ssd_timeout` always set and SSD IO that times out (late, hung,
     /// ignored cancels): the zombie paths.
     Timeouts,
+    /// md raid5 with a superblock (and maybe a bitmap) over 3..=5 members: member failures
+    /// (`fail N`), power losses with assembly and resync, the write hole; delay faults.
+    Raid5,
 }
 
 impl Profile {
-    pub const ALL: [Profile; 4] = [
+    pub const ALL: [Profile; 5] = [
         Profile::Swarm,
         Profile::FaultFree,
         Profile::Flashcache,
         Profile::Timeouts,
+        Profile::Raid5,
     ];
 
     pub fn name(self) -> &'static str {
@@ -47,6 +53,7 @@ impl Profile {
             Profile::FaultFree => "fault-free",
             Profile::Flashcache => "flashcache",
             Profile::Timeouts => "timeouts",
+            Profile::Raid5 => "raid5",
         }
     }
 
@@ -78,6 +85,35 @@ pub enum TargetChoice {
     Linear,
     /// flashcache: device 0 is the SSD, device 1 the disk.
     Flashcache(Box<FlashcacheConfig>),
+    /// md raid5 over every device, in order.
+    Raid5(Box<Raid5Config>),
+}
+
+impl TargetChoice {
+    /// The volume's size in sectors over `devices` (0 if the shape is impossible).
+    pub fn volume_sectors(&self, devices: &[DeviceChoice]) -> u64 {
+        match self {
+            TargetChoice::Linear => devices[0].ram.capacity_sectors,
+            TargetChoice::Flashcache(config) => config.table.target_sectors,
+            TargetChoice::Raid5(config) => {
+                raid5_geometry(config, devices).map_or(0, |geometry| geometry.array_sectors())
+            }
+        }
+    }
+}
+
+/// The raid5 array's geometry over `devices` (its superblock's sectors kept out).
+pub fn raid5_geometry(config: &Raid5Config, devices: &[DeviceChoice]) -> Option<Geometry> {
+    let infos: Vec<DeviceInfo> = devices
+        .iter()
+        .map(|d| DeviceInfo::new(d.ram.capacity_sectors, 512))
+        .collect();
+    let reserved = if config.superblock {
+        METADATA_SECTORS
+    } else {
+        0
+    };
+    Geometry::reserving(&infos, config.chunk_sectors, config.layout, reserved).ok()
 }
 
 /// The generated workload: hot spots, unaligned IO and large multi-block IO.
@@ -109,6 +145,14 @@ pub struct Segment {
     /// (`dm_io_cancel_by_device`, as an administrator would): flashcache only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ssd_cancels_at_ns: Vec<u64>,
+    /// raid5 only: this member fails (`fail N`) as the segment starts (right after the
+    /// assembly, if a power loss came before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_member: Option<usize>,
+    /// The segment stops after this many inputs (IO still in flight) instead of running to
+    /// its end; its power loss then tears what was being written. Needs `power_loss`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cut_after_inputs: Option<u64>,
     pub power_loss: Option<PowerLoss>,
 }
 
@@ -138,11 +182,16 @@ impl SeedSpec {
     /// The run of `seed` under `profile`: everything drawn from the stream `explore.spec`.
     pub fn draw(seed: u64, profile: Profile) -> SeedSpec {
         let mut rng = stream(seed, "explore.spec");
+        let raid5 = profile == Profile::Raid5;
         let flashcache = match profile {
             Profile::Swarm => rng.random_ratio(3, 4),
             Profile::FaultFree | Profile::Flashcache | Profile::Timeouts => true,
+            Profile::Raid5 => false,
         };
-        let (target, devices, full_sets) = if flashcache {
+        let (target, devices, full_sets) = if raid5 {
+            let (target, devices) = draw_raid5(&mut rng);
+            (target, devices, false)
+        } else if flashcache {
             draw_flashcache(&mut rng, profile)
         } else {
             let (target, devices) = draw_linear(&mut rng);
@@ -155,10 +204,7 @@ impl SeedSpec {
         };
         let timed =
             matches!(&target, TargetChoice::Flashcache(c) if c.options.ssd_timeout_ns.is_some());
-        let span_bytes = match &target {
-            TargetChoice::Linear => devices[0].ram.capacity_sectors * 512,
-            TargetChoice::Flashcache(config) => config.table.target_sectors * 512,
-        };
+        let span_bytes = target.volume_sectors(&devices) * 512;
         let volatile = devices.iter().any(|d| d.ram.volatile_write_cache);
         let workload = WorkloadChoice {
             seed: rng.random(),
@@ -190,6 +236,9 @@ impl SeedSpec {
                 if !faulty {
                     return Vec::new();
                 }
+                if raid5 {
+                    return raid5_faults(&mut rng);
+                }
                 let limits = SwarmLimits {
                     capacity_sectors: device.ram.capacity_sectors,
                     pull: profile != Profile::Timeouts,
@@ -200,21 +249,29 @@ impl SeedSpec {
             .collect();
         let segment_count = if faulty { rng.random_range(1..=3) } else { 1 };
         let segments = (0..segment_count)
-            .map(|_| Segment {
-                requests: rng.random_range(100..1_000),
-                ssd_cancels_at_ns: if timed && rng.random_ratio(1, 2) {
-                    let mut at: Vec<u64> = (0..rng.random_range(1..=3))
-                        .map(|_| rng.random_range(0..200_000_000))
-                        .collect();
-                    at.sort_unstable();
-                    at
-                } else {
-                    Vec::new()
-                },
-                power_loss: faulty.then(|| PowerLoss {
-                    cache_survival_ppm: rng.random_range(0..=1_000_000),
-                    tear_cached_blocks: rng.random_bool(0.5),
-                }),
+            .map(|_| {
+                let requests = rng.random_range(100..1_000);
+                Segment {
+                    requests,
+                    ssd_cancels_at_ns: if timed && rng.random_ratio(1, 2) {
+                        let mut at: Vec<u64> = (0..rng.random_range(1..=3))
+                            .map(|_| rng.random_range(0..200_000_000))
+                            .collect();
+                        at.sort_unstable();
+                        at
+                    } else {
+                        Vec::new()
+                    },
+                    fail_member: (raid5 && rng.random_ratio(1, 3))
+                        .then(|| rng.random_range(0..devices.len())),
+                    // raid5 segments all end in a power loss; half of them mid-IO.
+                    cut_after_inputs: (raid5 && rng.random_bool(0.5))
+                        .then(|| rng.random_range(50..requests * 20)),
+                    power_loss: faulty.then(|| PowerLoss {
+                        cache_survival_ppm: rng.random_range(0..=1_000_000),
+                        tear_cached_blocks: rng.random_bool(0.5),
+                    }),
+                }
             })
             .collect();
         SeedSpec {
@@ -230,7 +287,7 @@ impl SeedSpec {
                 [1, 2, 4, 8, 16, 32][rng.random_range(0..6)]
             },
             perturb_ties: rng.random_bool(0.5),
-            buggify: faulty && rng.random_ratio(1, 2),
+            buggify: faulty && !raid5 && rng.random_ratio(1, 2),
             faults,
             segments,
         }
@@ -239,7 +296,10 @@ impl SeedSpec {
     /// True if no fault and no power loss can act: the pass-through comparison applies.
     pub fn is_fault_free(&self) -> bool {
         self.faults.iter().all(Vec::is_empty)
-            && self.segments.iter().all(|s| s.power_loss.is_none())
+            && self
+                .segments
+                .iter()
+                .all(|s| s.power_loss.is_none() && s.fail_member.is_none())
             && !self.buggify
     }
 
@@ -248,6 +308,7 @@ impl SeedSpec {
         let devices_needed = match self.target {
             TargetChoice::Linear => 1,
             TargetChoice::Flashcache(_) => 2,
+            TargetChoice::Raid5(_) => self.devices.len().clamp(3, 16),
         };
         if self.devices.len() != devices_needed {
             return Err(format!(
@@ -268,14 +329,37 @@ impl SeedSpec {
         if self.segments.is_empty() {
             return Err("segments: at least one segment is needed".to_string());
         }
-        if matches!(self.target, TargetChoice::Linear) {
+        let raid5 = matches!(self.target, TargetChoice::Raid5(_));
+        for (index, segment) in self.segments.iter().enumerate() {
+            if segment.cut_after_inputs.is_some() && segment.power_loss.is_none() {
+                return Err(format!(
+                    "segments[{index}].cut_after_inputs: a segment cut with IO in flight needs \
+                     a power_loss (the next phase cannot share an engine mid-IO)"
+                ));
+            }
+            match segment.fail_member {
+                Some(_) if !raid5 => {
+                    return Err(format!(
+                        "segments[{index}].fail_member: only a raid5 array has members to fail"
+                    ))
+                }
+                Some(member) if member >= self.devices.len() => {
+                    return Err(format!(
+                        "segments[{index}].fail_member: {member} is not a member (0..{})",
+                        self.devices.len()
+                    ))
+                }
+                _ => {}
+            }
+        }
+        if !matches!(self.target, TargetChoice::Flashcache(_)) {
             if let Some(index) = self
                 .segments
                 .iter()
                 .position(|s| !s.ssd_cancels_at_ns.is_empty())
             {
                 return Err(format!(
-                    "segments[{index}].ssd_cancels_at_ns: linear has no SSD to cancel IO on"
+                    "segments[{index}].ssd_cancels_at_ns: only flashcache has an SSD to cancel IO on"
                 ));
             }
         }
@@ -291,10 +375,14 @@ impl SeedSpec {
                     .map_err(|e| format!("faults[{index}][{fault_index}]: {e}"))?;
             }
         }
-        let volume_bytes = match &self.target {
-            TargetChoice::Linear => self.devices[0].ram.capacity_sectors * 512,
-            TargetChoice::Flashcache(config) => config.table.target_sectors * 512,
-        };
+        if let TargetChoice::Raid5(config) = &self.target {
+            if raid5_geometry(config, &self.devices).is_none() {
+                return Err("target.raid5: an impossible array over these devices \
+                            (members of different sizes, or a chunk that is no power of two)"
+                    .to_string());
+            }
+        }
+        let volume_bytes = self.target.volume_sectors(&self.devices) * 512;
         let w = &self.workload;
         if w.span_bytes < 1 << 20 || w.span_bytes > volume_bytes {
             return Err(format!(
@@ -313,6 +401,52 @@ impl SeedSpec {
         }
         Ok(())
     }
+}
+
+/// md raid5 with a superblock over 3..=5 equal RAM members (no volatile cache: the
+/// superblock is written without a flush), maybe with a write-intent bitmap; a small stripe
+/// cache now and then (exhaustion waits).
+fn draw_raid5(rng: &mut ChaCha8Rng) -> (TargetChoice, Vec<DeviceChoice>) {
+    let members = rng.random_range(3..=5);
+    let capacity_sectors = (1u64 << rng.random_range(13..=15)) + 64;
+    let latency_ns = rng.random_range(5_000..500_000);
+    let chunk_sectors = 8u64 << rng.random_range(0..=4);
+    let config = Raid5Config {
+        layout: Layout::ALL[rng.random_range(0..4)],
+        stripe_cache_size: if rng.random_ratio(1, 3) { 17 } else { 256 },
+        superblock: true,
+        bitmap_chunk_sectors: rng
+            .random_bool(0.5)
+            .then(|| 64u64 << rng.random_range(0..=4)),
+        safe_mode_delay_ns: rng.random_range(1_000_000..200_000_000),
+        ..Raid5Config::new(chunk_sectors)
+    };
+    let devices = (0..members)
+        .map(|m| DeviceChoice {
+            name: format!("m{m}"),
+            ram: RamParams {
+                capacity_sectors,
+                latency_ns,
+                volatile_write_cache: false,
+            },
+        })
+        .collect();
+    (TargetChoice::Raid5(Box::new(config)), devices)
+}
+
+/// A raid5 member's faults: delays only. An IO error fails a member or repairs a page from
+/// parity, and before a resync either may come from stale parity (the write hole) at a
+/// moment the explorer cannot tell the oracle; member failures are the segments'
+/// `fail_member` instead.
+fn raid5_faults(rng: &mut ChaCha8Rng) -> Vec<DeviceFault> {
+    if !rng.random_ratio(1, 3) {
+        return Vec::new();
+    }
+    vec![FaultRule::always(FaultAction::Delay {
+        extra_ns: rng.random_range(100_000..20_000_000),
+    })
+    .at_rate_ppm(rate(rng))
+    .into()]
 }
 
 fn draw_linear(rng: &mut ChaCha8Rng) -> (TargetChoice, Vec<DeviceChoice>) {
@@ -377,7 +511,7 @@ fn draw_flashcache(
     }
     let timeouts = match profile {
         Profile::Timeouts => true,
-        Profile::FaultFree => false,
+        Profile::FaultFree | Profile::Raid5 => false,
         Profile::Swarm | Profile::Flashcache => rng.random_ratio(1, 3),
     };
     if timeouts {

@@ -127,7 +127,9 @@ impl OracleObserver {
         self.preflush_marks.clear();
         self.oracle.crash();
         if let Some(hole) = self.write_hole.as_mut() {
-            hole.crashed(self.oracle.crash_uncertain_blocks());
+            for (sector, sectors) in hole.crashed(self.oracle.crash_uncertain_blocks()) {
+                self.oracle.contents_unknown(sector, sectors);
+            }
         }
     }
 

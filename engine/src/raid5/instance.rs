@@ -713,6 +713,35 @@ impl Raid5 {
         self.waiting.len()
     }
 
+    /// What keeps the machine from being idle, for a stall report.
+    pub fn busy_summary(&self) -> String {
+        let sync = self.sync.as_ref().map_or("none".to_string(), |s| {
+            format!(
+                "{} at {} ({} stripes active {:?}, throttled until {:?})",
+                s.action.name(),
+                s.next_sector,
+                s.active,
+                s.in_flight.iter().take(4).collect::<Vec<_>>(),
+                s.throttled_until_ns
+            )
+        });
+        let busy_heads = self
+            .cache
+            .heads
+            .iter()
+            .filter(|h| h.count > 0 || !h.is_quiet())
+            .count();
+        format!(
+            "sync pass {sync}; metadata {:?}; {} bios, {} waiting; {busy_heads} stripe heads \
+             busy, {} requests queued, plug until {:?}",
+            self.metadata.as_ref().map(|m| m.summary()),
+            self.bios.len(),
+            self.waiting.len(),
+            self.requests.len(),
+            self.plugged_until_ns
+        )
+    }
+
     /// Checks the machine's bookkeeping.
     pub fn check_invariants(&self) -> Result<(), String> {
         self.cache.check_invariants()?;

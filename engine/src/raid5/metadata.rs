@@ -151,6 +151,22 @@ impl ArrayState {
             .sum()
     }
 
+    /// The state in a few words, for a stall report.
+    pub fn summary(&self) -> String {
+        format!(
+            "assembling {:?}, writing {}, on disk dirty {}, {} bits, {} held, {} writes in \
+             flight, resync needed {} (done below {})",
+            self.assembling,
+            self.writing.is_some(),
+            self.on_disk.dirty,
+            self.bitmap_dirty_chunks(),
+            self.held.len(),
+            self.writes_in_flight,
+            self.resync_needed,
+            self.resynced_below
+        )
+    }
+
     pub fn is_assembling(&self) -> bool {
         self.assembling.is_some()
     }

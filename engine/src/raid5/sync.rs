@@ -193,7 +193,11 @@ impl Raid5 {
                 return moved;
             }
             let parity = self.geometry.parity_member(self.geometry.row_of(sector));
-            let head = match self.cache.get_active(sector, parity, arena, false) {
+            // The sync thread blocks in get_active_stripe like a bio's walk (md's
+            // sync_request): with no bio waiting it is the first waiter, so it may take a
+            // head once a quarter of the cache is free again. Not asking as a waiter, it
+            // could never clear a blocked cache it blocked itself (regression 008).
+            let head = match self.cache.get_active(sector, parity, arena, true) {
                 Got::Head(head) => head,
                 Got::Wait => return moved,
             };

@@ -22,6 +22,10 @@
 //!
 //! After the failure the array has no redundancy left: the suspect set is emptied (a later
 //! rebuild writes the reconstructed, still unknown, content and parity consistent with it).
+//! A crash while a member is failed opens the hole at once: a degraded array cannot resync,
+//! so the failed member's data in every stripe the crash made suspect becomes unknown (the
+//! model remembers the first failed member; a rebuilt spare is not modelled, which only
+//! makes the oracle accept more after a later crash).
 //! Deliberately not here: a raid5 array under another target (flashcache's disk), whose
 //! volume sectors are not the array's.
 
@@ -37,6 +41,8 @@ pub struct WriteHole {
     suspect: BTreeSet<u64>,
     /// Sectors made unknown by member failures, in all.
     unknown_sectors: u64,
+    /// The member that failed first, if any.
+    failed_member: Option<usize>,
 }
 
 impl WriteHole {
@@ -46,11 +52,14 @@ impl WriteHole {
             geometry,
             suspect: BTreeSet::new(),
             unknown_sectors: 0,
+            failed_member: None,
         }
     }
 
     /// A crash left `blocks` (4 KiB volume blocks) uncertain: their stripes are suspect.
-    pub fn crashed<'a>(&mut self, blocks: impl IntoIterator<Item = &'a u64>) {
+    /// With a member already failed, returns the volume ranges that became unknown at once
+    /// (see the module documentation).
+    pub fn crashed<'a>(&mut self, blocks: impl IntoIterator<Item = &'a u64>) -> Vec<(u64, u64)> {
         for &block in blocks {
             let sector = block * SECTORS_PER_PAGE;
             if sector >= self.geometry.array_sectors() {
@@ -59,6 +68,10 @@ impl WriteHole {
             let member_sector = self.geometry.locate(sector).member_sector;
             self.suspect
                 .insert(member_sector - member_sector % STRIPE_SECTORS);
+        }
+        match self.failed_member {
+            Some(member) => self.member_failed(member, &|_| true),
+            None => Vec::new(),
         }
     }
 
@@ -79,6 +92,7 @@ impl WriteHole {
             member < self.geometry.members(),
             "member {member} of the array"
         );
+        self.failed_member.get_or_insert(member);
         let mut ranges: Vec<(u64, u64)> = std::mem::take(&mut self.suspect)
             .into_iter()
             .filter(|&stripe| {
@@ -123,8 +137,12 @@ mod tests {
         assert_eq!(ranges, vec![(24, 8)]);
         assert_eq!(hole.unknown_sectors(), 8);
         assert_eq!(hole.suspect_stripes(), 0, "no redundancy left to be stale");
+        // A crash while member 1 is failed: its data in the torn stripe is unknown at once.
+        assert_eq!(hole.crashed(&[0]), vec![(16, 8)]);
+        assert_eq!(hole.suspect_stripes(), 0);
         // Parity's member failing loses no data.
-        hole.crashed(&[0]);
+        let mut hole = WriteHole::new(geometry());
+        assert!(hole.crashed(&[0]).is_empty());
         assert!(hole.member_failed(3, &|_| true).is_empty());
     }
 }

@@ -419,6 +419,15 @@ impl Raid5Target {
 
     pub fn waiting_report(&self, out: &mut Vec<WaitingJob>) {
         if self.pieces.is_empty() {
+            if !self.machine.is_idle() {
+                out.push(WaitingJob {
+                    component: "raid5",
+                    description: format!(
+                        "no bio, but the array is busy: {}",
+                        self.machine.busy_summary()
+                    ),
+                });
+            }
             return;
         }
         out.push(WaitingJob {

@@ -193,11 +193,13 @@ impl Raid5 {
                 return moved;
             }
             let parity = self.geometry.parity_member(self.geometry.row_of(sector));
-            // The sync thread blocks in get_active_stripe like a bio's walk (md's
-            // sync_request): with no bio waiting it is the first waiter, so it may take a
-            // head once a quarter of the cache is free again. Not asking as a waiter, it
-            // could never clear a blocked cache it blocked itself (regression 008).
-            let head = match self.cache.get_active(sector, parity, arena, true) {
+            // With no bio in the array and no head in use the pass is the only one left to
+            // ask for a head: it asks as the first waiter (md's sync thread blocks in
+            // get_active_stripe like a writer), or a cache blocked by its own miss would
+            // stay blocked for good (regression 008). Otherwise bios' walks and released
+            // heads unblock the cache, as before.
+            let first_waiter = self.bios.is_empty() && self.cache.active() == 0;
+            let head = match self.cache.get_active(sector, parity, arena, first_waiter) {
                 Got::Head(head) => head,
                 Got::Wait => return moved,
             };

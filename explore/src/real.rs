@@ -129,7 +129,7 @@ fn one_real_pass(spec: &SeedSpec, devices: &RealDevices) -> Result<RealPass, Fai
             spec.devices[0].ram.capacity_sectors,
             "--hdd-dev",
         )?],
-        TargetChoice::Raid5(_) => {
+        TargetChoice::Raid5(_) | TargetChoice::Raid5UnderFlashcache { .. } => {
             return Err(fail(
                 FailureKind::Setup,
                 "setup",

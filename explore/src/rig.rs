@@ -194,7 +194,13 @@ impl Rig {
 
 /// The target is flashcache in writeback mode (dirty data must drain in the liveness phase).
 pub fn is_writeback(spec: &SeedSpec) -> bool {
-    matches!(&spec.target, TargetChoice::Flashcache(c) if c.table.mode == CacheMode::WriteBack)
+    match &spec.target {
+        TargetChoice::Flashcache(c) => c.table.mode == CacheMode::WriteBack,
+        TargetChoice::Raid5UnderFlashcache { flashcache, .. } => {
+            flashcache.table.mode == CacheMode::WriteBack
+        }
+        TargetChoice::Linear | TargetChoice::Raid5(_) => false,
+    }
 }
 
 /// The volume's device: linear's, or flashcache's disk (raid5 has none: the volume is
@@ -203,7 +209,7 @@ fn volume_device(spec: &SeedSpec) -> Option<DeviceId> {
     match spec.target {
         TargetChoice::Linear => Some(DeviceId(0)),
         TargetChoice::Flashcache(_) => Some(DeviceId(1)),
-        TargetChoice::Raid5(_) => None,
+        TargetChoice::Raid5(_) | TargetChoice::Raid5UnderFlashcache { .. } => None,
     }
 }
 
@@ -243,6 +249,28 @@ pub fn engine_setup(spec: &SeedSpec, crashes: u32) -> (EngineConfig, TargetSpec)
             config: (**config).clone(),
             spares: Vec::new(),
         },
+        // The array is one more device, numbered after the platform's: flashcache's disk.
+        TargetChoice::Raid5UnderFlashcache { raid5, flashcache } => {
+            let mut flashcache = (**flashcache).clone();
+            if crashes > 0 {
+                flashcache.table.persistence = Persistence::Reload;
+            }
+            TargetSpec::Stack {
+                lower: vec![TargetSpec::Raid5 {
+                    members: (1..spec.devices.len())
+                        .map(|m| DeviceId(m as u16))
+                        .collect(),
+                    config: (**raid5).clone(),
+                    spares: Vec::new(),
+                }],
+                upper: Box::new(TargetSpec::Flashcache {
+                    ssd: DeviceId(0),
+                    disk: DeviceId(spec.devices.len() as u16),
+                    config: flashcache,
+                    kcopyd: spec.kcopyd,
+                }),
+            }
+        }
     };
     (config, target)
 }

@@ -87,6 +87,12 @@ pub enum TargetChoice {
     Flashcache(Box<FlashcacheConfig>),
     /// md raid5 over every device, in order.
     Raid5(Box<Raid5Config>),
+    /// flashcache caching a raid5 array: device 0 is the SSD, the others the array's
+    /// members in order (the array is flashcache's disk, stacked).
+    Raid5UnderFlashcache {
+        raid5: Box<Raid5Config>,
+        flashcache: Box<FlashcacheConfig>,
+    },
 }
 
 impl TargetChoice {
@@ -97,6 +103,9 @@ impl TargetChoice {
             TargetChoice::Flashcache(config) => config.table.target_sectors,
             TargetChoice::Raid5(config) => {
                 raid5_geometry(config, devices).map_or(0, |geometry| geometry.array_sectors())
+            }
+            TargetChoice::Raid5UnderFlashcache { flashcache, .. } => {
+                flashcache.table.target_sectors
             }
         }
     }
@@ -189,8 +198,29 @@ impl SeedSpec {
             Profile::Raid5 => false,
         };
         let (target, devices, full_sets) = if raid5 {
-            let (target, devices) = draw_raid5(&mut rng);
-            (target, devices, false)
+            let (target, mut devices) = draw_raid5(&mut rng);
+            if rng.random_ratio(1, 3) {
+                let TargetChoice::Raid5(raid5) = target else {
+                    unreachable!("drawn as raid5")
+                };
+                let array_sectors = raid5_geometry(&raid5, &devices)
+                    .expect("a drawn array")
+                    .array_sectors();
+                let (TargetChoice::Flashcache(mut flashcache), cache_devices, _) =
+                    draw_flashcache(&mut rng, profile)
+                else {
+                    unreachable!("drawn as flashcache")
+                };
+                flashcache.table.target_sectors = array_sectors;
+                devices.insert(0, cache_devices[0].clone());
+                (
+                    TargetChoice::Raid5UnderFlashcache { raid5, flashcache },
+                    devices,
+                    false,
+                )
+            } else {
+                (target, devices, false)
+            }
         } else if flashcache {
             draw_flashcache(&mut rng, profile)
         } else {
@@ -262,8 +292,11 @@ impl SeedSpec {
                     } else {
                         Vec::new()
                     },
-                    fail_member: (raid5 && rng.random_ratio(1, 3))
-                        .then(|| rng.random_range(0..devices.len())),
+                    // The write hole under flashcache is not modelled by the oracle: no
+                    // member failures there.
+                    fail_member: (matches!(target, TargetChoice::Raid5(_))
+                        && rng.random_ratio(1, 3))
+                    .then(|| rng.random_range(0..devices.len())),
                     // raid5 segments all end in a power loss; half of them mid-IO.
                     cut_after_inputs: (raid5 && rng.random_bool(0.5))
                         .then(|| rng.random_range(50..requests * 20)),
@@ -309,6 +342,7 @@ impl SeedSpec {
             TargetChoice::Linear => 1,
             TargetChoice::Flashcache(_) => 2,
             TargetChoice::Raid5(_) => self.devices.len().clamp(3, 16),
+            TargetChoice::Raid5UnderFlashcache { .. } => self.devices.len().clamp(4, 17),
         };
         if self.devices.len() != devices_needed {
             return Err(format!(
@@ -340,7 +374,8 @@ impl SeedSpec {
             match segment.fail_member {
                 Some(_) if !raid5 => {
                     return Err(format!(
-                        "segments[{index}].fail_member: only a raid5 array has members to fail"
+                        "segments[{index}].fail_member: only a raid5 array alone has members to \
+                         fail (under flashcache the oracle does not model the write hole)"
                     ))
                 }
                 Some(member) if member >= self.devices.len() => {
@@ -373,6 +408,16 @@ impl SeedSpec {
                 fault
                     .check(device.ram.capacity_sectors)
                     .map_err(|e| format!("faults[{index}][{fault_index}]: {e}"))?;
+            }
+        }
+        if let TargetChoice::Raid5UnderFlashcache { raid5, flashcache } = &self.target {
+            let array = raid5_geometry(raid5, &self.devices[1..]).map(|g| g.array_sectors());
+            if array.is_none_or(|sectors| sectors < flashcache.table.target_sectors) {
+                return Err(format!(
+                    "target.raid5_under_flashcache: the array over devices[1..] ({array:?} \
+                     sectors) cannot hold flashcache's {} sectors",
+                    flashcache.table.target_sectors
+                ));
             }
         }
         if let TargetChoice::Raid5(config) = &self.target {

@@ -91,14 +91,19 @@ fn every_regression_scenario_passes() {
     }
 }
 
-/// An explorer seed file (`run.command` is `explore`, the run under `spec`): replayed with
-/// `dmsim explore --replay`, every oracle of the explorer must pass and reads be verified.
-fn replay_seed_file(file: &Path) {
-    let out = Command::new(env!("CARGO_BIN_EXE_dmsim"))
+/// `dmsim explore --json --replay FILE`.
+fn replay_explore(file: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_dmsim"))
         .args(["explore", "--json", "--replay"])
         .arg(file)
         .output()
-        .expect("dmsim runs");
+        .expect("dmsim runs")
+}
+
+/// An explorer seed file (`run.command` is `explore`, the run under `spec`): replayed with
+/// `dmsim explore --replay`, every oracle of the explorer must pass and reads be verified.
+fn replay_seed_file(file: &Path) {
+    let out = replay_explore(file);
     let what = file.display();
     assert!(
         out.status.success(),
@@ -121,11 +126,7 @@ fn replay_open_seed_file(file: &Path, doc: &serde_json::Value) {
         .as_str()
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| panic!("{}: an open bug needs open_failure", file.display()));
-    let out = Command::new(env!("CARGO_BIN_EXE_dmsim"))
-        .args(["explore", "--json", "--replay"])
-        .arg(file)
-        .output()
-        .expect("dmsim runs");
+    let out = replay_explore(file);
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -147,11 +148,7 @@ fn replay_refused_seed_file(file: &Path, doc: &serde_json::Value) {
         .as_str()
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| panic!("{}: a refused spec needs refusal", file.display()));
-    let out = Command::new(env!("CARGO_BIN_EXE_dmsim"))
-        .args(["explore", "--json", "--replay"])
-        .arg(file)
-        .output()
-        .expect("dmsim runs");
+    let out = replay_explore(file);
     let what = file.display();
     assert!(!out.status.success(), "{what}: the spec was not refused");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout)

@@ -64,14 +64,8 @@ pub fn run_real_spec(spec: &SeedSpec, devices: &RealDevices) -> RunReport {
     let result = one_real_pass(spec, devices);
     let marks = marks::take();
     let mut report = RunReport {
-        failure: None,
         marks,
-        event_hash: 0,
-        bios_done: 0,
-        reads_verified: 0,
-        device_ios: 0,
-        phases: Vec::new(),
-        write_hole_sectors: 0,
+        ..RunReport::default()
     };
     match result {
         Ok(pass) => {

@@ -64,7 +64,7 @@ impl std::fmt::Display for Failure {
 }
 
 /// What one spec did.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RunReport {
     pub failure: Option<Failure>,
     /// Coverage marks reached (first run only).
@@ -115,27 +115,15 @@ pub fn run_spec(spec: &SeedSpec) -> RunReport {
     if let Err(reason) = spec.validate() {
         return RunReport {
             failure: Some(fail(FailureKind::Setup, "setup", reason)),
-            marks: MarkCounts::default(),
-            event_hash: 0,
-            bios_done: 0,
-            reads_verified: 0,
-            device_ios: 0,
-            phases: Vec::new(),
-            write_hole_sectors: 0,
+            ..RunReport::default()
         };
     }
     let _ = marks::take();
     let first = guarded(spec);
     let marks = marks::take();
     let mut report = RunReport {
-        failure: None,
         marks,
-        event_hash: 0,
-        bios_done: 0,
-        reads_verified: 0,
-        device_ios: 0,
-        phases: Vec::new(),
-        write_hole_sectors: 0,
+        ..RunReport::default()
     };
     let first = match first {
         Ok(pass) => pass,

@@ -24,9 +24,12 @@ macro_rules! out {
 }
 
 mod cache_args;
+mod cache_sizes;
 mod cmd;
 mod outcome;
+mod parallel;
 mod progress;
+mod trace_cache_args;
 mod trace_input;
 mod unused_flags;
 

@@ -289,7 +289,7 @@ impl CompareReport {
 pub(crate) const SPEEDUP_HEADER: &str = "speed-up over none (mean latency)";
 
 /// A markdown table with columns padded to their widest cell (in characters).
-fn markdown_table(header: &[String], rows: &[Vec<String>]) -> String {
+pub(crate) fn markdown_table(header: &[String], rows: &[Vec<String>]) -> String {
     let cells = |row: &[String]| -> Vec<String> {
         row.iter().map(|cell| format::markdown_cell(cell)).collect()
     };

@@ -40,6 +40,26 @@ pub fn megabytes(bytes: u64) -> String {
     format!("{:.2}", bytes as f64 / 1e6)
 }
 
+/// A size in binary units with at most 3 significant digits: `512 B`, `4 KiB`, `16 MiB`,
+/// `22.6 MiB`, `1 GiB`.
+pub fn binary_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut unit = 0;
+    let mut scale = 1024u64;
+    while unit + 1 < UNITS.len() && bytes >= scale * 1024 {
+        scale *= 1024;
+        unit += 1;
+    }
+    format!(
+        "{} {}",
+        significant(bytes as f64 / scale as f64),
+        UNITS[unit]
+    )
+}
+
 /// A percentage with two decimals, or `-` when undefined.
 pub fn percent(value: Option<f64>) -> String {
     match value {
@@ -97,6 +117,17 @@ pub fn markdown_cell(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binary_sizes_pick_the_largest_whole_unit() {
+        assert_eq!(binary_size(0), "0 B");
+        assert_eq!(binary_size(1023), "1023 B");
+        assert_eq!(binary_size(1024), "1 KiB");
+        assert_eq!(binary_size(16 << 20), "16 MiB");
+        assert_eq!(binary_size(1 << 30), "1 GiB");
+        assert_eq!(binary_size((22 << 20) + (600 << 10)), "22.6 MiB");
+        assert_eq!(binary_size(3 << 40), "3 TiB");
+    }
 
     #[test]
     fn durations_pick_readable_units() {

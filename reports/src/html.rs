@@ -33,6 +33,70 @@ pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; font-size: 0.85em; 
 nav a { margin-right: 1em; }
 ";
 
+/// The page of a miss-ratio report: what was computed, the chart, the table.
+pub(crate) fn mrc_index_html(report: &crate::mrc::MrcReport) -> String {
+    use crate::charts::mrc::{MRC_CHART_DESCRIPTION, MRC_CHART_SIZE, MRC_CHART_TITLE};
+    use crate::mrc::{MRC_CHART_STEM, MRC_FILE_NAME};
+    let mut page = String::new();
+    let title = html_escape(&report.trace);
+    let _ = write!(
+        page,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <title>dmsim hits: miss-ratio curves of {title}</title>\n<style>\n{STYLE}</style>\n\
+         </head>\n<body>\n<h1>dmsim hits: miss-ratio curves of {title}</h1>\n"
+    );
+    let _ = writeln!(
+        page,
+        "<p class=\"meta\">Exact flashcache counters, one cache per mode, policy and size, \
+         each run over the whole trace with instant, dataless devices, one request at a time \
+         (as <code>dmsim hits</code>). Data: <a href=\"{MRC_FILE_NAME}\">{MRC_FILE_NAME}</a>.</p>"
+    );
+    page.push_str("<h2 id=\"computed\">What was computed</h2>\n<table class=\"setup\">\n<tbody>\n");
+    let computed_records = report.records - report.skipped_records.min(report.records);
+    let rows = [
+        ("trace", report.trace.clone()),
+        (
+            "records",
+            format!(
+                "{} ({computed_records} requests counted, {} skipped: no bio equivalent)",
+                report.records, report.skipped_records
+            ),
+        ),
+        ("cache sizes", report.sizes_text()),
+        ("modes", report.modes.join(", ")),
+        ("policies", report.policies.join(", ")),
+        ("assoc", report.assoc.clone()),
+        ("block size", format::binary_size(report.block_size_bytes)),
+        ("SSD, disk", format!("{}, {}", report.ssd, report.hdd)),
+        ("dmsim", report.dmsim_version.clone()),
+    ];
+    for (name, value) in rows {
+        table_row(&mut page, &[name.to_string(), value], false);
+    }
+    for note in &report.notes {
+        table_row(&mut page, &["note".to_string(), note.clone()], false);
+    }
+    page.push_str("</tbody>\n</table>\n");
+    let (width, height) = MRC_CHART_SIZE;
+    let _ = writeln!(
+        page,
+        "<h2 id=\"chart\">Chart</h2>\n<figure id=\"{MRC_CHART_STEM}\">\n<img src=\"{MRC_CHART_STEM}.svg\" \
+         alt=\"{MRC_CHART_TITLE}\" width=\"{width}\" height=\"{height}\">\n<figcaption><strong>\
+         {MRC_CHART_TITLE}.</strong> {} <a href=\"{MRC_CHART_STEM}.svg\">SVG</a> · \
+         <a href=\"{MRC_CHART_STEM}.png\">PNG</a></figcaption>\n</figure>",
+        html_escape(MRC_CHART_DESCRIPTION)
+    );
+    page.push_str("<h2 id=\"cells\">Hit ratios</h2>\n<table>\n<thead>\n");
+    let (header, rows) = report.table();
+    table_row(&mut page, &header, true);
+    page.push_str("</thead>\n<tbody>\n");
+    for row in &rows {
+        table_row(&mut page, row, false);
+    }
+    page.push_str("</tbody>\n</table>\n</body>\n</html>\n");
+    page
+}
+
 /// The page for `report`.
 pub(crate) fn index_html(report: &CompareReport) -> String {
     let mut page = String::new();

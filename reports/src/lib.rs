@@ -6,6 +6,8 @@
 //!   `summary.json` holds and what `dmsim replay` prints ([`RunReport::summary_text`]).
 //! - [`CompareReport`] holds several runs over a grid of options and writes `compare.json`,
 //!   charts (SVG and PNG) and a self-contained `index.html`, and renders a markdown table.
+//! - [`MrcReport`] holds miss-ratio curves (hit ratio per cache size, mode and policy) and
+//!   writes `mrc.json`, its chart and `index.html`.
 //! - [`CompareShard`] is one shard of a comparison split across machines ([`ShardId`]);
 //!   [`merge_shards`] checks the shards belong together and rebuilds the [`CompareReport`].
 //!
@@ -22,6 +24,7 @@ pub mod error;
 pub mod format;
 mod html;
 pub mod latency;
+mod mrc;
 mod output;
 pub mod recorder;
 pub mod run_report;
@@ -41,6 +44,7 @@ pub use charts::ChartKind;
 pub use compare::{CompareReport, GridAxis, COMPARE_FILE_NAME, INDEX_FILE_NAME};
 pub use error::ReportError;
 pub use latency::{CdfPoint, LatencyRecorder, LatencyReport, LatencySummary, Op, OverallLatency};
+pub use mrc::{MrcCell, MrcReport, MRC_CHART_STEM, MRC_FILE_NAME};
 pub use recorder::RunRecorder;
 pub use run_report::{stat, DeviceReport, RunReport, Throughput, SUMMARY_FILE_NAME};
 pub use shard::{

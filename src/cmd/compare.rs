@@ -29,8 +29,6 @@ use dmsim_testbed::spec::{RecordsSpec, TraceRef};
 use dmsim_testbed::trace_records::{AutoFit, TraceSource};
 use dmsim_testbed::{PacingSpec, RunSpec, Testbed};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 #[derive(Args)]
 pub struct CompareArgs {
@@ -308,10 +306,7 @@ pub fn run(args: CompareArgs) -> CliResult {
     let shard = args.shard.unwrap_or(ShardId::WHOLE);
     // The grid's cells this process runs, in grid order.
     let mine: Vec<usize> = (0..cells.len()).filter(|&k| shard.owns(k)).collect();
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .clamp(1, mine.len().max(1));
+    let jobs = args.jobs.unwrap_or_else(crate::parallel::default_jobs);
     let title = scenario.as_ref().map_or_else(
         || format!("dmsim compare: {input_name}"),
         |(s, _)| s.name.clone(),
@@ -343,55 +338,26 @@ pub fn run(args: CompareArgs) -> CliResult {
             config
         })
         .collect();
-    let results: Vec<Mutex<Option<Result<RunReport, String>>>> =
-        mine.iter().map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
     let progress_label = match args.shard {
         Some(shard) => format!("compare {title} (shard {shard})"),
         None => format!("compare {title}"),
     };
-    let progress = Mutex::new(Progress::new(
-        progress_label,
-        Some(mine.len() as u64),
-        "runs",
-        args.quiet,
-    ));
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| loop {
-                let slot = next.fetch_add(1, Ordering::SeqCst);
-                if slot >= mine.len() {
-                    break;
-                }
-                let i = mine[slot];
-                let result = run_cell(
-                    &cells[i],
-                    &setups[i],
-                    configs[i].clone(),
-                    &input,
-                    pacing,
-                    seed,
-                );
-                *results[slot].lock().expect("no poisoned result slot") = Some(result);
-                let finished = done.fetch_add(1, Ordering::SeqCst) + 1;
-                progress
-                    .lock()
-                    .expect("no poisoned progress")
-                    .update(finished as u64);
-            });
-        }
+    let progress = Progress::new(progress_label, Some(mine.len() as u64), "runs", args.quiet);
+    let results = crate::parallel::run_in_order(&mine, jobs, progress, |&i| {
+        run_cell(
+            &cells[i],
+            &setups[i],
+            configs[i].clone(),
+            &input,
+            pacing,
+            seed,
+        )
     });
-    progress
-        .into_inner()
-        .expect("no poisoned progress")
-        .finish();
     let mut runs = Vec::with_capacity(mine.len());
-    for (&i, slot) in mine.iter().zip(results) {
-        match slot.into_inner().expect("no poisoned result slot") {
-            Some(Ok(report)) => runs.push(report),
-            Some(Err(e)) => return Err(format!("run {}: {e}", label(&cells[i])).into()),
-            None => return Err(format!("run {} did not finish", label(&cells[i])).into()),
+    for (&i, result) in mine.iter().zip(results) {
+        match result {
+            Ok(report) => runs.push(report),
+            Err(e) => return Err(format!("run {}: {e}", label(&cells[i])).into()),
         }
     }
 

@@ -1,16 +1,25 @@
 //! `dmsim hits TRACE`: exact hit counts of a flashcache configuration over a trace, fast: the
 //! same flashcache state machine as `replay`, with instant devices and no data
-//! (`dmsim_engine::flashcache::HitCounter`).
+//! (`dmsim_engine::flashcache::HitCounter`). With `--cache-sizes`, `--modes` or `--policies`
+//! it counts a grid of configurations over one reading of the trace, in parallel, and reports
+//! miss-ratio curves (`dmsim_reports::MrcReport`).
 
 use super::CliResult;
-use crate::cache_args::{CacheArgs, ModeArg, PolicyArg};
-use crate::outcome::warn_all;
-use crate::trace_input::TraceArgs;
-use clap::Args;
-use dmsim_engine::flashcache::{CacheDeviceSizes, HitCounter};
+use crate::cache_args::{ModeArg, PolicyArg};
+use crate::cache_sizes::{parse_cache_sizes, CacheSizes};
+use crate::outcome::{check_out_dir, warn_all};
+use crate::progress::Progress;
+use crate::trace_cache_args::TraceCacheArgs;
+use clap::{Args, ValueEnum};
+use dmsim_engine::block::Op;
+use dmsim_engine::flashcache::geometry::Geometry;
+use dmsim_engine::flashcache::{CacheDeviceSizes, FlashcacheConfig, HitCounter};
+use dmsim_reports::{format::binary_size, MrcCell, MrcReport, INDEX_FILE_NAME};
 use dmsim_scenarios::source::MAX_BIO_SECTORS;
+use dmsim_scenarios::traces::TraceRecord;
 use dmsim_sim::streams::stream;
-use dmsim_testbed::trace_records::TraceSource;
+use dmsim_testbed::setup::CacheSetup;
+use dmsim_testbed::trace_records::{AutoFit, TraceSource};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -23,45 +32,119 @@ pub const LONG_ABOUT: &str = "Count a flashcache configuration's hits over a blo
     nothing (cleanings 0): cleaning runs in the background of a timed replay, overlapping \
     later requests, and on timers (the 1 s delayed pass, fallow cleaning); here it ends \
     before the next request, and no time passes, so no timer fires. No latency, no data \
-    verification: use `replay` for those.";
+    verification: use `replay` for those.\n\n\
+    Miss-ratio curves: `--cache-sizes 16m,64m,256m,1g` (or a range, `16m..1g` doubling, \
+    `16m..1g:8` for 8 log-spaced sizes), with `--modes` and `--policies` lists, counts every \
+    combination over one reading of the trace, in parallel (`--jobs`), and prints a table of \
+    hit ratios; `--out DIR` writes DIR/mrc.json, the chart DIR/mrc.svg and DIR/mrc.png (hit \
+    ratio against cache size, one line per mode and policy) and DIR/index.html. Each cell's \
+    counters equal a single `dmsim hits` run with that --cache-size, --mode and --policy, and \
+    the output does not depend on --jobs. The trace's requests are held in memory for the \
+    cells to share: 16 bytes each.";
 
 #[derive(Args)]
 pub struct HitsArgs {
-    /// The trace file (.gz, .bz2, .xz, .zst are decompressed by extension).
-    pub trace: PathBuf,
     #[command(flatten)]
-    pub input: TraceArgs,
-    /// Cache mode [default: writeback].
-    #[arg(long, value_enum)]
-    pub mode: Option<ModeArg>,
-    /// Replacement policy [default: fifo].
-    #[arg(long, value_enum)]
-    pub policy: Option<PolicyArg>,
-    #[command(flatten)]
-    pub cache: CacheArgs,
-    /// Override a parameter, KEY=VALUE (repeatable), as for `replay`: `table.KEY` table-line
-    /// fields, otherwise a flashcache tunable or option (`ssd.`/`hdd.` keys size the devices).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub sets: Vec<String>,
-    /// Print the result as JSON.
+    pub trace_cache: TraceCacheArgs,
+    /// Cache sizes of a miss-ratio curve, comma-separated sizes and ranges: `16m,64m,1g`;
+    /// `16m..1g` doubles from the start (16m, 32m, …, 1g; the end is kept when a doubling
+    /// steps over it); `16m..1g:8` is 8 sizes spaced evenly on a log scale, both ends
+    /// included, the inner ones rounded to 1/16 of the start (rounded down to a power of
+    /// two). At most 64 sizes, each positive and at most the SSD's size.
+    #[arg(long, value_name = "SIZES", value_parser = parse_cache_sizes,
+          conflicts_with_all = ["cache_size", "cache_blocks"])]
+    pub cache_sizes: Option<CacheSizes>,
+    /// Cache modes of the curves, comma-separated (writeback, writethrough, writearound,
+    /// write-only) or `all` [default: --mode's].
+    #[arg(long, value_name = "MODES", value_parser = parse_modes, conflicts_with = "mode")]
+    pub modes: Option<ModeList>,
+    /// Replacement policies of the curves, comma-separated (fifo, lru, lru-strict) or `all`
+    /// [default: --policy's].
+    #[arg(long, value_name = "POLICIES", value_parser = parse_policies, conflicts_with = "policy")]
+    pub policies: Option<PolicyList>,
+    /// Configurations counted in parallel, with --cache-sizes, --modes or --policies
+    /// [default: the number of cores].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub jobs: Option<u32>,
+    /// With --cache-sizes, --modes or --policies: write DIR/mrc.json, the chart
+    /// (DIR/mrc.svg, DIR/mrc.png) and DIR/index.html (created; files in it are replaced).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print the result as JSON (with a grid: mrc.json's content).
     #[arg(long)]
     pub json: bool,
+    /// Show no progress on stderr (a grid's cells counted so far).
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
-pub fn run(args: HitsArgs) -> CliResult {
-    if args.cache.hdd_raid5.is_some() {
-        return Err(
-            "--hdd-raid5: hits counts a cache over one disk; the array's layout \
-                    does not change which blocks hit (use replay for the array)"
-                .into(),
-        );
+/// `--modes`: the modes of a grid.
+#[derive(Clone, Debug)]
+pub struct ModeList(Vec<ModeArg>);
+
+/// `--policies`: the policies of a grid.
+#[derive(Clone, Debug)]
+pub struct PolicyList(Vec<PolicyArg>);
+
+fn parse_modes(text: &str) -> Result<ModeList, String> {
+    parse_list(text, "mode").map(ModeList)
+}
+
+fn parse_policies(text: &str) -> Result<PolicyList, String> {
+    parse_list(text, "policy").map(PolicyList)
+}
+
+/// A comma-separated list of `T`'s names, or `all`; no name twice.
+fn parse_list<T: ValueEnum + Clone + PartialEq>(text: &str, what: &str) -> Result<Vec<T>, String> {
+    let names = || {
+        T::value_variants()
+            .iter()
+            .filter_map(|v| v.to_possible_value().map(|p| p.get_name().to_string()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if text.trim() == "all" {
+        return Ok(T::value_variants().to_vec());
     }
-    let sets = crate::cache_args::parse_sets(&args.sets)?;
-    let mode = args.mode.unwrap_or(ModeArg::Writeback);
-    let policy = args.policy.unwrap_or(PolicyArg::Fifo);
-    let setup = args.cache.resolve(mode, policy, &sets)?;
-    warn_all(&setup.warnings);
-    // The devices' sizes, as replay's simulated devices have them.
+    let mut list: Vec<T> = Vec::new();
+    for name in text.split(',') {
+        let name = name.trim();
+        let value = T::from_str(name, true)
+            .map_err(|_| format!("unknown {what} '{name}' (known: {}, or all)", names()))?;
+        if list.contains(&value) {
+            return Err(format!("'{name}' is given twice"));
+        }
+        list.push(value);
+    }
+    Ok(list)
+}
+
+/// One request of the trace as every cell replays it.
+#[derive(Clone, Copy, Debug)]
+struct Request {
+    sector: u64,
+    sectors: u32,
+    op: Op,
+}
+
+// The help promises 16 bytes of memory per request held for a grid.
+const _: () = assert!(std::mem::size_of::<Request>() == 16);
+
+/// The request a trace record becomes, or `None` for a record with no bio equivalent (zero
+/// or too many sectors, an operation flashcache never sees), which replay skips too.
+fn request_of(record: &TraceRecord) -> Option<Request> {
+    let op = record.op.to_block_op().filter(|&op| {
+        op == Op::Flush || (record.sectors > 0 && record.sectors <= MAX_BIO_SECTORS)
+    })?;
+    Some(Request {
+        sector: record.sector,
+        sectors: u32::try_from(record.sectors).expect("at most MAX_BIO_SECTORS"),
+        op,
+    })
+}
+
+/// The cache's devices as replay's simulated devices size them.
+fn device_sizes(setup: &CacheSetup) -> Result<CacheDeviceSizes, String> {
     let ssd = setup
         .ssd
         .build(Box::new(stream(0, "device.ssd")))
@@ -70,42 +153,15 @@ pub fn run(args: HitsArgs) -> CliResult {
         .hdd
         .build(Box::new(stream(0, "device.hdd")))
         .map_err(|e| format!("--hdd {}: {e}", setup.hdd_name))?;
-    setup.check_simulated_fit(ssd.capacity_sectors())?;
-    let devices = CacheDeviceSizes {
+    Ok(CacheDeviceSizes {
         ssd_sectors: ssd.capacity_sectors(),
         disk_sectors: hdd.capacity_sectors(),
         ssd_logical_block_bytes: ssd.logical_block_size(),
-    };
-    let mut hits = HitCounter::new(setup.cache.clone(), devices)
-        .map_err(|e| format!("cannot build the cache: {e}"))?;
-    let trace = TraceSource::File(args.trace.clone());
-    let input = args.input.input();
-    let compact = input.compact_map(&trace)?;
-    let volume_sectors = setup.cache.table.target_sectors;
-    let auto_fit = input.auto_fit(volume_sectors, compact.as_ref());
-    let records = input.records(&trace, volume_sectors, compact)?;
-    let mut skipped = 0u64;
-    for record in records {
-        let record = record?;
-        // Records with no bio equivalent are skipped, as replay skips them.
-        let usable = record.op.to_block_op().filter(|&op| {
-            op == dmsim_engine::block::Op::Flush
-                || (record.sectors > 0 && record.sectors <= MAX_BIO_SECTORS)
-        });
-        let Some(op) = usable else {
-            skipped += 1;
-            continue;
-        };
-        hits.request(op, record.sector, record.sectors)
-            .map_err(|e| format!("request {}: {e}", hits.requests() + 1))?;
-    }
-    if hits.requests() == 0 {
-        return Err(
-            "no request was counted: no record matched the filters, or the input is \
-                    empty"
-                .into(),
-        );
-    }
+    })
+}
+
+/// Every counter and gauge of the cache, under flashcache's names.
+fn counters(hits: &HitCounter) -> Result<BTreeMap<String, u64>, serde_json::Error> {
     let mut counters: BTreeMap<String, u64> = BTreeMap::new();
     for part in [
         serde_json::to_value(hits.stats())?,
@@ -123,6 +179,63 @@ pub fn run(args: HitsArgs) -> CliResult {
     counters.insert("cached_blocks".to_string(), gauges.cached_blocks);
     counters.insert("nr_dirty".to_string(), gauges.nr_dirty);
     counters.insert("size_blocks".to_string(), gauges.size_blocks);
+    Ok(counters)
+}
+
+const NOTHING_COUNTED: &str =
+    "no request was counted: no record matched the filters, or the input is empty";
+
+pub fn run(args: HitsArgs) -> CliResult {
+    if args.trace_cache.cache.hdd_raid5.is_some() {
+        return Err(
+            "--hdd-raid5: hits counts a cache over one disk; the array's layout \
+                    does not change which blocks hit (use replay for the array)"
+                .into(),
+        );
+    }
+    if args.cache_sizes.is_some() || args.modes.is_some() || args.policies.is_some() {
+        return run_grid(args);
+    }
+    crate::unused_flags::refuse_given(
+        &[
+            ("--out", args.out.is_some()),
+            ("--jobs", args.jobs.is_some()),
+        ],
+        "it belongs to a grid of configurations (--cache-sizes, --modes or --policies), and \
+         this run counts one",
+    )?;
+    run_single(args)
+}
+
+fn run_single(args: HitsArgs) -> CliResult {
+    let trace_cache = &args.trace_cache;
+    let sets = crate::cache_args::parse_sets(&trace_cache.sets)?;
+    let (mode, policy) = (trace_cache.mode(), trace_cache.policy());
+    let setup = trace_cache.cache.resolve(mode, policy, &sets)?;
+    warn_all(&setup.warnings);
+    let devices = device_sizes(&setup)?;
+    setup.check_simulated_fit(devices.ssd_sectors)?;
+    let mut hits = HitCounter::new(setup.cache.clone(), devices)
+        .map_err(|e| format!("cannot build the cache: {e}"))?;
+    let trace = TraceSource::File(trace_cache.trace.clone());
+    let input = trace_cache.input.input();
+    let compact = input.compact_map(&trace)?;
+    let volume_sectors = setup.cache.table.target_sectors;
+    let auto_fit = input.auto_fit(volume_sectors, compact.as_ref());
+    let records = input.records(&trace, volume_sectors, compact)?;
+    let mut skipped = 0u64;
+    for record in records {
+        let Some(request) = request_of(&record?) else {
+            skipped += 1;
+            continue;
+        };
+        hits.request(request.op, request.sector, u64::from(request.sectors))
+            .map_err(|e| format!("request {}: {e}", hits.requests() + 1))?;
+    }
+    if hits.requests() == 0 {
+        return Err(NOTHING_COUNTED.into());
+    }
+    let counters = counters(&hits)?;
     let stats = hits.stats();
     let percent = |part: u64, whole: u64| {
         if whole == 0 {
@@ -173,6 +286,214 @@ pub fn run(args: HitsArgs) -> CliResult {
     }
     for (key, value) in &counters {
         outln!("  {key} {value}");
+    }
+    Ok(())
+}
+
+/// One configuration of a grid.
+struct GridCell {
+    mode: ModeArg,
+    policy: PolicyArg,
+    size_bytes: u64,
+    config: FlashcacheConfig,
+}
+
+impl GridCell {
+    fn name(&self) -> String {
+        format!(
+            "{}/{} at {}",
+            self.mode.name(),
+            self.policy.name(),
+            binary_size(self.size_bytes)
+        )
+    }
+}
+
+/// The requests of the trace, read once, and what reading it said.
+struct TraceRequests {
+    requests: Vec<Request>,
+    records: u64,
+    skipped: u64,
+    auto_fit: Option<AutoFit>,
+}
+
+fn read_requests(
+    trace_cache: &TraceCacheArgs,
+    trace: &TraceSource,
+    volume_sectors: u64,
+) -> Result<TraceRequests, String> {
+    let input = trace_cache.input.input();
+    let compact = input.compact_map(trace)?;
+    let auto_fit = input.auto_fit(volume_sectors, compact.as_ref());
+    let mut requests = Vec::new();
+    let mut records = 0u64;
+    for record in input.records(trace, volume_sectors, compact)? {
+        records += 1;
+        if let Some(request) = request_of(&record?) {
+            requests.push(request);
+        }
+    }
+    let skipped = records - requests.len() as u64;
+    Ok(TraceRequests {
+        requests,
+        records,
+        skipped,
+        auto_fit,
+    })
+}
+
+/// Counts one cell over every request: its counters, or an error naming the cell.
+fn count_cell(
+    cell: &GridCell,
+    devices: CacheDeviceSizes,
+    requests: &[Request],
+) -> Result<MrcCell, String> {
+    let fail = |e: String| format!("{}: {e}", cell.name());
+    let mut hits = HitCounter::new(cell.config.clone(), devices)
+        .map_err(|e| fail(format!("cannot build the cache: {e}")))?;
+    for request in requests {
+        hits.request(request.op, request.sector, u64::from(request.sectors))
+            .map_err(|e| fail(format!("request {}: {e}", hits.requests() + 1)))?;
+    }
+    let counters = counters(&hits).map_err(|e| fail(e.to_string()))?;
+    Ok(MrcCell::new(
+        cell.mode.name(),
+        cell.policy.name(),
+        cell.size_bytes,
+        hits.requests(),
+        counters,
+    ))
+}
+
+fn run_grid(args: HitsArgs) -> CliResult {
+    if let Some(dir) = &args.out {
+        check_out_dir(dir)?;
+    }
+    let trace_cache = &args.trace_cache;
+    let sets = crate::cache_args::parse_sets(&trace_cache.sets)?;
+    let modes = args
+        .modes
+        .as_ref()
+        .map_or_else(|| vec![trace_cache.mode()], |list| list.0.clone());
+    let policies = args
+        .policies
+        .as_ref()
+        .map_or_else(|| vec![trace_cache.policy()], |list| list.0.clone());
+    // The devices, the volume and the default size are the same in every cell.
+    let base = trace_cache.cache.resolve(modes[0], policies[0], &sets)?;
+    let devices = device_sizes(&base)?;
+    let ssd_bytes = devices.ssd_sectors.saturating_mul(512);
+    let sizes = match &args.cache_sizes {
+        Some(CacheSizes(sizes)) => sizes.clone(),
+        None => match base.cache.table.cache_size_sectors {
+            0 => vec![ssd_bytes],
+            sectors => vec![sectors * 512],
+        },
+    };
+    // Resolve and check every cell before reading the trace: a bad size fails fast, with
+    // no output.
+    let mut cells = Vec::new();
+    let mut warnings = base.warnings.clone();
+    for &mode in &modes {
+        for &policy in &policies {
+            for &size_bytes in &sizes {
+                let flag = |why: String| {
+                    if args.cache_sizes.is_some() {
+                        format!("--cache-sizes: {}: {why}", binary_size(size_bytes))
+                    } else {
+                        why
+                    }
+                };
+                if size_bytes > ssd_bytes {
+                    return Err(flag(format!(
+                        "larger than the SSD {} ({}); give sizes of at most its size",
+                        base.ssd_name,
+                        binary_size(ssd_bytes)
+                    ))
+                    .into());
+                }
+                let mut cache = trace_cache.cache.clone();
+                cache.cache_size = Some(size_bytes);
+                cache.cache_blocks = None;
+                let setup = cache.resolve(mode, policy, &sets)?;
+                setup
+                    .check_simulated_fit(devices.ssd_sectors)
+                    .map_err(flag)?;
+                Geometry::for_new_cache(&setup.cache.table, &devices)
+                    .map_err(|e| flag(format!("cannot build the cache: {e}")))?;
+                warnings.extend(setup.warnings);
+                cells.push(GridCell {
+                    mode,
+                    policy,
+                    size_bytes,
+                    config: setup.cache,
+                });
+            }
+        }
+    }
+    warn_all(&warnings);
+
+    let trace = TraceSource::File(trace_cache.trace.clone());
+    let read = read_requests(trace_cache, &trace, base.cache.table.target_sectors)?;
+    if read.requests.is_empty() {
+        return Err(NOTHING_COUNTED.into());
+    }
+    let jobs = args
+        .jobs
+        .map_or_else(crate::parallel::default_jobs, |jobs| jobs as usize);
+    let progress = Progress::new(
+        format!("hits {}", trace.report_name()),
+        Some(cells.len() as u64),
+        "cells",
+        args.quiet,
+    );
+    let results = crate::parallel::run_in_order(&cells, jobs, progress, |cell| {
+        count_cell(cell, devices, &read.requests)
+    });
+    let cells = results.into_iter().collect::<Result<Vec<_>, _>>()?;
+
+    let mut notes = Vec::new();
+    if let Some(fit) = read.auto_fit {
+        notes.push(fit.note());
+    }
+    if !trace_cache.sets.is_empty() {
+        notes.push(format!("--set {}", trace_cache.sets.join(" --set ")));
+    }
+    let table = &base.cache.table;
+    let report = MrcReport {
+        trace: trace.report_name(),
+        records: read.records,
+        skipped_records: read.skipped,
+        sizes_bytes: sizes,
+        modes: modes.iter().map(|m| m.name().to_string()).collect(),
+        policies: policies.iter().map(|p| p.name().to_string()).collect(),
+        assoc: trace_cache
+            .cache
+            .assoc
+            .clone()
+            .unwrap_or_else(|| "512".to_string()),
+        block_size_bytes: u64::from(table.block_size_sectors) * 512,
+        ssd: base.ssd_name.clone(),
+        hdd: base.hdd_name.clone(),
+        notes,
+        cells,
+        dmsim_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    report.validate("miss-ratio report")?;
+    if let Some(dir) = &args.out {
+        report.write(dir)?;
+    }
+    if args.json {
+        out!("{}", report.to_json());
+        return Ok(());
+    }
+    outln!("{}", report.description());
+    out!("{}", report.to_markdown());
+    for note in &report.notes {
+        outln!("{note}");
+    }
+    if let Some(dir) = &args.out {
+        outln!("report: {}", dir.join(INDEX_FILE_NAME).display());
     }
     Ok(())
 }

@@ -2,10 +2,10 @@
 //! every read verified; prints a summary and writes DIR/summary.json with --out.
 
 use super::CliResult;
-use crate::cache_args::{CacheArgs, ModeArg, PolicyArg, VolumeTargetArg};
+use crate::cache_args::{ModeArg, PolicyArg, VolumeTargetArg};
 use crate::outcome::{check_out_dir, emit, warn_all};
 use crate::progress::Progress;
-use crate::trace_input::TraceArgs;
+use crate::trace_cache_args::TraceCacheArgs;
 use clap::Args;
 use dmsim_engine::flashcache::Persistence;
 use dmsim_real::{OpenOptions, RealDevice};
@@ -20,10 +20,8 @@ use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct ReplayArgs {
-    /// The trace file (.gz, .bz2, .xz, .zst are decompressed by extension).
-    pub trace: PathBuf,
     #[command(flatten)]
-    pub input: TraceArgs,
+    pub trace_cache: TraceCacheArgs,
     /// What sits on the disk: flashcache (the SSD caches the disk), or linear, the no-cache
     /// baseline (dm-linear straight onto the disk; the same trace, pacing and verification,
     /// so a cache's speed-up over the bare disk is one pair of runs).
@@ -35,18 +33,6 @@ pub struct ReplayArgs {
     /// --dev PATH`). Without it, linear replays onto --hdd with the SSD idle beside it.
     #[arg(long, value_name = "PRESET", conflicts_with_all = ["hdd", "hdd_raid5"])]
     pub dev: Option<String>,
-    /// Cache mode [default: writeback].
-    #[arg(long, value_enum)]
-    pub mode: Option<ModeArg>,
-    /// Replacement policy [default: fifo].
-    #[arg(long, value_enum)]
-    pub policy: Option<PolicyArg>,
-    #[command(flatten)]
-    pub cache: CacheArgs,
-    /// Override a parameter, KEY=VALUE (repeatable): `ssd.KEY`/`hdd.KEY` device model
-    /// parameters, `table.KEY` table-line fields, otherwise a flashcache tunable or option.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub sets: Vec<String>,
     #[command(flatten)]
     pub pacing: PacingArgs,
     #[command(flatten)]
@@ -297,11 +283,11 @@ fn refuse_cache_flags_with_linear(
     args: &ReplayArgs,
     sets: &[(String, String)],
 ) -> Result<(), String> {
-    let cache = &args.cache;
+    let cache = &args.trace_cache.cache;
     crate::unused_flags::refuse_given(
         &[
-            ("--mode", args.mode.is_some()),
-            ("--policy", args.policy.is_some()),
+            ("--mode", args.trace_cache.mode.is_some()),
+            ("--policy", args.trace_cache.policy.is_some()),
             ("--ssd", cache.ssd.is_some()),
             ("--block-size", cache.block_size.is_some()),
             ("--cache-size", cache.cache_size.is_some()),
@@ -360,23 +346,23 @@ pub fn run(args: ReplayArgs) -> CliResult {
     if args.real.real {
         crate::unused_flags::refuse_given(
             &[
-                ("--ssd", args.cache.ssd.is_some()),
-                ("--hdd", args.cache.hdd.is_some()),
+                ("--ssd", args.trace_cache.cache.ssd.is_some()),
+                ("--hdd", args.trace_cache.cache.hdd.is_some()),
             ],
             "it names a simulated device preset, and with --real the devices are --ssd-dev \
              and --hdd-dev",
         )?;
     }
-    let sets = crate::cache_args::parse_sets(&args.sets)?;
+    let sets = crate::cache_args::parse_sets(&args.trace_cache.sets)?;
     if args.target == VolumeTargetArg::Linear {
         refuse_cache_flags_with_linear(&args, &sets)?;
     }
-    let mode = args.mode.unwrap_or(ModeArg::Writeback);
-    let policy = args.policy.unwrap_or(PolicyArg::Fifo);
+    let mode = args.trace_cache.mode();
+    let policy = args.trace_cache.policy();
     let mut setup = match VolumeTarget::from(args.target) {
-        VolumeTarget::Flashcache => args.cache.resolve(mode, policy, &sets)?,
+        VolumeTarget::Flashcache => args.trace_cache.cache.resolve(mode, policy, &sets)?,
         VolumeTarget::Linear => {
-            let mut cache = args.cache.clone();
+            let mut cache = args.trace_cache.cache.clone();
             if let Some(dev) = &args.dev {
                 cache.hdd = Some(dev.clone());
             }
@@ -385,11 +371,11 @@ pub fn run(args: ReplayArgs) -> CliResult {
     };
     setup.bare_device = args.dev.is_some();
     warn_all(&setup.warnings);
-    let cache_size_given = args.cache.cache_size.is_some() || args.cache.cache_blocks.is_some();
+    let cache_size_given = args.trace_cache.cache_size_given();
     let devices = args.real.devices(&mut setup, cache_size_given)?;
     let pacing = args.pacing.pacing()?;
-    let trace = TraceSource::File(args.trace.clone());
-    let mut input = args.input.input();
+    let trace = TraceSource::File(args.trace_cache.trace.clone());
+    let mut input = args.trace_cache.input.input();
     if args.real.real && input.fit == FitMode::Auto {
         // A real disk's addresses are the user's: never move a record without being asked.
         input.fit = FitMode::Refuse;
@@ -419,14 +405,14 @@ pub fn run(args: ReplayArgs) -> CliResult {
     config["platform"] = if args.real.real { "real" } else { "sim" }.into();
     let mut progress = Progress::new(
         format!("replay {label}"),
-        args.input.limit,
+        args.trace_cache.input.limit,
         "requests",
         args.quiet,
     );
     let spec = RunSpec {
         setup,
         records: RecordsSpec::Trace {
-            source: TraceRef::File(args.trace.clone()),
+            source: TraceRef::File(args.trace_cache.trace.clone()),
             record_skipped_lines: input.skip_bad_lines,
             input,
         },

@@ -137,6 +137,39 @@ impl TickAxis {
         }
     }
 
+    /// A log axis for sizes, from the power of two at or below `min` to the one at or above
+    /// `max` (at least one doubling); every power of two in between is a tick, labelled at a
+    /// stride that keeps about 8 labels, the others unlabelled grid lines.
+    pub(crate) fn log_powers_of_two(min: u64, max: u64) -> Self {
+        let min = min.max(1);
+        let max = max.max(min);
+        let lo_exp = 63 - min.leading_zeros();
+        let hi_exp = if max.is_power_of_two() {
+            max.trailing_zeros()
+        } else {
+            64 - max.leading_zeros()
+        };
+        let hi_exp = hi_exp.clamp(lo_exp + 1, 63);
+        let stride = (hi_exp - lo_exp).div_ceil(8).max(1);
+        let mut major = Vec::new();
+        let mut minor = Vec::new();
+        for exp in lo_exp..=hi_exp {
+            let value = (1u64 << exp) as f64;
+            if (exp - lo_exp).is_multiple_of(stride) {
+                major.push(value);
+            } else {
+                minor.push(value);
+            }
+        }
+        TickAxis {
+            lo: (1u64 << lo_exp) as f64,
+            hi: (1u64 << hi_exp) as f64,
+            log: true,
+            major,
+            minor,
+        }
+    }
+
     /// Lowest value on the axis (where bars start).
     pub(crate) fn lo(&self) -> f64 {
         self.lo
@@ -243,6 +276,34 @@ mod tests {
         assert_eq!(
             axis.key_points(BoldPoints(10)),
             vec![0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0]
+        );
+    }
+
+    #[test]
+    fn size_axis_spans_powers_of_two() {
+        const MIB: u64 = 1 << 20;
+        let axis = TickAxis::log_powers_of_two(16 * MIB, 1024 * MIB);
+        assert_eq!(axis.range(), (16 * MIB) as f64..(1024 * MIB) as f64);
+        assert_eq!(
+            axis.key_points(BoldPoints(10)).len(),
+            7,
+            "16m..1g: every doubling"
+        );
+        assert_eq!(axis.map(&((128 * MIB) as f64), (0, 600)), 300);
+        // Not powers of two: widened to the powers around them.
+        let axis = TickAxis::log_powers_of_two(10 * MIB, 50 * MIB);
+        assert_eq!(axis.range(), (8 * MIB) as f64..(64 * MIB) as f64);
+        // One size: one doubling wide.
+        let axis = TickAxis::log_powers_of_two(4096, 4096);
+        assert_eq!(axis.range(), 4096.0..8192.0);
+        // Many doublings: about 8 labels, the rest grid lines.
+        let axis = TickAxis::log_powers_of_two(4096, 1 << 40);
+        let labelled = axis.key_points(BoldPoints(10));
+        assert!(labelled.len() <= 9, "{labelled:?}");
+        assert_eq!(
+            axis.key_points(plotters::coord::ranged1d::LightPoints::new(10, 100))
+                .len(),
+            29
         );
     }
 

@@ -45,7 +45,7 @@ pub(crate) fn draw_bar_chart<DB: DrawingBackend>(
         "one value row per run"
     );
     let page = page(root, chart.title)?;
-    draw_legend(&page.legend, &chart.runs, SampleShape::Bar)?;
+    draw_legend(&page.legend, "Runs", &chart.runs, SampleShape::Bar)?;
 
     let group_count = chart.groups.len().max(1);
     let group_centres: Vec<f64> = (0..group_count).map(|g| g as f64 + 0.5).collect();

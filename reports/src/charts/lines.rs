@@ -63,6 +63,10 @@ pub(crate) struct LineChart<'a> {
     pub(crate) layout: Layout,
     /// Shown instead of lines when no run has any point.
     pub(crate) no_data_message: &'a str,
+    /// Heading of the legend ("Runs", "Curves").
+    pub(crate) legend_title: &'a str,
+    /// Mark every point with a dot (measured points joined by lines, e.g. cache sizes).
+    pub(crate) markers: bool,
     /// `empty_labels[run]`: what an empty panel of that run says instead of "no data" (e.g.
     /// "no cache" for a cache metric of the no-cache baseline). Empty: "no data" for all.
     pub(crate) empty_labels: Vec<Option<&'a str>>,
@@ -111,7 +115,12 @@ pub(crate) fn draw_line_chart<DB: DrawingBackend>(
         return draw_small_multiples(root, chart);
     }
     let page = page(root, chart.title)?;
-    draw_legend(&page.legend, &chart.runs, SampleShape::Line)?;
+    draw_legend(
+        &page.legend,
+        chart.legend_title,
+        &chart.runs,
+        SampleShape::Line,
+    )?;
 
     let mut context = ChartBuilder::on(&page.plot)
         .margin_top(10)
@@ -156,6 +165,9 @@ pub(crate) fn draw_line_chart<DB: DrawingBackend>(
             run_style(run_index),
             chart.partial_last(run_index),
         )?;
+        if chart.markers {
+            draw_markers(&mut context, points, run_style(run_index))?;
+        }
     }
     Ok(())
 }
@@ -210,6 +222,24 @@ fn draw_run<DB: DrawingBackend>(
             .map_err(text_error)?;
     }
     Ok(())
+}
+
+/// A dot at each of `points` in the run's colour, ringed in white so overlapping curves stay
+/// apart.
+fn draw_markers<DB: DrawingBackend>(
+    context: &mut Context<'_, DB>,
+    points: &[(f64, f64)],
+    style: RunStyle,
+) -> DrawResult {
+    context
+        .draw_series(points.iter().flat_map(|&point| {
+            [
+                Circle::new(point, 5, WHITE.filled()),
+                Circle::new(point, 4, style.color.filled()),
+            ]
+        }))
+        .map(|_| ())
+        .map_err(text_error)
 }
 
 /// A dashed horizontal line at `value` across the plot, labelled at its right end.

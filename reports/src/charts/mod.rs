@@ -8,6 +8,7 @@
 mod axis;
 mod bars;
 mod lines;
+pub(crate) mod mrc;
 mod style;
 
 use std::path::Path;
@@ -304,6 +305,8 @@ fn draw_latency_cdf<DB: DrawingBackend>(
         layout: Layout::Overlay,
         no_data_message: &no_data,
         empty_labels: Vec::new(),
+        legend_title: "Runs",
+        markers: false,
     };
     draw_line_chart(root, &chart)
 }
@@ -529,6 +532,8 @@ fn draw_over_time<DB: DrawingBackend>(
         layout: Layout::SmallMultiplesForMany,
         no_data_message: no_data,
         empty_labels,
+        legend_title: "Runs",
+        markers: false,
     };
     draw_line_chart(root, &chart)
 }

@@ -150,6 +150,7 @@ pub(crate) enum SampleShape {
 /// entries that do not fit are summarised as "… and N more" (the tables name every run).
 pub(crate) fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
+    header: &str,
     labels: &[&str],
     shape: SampleShape,
 ) -> DrawResult {
@@ -158,7 +159,7 @@ pub(crate) fn draw_legend<DB: DrawingBackend>(
         .color(&BLACK)
         .pos(Pos::new(HPos::Left, VPos::Center));
     let top = 24;
-    area.draw_text("Runs", &header_style, (12, top))
+    area.draw_text(header, &header_style, (12, top))
         .map_err(text_error)?;
     let first_row_y = top + LEGEND_ROW_HEIGHT + 4;
     let sample_x = 12;

@@ -1,0 +1,122 @@
+//! The explorer's CI tier (issue 9 item 5) as one cargo test: a fixed seed range of every
+//! profile, then every explorer seed file of the regression corpus, each with every oracle
+//! (data, invariants after every input, strict devices, liveness, determinism, pass-through).
+//!
+//! It is also the test `bench/mutants.sh` gives cargo-mutants, so it asserts only what the
+//! oracles say (no pinned hashes or counts): a mutant it kills is one an oracle caught.
+//! About half a minute in debug on two cores.
+
+use dmsim_engine::marks::MarkCounts;
+use dmsim_explore::{explore, run_spec, FailureKind, Profile, SeedSpec};
+use std::path::{Path, PathBuf};
+
+/// Seed ranges per profile: the ones `.ci/run` ran as CLI loops before this test existed.
+const RANGES: [(Profile, u64, u64); 5] = [
+    (Profile::Swarm, 0, 30),
+    (Profile::FaultFree, 0, 30),
+    (Profile::Flashcache, 0, 12),
+    (Profile::Timeouts, 0, 15),
+    (Profile::Raid5, 0, 12),
+];
+
+const JOBS: usize = 2;
+
+#[test]
+fn fixed_seed_ranges_pass_every_oracle_and_reach_every_mark() {
+    let mut marks = MarkCounts::default();
+    let mut failures = Vec::new();
+    let mut seeds_run = 0;
+    for (profile, first, count) in RANGES {
+        let report = explore(first, count, profile, JOBS, &|| true);
+        assert_eq!(
+            report.seeds_run,
+            count,
+            "{}: every seed ran",
+            profile.name()
+        );
+        assert!(
+            report.reads_verified > 0,
+            "{}: no read verified",
+            profile.name()
+        );
+        seeds_run += report.seeds_run;
+        marks.add(&report.marks);
+        failures.extend(report.failures.iter().map(|f| {
+            format!(
+                "dmsim explore --seed {} --profile {}: {}",
+                f.seed,
+                profile.name(),
+                f.failure
+            )
+        }));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {seeds_run} seeds failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    let missing: Vec<&str> = marks.missing().iter().map(|m| m.name()).collect();
+    assert!(missing.is_empty(), "marks never reached: {missing:?}");
+}
+
+fn regression_files() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/regressions");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("readable entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// The explorer seed files of the corpus, through the library (tests/regressions.rs runs the
+/// same files through the CLI): fixed ones pass, open ones still fail as recorded, refused
+/// ones are refused at setup.
+#[test]
+fn explorer_regression_seed_files_keep_their_status() {
+    let mut replayed = 0;
+    for file in regression_files() {
+        let text = std::fs::read_to_string(&file).expect("readable");
+        let doc: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        if doc["run"]["command"] != "explore" {
+            continue;
+        }
+        let what = file.display();
+        let spec: SeedSpec = serde_json::from_value(doc["spec"].clone())
+            .unwrap_or_else(|e| panic!("{what}: not a seed spec: {e}"));
+        let report = match spec.validate() {
+            Ok(()) => run_spec(&spec),
+            Err(refusal) => {
+                assert_eq!(doc["status"], "refused", "{what}: {refusal}");
+                replayed += 1;
+                continue;
+            }
+        };
+        match doc["status"].as_str() {
+            None | Some("fixed") => {
+                assert_eq!(report.failure, None, "{what}");
+                assert!(report.reads_verified > 0, "{what}: no read verified");
+            }
+            Some("open") => {
+                let expected = doc["open_failure"].as_str().expect("open_failure");
+                let failure = report
+                    .failure
+                    .unwrap_or_else(|| panic!("{what}: the open bug passes now; update the file"));
+                assert!(failure.to_string().contains(expected), "{what}: {failure}");
+            }
+            Some("refused") => {
+                let expected = doc["refusal"].as_str().expect("refusal");
+                let failure = report
+                    .failure
+                    .unwrap_or_else(|| panic!("{what}: a refused spec ran"));
+                assert_eq!(failure.kind, FailureKind::Setup, "{what}: {failure}");
+                assert!(failure.message.contains(expected), "{what}: {failure}");
+            }
+            Some(other) => panic!("{what}: status `{other}`"),
+        }
+        replayed += 1;
+    }
+    assert!(replayed >= 6, "only {replayed} explorer seed files");
+}

@@ -5,6 +5,7 @@ mod ssd_support;
 
 use dmsim_models::probe::Pattern;
 use dmsim_models::TimingModel;
+use rand_chacha::rand_core::SeedableRng;
 use ssd_support::*;
 
 /// Flash pages programmed per host unit written between two stats snapshots (4 KiB pages:
@@ -78,7 +79,7 @@ fn sequential_overwrite_frees_whole_blocks_without_copying_much() {
 fn random_overwrite_preconditioning_reaches_steady_state_without_time() {
     let mut m = model(small_drive());
     m.precondition(1.0);
-    m.precondition_random_overwrite(1.0, 3.0, 11);
+    m.precondition_random_overwrite(1.0, 3.0, &mut rand_chacha::ChaCha8Rng::seed_from_u64(11));
     assert_eq!(m.now_ns(), 0);
     assert_eq!(m.next_event_ns(), None, "preconditioning scheduled work");
     assert!(m.ftl_counters().gc_victims > 0);

@@ -190,27 +190,27 @@ impl SsdModel {
     /// After `precondition(fraction)`, overwrite `overwrites_per_unit × written units` randomly
     /// chosen units of that span, a page of units at a time, with GC running as needed
     /// (untimed). This reaches the fragmented steady state of a drive under random writes
-    /// without simulating them. Randomness comes from a SplitMix64 stream of `seed`, not from
-    /// the model's own stream.
+    /// without simulating them. Units are drawn from `rng`, a seeded ChaCha stream of the
+    /// caller's (not the model's own stream, so preconditioning moves no stall draw).
     pub fn precondition_random_overwrite(
         &mut self,
         fraction: f64,
         overwrites_per_unit: f64,
-        seed: u64,
+        rng: &mut dyn rand_core::RngCore,
     ) {
         let span = self.fraction_units(fraction);
         if span == 0 || overwrites_per_unit.is_nan() || overwrites_per_unit <= 0.0 {
             return;
         }
         let total = (f64::from(span) * overwrites_per_unit.min(1000.0)) as u64;
-        let mut state = seed;
         let per_page = u64::from(self.geo.slots_per_page);
         let mut done = 0u64;
         let mut units = [0u32; super::gc::MAX_SLOTS_PER_PAGE];
         while done < total {
             let count = per_page.min(total - done) as usize;
             for u in units.iter_mut().take(count) {
-                *u = (splitmix64(&mut state) % u64::from(span)) as u32;
+                // Multiply-shift maps 64 random bits onto 0..span without a modulo's bias.
+                *u = ((u128::from(rng.next_u64()) * u128::from(span)) >> 64) as u32;
             }
             let chosen = units;
             self.untimed_page_write(
@@ -573,14 +573,4 @@ impl TimingModel for SsdModel {
     fn in_flight(&self) -> usize {
         self.requests_in_flight
     }
-}
-
-/// SplitMix64: a tiny deterministic generator for preconditioning (kept apart from the
-/// model's own stream).
-fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }

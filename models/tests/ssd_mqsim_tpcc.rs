@@ -190,6 +190,21 @@ fn report(r: &Replay) {
         s.mapping_cache_misses,
         s.buffer_full_waits
     );
+    // Per op, as MQSim reports per transaction (waiting; execution + transfer).
+    let t = m.flash_op_times();
+    for (name, times) in [
+        ("host reads", t.host_reads),
+        ("mapping reads", t.mapping_reads),
+        ("modify reads", t.modify_reads),
+        ("host programs", t.host_programs),
+    ] {
+        eprintln!(
+            "  {name}: {} ops, waited {:.0} µs, served {:.0} µs",
+            times.count,
+            times.wait_us_mean(),
+            times.service_us_mean()
+        );
+    }
 }
 
 fn without_cache() -> SsdParams {

@@ -44,6 +44,9 @@ pub(crate) struct FlashOp {
     pub job: u32,
     /// Next op held by the same job before it is released to the dies, or NONE.
     pub next_held: u32,
+    /// When the op was created (queued or held), and when it started on its die.
+    pub created_ns: u64,
+    pub started_ns: u64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -108,7 +111,7 @@ impl FlashBackend {
         }
     }
 
-    pub fn new_op(&mut self, spec: OpSpec, job: u32, ready_ns: u64) -> u32 {
+    pub fn new_op(&mut self, spec: OpSpec, job: u32, ready_ns: u64, now_ns: u64) -> u32 {
         assert!(
             spec.die < self.geo.dies,
             "op on die {} of {}",
@@ -120,6 +123,8 @@ impl FlashBackend {
             ready_ns,
             job,
             next_held: NONE,
+            created_ns: now_ns,
+            started_ns: 0,
         })
     }
 
@@ -222,6 +227,7 @@ impl FlashBackend {
     /// (a read's data still leaves each plane in turn). Returns when the die is free again.
     fn start_on_planes(&mut self, unit: u32, from_reads: bool, op: u32, now_ns: u64) -> u64 {
         let first = self.started.len();
+        self.ops.get_mut(op).started_ns = now_ns;
         let mut end_ns = self.run(op, now_ns);
         self.started.push((op, end_ns));
         let spec = self.ops.get(op).spec;
@@ -233,6 +239,7 @@ impl FlashBackend {
         while let Some(companion) =
             self.plane_companion(unit, from_reads, spec, planes_taken, now_ns)
         {
+            self.ops.get_mut(companion).started_ns = now_ns;
             let companion_end = self.run(companion, now_ns);
             self.started.push((companion, companion_end));
             end_ns = end_ns.max(companion_end);

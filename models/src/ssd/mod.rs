@@ -12,7 +12,8 @@
 //! - `flash`: die queues and occupancy, channel transfers; `timeline`: interval reservation
 //!   of shared buses; `host`: queue slots, link, controller cores; `buffer`: write buffer;
 //! - `model`: `SsdModel` and its event loop; `flows`: the steps of each command; `job`,
-//!   `ops`, `slab`: their records; [`presets`](mod@presets): named drives with sources.
+//!   `ops`, `slab`: their records; `op_times`: where ops spend their time (diagnostic);
+//!   [`presets`](mod@presets): named drives with sources.
 //!
 //! Modelling choices worth knowing:
 //! - Mapping unit 4 KiB; a flash page holds several units. Writes smaller than a unit read
@@ -48,6 +49,7 @@ mod host;
 mod job;
 mod mapping_fetch;
 mod model;
+mod op_times;
 mod ops;
 pub mod params;
 pub mod presets;
@@ -58,6 +60,7 @@ mod timeline;
 
 pub use ftl::FtlCounters;
 pub use model::SsdModel;
+pub use op_times::{FlashOpTimes, OpTimes};
 pub use params::{
     Allocation, FlashParams, FtlParams, GeometryParams, HostInterface, HostParams,
     MappingCacheParams, SsdParams, StallParams, WriteBufferParams,

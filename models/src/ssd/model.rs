@@ -18,6 +18,7 @@ use super::ftl::{Ftl, FtlCounters};
 use super::geometry::Geometry;
 use super::job::{Job, JobKind};
 use super::mapping_fetch::MappingFetches;
+use super::op_times::FlashOpTimes;
 use super::ops::{OpKind, OpPurpose, OpSpec};
 use super::params::SsdParams;
 use super::slab::Slab;
@@ -58,6 +59,7 @@ pub struct SsdModel {
     pub(super) stall_until_ns: u64,
     requests_in_flight: usize,
     pub(super) stats: SsdStats,
+    op_times: FlashOpTimes,
     pub(super) scratch_ops: Vec<OpSpec>,
 }
 
@@ -93,6 +95,7 @@ impl SsdModel {
             stall_until_ns: 0,
             requests_in_flight: 0,
             stats: SsdStats::default(),
+            op_times: FlashOpTimes::default(),
             scratch_ops: Vec::new(),
             params,
             geo,
@@ -112,6 +115,11 @@ impl SsdModel {
     /// Counters of host and flash work since construction (preconditioning excluded).
     pub fn stats(&self) -> &SsdStats {
         &self.stats
+    }
+
+    /// Wait and service time of flash ops by purpose since construction (a diagnostic).
+    pub fn flash_op_times(&self) -> &FlashOpTimes {
+        &self.op_times
     }
 
     /// Total busy time of the flash scheduling units (dies, or chips without die
@@ -322,7 +330,7 @@ impl SsdModel {
     pub(super) fn enqueue_op(&mut self, spec: OpSpec, job: u32, ready_ns: u64) -> u32 {
         self.count_op(spec.purpose);
         let ready_ns = ready_ns.max(self.now_ns);
-        let op = self.flash.new_op(spec, job, ready_ns);
+        let op = self.flash.new_op(spec, job, ready_ns, self.now_ns);
         self.release_op(op, ready_ns);
         op
     }
@@ -330,7 +338,7 @@ impl SsdModel {
     /// Create an op for `job` that waits in the job's held list until `release_held`.
     pub(super) fn hold_op(&mut self, spec: OpSpec, job: u32) {
         self.count_op(spec.purpose);
-        let op = self.flash.new_op(spec, job, 0);
+        let op = self.flash.new_op(spec, job, 0, self.now_ns);
         let head = self.jobs.get(job).held;
         self.flash.ops.get_mut(op).next_held = head;
         self.jobs.get_mut(job).held = op;
@@ -415,6 +423,11 @@ impl SsdModel {
     fn on_op_done(&mut self, op_id: u32) {
         let op = self.flash.ops.remove(op_id);
         let spec = op.spec;
+        self.op_times.record(
+            spec.purpose,
+            op.started_ns - op.created_ns,
+            self.now_ns - op.started_ns,
+        );
         if spec.kind == OpKind::Program && spec.page != NONE {
             self.ftl.page_programmed(spec.page);
         }

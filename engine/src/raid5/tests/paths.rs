@@ -5,6 +5,8 @@
 use super::harness::{stamp, Harness, Slot};
 use crate::block::{IoStatus, Op};
 use crate::raid5::{Layout, Raid5Config};
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 const MEMBER_SECTORS: u64 = 4096;
 
@@ -168,12 +170,10 @@ fn every_layout_round_trips_data_and_keeps_parity() {
             ..Harness::config(16)
         };
         let mut h = Harness::new(5, 1024, config);
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut rng = ChaCha8Rng::seed_from_u64(layout as u64);
         let size = h.raid.geometry().array_sectors();
         for _ in 0..200 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = rng.next_u64();
             let sectors = 1 + x % 40;
             let sector = (x >> 20) % (size - sectors);
             if x & (1 << 9) == 0 {

@@ -45,6 +45,9 @@ struct BioRecord {
     sectors: u64,
     pages: Vec<PageId>,
     write_id: u64,
+    /// A read's acceptable contents per sector (from its first): the value when it was
+    /// submitted and each overlapping write in flight during the read. Empty for writes.
+    allowed: Vec<Vec<SectorContent>>,
 }
 
 pub struct Harness {
@@ -65,6 +68,8 @@ pub struct Harness {
     pub expected: BTreeMap<u64, SectorContent>,
     /// Logical sectors whose content is unknown (a failed write).
     pub unknown: BTreeSet<u64>,
+    /// Reads that returned an overlapping write's data before that write completed.
+    pub new_data_seen_early: BTreeSet<u64>,
     next_id: u64,
     pub data_errors: Vec<String>,
 }
@@ -90,6 +95,7 @@ impl Harness {
             done: BTreeMap::new(),
             expected: BTreeMap::new(),
             unknown: BTreeSet::new(),
+            new_data_seen_early: BTreeSet::new(),
             next_id: 1,
             data_errors: Vec::new(),
         }
@@ -158,15 +164,15 @@ impl Harness {
                     if self.unknown.contains(&s) {
                         continue;
                     }
-                    let want = self
-                        .expected
-                        .get(&s)
-                        .copied()
-                        .unwrap_or(SectorContent::Zero);
-                    if content != want {
+                    let allowed = &bio.allowed[i];
+                    if !allowed.contains(&content) {
                         self.data_errors.push(format!(
-                            "bio {id}: sector {s} read {content:?}, expected {want:?}"
+                            "bio {id}: sector {s} read {content:?}, expected one of {allowed:?}"
                         ));
+                    } else if let SectorContent::Stamp(stamp) = content {
+                        if self.bios.contains_key(&stamp.write_id) {
+                            self.new_data_seen_early.insert(id);
+                        }
                     }
                 }
             }
@@ -252,10 +258,38 @@ impl Harness {
             .alloc(sectors.div_ceil(8) as usize)
             .expect("harness arena has room");
         let buffer = Buffer::from_pages(pages.clone());
+        let mut allowed = Vec::new();
         if op == Op::Write {
             let contents: Vec<SectorContent> =
                 (sector..sector + sectors).map(|s| stamp(s, id)).collect();
             self.arena.write_sectors(&buffer, &contents);
+            // Reads in flight over these sectors may now see this write's data.
+            for read in self.bios.values_mut().filter(|b| b.op == Op::Read) {
+                let from = sector.max(read.sector);
+                let to = (sector + sectors).min(read.sector + read.sectors);
+                for s in from..to {
+                    read.allowed[(s - read.sector) as usize].push(stamp(s, id));
+                }
+            }
+        } else if op == Op::Read {
+            allowed = (sector..sector + sectors)
+                .map(|s| {
+                    let mut values = vec![self
+                        .expected
+                        .get(&s)
+                        .copied()
+                        .unwrap_or(SectorContent::Zero)];
+                    values.extend(
+                        self.bios
+                            .values()
+                            .filter(|b| {
+                                b.op == Op::Write && (b.sector..b.sector + b.sectors).contains(&s)
+                            })
+                            .map(|b| stamp(s, b.write_id)),
+                    );
+                    values
+                })
+                .collect();
         }
         self.bios.insert(
             id,
@@ -265,6 +299,7 @@ impl Harness {
                 sectors,
                 pages,
                 write_id: id,
+                allowed,
             },
         );
         self.raid.make_request(

@@ -162,8 +162,16 @@ fn overlapping_writes_wait_and_the_later_one_wins() {
     h.verify_all(16);
 }
 
+/// Regression (found when this test's xorshift gave way to ChaCha, issue 13.7): a read
+/// submitted while an overlapping write is in flight may return the write's new data, as md
+/// does once the write's data are in the stripe cache; block semantics order neither IO
+/// before the other. The harness's oracle expected only the last *completed* write ("bio
+/// 153: sector 2336 read Stamp(.. write_id: 132 ..), expected Zero" for one layout here).
+/// It now accepts, per sector, the value at the read's submission and every overlapping
+/// write in flight during the read, and nothing else; these seeds make such reads happen.
 #[test]
 fn every_layout_round_trips_data_and_keeps_parity() {
+    let mut reads_seeing_in_flight_writes = 0;
     for layout in Layout::ALL {
         let config = Raid5Config {
             layout,
@@ -189,7 +197,9 @@ fn every_layout_round_trips_data_and_keeps_parity() {
         h.settle();
         h.parity_consistent().unwrap();
         h.verify_all(64);
+        reads_seeing_in_flight_writes += h.new_data_seen_early.len();
     }
+    assert!(reads_seeing_in_flight_writes > 0);
 }
 
 #[test]

@@ -10,6 +10,8 @@
 
 use dmsim_engine::content::{SectorContent, SectorStamp};
 use dmsim_engine::{Bio, BioDone, BioFlags, BioId, BioSource, Op};
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use std::collections::VecDeque;
 
 /// See the module documentation.
@@ -44,21 +46,19 @@ impl ClosedLoopSource {
     }
 
     /// `count` single-block reads (`sectors` each) at pseudo-random aligned positions of a
-    /// volume of `volume_sectors`, from a fixed 64-bit LCG seeded with `seed` (same inputs,
-    /// same offsets).
+    /// volume of `volume_sectors`, drawn from a ChaCha8 stream seeded with `seed` (same
+    /// inputs, same offsets).
     pub fn random_reads(count: u64, sectors: u32, volume_sectors: u64, seed: u64) -> Vec<Bio> {
         let slots = volume_sectors / u64::from(sectors);
         assert!(slots > 0, "volume smaller than one IO");
-        let mut state = seed ^ 0x9e37_79b9_7f4a_7c15;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
         (0..count)
             .map(|index| {
-                state = state
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
+                let slot = rng.next_u64() % slots;
                 Bio {
                     id: BioId(index + 1),
                     op: Op::Read,
-                    sector: (state >> 11) % slots * u64::from(sectors),
+                    sector: slot * u64::from(sectors),
                     sectors,
                     flags: BioFlags::default(),
                     data: Vec::new(),

@@ -3,31 +3,26 @@
 //! Owns [`demo_compare_report`]: a 3 × 2 grid (write-back, write-through, write-around ×
 //! FIFO, LRU) over a made-up 10 s workload, recorded through [`RunRecorder`] exactly as a real
 //! run would be. The numbers follow the shape of flashcache's costs (SSD hits ~100 µs, disk
-//! misses a few ms, write-back dirtying and cleaning) but come from a tiny seeded generator,
+//! misses a few ms, write-back dirtying and cleaning) but come from a seeded ChaCha stream,
 //! not from the simulator. Test-only: it deliberately is not part of the public API.
 
 use std::collections::BTreeMap;
+
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 use crate::compare::{CompareReport, GridAxis};
 use crate::latency::Op;
 use crate::recorder::RunRecorder;
 use crate::run_report::{stat, RunReport};
 
-/// SplitMix64: a tiny deterministic generator, enough for synthetic data.
-struct SplitMix64(u64);
+/// The demo's seeded ChaCha stream, with the two draws the synthetic data need.
+struct DemoRandom(ChaCha8Rng);
 
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
+impl DemoRandom {
     /// Uniform in `[0, bound)`.
     fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound.max(1)
+        self.0.next_u64() % bound.max(1)
     }
 
     /// True with probability `per_mille / 1000`.
@@ -70,7 +65,7 @@ pub(crate) fn demo_compare_report() -> CompareReport {
 }
 
 fn demo_run(mode: &str, policy: &str, seed: u64) -> RunReport {
-    let mut random = SplitMix64(seed);
+    let mut random = DemoRandom(ChaCha8Rng::seed_from_u64(seed));
     let mut recorder = RunRecorder::new(&["ssd", "hdd"], 50_000_000, 128);
     let (ssd, hdd) = (0, 1);
     let read_hit_per_mille = match (mode, policy) {

@@ -10,8 +10,14 @@
 use super::{import, DiskSimError, DiskSimErrorKind, UnmodelledParameter};
 use crate::hdd::{HddModel, HddParams};
 use crate::{ModelCompletion, ModelOp, ModelRequest, TimingModel};
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use std::path::Path;
+
+/// Seed of the replay's model stream (validation draws nothing that matters unless the
+/// drive declares an rpm error).
+const VALIDATION_SEED: u64 = 0x5eed;
 
 /// Outcome of a validation run. Field names are the `--json` schema.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -108,7 +114,10 @@ impl ValidationTrace {
     /// Replay through a fresh model built from `params`; returns each request's simulated
     /// service time in ns, in trace order.
     pub fn replay(&self, params: &HddParams) -> Result<Vec<u64>, crate::ModelError> {
-        let mut model = HddModel::new(params.clone(), Box::new(SplitMix64(0x5eed)))?;
+        let mut model = HddModel::new(
+            params.clone(),
+            Box::new(ChaCha8Rng::seed_from_u64(VALIDATION_SEED)),
+        )?;
         let capacity = model.capacity_sectors();
         let mut out = Vec::with_capacity(self.requests.len());
         let mut done: Vec<ModelCompletion> = Vec::new();
@@ -239,29 +248,6 @@ pub fn validate(dir: &Path, name: &str) -> Result<ValidationReport, DiskSimError
     })?;
     report.unmodelled = imported.unmodelled;
     Ok(report)
-}
-
-/// A small deterministic generator for the replay's model (validation draws nothing that
-/// matters unless the drive declares an rpm error).
-struct SplitMix64(u64);
-
-impl rand_core::RngCore for SplitMix64 {
-    fn next_u32(&mut self) -> u32 {
-        (self.next_u64() >> 32) as u32
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        for chunk in dest.chunks_mut(8) {
-            let bytes = self.next_u64().to_le_bytes();
-            chunk.copy_from_slice(&bytes[..chunk.len()]);
-        }
-    }
 }
 
 #[cfg(test)]

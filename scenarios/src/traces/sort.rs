@@ -145,6 +145,8 @@ where
 mod tests {
     use super::*;
     use crate::traces::record::{DeviceKey, TraceOp};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
 
     fn record(time_ns: u64, sector: u64) -> TraceRecord {
         TraceRecord {
@@ -178,13 +180,8 @@ mod tests {
 
     #[test]
     fn run_and_heap_emit_exactly_what_one_heap_does() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move |bound: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % bound
-        };
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let mut next = move |bound: u64| rng.random_range(0..bound);
         for (case, window) in [1usize, 2, 4, 64].into_iter().enumerate() {
             // Mostly increasing times with ties, jumps back of up to 50, and repeats.
             let mut time_ns = 1_000;

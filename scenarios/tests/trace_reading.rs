@@ -74,6 +74,76 @@ fn compressed_traces_read_like_the_plain_file() {
     }
 }
 
+/// Counts the bytes taken from the inner reader, shared with the test after the reader has
+/// been handed to the decoder.
+struct CountingReader<R> {
+    inner: R,
+    taken_bytes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: std::io::Read> std::io::Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.taken_bytes
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Issue 13.7: `.xz` is decoded while reading (lzma-rust2), not into a temporary file or into
+/// memory whole. The decoder gets a plain reader (no file to copy), and the first record comes
+/// out after a small part of the compressed stream has been taken.
+#[test]
+fn xz_is_decoded_as_a_stream_taking_input_only_as_records_are_read() {
+    use rand::{Rng, SeedableRng};
+    use std::io::BufRead;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(13);
+    let mut plain = String::from("Timestamp,Hostname,DiskNumber,Type,Offset,Size,ResponseTime\n");
+    for i in 0..150_000u64 {
+        let offset = rng.random_range(0..1u64 << 30) * 4096;
+        plain.push_str(&format!(
+            "{},hm,0,Read,{offset},4096,{}\n",
+            128_166_385_295_514_663 + i * 10_000,
+            rng.random_range(1..100_000u32)
+        ));
+    }
+    let packed = compress(plain.as_bytes(), Compression::Xz);
+    assert!(packed.len() > 2 << 20, "{} compressed bytes", packed.len());
+    let taken_bytes = std::sync::Arc::new(AtomicU64::new(0));
+    let input = CountingReader {
+        inner: std::io::Cursor::new(packed.clone()),
+        taken_bytes: taken_bytes.clone(),
+    };
+    let mut decoded =
+        dmsim_scenarios::traces::decompress(Box::new(input), Compression::Xz).unwrap();
+    let mut first = String::new();
+    decoded.read_line(&mut first).unwrap();
+    decoded.read_line(&mut first).unwrap();
+    assert_eq!(
+        first,
+        plain
+            .lines()
+            .take(2)
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+    );
+    let taken_first = taken_bytes.load(Ordering::Relaxed);
+    assert!(
+        taken_first * 8 < packed.len() as u64,
+        "{taken_first} of {} compressed bytes taken for the first record",
+        packed.len()
+    );
+    println!(
+        "xz: {taken_first} of {} compressed bytes taken for the first record",
+        packed.len()
+    );
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut decoded, &mut rest).unwrap();
+    assert_eq!(first.len() + rest.len(), plain.len());
+    assert_eq!(taken_bytes.load(Ordering::Relaxed), packed.len() as u64);
+}
+
 #[test]
 fn a_corrupt_compressed_file_is_an_error_not_a_panic() {
     let directory = tempfile::tempdir().unwrap();

@@ -23,6 +23,11 @@
 //! a chip's queue): the planes share one array time, their transfers follow each other on
 //! the channel. GC and mapping ops never join one.
 //!
+//! With `flash.start_on_idle_channel` a unit chooses its next op only at an instant its
+//! channel carries no transfer (as MQSim's scheduler issues commands): a unit that frees up
+//! while the channel is busy looks again when it goes free, so work that arrived meanwhile
+//! (a read ahead of a queued program) is weighed too.
+//!
 //! Deliberately not modelled: cache operations, program/erase suspension, read retry,
 //! per-page-type (LSB/MSB) latencies.
 
@@ -176,6 +181,12 @@ impl FlashBackend {
         let d = &self.dies[unit as usize];
         if d.busy_until_ns > now_ns {
             return Dispatch::Nothing;
+        }
+        if self.flash.start_on_idle_channel && !(d.reads.is_empty() && d.writes.is_empty()) {
+            let channel = self.geo.channel_of_die(unit * self.dies_per_unit) as usize;
+            if let Some(free_ns) = self.channels[channel].busy_until(now_ns) {
+                return Dispatch::WaitUntil { at_ns: free_ns };
+            }
         }
         let ops = &self.ops;
         let ready_read = d

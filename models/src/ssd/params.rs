@@ -73,6 +73,12 @@ pub struct FlashParams {
     /// another on the channel). False: every op occupies the die on its own.
     #[serde(default)]
     pub multi_plane_commands: bool,
+    /// A scheduling unit starts an operation only at an instant its channel carries no
+    /// transfer (MQSim's transaction scheduler issues commands only on an idle channel, and
+    /// a chip that frees up while its channel is busy waits for the channel to go idle).
+    /// False: the op starts at once and its bus phases take the channel's next free gap.
+    #[serde(default)]
+    pub start_on_idle_channel: bool,
 }
 
 /// Flash translation layer: mapping granularity, spare space and garbage collection.

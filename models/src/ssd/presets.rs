@@ -62,6 +62,9 @@ pub fn mqsim_default() -> SsdParams {
             // at the same page offset, and NVM_PHY_ONFI_NVDDR2 issues them as one
             // multi-plane read or program.
             multi_plane_commands: true,
+            // MQSim's TSU issues a command only on an idle channel (TSU_Base: a chip that
+            // frees up while its channel is busy waits for the channel-idle signal).
+            start_on_idle_channel: true,
         },
         ftl: FtlParams {
             map_unit_bytes: 4096,
@@ -140,6 +143,7 @@ pub fn nvme_datacenter() -> SsdParams {
             die_interleaving: true,
             multi_die_commands: false,
             multi_plane_commands: false,
+            start_on_idle_channel: false,
         },
         ftl: FtlParams {
             map_unit_bytes: 4096,
@@ -207,6 +211,7 @@ pub fn sata() -> SsdParams {
             die_interleaving: true,
             multi_die_commands: false,
             multi_plane_commands: false,
+            start_on_idle_channel: false,
         },
         ftl: FtlParams {
             map_unit_bytes: 4096,

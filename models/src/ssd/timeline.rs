@@ -42,6 +42,16 @@ impl Timeline {
         t
     }
 
+    /// If a reservation covers `at_ns`, when the channel next goes free (touching
+    /// reservations are merged, so this is the end of the covering interval).
+    pub fn busy_until(&self, at_ns: u64) -> Option<u64> {
+        let live = &self.busy[self.head..];
+        let i = live.partition_point(|&(_, end)| end <= at_ns);
+        live.get(i)
+            .filter(|&&(start, _)| start <= at_ns)
+            .map(|&(_, end)| end)
+    }
+
     /// Reserve `[start_ns, start_ns + len_ns)`, which must be free.
     pub fn reserve(&mut self, start_ns: u64, len_ns: u64) {
         if len_ns == 0 {
@@ -118,6 +128,18 @@ mod tests {
         t.prune(1000);
         assert_eq!(t.len(), 50);
         assert_eq!(t.earliest_start(1000, 5), 1010);
+    }
+
+    #[test]
+    fn busy_until_reports_the_end_of_the_covering_interval() {
+        let mut t = Timeline::default();
+        t.acquire(0, 10, 10);
+        t.acquire(0, 20, 5);
+        assert_eq!(t.busy_until(9), None);
+        // [10, 20) and [20, 25) merged: busy through 25.
+        assert_eq!(t.busy_until(10), Some(25));
+        assert_eq!(t.busy_until(24), Some(25));
+        assert_eq!(t.busy_until(25), None);
     }
 
     #[test]

@@ -55,7 +55,12 @@
 //!   mean -0.6 %, and a 4 KiB QD1 write on a drive preconditioned in whole pages then pays
 //!   a read MQSim's 840 µs figure does not contain; not adopted;
 //! - reads of data still being written through are served from DRAM here and from flash
-//!   in MQSim, but the trace has one such unit.
+//!   in MQSim, but the trace has one such unit;
+//! - the device's 512-command fetch limit: never reached here (a 65,535-entry queue gives
+//!   the same 5,506 / 3,661 µs);
+//! - mapping reads served strictly before user reads on a chip, as MQSim's TSU keeps them
+//!   in their own first queue (here the oldest ready foreground read goes first):
+//!   5,510 / 3,615 µs, the write-through gap stays; not adopted.
 //!
 //! The flash runs past saturation here (chips 84-95 % busy, work finishing ~35 ms after
 //! the last arrival), so the write mean is queueing: tPROG 750 -> 800 µs alone moves the

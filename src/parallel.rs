@@ -8,6 +8,24 @@
 use crate::progress::Progress;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
+
+/// How often the waiting thread re-reports progress while no job finishes, so a log still
+/// gets its status line every few seconds when each job runs for minutes.
+const HEARTBEAT: Duration = Duration::from_millis(500);
+
+/// Counts a worker out when it ends, by return or by panic, and wakes the waiting thread.
+struct WorkerExit<'a> {
+    running: &'a AtomicUsize,
+    waiting: std::thread::Thread,
+}
+
+impl Drop for WorkerExit<'_> {
+    fn drop(&mut self) {
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        self.waiting.unpark();
+    }
+}
 
 /// The number of workers when the user gives none: the machine's cores.
 pub fn default_jobs() -> usize {
@@ -15,7 +33,9 @@ pub fn default_jobs() -> usize {
 }
 
 /// Runs `work` on every item on up to `jobs` threads (at least one, at most one per item),
-/// advancing `progress` by one per finished item; returns the results in `items` order.
+/// advancing `progress` by one per finished item (and re-reporting the count every
+/// [`HEARTBEAT`] meanwhile, so elapsed time and status lines move on); returns the results
+/// in `items` order.
 pub fn run_in_order<T, R>(
     items: &[T],
     jobs: usize,
@@ -31,21 +51,36 @@ where
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let progress = Mutex::new(progress);
+    let running = AtomicUsize::new(jobs);
     std::thread::scope(|scope| {
         for _ in 0..jobs {
-            scope.spawn(|| loop {
-                let slot = next.fetch_add(1, Ordering::SeqCst);
-                if slot >= items.len() {
-                    break;
+            let exit = WorkerExit {
+                running: &running,
+                waiting: std::thread::current(),
+            };
+            let (next, done, results, progress, work) = (&next, &done, &results, &progress, &work);
+            scope.spawn(move || {
+                let _exit = exit;
+                loop {
+                    let slot = next.fetch_add(1, Ordering::SeqCst);
+                    if slot >= items.len() {
+                        break;
+                    }
+                    let result = work(&items[slot]);
+                    *results[slot].lock().expect("no poisoned result slot") = Some(result);
+                    let finished = done.fetch_add(1, Ordering::SeqCst) + 1;
+                    progress
+                        .lock()
+                        .expect("no poisoned progress")
+                        .update(finished as u64);
                 }
-                let result = work(&items[slot]);
-                *results[slot].lock().expect("no poisoned result slot") = Some(result);
-                let finished = done.fetch_add(1, Ordering::SeqCst) + 1;
-                progress
-                    .lock()
-                    .expect("no poisoned progress")
-                    .update(finished as u64);
             });
+        }
+        while running.load(Ordering::SeqCst) > 0 {
+            std::thread::park_timeout(HEARTBEAT);
+            if let Ok(mut progress) = progress.lock() {
+                progress.update(done.load(Ordering::SeqCst) as u64);
+            }
         }
     });
     progress
@@ -80,6 +115,18 @@ mod tests {
                 });
             assert_eq!(parallel, serial, "{jobs} workers");
         }
+    }
+
+    #[test]
+    fn a_panicking_job_propagates_instead_of_leaving_the_waiting_thread_parked() {
+        let items = [1u8, 2, 3];
+        let outcome = std::panic::catch_unwind(|| {
+            run_in_order(&items, 2, Progress::new("t", None, "jobs", true), |n| {
+                assert!(*n != 2, "job 2 fails");
+                *n
+            })
+        });
+        assert!(outcome.is_err());
     }
 
     #[test]

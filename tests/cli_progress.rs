@@ -161,3 +161,35 @@ fn linear_runs_and_replays_report_progress_too() {
         check_status(line, "1,000");
     }
 }
+
+#[test]
+fn a_comparison_whose_runs_are_long_still_prints_status_lines_while_they_run() {
+    // One cell over the sample repeated 60 times (times shifted past the previous copy):
+    // seconds of work in a debug build, so the status must come from the waiting thread's
+    // heartbeat, before the only run finishes ("0/1 runs").
+    let sample = std::fs::read_to_string(MSR_SAMPLE).unwrap();
+    let span = 2_000_000_000u64; // 200 s in 100 ns ticks, longer than the sample
+    let mut text = String::new();
+    for copy in 0..60u64 {
+        for line in sample.lines() {
+            let (time, rest) = line.split_once(',').unwrap();
+            let time: u64 = time.parse().unwrap();
+            text.push_str(&format!("{},{rest}\n", time + copy * span));
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let trace = tmp.path().join("long.csv");
+    std::fs::write(&trace, text).unwrap();
+    let out = tmp.path().join("out");
+    #[rustfmt::skip]
+    let compare = dmsim(&[
+        "compare", trace.to_str().unwrap(), "--modes", "writeback", "--policies", "fifo",
+        "--no-baseline", "--jobs", "1", "--out", out.to_str().unwrap(),
+    ], Some("100"));
+    let stderr = String::from_utf8_lossy(&compare.stderr);
+    let lines = status_lines(&stderr, "compare long.csv");
+    assert!(
+        lines.iter().any(|l| l.starts_with("0/1 runs (0%)")),
+        "no status line while the run was going: {stderr}"
+    );
+}

@@ -338,9 +338,13 @@ pub fn run(args: CompareArgs) -> CliResult {
             config
         })
         .collect();
+    // The title says "dmsim compare: TRACE" for a trace; the status line says "compare" itself.
+    let subject = scenario
+        .as_ref()
+        .map_or_else(|| input_name.to_string(), |(s, _)| s.name.clone());
     let progress_label = match args.shard {
-        Some(shard) => format!("compare {title} (shard {shard})"),
-        None => format!("compare {title}"),
+        Some(shard) => format!("compare {subject} (shard {shard})"),
+        None => format!("compare {subject}"),
     };
     let progress = Progress::new(progress_label, Some(mine.len() as u64), "runs", args.quiet);
     let results = crate::parallel::run_in_order(&mine, jobs, progress, |&i| {

@@ -422,6 +422,15 @@ pub fn parse_assoc(text: &str) -> Result<Associativity, String> {
     }
 }
 
+/// A preset's kind as a sentence says it: "an SSD", "a RAM device".
+fn device_words(kind: &str) -> String {
+    match kind {
+        "ssd" => "an SSD".to_string(),
+        "ram" => "a RAM device".to_string(),
+        other => format!("a device of kind {other}"),
+    }
+}
+
 /// A warning when the SSD preset is a disk and the HDD preset is flash (swapped flags).
 fn swapped_presets(
     ssd_name: &str,
@@ -435,14 +444,14 @@ fn swapped_presets(
         (true, true) => format!(
             "--ssd {ssd_name} is a disk and --hdd {hdd_name} is {}: are the presets swapped? \
              The cache sits on --ssd, the data on --hdd",
-            hdd.kind()
+            device_words(hdd.kind())
         ),
         (true, false) => {
             format!("--ssd {ssd_name} is a disk: the cache will be as slow as the disk it caches")
         }
         (false, true) => format!(
             "--hdd {hdd_name} is {}, not a disk: the cache in front of it may make it slower",
-            hdd.kind()
+            device_words(hdd.kind())
         ),
         (false, false) => return None,
     };

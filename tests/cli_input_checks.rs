@@ -277,7 +277,11 @@ fn swapped_ssd_and_hdd_presets_are_warned_about() {
         "--cache-size", "64m", "--fit", "wrap",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("swapped"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--hdd ssd-nvme is an SSD: are the presets swapped?"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

@@ -15,7 +15,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 printf '%-11s %7s %9s %12s %16s %15s %7s\n' profile seeds seconds seeds/s seeds/s/core device_IOs/seed failed
 status=0
-for profile in swarm fault-free flashcache timeouts; do
+for profile in swarm fault-free flashcache timeouts raid5; do
   # A failing seed is a finding, not a benchmark error: report it and go on.
   "$dmsim" explore --profile "$profile" --budget "$budget" --jobs "$jobs" --json --no-shrink \
     > "$out/$profile.json" || status=1

@@ -27,17 +27,29 @@ shards=$(( total / sample ))
 shard=$(( seed % shards ))
 echo "engine/: $total mutants; shard $shard of $shards (round-robin): $(( (total - shard + shards - 1) / shards )) mutants"
 
-# A mutant that hangs the tier counts as caught (it did not pass), after cargo-mutants'
-# timeout: a minimum of 300 s keeps a loaded machine from timing out an honest run.
+# cargo-mutants' own baseline runs the mutated package's tests, not --test-package's
+# (cargo-mutants 27.1, lab.rs run_baseline), so the baseline is run here: the tier must pass
+# on the unmutated tree, and its time sets the timeout. A mutant that hangs the tier counts
+# as caught (it did not pass) once it runs four times the baseline (at least 120 s).
+test_args=(--test-package dmsim-explore --cargo-test-arg=--test --cargo-test-arg=ci_tier)
+cargo test -q -p dmsim-explore --test ci_tier --no-run
+start=$(date +%s)
+cargo test -q -p dmsim-explore --test ci_tier >/dev/null || {
+  echo "mutants.sh: the CI tier fails on the unmutated tree" >&2
+  exit 1
+}
+baseline_s=$(( $(date +%s) - start ))
+timeout_s=$(( baseline_s * 4 > 120 ? baseline_s * 4 : 120 ))
+echo "baseline: the tier passed in ${baseline_s} s test timeout ${timeout_s} s"
 status=0
 cargo mutants --package dmsim-engine --shard "$shard/$shards" --sharding round-robin \
-  --test-package dmsim-explore --cargo-test-arg=--test --cargo-test-arg=ci_tier \
-  --minimum-test-timeout 300 --jobs 1 --output "$out" --no-shuffle || status=$?
+  "${test_args[@]}" --baseline skip --timeout "$timeout_s" \
+  --jobs 1 --output "$out" --no-shuffle || status=$?
 # cargo-mutants exits 2 when mutants were missed, 3 on timeouts: both are results here.
 case $status in 0|2|3) ;; *) echo "mutants.sh: cargo-mutants failed ($status)" >&2; exit $status ;; esac
 
 dir="$out/mutants.out"
-count() { [ -f "$dir/$1.txt" ] && grep -c . "$dir/$1.txt" || echo 0; }
+count() { if [ -s "$dir/$1.txt" ]; then grep -c . "$dir/$1.txt"; else echo 0; fi; }
 caught=$(count caught); missed=$(count missed); timeout=$(count timeout); unviable=$(count unviable)
 viable=$(( caught + missed + timeout ))
 echo

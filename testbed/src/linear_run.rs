@@ -49,6 +49,10 @@ pub struct LinearRunOutput {
     pub first_data_error: Option<String>,
     /// Bios that ended in an IO error.
     pub failed_bios: u64,
+    /// Faults were injected (member failures of an `--hdd-raid5` array), so IO errors are an
+    /// outcome of the run, as with flashcache (`cache_run`), not a failure of it; without
+    /// injected faults a failed bio fails the run.
+    pub faults_injected: bool,
 }
 
 /// Runs `workload` on the linear target over `device`; `progress(bios_done)` is called
@@ -72,6 +76,7 @@ pub fn run_linear(
     // The array's failures and end state (`--hdd-raid5`), for `config.raid5`.
     let mut raid5_config: Option<serde_json::Value> = None;
     let mut notes = Vec::new();
+    let mut faults_injected = false;
     let (device_name, platform_name, drive_report, verifier, spec) = match device {
         LinearDevice::Raid5 {
             text,
@@ -82,6 +87,7 @@ pub fn run_linear(
             fails,
         } => {
             let spares = spare_count(&fails);
+            faults_injected = fails.len() > spares;
             let mut devices = Vec::with_capacity(members);
             let mut names = Vec::with_capacity(members);
             for member in 0..members {
@@ -249,6 +255,9 @@ pub fn run_linear(
     if let Some(raid5) = raid5_config {
         config["raid5"] = raid5;
     }
+    if failed_bios > 0 && faults_injected {
+        stats.insert("failed_requests".to_string(), failed_bios);
+    }
     let report = verifier.finish(
         &format!("linear/{kind}"),
         config,
@@ -261,6 +270,7 @@ pub fn run_linear(
         notes,
         first_data_error,
         failed_bios,
+        faults_injected,
     })
 }
 

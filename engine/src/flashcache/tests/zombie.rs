@@ -323,3 +323,58 @@ fn writethrough_fill_zombie_holds_the_bio_it_reads_from() {
     assert_eq!(h.fc.zombies_outstanding(), 0);
     assert!(h.fc.is_idle());
 }
+
+/// OPEN BUG, kept before its fix (found 2026-12-05 by reading the zombie holds; the explorer
+/// has not reached it). The test asserts the bug still shows; when it is fixed the read
+/// passes, `should_panic` fails, and the fix turns this into a plain test.
+///
+/// What breaks: a writeback write's dirtying metadata write times out (`ssd_timeout`) and
+/// leaves a zombie. The write fails and its slot is invalidated and freed at once (only the
+/// metadata block is held, see `ZombieHold::MdBlock`). The zombie then lands: the metadata
+/// block on the SSD names the failed write's block DIRTY in that slot, while memory says the
+/// slot is free. Nothing writes the metadata block again unless another update of it comes.
+/// A write miss reuses the slot; power is lost after its data landed and before its own
+/// metadata write: the reload finds the old block DIRTY in the slot and serves the new
+/// write's data for it (here: dbn 0 reads version 2, the write to another block).
+/// Why: the hold covers the metadata block only while the zombie may land; what the zombie
+/// left on the SSD is never reconciled with memory after it ends. A clean fill reusing the
+/// slot (no metadata write at all) opens the same window for as long as the block is not
+/// rewritten.
+/// Fix (to do): when a metadata zombie ends, rewrite its metadata block from memory before
+/// the block's slots are reused (hold the failed slot, like `ZombieHold::Slot`, until that
+/// rewrite completes).
+#[test]
+#[should_panic(expected = "stale read")]
+fn open_bug_a_landed_metadata_zombie_names_a_reused_slot_after_a_crash() {
+    let mut config = small_config(CacheMode::WriteBack);
+    config.options.ssd_timeout_ns = Some(SSD_TIMEOUT_NS);
+    let mut h = Harness::new(config.clone());
+    let others = same_set(&h, 0, 1);
+    let first = h.submit(Op::Write, 0, 8);
+    h.settle_except(is_md_write);
+    let position = only(&h, is_md_write);
+    let zombie = h.complete_as_zombie(position);
+    h.settle();
+    assert_eq!(h.status_of(first), Some(IoStatus::IoError));
+    // It lands: the metadata block on the SSD now says dbn 0 is DIRTY in the freed slot.
+    h.end_zombie(zombie, true);
+    h.settle();
+    // A write miss of the same set takes a slot; power is lost after its data landed and
+    // before its own metadata write did.
+    let second = h.submit(Op::Write, others[0], 8);
+    h.settle_except(is_md_write);
+    assert_eq!(h.status_of(second), None, "waits for its metadata write");
+    config.table.persistence = Persistence::Reload;
+    let mut h = h
+        .restart(|ssd| super::harness::run_setup(config, ssd, 0))
+        .expect("loads after a crash");
+    // dbn 0 holds what it held before (nothing) or the failed write, never another block's
+    // data.
+    let got = h.read_block(0);
+    assert!(
+        got.iter()
+            .all(|&version| version == 0 || version == first.0),
+        "dbn 0 read {got:?}; the failed write was {}",
+        first.0
+    );
+}

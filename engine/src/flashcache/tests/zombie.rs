@@ -78,6 +78,21 @@ fn write_left_as_zombie(h: &mut Harness, dbn: u64) -> (crate::flashcache::io::Ca
     (bio, zombie)
 }
 
+/// Submit a writeback write and fail its dirtying metadata write as a zombie; returns the
+/// bio and the zombie.
+fn md_write_left_as_zombie(
+    h: &mut Harness,
+    dbn: u64,
+) -> (crate::flashcache::io::CacheBioId, Zombie) {
+    let bio = h.submit(Op::Write, dbn, 8);
+    h.settle_except(is_md_write);
+    let position = only(h, is_md_write);
+    let zombie = h.complete_as_zombie(position);
+    h.settle();
+    assert_eq!(h.status_of(bio), Some(IoStatus::IoError));
+    (bio, zombie)
+}
+
 #[test]
 fn writeback_data_write_zombie_holds_its_slot_until_it_ends() {
     let mut h = timed(CacheMode::WriteBack);
@@ -177,12 +192,7 @@ fn writethrough_zombie_holds_the_slot_and_the_bios_queued_behind_it() {
 fn metadata_write_zombie_holds_its_block_until_it_ends() {
     let mut h = timed(CacheMode::WriteBack);
     let others = same_set(&h, 0, 1);
-    let first = h.submit(Op::Write, 0, 8);
-    h.settle_except(is_md_write);
-    let position = only(&h, is_md_write);
-    let zombie = h.complete_as_zombie(position);
-    h.settle();
-    assert_eq!(h.status_of(first), Some(IoStatus::IoError));
+    let (_, zombie) = md_write_left_as_zombie(&mut h, 0);
     assert_eq!(h.fc.find_block(0), None, "fail and invalidate");
     assert_eq!(h.fc.zombies_outstanding(), 1);
     // The next dirtying of a slot in that metadata block waits: no metadata write while
@@ -350,12 +360,7 @@ fn open_bug_a_landed_metadata_zombie_names_a_reused_slot_after_a_crash() {
     config.options.ssd_timeout_ns = Some(SSD_TIMEOUT_NS);
     let mut h = Harness::new(config.clone());
     let others = same_set(&h, 0, 1);
-    let first = h.submit(Op::Write, 0, 8);
-    h.settle_except(is_md_write);
-    let position = only(&h, is_md_write);
-    let zombie = h.complete_as_zombie(position);
-    h.settle();
-    assert_eq!(h.status_of(first), Some(IoStatus::IoError));
+    let (first, zombie) = md_write_left_as_zombie(&mut h, 0);
     // It lands: the metadata block on the SSD now says dbn 0 is DIRTY in the freed slot.
     h.end_zombie(zombie, true);
     h.settle();

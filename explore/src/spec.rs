@@ -484,14 +484,36 @@ fn draw_raid5(rng: &mut ChaCha8Rng) -> (TargetChoice, Vec<DeviceChoice>) {
 /// moment the explorer cannot tell the oracle; member failures are the segments'
 /// `fail_member` instead.
 fn raid5_faults(rng: &mut ChaCha8Rng) -> Vec<DeviceFault> {
-    if !rng.random_ratio(1, 3) {
-        return Vec::new();
+    let mut faults: Vec<DeviceFault> = Vec::new();
+    if rng.random_ratio(1, 3) {
+        faults.push(
+            FaultRule::always(FaultAction::Delay {
+                extra_ns: rng.random_range(100_000..20_000_000),
+            })
+            .at_rate_ppm(rate(rng))
+            .into(),
+        );
     }
-    vec![FaultRule::always(FaultAction::Delay {
-        extra_ns: rng.random_range(100_000..20_000_000),
-    })
-    .at_rate_ppm(rate(rng))
-    .into()]
+    // Member read errors: md reconstructs the sectors from the other members and rewrites
+    // them (its read-error repair), or fails the read when the stripe has lost a second
+    // member; never wrong data.
+    if rng.random_ratio(1, 4) {
+        faults.push(
+            FaultRule::always(FaultAction::Fail(IoStatus::IoError))
+                .on(Op::Read)
+                .at_rate_ppm(rate(rng))
+                .into(),
+        );
+    }
+    if rng.random_ratio(1, 4) {
+        faults.push(
+            FaultRule::always(FaultAction::LatentError)
+                .at_rate_ppm(rate(rng))
+                .at_most(rng.random_range(1..8))
+                .into(),
+        );
+    }
+    faults
 }
 
 fn draw_linear(rng: &mut ChaCha8Rng) -> (TargetChoice, Vec<DeviceChoice>) {

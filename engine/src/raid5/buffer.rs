@@ -42,7 +42,7 @@ pub enum BufferTransition {
     /// The page was computed from the other members (parity XOR): empty → clean.
     Computed,
     /// New data was copied in, or parity was computed into the page: clean or empty (a
-    /// fully overwritten or parity page) → dirty, Wantwrite.
+    /// fully overwritten or parity page, maybe one whose read failed) → dirty, Wantwrite.
     Fill,
     /// A computed page replacing a failed read is written back: clean with ReadError →
     /// dirty, Wantwrite, ReWrite.
@@ -99,7 +99,10 @@ impl MemberBuffer {
             Submit => phase == Want && self.want_read || phase == Dirty && self.want_write,
             ReadDone | ReadFailed => phase == Want && !self.want_read,
             Computed => phase == Empty,
-            Fill => (phase == Clean || phase == Empty) && !self.read_error,
+            // A page whose read failed may be filled too: the new data (or parity) is written
+            // over the bad sectors, which repairs them as a rewrite would (WriteDone clears
+            // ReadError).
+            Fill => phase == Clean || phase == Empty,
             StartRewrite => phase == Clean && self.read_error,
             WriteDone | WriteFailed => phase == Dirty && !self.want_write,
             Invalidate => phase == Empty || phase == Clean,

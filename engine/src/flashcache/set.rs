@@ -429,7 +429,8 @@ impl Blocks {
         (tail != NIL).then(|| self.geometry.set_start(set) + tail)
     }
 
-    /// The blocks of `list` in `set`, LRU end first (tests and invariant checks).
+    /// The blocks of `list` in `set`, LRU end first (tests).
+    #[cfg(test)]
     pub fn lru_order(&self, set: u32, list: LruList) -> Vec<u32> {
         let mut order = Vec::new();
         let mut cursor = self.lru_head(set, list);
@@ -440,7 +441,8 @@ impl Blocks {
         order
     }
 
-    /// The free list of `set`, head first (tests and invariant checks).
+    /// The free list of `set`, head first (tests).
+    #[cfg(test)]
     pub fn free_list(&self, set: u32) -> Vec<u32> {
         let start = self.geometry.set_start(set);
         let mut order = Vec::new();
@@ -452,33 +454,55 @@ impl Blocks {
         order
     }
 
-    /// Check the structural invariants of every set (tests; O(size)).
+    /// Check the structural invariants of every set (tests; O(size)). Walks the lists in
+    /// place (the explorer checks after every input, so no list is collected), each walk
+    /// bounded by the set's size: a cycle fails here instead of hanging.
     pub fn check_links(&self) {
         let geometry = self.geometry;
+        let walk_max = geometry.assoc;
         let mut on_lists = vec![0u8; geometry.size_blocks as usize];
         for set in 0..geometry.num_sets {
-            for index in self.free_list(set) {
+            let start = geometry.set_start(set);
+            let mut relative = self.sets[set as usize].invalid_head;
+            let mut steps = 0u32;
+            while relative != NIL {
+                steps += 1;
+                assert!(steps <= walk_max, "free list of set {set} outgrows the set");
+                let index = start + relative;
                 assert_eq!(
                     self.state(index),
                     BlockState::INVALID,
                     "free list block {index}"
                 );
                 on_lists[index as usize] += 1;
+                relative = self.blocks[index as usize].hash_next;
             }
             for list in [LruList::Hot, LruList::Warm] {
-                let order = self.lru_order(set, list);
-                assert_eq!(order.len() as u32, self.list_ends(set, list).count);
-                for index in order {
+                let mut length = 0u32;
+                let mut cursor = self.lru_head(set, list);
+                while let Some(index) = cursor {
+                    length += 1;
+                    assert!(
+                        length <= walk_max,
+                        "{list:?} list of set {set} outgrows the set"
+                    );
                     assert_eq!(self.block(index).lru_list, list);
                     assert_eq!(geometry.set_of_index(index), set);
+                    cursor = self.lru_next_of(index);
                 }
+                assert_eq!(length, self.list_ends(set, list).count);
             }
-            let start = geometry.set_start(set) as usize;
             let buckets = geometry.hash_buckets_per_set as usize;
             for bucket in 0..buckets {
                 let mut relative = self.buckets[set as usize * buckets + bucket];
+                let mut steps = 0u32;
                 while relative != NIL {
-                    let index = start as u32 + relative;
+                    steps += 1;
+                    assert!(
+                        steps <= walk_max,
+                        "hash chain of set {set} outgrows the set"
+                    );
+                    let index = start + relative;
                     let block = self.block(index);
                     assert!(block.state.is_valid(), "hashed block {index} not VALID");
                     assert_eq!(geometry.bucket_of(block.dbn) as usize, bucket);
@@ -534,6 +558,18 @@ mod tests {
             self.invalid_insert(popped);
             self.check_links();
         }
+    }
+
+    #[test]
+    #[should_panic(expected = "free list of set 0 outgrows the set")]
+    fn a_cycle_in_a_free_list_fails_the_check_instead_of_hanging() {
+        let mut blocks = Blocks::new(small_geometry(1, 4), 0);
+        blocks.link_by_state();
+        let head = blocks.sets[0].invalid_head;
+        let tail = *blocks.free_list(0).last().expect("a free block");
+        // Set 0 starts at block 0: relative and absolute indexes agree.
+        blocks.blocks[tail as usize].hash_next = head;
+        blocks.check_links();
     }
 
     #[test]

@@ -60,6 +60,7 @@ marks! {
     ZombieEndsWhileSlotHeld => "zombie_ends_while_slot_held",
     ZombieHoldsMetadataBlock => "zombie_holds_metadata_block",
     MetadataWriteHeldBehindZombie => "metadata_write_held_behind_zombie",
+    MetadataBlockRewrittenAfterZombie => "metadata_block_rewritten_after_zombie",
     DmIoRegionFailed => "dm_io_region_failed",
     KcopydPoolExhausted => "kcopyd_pool_exhausted",
     KcopydThrottleSleep => "kcopyd_throttle_sleep",

@@ -118,6 +118,11 @@ pub(crate) struct MdBlockHead {
     pub in_prog: bool,
     pub queued_updates: VecDeque<JobId>,
     pub md_io_inprog: Vec<JobId>,
+    /// The jobs of a failed write of this block that may still land (a zombie): each one's
+    /// error path waits until the block has been rewritten from memory.
+    pub rewrite_waiters: Vec<JobId>,
+    /// Rewrites from memory that failed in a row without a zombie.
+    pub rewrite_failures: u32,
 }
 
 /// One flashcache target: a sans-IO state machine.
@@ -334,9 +339,11 @@ impl Flashcache {
                 if !self.jobs.get(id).is_some_and(|job| job.in_flight) {
                     return Err(CacheInputError::UnknownTag { tag });
                 }
-                self.jobs.job_mut(id).in_flight = false;
+                let job = self.jobs.job_mut(id);
+                job.in_flight = false;
                 // flashcache_md_write_callback: defer to the worker.
-                self.jobs.job_mut(id).error = outcome.failed();
+                job.error = outcome.failed();
+                job.md_write_may_land = outcome.zombie_io;
                 self.lists.md_complete.push_back(id);
                 self.schedule_work();
             }
@@ -532,6 +539,7 @@ impl Flashcache {
             start_ns,
             md_buffer: None,
             in_flight: false,
+            md_write_may_land: false,
         })
     }
 

@@ -73,5 +73,6 @@ impl Flashcache {
         }
         assert_eq!(clean_inprog, self.clean_inprog, "clean_inprog");
         self.check_zombie_holds();
+        self.check_md_rewrite_waiters();
     }
 }

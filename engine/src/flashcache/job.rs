@@ -29,6 +29,9 @@ pub(crate) enum Action {
     Uncached,
     /// Option `honor_flush`: flush of both devices.
     Flush,
+    /// Rewrite of a whole metadata block from memory after a failed write of it that may
+    /// still land (a zombie); `index` is the block's first slot (see [`super::zombie`]).
+    MdRewrite,
 }
 
 /// `struct kcached_job`.
@@ -45,6 +48,9 @@ pub(crate) struct Job {
     pub md_buffer: Option<MetaBufferId>,
     /// A request of this job is with the executor (catches double or early completions).
     pub in_flight: bool,
+    /// This job's metadata write failed and its completion said it may still land (a
+    /// zombie): the SSD may hold what it wrote, not what memory says.
+    pub md_write_may_land: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -358,6 +364,7 @@ mod tests {
             start_ns: None,
             md_buffer: None,
             in_flight: false,
+            md_write_may_land: false,
         };
         let first = slab.insert(job.clone());
         slab.remove(first);

@@ -5,7 +5,9 @@
 //! and the metadata block of a metadata write (its next write waits). Otherwise the slot's
 //! next write, or the block's next metadata write, would be in flight on the same SSD
 //! sectors as the zombie, and the zombie landing last would put stale bytes under a new
-//! identity (regression 004).
+//! identity (regression 004). A metadata zombie that landed leaves the SSD naming its
+//! batch's slots as the failed write had them, so after its end the block is rewritten from
+//! memory, and the batch's slots stay claimed until then (see [`super::md`]).
 //!
 //! Owns: the record of what each zombie holds and the resumption when it ends. Does not own
 //! the error handling that decides to hold (see [`super::pending`] and [`super::md`]).
@@ -27,7 +29,9 @@ pub(crate) enum ZombieHold {
     /// behind it go to the disk only after the zombie, which may be writing the same disk
     /// sectors or still reading the bio's pages, has ended.
     SlotAndBio,
-    /// This metadata block's next write waits (its head stays in progress).
+    /// This metadata block's next write waits (its head stays in progress); when the zombie
+    /// ends, the block is rewritten from memory before anything else (see
+    /// [`super::md`]), and the failed write's jobs wait for that.
     MdBlock(u32),
 }
 
@@ -50,13 +54,8 @@ impl Flashcache {
                 self.do_pending(id);
             }
             (ZombieHold::MdBlock(md_block), CacheIoTag::MdWrite(_)) => {
-                let head = &mut self.md_heads[md_block as usize];
-                if let Some(next) = head.queued_updates.pop_front() {
-                    mark!(MetadataWriteHeldBehindZombie);
-                    self.md_write_kickoff(next);
-                } else {
-                    head.in_prog = false;
-                }
+                // Whatever the zombie wrote, memory is right: write that first.
+                self.md_rewrite_kickoff(md_block);
             }
             (hold, tag) => unreachable!("zombie hold {hold:?} recorded for {tag:?}"),
         }
@@ -163,8 +162,49 @@ impl Flashcache {
                         md_blocks.insert(*md_block),
                         "metadata block {md_block}: held by two zombies"
                     );
+                    assert!(
+                        !head.rewrite_waiters.is_empty(),
+                        "metadata block {md_block}: held by a zombie with no failed job waiting"
+                    );
                 }
                 (tag, hold) => panic!("zombie hold {hold:?} recorded for {tag:?}"),
+            }
+        }
+    }
+
+    /// The jobs waiting for their metadata block's rewrite: errored, alive, their block
+    /// busy and still in its set's hash or dirty (its dbn stays claimed), each waiting once.
+    pub(crate) fn check_md_rewrite_waiters(&self) {
+        let mut waiting = std::collections::BTreeSet::new();
+        for (md_block, head) in self.md_heads.iter().enumerate() {
+            if head.rewrite_waiters.is_empty() {
+                continue;
+            }
+            assert!(
+                head.in_prog,
+                "metadata block {md_block}: waiters on an idle block"
+            );
+            for id in &head.rewrite_waiters {
+                let job = self.jobs.get(*id).unwrap_or_else(|| {
+                    panic!("metadata block {md_block}: waiting job {id:?} is gone")
+                });
+                assert!(job.error && !job.in_flight, "waiting job {id:?}: {job:?}");
+                assert_eq!(
+                    self.blocks.geometry.md_block_of(job.index) as usize,
+                    md_block,
+                    "waiting job {id:?} of another metadata block"
+                );
+                let state = self.blocks.state(job.index);
+                assert!(
+                    state.is_busy() && state.is_valid(),
+                    "block {}: waits for a metadata rewrite but is {state:?}",
+                    job.index
+                );
+                assert!(
+                    waiting.insert(job.index),
+                    "block {}: waits twice",
+                    job.index
+                );
             }
         }
     }

@@ -193,7 +193,10 @@ fn metadata_write_zombie_holds_its_block_until_it_ends() {
     let mut h = timed(CacheMode::WriteBack);
     let others = same_set(&h, 0, 1);
     let (_, zombie) = md_write_left_as_zombie(&mut h, 0);
-    assert_eq!(h.fc.find_block(0), None, "fail and invalidate");
+    // Failed, but the slot stays claimed (busy, dbn 0 hashed) until the metadata block has
+    // been rewritten from memory: the zombie may name dbn 0 DIRTY in it.
+    let held = h.fc.find_block(0).expect("held until the rewrite");
+    assert!(h.fc.block(held).0.is_busy());
     assert_eq!(h.fc.zombies_outstanding(), 1);
     // The next dirtying of a slot in that metadata block waits: no metadata write while
     // the zombie may still land on the same sectors.
@@ -211,9 +214,10 @@ fn metadata_write_zombie_holds_its_block_until_it_ends() {
     h.end_zombie(zombie, true);
     assert!(
         h.outstanding().iter().any(is_md_write),
-        "started at the end"
+        "the rewrite starts at the end"
     );
     h.settle();
+    assert_eq!(h.fc.find_block(0), None, "invalidated after the rewrite");
     assert_eq!(h.status_of(second), Some(IoStatus::Ok));
     assert_eq!(h.read_block(others[0]), vec![second.0; 8]);
     assert_eq!(h.fc.zombies_outstanding(), 0);
@@ -334,28 +338,24 @@ fn writethrough_fill_zombie_holds_the_bio_it_reads_from() {
     assert!(h.fc.is_idle());
 }
 
-/// OPEN BUG, kept before its fix (found 2026-12-05 by reading the zombie holds; the explorer
-/// has not reached it). The test asserts the bug still shows; when it is fixed the read
-/// passes, `should_panic` fails, and the fix turns this into a plain test.
+/// Regression (found 2026-12-05 by reading the zombie holds, kept as an open-bug test
+/// before its fix, fixed 2026-12-06).
 ///
-/// What breaks: a writeback write's dirtying metadata write times out (`ssd_timeout`) and
-/// leaves a zombie. The write fails and its slot is invalidated and freed at once (only the
-/// metadata block is held, see `ZombieHold::MdBlock`). The zombie then lands: the metadata
-/// block on the SSD names the failed write's block DIRTY in that slot, while memory says the
-/// slot is free. Nothing writes the metadata block again unless another update of it comes.
-/// A write miss reuses the slot; power is lost after its data landed and before its own
-/// metadata write: the reload finds the old block DIRTY in the slot and serves the new
-/// write's data for it (here: dbn 0 reads version 2, the write to another block).
-/// Why: the hold covers the metadata block only while the zombie may land; what the zombie
-/// left on the SSD is never reconciled with memory after it ends. A clean fill reusing the
-/// slot (no metadata write at all) opens the same window for as long as the block is not
-/// rewritten.
-/// Fix (to do): when a metadata zombie ends, rewrite its metadata block from memory before
-/// the block's slots are reused (hold the failed slot, like `ZombieHold::Slot`, until that
-/// rewrite completes).
+/// What broke: a writeback write's dirtying metadata write timed out (`ssd_timeout`) and
+/// left a zombie. The write failed and its slot was invalidated and freed at once (only the
+/// metadata block was held). The zombie then landed: the metadata block on the SSD named
+/// the failed write's block DIRTY in that slot, while memory said the slot was free, and
+/// nothing wrote the block again. A write miss reused the slot; power was lost after its
+/// data landed and before its own metadata write: the reload found the old block DIRTY in
+/// the slot and served the new write's data for it (dbn 0 read version 2, the write to
+/// another block).
+/// Why: the hold covered the metadata block only while the zombie might land; what it left
+/// on the SSD was never reconciled with memory after it ended.
+/// Fix: a failed metadata write that may land keeps its batch's slots busy (dbns hashed,
+/// error paths waiting) until, after the zombie's end, the block is rewritten from memory
+/// (`md_rewrite_kickoff`).
 #[test]
-#[should_panic(expected = "stale read")]
-fn open_bug_a_landed_metadata_zombie_names_a_reused_slot_after_a_crash() {
+fn a_landed_metadata_zombie_cannot_name_a_reused_slot_after_a_crash() {
     let mut config = small_config(CacheMode::WriteBack);
     config.options.ssd_timeout_ns = Some(SSD_TIMEOUT_NS);
     let mut h = Harness::new(config.clone());
@@ -381,5 +381,60 @@ fn open_bug_a_landed_metadata_zombie_names_a_reused_slot_after_a_crash() {
             .all(|&version| version == 0 || version == first.0),
         "dbn 0 read {got:?}; the failed write was {}",
         first.0
+    );
+}
+
+/// Regression (found 2026-12-06 while fixing the test above; the same hole on the cleaning
+/// side). What broke: a cleaning's metadata write (dirty→clean) timed out and left a zombie;
+/// the block stayed DIRTY in memory and went idle at once. The zombie landed, naming the
+/// block clean on the SSD. A write hit on the dirty block needs no metadata write and was
+/// acknowledged; after a crash only DIRTY slots are trusted, so the reload dropped the block
+/// and the disk's older copy came back: an acknowledged write lost.
+/// Fix: the same as above; the cleaning's error path waits for the block's rewrite, which
+/// names it DIRTY again, and the hit waits on the busy block meanwhile.
+#[test]
+fn a_landed_cleaning_metadata_zombie_cannot_lose_a_later_write_hit_after_a_crash() {
+    let mut config = small_config(CacheMode::WriteBack);
+    config.options.ssd_timeout_ns = Some(SSD_TIMEOUT_NS);
+    let mut h = Harness::new(config.clone());
+    let first = h.submit(Op::Write, 80, 8);
+    h.settle();
+    assert_eq!(h.status_of(first), Some(IoStatus::Ok));
+    // A partial read of a dirty block cleans it first; the cleaning's metadata write times
+    // out, leaving a zombie.
+    let read = h.submit(Op::Read, 80, 4);
+    h.settle_except(is_md_write);
+    let position = only(&h, is_md_write);
+    let zombie = h.complete_as_zombie(position);
+    h.settle();
+    let index = h.fc.find_block(80).expect("still cached");
+    assert!(
+        h.fc.block(index).0.is_dirty(),
+        "a failed cleaning keeps it dirty"
+    );
+    // A write hit now must not be acknowledged while the SSD may name the block clean.
+    let early_hit = h.submit(Op::Write, 80, 8);
+    h.settle();
+    assert_eq!(h.status_of(early_hit), None, "waits for the rewrite");
+    // The zombie lands (the SSD says clean) and ends; the block is rewritten from memory.
+    h.end_zombie(zombie, true);
+    h.settle();
+    assert_eq!(h.status_of(read), Some(IoStatus::IoError), "queue failed");
+    assert_eq!(
+        h.status_of(early_hit),
+        Some(IoStatus::IoError),
+        "queue failed"
+    );
+    let hit = h.submit(Op::Write, 80, 8);
+    h.settle();
+    assert_eq!(h.status_of(hit), Some(IoStatus::Ok));
+    config.table.persistence = Persistence::Reload;
+    let mut h = h
+        .restart(|ssd| super::harness::run_setup(config, ssd, 0))
+        .expect("loads after a crash");
+    assert_eq!(
+        h.read_block(80),
+        vec![hit.0; 8],
+        "the acknowledged hit survives"
     );
 }

@@ -152,6 +152,8 @@ pub enum Output {
     BioDone(BioDone),
     /// A write the engine had given up on (cancelled or timed out and cancelled) completed
     /// anyway, or failed: the range's content is now either the old or the new data, or torn.
-    /// Data oracles must accept either from here on.
+    /// Or a raid5 array computed a page after a read error from parity a crash may have left
+    /// stale (the write hole); `device` is then the array's id as a device (see
+    /// `TargetSpec::Stack`). Data oracles must accept anything there from here on.
     ContentsUnknown { device: DeviceId, extent: Extent },
 }

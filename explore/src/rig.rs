@@ -203,13 +203,17 @@ pub fn is_writeback(spec: &SeedSpec) -> bool {
     }
 }
 
-/// The volume's device: linear's, or flashcache's disk (raid5 has none: the volume is
-/// striped with parity).
-fn volume_device(spec: &SeedSpec) -> Option<DeviceId> {
+/// The device whose sector s is volume sector s: linear's, flashcache's disk, or a raid5
+/// array as a device (numbered after the platform's, as in a stack; the volume itself, or
+/// flashcache's disk). The engine names it in `ContentsUnknown` (a late write; the raid5
+/// write hole through a read error).
+fn volume_device(spec: &SeedSpec) -> DeviceId {
     match spec.target {
-        TargetChoice::Linear => Some(DeviceId(0)),
-        TargetChoice::Flashcache(_) => Some(DeviceId(1)),
-        TargetChoice::Raid5(_) | TargetChoice::Raid5UnderFlashcache { .. } => None,
+        TargetChoice::Linear => DeviceId(0),
+        TargetChoice::Flashcache(_) => DeviceId(1),
+        TargetChoice::Raid5(_) | TargetChoice::Raid5UnderFlashcache { .. } => {
+            DeviceId(spec.devices.len() as u16)
+        }
     }
 }
 
@@ -284,9 +288,7 @@ pub fn new_checker(spec: &SeedSpec, initial_contents_known: bool) -> Checker {
         Durability::OnAck
     };
     let mut oracle = OracleObserver::new(initial_contents_known);
-    if let Some(device) = volume_device(spec) {
-        oracle = oracle.with_volume_device(device, 0);
-    }
+    oracle = oracle.with_volume_device(volume_device(spec), 0);
     if let TargetChoice::Raid5(config) = &spec.target {
         let geometry = raid5_geometry(config, &spec.devices).expect("a valid spec");
         oracle = oracle.with_raid5(geometry);

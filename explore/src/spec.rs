@@ -267,8 +267,7 @@ impl SeedSpec {
                     return Vec::new();
                 }
                 if raid5 {
-                    let alone = matches!(target, TargetChoice::Raid5(_));
-                    return raid5_faults(&mut rng, alone);
+                    return raid5_faults(&mut rng);
                 }
                 let limits = SwarmLimits {
                     capacity_sectors: device.ram.capacity_sectors,
@@ -480,17 +479,13 @@ fn draw_raid5(rng: &mut ChaCha8Rng) -> (TargetChoice, Vec<DeviceChoice>) {
     (TargetChoice::Raid5(Box::new(config)), devices)
 }
 
-/// A raid5 member's faults: delays only. An IO error fails a member or repairs a page from
-/// parity, and before a resync either may come from stale parity (the write hole) at a
-/// moment the explorer cannot tell the oracle; member failures are the segments'
-/// `fail_member` instead.
-/// Faults of one device of a raid5 seed; member read errors only for an array that is the
-/// volume (`alone`), as member failures: a read error in a stripe a crash left unsynced is
-/// reconstructed from stale parity, the write hole again, and the oracle judges the write
-/// hole only for an array that is the volume (regression 010, under flashcache, is probably
-/// such a case; not settled). The oracle does not yet widen the hole for read errors either:
-/// seeds 0..100 have none that reach it.
-fn raid5_faults(rng: &mut ChaCha8Rng, alone: bool) -> Vec<DeviceFault> {
+/// Faults of one device of a raid5 seed: delays and member read errors (transient EIO,
+/// latent sectors). md repairs a failed read from the other members and rewrites it, fails
+/// a member past `max_corrected_read_errors`, and before a resync either may compute data
+/// from stale parity: the write hole, which the array reports (`ContentsUnknown`) and the
+/// oracle accepts (regression 010). Member failures on purpose are the segments'
+/// `fail_member`.
+fn raid5_faults(rng: &mut ChaCha8Rng) -> Vec<DeviceFault> {
     let mut faults: Vec<DeviceFault> = Vec::new();
     if rng.random_ratio(1, 3) {
         faults.push(
@@ -504,7 +499,7 @@ fn raid5_faults(rng: &mut ChaCha8Rng, alone: bool) -> Vec<DeviceFault> {
     // Member read errors: md reconstructs the sectors from the other members and rewrites
     // them (its read-error repair), or fails the read when the stripe has lost a second
     // member; never wrong data.
-    if alone && rng.random_ratio(1, 4) {
+    if rng.random_ratio(1, 4) {
         faults.push(
             FaultRule::always(FaultAction::Fail(IoStatus::IoError))
                 .on(Op::Read)
@@ -512,7 +507,7 @@ fn raid5_faults(rng: &mut ChaCha8Rng, alone: bool) -> Vec<DeviceFault> {
                 .into(),
         );
     }
-    if alone && rng.random_ratio(1, 4) {
+    if rng.random_ratio(1, 4) {
         faults.push(
             FaultRule::always(FaultAction::LatentError)
                 .at_rate_ppm(rate(rng))

@@ -265,12 +265,24 @@ impl OracleObserver {
 
     /// A late write on `device` left `extent` unknown.
     pub fn device_contents_unknown(&mut self, device: DeviceId, extent: Extent) {
-        if let Some((volume_device, offset)) = self.volume_device {
-            if device == volume_device && extent.end() > offset {
-                let start = extent.sector.max(offset);
-                self.oracle
-                    .contents_unknown(start - offset, extent.end() - start);
+        let Some((volume_device, offset)) = self.volume_device else {
+            return;
+        };
+        if device != volume_device || extent.end() <= offset {
+            return;
+        }
+        let start = extent.sector.max(offset);
+        match self.write_hole.as_ref() {
+            // The array's own word on its write hole, narrowed to the stripes the oracle
+            // knows a crash may have torn (see `crate::oracle::write_hole`).
+            Some(hole) => {
+                for (sector, sectors) in hole.suspect_part(start - offset, extent.end() - start) {
+                    self.oracle.contents_unknown(sector, sectors);
+                }
             }
+            None => self
+                .oracle
+                .contents_unknown(start - offset, extent.end() - start),
         }
     }
 }

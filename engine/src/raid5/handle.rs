@@ -165,7 +165,16 @@ impl Raid5 {
             .collect();
         let image = xor_pages(arena, &others);
         let page = stripe.members[member].page;
-        if member == stripe.parity_member {
+        let (sector, parity_member) = (stripe.sector, stripe.parity_member);
+        if member != parity_member
+            && stripe.members[member].buffer.has_read_error()
+            && self.stripe_needs_resync(sector)
+        {
+            // A read error on a stripe a crash may have torn: the page comes from parity
+            // that may be stale (the write hole, reached without a member failing).
+            self.note_read_error_exposure(member, sector);
+        }
+        if member == parity_member {
             store_parity(arena, page, &image);
         } else {
             store_data(arena, page, &image);

@@ -65,6 +65,11 @@ pub enum Raid5Request {
     },
     /// The array bio `id` is finished.
     BioDone { id: u64, status: IoStatus },
+    /// The array cannot vouch for `sectors` array sectors at `sector`: a read error in a
+    /// stripe a crash may have torn (not yet resynced) made md compute the page from parity
+    /// that may be stale, return it and write it back (the write hole without a member
+    /// failing). Whoever judges the data must accept anything there until the next write.
+    ContentsUnknown { sector: u64, sectors: u64 },
 }
 
 #[cfg(test)]

@@ -530,18 +530,52 @@ impl Raid5 {
 
     /// `member` failed while stripes may still have stale parity: its data there is
     /// reconstructed from that parity and may be wrong (the write hole).
+    /// The exposed pages are told to the caller as [`Raid5Request::ContentsUnknown`] (runs of
+    /// consecutive array sectors merged).
     pub(crate) fn count_write_hole_exposure(&mut self, member: usize) {
         let mut exposed = 0;
+        let mut run: Option<(u64, u64)> = None;
         let mut sector = 0;
         while sector < self.geometry.member_sectors() {
             if self.stripe_needs_resync(sector)
                 && self.geometry.parity_member(self.geometry.row_of(sector)) != member
             {
                 exposed += STRIPE_SECTORS;
+                let logical = self.geometry.logical_sector(member, sector);
+                run = match run {
+                    Some((start, sectors)) if start + sectors == logical => {
+                        Some((start, sectors + STRIPE_SECTORS))
+                    }
+                    Some((start, sectors)) => {
+                        self.requests.push_back(Raid5Request::ContentsUnknown {
+                            sector: start,
+                            sectors,
+                        });
+                        Some((logical, STRIPE_SECTORS))
+                    }
+                    None => Some((logical, STRIPE_SECTORS)),
+                };
             }
             sector += STRIPE_SECTORS;
         }
+        if let Some((start, sectors)) = run {
+            self.requests.push_back(Raid5Request::ContentsUnknown {
+                sector: start,
+                sectors,
+            });
+        }
         self.stats.write_hole_exposed_sectors += exposed;
+    }
+
+    /// `member`'s data page at `member_sector` was computed after a read error in a stripe
+    /// that still needed its resync: the write hole on one page. Counted, and told to the
+    /// caller ([`Raid5Request::ContentsUnknown`]).
+    pub(crate) fn note_read_error_exposure(&mut self, member: usize, member_sector: u64) {
+        self.stats.write_hole_exposed_sectors += STRIPE_SECTORS;
+        self.requests.push_back(Raid5Request::ContentsUnknown {
+            sector: self.geometry.logical_sector(member, member_sector),
+            sectors: STRIPE_SECTORS,
+        });
     }
 
     /// A resync pass's progress: stripes below `done_below` are resynced; `finished`: the

@@ -65,6 +65,7 @@ pub struct Raid5Stats {
     /// Resync passes that finished (parity recomputed after a dirty assembly).
     pub resyncs: u64,
     /// Data sectors on a member that failed while their stripes' parity was possibly stale
-    /// (dirty, not yet resynced): the write hole, counted stripe by stripe.
+    /// (dirty, not yet resynced), and data pages computed after a read error in such a
+    /// stripe: the write hole, counted stripe by stripe.
     pub write_hole_exposed_sectors: u64,
 }

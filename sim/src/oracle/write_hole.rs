@@ -26,8 +26,13 @@
 //! so the failed member's data in every stripe the crash made suspect becomes unknown (the
 //! model remembers the first failed member; a rebuilt spare is not modelled, which only
 //! makes the oracle accept more after a later crash).
-//! Deliberately not here: a raid5 array under another target (flashcache's disk), whose
-//! volume sectors are not the array's.
+//! The array also reports its write hole itself (`Output::ContentsUnknown` on the array's
+//! device id): a member failing for any reason (too many read errors, a write error) with
+//! stripes still owed a resync, and a page computed after a read error in such a stripe.
+//! For an array that is the volume, those reports are narrowed to the suspect stripes
+//! ([`WriteHole::suspect_part`]); for an array under flashcache (its disk, sector for
+//! sector the volume's) the oracle has no crash knowledge of the array's stripes and takes
+//! the array's word.
 
 use dmsim_engine::block::SECTORS_PER_PAGE;
 use dmsim_engine::raid5::{Geometry, STRIPE_SECTORS};
@@ -104,6 +109,31 @@ impl WriteHole {
         ranges.sort_unstable();
         self.unknown_sectors += ranges.iter().map(|&(_, sectors)| sectors).sum::<u64>();
         ranges
+    }
+
+    /// The parts of volume range (`sector`, `sectors`) in stripes that are suspect now, in
+    /// volume order: the array's own report of its write hole (a page computed from parity
+    /// after a read error, a member failing), narrowed to what the oracle knows a crash
+    /// may have torn.
+    pub fn suspect_part(&self, sector: u64, sectors: u64) -> Vec<(u64, u64)> {
+        let end = (sector + sectors).min(self.geometry.array_sectors());
+        let mut parts: Vec<(u64, u64)> = Vec::new();
+        let mut at = sector;
+        while at < end {
+            let page_end = ((at / SECTORS_PER_PAGE + 1) * SECTORS_PER_PAGE).min(end);
+            let member_sector = self.geometry.locate(at).member_sector;
+            if self
+                .suspect
+                .contains(&(member_sector - member_sector % STRIPE_SECTORS))
+            {
+                match parts.last_mut() {
+                    Some((start, length)) if *start + *length == at => *length += page_end - at,
+                    _ => parts.push((at, page_end - at)),
+                }
+            }
+            at = page_end;
+        }
+        parts
     }
 
     /// Sectors member failures made unknown so far.

@@ -66,7 +66,7 @@ pub struct Harness {
     pub done: BTreeMap<u64, IoStatus>,
     /// The oracle: the last completed write of each logical sector.
     pub expected: BTreeMap<u64, SectorContent>,
-    /// Logical sectors whose content is unknown (a failed write).
+    /// Logical sectors whose content is unknown (a failed write, the write hole).
     pub unknown: BTreeSet<u64>,
     /// Reads that returned an overlapping write's data before that write completed.
     pub new_data_seen_early: BTreeSet<u64>,
@@ -131,6 +131,9 @@ impl Harness {
                     });
                 }
                 Raid5Request::BioDone { id, status } => self.bio_done(id, status),
+                Raid5Request::ContentsUnknown { sector, sectors } => {
+                    self.unknown.extend(sector..sector + sectors);
+                }
             }
         }
         self.raid.check_invariants().unwrap();

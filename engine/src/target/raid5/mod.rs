@@ -19,9 +19,10 @@
 mod status;
 
 use crate::arena::Buffer;
-use crate::block::{DeviceId, DeviceInfo, IoStatus, Op};
+use crate::block::{DeviceId, DeviceInfo, Extent, IoStatus, Op};
 use crate::bounded::{LoopBound, ITEMS_PER_CALL_MAX};
 use crate::error::{EngineError, WaitingJob};
+use crate::io::Output;
 use crate::raid5::{Raid5, Raid5Config, Raid5IoTag, Raid5Request, SyncAction};
 use crate::services::{Caller, ServiceEvent, Services};
 use crate::slab::{Slab, SlabKey};
@@ -60,6 +61,10 @@ pub(crate) struct Raid5Target {
     member_ios: Slab<MemberIo>,
     /// The array's logical block: the largest of its members' (md's stacking of limits).
     block_sectors: u64,
+    /// The array as a device: the id the engine gives it in a stack (the next one after
+    /// every device known when it was built), and the id its `ContentsUnknown` outputs
+    /// name when it is the volume itself.
+    array_device: DeviceId,
 }
 
 impl Raid5Target {
@@ -71,6 +76,7 @@ impl Raid5Target {
         services: &mut Services,
     ) -> Result<Raid5Target, EngineError> {
         let devices = services.devices();
+        let array_device = DeviceId(devices.len() as u16);
         let owned: Vec<DeviceId> = members.iter().chain(spares).copied().collect();
         let mut infos: Vec<DeviceInfo> = Vec::with_capacity(owned.len());
         for (index, &device) in owned.iter().enumerate() {
@@ -126,6 +132,7 @@ impl Raid5Target {
             pieces: Slab::new(),
             member_ios: Slab::new(),
             block_sectors,
+            array_device,
         };
         // An array with a superblock starts by reading it (assembly).
         let mut finished = Vec::new();
@@ -301,6 +308,12 @@ impl Raid5Target {
                             .zero_sectors(&piece.buffer, piece.sectors);
                     }
                     finished.push((piece.bio, status));
+                }
+                Raid5Request::ContentsUnknown { sector, sectors } => {
+                    services.push_output(Output::ContentsUnknown {
+                        device: self.array_device,
+                        extent: Extent::new(sector, sectors),
+                    });
                 }
             }
         }

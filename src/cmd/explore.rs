@@ -27,8 +27,10 @@ pub struct ExploreArgs {
     /// Wall-clock budget (e.g. 10m, 30s): stop starting seeds after it.
     #[arg(long, value_parser = crate::units::parse_duration_ns)]
     budget: Option<u64>,
-    /// What each seed draws: swarm, fault-free, flashcache or timeouts [default: swarm;
-    /// fault-free with --real].
+    /// What each seed draws: swarm (linear or flashcache, any fault), fault-free, flashcache
+    /// (flashcache only), timeouts (ssd_timeout and cancels) or raid5 (arrays alone and under
+    /// flashcache: member faults, crashes, the write hole) [default: swarm; fault-free with
+    /// --real].
     #[arg(long, value_parser = Profile::parse)]
     profile: Option<Profile>,
     /// Worker threads.

@@ -32,9 +32,10 @@ pub use validate::{rms_demerit_ms, validate, validate_with, ValidationReport, Va
 #[cfg(doc)]
 use crate::hdd::HddParams;
 
-/// An error reading DiskSim files: where it happened and what went wrong.
+/// An error reading DiskSim files: where it happened and what went wrong (`FILE:LINE: ...`,
+/// or `FILE: ...` for the file as a whole).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{file}:{line}: {kind}")]
+#[error("{file}{}: {kind}", line_suffix(*line))]
 pub struct DiskSimError {
     /// The file (as named in the directory or by a `source` statement).
     pub file: String,
@@ -42,6 +43,15 @@ pub struct DiskSimError {
     pub line: usize,
     /// What went wrong.
     pub kind: DiskSimErrorKind,
+}
+
+/// `:LINE`, or nothing for line 0 (the file as a whole).
+fn line_suffix(line: usize) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(":{line}")
+    }
 }
 
 /// What went wrong.

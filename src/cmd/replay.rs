@@ -2,16 +2,21 @@
 //! every read verified; prints a summary and writes DIR/summary.json with --out.
 
 use super::CliResult;
-use crate::cache_args::{ModeArg, PolicyArg, VolumeTargetArg};
+use crate::cache_args::{CacheArgs, ModeArg, PolicyArg, VolumeTargetArg};
 use crate::outcome::{check_out_dir, emit, warn_all};
 use crate::progress::Progress;
 use crate::trace_cache_args::TraceCacheArgs;
 use clap::Args;
 use dmsim_engine::flashcache::Persistence;
+use dmsim_engine::raid5::superblock::METADATA_SECTORS;
+use dmsim_engine::raid5::Geometry;
+use dmsim_engine::DeviceInfo;
 use dmsim_real::{OpenOptions, RealDevice};
 use dmsim_scenarios::fit::FitMode;
 use dmsim_scenarios::source::Pacing;
 use dmsim_testbed::cache_run::CacheDevices;
+use dmsim_testbed::linear_run::REAL_RAID5_NO_SPARES;
+use dmsim_testbed::real_raid5::{open_members, same_file};
 use dmsim_testbed::setup::{CacheSetup, VolumeTarget};
 use dmsim_testbed::spec::{RecordsSpec, TraceRef};
 use dmsim_testbed::trace_records::TraceSource;
@@ -56,8 +61,9 @@ pub struct ReplayArgs {
 /// the SSD and cleans to the disk, so both are written and `--allow-write` is required.
 #[derive(Args, Clone, Debug, Default)]
 pub struct RealCacheArgs {
-    /// Run on real block devices (or files) instead of simulated ones.
-    #[arg(long, requires_all = ["ssd_dev", "hdd_dev"])]
+    /// Run on real block devices (or files) instead of simulated ones: --ssd-dev, and
+    /// --hdd-dev or --raid-dev.
+    #[arg(long, requires = "ssd_dev")]
     pub real: bool,
     /// The cache device (with --real).
     #[arg(long, value_name = "PATH", requires = "real")]
@@ -65,6 +71,22 @@ pub struct RealCacheArgs {
     /// The disk (with --real); the volume has its size.
     #[arg(long, value_name = "PATH", requires = "real")]
     pub hdd_dev: Option<PathBuf>,
+    /// The disk as an md raid5 array of real devices or files (with --real), in role order,
+    /// comma-separated: `--raid-dev /dev/loop1,/dev/loop2,/dev/loop3,/dev/loop4` (3 to 16 of
+    /// one size; --chunk, --raid5-fail and `--set raid5.…` apply as with --hdd-raid5). The
+    /// array is resynced before the run (as mdadm --create does) unless --assume-clean.
+    #[arg(
+        long,
+        value_name = "A,B,C,...",
+        value_delimiter = ',',
+        requires = "real",
+        conflicts_with = "hdd_dev"
+    )]
+    pub raid_dev: Vec<PathBuf>,
+    /// With --raid-dev: trust the members' parity and skip the initial resync (mdadm
+    /// --assume-clean), e.g. for members known to be all zeros.
+    #[arg(long, requires = "raid_dev")]
+    pub assume_clean: bool,
     /// Allow dmsim to overwrite both devices (required with --real).
     #[arg(long, requires = "real")]
     pub allow_write: bool,
@@ -90,12 +112,43 @@ pub const PERTURB_TIES_IS_SIM_ONLY: &str = "--perturb-ties orders completions th
     --perturb-ties or --real";
 
 impl RealCacheArgs {
+    /// The cache flags to resolve the setup from: with --raid-dev, an array of that many
+    /// members (its shape from --chunk and `--set raid5.…`; the members' simulated preset is
+    /// unused, as --ssd's is with --real).
+    pub fn cache_args(&self, cache: &CacheArgs) -> Result<CacheArgs, String> {
+        if self.raid_dev.is_empty() {
+            return Ok(cache.clone());
+        }
+        if let Some(raid) = &cache.hdd_raid5 {
+            return Err(format!(
+                "--hdd-raid5 {raid} names simulated members; with --real the members are \
+                 --raid-dev: give one of them"
+            ));
+        }
+        if !cache.raid5_spare.is_empty() {
+            return Err(REAL_RAID5_NO_SPARES.to_string());
+        }
+        let members = self.raid_dev.len();
+        if !(3..=16).contains(&members) {
+            return Err(format!(
+                "--raid-dev: a raid5 array has 3 to 16 members, got {members} (comma-separated \
+                 paths)"
+            ));
+        }
+        Ok(CacheArgs {
+            hdd_raid5: Some(format!("{members}xhdd-7200")),
+            ..cache.clone()
+        })
+    }
+
     /// The devices of a cache run, opened; adjusts `setup` to their sizes (the volume is the
-    /// disk; without --cache-size/--cache-blocks the cache is the whole SSD).
+    /// disk; without --cache-size/--cache-blocks the cache is the whole SSD). With
+    /// --raid-dev, each member is used only within the rows of chunks `span_bytes` needs.
     pub fn devices(
         &self,
         setup: &mut CacheSetup,
         cache_size_given: bool,
+        span_bytes: Option<u64>,
     ) -> Result<CacheDevices, Box<dyn std::error::Error>> {
         if !self.real {
             return Ok(CacheDevices::Sim);
@@ -103,8 +156,18 @@ impl RealCacheArgs {
         if setup.perturb_ties_seed.is_some() {
             return Err(PERTURB_TIES_IS_SIM_ONLY.into());
         }
-        let (Some(ssd_path), Some(hdd_path)) = (&self.ssd_dev, &self.hdd_dev) else {
-            return Err("--real needs --ssd-dev PATH and --hdd-dev PATH".into());
+        let Some(ssd_path) = &self.ssd_dev else {
+            return Err(
+                "--real needs --ssd-dev PATH, and --hdd-dev PATH or --raid-dev A,B,C".into(),
+            );
+        };
+        if !self.raid_dev.is_empty() {
+            return self.raid_devices(ssd_path, setup, cache_size_given, span_bytes);
+        }
+        let Some(hdd_path) = &self.hdd_dev else {
+            return Err(
+                "--real needs --ssd-dev PATH, and --hdd-dev PATH or --raid-dev A,B,C".into(),
+            );
         };
         if !self.allow_write {
             return Err(format!(
@@ -147,14 +210,83 @@ impl RealCacheArgs {
         setup.hdd_name = hdd_path.display().to_string();
         Ok(CacheDevices::Real { ssd, hdd })
     }
-}
 
-/// True if both paths name one file or device (same device number and inode).
-fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
-        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
-        _ => false,
+    /// [`RealCacheArgs::devices`] with --raid-dev: the SSD and the array's members.
+    fn raid_devices(
+        &self,
+        ssd_path: &std::path::Path,
+        setup: &mut CacheSetup,
+        cache_size_given: bool,
+        span_bytes: Option<u64>,
+    ) -> Result<CacheDevices, Box<dyn std::error::Error>> {
+        let raid_names: Vec<String> = self
+            .raid_dev
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        if !self.allow_write {
+            return Err(format!(
+                "flashcache writes to {} and the array writes parity to its members {}; pass \
+                 --allow-write to let dmsim overwrite them",
+                ssd_path.display(),
+                raid_names.join(", ")
+            )
+            .into());
+        }
+        let Some(raid) = setup.raid5.as_mut() else {
+            return Err("--raid-dev without a raid5 setup (an internal error)".into());
+        };
+        let members = open_members(
+            &self.raid_dev,
+            &[("--ssd-dev", ssd_path)],
+            raid.config.chunk_sectors,
+            span_bytes,
+            true,
+        )?;
+        let infos: Vec<DeviceInfo> = members.iter().map(RealDevice::info).collect();
+        let reserved = if raid.config.superblock {
+            METADATA_SECTORS
+        } else {
+            0
+        };
+        let geometry = Geometry::reserving(
+            &infos,
+            raid.config.chunk_sectors,
+            raid.config.layout,
+            reserved,
+        )
+        .map_err(|e| format!("--raid-dev {}: {e}", raid_names.join(",")))?;
+        raid.array_sectors = geometry.array_sectors();
+        let ssd = RealDevice::open(
+            ssd_path,
+            OpenOptions {
+                allow_write: true,
+                range: None,
+            },
+        )?;
+        setup.cache.table.target_sectors = geometry.array_sectors();
+        if !cache_size_given {
+            setup.cache.table.cache_size_sectors = ssd.info().capacity_sectors;
+        }
+        setup.cache.table.persistence = match self.existing_cache {
+            None => Persistence::Create,
+            Some(ExistingCacheArg::Load) => Persistence::Reload,
+            Some(ExistingCacheArg::ForceCreate) => Persistence::ForceCreate,
+        };
+        dmsim_testbed::memory::check_cache_fits(
+            &format!("--ssd-dev {}", ssd_path.display()),
+            setup.cache.table.cache_size_sectors,
+            u64::from(setup.cache.table.block_size_sectors.max(1)),
+            false,
+            dmsim_testbed::memory::available_memory_bytes(),
+        )?;
+        setup.ssd_name = ssd_path.display().to_string();
+        setup.hdd_name = format!("raid5 {}", raid_names.join(","));
+        Ok(CacheDevices::RealRaid5 {
+            ssd,
+            members,
+            assume_clean: self.assume_clean,
+        })
     }
 }
 
@@ -360,7 +492,10 @@ pub fn run(args: ReplayArgs) -> CliResult {
     let mode = args.trace_cache.mode();
     let policy = args.trace_cache.policy();
     let mut setup = match VolumeTarget::from(args.target) {
-        VolumeTarget::Flashcache => args.trace_cache.cache.resolve(mode, policy, &sets)?,
+        VolumeTarget::Flashcache => args
+            .real
+            .cache_args(&args.trace_cache.cache)?
+            .resolve(mode, policy, &sets)?,
         VolumeTarget::Linear => {
             let mut cache = args.trace_cache.cache.clone();
             if let Some(dev) = &args.dev {
@@ -372,7 +507,7 @@ pub fn run(args: ReplayArgs) -> CliResult {
     setup.bare_device = args.dev.is_some();
     warn_all(&setup.warnings);
     let cache_size_given = args.trace_cache.cache_size_given();
-    let devices = args.real.devices(&mut setup, cache_size_given)?;
+    let devices = args.real.devices(&mut setup, cache_size_given, None)?;
     let pacing = args.pacing.pacing()?;
     let trace = TraceSource::File(args.trace_cache.trace.clone());
     let mut input = args.trace_cache.input.input();

@@ -22,7 +22,7 @@ pub struct RunArgs {
     /// field). Only --out, --json and --quiet go with it: the spec says everything else.
     #[arg(long, value_name = "FILE", conflicts_with_all = [
         "target", "mode", "policy", "real", "dev", "ssd_dev", "hdd_dev", "existing_cache",
-        "allow_write", "workload", "bs", "qd", "requests", "duration", "span", "sets", "seed",
+        "allow_write", "raid_dev", "assume_clean", "workload", "bs", "qd", "requests", "duration", "span", "sets", "seed",
         "ssd", "hdd", "hdd_raid5", "chunk", "raid5_fail", "raid5_spare", "block_size",
         "cache_size", "cache_blocks", "assoc", "perturb_ties",
     ])]
@@ -54,6 +54,18 @@ pub struct RunArgs {
     /// The real disk of the flashcache target (with --real).
     #[arg(long, value_name = "PATH", requires = "real")]
     hdd_dev: Option<PathBuf>,
+    /// With --real: the disk (flashcache) or the device (linear) is an md raid5 array of
+    /// these real devices or files, in role order, comma-separated: `--raid-dev
+    /// /dev/loop1,/dev/loop2,/dev/loop3,/dev/loop4` (3 to 16 of one size; --chunk,
+    /// --raid5-fail and `--set raid5.…` apply as with --hdd-raid5). With --span, each member
+    /// is used only within the rows of chunks the span needs. The array is resynced before
+    /// the workload (as mdadm --create does) unless --assume-clean.
+    #[arg(long, value_name = "A,B,C,...", value_delimiter = ',', requires = "real", conflicts_with_all = ["hdd_dev", "dev"])]
+    raid_dev: Vec<PathBuf>,
+    /// With --raid-dev: trust the members' parity and skip the initial resync (mdadm
+    /// --assume-clean), e.g. for members known to be all zeros.
+    #[arg(long, requires = "raid_dev")]
+    assume_clean: bool,
     /// flashcache with --real, when the SSD already holds a cache: load it or overwrite it
     /// (default: refuse, as flashcache_create does).
     #[arg(long, value_enum, requires = "real")]
@@ -159,10 +171,11 @@ pub fn run(args: RunArgs) -> CliResult {
     refuse_unused_flags(&args)?;
     if (!args.cache.raid5_fail.is_empty() || !args.cache.raid5_spare.is_empty())
         && args.cache.hdd_raid5.is_none()
+        && args.raid_dev.is_empty()
     {
         return Err(
-            "--raid5-fail and --raid5-spare change an --hdd-raid5 array; give --hdd-raid5 \
-                    NxPRESET too"
+            "--raid5-fail and --raid5-spare change an --hdd-raid5 array (or, with --real, a \
+             --raid-dev one); give --hdd-raid5 NxPRESET too"
                 .into(),
         );
     }
@@ -181,9 +194,35 @@ pub fn run(args: RunArgs) -> CliResult {
         return Err(PERTURB_TIES_IS_SIM_ONLY.into());
     }
     if args.real && args.cache.hdd_raid5.is_some() {
-        return Err("--hdd-raid5 runs on simulated members only (no --real yet)".into());
+        return Err(
+            "--hdd-raid5 names simulated members; with --real the members are --raid-dev \
+             A,B,C,D"
+                .into(),
+        );
     }
-    let device = if let Some(raid_text) = &args.cache.hdd_raid5 {
+    let device = if args.real && !args.raid_dev.is_empty() {
+        if !args.cache.raid5_spare.is_empty() {
+            return Err(dmsim_testbed::linear_run::REAL_RAID5_NO_SPARES.into());
+        }
+        let (config, device_sets) = raid5_config(&args)?;
+        crate::unused_flags::refuse_given(
+            &[("--set", !device_sets.is_empty())],
+            "with --raid-dev only raid5.… settings apply (the members are real devices, no \
+             simulated model)",
+        )?;
+        let fails = dmsim_testbed::raid5_fail::parse_flags(
+            &args.cache.raid5_fail,
+            &[],
+            args.raid_dev.len(),
+        )?;
+        LinearDevice::RealRaid5 {
+            paths: args.raid_dev.clone(),
+            config,
+            fails,
+            allow_write: args.allow_write,
+            assume_clean: args.assume_clean,
+        }
+    } else if let Some(raid_text) = &args.cache.hdd_raid5 {
         let (members, preset) = crate::cache_args::parse_hdd_raid5(raid_text)?;
         let fails = dmsim_testbed::raid5_fail::parse_flags(
             &args.cache.raid5_fail,
@@ -191,29 +230,8 @@ pub fn run(args: RunArgs) -> CliResult {
             members,
         )?;
         let mut params = presets::find(&preset).map_err(|e| format!("--hdd-raid5: {e}"))?;
-        // `raid5.…` settings are md tunables of the array; the others the members' model.
-        let (raid_sets, device_sets): (Vec<String>, Vec<String>) = args
-            .sets
-            .iter()
-            .cloned()
-            .partition(|set| set.trim_start().starts_with("raid5."));
+        let (config, device_sets) = raid5_config(&args)?;
         super::devices::apply_sets(&mut params, &device_sets)?;
-        let chunk_bytes = args.cache.chunk.unwrap_or(512 << 10);
-        let mut config = dmsim_engine::raid5::Raid5Config::new(chunk_bytes / 512);
-        for set in &raid_sets {
-            let (key, value) = set
-                .split_once('=')
-                .ok_or_else(|| format!("--set '{set}': expected KEY=VALUE"))?;
-            let key = key.trim().trim_start_matches("raid5.");
-            crate::cache_args::patch(&mut config, key, value.trim())
-                .map_err(|e| format!("--set '{set}': {e}"))?;
-        }
-        if !chunk_bytes.is_power_of_two() || chunk_bytes < 4096 {
-            return Err(format!(
-                "--chunk {chunk_bytes}: a raid5 chunk is a power of two of at least 4k"
-            )
-            .into());
-        }
         LinearDevice::Raid5 {
             text: raid_text.clone(),
             preset,
@@ -223,10 +241,9 @@ pub fn run(args: RunArgs) -> CliResult {
             fails,
         }
     } else if args.real {
-        let path = args
-            .dev
-            .clone()
-            .ok_or("--real --target linear needs --dev PATH")?;
+        let path = args.dev.clone().ok_or(
+            "--real --target linear needs --dev PATH (or --raid-dev A,B,C,D for an md raid5 array)",
+        )?;
         LinearDevice::Real {
             path,
             allow_write: args.allow_write,
@@ -274,6 +291,32 @@ pub fn run(args: RunArgs) -> CliResult {
         )]);
     }
     Ok(())
+}
+
+/// The array's shape of `--hdd-raid5` or `--raid-dev`: --chunk and the `raid5.…` settings
+/// (md tunables); the other settings are returned for the members' model.
+fn raid5_config(args: &RunArgs) -> Result<(dmsim_engine::raid5::Raid5Config, Vec<String>), String> {
+    let (raid_sets, device_sets): (Vec<String>, Vec<String>) = args
+        .sets
+        .iter()
+        .cloned()
+        .partition(|set| set.trim_start().starts_with("raid5."));
+    let chunk_bytes = args.cache.chunk.unwrap_or(512 << 10);
+    if !chunk_bytes.is_power_of_two() || chunk_bytes < 4096 {
+        return Err(format!(
+            "--chunk {chunk_bytes}: a raid5 chunk is a power of two of at least 4k"
+        ));
+    }
+    let mut config = dmsim_engine::raid5::Raid5Config::new(chunk_bytes / 512);
+    for set in &raid_sets {
+        let (key, value) = set
+            .split_once('=')
+            .ok_or_else(|| format!("--set '{set}': expected KEY=VALUE"))?;
+        let key = key.trim().trim_start_matches("raid5.");
+        crate::cache_args::patch(&mut config, key, value.trim())
+            .map_err(|e| format!("--set '{set}': {e}"))?;
+    }
+    Ok((config, device_sets))
 }
 
 /// Cache flags with the linear target, the other target's device flags, and simulated-device
@@ -367,21 +410,23 @@ fn run_flashcache(args: &RunArgs) -> CliResult {
     let sets = parse_sets(&args.sets)?;
     let mode = args.mode.unwrap_or(ModeArg::Writeback);
     let policy = args.policy.unwrap_or(PolicyArg::Fifo);
-    let mut setup = args.cache.resolve(mode, policy, &sets)?;
+    let real = RealCacheArgs {
+        real: args.real,
+        ssd_dev: args.ssd_dev.clone(),
+        hdd_dev: args.hdd_dev.clone(),
+        raid_dev: args.raid_dev.clone(),
+        assume_clean: args.assume_clean,
+        allow_write: args.allow_write,
+        existing_cache: args.existing_cache,
+    };
+    let mut setup = real.cache_args(&args.cache)?.resolve(mode, policy, &sets)?;
     if let Some(raid) = setup.raid5.as_mut() {
         // An endless workload over a failed array would spin at one instant.
         raid.spin_guard = args.requests.is_none();
     }
     warn_all(&setup.warnings);
-    let real = RealCacheArgs {
-        real: args.real,
-        ssd_dev: args.ssd_dev.clone(),
-        hdd_dev: args.hdd_dev.clone(),
-        allow_write: args.allow_write,
-        existing_cache: args.existing_cache,
-    };
     let cache_size_given = args.cache.cache_size.is_some() || args.cache.cache_blocks.is_some();
-    let devices = real.devices(&mut setup, cache_size_given)?;
+    let devices = real.devices(&mut setup, cache_size_given, args.span)?;
     let volume_bytes = setup.cache.table.target_sectors * 512;
     let span_bytes = args.span.unwrap_or(volume_bytes);
     check_span(span_bytes, volume_bytes, args.bs)?;

@@ -60,6 +60,14 @@ pub enum CacheDevices {
     Sim,
     /// Real devices (opened by the caller with writes allowed): the SSD and the disk.
     Real { ssd: RealDevice, hdd: RealDevice },
+    /// Real devices: the SSD and the members of the setup's raid5 array (role order, opened
+    /// with [`crate::real_raid5::open_members`]); the disk is the array. `assume_clean`
+    /// skips the array's initial resync (mdadm --assume-clean).
+    RealRaid5 {
+        ssd: RealDevice,
+        members: Vec<RealDevice>,
+        assume_clean: bool,
+    },
 }
 
 /// Run `records` through flashcache as `setup` describes, on `devices`, issuing nothing at or
@@ -252,8 +260,72 @@ fn run_cache_checked<I: Iterator<Item = TraceRecord>>(
             check_engine_invariants(&engine)?;
             Ok(output)
         }
-        CacheDevices::Real { .. } if setup.raid5.is_some() => {
-            Err("--hdd-raid5 runs on simulated members only (no --real yet)".to_string())
+        CacheDevices::Real { .. } if setup.raid5.is_some() => Err(
+            "--hdd-raid5 runs on simulated members; on real ones give --real --raid-dev \
+             A,B,C,D"
+                .to_string(),
+        ),
+        CacheDevices::RealRaid5 { .. } if linear => Err(
+            "replay --target linear runs on simulated devices; on a real array use `dmsim run \
+             --real --target linear --raid-dev A,B,C,D`"
+                .to_string(),
+        ),
+        CacheDevices::RealRaid5 {
+            ssd,
+            members,
+            assume_clean,
+        } => {
+            let Some(raid) = &setup.raid5 else {
+                return Err("real raid5 members without a raid5 setup".to_string());
+            };
+            if raid.members != members.len() || raid.spares != 0 {
+                return Err(format!(
+                    "the raid5 setup has {} members and {} spares; {} real members were given",
+                    raid.members,
+                    raid.spares,
+                    members.len()
+                ));
+            }
+            let mut source = source.with_write_id_base(real_run_write_id_base());
+            let mut names = vec![ssd.path().display().to_string()];
+            names.extend(members.iter().map(|m| m.path().display().to_string()));
+            let mut devices = vec![ssd];
+            devices.extend(members);
+            let mut rig =
+                RealRig::build(engine_config, target, devices, PlatformOptions::default())
+                    .map_err(|e| format!("cannot build the cache: {e}"))?;
+            let mut config = config;
+            let mut resync_note = None;
+            if !assume_clean {
+                let (engine, platform) = rig.parts_mut();
+                let resync = crate::real_raid5::initial_resync(engine, platform, disk)?;
+                check_real_refusals(rig.platform_mut())?;
+                config["raid5"]["initial_resync"] = resync.to_json();
+                resync_note = Some(resync.note());
+            }
+            config["raid5"]["assume_clean"] = assume_clean.into();
+            config["raid5"]["member_devices"] = names[1..].to_vec().into();
+            // Real devices held data before the run: never-written sectors may hold anything;
+            // the volume is striped with parity, so no device holds it sector for sector.
+            let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            let verifier = Verifier::new(&name_refs, false);
+            let (engine, platform) = rig.parts_mut();
+            let mut output = drive_cache(
+                engine,
+                platform,
+                &mut source,
+                verifier,
+                FailSchedule::new(disk, &raid.fails).with_spin_guard(raid.spin_guard),
+                label,
+                config,
+                progress,
+            )?;
+            if let Some(note) = resync_note {
+                output.status_text = format!("{note}\n{}", output.status_text);
+            }
+            check_real_refusals(rig.platform_mut())?;
+            check_engine_invariants(rig.engine())?;
+            Ok(output)
         }
         CacheDevices::Real { .. } if linear => Err(
             "replay --target linear runs on simulated devices; on a real device use `dmsim run \

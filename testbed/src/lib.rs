@@ -12,6 +12,7 @@ pub mod checked_records;
 pub mod linear_run;
 pub mod memory;
 pub mod raid5_fail;
+pub mod real_raid5;
 pub mod setup;
 pub mod spec;
 mod testbed;

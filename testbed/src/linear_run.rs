@@ -4,6 +4,7 @@
 
 use crate::check::{check_engine_invariants, check_real_refusals, check_sim_violations, deadlock};
 use crate::raid5_fail::{spare_count, ArrayEvent, FailSchedule};
+use crate::real_raid5::{initial_resync, open_members, RAID_DEV_FLAG};
 use crate::verifier::{real_run_write_id_base, Verifier};
 use crate::workload::{arena_pages_for, check_span, GeneratedWorkload};
 use dmsim_engine::raid5::Raid5Config;
@@ -38,7 +39,32 @@ pub enum LinearDevice {
     },
     /// A real device or file; writes only with `allow_write`, within the workload's span.
     Real { path: PathBuf, allow_write: bool },
+    /// An md raid5 array over real devices or files (`--real --raid-dev A,B,C,D`), in role
+    /// order; each member is used only within the rows of chunks the workload's span needs.
+    RealRaid5 {
+        paths: Vec<PathBuf>,
+        config: Raid5Config,
+        /// Members to fail during the run (no spares: a real spare is not supported yet).
+        fails: Vec<ArrayEvent>,
+        allow_write: bool,
+        /// Skip the initial resync (mdadm --assume-clean): the members' parity is trusted.
+        assume_clean: bool,
+    },
 }
+
+/// The refusal of a real array without `--allow-write`.
+pub fn real_raid5_needs_allow_write(paths: &[PathBuf]) -> String {
+    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    format!(
+        "an md raid5 array writes parity to its members (its initial resync, and every write): \
+         pass --allow-write to let dmsim overwrite {} (within the rows the span needs)",
+        names.join(", ")
+    )
+}
+
+/// The refusal of spares on a real array.
+pub const REAL_RAID5_NO_SPARES: &str =
+    "--raid5-spare adds a simulated spare; an array of real members (--raid-dev) has none yet";
 
 /// What a finished linear run produced.
 pub struct LinearRunOutput {
@@ -167,6 +193,113 @@ pub fn run_linear(
                 notes.push(format!("{device}: {}", status.text));
             }
             (format!("raid5 {text}"), "sim", report, verifier, spec)
+        }
+        LinearDevice::RealRaid5 {
+            paths,
+            config,
+            fails,
+            allow_write,
+            assume_clean,
+        } => {
+            if !allow_write {
+                return Err(real_raid5_needs_allow_write(&paths));
+            }
+            if spare_count(&fails) > 0 {
+                return Err(REAL_RAID5_NO_SPARES.to_string());
+            }
+            faults_injected = !fails.is_empty();
+            let members = paths.len();
+            let devices = open_members(
+                &paths,
+                &[],
+                config.chunk_sectors,
+                workload.span_bytes,
+                allow_write,
+            )?;
+            let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            let array = DeviceId(members as u16);
+            let target = TargetSpec::Stack {
+                lower: vec![TargetSpec::Raid5 {
+                    members: (0..members).map(|m| DeviceId(m as u16)).collect(),
+                    config: config.clone(),
+                    spares: Vec::new(),
+                }],
+                upper: Box::new(TargetSpec::Linear {
+                    device: array,
+                    offset_sectors: 0,
+                }),
+            };
+            let engine_config = EngineConfig {
+                arena_pages: engine_config
+                    .arena_pages
+                    .saturating_add(config.stripe_cache_size * members as u32),
+                ..engine_config
+            };
+            let mut rig =
+                RealRig::build(engine_config, target, devices, PlatformOptions::default())
+                    .map_err(|e| format!("{RAID_DEV_FLAG} {}: {e}", names.join(",")))?;
+            let capacity_bytes = rig.engine().volume_sectors() * 512;
+            let span_bytes = workload.span_bytes.unwrap_or(capacity_bytes);
+            check_span(span_bytes, capacity_bytes, workload.bs)?;
+            let resync = if assume_clean {
+                None
+            } else {
+                let (engine, platform) = rig.parts_mut();
+                let resync = initial_resync(engine, platform, array)?;
+                check_real_refusals(rig.platform_mut())?;
+                notes.push(resync.note());
+                Some(resync)
+            };
+            let (source, spec) = workload.source(span_bytes)?;
+            let mut source = source.with_write_id_base(real_run_write_id_base());
+            // Real devices held data before the run: never-written sectors may hold anything;
+            // the volume is striped with parity, so no device holds it sector for sector.
+            let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            let mut verifier = Verifier::new(&name_refs, false);
+            let mut fails =
+                FailSchedule::new(array, &fails).with_spin_guard(workload.requests.is_none());
+            let start_ns = rig.platform_mut().now_ns();
+            let report = drive_in_slices(start_ns, progress, |options| {
+                let (engine, platform) = rig.parts_mut();
+                let report = fails.drive(
+                    engine,
+                    platform,
+                    &mut source,
+                    &mut verifier,
+                    options.time_limit_ns,
+                )?;
+                Ok::<_, String>((report, verifier.bios_done()))
+            })?;
+            check_real_refusals(rig.platform_mut())?;
+            check_engine_invariants(rig.engine())?;
+            for note in fails.missed_notes(report.end_ns) {
+                notes.push(note);
+            }
+            for (device, status) in rig.engine().stacked_status() {
+                let mut end = fails.end_status(&status);
+                end["members"] = names.clone().into();
+                end["config"] = serde_json::to_value(&config).map_err(|e| e.to_string())?;
+                end["assume_clean"] = assume_clean.into();
+                if let Some(resync) = resync {
+                    end["initial_resync"] = resync.to_json();
+                }
+                raid5_config = Some(end);
+                stats.extend(
+                    status
+                        .counters
+                        .iter()
+                        .chain(&status.gauges)
+                        .map(|(name, value)| (format!("{}.{name}", status.kind), *value)),
+                );
+                notes.push(format!("{device}: {}", status.text));
+            }
+            (
+                format!("raid5 {}", names.join(",")),
+                "real",
+                report,
+                verifier,
+                spec,
+            )
         }
         LinearDevice::Real { path, allow_write } => {
             if workload.kind.writes() && !allow_write {

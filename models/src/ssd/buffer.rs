@@ -33,6 +33,8 @@ pub(crate) struct WriteBuffer {
     /// Latest DRAM arrival of the open page's units.
     pub open_ready_ns: u64,
     pub open_units: Vec<u32>,
+    /// Sectors the buffered writes carry into each of `open_units` (bit per sector).
+    pub open_unit_sectors: Vec<u32>,
     /// Sectors of host data in the open page (what it frees when programmed).
     pub open_sectors: u32,
     /// Buffered pages whose program has not ended.
@@ -68,6 +70,7 @@ impl WriteBuffer {
             open_fill: 0,
             open_ready_ns: 0,
             open_units: Vec::new(),
+            open_unit_sectors: Vec::new(),
             open_sectors: 0,
             pages_in_flight: 0,
             next_seq: 0,

@@ -293,10 +293,17 @@ impl SsdModel {
                 self.ftl.place(unit + k, page * per_page + k, mask);
             }
             self.ftl.note_host_padding(per_page - count);
+            let bytes = if self.params.flash.program_transfers_written_sectors {
+                (unit..unit + count)
+                    .map(|u| job.bytes_in_unit(u, self.geo.unit_sectors))
+                    .sum()
+            } else {
+                count * self.geo.unit_bytes
+            };
             let mut spec = OpSpec::new(
                 self.geo.die_of_page(page),
                 OpKind::Program,
-                count * self.geo.unit_bytes,
+                bytes,
                 OpPurpose::HostProgram,
             );
             spec.page = page;
@@ -365,6 +372,9 @@ impl SsdModel {
             {
                 let held = self.ftl.written_sectors(unit) | sectors;
                 self.ftl.set_written_sectors(unit, held);
+                if let Some(i) = self.buffer.open_units.iter().position(|&u| u == unit) {
+                    self.buffer.open_unit_sectors[i] |= sectors;
+                }
                 self.stats.units_coalesced_in_buffer += 1;
                 return;
             }
@@ -389,6 +399,7 @@ impl SsdModel {
             }
             self.buffer.open_ready_ns = at_ns;
             self.buffer.open_units.clear();
+            self.buffer.open_unit_sectors.clear();
             self.buffer.open_sectors = 0;
         }
         let slot = self.buffer.open_page * per_page + self.buffer.open_fill;
@@ -402,6 +413,7 @@ impl SsdModel {
         self.buffer.occupy(carried);
         self.buffer.open_sectors += carried;
         self.buffer.open_units.push(unit);
+        self.buffer.open_unit_sectors.push(sectors);
         self.buffer.open_ready_ns = self.buffer.open_ready_ns.max(at_ns);
         if self.buffer.open_fill == per_page {
             self.close_open_page();
@@ -420,7 +432,17 @@ impl SsdModel {
             .insert(Job::buffer_page(self.buffer.open_sectors, seq));
         self.buffer.open_sectors = 0;
         let ready = self.buffer.open_ready_ns.max(self.now_ns);
-        let bytes = fill * self.geo.unit_bytes;
+        let bytes =
+            if self.params.flash.program_transfers_written_sectors && self.geo.unit_sectors <= 32 {
+                self.buffer
+                    .open_unit_sectors
+                    .iter()
+                    .map(|sectors| sectors.count_ones() * 512)
+                    .sum()
+            } else {
+                fill * self.geo.unit_bytes
+            };
+        self.buffer.open_unit_sectors.clear();
         let read_out = if self.params.write_buffer.destage_reads_dram {
             self.buffer
                 .dram_access(self.now_ns, ready, u64::from(bytes))

@@ -79,6 +79,12 @@ pub struct FlashParams {
     /// False: the op starts at once and its bus phases take the channel's next free gap.
     #[serde(default)]
     pub start_on_idle_channel: bool,
+    /// A host program carries over the channel only the sectors the host wrote into each
+    /// unit (MQSim sizes a flash write transaction by the sectors of its host request, so a
+    /// 3 KiB write moves 3 KiB). False: whole mapping units cross the channel, the
+    /// controller filling the rest of a partly written unit.
+    #[serde(default)]
+    pub program_transfers_written_sectors: bool,
 }
 
 /// Flash translation layer: mapping granularity, spare space and garbage collection.

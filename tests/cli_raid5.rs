@@ -334,6 +334,77 @@ fn a_grid_compares_a_healthy_array_with_one_failed_at_a_time() {
         device["reads"].as_u64().unwrap() + device["writes"].as_u64().unwrap()
     };
     assert!(member_ios(degraded, 3) * 10 < member_ios(healthy, 3));
+    // No sync pass ran: the arrays' sync columns are all idle, and the chart says so.
+    for run in runs {
+        let total = run["time_series"]["sync_total_sectors"].as_array().unwrap();
+        assert!(!total.is_empty() && total.iter().all(|t| t == 0));
+    }
+    let svg = std::fs::read_to_string(out.join("raid5_sync_progress.svg")).unwrap();
+    assert!(svg.contains("no md raid5 array ran a resync"), "{svg}");
+}
+
+/// Issue 10 item 6: a comparison of an array rebuilt after a failure with one only failed
+/// charts the rebuild's progress; the failed-only run and the runs without an array have
+/// no line.
+#[test]
+fn a_compare_charts_a_rebuild_s_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("raid.json");
+    std::fs::write(
+        &scenario,
+        r#"{
+  "name": "raid5-rebuild",
+  "input": { "workload": { "span_bytes": 0, "alignment_bytes": 4096,
+      "pattern": { "kind": "uniform" }, "read_percent": 50,
+      "request_size": { "kind": "fixed", "bytes": 4096 }, "requests": 3000 } },
+  "pacing": { "qd": 2 },
+  "devices": { "ssd": "ssd-nvme", "hdd_raid5": "4xram", "chunk": "16k" },
+  "cache": { "cache_size": "4m", "assoc": "256" },
+  "set": { "hdd.capacity_sectors": "8192", "hdd.latency_ns": "1000000",
+           "raid5.fail": "2@50ms", "raid5.speed_limit_max_kib_s": "2000" },
+  "grid": { "modes": ["writeback"], "policies": ["fifo"],
+            "set": { "raid5.spare": ["", "100ms"] } }
+}"#,
+    )
+    .unwrap();
+    let out = dir.path().join("cmp");
+    let o = dmsim(&[
+        "compare",
+        scenario.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(out.join("compare.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let runs = report["runs"].as_array().expect("runs");
+    let peak = |run: &serde_json::Value| -> u64 {
+        let series = &run["time_series"];
+        let done = series["sync_done_sectors"].as_array().unwrap();
+        done.iter().map(|d| d.as_u64().unwrap()).max().unwrap()
+    };
+    let mut rebuilt = 0;
+    for run in runs {
+        assert_eq!(run["data_errors"], 0);
+        let spare = run["config"]["raid5"]["spare"].is_array();
+        if spare {
+            rebuilt += 1;
+            // The pass is sampled as complete when it ends: the line reaches 100 %.
+            assert_eq!(peak(run), 8192, "{}", run["label"]);
+            assert_eq!(stat(run, "raid5.recoveries"), 1, "{}", run["label"]);
+        } else {
+            assert_eq!(peak(run), 0, "{}", run["label"]);
+        }
+    }
+    assert_eq!(
+        rebuilt, 2,
+        "the baseline and the cache over the rebuilt array"
+    );
+    let svg = std::fs::read_to_string(out.join("raid5_sync_progress.svg")).unwrap();
+    assert!(!svg.contains("no md raid5 array ran"), "{svg}");
+    assert!(svg.contains("<polyline"), "a progress line: {svg}");
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(html.contains("raid5_sync_progress.svg"));
 }
 
 #[test]
@@ -492,6 +563,36 @@ fn a_spare_is_rebuilt_within_speed_limit_max_and_then_serves_a_second_failure() 
         "rebuild took {rebuild_ns} ns"
     );
     assert!(stat(&s, "raid5.sync_throttles") > 0);
+    // The rebuild's progress over time (issue 10 item 6): sampled every bucket while it ran,
+    // never going back, over about as many buckets as it took, idle before and after.
+    let series = &s["time_series"];
+    let column = |name: &str| -> Vec<u64> {
+        series[name]
+            .as_array()
+            .unwrap_or_else(|| panic!("time_series.{name}"))
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect()
+    };
+    let (done, total) = (column("sync_done_sectors"), column("sync_total_sectors"));
+    let bucket_ns = series["bucket_ns"].as_u64().unwrap();
+    let running: Vec<usize> = (0..total.len()).filter(|&i| total[i] > 0).collect();
+    assert!(total.iter().all(|&t| t == 0 || t == 8192), "{total:?}");
+    let (first, last) = (running[0], *running.last().unwrap());
+    assert_eq!(running.len(), last - first + 1, "one pass, no gap");
+    assert!(
+        first as u64 * bucket_ns <= 200_000_000 && 200_000_000 < (first as u64 + 1) * bucket_ns
+    );
+    let pass_ns = running.len() as u64 * bucket_ns;
+    assert!(
+        pass_ns.abs_diff(rebuild_ns) <= 2 * bucket_ns,
+        "{} buckets of {bucket_ns} ns for a rebuild of {rebuild_ns} ns",
+        running.len()
+    );
+    let progress: Vec<u64> = running.iter().map(|&i| done[i]).collect();
+    assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{progress:?}");
+    assert!(*progress.last().unwrap() >= 8192 * 3 / 4, "{progress:?}");
+    assert_eq!(done[last + 1..], vec![0; done.len() - last - 1][..]);
     // Reads of the failed members' data were computed from the others (after 5 s, with the
     // rebuilt spare).
     assert!(stat(&s, "raid5.reconstructions") > 100, "{}", s["stats"]);

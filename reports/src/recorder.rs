@@ -104,6 +104,14 @@ impl RunRecorder {
         self.last_event_ns = self.last_event_ns.max(time_ns);
     }
 
+    /// Samples an md raid5 array's sync pass at `time_ns` (`done_sectors` of
+    /// `total_sectors` per member; 0 of 0 when none runs).
+    pub fn sample_sync_progress(&mut self, time_ns: u64, done_sectors: u64, total_sectors: u64) {
+        self.time_series
+            .sample_sync_progress(time_ns, done_sectors, total_sectors);
+        self.last_event_ns = self.last_event_ns.max(time_ns);
+    }
+
     /// Latencies recorded so far.
     pub fn latency(&self) -> &LatencyRecorder {
         &self.latency

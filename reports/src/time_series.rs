@@ -2,8 +2,9 @@
 //!
 //! Owns [`TimeSeries`] (the recorder) and [`TimeSeriesData`] (its columnar, serialisable form).
 //! Bucket `i` covers virtual time `[i * bucket_ns, (i + 1) * bucket_ns)`. Counters (requests,
-//! bytes, cleanings, cache lookups and hits) are summed per bucket; gauges (dirty and cached blocks) keep the latest
-//! sample taken at or before the bucket's end, carried forward over buckets without samples.
+//! bytes, cleanings, cache lookups and hits) are summed per bucket; gauges (dirty and cached
+//! blocks, an md raid5 array's sync progress) keep the latest sample taken at or before the
+//! bucket's end, carried forward over buckets without samples.
 //!
 //! Memory is bounded: when an event falls beyond `bucket_count_max` buckets, adjacent pairs of
 //! buckets are merged and the interval doubles, as often as needed. Merging is exact for
@@ -27,6 +28,9 @@ pub struct TimeSeries {
     buckets: Vec<Bucket>,
     /// Whether a cache counted lookups: without one the hit columns are left out.
     has_cache_lookups: bool,
+    /// Whether an md raid5 array's sync progress was sampled: without one its columns are
+    /// left out.
+    has_sync_progress: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -38,6 +42,16 @@ struct Bucket {
     cleanings: u64,
     lookups: CacheLookups,
     gauges: Option<GaugeSample>,
+    sync: Option<SyncSample>,
+}
+
+/// An md raid5 array's sync pass (check, repair, resync or recovery) at one instant: member
+/// sectors done of the pass's total; 0 of 0 when no pass runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct SyncSample {
+    time_ns: u64,
+    done_sectors: u64,
+    total_sectors: u64,
 }
 
 /// Requests a cache looked up and how many hit, counted by the cache itself (flashcache's
@@ -88,6 +102,9 @@ impl Bucket {
         if later.gauges.is_some() {
             self.gauges = later.gauges;
         }
+        if later.sync.is_some() {
+            self.sync = later.sync;
+        }
     }
 }
 
@@ -109,6 +126,7 @@ impl TimeSeries {
             bucket_count_max,
             buckets: Vec::new(),
             has_cache_lookups: false,
+            has_sync_progress: false,
         }
     }
 
@@ -172,6 +190,28 @@ impl TimeSeries {
         }
     }
 
+    /// Samples an md raid5 array's sync pass at virtual time `time_ns`: `done_sectors` of
+    /// `total_sectors` per member (0 of 0 when no pass runs). Once called, the series carries
+    /// the sync columns. Within a bucket the latest sample wins, as for the other gauges.
+    pub fn sample_sync_progress(&mut self, time_ns: u64, done_sectors: u64, total_sectors: u64) {
+        assert!(
+            done_sectors <= total_sectors,
+            "sync progress {done_sectors} of {total_sectors}"
+        );
+        self.has_sync_progress = true;
+        let bucket = self.bucket_at(time_ns);
+        if bucket
+            .sync
+            .is_none_or(|previous| time_ns >= previous.time_ns)
+        {
+            bucket.sync = Some(SyncSample {
+                time_ns,
+                done_sectors,
+                total_sectors,
+            });
+        }
+    }
+
     /// The recorded series covering `[0, max(end_ns, last event))`, gauges carried forward.
     /// Buckets between the last event and `end_ns` are present and empty; if covering `end_ns`
     /// needs more than `bucket_count_max` buckets the result is coarsened like the recorder.
@@ -205,9 +245,21 @@ impl TimeSeries {
             dirty_blocks: 0,
             cached_blocks: 0,
         };
+        let mut sync = SyncSample {
+            time_ns: 0,
+            done_sectors: 0,
+            total_sectors: 0,
+        };
         for bucket in &series.buckets {
             if let Some(sample) = bucket.gauges {
                 gauges = sample;
+            }
+            if let Some(sample) = bucket.sync {
+                sync = sample;
+            }
+            if series.has_sync_progress {
+                data.sync_done_sectors.push(sync.done_sectors);
+                data.sync_total_sectors.push(sync.total_sectors);
             }
             data.read_requests.push(bucket.read_requests);
             data.write_requests.push(bucket.write_requests);
@@ -295,6 +347,13 @@ pub struct TimeSeriesData {
     /// Of those, writes that hit a cached block.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cache_write_hits: Vec<u64>,
+    /// An md raid5 array's running sync pass (check, repair, resync after a crash, or the
+    /// recovery that rebuilds a spare) at the end of each bucket: member sectors done, and
+    /// the pass's total (0 of 0 while no pass runs). Empty when the run had no array.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sync_done_sectors: Vec<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sync_total_sectors: Vec<u64>,
 }
 
 impl TimeSeriesData {
@@ -345,9 +404,15 @@ impl TimeSeriesData {
             ("cache_write_hits", self.cache_write_hits.len()),
         ];
         let has_hits = optional_columns.iter().any(|&(_, length)| length > 0);
+        let sync_columns: [(&str, usize); 2] = [
+            ("sync_done_sectors", self.sync_done_sectors.len()),
+            ("sync_total_sectors", self.sync_total_sectors.len()),
+        ];
+        let has_sync = sync_columns.iter().any(|&(_, length)| length > 0);
         let required = columns
             .into_iter()
-            .chain(optional_columns.into_iter().filter(|_| has_hits));
+            .chain(optional_columns.into_iter().filter(|_| has_hits))
+            .chain(sync_columns.into_iter().filter(|_| has_sync));
         for (name, length) in required {
             if length != buckets {
                 return Err(ReportError::invalid(
@@ -363,6 +428,18 @@ impl TimeSeriesData {
                     context,
                     "time_series.bucket_ns",
                     "must be positive",
+                ));
+            }
+            if let Some(index) = (0..self.sync_done_sectors.len())
+                .find(|&i| self.sync_done_sectors[i] > self.sync_total_sectors[i])
+            {
+                return Err(ReportError::invalid(
+                    context,
+                    format!("time_series.sync_done_sectors[{index}]"),
+                    format!(
+                        "{} sectors done of a pass of {}",
+                        self.sync_done_sectors[index], self.sync_total_sectors[index]
+                    ),
                 ));
             }
             let last_start = self.bucket_start_ns(buckets - 1);
@@ -419,6 +496,36 @@ mod tests {
         let data = series.data(400);
         assert_eq!(data.dirty_blocks, vec![7, 7, 9, 9]);
         assert_eq!(data.cached_blocks, vec![70, 70, 90, 90]);
+    }
+
+    #[test]
+    fn sync_progress_is_a_gauge_and_only_there_when_sampled() {
+        let mut series = TimeSeries::new(100, 4);
+        series.record_request(10, Op::Read, 512);
+        assert!(series.data(100).sync_done_sectors.is_empty());
+        series.sample_sync_progress(120, 8, 64);
+        series.sample_sync_progress(150, 16, 64);
+        series.sample_sync_progress(110, 0, 0); // earlier, arriving late: loses
+        series.sample_sync_progress(390, 0, 0); // the pass ended
+        let data = series.data(400);
+        assert_eq!(data.sync_done_sectors, vec![0, 16, 16, 0]);
+        assert_eq!(data.sync_total_sectors, vec![0, 64, 64, 0]);
+        assert!(data.validate("test").is_ok());
+        // Coarsening keeps the later sample.
+        series.sample_sync_progress(420, 32, 64);
+        let data = series.data(450);
+        assert_eq!(data.bucket_ns, 200);
+        assert_eq!(data.sync_done_sectors, vec![16, 0, 32]);
+        let mut bad = data.clone();
+        bad.sync_done_sectors[2] = 65;
+        let error = bad.validate("run").unwrap_err().to_string();
+        assert!(
+            error.contains("time_series.sync_done_sectors[2]"),
+            "{error}"
+        );
+        bad.sync_done_sectors.pop();
+        let error = bad.validate("run").unwrap_err().to_string();
+        assert!(error.contains("time_series.sync_done_sectors"), "{error}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use dmsim_engine::block::{DeviceId, Extent, Op};
 use dmsim_engine::io::{Input, Output};
 use dmsim_engine::platform::DriveObserver;
+use dmsim_engine::{Engine, TargetView};
 use dmsim_reports::{RunRecorder, RunReport};
 use dmsim_sim::oracle_observer::OracleObserver;
 use std::collections::BTreeMap;
@@ -24,6 +25,8 @@ pub fn real_run_write_id_base() -> u64 {
 pub struct Verifier {
     checks: OracleObserver,
     recorder: RunRecorder,
+    /// The raid5 array's finished sync passes at the last sample.
+    sync_passes_seen: u64,
 }
 
 impl Verifier {
@@ -34,6 +37,7 @@ impl Verifier {
             checks: OracleObserver::new(initial_contents_known),
             // 1 ms buckets, coarsened as the run grows (bounded memory).
             recorder: RunRecorder::new(device_names, 1_000_000, 512),
+            sync_passes_seen: 0,
         }
     }
 
@@ -59,6 +63,35 @@ impl Verifier {
     /// The recorder, for samples the verifier cannot see (cache gauges, cleanings).
     pub fn recorder_mut(&mut self) -> &mut RunRecorder {
         &mut self.recorder
+    }
+
+    /// Samples the sync pass (check, repair, resync, recovery) of the md raid5 array stacked
+    /// in `engine`, if there is one, at `time_ns`: the time series' sync progress columns. A
+    /// pass that ended since the previous sample is sampled as complete (so its line reaches
+    /// 100 %), the next sample as idle.
+    pub fn sample_array_sync(&mut self, time_ns: u64, engine: &Engine) {
+        let Some(machine) = engine
+            .stacked_targets()
+            .into_iter()
+            .find_map(|(_, view)| match view {
+                TargetView::Raid5 { machine } => Some(machine),
+                _ => None,
+            })
+        else {
+            return;
+        };
+        let passes = machine.stats().sync_passes;
+        let ended = passes > self.sync_passes_seen;
+        self.sync_passes_seen = passes;
+        let (done, total) = match machine.sync_progress() {
+            Some(progress) => progress,
+            None if ended => {
+                let total = machine.geometry().member_sectors();
+                (total, total)
+            }
+            None => (0, 0),
+        };
+        self.recorder.sample_sync_progress(time_ns, done, total);
     }
 
     /// The run's report, with the oracle's figures filled in.

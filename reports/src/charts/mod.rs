@@ -55,11 +55,14 @@ pub enum ChartKind {
     DeviceIoBytes,
     /// Cleanings per second over virtual time (a line per run).
     Cleaning,
+    /// An md raid5 array's sync pass (check, repair, resync, recovery) progress over virtual
+    /// time (a line per run).
+    SyncProgress,
 }
 
 impl ChartKind {
     /// Every chart, in the order the HTML index shows them.
-    pub const ALL: [ChartKind; 11] = [
+    pub const ALL: [ChartKind; 12] = [
         ChartKind::HitRatio,
         ChartKind::LatencyCdfRead,
         ChartKind::LatencyCdfWrite,
@@ -69,6 +72,7 @@ impl ChartKind {
         ChartKind::HitRatioOverTime,
         ChartKind::DirtyBlocks,
         ChartKind::Cleaning,
+        ChartKind::SyncProgress,
         ChartKind::DeviceIoCounts,
         ChartKind::DeviceIoBytes,
     ];
@@ -87,6 +91,7 @@ impl ChartKind {
             ChartKind::DeviceIoCounts => "device_io_counts",
             ChartKind::DeviceIoBytes => "device_io_bytes",
             ChartKind::Cleaning => "cleaning",
+            ChartKind::SyncProgress => "raid5_sync_progress",
         }
     }
 
@@ -104,6 +109,7 @@ impl ChartKind {
             ChartKind::DeviceIoCounts => "Device IO count",
             ChartKind::DeviceIoBytes => "Device IO volume",
             ChartKind::Cleaning => "Cleaning activity over virtual time",
+            ChartKind::SyncProgress => "md raid5 resync and rebuild progress over virtual time",
         }
     }
 
@@ -143,6 +149,13 @@ impl ChartKind {
                 "Dirty blocks written back to disk per second of virtual time, per time bucket \
                  (a hollow circle marks a shorter last bucket)."
             }
+            ChartKind::SyncProgress => {
+                "How far the md raid5 array's running sync pass had got at the end of each time \
+                 bucket, as /proc/mdstat's percentage: the recovery that rebuilds an added \
+                 spare, the resync after an unclean shutdown, or a check or repair. A line \
+                 climbs while a pass runs (its slope is the pass's speed, within md's speed \
+                 limits) and has no points while none does."
+            }
         }
     }
 }
@@ -154,7 +167,10 @@ pub(crate) fn chart_size(kind: ChartKind, runs: usize) -> (u32, u32) {
         ChartKind::Throughput
         | ChartKind::HitRatioOverTime
         | ChartKind::DirtyBlocks
-        | ChartKind::Cleaning => line_chart_size(Layout::SmallMultiplesForMany, runs, CHART_SIZE),
+        | ChartKind::Cleaning
+        | ChartKind::SyncProgress => {
+            line_chart_size(Layout::SmallMultiplesForMany, runs, CHART_SIZE)
+        }
         _ => CHART_SIZE,
     }
 }
@@ -206,6 +222,7 @@ fn draw<DB: DrawingBackend>(
         ChartKind::HitRatioOverTime => draw_over_time(root, runs, labels, TimeMetric::ReadHitRatio),
         ChartKind::DirtyBlocks => draw_over_time(root, runs, labels, TimeMetric::DirtyBlocks),
         ChartKind::Cleaning => draw_over_time(root, runs, labels, TimeMetric::Cleanings),
+        ChartKind::SyncProgress => draw_over_time(root, runs, labels, TimeMetric::SyncProgress),
         ChartKind::DeviceIoCounts => draw_device_io(root, runs, labels, DeviceMetric::Count),
         ChartKind::DeviceIoBytes => draw_device_io(root, runs, labels, DeviceMetric::Bytes),
     }
@@ -365,6 +382,7 @@ enum TimeMetric {
     ReadHitRatio,
     DirtyBlocks,
     Cleanings,
+    SyncProgress,
 }
 
 impl TimeMetric {
@@ -403,6 +421,9 @@ fn time_points(
     if metric == TimeMetric::ReadHitRatio {
         return read_hit_points(data, ns_per_unit);
     }
+    if metric == TimeMetric::SyncProgress {
+        return sync_progress_points(data, ns_per_unit);
+    }
     (0..data.len())
         .map(|index| {
             let start = data.bucket_start_ns(index) as f64;
@@ -421,7 +442,9 @@ fn time_points(
                     (start + width) / ns_per_unit,
                     data.dirty_blocks[index] as f64 * 100.0 / cache_blocks,
                 ),
-                TimeMetric::ReadHitRatio => unreachable!("handled above"),
+                TimeMetric::ReadHitRatio | TimeMetric::SyncProgress => {
+                    unreachable!("handled above")
+                }
             }
         })
         .collect()
@@ -441,6 +464,23 @@ fn read_hit_points(data: &TimeSeriesData, ns_per_unit: f64) -> Vec<(f64, f64)> {
             let width = data.bucket_width_ns(index) as f64;
             let percent = (hits as f64 * 100.0 / reads as f64).min(100.0);
             ((start + width / 2.0) / ns_per_unit, percent)
+        })
+        .collect()
+}
+
+/// The running sync pass's percentage done at the end of each bucket in which one ran.
+fn sync_progress_points(data: &TimeSeriesData, ns_per_unit: f64) -> Vec<(f64, f64)> {
+    data.sync_done_sectors
+        .iter()
+        .zip(&data.sync_total_sectors)
+        .enumerate()
+        .filter(|&(_, (_, &total))| total > 0)
+        .map(|(index, (&done, &total))| {
+            let end = data.bucket_start_ns(index) + data.bucket_width_ns(index);
+            (
+                end as f64 / ns_per_unit,
+                (done as f64 * 100.0 / total as f64).min(100.0),
+            )
         })
         .collect()
 }
@@ -500,13 +540,24 @@ fn draw_over_time<DB: DrawingBackend>(
             "cleanings per second",
             "no run recorded a time series",
         ),
+        TimeMetric::SyncProgress => (
+            ChartKind::SyncProgress.title(),
+            "pass done (% of the array)",
+            "no md raid5 array ran a resync, rebuild, check or repair pass",
+        ),
     };
-    // A cache metric of a run without a cache (the no-cache baseline) is absent, not missing.
+    // A cache metric of a run without a cache (the no-cache baseline) is absent, not missing;
+    // so is an array's sync of a run without an array.
     let empty_labels = runs
         .iter()
-        .map(|run| {
-            let cache_metric = metric != TimeMetric::Throughput;
-            (cache_metric && run.stat(stat::SIZE_BLOCKS).is_none()).then_some("no cache")
+        .map(|run| match metric {
+            TimeMetric::Throughput => None,
+            TimeMetric::SyncProgress => run
+                .time_series
+                .sync_total_sectors
+                .is_empty()
+                .then_some("no raid5 array"),
+            _ => run.stat(stat::SIZE_BLOCKS).is_none().then_some("no cache"),
         })
         .collect();
     let x_desc = format!("virtual time ({unit})");
@@ -516,12 +567,16 @@ fn draw_over_time<DB: DrawingBackend>(
         y_desc,
         x_axis: TickAxis::linear_exact(end_ns as f64 / ns_per_unit),
         y_axis: match metric {
-            TimeMetric::ReadHitRatio => TickAxis::linear_from_zero(100.0),
+            TimeMetric::ReadHitRatio | TimeMetric::SyncProgress => {
+                TickAxis::linear_from_zero(100.0)
+            }
             _ => TickAxis::linear_from_zero(y_max * HEADROOM),
         },
         x_format: &format::significant,
         y_format: match metric {
-            TimeMetric::DirtyBlocks | TimeMetric::ReadHitRatio => &percent_label,
+            TimeMetric::DirtyBlocks | TimeMetric::ReadHitRatio | TimeMetric::SyncProgress => {
+                &percent_label
+            }
             _ => &format::si,
         },
         runs: labels,
@@ -658,5 +713,22 @@ mod tests {
             ]
         );
         assert!(cdf_steps(&[]).is_empty());
+    }
+
+    #[test]
+    fn sync_progress_is_a_percentage_at_bucket_ends_only_while_a_pass_runs() {
+        let mut series = crate::time_series::TimeSeries::new(1_000, 16);
+        series.sample_sync_progress(500, 0, 0);
+        series.sample_sync_progress(1_500, 256, 1_024);
+        series.sample_sync_progress(2_500, 768, 1_024);
+        series.sample_sync_progress(3_100, 0, 0);
+        let data = series.data(3_500);
+        assert_eq!(
+            time_points(&data, TimeMetric::SyncProgress, 1_000.0, None),
+            vec![(2.0, 25.0), (3.0, 75.0)]
+        );
+        // A run without an array has no points (and no columns).
+        let data = crate::time_series::TimeSeries::new(1_000, 16).data(3_000);
+        assert!(time_points(&data, TimeMetric::SyncProgress, 1_000.0, None).is_empty());
     }
 }

@@ -6,6 +6,8 @@
 //!   ChaCha stream under a [`spec::Profile`]; it serialises as a seed file.
 //! - [`rig`]: the simulated devices, engines (rebuilt after power loss) and the checker
 //!   (data oracle, bio statuses, event-log hash) one run uses.
+//! - [`counters`]: counter oracles: a target's counters against each other, its status
+//!   and the IO the checker saw, whenever the engine is idle.
 //! - [`run`]: runs one spec with every oracle: the data oracle on every read,
 //!   `check_invariants` after every input, strict device checks, a liveness phase with
 //!   faults off, the determinism check (the run twice, equal event-log hashes) and, for
@@ -18,6 +20,7 @@
 //! Deliberately not here: argument parsing and printing (the `dmsim explore` command).
 
 pub mod batch;
+pub mod counters;
 pub mod real;
 pub mod rig;
 pub mod run;

@@ -3,6 +3,7 @@
 //! generated workload, and the [`Checker`] that sees every input and output (data oracle,
 //! bio statuses, event-log hash).
 
+use crate::counters::IoCounts;
 use crate::spec::{raid5_geometry, SeedSpec, TargetChoice, WorkloadChoice};
 use dmsim_engine::block::{DeviceId, Extent, IoStatus};
 use dmsim_engine::flashcache::{CacheMode, Persistence};
@@ -154,6 +155,7 @@ impl Rig {
         let models = self.models();
         let mut rng = stream(self.spec.seed, &format!("crash{}", self.crashes));
         checker.oracle.crash();
+        checker.io.engine_rebuilt();
         checker.hash.add(b"power loss");
         crash_all_with(&mut self.platform, models, &mut rng, loss).expect("matching models")
     }
@@ -299,6 +301,7 @@ pub fn new_checker(spec: &SeedSpec, initial_contents_known: bool) -> Checker {
     }
     Checker {
         oracle,
+        io: IoCounts::new(spec),
         statuses: Vec::new(),
         hash: Fnv::default(),
         scratch: String::new(),
@@ -502,6 +505,8 @@ impl Fnv {
 /// The data oracle, every bio's status in completion order, and the event-log hash.
 pub struct Checker {
     pub oracle: OracleObserver,
+    /// What the current engine took in and submitted, for the counter oracles.
+    pub io: IoCounts,
     pub statuses: Vec<IoStatus>,
     pub hash: Fnv,
     scratch: String,
@@ -539,11 +544,13 @@ impl Checker {
 impl DriveObserver for Checker {
     fn on_input(&mut self, now_ns: u64, input: &Input) {
         self.hash_event(now_ns, input);
+        self.io.on_input(input);
         self.oracle.on_input(now_ns, input);
     }
 
     fn on_output(&mut self, now_ns: u64, output: &Output) {
         self.hash_event(now_ns, output);
+        self.io.on_output(output);
         if let Output::BioDone(done) = output {
             let _ = self.oracle.bio_done(done);
             self.statuses.push(done.status);

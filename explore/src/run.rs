@@ -46,6 +46,8 @@ pub enum FailureKind {
     Nondeterminism,
     /// A fault-free run ended bios differently from a pass-through volume.
     PassThrough,
+    /// An idle target's counters disagree with each other, its status or the IO seen.
+    Counters,
 }
 
 /// How and where a run failed.
@@ -247,6 +249,7 @@ fn one_pass(spec: &SeedSpec) -> Result<Pass, Failure> {
             outcome => outcome,
         });
         check_run(&rig, &checker, &phase, outcome)?;
+        check_counters(&current, spec, &checker, &phase)?;
         match &segment.power_loss {
             Some(loss) => {
                 drop(current);
@@ -313,6 +316,7 @@ fn one_pass(spec: &SeedSpec) -> Result<Pass, Failure> {
         ));
     }
     drain_dirty(&mut rig, &mut current, &mut checker, &mut phases)?;
+    check_counters(&current, spec, &checker, "liveness: end")?;
     let device_ios = rig
         .platform
         .devices()
@@ -436,6 +440,17 @@ fn check_run(
         ));
     }
     Ok(())
+}
+
+/// The counter oracles on an idle engine (see [`crate::counters`]).
+fn check_counters(
+    engine: &Engine,
+    spec: &SeedSpec,
+    checker: &Checker,
+    phase: &str,
+) -> Result<(), Failure> {
+    crate::counters::check(engine, spec, &checker.io)
+        .map_err(|message| fail(FailureKind::Counters, phase, message))
 }
 
 /// One pass of `spec` (no determinism or pass-through check): its failure, if any. What

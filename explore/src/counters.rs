@@ -1,0 +1,488 @@
+//! Counter oracles (issue 9 item 7): a target's counters must agree with each other, with
+//! its status (the named counters and the `dmsetup status` text) and with the IO the checker
+//! saw the engine take in and submit. A wrong counter hurts no data, so the data oracle never
+//! sees one; these identities do.
+//!
+//! Checked only while the engine is idle (a segment's end, the run's end): in flight, a
+//! counter bumped when an IO is issued legitimately runs ahead of the one bumped when it ends.
+//! Each identity follows from where the engine bumps its counters (named at each); none pins
+//! a value, so a correct engine passes it with any seed.
+//!
+//! Deliberately not here: counting itself (the [`IoCounts`] live in the checker).
+
+use crate::spec::{raid5_geometry, SeedSpec, TargetChoice};
+use dmsim_engine::block::{DeviceId, Op};
+use dmsim_engine::io::{Input, IoTag, Output};
+use dmsim_engine::{Engine, TargetStatus};
+use std::collections::BTreeMap;
+
+/// What the checker saw of one engine's life (reset when the engine is rebuilt).
+#[derive(Debug, Default, Clone)]
+pub struct IoCounts {
+    /// Device IOs submitted and not yet completed.
+    in_flight: BTreeMap<IoTag, (DeviceId, Op)>,
+    /// Device IOs submitted, per device and op.
+    submitted: BTreeMap<(DeviceId, Op), u64>,
+    /// Device reads that completed with an error, per device.
+    failed_reads: BTreeMap<DeviceId, u64>,
+    /// Device IO at or above this sector is counted apart (raid5's member metadata).
+    high_sector: u64,
+    /// Submitted IOs at or above `high_sector`, per device and op.
+    submitted_high: BTreeMap<(DeviceId, Op), u64>,
+    /// Read and write bios' cache blocks (flashcache maps one piece per cache block a bio
+    /// touches; `None`: not a flashcache volume).
+    cache_block_sectors: Option<u64>,
+    read_pieces: u64,
+    write_pieces: u64,
+}
+
+impl IoCounts {
+    /// Counts for `spec`'s volume.
+    pub fn new(spec: &SeedSpec) -> IoCounts {
+        let cache_block_sectors = match &spec.target {
+            TargetChoice::Flashcache(config) => Some(config.table.block_size_sectors),
+            TargetChoice::Raid5UnderFlashcache { flashcache, .. } => {
+                Some(flashcache.table.block_size_sectors)
+            }
+            TargetChoice::Linear | TargetChoice::Raid5(_) => None,
+        }
+        .map(|sectors| if sectors == 0 { 8 } else { u64::from(sectors) });
+        let high_sector = match &spec.target {
+            TargetChoice::Raid5(config) => raid5_geometry(config, &spec.devices)
+                .map_or(u64::MAX, |geometry| geometry.member_sectors()),
+            TargetChoice::Raid5UnderFlashcache { raid5, .. } => {
+                raid5_geometry(raid5, &spec.devices[1..])
+                    .map_or(u64::MAX, |geometry| geometry.member_sectors())
+            }
+            TargetChoice::Linear | TargetChoice::Flashcache(_) => u64::MAX,
+        };
+        IoCounts {
+            high_sector,
+            cache_block_sectors,
+            ..IoCounts::default()
+        }
+    }
+
+    /// A new engine starts counting from zero (IO of the one before is gone with it).
+    pub fn engine_rebuilt(&mut self) {
+        *self = IoCounts {
+            high_sector: self.high_sector,
+            cache_block_sectors: self.cache_block_sectors,
+            ..IoCounts::default()
+        };
+    }
+
+    pub fn on_input(&mut self, input: &Input) {
+        match input {
+            Input::Bio(bio) => {
+                let Some(block) = self.cache_block_sectors else {
+                    return;
+                };
+                if bio.sectors == 0 {
+                    return;
+                }
+                let first = bio.sector / block;
+                let last = (bio.sector + u64::from(bio.sectors) - 1) / block;
+                match bio.op {
+                    Op::Read => self.read_pieces += last - first + 1,
+                    Op::Write => self.write_pieces += last - first + 1,
+                    Op::Flush | Op::Discard => {}
+                }
+            }
+            Input::Completion(done) => {
+                if let Some((device, op)) = self.in_flight.remove(&done.tag) {
+                    if op == Op::Read && !done.status.is_ok() {
+                        *self.failed_reads.entry(device).or_default() += 1;
+                    }
+                }
+            }
+            Input::Tick | Input::Control(_) => {}
+        }
+    }
+
+    pub fn on_output(&mut self, output: &Output) {
+        if let Output::Submit(io) = output {
+            self.in_flight.insert(io.tag, (io.device, io.op));
+            *self.submitted.entry((io.device, io.op)).or_default() += 1;
+            if io.sector >= self.high_sector {
+                *self.submitted_high.entry((io.device, io.op)).or_default() += 1;
+            }
+        }
+    }
+
+    fn submitted(&self, device: DeviceId, op: Op) -> u64 {
+        self.submitted.get(&(device, op)).copied().unwrap_or(0)
+    }
+
+    fn submitted_high(&self, device: DeviceId, op: Op) -> u64 {
+        self.submitted_high.get(&(device, op)).copied().unwrap_or(0)
+    }
+
+    fn failed_reads(&self, device: DeviceId) -> u64 {
+        self.failed_reads.get(&device).copied().unwrap_or(0)
+    }
+}
+
+/// Every counter identity of `spec`'s target on an idle `engine`; the first that fails.
+pub fn check(engine: &Engine, spec: &SeedSpec, io: &IoCounts) -> Result<(), String> {
+    if !engine.is_idle() {
+        return Ok(());
+    }
+    match &spec.target {
+        TargetChoice::Linear => Ok(()),
+        TargetChoice::Flashcache(_) => {
+            check_flashcache(engine, io, Some((DeviceId(0), DeviceId(1))))
+        }
+        TargetChoice::Raid5(_) => {
+            let status = engine.target_status();
+            check_raid5_machine(engine, &status)?;
+            let members: Vec<DeviceId> = (0..spec.devices.len())
+                .map(|m| DeviceId(m as u16))
+                .collect();
+            check_raid5(&status, io, &members)
+        }
+        TargetChoice::Raid5UnderFlashcache { .. } => {
+            check_flashcache(engine, io, None)?;
+            let members: Vec<DeviceId> = (1..spec.devices.len())
+                .map(|m| DeviceId(m as u16))
+                .collect();
+            for (_, status) in engine.stacked_status() {
+                check_raid5(&status, io, &members)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A named counter of `status` (absent: an error naming it).
+fn counter(status: &TargetStatus, name: &str) -> Result<u64, String> {
+    status
+        .counters
+        .get(name)
+        .copied()
+        .ok_or_else(|| format!("{} status: no counter `{name}`", status.kind))
+}
+
+fn gauge(status: &TargetStatus, name: &str) -> Result<u64, String> {
+    status
+        .gauges
+        .get(name)
+        .copied()
+        .ok_or_else(|| format!("{} status: no gauge `{name}`", status.kind))
+}
+
+/// `left <= right`, or an error showing both.
+fn at_most(what: &str, left: u64, right: u64) -> Result<(), String> {
+    if left <= right {
+        Ok(())
+    } else {
+        Err(format!("{what}: {left} > {right}"))
+    }
+}
+
+fn equal(what: &str, left: u64, right: u64) -> Result<(), String> {
+    if left == right {
+        Ok(())
+    } else {
+        Err(format!("{what}: {left} != {right}"))
+    }
+}
+
+/// flashcache's counters (spec 1.20). `devices`: the SSD and the disk when both are
+/// physical (the observed-IO identities need them; a stacked disk's IO is not an output).
+fn check_flashcache(
+    engine: &Engine,
+    io: &IoCounts,
+    devices: Option<(DeviceId, DeviceId)>,
+) -> Result<(), String> {
+    let Some(fc) = engine.target().flashcache() else {
+        return Ok(()); // setting up, or its setup failed: no counters yet
+    };
+    let stats = fc.stats();
+    let errors = fc.errors();
+    let gauges = fc.gauges();
+    let status = engine.target_status();
+    // The named counters and gauges are the machine's, under flashcache's names.
+    for (name, value) in [
+        ("reads", stats.reads),
+        ("writes", stats.writes),
+        ("read_hits", stats.read_hits),
+        ("write_hits", stats.write_hits),
+        ("dirty_write_hits", stats.dirty_write_hits),
+        ("uncached_reads", stats.uncached_reads),
+        ("uncached_writes", stats.uncached_writes),
+        ("disk_reads", stats.disk_reads),
+        ("disk_writes", stats.disk_writes),
+        ("ssd_reads", stats.ssd_reads),
+        ("ssd_writes", stats.ssd_writes),
+        ("cleanings", stats.cleanings),
+        ("md_write_dirty", stats.md_write_dirty),
+        ("md_write_clean", stats.md_write_clean),
+        ("md_ssd_writes", stats.md_ssd_writes),
+        ("pid_adds", stats.pid_adds),
+        ("pid_dels", stats.pid_dels),
+        ("disk_read_errors", errors.disk_read_errors),
+        ("disk_write_errors", errors.disk_write_errors),
+        ("ssd_read_errors", errors.ssd_read_errors),
+        ("ssd_write_errors", errors.ssd_write_errors),
+    ] {
+        equal(
+            &format!("flashcache status counter {name} vs the machine's"),
+            counter(&status, name)?,
+            value,
+        )?;
+    }
+    for (name, value) in [
+        ("nr_dirty", gauges.nr_dirty),
+        ("cached_blocks", gauges.cached_blocks),
+        ("size_blocks", gauges.size_blocks),
+    ] {
+        equal(
+            &format!("flashcache status gauge {name} vs the machine's"),
+            gauge(&status, name)?,
+            value,
+        )?;
+    }
+    // The `dmsetup status` text shows the same numbers (spec 1.20's layout).
+    let read_hit_percent = (stats.read_hits * 100)
+        .checked_div(stats.reads)
+        .unwrap_or(0);
+    for line in [
+        format!("reads({}), writes({})", stats.reads, stats.writes),
+        format!(
+            "read hits({}), read hit percent({read_hit_percent})",
+            stats.read_hits
+        ),
+        format!(
+            "disk reads({}), disk writes({}) ssd reads({}) ssd writes({})",
+            stats.disk_reads, stats.disk_writes, stats.ssd_reads, stats.ssd_writes
+        ),
+        format!(
+            "total blocks({}), cached blocks({})",
+            gauges.size_blocks, gauges.cached_blocks
+        ),
+    ] {
+        if !status.text.contains(&line) {
+            return Err(format!(
+                "flashcache status text lacks {line:?}:\n{}",
+                status.text
+            ));
+        }
+    }
+    // Every piece is counted once as a read or a write when mapped (`flashcache_map`).
+    equal(
+        "flashcache reads vs read pieces mapped",
+        stats.reads,
+        io.read_pieces,
+    )?;
+    equal(
+        "flashcache writes vs write pieces mapped",
+        stats.writes,
+        io.write_pieces,
+    )?;
+    at_most(
+        "flashcache read_hits vs reads",
+        stats.read_hits,
+        stats.reads,
+    )?;
+    at_most(
+        "flashcache write_hits vs writes",
+        stats.write_hits,
+        stats.writes,
+    )?;
+    at_most(
+        "flashcache dirty_write_hits vs write_hits",
+        stats.dirty_write_hits,
+        stats.write_hits,
+    )?;
+    at_most(
+        "flashcache uncached_reads vs disk_reads",
+        stats.uncached_reads,
+        stats.disk_reads,
+    )?;
+    at_most(
+        "flashcache uncached_writes vs disk_writes",
+        stats.uncached_writes,
+        stats.disk_writes,
+    )?;
+    // An SSD read is a read hit's (`flashcache_read_hit`) or a cleaning's
+    // (`flashcache_dirty_writeback`); each cleaning ends counted in `cleanings`, done or
+    // failed. The explorer never arms the read-hit allocation failure that would count a
+    // hit without its read.
+    equal(
+        "flashcache ssd_reads vs read_hits + cleanings",
+        stats.ssd_reads,
+        stats.read_hits + stats.cleanings,
+    )?;
+    // Each metadata write carries its lead job and the batched ones; each job ends as a
+    // dirtying or cleaning metadata update, or fails (counted among ssd_write_errors). With
+    // `ssd_timeout` a block is also rewritten from memory after a failed write's zombie
+    // ends: a metadata write with no update of its own.
+    let md_jobs = stats.md_ssd_writes + stats.md_write_batch;
+    let md_done = stats.md_write_dirty + stats.md_write_clean;
+    at_most("flashcache metadata updates done vs jobs", md_done, md_jobs)?;
+    if fc.config().options.ssd_timeout_ns.is_none() {
+        at_most(
+            "flashcache metadata jobs vs updates done + ssd write errors",
+            md_jobs,
+            md_done + errors.ssd_write_errors,
+        )?;
+    }
+    at_most(
+        "flashcache md_ssd_writes vs ssd_writes",
+        stats.md_ssd_writes,
+        stats.ssd_writes,
+    )?;
+    if let Some((_, disk)) = devices {
+        // A disk read is a read miss's (`flashcache_read_miss`) or an uncached read's
+        // (`flashcache_start_uncached_io`), one device IO each (a piece is one block).
+        equal(
+            "flashcache disk_reads vs disk reads submitted",
+            stats.disk_reads,
+            io.submitted(disk, Op::Read),
+        )?;
+    }
+    Ok(())
+}
+
+/// md raid5's counters (spec section 7) through its status, against the IO the checker saw
+/// on `members`.
+fn check_raid5(status: &TargetStatus, io: &IoCounts, members: &[DeviceId]) -> Result<(), String> {
+    let read_errors = counter(status, "read_errors")?;
+    // A corrected read error and a retried aligned read each had its failed read first.
+    at_most(
+        "raid5 read_errors_corrected + aligned_read_retries vs read_errors",
+        counter(status, "read_errors_corrected")? + counter(status, "aligned_read_retries")?,
+        read_errors,
+    )?;
+    let failed_reads: u64 = members.iter().map(|&m| io.failed_reads(m)).sum();
+    at_most(
+        "raid5 read_errors vs member reads that failed",
+        read_errors,
+        failed_reads,
+    )?;
+    // Every data read and write of a member is counted when issued; the superblock and
+    // bitmap IO (above the data, at the member's end) is not.
+    let observed = |op: Op| -> u64 {
+        members
+            .iter()
+            .map(|&m| io.submitted(m, op) - io.submitted_high(m, op))
+            .sum()
+    };
+    equal(
+        "raid5 member_reads vs member data reads submitted",
+        counter(status, "member_reads")?,
+        observed(Op::Read),
+    )?;
+    equal(
+        "raid5 member_writes vs member data writes submitted",
+        counter(status, "member_writes")?,
+        observed(Op::Write),
+    )?;
+    at_most(
+        "raid5 aligned_reads vs member_reads",
+        counter(status, "aligned_reads")?,
+        counter(status, "member_reads")?,
+    )?;
+    Ok(())
+}
+
+/// A raid5 volume's named counters are its machine's.
+fn check_raid5_machine(engine: &Engine, status: &TargetStatus) -> Result<(), String> {
+    let Some(raid) = engine.target().raid5() else {
+        return Ok(());
+    };
+    let stats = raid.stats();
+    for (name, value) in [
+        ("reads", stats.reads),
+        ("writes", stats.writes),
+        ("member_reads", stats.member_reads),
+        ("member_writes", stats.member_writes),
+        ("read_errors", stats.read_errors),
+        ("read_errors_corrected", stats.read_errors_corrected),
+        ("aligned_reads", stats.aligned_reads),
+        ("aligned_read_retries", stats.aligned_read_retries),
+        ("write_errors", stats.write_errors),
+    ] {
+        equal(
+            &format!("raid5 status counter {name} vs the machine's"),
+            counter(status, name)?,
+            value,
+        )?;
+    }
+    equal(
+        "raid5 status gauge degraded vs the machine's",
+        gauge(status, "degraded")?,
+        raid.degraded() as u64,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dmsim_engine::block::IoStatus;
+    use dmsim_engine::io::{Bio, BioFlags, BioId, Completion, DeviceIo};
+    use dmsim_engine::Buffer;
+
+    #[test]
+    fn pieces_count_the_cache_blocks_a_bio_touches() {
+        let mut io = IoCounts {
+            cache_block_sectors: Some(8),
+            ..IoCounts::default()
+        };
+        let bio = |op, sector, sectors| {
+            Input::Bio(Bio {
+                id: BioId(1),
+                op,
+                sector,
+                sectors,
+                flags: BioFlags::default(),
+                data: Vec::new(),
+            })
+        };
+        io.on_input(&bio(Op::Read, 7, 2)); // sectors 7 and 8: two blocks
+        io.on_input(&bio(Op::Read, 8, 8)); // one block
+        io.on_input(&bio(Op::Write, 0, 24)); // three blocks
+        io.on_input(&bio(Op::Flush, 0, 0));
+        assert_eq!((io.read_pieces, io.write_pieces), (3, 3));
+    }
+
+    #[test]
+    fn failed_reads_are_counted_by_device_and_metadata_io_apart() {
+        let mut io = IoCounts {
+            high_sector: 1000,
+            ..IoCounts::default()
+        };
+        let submit = |tag: u64, device: u16, op, sector| {
+            Output::Submit(DeviceIo {
+                tag: IoTag::from_u64(tag),
+                device: DeviceId(device),
+                op,
+                sector,
+                sectors: 8,
+                fua: false,
+                sync: false,
+                buffer: Buffer::empty(),
+            })
+        };
+        io.on_output(&submit(1, 0, Op::Read, 0));
+        io.on_output(&submit(2, 0, Op::Read, 1000));
+        io.on_output(&submit(3, 1, Op::Write, 8));
+        let done = |tag: u64, status| {
+            Input::Completion(Completion {
+                tag: IoTag::from_u64(tag),
+                status,
+            })
+        };
+        io.on_input(&done(1, IoStatus::IoError));
+        io.on_input(&done(2, IoStatus::Ok));
+        io.on_input(&done(3, IoStatus::IoError));
+        // A completion of nothing in flight is ignored.
+        io.on_input(&done(9, IoStatus::IoError));
+        assert_eq!(io.failed_reads(DeviceId(0)), 1);
+        assert_eq!(io.failed_reads(DeviceId(1)), 0);
+        assert_eq!(io.submitted(DeviceId(0), Op::Read), 2);
+        assert_eq!(io.submitted_high(DeviceId(0), Op::Read), 1);
+        assert_eq!(io.submitted(DeviceId(1), Op::Write), 1);
+    }
+}

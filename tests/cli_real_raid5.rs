@@ -93,6 +93,62 @@ fn linear_on_real_members_resyncs_verifies_every_read_and_survives_a_member_fail
 }
 
 #[test]
+fn a_real_spare_replaces_a_failed_member_and_is_rebuilt_under_io() {
+    let devices = members(5, 8 << 20);
+    let (array, spare) = devices.split_at(4);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    #[rustfmt::skip]
+    let o = dmsim(&[
+        "run", "--real", "--target", "linear", "--raid-dev", &list(array),
+        "--raid-spare-dev", &list(spare), "--chunk", "64k", "--allow-write", "--assume-clean",
+        "--workload", "randrw", "--qd", "4", "--requests", "8000", "--span", "6m",
+        "--raid5-fail", "1@1500io", "--raid5-spare", "2000io", "--out", out.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The spare (dev4) holds role 1 and the array is whole again.
+    assert!(
+        stdout.contains("dev4[1]") && stdout.contains("[4/4] [UUUU]"),
+        "{stdout}"
+    );
+    let s = summary(&out);
+    assert_eq!(s["data_errors"], 0);
+    assert_eq!(s["verified_reads"], s["latency"]["read"]["count"]);
+    let raid = &s["config"]["raid5"];
+    assert_eq!(raid["spare"][0]["after_requests"], 2000, "{raid}");
+    assert_eq!(
+        raid["spare_devices"][0],
+        spare[0].path().to_str().unwrap(),
+        "{raid}"
+    );
+    assert_eq!(stat(&s, "raid5.recoveries"), 1);
+    // 6 MiB over 3 data members: 2 MiB of each member rebuilt, 512 stripes.
+    assert_eq!(stat(&s, "raid5.recovery_stripes"), 512);
+    assert!(stat(&s, "raid5.recovery_duration_ns") > 0);
+    // The rebuild's progress is in the time series.
+    let done = s["time_series"]["sync_done_sectors"].as_array().unwrap();
+    assert!(done.iter().any(|d| d.as_u64().unwrap() > 0), "{done:?}");
+    // The spare's bytes are the failed member's data: every stripe's parity checks out on
+    // the array as it is now, member 1 replaced by the spare.
+    let backing: Vec<Vec<u8>> = [&array[0], &spare[0], &array[2], &array[3]]
+        .iter()
+        .map(|d| {
+            let mut bytes = vec![0u8; 2 << 20];
+            std::fs::File::open(d.path())
+                .unwrap()
+                .read_exact(&mut bytes)
+                .unwrap();
+            bytes
+        })
+        .collect();
+    for offset in 0..(2 << 20) {
+        let xor = backing.iter().fold(0u8, |acc, member| acc ^ member[offset]);
+        assert_eq!(xor, 0, "byte {offset} of the rebuilt array's rows");
+    }
+}
+
+#[test]
 fn nothing_past_the_rows_the_span_needs_is_touched() {
     let devices = members(3, 4 << 20);
     fill_inconsistently(&devices);
@@ -216,6 +272,29 @@ fn bad_members_are_refused_naming_the_device() {
     ]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("--raid-dev"));
+    // Spares: one per --raid5-spare, of the members' size.
+    let e = run(
+        &list(&devices[..3]),
+        &["--allow-write", "--raid-spare-dev", &path(&devices[3])],
+    );
+    assert!(
+        e.contains("0 --raid5-spare event(s) for 1 --raid-spare-dev"),
+        "{e}"
+    );
+    let e = run(
+        &list(&devices[..3]),
+        &[
+            "--allow-write",
+            "--raid-spare-dev",
+            &path(&small),
+            "--raid5-spare",
+            "5io",
+        ],
+    );
+    assert!(
+        e.contains("--raid-spare-dev") && e.contains(&path(&small)),
+        "{e}"
+    );
     // The SSD cannot be a member too.
     #[rustfmt::skip]
     let o = dmsim(&[

@@ -15,8 +15,7 @@ use dmsim_real::{OpenOptions, RealDevice};
 use dmsim_scenarios::fit::FitMode;
 use dmsim_scenarios::source::Pacing;
 use dmsim_testbed::cache_run::CacheDevices;
-use dmsim_testbed::linear_run::REAL_RAID5_NO_SPARES;
-use dmsim_testbed::real_raid5::{open_members, same_file};
+use dmsim_testbed::real_raid5::{check_spare_devices, open_array, same_file};
 use dmsim_testbed::setup::{CacheSetup, VolumeTarget};
 use dmsim_testbed::spec::{RecordsSpec, TraceRef};
 use dmsim_testbed::trace_records::TraceSource;
@@ -83,6 +82,16 @@ pub struct RealCacheArgs {
         conflicts_with = "hdd_dev"
     )]
     pub raid_dev: Vec<PathBuf>,
+    /// With --raid-dev: spare devices or files of the members' size, comma-separated; each
+    /// --raid5-spare WHEN adds the next (mdadm --add): it replaces a failed member and is
+    /// rebuilt while IO runs.
+    #[arg(
+        long,
+        value_name = "E,...",
+        value_delimiter = ',',
+        requires = "raid_dev"
+    )]
+    pub raid_spare_dev: Vec<PathBuf>,
     /// With --raid-dev: trust the members' parity and skip the initial resync (mdadm
     /// --assume-clean), e.g. for members known to be all zeros.
     #[arg(long, requires = "raid_dev")]
@@ -124,9 +133,6 @@ impl RealCacheArgs {
                 "--hdd-raid5 {raid} names simulated members; with --real the members are \
                  --raid-dev: give one of them"
             ));
-        }
-        if !cache.raid5_spare.is_empty() {
-            return Err(REAL_RAID5_NO_SPARES.to_string());
         }
         let members = self.raid_dev.len();
         if !(3..=16).contains(&members) {
@@ -236,14 +242,16 @@ impl RealCacheArgs {
         let Some(raid) = setup.raid5.as_mut() else {
             return Err("--raid-dev without a raid5 setup (an internal error)".into());
         };
-        let members = open_members(
+        check_spare_devices(raid.spares, self.raid_spare_dev.len())?;
+        let array = open_array(
             &self.raid_dev,
+            &self.raid_spare_dev,
             &[("--ssd-dev", ssd_path)],
             raid.config.chunk_sectors,
             span_bytes,
             true,
         )?;
-        let infos: Vec<DeviceInfo> = members.iter().map(RealDevice::info).collect();
+        let infos: Vec<DeviceInfo> = array.members.iter().map(RealDevice::info).collect();
         let reserved = if raid.config.superblock {
             METADATA_SECTORS
         } else {
@@ -284,7 +292,8 @@ impl RealCacheArgs {
         setup.hdd_name = format!("raid5 {}", raid_names.join(","));
         Ok(CacheDevices::RealRaid5 {
             ssd,
-            members,
+            members: array.members,
+            spares: array.spares,
             assume_clean: self.assume_clean,
         })
     }

@@ -22,7 +22,7 @@ pub struct RunArgs {
     /// field). Only --out, --json and --quiet go with it: the spec says everything else.
     #[arg(long, value_name = "FILE", conflicts_with_all = [
         "target", "mode", "policy", "real", "dev", "ssd_dev", "hdd_dev", "existing_cache",
-        "allow_write", "raid_dev", "assume_clean", "workload", "bs", "qd", "requests", "duration", "span", "sets", "seed",
+        "allow_write", "raid_dev", "raid_spare_dev", "assume_clean", "workload", "bs", "qd", "requests", "duration", "span", "sets", "seed",
         "ssd", "hdd", "hdd_raid5", "chunk", "raid5_fail", "raid5_spare", "block_size",
         "cache_size", "cache_blocks", "assoc", "perturb_ties",
     ])]
@@ -62,6 +62,16 @@ pub struct RunArgs {
     /// the workload (as mdadm --create does) unless --assume-clean.
     #[arg(long, value_name = "A,B,C,...", value_delimiter = ',', requires = "real", conflicts_with_all = ["hdd_dev", "dev"])]
     raid_dev: Vec<PathBuf>,
+    /// With --raid-dev: spare devices or files of the members' size, comma-separated; each
+    /// --raid5-spare WHEN adds the next (mdadm --add): it replaces a failed member and is
+    /// rebuilt while IO runs.
+    #[arg(
+        long,
+        value_name = "E,...",
+        value_delimiter = ',',
+        requires = "raid_dev"
+    )]
+    raid_spare_dev: Vec<PathBuf>,
     /// With --raid-dev: trust the members' parity and skip the initial resync (mdadm
     /// --assume-clean), e.g. for members known to be all zeros.
     #[arg(long, requires = "raid_dev")]
@@ -201,9 +211,6 @@ pub fn run(args: RunArgs) -> CliResult {
         );
     }
     let device = if args.real && !args.raid_dev.is_empty() {
-        if !args.cache.raid5_spare.is_empty() {
-            return Err(dmsim_testbed::linear_run::REAL_RAID5_NO_SPARES.into());
-        }
         let (config, device_sets) = raid5_config(&args)?;
         crate::unused_flags::refuse_given(
             &[("--set", !device_sets.is_empty())],
@@ -212,11 +219,12 @@ pub fn run(args: RunArgs) -> CliResult {
         )?;
         let fails = dmsim_testbed::raid5_fail::parse_flags(
             &args.cache.raid5_fail,
-            &[],
+            &args.cache.raid5_spare,
             args.raid_dev.len(),
         )?;
         LinearDevice::RealRaid5 {
             paths: args.raid_dev.clone(),
+            spare_paths: args.raid_spare_dev.clone(),
             config,
             fails,
             allow_write: args.allow_write,
@@ -415,6 +423,7 @@ fn run_flashcache(args: &RunArgs) -> CliResult {
         ssd_dev: args.ssd_dev.clone(),
         hdd_dev: args.hdd_dev.clone(),
         raid_dev: args.raid_dev.clone(),
+        raid_spare_dev: args.raid_spare_dev.clone(),
         assume_clean: args.assume_clean,
         allow_write: args.allow_write,
         existing_cache: args.existing_cache,

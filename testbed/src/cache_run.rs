@@ -60,12 +60,13 @@ pub enum CacheDevices {
     Sim,
     /// Real devices (opened by the caller with writes allowed): the SSD and the disk.
     Real { ssd: RealDevice, hdd: RealDevice },
-    /// Real devices: the SSD and the members of the setup's raid5 array (role order, opened
-    /// with [`crate::real_raid5::open_members`]); the disk is the array. `assume_clean`
-    /// skips the array's initial resync (mdadm --assume-clean).
+    /// Real devices: the SSD and the members and spares of the setup's raid5 array (role
+    /// order, opened with [`crate::real_raid5::open_array`]); the disk is the array.
+    /// `assume_clean` skips the array's initial resync (mdadm --assume-clean).
     RealRaid5 {
         ssd: RealDevice,
         members: Vec<RealDevice>,
+        spares: Vec<RealDevice>,
         assume_clean: bool,
     },
 }
@@ -273,24 +274,31 @@ fn run_cache_checked<I: Iterator<Item = TraceRecord>>(
         CacheDevices::RealRaid5 {
             ssd,
             members,
+            spares,
             assume_clean,
         } => {
             let Some(raid) = &setup.raid5 else {
                 return Err("real raid5 members without a raid5 setup".to_string());
             };
-            if raid.members != members.len() || raid.spares != 0 {
+            if raid.members != members.len() {
                 return Err(format!(
-                    "the raid5 setup has {} members and {} spares; {} real members were given",
+                    "the raid5 setup has {} members; {} real members were given",
                     raid.members,
-                    raid.spares,
                     members.len()
                 ));
             }
+            crate::real_raid5::check_spare_devices(raid.spares, spares.len())?;
             let mut source = source.with_write_id_base(real_run_write_id_base());
             let mut names = vec![ssd.path().display().to_string()];
-            names.extend(members.iter().map(|m| m.path().display().to_string()));
+            names.extend(
+                members
+                    .iter()
+                    .chain(&spares)
+                    .map(|m| m.path().display().to_string()),
+            );
             let mut devices = vec![ssd];
             devices.extend(members);
+            devices.extend(spares);
             let mut rig =
                 RealRig::build(engine_config, target, devices, PlatformOptions::default())
                     .map_err(|e| format!("cannot build the cache: {e}"))?;
@@ -304,7 +312,10 @@ fn run_cache_checked<I: Iterator<Item = TraceRecord>>(
                 resync_note = Some(resync.note());
             }
             config["raid5"]["assume_clean"] = assume_clean.into();
-            config["raid5"]["member_devices"] = names[1..].to_vec().into();
+            config["raid5"]["member_devices"] = names[1..=raid.members].to_vec().into();
+            if raid.spares > 0 {
+                config["raid5"]["spare_devices"] = names[raid.members + 1..].to_vec().into();
+            }
             // Real devices held data before the run: never-written sectors may hold anything;
             // the volume is striped with parity, so no device holds it sector for sector.
             let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();

@@ -4,7 +4,7 @@
 
 use crate::check::{check_engine_invariants, check_real_refusals, check_sim_violations, deadlock};
 use crate::raid5_fail::{spare_count, ArrayEvent, FailSchedule};
-use crate::real_raid5::{initial_resync, open_members, RAID_DEV_FLAG};
+use crate::real_raid5::{check_spare_devices, initial_resync, open_array, RAID_DEV_FLAG};
 use crate::verifier::{real_run_write_id_base, Verifier};
 use crate::workload::{arena_pages_for, check_span, GeneratedWorkload};
 use dmsim_engine::raid5::Raid5Config;
@@ -43,8 +43,10 @@ pub enum LinearDevice {
     /// order; each member is used only within the rows of chunks the workload's span needs.
     RealRaid5 {
         paths: Vec<PathBuf>,
+        /// Spare devices, added in order by the `fails`' spare events (one each).
+        spare_paths: Vec<PathBuf>,
         config: Raid5Config,
-        /// Members to fail during the run (no spares: a real spare is not supported yet).
+        /// Members to fail and spares to add during the run.
         fails: Vec<ArrayEvent>,
         allow_write: bool,
         /// Skip the initial resync (mdadm --assume-clean): the members' parity is trusted.
@@ -61,10 +63,6 @@ pub fn real_raid5_needs_allow_write(paths: &[PathBuf]) -> String {
         names.join(", ")
     )
 }
-
-/// The refusal of spares on a real array.
-pub const REAL_RAID5_NO_SPARES: &str =
-    "--raid5-spare adds a simulated spare; an array of real members (--raid-dev) has none yet";
 
 /// What a finished linear run produced.
 pub struct LinearRunOutput {
@@ -197,6 +195,7 @@ pub fn run_linear(
         }
         LinearDevice::RealRaid5 {
             paths,
+            spare_paths,
             config,
             fails,
             allow_write,
@@ -205,25 +204,34 @@ pub fn run_linear(
             if !allow_write {
                 return Err(real_raid5_needs_allow_write(&paths));
             }
-            if spare_count(&fails) > 0 {
-                return Err(REAL_RAID5_NO_SPARES.to_string());
-            }
-            faults_injected = !fails.is_empty();
+            let spares = spare_count(&fails);
+            check_spare_devices(spares, spare_paths.len())?;
+            faults_injected = fails.len() > spares;
             let members = paths.len();
-            let devices = open_members(
+            let opened = open_array(
                 &paths,
+                &spare_paths,
                 &[],
                 config.chunk_sectors,
                 workload.span_bytes,
                 allow_write,
             )?;
-            let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-            let array = DeviceId(members as u16);
+            let mut devices = opened.members;
+            devices.extend(opened.spares);
+            let names: Vec<String> = paths
+                .iter()
+                .chain(&spare_paths)
+                .map(|p| p.display().to_string())
+                .collect();
+            // The members, the spares, then the array stacked after them.
+            let array = DeviceId((members + spares) as u16);
             let target = TargetSpec::Stack {
                 lower: vec![TargetSpec::Raid5 {
                     members: (0..members).map(|m| DeviceId(m as u16)).collect(),
                     config: config.clone(),
-                    spares: Vec::new(),
+                    spares: (members..members + spares)
+                        .map(|d| DeviceId(d as u16))
+                        .collect(),
                 }],
                 upper: Box::new(TargetSpec::Linear {
                     device: array,
@@ -279,7 +287,10 @@ pub fn run_linear(
             }
             for (device, status) in rig.engine().stacked_status() {
                 let mut end = fails.end_status(&status);
-                end["members"] = names.clone().into();
+                end["members"] = names[..members].to_vec().into();
+                if spares > 0 {
+                    end["spare_devices"] = names[members..].to_vec().into();
+                }
                 end["config"] = serde_json::to_value(&config).map_err(|e| e.to_string())?;
                 end["assume_clean"] = assume_clean.into();
                 if let Some(resync) = resync {
@@ -296,7 +307,7 @@ pub fn run_linear(
                 notes.push(format!("{device}: {}", status.text));
             }
             (
-                format!("raid5 {}", names.join(",")),
+                format!("raid5 {}", names[..members].join(",")),
                 "real",
                 report,
                 verifier,

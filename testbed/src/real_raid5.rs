@@ -26,6 +26,8 @@ use std::path::{Path, PathBuf};
 
 /// The flag that names the members, for messages.
 pub const RAID_DEV_FLAG: &str = "--raid-dev";
+/// The flag that names the spares, for messages.
+pub const RAID_SPARE_DEV_FLAG: &str = "--raid-spare-dev";
 
 /// True if both paths name one file or device (same device number and inode).
 pub fn same_file(a: &Path, b: &Path) -> bool {
@@ -44,18 +46,27 @@ pub fn member_window_sectors(members: usize, chunk_sectors: u64, span_sectors: u
     span_sectors.div_ceil(row_sectors) * chunk_sectors
 }
 
-/// Opens the members at `paths` (role order) for an array of `chunk_sectors` chunks, writes
-/// allowed only with `allow_write`; `others` are the run's other devices (a cache SSD), which
-/// no member may be. With `span_bytes`, each member is opened with the window the span needs
-/// from its start; without, the members' whole sizes must match. Errors name the flag and
-/// the device.
-pub fn open_members(
+/// An array's real devices, opened: the members in role order, then the spares an
+/// `--raid5-spare` adds.
+#[derive(Debug)]
+pub struct ArrayDevices {
+    pub members: Vec<RealDevice>,
+    pub spares: Vec<RealDevice>,
+}
+
+/// Opens the members at `paths` (role order) and the spares at `spare_paths` for an array
+/// of `chunk_sectors` chunks, writes allowed only with `allow_write`; `others` are the run's
+/// other devices (a cache SSD), which none may be. With `span_bytes`, each is opened with the
+/// window the span needs from its start; without, their whole sizes must match. Errors name
+/// the flag and the device.
+pub fn open_array(
     paths: &[PathBuf],
+    spare_paths: &[PathBuf],
     others: &[(&str, &Path)],
     chunk_sectors: u64,
     span_bytes: Option<u64>,
     allow_write: bool,
-) -> Result<Vec<RealDevice>, String> {
+) -> Result<ArrayDevices, String> {
     if !(MEMBERS_MIN..=MEMBERS_MAX).contains(&paths.len()) {
         return Err(format!(
             "{RAID_DEV_FLAG}: a raid5 array has {MEMBERS_MIN} to {MEMBERS_MAX} members, got {} \
@@ -63,22 +74,27 @@ pub fn open_members(
             paths.len()
         ));
     }
-    for (index, path) in paths.iter().enumerate() {
-        for earlier in &paths[..index] {
+    let all: Vec<(&str, &PathBuf)> = paths
+        .iter()
+        .map(|p| (RAID_DEV_FLAG, p))
+        .chain(spare_paths.iter().map(|p| (RAID_SPARE_DEV_FLAG, p)))
+        .collect();
+    for (index, &(flag, path)) in all.iter().enumerate() {
+        for (_, earlier) in &all[..index] {
             if same_file(earlier, path) {
                 return Err(format!(
-                    "{RAID_DEV_FLAG}: {} and {} are the same device or file; each member must \
-                     be a different one",
+                    "{flag}: {} and {} are the same device or file; each member and spare \
+                     must be a different one",
                     earlier.display(),
                     path.display()
                 ));
             }
         }
-        for (flag, other) in others {
+        for (other_flag, other) in others {
             if same_file(other, path) {
                 return Err(format!(
-                    "{RAID_DEV_FLAG} {} is also {flag}; a member cannot be another device of \
-                     the run",
+                    "{flag} {} is also {other_flag}; an array's device cannot be another \
+                     device of the run",
                     path.display()
                 ));
             }
@@ -91,19 +107,17 @@ pub fn open_members(
             member_window_sectors(paths.len(), chunk_sectors, span_sectors),
         )
     });
-    let mut devices = Vec::with_capacity(paths.len());
-    for path in paths {
-        let device =
-            RealDevice::open(path, OpenOptions { allow_write, range }).map_err(
-                |e| match range {
-                    Some((_, sectors)) => format!(
-                        "{RAID_DEV_FLAG} {}: {e} (the span needs the first {} KiB of every member)",
-                        path.display(),
-                        sectors / 2
-                    ),
-                    None => format!("{RAID_DEV_FLAG} {}: {e}", path.display()),
-                },
-            )?;
+    let mut devices = Vec::with_capacity(all.len());
+    for (flag, path) in all {
+        let opened = RealDevice::open(path, OpenOptions { allow_write, range });
+        let device = opened.map_err(|e| match range {
+            Some((_, sectors)) => format!(
+                "{flag} {}: {e} (the span needs the first {} KiB of every member)",
+                path.display(),
+                sectors / 2
+            ),
+            None => format!("{flag} {}: {e}", path.display()),
+        })?;
         devices.push(device);
     }
     let first = &devices[0];
@@ -111,17 +125,38 @@ pub fn open_members(
         .iter()
         .find(|d| d.info().capacity_sectors != first.info().capacity_sectors)
     {
+        let flag = if spare_paths.iter().any(|p| p == other.path()) {
+            RAID_SPARE_DEV_FLAG
+        } else {
+            RAID_DEV_FLAG
+        };
         return Err(format!(
-            "{RAID_DEV_FLAG}: members differ in size: {} has {} sectors, {} has {}; raid5 \
-             members must be the same size (give members of one size, or --span to use the \
-             same leading part of each)",
+            "{flag}: the array's devices differ in size: {} has {} sectors, {} has {}; raid5 \
+             members and spares must be the same size (give devices of one size, or --span \
+             to use the same leading part of each)",
             other.path().display(),
             other.info().capacity_sectors,
             first.path().display(),
             first.info().capacity_sectors
         ));
     }
-    Ok(devices)
+    let spares = devices.split_off(paths.len());
+    Ok(ArrayDevices {
+        members: devices,
+        spares,
+    })
+}
+
+/// Refuses `--raid5-spare` events that do not match the spare devices one for one.
+pub fn check_spare_devices(spare_events: usize, spare_devices: usize) -> Result<(), String> {
+    if spare_events == spare_devices {
+        return Ok(());
+    }
+    Err(format!(
+        "{spare_events} --raid5-spare event(s) for {spare_devices} {RAID_SPARE_DEV_FLAG} \
+         device(s): with real members each --raid5-spare WHEN adds the next \
+         {RAID_SPARE_DEV_FLAG} (give as many of each)"
+    ))
 }
 
 /// What the initial resync found and did.

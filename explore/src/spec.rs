@@ -212,6 +212,11 @@ impl SeedSpec {
                     unreachable!("drawn as flashcache")
                 };
                 flashcache.table.target_sectors = array_sectors;
+                // flashcache offers no flush semantics by default (honor_flush off): its
+                // members keep no volatile cache here.
+                for device in &mut devices {
+                    device.ram.volatile_write_cache = false;
+                }
                 devices.insert(0, cache_devices[0].clone());
                 (
                     TargetChoice::Raid5UnderFlashcache { raid5, flashcache },
@@ -466,13 +471,14 @@ fn draw_raid5(rng: &mut ChaCha8Rng) -> (TargetChoice, Vec<DeviceChoice>) {
         safe_mode_delay_ns: rng.random_range(1_000_000..200_000_000),
         ..Raid5Config::new(chunk_sectors)
     };
+    let volatile_write_cache = rng.random_ratio(1, 2);
     let devices = (0..members)
         .map(|m| DeviceChoice {
             name: format!("m{m}"),
             ram: RamParams {
                 capacity_sectors,
                 latency_ns,
-                volatile_write_cache: false,
+                volatile_write_cache,
             },
         })
         .collect();

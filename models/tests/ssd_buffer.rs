@@ -14,6 +14,8 @@ fn volatile() -> SsdParams {
     p.geometry.page_bytes = 8192;
     p.write_buffer.enabled = true;
     p.write_buffer.capacity_bytes = 1 << 20;
+    // The plain buffer: every write goes to flash (hot rewrites have their own tests).
+    p.write_buffer.hot_rewrite_window_ns = 0;
     p
 }
 

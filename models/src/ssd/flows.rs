@@ -3,16 +3,17 @@
 //! - every command: arrival → queue slot → command overhead (and any controller stall) →
 //!   a controller core → …
 //! - read: fetch missing mapping lines → read each flash page holding its units (units still
-//!   in controller memory come from DRAM, never-written units need no flash) → each page's
+//!   in controller memory come from DRAM, never-written units need no flash unless
+//!   `ftl.reads_map_unwritten` gives them a fresh page to read) → each page's
 //!   data crosses the link as it arrives → completion overhead.
 //! - write-through: data crosses the link while missing mapping lines (and the old content of
 //!   partly written units) are read → the FTL places the units in fresh pages (paying GC) →
 //!   pages are programmed → completion.
 //! - buffered write: data crosses the link into DRAM → wait for room → units join the open
-//!   page → acknowledged. A full page becomes a `BufferPage` job: read out of DRAM, fetch
-//!   missing mapping lines, program.
-//! - flush: on a volatile buffer, close the open page and wait for every buffered page issued
-//!   so far to be programmed; otherwise immediate.
+//!   page (rewrites of hot logical pages stay in DRAM instead) → acknowledged. A full page
+//!   becomes a `BufferPage` job: read out of DRAM, fetch missing mapping lines, program.
+//! - flush: on a volatile buffer, send rewrites kept in DRAM to flash, close the open page
+//!   and wait for every buffered page issued so far to be programmed; otherwise immediate.
 //! - discard: unmap whole units; immediate.
 
 use super::cmt::CmtAccess;
@@ -35,6 +36,7 @@ impl SsdModel {
             JobKind::Flush => self.flush(id, processed),
             JobKind::Discard => {
                 for unit in job.first_unit..job.end_unit {
+                    self.hot.take(unit);
                     self.ftl.trim(unit);
                 }
                 self.finish(id, processed);
@@ -172,11 +174,21 @@ impl SsdModel {
         for unit in range {
             // Only the sectors asked for cross the channel and the link.
             let unit_bytes = job.bytes_in_unit(unit, self.geo.unit_sectors);
-            let Some(slot) = self.ftl.lookup(unit) else {
-                zero_bytes += u64::from(unit_bytes);
+            if self.hot.is_kept(unit) {
+                dram_bytes += u64::from(unit_bytes);
+                self.stats.units_read_from_dram += 1;
                 continue;
+            }
+            let page = match self.ftl.lookup(unit) {
+                Some(slot) => self.geo.page_of_slot(slot),
+                None if self.params.ftl.reads_map_unwritten => {
+                    self.map_unwritten_for_read(&job, unit)
+                }
+                None => {
+                    zero_bytes += u64::from(unit_bytes);
+                    continue;
+                }
             };
-            let page = self.geo.page_of_slot(slot);
             if self.ftl.page_in_dram(page) {
                 dram_bytes += u64::from(unit_bytes);
                 self.stats.units_read_from_dram += 1;
@@ -213,6 +225,31 @@ impl SsdModel {
             let done = self.jobs.get(id).done_ns;
             self.finish(id, done);
         }
+    }
+
+    /// The page a read of never-written `unit` goes to: under static allocation the page of
+    /// a unit of the same logical page that is mapped, else a fresh page of its plane (the
+    /// plane's next write-frontier page, never programmed), to which the unit is mapped with
+    /// the sectors read, as MQSim's online_create_entry_for_reads does.
+    fn map_unwritten_for_read(&mut self, job: &Job, unit: u32) -> u32 {
+        let per_page = self.geo.slots_per_page;
+        let group = unit / per_page;
+        if self.ftl.static_allocation() {
+            let sibling =
+                (group * per_page..(group + 1) * per_page).find_map(|u| self.ftl.lookup(u));
+            if let Some(slot) = sibling {
+                return self.geo.page_of_slot(slot);
+            }
+        }
+        let page = self.ftl.alloc_host_page(group, &mut self.scratch_ops);
+        self.enqueue_background();
+        let sectors = job.sector_mask(unit, self.geo.unit_sectors);
+        self.ftl.place(unit, page * per_page, sectors);
+        self.ftl.note_host_padding(per_page - 1);
+        // Nothing is programmed: the read finds the page on flash (erased, as in MQSim).
+        self.ftl.page_programmed(page);
+        self.stats.units_mapped_by_reads += 1;
+        page
     }
 
     fn queue_page_read(&mut self, id: u32, page: u32, bytes: u32, at_ns: u64) {
@@ -289,7 +326,9 @@ impl SsdModel {
                 .alloc_host_page(unit / per_page, &mut self.scratch_ops);
             self.enqueue_background();
             for k in 0..count {
-                let mask = job.sector_mask(unit + k, self.geo.unit_sectors);
+                // A copy kept in DRAM merges into the programmed unit.
+                let kept = self.hot.take(unit + k).unwrap_or(0);
+                let mask = job.sector_mask(unit + k, self.geo.unit_sectors) | kept;
                 self.ftl.place(unit + k, page * per_page + k, mask);
             }
             self.ftl.note_host_padding(per_page - count);
@@ -336,7 +375,12 @@ impl SsdModel {
             .host
             .transfer(self.now_ns, processed_ns, job.bytes(), false);
         let in_dram = self.buffer.dram_access(self.now_ns, data_in, job.bytes());
-        let sectors = self.sectors_in_range(&job);
+        let per_page = self.geo.slots_per_page;
+        // Rewrites of hot logical pages stay in DRAM and take no room on the way to flash.
+        let sectors = (job.first_unit..job.end_unit)
+            .filter(|unit| !self.hot.is_hot(unit / per_page))
+            .map(|unit| job.bytes_in_unit(unit, self.geo.unit_sectors) / 512)
+            .sum();
         let j = self.jobs.get_mut(id);
         j.ready_ns = in_dram;
         j.buffer_sectors = sectors;
@@ -355,10 +399,24 @@ impl SsdModel {
     /// MQSim writes newly written data back as soon as it is cached).
     fn admit_buffered(&mut self, id: u32, at_ns: u64) {
         let job = *self.jobs.get(id);
+        let per_page = self.geo.slots_per_page;
         for unit in self.unit_range(id) {
             let mask = job.sector_mask(unit, self.geo.unit_sectors);
-            self.append_to_open_page(unit, mask, at_ns);
+            if self.hot.is_hot(unit / per_page) {
+                self.hot.keep(unit, mask);
+                self.stats.units_kept_in_dram += 1;
+                continue;
+            }
+            let kept = self.hot.take(unit).unwrap_or(0);
+            self.append_to_open_page(unit, mask | kept, at_ns);
         }
+        // Pages are marked after the whole write, so its own units all go to flash.
+        for unit in self.unit_range(id) {
+            if !self.hot.is_kept(unit) {
+                self.hot.written_back(unit / per_page);
+            }
+        }
+        self.hot.after_write(self.now_ns);
         if self.ftl.static_allocation() && self.buffer.open_page != NONE {
             self.close_open_page();
         }
@@ -493,6 +551,10 @@ impl SsdModel {
         if !(self.buffer.enabled && self.buffer.volatile) {
             self.finish(id, processed_ns);
             return;
+        }
+        // Rewrites kept in DRAM go to flash with the rest.
+        for (unit, sectors) in self.hot.take_all() {
+            self.append_to_open_page(unit, sectors, processed_ns);
         }
         if self.buffer.open_page != NONE {
             self.close_open_page();

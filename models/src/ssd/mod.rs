@@ -11,6 +11,7 @@
 //!   translation-page reads in flight and the lookups waiting for them;
 //! - `flash`: die queues and occupancy, channel transfers; `timeline`: interval reservation
 //!   of shared buses; `host`: queue slots, link, controller cores; `buffer`: write buffer;
+//!   `hot_rewrites`: the buffer's hot/cold separation (rewrites kept in DRAM);
 //! - `model`: `SsdModel` and its event loop; `flows`: the steps of each command; `job`,
 //!   `ops`, `slab`: their records; `op_times`: where ops spend their time (diagnostic);
 //!   [`presets`](mod@presets): named drives with sources.
@@ -46,6 +47,7 @@ mod ftl;
 mod gc;
 mod geometry;
 mod host;
+mod hot_rewrites;
 mod job;
 mod mapping_fetch;
 mod model;

@@ -16,6 +16,7 @@ use super::cmt::MappingCache;
 use super::flash::{Dispatch, FlashBackend};
 use super::ftl::{Ftl, FtlCounters};
 use super::geometry::Geometry;
+use super::hot_rewrites::HotRewrites;
 use super::job::{Job, JobKind};
 use super::mapping_fetch::MappingFetches;
 use super::op_times::FlashOpTimes;
@@ -52,6 +53,7 @@ pub struct SsdModel {
     pub(super) flash: FlashBackend,
     pub(super) host: super::host::HostSide,
     pub(super) buffer: WriteBuffer,
+    pub(super) hot: HotRewrites,
     pub(super) jobs: Slab<Job>,
     events: BinaryHeap<Reverse<(u64, u64, Event)>>,
     event_seq: u64,
@@ -88,6 +90,11 @@ impl SsdModel {
                 wb.dram_mb_per_s,
                 wb.dram_access_ns,
             ),
+            hot: HotRewrites::new(if wb.enabled {
+                wb.hot_rewrite_window_ns
+            } else {
+                0
+            }),
             jobs: Slab::default(),
             events: BinaryHeap::new(),
             event_seq: 0,

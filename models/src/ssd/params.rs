@@ -103,6 +103,12 @@ pub struct FtlParams {
     pub gc_copyback: bool,
     /// Which plane a host page goes to.
     pub allocation: Allocation,
+    /// A read of never-written data maps it on the fly to a fresh page of its plane (the
+    /// plane's next write-frontier page, left unprogrammed) and reads that page from flash,
+    /// as MQSim's page-level FTL does (online_create_entry_for_reads). False: never-written
+    /// data reads as zeros without touching flash.
+    #[serde(default)]
+    pub reads_map_unwritten: bool,
 }
 
 /// Plane allocation of host pages.
@@ -159,6 +165,13 @@ pub struct WriteBufferParams {
     /// padding, so buffered data reaches flash when writes pause; 0 keeps it until it fills
     /// or a FLUSH comes.
     pub idle_flush_ns: u64,
+    /// Hot/cold separation as in MQSim's write cache: a logical page already sent to flash
+    /// in the current window is kept in DRAM when written again instead of being
+    /// programmed (a FLUSH or FUA still makes it durable). A window starts with the first
+    /// buffered write after the previous one ended and lasts this long; 0 sends every
+    /// write to flash.
+    #[serde(default)]
+    pub hot_rewrite_window_ns: u64,
 }
 
 /// Host interface protocol.

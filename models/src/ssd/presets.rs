@@ -23,15 +23,18 @@ use crate::presets::PresetInfo;
 ///
 /// As MQSim's page-level FTL: a logical page (8 KiB) always lives on the plane its number
 /// gives in channel-first order (static CWDP allocation), and a partly written unit is read
-/// back before a write only when it holds sectors the write leaves out, and a program moves
-/// over the channel only the sectors its host write carries. As MQSim's write
-/// cache: newly written data goes to flash at once, straight from the host transfer (no
-/// DRAM read-out), and at most one page per plane (1 MiB, counted in sectors of data as
-/// MQSim counts its back-pressure depth) may be on its way to flash before further writes
-/// wait; MQSim keeps written data cached in its 256 MiB afterwards, which only reads of
-/// just-written data would notice. As MQSim's scheduler, a die runs queued host reads or
-/// programs on both its planes as one multi-plane command when their pages share a page
-/// offset; the device fetches at most 512 commands at once.
+/// back before a write only when it holds sectors the write leaves out, a program moves
+/// over the channel only the sectors its host write carries, and a read of a never-written
+/// logical page maps it to the next page of its plane's write frontier and reads that page
+/// (MQSim runs without preconditioning by default). As MQSim's write cache: newly written
+/// data goes to flash at once, straight from the host transfer (no DRAM read-out), and at
+/// most one page per plane (1 MiB, counted in sectors of data as MQSim counts its
+/// back-pressure depth) may be on its way to flash before further writes wait; MQSim keeps
+/// written data cached in its 256 MiB afterwards, which only reads of just-written data
+/// would notice; a rewrite of a logical page it already sent to flash within the last
+/// second stays in DRAM (its hot/cold bloom filter). As MQSim's scheduler, a die runs
+/// queued host reads or programs on both its planes as one multi-plane command when their
+/// pages share a page offset; the device fetches at most 512 commands at once.
 pub fn mqsim_default() -> SsdParams {
     SsdParams {
         geometry: GeometryParams {
@@ -77,6 +80,9 @@ pub fn mqsim_default() -> SsdParams {
             gc_threshold: 0.05,
             gc_copyback: false,
             allocation: Allocation::Static,
+            // MQSim maps a never-written logical page on its first read to the next page of
+            // its plane's write frontier (online_create_entry_for_reads) and reads it.
+            reads_map_unwritten: true,
         },
         mapping_cache: MappingCacheParams {
             capacity_bytes: 2 * 1024 * 1024,
@@ -97,6 +103,9 @@ pub fn mqsim_default() -> SsdParams {
             dram_access_ns: 26,
             destage_reads_dram: false,
             idle_flush_ns: 1_000_000,
+            // MQSim's write cache keeps a logical page it wrote back within the last second
+            // in DRAM when it is written again (its bloom filter, reset every 1 s).
+            hot_rewrite_window_ns: 1_000_000_000,
         },
         host: HostParams {
             interface: HostInterface::Nvme,
@@ -157,6 +166,7 @@ pub fn nvme_datacenter() -> SsdParams {
             gc_threshold: 0.02,
             gc_copyback: false,
             allocation: Allocation::Striped,
+            reads_map_unwritten: false,
         },
         mapping_cache: MappingCacheParams {
             capacity_bytes: 0,
@@ -171,6 +181,7 @@ pub fn nvme_datacenter() -> SsdParams {
             dram_access_ns: 50,
             destage_reads_dram: true,
             idle_flush_ns: 1_000_000,
+            hot_rewrite_window_ns: 0,
         },
         host: HostParams {
             interface: HostInterface::Nvme,
@@ -226,6 +237,7 @@ pub fn sata() -> SsdParams {
             gc_threshold: 0.02,
             gc_copyback: false,
             allocation: Allocation::Striped,
+            reads_map_unwritten: false,
         },
         mapping_cache: MappingCacheParams {
             capacity_bytes: 0,
@@ -240,6 +252,7 @@ pub fn sata() -> SsdParams {
             dram_access_ns: 50,
             destage_reads_dram: true,
             idle_flush_ns: 1_000_000,
+            hot_rewrite_window_ns: 0,
         },
         host: HostParams {
             interface: HostInterface::Sata,

@@ -37,6 +37,12 @@ pub struct SsdStats {
     pub flash_programs_mapping: u64,
     /// Block erases.
     pub flash_erases: u64,
+    /// Never-written units a read mapped to a fresh page (`ftl.reads_map_unwritten`; under
+    /// static allocation one per logical page, its other units read from that page).
+    pub units_mapped_by_reads: u64,
+    /// Buffered unit writes kept in DRAM as rewrites of hot logical pages
+    /// (`write_buffer.hot_rewrite_window_ns`) instead of going to flash.
+    pub units_kept_in_dram: u64,
     /// Mapping-cache line lookups that hit (all of them when the table is resident).
     pub mapping_cache_hits: u64,
     /// Mapping-cache line lookups that missed.

@@ -400,6 +400,29 @@ fn a_compare_charts_a_rebuild_s_progress() {
         rebuilt, 2,
         "the baseline and the cache over the rebuilt array"
     );
+    // The rmw/rcw split over time adds up to the run's counters; the stripe cache's use
+    // stays within its size.
+    for run in runs {
+        let column = |name: &str| -> Vec<u64> {
+            let values = run["time_series"][name].as_array().unwrap();
+            values.iter().map(|v| v.as_u64().unwrap()).collect()
+        };
+        let label = &run["label"];
+        for name in ["rmw", "rcw"] {
+            let total: u64 = column(name).iter().sum();
+            assert_eq!(
+                total,
+                stat(run, &format!("raid5.{name}")),
+                "{name} of {label}"
+            );
+        }
+        let active = column("stripe_cache_active");
+        assert!(active.iter().all(|&a| a <= 256), "{label}: {active:?}");
+    }
+    for stem in ["raid5_rmw_share", "raid5_stripe_cache_active"] {
+        let svg = std::fs::read_to_string(out.join(format!("{stem}.svg"))).unwrap();
+        assert!(svg.contains("<polyline"), "{stem}: {svg}");
+    }
     let svg = std::fs::read_to_string(out.join("raid5_sync_progress.svg")).unwrap();
     assert!(!svg.contains("no md raid5 array ran"), "{svg}");
     assert!(svg.contains("<polyline"), "a progress line: {svg}");

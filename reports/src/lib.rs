@@ -51,4 +51,4 @@ pub use shard::{
     merge_shards, CompareShard, GridHasher, MergeError, ShardCell, ShardId, SHARD_FILE_NAME,
 };
 pub use speedup::{Speedup, BASELINE_KEY};
-pub use time_series::{CacheLookups, TimeSeries, TimeSeriesData};
+pub use time_series::{ArrayGauges, CacheLookups, TimeSeries, TimeSeriesData};

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::latency::{LatencyRecorder, Op};
 use crate::run_report::{DeviceReport, RunReport, Throughput};
-use crate::time_series::{CacheLookups, TimeSeries};
+use crate::time_series::{ArrayGauges, CacheLookups, TimeSeries};
 
 /// Collects one run's metrics (see the module doc).
 #[derive(Clone, Debug)]
@@ -104,11 +104,15 @@ impl RunRecorder {
         self.last_event_ns = self.last_event_ns.max(time_ns);
     }
 
-    /// Samples an md raid5 array's sync pass at `time_ns` (`done_sectors` of
-    /// `total_sectors` per member; 0 of 0 when none runs).
-    pub fn sample_sync_progress(&mut self, time_ns: u64, done_sectors: u64, total_sectors: u64) {
-        self.time_series
-            .sample_sync_progress(time_ns, done_sectors, total_sectors);
+    /// Samples an md raid5 array's gauges at `time_ns`.
+    pub fn sample_array(&mut self, time_ns: u64, gauges: ArrayGauges) {
+        self.time_series.sample_array(time_ns, gauges);
+        self.last_event_ns = self.last_event_ns.max(time_ns);
+    }
+
+    /// Counts an md raid5 array's rmw and rcw stripe writes since the previous call.
+    pub fn record_stripe_writes(&mut self, time_ns: u64, rmw: u64, rcw: u64) {
+        self.time_series.record_stripe_writes(time_ns, rmw, rcw);
         self.last_event_ns = self.last_event_ns.max(time_ns);
     }
 

@@ -2,9 +2,10 @@
 //!
 //! Owns [`TimeSeries`] (the recorder) and [`TimeSeriesData`] (its columnar, serialisable form).
 //! Bucket `i` covers virtual time `[i * bucket_ns, (i + 1) * bucket_ns)`. Counters (requests,
-//! bytes, cleanings, cache lookups and hits) are summed per bucket; gauges (dirty and cached
-//! blocks, an md raid5 array's sync progress) keep the latest sample taken at or before the
-//! bucket's end, carried forward over buckets without samples.
+//! bytes, cleanings, cache lookups and hits, an md raid5 array's rmw and rcw stripe writes) are
+//! summed per bucket; gauges (dirty and cached blocks, the array's sync progress and stripe
+//! cache use) keep the latest sample taken at or before the bucket's end, carried forward over
+//! buckets without samples.
 //!
 //! Memory is bounded: when an event falls beyond `bucket_count_max` buckets, adjacent pairs of
 //! buckets are merged and the interval doubles, as often as needed. Merging is exact for
@@ -28,9 +29,8 @@ pub struct TimeSeries {
     buckets: Vec<Bucket>,
     /// Whether a cache counted lookups: without one the hit columns are left out.
     has_cache_lookups: bool,
-    /// Whether an md raid5 array's sync progress was sampled: without one its columns are
-    /// left out.
-    has_sync_progress: bool,
+    /// Whether an md raid5 array was sampled: without one its columns are left out.
+    has_array: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -42,16 +42,21 @@ struct Bucket {
     cleanings: u64,
     lookups: CacheLookups,
     gauges: Option<GaugeSample>,
-    sync: Option<SyncSample>,
+    /// Stripe writes whose parity came by read-modify-write and by reconstruct-write.
+    rmw: u64,
+    rcw: u64,
+    array: Option<(u64, ArrayGauges)>,
 }
 
-/// An md raid5 array's sync pass (check, repair, resync or recovery) at one instant: member
-/// sectors done of the pass's total; 0 of 0 when no pass runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct SyncSample {
-    time_ns: u64,
-    done_sectors: u64,
-    total_sectors: u64,
+/// An md raid5 array at one instant.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ArrayGauges {
+    /// The running sync pass (check, repair, resync or recovery): member sectors done of its
+    /// total; 0 of 0 when no pass runs.
+    pub sync_done_sectors: u64,
+    pub sync_total_sectors: u64,
+    /// Stripe heads in use (md's `stripe_cache_active`).
+    pub stripe_cache_active: u64,
 }
 
 /// Requests a cache looked up and how many hit, counted by the cache itself (flashcache's
@@ -102,8 +107,10 @@ impl Bucket {
         if later.gauges.is_some() {
             self.gauges = later.gauges;
         }
-        if later.sync.is_some() {
-            self.sync = later.sync;
+        self.rmw = self.rmw.saturating_add(later.rmw);
+        self.rcw = self.rcw.saturating_add(later.rcw);
+        if later.array.is_some() {
+            self.array = later.array;
         }
     }
 }
@@ -126,7 +133,7 @@ impl TimeSeries {
             bucket_count_max,
             buckets: Vec::new(),
             has_cache_lookups: false,
-            has_sync_progress: false,
+            has_array: false,
         }
     }
 
@@ -190,26 +197,33 @@ impl TimeSeries {
         }
     }
 
-    /// Samples an md raid5 array's sync pass at virtual time `time_ns`: `done_sectors` of
-    /// `total_sectors` per member (0 of 0 when no pass runs). Once called, the series carries
-    /// the sync columns. Within a bucket the latest sample wins, as for the other gauges.
-    pub fn sample_sync_progress(&mut self, time_ns: u64, done_sectors: u64, total_sectors: u64) {
+    /// Samples an md raid5 array's gauges at virtual time `time_ns`. Once called, the series
+    /// carries the array's columns. Within a bucket the latest sample wins, as for the other
+    /// gauges.
+    pub fn sample_array(&mut self, time_ns: u64, gauges: ArrayGauges) {
         assert!(
-            done_sectors <= total_sectors,
-            "sync progress {done_sectors} of {total_sectors}"
+            gauges.sync_done_sectors <= gauges.sync_total_sectors,
+            "sync progress {} of {}",
+            gauges.sync_done_sectors,
+            gauges.sync_total_sectors
         );
-        self.has_sync_progress = true;
+        self.has_array = true;
         let bucket = self.bucket_at(time_ns);
         if bucket
-            .sync
-            .is_none_or(|previous| time_ns >= previous.time_ns)
+            .array
+            .is_none_or(|(previous_ns, _)| time_ns >= previous_ns)
         {
-            bucket.sync = Some(SyncSample {
-                time_ns,
-                done_sectors,
-                total_sectors,
-            });
+            bucket.array = Some((time_ns, gauges));
         }
+    }
+
+    /// Counts an md raid5 array's stripe writes since the previous call at `time_ns`: `rmw`
+    /// by read-modify-write, `rcw` by reconstruct-write (full-stripe writes among them).
+    pub fn record_stripe_writes(&mut self, time_ns: u64, rmw: u64, rcw: u64) {
+        self.has_array = true;
+        let bucket = self.bucket_at(time_ns);
+        bucket.rmw = bucket.rmw.saturating_add(rmw);
+        bucket.rcw = bucket.rcw.saturating_add(rcw);
     }
 
     /// The recorded series covering `[0, max(end_ns, last event))`, gauges carried forward.
@@ -245,21 +259,20 @@ impl TimeSeries {
             dirty_blocks: 0,
             cached_blocks: 0,
         };
-        let mut sync = SyncSample {
-            time_ns: 0,
-            done_sectors: 0,
-            total_sectors: 0,
-        };
+        let mut array = ArrayGauges::default();
         for bucket in &series.buckets {
             if let Some(sample) = bucket.gauges {
                 gauges = sample;
             }
-            if let Some(sample) = bucket.sync {
-                sync = sample;
+            if let Some((_, sample)) = bucket.array {
+                array = sample;
             }
-            if series.has_sync_progress {
-                data.sync_done_sectors.push(sync.done_sectors);
-                data.sync_total_sectors.push(sync.total_sectors);
+            if series.has_array {
+                data.sync_done_sectors.push(array.sync_done_sectors);
+                data.sync_total_sectors.push(array.sync_total_sectors);
+                data.stripe_cache_active.push(array.stripe_cache_active);
+                data.rmw.push(bucket.rmw);
+                data.rcw.push(bucket.rcw);
             }
             data.read_requests.push(bucket.read_requests);
             data.write_requests.push(bucket.write_requests);
@@ -354,6 +367,16 @@ pub struct TimeSeriesData {
     pub sync_done_sectors: Vec<u64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sync_total_sectors: Vec<u64>,
+    /// The array's stripe heads in use at the end of each bucket (md's
+    /// `stripe_cache_active`). Empty when the run had no array.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stripe_cache_active: Vec<u64>,
+    /// The array's stripe writes per bucket whose parity came by read-modify-write, and by
+    /// reconstruct-write (full-stripe writes among them). Empty when the run had no array.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rmw: Vec<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rcw: Vec<u64>,
 }
 
 impl TimeSeriesData {
@@ -404,9 +427,12 @@ impl TimeSeriesData {
             ("cache_write_hits", self.cache_write_hits.len()),
         ];
         let has_hits = optional_columns.iter().any(|&(_, length)| length > 0);
-        let sync_columns: [(&str, usize); 2] = [
+        let sync_columns: [(&str, usize); 5] = [
             ("sync_done_sectors", self.sync_done_sectors.len()),
             ("sync_total_sectors", self.sync_total_sectors.len()),
+            ("stripe_cache_active", self.stripe_cache_active.len()),
+            ("rmw", self.rmw.len()),
+            ("rcw", self.rcw.len()),
         ];
         let has_sync = sync_columns.iter().any(|&(_, length)| length > 0);
         let required = columns
@@ -499,23 +525,36 @@ mod tests {
     }
 
     #[test]
-    fn sync_progress_is_a_gauge_and_only_there_when_sampled() {
+    fn an_array_s_columns_are_gauges_and_counters_only_there_when_sampled() {
+        let sync = |done, total, active| ArrayGauges {
+            sync_done_sectors: done,
+            sync_total_sectors: total,
+            stripe_cache_active: active,
+        };
         let mut series = TimeSeries::new(100, 4);
         series.record_request(10, Op::Read, 512);
-        assert!(series.data(100).sync_done_sectors.is_empty());
-        series.sample_sync_progress(120, 8, 64);
-        series.sample_sync_progress(150, 16, 64);
-        series.sample_sync_progress(110, 0, 0); // earlier, arriving late: loses
-        series.sample_sync_progress(390, 0, 0); // the pass ended
+        let data = series.data(100);
+        assert!(data.sync_done_sectors.is_empty() && data.rmw.is_empty());
+        series.sample_array(120, sync(8, 64, 3));
+        series.sample_array(150, sync(16, 64, 5));
+        series.sample_array(110, sync(0, 0, 9)); // earlier, arriving late: loses
+        series.sample_array(390, sync(0, 0, 1)); // the pass ended
+        series.record_stripe_writes(130, 2, 1);
+        series.record_stripe_writes(180, 1, 0);
+        series.record_stripe_writes(310, 0, 4);
         let data = series.data(400);
         assert_eq!(data.sync_done_sectors, vec![0, 16, 16, 0]);
         assert_eq!(data.sync_total_sectors, vec![0, 64, 64, 0]);
+        assert_eq!(data.stripe_cache_active, vec![0, 5, 5, 1]);
+        assert_eq!(data.rmw, vec![0, 3, 0, 0]);
+        assert_eq!(data.rcw, vec![0, 1, 0, 4]);
         assert!(data.validate("test").is_ok());
-        // Coarsening keeps the later sample.
-        series.sample_sync_progress(420, 32, 64);
+        // Coarsening keeps the later sample and sums the counters.
+        series.sample_array(420, sync(32, 64, 2));
         let data = series.data(450);
         assert_eq!(data.bucket_ns, 200);
         assert_eq!(data.sync_done_sectors, vec![16, 0, 32]);
+        assert_eq!(data.rcw, vec![1, 4, 0]);
         let mut bad = data.clone();
         bad.sync_done_sectors[2] = 65;
         let error = bad.validate("run").unwrap_err().to_string();

@@ -427,7 +427,7 @@ fn drive_cache<P: Platform, I: Iterator<Item = TraceRecord>>(
             recorder.record_cache_lookups(report.end_ns, lookups.since(&lookups_seen));
             lookups_seen = lookups;
         }
-        verifier.sample_array_sync(report.end_ns, engine);
+        verifier.sample_array(report.end_ns, engine);
         progress(verifier.bios_done());
         if let TargetView::Flashcache {
             state: FlashcacheState::Failed(error),

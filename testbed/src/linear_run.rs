@@ -172,7 +172,7 @@ pub fn run_linear(
                     &mut verifier,
                     options.time_limit_ns,
                 )?;
-                verifier.sample_array_sync(report.end_ns, &engine);
+                verifier.sample_array(report.end_ns, &engine);
                 Ok::<_, String>((report, verifier.bios_done()))
             })?;
             check_sim_violations(&platform)?;
@@ -277,7 +277,7 @@ pub fn run_linear(
                     &mut verifier,
                     options.time_limit_ns,
                 )?;
-                verifier.sample_array_sync(report.end_ns, engine);
+                verifier.sample_array(report.end_ns, engine);
                 Ok::<_, String>((report, verifier.bios_done()))
             })?;
             check_real_refusals(rig.platform_mut())?;

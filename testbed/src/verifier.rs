@@ -5,8 +5,9 @@
 use dmsim_engine::block::{DeviceId, Extent, Op};
 use dmsim_engine::io::{Input, Output};
 use dmsim_engine::platform::DriveObserver;
+use dmsim_engine::raid5::Raid5Stats;
 use dmsim_engine::{Engine, TargetView};
-use dmsim_reports::{RunRecorder, RunReport};
+use dmsim_reports::{ArrayGauges, RunRecorder, RunReport};
 use dmsim_sim::oracle_observer::OracleObserver;
 use std::collections::BTreeMap;
 
@@ -25,8 +26,8 @@ pub fn real_run_write_id_base() -> u64 {
 pub struct Verifier {
     checks: OracleObserver,
     recorder: RunRecorder,
-    /// The raid5 array's finished sync passes at the last sample.
-    sync_passes_seen: u64,
+    /// The raid5 array's counters at the last sample.
+    array_seen: Raid5Stats,
 }
 
 impl Verifier {
@@ -37,7 +38,7 @@ impl Verifier {
             checks: OracleObserver::new(initial_contents_known),
             // 1 ms buckets, coarsened as the run grows (bounded memory).
             recorder: RunRecorder::new(device_names, 1_000_000, 512),
-            sync_passes_seen: 0,
+            array_seen: Raid5Stats::default(),
         }
     }
 
@@ -65,11 +66,11 @@ impl Verifier {
         &mut self.recorder
     }
 
-    /// Samples the sync pass (check, repair, resync, recovery) of the md raid5 array stacked
-    /// in `engine`, if there is one, at `time_ns`: the time series' sync progress columns. A
-    /// pass that ended since the previous sample is sampled as complete (so its line reaches
-    /// 100 %), the next sample as idle.
-    pub fn sample_array_sync(&mut self, time_ns: u64, engine: &Engine) {
+    /// Samples the md raid5 array stacked in `engine`, if there is one, at `time_ns`: its sync
+    /// pass (check, repair, resync, recovery), stripe cache use, and rmw and rcw stripe writes
+    /// since the previous sample. A pass that ended since the previous sample is sampled as
+    /// complete (so its line reaches 100 %), the next sample as idle.
+    pub fn sample_array(&mut self, time_ns: u64, engine: &Engine) {
         let Some(machine) = engine
             .stacked_targets()
             .into_iter()
@@ -80,9 +81,8 @@ impl Verifier {
         else {
             return;
         };
-        let passes = machine.stats().sync_passes;
-        let ended = passes > self.sync_passes_seen;
-        self.sync_passes_seen = passes;
+        let stats = machine.stats();
+        let ended = stats.sync_passes > self.array_seen.sync_passes;
         let (done, total) = match machine.sync_progress() {
             Some(progress) => progress,
             None if ended => {
@@ -91,7 +91,20 @@ impl Verifier {
             }
             None => (0, 0),
         };
-        self.recorder.sample_sync_progress(time_ns, done, total);
+        self.recorder.sample_array(
+            time_ns,
+            ArrayGauges {
+                sync_done_sectors: done,
+                sync_total_sectors: total,
+                stripe_cache_active: machine.stripe_cache_active() as u64,
+            },
+        );
+        self.recorder.record_stripe_writes(
+            time_ns,
+            stats.rmw.saturating_sub(self.array_seen.rmw),
+            stats.rcw.saturating_sub(self.array_seen.rcw),
+        );
+        self.array_seen = stats;
     }
 
     /// The run's report, with the oracle's figures filled in.

@@ -58,11 +58,15 @@ pub enum ChartKind {
     /// An md raid5 array's sync pass (check, repair, resync, recovery) progress over virtual
     /// time (a line per run).
     SyncProgress,
+    /// An md raid5 array's read-modify-write share of its stripe writes over virtual time.
+    RmwShare,
+    /// An md raid5 array's stripe heads in use over virtual time.
+    StripeCacheActive,
 }
 
 impl ChartKind {
     /// Every chart, in the order the HTML index shows them.
-    pub const ALL: [ChartKind; 12] = [
+    pub const ALL: [ChartKind; 14] = [
         ChartKind::HitRatio,
         ChartKind::LatencyCdfRead,
         ChartKind::LatencyCdfWrite,
@@ -73,6 +77,8 @@ impl ChartKind {
         ChartKind::DirtyBlocks,
         ChartKind::Cleaning,
         ChartKind::SyncProgress,
+        ChartKind::RmwShare,
+        ChartKind::StripeCacheActive,
         ChartKind::DeviceIoCounts,
         ChartKind::DeviceIoBytes,
     ];
@@ -92,6 +98,8 @@ impl ChartKind {
             ChartKind::DeviceIoBytes => "device_io_bytes",
             ChartKind::Cleaning => "cleaning",
             ChartKind::SyncProgress => "raid5_sync_progress",
+            ChartKind::RmwShare => "raid5_rmw_share",
+            ChartKind::StripeCacheActive => "raid5_stripe_cache_active",
         }
     }
 
@@ -110,6 +118,8 @@ impl ChartKind {
             ChartKind::DeviceIoBytes => "Device IO volume",
             ChartKind::Cleaning => "Cleaning activity over virtual time",
             ChartKind::SyncProgress => "md raid5 resync and rebuild progress over virtual time",
+            ChartKind::RmwShare => "md raid5 read-modify-write share over virtual time",
+            ChartKind::StripeCacheActive => "md raid5 stripe cache in use over virtual time",
         }
     }
 
@@ -156,6 +166,18 @@ impl ChartKind {
                  climbs while a pass runs (its slope is the pass's speed, within md's speed \
                  limits) and has no points while none does."
             }
+            ChartKind::RmwShare => {
+                "Of the md raid5 array's stripe writes in each time bucket, the share whose \
+                 parity came by read-modify-write (pre-reading the old data and parity) rather \
+                 than reconstruct-write (pre-reading the other data, or nothing for a \
+                 full-stripe write); md picks whichever needs fewer reads. A bucket without \
+                 stripe writes has no point."
+            }
+            ChartKind::StripeCacheActive => {
+                "Stripe heads in use at the end of each time bucket as a share of the stripe \
+                 cache (md's stripe_cache_active of stripe_cache_size); at 100 % new requests \
+                 wait for a free head."
+            }
         }
     }
 }
@@ -168,7 +190,9 @@ pub(crate) fn chart_size(kind: ChartKind, runs: usize) -> (u32, u32) {
         | ChartKind::HitRatioOverTime
         | ChartKind::DirtyBlocks
         | ChartKind::Cleaning
-        | ChartKind::SyncProgress => {
+        | ChartKind::SyncProgress
+        | ChartKind::RmwShare
+        | ChartKind::StripeCacheActive => {
             line_chart_size(Layout::SmallMultiplesForMany, runs, CHART_SIZE)
         }
         _ => CHART_SIZE,
@@ -223,6 +247,10 @@ fn draw<DB: DrawingBackend>(
         ChartKind::DirtyBlocks => draw_over_time(root, runs, labels, TimeMetric::DirtyBlocks),
         ChartKind::Cleaning => draw_over_time(root, runs, labels, TimeMetric::Cleanings),
         ChartKind::SyncProgress => draw_over_time(root, runs, labels, TimeMetric::SyncProgress),
+        ChartKind::RmwShare => draw_over_time(root, runs, labels, TimeMetric::RmwShare),
+        ChartKind::StripeCacheActive => {
+            draw_over_time(root, runs, labels, TimeMetric::StripeCacheActive)
+        }
         ChartKind::DeviceIoCounts => draw_device_io(root, runs, labels, DeviceMetric::Count),
         ChartKind::DeviceIoBytes => draw_device_io(root, runs, labels, DeviceMetric::Bytes),
     }
@@ -383,9 +411,19 @@ enum TimeMetric {
     DirtyBlocks,
     Cleanings,
     SyncProgress,
+    RmwShare,
+    StripeCacheActive,
 }
 
 impl TimeMetric {
+    /// A metric of an md raid5 array (absent from runs without one).
+    fn is_array(self) -> bool {
+        matches!(
+            self,
+            TimeMetric::SyncProgress | TimeMetric::RmwShare | TimeMetric::StripeCacheActive
+        )
+    }
+
     /// A count per second over each bucket (its last, shorter bucket is marked), not a sample
     /// or a ratio.
     fn is_rate(self) -> bool {
@@ -413,6 +451,7 @@ fn time_points(
     metric: TimeMetric,
     ns_per_unit: f64,
     cache_blocks: Option<u64>,
+    stripe_cache_size: Option<u64>,
 ) -> Vec<(f64, f64)> {
     if metric == TimeMetric::DirtyBlocks && cache_blocks.is_none_or(|blocks| blocks == 0) {
         return Vec::new();
@@ -423,6 +462,26 @@ fn time_points(
     }
     if metric == TimeMetric::SyncProgress {
         return sync_progress_points(data, ns_per_unit);
+    }
+    if metric == TimeMetric::RmwShare {
+        return rmw_share_points(data, ns_per_unit);
+    }
+    if metric == TimeMetric::StripeCacheActive {
+        let Some(size) = stripe_cache_size.filter(|&size| size > 0) else {
+            return Vec::new();
+        };
+        return data
+            .stripe_cache_active
+            .iter()
+            .enumerate()
+            .map(|(index, &active)| {
+                let end = data.bucket_start_ns(index) + data.bucket_width_ns(index);
+                (
+                    end as f64 / ns_per_unit,
+                    active as f64 * 100.0 / size as f64,
+                )
+            })
+            .collect();
     }
     (0..data.len())
         .map(|index| {
@@ -442,9 +501,10 @@ fn time_points(
                     (start + width) / ns_per_unit,
                     data.dirty_blocks[index] as f64 * 100.0 / cache_blocks,
                 ),
-                TimeMetric::ReadHitRatio | TimeMetric::SyncProgress => {
-                    unreachable!("handled above")
-                }
+                TimeMetric::ReadHitRatio
+                | TimeMetric::SyncProgress
+                | TimeMetric::RmwShare
+                | TimeMetric::StripeCacheActive => unreachable!("handled above"),
             }
         })
         .collect()
@@ -485,6 +545,24 @@ fn sync_progress_points(data: &TimeSeriesData, ns_per_unit: f64) -> Vec<(f64, f6
         .collect()
 }
 
+/// The rmw share of the stripe writes of each bucket that had any, at the bucket's middle.
+fn rmw_share_points(data: &TimeSeriesData, ns_per_unit: f64) -> Vec<(f64, f64)> {
+    data.rmw
+        .iter()
+        .zip(&data.rcw)
+        .enumerate()
+        .filter(|&(_, (&rmw, &rcw))| rmw + rcw > 0)
+        .map(|(index, (&rmw, &rcw))| {
+            let start = data.bucket_start_ns(index) as f64;
+            let width = data.bucket_width_ns(index) as f64;
+            (
+                (start + width / 2.0) / ns_per_unit,
+                rmw as f64 * 100.0 / (rmw + rcw) as f64,
+            )
+        })
+        .collect()
+}
+
 fn draw_over_time<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     runs: &[RunReport],
@@ -501,7 +579,14 @@ fn draw_over_time<DB: DrawingBackend>(
         .iter()
         .map(|run| {
             let cache_blocks = run.stat(stat::SIZE_BLOCKS);
-            time_points(&run.time_series, metric, ns_per_unit, cache_blocks)
+            let stripe_cache_size = run.stat("raid5.stripe_cache_size");
+            time_points(
+                &run.time_series,
+                metric,
+                ns_per_unit,
+                cache_blocks,
+                stripe_cache_size,
+            )
         })
         .collect();
     // A rate over a bucket shorter than the others is marked; a gauge is a sample, not a rate.
@@ -545,6 +630,16 @@ fn draw_over_time<DB: DrawingBackend>(
             "pass done (% of the array)",
             "no md raid5 array ran a resync, rebuild, check or repair pass",
         ),
+        TimeMetric::RmwShare => (
+            ChartKind::RmwShare.title(),
+            "read-modify-write (% of stripe writes)",
+            "no md raid5 array wrote a stripe",
+        ),
+        TimeMetric::StripeCacheActive => (
+            ChartKind::StripeCacheActive.title(),
+            "stripe heads in use (% of the cache)",
+            "no run had an md raid5 array",
+        ),
     };
     // A cache metric of a run without a cache (the no-cache baseline) is absent, not missing;
     // so is an array's sync of a run without an array.
@@ -552,7 +647,7 @@ fn draw_over_time<DB: DrawingBackend>(
         .iter()
         .map(|run| match metric {
             TimeMetric::Throughput => None,
-            TimeMetric::SyncProgress => run
+            metric if metric.is_array() => run
                 .time_series
                 .sync_total_sectors
                 .is_empty()
@@ -567,16 +662,19 @@ fn draw_over_time<DB: DrawingBackend>(
         y_desc,
         x_axis: TickAxis::linear_exact(end_ns as f64 / ns_per_unit),
         y_axis: match metric {
-            TimeMetric::ReadHitRatio | TimeMetric::SyncProgress => {
-                TickAxis::linear_from_zero(100.0)
-            }
+            TimeMetric::ReadHitRatio
+            | TimeMetric::SyncProgress
+            | TimeMetric::RmwShare
+            | TimeMetric::StripeCacheActive => TickAxis::linear_from_zero(100.0),
             _ => TickAxis::linear_from_zero(y_max * HEADROOM),
         },
         x_format: &format::significant,
         y_format: match metric {
-            TimeMetric::DirtyBlocks | TimeMetric::ReadHitRatio | TimeMetric::SyncProgress => {
-                &percent_label
-            }
+            TimeMetric::DirtyBlocks
+            | TimeMetric::ReadHitRatio
+            | TimeMetric::SyncProgress
+            | TimeMetric::RmwShare
+            | TimeMetric::StripeCacheActive => &percent_label,
             _ => &format::si,
         },
         runs: labels,
@@ -716,19 +814,46 @@ mod tests {
     }
 
     #[test]
-    fn sync_progress_is_a_percentage_at_bucket_ends_only_while_a_pass_runs() {
-        let mut series = crate::time_series::TimeSeries::new(1_000, 16);
-        series.sample_sync_progress(500, 0, 0);
-        series.sample_sync_progress(1_500, 256, 1_024);
-        series.sample_sync_progress(2_500, 768, 1_024);
-        series.sample_sync_progress(3_100, 0, 0);
+    fn array_metrics_are_percentages_and_absent_without_an_array() {
+        use crate::time_series::{ArrayGauges, TimeSeries};
+        let gauges = |done, total, active| ArrayGauges {
+            sync_done_sectors: done,
+            sync_total_sectors: total,
+            stripe_cache_active: active,
+        };
+        let mut series = TimeSeries::new(1_000, 16);
+        series.sample_array(500, gauges(0, 0, 16));
+        series.sample_array(1_500, gauges(256, 1_024, 64));
+        series.sample_array(2_500, gauges(768, 1_024, 256));
+        series.sample_array(3_100, gauges(0, 0, 0));
+        series.record_stripe_writes(600, 1, 3);
+        series.record_stripe_writes(2_200, 2, 0);
         let data = series.data(3_500);
+        let points = |metric| time_points(&data, metric, 1_000.0, None, Some(256));
+        // Progress at the ends of the buckets a pass ran in.
         assert_eq!(
-            time_points(&data, TimeMetric::SyncProgress, 1_000.0, None),
+            points(TimeMetric::SyncProgress),
             vec![(2.0, 25.0), (3.0, 75.0)]
         );
+        // The rmw share of buckets with stripe writes, at their middles.
+        assert_eq!(
+            points(TimeMetric::RmwShare),
+            vec![(0.5, 25.0), (2.5, 100.0)]
+        );
+        assert_eq!(
+            points(TimeMetric::StripeCacheActive),
+            vec![(1.0, 6.25), (2.0, 25.0), (3.0, 100.0), (3.5, 0.0)]
+        );
+        // Without the cache's size there is no share.
+        assert!(time_points(&data, TimeMetric::StripeCacheActive, 1_000.0, None, None).is_empty());
         // A run without an array has no points (and no columns).
-        let data = crate::time_series::TimeSeries::new(1_000, 16).data(3_000);
-        assert!(time_points(&data, TimeMetric::SyncProgress, 1_000.0, None).is_empty());
+        let data = TimeSeries::new(1_000, 16).data(3_000);
+        for metric in [
+            TimeMetric::SyncProgress,
+            TimeMetric::RmwShare,
+            TimeMetric::StripeCacheActive,
+        ] {
+            assert!(time_points(&data, metric, 1_000.0, None, Some(256)).is_empty());
+        }
     }
 }

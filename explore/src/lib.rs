@@ -4,14 +4,18 @@
 //! - [`spec`]: a [`spec::SeedSpec`] — a whole run (target, devices, workload, queue depth,
 //!   tie perturbation, a swarm of faults, power losses, BUGGIFY) drawn from one seed's own
 //!   ChaCha stream under a [`spec::Profile`]; it serialises as a seed file.
+//! - [`device`]: the simulated RAM device, with 512-byte or 4 KiB logical blocks.
+//! - [`fallow`]: the fallow timer's liveness: an idle fault-free writeback cache drains.
 //! - [`rig`]: the simulated devices, engines (rebuilt after power loss) and the checker
 //!   (data oracle, bio statuses, event-log hash) one run uses.
 //! - [`counters`]: counter oracles: a target's counters against each other, its status
 //!   and the IO the checker saw, whenever the engine is idle.
+//! - [`pids`]: pid-list control messages a segment sends, and the model they must leave.
 //! - [`run`]: runs one spec with every oracle: the data oracle on every read,
 //!   `check_invariants` after every input, strict device checks, a liveness phase with
 //!   faults off, the determinism check (the run twice, equal event-log hashes) and, for
 //!   fault-free runs, the same bio results as a pass-through (linear) volume.
+//! - [`stop`]: a segment's clean end: flashcache removed (metadata stored), then reloaded.
 //! - [`shrink`]: a failing spec made smaller while it still fails the same way.
 //! - [`batch`]: many seeds over worker threads, with coverage-mark counts.
 //! - [`real`]: fault-free seeds on real block devices (`dmsim explore --real`), with the
@@ -21,11 +25,15 @@
 
 pub mod batch;
 pub mod counters;
+pub mod device;
+pub mod fallow;
+pub mod pids;
 pub mod real;
 pub mod rig;
 pub mod run;
 pub mod shrink;
 pub mod spec;
+pub mod stop;
 
 pub use batch::{explore, explore_with, BatchReport, SeedResult};
 pub use real::{run_real_spec, RealDevices};

@@ -4,6 +4,8 @@
 //! bio statuses, event-log hash).
 
 use crate::counters::IoCounts;
+use crate::device::RamDevice;
+use crate::pids::PidModel;
 use crate::spec::{raid5_geometry, SeedSpec, TargetChoice, WorkloadChoice};
 use dmsim_engine::block::{DeviceId, Extent, IoStatus};
 use dmsim_engine::flashcache::{CacheMode, Persistence};
@@ -13,7 +15,6 @@ use dmsim_engine::{
     drive, BuggifyConfig, DriveError, DriveOptions, DriveOutcome, DriveReport, Engine,
     EngineConfig, TargetSpec,
 };
-use dmsim_models::ram::RamModel;
 use dmsim_models::TimingModel;
 use dmsim_scenarios::source::{Pacing, RecordSource};
 use dmsim_scenarios::traces::{DeviceKey, TraceOp, TraceRecord};
@@ -32,6 +33,8 @@ pub struct Rig {
     pub platform: SimPlatform,
     spec: SeedSpec,
     crashes: u32,
+    /// Clean stops (remove, then reload) so far.
+    clean_stops: u32,
     /// Bio sources handed out (each gets its own write ids).
     sources: u64,
 }
@@ -43,7 +46,7 @@ impl Rig {
             .devices
             .iter()
             .map(|d| {
-                SimDevice::new(d.name.clone(), Box::new(RamModel::new(d.ram.clone())))
+                SimDevice::new(d.name.clone(), Box::new(RamDevice::new(d)))
                     .with_fault_seed(spec.seed)
             })
             .collect();
@@ -61,6 +64,7 @@ impl Rig {
             platform,
             spec: spec.clone(),
             crashes: 0,
+            clean_stops: 0,
             sources: 0,
         })
     }
@@ -69,7 +73,7 @@ impl Rig {
         self.spec
             .devices
             .iter()
-            .map(|d| Box::new(RamModel::new(d.ram.clone())) as Box<dyn TimingModel>)
+            .map(|d| Box::new(RamDevice::new(d)) as Box<dyn TimingModel>)
             .collect()
     }
 
@@ -77,9 +81,14 @@ impl Rig {
         is_writeback(&self.spec)
     }
 
-    /// An engine over the rig (flashcache: created at first, reloaded after a power loss).
+    /// An engine over the rig (flashcache: created at first, reloaded after a power loss or
+    /// a clean stop).
     pub fn engine(&self) -> Result<Engine, String> {
-        let (config, target) = engine_setup(&self.spec, self.crashes);
+        let (config, target) = engine_setup_reloading(
+            &self.spec,
+            self.crashes,
+            self.crashes + self.clean_stops > 0,
+        );
         Engine::new(config, self.platform.device_infos(), target)
             .map_err(|e| format!("the engine refused the spec: {e}"))
     }
@@ -149,6 +158,14 @@ impl Rig {
         )
     }
 
+    /// The engine was stopped cleanly (and dropped): the next one reloads, counting anew.
+    pub fn clean_restart(&mut self, checker: &mut Checker) {
+        self.clean_stops += 1;
+        checker.io.engine_rebuilt();
+        checker.pids.engine_rebuilt();
+        checker.hash.add(b"clean stop");
+    }
+
     /// Power loss of every device (drop the engine that ran first).
     pub fn power_loss(&mut self, checker: &mut Checker, loss: &PowerLoss) -> Vec<CrashReport> {
         self.crashes += 1;
@@ -156,6 +173,7 @@ impl Rig {
         let mut rng = stream(self.spec.seed, &format!("crash{}", self.crashes));
         checker.oracle.crash();
         checker.io.engine_rebuilt();
+        checker.pids.engine_rebuilt();
         checker.hash.add(b"power loss");
         crash_all_with(&mut self.platform, models, &mut rng, loss).expect("matching models")
     }
@@ -222,6 +240,16 @@ fn volume_device(spec: &SeedSpec) -> DeviceId {
 /// The engine configuration and target of `spec` after `crashes` power losses (flashcache is
 /// created at first and reloaded after a power loss). Shared by the simulated and real rigs.
 pub fn engine_setup(spec: &SeedSpec, crashes: u32) -> (EngineConfig, TargetSpec) {
+    engine_setup_reloading(spec, crashes, crashes > 0)
+}
+
+/// [`engine_setup`], with flashcache reloaded (`reload`) or created; BUGGIFY's stream
+/// follows the power losses.
+pub fn engine_setup_reloading(
+    spec: &SeedSpec,
+    crashes: u32,
+    reload: bool,
+) -> (EngineConfig, TargetSpec) {
     let config = EngineConfig {
         arena_pages: 4096,
         plugging: None,
@@ -237,7 +265,7 @@ pub fn engine_setup(spec: &SeedSpec, crashes: u32) -> (EngineConfig, TargetSpec)
         },
         TargetChoice::Flashcache(config) => {
             let mut config = (**config).clone();
-            if crashes > 0 {
+            if reload {
                 config.table.persistence = Persistence::Reload;
             }
             TargetSpec::Flashcache {
@@ -258,7 +286,7 @@ pub fn engine_setup(spec: &SeedSpec, crashes: u32) -> (EngineConfig, TargetSpec)
         // The array is one more device, numbered after the platform's: flashcache's disk.
         TargetChoice::Raid5UnderFlashcache { raid5, flashcache } => {
             let mut flashcache = (**flashcache).clone();
-            if crashes > 0 {
+            if reload {
                 flashcache.table.persistence = Persistence::Reload;
             }
             TargetSpec::Stack {
@@ -302,6 +330,7 @@ pub fn new_checker(spec: &SeedSpec, initial_contents_known: bool) -> Checker {
     Checker {
         oracle,
         io: IoCounts::new(spec),
+        pids: PidModel::default(),
         statuses: Vec::new(),
         hash: Fnv::default(),
         scratch: String::new(),
@@ -507,6 +536,8 @@ pub struct Checker {
     pub oracle: OracleObserver,
     /// What the current engine took in and submitted, for the counter oracles.
     pub io: IoCounts,
+    /// The pid lists the current engine's messages left.
+    pub pids: PidModel,
     pub statuses: Vec<IoStatus>,
     pub hash: Fnv,
     scratch: String,

@@ -4,9 +4,13 @@
 
 use crate::rig::{workload, Checker, Rig};
 use crate::spec::{SeedSpec, TargetChoice};
+use crate::stop::{clean_stop, settle, Stop};
 use dmsim_engine::block::IoStatus;
-use dmsim_engine::io::{Control, Input};
+use dmsim_engine::block::Op;
+use dmsim_engine::io::{Bio, BioFlags, BioId, Control, Input};
 use dmsim_engine::marks::{self, MarkCounts};
+use dmsim_engine::platform::DriveObserver;
+use dmsim_engine::{BioRejection, InputError};
 use dmsim_engine::{DriveError, DriveOutcome, DriveReport, Engine};
 use serde::Serialize;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -228,6 +232,17 @@ fn one_pass(spec: &SeedSpec) -> Result<Pass, Failure> {
             rig.fail_member(&mut current, &mut checker, member)
                 .map_err(|e| fail(FailureKind::Engine, &phase, e))?;
         }
+        if !segment.messages.is_empty() {
+            send_messages(
+                &mut rig,
+                &mut current,
+                &mut checker,
+                &segment.messages,
+                &phase,
+                &mut phases,
+            )?;
+        }
+        probe_misaligned(&rig, &mut current, &mut checker, spec, &phase)?;
         let records = workload(&spec.workload, segment.requests, index as u64);
         let mut source = rig.source(records);
         let report = rig.run_with_cancels(
@@ -250,6 +265,16 @@ fn one_pass(spec: &SeedSpec) -> Result<Pass, Failure> {
         });
         check_run(&rig, &checker, &phase, outcome)?;
         check_counters(&current, spec, &checker, &phase)?;
+        if segment.clean_stop && current.is_idle() {
+            match clean_stop(&mut rig, current, &mut checker, spec, &phase, &mut phases)? {
+                Stop::Reloaded(next) => {
+                    check_counters(&next, spec, &checker, &phase)?;
+                    engine = Some(next);
+                    continue;
+                }
+                Stop::Blocked(blocked) => current = blocked,
+            }
+        }
         match &segment.power_loss {
             Some(loss) => {
                 drop(current);
@@ -286,6 +311,7 @@ fn one_pass(spec: &SeedSpec) -> Result<Pass, Failure> {
     };
     // BUGGIFY's shrunk SSD timeouts fail IO like a device fault: off too (regression 005).
     current.stop_buggify();
+    crate::fallow::check_fallow_cleaning(&mut rig, &mut current, &mut checker, spec, &mut phases)?;
     if rig.is_writeback() {
         let now = dmsim_engine::platform::Platform::now_ns(&rig.platform);
         let sync = Input::Control(Control::TargetMessage("do_sync".to_string()));
@@ -442,7 +468,7 @@ fn check_run(
     Ok(())
 }
 
-/// The counter oracles on an idle engine (see [`crate::counters`]).
+/// The counter oracles on an idle engine (see [`crate::counters`]), and the pid lists.
 fn check_counters(
     engine: &Engine,
     spec: &SeedSpec,
@@ -450,7 +476,92 @@ fn check_counters(
     phase: &str,
 ) -> Result<(), Failure> {
     crate::counters::check(engine, spec, &checker.io)
+        .and_then(|()| {
+            engine
+                .target()
+                .flashcache()
+                .map_or(Ok(()), |fc| checker.pids.check(fc))
+        })
         .map_err(|message| fail(FailureKind::Counters, phase, message))
+}
+
+/// On a volume of 4 KiB blocks, a 512-byte read at sector 1 must be refused as misaligned
+/// (bad input gets a clear error), before it reaches any device.
+fn probe_misaligned(
+    rig: &Rig,
+    engine: &mut Engine,
+    checker: &mut Checker,
+    spec: &SeedSpec,
+    phase: &str,
+) -> Result<(), Failure> {
+    let block_bytes = spec.volume_block_bytes();
+    if block_bytes <= 512 {
+        return Ok(());
+    }
+    let now_ns = dmsim_engine::platform::Platform::now_ns(&rig.platform);
+    checker.hash.add(b"misaligned probe");
+    let bio = Bio {
+        id: BioId(u64::MAX),
+        op: Op::Read,
+        sector: 1,
+        sectors: 1,
+        flags: BioFlags::default(),
+        data: Vec::new(),
+    };
+    match engine.handle(now_ns, Input::Bio(bio)) {
+        Err(InputError::BadBio {
+            reason: BioRejection::Misaligned { .. },
+            ..
+        }) => Ok(()),
+        other => Err(fail(
+            FailureKind::Engine,
+            phase,
+            format!(
+                "a 512-byte read at sector 1 of a volume of {block_bytes}-byte blocks: \
+                 {other:?}, expected a refusal as misaligned"
+            ),
+        )),
+    }
+}
+
+/// A segment's control messages, once the target runs (a reload's setup first settles);
+/// after each, the pid lists are the model's. A target whose setup failed gets none.
+fn send_messages(
+    rig: &mut Rig,
+    engine: &mut Engine,
+    checker: &mut Checker,
+    messages: &[String],
+    phase: &str,
+    phases: &mut Vec<String>,
+) -> Result<(), Failure> {
+    if engine.target().flashcache().is_none() {
+        settle(rig, engine, checker, &format!("{phase}: setup"), phases)?;
+    }
+    if engine.target().flashcache().is_none() {
+        return Ok(());
+    }
+    for message in messages {
+        let now_ns = dmsim_engine::platform::Platform::now_ns(&rig.platform);
+        let input = Input::Control(Control::TargetMessage(message.clone()));
+        checker.on_input(now_ns, &input);
+        engine.handle(now_ns, input).map_err(|e| {
+            fail(
+                FailureKind::Engine,
+                phase,
+                format!("{message:?} refused: {e}"),
+            )
+        })?;
+        checker.pids.apply(message);
+        let fc = engine.target().flashcache().expect("running");
+        checker.pids.check(fc).map_err(|e| {
+            fail(
+                FailureKind::Counters,
+                phase,
+                format!("after {message:?}: {e}"),
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// One pass of `spec` (no determinism or pass-through check): its failure, if any. What

@@ -75,6 +75,17 @@ impl Profile {
 pub struct DeviceChoice {
     pub name: String,
     pub ram: RamParams,
+    /// Bytes per logical block: 512 or 4096 (IO must be whole blocks).
+    #[serde(default = "sector_bytes", skip_serializing_if = "is_sector_bytes")]
+    pub logical_block_size: u32,
+}
+
+fn sector_bytes() -> u32 {
+    512
+}
+
+fn is_sector_bytes(bytes: &u32) -> bool {
+    *bytes == 512
 }
 
 /// The target over the devices.
@@ -163,6 +174,16 @@ pub struct Segment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cut_after_inputs: Option<u64>,
     pub power_loss: Option<PowerLoss>,
+    /// The segment ends with a clean stop if its engine is idle: flashcache is removed
+    /// (cleaned unless `fast_remove`, metadata stored) and a new engine reloads it (other
+    /// targets: just a new engine). IO still held by a fault, or a remove a fault blocks:
+    /// the power loss instead.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub clean_stop: bool,
+    /// Control messages the target gets as the segment starts, once it runs (flashcache
+    /// only: pid lists and `set cache_all`; see [`crate::pids`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<String>,
 }
 
 /// A whole explorer run; see the module documentation.
@@ -312,10 +333,12 @@ impl SeedSpec {
                         cache_survival_ppm: rng.random_range(0..=1_000_000),
                         tear_cached_blocks: rng.random_bool(0.5),
                     }),
+                    clean_stop: false,
+                    messages: Vec::new(),
                 }
             })
             .collect();
-        SeedSpec {
+        let mut spec = SeedSpec {
             seed,
             profile,
             target,
@@ -331,6 +354,81 @@ impl SeedSpec {
             buggify: faulty && !raid5 && rng.random_ratio(1, 2),
             faults,
             segments,
+        };
+        spec.draw_later_dimensions();
+        spec
+    }
+
+    /// Bytes per logical block of the volume: its device's (linear's, flashcache's disk);
+    /// raid5 arrays have 512-byte sectors.
+    pub fn volume_block_bytes(&self) -> u32 {
+        match self.target {
+            TargetChoice::Linear => self.devices[0].logical_block_size,
+            TargetChoice::Flashcache(_) => self.devices[1].logical_block_size,
+            TargetChoice::Raid5(_) | TargetChoice::Raid5UnderFlashcache { .. } => 512,
+        }
+    }
+
+    /// Dimensions added after the first CI seed ranges were fixed, drawn from their own
+    /// stream so the earlier dimensions of every seed stay as they were.
+    fn draw_later_dimensions(&mut self) {
+        let mut rng = stream(self.seed, "explore.spec.later");
+        // 4 KiB-sector devices: dm_io and the targets must keep IO whole blocks; a volume on
+        // one takes only 4 KiB-aligned bios (the run also checks it refuses others).
+        if matches!(
+            self.target,
+            TargetChoice::Linear | TargetChoice::Flashcache(_)
+        ) {
+            for device in &mut self.devices {
+                if rng.random_ratio(1, 4) {
+                    device.logical_block_size = 4096;
+                }
+            }
+            if self.volume_block_bytes() > 512 {
+                self.workload.unaligned_one_in = 0;
+            }
+        }
+        let flashcache = match &mut self.target {
+            TargetChoice::Flashcache(config) => Some(config),
+            TargetChoice::Raid5UnderFlashcache { flashcache, .. } => Some(flashcache),
+            TargetChoice::Linear | TargetChoice::Raid5(_) => None,
+        };
+        if let Some(config) = flashcache {
+            // Clean stops: a remove stores the metadata (flashcache's md store), a reload
+            // reads it back; with fast_remove the dirty blocks stay in the cache across it.
+            config.tunables.fast_remove = rng.random_ratio(1, 3);
+            for segment in &mut self.segments {
+                segment.clean_stop = segment.cut_after_inputs.is_none() && rng.random_ratio(1, 3);
+            }
+            // The fallow timer (Decision 7): idle dirty blocks get cleaned without IO; the
+            // fault-free liveness phase checks it (crate::fallow).
+            if config.table.mode == CacheMode::WriteBack && rng.random_ratio(1, 3) {
+                if config.tunables.fallow_delay_secs.is_none() {
+                    config.tunables.fallow_delay_secs = Some(rng.random_range(1..=3));
+                }
+                config.options.fallow_timer = true;
+            }
+            // Pid lists: the whole workload (pid 1) switches between cached and uncached.
+            for segment in &mut self.segments {
+                if rng.random_ratio(1, 3) {
+                    segment.messages = crate::pids::draw_messages(&mut rng);
+                }
+            }
+            if self.segments.len() == 1 && self.segments[0].power_loss.is_none() {
+                // Fault-free: one segment, so a clean stop needs a second one after it.
+                if rng.random_ratio(1, 2) {
+                    self.segments[0].clean_stop = true;
+                    self.segments.push(Segment {
+                        requests: rng.random_range(100..1_000),
+                        ssd_cancels_at_ns: Vec::new(),
+                        fail_member: None,
+                        cut_after_inputs: None,
+                        power_loss: None,
+                        clean_stop: false,
+                        messages: Vec::new(),
+                    });
+                }
+            }
         }
     }
 
@@ -379,6 +477,12 @@ impl SeedSpec {
                      a power_loss (the next phase cannot share an engine mid-IO)"
                 ));
             }
+            if segment.clean_stop && segment.cut_after_inputs.is_some() {
+                return Err(format!(
+                    "segments[{index}].clean_stop: a segment cut with IO in flight cannot stop \
+                     cleanly (drop cut_after_inputs or clean_stop)"
+                ));
+            }
             match segment.fail_member {
                 Some(_) if !raid5 => {
                     return Err(format!(
@@ -395,6 +499,16 @@ impl SeedSpec {
                 _ => {}
             }
         }
+        if !matches!(
+            self.target,
+            TargetChoice::Flashcache(_) | TargetChoice::Raid5UnderFlashcache { .. }
+        ) {
+            if let Some(index) = self.segments.iter().position(|s| !s.messages.is_empty()) {
+                return Err(format!(
+                    "segments[{index}].messages: only flashcache takes control messages here"
+                ));
+            }
+        }
         if !matches!(self.target, TargetChoice::Flashcache(_)) {
             if let Some(index) = self
                 .segments
@@ -406,7 +520,32 @@ impl SeedSpec {
                 ));
             }
         }
+        let raid5_anywhere = matches!(
+            self.target,
+            TargetChoice::Raid5(_) | TargetChoice::Raid5UnderFlashcache { .. }
+        );
         for (index, device) in self.devices.iter().enumerate() {
+            let bytes = device.logical_block_size;
+            if !(bytes.is_power_of_two() && (512..=4096).contains(&bytes)) {
+                return Err(format!(
+                    "devices[{index}].logical_block_size: {bytes} is not a power of two in \
+                     512..=4096"
+                ));
+            }
+            if bytes != 512 && raid5_anywhere {
+                return Err(format!(
+                    "devices[{index}].logical_block_size: raid5 seeds use 512-byte sectors"
+                ));
+            }
+            if !device
+                .ram
+                .capacity_sectors
+                .is_multiple_of(u64::from(bytes / 512))
+            {
+                return Err(format!(
+                    "devices[{index}].ram.capacity_sectors: not whole {bytes}-byte blocks"
+                ));
+            }
             if device.ram.capacity_sectors < 2048 {
                 return Err(format!(
                     "devices[{index}].ram.capacity_sectors: below 2048 (1 MiB)"
@@ -441,6 +580,13 @@ impl SeedSpec {
             return Err(format!(
                 "workload.span_bytes: {} must be in 1 MiB..={volume_bytes}",
                 w.span_bytes
+            ));
+        }
+        if w.unaligned_one_in != 0 && self.volume_block_bytes() > 512 {
+            return Err(format!(
+                "workload.unaligned_one_in: the volume's {}-byte blocks take no 512-byte IO \
+                 (0 here)",
+                self.volume_block_bytes()
             ));
         }
         if w.read_percent > 100 {
@@ -483,6 +629,7 @@ fn draw_raid5(rng: &mut ChaCha8Rng) -> (TargetChoice, Vec<DeviceChoice>) {
                 latency_ns,
                 volatile_write_cache,
             },
+            logical_block_size: 512,
         })
         .collect();
     (TargetChoice::Raid5(Box::new(config)), devices)
@@ -535,6 +682,7 @@ fn draw_linear(rng: &mut ChaCha8Rng) -> (TargetChoice, Vec<DeviceChoice>) {
             latency_ns: rng.random_range(1_000..200_000),
             volatile_write_cache: rng.random_bool(0.5),
         },
+        logical_block_size: 512,
     };
     (TargetChoice::Linear, vec![device])
 }
@@ -603,6 +751,7 @@ fn draw_flashcache(
                 latency_ns: rng.random_range(5_000..100_000),
                 volatile_write_cache: false,
             },
+            logical_block_size: 512,
         },
         DeviceChoice {
             name: "disk".to_string(),
@@ -615,6 +764,7 @@ fn draw_flashcache(
                 },
                 volatile_write_cache: false,
             },
+            logical_block_size: 512,
         },
     ];
     (

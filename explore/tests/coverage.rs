@@ -32,3 +32,26 @@ fn a_seed_runs_the_same_every_time() {
     assert_eq!(first.marks, second.marks);
     assert!(first.bios_done > 0);
 }
+
+/// Clean stops are drawn and run: a fault-free writeback seed removes its cache (the
+/// metadata store) and reloads it, in the phases its report lists.
+#[test]
+fn fault_free_seeds_stop_cleanly_and_reload() {
+    use dmsim_engine::flashcache::CacheMode;
+    use dmsim_explore::spec::TargetChoice;
+    let (seed, spec) = (0..100)
+        .map(|seed| (seed, SeedSpec::draw(seed, Profile::FaultFree)))
+        .find(|(_, spec)| {
+            matches!(&spec.target, TargetChoice::Flashcache(c) if c.table.mode == CacheMode::WriteBack)
+                && spec.segments.len() == 2
+                && spec.segments[0].clean_stop
+        })
+        .expect("a fault-free writeback seed with a clean stop in 0..100");
+    let report = run_spec(&spec);
+    assert_eq!(report.failure, None, "seed {seed}");
+    let phases = report.phases.join("\n");
+    assert!(
+        phases.contains("segment 0: remove") && phases.contains("segment 0: reload"),
+        "seed {seed}: {phases}"
+    );
+}

@@ -77,6 +77,7 @@ mod pending;
 mod persist;
 pub(crate) mod replacement;
 pub(crate) mod set;
+mod victim_index;
 mod zombie;
 
 #[cfg(test)]

@@ -6,6 +6,10 @@
 //! effects happen even when the caller then decides not to use the block, as in flashcache.
 //! Does not own: the free list (see [`super::set`]) or what "reclaimable" means (see
 //! [`super::state`]).
+//!
+//! Each choice finds its block by flashcache's linear walk, or, in sets large enough to
+//! keep a [`super::victim_index::VictimIndex`], by that index in O(log n): the same block,
+//! so the side effects that follow are the same code.
 
 use super::set::{Blocks, LruList};
 
@@ -23,25 +27,73 @@ impl Blocks {
     pub(crate) fn fifo_get_old_block(&mut self, set: u32) -> Option<u32> {
         let start = self.geometry.set_start(set);
         let end = start + self.geometry.assoc;
-        let mut cursor = self.sets[set as usize].fifo_next;
-        let mut found = None;
+        let hand = self.sets[set as usize].fifo_next;
+        debug_assert!((start..end).contains(&hand));
+        let found = match &self.victim_index {
+            Some(victim_index) => {
+                let in_set = |index: &u32| *index < end;
+                victim_index
+                    .reclaimable
+                    .next_at_or_after(hand)
+                    .filter(in_set)
+                    .or_else(|| {
+                        victim_index
+                            .reclaimable
+                            .next_at_or_after(start)
+                            .filter(in_set)
+                    })
+            }
+            None => self.fifo_scan(set, hand),
+        };
+        // A fruitless scan went all the way round and stopped where it began.
+        let stopped_at = found.unwrap_or(hand);
+        let next = if stopped_at + 1 == end {
+            start
+        } else {
+            stopped_at + 1
+        };
+        self.sets[set as usize].fifo_next = next;
+        found
+    }
+
+    /// The reference FIFO walk: the first exactly-VALID block from `hand` round the set.
+    fn fifo_scan(&self, set: u32, hand: u32) -> Option<u32> {
+        let start = self.geometry.set_start(set);
+        let end = start + self.geometry.assoc;
+        let mut cursor = hand;
         for _ in 0..self.geometry.assoc {
-            debug_assert!((start..end).contains(&cursor));
             if self.state(cursor).is_reclaimable() {
-                found = Some(cursor);
-                break;
+                return Some(cursor);
             }
             cursor += 1;
             if cursor == end {
                 cursor = start;
             }
         }
-        cursor += 1;
-        if cursor == end {
-            cursor = start;
+        None
+    }
+
+    /// The first exactly-VALID block from the warm list's LRU end, else from the hot
+    /// list's: where both LRU reclaims stop.
+    fn lru_first_reclaimable(&mut self, set: u32) -> Option<u32> {
+        if let Some(victim_index) = &self.victim_index {
+            if !victim_index.lru_ordered() {
+                self.start_lru_victim_index();
+            }
         }
-        self.sets[set as usize].fifo_next = cursor;
-        found
+        if let Some(victim_index) = &self.victim_index {
+            return victim_index.first_in_lru_order(set);
+        }
+        for list in [LruList::Warm, LruList::Hot] {
+            let mut cursor = self.lru_head(set, list);
+            while let Some(index) = cursor {
+                if self.state(index).is_reclaimable() {
+                    return Some(index);
+                }
+                cursor = self.lru_next_of(index);
+            }
+        }
+        None
     }
 
     /// `flashcache_reclaim_init_lru_lists`: the first `hot_pct`% of each set's slots go to
@@ -136,39 +188,31 @@ impl Blocks {
     /// list's LRU end (moved to the warm MRU end); failing that, from the hot list's LRU end,
     /// demoted by swapping with the warm MRU block (victim → warm MRU, that block → hot LRU).
     pub(crate) fn lru_get_old_block(&mut self, set: u32) -> (Option<u32>, LruEffect) {
-        let mut cursor = self.lru_head(set, LruList::Warm);
-        while let Some(index) = cursor {
-            if self.state(index).is_reclaimable() {
-                self.block_mut(index).use_cnt = 0;
-                self.lru_move_to_mru(index);
-                return (Some(index), LruEffect::default());
-            }
-            cursor = self.lru_next_of(index);
+        let Some(index) = self.lru_first_reclaimable(set) else {
+            return (None, LruEffect::default());
+        };
+        if self.block(index).lru_list == LruList::Warm {
+            self.block_mut(index).use_cnt = 0;
+            self.lru_move_to_mru(index);
+            return (Some(index), LruEffect::default());
         }
-        let mut cursor = self.lru_head(set, LruList::Hot);
-        while let Some(index) = cursor {
-            if self.state(index).is_reclaimable() {
-                let Some(warm_mru) = self.lru_tail(set, LruList::Warm) else {
-                    self.lru_move_to_mru(index);
-                    return (Some(index), LruEffect::default());
-                };
-                self.lru_remove(index);
-                self.lru_remove(warm_mru);
-                self.block_mut(index).use_cnt = 0;
-                self.lru_add_mru(index, LruList::Warm);
-                self.block_mut(warm_mru).use_cnt = 0;
-                self.lru_add_lru(warm_mru, LruList::Hot);
-                return (
-                    Some(index),
-                    LruEffect {
-                        promoted: false,
-                        demoted: true,
-                    },
-                );
-            }
-            cursor = self.lru_next_of(index);
-        }
-        (None, LruEffect::default())
+        let Some(warm_mru) = self.lru_tail(set, LruList::Warm) else {
+            self.lru_move_to_mru(index);
+            return (Some(index), LruEffect::default());
+        };
+        self.lru_remove(index);
+        self.lru_remove(warm_mru);
+        self.block_mut(index).use_cnt = 0;
+        self.lru_add_mru(index, LruList::Warm);
+        self.block_mut(warm_mru).use_cnt = 0;
+        self.lru_add_lru(warm_mru, LruList::Hot);
+        (
+            Some(index),
+            LruEffect {
+                promoted: false,
+                demoted: true,
+            },
+        )
     }
 
     /// `lru-strict` access: the block moves to the MRU end of the set's single list (the
@@ -180,17 +224,9 @@ impl Blocks {
 
     /// `lru-strict` reclaim: the least recently used exactly-VALID block of the set.
     pub(crate) fn lru_strict_get_old_block(&mut self, set: u32) -> Option<u32> {
-        for list in [LruList::Warm, LruList::Hot] {
-            let mut cursor = self.lru_head(set, list);
-            while let Some(index) = cursor {
-                if self.state(index).is_reclaimable() {
-                    self.lru_strict_accessed(index);
-                    return Some(index);
-                }
-                cursor = self.lru_next_of(index);
-            }
-        }
-        None
+        let index = self.lru_first_reclaimable(set)?;
+        self.lru_strict_accessed(index);
+        Some(index)
     }
 }
 
@@ -357,6 +393,191 @@ mod tests {
         assert_eq!(blocks.lru_order(0, LruList::Hot), vec![1, 0]);
         assert!(!blocks.lru_rebalance(25, 101));
         assert_eq!(blocks.lru_hot_blocks, 2);
+    }
+
+    /// One legal state change of `index`, chosen by `choice`, that keeps it off the hash
+    /// and free lists (their upkeep is not what these tests compare).
+    fn random_transition(blocks: &mut Blocks, index: u32, choice: u64) {
+        let state = blocks.state(index);
+        let cache_write = BlockState::VALID.union(BlockState::CACHE_WRITE_IN_PROGRESS);
+        let cleaning = BlockState::VALID
+            .union(BlockState::DIRTY)
+            .union(BlockState::DISK_WRITE_IN_PROGRESS);
+        let transition = if state == BlockState::INVALID || state.is_reclaimable() {
+            match choice % 4 {
+                0 => Transition::ClaimForRead,
+                1 => Transition::ClaimForWrite,
+                2 => Transition::ReadHit,
+                _ => Transition::WriteHit,
+            }
+        } else if state == cache_write && choice.is_multiple_of(2) {
+            Transition::MarkDirty
+        } else if state == cleaning && choice.is_multiple_of(2) {
+            Transition::MarkClean
+        } else if state.is_busy() {
+            Transition::IoFinished
+        } else if state.is_dirty_idle() && choice.is_multiple_of(3) {
+            Transition::FallowSweep
+        } else if state.is_dirty_idle() {
+            Transition::StartCleaning
+        } else {
+            return;
+        };
+        let transition = match transition {
+            // A hit needs VALID: an INVALID block is claimed instead.
+            Transition::ReadHit | Transition::WriteHit if state == BlockState::INVALID => {
+                Transition::ClaimForRead
+            }
+            other => other,
+        };
+        blocks.apply(index, transition);
+    }
+
+    /// Victims, FIFO hands, list orders and use counts of indexed and linear choice agree
+    /// through random state changes, accesses, reclaims and rebalances, in small and large
+    /// sets; the index passes its own check after every step.
+    #[test]
+    fn victim_index_chooses_as_the_linear_walk_does() {
+        use rand_chacha::rand_core::{RngCore, SeedableRng};
+        for (seed, num_sets, assoc) in [(1u64, 4u32, 64u32), (2, 1, 1000), (3, 2, 300), (4, 1, 4)] {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let geometry = Geometry::new(GeometryParts {
+                block_size_sectors: 8,
+                assoc,
+                size_blocks: num_sets * assoc,
+                disk_assoc_sectors: 0,
+                on_ssd_version: 4,
+                md_block_size_sectors: 8,
+                md_blocks: 3,
+                fully_associative: false,
+            });
+            let mut linear = Blocks::new(geometry, 0);
+            linear.set_victim_index(false);
+            linear.lru_init_lists(50);
+            let mut indexed = linear.clone();
+            indexed.set_victim_index(true);
+            let size = num_sets * assoc;
+            let mut found = 0;
+            for step in 0..20_000 {
+                let draw = rng.next_u64();
+                let index = (rng.next_u64() % u64::from(size)) as u32;
+                let set = index / assoc;
+                let (a, b) = match draw % 10 {
+                    0..=3 => {
+                        random_transition(&mut linear, index, draw >> 8);
+                        random_transition(&mut indexed, index, draw >> 8);
+                        (None, None)
+                    }
+                    4 => (
+                        linear.fifo_get_old_block(set),
+                        indexed.fifo_get_old_block(set),
+                    ),
+                    5 => (
+                        linear.lru_get_old_block(set).0,
+                        indexed.lru_get_old_block(set).0,
+                    ),
+                    6 => (
+                        linear.lru_strict_get_old_block(set),
+                        indexed.lru_strict_get_old_block(set),
+                    ),
+                    7 => {
+                        let thresh = 1 + (draw >> 8) as u32 % 3;
+                        assert_eq!(
+                            linear.lru_accessed(index, thresh),
+                            indexed.lru_accessed(index, thresh)
+                        );
+                        (None, None)
+                    }
+                    8 => {
+                        linear.lru_strict_accessed(index);
+                        indexed.lru_strict_accessed(index);
+                        (None, None)
+                    }
+                    _ if draw % 100 == 9 => {
+                        let pct = (draw >> 8) as u32 % 110;
+                        let hot_pct = 50;
+                        assert_eq!(
+                            linear.lru_rebalance(hot_pct, pct),
+                            indexed.lru_rebalance(hot_pct, pct)
+                        );
+                        (None, None)
+                    }
+                    _ => {
+                        // Force the hand anywhere, as after many earlier reclaims.
+                        let hand = set * assoc + (draw >> 8) as u32 % assoc;
+                        linear.sets[set as usize].fifo_next = hand;
+                        indexed.sets[set as usize].fifo_next = hand;
+                        (None, None)
+                    }
+                };
+                assert_eq!(a, b, "seed {seed} step {step}: victim");
+                found += u32::from(a.is_some());
+                assert_eq!(
+                    linear.sets[set as usize].fifo_next, indexed.sets[set as usize].fifo_next,
+                    "seed {seed} step {step}: FIFO hand"
+                );
+                if step % 97 == 0 || a.is_some() {
+                    for list in [LruList::Warm, LruList::Hot] {
+                        assert_eq!(
+                            linear.lru_order(set, list),
+                            indexed.lru_order(set, list),
+                            "seed {seed} step {step}: {list:?} list"
+                        );
+                    }
+                    indexed.check_victim_index();
+                }
+            }
+            assert!(found > 1000, "seed {seed}: only {found} victims compared");
+            for index in 0..size {
+                assert_eq!(linear.block(index).use_cnt, indexed.block(index).use_cnt);
+                assert_eq!(linear.state(index), indexed.state(index));
+            }
+            indexed.check_victim_index();
+        }
+    }
+
+    /// A load writes states straight into the blocks, behind the index's back: linking the
+    /// lists rebuilds it, so a reloaded large set chooses as the walk does.
+    #[test]
+    fn victim_index_of_a_loaded_set_is_rebuilt_from_its_states() {
+        use crate::flashcache::set::VICTIM_INDEX_MIN_ASSOC;
+        let assoc = VICTIM_INDEX_MIN_ASSOC;
+        let mut indexed = Blocks::new(geometry(assoc), 0);
+        assert!(
+            indexed.victim_index.is_some(),
+            "a set of {assoc} is indexed"
+        );
+        let dirty = BlockState::VALID.union(BlockState::DIRTY);
+        for index in 0..assoc {
+            // Runs of dirty blocks with clean and free ones between them, as reloaded.
+            indexed.blocks[index as usize].state = match index % 7 {
+                0 => BlockState::VALID,
+                1 => BlockState::INVALID,
+                _ => dirty,
+            };
+            indexed.blocks[index as usize].dbn = 8 * u64::from(index);
+        }
+        indexed.lru_init_lists(25);
+        indexed.link_by_state();
+        indexed.check_links();
+        let mut linear = indexed.clone();
+        linear.set_victim_index(false);
+        indexed.sets[0].fifo_next = 3;
+        linear.sets[0].fifo_next = 3;
+        assert_eq!(indexed.fifo_get_old_block(0), Some(7));
+        assert_eq!(linear.fifo_get_old_block(0), Some(7));
+        let reclaimable = (0..assoc).filter(|index| index % 7 == 0).count();
+        for _ in 0..reclaimable {
+            let (victim, effect) = indexed.lru_get_old_block(0);
+            assert_eq!((victim, effect), linear.lru_get_old_block(0));
+            assert!(victim.is_some());
+            // Taken: no longer reclaimable, so the next choice moves on.
+            indexed.apply(victim.unwrap(), Transition::ReadHit);
+            linear.apply(victim.unwrap(), Transition::ReadHit);
+        }
+        assert_eq!(indexed.lru_get_old_block(0).0, None);
+        assert_eq!(linear.lru_get_old_block(0).0, None);
+        indexed.check_links();
     }
 
     #[test]

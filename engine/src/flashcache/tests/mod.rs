@@ -7,5 +7,6 @@ mod paths;
 mod persistence;
 mod random;
 mod throughput;
+mod victim_index;
 mod writeback;
 mod zombie;

@@ -52,7 +52,7 @@ struct Bucket {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ArrayGauges {
     /// The running sync pass (check, repair, resync or recovery): member sectors done of its
-    /// total; 0 of 0 when no pass runs.
+    /// total; while none runs, the last finished pass complete, or 0 of 0 before any.
     pub sync_done_sectors: u64,
     pub sync_total_sectors: u64,
     /// Stripe heads in use (md's `stripe_cache_active`).
@@ -362,7 +362,8 @@ pub struct TimeSeriesData {
     pub cache_write_hits: Vec<u64>,
     /// An md raid5 array's running sync pass (check, repair, resync after a crash, or the
     /// recovery that rebuilds a spare) at the end of each bucket: member sectors done, and
-    /// the pass's total (0 of 0 while no pass runs). Empty when the run had no array.
+    /// the pass's total (while none runs: the last finished pass complete, 0 of 0 before any).
+    /// Empty when the run had no array.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sync_done_sectors: Vec<u64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -28,6 +28,8 @@ pub struct Verifier {
     recorder: RunRecorder,
     /// The raid5 array's counters at the last sample.
     array_seen: Raid5Stats,
+    /// The total of the array's last finished sync pass: idle samples show it complete.
+    last_pass_total_sectors: Option<u64>,
 }
 
 impl Verifier {
@@ -39,6 +41,7 @@ impl Verifier {
             // 1 ms buckets, coarsened as the run grows (bounded memory).
             recorder: RunRecorder::new(device_names, 1_000_000, 512),
             array_seen: Raid5Stats::default(),
+            last_pass_total_sectors: None,
         }
     }
 
@@ -68,8 +71,8 @@ impl Verifier {
 
     /// Samples the md raid5 array stacked in `engine`, if there is one, at `time_ns`: its sync
     /// pass (check, repair, resync, recovery), stripe cache use, and rmw and rcw stripe writes
-    /// since the previous sample. A pass that ended since the previous sample is sampled as
-    /// complete (so its line reaches 100 %), the next sample as idle.
+    /// since the previous sample. Once a pass has ended, idle samples show it complete (its
+    /// line stays at 100 % until another pass starts).
     pub fn sample_array(&mut self, time_ns: u64, engine: &Engine) {
         let Some(machine) = engine
             .stacked_targets()
@@ -83,13 +86,16 @@ impl Verifier {
         };
         let stats = machine.stats();
         let ended = stats.sync_passes > self.array_seen.sync_passes;
-        let (done, total) = match machine.sync_progress() {
-            Some(progress) => progress,
-            None if ended => {
-                let total = machine.geometry().member_sectors();
-                (total, total)
-            }
-            None => (0, 0),
+        if ended {
+            self.last_pass_total_sectors = Some(machine.geometry().member_sectors());
+        }
+        // After a pass ends, idle samples show it complete until the next one runs: a
+        // sample as idle could otherwise replace the completed one in the same bucket and
+        // stop the line short of 100 % (seen on a real array: 3248 of 4096).
+        let (done, total) = match (machine.sync_progress(), self.last_pass_total_sectors) {
+            (Some(progress), _) => progress,
+            (None, Some(total)) => (total, total),
+            (None, None) => (0, 0),
         };
         self.recorder.sample_array(
             time_ns,

@@ -11,7 +11,15 @@
 //! keep a [`super::victim_index::VictimIndex`], by that index in O(log n): the same block,
 //! so the side effects that follow are the same code.
 
-use super::set::{Blocks, LruList};
+use super::set::{Blocks, LruList, VictimIndexMode, LONG_WALK_BLOCKS};
+
+/// How a bounded walk ended.
+enum Walk {
+    Found(u32),
+    NotFound,
+    /// Longer than allowed: the index answers instead.
+    GaveUp,
+}
 
 /// What an LRU operation did besides reordering, for the statistics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -29,21 +37,21 @@ impl Blocks {
         let end = start + self.geometry.assoc;
         let hand = self.sets[set as usize].fifo_next;
         debug_assert!((start..end).contains(&hand));
-        let found = match &self.victim_index {
-            Some(victim_index) => {
-                let in_set = |index: &u32| *index < end;
-                victim_index
-                    .reclaimable
-                    .next_at_or_after(hand)
-                    .filter(in_set)
-                    .or_else(|| {
-                        victim_index
-                            .reclaimable
-                            .next_at_or_after(start)
-                            .filter(in_set)
-                    })
+        let found = if self.victim_index.is_some() {
+            self.fifo_first_indexed(set, hand)
+        } else {
+            let steps_max = match self.victim_index_mode {
+                VictimIndexMode::OnLongWalk => LONG_WALK_BLOCKS.min(self.geometry.assoc),
+                _ => self.geometry.assoc,
+            };
+            match self.fifo_scan(set, hand, steps_max) {
+                Walk::Found(index) => Some(index),
+                Walk::NotFound => None,
+                Walk::GaveUp => {
+                    self.build_victim_index();
+                    self.fifo_first_indexed(set, hand)
+                }
             }
-            None => self.fifo_scan(set, hand),
         };
         // A fruitless scan went all the way round and stopped where it began.
         let stopped_at = found.unwrap_or(hand);
@@ -56,37 +64,68 @@ impl Blocks {
         found
     }
 
-    /// The reference FIFO walk: the first exactly-VALID block from `hand` round the set.
-    fn fifo_scan(&self, set: u32, hand: u32) -> Option<u32> {
+    /// The first reclaimable block at or after `hand`, round the set, by the index.
+    fn fifo_first_indexed(&self, set: u32, hand: u32) -> Option<u32> {
+        let victim_index = self.victim_index.as_ref().expect("an index");
+        let start = self.geometry.set_start(set);
+        let end = start + self.geometry.assoc;
+        let in_set = |index: &u32| *index < end;
+        victim_index
+            .reclaimable
+            .next_at_or_after(hand)
+            .filter(in_set)
+            .or_else(|| {
+                victim_index
+                    .reclaimable
+                    .next_at_or_after(start)
+                    .filter(in_set)
+            })
+    }
+
+    /// The reference FIFO walk: the first exactly-VALID block from `hand` round the set,
+    /// giving up after `steps_max` blocks if that is less than the set.
+    fn fifo_scan(&self, set: u32, hand: u32, steps_max: u32) -> Walk {
         let start = self.geometry.set_start(set);
         let end = start + self.geometry.assoc;
         let mut cursor = hand;
-        for _ in 0..self.geometry.assoc {
+        for _ in 0..steps_max {
             if self.state(cursor).is_reclaimable() {
-                return Some(cursor);
+                return Walk::Found(cursor);
             }
             cursor += 1;
             if cursor == end {
                 cursor = start;
             }
         }
-        None
+        if steps_max < self.geometry.assoc {
+            Walk::GaveUp
+        } else {
+            Walk::NotFound
+        }
     }
 
     /// The first exactly-VALID block from the warm list's LRU end, else from the hot
     /// list's: where both LRU reclaims stop.
     fn lru_first_reclaimable(&mut self, set: u32) -> Option<u32> {
         if let Some(victim_index) = &self.victim_index {
-            if !victim_index.lru_ordered() {
-                self.start_lru_victim_index();
+            if victim_index.lru_ordered() {
+                return victim_index.first_in_lru_order(set);
             }
         }
-        if let Some(victim_index) = &self.victim_index {
-            return victim_index.first_in_lru_order(set);
-        }
+        let steps_max = match self.victim_index_mode {
+            VictimIndexMode::OnLongWalk => LONG_WALK_BLOCKS,
+            _ => u32::MAX,
+        };
+        let mut steps = 0u32;
         for list in [LruList::Warm, LruList::Hot] {
             let mut cursor = self.lru_head(set, list);
             while let Some(index) = cursor {
+                steps += 1;
+                if steps > steps_max {
+                    self.start_lru_victim_index();
+                    let victim_index = self.victim_index.as_ref().expect("just built");
+                    return victim_index.first_in_lru_order(set);
+                }
                 if self.state(index).is_reclaimable() {
                     return Some(index);
                 }
@@ -433,11 +472,13 @@ mod tests {
         blocks.apply(index, transition);
     }
 
-    /// Victims, FIFO hands, list orders and use counts of indexed and linear choice agree
-    /// through random state changes, accesses, reclaims and rebalances, in small and large
-    /// sets; the index passes its own check after every step.
+    /// Victims, FIFO hands, list orders and use counts agree between the linear walk, the
+    /// index from the start, and the index built at the first long walk, through random
+    /// state changes, accesses, reclaims and rebalances, in small and large sets; each index
+    /// passes its own check along the way.
     #[test]
     fn victim_index_chooses_as_the_linear_walk_does() {
+        use crate::flashcache::set::VictimIndexMode;
         use rand_chacha::rand_core::{RngCore, SeedableRng};
         for (seed, num_sets, assoc) in [(1u64, 4u32, 64u32), (2, 1, 1000), (3, 2, 300), (4, 1, 4)] {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
@@ -452,87 +493,93 @@ mod tests {
                 fully_associative: false,
             });
             let mut linear = Blocks::new(geometry, 0);
-            linear.set_victim_index(false);
+            linear.set_victim_index_mode(VictimIndexMode::Never);
             linear.lru_init_lists(50);
-            let mut indexed = linear.clone();
-            indexed.set_victim_index(true);
+            let mut others = [linear.clone(), linear.clone()];
+            others[0].set_victim_index_mode(VictimIndexMode::Always);
+            others[1].set_victim_index_mode(VictimIndexMode::OnLongWalk);
             let size = num_sets * assoc;
             let mut found = 0;
             for step in 0..20_000 {
                 let draw = rng.next_u64();
                 let index = (rng.next_u64() % u64::from(size)) as u32;
                 let set = index / assoc;
-                let (a, b) = match draw % 10 {
-                    0..=3 => {
-                        random_transition(&mut linear, index, draw >> 8);
-                        random_transition(&mut indexed, index, draw >> 8);
-                        (None, None)
-                    }
-                    4 => (
-                        linear.fifo_get_old_block(set),
-                        indexed.fifo_get_old_block(set),
-                    ),
-                    5 => (
-                        linear.lru_get_old_block(set).0,
-                        indexed.lru_get_old_block(set).0,
-                    ),
-                    6 => (
-                        linear.lru_strict_get_old_block(set),
-                        indexed.lru_strict_get_old_block(set),
-                    ),
-                    7 => {
-                        let thresh = 1 + (draw >> 8) as u32 % 3;
-                        assert_eq!(
-                            linear.lru_accessed(index, thresh),
-                            indexed.lru_accessed(index, thresh)
-                        );
-                        (None, None)
-                    }
-                    8 => {
-                        linear.lru_strict_accessed(index);
-                        indexed.lru_strict_accessed(index);
-                        (None, None)
-                    }
-                    _ if draw % 100 == 9 => {
-                        let pct = (draw >> 8) as u32 % 110;
-                        let hot_pct = 50;
-                        assert_eq!(
-                            linear.lru_rebalance(hot_pct, pct),
-                            indexed.lru_rebalance(hot_pct, pct)
-                        );
-                        (None, None)
-                    }
-                    _ => {
-                        // Force the hand anywhere, as after many earlier reclaims.
-                        let hand = set * assoc + (draw >> 8) as u32 % assoc;
-                        linear.sets[set as usize].fifo_next = hand;
-                        indexed.sets[set as usize].fifo_next = hand;
-                        (None, None)
+                let operate = |blocks: &mut Blocks| -> Option<u32> {
+                    match draw % 10 {
+                        0..=3 => {
+                            random_transition(blocks, index, draw >> 8);
+                            None
+                        }
+                        4 => blocks.fifo_get_old_block(set),
+                        5 => {
+                            let (victim, effect) = blocks.lru_get_old_block(set);
+                            // Encode the effect too: it must agree as well.
+                            victim.map(|v| v | (u32::from(effect.demoted) << 31))
+                        }
+                        6 => blocks.lru_strict_get_old_block(set),
+                        7 => {
+                            let thresh = 1 + (draw >> 8) as u32 % 3;
+                            let effect = blocks.lru_accessed(index, thresh);
+                            effect.promoted.then_some(index)
+                        }
+                        8 => {
+                            blocks.lru_strict_accessed(index);
+                            None
+                        }
+                        _ if draw % 100 == 9 => {
+                            let pct = (draw >> 8) as u32 % 110;
+                            blocks.lru_rebalance(50, pct).then_some(pct)
+                        }
+                        _ => {
+                            // Force the hand anywhere, as after many earlier reclaims.
+                            let hand = set * assoc + (draw >> 8) as u32 % assoc;
+                            blocks.sets[set as usize].fifo_next = hand;
+                            None
+                        }
                     }
                 };
-                assert_eq!(a, b, "seed {seed} step {step}: victim");
-                found += u32::from(a.is_some());
-                assert_eq!(
-                    linear.sets[set as usize].fifo_next, indexed.sets[set as usize].fifo_next,
-                    "seed {seed} step {step}: FIFO hand"
-                );
-                if step % 97 == 0 || a.is_some() {
-                    for list in [LruList::Warm, LruList::Hot] {
-                        assert_eq!(
-                            linear.lru_order(set, list),
-                            indexed.lru_order(set, list),
-                            "seed {seed} step {step}: {list:?} list"
-                        );
+                let expected = operate(&mut linear);
+                let chose = (4..=6).contains(&(draw % 10));
+                found += u32::from(chose && expected.is_some());
+                for (variant, blocks) in others.iter_mut().enumerate() {
+                    assert_eq!(
+                        operate(blocks),
+                        expected,
+                        "seed {seed} step {step} variant {variant}: victim"
+                    );
+                    assert_eq!(
+                        linear.sets[set as usize].fifo_next, blocks.sets[set as usize].fifo_next,
+                        "seed {seed} step {step} variant {variant}: FIFO hand"
+                    );
+                    if step % 97 == 0 || (chose && expected.is_some()) {
+                        for list in [LruList::Warm, LruList::Hot] {
+                            assert_eq!(
+                                linear.lru_order(set, list),
+                                blocks.lru_order(set, list),
+                                "seed {seed} step {step} variant {variant}: {list:?} list"
+                            );
+                        }
+                        blocks.check_victim_index();
                     }
-                    indexed.check_victim_index();
                 }
             }
             assert!(found > 1000, "seed {seed}: only {found} victims compared");
-            for index in 0..size {
-                assert_eq!(linear.block(index).use_cnt, indexed.block(index).use_cnt);
-                assert_eq!(linear.state(index), indexed.state(index));
+            for blocks in &others {
+                for index in 0..size {
+                    assert_eq!(linear.block(index).use_cnt, blocks.block(index).use_cnt);
+                    assert_eq!(linear.state(index), blocks.state(index));
+                }
+                blocks.check_victim_index();
             }
-            indexed.check_victim_index();
+            // Long walks happened in the large sets: the lazy index was built.
+            if assoc >= 300 {
+                let lazy = others[1]
+                    .victim_index
+                    .as_ref()
+                    .expect("built on a long walk");
+                assert!(lazy.lru_ordered(), "seed {seed}: LRU half built");
+            }
+            assert!(linear.victim_index.is_none());
         }
     }
 
@@ -540,13 +587,11 @@ mod tests {
     /// lists rebuilds it, so a reloaded large set chooses as the walk does.
     #[test]
     fn victim_index_of_a_loaded_set_is_rebuilt_from_its_states() {
-        use crate::flashcache::set::VICTIM_INDEX_MIN_ASSOC;
+        use crate::flashcache::set::{VictimIndexMode, VICTIM_INDEX_MIN_ASSOC};
         let assoc = VICTIM_INDEX_MIN_ASSOC;
         let mut indexed = Blocks::new(geometry(assoc), 0);
-        assert!(
-            indexed.victim_index.is_some(),
-            "a set of {assoc} is indexed"
-        );
+        assert_eq!(indexed.victim_index_mode, VictimIndexMode::OnLongWalk);
+        indexed.set_victim_index_mode(VictimIndexMode::Always);
         let dirty = BlockState::VALID.union(BlockState::DIRTY);
         for index in 0..assoc {
             // Runs of dirty blocks with clean and free ones between them, as reloaded.
@@ -561,7 +606,7 @@ mod tests {
         indexed.link_by_state();
         indexed.check_links();
         let mut linear = indexed.clone();
-        linear.set_victim_index(false);
+        linear.set_victim_index_mode(VictimIndexMode::Never);
         indexed.sets[0].fifo_next = 3;
         linear.sets[0].fifo_next = 3;
         assert_eq!(indexed.fifo_get_old_block(0), Some(7));

@@ -9,8 +9,10 @@
 //! to date: [`super::set::Blocks`] calls it wherever a block's state or list position
 //! changes, and rebuilds it whenever states were written behind its back (a load).
 //!
-//! The LRU half is kept only once an LRU choice was asked for (built then from the lists in
-//! O(n)): under FIFO, flashcache's default, state changes cost a bit flip and no heap work.
+//! The index exists only from the first long walk on (see
+//! [`super::set::VictimIndexMode`]), and its LRU half only from the first long LRU walk
+//! (built then from the lists in O(n)): under FIFO a state change costs a bit flip and no
+//! heap work, and a clean, hit-heavy cache whose walks stay short pays nothing.
 //!
 //! Positions: blocks enter lists only at their ends, so a per-list counter that grows at
 //! the MRU end and shrinks at the LRU end gives every listed block a key that increases

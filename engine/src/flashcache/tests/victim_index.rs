@@ -6,6 +6,7 @@
 use super::harness::{small_config, Harness};
 use crate::block::Op;
 use crate::flashcache::config::{Associativity, CacheMode, FlashcacheConfig, ReclaimPolicy};
+use crate::flashcache::set::VictimIndexMode;
 use crate::flashcache::tunables::Tunable;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -13,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 /// What a run varies besides the config.
 #[derive(Clone, Copy)]
 struct Variant {
-    indexed: bool,
+    mode: VictimIndexMode,
     switch_policy: bool,
     sync: bool,
 }
@@ -23,13 +24,13 @@ struct Variant {
 /// blocks make the walks long), the others read-heavy (reads fill a writearound cache).
 fn run(config: FlashcacheConfig, seed: u64, variant: Variant) -> Harness {
     let Variant {
-        indexed,
+        mode,
         switch_policy,
         sync,
     } = variant;
     let writeback = config.table.mode == CacheMode::WriteBack;
     let mut h = Harness::new(config).shuffled(seed);
-    h.fc.blocks.set_victim_index(indexed);
+    h.fc.blocks.set_victim_index_mode(mode);
     let mut workload = ChaCha8Rng::seed_from_u64(seed ^ 0x51c7);
     let mut next = |bound: u64| workload.next_u64() % bound;
     let mut submitted = 0;
@@ -70,7 +71,10 @@ fn run(config: FlashcacheConfig, seed: u64, variant: Variant) -> Harness {
         }
     }
     h.settle();
-    assert_eq!(h.fc.blocks.victim_index.is_some(), indexed);
+    if mode != VictimIndexMode::OnLongWalk {
+        let indexed = mode == VictimIndexMode::Always;
+        assert_eq!(h.fc.blocks.victim_index.is_some(), indexed);
+    }
     h
 }
 
@@ -95,7 +99,7 @@ fn indexed_victims_equal_the_linear_walk_in_every_mode_and_policy() {
                     config.table.assoc = Associativity::Full;
                 }
                 let variant = Variant {
-                    indexed: false,
+                    mode: VictimIndexMode::Never,
                     switch_policy: seed.is_multiple_of(3),
                     sync: true,
                 };
@@ -104,7 +108,7 @@ fn indexed_victims_equal_the_linear_walk_in_every_mode_and_policy() {
                     config,
                     seed,
                     Variant {
-                        indexed: true,
+                        mode: VictimIndexMode::Always,
                         ..variant
                     },
                 );
@@ -143,19 +147,34 @@ fn indexed_victims_equal_the_linear_walk_when_dirty_blocks_fill_the_set() {
         // Cleaning starts late: the set stays mostly dirty.
         config.tunables.dirty_thresh_pct = 90;
         let variant = Variant {
-            indexed: false,
+            mode: VictimIndexMode::Never,
             switch_policy: false,
             sync: false,
         };
         let linear = run(config.clone(), seed, variant);
         let indexed = run(
-            config,
+            config.clone(),
             seed,
             Variant {
-                indexed: true,
+                mode: VictimIndexMode::Always,
                 ..variant
             },
         );
+        // Built at the first walk past LONG_WALK_BLOCKS dirty or busy blocks.
+        let lazy = run(
+            config,
+            seed,
+            Variant {
+                mode: VictimIndexMode::OnLongWalk,
+                ..variant
+            },
+        );
+        assert!(
+            lazy.fc.blocks.victim_index.is_some(),
+            "{policy:?}: a long walk built the index"
+        );
+        assert_eq!(linear.log, lazy.log, "{policy:?} lazy");
+        assert_eq!(linear.fc.stats(), lazy.fc.stats(), "{policy:?} lazy");
         let size = u64::from(indexed.fc.geometry().size_blocks);
         assert!(
             indexed.fc.nr_dirty * 2 > size,

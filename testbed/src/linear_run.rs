@@ -132,27 +132,8 @@ pub fn run_linear(
             }
             let options = SimOptions { perturb_ties_seed };
             let mut platform = SimPlatform::with_options(devices, options);
-            // Linear over the array, which is the device after the members and spares.
-            let array = DeviceId((members + spares) as u16);
-            let target = TargetSpec::Stack {
-                lower: vec![TargetSpec::Raid5 {
-                    members: (0..members).map(|m| DeviceId(m as u16)).collect(),
-                    config: config.clone(),
-                    spares: (members..members + spares)
-                        .map(|d| DeviceId(d as u16))
-                        .collect(),
-                }],
-                upper: Box::new(TargetSpec::Linear {
-                    device: array,
-                    offset_sectors: 0,
-                }),
-            };
-            let engine_config = EngineConfig {
-                arena_pages: engine_config
-                    .arena_pages
-                    .saturating_add(config.stripe_cache_size * members as u32),
-                ..engine_config
-            };
+            let (target, engine_config, array) =
+                linear_over_raid5(members, spares, &config, engine_config);
             let mut engine = Engine::new(engine_config, platform.device_infos(), target)
                 .map_err(|e| format!("--hdd-raid5 {text}: {e}"))?;
             let capacity_bytes = engine.volume_sectors() * 512;
@@ -223,27 +204,8 @@ pub fn run_linear(
                 .chain(&spare_paths)
                 .map(|p| p.display().to_string())
                 .collect();
-            // The members, the spares, then the array stacked after them.
-            let array = DeviceId((members + spares) as u16);
-            let target = TargetSpec::Stack {
-                lower: vec![TargetSpec::Raid5 {
-                    members: (0..members).map(|m| DeviceId(m as u16)).collect(),
-                    config: config.clone(),
-                    spares: (members..members + spares)
-                        .map(|d| DeviceId(d as u16))
-                        .collect(),
-                }],
-                upper: Box::new(TargetSpec::Linear {
-                    device: array,
-                    offset_sectors: 0,
-                }),
-            };
-            let engine_config = EngineConfig {
-                arena_pages: engine_config
-                    .arena_pages
-                    .saturating_add(config.stripe_cache_size * members as u32),
-                ..engine_config
-            };
+            let (target, engine_config, array) =
+                linear_over_raid5(members, spares, &config, engine_config);
             let mut rig =
                 RealRig::build(engine_config, target, devices, PlatformOptions::default())
                     .map_err(|e| format!("{RAID_DEV_FLAG} {}: {e}", names.join(",")))?;
@@ -447,4 +409,35 @@ fn drive_in_slices<E>(
             _ => return Ok(report),
         }
     }
+}
+
+/// Linear over an md raid5 array of devices `0..members` with spares after them; the array is
+/// the device after the spares (returned third). The arena grows by the stripe cache's pages.
+fn linear_over_raid5(
+    members: usize,
+    spares: usize,
+    config: &Raid5Config,
+    engine_config: EngineConfig,
+) -> (TargetSpec, EngineConfig, DeviceId) {
+    let array = DeviceId((members + spares) as u16);
+    let target = TargetSpec::Stack {
+        lower: vec![TargetSpec::Raid5 {
+            members: (0..members).map(|m| DeviceId(m as u16)).collect(),
+            config: config.clone(),
+            spares: (members..members + spares)
+                .map(|d| DeviceId(d as u16))
+                .collect(),
+        }],
+        upper: Box::new(TargetSpec::Linear {
+            device: array,
+            offset_sectors: 0,
+        }),
+    };
+    let engine_config = EngineConfig {
+        arena_pages: engine_config
+            .arena_pages
+            .saturating_add(config.stripe_cache_size * members as u32),
+        ..engine_config
+    };
+    (target, engine_config, array)
 }

@@ -92,6 +92,8 @@ impl Geometry {
         } else {
             HASH_BUCKETS_PER_SET
         };
+        // `bucket_of` masks instead of dividing (it runs on every lookup).
+        assert!(hash_buckets_per_set.is_power_of_two());
         Geometry {
             block_size_sectors,
             block_shift: block_size_sectors.trailing_zeros(),
@@ -213,7 +215,8 @@ impl Geometry {
     /// The per-set hash bucket of a disk block number (low 32 bits hashed, as flashcache).
     #[inline]
     pub fn bucket_of(&self, dbn: u64) -> u32 {
-        jhash_1word(dbn as u32, BUCKET_HASH_SEED) % self.hash_buckets_per_set
+        // A power of two (asserted in `new`): the mask is flashcache's modulo.
+        jhash_1word(dbn as u32, BUCKET_HASH_SEED) & (self.hash_buckets_per_set - 1)
     }
 
     /// Index of the first block of `set`.

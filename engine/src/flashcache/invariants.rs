@@ -19,10 +19,14 @@ impl Flashcache {
         let mut set_dirty = vec![0u32; geometry.num_sets as usize];
         let mut set_fallow = vec![0u32; geometry.num_sets as usize];
         let held: std::collections::BTreeSet<u32> = self.zombie_held_slots().collect();
-        for index in 0..geometry.size_blocks {
+        // Set by set, so no block's set costs a division.
+        let set_and_index = (0..geometry.num_sets).flat_map(|set| {
+            let start = geometry.set_start(set);
+            (start..start + geometry.assoc).map(move |index| (set as usize, index))
+        });
+        for (set, index) in set_and_index {
             let block = self.blocks.block(index);
             let state = block.state;
-            let set = geometry.set_of_index(index) as usize;
             assert!(
                 state.is_valid() != state.is_invalid(),
                 "block {index}: exactly one of VALID/INVALID, got {state:?}"

@@ -593,7 +593,10 @@ impl Blocks {
             let mut steps = 0u32;
             while relative != NIL {
                 steps += 1;
-                assert!(steps <= walk_max, "free list of set {set} outgrows the set");
+                assert!(
+                    steps <= walk_max && relative < walk_max,
+                    "free list of set {set} outgrows the set"
+                );
                 let index = start + relative;
                 assert_eq!(
                     self.state(index),
@@ -604,17 +607,18 @@ impl Blocks {
                 relative = self.blocks[index as usize].hash_next;
             }
             for list in [LruList::Hot, LruList::Warm] {
+                // Set-relative links: the walk needs no division to find the set.
                 let mut length = 0u32;
-                let mut cursor = self.lru_head(set, list);
-                while let Some(index) = cursor {
+                let mut relative = self.list_ends(set, list).head;
+                while relative != NIL {
                     length += 1;
                     assert!(
-                        length <= walk_max,
+                        length <= walk_max && relative < walk_max,
                         "{list:?} list of set {set} outgrows the set"
                     );
-                    assert_eq!(self.block(index).lru_list, list);
-                    assert_eq!(geometry.set_of_index(index), set);
-                    cursor = self.lru_next_of(index);
+                    let block = &self.blocks[(start + relative) as usize];
+                    assert_eq!(block.lru_list, list);
+                    relative = block.lru_next;
                 }
                 assert_eq!(length, self.list_ends(set, list).count);
             }
@@ -625,7 +629,7 @@ impl Blocks {
                 while relative != NIL {
                     steps += 1;
                     assert!(
-                        steps <= walk_max,
+                        steps <= walk_max && relative < walk_max,
                         "hash chain of set {set} outgrows the set"
                     );
                     let index = start + relative;

@@ -318,6 +318,44 @@ fn compare_refuses_bad_input_and_leaves_no_output() {
     assert!(err.contains("bad.csv") && err.contains(":2"), "{err}");
 }
 
+/// A workload span past the volume is refused with the label of the first cell it cannot
+/// run on (the baseline comes first), and no report is written.
+#[test]
+fn a_workload_span_past_the_volume_is_refused_before_any_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("never");
+    let scenario = dir.path().join("too-wide.json");
+    std::fs::write(
+        &scenario,
+        r#"{
+  "name": "too-wide",
+  "input": {"workload": {"span_start_bytes": 1099511627776000, "span_bytes": 4096,
+    "pattern": {"kind": "uniform"}, "read_percent": 50,
+    "request_size": {"kind": "fixed", "bytes": 4096}, "requests": 10}},
+  "cache": {"cache_size": "1m"},
+  "grid": {"modes": ["writeback"], "policies": ["fifo"]}
+}
+"#,
+    )
+    .unwrap();
+    let o = dmsim(&[
+        "compare",
+        scenario.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(
+            "run none: input.workload: span 1099511627776000+4096 bytes ends beyond the volume"
+        ),
+        "{err}"
+    );
+    assert!(!out.exists(), "no report directory after a refused grid");
+}
+
 #[test]
 fn a_replay_whose_filters_match_nothing_is_an_error() {
     let o = dmsim(&[

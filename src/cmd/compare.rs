@@ -12,22 +12,17 @@
 
 use super::CliResult;
 use crate::cache_args::{parse_sets, CacheArgs, ModeArg, PolicyArg};
-use crate::cmd::replay::{linear_run_config, run_config};
 use crate::progress::Progress;
 use crate::trace_input::TraceArgs;
 use clap::Args;
 use dmsim_reports::{
-    CompareReport, CompareShard, GridAxis, GridHasher, RunReport, ShardCell, ShardId,
-    INDEX_FILE_NAME,
+    CompareReport, CompareShard, GridAxis, RunReport, ShardCell, ShardId, INDEX_FILE_NAME,
 };
-use dmsim_scenarios::fit::CompactMap;
 use dmsim_scenarios::scenario::{self, Input, Scenario, TraceLocation};
 use dmsim_scenarios::source::Pacing;
-use dmsim_scenarios::workload::WorkloadSpec;
-use dmsim_testbed::setup::CacheSetup;
-use dmsim_testbed::spec::{RecordsSpec, TraceRef};
-use dmsim_testbed::trace_records::{AutoFit, TraceSource};
-use dmsim_testbed::{PacingSpec, RunSpec, Testbed};
+use dmsim_testbed::grid::{self, CacheChoice, GridInput, GridRuns};
+use dmsim_testbed::trace_records::TraceSource;
+use dmsim_testbed::Testbed;
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -87,49 +82,6 @@ pub struct CompareArgs {
     /// terminal, the status line written every few seconds once a run has taken ten.
     #[arg(long, short)]
     pub quiet: bool,
-}
-
-/// What the runs consume.
-enum PlanInput {
-    Trace {
-        source: TraceSource,
-        args: TraceArgs,
-        compact: Option<CompactMap>,
-    },
-    Workload(WorkloadSpec),
-}
-
-/// One cell of the grid.
-struct Cell {
-    /// The cache's mode and policy; `None` for a no-cache baseline (`--target linear`).
-    cache: Option<(ModeArg, PolicyArg)>,
-    sets: Vec<(String, String)>,
-}
-
-/// Label of the baseline rows (`none`, then `/KEY=VALUE` per disk axis).
-const BASELINE_LABEL: &str = "none";
-
-/// A grid axis that changes the disk, so the baseline too: one baseline per value.
-fn is_disk_key(key: &str) -> bool {
-    key.starts_with("hdd.") || key.starts_with("raid5.")
-}
-
-/// Every combination of the axes' values, in grid order (the last axis varies fastest).
-fn combinations(axes: &[&(String, Vec<String>)]) -> Vec<Vec<(String, String)>> {
-    let mut combos: Vec<Vec<(String, String)>> = vec![Vec::new()];
-    for (key, values) in axes {
-        combos = combos
-            .into_iter()
-            .flat_map(|c| {
-                values.iter().map(move |v| {
-                    let mut c = c.clone();
-                    c.push((key.clone(), v.clone()));
-                    c
-                })
-            })
-            .collect();
-    }
-    combos
 }
 
 pub fn run(args: CompareArgs) -> CliResult {
@@ -226,9 +178,9 @@ pub fn run(args: CompareArgs) -> CliResult {
             let compact = args.trace.input().compact_map(&source)?;
             let name = source.report_name();
             (
-                PlanInput::Trace {
+                GridInput::Trace {
                     source,
-                    args: args.trace.clone(),
+                    input: args.trace.input(),
                     compact,
                 },
                 name,
@@ -236,7 +188,7 @@ pub fn run(args: CompareArgs) -> CliResult {
         }
         Some((s, dir)) => match &s.input {
             Input::Workload(spec) => (
-                PlanInput::Workload(spec.clone()),
+                GridInput::Workload(spec.clone()),
                 format!("workload:{}", s.name),
             ),
             Input::Trace(t) => {
@@ -259,9 +211,9 @@ pub fn run(args: CompareArgs) -> CliResult {
                 let compact = trace_args.input().compact_map(&source)?;
                 let name = source.report_name();
                 (
-                    PlanInput::Trace {
+                    GridInput::Trace {
                         source,
-                        args: trace_args,
+                        input: trace_args.input(),
                         compact,
                     },
                     name,
@@ -271,37 +223,42 @@ pub fn run(args: CompareArgs) -> CliResult {
     };
 
     // The baselines first (the row every speed-up divides), then the cache cells.
-    let mut cells = Vec::new();
-    if !args.no_baseline {
-        let disk_axes: Vec<_> = axes.iter().filter(|(key, _)| is_disk_key(key)).collect();
-        for sets in combinations(&disk_axes) {
-            cells.push(Cell { cache: None, sets });
-        }
-    }
-    let all_axes: Vec<_> = axes.iter().collect();
-    for &mode in &modes {
-        for &policy in &policies {
-            for sets in combinations(&all_axes) {
-                cells.push(Cell {
-                    cache: Some((mode, policy)),
-                    sets,
-                });
-            }
-        }
-    }
+    let caches: Vec<GridCache> = modes
+        .iter()
+        .flat_map(|&mode| {
+            policies
+                .iter()
+                .map(move |&policy| GridCache { mode, policy })
+        })
+        .collect();
+    let cells = grid::cells(&caches, &axes, !args.no_baseline);
     // Resolve every cell before running anything: a bad setting fails fast, with no output.
     let setups = cells
         .iter()
         .map(|cell| {
             let sets: Vec<(String, String)> = base_sets.iter().chain(&cell.sets).cloned().collect();
             match cell.cache {
-                Some((mode, policy)) => cache.resolve(mode, policy, &sets),
+                Some(GridCache { mode, policy }) => cache.resolve(mode, policy, &sets),
                 None => cache.resolve_linear(&sets),
             }
         })
         .collect::<Result<Vec<_>, _>>()?;
     let warnings: Vec<String> = setups.iter().flat_map(|s| s.warnings.clone()).collect();
     crate::outcome::warn_all(&warnings);
+    let (specs, fit_notes) = grid::specs(
+        &cells,
+        &setups,
+        &GridRuns {
+            input: &input,
+            input_name: &input_name,
+            pacing,
+            pacing_desc: &pacing_desc,
+            seed,
+            baseline: !args.no_baseline,
+        },
+    )?;
+    // Said once before the runs (every cell with the same volume fits the same way).
+    crate::outcome::warn_all(&fit_notes);
 
     let shard = args.shard.unwrap_or(ShardId::WHOLE);
     // The grid's cells this process runs, in grid order.
@@ -311,33 +268,6 @@ pub fn run(args: CompareArgs) -> CliResult {
         || format!("dmsim compare: {input_name}"),
         |(s, _)| s.name.clone(),
     );
-    let auto_fits: Vec<Option<AutoFit>> = setups
-        .iter()
-        .map(|setup| match &input {
-            PlanInput::Trace { args, compact, .. } => args
-                .input()
-                .auto_fit(setup.cache.table.target_sectors, compact.as_ref()),
-            PlanInput::Workload(_) => None,
-        })
-        .collect();
-    // Said once before the runs (every cell with the same volume fits the same way).
-    let fit_notes: Vec<String> = auto_fits.iter().flatten().map(|fit| fit.note()).collect();
-    crate::outcome::warn_all(&fit_notes);
-    let configs: Vec<serde_json::Value> = cells
-        .iter()
-        .zip(&setups)
-        .zip(&auto_fits)
-        .map(|((cell, setup), auto_fit)| {
-            let mut config = cell_config(cell, setup, &input_name, &pacing_desc, seed);
-            if cell.cache.is_some() && !args.no_baseline {
-                config[dmsim_reports::BASELINE_KEY] = baseline_label(cell).into();
-            }
-            if let Some(fit) = auto_fit {
-                config["fit"] = fit.to_json();
-            }
-            config
-        })
-        .collect();
     // The title says "dmsim compare: TRACE" for a trace; the status line says "compare" itself.
     let subject = scenario
         .as_ref()
@@ -348,20 +278,15 @@ pub fn run(args: CompareArgs) -> CliResult {
     };
     let progress = Progress::new(progress_label, Some(mine.len() as u64), "runs", args.quiet);
     let results = crate::parallel::run_in_order(&mine, jobs, progress, |&i| {
-        run_cell(
-            &cells[i],
-            &setups[i],
-            configs[i].clone(),
-            &input,
-            pacing,
-            seed,
-        )
+        let outcome = Testbed::sim_with_compact(&specs[i], input.compact(), &mut |_| {})?;
+        crate::outcome::warn_all(&outcome.warnings);
+        Ok::<RunReport, String>(outcome.report)
     });
     let mut runs = Vec::with_capacity(mine.len());
     for (&i, result) in mine.iter().zip(results) {
         match result {
             Ok(report) => runs.push(report),
-            Err(e) => return Err(format!("run {}: {e}", label(&cells[i])).into()),
+            Err(e) => return Err(format!("run {}: {e}", specs[i].label).into()),
         }
     }
 
@@ -391,8 +316,8 @@ pub fn run(args: CompareArgs) -> CliResult {
         values: v.clone(),
     }));
     if let Some(shard) = args.shard {
-        let grid_hash = grid_hash(&title, &grid_axes, &input, &configs)?;
-        let cell_labels = cells.iter().map(label).collect();
+        let grid_hash = grid::grid_hash(&title, &grid_axes, &input, &specs)?;
+        let cell_labels = specs.iter().map(|spec| spec.label.clone()).collect();
         let cells = mine
             .iter()
             .zip(runs)
@@ -417,156 +342,20 @@ pub fn run(args: CompareArgs) -> CliResult {
     Ok(())
 }
 
-fn label(cell: &Cell) -> String {
-    let mut label = match cell.cache {
-        Some((mode, policy)) => format!("{}/{}", mode.name(), policy.name()),
-        None => BASELINE_LABEL.to_string(),
-    };
-    for (k, v) in &cell.sets {
-        label.push_str(&format!("/{k}={v}"));
-    }
-    label
+/// A cache choice of the grid: a mode and a policy.
+#[derive(Clone, Copy)]
+struct GridCache {
+    mode: ModeArg,
+    policy: PolicyArg,
 }
 
-/// The label of the baseline a cache cell is measured against: the one on the same disk.
-fn baseline_label(cell: &Cell) -> String {
-    let mut label = BASELINE_LABEL.to_string();
-    for (k, v) in cell.sets.iter().filter(|(k, _)| is_disk_key(k)) {
-        label.push_str(&format!("/{k}={v}"));
+impl CacheChoice for GridCache {
+    fn mode_name(self) -> &'static str {
+        self.mode.name()
     }
-    label
-}
-
-/// What a cell's report carries as its `config`: everything that decides its result except
-/// the input's content.
-fn cell_config(
-    cell: &Cell,
-    setup: &CacheSetup,
-    input_name: &str,
-    pacing_desc: &serde_json::Value,
-    seed: u64,
-) -> serde_json::Value {
-    let mut config = match cell.cache {
-        Some((mode, policy)) => {
-            run_config(input_name, mode, policy, setup, pacing_desc.clone(), seed)
-        }
-        None => linear_run_config(input_name, setup, pacing_desc.clone(), seed),
-    };
-    for (k, v) in &cell.sets {
-        config[k.as_str()] = serde_json::Value::String(v.clone());
+    fn policy_name(self) -> &'static str {
+        self.policy.name()
     }
-    config
-}
-
-/// The identity of a comparison grid, equal in every shard of one `compare` invocation run
-/// with the same input and options: dmsim's version, the title and axes, how the input is
-/// read and its bytes, and every cell's configuration in grid order.
-fn grid_hash(
-    title: &str,
-    axes: &[GridAxis],
-    input: &PlanInput,
-    configs: &[serde_json::Value],
-) -> Result<String, String> {
-    let mut hasher = GridHasher::default();
-    hasher
-        .part(env!("CARGO_PKG_VERSION").as_bytes())
-        .part(title.as_bytes())
-        .part(&serde_json::to_vec(axes).expect("axes serialise"));
-    match input {
-        PlanInput::Workload(spec) => {
-            hasher.part(&serde_json::to_vec(spec).expect("a workload spec serialises"));
-        }
-        PlanInput::Trace { source, args, .. } => {
-            // The reading options' debug form: stable within one dmsim version, which the
-            // hash already holds.
-            hasher.part(format!("{args:?}").as_bytes());
-            match source {
-                TraceSource::Bundled { name, bytes } => {
-                    hasher.part(name.as_bytes()).part(bytes);
-                }
-                TraceSource::File(path) => hash_file(&mut hasher, path)?,
-            }
-        }
-    }
-    for config in configs {
-        hasher.part(&serde_json::to_vec(config).expect("a run config serialises"));
-    }
-    Ok(hasher.finish_hex())
-}
-
-/// Adds a trace file's length and bytes, streamed (traces can be many gigabytes).
-fn hash_file(hasher: &mut GridHasher, path: &std::path::Path) -> Result<(), String> {
-    let mut file = std::fs::File::open(path).map_err(|e| {
-        format!(
-            "{}: cannot open the trace to fingerprint it: {e}",
-            path.display()
-        )
-    })?;
-    let length = file
-        .metadata()
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .len();
-    hasher.bytes(&length.to_le_bytes());
-    std::io::copy(&mut file, hasher)
-        .map_err(|e| format!("{}: read error while fingerprinting: {e}", path.display()))?;
-    Ok(())
-}
-
-fn run_cell(
-    cell: &Cell,
-    setup: &CacheSetup,
-    mut config: serde_json::Value,
-    input: &PlanInput,
-    pacing: Pacing,
-    seed: u64,
-) -> Result<RunReport, String> {
-    let volume = setup.cache.table.target_sectors;
-    let label = label(cell);
-    // Every trace cell's summary says if the trace is out of time order; `run` warns once
-    // for the grid.
-    let (records, compact) = match input {
-        PlanInput::Trace {
-            source,
-            args,
-            compact,
-        } => (
-            RecordsSpec::Trace {
-                source: TraceRef::from_source(source),
-                input: args.input(),
-                record_skipped_lines: false,
-            },
-            compact.clone(),
-        ),
-        PlanInput::Workload(spec) => {
-            let mut spec = spec.clone();
-            let volume_bytes = volume * 512;
-            if spec.span_bytes == 0 {
-                spec.span_bytes = volume_bytes.checked_sub(spec.span_start_bytes).ok_or_else(|| {
-                    format!("input.workload.span_start_bytes {} lies beyond the volume ({volume_bytes} bytes)", spec.span_start_bytes)
-                })?;
-            }
-            if spec.span_start_bytes.saturating_add(spec.span_bytes) > volume_bytes {
-                return Err(format!(
-                    "input.workload: span {}+{} bytes ends beyond the volume ({volume_bytes} bytes)",
-                    spec.span_start_bytes, spec.span_bytes
-                ));
-            }
-            config["workload"] = spec.to_string().into();
-            (RecordsSpec::Generator { workload: spec }, None)
-        }
-    };
-    let spec = RunSpec {
-        setup: setup.clone(),
-        records,
-        pacing: PacingSpec::from_pacing(pacing),
-        stop_at_ns: None,
-        seed,
-        label,
-        config,
-    };
-    let outcome = Testbed::sim_with_compact(&spec, compact, &mut |_| {})?;
-    crate::outcome::warn_all(&outcome.warnings);
-    Ok(outcome.report)
 }
 
 fn parse_mode(text: &str) -> Result<ModeArg, String> {

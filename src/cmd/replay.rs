@@ -2,7 +2,7 @@
 //! every read verified; prints a summary and writes DIR/summary.json with --out.
 
 use super::CliResult;
-use crate::cache_args::{CacheArgs, ModeArg, PolicyArg, VolumeTargetArg};
+use crate::cache_args::{CacheArgs, VolumeTargetArg};
 use crate::outcome::{check_out_dir, emit, warn_all};
 use crate::progress::Progress;
 use crate::trace_cache_args::TraceCacheArgs;
@@ -16,6 +16,7 @@ use dmsim_scenarios::fit::FitMode;
 use dmsim_scenarios::source::Pacing;
 use dmsim_testbed::cache_run::CacheDevices;
 use dmsim_testbed::real_raid5::{check_spare_devices, open_array, same_file};
+use dmsim_testbed::report_config::{cache_run_config, linear_run_config};
 use dmsim_testbed::setup::{CacheSetup, VolumeTarget};
 use dmsim_testbed::spec::{RecordsSpec, TraceRef};
 use dmsim_testbed::trace_records::TraceSource;
@@ -364,60 +365,6 @@ pub fn check_speed(speed: f64) -> Result<(), String> {
     }
 }
 
-/// The `config` object of a cache run's report.
-pub fn run_config(
-    trace: &str,
-    mode: ModeArg,
-    policy: PolicyArg,
-    setup: &CacheSetup,
-    pacing: serde_json::Value,
-    seed: u64,
-) -> serde_json::Value {
-    let mut config = serde_json::json!({
-        "trace": trace,
-        "mode": mode.name(),
-        "policy": policy.name(),
-        "ssd": setup.ssd_name,
-        "hdd": setup.hdd_name,
-        "pacing": pacing,
-        "seed": seed,
-        "dmsim_version": env!("CARGO_PKG_VERSION"),
-        "flashcache": setup.cache,
-        "deviations": setup.cache.options.deviations(),
-        "devices": { "ssd": setup.ssd, "hdd": setup.hdd },
-    });
-    // Only when given: runs without it keep the configuration they always had.
-    if let Some(seed) = setup.perturb_ties_seed {
-        config["perturb_ties_seed"] = seed.into();
-    }
-    config
-}
-
-/// The `config` object of a replay onto the bare disk (`--target linear`): no cache, so no
-/// mode, policy, SSD or flashcache table.
-pub fn linear_run_config(
-    trace: &str,
-    setup: &CacheSetup,
-    pacing: serde_json::Value,
-    seed: u64,
-) -> serde_json::Value {
-    // A bare device is no disk: it is recorded under the name the summary gives it.
-    let role = if setup.bare_device { "dev" } else { "hdd" };
-    let mut config = serde_json::json!({
-        "trace": trace,
-        "target": "linear",
-        role: setup.hdd_name,
-        "pacing": pacing,
-        "seed": seed,
-        "dmsim_version": env!("CARGO_PKG_VERSION"),
-        "devices": { role: setup.hdd },
-    });
-    if let Some(seed) = setup.perturb_ties_seed {
-        config["perturb_ties_seed"] = seed.into();
-    }
-    config
-}
-
 /// With `--target linear` nothing is cached: the cache's flags, and `--set` keys that are
 /// not the disk's (`hdd.*`, `raid5.*`), would do nothing.
 fn refuse_cache_flags_with_linear(
@@ -527,10 +474,10 @@ pub fn run(args: ReplayArgs) -> CliResult {
     let (label, mut config) = match VolumeTarget::from(args.target) {
         VolumeTarget::Flashcache => (
             format!("{}/{}", mode.name(), policy.name()),
-            run_config(
+            cache_run_config(
                 &trace.report_name(),
-                mode,
-                policy,
+                mode.name(),
+                policy.name(),
                 &setup,
                 args.pacing.describe(),
                 args.seed,

@@ -3,7 +3,7 @@
 
 use super::CliResult;
 use crate::cache_args::{parse_sets, CacheArgs, ModeArg, PolicyArg};
-use crate::cmd::replay::{run_config, ExistingCacheArg, RealCacheArgs, PERTURB_TIES_IS_SIM_ONLY};
+use crate::cmd::replay::{ExistingCacheArg, RealCacheArgs, PERTURB_TIES_IS_SIM_ONLY};
 use crate::outcome::{check_out_dir, emit, warn_all};
 use crate::progress::Progress;
 use crate::units::{parse_duration_ns, parse_io_size};
@@ -11,6 +11,7 @@ use clap::{Args, ValueEnum};
 use dmsim_models::presets;
 use dmsim_testbed::cache_run::CacheDevices;
 use dmsim_testbed::linear_run::{run_linear, LinearDevice};
+use dmsim_testbed::report_config::cache_run_config;
 use dmsim_testbed::spec::RecordsSpec;
 use dmsim_testbed::workload::{check_span, GeneratedWorkload, WorkloadKind};
 use dmsim_testbed::{PacingSpec, RunSpec, Testbed};
@@ -442,10 +443,10 @@ fn run_flashcache(args: &RunArgs) -> CliResult {
     let workload = args.workload();
     let spec = workload.kind.spec(span_bytes, args.bs, args.requests);
     let label = format!("{}/{}/{}", mode.name(), policy.name(), workload.kind.name());
-    let mut config = run_config(
+    let mut config = cache_run_config(
         &format!("workload:{}", workload.kind.name()),
-        mode,
-        policy,
+        mode.name(),
+        policy.name(),
         &setup,
         serde_json::json!({"qd": args.qd}),
         args.seed,

@@ -9,10 +9,12 @@
 pub mod cache_run;
 pub mod check;
 pub mod checked_records;
+pub mod grid;
 pub mod linear_run;
 pub mod memory;
 pub mod raid5_fail;
 pub mod real_raid5;
+pub mod report_config;
 pub mod setup;
 pub mod spec;
 mod testbed;

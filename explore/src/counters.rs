@@ -12,6 +12,7 @@
 
 use crate::spec::{raid5_geometry, SeedSpec, TargetChoice};
 use dmsim_engine::block::{DeviceId, Op};
+use dmsim_engine::flashcache::ErrorInjection;
 use dmsim_engine::io::{Input, IoTag, Output};
 use dmsim_engine::{Engine, TargetStatus};
 use std::collections::BTreeMap;
@@ -225,6 +226,7 @@ fn check_flashcache(
         ("disk_write_errors", errors.disk_write_errors),
         ("ssd_read_errors", errors.ssd_read_errors),
         ("ssd_write_errors", errors.ssd_write_errors),
+        ("memory_alloc_errors", errors.memory_alloc_errors),
     ] {
         equal(
             &format!("flashcache status counter {name} vs the machine's"),
@@ -305,13 +307,25 @@ fn check_flashcache(
         stats.uncached_writes,
         stats.disk_writes,
     )?;
+    // Each injected allocation failure (BUGGIFY's ExhaustJobPool arms them) is counted
+    // once, where it fails its bio or job; no other failure counts here.
+    let alloc_failures: u64 = ErrorInjection::ALL
+        .iter()
+        .filter(|(_, name)| name.ends_with("_ALLOC_FAIL") || *name == "MD_ALLOC_SECTOR_ERROR")
+        .map(|(flag, _)| fc.injections_fired(*flag))
+        .sum();
+    equal(
+        "flashcache memory_alloc_errors vs allocation failures injected",
+        errors.memory_alloc_errors,
+        alloc_failures,
+    )?;
     // An SSD read is a read hit's (`flashcache_read_hit`) or a cleaning's
     // (`flashcache_dirty_writeback`); each cleaning ends counted in `cleanings`, done or
-    // failed. The explorer never arms the read-hit allocation failure that would count a
-    // hit without its read.
+    // failed. A read hit whose job allocation failed is counted with no read.
+    let read_hits_failed = fc.injections_fired(ErrorInjection::READ_HIT_JOB_ALLOC_FAIL);
     equal(
-        "flashcache ssd_reads vs read_hits + cleanings",
-        stats.ssd_reads,
+        "flashcache ssd_reads + read hits whose job allocation failed vs read_hits + cleanings",
+        stats.ssd_reads + read_hits_failed,
         stats.read_hits + stats.cleanings,
     )?;
     // Each metadata write carries its lead job and the batched ones; each job ends as a

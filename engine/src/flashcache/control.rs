@@ -24,6 +24,12 @@ impl Flashcache {
         self.error_inject
     }
 
+    /// How often the single flag `flag` fired since the target was built.
+    pub fn injections_fired(&self, flag: ErrorInjection) -> u64 {
+        assert_eq!(flag.0.count_ones(), 1, "one flag at a time: {:#x}", flag.0);
+        self.injections_fired[flag.0.trailing_zeros() as usize]
+    }
+
     /// Write a sysctl, with flashcache's clamps and side effects.
     pub fn set_tunable(&mut self, tunable: Tunable) -> Result<(), CacheInputError> {
         if self.mode != CacheMode::WriteBack && !tunable.registered_for_non_writeback() {

@@ -158,6 +158,9 @@ pub struct Flashcache {
     pub(crate) seq: SeqTracker,
     pub(crate) pids: PidLists,
     pub(crate) error_inject: ErrorInjection,
+    /// How often each injection flag fired, by bit: the flags are one-shot and re-armed at
+    /// will, so only this tells a caller how many injected failures its counters hold.
+    pub(crate) injections_fired: [u64; 32],
     pub(crate) delayed_clean_at_ns: Option<u64>,
     pub(crate) fallow_timer_at_ns: Option<u64>,
     pub(crate) remove_settle_until_ns: Option<u64>,
@@ -249,6 +252,7 @@ impl Flashcache {
             seq: SeqTracker::new(),
             pids: PidLists::default(),
             error_inject: ErrorInjection::default(),
+            injections_fired: [0; 32],
             delayed_clean_at_ns: None,
             fallow_timer_at_ns: None,
             remove_settle_until_ns: None,
@@ -591,7 +595,12 @@ impl Flashcache {
 
     /// One-shot injection test.
     pub(crate) fn injected(&mut self, flag: ErrorInjection) -> bool {
-        self.error_inject.take(flag)
+        debug_assert_eq!(flag.0.count_ones(), 1, "one flag at a time");
+        let fired = self.error_inject.take(flag);
+        if fired {
+            self.injections_fired[flag.0.trailing_zeros() as usize] += 1;
+        }
+        fired
     }
 
     /// BUGGIFY: clean the set of `sector` now, forcing (an LRU feature) the whole set.

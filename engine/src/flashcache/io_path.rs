@@ -319,6 +319,7 @@ impl Flashcache {
         self.blocks.apply(index, Transition::ReadHit);
         self.stats.read_hits += 1;
         if self.injected(ErrorInjection::READ_HIT_JOB_ALLOC_FAIL) {
+            mark!(ReadHitJobAllocFailed);
             self.errors.memory_alloc_errors += 1;
             self.endio(bio.id, IoStatus::IoError, None);
             self.free_pending_jobs(index, IoStatus::IoError);
@@ -339,6 +340,7 @@ impl Flashcache {
     /// `flashcache_read_miss`: the slot is claimed; read the disk into the bio.
     fn read_miss(&mut self, bio: CacheBio, index: u32) {
         if self.injected(ErrorInjection::READ_MISS_JOB_ALLOC_FAIL) {
+            mark!(ReadMissJobAllocFailed);
             self.errors.memory_alloc_errors += 1;
             self.endio(bio.id, IoStatus::IoError, None);
             self.unclaim_after_alloc_failure(index);
@@ -417,6 +419,7 @@ impl Flashcache {
         self.stats.write_hits += 1;
         self.blocks.apply(index, Transition::WriteHit);
         if self.injected(ErrorInjection::WRITE_HIT_JOB_ALLOC_FAIL) {
+            mark!(WriteHitJobAllocFailed);
             self.errors.memory_alloc_errors += 1;
             self.endio(bio.id, IoStatus::IoError, None);
             self.free_pending_jobs(index, IoStatus::IoError);
@@ -449,6 +452,7 @@ impl Flashcache {
         }
         self.claim(index, bio.sector, Transition::ClaimForWrite);
         if self.injected(ErrorInjection::WRITE_MISS_JOB_ALLOC_FAIL) {
+            mark!(WriteMissJobAllocFailed);
             self.errors.memory_alloc_errors += 1;
             self.endio(bio.id, IoStatus::IoError, None);
             self.unclaim_after_alloc_failure(index);

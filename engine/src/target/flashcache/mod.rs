@@ -394,7 +394,8 @@ impl FlashcacheTarget {
                 fc.inject_errors(fc::ErrorInjection(
                     fc::ErrorInjection::READ_MISS_JOB_ALLOC_FAIL.0
                         | fc::ErrorInjection::WRITE_MISS_JOB_ALLOC_FAIL.0
-                        | fc::ErrorInjection::WRITE_HIT_JOB_ALLOC_FAIL.0,
+                        | fc::ErrorInjection::WRITE_HIT_JOB_ALLOC_FAIL.0
+                        | fc::ErrorInjection::READ_HIT_JOB_ALLOC_FAIL.0,
                 ));
             }
             if let Err(error) = fc.map(bio, now_ns) {

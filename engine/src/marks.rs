@@ -75,6 +75,7 @@ marks! {
     FlushBio => "flush_bio",
     BioFailedToCaller => "bio_failed_to_caller",
     BuggifyFired => "buggify_fired",
+    SpareRebuilt => "spare_rebuilt",
 }
 
 /// How many marks there are.

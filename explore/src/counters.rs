@@ -49,7 +49,7 @@ impl IoCounts {
         }
         .map(|sectors| if sectors == 0 { 8 } else { u64::from(sectors) });
         let high_sector = match &spec.target {
-            TargetChoice::Raid5(config) => raid5_geometry(config, &spec.devices)
+            TargetChoice::Raid5(config) => raid5_geometry(config, spec.member_devices())
                 .map_or(u64::MAX, |geometry| geometry.member_sectors()),
             TargetChoice::Raid5UnderFlashcache { raid5, .. } => {
                 raid5_geometry(raid5, &spec.devices[1..])
@@ -137,6 +137,7 @@ pub fn check(engine: &Engine, spec: &SeedSpec, io: &IoCounts) -> Result<(), Stri
         TargetChoice::Raid5(_) => {
             let status = engine.target_status();
             check_raid5_machine(engine, &status)?;
+            // A spare added takes a member's role: its IO counts like the members'.
             let members: Vec<DeviceId> = (0..spec.devices.len())
                 .map(|m| DeviceId(m as u16))
                 .collect();
@@ -417,6 +418,8 @@ fn check_raid5_machine(engine: &Engine, status: &TargetStatus) -> Result<(), Str
         ("aligned_reads", stats.aligned_reads),
         ("aligned_read_retries", stats.aligned_read_retries),
         ("write_errors", stats.write_errors),
+        ("spares_added", stats.spares_added),
+        ("recoveries", stats.recoveries),
     ] {
         equal(
             &format!("raid5 status counter {name} vs the machine's"),
@@ -428,7 +431,21 @@ fn check_raid5_machine(engine: &Engine, status: &TargetStatus) -> Result<(), Str
         "raid5 status gauge degraded vs the machine's",
         gauge(status, "degraded")?,
         raid.degraded() as u64,
-    )
+    )?;
+    // Each spare put into a role starts a recovery, which ends (the array idle) whole or
+    // having skipped stripes it could not rebuild.
+    at_most(
+        "raid5 recoveries vs spares_added",
+        stats.recoveries,
+        stats.spares_added,
+    )?;
+    if stats.spares_added > stats.recoveries && stats.recovery_stripes_skipped == 0 {
+        return Err(format!(
+            "raid5: {} spares added, {} recoveries finished and none skipped a stripe",
+            stats.spares_added, stats.recoveries
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

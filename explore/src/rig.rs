@@ -276,13 +276,16 @@ pub fn engine_setup_reloading(
             }
         }
         // A raid5 array with a superblock assembles itself from its members.
-        TargetChoice::Raid5(config) => TargetSpec::Raid5 {
-            members: (0..spec.devices.len())
-                .map(|m| DeviceId(m as u16))
-                .collect(),
-            config: (**config).clone(),
-            spares: Vec::new(),
-        },
+        TargetChoice::Raid5(config) => {
+            let members = spec.member_devices().len();
+            TargetSpec::Raid5 {
+                members: (0..members).map(|m| DeviceId(m as u16)).collect(),
+                config: (**config).clone(),
+                spares: (members..spec.devices.len())
+                    .map(|m| DeviceId(m as u16))
+                    .collect(),
+            }
+        }
         // The array is one more device, numbered after the platform's: flashcache's disk.
         TargetChoice::Raid5UnderFlashcache { raid5, flashcache } => {
             let mut flashcache = (**flashcache).clone();
@@ -320,7 +323,7 @@ pub fn new_checker(spec: &SeedSpec, initial_contents_known: bool) -> Checker {
     let mut oracle = OracleObserver::new(initial_contents_known);
     oracle = oracle.with_volume_device(volume_device(spec), 0);
     if let TargetChoice::Raid5(config) = &spec.target {
-        let geometry = raid5_geometry(config, &spec.devices).expect("a valid spec");
+        let geometry = raid5_geometry(config, spec.member_devices()).expect("a valid spec");
         oracle = oracle.with_raid5(geometry);
     }
     let mut oracle = oracle.with_durability(durability).tracking_written_blocks();

@@ -311,6 +311,9 @@ fn one_pass(spec: &SeedSpec) -> Result<Pass, Failure> {
     };
     // BUGGIFY's shrunk SSD timeouts fail IO like a device fault: off too (regression 005).
     current.stop_buggify();
+    if spec.spares > 0 {
+        send_message(&rig, &mut current, &mut checker, "add", phase)?;
+    }
     crate::fallow::check_fallow_cleaning(&mut rig, &mut current, &mut checker, spec, &mut phases)?;
     if rig.is_writeback() {
         let now = dmsim_engine::platform::Platform::now_ns(&rig.platform);
@@ -342,6 +345,9 @@ fn one_pass(spec: &SeedSpec) -> Result<Pass, Failure> {
         ));
     }
     drain_dirty(&mut rig, &mut current, &mut checker, &mut phases)?;
+    if spec.spares > 0 {
+        check_rebuilt(&mut rig, &mut current, &mut checker, &mut phases)?;
+    }
     check_counters(&current, spec, &checker, "liveness: end")?;
     let device_ios = rig
         .platform
@@ -414,6 +420,82 @@ fn drain_dirty(
         ));
     }
     Ok(())
+}
+
+/// raid5 with a spare added: once idle, a failed role has taken the spare (a hot spare
+/// waits only while no role has failed) and a recovery that skipped no stripe left the array
+/// whole; then every written block is read again, the rebuilt role's now from the spare.
+fn check_rebuilt(
+    rig: &mut Rig,
+    engine: &mut Engine,
+    checker: &mut Checker,
+    phases: &mut Vec<String>,
+) -> Result<(), Failure> {
+    let phase = "liveness: after recovery";
+    let Some(raid) = engine.target().raid5() else {
+        return Ok(());
+    };
+    let stats = raid.stats();
+    let degraded = raid.degraded();
+    if stats.spares_added == 0 && degraded > 0 {
+        return Err(fail(
+            FailureKind::Liveness,
+            phase,
+            format!("{degraded} members failed while the spare added waits unused"),
+        ));
+    }
+    if stats.spares_added == 0 {
+        return Ok(());
+    }
+    if stats.recovery_stripes_skipped == 0 && degraded > 0 {
+        return Err(fail(
+            FailureKind::Liveness,
+            phase,
+            format!(
+                "a recovery skipped no stripe, yet {degraded} members are degraded: {:?}",
+                raid.members()
+            ),
+        ));
+    }
+    let blocks = checker.oracle.written_blocks().count() as u64;
+    let mut reads = rig.read_back(checker);
+    let report = rig.run(
+        engine,
+        &mut reads,
+        checker,
+        Some(phase_inputs_max(blocks)),
+        LIVENESS_TIME_NS,
+    );
+    phases.push(summary(phase, &report));
+    check_run(rig, checker, phase, report.clone().map(|r| r.outcome))?;
+    match report.expect("checked").outcome {
+        DriveOutcome::Finished => Ok(()),
+        outcome => Err(fail(
+            FailureKind::Liveness,
+            phase,
+            format!("the read-back after the recovery did not finish: {outcome:?}"),
+        )),
+    }
+}
+
+/// A control message to the target, seen by the checker first.
+fn send_message(
+    rig: &Rig,
+    engine: &mut Engine,
+    checker: &mut Checker,
+    message: &str,
+    phase: &str,
+) -> Result<(), Failure> {
+    let now_ns = dmsim_engine::platform::Platform::now_ns(&rig.platform);
+    let input = Input::Control(Control::TargetMessage(message.to_string()));
+    checker.on_input(now_ns, &input);
+    engine.handle(now_ns, input).map_err(|e| {
+        fail(
+            FailureKind::Engine,
+            phase,
+            format!("{message:?} refused: {e}"),
+        )
+    })
 }
 
 /// One line on how a phase's drive ended.

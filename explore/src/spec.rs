@@ -206,6 +206,15 @@ pub struct SeedSpec {
     /// Faults per device (same order as `devices`).
     pub faults: Vec<Vec<DeviceFault>>,
     pub segments: Vec<Segment>,
+    /// raid5 alone: the last this many `devices` are spares reserved for the array, not
+    /// members. The liveness phase adds one (`add`): it rebuilds a failed role, whose
+    /// contents a second read-back then checks, or waits as a hot spare.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub spares: usize,
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 impl SeedSpec {
@@ -219,7 +228,7 @@ impl SeedSpec {
             Profile::Raid5 => false,
         };
         let (target, devices, full_sets) = if raid5 {
-            let (target, mut devices) = draw_raid5(&mut rng);
+            let (target, mut devices) = draw_raid5(&mut rng, seed);
             if rng.random_ratio(1, 3) {
                 let TargetChoice::Raid5(raid5) = target else {
                     unreachable!("drawn as raid5")
@@ -354,9 +363,34 @@ impl SeedSpec {
             buggify: faulty && !raid5 && rng.random_ratio(1, 2),
             faults,
             segments,
+            spares: 0,
         };
         spec.draw_later_dimensions();
+        spec.draw_raid5_spares();
         spec
+    }
+
+    /// The devices the target is built over: every device but the spares.
+    pub fn member_devices(&self) -> &[DeviceChoice] {
+        &self.devices[..self.devices.len().saturating_sub(self.spares)]
+    }
+
+    /// raid5 alone: maybe a spare of the members' size (no faults of its own), more often
+    /// when a member fails on purpose. Its own stream: earlier draws stay as they were.
+    fn draw_raid5_spares(&mut self) {
+        let mut rng = stream(self.seed, "explore.spec.spares");
+        if !matches!(self.target, TargetChoice::Raid5(_)) {
+            return;
+        }
+        let member_fails = self.segments.iter().any(|s| s.fail_member.is_some());
+        let (numerator, denominator) = if member_fails { (3, 4) } else { (1, 4) };
+        if rng.random_ratio(numerator, denominator) {
+            let mut spare = self.devices[0].clone();
+            spare.name = "s0".to_string();
+            self.devices.push(spare);
+            self.faults.push(Vec::new());
+            self.spares = 1;
+        }
     }
 
     /// Bytes per logical block of the volume: its device's (linear's, flashcache's disk);
@@ -444,12 +478,24 @@ impl SeedSpec {
 
     /// Checks a spec read from a file; names the field at fault.
     pub fn validate(&self) -> Result<(), String> {
-        let devices_needed = match self.target {
-            TargetChoice::Linear => 1,
-            TargetChoice::Flashcache(_) => 2,
-            TargetChoice::Raid5(_) => self.devices.len().clamp(3, 16),
-            TargetChoice::Raid5UnderFlashcache { .. } => self.devices.len().clamp(4, 17),
-        };
+        if self.spares > 0 && !matches!(self.target, TargetChoice::Raid5(_)) {
+            return Err("spares: only a raid5 array alone takes spares".to_string());
+        }
+        if self.spares > self.devices.len() {
+            return Err(format!(
+                "spares: {} spares but only {} devices",
+                self.spares,
+                self.devices.len()
+            ));
+        }
+        let members = self.member_devices().len();
+        let devices_needed = self.spares
+            + match self.target {
+                TargetChoice::Linear => 1,
+                TargetChoice::Flashcache(_) => 2,
+                TargetChoice::Raid5(_) => members.clamp(3, 16),
+                TargetChoice::Raid5UnderFlashcache { .. } => members.clamp(4, 17),
+            };
         if self.devices.len() != devices_needed {
             return Err(format!(
                 "devices: the target needs {devices_needed} devices, the spec has {}",
@@ -490,10 +536,9 @@ impl SeedSpec {
                          fail (under flashcache the oracle does not model the write hole)"
                     ))
                 }
-                Some(member) if member >= self.devices.len() => {
+                Some(member) if member >= members => {
                     return Err(format!(
-                        "segments[{index}].fail_member: {member} is not a member (0..{})",
-                        self.devices.len()
+                        "segments[{index}].fail_member: {member} is not a member (0..{members})"
                     ))
                 }
                 _ => {}
@@ -568,13 +613,21 @@ impl SeedSpec {
             }
         }
         if let TargetChoice::Raid5(config) = &self.target {
-            if raid5_geometry(config, &self.devices).is_none() {
+            let member_sectors = self.devices[0].ram.capacity_sectors;
+            if let Some(index) = (members..self.devices.len())
+                .find(|&i| self.devices[i].ram.capacity_sectors < member_sectors)
+            {
+                return Err(format!(
+                    "devices[{index}].ram.capacity_sectors: a spare smaller than the members"
+                ));
+            }
+            if raid5_geometry(config, self.member_devices()).is_none() {
                 return Err("target.raid5: an impossible array over these devices \
                             (members of different sizes, or a chunk that is no power of two)"
                     .to_string());
             }
         }
-        let volume_bytes = self.target.volume_sectors(&self.devices) * 512;
+        let volume_bytes = self.target.volume_sectors(self.member_devices()) * 512;
         let w = &self.workload;
         if w.span_bytes < 1 << 20 || w.span_bytes > volume_bytes {
             return Err(format!(
@@ -605,13 +658,13 @@ impl SeedSpec {
 /// md raid5 with a superblock over 3..=5 equal RAM members (no volatile cache: the
 /// superblock is written without a flush), maybe with a write-intent bitmap; a small stripe
 /// cache now and then (exhaustion waits).
-fn draw_raid5(rng: &mut ChaCha8Rng) -> (TargetChoice, Vec<DeviceChoice>) {
+fn draw_raid5(rng: &mut ChaCha8Rng, seed: u64) -> (TargetChoice, Vec<DeviceChoice>) {
     let members = rng.random_range(3..=5);
     let capacity_sectors = (1u64 << rng.random_range(13..=15)) + 64;
     let latency_ns = rng.random_range(5_000..500_000);
     let chunk_sectors = 8u64 << rng.random_range(0..=4);
     let config = Raid5Config {
-        layout: Layout::ALL[rng.random_range(0..4)],
+        layout: layout_by_name(Layout::ALL[rng.random_range(0..4)], seed),
         stripe_cache_size: if rng.random_ratio(1, 3) { 17 } else { 256 },
         superblock: true,
         bitmap_chunk_sectors: rng
@@ -633,6 +686,22 @@ fn draw_raid5(rng: &mut ChaCha8Rng) -> (TargetChoice, Vec<DeviceChoice>) {
         })
         .collect();
     (TargetChoice::Raid5(Box::new(config)), devices)
+}
+
+/// `layout` as a user names it to mdadm (the long name or the short one, drawn from a
+/// stream of its own), parsed back: the array is built from what the name says.
+fn layout_by_name(layout: Layout, seed: u64) -> Layout {
+    const SHORT_NAMES: [&str; 4] = ["la", "ra", "ls", "rs"];
+    let index = Layout::ALL
+        .iter()
+        .position(|&l| l == layout)
+        .expect("a known layout");
+    let name = if stream(seed, "explore.spec.layout_name").random_bool(0.5) {
+        layout.name()
+    } else {
+        SHORT_NAMES[index]
+    };
+    Layout::parse(name).unwrap_or_else(|| panic!("mdadm's layout name {name:?} does not parse"))
 }
 
 /// Faults of one device of a raid5 seed: delays and member read errors (transient EIO,

@@ -127,6 +127,7 @@ impl Raid5 {
     pub(crate) fn finish_recovery(&mut self, skipped: u64) {
         if let Some(target) = self.rebuilding_member() {
             if skipped == 0 {
+                mark!(SpareRebuilt);
                 self.members[target].recovery_offset_sectors = None;
                 self.stats.recoveries += 1;
                 self.recovery_duration_ns = Some(self.now_ns - self.recovery_started_ns);

@@ -22,6 +22,11 @@ pub struct EngineConfig {
     /// only: real devices never pass it.
     #[serde(default)]
     pub buggify: Option<crate::BuggifyConfig>,
+    /// At most this many request slots for each dm_io client a target creates (flashcache
+    /// asks for 1024): memory pressure that makes requests wait for a slot. `None`
+    /// (default): the client's own number. Simulation only, like BUGGIFY.
+    #[serde(default)]
+    pub dm_io_min_ios_max: Option<u32>,
 }
 
 impl Default for EngineConfig {
@@ -31,6 +36,7 @@ impl Default for EngineConfig {
             plugging: None,
             anomalies: AnomalyPolicy::Panic,
             buggify: None,
+            dm_io_min_ios_max: None,
         }
     }
 }

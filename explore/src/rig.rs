@@ -251,8 +251,9 @@ pub fn engine_setup_reloading(
     reload: bool,
 ) -> (EngineConfig, TargetSpec) {
     let config = EngineConfig {
-        arena_pages: 4096,
+        arena_pages: spec.arena_pages.unwrap_or(crate::spec::ARENA_PAGES_DEFAULT),
         plugging: None,
+        dm_io_min_ios_max: spec.dm_io_min_ios,
         buggify: spec.buggify.then_some(BuggifyConfig {
             seed: spec.seed ^ u64::from(crashes),
         }),

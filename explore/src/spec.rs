@@ -10,7 +10,7 @@ use dmsim_engine::flashcache::{
 };
 use dmsim_engine::raid5::superblock::METADATA_SECTORS;
 use dmsim_engine::raid5::{Geometry, Layout, Raid5Config};
-use dmsim_engine::services::kcopyd::KcopydConfig;
+use dmsim_engine::services::kcopyd::{KcopydConfig, KcopydPages};
 use dmsim_engine::KcopydGeneration;
 use dmsim_models::ram::RamParams;
 use dmsim_sim::device::faults::{DeviceFault, FaultAction, FaultRule, Landing};
@@ -211,7 +211,26 @@ pub struct SeedSpec {
     /// contents a second read-back then checks, or waits as a hot spare.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub spares: usize,
+    /// Pages of the engine's buffer arena (`None`: [`ARENA_PAGES_DEFAULT`]). A small one
+    /// makes bios wait for pages and a kcopyd client with a reserve draw on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arena_pages: Option<u32>,
+    /// flashcache's dm_io client gets at most this many request slots (`None`: its 1024):
+    /// requests then wait for a slot, and a cancel by device meets waiting ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dm_io_min_ios: Option<u32>,
 }
+
+/// The arena of every spec that draws no small one.
+pub const ARENA_PAGES_DEFAULT: u32 = 4096;
+
+/// Arena pages every engine takes up front besides kcopyd's: the zero page and
+/// flashcache's metadata reserve.
+const ARENA_FIXED_PAGES: u32 = 1 + 64;
+
+/// Free arena pages a small arena keeps at least, above what is taken up front: the
+/// largest bio (256 KiB, 64 pages) and a little more, so every bio can be admitted.
+const ARENA_SLACK_PAGES_MIN: u32 = 80;
 
 fn is_zero(count: &usize) -> bool {
     *count == 0
@@ -364,10 +383,48 @@ impl SeedSpec {
             faults,
             segments,
             spares: 0,
+            arena_pages: None,
+            dm_io_min_ios: None,
         };
         spec.draw_later_dimensions();
         spec.draw_raid5_spares();
+        spec.draw_small_arena();
+        spec.draw_dm_io_slots();
         spec
+    }
+
+    /// flashcache with `ssd_timeout`: half the time a dm_io client of a few slots, so SSD
+    /// IO queues for them and the segments' cancels by device find requests still waiting.
+    /// Its own stream.
+    fn draw_dm_io_slots(&mut self) {
+        let mut rng = stream(self.seed, "explore.spec.dm_io");
+        let timed = matches!(&self.target, TargetChoice::Flashcache(c) if c.options.ssd_timeout_ns.is_some());
+        if timed && rng.random_bool(0.5) {
+            self.dm_io_min_ios = Some(rng.random_range(1..=4));
+        }
+    }
+
+    /// The arena's pages the engine takes up front (kcopyd's pool or reserve among them).
+    fn arena_pages_taken(&self) -> u32 {
+        let kcopyd = match self.kcopyd.config().pages {
+            KcopydPages::Pool { pages } | KcopydPages::Reserve { pages } => pages,
+        };
+        ARENA_FIXED_PAGES + kcopyd
+    }
+
+    /// flashcache alone: now and then an arena only a little larger than what the engine
+    /// takes up front, most often with a kcopyd client whose reserve then serves the
+    /// cleanings the full arena cannot. Its own stream.
+    fn draw_small_arena(&mut self) {
+        let mut rng = stream(self.seed, "explore.spec.arena");
+        if !matches!(self.target, TargetChoice::Flashcache(_)) {
+            return;
+        }
+        let reserve = matches!(self.kcopyd.config().pages, KcopydPages::Reserve { .. });
+        if rng.random_ratio(1, if reserve { 2 } else { 6 }) {
+            let slack = rng.random_range(ARENA_SLACK_PAGES_MIN..=4 * ARENA_SLACK_PAGES_MIN);
+            self.arena_pages = Some(self.arena_pages_taken() + slack);
+        }
     }
 
     /// The devices the target is built over: every device but the spares.
@@ -508,6 +565,18 @@ impl SeedSpec {
                 self.devices.len(),
                 self.faults.len()
             ));
+        }
+        if let Some(pages) = self.arena_pages {
+            let needed = self.arena_pages_taken() + ARENA_SLACK_PAGES_MIN;
+            if pages < needed {
+                return Err(format!(
+                    "arena_pages: {pages} is below {needed} (what the engine takes up front \
+                     and room for the largest bio)"
+                ));
+            }
+        }
+        if self.dm_io_min_ios == Some(0) {
+            return Err("dm_io_min_ios: at least 1 slot".to_string());
         }
         if self.queue_depth == 0 {
             return Err("queue_depth: must be at least 1".to_string());

@@ -140,6 +140,7 @@ pub struct Services {
     events: VecDeque<ServiceEvent>,
     zero_page: PageId,
     buggify: crate::buggify::Buggify,
+    dm_io_min_ios_max: Option<u32>,
 }
 
 impl Services {
@@ -177,6 +178,7 @@ impl Services {
             events: VecDeque::new(),
             zero_page: zero[0],
             buggify: crate::buggify::Buggify::new(config.buggify),
+            dm_io_min_ios_max: config.dm_io_min_ios_max,
         })
     }
 
@@ -292,8 +294,12 @@ impl Services {
 
     // ----- dm_io ------------------------------------------------------------------------
 
-    /// `dm_io_client_create`: a client allowing `min_ios` requests in flight.
+    /// `dm_io_client_create`: a client allowing `min_ios` requests in flight (at most the
+    /// configured `dm_io_min_ios_max`).
     pub fn dm_io_client_create(&mut self, min_ios: u32, label: &str) -> DmIoClientId {
+        let min_ios = self
+            .dm_io_min_ios_max
+            .map_or(min_ios, |max| min_ios.min(max));
         self.dm_io.create_client(min_ios.max(1), label)
     }
 

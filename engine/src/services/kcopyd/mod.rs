@@ -498,12 +498,27 @@ impl Kcopyd {
         }
         for (index, client) in self.clients.iter().enumerate() {
             let held = client.free_pages.len() + held_by_client[index];
-            if let KcopydPages::Pool { pages } = client.config.pages {
-                if held != pages as usize {
-                    return Err(format!(
-                        "kcopyd client \"{}\": {held} pages accounted, pool holds {pages}",
-                        client.label
-                    ));
+            match client.config.pages {
+                KcopydPages::Pool { pages } => {
+                    if held != pages as usize {
+                        return Err(format!(
+                            "kcopyd client \"{}\": {held} pages accounted, pool holds {pages}",
+                            client.label
+                        ));
+                    }
+                }
+                // Jobs take arena pages first and the reserve's rest; pages coming back
+                // refill the reserve first. So the reserve is never above its size, and
+                // what it lacks is held by jobs (all back once they are done).
+                KcopydPages::Reserve { pages } => {
+                    let free = client.free_pages.len();
+                    if free > pages as usize || free + held_by_client[index] < pages as usize {
+                        return Err(format!(
+                            "kcopyd client \"{}\": reserve of {pages} pages has {free} free \
+                             and jobs hold {}",
+                            client.label, held_by_client[index]
+                        ));
+                    }
                 }
             }
             for (queue, stage) in [

@@ -248,6 +248,9 @@ impl Kcopyd {
                 let mut pages = bl.arena.alloc(from_arena).expect("counted free pages");
                 let rest = needed - from_arena;
                 if client.free_pages.len() >= rest {
+                    if rest > 0 {
+                        mark!(KcopydReservePagesUsed);
+                    }
                     let start = client.free_pages.len() - rest;
                     pages.extend(client.free_pages.drain(start..));
                     Some(pages)

@@ -72,7 +72,8 @@ pub enum KcopydGeneration {
 }
 
 impl KcopydGeneration {
-    fn config(self) -> KcopydConfig {
+    /// The client configuration this generation stands for.
+    pub fn config(self) -> KcopydConfig {
         match self {
             KcopydGeneration::Classic => KcopydConfig::classic(KcopydConfig::FLASHCACHE_POOL_PAGES),
             KcopydGeneration::Modern => KcopydConfig::modern(),

@@ -276,3 +276,128 @@ fn a_flashcache_run_and_a_workload_compare_cell_rerun_byte_for_byte() {
         "the workload cell's rerun differs"
     );
 }
+
+/// Runs `dmsim run` with `run_args` into one folder, reruns its summary.json with `run
+/// --spec` into another, and returns both summaries' bytes.
+fn run_and_rerun(run_args: &[&str]) -> (Vec<u8>, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("run");
+    let second = dir.path().join("rerun");
+    let mut args = vec!["run", "--quiet", "--out", first.to_str().unwrap()];
+    args.extend_from_slice(run_args);
+    succeed(&args);
+    let summary = first.join("summary.json");
+    succeed(&[
+        "run",
+        "--spec",
+        summary.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        second.to_str().unwrap(),
+    ]);
+    (read(&summary), read(&second.join("summary.json")))
+}
+
+#[test]
+fn linear_runs_on_a_device_and_on_an_array_rerun_byte_for_byte() {
+    let (ran, rerun) = run_and_rerun(&[
+        "--workload",
+        "randrw",
+        "--requests",
+        "400",
+        "--qd",
+        "4",
+        "--hdd",
+        "hdd-15k",
+        "--set",
+        "queue.depth=4",
+        "--perturb-ties",
+        "9",
+        "--seed",
+        "3",
+    ]);
+    assert!(ran == rerun, "the linear run's rerun differs");
+    let summary: Value = serde_json::from_slice(&ran).unwrap();
+    let spec = &summary["spec"]["linear"];
+    assert_eq!(spec["device"]["sim"]["name"], "hdd-15k");
+    assert_eq!(spec["workload"]["kind"], "randrw");
+    assert_eq!(spec["workload"]["seed"], 3);
+    assert_eq!(spec["perturb_ties_seed"], 9);
+    assert_eq!(summary["requests"], 400);
+
+    let (ran, rerun) = run_and_rerun(&[
+        "--workload",
+        "randwrite",
+        "--requests",
+        "600",
+        "--hdd-raid5",
+        "4xram",
+        "--chunk",
+        "16k",
+        "--set",
+        "capacity_sectors=8192",
+        "--raid5-fail",
+        "1@200io",
+        "--raid5-spare",
+        "300io",
+    ]);
+    assert!(ran == rerun, "the raid5 linear run's rerun differs");
+    let summary: Value = serde_json::from_slice(&ran).unwrap();
+    let device = &summary["spec"]["linear"]["device"]["raid5"];
+    assert_eq!(device["members"], 4);
+    assert_eq!(device["fails"][0]["text"], "1@200io");
+    assert_eq!(device["fails"][1]["text"], "300io");
+}
+
+#[test]
+fn a_bad_linear_spec_is_refused_naming_the_file_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("run");
+    succeed(&[
+        "run",
+        "--requests",
+        "50",
+        "--quiet",
+        "--out",
+        first.to_str().unwrap(),
+    ]);
+    let summary: Value = serde_json::from_slice(&read(&first.join("summary.json"))).unwrap();
+    for (edit, field) in [
+        ("qd", "linear.workload.qd"),
+        ("bs", "linear.workload.bs"),
+        ("endless", "linear.workload"),
+        ("kind", "linear.workload.kind"),
+        ("real", "linear.device"),
+        ("extra", "holds `linear` alone"),
+    ] {
+        let mut spec = summary["spec"].clone();
+        let linear = &mut spec["linear"];
+        match edit {
+            "qd" => linear["workload"]["qd"] = 0.into(),
+            "bs" => linear["workload"]["bs"] = 1000.into(),
+            "endless" => linear["workload"]["requests"] = Value::Null,
+            "kind" => linear["workload"]["kind"] = "randomread".into(),
+            "real" => {
+                linear["device"] = serde_json::json!({"real": {"path": "/dev/null", "allow_write": false}})
+            }
+            _ => spec["seed"] = 1.into(),
+        }
+        let spec_file = dir.path().join(format!("{edit}.json"));
+        std::fs::write(&spec_file, serde_json::to_vec(&spec).unwrap()).unwrap();
+        let out = dir.path().join(format!("{edit}-out"));
+        let output = dmsim(&[
+            "run",
+            "--spec",
+            spec_file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let message = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{edit}: accepted");
+        assert!(
+            message.contains(&format!("{edit}.json")) && message.contains(field),
+            "{edit}: {message}"
+        );
+        assert!(!out.exists(), "{edit}: output left behind");
+    }
+}

@@ -10,9 +10,9 @@ use crate::units::{parse_duration_ns, parse_io_size};
 use clap::{Args, ValueEnum};
 use dmsim_models::presets;
 use dmsim_testbed::cache_run::CacheDevices;
-use dmsim_testbed::linear_run::{run_linear, LinearDevice};
+use dmsim_testbed::linear_run::{run_linear, LinearDevice, LinearRunOutput};
 use dmsim_testbed::report_config::cache_run_config;
-use dmsim_testbed::spec::RecordsSpec;
+use dmsim_testbed::spec::{RecordsSpec, SpecFile};
 use dmsim_testbed::workload::{check_span, GeneratedWorkload, WorkloadKind};
 use dmsim_testbed::{PacingSpec, RunSpec, Testbed};
 use std::path::PathBuf;
@@ -275,6 +275,12 @@ pub fn run(args: RunArgs) -> CliResult {
         progress.update(n)
     })?;
     progress.finish();
+    finish_linear(output, &args)
+}
+
+/// Prints a linear run's summary and fails the command for what fails the run: a read of
+/// wrong data, or an IO error no injected fault explains.
+fn finish_linear(output: LinearRunOutput, args: &RunArgs) -> CliResult {
     emit(
         &output.report,
         &output.notes,
@@ -491,7 +497,21 @@ fn run_flashcache(args: &RunArgs) -> CliResult {
 fn run_spec_file(file: &std::path::Path, args: &RunArgs) -> CliResult {
     let name = file.display().to_string();
     let text = std::fs::read_to_string(file).map_err(|e| format!("--spec {name}: {e}"))?;
-    let spec = RunSpec::from_json(&text, &name)?;
+    let spec = match SpecFile::from_json(&text, &name)? {
+        SpecFile::Cache(spec) => spec,
+        SpecFile::Linear(spec) => {
+            let label = format!("run linear/{}", spec.workload.kind.name());
+            let mut progress = Progress::new(label, spec.workload.requests, "requests", args.quiet);
+            let output = run_linear(
+                spec.device,
+                &spec.workload,
+                spec.perturb_ties_seed,
+                &mut |n| progress.update(n),
+            );
+            progress.finish();
+            return finish_linear(output?, args);
+        }
+    };
     let total = match &spec.records {
         RecordsSpec::Trace { input, .. } => input.limit,
         RecordsSpec::Generator { workload } => workload.requests,

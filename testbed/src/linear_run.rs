@@ -5,6 +5,7 @@
 use crate::check::{check_engine_invariants, check_real_refusals, check_sim_violations, deadlock};
 use crate::raid5_fail::{spare_count, ArrayEvent, FailSchedule};
 use crate::real_raid5::{check_spare_devices, initial_resync, open_array, RAID_DEV_FLAG};
+use crate::spec::{LinearRunSpec, SpecFile};
 use crate::verifier::{real_run_write_id_base, Verifier};
 use crate::workload::{arena_pages_for, check_span, GeneratedWorkload};
 use dmsim_engine::raid5::Raid5Config;
@@ -22,7 +23,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// The linear target's device.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum LinearDevice {
     /// One simulated device of preset `name` (its parameters resolved).
     Sim { name: String, params: DeviceParams },
@@ -96,6 +98,18 @@ pub fn run_linear(
         offset_sectors: 0,
     };
     let seed = workload.seed;
+    // Simulated runs are reproducible: the summary embeds what reruns them.
+    let run_spec = match &device {
+        LinearDevice::Sim { .. } | LinearDevice::Raid5 { .. } => Some(
+            SpecFile::Linear(LinearRunSpec {
+                device: device.clone(),
+                workload: workload.clone(),
+                perturb_ties_seed,
+            })
+            .to_value()?,
+        ),
+        LinearDevice::Real { .. } | LinearDevice::RealRaid5 { .. } => None,
+    };
     let mut stats = BTreeMap::new();
     // The array's failures and end state (`--hdd-raid5`), for `config.raid5`.
     let mut raid5_config: Option<serde_json::Value> = None;
@@ -366,12 +380,13 @@ pub fn run_linear(
     if failed_bios > 0 && faults_injected {
         stats.insert("failed_requests".to_string(), failed_bios);
     }
-    let report = verifier.finish(
+    let mut report = verifier.finish(
         &format!("linear/{kind}"),
         config,
         stats,
         drive_report.end_ns,
     );
+    report.spec = run_spec;
     notes.insert(0, format!("failed bios {failed_bios}"));
     Ok(LinearRunOutput {
         report,

@@ -4,10 +4,14 @@
 //!
 //! It covers runs through a cache setup (flashcache or linear, over a disk or an md raid5
 //! array) fed by a trace or a workload generator: `replay`, `run --target flashcache` and
-//! every cell of `compare`. `run --target linear` (one bare device) has no spec yet.
+//! every cell of `compare`. A generated workload on the linear target over one simulated
+//! device or array (`run --target linear`) is a [`LinearRunSpec`], embedded as
+//! `{"linear": …}`; [`SpecFile`] reads either.
 
+use crate::linear_run::LinearDevice;
 use crate::setup::CacheSetup;
 use crate::trace_records::{TraceInput, TraceSource};
+use crate::workload::GeneratedWorkload;
 use dmsim_scenarios::source::Pacing;
 use dmsim_scenarios::workload::WorkloadSpec;
 use serde::{Deserialize, Serialize};
@@ -126,20 +130,118 @@ pub struct RunSpec {
 impl RunSpec {
     /// Parses a spec; an error names `file` and the field (`setup.hdd.kind`).
     pub fn from_json(text: &str, file: &str) -> Result<RunSpec, String> {
-        // A summary.json holds its spec under `spec`: take that, or a bare spec.
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| format!("{file}: not JSON: {e}"))?;
-        let value = match value.get("spec") {
-            Some(spec) if value.get("label").is_some() => spec.clone(),
-            _ => value,
-        };
-        let spec: RunSpec = serde_path_to_error::deserialize(value).map_err(|e| {
-            let path = e.path().to_string();
-            format!("{file}: field `{path}`: {}", e.inner())
-        })?;
+        RunSpec::from_value(spec_value(text, file)?, file)
+    }
+
+    fn from_value(value: serde_json::Value, file: &str) -> Result<RunSpec, String> {
+        let spec: RunSpec = deserialize(value, file, "")?;
         spec.pacing
             .check()
             .map_err(|e| format!("{file}: field `pacing`: {e}"))?;
         Ok(spec)
     }
+}
+
+/// A generated workload on the linear target over one simulated device or md raid5 array of
+/// simulated members (`run --target linear`): what `run_linear` takes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinearRunSpec {
+    pub device: LinearDevice,
+    pub workload: GeneratedWorkload,
+    /// `--perturb-ties`: the seed that orders simultaneous completions.
+    #[serde(default)]
+    pub perturb_ties_seed: Option<u64>,
+}
+
+impl LinearRunSpec {
+    /// Refuses what the command line would have refused: real devices (a spec reruns a
+    /// simulated run), a depth outside 1..=65536, a request size that is not a positive
+    /// multiple of 512, a run with no end.
+    fn check(&self) -> Result<(), String> {
+        if matches!(
+            self.device,
+            LinearDevice::Real { .. } | LinearDevice::RealRaid5 { .. }
+        ) {
+            return Err("field `linear.device`: a spec reruns simulated devices only".into());
+        }
+        let workload = &self.workload;
+        if !(1..=65_536).contains(&workload.qd) {
+            return Err(format!(
+                "field `linear.workload.qd`: {} must lie in 1..=65536",
+                workload.qd
+            ));
+        }
+        if workload.bs == 0 || !workload.bs.is_multiple_of(512) {
+            return Err(format!(
+                "field `linear.workload.bs`: {} must be a positive multiple of 512",
+                workload.bs
+            ));
+        }
+        if workload.requests.is_none() && workload.duration_ns.is_none() {
+            return Err(
+                "field `linear.workload`: give `requests` or `duration_ns` (a run must end)".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// What `dmsim run --spec` reruns: a run through a cache setup, or a linear run.
+#[derive(Clone, Debug)]
+pub enum SpecFile {
+    Cache(RunSpec),
+    Linear(LinearRunSpec),
+}
+
+impl SpecFile {
+    /// Parses a spec, or the `spec` of a summary.json; an error names `file` and the field.
+    pub fn from_json(text: &str, file: &str) -> Result<SpecFile, String> {
+        let value = spec_value(text, file)?;
+        match value.get("linear") {
+            Some(linear) => {
+                if value.as_object().is_some_and(|o| o.len() > 1) {
+                    return Err(format!("{file}: a linear run's spec holds `linear` alone"));
+                }
+                let spec: LinearRunSpec = deserialize(linear.clone(), file, "linear.")?;
+                spec.check().map_err(|e| format!("{file}: {e}"))?;
+                Ok(SpecFile::Linear(spec))
+            }
+            None => Ok(SpecFile::Cache(RunSpec::from_value(value, file)?)),
+        }
+    }
+
+    /// The spec as a summary embeds it.
+    pub fn to_value(&self) -> Result<serde_json::Value, String> {
+        match self {
+            SpecFile::Cache(spec) => serde_json::to_value(spec),
+            SpecFile::Linear(spec) => {
+                serde_json::to_value(spec).map(|linear| serde_json::json!({ "linear": linear }))
+            }
+        }
+        .map_err(|e| format!("the run spec: {e}"))
+    }
+}
+
+/// The JSON of a spec file: a summary.json holds its spec under `spec`; take that, or a bare
+/// spec.
+fn spec_value(text: &str, file: &str) -> Result<serde_json::Value, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("{file}: not JSON: {e}"))?;
+    Ok(match value.get("spec") {
+        Some(spec) if value.get("label").is_some() => spec.clone(),
+        _ => value,
+    })
+}
+
+/// Deserialises `value`; an error names `file` and the field's path after `prefix`.
+fn deserialize<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+    file: &str,
+    prefix: &str,
+) -> Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        format!("{file}: field `{prefix}{path}`: {}", e.inner())
+    })
 }

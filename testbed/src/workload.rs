@@ -6,7 +6,8 @@ use dmsim_scenarios::workload::{AccessPattern, SizeDistribution, WorkloadGenerat
 use dmsim_sim::streams::stream;
 
 /// A named generated workload.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum WorkloadKind {
     Randread,
     Randwrite,
@@ -60,7 +61,8 @@ impl WorkloadKind {
 }
 
 /// A generated workload run closed loop, bounded by a request count or a duration.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GeneratedWorkload {
     pub kind: WorkloadKind,
     /// Request size in bytes.

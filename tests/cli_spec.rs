@@ -378,7 +378,8 @@ fn a_bad_linear_spec_is_refused_naming_the_file_and_field() {
             "endless" => linear["workload"]["requests"] = Value::Null,
             "kind" => linear["workload"]["kind"] = "randomread".into(),
             "real" => {
-                linear["device"] = serde_json::json!({"real": {"path": "/dev/null", "allow_write": false}})
+                linear["device"] =
+                    serde_json::json!({"real": {"path": "/dev/null", "allow_write": false}})
             }
             _ => spec["seed"] = 1.into(),
         }

@@ -190,7 +190,7 @@ impl LinearRunSpec {
 /// What `dmsim run --spec` reruns: a run through a cache setup, or a linear run.
 #[derive(Clone, Debug)]
 pub enum SpecFile {
-    Cache(RunSpec),
+    Cache(Box<RunSpec>),
     Linear(LinearRunSpec),
 }
 
@@ -207,7 +207,7 @@ impl SpecFile {
                 spec.check().map_err(|e| format!("{file}: {e}"))?;
                 Ok(SpecFile::Linear(spec))
             }
-            None => Ok(SpecFile::Cache(RunSpec::from_value(value, file)?)),
+            None => Ok(SpecFile::Cache(Box::new(RunSpec::from_value(value, file)?))),
         }
     }
 

@@ -101,11 +101,11 @@ pub fn run_linear(
     // Simulated runs are reproducible: the summary embeds what reruns them.
     let run_spec = match &device {
         LinearDevice::Sim { .. } | LinearDevice::Raid5 { .. } => Some(
-            SpecFile::Linear(LinearRunSpec {
+            SpecFile::Linear(Box::new(LinearRunSpec {
                 device: device.clone(),
                 workload: workload.clone(),
                 perturb_ties_seed,
-            })
+            }))
             .to_value()?,
         ),
         LinearDevice::Real { .. } | LinearDevice::RealRaid5 { .. } => None,

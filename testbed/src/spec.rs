@@ -191,7 +191,7 @@ impl LinearRunSpec {
 #[derive(Clone, Debug)]
 pub enum SpecFile {
     Cache(Box<RunSpec>),
-    Linear(LinearRunSpec),
+    Linear(Box<LinearRunSpec>),
 }
 
 impl SpecFile {
@@ -205,7 +205,7 @@ impl SpecFile {
                 }
                 let spec: LinearRunSpec = deserialize(linear.clone(), file, "linear.")?;
                 spec.check().map_err(|e| format!("{file}: {e}"))?;
-                Ok(SpecFile::Linear(spec))
+                Ok(SpecFile::Linear(Box::new(spec)))
             }
             None => Ok(SpecFile::Cache(Box::new(RunSpec::from_value(value, file)?))),
         }

@@ -7,6 +7,7 @@ use dmsim_models::presets::{find, DeviceParams};
 use dmsim_models::probe::Pattern;
 use dmsim_models::ssd::{presets, SsdModel};
 use dmsim_models::{ModelOp, TimingModel};
+use rand_chacha::rand_core::SeedableRng;
 use ssd_support::*;
 
 #[test]
@@ -157,5 +158,43 @@ fn mapping_memory_grows_with_data_written_not_capacity() {
     assert!(
         ((2 << 20) - (64 << 10)..=(2 << 20) + (64 << 10)).contains(&per_gib),
         "{per_gib} bytes per GiB written"
+    );
+}
+
+/// Regression (issue 11 item 5, a 10 M-record trace replay): the reverse map kept a chunk
+/// for every erase block ever written, and a drive GCs only when nearly full, so a small
+/// working set rewritten over and over walked the whole flash and the map grew with the
+/// bytes written (4 B per 4 KiB written, ~7 bytes per request of a cache replay, up to
+/// 1.9 GB on ssd-nvme) instead of with the data held. A full block with no valid unit now
+/// frees its chunk.
+#[test]
+fn mapping_memory_follows_the_data_held_not_the_bytes_written() {
+    // 4 planes × 16,384 blocks × 16 pages of 4 KiB: 4 GiB of flash in 64 KiB blocks, so
+    // rewriting 8 MiB for 2 GiB never needs GC, as in a cache on a big drive.
+    let mut params = small_drive();
+    params.geometry.blocks_per_plane = 16_384;
+    params.geometry.pages_per_block = 16;
+    let span_bytes = 8u64 << 20;
+    let rewritten = |times: f64| {
+        let mut m = model(params.clone());
+        let fraction = span_bytes as f64 / (m.capacity_sectors() * 512) as f64;
+        m.precondition(fraction);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        m.precondition_random_overwrite(fraction, times, &mut rng);
+        m.check_invariants();
+        m.table_heap_bytes()
+    };
+    let empty = model(params.clone()).table_heap_bytes();
+    let after_256_mib = rewritten(32.0);
+    let after_2_gib = rewritten(256.0);
+    // Kept for every slot written, the reverse map would be 1.75 MiB larger after 2 GiB.
+    assert!(
+        after_2_gib <= after_256_mib + (64 << 10),
+        "{after_2_gib} bytes after rewriting 8 MiB 256 times, {after_256_mib} after 32 times"
+    );
+    // The maps still hold the span's mappings beyond the fixed state.
+    assert!(
+        after_2_gib > empty,
+        "{after_2_gib} bytes, {empty} before any write"
     );
 }

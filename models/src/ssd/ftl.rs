@@ -74,7 +74,7 @@ pub struct FtlCounters {
 pub(crate) struct Ftl {
     pub geo: Geometry,
     l2p: LazyTable,
-    p2l: LazyTable,
+    pub(super) p2l: LazyTable,
     pub(super) valid: Vec<u16>,
     pub(super) written_pages: Vec<u16>,
     pub(super) state: Vec<BlockState>,
@@ -283,6 +283,11 @@ impl Ftl {
             );
             self.valid[block] -= 1;
             self.l2p.set(unit, NONE);
+            if self.valid[block] == 0 && self.state[block] == BlockState::Full {
+                // Every slot of a full block with no valid unit reads NONE: its reverse-map
+                // chunk is freed until the block is erased and written again.
+                self.p2l.release_chunk(block as u32);
+            }
         }
     }
 

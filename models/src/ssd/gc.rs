@@ -196,6 +196,8 @@ impl Ftl {
         ));
         self.state[block as usize] = BlockState::Free;
         self.written_pages[block as usize] = 0;
+        // A block emptied while still open kept its chunk; a free block maps nothing.
+        self.p2l.release_chunk(block);
         self.planes[plane as usize].free.push_back(block);
         self.counters.erases += 1;
     }

@@ -35,7 +35,10 @@
 //! Memory: 4 bytes per logical unit (forward map, 64 Ki-entry chunks) and 4 bytes per physical
 //! slot (reverse map, one chunk per erase block), allocated on first write: 2 MiB per GiB
 //! written at 4 KiB units (so ~2 GiB for a 1 TB drive written end to end; nothing for space
-//! never written). Fixed state: 1 bit per flash page, ~9 bytes per block and the chunk
+//! never written). An erase block's reverse-map chunk is freed once the block is full and
+//! holds no valid unit (or is erased), so the reverse map follows the data the drive holds,
+//! not the bytes written: a drive GCs only when nearly full, so a small working set
+//! rewritten for hours walks every block of the flash. Fixed state: 1 bit per flash page, ~9 bytes per block and the chunk
 //! indexes, ~10 MiB per TB of raw flash. The mapping cache, when enabled, holds 13 bytes per
 //! line.
 

@@ -55,6 +55,24 @@ impl LazyTable {
         }
     }
 
+    /// Frees chunk `chunk` (a no-op if it is not allocated): its entries read NONE again.
+    /// The reverse map releases an erase block's chunk once the block holds no valid data,
+    /// so its memory follows the data the drive holds, not every slot a run ever wrote (a
+    /// drive GCs only when nearly full, so a small working set walks the whole flash).
+    ///
+    /// # Panics
+    /// If an entry of the chunk is still set (a caller releasing live mappings).
+    pub fn release_chunk(&mut self, chunk: u32) {
+        let Some(entries) = self.chunks[chunk as usize].take() else {
+            return;
+        };
+        assert!(
+            entries.iter().all(|&e| e == NONE),
+            "released chunk {chunk} still maps an entry"
+        );
+        self.allocated_chunks -= 1;
+    }
+
     /// Heap bytes held by allocated chunks and the chunk index.
     pub fn heap_bytes(&self) -> u64 {
         u64::from(self.allocated_chunks) * u64::from(self.chunk_len) * 4
@@ -110,6 +128,31 @@ mod tests {
         assert_eq!(t.get(3 * chunk + 7), 42);
         assert_eq!(t.get(3 * chunk + 8), NONE);
         assert_eq!(t.heap_bytes() - empty, u64::from(chunk) * 4);
+    }
+
+    #[test]
+    fn a_released_chunk_frees_its_memory_and_reads_none() {
+        let chunk = 8;
+        let mut t = LazyTable::new(4 * chunk, chunk);
+        let empty = t.heap_bytes();
+        t.set(chunk + 3, 9);
+        t.set(chunk + 3, NONE);
+        assert_eq!(t.heap_bytes() - empty, u64::from(chunk) * 4);
+        t.release_chunk(1);
+        t.release_chunk(2); // never allocated
+        assert_eq!(t.heap_bytes(), empty);
+        assert_eq!(t.get(chunk + 3), NONE);
+        t.set(chunk + 4, 5);
+        assert_eq!(t.get(chunk + 4), 5);
+        assert_eq!(t.heap_bytes() - empty, u64::from(chunk) * 4);
+    }
+
+    #[test]
+    #[should_panic(expected = "still maps an entry")]
+    fn releasing_a_chunk_with_a_live_entry_panics() {
+        let mut t = LazyTable::new(16, 8);
+        t.set(3, 1);
+        t.release_chunk(0);
     }
 
     #[test]

@@ -36,7 +36,7 @@
 
 use super::config::{CacheDeviceSizes, FlashcacheConfig};
 use super::instance::{CacheInputError, Flashcache};
-use super::io::{CacheBio, CacheBioId, CacheRequest, DmIoOutcome};
+use super::io::{CacheBio, CacheBioId, CacheIoTag, CacheRequest, DmIoOutcome};
 use super::persist::{Setup, SetupError, SetupStatus};
 use super::stats::{FlashcacheErrors, FlashcacheStats, Gauges};
 use crate::block::{IoStatus, Op};
@@ -72,12 +72,20 @@ pub struct BioCounts {
     pub failed: u64,
 }
 
+/// A device request in flight: what its completion needs, its tag. Kept instead of the
+/// whole request (104 bytes): copying that through a second queue was a tenth of the CPU.
+#[derive(Debug, Clone, Copy)]
+enum InFlight {
+    DmIo(CacheIoTag),
+    Kcopyd(CacheIoTag),
+}
+
 /// See the module documentation.
 #[derive(Debug)]
 pub struct HitCounter {
     fc: Flashcache,
     /// Device requests in flight (dm_io and kcopyd), oldest first.
-    in_flight: VecDeque<CacheRequest>,
+    in_flight: VecDeque<InFlight>,
     worker_wanted: bool,
     next_bio: u64,
     requests: u64,
@@ -171,13 +179,8 @@ impl HitCounter {
                 continue;
             }
             match self.in_flight.pop_front() {
-                Some(CacheRequest::DmIo(io)) => {
-                    self.fc.complete_dm_io(io.tag, DmIoOutcome::OK, 0)?
-                }
-                Some(CacheRequest::KcopydCopy(copy)) => {
-                    self.fc.complete_kcopyd(copy.tag, false, 0, 0)?
-                }
-                Some(other) => unreachable!("only device IO is in flight, got {other:?}"),
+                Some(InFlight::DmIo(tag)) => self.fc.complete_dm_io(tag, DmIoOutcome::OK, 0)?,
+                Some(InFlight::Kcopyd(tag)) => self.fc.complete_kcopyd(tag, false, 0, 0)?,
                 None => return Ok(()),
             }
         }
@@ -187,8 +190,9 @@ impl HitCounter {
     fn collect(&mut self) {
         while let Some(request) = self.fc.poll_request() {
             match request {
-                CacheRequest::DmIo(_) | CacheRequest::KcopydCopy(_) => {
-                    self.in_flight.push_back(request)
+                CacheRequest::DmIo(io) => self.in_flight.push_back(InFlight::DmIo(io.tag)),
+                CacheRequest::KcopydCopy(copy) => {
+                    self.in_flight.push_back(InFlight::Kcopyd(copy.tag))
                 }
                 CacheRequest::CompleteBio { status, .. } => {
                     if status == IoStatus::Ok {

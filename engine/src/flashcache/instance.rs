@@ -512,20 +512,10 @@ impl Flashcache {
 
     /// `new_kcached_job`: regions derived from the block (or from the bio when uncached).
     pub(crate) fn new_job(&mut self, action: Action, bio: Option<CacheBio>, index: u32) -> JobId {
-        let geometry = self.blocks.geometry;
-        let block_sectors = u64::from(geometry.block_size_sectors);
         let (disk, cache) = if index != NO_INDEX {
             (
-                Region::new(
-                    super::io::Device::Disk,
-                    self.blocks.block(index).dbn,
-                    block_sectors,
-                ),
-                Region::new(
-                    super::io::Device::Ssd,
-                    geometry.data_sector(index),
-                    block_sectors,
-                ),
+                self.block_disk_region(index),
+                self.block_cache_region(index),
             )
         } else {
             let bio = bio.expect("an uncached job has a bio");
@@ -545,6 +535,31 @@ impl Flashcache {
             in_flight: false,
             md_write_may_land: false,
         })
+    }
+
+    /// The disk region of cache block `index` as it is now: a new job's `disk`. The IO path
+    /// issues this rather than reading back the job it just wrote (see
+    /// [`Flashcache::block_cache_region`]).
+    pub(crate) fn block_disk_region(&self, index: u32) -> Region {
+        let block_sectors = u64::from(self.blocks.geometry.block_size_sectors);
+        Region::new(
+            super::io::Device::Disk,
+            self.blocks.block(index).dbn,
+            block_sectors,
+        )
+    }
+
+    /// The SSD region of cache block `index`: a cached job's `cache`, fixed for the slot.
+    /// The IO path issues this rather than reading the region back from the job it just
+    /// wrote: that read straddled the stores of the write, a store-forwarding stall that
+    /// cost `dmsim hits` about a tenth of its CPU.
+    pub(crate) fn block_cache_region(&self, index: u32) -> Region {
+        let geometry = self.blocks.geometry;
+        Region::new(
+            super::io::Device::Ssd,
+            geometry.data_sector(index),
+            u64::from(geometry.block_size_sectors),
+        )
     }
 
     /// Free a job (`flashcache_free_cache_job` + `nr_jobs--`).

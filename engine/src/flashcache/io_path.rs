@@ -266,7 +266,11 @@ impl Flashcache {
     }
 
     fn cache_region(&self, id: JobId) -> RegionList {
-        RegionList::one(self.jobs.job(id).cache)
+        let job = self.jobs.job(id);
+        debug_assert_ne!(job.index, NO_INDEX, "a cached job");
+        let region = self.block_cache_region(job.index);
+        debug_assert_eq!(region, job.cache);
+        RegionList::one(region)
     }
 
     /// `flashcache_read`.
@@ -348,7 +352,9 @@ impl Flashcache {
         }
         let id = self.new_job(Action::ReadDisk, Some(bio), index);
         self.stats.disk_reads += 1;
-        let disk = RegionList::one(self.jobs.job(id).disk);
+        let disk = self.block_disk_region(index);
+        debug_assert_eq!(disk, self.jobs.job(id).disk);
+        let disk = RegionList::one(disk);
         self.submit_dm_io(
             CacheIoTag::Job(id),
             IoOp::Read,

@@ -193,3 +193,25 @@ fn a_comparison_whose_runs_are_long_still_prints_status_lines_while_they_run() {
         "no status line while the run was going: {stderr}"
     );
 }
+
+#[test]
+fn a_replay_shows_its_record_count_from_the_first_pass() {
+    // --fit auto (the default) reads the trace once to learn its footprint: that pass counts
+    // the records, so a replay without --limit shows a total, a percentage and an ETA.
+    let records = std::fs::read_to_string(MSR_SAMPLE).unwrap().lines().count();
+    let total = format!("{},{:03}", records / 1000, records % 1000);
+    let replay = dmsim(&["replay", MSR_SAMPLE], Some("1"));
+    let stderr = String::from_utf8_lossy(&replay.stderr);
+    let lines = status_lines(&stderr, "replay writeback/fifo");
+    assert!(!lines.is_empty(), "no status line in: {stderr}");
+    for line in lines {
+        let done = check_status(line, &total);
+        assert!(done <= records as u64, "{line:?}");
+    }
+    // --fit refuse reads it once: no count, so no total.
+    let refuse = dmsim(&["replay", MSR_SAMPLE, "--fit", "refuse"], Some("1"));
+    let stderr = String::from_utf8_lossy(&refuse.stderr);
+    let lines = status_lines(&stderr, "replay writeback/fifo");
+    assert!(!lines.is_empty(), "no status line in: {stderr}");
+    assert!(lines.iter().all(|l| !l.contains('%')), "{stderr}");
+}

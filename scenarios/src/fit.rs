@@ -98,6 +98,8 @@ pub struct CompactMap {
     chunks: Vec<u64>,
     /// One past the highest sector any record addresses (0 for a trace without data).
     end_sector: u64,
+    /// Records learned: the replay's record count, known before it starts (progress).
+    records: u64,
 }
 
 impl CompactMap {
@@ -110,8 +112,10 @@ impl CompactMap {
         let mut bitmap: Vec<u64> = Vec::new();
         let mut far = BTreeSet::new();
         let mut end_sector = 0;
+        let mut learned = 0;
         for record in records {
             let record = record?;
+            learned += 1;
             if record.sectors == 0 {
                 continue;
             }
@@ -138,6 +142,7 @@ impl CompactMap {
         Ok(CompactMap {
             chunks: near.chain(far).collect(),
             end_sector,
+            records: learned,
         })
     }
 
@@ -145,6 +150,11 @@ impl CompactMap {
     /// sectors as it is.
     pub fn end_sector(&self) -> u64 {
         self.end_sector
+    }
+
+    /// Records the first pass read (after filters and the limit): what a replay will issue.
+    pub fn records(&self) -> u64 {
+        self.records
     }
 
     /// Distinct chunks touched.

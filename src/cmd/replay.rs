@@ -514,7 +514,14 @@ pub fn run(args: ReplayArgs) -> CliResult {
         config,
     };
     let outcome = match devices {
-        CacheDevices::Sim => Testbed::sim_with_progress(&spec, &mut |n| progress.update(n)),
+        CacheDevices::Sim => Testbed::compact_map(&spec).and_then(|compact| {
+            // --fit auto and compact read the trace first: that pass counts the records,
+            // so a long replay shows its percentage and an ETA.
+            if let Some(map) = &compact {
+                progress.set_total(map.records());
+            }
+            Testbed::sim_with_compact(&spec, compact, &mut |n| progress.update(n))
+        }),
         real => Testbed::real(&spec, real, &mut |n| progress.update(n)),
     };
     if let Ok(outcome) = &outcome {

@@ -83,6 +83,12 @@ impl Progress {
         }
     }
 
+    /// The total became known after the display started (a first pass counted it); call
+    /// before the first [`Progress::update`] so a terminal's bar is drawn with it.
+    pub fn set_total(&mut self, total: u64) {
+        self.total = Some(total);
+    }
+
     /// `done` items so far.
     pub fn update(&mut self, done: u64) {
         if matches!(self.display, Display::Off) {

@@ -53,6 +53,13 @@ impl Testbed {
         Ok(outcome)
     }
 
+    /// The compaction map of the spec's trace when its fit needs one (a first pass over the
+    /// trace), for [`Testbed::sim_with_compact`]; it also counts the records the run will
+    /// replay (a progress display's total).
+    pub fn compact_map(spec: &RunSpec) -> Result<Option<CompactMap>, String> {
+        compact_map(spec)
+    }
+
     /// Runs `spec` on real `devices` (opened by the caller, writes allowed); real runs are
     /// not reproducible, so the report embeds no spec.
     pub fn real(

@@ -72,3 +72,87 @@ fn queue_depth_one_makes_the_scheduler_irrelevant() {
     let b = probe(&p, 32);
     assert_eq!(a, b);
 }
+
+/// Regression (found 2026-12-06 while giving `run --target linear` a spec): `dmsim run
+/// --hdd-raid5 3xhdd-7200 --raid5-fail 1@200io --raid5-spare 300io --requests 600` stopped at
+/// 340 of 600 requests forever. md's recovery streams member IO just ahead of the head;
+/// SPTF (and C-LOOK) always preferred it to the workload's far random writes, which then
+/// never completed, so md saw the array idle and never throttled the recovery: starvation
+/// feeding itself. FCFS finished the run. Real drives bound a command's wait (NCQ aging), so
+/// the queue serves its oldest command once it has waited `queue.max_wait_ns`.
+///
+/// The test keeps 16 sequential reads near the start of the disk in the queue (a new one as
+/// each completes) and adds one read at the far end: it must complete within the bound plus
+/// a generous service time, under every policy.
+#[test]
+fn a_far_command_is_served_within_the_wait_bound_while_a_near_stream_keeps_coming() {
+    use dmsim_models::{ModelCompletion, ModelOp, ModelRequest, TimingModel};
+    for scheduler in [
+        SchedulerKind::Sptf,
+        SchedulerKind::CLook,
+        SchedulerKind::Sstf,
+    ] {
+        let params = with(&hdd_7200(), scheduler);
+        let max_wait_ns = params.queue.max_wait_ns.expect("hdd-7200 bounds a wait");
+        let mut model =
+            HddModel::new(params, Box::new(rand_chacha::ChaCha8Rng::seed_from_u64(1))).unwrap();
+        let far_sector = model.capacity_sectors() - 4096;
+        const FAR_TAG: u64 = u64::MAX;
+        let mut next_sector = 0u64;
+        let mut tag = 0u64;
+        let mut now_ns = 0u64;
+        let mut submit_near = |model: &mut HddModel, now_ns: u64| {
+            model.submit(
+                now_ns,
+                ModelRequest {
+                    tag,
+                    op: ModelOp::Read,
+                    sector: next_sector,
+                    sectors: 8,
+                    fua: false,
+                },
+            );
+            tag += 1;
+            next_sector += 8;
+        };
+        for _ in 0..16 {
+            submit_near(&mut model, now_ns);
+        }
+        model.submit(
+            now_ns,
+            ModelRequest {
+                tag: FAR_TAG,
+                op: ModelOp::Read,
+                sector: far_sector,
+                sectors: 8,
+                fua: false,
+            },
+        );
+        let mut done: Vec<ModelCompletion> = Vec::new();
+        let bound_ns = max_wait_ns + 1_000_000_000;
+        let mut far_done_ns = None;
+        // Bounded: at most a million completions.
+        for _ in 0..1_000_000 {
+            now_ns = model.next_event_ns().expect("the queue is never empty");
+            done.clear();
+            model.advance(now_ns, &mut done);
+            for completion in &done {
+                if completion.tag == FAR_TAG {
+                    far_done_ns = Some(completion.done_ns);
+                } else {
+                    submit_near(&mut model, now_ns);
+                }
+            }
+            if far_done_ns.is_some() || now_ns > bound_ns {
+                break;
+            }
+        }
+        let far_done_ns = far_done_ns.unwrap_or_else(|| {
+            panic!("{scheduler:?}: the far read waited past {bound_ns} ns (now {now_ns} ns)")
+        });
+        assert!(
+            far_done_ns <= bound_ns,
+            "{scheduler:?}: the far read completed at {far_done_ns} ns"
+        );
+    }
+}

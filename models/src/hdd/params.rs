@@ -411,6 +411,11 @@ pub struct QueueParams {
     pub depth: u32,
     /// Policy choosing among the `depth` oldest commands.
     pub scheduler: SchedulerKind,
+    /// Aging: once the oldest queued command has waited this long, it is served next,
+    /// whatever the policy prefers (NCQ firmware bounds a command's wait so that a stream
+    /// of near commands cannot starve a far one). `None`: no bound (DiskSim's behaviour).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_wait_ns: Option<u64>,
 }
 
 impl HddParams {

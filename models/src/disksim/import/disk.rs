@@ -296,6 +296,7 @@ pub(super) fn controller_and_cache(
         depth: u32::try_from(depth.max(1))
             .map_err(|_| disk.invalid("Max queue length", "too large"))?,
         scheduler,
+        max_wait_ns: None,
     };
     if queue.depth > 1 {
         for p in &sched_block.params {

@@ -222,7 +222,13 @@ impl HddModel {
 
     fn dispatch(&mut self, d_ns: u64) {
         let window = (self.queue_params.depth as usize).min(self.queue.len());
-        let index = if window <= 1 {
+        // The queue is in arrival order: its front is the command that waited longest.
+        let oldest_overdue = self.queue_params.max_wait_ns.is_some_and(|max_wait_ns| {
+            self.queue
+                .front()
+                .is_some_and(|job| d_ns.saturating_sub(job.arrival_ns) >= max_wait_ns)
+        });
+        let index = if window <= 1 || oldest_overdue {
             0
         } else {
             let d_ps = u128::from(d_ns) * PS_PER_NS;

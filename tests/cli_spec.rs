@@ -402,3 +402,36 @@ fn a_bad_linear_spec_is_refused_naming_the_file_and_field() {
         assert!(!out.exists(), "{edit}: output left behind");
     }
 }
+
+/// A spec keeps its trace path as the user gave it (summaries stay the same on any machine);
+/// rerun from another folder, a relative path is not found, and the error says why and what
+/// to do instead of only "no such file".
+#[test]
+fn a_relative_trace_path_rerun_from_elsewhere_says_where_it_is_relative_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("replay");
+    succeed(&[
+        "replay",
+        TRACE,
+        "--limit",
+        "100",
+        "--quiet",
+        "--out",
+        first.to_str().unwrap(),
+    ]);
+    let output = Command::new(env!("CARGO_BIN_EXE_dmsim"))
+        .args(["run", "--spec", "replay/summary.json", "--out", "rerun"])
+        .current_dir(dir.path())
+        .output()
+        .expect("dmsim runs");
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        message.contains("replay/summary.json")
+            && message.contains(TRACE)
+            && message.contains("relative to the folder")
+            && message.contains("records.trace.source.file"),
+        "{message}"
+    );
+    assert!(!dir.path().join("rerun").exists(), "output left behind");
+}

@@ -12,7 +12,7 @@ use dmsim_models::presets;
 use dmsim_testbed::cache_run::CacheDevices;
 use dmsim_testbed::linear_run::{run_linear, LinearDevice, LinearRunOutput};
 use dmsim_testbed::report_config::cache_run_config;
-use dmsim_testbed::spec::{RecordsSpec, SpecFile};
+use dmsim_testbed::spec::{RecordsSpec, SpecFile, TraceRef};
 use dmsim_testbed::workload::{check_span, GeneratedWorkload, WorkloadKind};
 use dmsim_testbed::{PacingSpec, RunSpec, Testbed};
 use std::path::PathBuf;
@@ -512,6 +512,23 @@ fn run_spec_file(file: &std::path::Path, args: &RunArgs) -> CliResult {
             return finish_linear(output?, args);
         }
     };
+    if let RecordsSpec::Trace {
+        source: TraceRef::File(trace),
+        ..
+    } = &spec.records
+    {
+        if trace.is_relative() && !trace.exists() {
+            let here = std::env::current_dir()
+                .map_or_else(|_| "here".to_string(), |dir| dir.display().to_string());
+            return Err(format!(
+                "--spec {name}: its trace {} is a path relative to the folder the spec's run \
+                 started in, and there is no such file from {here}; run from that folder, or \
+                 edit `records.trace.source.file` in the spec",
+                trace.display()
+            )
+            .into());
+        }
+    }
     let total = match &spec.records {
         RecordsSpec::Trace { input, .. } => input.limit,
         RecordsSpec::Generator { workload } => workload.requests,

@@ -142,24 +142,30 @@ fn a_bad_value_deep_in_a_real_spec_is_refused_naming_the_file_and_field() {
             "assoc" => spec["setup"]["cache"]["table"]["assoc"] = "banana".into(),
             _ => spec["setup"]["bogus"] = true.into(),
         }
-        let spec_file = dir.path().join(format!("{edit}.json"));
-        std::fs::write(&spec_file, serde_json::to_vec(&spec).unwrap()).unwrap();
-        let out = dir.path().join(format!("{edit}-out"));
-        let output = dmsim(&[
-            "run",
-            "--spec",
-            spec_file.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        let message = String::from_utf8_lossy(&output.stderr);
-        assert!(!output.status.success(), "{edit}: accepted");
-        assert!(
-            message.contains(&format!("{edit}.json")) && message.contains(&format!("`{field}")),
-            "{edit}: {message}"
-        );
-        assert!(!out.exists(), "{edit}: output left behind");
+        assert_spec_refused(dir.path(), edit, &spec, &format!("`{field}"));
     }
+}
+
+/// Writes `spec` as `DIR/EDIT.json`, reruns it, and requires a refusal naming the file and
+/// `expected`, with no output left behind.
+fn assert_spec_refused(dir: &Path, edit: &str, spec: &Value, expected: &str) {
+    let spec_file = dir.join(format!("{edit}.json"));
+    std::fs::write(&spec_file, serde_json::to_vec(spec).unwrap()).unwrap();
+    let out = dir.join(format!("{edit}-out"));
+    let output = dmsim(&[
+        "run",
+        "--spec",
+        spec_file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{edit}: accepted");
+    assert!(
+        message.contains(&format!("{edit}.json")) && message.contains(expected),
+        "{edit}: {message}"
+    );
+    assert!(!out.exists(), "{edit}: output left behind");
 }
 
 #[test]
@@ -383,23 +389,7 @@ fn a_bad_linear_spec_is_refused_naming_the_file_and_field() {
             }
             _ => spec["seed"] = 1.into(),
         }
-        let spec_file = dir.path().join(format!("{edit}.json"));
-        std::fs::write(&spec_file, serde_json::to_vec(&spec).unwrap()).unwrap();
-        let out = dir.path().join(format!("{edit}-out"));
-        let output = dmsim(&[
-            "run",
-            "--spec",
-            spec_file.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        let message = String::from_utf8_lossy(&output.stderr);
-        assert!(!output.status.success(), "{edit}: accepted");
-        assert!(
-            message.contains(&format!("{edit}.json")) && message.contains(field),
-            "{edit}: {message}"
-        );
-        assert!(!out.exists(), "{edit}: output left behind");
+        assert_spec_refused(dir.path(), edit, &spec, field);
     }
 }
 

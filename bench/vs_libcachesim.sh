@@ -8,8 +8,11 @@
 # Runs alternate, three of each; prints each side's median requests per second and the
 # ratio dmsim/libCacheSim. dmsim's time is the whole process (start, trace read, setup,
 # run, summary; `--fit refuse`: the stream fits the volume, so the trace is read once, as
-# libCacheSim reads it); libCacheSim's is its process_trace call alone. Installs nothing beyond
-# `pip install -r tests/requirements.txt`.
+# libCacheSim reads it); libCacheSim's is its process_trace call alone. The same spans'
+# CPU time (user + system; dmsim's whole process, libCacheSim's process during
+# process_trace) gives a second ratio: on a machine busy with other work the wall-clock
+# ratio moves with how the scheduler shares the cores, the CPU ratio much less. Installs
+# nothing beyond `pip install -r tests/requirements.txt`.
 #
 #   bash bench/vs_libcachesim.sh [REQUESTS] [CACHE_BLOCKS]   (defaults 2000000, 65536)
 set -euo pipefail
@@ -30,15 +33,27 @@ python3 bench/vs_libcachesim.py generate "$requests" "$objects" 0.9 1 "$trace"
 
 ours=()
 theirs=()
+ours_cpu=()
+theirs_cpu=()
 for round in 1 2 3; do
-  read -r seconds n hits < <(python3 bench/vs_libcachesim.py run "$trace" "$blocks")
+  read -r seconds n hits cpu_seconds < <(python3 bench/vs_libcachesim.py run "$trace" "$blocks")
   theirs+=("$seconds")
+  theirs_cpu+=("$cpu_seconds")
   lcs_hits=$hits
   start=$(date +%s%N)
   "$dmsim" hits "$trace" --format oracle-general --mode writethrough --policy lru-strict \
     --assoc full --cache-blocks "$blocks" --fit refuse --json >"$work/hits.json"
   end=$(date +%s%N)
   ours+=("$(( end - start ))e-9")
+  # The CPU time from a second run of the same command (the timed run above stays a bare
+  # process start, as before).
+  ours_cpu+=("$(python3 bench/vs_libcachesim.py cpu "$work/hits-cpu.json" "$dmsim" hits \
+    "$trace" --format oracle-general --mode writethrough --policy lru-strict --assoc full \
+    --cache-blocks "$blocks" --fit refuse --json)")
+  cmp -s "$work/hits.json" "$work/hits-cpu.json" || {
+    echo "bench: two runs of dmsim hits printed different results" >&2
+    exit 1
+  }
   dmsim_hits=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["stats"]["read_hits"])' "$work/hits.json")
   if [ "$dmsim_hits" != "$lcs_hits" ]; then
     echo "bench: hit counts differ: dmsim $dmsim_hits, libCacheSim $lcs_hits" >&2
@@ -46,15 +61,22 @@ for round in 1 2 3; do
   fi
 done
 
-python3 - "$n" "$lcs_hits" "${ours[@]}" "${theirs[@]}" <<'PY'
+python3 - "$n" "$lcs_hits" "${ours[@]}" "${theirs[@]}" "${ours_cpu[@]}" "${theirs_cpu[@]}" <<'PY'
 import statistics, sys
 n, hits = int(sys.argv[1]), int(sys.argv[2])
 ours = [float(x) for x in sys.argv[3:6]]
 theirs = [float(x) for x in sys.argv[6:9]]
+ours_cpu = [float(x) for x in sys.argv[9:12]]
+theirs_cpu = [float(x) for x in sys.argv[12:15]]
 ours_rate = n / statistics.median(ours)
 theirs_rate = n / statistics.median(theirs)
 print(f"stream: {n} requests, {hits} hits (equal on both sides)")
 print(f"dmsim hits:  {ours_rate:12.0f} requests/s  (runs {', '.join(f'{s:.3f}' for s in ours)} s)")
 print(f"libCacheSim: {theirs_rate:12.0f} requests/s  (runs {', '.join(f'{s:.3f}' for s in theirs)} s)")
 print(f"ratio dmsim/libCacheSim: {ours_rate / theirs_rate:.2f}")
+ours_cpu_rate = n / statistics.median(ours_cpu)
+theirs_cpu_rate = n / statistics.median(theirs_cpu)
+print(f"CPU time: dmsim {ours_cpu_rate:.0f} requests per CPU second "
+      f"(runs {', '.join(f'{s:.3f}' for s in ours_cpu)} s), libCacheSim {theirs_cpu_rate:.0f} "
+      f"(runs {', '.join(f'{s:.3f}' for s in theirs_cpu)} s): ratio {ours_cpu_rate / theirs_cpu_rate:.2f}")
 PY

@@ -215,3 +215,64 @@ fn a_replay_shows_its_record_count_from_the_first_pass() {
     assert!(!lines.is_empty(), "no status line in: {stderr}");
     assert!(lines.iter().all(|l| !l.contains('%')), "{stderr}");
 }
+
+/// A run ends only when its md raid5 array is idle, so a rebuild can outlast the workload
+/// (by hours of simulated time with real-size members: found with 3xhdd-7200 and a spare,
+/// the line sat at 600/600 requests with nothing else said). The status line names the sync
+/// pass, and once the workload is done says that the run waits for it.
+#[test]
+fn a_rebuild_outlasting_the_workload_is_named_on_the_status_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    // Four 4 MiB members; the workload ends at 300 requests, the rebuild (at most 200 KiB/s)
+    // of 4 MiB per member takes about 20 s of simulated time after the spare comes.
+    let output = dmsim(
+        &[
+            "run",
+            "--hdd-raid5",
+            "4xram",
+            "--chunk",
+            "16k",
+            "--set",
+            "capacity_sectors=8192",
+            "--set",
+            "latency_ns=1000000",
+            "--set",
+            "raid5.speed_limit_min_kib_s=100",
+            "--set",
+            "raid5.speed_limit_max_kib_s=200",
+            "--workload",
+            "randrw",
+            "--qd",
+            "2",
+            "--requests",
+            "300",
+            "--raid5-fail",
+            "1@100io",
+            "--raid5-spare",
+            "150io",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        Some("1"),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines = status_lines(&stderr, "run linear/randrw");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("; md sync pass ") && l.contains(" of 0.0 GiB per member")),
+        "{stderr}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("300/300 requests (100%)")
+                && l.ends_with(", the run ends when it does")),
+        "{stderr}"
+    );
+    // The pass did end: the summary's array is whole again.
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["config"]["raid5"]["mdstat"], "[4/4] [UUUU]");
+}

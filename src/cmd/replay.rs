@@ -520,9 +520,9 @@ pub fn run(args: ReplayArgs) -> CliResult {
             if let Some(map) = &compact {
                 progress.set_total(map.records());
             }
-            Testbed::sim_with_compact(&spec, compact, &mut |n| progress.update(n))
+            Testbed::sim_with_compact(&spec, compact, &mut |p| progress.update_run(p))
         }),
-        real => Testbed::real(&spec, real, &mut |n| progress.update(n)),
+        real => Testbed::real(&spec, real, &mut |p| progress.update_run(p)),
     };
     if let Ok(outcome) = &outcome {
         warn_all(&outcome.warnings);

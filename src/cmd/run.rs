@@ -272,7 +272,7 @@ pub fn run(args: RunArgs) -> CliResult {
         }
     };
     let output = run_linear(device, &workload, args.cache.perturb_ties, &mut |n| {
-        progress.update(n)
+        progress.update_run(n)
     })?;
     progress.finish();
     finish_linear(output, &args)
@@ -477,8 +477,8 @@ fn run_flashcache(args: &RunArgs) -> CliResult {
         config,
     };
     let outcome = match devices {
-        CacheDevices::Sim => Testbed::sim_with_progress(&spec, &mut |n| progress.update(n)),
-        real => Testbed::real(&spec, real, &mut |n| progress.update(n)),
+        CacheDevices::Sim => Testbed::sim_with_progress(&spec, &mut |p| progress.update_run(p)),
+        real => Testbed::real(&spec, real, &mut |p| progress.update_run(p)),
     };
     if let Ok(outcome) = &outcome {
         warn_all(&outcome.warnings);
@@ -506,7 +506,7 @@ fn run_spec_file(file: &std::path::Path, args: &RunArgs) -> CliResult {
                 spec.device,
                 &spec.workload,
                 spec.perturb_ties_seed,
-                &mut |n| progress.update(n),
+                &mut |p| progress.update_run(p),
             );
             progress.finish();
             return finish_linear(output?, args);
@@ -534,7 +534,7 @@ fn run_spec_file(file: &std::path::Path, args: &RunArgs) -> CliResult {
         RecordsSpec::Generator { workload } => workload.requests,
     };
     let mut progress = Progress::new(format!("run {}", spec.label), total, "requests", args.quiet);
-    let outcome = Testbed::sim_with_progress(&spec, &mut |n| progress.update(n));
+    let outcome = Testbed::sim_with_progress(&spec, &mut |p| progress.update_run(p));
     if let Ok(outcome) = &outcome {
         warn_all(&outcome.warnings);
     }

@@ -5,6 +5,7 @@
 
 mod rate;
 
+use dmsim_testbed::run_progress::RunProgress;
 use indicatif::{ProgressBar, ProgressStyle};
 use rate::RateMeter;
 use std::io::IsTerminal;
@@ -31,6 +32,8 @@ pub struct Progress {
     started: Instant,
     meter: RateMeter,
     display: Display,
+    /// What runs beside the counted items (an md raid5 sync pass), appended to the line.
+    note: Option<String>,
 }
 
 enum Display {
@@ -80,6 +83,7 @@ impl Progress {
             started: Instant::now(),
             meter: RateMeter::default(),
             display,
+            note: None,
         }
     }
 
@@ -87,6 +91,17 @@ impl Progress {
     /// before the first [`Progress::update`] so a terminal's bar is drawn with it.
     pub fn set_total(&mut self, total: u64) {
         self.total = Some(total);
+    }
+
+    /// A run's progress: its bios, and the sync pass of its md raid5 array, if one runs
+    /// (a run ends only when the array is idle, so a pass can outlast the workload by hours
+    /// of simulated time; the line says so instead of sitting at 100 %).
+    pub fn update_run(&mut self, progress: &RunProgress) {
+        self.note = progress.array_sync.map(|(done, total)| {
+            let workload_done = self.total.is_some_and(|t| progress.bios_done >= t);
+            sync_note(done, total, workload_done)
+        });
+        self.update(progress.bios_done);
     }
 
     /// `done` items so far.
@@ -105,13 +120,14 @@ impl Progress {
                 if let Some(bar) = bar {
                     bar.set_position(done);
                     if elapsed >= *message_at {
-                        bar.set_message(bar_message(
+                        let message = bar_message(
                             self.unit,
                             done,
                             self.total,
                             self.meter.per_sec(),
                             self.total.and_then(|t| self.meter.eta(t)),
-                        ));
+                        );
+                        bar.set_message(message + self.note.as_deref().unwrap_or(""));
                         *message_at = elapsed + BAR_MESSAGE_EVERY;
                     }
                 }
@@ -123,7 +139,7 @@ impl Progress {
             } => {
                 if elapsed >= *next_at {
                     eprintln!(
-                        "{}",
+                        "{}{}",
                         status_line(
                             &self.label,
                             self.unit,
@@ -132,7 +148,8 @@ impl Progress {
                             self.meter.per_sec(),
                             self.total.and_then(|t| self.meter.eta(t)),
                             elapsed,
-                        )
+                        ),
+                        self.note.as_deref().unwrap_or("")
                     );
                     *printed = true;
                     *next_at = elapsed + *every;
@@ -194,6 +211,22 @@ fn bar_message(
     text
 }
 
+/// `; md sync pass 0.7% of 1,863.0 GiB per member`, and once the workload is done `, the run
+/// ends when it does`. `done` and `total` are sectors of one member.
+fn sync_note(done: u64, total: u64, workload_done: bool) -> String {
+    let percent = if total == 0 {
+        100.0
+    } else {
+        done.min(total) as f64 * 100.0 / total as f64
+    };
+    let gib = total as f64 * 512.0 / f64::from(1u32 << 30);
+    let mut note = format!("; md sync pass {percent:.1}% of {gib:.1} GiB per member");
+    if workload_done {
+        note += ", the run ends when it does";
+    }
+    note
+}
+
 /// One line for a log: `dmsim: LABEL: 258,879/3,000,000 requests (8%), 4,318 requests/s,
 /// eta 10m 38s, 1m 00s elapsed`.
 fn status_line(
@@ -224,6 +257,19 @@ fn status_line(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sync_pass_is_noted_and_said_to_hold_the_run_once_the_workload_is_done() {
+        // 2 TB members (3,907,029,168 sectors), 0.75 % done.
+        assert_eq!(
+            sync_note(29_302_718, 3_907_029_168, false),
+            "; md sync pass 0.7% of 1863.0 GiB per member"
+        );
+        assert_eq!(
+            sync_note(8192, 8192, true),
+            "; md sync pass 100.0% of 0.0 GiB per member, the run ends when it does"
+        );
+    }
 
     #[test]
     fn status_line_with_a_total() {

@@ -6,6 +6,7 @@
 use crate::check::{check_engine_invariants, check_real_refusals, check_sim_violations, deadlock};
 use crate::checked_records::CheckedRecords;
 use crate::raid5_fail::FailSchedule;
+use crate::run_progress::RunProgress;
 use crate::setup::{CacheSetup, VolumeTarget};
 use crate::verifier::{real_run_write_id_base, Verifier};
 use dmsim_engine::flashcache::SetupError;
@@ -85,7 +86,7 @@ pub fn run_cache<I: Iterator<Item = Result<TraceRecord, String>>>(
     seed: u64,
     label: &str,
     config: serde_json::Value,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(&RunProgress),
 ) -> Result<CacheRunOutput, String> {
     let mut checked = CheckedRecords::new(records, pacing);
     let result = run_cache_checked(
@@ -115,7 +116,7 @@ fn run_cache_checked<I: Iterator<Item = TraceRecord>>(
     seed: u64,
     label: &str,
     config: serde_json::Value,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(&RunProgress),
 ) -> Result<CacheRunOutput, String> {
     let stripe_cache_pages = setup.raid5.as_ref().map_or(0, |r| {
         r.config.stripe_cache_size.saturating_mul(r.members as u32)
@@ -387,7 +388,7 @@ fn drive_cache<P: Platform, I: Iterator<Item = TraceRecord>>(
     mut fails: FailSchedule,
     label: &str,
     config: serde_json::Value,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(&RunProgress),
 ) -> Result<CacheRunOutput, String> {
     let mut limit_ns = platform.now_ns() + SAMPLE_INTERVAL_NS;
     let mut cleanings_seen = 0u64;
@@ -428,7 +429,7 @@ fn drive_cache<P: Platform, I: Iterator<Item = TraceRecord>>(
             lookups_seen = lookups;
         }
         verifier.sample_array(report.end_ns, engine);
-        progress(verifier.bios_done());
+        progress(&verifier.run_progress(engine));
         if let TargetView::Flashcache {
             state: FlashcacheState::Failed(error),
             ..

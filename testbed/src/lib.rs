@@ -15,6 +15,7 @@ pub mod memory;
 pub mod raid5_fail;
 pub mod real_raid5;
 pub mod report_config;
+pub mod run_progress;
 pub mod setup;
 pub mod spec;
 mod testbed;

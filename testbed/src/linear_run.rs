@@ -5,6 +5,7 @@
 use crate::check::{check_engine_invariants, check_real_refusals, check_sim_violations, deadlock};
 use crate::raid5_fail::{spare_count, ArrayEvent, FailSchedule};
 use crate::real_raid5::{check_spare_devices, initial_resync, open_array, RAID_DEV_FLAG};
+use crate::run_progress::RunProgress;
 use crate::spec::{LinearRunSpec, SpecFile};
 use crate::verifier::{real_run_write_id_base, Verifier};
 use crate::workload::{arena_pages_for, check_span, GeneratedWorkload};
@@ -87,7 +88,7 @@ pub fn run_linear(
     device: LinearDevice,
     workload: &GeneratedWorkload,
     perturb_ties_seed: Option<u64>,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(&RunProgress),
 ) -> Result<LinearRunOutput, String> {
     let engine_config = EngineConfig {
         arena_pages: arena_pages_for(workload.qd, workload.bs)?,
@@ -168,7 +169,7 @@ pub fn run_linear(
                     options.time_limit_ns,
                 )?;
                 verifier.sample_array(report.end_ns, &engine);
-                Ok::<_, String>((report, verifier.bios_done()))
+                Ok::<_, String>((report, verifier.run_progress(&engine)))
             })?;
             check_sim_violations(&platform)?;
             check_engine_invariants(&engine)?;
@@ -254,7 +255,7 @@ pub fn run_linear(
                     options.time_limit_ns,
                 )?;
                 verifier.sample_array(report.end_ns, engine);
-                Ok::<_, String>((report, verifier.bios_done()))
+                Ok::<_, String>((report, verifier.run_progress(engine)))
             })?;
             check_real_refusals(rig.platform_mut())?;
             check_engine_invariants(rig.engine())?;
@@ -321,7 +322,7 @@ pub fn run_linear(
                 let report = rig
                     .drive(&mut source, &mut verifier, options)
                     .map_err(|e| e.to_string())?;
-                Ok::<_, String>((report, verifier.bios_done()))
+                Ok::<_, String>((report, verifier.run_progress(rig.engine())))
             })?;
             check_real_refusals(rig.platform_mut())?;
             check_engine_invariants(rig.engine())?;
@@ -352,7 +353,7 @@ pub fn run_linear(
                     options,
                 )
                 .map_err(|e| e.to_string())?;
-                Ok::<_, String>((report, verifier.bios_done()))
+                Ok::<_, String>((report, verifier.run_progress(&engine)))
             })?;
             check_sim_violations(&platform)?;
             check_engine_invariants(&engine)?;
@@ -401,13 +402,13 @@ pub fn run_linear(
 const PROGRESS_SLICE_NS: u64 = 10_000_000;
 
 /// Drives a run in slices of virtual time, showing progress between them; `slice` drives
-/// until the time it is given and returns its report with the bios done so far. Stopping at a
+/// until the time it is given and returns its report with the progress so far. Stopping at a
 /// time limit and going on is exact (the engine's state is all in its inputs), so the slices
 /// change no result.
 fn drive_in_slices<E>(
     start_ns: u64,
-    progress: &mut dyn FnMut(u64),
-    mut slice: impl FnMut(&DriveOptions) -> Result<(DriveReport, u64), E>,
+    progress: &mut dyn FnMut(&RunProgress),
+    mut slice: impl FnMut(&DriveOptions) -> Result<(DriveReport, RunProgress), E>,
 ) -> Result<DriveReport, E> {
     let mut limit_ns = start_ns + PROGRESS_SLICE_NS;
     loop {
@@ -415,8 +416,8 @@ fn drive_in_slices<E>(
             time_limit_ns: Some(limit_ns),
             ..DriveOptions::default()
         };
-        let (report, bios_done) = slice(&options)?;
-        progress(bios_done);
+        let (report, run_progress) = slice(&options)?;
+        progress(&run_progress);
         match report.outcome {
             DriveOutcome::TimeLimit => {
                 limit_ns = report.end_ns.max(limit_ns) + PROGRESS_SLICE_NS;

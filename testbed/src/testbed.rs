@@ -3,6 +3,7 @@
 //! [`RunOutcome`].
 
 use crate::cache_run::{run_cache, CacheDevices};
+use crate::run_progress::RunProgress;
 use crate::spec::{RecordsSpec, RunSpec};
 use crate::trace_records::{TraceInput, TraceSource};
 use dmsim_reports::RunReport;
@@ -34,7 +35,7 @@ impl Testbed {
     /// [`Testbed::sim`], calling `progress(bios_done)` every sampling interval.
     pub fn sim_with_progress(
         spec: &RunSpec,
-        progress: &mut dyn FnMut(u64),
+        progress: &mut dyn FnMut(&RunProgress),
     ) -> Result<RunOutcome, String> {
         let compact = compact_map(spec)?;
         Testbed::sim_with_compact(spec, compact, progress)
@@ -45,7 +46,7 @@ impl Testbed {
     pub fn sim_with_compact(
         spec: &RunSpec,
         compact: Option<CompactMap>,
-        progress: &mut dyn FnMut(u64),
+        progress: &mut dyn FnMut(&RunProgress),
     ) -> Result<RunOutcome, String> {
         let mut outcome = run_records(spec, compact, CacheDevices::Sim, progress)?;
         outcome.report.spec =
@@ -65,7 +66,7 @@ impl Testbed {
     pub fn real(
         spec: &RunSpec,
         devices: CacheDevices,
-        progress: &mut dyn FnMut(u64),
+        progress: &mut dyn FnMut(&RunProgress),
     ) -> Result<RunOutcome, String> {
         let compact = compact_map(spec)?;
         run_records(spec, compact, devices, progress)
@@ -84,7 +85,7 @@ fn run_records(
     spec: &RunSpec,
     compact: Option<CompactMap>,
     devices: CacheDevices,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(&RunProgress),
 ) -> Result<RunOutcome, String> {
     match &spec.records {
         RecordsSpec::Trace {
@@ -112,7 +113,7 @@ fn run_generator(
     spec: &RunSpec,
     workload: &WorkloadSpec,
     devices: CacheDevices,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(&RunProgress),
 ) -> Result<RunOutcome, String> {
     let generator = WorkloadGenerator::new(workload, stream(spec.seed, "workload"))
         .map_err(|e| e.to_string())?;
@@ -142,7 +143,7 @@ fn run_trace(
     record_skipped_lines: bool,
     compact: Option<CompactMap>,
     devices: CacheDevices,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(&RunProgress),
 ) -> Result<RunOutcome, String> {
     let volume_sectors = spec.setup.cache.table.target_sectors;
     let auto_fit = input.auto_fit(volume_sectors, compact.as_ref());

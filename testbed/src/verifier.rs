@@ -2,6 +2,7 @@
 //! request latencies, throughput and device IO counts of the run's report — the same on
 //! simulated and real devices, since it sees only what crosses the engine boundary.
 
+use crate::run_progress::RunProgress;
 use dmsim_engine::block::{DeviceId, Extent, Op};
 use dmsim_engine::io::{Input, Output};
 use dmsim_engine::platform::DriveObserver;
@@ -62,6 +63,22 @@ impl Verifier {
     /// Bios completed so far.
     pub fn bios_done(&self) -> u64 {
         self.checks.bios_done()
+    }
+
+    /// What the run has done so far, for a progress display: the bios, and the sync pass of
+    /// an md raid5 array stacked in `engine`, if one runs.
+    pub fn run_progress(&self, engine: &Engine) -> RunProgress {
+        let array_sync = engine
+            .stacked_targets()
+            .into_iter()
+            .find_map(|(_, view)| match view {
+                TargetView::Raid5 { machine } => machine.sync_progress(),
+                _ => None,
+            });
+        RunProgress {
+            bios_done: self.bios_done(),
+            array_sync,
+        }
     }
 
     /// The recorder, for samples the verifier cannot see (cache gauges, cleanings).

@@ -11,16 +11,13 @@ use crate::outcome::{check_out_dir, warn_all};
 use crate::progress::Progress;
 use crate::trace_cache_args::TraceCacheArgs;
 use clap::{Args, ValueEnum};
-use dmsim_engine::block::Op;
 use dmsim_engine::flashcache::geometry::Geometry;
-use dmsim_engine::flashcache::{CacheDeviceSizes, FlashcacheConfig, HitCounter};
+use dmsim_engine::flashcache::{CacheDeviceSizes, FlashcacheConfig};
 use dmsim_reports::{format::binary_size, MrcCell, MrcReport, INDEX_FILE_NAME};
-use dmsim_scenarios::source::MAX_BIO_SECTORS;
-use dmsim_scenarios::traces::TraceRecord;
-use dmsim_sim::streams::stream;
-use dmsim_testbed::setup::CacheSetup;
-use dmsim_testbed::trace_records::{AutoFit, TraceSource};
-use std::collections::BTreeMap;
+use dmsim_testbed::hit_counts::{
+    count_requests, count_trace, counters, device_sizes, read_requests, HitRequest, TraceHits,
+};
+use dmsim_testbed::trace_records::TraceSource;
 use std::path::PathBuf;
 
 /// `dmsim hits --help`.
@@ -119,69 +116,6 @@ fn parse_list<T: ValueEnum + Clone + PartialEq>(text: &str, what: &str) -> Resul
     Ok(list)
 }
 
-/// One request of the trace as every cell replays it.
-#[derive(Clone, Copy, Debug)]
-struct Request {
-    sector: u64,
-    sectors: u32,
-    op: Op,
-}
-
-// The help promises 16 bytes of memory per request held for a grid.
-const _: () = assert!(std::mem::size_of::<Request>() == 16);
-
-/// The request a trace record becomes, or `None` for a record with no bio equivalent (zero
-/// or too many sectors, an operation flashcache never sees), which replay skips too.
-fn request_of(record: &TraceRecord) -> Option<Request> {
-    let op = record.op.to_block_op().filter(|&op| {
-        op == Op::Flush || (record.sectors > 0 && record.sectors <= MAX_BIO_SECTORS)
-    })?;
-    Some(Request {
-        sector: record.sector,
-        sectors: u32::try_from(record.sectors).expect("at most MAX_BIO_SECTORS"),
-        op,
-    })
-}
-
-/// The cache's devices as replay's simulated devices size them.
-fn device_sizes(setup: &CacheSetup) -> Result<CacheDeviceSizes, String> {
-    let ssd = setup
-        .ssd
-        .build(Box::new(stream(0, "device.ssd")))
-        .map_err(|e| format!("--ssd {}: {e}", setup.ssd_name))?;
-    let hdd = setup
-        .hdd
-        .build(Box::new(stream(0, "device.hdd")))
-        .map_err(|e| format!("--hdd {}: {e}", setup.hdd_name))?;
-    Ok(CacheDeviceSizes {
-        ssd_sectors: ssd.capacity_sectors(),
-        disk_sectors: hdd.capacity_sectors(),
-        ssd_logical_block_bytes: ssd.logical_block_size(),
-    })
-}
-
-/// Every counter and gauge of the cache, under flashcache's names.
-fn counters(hits: &HitCounter) -> Result<BTreeMap<String, u64>, serde_json::Error> {
-    let mut counters: BTreeMap<String, u64> = BTreeMap::new();
-    for part in [
-        serde_json::to_value(hits.stats())?,
-        serde_json::to_value(hits.errors())?,
-    ] {
-        if let Some(object) = part.as_object() {
-            for (key, value) in object {
-                if let Some(n) = value.as_u64() {
-                    counters.insert(key.clone(), n);
-                }
-            }
-        }
-    }
-    let gauges = hits.gauges();
-    counters.insert("cached_blocks".to_string(), gauges.cached_blocks);
-    counters.insert("nr_dirty".to_string(), gauges.nr_dirty);
-    counters.insert("size_blocks".to_string(), gauges.size_blocks);
-    Ok(counters)
-}
-
 const NOTHING_COUNTED: &str =
     "no request was counted: no record matched the filters, or the input is empty";
 
@@ -215,23 +149,12 @@ fn run_single(args: HitsArgs) -> CliResult {
     warn_all(&setup.warnings);
     let devices = device_sizes(&setup)?;
     setup.check_simulated_fit(devices.ssd_sectors)?;
-    let mut hits = HitCounter::new(setup.cache.clone(), devices)
-        .map_err(|e| format!("cannot build the cache: {e}"))?;
     let trace = TraceSource::File(trace_cache.trace.clone());
-    let input = trace_cache.input.input();
-    let compact = input.compact_map(&trace)?;
-    let volume_sectors = setup.cache.table.target_sectors;
-    let auto_fit = input.auto_fit(volume_sectors, compact.as_ref());
-    let records = input.records(&trace, volume_sectors, compact)?;
-    let mut skipped = 0u64;
-    for record in records {
-        let Some(request) = request_of(&record?) else {
-            skipped += 1;
-            continue;
-        };
-        hits.request(request.op, request.sector, u64::from(request.sectors))
-            .map_err(|e| format!("request {}: {e}", hits.requests() + 1))?;
-    }
+    let TraceHits {
+        hits,
+        skipped,
+        auto_fit,
+    } = count_trace(&setup, devices, &trace, &trace_cache.input.input())?;
     if hits.requests() == 0 {
         return Err(NOTHING_COUNTED.into());
     }
@@ -290,6 +213,23 @@ fn run_single(args: HitsArgs) -> CliResult {
     Ok(())
 }
 
+/// Counts one cell over every request: its counters, or an error naming the cell.
+fn count_cell(
+    cell: &GridCell,
+    devices: CacheDeviceSizes,
+    requests: &[HitRequest],
+) -> Result<MrcCell, String> {
+    let (counted, counters) = count_requests(&cell.config, devices, requests)
+        .map_err(|e| format!("{}: {e}", cell.name()))?;
+    Ok(MrcCell::new(
+        cell.mode.name(),
+        cell.policy.name(),
+        cell.size_bytes,
+        counted,
+        counters,
+    ))
+}
+
 /// One configuration of a grid.
 struct GridCell {
     mode: ModeArg,
@@ -307,62 +247,6 @@ impl GridCell {
             binary_size(self.size_bytes)
         )
     }
-}
-
-/// The requests of the trace, read once, and what reading it said.
-struct TraceRequests {
-    requests: Vec<Request>,
-    records: u64,
-    skipped: u64,
-    auto_fit: Option<AutoFit>,
-}
-
-fn read_requests(
-    trace_cache: &TraceCacheArgs,
-    trace: &TraceSource,
-    volume_sectors: u64,
-) -> Result<TraceRequests, String> {
-    let input = trace_cache.input.input();
-    let compact = input.compact_map(trace)?;
-    let auto_fit = input.auto_fit(volume_sectors, compact.as_ref());
-    let mut requests = Vec::new();
-    let mut records = 0u64;
-    for record in input.records(trace, volume_sectors, compact)? {
-        records += 1;
-        if let Some(request) = request_of(&record?) {
-            requests.push(request);
-        }
-    }
-    let skipped = records - requests.len() as u64;
-    Ok(TraceRequests {
-        requests,
-        records,
-        skipped,
-        auto_fit,
-    })
-}
-
-/// Counts one cell over every request: its counters, or an error naming the cell.
-fn count_cell(
-    cell: &GridCell,
-    devices: CacheDeviceSizes,
-    requests: &[Request],
-) -> Result<MrcCell, String> {
-    let fail = |e: String| format!("{}: {e}", cell.name());
-    let mut hits = HitCounter::new(cell.config.clone(), devices)
-        .map_err(|e| fail(format!("cannot build the cache: {e}")))?;
-    for request in requests {
-        hits.request(request.op, request.sector, u64::from(request.sectors))
-            .map_err(|e| fail(format!("request {}: {e}", hits.requests() + 1)))?;
-    }
-    let counters = counters(&hits).map_err(|e| fail(e.to_string()))?;
-    Ok(MrcCell::new(
-        cell.mode.name(),
-        cell.policy.name(),
-        cell.size_bytes,
-        hits.requests(),
-        counters,
-    ))
 }
 
 fn run_grid(args: HitsArgs) -> CliResult {
@@ -434,7 +318,11 @@ fn run_grid(args: HitsArgs) -> CliResult {
     warn_all(&warnings);
 
     let trace = TraceSource::File(trace_cache.trace.clone());
-    let read = read_requests(trace_cache, &trace, base.cache.table.target_sectors)?;
+    let read = read_requests(
+        &trace,
+        &trace_cache.input.input(),
+        base.cache.table.target_sectors,
+    )?;
     if read.requests.is_empty() {
         return Err(NOTHING_COUNTED.into());
     }

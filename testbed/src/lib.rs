@@ -10,6 +10,7 @@ pub mod cache_run;
 pub mod check;
 pub mod checked_records;
 pub mod grid;
+pub mod hit_counts;
 pub mod linear_run;
 pub mod memory;
 pub mod raid5_fail;

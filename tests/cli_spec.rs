@@ -425,3 +425,56 @@ fn a_relative_trace_path_rerun_from_elsewhere_says_where_it_is_relative_to() {
     );
     assert!(!dir.path().join("rerun").exists(), "output left behind");
 }
+
+/// A spec carries only the front end's description of its run; what its setup and seed
+/// decide (the flashcache table, device parameters, seed, version) is added when the run
+/// starts, so a spec does not repeat its setup (specs were half of compare.json's growth).
+/// A spec holding the whole config (as written before) reruns to the same report.
+#[test]
+fn a_spec_describes_its_run_without_repeating_its_setup_and_old_full_configs_still_rerun() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("replay");
+    succeed(&[
+        "replay",
+        TRACE,
+        "--limit",
+        "300",
+        "--quiet",
+        "--out",
+        first.to_str().unwrap(),
+    ]);
+    let summary: Value = serde_json::from_slice(&read(&first.join("summary.json"))).unwrap();
+    let description = summary["spec"]["config"].as_object().unwrap();
+    let keys: Vec<&str> = description.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["mode", "pacing", "platform", "policy", "trace"]);
+    for derived in [
+        "flashcache",
+        "devices",
+        "seed",
+        "ssd",
+        "hdd",
+        "dmsim_version",
+    ] {
+        assert!(summary["config"].get(derived).is_some(), "config.{derived}");
+    }
+
+    let mut old_style = summary["spec"].clone();
+    old_style["config"] = summary["config"].clone();
+    let spec_file = dir.path().join("old.json");
+    std::fs::write(&spec_file, serde_json::to_vec(&old_style).unwrap()).unwrap();
+    let second = dir.path().join("rerun");
+    succeed(&[
+        "run",
+        "--spec",
+        spec_file.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        second.to_str().unwrap(),
+    ]);
+    let mut rerun: Value = serde_json::from_slice(&read(&second.join("summary.json"))).unwrap();
+    assert_eq!(rerun["spec"], old_style, "the spec is embedded as given");
+    let mut expected = summary.clone();
+    expected.as_object_mut().unwrap().remove("spec");
+    rerun.as_object_mut().unwrap().remove("spec");
+    assert_eq!(rerun, expected, "the same report");
+}

@@ -16,7 +16,7 @@ use dmsim_scenarios::fit::FitMode;
 use dmsim_scenarios::source::Pacing;
 use dmsim_testbed::cache_run::CacheDevices;
 use dmsim_testbed::real_raid5::{check_spare_devices, open_array, same_file};
-use dmsim_testbed::report_config::{cache_run_config, linear_run_config};
+use dmsim_testbed::report_config::{cache_run_description, linear_run_description};
 use dmsim_testbed::setup::{CacheSetup, VolumeTarget};
 use dmsim_testbed::spec::{RecordsSpec, TraceRef};
 use dmsim_testbed::trace_records::TraceSource;
@@ -474,23 +474,16 @@ pub fn run(args: ReplayArgs) -> CliResult {
     let (label, mut config) = match VolumeTarget::from(args.target) {
         VolumeTarget::Flashcache => (
             format!("{}/{}", mode.name(), policy.name()),
-            cache_run_config(
+            cache_run_description(
                 &trace.report_name(),
                 mode.name(),
                 policy.name(),
-                &setup,
                 args.pacing.describe(),
-                args.seed,
             ),
         ),
         VolumeTarget::Linear => (
             "linear".to_string(),
-            linear_run_config(
-                &trace.report_name(),
-                &setup,
-                args.pacing.describe(),
-                args.seed,
-            ),
+            linear_run_description(&trace.report_name(), args.pacing.describe()),
         ),
     };
     config["platform"] = if args.real.real { "real" } else { "sim" }.into();

@@ -11,7 +11,7 @@ use clap::{Args, ValueEnum};
 use dmsim_models::presets;
 use dmsim_testbed::cache_run::CacheDevices;
 use dmsim_testbed::linear_run::{run_linear, LinearDevice, LinearRunOutput};
-use dmsim_testbed::report_config::cache_run_config;
+use dmsim_testbed::report_config::cache_run_description;
 use dmsim_testbed::spec::{RecordsSpec, SpecFile, TraceRef};
 use dmsim_testbed::workload::{check_span, GeneratedWorkload, WorkloadKind};
 use dmsim_testbed::{PacingSpec, RunSpec, Testbed};
@@ -449,13 +449,11 @@ fn run_flashcache(args: &RunArgs) -> CliResult {
     let workload = args.workload();
     let spec = workload.kind.spec(span_bytes, args.bs, args.requests);
     let label = format!("{}/{}/{}", mode.name(), policy.name(), workload.kind.name());
-    let mut config = cache_run_config(
+    let mut config = cache_run_description(
         &format!("workload:{}", workload.kind.name()),
         mode.name(),
         policy.name(),
-        &setup,
         serde_json::json!({"qd": args.qd}),
-        args.seed,
     );
     config["target"] = "flashcache".into();
     config["workload"] = spec.to_string().into();

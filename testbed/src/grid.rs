@@ -6,7 +6,7 @@
 //! configuration, its record source) is decided here, so a cell's spec is the same whoever
 //! builds the grid, and a shard of the grid is identified by what decides its results.
 
-use crate::report_config::{cache_run_config, linear_run_config};
+use crate::report_config::{cache_run_description, linear_run_description};
 use crate::setup::CacheSetup;
 use crate::spec::{PacingSpec, RecordsSpec, RunSpec, TraceRef};
 use crate::trace_records::{TraceInput, TraceSource};
@@ -152,15 +152,13 @@ pub fn specs<C: CacheChoice>(
     for (cell, setup) in cells.iter().zip(setups) {
         let label = cell.label();
         let mut config = match cell.cache {
-            Some(cache) => cache_run_config(
+            Some(cache) => cache_run_description(
                 runs.input_name,
                 cache.mode_name(),
                 cache.policy_name(),
-                setup,
                 runs.pacing_desc.clone(),
-                runs.seed,
             ),
-            None => linear_run_config(runs.input_name, setup, runs.pacing_desc.clone(), runs.seed),
+            None => linear_run_description(runs.input_name, runs.pacing_desc.clone()),
         };
         for (k, v) in &cell.sets {
             config[k.as_str()] = serde_json::Value::String(v.clone());

@@ -122,8 +122,11 @@ pub struct RunSpec {
     pub seed: u64,
     /// The run's label in reports.
     pub label: String,
-    /// What the report's `config` says about the run before it runs (the fit chosen and
-    /// what the reader counted are added by the run).
+    /// The front end's description of the run for the report's `config` (input name, mode
+    /// and policy as asked for, pacing as described, grid values, platform): the run adds
+    /// what the setup and seed decide (`report_config`), the fit chosen and what the reader
+    /// counted. A spec written before descriptions were split off holds the whole config;
+    /// the derived keys then come out the same.
     pub config: serde_json::Value,
 }
 

@@ -3,6 +3,7 @@
 //! [`RunOutcome`].
 
 use crate::cache_run::{run_cache, CacheDevices};
+use crate::report_config::report_config;
 use crate::run_progress::RunProgress;
 use crate::spec::{RecordsSpec, RunSpec};
 use crate::trace_records::{TraceInput, TraceSource};
@@ -125,7 +126,7 @@ fn run_generator(
         spec.stop_at_ns,
         spec.seed,
         &spec.label,
-        spec.config.clone(),
+        report_config(&spec.config, &spec.setup, spec.seed),
         progress,
     )?;
     Ok(RunOutcome {
@@ -148,7 +149,7 @@ fn run_trace(
     let volume_sectors = spec.setup.cache.table.target_sectors;
     let auto_fit = input.auto_fit(volume_sectors, compact.as_ref());
     let mut records = input.records(trace, volume_sectors, compact)?;
-    let mut config = spec.config.clone();
+    let mut config = report_config(&spec.config, &spec.setup, spec.seed);
     if let Some(fit) = auto_fit {
         config["fit"] = fit.to_json();
     }

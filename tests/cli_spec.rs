@@ -31,25 +31,37 @@ fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Replays with `replay_args` into one folder, reruns its summary.json with `run --spec`
-/// into another, and returns both summaries' bytes.
-fn replay_and_rerun(replay_args: &[&str]) -> (Vec<u8>, Vec<u8>) {
-    let dir = tempfile::tempdir().unwrap();
-    let first = dir.path().join("replay");
-    let second = dir.path().join("rerun");
-    let mut args = vec!["replay", TRACE, "--quiet", "--out", first.to_str().unwrap()];
-    args.extend_from_slice(replay_args);
-    succeed(&args);
-    let summary = first.join("summary.json");
+/// Reruns `spec` (a spec or a summary.json) with `run --spec` into `out`.
+fn rerun_spec(spec: &Path, out: &Path) {
     succeed(&[
         "run",
         "--spec",
-        summary.to_str().unwrap(),
+        spec.to_str().unwrap(),
         "--quiet",
         "--out",
-        second.to_str().unwrap(),
+        out.to_str().unwrap(),
     ]);
+}
+
+/// Runs `dmsim ARGS --quiet --out FIRST`, reruns its summary.json with `run --spec` into
+/// another folder, and returns both summaries' bytes.
+fn run_then_rerun(args: &[&str]) -> (Vec<u8>, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first");
+    let second = dir.path().join("rerun");
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["--quiet", "--out", first.to_str().unwrap()]);
+    succeed(&all);
+    let summary = first.join("summary.json");
+    rerun_spec(&summary, &second);
     (read(&summary), read(&second.join("summary.json")))
+}
+
+/// Replays the MSR sample with `replay_args`, then reruns it from its summary.
+fn replay_and_rerun(replay_args: &[&str]) -> (Vec<u8>, Vec<u8>) {
+    let mut args = vec!["replay", TRACE];
+    args.extend_from_slice(replay_args);
+    run_then_rerun(&args)
 }
 
 #[test]
@@ -108,14 +120,7 @@ fn an_edited_queue_depth_in_the_spec_changes_the_run() {
     let spec_file = dir.path().join("qd1.json");
     std::fs::write(&spec_file, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
     let second = dir.path().join("qd1");
-    succeed(&[
-        "run",
-        "--spec",
-        spec_file.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        second.to_str().unwrap(),
-    ]);
+    rerun_spec(&spec_file, &second);
     let rerun: Value = serde_json::from_slice(&read(&second.join("summary.json"))).unwrap();
     assert_eq!(rerun["requests"], summary["requests"]);
     assert_ne!(
@@ -197,14 +202,7 @@ fn a_compare_cell_reruns_from_its_spec_byte_for_byte() {
     let spec_file = dir.path().join("cell.json");
     std::fs::write(&spec_file, serde_json::to_vec(&cell["spec"]).unwrap()).unwrap();
     let rerun = dir.path().join("rerun");
-    succeed(&[
-        "run",
-        "--spec",
-        spec_file.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        rerun.to_str().unwrap(),
-    ]);
+    rerun_spec(&spec_file, &rerun);
     // The cell as its own summary.json, written the way every summary is.
     let cell_report =
         dmsim_reports::RunReport::from_json(&cell.to_string(), Path::new("compare.json")).unwrap();
@@ -236,14 +234,7 @@ fn a_flashcache_run_and_a_workload_compare_cell_rerun_byte_for_byte() {
     ]);
     let summary = first.join("summary.json");
     let second = dir.path().join("rerun");
-    succeed(&[
-        "run",
-        "--spec",
-        summary.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        second.to_str().unwrap(),
-    ]);
+    rerun_spec(&summary, &second);
     let (ran, rerun) = (read(&summary), read(&second.join("summary.json")));
     assert!(ran == rerun, "the flashcache run's rerun differs");
     let ran: Value = serde_json::from_slice(&ran).unwrap();
@@ -267,14 +258,7 @@ fn a_flashcache_run_and_a_workload_compare_cell_rerun_byte_for_byte() {
     let spec_file = dir.path().join("cell.json");
     std::fs::write(&spec_file, serde_json::to_vec(&cell["spec"]).unwrap()).unwrap();
     let rerun = dir.path().join("cell-rerun");
-    succeed(&[
-        "run",
-        "--spec",
-        spec_file.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        rerun.to_str().unwrap(),
-    ]);
+    rerun_spec(&spec_file, &rerun);
     let cell_report =
         dmsim_reports::RunReport::from_json(&cell.to_string(), Path::new("compare.json")).unwrap();
     assert!(
@@ -283,25 +267,11 @@ fn a_flashcache_run_and_a_workload_compare_cell_rerun_byte_for_byte() {
     );
 }
 
-/// Runs `dmsim run` with `run_args` into one folder, reruns its summary.json with `run
-/// --spec` into another, and returns both summaries' bytes.
+/// `dmsim run` with `run_args`, then rerun from its summary.
 fn run_and_rerun(run_args: &[&str]) -> (Vec<u8>, Vec<u8>) {
-    let dir = tempfile::tempdir().unwrap();
-    let first = dir.path().join("run");
-    let second = dir.path().join("rerun");
-    let mut args = vec!["run", "--quiet", "--out", first.to_str().unwrap()];
+    let mut args = vec!["run"];
     args.extend_from_slice(run_args);
-    succeed(&args);
-    let summary = first.join("summary.json");
-    succeed(&[
-        "run",
-        "--spec",
-        summary.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        second.to_str().unwrap(),
-    ]);
-    (read(&summary), read(&second.join("summary.json")))
+    run_then_rerun(&args)
 }
 
 #[test]
@@ -463,14 +433,7 @@ fn a_spec_describes_its_run_without_repeating_its_setup_and_old_full_configs_sti
     let spec_file = dir.path().join("old.json");
     std::fs::write(&spec_file, serde_json::to_vec(&old_style).unwrap()).unwrap();
     let second = dir.path().join("rerun");
-    succeed(&[
-        "run",
-        "--spec",
-        spec_file.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        second.to_str().unwrap(),
-    ]);
+    rerun_spec(&spec_file, &second);
     let mut rerun: Value = serde_json::from_slice(&read(&second.join("summary.json"))).unwrap();
     assert_eq!(rerun["spec"], old_style, "the spec is embedded as given");
     let mut expected = summary.clone();

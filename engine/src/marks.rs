@@ -69,6 +69,7 @@ marks! {
     WriteMissJobAllocFailed => "write_miss_job_alloc_failed",
     ReadHitJobAllocFailed => "read_hit_job_alloc_failed",
     WriteHitJobAllocFailed => "write_hit_job_alloc_failed",
+    CleaningJobAllocFailed => "cleaning_job_alloc_failed",
     KcopydThrottleSleep => "kcopyd_throttle_sleep",
     KcopydCopyFailed => "kcopyd_copy_failed",
     CacheCreated => "cache_created",

@@ -35,6 +35,9 @@ pub struct IoCounts {
     cache_block_sectors: Option<u64>,
     read_pieces: u64,
     write_pieces: u64,
+    /// Bios the engine took in, and those it ended with an error.
+    bios: u64,
+    bios_failed: u64,
 }
 
 impl IoCounts {
@@ -76,6 +79,7 @@ impl IoCounts {
     pub fn on_input(&mut self, input: &Input) {
         match input {
             Input::Bio(bio) => {
+                self.bios += 1;
                 let Some(block) = self.cache_block_sectors else {
                     return;
                 };
@@ -102,12 +106,16 @@ impl IoCounts {
     }
 
     pub fn on_output(&mut self, output: &Output) {
-        if let Output::Submit(io) = output {
-            self.in_flight.insert(io.tag, (io.device, io.op));
-            *self.submitted.entry((io.device, io.op)).or_default() += 1;
-            if io.sector >= self.high_sector {
-                *self.submitted_high.entry((io.device, io.op)).or_default() += 1;
+        match output {
+            Output::Submit(io) => {
+                self.in_flight.insert(io.tag, (io.device, io.op));
+                *self.submitted.entry((io.device, io.op)).or_default() += 1;
+                if io.sector >= self.high_sector {
+                    *self.submitted_high.entry((io.device, io.op)).or_default() += 1;
+                }
             }
+            Output::BioDone(done) if !done.status.is_ok() => self.bios_failed += 1,
+            _ => {}
         }
     }
 
@@ -129,6 +137,15 @@ pub fn check(engine: &Engine, spec: &SeedSpec, io: &IoCounts) -> Result<(), Stri
     if !engine.is_idle() {
         return Ok(());
     }
+    // dm core counts every bio it takes in (refused ones are not taken) and every one it
+    // ends with an error.
+    let core = engine.stats().dm_core;
+    equal("dm core bios vs bios taken in", core.bios, io.bios)?;
+    equal(
+        "dm core bios_failed vs bios ended with an error",
+        core.bios_failed,
+        io.bios_failed,
+    )?;
     match &spec.target {
         TargetChoice::Linear => Ok(()),
         TargetChoice::Flashcache(_) => {
@@ -246,7 +263,14 @@ fn check_flashcache(
             value,
         )?;
     }
-    // The `dmsetup status` text shows the same numbers (spec 1.20's layout).
+    equal(
+        "flashcache bypassing() vs gauge bypass_cache",
+        u64::from(fc.bypassing()),
+        u64::from(gauges.bypass_cache),
+    )?;
+    // The `dmsetup status` text shows the same numbers (spec 1.20's layout), and the
+    // table its size: blocks of `block_size` sectors, in MiB.
+    let block_sectors = u64::from(fc.status().block_size_sectors);
     let read_hit_percent = (stats.read_hits * 100)
         .checked_div(stats.reads)
         .unwrap_or(0);
@@ -263,6 +287,10 @@ fn check_flashcache(
         format!(
             "total blocks({}), cached blocks({})",
             gauges.size_blocks, gauges.cached_blocks
+        ),
+        format!(
+            "capacity({}M), associativity(",
+            gauges.size_blocks * block_sectors * 512 / (1 << 20)
         ),
     ] {
         if !status.text.contains(&line) {

@@ -237,6 +237,7 @@ impl Flashcache {
         };
         if alloc_failed || removing {
             if alloc_failed {
+                mark!(CleaningJobAllocFailed);
                 self.errors.memory_alloc_errors += 1;
             }
             self.blocks.sets[set as usize].clean_inprog -= 1;

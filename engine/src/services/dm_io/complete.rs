@@ -365,10 +365,8 @@ impl DmIo {
             }
             if request.region_state.iter().all(|s| s.is_final()) {
                 let client = request.client.0 as usize;
-                if self.clients[client].waiting.len() > 1 {
-                    // Others wait for a slot too: they keep their places.
-                    mark!(DeviceCancelOfWaitingRequest);
-                }
+                // Any others waiting for a slot keep their places.
+                mark!(DeviceCancelOfWaitingRequest);
                 self.clients[client].waiting.retain(|&k| k != key);
                 self.finish(bl, key);
             }

@@ -269,7 +269,7 @@ fn check_flashcache(
         u64::from(gauges.bypass_cache),
     )?;
     // The `dmsetup status` text shows the same numbers (spec 1.20's layout), and the
-    // table its size: blocks of `block_size` sectors, in MiB.
+    // table its size (blocks of `block_size` sectors, in MiB) and its block size in KiB.
     let block_sectors = u64::from(fc.status().block_size_sectors);
     let read_hit_percent = (stats.read_hits * 100)
         .checked_div(stats.reads)
@@ -289,8 +289,10 @@ fn check_flashcache(
             gauges.size_blocks, gauges.cached_blocks
         ),
         format!(
-            "capacity({}M), associativity(",
-            gauges.size_blocks * block_sectors * 512 / (1 << 20)
+            "capacity({}M), associativity({}), data block size({}K)",
+            gauges.size_blocks * block_sectors * 512 / (1 << 20),
+            fc.status().assoc,
+            block_sectors / 2
         ),
     ] {
         if !status.text.contains(&line) {

@@ -106,7 +106,7 @@ fn crash_and_reload(
         flashcache_support::run(
             &mut engine,
             &mut machine,
-            &mut flashcache_support::Nothing,
+            &mut dmsim_engine::NoBios { finished: true },
             &mut oracle_observer(),
             None,
         );
@@ -270,7 +270,7 @@ fn a_volatile_ssd_cache_loses_the_whole_cache_at_power_loss() {
     run(
         &mut engine,
         &mut machine,
-        &mut flashcache_support::Nothing,
+        &mut dmsim_engine::NoBios { finished: true },
         &mut oracle_observer(),
         None,
     );

@@ -17,7 +17,7 @@ use dmsim_engine::Op;
 use dmsim_sim::device::faults::{FaultAction, FaultRule};
 use flashcache_support::{
     closed_loop, config, idle_for, message, mixed_workload, oracle_observer, read_blocks, run,
-    DeviceSpec, Machine, Nothing, OracleObserver,
+    DeviceSpec, Machine, OracleObserver,
 };
 
 /// 2.25 MiB of SSD: 512 cache blocks (two 256-way sets) in every mode.
@@ -110,7 +110,13 @@ fn mixed_run(
 /// `remove`: a writeback cache cleans everything and stores its metadata (superblock CLEAN).
 fn remove(engine: &mut dmsim_engine::Engine, machine: &mut Machine) -> StoreOutcome {
     message(engine, machine, "remove");
-    run(engine, machine, &mut Nothing, &mut oracle_observer(), None);
+    run(
+        engine,
+        machine,
+        &mut dmsim_engine::NoBios { finished: true },
+        &mut oracle_observer(),
+        None,
+    );
     match engine.target().flashcache().expect("running").phase() {
         Phase::Stopped(Some(outcome)) => outcome.clone(),
         other => panic!("remove did not finish: {other:?}"),

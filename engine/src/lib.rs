@@ -59,7 +59,8 @@ pub use engine::{Engine, EngineStats};
 pub use error::{Anomaly, BioRejection, EngineError, InputError, InvariantViolation, WaitingJob};
 pub use io::{Bio, BioDone, BioFlags, BioId, Completion, Control, DeviceIo, Input, IoTag, Output};
 pub use platform::{
-    drive, BioSource, DriveError, DriveObserver, DriveOptions, DriveOutcome, DriveReport, Platform,
+    drive, BioSource, DriveError, DriveObserver, DriveOptions, DriveOutcome, DriveReport, NoBios,
+    Platform,
 };
 pub use services::{BlockLayerStats, Caller, ServiceEvent, ServiceStats, Services};
 pub use slab::SlabKey;

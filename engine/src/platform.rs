@@ -58,6 +58,28 @@ pub trait BioSource {
     fn is_finished(&self) -> bool;
 }
 
+/// A workload of no bios: the drive runs the engine's own work (setup, a remove, a sync
+/// pass, cleaning timers). `finished: true` ends the run once the engine is idle;
+/// `finished: false` never finishes, so the drive goes on until nothing can happen any more
+/// and reports a stall (a remove's settle delay runs to its end).
+#[derive(Debug, Clone, Copy)]
+pub struct NoBios {
+    pub finished: bool,
+}
+
+impl BioSource for NoBios {
+    fn next_arrival_ns(&mut self) -> Option<u64> {
+        None
+    }
+    fn take_bio(&mut self, _now_ns: u64) -> Bio {
+        unreachable!("NoBios announces no bio")
+    }
+    fn on_done(&mut self, _now_ns: u64, _done: BioDone) {}
+    fn is_finished(&self) -> bool {
+        self.finished
+    }
+}
+
 /// Sees everything that crosses the engine boundary (recorders, oracles, traces).
 pub trait DriveObserver {
     /// An input about to be handled.
@@ -355,21 +377,6 @@ mod anomaly_tests {
         }
     }
 
-    /// A workload of no bios.
-    struct NoBios;
-    impl BioSource for NoBios {
-        fn next_arrival_ns(&mut self) -> Option<u64> {
-            None
-        }
-        fn take_bio(&mut self, _: u64) -> crate::io::Bio {
-            unreachable!("no bio announced")
-        }
-        fn on_done(&mut self, _: u64, _: crate::io::BioDone) {}
-        fn is_finished(&self) -> bool {
-            true
-        }
-    }
-
     #[test]
     #[should_panic(expected = "flashcache adapter anomaly: WakeWorker twice")]
     fn an_anomaly_panics_by_default_with_the_adapter_state() {
@@ -403,7 +410,7 @@ mod anomaly_tests {
         let result = drive(
             &mut engine,
             &mut NoDevices,
-            &mut NoBios,
+            &mut NoBios { finished: true },
             &mut (),
             &DriveOptions::default(),
         );
@@ -427,7 +434,7 @@ mod anomaly_tests {
         let result = drive(
             &mut engine,
             &mut NoDevices,
-            &mut NoBios,
+            &mut NoBios { finished: true },
             &mut (),
             &DriveOptions::default(),
         );
@@ -447,8 +454,14 @@ mod anomaly_tests {
             time_limit_ns: Some(0),
             ..DriveOptions::default()
         };
-        let report = drive(&mut engine, &mut NoDevices, &mut NoBios, &mut (), &options)
-            .expect("a time-limited slice skips the check (it comes when the run finishes)");
+        let report = drive(
+            &mut engine,
+            &mut NoDevices,
+            &mut NoBios { finished: true },
+            &mut (),
+            &options,
+        )
+        .expect("a time-limited slice skips the check (it comes when the run finishes)");
         assert_eq!(report.outcome, crate::DriveOutcome::TimeLimit);
     }
 }

@@ -12,9 +12,8 @@
 use crate::rig::{Checker, Rig};
 use crate::run::{fail, summary, Failure, FailureKind};
 use crate::spec::{SeedSpec, TargetChoice};
-use crate::stop::NoBios;
 use dmsim_engine::flashcache::CacheMode;
-use dmsim_engine::Engine;
+use dmsim_engine::{Engine, NoBios};
 
 const NS_PER_SEC: u64 = 1_000_000_000;
 /// Inputs the idle wait may take (a pass is a tick and a few cleanings).
@@ -58,7 +57,7 @@ pub fn check_fallow_cleaning(
     let bound_ns = (before + 3) * (delay_secs + 1) * NS_PER_SEC;
     let report = rig.run(
         engine,
-        &mut NoBios,
+        &mut NoBios { finished: false },
         checker,
         Some(IDLE_INPUTS_MAX),
         bound_ns,

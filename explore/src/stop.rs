@@ -13,9 +13,9 @@ use crate::run::{fail, summary, Failure, FailureKind};
 use crate::spec::SeedSpec;
 use dmsim_engine::flashcache::layout::SuperblockState;
 use dmsim_engine::flashcache::{Phase, StoreOutcome};
-use dmsim_engine::io::{Bio, BioDone, Control, Input};
-use dmsim_engine::platform::{BioSource, DriveObserver};
-use dmsim_engine::{DriveOutcome, Engine, FlashcacheState};
+use dmsim_engine::io::{Control, Input};
+use dmsim_engine::platform::DriveObserver;
+use dmsim_engine::{DriveOutcome, Engine, FlashcacheState, NoBios};
 
 /// Virtual time a remove may take: slow removes loop every 5 s while dirty blocks remain.
 pub const REMOVE_TIME_NS: u64 = 60_000_000_000;
@@ -25,23 +25,6 @@ const RELOAD_TIME_NS: u64 = 10_000_000_000;
 const SETTLE_STEP_NS: u64 = 20_000;
 /// Inputs a remove or reload may take before it counts as running away.
 const STOP_INPUTS_MAX: u64 = 2_000_000;
-
-/// A source with no bio that never finishes: the engine runs through its timers (a remove's
-/// settle delay) until nothing can happen any more, when the drive reports a stall.
-pub struct NoBios;
-
-impl BioSource for NoBios {
-    fn next_arrival_ns(&mut self) -> Option<u64> {
-        None
-    }
-    fn take_bio(&mut self, _now_ns: u64) -> Bio {
-        unreachable!("NoBios announces no bio")
-    }
-    fn on_done(&mut self, _now_ns: u64, _done: BioDone) {}
-    fn is_finished(&self) -> bool {
-        false
-    }
-}
 
 /// How a clean stop went.
 pub enum Stop {
@@ -74,7 +57,7 @@ pub fn clean_stop(
         .map_err(|e| fail(FailureKind::Engine, phase, format!("remove refused: {e}")))?;
     let report = rig.run(
         &mut engine,
-        &mut NoBios,
+        &mut NoBios { finished: false },
         checker,
         Some(STOP_INPUTS_MAX),
         REMOVE_TIME_NS,
@@ -151,7 +134,7 @@ pub fn settle(
         let report = rig
             .run(
                 engine,
-                &mut NoBios,
+                &mut NoBios { finished: false },
                 checker,
                 Some(STOP_INPUTS_MAX),
                 SETTLE_STEP_NS,

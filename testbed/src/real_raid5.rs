@@ -16,10 +16,10 @@
 //! Deliberately not here: the run itself (`linear_run`, `cache_run`).
 
 use dmsim_engine::block::SECTOR_SIZE;
-use dmsim_engine::io::{Bio, BioDone, Control, Input};
+use dmsim_engine::io::{Control, Input};
 use dmsim_engine::raid5::config::{MEMBERS_MAX, MEMBERS_MIN};
 use dmsim_engine::{
-    drive, BioSource, DeviceId, DriveOptions, DriveOutcome, Engine, Platform, TargetStatus,
+    drive, DeviceId, DriveOptions, DriveOutcome, Engine, NoBios, Platform, TargetStatus,
 };
 use dmsim_real::{OpenOptions, RealDevice};
 use std::path::{Path, PathBuf};
@@ -193,22 +193,6 @@ impl InitialResync {
     }
 }
 
-/// A workload of no bios: the drive loop runs the engine's own work (a sync pass) to its end.
-struct NoBios;
-
-impl BioSource for NoBios {
-    fn next_arrival_ns(&mut self) -> Option<u64> {
-        None
-    }
-    fn take_bio(&mut self, _now_ns: u64) -> Bio {
-        unreachable!("NoBios announces no bio")
-    }
-    fn on_done(&mut self, _now_ns: u64, _done: BioDone) {}
-    fn is_finished(&self) -> bool {
-        true
-    }
-}
-
 fn array_status(engine: &Engine, array: DeviceId) -> Result<TargetStatus, String> {
     engine
         .stacked_status()
@@ -240,7 +224,7 @@ pub fn initial_resync<P: Platform>(
     let report = drive(
         engine,
         platform,
-        &mut NoBios,
+        &mut NoBios { finished: true },
         &mut (),
         &DriveOptions::default(),
     )

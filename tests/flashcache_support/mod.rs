@@ -12,7 +12,7 @@ use dmsim_engine::flashcache::{
 };
 use dmsim_engine::io::{BioDone, Input};
 use dmsim_engine::{drive, DriveOptions, DriveOutcome, DriveReport, Engine, EngineConfig};
-use dmsim_engine::{BioSource, FlashcacheState, TargetSpec};
+use dmsim_engine::{BioSource, FlashcacheState, NoBios, TargetSpec};
 use dmsim_models::presets::{self, DeviceParams};
 use dmsim_models::TimingModel;
 use dmsim_scenarios::source::{Pacing, RecordSource};
@@ -271,26 +271,16 @@ pub fn run<S: BioSource>(
     report
 }
 
-/// An empty workload, to let setup or a remove run to its end.
-pub struct Nothing;
-
-impl BioSource for Nothing {
-    fn next_arrival_ns(&mut self) -> Option<u64> {
-        None
-    }
-    fn take_bio(&mut self, _now_ns: u64) -> dmsim_engine::io::Bio {
-        unreachable!("nothing is announced")
-    }
-    fn on_done(&mut self, _now_ns: u64, _done: BioDone) {}
-    fn is_finished(&self) -> bool {
-        true
-    }
-}
-
 /// Runs setup to its end and checks the target runs.
 pub fn set_up(engine: &mut Engine, machine: &mut Machine) {
     let mut observer = oracle_observer();
-    run(engine, machine, &mut Nothing, &mut observer, None);
+    run(
+        engine,
+        machine,
+        &mut NoBios { finished: true },
+        &mut observer,
+        None,
+    );
     assert_eq!(
         engine.target().flashcache_state(),
         Some(FlashcacheState::Running)

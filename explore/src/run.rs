@@ -322,28 +322,7 @@ fn one_pass(spec: &SeedSpec) -> Result<Pass, Failure> {
         // waits for the setup, and the sync is asked again after it.
         let _ = current.handle(now, sync);
     }
-    let blocks = checker.oracle.written_blocks().count() as u64;
-    let mut reads = rig.read_back(&checker);
-    let report = rig.run(
-        &mut current,
-        &mut reads,
-        &mut checker,
-        Some(phase_inputs_max(blocks)),
-        LIVENESS_TIME_NS,
-    );
-    phases.push(summary(phase, &report));
-    check_run(&rig, &checker, phase, report.clone().map(|r| r.outcome))?;
-    let outcome = report.expect("checked").outcome;
-    if outcome != DriveOutcome::Finished {
-        return Err(fail(
-            FailureKind::Liveness,
-            phase,
-            format!(
-                "with faults off the read-back did not finish: {outcome:?}, {} bios in flight",
-                checker.oracle.bios_in_flight()
-            ),
-        ));
-    }
+    read_back_written(&mut rig, &mut current, &mut checker, &mut phases, phase)?;
     drain_dirty(&mut rig, &mut current, &mut checker, &mut phases)?;
     if spec.spares > 0 {
         check_rebuilt(&mut rig, &mut current, &mut checker, &mut phases)?;
@@ -457,6 +436,18 @@ fn check_rebuilt(
             ),
         ));
     }
+    read_back_written(rig, engine, checker, phases, phase)
+}
+
+/// Reads every written block back through the data oracle, faults off; the read-back must
+/// finish.
+fn read_back_written(
+    rig: &mut Rig,
+    engine: &mut Engine,
+    checker: &mut Checker,
+    phases: &mut Vec<String>,
+    phase: &str,
+) -> Result<(), Failure> {
     let blocks = checker.oracle.written_blocks().count() as u64;
     let mut reads = rig.read_back(checker);
     let report = rig.run(
@@ -473,7 +464,10 @@ fn check_rebuilt(
         outcome => Err(fail(
             FailureKind::Liveness,
             phase,
-            format!("the read-back after the recovery did not finish: {outcome:?}"),
+            format!(
+                "with faults off the read-back did not finish: {outcome:?}, {} bios in flight",
+                checker.oracle.bios_in_flight()
+            ),
         )),
     }
 }

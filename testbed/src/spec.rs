@@ -131,11 +131,8 @@ pub struct RunSpec {
 }
 
 impl RunSpec {
-    /// Parses a spec; an error names `file` and the field (`setup.hdd.kind`).
-    pub fn from_json(text: &str, file: &str) -> Result<RunSpec, String> {
-        RunSpec::from_value(spec_value(text, file)?, file)
-    }
-
+    /// Parses a spec's JSON (read by [`SpecFile::from_json`]); an error names `file` and the
+    /// field (`setup.hdd.kind`).
     fn from_value(value: serde_json::Value, file: &str) -> Result<RunSpec, String> {
         let spec: RunSpec = deserialize(value, file, "")?;
         spec.pacing

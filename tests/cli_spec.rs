@@ -140,11 +140,20 @@ fn a_bad_value_deep_in_a_real_spec_is_refused_naming_the_file_and_field() {
         ("depth", "pacing"),
         ("assoc", "setup.cache.table.assoc"),
         ("unknown", "setup.bogus"),
+        // The description is typed too: a misspelt key is refused, not taken for an old
+        // whole config, and a target its setup contradicts is refused.
+        ("misspelt", "config`: unknown field `mdoe`"),
+        (
+            "contradiction",
+            "config.target`: linear but the setup's target is flashcache",
+        ),
     ] {
         let mut spec = summary["spec"].clone();
         match edit {
             "depth" => spec["pacing"]["closed_loop"]["queue_depth"] = 0.into(),
             "assoc" => spec["setup"]["cache"]["table"]["assoc"] = "banana".into(),
+            "misspelt" => spec["config"]["mdoe"] = "writeback".into(),
+            "contradiction" => spec["config"]["target"] = "linear".into(),
             _ => spec["setup"]["bogus"] = true.into(),
         }
         assert_spec_refused(dir.path(), edit, &spec, &format!("`{field}"));
@@ -396,12 +405,14 @@ fn a_relative_trace_path_rerun_from_elsewhere_says_where_it_is_relative_to() {
     assert!(!dir.path().join("rerun").exists(), "output left behind");
 }
 
-/// A spec carries only the front end's description of its run; what its setup and seed
-/// decide (the flashcache table, device parameters, seed, version) is added when the run
-/// starts, so a spec does not repeat its setup (specs were half of compare.json's growth).
-/// A spec holding the whole config (as written before) reruns to the same report.
+/// A spec carries only the front end's description of its run; what the rest of the spec
+/// decides (the flashcache table, device parameters, pacing, seed, version) is added when
+/// the run starts, so a spec does not repeat itself (specs were half of compare.json's
+/// growth).
+/// Specs of the older formats (the whole config; an untyped description) rerun to the same
+/// report.
 #[test]
-fn a_spec_describes_its_run_without_repeating_its_setup_and_old_full_configs_still_rerun() {
+fn a_spec_describes_its_run_without_repeating_itself_and_older_specs_still_rerun() {
     let dir = tempfile::tempdir().unwrap();
     let first = dir.path().join("replay");
     succeed(&[
@@ -416,8 +427,9 @@ fn a_spec_describes_its_run_without_repeating_its_setup_and_old_full_configs_sti
     let summary: Value = serde_json::from_slice(&read(&first.join("summary.json"))).unwrap();
     let description = summary["spec"]["config"].as_object().unwrap();
     let keys: Vec<&str> = description.keys().map(String::as_str).collect();
-    assert_eq!(keys, ["mode", "pacing", "platform", "policy", "trace"]);
+    assert_eq!(keys, ["mode", "platform", "policy", "trace"]);
     for derived in [
+        "pacing",
         "flashcache",
         "devices",
         "seed",
@@ -428,16 +440,25 @@ fn a_spec_describes_its_run_without_repeating_its_setup_and_old_full_configs_sti
         assert!(summary["config"].get(derived).is_some(), "config.{derived}");
     }
 
-    let mut old_style = summary["spec"].clone();
-    old_style["config"] = summary["config"].clone();
-    let spec_file = dir.path().join("old.json");
-    std::fs::write(&spec_file, serde_json::to_vec(&old_style).unwrap()).unwrap();
-    let second = dir.path().join("rerun");
-    rerun_spec(&spec_file, &second);
-    let mut rerun: Value = serde_json::from_slice(&read(&second.join("summary.json"))).unwrap();
-    assert_eq!(rerun["spec"], old_style, "the spec is embedded as given");
-    let mut expected = summary.clone();
-    expected.as_object_mut().unwrap().remove("spec");
-    rerun.as_object_mut().unwrap().remove("spec");
-    assert_eq!(rerun, expected, "the same report");
+    // Specs of two older formats: the whole config, and an untyped description that held
+    // the pacing.
+    let mut untyped = summary["spec"]["config"].clone();
+    untyped["pacing"] = summary["config"]["pacing"].clone();
+    for (name, config) in [("whole", summary["config"].clone()), ("untyped", untyped)] {
+        let mut old_style = summary["spec"].clone();
+        old_style["config"] = config;
+        let spec_file = dir.path().join(format!("{name}.json"));
+        std::fs::write(&spec_file, serde_json::to_vec(&old_style).unwrap()).unwrap();
+        let second = dir.path().join(format!("{name}-rerun"));
+        rerun_spec(&spec_file, &second);
+        let mut rerun: Value = serde_json::from_slice(&read(&second.join("summary.json"))).unwrap();
+        assert_eq!(
+            rerun["spec"], old_style,
+            "{name}: the spec is embedded as given"
+        );
+        let mut expected = summary.clone();
+        expected.as_object_mut().unwrap().remove("spec");
+        rerun.as_object_mut().unwrap().remove("spec");
+        assert_eq!(rerun, expected, "{name}: the same report");
+    }
 }

@@ -166,7 +166,7 @@ pub fn run(args: CompareArgs) -> CliResult {
         .seed
         .or(scenario.as_ref().map(|(s, _)| s.seed))
         .unwrap_or(1);
-    let (pacing, pacing_desc) = pacing(&args, scenario.as_ref().map(|(s, _)| s))?;
+    let pacing = pacing(&args, scenario.as_ref().map(|(s, _)| s))?;
 
     let (input, input_name) = match &scenario {
         None => {
@@ -252,7 +252,6 @@ pub fn run(args: CompareArgs) -> CliResult {
             input: &input,
             input_name: &input_name,
             pacing,
-            pacing_desc: &pacing_desc,
             seed,
             baseline: !args.no_baseline,
         },
@@ -367,10 +366,7 @@ fn parse_policy(text: &str) -> Result<PolicyArg, String> {
         .map_err(|_| format!("scenario grid: unknown policy '{text}' (fifo, lru, lru-strict)"))
 }
 
-fn pacing(
-    args: &CompareArgs,
-    scenario: Option<&Scenario>,
-) -> Result<(Pacing, serde_json::Value), String> {
+fn pacing(args: &CompareArgs, scenario: Option<&Scenario>) -> Result<Pacing, String> {
     let open_loop =
         args.open_loop || (args.qd.is_none() && scenario.is_some_and(|s| s.pacing.open_loop));
     if open_loop {
@@ -379,10 +375,7 @@ fn pacing(
             .or(scenario.map(|s| s.pacing.speed))
             .unwrap_or(crate::cmd::replay::DEFAULT_SPEED);
         crate::cmd::replay::check_speed(speed)?;
-        Ok((
-            Pacing::OpenLoop { speed },
-            serde_json::json!({"open_loop": true, "speed": speed}),
-        ))
+        Ok(Pacing::OpenLoop { speed })
     } else {
         crate::unused_flags::refuse_given(
             &[("--speed", args.speed.is_some())],
@@ -393,9 +386,6 @@ fn pacing(
             .qd
             .or(scenario.map(|s| s.pacing.qd))
             .unwrap_or(crate::cmd::replay::DEFAULT_QUEUE_DEPTH);
-        Ok((
-            Pacing::ClosedLoop { queue_depth: qd },
-            serde_json::json!({"qd": qd}),
-        ))
+        Ok(Pacing::ClosedLoop { queue_depth: qd })
     }
 }

@@ -16,7 +16,7 @@ use dmsim_scenarios::fit::FitMode;
 use dmsim_scenarios::source::Pacing;
 use dmsim_testbed::cache_run::CacheDevices;
 use dmsim_testbed::real_raid5::{check_spare_devices, open_array, same_file};
-use dmsim_testbed::report_config::{cache_run_description, linear_run_description};
+use dmsim_testbed::report_config::{Platform, RunDescription};
 use dmsim_testbed::setup::{CacheSetup, VolumeTarget};
 use dmsim_testbed::spec::{RecordsSpec, TraceRef};
 use dmsim_testbed::trace_records::TraceSource;
@@ -341,13 +341,6 @@ impl PacingArgs {
             })
         }
     }
-    pub fn describe(&self) -> serde_json::Value {
-        if self.open_loop {
-            serde_json::json!({"open_loop": true, "speed": self.speed.unwrap_or(DEFAULT_SPEED)})
-        } else {
-            serde_json::json!({"qd": self.qd.unwrap_or(DEFAULT_QUEUE_DEPTH)})
-        }
-    }
 }
 
 /// Slowest replay accepted: a million times slower than recorded.
@@ -474,19 +467,14 @@ pub fn run(args: ReplayArgs) -> CliResult {
     let (label, mut config) = match VolumeTarget::from(args.target) {
         VolumeTarget::Flashcache => (
             format!("{}/{}", mode.name(), policy.name()),
-            cache_run_description(
-                &trace.report_name(),
-                mode.name(),
-                policy.name(),
-                args.pacing.describe(),
-            ),
+            RunDescription::cache(&trace.report_name(), mode.name(), policy.name()),
         ),
         VolumeTarget::Linear => (
             "linear".to_string(),
-            linear_run_description(&trace.report_name(), args.pacing.describe()),
+            RunDescription::linear(&trace.report_name()),
         ),
     };
-    config["platform"] = if args.real.real { "real" } else { "sim" }.into();
+    config.platform = Some(Platform::of(args.real.real));
     let mut progress = Progress::new(
         format!("replay {label}"),
         args.trace_cache.input.limit,
@@ -504,7 +492,7 @@ pub fn run(args: ReplayArgs) -> CliResult {
         stop_at_ns: None,
         seed: args.seed,
         label,
-        config,
+        config: config.into(),
     };
     let outcome = match devices {
         CacheDevices::Sim => Testbed::compact_map(&spec).and_then(|compact| {

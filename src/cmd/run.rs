@@ -11,7 +11,8 @@ use clap::{Args, ValueEnum};
 use dmsim_models::presets;
 use dmsim_testbed::cache_run::CacheDevices;
 use dmsim_testbed::linear_run::{run_linear, LinearDevice, LinearRunOutput};
-use dmsim_testbed::report_config::cache_run_description;
+use dmsim_testbed::report_config::{Platform, RunDescription};
+use dmsim_testbed::setup::VolumeTarget;
 use dmsim_testbed::spec::{RecordsSpec, SpecFile, TraceRef};
 use dmsim_testbed::workload::{check_span, GeneratedWorkload, WorkloadKind};
 use dmsim_testbed::{PacingSpec, RunSpec, Testbed};
@@ -449,16 +450,16 @@ fn run_flashcache(args: &RunArgs) -> CliResult {
     let workload = args.workload();
     let spec = workload.kind.spec(span_bytes, args.bs, args.requests);
     let label = format!("{}/{}/{}", mode.name(), policy.name(), workload.kind.name());
-    let mut config = cache_run_description(
-        &format!("workload:{}", workload.kind.name()),
-        mode.name(),
-        policy.name(),
-        serde_json::json!({"qd": args.qd}),
-    );
-    config["target"] = "flashcache".into();
-    config["workload"] = spec.to_string().into();
-    config["platform"] = if args.real { "real" } else { "sim" }.into();
-    config["bs"] = args.bs.into();
+    let config = RunDescription {
+        target: Some(VolumeTarget::Flashcache),
+        platform: Some(Platform::of(args.real)),
+        bs: Some(args.bs),
+        ..RunDescription::cache(
+            &format!("workload:{}", workload.kind.name()),
+            mode.name(),
+            policy.name(),
+        )
+    };
     let mut progress = Progress::new(
         format!("run {label}"),
         args.requests,
@@ -472,7 +473,7 @@ fn run_flashcache(args: &RunArgs) -> CliResult {
         stop_at_ns: args.duration,
         seed: args.seed,
         label,
-        config,
+        config: config.into(),
     };
     let outcome = match devices {
         CacheDevices::Sim => Testbed::sim_with_progress(&spec, &mut |p| progress.update_run(p)),

@@ -6,11 +6,11 @@
 //! configuration, its record source) is decided here, so a cell's spec is the same whoever
 //! builds the grid, and a shard of the grid is identified by what decides its results.
 
-use crate::report_config::{cache_run_description, linear_run_description};
+use crate::report_config::RunDescription;
 use crate::setup::CacheSetup;
 use crate::spec::{PacingSpec, RecordsSpec, RunSpec, TraceRef};
 use crate::trace_records::{TraceInput, TraceSource};
-use dmsim_reports::{GridAxis, GridHasher, BASELINE_KEY};
+use dmsim_reports::{GridAxis, GridHasher};
 use dmsim_scenarios::fit::CompactMap;
 use dmsim_scenarios::source::Pacing;
 use dmsim_scenarios::workload::WorkloadSpec;
@@ -131,8 +131,6 @@ pub struct GridRuns<'a> {
     /// The input's name in reports (a trace's file name, `workload:NAME`).
     pub input_name: &'a str,
     pub pacing: Pacing,
-    /// The pacing as reports describe it (`{"qd": N}` or open loop).
-    pub pacing_desc: &'a serde_json::Value,
     pub seed: u64,
     /// Cache cells name their baseline (`config.baseline`).
     pub baseline: bool,
@@ -151,20 +149,19 @@ pub fn specs<C: CacheChoice>(
     let mut fit_notes = Vec::new();
     for (cell, setup) in cells.iter().zip(setups) {
         let label = cell.label();
-        let mut config = match cell.cache {
-            Some(cache) => cache_run_description(
-                runs.input_name,
-                cache.mode_name(),
-                cache.policy_name(),
-                runs.pacing_desc.clone(),
-            ),
-            None => linear_run_description(runs.input_name, runs.pacing_desc.clone()),
+        let mut description = match cell.cache {
+            Some(cache) => {
+                RunDescription::cache(runs.input_name, cache.mode_name(), cache.policy_name())
+            }
+            None => RunDescription::linear(runs.input_name),
         };
-        for (k, v) in &cell.sets {
-            config[k.as_str()] = serde_json::Value::String(v.clone());
-        }
+        description.grid = cell
+            .sets
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
         if cell.cache.is_some() && runs.baseline {
-            config[BASELINE_KEY] = cell.baseline_label().into();
+            description.baseline = Some(cell.baseline_label());
         }
         let volume = setup.cache.table.target_sectors;
         let records = match runs.input {
@@ -173,8 +170,8 @@ pub fn specs<C: CacheChoice>(
                 input,
                 compact,
             } => {
+                // The run derives the same fit again for its report.
                 if let Some(fit) = input.auto_fit(volume, compact.as_ref()) {
-                    config["fit"] = fit.to_json();
                     fit_notes.push(fit.note());
                 }
                 RecordsSpec::Trace {
@@ -186,7 +183,6 @@ pub fn specs<C: CacheChoice>(
             GridInput::Workload(workload) => {
                 let workload =
                     fit_span(workload, volume).map_err(|e| format!("run {label}: {e}"))?;
-                config["workload"] = workload.to_string().into();
                 RecordsSpec::Generator { workload }
             }
         };
@@ -197,7 +193,7 @@ pub fn specs<C: CacheChoice>(
             stop_at_ns: None,
             seed: runs.seed,
             label,
-            config,
+            config: description.into(),
         });
     }
     Ok((specs, fit_notes))

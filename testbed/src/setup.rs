@@ -36,6 +36,16 @@ pub enum VolumeTarget {
     Linear,
 }
 
+impl VolumeTarget {
+    /// The name reports and `--target` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            VolumeTarget::Flashcache => "flashcache",
+            VolumeTarget::Linear => "linear",
+        }
+    }
+}
+
 /// Everything a cache run needs, resolved from flags. Serialised as the `setup` of a
 /// [`crate::spec::RunSpec`] (without the warnings, which were said when it was resolved).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -9,6 +9,7 @@
 //! `{"linear": …}`; [`SpecFile`] reads either.
 
 use crate::linear_run::LinearDevice;
+use crate::report_config::SpecConfig;
 use crate::setup::CacheSetup;
 use crate::trace_records::{TraceInput, TraceSource};
 use crate::workload::GeneratedWorkload;
@@ -123,11 +124,10 @@ pub struct RunSpec {
     /// The run's label in reports.
     pub label: String,
     /// The front end's description of the run for the report's `config` (input name, mode
-    /// and policy as asked for, pacing as described, grid values, platform): the run adds
-    /// what the setup and seed decide (`report_config`), the fit chosen and what the reader
-    /// counted. A spec written before descriptions were split off holds the whole config;
-    /// the derived keys then come out the same.
-    pub config: serde_json::Value,
+    /// and policy as asked for, grid values, platform): the run adds what the rest of the
+    /// spec decides ([`crate::report_config::report_config`]), the fit chosen and what the
+    /// reader counted.
+    pub config: SpecConfig,
 }
 
 impl RunSpec {
@@ -138,6 +138,11 @@ impl RunSpec {
         spec.pacing
             .check()
             .map_err(|e| format!("{file}: field `pacing`: {e}"))?;
+        if let SpecConfig::Described(description) = &spec.config {
+            description
+                .check(&spec.setup)
+                .map_err(|e| format!("{file}: {e}"))?;
+        }
         Ok(spec)
     }
 }

@@ -126,7 +126,7 @@ fn run_generator(
         spec.stop_at_ns,
         spec.seed,
         &spec.label,
-        report_config(&spec.config, &spec.setup, spec.seed),
+        report_config(spec),
         progress,
     )?;
     Ok(RunOutcome {
@@ -149,7 +149,7 @@ fn run_trace(
     let volume_sectors = spec.setup.cache.table.target_sectors;
     let auto_fit = input.auto_fit(volume_sectors, compact.as_ref());
     let mut records = input.records(trace, volume_sectors, compact)?;
-    let mut config = report_config(&spec.config, &spec.setup, spec.seed);
+    let mut config = report_config(spec);
     if let Some(fit) = auto_fit {
         config["fit"] = fit.to_json();
     }

@@ -462,3 +462,56 @@ fn a_spec_describes_its_run_without_repeating_itself_and_older_specs_still_rerun
         assert_eq!(rerun, expected, "{name}: the same report");
     }
 }
+
+/// A CLI run rebuilt inside a test: the spec of a `replay` runs through the testbed library
+/// to the summary the CLI wrote, byte for byte, and a run that cannot start says whose move
+/// it is (`RunError`): a trace that is not there is the input's fault, not a finding.
+#[test]
+fn a_cli_replay_reruns_through_the_library_and_its_errors_are_typed() {
+    use dmsim_testbed::spec::SpecFile;
+    use dmsim_testbed::{RunError, Testbed};
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("replay");
+    succeed(&[
+        "replay",
+        TRACE,
+        "--mode",
+        "writeback",
+        "--limit",
+        "500",
+        "--quiet",
+        "--out",
+        first.to_str().unwrap(),
+    ]);
+    let summary_bytes = read(&first.join("summary.json"));
+    let text = String::from_utf8(summary_bytes.clone()).unwrap();
+    let SpecFile::Cache(spec) = SpecFile::from_json(&text, "summary.json").unwrap() else {
+        panic!("a replay's spec is a cache run's");
+    };
+    let outcome = Testbed::sim(&spec).expect("the spec runs");
+    assert!(outcome.report.verified_reads > 0);
+    let library = dir.path().join("library");
+    outcome.report.write_summary(&library).unwrap();
+    assert!(
+        read(&library.join("summary.json")) == summary_bytes,
+        "the library's summary differs from the CLI's"
+    );
+
+    let mut missing: Value = serde_json::from_str(&text).unwrap();
+    missing["spec"]["records"]["trace"]["source"]["file"] = "no/such/trace.csv".into();
+    let SpecFile::Cache(spec) = SpecFile::from_json(&missing.to_string(), "missing.json").unwrap()
+    else {
+        panic!("still a cache run's spec");
+    };
+    let error = Testbed::sim(&spec).err().expect("no trace, no run");
+    assert!(matches!(error, RunError::Input(_)), "{error:?}");
+    assert!(!error.is_engine_bug());
+    assert!(error.to_string().contains("no/such/trace.csv"), "{error}");
+
+    let bad = text.replace("\"seed\"", "\"sead\"");
+    let error = SpecFile::from_json(&bad, "bad.json").expect_err("refused");
+    assert!(
+        matches!(&error, RunError::Input(m) if m.contains("bad.json")),
+        "{error:?}"
+    );
+}

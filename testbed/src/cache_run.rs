@@ -6,6 +6,7 @@
 use crate::check::{check_engine_invariants, check_real_refusals, check_sim_violations, deadlock};
 use crate::checked_records::CheckedRecords;
 use crate::raid5_fail::FailSchedule;
+use crate::run_error::RunError;
 use crate::run_progress::RunProgress;
 use crate::setup::{CacheSetup, VolumeTarget};
 use crate::verifier::{real_run_write_id_base, Verifier};
@@ -23,15 +24,18 @@ use dmsim_sim::platform::{SimOptions, SimPlatform};
 use dmsim_sim::streams::stream;
 use std::collections::BTreeMap;
 
-/// The message of a flashcache setup that failed: for an existing cache, what to do.
-fn setup_failure(ssd: &str, error: &SetupError) -> String {
+/// The error of a flashcache setup that failed: for an existing cache, what to do; any
+/// other failure is the devices' (an IO error while reading or writing the metadata).
+fn setup_failure(ssd: &str, error: &SetupError) -> RunError {
     match error {
-        SetupError::ExistingCache => format!(
+        SetupError::ExistingCache => RunError::Input(format!(
             "{ssd} already holds a flashcache cache ({error}); pass --existing-cache load to \
              load it (as flashcache_load does), or --existing-cache force-create to overwrite \
              it (as flashcache_create -f does)"
-        ),
-        _ => format!("the flashcache target could not be set up: {error}"),
+        )),
+        _ => RunError::Platform(format!(
+            "the flashcache target could not be set up: {error}"
+        )),
     }
 }
 
@@ -87,7 +91,7 @@ pub fn run_cache<I: Iterator<Item = Result<TraceRecord, String>>>(
     label: &str,
     config: serde_json::Value,
     progress: &mut dyn FnMut(&RunProgress),
-) -> Result<CacheRunOutput, String> {
+) -> Result<CacheRunOutput, RunError> {
     let mut checked = CheckedRecords::new(records, pacing);
     let result = run_cache_checked(
         setup,
@@ -101,7 +105,7 @@ pub fn run_cache<I: Iterator<Item = Result<TraceRecord, String>>>(
         progress,
     );
     if let Some(message) = checked.into_error() {
-        return Err(message);
+        return Err(RunError::Input(message));
     }
     result
 }
@@ -117,7 +121,7 @@ fn run_cache_checked<I: Iterator<Item = TraceRecord>>(
     label: &str,
     config: serde_json::Value,
     progress: &mut dyn FnMut(&RunProgress),
-) -> Result<CacheRunOutput, String> {
+) -> Result<CacheRunOutput, RunError> {
     let stripe_cache_pages = setup.raid5.as_ref().map_or(0, |r| {
         r.config.stripe_cache_size.saturating_mul(r.members as u32)
     });
@@ -180,18 +184,20 @@ fn run_cache_checked<I: Iterator<Item = TraceRecord>>(
             let ssd_model = setup
                 .ssd
                 .build(Box::new(stream(seed, "device.ssd")))
-                .map_err(|e| format!("--ssd {}: {e}", setup.ssd_name))?;
+                .map_err(|e| RunError::Input(format!("--ssd {}: {e}", setup.ssd_name)))?;
             let hdd_model = setup
                 .hdd
                 .build(Box::new(stream(seed, "device.hdd")))
                 .map_err(|e| {
                     let flag = if setup.bare_device { "--dev" } else { "--hdd" };
-                    format!("{flag} {}: {e}", setup.hdd_name)
+                    RunError::Input(format!("{flag} {}: {e}", setup.hdd_name))
                 })?;
             let mut ssd = SimDevice::new("ssd", ssd_model);
             // Linear leaves the SSD idle (it stays so device numbers do not move).
             if !linear {
-                setup.check_simulated_fit(ssd.capacity_sectors())?;
+                setup
+                    .check_simulated_fit(ssd.capacity_sectors())
+                    .map_err(RunError::Input)?;
                 // A cache SSD in service has been written over its cache area: precondition
                 // it so reads and GC behave as in steady state.
                 let cache_sectors = setup
@@ -221,7 +227,9 @@ fn run_cache_checked<I: Iterator<Item = TraceRecord>>(
                         let model = setup
                             .hdd
                             .build(Box::new(stream(seed, &format!("device.hdd{member}"))))
-                            .map_err(|e| format!("--hdd-raid5 {}: {e}", setup.hdd_name))?;
+                            .map_err(|e| {
+                                RunError::Input(format!("--hdd-raid5 {}: {e}", setup.hdd_name))
+                            })?;
                         names.push(format!("hdd{member}"));
                         devices.push(SimDevice::new(format!("hdd{member}"), model));
                     }
@@ -230,7 +238,7 @@ fn run_cache_checked<I: Iterator<Item = TraceRecord>>(
                         let model = setup
                             .hdd
                             .build(Box::new(stream(seed, &format!("device.{name}"))))
-                            .map_err(|e| format!("--raid5-spare: {e}"))?;
+                            .map_err(|e| RunError::Input(format!("--raid5-spare: {e}")))?;
                         devices.push(SimDevice::new(name.clone(), model));
                         names.push(name);
                     }
@@ -244,7 +252,7 @@ fn run_cache_checked<I: Iterator<Item = TraceRecord>>(
             };
             let mut platform = SimPlatform::with_options(devices, options);
             let mut engine = Engine::new(engine_config, platform.device_infos(), target)
-                .map_err(|e| format!("cannot build the cache: {e}"))?;
+                .map_err(|e| RunError::Input(format!("cannot build the cache: {e}")))?;
             let fails =
                 FailSchedule::new(disk, setup.raid5.as_ref().map_or(&[][..], |r| &r.fails[..]))
                     .with_spin_guard(setup.raid5.as_ref().is_some_and(|r| r.spin_guard));
@@ -262,16 +270,16 @@ fn run_cache_checked<I: Iterator<Item = TraceRecord>>(
             check_engine_invariants(&engine)?;
             Ok(output)
         }
-        CacheDevices::Real { .. } if setup.raid5.is_some() => Err(
+        CacheDevices::Real { .. } if setup.raid5.is_some() => Err(RunError::Input(
             "--hdd-raid5 runs on simulated members; on real ones give --real --raid-dev \
              A,B,C,D"
                 .to_string(),
-        ),
-        CacheDevices::RealRaid5 { .. } if linear => Err(
+        )),
+        CacheDevices::RealRaid5 { .. } if linear => Err(RunError::Input(
             "replay --target linear runs on simulated devices; on a real array use `dmsim run \
              --real --target linear --raid-dev A,B,C,D`"
                 .to_string(),
-        ),
+        )),
         CacheDevices::RealRaid5 {
             ssd,
             members,
@@ -279,16 +287,19 @@ fn run_cache_checked<I: Iterator<Item = TraceRecord>>(
             assume_clean,
         } => {
             let Some(raid) = &setup.raid5 else {
-                return Err("real raid5 members without a raid5 setup".to_string());
+                return Err(RunError::Input(
+                    "real raid5 members without a raid5 setup".to_string(),
+                ));
             };
             if raid.members != members.len() {
-                return Err(format!(
+                return Err(RunError::Input(format!(
                     "the raid5 setup has {} members; {} real members were given",
                     raid.members,
                     members.len()
-                ));
+                )));
             }
-            crate::real_raid5::check_spare_devices(raid.spares, spares.len())?;
+            crate::real_raid5::check_spare_devices(raid.spares, spares.len())
+                .map_err(RunError::Input)?;
             let mut source = source.with_write_id_base(real_run_write_id_base());
             let mut names = vec![ssd.path().display().to_string()];
             names.extend(
@@ -302,7 +313,7 @@ fn run_cache_checked<I: Iterator<Item = TraceRecord>>(
             devices.extend(spares);
             let mut rig =
                 RealRig::build(engine_config, target, devices, PlatformOptions::default())
-                    .map_err(|e| format!("cannot build the cache: {e}"))?;
+                    .map_err(|e| RunError::Platform(format!("cannot build the cache: {e}")))?;
             let mut config = config;
             let mut resync_note = None;
             if !assume_clean {
@@ -339,11 +350,11 @@ fn run_cache_checked<I: Iterator<Item = TraceRecord>>(
             check_engine_invariants(rig.engine())?;
             Ok(output)
         }
-        CacheDevices::Real { .. } if linear => Err(
+        CacheDevices::Real { .. } if linear => Err(RunError::Input(
             "replay --target linear runs on simulated devices; on a real device use `dmsim run \
              --real --target linear --dev PATH`"
                 .to_string(),
-        ),
+        )),
         CacheDevices::Real { ssd, hdd } => {
             let mut source = source.with_write_id_base(real_run_write_id_base());
             let names = [
@@ -356,7 +367,7 @@ fn run_cache_checked<I: Iterator<Item = TraceRecord>>(
                 vec![ssd, hdd],
                 PlatformOptions::default(),
             )
-            .map_err(|e| format!("cannot build the cache: {e}"))?;
+            .map_err(|e| RunError::Platform(format!("cannot build the cache: {e}")))?;
             // Real devices held data before the run: never-written sectors may hold anything.
             let verifier = Verifier::new(&[names[0].as_str(), names[1].as_str()], false)
                 .with_volume_device(DeviceId(1), 0);
@@ -389,7 +400,7 @@ fn drive_cache<P: Platform, I: Iterator<Item = TraceRecord>>(
     label: &str,
     config: serde_json::Value,
     progress: &mut dyn FnMut(&RunProgress),
-) -> Result<CacheRunOutput, String> {
+) -> Result<CacheRunOutput, RunError> {
     let mut limit_ns = platform.now_ns() + SAMPLE_INTERVAL_NS;
     let mut cleanings_seen = 0u64;
     // The cache's cumulative lookup counters at the previous sampling point.
@@ -398,7 +409,7 @@ fn drive_cache<P: Platform, I: Iterator<Item = TraceRecord>>(
     let end_ns = loop {
         let options = fails.slice_options(Some(limit_ns));
         let report = drive(engine, platform, source, &mut verifier, &options)
-            .map_err(|e| format!("the engine failed: {e}"))?;
+            .map_err(|e| RunError::Engine(format!("the engine failed: {e}")))?;
         fails.after_slice(engine, platform.now_ns(), report.bios_submitted)?;
         // A slice cut short for a member failure is no sampling point.
         let sample = match report.outcome {
@@ -446,14 +457,14 @@ fn drive_cache<P: Platform, I: Iterator<Item = TraceRecord>>(
         }
     };
     if let Some(e) = verifier.first_data_error() {
-        return Err(format!("data verification failed: {e}"));
+        return Err(RunError::DataVerification(e.to_string()));
     }
     if verifier.bios_done() == 0 {
-        return Err(
+        return Err(RunError::Input(
             "no request was replayed: no record matched the filters (--device, --only, --from, \
              --until, --limit), or the input is empty"
                 .to_string(),
-        );
+        ));
     }
     let mut stats = BTreeMap::new();
     if let Some(fc) = engine.target().flashcache() {
@@ -464,7 +475,9 @@ fn drive_cache<P: Platform, I: Iterator<Item = TraceRecord>>(
         stats.insert("nr_dirty".to_string(), gauges.nr_dirty);
         stats.insert("size_blocks".to_string(), gauges.size_blocks);
     } else if config["target"] != "linear" {
-        return Err("the engine has no flashcache target".to_string());
+        return Err(RunError::Engine(
+            "the engine has no flashcache target".to_string(),
+        ));
     }
     let mut status_text = engine.target_status().text;
     let mut config = config;

@@ -7,6 +7,7 @@
 //! builds the grid, and a shard of the grid is identified by what decides its results.
 
 use crate::report_config::RunDescription;
+use crate::run_error::RunError;
 use crate::setup::CacheSetup;
 use crate::spec::{PacingSpec, RecordsSpec, RunSpec, TraceRef};
 use crate::trace_records::{TraceInput, TraceSource};
@@ -143,7 +144,7 @@ pub fn specs<C: CacheChoice>(
     cells: &[GridCell<C>],
     setups: &[CacheSetup],
     runs: &GridRuns,
-) -> Result<(Vec<RunSpec>, Vec<String>), String> {
+) -> Result<(Vec<RunSpec>, Vec<String>), RunError> {
     assert_eq!(cells.len(), setups.len(), "one setup per cell");
     let mut specs = Vec::with_capacity(cells.len());
     let mut fit_notes = Vec::new();
@@ -181,8 +182,8 @@ pub fn specs<C: CacheChoice>(
                 }
             }
             GridInput::Workload(workload) => {
-                let workload =
-                    fit_span(workload, volume).map_err(|e| format!("run {label}: {e}"))?;
+                let workload = fit_span(workload, volume)
+                    .map_err(|e| RunError::Input(format!("run {label}: {e}")))?;
                 RecordsSpec::Generator { workload }
             }
         };
@@ -235,7 +236,7 @@ pub fn grid_hash(
     axes: &[GridAxis],
     input: &GridInput,
     specs: &[RunSpec],
-) -> Result<String, String> {
+) -> Result<String, RunError> {
     let mut hasher = GridHasher::default();
     hasher
         .part(env!("CARGO_PKG_VERSION").as_bytes())
@@ -251,7 +252,7 @@ pub fn grid_hash(
                 TraceSource::Bundled { name, bytes } => {
                     hasher.part(name.as_bytes()).part(bytes);
                 }
-                TraceSource::File(path) => hash_file(&mut hasher, path)?,
+                TraceSource::File(path) => hash_file(&mut hasher, path).map_err(RunError::Input)?,
             }
         }
     }

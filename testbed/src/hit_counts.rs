@@ -3,6 +3,7 @@
 //! at a time). One configuration streams the trace; a grid of configurations reads it once
 //! into 16-byte requests that every cell replays.
 
+use crate::run_error::RunError;
 use crate::setup::CacheSetup;
 use crate::trace_records::{AutoFit, TraceInput, TraceSource};
 use dmsim_engine::block::Op;
@@ -37,21 +38,21 @@ fn request_of(record: &TraceRecord) -> Option<HitRequest> {
 }
 
 /// Feeds one request to `hits`; an error names the request's number.
-fn count(hits: &mut HitCounter, request: &HitRequest) -> Result<(), String> {
+fn count(hits: &mut HitCounter, request: &HitRequest) -> Result<(), RunError> {
     hits.request(request.op, request.sector, u64::from(request.sectors))
-        .map_err(|e| format!("request {}: {e}", hits.requests() + 1))
+        .map_err(|e| RunError::Input(format!("request {}: {e}", hits.requests() + 1)))
 }
 
 /// The cache's devices as replay's simulated devices size them.
-pub fn device_sizes(setup: &CacheSetup) -> Result<CacheDeviceSizes, String> {
+pub fn device_sizes(setup: &CacheSetup) -> Result<CacheDeviceSizes, RunError> {
     let ssd = setup
         .ssd
         .build(Box::new(stream(0, "device.ssd")))
-        .map_err(|e| format!("--ssd {}: {e}", setup.ssd_name))?;
+        .map_err(|e| RunError::Input(format!("--ssd {}: {e}", setup.ssd_name)))?;
     let hdd = setup
         .hdd
         .build(Box::new(stream(0, "device.hdd")))
-        .map_err(|e| format!("--hdd {}: {e}", setup.hdd_name))?;
+        .map_err(|e| RunError::Input(format!("--hdd {}: {e}", setup.hdd_name)))?;
     Ok(CacheDeviceSizes {
         ssd_sectors: ssd.capacity_sectors(),
         disk_sectors: hdd.capacity_sectors(),
@@ -60,13 +61,13 @@ pub fn device_sizes(setup: &CacheSetup) -> Result<CacheDeviceSizes, String> {
 }
 
 /// Every counter and gauge of the cache, under flashcache's names.
-pub fn counters(hits: &HitCounter) -> Result<BTreeMap<String, u64>, String> {
+pub fn counters(hits: &HitCounter) -> Result<BTreeMap<String, u64>, RunError> {
     let mut counters: BTreeMap<String, u64> = BTreeMap::new();
     for part in [
         serde_json::to_value(hits.stats()),
         serde_json::to_value(hits.errors()),
     ] {
-        let part = part.map_err(|e| e.to_string())?;
+        let part = part.map_err(|e| RunError::Engine(e.to_string()))?;
         if let Some(object) = part.as_object() {
             for (key, value) in object {
                 if let Some(n) = value.as_u64() {
@@ -96,15 +97,18 @@ pub fn count_trace(
     devices: CacheDeviceSizes,
     trace: &TraceSource,
     input: &TraceInput,
-) -> Result<TraceHits, String> {
+) -> Result<TraceHits, RunError> {
     let mut hits = HitCounter::new(setup.cache.clone(), devices)
-        .map_err(|e| format!("cannot build the cache: {e}"))?;
-    let compact = input.compact_map(trace)?;
+        .map_err(|e| RunError::Input(format!("cannot build the cache: {e}")))?;
+    let compact = input.compact_map(trace).map_err(RunError::Input)?;
     let volume_sectors = setup.cache.table.target_sectors;
     let auto_fit = input.auto_fit(volume_sectors, compact.as_ref());
     let mut skipped = 0u64;
-    for record in input.records(trace, volume_sectors, compact)? {
-        match request_of(&record?) {
+    for record in input
+        .records(trace, volume_sectors, compact)
+        .map_err(RunError::Input)?
+    {
+        match request_of(&record.map_err(RunError::Input)?) {
             Some(request) => count(&mut hits, &request)?,
             None => skipped += 1,
         }
@@ -129,14 +133,17 @@ pub fn read_requests(
     trace: &TraceSource,
     input: &TraceInput,
     volume_sectors: u64,
-) -> Result<TraceRequests, String> {
-    let compact = input.compact_map(trace)?;
+) -> Result<TraceRequests, RunError> {
+    let compact = input.compact_map(trace).map_err(RunError::Input)?;
     let auto_fit = input.auto_fit(volume_sectors, compact.as_ref());
     let mut requests = Vec::new();
     let mut records = 0u64;
-    for record in input.records(trace, volume_sectors, compact)? {
+    for record in input
+        .records(trace, volume_sectors, compact)
+        .map_err(RunError::Input)?
+    {
         records += 1;
-        if let Some(request) = request_of(&record?) {
+        if let Some(request) = request_of(&record.map_err(RunError::Input)?) {
             requests.push(request);
         }
     }
@@ -154,9 +161,9 @@ pub fn count_requests(
     config: &FlashcacheConfig,
     devices: CacheDeviceSizes,
     requests: &[HitRequest],
-) -> Result<(u64, BTreeMap<String, u64>), String> {
+) -> Result<(u64, BTreeMap<String, u64>), RunError> {
     let mut hits = HitCounter::new(config.clone(), devices)
-        .map_err(|e| format!("cannot build the cache: {e}"))?;
+        .map_err(|e| RunError::Input(format!("cannot build the cache: {e}")))?;
     for request in requests {
         count(&mut hits, request)?;
     }

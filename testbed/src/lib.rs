@@ -16,6 +16,7 @@ pub mod memory;
 pub mod raid5_fail;
 pub mod real_raid5;
 pub mod report_config;
+pub mod run_error;
 pub mod run_progress;
 pub mod setup;
 pub mod spec;
@@ -25,5 +26,6 @@ pub mod units;
 pub mod verifier;
 pub mod workload;
 
+pub use run_error::RunError;
 pub use spec::{PacingSpec, RunSpec};
 pub use testbed::{RunOutcome, Testbed};

@@ -5,6 +5,7 @@
 use crate::check::{check_engine_invariants, check_real_refusals, check_sim_violations, deadlock};
 use crate::raid5_fail::{spare_count, ArrayEvent, FailSchedule};
 use crate::real_raid5::{check_spare_devices, initial_resync, open_array, RAID_DEV_FLAG};
+use crate::run_error::RunError;
 use crate::run_progress::RunProgress;
 use crate::spec::{LinearRunSpec, SpecFile};
 use crate::verifier::{real_run_write_id_base, Verifier};
@@ -89,9 +90,9 @@ pub fn run_linear(
     workload: &GeneratedWorkload,
     perturb_ties_seed: Option<u64>,
     progress: &mut dyn FnMut(&RunProgress),
-) -> Result<LinearRunOutput, String> {
+) -> Result<LinearRunOutput, RunError> {
     let engine_config = EngineConfig {
-        arena_pages: arena_pages_for(workload.qd, workload.bs)?,
+        arena_pages: arena_pages_for(workload.qd, workload.bs).map_err(RunError::Input)?,
         ..EngineConfig::default()
     };
     let linear = TargetSpec::Linear {
@@ -132,7 +133,7 @@ pub fn run_linear(
             for member in 0..members {
                 let model = params
                     .build(Box::new(stream(seed, &format!("device.{member}"))))
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| RunError::Input(e.to_string()))?;
                 names.push(format!("{preset}.{member}"));
                 devices.push(SimDevice::new(format!("{preset}.{member}"), model));
             }
@@ -141,7 +142,7 @@ pub fn run_linear(
                 let name = format!("{preset}.spare{spare}");
                 let model = params
                     .build(Box::new(stream(seed, &format!("device.{name}"))))
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| RunError::Input(e.to_string()))?;
                 devices.push(SimDevice::new(name.clone(), model));
                 names.push(name);
             }
@@ -150,11 +151,11 @@ pub fn run_linear(
             let (target, engine_config, array) =
                 linear_over_raid5(members, spares, &config, engine_config);
             let mut engine = Engine::new(engine_config, platform.device_infos(), target)
-                .map_err(|e| format!("--hdd-raid5 {text}: {e}"))?;
+                .map_err(|e| RunError::Input(format!("--hdd-raid5 {text}: {e}")))?;
             let capacity_bytes = engine.volume_sectors() * 512;
             let span_bytes = workload.span_bytes.unwrap_or(capacity_bytes);
-            check_span(span_bytes, capacity_bytes, workload.bs)?;
-            let (mut source, spec) = workload.source(span_bytes)?;
+            check_span(span_bytes, capacity_bytes, workload.bs).map_err(RunError::Input)?;
+            let (mut source, spec) = workload.source(span_bytes).map_err(RunError::Input)?;
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
             let mut verifier = Verifier::new(&names, true);
             let mut fails =
@@ -169,7 +170,7 @@ pub fn run_linear(
                     options.time_limit_ns,
                 )?;
                 verifier.sample_array(report.end_ns, &engine);
-                Ok::<_, String>((report, verifier.run_progress(&engine)))
+                Ok::<_, RunError>((report, verifier.run_progress(&engine)))
             })?;
             check_sim_violations(&platform)?;
             check_engine_invariants(&engine)?;
@@ -198,10 +199,10 @@ pub fn run_linear(
             assume_clean,
         } => {
             if !allow_write {
-                return Err(real_raid5_needs_allow_write(&paths));
+                return Err(RunError::Input(real_raid5_needs_allow_write(&paths)));
             }
             let spares = spare_count(&fails);
-            check_spare_devices(spares, spare_paths.len())?;
+            check_spare_devices(spares, spare_paths.len()).map_err(RunError::Input)?;
             faults_injected = fails.len() > spares;
             let members = paths.len();
             let opened = open_array(
@@ -211,7 +212,8 @@ pub fn run_linear(
                 config.chunk_sectors,
                 workload.span_bytes,
                 allow_write,
-            )?;
+            )
+            .map_err(RunError::Platform)?;
             let mut devices = opened.members;
             devices.extend(opened.spares);
             let names: Vec<String> = paths
@@ -223,10 +225,12 @@ pub fn run_linear(
                 linear_over_raid5(members, spares, &config, engine_config);
             let mut rig =
                 RealRig::build(engine_config, target, devices, PlatformOptions::default())
-                    .map_err(|e| format!("{RAID_DEV_FLAG} {}: {e}", names.join(",")))?;
+                    .map_err(|e| {
+                        RunError::Platform(format!("{RAID_DEV_FLAG} {}: {e}", names.join(",")))
+                    })?;
             let capacity_bytes = rig.engine().volume_sectors() * 512;
             let span_bytes = workload.span_bytes.unwrap_or(capacity_bytes);
-            check_span(span_bytes, capacity_bytes, workload.bs)?;
+            check_span(span_bytes, capacity_bytes, workload.bs).map_err(RunError::Input)?;
             let resync = if assume_clean {
                 None
             } else {
@@ -236,7 +240,7 @@ pub fn run_linear(
                 notes.push(resync.note());
                 Some(resync)
             };
-            let (source, spec) = workload.source(span_bytes)?;
+            let (source, spec) = workload.source(span_bytes).map_err(RunError::Input)?;
             let mut source = source.with_write_id_base(real_run_write_id_base());
             // Real devices held data before the run: never-written sectors may hold anything;
             // the volume is striped with parity, so no device holds it sector for sector.
@@ -255,7 +259,7 @@ pub fn run_linear(
                     options.time_limit_ns,
                 )?;
                 verifier.sample_array(report.end_ns, engine);
-                Ok::<_, String>((report, verifier.run_progress(engine)))
+                Ok::<_, RunError>((report, verifier.run_progress(engine)))
             })?;
             check_real_refusals(rig.platform_mut())?;
             check_engine_invariants(rig.engine())?;
@@ -268,7 +272,7 @@ pub fn run_linear(
                 if spares > 0 {
                     end["spare_devices"] = names[members..].to_vec().into();
                 }
-                end["config"] = serde_json::to_value(&config).map_err(|e| e.to_string())?;
+                end["config"] = serde_json::json!(config);
                 end["assume_clean"] = assume_clean.into();
                 if let Some(resync) = resync {
                     end["initial_resync"] = resync.to_json();
@@ -293,25 +297,25 @@ pub fn run_linear(
         }
         LinearDevice::Real { path, allow_write } => {
             if workload.kind.writes() && !allow_write {
-                return Err(format!(
+                return Err(RunError::Input(format!(
                     "the {} workload writes to {}; pass --allow-write to let dmsim overwrite it (within --span)",
                     workload.kind.name(),
                     path.display()
-                ));
+                )));
             }
             let range = workload.span_bytes.map(|bytes| (0, bytes / 512));
             let device = RealDevice::open(&path, OpenOptions { allow_write, range })
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| RunError::Platform(e.to_string()))?;
             let span_bytes = device.info().capacity_sectors * 512;
-            check_span(span_bytes, span_bytes, workload.bs)?;
+            check_span(span_bytes, span_bytes, workload.bs).map_err(RunError::Input)?;
             let mut rig = RealRig::build(
                 engine_config,
                 linear,
                 vec![device],
                 PlatformOptions::default(),
             )
-            .map_err(|e| e.to_string())?;
-            let (source, spec) = workload.source(span_bytes)?;
+            .map_err(|e| RunError::Platform(e.to_string()))?;
+            let (source, spec) = workload.source(span_bytes).map_err(RunError::Input)?;
             let mut source = source.with_write_id_base(real_run_write_id_base());
             // A real device held data before the run: never-written sectors may hold anything.
             let name = path.display().to_string();
@@ -321,8 +325,8 @@ pub fn run_linear(
             let report = drive_in_slices(start_ns, progress, |options| {
                 let report = rig
                     .drive(&mut source, &mut verifier, options)
-                    .map_err(|e| e.to_string())?;
-                Ok::<_, String>((report, verifier.run_progress(rig.engine())))
+                    .map_err(|e| RunError::Engine(e.to_string()))?;
+                Ok::<_, RunError>((report, verifier.run_progress(rig.engine())))
             })?;
             check_real_refusals(rig.platform_mut())?;
             check_engine_invariants(rig.engine())?;
@@ -331,16 +335,16 @@ pub fn run_linear(
         LinearDevice::Sim { name, params } => {
             let model = params
                 .build(Box::new(stream(seed, "device.0")))
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| RunError::Input(e.to_string()))?;
             let device = SimDevice::new(name.clone(), model);
             let capacity_bytes = device.capacity_sectors() * 512;
             let span_bytes = workload.span_bytes.unwrap_or(capacity_bytes);
-            check_span(span_bytes, capacity_bytes, workload.bs)?;
+            check_span(span_bytes, capacity_bytes, workload.bs).map_err(RunError::Input)?;
             let options = SimOptions { perturb_ties_seed };
             let mut platform = SimPlatform::with_options(vec![device], options);
             let mut engine = Engine::new(engine_config, platform.device_infos(), linear)
-                .map_err(|e| e.to_string())?;
-            let (mut source, spec) = workload.source(span_bytes)?;
+                .map_err(|e| RunError::Input(e.to_string()))?;
+            let (mut source, spec) = workload.source(span_bytes).map_err(RunError::Input)?;
             let mut verifier =
                 Verifier::new(&[name.as_str()], true).with_volume_device(DeviceId(0), 0);
             let start_ns = platform.now_ns();
@@ -352,8 +356,8 @@ pub fn run_linear(
                     &mut verifier,
                     options,
                 )
-                .map_err(|e| e.to_string())?;
-                Ok::<_, String>((report, verifier.run_progress(&engine)))
+                .map_err(|e| RunError::Engine(e.to_string()))?;
+                Ok::<_, RunError>((report, verifier.run_progress(&engine)))
             })?;
             check_sim_violations(&platform)?;
             check_engine_invariants(&engine)?;

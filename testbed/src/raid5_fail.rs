@@ -17,6 +17,7 @@
 //! armed ([`FailSchedule::with_spin_guard`]) the schedule stops such a run after
 //! [`INSTANT_REQUESTS_MAX`] requests at one instant, with an error that says why.
 
+use crate::run_error::RunError;
 use crate::units::parse_duration_ns;
 use dmsim_engine::io::{Control, Input};
 use dmsim_engine::{
@@ -246,7 +247,7 @@ impl FailSchedule {
         engine: &mut Engine,
         now_ns: u64,
         requests: u64,
-    ) -> Result<(), String> {
+    ) -> Result<(), RunError> {
         if now_ns == self.instant_ns {
             self.requests_at_instant += requests;
         } else {
@@ -255,14 +256,14 @@ impl FailSchedule {
         }
         if self.spin_guard && self.array_failed && self.requests_at_instant >= INSTANT_REQUESTS_MAX
         {
-            return Err(format!(
+            return Err(RunError::Input(format!(
                 "the raid5 array has failed (two or more members lost) and fails every request at \
                  once: {} requests failed at {:.3} s without virtual time passing, so the \
                  workload would never reach its end; the run stops here (bound it with \
                  --requests to measure a failed array)",
                 self.requests_at_instant,
                 now_ns as f64 / 1e9
-            ));
+            )));
         }
         self.requests += requests;
         let requests = self.requests;
@@ -286,7 +287,10 @@ impl FailSchedule {
                     }),
                 )
                 .map_err(|error| {
-                    format!("the engine failed: {}", DriveError::Input { now_ns, error })
+                    RunError::Engine(format!(
+                        "the engine failed: {}",
+                        DriveError::Input { now_ns, error }
+                    ))
                 })?;
             self.happened.push(Happened {
                 member,
@@ -311,7 +315,7 @@ impl FailSchedule {
         source: &mut S,
         observer: &mut O,
         time_limit_ns: Option<u64>,
-    ) -> Result<DriveReport, String> {
+    ) -> Result<DriveReport, RunError> {
         if !self.started {
             self.started = true;
             self.after_slice(engine, platform.now_ns(), 0)?;
@@ -320,7 +324,7 @@ impl FailSchedule {
         loop {
             let options = self.slice_options(time_limit_ns);
             let report = drive(engine, platform, source, observer, &options)
-                .map_err(|e| format!("the engine failed: {e}"))?;
+                .map_err(|e| RunError::Engine(format!("the engine failed: {e}")))?;
             self.after_slice(engine, platform.now_ns(), report.bios_submitted)?;
             let cut_short = match report.outcome {
                 DriveOutcome::InputLimit => true,

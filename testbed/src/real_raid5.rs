@@ -15,6 +15,7 @@
 //!
 //! Deliberately not here: the run itself (`linear_run`, `cache_run`).
 
+use crate::run_error::RunError;
 use dmsim_engine::block::SECTOR_SIZE;
 use dmsim_engine::io::{Control, Input};
 use dmsim_engine::raid5::config::{MEMBERS_MAX, MEMBERS_MIN};
@@ -193,13 +194,13 @@ impl InitialResync {
     }
 }
 
-fn array_status(engine: &Engine, array: DeviceId) -> Result<TargetStatus, String> {
+fn array_status(engine: &Engine, array: DeviceId) -> Result<TargetStatus, RunError> {
     engine
         .stacked_status()
         .into_iter()
         .find(|(device, status)| *device == array && status.kind == "raid5")
         .map(|(_, status)| status)
-        .ok_or_else(|| format!("no raid5 array is stacked as {array}"))
+        .ok_or_else(|| RunError::Engine(format!("no raid5 array is stacked as {array}")))
 }
 
 /// Runs a `repair` pass over the raid5 array stacked as `array` to its end, with no bio in
@@ -209,7 +210,7 @@ pub fn initial_resync<P: Platform>(
     engine: &mut Engine,
     platform: &mut P,
     array: DeviceId,
-) -> Result<InitialResync, String> {
+) -> Result<InitialResync, RunError> {
     let before = array_status(engine, array)?;
     let start_ns = platform.now_ns();
     engine
@@ -220,7 +221,7 @@ pub fn initial_resync<P: Platform>(
                 message: "repair".to_string(),
             }),
         )
-        .map_err(|e| format!("the initial resync could not start: {e}"))?;
+        .map_err(|e| RunError::Engine(format!("the initial resync could not start: {e}")))?;
     let report = drive(
         engine,
         platform,
@@ -228,21 +229,21 @@ pub fn initial_resync<P: Platform>(
         &mut (),
         &DriveOptions::default(),
     )
-    .map_err(|e| format!("the initial resync failed: {e}"))?;
+    .map_err(|e| RunError::Engine(format!("the initial resync failed: {e}")))?;
     if report.outcome != DriveOutcome::Finished {
-        return Err(format!(
+        return Err(RunError::Engine(format!(
             "the initial resync did not finish: {:?}",
             report.outcome
-        ));
+        )));
     }
     let after = array_status(engine, array)?;
     let counter = |status: &TargetStatus, name: &str| status.counters.get(name).copied();
     let passes = counter(&after, "sync_passes").unwrap_or(0);
     if passes != counter(&before, "sync_passes").unwrap_or(0) + 1 {
-        return Err(format!(
+        return Err(RunError::Engine(format!(
             "the initial resync ended without finishing its pass ({}): {}",
             after.state, after.text
-        ));
+        )));
     }
     Ok(InitialResync {
         mismatch_sectors: after.gauges.get("mismatch_cnt").copied().unwrap_or(0),

@@ -10,6 +10,7 @@
 
 use crate::linear_run::LinearDevice;
 use crate::report_config::SpecConfig;
+use crate::run_error::RunError;
 use crate::setup::CacheSetup;
 use crate::trace_records::{TraceInput, TraceSource};
 use crate::workload::GeneratedWorkload;
@@ -201,7 +202,11 @@ pub enum SpecFile {
 
 impl SpecFile {
     /// Parses a spec, or the `spec` of a summary.json; an error names `file` and the field.
-    pub fn from_json(text: &str, file: &str) -> Result<SpecFile, String> {
+    pub fn from_json(text: &str, file: &str) -> Result<SpecFile, RunError> {
+        SpecFile::parse(text, file).map_err(RunError::Input)
+    }
+
+    fn parse(text: &str, file: &str) -> Result<SpecFile, String> {
         let value = spec_value(text, file)?;
         match value.get("linear") {
             Some(linear) => {
@@ -217,14 +222,14 @@ impl SpecFile {
     }
 
     /// The spec as a summary embeds it.
-    pub fn to_value(&self) -> Result<serde_json::Value, String> {
+    pub fn to_value(&self) -> Result<serde_json::Value, RunError> {
         match self {
             SpecFile::Cache(spec) => serde_json::to_value(spec),
             SpecFile::Linear(spec) => {
                 serde_json::to_value(spec).map(|linear| serde_json::json!({ "linear": linear }))
             }
         }
-        .map_err(|e| format!("the run spec: {e}"))
+        .map_err(|e| RunError::Engine(format!("the run spec: {e}")))
     }
 }
 

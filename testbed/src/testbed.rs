@@ -4,6 +4,7 @@
 
 use crate::cache_run::{run_cache, CacheDevices};
 use crate::report_config::report_config;
+use crate::run_error::RunError;
 use crate::run_progress::RunProgress;
 use crate::spec::{RecordsSpec, RunSpec};
 use crate::trace_records::{TraceInput, TraceSource};
@@ -29,7 +30,7 @@ pub struct Testbed;
 
 impl Testbed {
     /// Runs `spec` on simulated devices; the report embeds the spec.
-    pub fn sim(spec: &RunSpec) -> Result<RunOutcome, String> {
+    pub fn sim(spec: &RunSpec) -> Result<RunOutcome, RunError> {
         Testbed::sim_with_progress(spec, &mut |_| {})
     }
 
@@ -37,7 +38,7 @@ impl Testbed {
     pub fn sim_with_progress(
         spec: &RunSpec,
         progress: &mut dyn FnMut(&RunProgress),
-    ) -> Result<RunOutcome, String> {
+    ) -> Result<RunOutcome, RunError> {
         let compact = compact_map(spec)?;
         Testbed::sim_with_compact(spec, compact, progress)
     }
@@ -48,17 +49,19 @@ impl Testbed {
         spec: &RunSpec,
         compact: Option<CompactMap>,
         progress: &mut dyn FnMut(&RunProgress),
-    ) -> Result<RunOutcome, String> {
+    ) -> Result<RunOutcome, RunError> {
         let mut outcome = run_records(spec, compact, CacheDevices::Sim, progress)?;
-        outcome.report.spec =
-            Some(serde_json::to_value(spec).map_err(|e| format!("the run spec: {e}"))?);
+        outcome.report.spec = Some(
+            serde_json::to_value(spec)
+                .map_err(|e| RunError::Engine(format!("the run spec: {e}")))?,
+        );
         Ok(outcome)
     }
 
     /// The compaction map of the spec's trace when its fit needs one (a first pass over the
     /// trace), for [`Testbed::sim_with_compact`]; it also counts the records the run will
     /// replay (a progress display's total).
-    pub fn compact_map(spec: &RunSpec) -> Result<Option<CompactMap>, String> {
+    pub fn compact_map(spec: &RunSpec) -> Result<Option<CompactMap>, RunError> {
         compact_map(spec)
     }
 
@@ -68,16 +71,19 @@ impl Testbed {
         spec: &RunSpec,
         devices: CacheDevices,
         progress: &mut dyn FnMut(&RunProgress),
-    ) -> Result<RunOutcome, String> {
+    ) -> Result<RunOutcome, RunError> {
         let compact = compact_map(spec)?;
         run_records(spec, compact, devices, progress)
     }
 }
 
 /// The compaction map of the spec's trace, when its fit needs one (a first pass).
-fn compact_map(spec: &RunSpec) -> Result<Option<CompactMap>, String> {
+fn compact_map(spec: &RunSpec) -> Result<Option<CompactMap>, RunError> {
     match &spec.records {
-        RecordsSpec::Trace { source, input, .. } => input.compact_map(&source.source()?),
+        RecordsSpec::Trace { source, input, .. } => source
+            .source()
+            .and_then(|trace| input.compact_map(&trace))
+            .map_err(RunError::Input),
         RecordsSpec::Generator { .. } => Ok(None),
     }
 }
@@ -87,14 +93,14 @@ fn run_records(
     compact: Option<CompactMap>,
     devices: CacheDevices,
     progress: &mut dyn FnMut(&RunProgress),
-) -> Result<RunOutcome, String> {
+) -> Result<RunOutcome, RunError> {
     match &spec.records {
         RecordsSpec::Trace {
             source,
             input,
             record_skipped_lines,
         } => {
-            let trace = source.source()?;
+            let trace = source.source().map_err(RunError::Input)?;
             run_trace(
                 spec,
                 &trace,
@@ -115,9 +121,9 @@ fn run_generator(
     workload: &WorkloadSpec,
     devices: CacheDevices,
     progress: &mut dyn FnMut(&RunProgress),
-) -> Result<RunOutcome, String> {
+) -> Result<RunOutcome, RunError> {
     let generator = WorkloadGenerator::new(workload, stream(spec.seed, "workload"))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| RunError::Input(e.to_string()))?;
     let output = run_cache(
         &spec.setup,
         devices,
@@ -145,10 +151,12 @@ fn run_trace(
     compact: Option<CompactMap>,
     devices: CacheDevices,
     progress: &mut dyn FnMut(&RunProgress),
-) -> Result<RunOutcome, String> {
+) -> Result<RunOutcome, RunError> {
     let volume_sectors = spec.setup.cache.table.target_sectors;
     let auto_fit = input.auto_fit(volume_sectors, compact.as_ref());
-    let mut records = input.records(trace, volume_sectors, compact)?;
+    let mut records = input
+        .records(trace, volume_sectors, compact)
+        .map_err(RunError::Input)?;
     let mut config = report_config(spec);
     if let Some(fit) = auto_fit {
         config["fit"] = fit.to_json();

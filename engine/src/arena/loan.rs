@@ -37,6 +37,8 @@ impl Arena {
     /// Lends the memory to an asynchronous IO backend: until the loan is ended, dropping the
     /// arena leaks its memory rather than freeing it.
     pub fn lend(&mut self) -> MemoryLoan {
+        // All of it, before its address is handed out: lent memory never moves.
+        self.grow_memory_to_all();
         self.loans += 1;
         MemoryLoan {
             memory_address: self.memory_address(),

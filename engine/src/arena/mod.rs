@@ -23,6 +23,13 @@
 //! Deliberately not here: which IO a page belongs to (the IO table knows), and any unsafe
 //! code. The backing memory is a `Vec` of `#[repr(C, align(4096))]` pages, so the real
 //! platform can register [`Arena::memory_mut`] with io_uring as one aligned region.
+//!
+//! The memory grows on demand up to the highest page whose bytes were asked for: a page past
+//! its end is all zero bytes, as a fresh page is, and a simulated run that never asks for the
+//! bytes of most pages costs O(pages used), not O(pages) (the explorer builds an engine of
+//! 16 MiB of pages several times per seed; zeroing them all was a fifth of its time).
+//! [`Arena::memory_mut`] and [`Arena::lend`] grow it to every page first, and it never moves
+//! after that: what the real platform registers or lends stays where it is.
 
 mod census;
 mod loan;
@@ -60,7 +67,7 @@ impl PageId {
 /// A piece of arena memory an IO reads from or writes into: a list of pages and the sector
 /// offset of the first byte within the first page (like DM_IO_PAGE_LIST with an offset).
 /// The same page may appear several times (the zero page of kcopyd's zeroing does).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Buffer {
     pub pages: Vec<PageId>,
     /// Sectors to skip in the first page; always below [`SECTORS_PER_PAGE`].
@@ -170,6 +177,8 @@ impl PageMeta {
 /// The page arena. See the module documentation for the rules of access.
 #[derive(Debug)]
 pub struct Arena {
+    /// The bytes of pages `0..memory.len()`; later pages are all zero bytes until asked for
+    /// (see the module documentation).
     memory: Vec<PageBytes>,
     meta: Vec<PageMeta>,
     /// Free pages, taken from the end: the most recently freed page is reused first.
@@ -185,10 +194,11 @@ pub struct Arena {
 }
 
 impl Arena {
-    /// Allocates `pages` zeroed pages once; the arena never grows.
+    /// An arena of `pages` zeroed pages; it never holds more. Their bytes are allocated as
+    /// they are first asked for (see the module documentation).
     pub fn new(pages: u32) -> Arena {
         let count = pages as usize;
-        let memory = vec![PageBytes([0; PAGE_SIZE]); count];
+        let memory = Vec::new();
         let meta = vec![PageMeta::fresh(); count];
         // Reversed so that the first allocations get the lowest page ids.
         let free = (0..pages).rev().map(PageId).collect();
@@ -310,7 +320,7 @@ impl Arena {
     pub fn bytes(&mut self, page: PageId) -> &[u8; PAGE_SIZE] {
         self.assert_page_idle(page);
         self.materialize(page);
-        &self.memory[page.index()].0
+        &self.page_memory_mut(page).0
     }
 
     /// The page as writable bytes; the page becomes bytes-authoritative. Panics if in flight.
@@ -380,7 +390,7 @@ impl Arena {
             PageMode::Sectors => meta.sectors[index] = content,
             PageMode::Bytes => encode_content(
                 content,
-                &mut self.memory[page.index()].0[index * SECTOR_SIZE..][..SECTOR_SIZE],
+                &mut self.page_memory_mut(page).0[index * SECTOR_SIZE..][..SECTOR_SIZE],
             ),
         }
     }
@@ -388,7 +398,7 @@ impl Arena {
     /// Bytes of sector `index` of `page`, encoding the page's sectors first if needed.
     pub fn io_sector_bytes(&mut self, page: PageId, index: usize) -> &[u8] {
         self.materialize(page);
-        &self.memory[page.index()].0[index * SECTOR_SIZE..][..SECTOR_SIZE]
+        &self.page_memory_mut(page).0[index * SECTOR_SIZE..][..SECTOR_SIZE]
     }
 
     /// Writes `bytes` (one sector) into sector `index`; the page becomes bytes-authoritative.
@@ -404,8 +414,9 @@ impl Arena {
     /// with no DMA running, so later IOs sharing the page never re-encode over data a device
     /// is writing. A no-op on a bytes-mode page.
     pub fn materialize(&mut self, page: PageId) {
-        let meta = &mut self.meta[page.index()];
-        if meta.mode == PageMode::Sectors {
+        if self.meta[page.index()].mode == PageMode::Sectors {
+            self.grow_memory_to(page);
+            let meta = &mut self.meta[page.index()];
             let memory = &mut self.memory[page.index()].0;
             for (index, &content) in meta.sectors.iter().enumerate() {
                 encode_content(content, &mut memory[index * SECTOR_SIZE..][..SECTOR_SIZE]);
@@ -424,32 +435,63 @@ impl Arena {
     /// Declares the page memory authoritative *without* encoding its sector contents (for
     /// memory rewritten wholesale through [`Arena::memory_mut`]).
     pub fn mark_bytes(&mut self, page: PageId) {
+        self.grow_memory_to(page);
         self.meta[page.index()].mode = PageMode::Bytes;
     }
 
     /// The page's bytes, encoding its sectors first if needed.
     pub fn io_bytes(&mut self, page: PageId) -> &[u8; PAGE_SIZE] {
         self.materialize(page);
-        &self.memory[page.index()].0
+        &self.page_memory_mut(page).0
     }
 
     /// The page's bytes for writing; the page becomes bytes-authoritative (its sector
     /// contents are encoded first so no sector is lost).
     pub fn io_bytes_mut(&mut self, page: PageId) -> &mut [u8; PAGE_SIZE] {
         self.materialize(page);
-        &mut self.memory[page.index()].0
+        &mut self.page_memory_mut(page).0
     }
 
-    /// The whole backing memory, one 4 KiB-aligned region of `page_count()` pages (for
-    /// io_uring buffer registration). Page `p` starts at byte `p.index() * PAGE_SIZE`.
+    /// The backing memory allocated so far: one 4 KiB-aligned region, `page_count()` pages
+    /// once [`Arena::memory_mut`] or [`Arena::lend`] was called (io_uring buffer
+    /// registration), else a prefix (later pages are zero bytes). Page `p` starts at byte
+    /// `p.index() * PAGE_SIZE`.
     pub fn memory(&self) -> &[PageBytes] {
         &self.memory
     }
 
-    /// The whole backing memory, writable (see [`Arena::memory`]). Writing through it
-    /// bypasses content tags: call [`Arena::mark_bytes`] for pages whose bytes changed.
+    /// The whole backing memory, `page_count()` pages, writable (see [`Arena::memory`]);
+    /// it does not move from now on. Writing through it bypasses content tags: call
+    /// [`Arena::mark_bytes`] for pages whose bytes changed.
     pub fn memory_mut(&mut self) -> &mut [PageBytes] {
+        self.grow_memory_to_all();
         &mut self.memory
+    }
+
+    /// The bytes of `page`, allocated (zero) if they were not yet.
+    fn page_memory_mut(&mut self, page: PageId) -> &mut PageBytes {
+        self.grow_memory_to(page);
+        &mut self.memory[page.index()]
+    }
+
+    /// Allocates the memory up to and including `page` (zero bytes, as a fresh page's).
+    fn grow_memory_to(&mut self, page: PageId) {
+        let needed = page.index() + 1;
+        assert!(needed <= self.meta.len(), "{page:?} is not an arena page");
+        if self.memory.len() < needed {
+            self.memory.resize(needed, PageBytes([0; PAGE_SIZE]));
+        }
+    }
+
+    /// Allocates the memory of every page, once; it never moves after that.
+    fn grow_memory_to_all(&mut self) {
+        if self.memory.len() < self.meta.len() {
+            // Exactly once: no spare capacity, no later reallocation.
+            self.memory
+                .reserve_exact(self.meta.len() - self.memory.len());
+            self.memory
+                .resize(self.meta.len(), PageBytes([0; PAGE_SIZE]));
+        }
     }
 
     // ----- in-flight tracking (engine internal) -----------------------------------------
@@ -558,10 +600,37 @@ mod tests {
 
     #[test]
     fn pages_are_aligned_to_4k() {
-        let arena = Arena::new(3);
-        for page in arena.memory() {
+        let mut arena = Arena::new(3);
+        let memory = arena.memory_mut();
+        assert_eq!(memory.len(), 3);
+        for page in memory.iter() {
             assert_eq!(page as *const PageBytes as usize % PAGE_SIZE, 0);
         }
+    }
+
+    #[test]
+    fn memory_grows_only_to_the_pages_asked_for_and_reads_zero_before() {
+        let mut arena = Arena::new(64);
+        assert!(arena.memory().is_empty(), "nothing allocated up front");
+        let pages = arena.alloc(3).unwrap();
+        assert_eq!(
+            arena.bytes(pages[2]),
+            &[0; PAGE_SIZE],
+            "a fresh page is zero bytes"
+        );
+        assert_eq!(arena.memory().len(), pages[2].index() + 1);
+        arena.bytes_mut(pages[0])[7] = 9;
+        assert_eq!(arena.bytes(pages[0])[7], 9);
+        let address = arena.memory_mut().as_ptr() as usize;
+        assert_eq!(arena.memory().len(), 64, "memory_mut gives every page");
+        assert_eq!(arena.bytes(pages[0])[7], 9, "growing kept the bytes");
+        let late = arena.alloc(60).unwrap();
+        arena.bytes_mut(late[59])[0] = 1;
+        assert_eq!(
+            arena.memory().as_ptr() as usize,
+            address,
+            "the whole memory never moves"
+        );
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub struct BioFlags {
 }
 
 /// A block IO submitted to the engine's volume.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Bio {
     pub id: BioId,
     pub op: Op,
@@ -42,7 +42,7 @@ pub struct Bio {
 }
 
 /// A finished bio.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct BioDone {
     pub id: BioId,
     /// The worst status of the bio's pieces.
@@ -87,7 +87,7 @@ impl std::fmt::Display for IoTag {
 /// sectors of arena memory, which stays in flight (untouched by the engine) until the
 /// matching [`Completion`]; for flushes `sectors == 0` and for flushes and discards the buffer
 /// is empty.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DeviceIo {
     pub tag: IoTag,
     pub device: DeviceId,
@@ -110,14 +110,14 @@ impl DeviceIo {
 
 /// The platform's answer to one [`DeviceIo`]: exactly one per `Submit`, whether or not the
 /// engine asked to cancel it (`Cancelled` if the cancel took effect before the device acted).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Completion {
     pub tag: IoTag,
     pub status: IoStatus,
 }
 
 /// Administrative requests to the engine.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Control {
     /// Cancel every timed dm_io region still running on `device`, in every client
@@ -130,7 +130,7 @@ pub enum Control {
 }
 
 /// Everything that can happen to the engine.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Input {
     /// A bio arrives at the volume.
     Bio(Bio),
@@ -142,7 +142,7 @@ pub enum Input {
 }
 
 /// Everything the engine wants done.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Output {
     /// Carry out this device IO and answer with a [`Completion`].
     Submit(DeviceIo),

@@ -5,6 +5,7 @@
 //!   tie perturbation, a swarm of faults, power losses, BUGGIFY) drawn from one seed's own
 //!   ChaCha stream under a [`spec::Profile`]; it serialises as a seed file.
 //! - [`device`]: the simulated RAM device, with 512-byte or 4 KiB logical blocks.
+//! - [`event_log`]: the event-log hash of the determinism check, and the last events.
 //! - [`fallow`]: the fallow timer's liveness: an idle fault-free writeback cache drains.
 //! - [`rig`]: the simulated devices, engines (rebuilt after power loss) and the checker
 //!   (data oracle, bio statuses, event-log hash) one run uses.
@@ -26,6 +27,7 @@
 pub mod batch;
 pub mod counters;
 pub mod device;
+pub mod event_log;
 pub mod fallow;
 pub mod pids;
 pub mod real;

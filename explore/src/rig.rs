@@ -5,6 +5,7 @@
 
 use crate::counters::IoCounts;
 use crate::device::RamDevice;
+use crate::event_log::{Fnv, RecentEvents};
 use crate::pids::PidModel;
 use crate::spec::{raid5_geometry, SeedSpec, TargetChoice, WorkloadChoice};
 use dmsim_engine::block::{DeviceId, Extent, IoStatus};
@@ -337,8 +338,7 @@ pub fn new_checker(spec: &SeedSpec, initial_contents_known: bool) -> Checker {
         pids: PidModel::default(),
         statuses: Vec::new(),
         hash: Fnv::default(),
-        scratch: String::new(),
-        recent: std::collections::VecDeque::new(),
+        recent: RecentEvents::default(),
     }
 }
 
@@ -516,25 +516,6 @@ pub fn workload(
     })
 }
 
-/// FNV-1a, 64 bits: the event-log hash (stable across platforms and runs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Fnv(pub u64);
-
-impl Default for Fnv {
-    fn default() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Fnv {
-    pub fn add(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 ^= u64::from(*byte);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-}
-
 /// The data oracle, every bio's status in completion order, and the event-log hash.
 pub struct Checker {
     pub oracle: OracleObserver,
@@ -544,47 +525,27 @@ pub struct Checker {
     pub pids: PidModel,
     pub statuses: Vec<IoStatus>,
     pub hash: Fnv,
-    scratch: String,
-    /// The last [`RECENT_EVENTS`] events, for the failure message of a run that spins.
-    recent: std::collections::VecDeque<String>,
+    recent: RecentEvents,
 }
 
-/// Events [`Checker::recent_events`] keeps.
-const RECENT_EVENTS: usize = 6;
-
 impl Checker {
-    fn hash_event(&mut self, now_ns: u64, event: &dyn std::fmt::Debug) {
-        use std::fmt::Write;
-        self.scratch.clear();
-        let _ = write!(self.scratch, "{now_ns} {event:?}");
-        let mut hash = self.hash;
-        hash.add(self.scratch.as_bytes());
-        self.hash = hash;
-        let mut kept = if self.recent.len() == RECENT_EVENTS {
-            self.recent.pop_front().unwrap_or_default()
-        } else {
-            String::new()
-        };
-        kept.clear();
-        kept.push_str(&self.scratch);
-        self.recent.push_back(kept);
-    }
-
     /// The last few events (oldest first), each as `time_ns event`.
     pub fn recent_events(&self) -> Vec<String> {
-        self.recent.iter().cloned().collect()
+        self.recent.recent_events()
     }
 }
 
 impl DriveObserver for Checker {
     fn on_input(&mut self, now_ns: u64, input: &Input) {
-        self.hash_event(now_ns, input);
+        self.hash.add_input(now_ns, input);
+        self.recent.on_input(now_ns, input);
         self.io.on_input(input);
         self.oracle.on_input(now_ns, input);
     }
 
     fn on_output(&mut self, now_ns: u64, output: &Output) {
-        self.hash_event(now_ns, output);
+        self.hash.add_output(now_ns, output);
+        self.recent.on_output(now_ns, output);
         self.io.on_output(output);
         if let Output::BioDone(done) = output {
             let _ = self.oracle.bio_done(done);

@@ -27,6 +27,20 @@ pub struct EngineConfig {
     /// (default): the client's own number. Simulation only, like BUGGIFY.
     #[serde(default)]
     pub dm_io_min_ios_max: Option<u32>,
+    /// flashcache chooses victims through its victim index in every set, not only in sets
+    /// of 1,024 ways or more, and checks each choice against flashcache's linear walk (a
+    /// disagreement is an engine bug: a panic). `None` (default) = off. Simulation only,
+    /// like BUGGIFY: it costs a walk of the set per victim.
+    #[serde(default)]
+    pub victim_index_check: Option<VictimIndexCheck>,
+}
+
+/// See [`EngineConfig::victim_index_check`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VictimIndexCheck {
+    /// The index is kept from the cache's start (both its FIFO and LRU halves); otherwise
+    /// from the first walk longer than 64 blocks on, as large sets build it.
+    pub from_start: bool,
 }
 
 impl Default for EngineConfig {
@@ -37,6 +51,7 @@ impl Default for EngineConfig {
             anomalies: AnomalyPolicy::Panic,
             buggify: None,
             dm_io_min_ios_max: None,
+            victim_index_check: None,
         }
     }
 }

@@ -53,7 +53,7 @@ mod target;
 pub use arena::{Arena, Buffer, MemoryLoan, PageBytes, PageId, PageMode};
 pub use block::{DeviceId, DeviceInfo, Extent, IoStatus, Op};
 pub use buggify::{BuggifyConfig, BuggifySite};
-pub use config::{AnomalyPolicy, EngineConfig, PlugConfig};
+pub use config::{AnomalyPolicy, EngineConfig, PlugConfig, VictimIndexCheck};
 pub use dm_core::DmCoreStats;
 pub use engine::{Engine, EngineStats};
 pub use error::{Anomaly, BioRejection, EngineError, InputError, InvariantViolation, WaitingJob};

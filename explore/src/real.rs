@@ -143,7 +143,9 @@ fn one_real_pass(spec: &SeedSpec, devices: &RealDevices) -> Result<RealPass, Fai
             )?,
         ],
     };
-    let (config, mut target) = engine_setup(spec, 0);
+    let (mut config, mut target) = engine_setup(spec, 0);
+    // A simulation's check, a walk of the set per victim: not on real devices.
+    config.victim_index_check = None;
     // The SSD holds whatever an earlier seed or run left, a cache superblock included: the
     // user allowed writes, so create over it (flashcache_create -f).
     if let TargetSpec::Flashcache { config, .. } = &mut target {

@@ -14,7 +14,7 @@ use dmsim_engine::io::{Control, Input, Output};
 use dmsim_engine::platform::{BioSource, DriveObserver, Platform};
 use dmsim_engine::{
     drive, BuggifyConfig, DriveError, DriveOptions, DriveOutcome, DriveReport, Engine,
-    EngineConfig, TargetSpec,
+    EngineConfig, TargetSpec, VictimIndexCheck,
 };
 use dmsim_models::TimingModel;
 use dmsim_scenarios::source::{Pacing, RecordSource};
@@ -255,6 +255,9 @@ pub fn engine_setup_reloading(
         arena_pages: spec.arena_pages.unwrap_or(crate::spec::ARENA_PAGES_DEFAULT),
         plugging: None,
         dm_io_min_ios_max: spec.dm_io_min_ios,
+        victim_index_check: Some(VictimIndexCheck {
+            from_start: spec.victim_index_from_start,
+        }),
         buggify: spec.buggify.then_some(BuggifyConfig {
             seed: spec.seed ^ u64::from(crashes),
         }),

@@ -219,6 +219,11 @@ pub struct SeedSpec {
     /// requests then wait for a slot, and a cancel by device meets waiting ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dm_io_min_ios: Option<u32>,
+    /// flashcache keeps its victim index from the start (otherwise from its first walk
+    /// longer than 64 blocks). Either way every set may keep one and every victim it chooses
+    /// is checked against flashcache's linear walk (the engine's `victim_index_check`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub victim_index_from_start: bool,
 }
 
 /// The arena of every spec that draws no small one.
@@ -385,12 +390,46 @@ impl SeedSpec {
             spares: 0,
             arena_pages: None,
             dm_io_min_ios: None,
+            victim_index_from_start: false,
         };
         spec.draw_later_dimensions();
         spec.draw_raid5_spares();
         spec.draw_small_arena();
         spec.draw_dm_io_slots();
+        spec.draw_victim_index();
         spec
+    }
+
+    /// flashcache: half the time the victim index from the start (both halves), else
+    /// built by the first long walk, which explorer sets of 256 or 512 ways seldom take.
+    /// Now and then a segment starts by moving blocks between the LRU lists (`set
+    /// lru_hot_pct`, blocks enter a list at its LRU end) or by switching the policy, so
+    /// the index follows list edits of every kind. Its own stream.
+    fn draw_victim_index(&mut self) {
+        let mut rng = stream(self.seed, "explore.spec.victims");
+        let flashcache = matches!(
+            self.target,
+            TargetChoice::Flashcache(_) | TargetChoice::Raid5UnderFlashcache { .. }
+        );
+        if !flashcache {
+            return;
+        }
+        self.victim_index_from_start = rng.random_bool(0.5);
+        let segments = self.segments.len();
+        if rng.random_ratio(1, 2) {
+            let pct = [0, 10, 25, 50, 75, 90, 100][rng.random_range(0..7)];
+            let segment = rng.random_range(0..segments);
+            self.segments[segment]
+                .messages
+                .push(format!("set lru_hot_pct {pct}"));
+        }
+        if rng.random_ratio(1, 3) {
+            let policy = ["fifo", "lru", "lru_strict"][rng.random_range(0..3)];
+            let segment = rng.random_range(0..segments);
+            self.segments[segment]
+                .messages
+                .push(format!("set reclaim_policy {policy}"));
+        }
     }
 
     /// flashcache with `ssd_timeout`: half the time a dm_io client of a few slots, so SSD

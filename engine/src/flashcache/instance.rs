@@ -18,7 +18,7 @@ use super::io::{
 use super::job::{Action, Job, JobSlab, MetaBuffers, PendingQueue, NO_INDEX};
 use super::persist::StoreProgress;
 use super::seq::{PidLists, SeqTracker};
-use super::set::Blocks;
+use super::set::{Blocks, VictimIndexMode};
 use super::state::BlockState;
 use super::stats::{FlashcacheErrors, FlashcacheStats, Histograms};
 use super::zombie::ZombieHold;
@@ -619,6 +619,19 @@ impl Flashcache {
     }
 
     /// BUGGIFY: clean the set of `sector` now, forcing (an LRU feature) the whole set.
+    /// Victims through the index in every set, each checked against the linear walk (see
+    /// `EngineConfig::victim_index_check`); the index from now on if `from_start`, else from
+    /// the first long walk.
+    pub(crate) fn check_victims_against_walk(&mut self, from_start: bool) {
+        let mode = if from_start {
+            VictimIndexMode::Always
+        } else {
+            VictimIndexMode::OnLongWalk
+        };
+        self.blocks.set_victim_index_mode(mode);
+        self.blocks.victim_walk_check = true;
+    }
+
     pub(crate) fn buggify_clean_now(&mut self, sector: u64) {
         let set = self.blocks.geometry.set_of(sector);
         self.clean_set(set, self.blocks.geometry.assoc);

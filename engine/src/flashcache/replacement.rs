@@ -38,7 +38,7 @@ impl Blocks {
         let hand = self.sets[set as usize].fifo_next;
         debug_assert!((start..end).contains(&hand));
         let found = if self.victim_index.is_some() {
-            self.fifo_first_indexed(set, hand)
+            self.fifo_first_indexed_checked(set, hand)
         } else {
             let steps_max = match self.victim_index_mode {
                 VictimIndexMode::OnLongWalk => LONG_WALK_BLOCKS.min(self.geometry.assoc),
@@ -49,7 +49,7 @@ impl Blocks {
                 Walk::NotFound => None,
                 Walk::GaveUp => {
                     self.build_victim_index();
-                    self.fifo_first_indexed(set, hand)
+                    self.fifo_first_indexed_checked(set, hand)
                 }
             }
         };
@@ -82,6 +82,24 @@ impl Blocks {
             })
     }
 
+    /// [`Blocks::fifo_first_indexed`], checked against the whole walk when asked
+    /// (`victim_walk_check`): the index must choose the walk's block.
+    fn fifo_first_indexed_checked(&self, set: u32, hand: u32) -> Option<u32> {
+        let found = self.fifo_first_indexed(set, hand);
+        if self.victim_walk_check {
+            let walked = match self.fifo_scan(set, hand, self.geometry.assoc) {
+                Walk::Found(index) => Some(index),
+                Walk::NotFound | Walk::GaveUp => None,
+            };
+            assert_eq!(
+                found, walked,
+                "victim index: FIFO victim of set {set} from hand {hand} is {found:?}, the \
+                 linear walk's {walked:?}"
+            );
+        }
+        found
+    }
+
     /// The reference FIFO walk: the first exactly-VALID block from `hand` round the set,
     /// giving up after `steps_max` blocks if that is less than the set.
     fn fifo_scan(&self, set: u32, hand: u32, steps_max: u32) -> Walk {
@@ -109,30 +127,60 @@ impl Blocks {
     fn lru_first_reclaimable(&mut self, set: u32) -> Option<u32> {
         if let Some(victim_index) = &self.victim_index {
             if victim_index.lru_ordered() {
-                return victim_index.first_in_lru_order(set);
+                return self.lru_first_indexed_checked(set);
             }
         }
         let steps_max = match self.victim_index_mode {
             VictimIndexMode::OnLongWalk => LONG_WALK_BLOCKS,
             _ => u32::MAX,
         };
+        match self.lru_walk(set, steps_max) {
+            Walk::Found(index) => Some(index),
+            Walk::NotFound => None,
+            Walk::GaveUp => {
+                self.start_lru_victim_index();
+                self.lru_first_indexed_checked(set)
+            }
+        }
+    }
+
+    /// The reference LRU walk: the first exactly-VALID block from the warm list's LRU end,
+    /// else from the hot list's, giving up after `steps_max` blocks.
+    fn lru_walk(&self, set: u32, steps_max: u32) -> Walk {
         let mut steps = 0u32;
         for list in [LruList::Warm, LruList::Hot] {
             let mut cursor = self.lru_head(set, list);
             while let Some(index) = cursor {
                 steps += 1;
                 if steps > steps_max {
-                    self.start_lru_victim_index();
-                    let victim_index = self.victim_index.as_ref().expect("just built");
-                    return victim_index.first_in_lru_order(set);
+                    return Walk::GaveUp;
                 }
                 if self.state(index).is_reclaimable() {
-                    return Some(index);
+                    return Walk::Found(index);
                 }
                 cursor = self.lru_next_of(index);
             }
         }
-        None
+        Walk::NotFound
+    }
+
+    /// The index's LRU choice, checked against the whole walk when asked
+    /// (`victim_walk_check`).
+    fn lru_first_indexed_checked(&self, set: u32) -> Option<u32> {
+        let victim_index = self.victim_index.as_ref().expect("an LRU-ordered index");
+        let found = victim_index.first_in_lru_order(set);
+        if self.victim_walk_check {
+            let walked = match self.lru_walk(set, u32::MAX) {
+                Walk::Found(index) => Some(index),
+                Walk::NotFound | Walk::GaveUp => None,
+            };
+            assert_eq!(
+                found, walked,
+                "victim index: LRU victim of set {set} is {found:?}, the linear walk's \
+                 {walked:?}"
+            );
+        }
+        found
     }
 
     /// `flashcache_reclaim_init_lru_lists`: the first `hot_pct`% of each set's slots go to

@@ -31,8 +31,7 @@ pub(crate) enum VictimIndexMode {
     /// From the first walk longer than [`LONG_WALK_BLOCKS`] on (each half of the index on
     /// its own: FIFO's, LRU's).
     OnLongWalk,
-    /// From the start, both halves (tests).
-    #[cfg(test)]
+    /// From the start, both halves (tests; the explorer's victim check).
     Always,
 }
 
@@ -113,6 +112,9 @@ pub(crate) struct Blocks {
     /// chooses by the linear walk, the reference the index is tested against.
     pub(crate) victim_index: Option<VictimIndex>,
     pub(crate) victim_index_mode: VictimIndexMode,
+    /// Every choice the index makes is checked against the linear walk (the explorer's
+    /// `EngineConfig::victim_index_check`; O(assoc) per victim).
+    pub(crate) victim_walk_check: bool,
 }
 
 impl Blocks {
@@ -158,12 +160,12 @@ impl Blocks {
             } else {
                 VictimIndexMode::Never
             },
+            victim_walk_check: false,
         }
     }
 
     /// Choose victims as `mode` says, whatever the set size; an index is rebuilt from the
-    /// current states and lists (tests compare the modes).
-    #[cfg(test)]
+    /// current states and lists (tests compare the modes; the explorer's victim check).
     pub(crate) fn set_victim_index_mode(&mut self, mode: VictimIndexMode) {
         self.victim_index_mode = mode;
         self.victim_index = None;

@@ -141,6 +141,7 @@ pub struct Services {
     zero_page: PageId,
     buggify: crate::buggify::Buggify,
     dm_io_min_ios_max: Option<u32>,
+    victim_index_check: Option<crate::VictimIndexCheck>,
 }
 
 impl Services {
@@ -179,12 +180,19 @@ impl Services {
             zero_page: zero[0],
             buggify: crate::buggify::Buggify::new(config.buggify),
             dm_io_min_ios_max: config.dm_io_min_ios_max,
+            victim_index_check: config.victim_index_check,
         })
     }
 
     /// Whether the BUGGIFY `site` fires now (never unless the config passed the capability).
     pub fn buggify(&mut self, site: crate::BuggifySite) -> bool {
         self.buggify.fires(site)
+    }
+
+    /// Whether flashcache checks its victim index against the linear walk (see
+    /// [`EngineConfig::victim_index_check`]).
+    pub(crate) fn victim_index_check(&self) -> Option<crate::VictimIndexCheck> {
+        self.victim_index_check
     }
 
     /// BUGGIFY off from now on (see [`crate::Engine::stop_buggify`]).

@@ -515,7 +515,10 @@ impl FlashcacheTarget {
         };
         let waiting: Vec<SlabKey> = self.setup_waiting.drain(..).collect();
         match outcome {
-            Ok(fc) => {
+            Ok(mut fc) => {
+                if let Some(check) = services.victim_index_check() {
+                    fc.check_victims_against_walk(check.from_start);
+                }
                 self.stage = LifeStage::Running(Box::new(fc));
                 for key in waiting {
                     self.map_piece(key, services, finished);

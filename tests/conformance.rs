@@ -4,22 +4,25 @@
 //! device fails the test; it never skips.
 //!
 //! The last test runs one workload at queue depth 1 in both worlds and checks that the engine
-//! made the same decisions (device IO requests and bio results, timing aside).
+//! made the same decisions (device IO requests and bio results, timing aside). Both worlds'
+//! engine configuration and target come from the testbed, as a CLI run's do.
 
 use dmsim_engine::block::{IoStatus, Op};
 use dmsim_engine::content::SectorContent;
+use dmsim_engine::flashcache::{CacheMode, FlashcacheConfig, Persistence, TableLine};
 use dmsim_engine::io::{Bio, BioDone, BioFlags, BioId, Input, Output};
 use dmsim_engine::platform::{BioSource, DriveObserver};
-use dmsim_engine::{drive, DeviceId, DriveOptions, DriveOutcome, Engine, EngineConfig, TargetSpec};
-use dmsim_models::ram::{RamModel, RamParams};
+use dmsim_engine::{drive, DriveOptions, DriveOutcome};
+use dmsim_models::presets::DeviceParams;
+use dmsim_models::ram::RamParams;
 use dmsim_real::testing::{FixtureOptions, LoopDevice, Medium};
 use dmsim_real::{OpenOptions, PlatformOptions, RealDevice, RealRig};
 use dmsim_scenarios::source::{Pacing, RecordSource};
 use dmsim_scenarios::workload::{AccessPattern, SizeDistribution, WorkloadGenerator, WorkloadSpec};
-use dmsim_sim::device::SimDevice;
 use dmsim_sim::oracle_observer::OracleObserver;
-use dmsim_sim::platform::SimPlatform;
 use dmsim_sim::streams::stream;
+use dmsim_testbed::setup::{CacheSetup, VolumeTarget};
+use dmsim_testbed::sim_machine::{self, SimMachine};
 
 const DEVICE_BYTES: u64 = 8 << 20;
 
@@ -93,31 +96,13 @@ fn run<S: BioSource>(world: World, mut source: S) -> Checker {
         check_invariants: true,
         ..DriveOptions::default()
     };
-    let config = EngineConfig {
-        arena_pages: 1024,
-        ..EngineConfig::default()
-    };
-    let linear = TargetSpec::Linear {
-        device: DeviceId(0),
-        offset_sectors: 0,
-    };
+    let setup = linear_setup();
     let report = match world {
         World::Sim => {
-            let model = RamModel::new(RamParams {
-                capacity_sectors: DEVICE_BYTES / 512,
-                latency_ns: 20_000,
-                volatile_write_cache: false,
-            });
-            let mut platform = SimPlatform::new(vec![SimDevice::new("ram", Box::new(model))]);
-            let mut engine = Engine::new(config, platform.device_infos(), linear).unwrap();
-            let report = drive(
-                &mut engine,
-                &mut platform,
-                &mut source,
-                &mut checker,
-                &options,
-            )
-            .unwrap();
+            let mut machine = SimMachine::new(&setup, 1).expect("the machine builds");
+            let mut engine = machine.engine().expect("the linear engine builds");
+            let platform = &mut machine.platform;
+            let report = drive(&mut engine, platform, &mut source, &mut checker, &options).unwrap();
             assert!(
                 platform.violations().is_empty(),
                 "{:?}",
@@ -137,8 +122,13 @@ fn run<S: BioSource>(world: World, mut source: S) -> Checker {
                 },
             )
             .unwrap();
-            let mut rig =
-                RealRig::build(config, linear, vec![device], PlatformOptions::default()).unwrap();
+            let mut rig = RealRig::build(
+                sim_machine::engine_config(&setup),
+                sim_machine::target(&setup),
+                vec![device],
+                PlatformOptions::default(),
+            )
+            .unwrap();
             let report = rig.drive(&mut source, &mut checker, &options).unwrap();
             let errors = rig.platform_mut().take_errors();
             assert!(errors.is_empty(), "{errors:?}");
@@ -150,6 +140,34 @@ fn run<S: BioSource>(world: World, mut source: S) -> Checker {
     assert_eq!(report.outcome, DriveOutcome::Finished, "{world:?}");
     checker.oracle.assert_clean(&format!("{world:?}"));
     checker
+}
+
+/// The machine of both worlds, built by the testbed as `dmsim replay --target linear --dev
+/// ram` builds it: linear over one device alone, here a RAM disk of 20 µs per IO.
+fn linear_setup() -> CacheSetup {
+    let device = DeviceParams::Ram(RamParams {
+        capacity_sectors: DEVICE_BYTES / 512,
+        latency_ns: 20_000,
+        volatile_write_cache: false,
+    });
+    // Linear over a bare device has no cache; the setup's cache configuration is unused.
+    let unused_cache = FlashcacheConfig::new(TableLine::new(
+        CacheMode::WriteBack,
+        Persistence::Create,
+        DEVICE_BYTES / 512,
+    ));
+    CacheSetup {
+        ssd_name: "unused".to_string(),
+        ssd: device.clone(),
+        hdd_name: "ram".to_string(),
+        hdd: device,
+        cache: unused_cache,
+        raid5: None,
+        target: VolumeTarget::Linear,
+        bare_device: true,
+        perturb_ties_seed: None,
+        warnings: Vec::new(),
+    }
 }
 
 fn random_mix(

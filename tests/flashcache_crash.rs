@@ -29,7 +29,7 @@ fn ram_machine(seed: u64) -> Machine {
     ssd.sets.push(("latency_ns", "20000".to_string()));
     let mut disk = DeviceSpec::ram(DISK_SECTORS);
     disk.sets.push(("latency_ns", "200000".to_string()));
-    Machine::new(ssd, disk, seed)
+    Machine::new(ssd, disk, SSD_SECTORS, seed)
 }
 
 /// The test's own seeded choice of crash points (a ChaCha stream of its own).
@@ -210,6 +210,7 @@ fn writeback_survives_crashes_on_the_nvme_and_7200_rpm_presets() {
                 preset: "hdd-7200",
                 sets: vec![("cache.write_back", "false".to_string())],
             },
+            SSD_SECTORS,
             seed,
         )
     };
@@ -228,7 +229,7 @@ fn a_volatile_ssd_cache_loses_the_whole_cache_at_power_loss() {
     let seed = 404;
     let mut ssd = DeviceSpec::ram(SSD_SECTORS);
     ssd.sets.push(("volatile_write_cache", "true".to_string()));
-    let mut machine = Machine::new(ssd, DeviceSpec::ram(DISK_SECTORS), seed);
+    let mut machine = Machine::new(ssd, DeviceSpec::ram(DISK_SECTORS), SSD_SECTORS, seed);
     let mut create = config(
         CacheMode::WriteBack,
         false,

@@ -39,7 +39,7 @@ fn machine(seed: u64) -> Machine {
     ssd.sets.push(("latency_ns", "20000".to_string()));
     let mut disk = DeviceSpec::ram(DISK_SECTORS);
     disk.sets.push(("latency_ns", "200000".to_string()));
-    Machine::new(ssd, disk, seed)
+    Machine::new(ssd, disk, SSD_SECTORS, seed)
 }
 
 /// Every sector a write touched holds, on the disk's media, the last acknowledged write.
@@ -360,6 +360,7 @@ fn writeback_on_the_nvme_and_7200_rpm_presets() {
             preset: "hdd-7200",
             sets: Vec::new(),
         },
+        SSD_SECTORS,
         seed,
     );
     let disk_sectors = machine.platform.device_infos()[1].capacity_sectors;

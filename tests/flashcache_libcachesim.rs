@@ -138,6 +138,7 @@ fn machine_and_engine(blocks: u64, policy: ReclaimPolicy) -> (Machine, dmsim_eng
     let machine = Machine::new(
         DeviceSpec::ram(blocks * 8),
         DeviceSpec::ram(DISK_SECTORS),
+        blocks * 8,
         7,
     );
     let mut config = config(CacheMode::WriteThrough, false, policy, DISK_SECTORS);

@@ -9,19 +9,14 @@ use crate::raid5_fail::FailSchedule;
 use crate::run_error::RunError;
 use crate::run_progress::RunProgress;
 use crate::setup::{CacheSetup, VolumeTarget};
+use crate::sim_machine::{self, SimMachine};
 use crate::verifier::{real_run_write_id_base, Verifier};
 use dmsim_engine::flashcache::SetupError;
-use dmsim_engine::{
-    drive, DeviceId, DriveOutcome, Engine, EngineConfig, FlashcacheState, Platform, TargetSpec,
-    TargetView,
-};
+use dmsim_engine::{drive, DeviceId, DriveOutcome, Engine, FlashcacheState, Platform, TargetView};
 use dmsim_real::{PlatformOptions, RealDevice, RealRig};
 use dmsim_reports::{CacheLookups, RunReport};
 use dmsim_scenarios::source::{Pacing, RecordSource};
 use dmsim_scenarios::traces::TraceRecord;
-use dmsim_sim::device::SimDevice;
-use dmsim_sim::platform::{SimOptions, SimPlatform};
-use dmsim_sim::streams::stream;
 use std::collections::BTreeMap;
 
 /// The error of a flashcache setup that failed: for an existing cache, what to do; any
@@ -41,9 +36,6 @@ fn setup_failure(ssd: &str, error: &SetupError) -> RunError {
 
 /// Virtual time between two samples of the cache gauges (and progress updates).
 const SAMPLE_INTERVAL_NS: u64 = 10_000_000;
-/// Arena pages of a cache run (32 MiB): kcopyd's 1024-page pool, 64 metadata pages, and bio
-/// data; dm core makes bios wait when it is short, so this bounds memory, not correctness.
-const ARENA_PAGES: u32 = 8_192;
 
 /// What a finished run produced besides its report.
 pub struct CacheRunOutput {
@@ -122,49 +114,10 @@ fn run_cache_checked<I: Iterator<Item = TraceRecord>>(
     config: serde_json::Value,
     progress: &mut dyn FnMut(&RunProgress),
 ) -> Result<CacheRunOutput, RunError> {
-    let stripe_cache_pages = setup.raid5.as_ref().map_or(0, |r| {
-        r.config.stripe_cache_size.saturating_mul(r.members as u32)
-    });
-    let engine_config = EngineConfig {
-        arena_pages: ARENA_PAGES.saturating_add(stripe_cache_pages),
-        ..EngineConfig::default()
-    };
+    let engine_config = sim_machine::engine_config(setup);
     let linear = setup.target == VolumeTarget::Linear;
-    // The volume's device: the disk, the array (with its spares) stacked after the
-    // platform's devices, or a bare device alone.
-    let disk = if setup.bare_device {
-        DeviceId(0)
-    } else {
-        DeviceId(
-            setup
-                .raid5
-                .as_ref()
-                .map_or(1, |raid| (raid.members + raid.spares) as u16 + 1),
-        )
-    };
-    let upper = if linear {
-        TargetSpec::Linear {
-            device: disk,
-            offset_sectors: 0,
-        }
-    } else {
-        TargetSpec::flashcache(DeviceId(0), disk, setup.cache.clone())
-    };
-    let target = match &setup.raid5 {
-        None => upper,
-        // Devices: the SSD, the members, the spares, then the array (stacked, after the
-        // platform's).
-        Some(raid) => TargetSpec::Stack {
-            lower: vec![TargetSpec::Raid5 {
-                members: (1..=raid.members).map(|m| DeviceId(m as u16)).collect(),
-                config: raid.config.clone(),
-                spares: (raid.members + 1..=raid.members + raid.spares)
-                    .map(|d| DeviceId(d as u16))
-                    .collect(),
-            }],
-            upper: Box::new(upper),
-        },
-    };
+    let disk = sim_machine::volume_device(setup);
+    let target = sim_machine::target(setup);
     let mut config = config;
     if let Some(raid) = &setup.raid5 {
         config["raid5"] = serde_json::json!({
@@ -181,84 +134,21 @@ fn run_cache_checked<I: Iterator<Item = TraceRecord>>(
     }
     match devices {
         CacheDevices::Sim => {
-            let ssd_model = setup
-                .ssd
-                .build(Box::new(stream(seed, "device.ssd")))
-                .map_err(|e| RunError::Input(format!("--ssd {}: {e}", setup.ssd_name)))?;
-            let hdd_model = setup
-                .hdd
-                .build(Box::new(stream(seed, "device.hdd")))
-                .map_err(|e| {
-                    let flag = if setup.bare_device { "--dev" } else { "--hdd" };
-                    RunError::Input(format!("{flag} {}: {e}", setup.hdd_name))
-                })?;
-            let mut ssd = SimDevice::new("ssd", ssd_model);
-            // Linear leaves the SSD idle (it stays so device numbers do not move).
-            if !linear {
-                setup
-                    .check_simulated_fit(ssd.capacity_sectors())
-                    .map_err(RunError::Input)?;
-                // A cache SSD in service has been written over its cache area: precondition
-                // it so reads and GC behave as in steady state.
-                let cache_sectors = setup
-                    .cache
-                    .table
-                    .cache_size_sectors
-                    .min(ssd.capacity_sectors());
-                ssd.precondition(cache_sectors);
-            }
-            let (devices, verifier) = match &setup.raid5 {
-                // The device's stream is the disk's: `--dev P` times as `--hdd P` would.
-                None if setup.bare_device => (
-                    vec![SimDevice::new("dev", hdd_model)],
-                    Verifier::new(&["dev"], true).with_volume_device(DeviceId(0), 0),
-                ),
-                None => {
-                    let hdd = SimDevice::new("hdd", hdd_model);
-                    let verifier =
-                        Verifier::new(&["ssd", "hdd"], true).with_volume_device(DeviceId(1), 0);
-                    (vec![ssd, hdd], verifier)
-                }
-                Some(raid) => {
-                    // Member 0 uses the stream an HDD always had; each other its own.
-                    let mut devices = vec![ssd, SimDevice::new("hdd0", hdd_model)];
-                    let mut names = vec!["ssd".to_string(), "hdd0".to_string()];
-                    for member in 1..raid.members {
-                        let model = setup
-                            .hdd
-                            .build(Box::new(stream(seed, &format!("device.hdd{member}"))))
-                            .map_err(|e| {
-                                RunError::Input(format!("--hdd-raid5 {}: {e}", setup.hdd_name))
-                            })?;
-                        names.push(format!("hdd{member}"));
-                        devices.push(SimDevice::new(format!("hdd{member}"), model));
-                    }
-                    for spare in 0..raid.spares {
-                        let name = format!("spare{spare}");
-                        let model = setup
-                            .hdd
-                            .build(Box::new(stream(seed, &format!("device.{name}"))))
-                            .map_err(|e| RunError::Input(format!("--raid5-spare: {e}")))?;
-                        devices.push(SimDevice::new(name.clone(), model));
-                        names.push(name);
-                    }
-                    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-                    // The volume is striped with parity: no device holds it sector for sector.
-                    (devices, Verifier::new(&names, true))
-                }
+            let mut machine = SimMachine::new(setup, seed)?;
+            let names = sim_machine::device_names(setup);
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            let verifier = match &setup.raid5 {
+                // The volume is striped with parity: no device holds it sector for sector.
+                Some(_) => Verifier::new(&names, true),
+                None => Verifier::new(&names, true).with_volume_device(disk, 0),
             };
-            let options = SimOptions {
-                perturb_ties_seed: setup.perturb_ties_seed,
-            };
-            let mut platform = SimPlatform::with_options(devices, options);
-            let mut engine = Engine::new(engine_config, platform.device_infos(), target)
-                .map_err(|e| RunError::Input(format!("cannot build the cache: {e}")))?;
+            let mut engine = machine.engine()?;
             let fails =
                 FailSchedule::new(disk, setup.raid5.as_ref().map_or(&[][..], |r| &r.fails[..]))
                     .with_spin_guard(setup.raid5.as_ref().is_some_and(|r| r.spin_guard));
             let output = drive_cache(
                 &mut engine,
-                &mut platform,
+                &mut machine.platform,
                 &mut source,
                 verifier,
                 fails,
@@ -266,7 +156,7 @@ fn run_cache_checked<I: Iterator<Item = TraceRecord>>(
                 config,
                 progress,
             )?;
-            check_sim_violations(&platform)?;
+            check_sim_violations(&machine.platform)?;
             check_engine_invariants(&engine)?;
             Ok(output)
         }

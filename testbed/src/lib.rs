@@ -19,6 +19,7 @@ pub mod report_config;
 pub mod run_error;
 pub mod run_progress;
 pub mod setup;
+pub mod sim_machine;
 pub mod spec;
 mod testbed;
 pub mod trace_records;

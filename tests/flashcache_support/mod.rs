@@ -11,20 +11,19 @@ use dmsim_engine::flashcache::{
     Associativity, CacheMode, FlashcacheConfig, Persistence, ReclaimPolicy, TableLine,
 };
 use dmsim_engine::io::{BioDone, Input};
-use dmsim_engine::{drive, DriveOptions, DriveOutcome, DriveReport, Engine, EngineConfig};
-use dmsim_engine::{BioSource, FlashcacheState, NoBios, TargetSpec};
+use dmsim_engine::{drive, DriveOptions, DriveOutcome, DriveReport, Engine};
+use dmsim_engine::{BioSource, FlashcacheState, NoBios};
 use dmsim_models::presets::{self, DeviceParams};
-use dmsim_models::TimingModel;
 use dmsim_scenarios::source::{Pacing, RecordSource};
 use dmsim_scenarios::traces::{DeviceKey, TraceOp, TraceRecord};
 use dmsim_scenarios::workload::{
     AccessPattern, SizeDistribution, WeightedSize, WorkloadGenerator, WorkloadSpec,
 };
-use dmsim_sim::crash::crash_all;
-use dmsim_sim::device::{CrashReport, SimDevice};
+use dmsim_sim::device::CrashReport;
 pub use dmsim_sim::oracle_observer::OracleObserver;
-use dmsim_sim::platform::SimPlatform;
 use dmsim_sim::streams::stream;
+use dmsim_testbed::setup::{CacheSetup, VolumeTarget};
+use dmsim_testbed::sim_machine::SimMachine;
 
 pub const SSD: DeviceId = DeviceId(0);
 pub const DISK: DeviceId = DeviceId(1);
@@ -53,62 +52,73 @@ impl DeviceSpec {
         params
     }
 
-    pub fn model(&self, seed: u64, stream_name: &str) -> Box<dyn TimingModel> {
+    /// The device's capacity (its model's; the stream is not drawn from).
+    pub fn capacity_sectors(&self) -> u64 {
         self.params()
-            .build(Box::new(stream(seed, stream_name)))
+            .build(Box::new(stream(0, "capacity")))
             .expect("the preset builds")
+            .capacity_sectors()
     }
 }
 
-/// Two simulated devices on one platform, and what is needed to restart them.
+/// Two simulated devices on one platform (the SSD and the disk of a flashcache setup), built
+/// by the testbed exactly as a CLI run builds them, and what is needed to restart them.
 pub struct Machine {
-    pub platform: SimPlatform,
-    pub ssd: DeviceSpec,
-    pub disk: DeviceSpec,
-    pub seed: u64,
-    crashes: u32,
+    sim: SimMachine,
+}
+
+impl std::ops::Deref for Machine {
+    type Target = SimMachine;
+    fn deref(&self) -> &SimMachine {
+        &self.sim
+    }
+}
+
+impl std::ops::DerefMut for Machine {
+    fn deref_mut(&mut self) -> &mut SimMachine {
+        &mut self.sim
+    }
 }
 
 impl Machine {
-    pub fn new(ssd: DeviceSpec, disk: DeviceSpec, seed: u64) -> Machine {
-        let devices = vec![
-            SimDevice::new("ssd", ssd.model(seed, "device.0")),
-            SimDevice::new("disk", disk.model(seed, "device.1")),
-        ];
+    /// The machine of a writeback cache of `cache_sectors` on `ssd` in front of `disk` (the
+    /// SSD is preconditioned over them, as a CLI run's is); the tests give each engine its
+    /// own cache configuration ([`Machine::engine`]).
+    pub fn new(ssd: DeviceSpec, disk: DeviceSpec, cache_sectors: u64, seed: u64) -> Machine {
+        let mut cache = config(
+            CacheMode::WriteBack,
+            false,
+            ReclaimPolicy::Fifo,
+            disk.capacity_sectors(),
+        );
+        cache.table.cache_size_sectors = cache_sectors;
+        let setup = CacheSetup {
+            ssd_name: ssd.preset.to_string(),
+            ssd: ssd.params(),
+            hdd_name: disk.preset.to_string(),
+            hdd: disk.params(),
+            cache,
+            raid5: None,
+            target: VolumeTarget::Flashcache,
+            bare_device: false,
+            perturb_ties_seed: None,
+            warnings: Vec::new(),
+        };
         Machine {
-            platform: SimPlatform::new(devices),
-            ssd,
-            disk,
-            seed,
-            crashes: 0,
+            sim: SimMachine::new(&setup, seed).expect("the machine builds"),
         }
     }
 
-    /// An engine with a flashcache target over this machine's devices.
+    /// An engine with a flashcache target of `config` over this machine's devices.
     pub fn engine(&self, config: FlashcacheConfig) -> Engine {
-        Engine::new(
-            EngineConfig {
-                arena_pages: 4096,
-                plugging: None,
-                ..EngineConfig::default()
-            },
-            self.platform.device_infos(),
-            TargetSpec::flashcache(SSD, DISK, config),
-        )
-        .expect("valid flashcache engine")
+        self.sim
+            .engine_with_cache(config)
+            .expect("valid flashcache engine")
     }
 
     /// Power loss of both devices, their volatile caches lost; fresh models afterwards.
     pub fn crash(&mut self) -> Vec<CrashReport> {
-        self.crashes += 1;
-        let tag = self.crashes;
-        let models = vec![
-            self.ssd.model(self.seed, &format!("device.0.restart{tag}")),
-            self.disk
-                .model(self.seed, &format!("device.1.restart{tag}")),
-        ];
-        let mut rng = stream(self.seed, &format!("crash{tag}"));
-        crash_all(&mut self.platform, models, &mut rng, 0.0).expect("matching models")
+        self.sim.power_loss(0.0).expect("restart models build")
     }
 
     /// Sector contents of the disk's durable media.

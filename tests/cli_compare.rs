@@ -2,15 +2,11 @@
 //! determinism (serial and parallel runs byte-identical), a pinned small comparison, and bad
 //! input.
 
-use std::path::Path;
-use std::process::Command;
+mod cli_support;
 
-fn dmsim(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_dmsim"))
-        .args(args)
-        .output()
-        .expect("dmsim runs")
-}
+use cli_support::dmsim;
+
+use std::path::Path;
 
 const MSR: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),

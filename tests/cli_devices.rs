@@ -1,13 +1,10 @@
 //! End-to-end tests of `dmsim devices`: output shape, determinism, and bad input.
 
-use std::process::Command;
+mod cli_support;
 
-fn dmsim(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_dmsim"))
-        .args(args)
-        .output()
-        .expect("dmsim runs")
-}
+use cli_support::dmsim;
+
+use std::process::Command;
 
 #[test]
 fn list_names_every_spec_preset() {

@@ -1,15 +1,11 @@
 //! End-to-end tests of `dmsim explore`: a seed file replays, its JSON report, and bad input
 //! (unknown profile, missing or broken seed file, zero jobs) refused with a clear message.
 
-use dmsim_explore::{Profile, SeedSpec};
-use std::process::Command;
+mod cli_support;
 
-fn dmsim(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_dmsim"))
-        .args(args)
-        .output()
-        .expect("dmsim runs")
-}
+use cli_support::dmsim;
+
+use dmsim_explore::{Profile, SeedSpec};
 
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

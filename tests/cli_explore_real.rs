@@ -2,10 +2,13 @@
 //! as the SSD, a disk one as the HDD; plain files when not root) with every read verified,
 //! nothing written past what the seeds' devices have, and the refusals a user meets first.
 
+mod cli_support;
+
+use cli_support::dmsim;
+
 use dmsim_real::testing::{FixtureOptions, LoopDevice, Medium};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
-use std::process::Command;
 
 /// The most a fault-free seed draws (explore/src/spec.rs): SSD 4.5 MiB, disk 64 MiB.
 const SSD_USED_BYTES_MAX: u64 = 5 << 20;
@@ -13,13 +16,6 @@ const DISK_USED_BYTES_MAX: u64 = 64 << 20;
 /// Each fixture is larger by this much; the tail must come out unchanged.
 const GUARD_BYTES: u64 = 8 << 20;
 const GUARD_BYTE: u8 = 0xa5;
-
-fn dmsim(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_dmsim"))
-        .args(args)
-        .output()
-        .expect("dmsim runs")
-}
 
 fn fill_guard(path: &Path, from: u64) {
     let mut file = std::fs::OpenOptions::new().write(true).open(path).unwrap();

@@ -7,19 +7,31 @@
 //! a virtual time or right after a request count, and the run goes on verified.
 //! `--raid5-spare WHEN` adds a spare that is rebuilt within md's speed limits.
 
-use std::process::Command;
+mod cli_support;
 
-fn dmsim(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_dmsim"))
-        .args(args)
-        .output()
-        .expect("dmsim runs")
-}
+use cli_support::{dmsim, stat, summary};
 
-fn summary(dir: &std::path::Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json");
-    serde_json::from_str(&text).expect("valid JSON")
-}
+/// Linear on a small array: 3 RAM members with 16 KiB chunks, 3,000 random 8 KiB requests
+/// over 8 MiB at queue depth 8.
+const SMALL_LINEAR_ARRAY: &[&str] = &[
+    "run",
+    "--target",
+    "linear",
+    "--hdd-raid5",
+    "3xram",
+    "--chunk",
+    "16k",
+    "--workload",
+    "randrw",
+    "--bs",
+    "8k",
+    "--qd",
+    "8",
+    "--requests",
+    "3000",
+    "--span",
+    "8m",
+];
 
 #[test]
 fn flashcache_on_an_hdd_raid5_verifies_every_read_and_reports_md_counters() {
@@ -83,29 +95,13 @@ fn linear_on_raid5_is_verified_and_deterministic() {
     let dir = tempfile::tempdir().unwrap();
     let run = |name: &str, seed: &str| {
         let out = dir.path().join(name);
-        let o = dmsim(&[
-            "run",
-            "--target",
-            "linear",
-            "--hdd-raid5",
-            "3xram",
-            "--chunk",
-            "16k",
-            "--workload",
-            "randrw",
-            "--bs",
-            "8k",
-            "--qd",
-            "8",
-            "--requests",
-            "3000",
-            "--span",
-            "8m",
-            "--seed",
-            seed,
-            "--out",
-            out.to_str().unwrap(),
-        ]);
+        let o = dmsim(
+            &[
+                SMALL_LINEAR_ARRAY,
+                &["--seed", seed, "--out", out.to_str().unwrap()],
+            ]
+            .concat(),
+        );
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         std::fs::read(out.join("summary.json")).unwrap()
     };
@@ -221,12 +217,6 @@ fn impossible_arrays_are_refused_naming_the_flag() {
             assert!(err.contains(word), "{flags:?}: {err}");
         }
     }
-}
-
-fn stat(s: &serde_json::Value, name: &str) -> u64 {
-    s["stats"][name]
-        .as_u64()
-        .unwrap_or_else(|| panic!("stats.{name}"))
 }
 
 #[test]
@@ -434,31 +424,15 @@ fn a_compare_charts_a_rebuild_s_progress() {
 fn a_second_failure_fails_io_with_errors_never_wrong_data() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let o = dmsim(&[
-        "run",
-        "--target",
-        "linear",
-        "--hdd-raid5",
-        "3xram",
-        "--chunk",
-        "16k",
-        "--workload",
-        "randrw",
-        "--bs",
-        "8k",
-        "--qd",
-        "8",
-        "--requests",
-        "3000",
-        "--span",
-        "8m",
-        "--raid5-fail",
-        "1@1000io",
-        "--raid5-fail",
-        "0@2000io",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let failures = ["--raid5-fail", "1@1000io", "--raid5-fail", "0@2000io"];
+    let o = dmsim(
+        &[
+            SMALL_LINEAR_ARRAY,
+            &failures,
+            &["--out", out.to_str().unwrap()],
+        ]
+        .concat(),
+    );
     // IO errors are the outcome of the failures asked for, as with flashcache over a
     // failed array: the run succeeds and says so (it exited 1 before, while flashcache
     // exited 0 on the same array).

@@ -2,15 +2,11 @@
 //! device as the "SSD" and a disk-backed one as the "HDD" when root (fails, never skips, if
 //! loop devices cannot be had as root), plain files otherwise. Every read is verified.
 
-use dmsim_real::testing::{FixtureOptions, LoopDevice, Medium};
-use std::process::Command;
+mod cli_support;
 
-fn dmsim(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_dmsim"))
-        .args(args)
-        .output()
-        .expect("dmsim runs")
-}
+use cli_support::dmsim;
+
+use dmsim_real::testing::{FixtureOptions, LoopDevice, Medium};
 
 fn devices() -> (LoopDevice, LoopDevice) {
     let ssd = LoopDevice::for_tests(FixtureOptions::new(16 << 20, Medium::Tmpfs))

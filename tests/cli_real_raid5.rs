@@ -5,21 +5,12 @@
 //! degraded; members holding inconsistent parity are resynced first; nothing outside the
 //! rows the span needs is touched; bad members are refused naming the device.
 
+mod cli_support;
+
+use cli_support::{dmsim, summary};
+
 use dmsim_real::testing::{FixtureOptions, LoopDevice, Medium};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::process::Command;
-
-fn dmsim(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_dmsim"))
-        .args(args)
-        .output()
-        .expect("dmsim runs")
-}
-
-fn summary(dir: &std::path::Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json");
-    serde_json::from_str(&text).expect("valid JSON")
-}
 
 fn members(count: usize, bytes: u64) -> Vec<LoopDevice> {
     (0..count)

@@ -1,14 +1,9 @@
 //! End-to-end tests of `dmsim run --target linear` on simulated devices: every read verified,
 //! summary.json shape, determinism, and bad input.
 
-use std::process::Command;
+mod cli_support;
 
-fn dmsim(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_dmsim"))
-        .args(args)
-        .output()
-        .expect("dmsim runs")
-}
+use cli_support::dmsim;
 
 #[test]
 fn linear_randrw_verifies_every_read_and_writes_summary_json() {

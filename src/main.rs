@@ -23,6 +23,7 @@ macro_rules! out {
     }};
 }
 
+mod alloc_count;
 mod cache_args;
 mod cache_sizes;
 mod cmd;
@@ -34,6 +35,9 @@ mod trace_input;
 mod unused_flags;
 
 use dmsim_testbed::units;
+
+#[global_allocator]
+static ALLOCATOR: alloc_count::CountingAllocator = alloc_count::CountingAllocator;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

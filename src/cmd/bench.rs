@@ -74,6 +74,9 @@ pub fn run(command: BenchCommand) -> CliResult {
 #[allow(clippy::disallowed_methods)] // wall clock: the quantity being measured
 fn case(args: &CaseArgs) -> CliResult {
     let started = Instant::now();
+    let allocations_at_start = crate::alloc_count::allocations();
+    // (bios done, allocations) once half the requests are done: the steady state's start.
+    let mut halfway: Option<(u64, u64)> = None;
     let spec = workload(args.requests);
     let generator = WorkloadGenerator::new(&spec, stream(1, "workload"))?;
     let (requests, read_hit_percent) = if args.case == "baseline" {
@@ -113,17 +116,32 @@ fn case(args: &CaseArgs) -> CliResult {
             1,
             mode.name(),
             serde_json::Value::Null,
-            &mut |_| {},
+            &mut |progress| {
+                if halfway.is_none() && progress.bios_done >= args.requests / 2 {
+                    halfway = Some((progress.bios_done, crate::alloc_count::allocations()));
+                }
+            },
         )?;
         (output.report.requests, output.report.read_hit_percent())
     };
     let wall_s = started.elapsed().as_secs_f64();
+    let allocations_at_end = crate::alloc_count::allocations();
+    let per_request = |allocations: u64, requests: u64| allocations as f64 / requests.max(1) as f64;
+    // The second half of a cache case: its cache is warm and its tables have grown.
+    let steady = halfway.map(|(bios_done, allocations)| {
+        per_request(
+            allocations_at_end - allocations,
+            requests.saturating_sub(bios_done),
+        )
+    });
     outln!(
         "{}",
         serde_json::json!({
             "case": args.case, "requests": requests, "wall_s": wall_s,
             "requests_per_s": requests as f64 / wall_s, "peak_rss_mib": peak_rss_mib(),
             "read_hit_percent": read_hit_percent,
+            "allocations_per_request": per_request(allocations_at_end - allocations_at_start, requests),
+            "steady_allocations_per_request": steady,
         })
     );
     Ok(())
@@ -182,26 +200,34 @@ fn replay(args: &ReplayBenchArgs) -> CliResult {
         args.requests
     );
     outln!(
-        "cache 512 MiB LRU on ssd-nvme over hdd-7200; baseline: linear target on the ram device)"
+        "cache 512 MiB LRU on ssd-nvme over hdd-7200; baseline: linear target on the ram device;"
     );
+    outln!("allocs/request: allocator calls per request, a cache case's second half)");
     outln!(
-        "{:<14} {:>12} {:>10} {:>14} {:>10} {:>12}",
+        "{:<14} {:>12} {:>10} {:>14} {:>10} {:>12} {:>14}",
         "case",
         "requests",
         "wall s",
         "requests/s",
         "vs base",
-        "peak MiB"
+        "peak MiB",
+        "allocs/request"
     );
     for r in &rows {
+        // A cache case's steady state (its second half); the baseline's whole run.
+        let allocations = r["steady_allocations_per_request"]
+            .as_f64()
+            .or(r["allocations_per_request"].as_f64())
+            .unwrap_or(0.0);
         outln!(
-            "{:<14} {:>12} {:>10.2} {:>14.0} {:>10.2} {:>12.1}",
+            "{:<14} {:>12} {:>10.2} {:>14.0} {:>10.2} {:>12.1} {:>14.2}",
             r["case"].as_str().unwrap_or("?"),
             r["requests"].as_u64().unwrap_or(0),
             r["wall_s"].as_f64().unwrap_or(0.0),
             r["requests_per_s"].as_f64().unwrap_or(0.0),
             r["ratio_to_baseline"].as_f64().unwrap_or(0.0),
-            r["peak_rss_mib"].as_f64().unwrap_or(0.0)
+            r["peak_rss_mib"].as_f64().unwrap_or(0.0),
+            allocations
         );
     }
     Ok(())

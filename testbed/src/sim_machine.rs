@@ -144,6 +144,10 @@ fn model(
     // restarts after power loss): reads and GC behave as in steady state. Linear leaves the
     // SSD idle.
     if slot.ssd && setup.target == VolumeTarget::Flashcache {
+        // Refuse an oversized cache first: preconditioning a whole large SSD takes seconds.
+        setup
+            .check_simulated_fit(model.capacity_sectors())
+            .map_err(RunError::Input)?;
         let cache_sectors = setup
             .cache
             .table
@@ -165,11 +169,6 @@ pub fn devices(setup: &CacheSetup, seed: u64) -> Result<Vec<SimDevice>, RunError
     let mut devices = Vec::new();
     for slot in slots(setup) {
         let model = model(setup, &slot, seed, &slot.stream)?;
-        if slot.ssd && setup.target == VolumeTarget::Flashcache {
-            setup
-                .check_simulated_fit(model.capacity_sectors())
-                .map_err(RunError::Input)?;
-        }
         devices.push(SimDevice::new(slot.name.clone(), model));
     }
     Ok(devices)

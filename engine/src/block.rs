@@ -4,6 +4,7 @@
 //! in sectors, every length in sectors, and the names say so (`sector`, `sectors`).
 
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 /// Bytes in a sector: the unit of every address and length in dmsim.
 pub const SECTOR_SIZE: usize = 512;
@@ -255,10 +256,14 @@ mod disjoint_extents_tests {
     }
 }
 
+/// The pieces of one split: `(offset into the bio, length)` in sectors. Inline for the common
+/// few, so splitting a bio costs no allocation (issue 11).
+pub type BoundaryPieces = SmallVec<[(u64, u64); 4]>;
+
 /// Cuts `sectors` sectors at `sector` into pieces that never cross a multiple of `boundary`
 /// (dm's `max_io_len` splitting); returns `(offset into the bio, length)` per piece.
-pub fn split_at_boundaries(sector: u64, sectors: u64, boundary: Option<u64>) -> Vec<(u64, u64)> {
-    let mut pieces = Vec::new();
+pub fn split_at_boundaries(sector: u64, sectors: u64, boundary: Option<u64>) -> BoundaryPieces {
+    let mut pieces = BoundaryPieces::new();
     let mut done = 0;
     while done < sectors {
         let mut len = sectors - done;
@@ -280,11 +285,11 @@ mod split_tests {
     fn pieces_stop_at_every_boundary() {
         // 8-sector blocks (flashcache's split_io): a 20-sector bio at sector 5.
         assert_eq!(
-            split_at_boundaries(5, 20, Some(8)),
-            vec![(0, 3), (3, 8), (11, 8), (19, 1)]
+            split_at_boundaries(5, 20, Some(8)).as_slice(),
+            [(0, 3), (3, 8), (11, 8), (19, 1)]
         );
-        assert_eq!(split_at_boundaries(16, 8, Some(8)), vec![(0, 8)]);
-        assert_eq!(split_at_boundaries(5, 20, None), vec![(0, 20)]);
+        assert_eq!(split_at_boundaries(16, 8, Some(8)).as_slice(), [(0, 8)]);
+        assert_eq!(split_at_boundaries(5, 20, None).as_slice(), [(0, 20)]);
         assert!(split_at_boundaries(5, 0, Some(8)).is_empty());
     }
 }

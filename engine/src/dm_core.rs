@@ -10,8 +10,8 @@
 //!
 //! Deliberately not here: what a piece means on the devices (the target's business).
 
-use crate::arena::{Buffer, PageId};
-use crate::block::{IoStatus, Op, SECTORS_PER_PAGE};
+use crate::arena::{Buffer, PageList};
+use crate::block::{split_at_boundaries, BoundaryPieces, IoStatus, Op, SECTORS_PER_PAGE};
 use crate::bounded::LoopBound;
 use crate::content::SectorContent;
 use crate::error::{BioRejection, InputError, WaitingJob};
@@ -37,7 +37,7 @@ struct BioRecord {
     sector: u64,
     sectors: u64,
     flags: BioFlags,
-    pages: Vec<PageId>,
+    pages: PageList,
     stage: BioStage,
     /// Pieces not yet done, plus one while pieces are being dispatched.
     pending: u32,
@@ -67,6 +67,8 @@ pub(crate) struct DmCore {
     admission: VecDeque<(Bio, u64)>,
     /// Pieces the target finished, to be accounted.
     pub finished: Vec<(BioKey, IoStatus)>,
+    /// The batch of `finished` being accounted, kept between calls for its capacity.
+    finished_batch: Vec<(BioKey, IoStatus)>,
     pub stats: DmCoreStats,
 }
 
@@ -224,17 +226,12 @@ impl DmCore {
         record.stage = BioStage::Pieces;
         record.pending = 1; // the dispatch reference
         let buffer = Buffer::from_pages(record.pages.clone());
-        let mut pieces = Vec::new();
-        if record.op == Op::Flush {
+        let pieces = if record.op == Op::Flush {
             mark!(FlushBio);
-            pieces.push((0, 0));
+            BoundaryPieces::from_slice(&[(0, 0)])
         } else {
-            pieces = crate::block::split_at_boundaries(
-                record.sector,
-                record.sectors,
-                target.max_io_len(),
-            );
-        }
+            split_at_boundaries(record.sector, record.sectors, target.max_io_len())
+        };
         if pieces.len() > 1 {
             mark!(BioSplitAtBoundary);
         }
@@ -271,10 +268,16 @@ impl DmCore {
         while !self.finished.is_empty() {
             bound.round();
             progress = true;
-            let finished = std::mem::take(&mut self.finished);
-            for (bio, status) in finished {
+            // Accounting a piece may finish more (a PREFLUSH bio's data): they collect in
+            // `finished` while this batch is worked off. Swapping the two lists reuses
+            // their capacity instead of allocating a list per call.
+            let mut batch = std::mem::take(&mut self.finished_batch);
+            debug_assert!(batch.is_empty());
+            std::mem::swap(&mut batch, &mut self.finished);
+            for (bio, status) in batch.drain(..) {
                 self.piece_done(bio, status, target, services);
             }
+            self.finished_batch = batch;
         }
         progress
     }

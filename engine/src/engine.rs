@@ -265,9 +265,9 @@ impl Engine {
 
     /// Completes the IOs of stacked devices whose pieces the lower targets finished.
     fn finish_lower_pieces(&mut self) -> bool {
-        let finished = std::mem::take(&mut self.lower_finished);
-        let progress = !finished.is_empty();
-        for (piece, status) in finished {
+        let progress = !self.lower_finished.is_empty();
+        // Drained in place: the list keeps its capacity for the next call.
+        for (piece, status) in self.lower_finished.drain(..) {
             let tag = IoTag {
                 slot: piece.0.index,
                 generation: piece.0.generation,

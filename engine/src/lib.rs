@@ -50,7 +50,7 @@ pub mod services;
 mod slab;
 mod target;
 
-pub use arena::{Arena, Buffer, MemoryLoan, PageBytes, PageId, PageMode};
+pub use arena::{Arena, Buffer, MemoryLoan, PageBytes, PageId, PageList, PageMode};
 pub use block::{DeviceId, DeviceInfo, Extent, IoStatus, Op};
 pub use buggify::{BuggifyConfig, BuggifySite};
 pub use config::{AnomalyPolicy, EngineConfig, PlugConfig, VictimIndexCheck};

@@ -236,7 +236,7 @@ impl InFlightTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dmsim_engine::arena::PageId;
+    use dmsim_engine::arena::{PageId, PageList};
 
     fn record(segments: Vec<Segment>, length_bytes: u64) -> IoRecord {
         IoRecord {
@@ -260,7 +260,7 @@ mod tests {
     #[test]
     fn adjacent_pages_merge_and_offsets_are_honoured() {
         let buffer = Buffer {
-            pages: vec![PageId(3), PageId(4), PageId(9), PageId(10)],
+            pages: PageList::from_slice(&[PageId(3), PageId(4), PageId(9), PageId(10)]),
             offset_sectors: 2,
         };
         let mut segments = Vec::new();

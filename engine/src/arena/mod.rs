@@ -38,6 +38,7 @@ use crate::block::{PAGE_SIZE, SECTORS_PER_PAGE, SECTOR_SIZE};
 use crate::content::{decode_sector, encode_content, SectorContent};
 use census::{PageCensus, PageClass};
 pub use loan::MemoryLoan;
+use smallvec::SmallVec;
 use std::cell::RefCell;
 
 /// Sectors per page as an index bound.
@@ -64,12 +65,20 @@ impl PageId {
     }
 }
 
+/// Pages an IO or bio names at most without a heap allocation: a 4 KiB bio, and a cache
+/// block of up to 16 KiB, fit inline, so the IO path clones and slices buffers without
+/// allocating (issue 11); longer lists spill to the heap.
+pub const PAGE_LIST_INLINE: usize = 4;
+
+/// The arena pages of one buffer, bio or IO, in order.
+pub type PageList = SmallVec<[PageId; PAGE_LIST_INLINE]>;
+
 /// A piece of arena memory an IO reads from or writes into: a list of pages and the sector
 /// offset of the first byte within the first page (like DM_IO_PAGE_LIST with an offset).
 /// The same page may appear several times (the zero page of kcopyd's zeroing does).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Buffer {
-    pub pages: Vec<PageId>,
+    pub pages: PageList,
     /// Sectors to skip in the first page; always below [`SECTORS_PER_PAGE`].
     pub offset_sectors: u32,
 }
@@ -81,9 +90,9 @@ impl Buffer {
     }
 
     /// A buffer over `pages` starting at the first page's first sector.
-    pub fn from_pages(pages: Vec<PageId>) -> Buffer {
+    pub fn from_pages(pages: impl Into<PageList>) -> Buffer {
         Buffer {
-            pages,
+            pages: pages.into(),
             offset_sectors: 0,
         }
     }
@@ -110,7 +119,7 @@ impl Buffer {
         let end = start + sectors;
         let end_page = end.div_ceil(SECTORS_PER_PAGE) as usize;
         Buffer {
-            pages: self.pages[first_page..end_page].to_vec(),
+            pages: PageList::from_slice(&self.pages[first_page..end_page]),
             offset_sectors: (start % SECTORS_PER_PAGE) as u32,
         }
     }
@@ -228,12 +237,12 @@ impl Arena {
     }
 
     /// Takes `count` pages, all or nothing. A fresh page holds eight `Zero` sectors.
-    pub fn alloc(&mut self, count: usize) -> Option<Vec<PageId>> {
+    pub fn alloc(&mut self, count: usize) -> Option<PageList> {
         if count > self.free.len() {
             return None;
         }
         let start = self.free.len() - count;
-        let pages: Vec<PageId> = self.free.drain(start..).rev().collect();
+        let pages: PageList = self.free.drain(start..).rev().collect();
         for &page in &pages {
             let meta = &mut self.meta[page.index()];
             assert!(meta.on_free_list && !meta.owned && !meta.any_in_flight());
@@ -498,8 +507,7 @@ impl Arena {
 
     /// Marks the first `sectors` sectors of `buffer` in flight (at `Submit`).
     pub(crate) fn begin_flight(&mut self, buffer: &Buffer, sectors: u64) {
-        let slots: Vec<(PageId, usize)> = buffer.sector_slots(sectors).collect();
-        for (page, index) in slots {
+        for (page, index) in buffer.sector_slots(sectors) {
             let meta = &mut self.meta[page.index()];
             assert!(
                 meta.owned,
@@ -515,8 +523,7 @@ impl Arena {
     /// Ends the flight begun by [`Arena::begin_flight`] (at `Completion`); frees pages
     /// released meanwhile once nothing has them in flight.
     pub(crate) fn end_flight(&mut self, buffer: &Buffer, sectors: u64) {
-        let slots: Vec<(PageId, usize)> = buffer.sector_slots(sectors).collect();
-        for (page, index) in slots {
+        for (page, index) in buffer.sector_slots(sectors) {
             let meta = &mut self.meta[page.index()];
             assert!(meta.in_flight[index] > 0, "end_flight without begin_flight");
             meta.in_flight[index] -= 1;
@@ -637,7 +644,7 @@ mod tests {
     fn alloc_is_all_or_nothing() {
         let mut arena = Arena::new(4);
         let first = arena.alloc(3).unwrap();
-        assert_eq!(first, vec![PageId(0), PageId(1), PageId(2)]);
+        assert_eq!(first.as_slice(), [PageId(0), PageId(1), PageId(2)]);
         assert!(arena.alloc(2).is_none());
         assert_eq!(arena.free_pages(), 1);
         arena.release_all(&first);
@@ -691,13 +698,13 @@ mod tests {
     #[test]
     fn buffer_slices_keep_the_sector_offset() {
         let buffer = Buffer {
-            pages: vec![PageId(4), PageId(5), PageId(6)],
+            pages: PageList::from_slice(&[PageId(4), PageId(5), PageId(6)]),
             offset_sectors: 3,
         };
         assert_eq!(buffer.capacity_sectors(), 21);
         // Buffer sectors 6..10 are page positions 9..13: all inside the second page.
         let piece = buffer.slice(6, 4);
-        assert_eq!(piece.pages, vec![PageId(5)]);
+        assert_eq!(piece.pages.as_slice(), [PageId(5)]);
         assert_eq!(piece.offset_sectors, 1);
         let slots: Vec<_> = piece.sector_slots(4).collect();
         assert_eq!(

@@ -12,7 +12,7 @@ use super::stats::Raid5Stats;
 use super::stripe::BioSegment;
 use super::superblock::METADATA_SECTORS;
 use super::sync::SyncPass;
-use crate::arena::{Arena, Buffer};
+use crate::arena::{Arena, Buffer, PageList};
 use crate::block::{DeviceInfo, IoStatus, Op};
 use crate::bounded::{LoopBound, ITEMS_PER_CALL_MAX};
 use crate::slab::{Slab, SlabKey};
@@ -155,12 +155,13 @@ impl Raid5 {
         } else {
             0
         };
-        let mut pages = arena.alloc(size * members.len() + metadata_pages).ok_or(
-            Raid5ConfigError::StripeCacheMemory {
+        let mut pages = arena
+            .alloc(size * members.len() + metadata_pages)
+            .map(PageList::into_vec)
+            .ok_or(Raid5ConfigError::StripeCacheMemory {
                 pages: size * members.len() + metadata_pages,
                 free: arena.free_pages(),
-            },
-        )?;
+            })?;
         let metadata = config.superblock.then(|| {
             let metadata_pages = pages.split_off(size * members.len());
             ArrayState::new(

@@ -9,7 +9,7 @@
 //! Deliberately not here: any caching or copying.
 
 use crate::arena::Buffer;
-use crate::block::{DeviceId, DeviceInfo, IoStatus, Op};
+use crate::block::{BoundaryPieces, DeviceId, DeviceInfo, IoStatus, Op};
 use crate::error::{EngineError, WaitingJob};
 use crate::services::{Caller, ServiceEvent, Services};
 use crate::slab::{Slab, SlabKey};
@@ -103,7 +103,7 @@ impl LinearTarget {
             Op::Discard => u64::from(self.info.max_discard_sectors),
             _ => u64::from(self.info.max_sectors),
         };
-        let mut chunks = Vec::new();
+        let mut chunks = BoundaryPieces::new();
         if io.op == Op::Flush {
             chunks.push((0, 0));
         } else {

@@ -2,7 +2,7 @@
 //! order (or are held to build concurrency), reads are checked against what was written
 //! (the data oracle of these tests), and member content can be inspected for parity.
 
-use crate::arena::{Arena, Buffer, PageId};
+use crate::arena::{Arena, Buffer, PageId, PageList};
 use crate::block::{DeviceInfo, IoStatus, Op, SECTOR_SIZE};
 use crate::content::{encode_content, SectorContent, SectorStamp};
 use crate::raid5::{Raid5, Raid5Config, Raid5IoTag, Raid5Request};
@@ -43,7 +43,7 @@ struct BioRecord {
     op: Op,
     sector: u64,
     sectors: u64,
-    pages: Vec<PageId>,
+    pages: PageList,
     write_id: u64,
     /// A read's acceptable contents per sector (from its first): the value when it was
     /// submitted and each overlapping write in flight during the read. Empty for writes.

@@ -20,7 +20,7 @@
 mod throttle;
 mod worker;
 
-use crate::arena::PageId;
+use crate::arena::{PageId, PageList};
 use crate::block::{DeviceId, Extent, SECTORS_PER_PAGE};
 use crate::error::WaitingJob;
 use crate::services::block_layer::BlockLayer;
@@ -219,7 +219,7 @@ struct KcopydJob {
     dests: Vec<DmIoRegion>,
     phase: CopyPhase,
     stage: JobStage,
-    pages: Vec<PageId>,
+    pages: PageList,
     /// Pages of `pages` taken from the client reserve (modern generation).
     read_err: bool,
     write_err: u8,
@@ -292,7 +292,7 @@ impl Kcopyd {
             label: label.to_string(),
             config,
             dm_io: dm_io_client,
-            free_pages: pages,
+            free_pages: pages.into_vec(),
             owned_pages: wanted,
             complete_jobs: VecDeque::new(),
             pages_jobs: VecDeque::new(),
@@ -370,7 +370,7 @@ impl Kcopyd {
                 CopyPhase::Write
             },
             stage: JobStage::PagesQueue,
-            pages: Vec::new(),
+            pages: PageList::new(),
             read_err: false,
             write_err: 0,
             offset: 0,

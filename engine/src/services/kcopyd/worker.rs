@@ -5,7 +5,7 @@
 
 use super::throttle::SLEEP_NS;
 use super::{CopyPhase, JobRoute, JobStage, Kcopyd, KcopydJob, KcopydJobId, KcopydPages};
-use crate::arena::{Buffer, PageId};
+use crate::arena::{Buffer, PageId, PageList};
 use crate::block::{Op, SECTORS_PER_PAGE};
 use crate::bounded::{LoopBound, ITEMS_PER_CALL_MAX};
 use crate::services::block_layer::BlockLayer;
@@ -240,7 +240,7 @@ impl Kcopyd {
                     None
                 } else {
                     let start = client.free_pages.len() - needed;
-                    Some(client.free_pages.drain(start..).collect::<Vec<_>>())
+                    Some(client.free_pages.drain(start..).collect::<PageList>())
                 }
             }
             KcopydPages::Reserve { .. } => {
@@ -275,7 +275,7 @@ impl Kcopyd {
         }
     }
 
-    fn put_pages(&mut self, bl: &mut BlockLayer, client: usize, pages: Vec<PageId>) {
+    fn put_pages(&mut self, bl: &mut BlockLayer, client: usize, pages: PageList) {
         let client = &mut self.clients[client];
         match client.config.pages {
             KcopydPages::Pool { .. } => client.free_pages.extend(pages),

@@ -14,7 +14,7 @@
 //! Deliberately not here: bio pieces and the target's life (the parent module).
 
 use super::{FlashcacheTarget, LifeStage};
-use crate::arena::{Buffer, PageId};
+use crate::arena::{Buffer, PageList};
 use crate::block::{DeviceId, Op, PAGE_SIZE, SECTORS_PER_PAGE};
 use crate::bounded::{LoopBound, ITEMS_PER_CALL_MAX};
 use crate::flashcache as fc;
@@ -22,6 +22,7 @@ use crate::services::dm_io::{DmIoError, DmIoRegion, DmIoRequest, RegionState, Ti
 use crate::services::kcopyd::KcopydFlags;
 use crate::services::{Caller, ServiceEvent, Services};
 use crate::slab::SlabKey;
+use smallvec::SmallVec;
 
 /// Where a dm_io's memory comes from.
 #[derive(Debug)]
@@ -31,12 +32,12 @@ pub(super) enum Memory {
     /// Reserved pages carrying a metadata buffer's bytes.
     Meta {
         id: fc::MetaBufferId,
-        pages: Vec<PageId>,
+        pages: PageList,
         read: bool,
     },
     /// Reserved pages a timed SSD read lands in, copied into `target` on success.
     Bounce {
-        pages: Vec<PageId>,
+        pages: PageList,
         target: Buffer,
         sectors: u64,
     },
@@ -113,7 +114,7 @@ impl FlashcacheTarget {
     pub(super) fn start_dm_io(&mut self, io: fc::CacheDmIo, services: &mut Services) {
         let needed = self.reserved_pages_needed(&io);
         let pages = if needed == 0 {
-            Vec::new()
+            PageList::new()
         } else if !self.pool_waiting.is_empty() {
             self.pool_waiting.push_back(io);
             return;
@@ -149,14 +150,14 @@ impl FlashcacheTarget {
         progress
     }
 
-    fn submit_dm_io(&mut self, io: fc::CacheDmIo, pages: Vec<PageId>, services: &mut Services) {
+    fn submit_dm_io(&mut self, io: fc::CacheDmIo, pages: PageList, services: &mut Services) {
         let op = match io.op {
             fc::IoOp::Read => Op::Read,
             fc::IoOp::Write => Op::Write,
             fc::IoOp::Flush => Op::Flush,
             fc::IoOp::Discard => Op::Discard,
         };
-        let regions: Vec<DmIoRegion> = io
+        let regions: SmallVec<[DmIoRegion; 2]> = io
             .regions
             .as_slice()
             .iter()

@@ -29,7 +29,7 @@ mod observe;
 mod page_pool;
 
 use crate::arena::Buffer;
-use crate::block::split_at_boundaries;
+use crate::block::{split_at_boundaries, BoundaryPieces};
 use crate::block::{DeviceId, IoStatus, Op};
 use crate::bounded::{LoopBound, ITEMS_PER_CALL_MAX};
 use crate::config::AnomalyPolicy;
@@ -358,7 +358,7 @@ impl FlashcacheTarget {
             .expect("pieces are mapped only while running");
         let piece = self.pieces.get_mut(key).expect("live piece");
         let parts = if piece.op == Op::Flush {
-            vec![(0, 0)]
+            BoundaryPieces::from_slice(&[(0, 0)])
         } else {
             split_at_boundaries(piece.sector, piece.sectors, Some(block_sectors))
         };

@@ -11,7 +11,7 @@
 //! Deliberately not here: what the pages hold, and who waits for them (the target queues
 //! requests the pool cannot serve yet).
 
-use crate::arena::{Arena, PageId};
+use crate::arena::{Arena, PageId, PageList};
 
 /// Pages the reserve holds: one 256 KiB bulk metadata chunk (`METADATA_IO_BLOCKSIZE`),
 /// which also covers the largest md block (64 KiB) and a bounce buffer for any block size up
@@ -31,7 +31,7 @@ pub(crate) struct PagePool {
 impl PagePool {
     /// Takes [`RESERVED_PAGES`] pages from `arena`, or `None` if it has fewer free.
     pub fn new(arena: &mut Arena) -> Option<PagePool> {
-        let free = arena.alloc(RESERVED_PAGES)?;
+        let free = arena.alloc(RESERVED_PAGES)?.into_vec();
         Some(PagePool {
             free,
             lent: 0,
@@ -40,7 +40,7 @@ impl PagePool {
     }
 
     /// `count` pages, or `None` while fewer are free (the caller waits for a `put`).
-    pub fn take(&mut self, count: usize, arena: &mut Arena) -> Option<Vec<PageId>> {
+    pub fn take(&mut self, count: usize, arena: &mut Arena) -> Option<PageList> {
         assert!(
             count <= RESERVED_PAGES,
             "a request for {count} pages can never be served by a pool of {RESERVED_PAGES}"
@@ -55,13 +55,14 @@ impl PagePool {
         if self.free.len() < count {
             return None;
         }
-        let pages = self.free.split_off(self.free.len() - count);
+        let start = self.free.len() - count;
+        let pages: PageList = self.free.drain(start..).collect();
         self.lent += count;
         Some(pages)
     }
 
     /// Gives pages back. A page still in flight goes to the arena (freed when its IO ends).
-    pub fn put(&mut self, pages: Vec<PageId>, arena: &mut Arena) {
+    pub fn put(&mut self, pages: PageList, arena: &mut Arena) {
         assert!(
             pages.len() <= self.lent,
             "pool: more pages returned than lent"

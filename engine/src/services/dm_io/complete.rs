@@ -84,19 +84,19 @@ impl DmIo {
         if failed(status) {
             mark!(DmIoRegionFailed);
             request.error_bits |= 1 << index;
-            request.region_status[index] = request.region_status[index].worst(status);
+            request.regions[index].status = request.regions[index].status.worst(status);
             if request.op == Op::Read {
                 // dm_io zero-fills the pages of a failed read bio.
                 bl.arena.zero_sectors(&io.buffer, u64::from(io.sectors));
             }
         }
-        assert!(request.region_pending[index] > 0);
-        request.region_pending[index] -= 1;
+        assert!(request.regions[index].pending > 0);
+        request.regions[index].pending -= 1;
         if request.timed.is_some() {
-            let tags = &mut request.region_ios[index];
+            let tags = &mut request.regions[index].ios;
             let position = tags.iter().position(|&t| t == tag).expect("piece tracked");
             tags.swap_remove(position);
-            if request.region_pending[index] == 0 {
+            if request.regions[index].pending == 0 {
                 self.finish_region(key, index);
             }
         }
@@ -106,17 +106,17 @@ impl DmIo {
     /// Timed: region `index` has no IO left in flight: it becomes OK or ERROR and is noticed.
     pub(super) fn finish_region(&mut self, key: SlabKey, index: usize) {
         let request = self.requests.get_mut(key).expect("live request");
-        let state = request.region_state[index];
+        let state = request.regions[index].state;
         if state.is_final() {
             return;
         }
-        let status = request.region_status[index];
+        let status = request.regions[index].status;
         let new_state = if status.is_ok() {
             RegionState::Ok
         } else {
             RegionState::Error
         };
-        request.region_state[index] = new_state;
+        request.regions[index].state = new_state;
         if request.notify {
             let route = request.route;
             self.notices.push_back(Notice {
@@ -151,10 +151,10 @@ impl DmIo {
         }
         let handle = DmIoHandle(key);
         let body = if request.timed.is_some() {
-            assert!(request.region_state.iter().all(|s| s.is_final()));
+            assert!(request.regions.iter().all(|r| r.state.is_final()));
             NoticeBody::TimedDone {
                 handle,
-                states: request.region_state,
+                states: request.regions.iter().map(|r| r.state).collect(),
                 zombies: request.zombies,
             }
         } else {
@@ -200,7 +200,7 @@ impl DmIo {
             let control = request.timed.expect("only timed requests have deadlines");
             let auto_cancel = control.cancel_on_timeout || !request.notify;
             let running: Vec<usize> = (0..request.regions.len())
-                .filter(|&index| request.region_state[index] == RegionState::Running)
+                .filter(|&index| request.regions[index].state == RegionState::Running)
                 .collect();
             if !running.is_empty() {
                 // Only flashcache's `ssd_timeout` issues timed requests today: SSD IO.
@@ -221,11 +221,11 @@ impl DmIo {
                     self.cancel_region(bl, key, index);
                 } else {
                     let request = self.requests.get_mut(key).expect("live");
-                    request.region_state[index] = RegionState::Timeout;
+                    request.regions[index].state = RegionState::Timeout;
                     let notice = RegionNotice {
                         region: index as u8,
                         state: RegionState::Timeout,
-                        status: request.region_status[index],
+                        status: request.regions[index].status,
                     };
                     let route = request.route;
                     self.notices.push_back(Notice {
@@ -247,18 +247,18 @@ impl DmIo {
     /// cancel them), the region is CANCELLED and noticed. The caller holds a reference.
     fn cancel_region(&mut self, bl: &mut BlockLayer, key: SlabKey, index: usize) {
         let request = self.requests.get_mut(key).expect("live request");
-        assert!(!request.region_state[index].is_final());
-        request.region_state[index] = RegionState::Cancelled;
-        let tags = std::mem::take(&mut request.region_ios[index]);
-        let detached = request.region_pending[index];
+        assert!(!request.regions[index].state.is_final());
+        request.regions[index].state = RegionState::Cancelled;
+        let tags = std::mem::take(&mut request.regions[index].ios);
+        let detached = request.regions[index].pending;
         assert_eq!(detached as usize, tags.len());
-        request.region_pending[index] = 0;
+        request.regions[index].pending = 0;
         request.references -= detached;
         request.zombies += detached;
         assert!(request.references > 0, "caller must hold a reference");
         let route = request.route;
         let notify = request.notify;
-        let status = request.region_status[index];
+        let status = request.regions[index].status;
         for tag in tags {
             bl.set_owner(
                 tag,
@@ -322,7 +322,8 @@ impl DmIo {
             }
             let regions: Vec<usize> = (0..request.regions.len())
                 .filter(|&i| {
-                    request.regions[i].device == device && !request.region_state[i].is_final()
+                    request.regions[i].region.device == device
+                        && !request.regions[i].state.is_final()
                 })
                 .collect();
             if !regions.is_empty() {
@@ -339,7 +340,7 @@ impl DmIo {
         let targets: Vec<usize> = regions
             .iter()
             .copied()
-            .filter(|&i| !request.region_state[i].is_final())
+            .filter(|&i| !request.regions[i].state.is_final())
             .collect();
         if targets.is_empty() {
             return;
@@ -347,7 +348,7 @@ impl DmIo {
         if request.phase == DmIoPhase::Waiting {
             // Never dispatched: nothing in flight; the regions are simply cancelled.
             for &index in &targets {
-                request.region_state[index] = RegionState::Cancelled;
+                request.regions[index].state = RegionState::Cancelled;
                 self.stats.regions_cancelled += 1;
                 if request.notify {
                     self.notices.push_back(Notice {
@@ -357,13 +358,13 @@ impl DmIo {
                             notice: RegionNotice {
                                 region: index as u8,
                                 state: RegionState::Cancelled,
-                                status: request.region_status[index],
+                                status: request.regions[index].status,
                             },
                         },
                     });
                 }
             }
-            if request.region_state.iter().all(|s| s.is_final()) {
+            if request.regions.iter().all(|r| r.state.is_final()) {
                 let client = request.client.0 as usize;
                 // Any others waiting for a slot keep their places.
                 mark!(DeviceCancelOfWaitingRequest);

@@ -38,6 +38,7 @@ use crate::error::WaitingJob;
 use crate::io::IoTag;
 use crate::slab::{Slab, SlabKey};
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 use std::collections::{BTreeSet, VecDeque};
 
 /// Most regions one request may name (BITS_PER_LONG: the region index lives in a pointer's
@@ -199,6 +200,36 @@ enum DmIoPhase {
     Dispatched,
 }
 
+/// One region of a request and its progress.
+#[derive(Debug, Clone)]
+struct PerRegion {
+    region: DmIoRegion,
+    /// Device IOs of the region not yet done.
+    pending: u32,
+    /// The worst status of the region's device IOs.
+    status: IoStatus,
+    /// Timed only (classic requests leave it `Running` and never read it).
+    state: RegionState,
+    /// Timed only: the device IOs in flight (for cancellation).
+    ios: SmallVec<[IoTag; 2]>,
+}
+
+impl PerRegion {
+    fn new(region: DmIoRegion) -> PerRegion {
+        PerRegion {
+            region,
+            pending: 0,
+            status: IoStatus::Ok,
+            state: RegionState::Running,
+            ios: SmallVec::new(),
+        }
+    }
+}
+
+/// A request's regions, inline for the one or two flashcache uses: a request costs no
+/// allocation of its own (issue 11).
+type PerRegionList = SmallVec<[PerRegion; 2]>;
+
 #[derive(Debug, Clone)]
 struct DmIoRecord {
     client: DmIoClientId,
@@ -208,18 +239,13 @@ struct DmIoRecord {
     device_sync: bool,
     notify: bool,
     buffer: Buffer,
-    regions: Vec<DmIoRegion>,
+    /// The regions and each one's progress, in order.
+    regions: PerRegionList,
     timed: Option<TimedControl>,
     phase: DmIoPhase,
     /// References: 1 during dispatch (the extra one) plus one per device IO not yet done.
     references: u32,
     error_bits: u64,
-    region_pending: Vec<u32>,
-    region_status: Vec<IoStatus>,
-    /// Timed only (empty for classic).
-    region_state: Vec<RegionState>,
-    /// Timed only: the device IOs in flight per region (for cancellation).
-    region_ios: Vec<Vec<IoTag>>,
     deadline_ns: Option<u64>,
     created_ns: u64,
     /// Timed only: device IOs cancelled while running (zombies), reported with `TimedDone`.
@@ -299,7 +325,6 @@ impl DmIo {
             }
             return Err(error);
         }
-        let count = regions.len();
         let classic_sync = timed.is_none() && !request.notify;
         let key = self.requests.insert(DmIoRecord {
             client,
@@ -309,23 +334,11 @@ impl DmIo {
             device_sync: request.sync || classic_sync,
             notify: request.notify,
             buffer: request.buffer,
-            regions: regions.to_vec(),
+            regions: regions.iter().copied().map(PerRegion::new).collect(),
             timed,
             phase: DmIoPhase::Waiting,
             references: 0,
             error_bits: 0,
-            region_pending: vec![0; count],
-            region_status: vec![IoStatus::Ok; count],
-            region_state: if timed.is_some() {
-                vec![RegionState::Running; count]
-            } else {
-                Vec::new()
-            },
-            region_ios: if timed.is_some() {
-                vec![Vec::new(); count]
-            } else {
-                Vec::new()
-            },
             deadline_ns: None,
             created_ns: bl.now_ns,
             zombies: 0,
@@ -408,11 +421,11 @@ impl DmIo {
             self.deadlines.insert((deadline, key));
         }
         for index in 0..request.regions.len() {
-            let region = request.regions[index];
+            let region = request.regions[index].region;
             if region.sectors == 0 && request.op != Op::Flush {
                 continue;
             }
-            if request.timed.is_some() && request.region_state[index].is_final() {
+            if request.timed.is_some() && request.regions[index].state.is_final() {
                 continue; // cancelled while the request waited for a slot
             }
             let info = *bl.device(region.device).expect("validated");
@@ -426,7 +439,7 @@ impl DmIo {
             let Some(pieces) = pieces else {
                 // The device cannot do this op: the region fails at once.
                 request.error_bits |= 1 << index;
-                request.region_status[index] = IoStatus::NotSupported;
+                request.regions[index].status = IoStatus::NotSupported;
                 continue;
             };
             for piece in pieces {
@@ -453,16 +466,16 @@ impl DmIo {
                 );
                 self.stats.device_ios += 1;
                 request.references += 1;
-                request.region_pending[index] += 1;
+                request.regions[index].pending += 1;
                 if request.timed.is_some() {
-                    request.region_ios[index].push(tag);
+                    request.regions[index].ios.push(tag);
                 }
             }
         }
         // Regions with nothing in flight are final right away (timed face).
         let idle_regions: Vec<usize> = if request.timed.is_some() {
             (0..request.regions.len())
-                .filter(|&index| request.region_pending[index] == 0)
+                .filter(|&index| request.regions[index].pending == 0)
                 .collect()
         } else {
             Vec::new()
@@ -514,7 +527,7 @@ impl DmIo {
             match request.phase {
                 DmIoPhase::Dispatched => {
                     per_client[client].0 += 1;
-                    let pending: u32 = request.region_pending.iter().sum();
+                    let pending: u32 = request.regions.iter().map(|r| r.pending).sum();
                     if pending != request.references {
                         return Err(format!(
                             "request {}: {} references but {} device IOs pending",
@@ -530,17 +543,15 @@ impl DmIo {
                         ));
                     }
                     if request.timed.is_some() {
-                        for (index, state) in request.region_state.iter().enumerate() {
-                            let pending = request.region_pending[index];
+                        for (index, region) in request.regions.iter().enumerate() {
+                            let (state, pending) = (region.state, region.pending);
                             let running =
                                 matches!(state, RegionState::Running | RegionState::Timeout);
-                            if running != (pending > 0)
-                                || pending as usize != request.region_ios[index].len()
-                            {
+                            if running != (pending > 0) || pending as usize != region.ios.len() {
                                 return Err(format!(
                                     "request {} region {index}: state {state:?} with {pending} pending, {} tracked",
                                     key.to_u64(),
-                                    request.region_ios[index].len()
+                                    region.ios.len()
                                 ));
                             }
                         }

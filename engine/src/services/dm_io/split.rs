@@ -8,6 +8,7 @@
 //! Deliberately not here: submitting anything (the caller does), error bits.
 
 use crate::block::{DeviceInfo, Op, SECTORS_PER_PAGE};
+use smallvec::SmallVec;
 
 /// Page vectors in one bio (BIO_MAX_PAGES).
 pub const BIO_MAX_PAGES: u64 = 256;
@@ -21,6 +22,10 @@ pub(crate) struct IoPiece {
     pub memory_skip_sectors: u64,
 }
 
+/// The device IOs of one region: inline for the common one or two, so splitting costs no
+/// allocation (issue 11).
+pub(crate) type RegionPieces = SmallVec<[IoPiece; 2]>;
+
 /// The device IOs for `sectors` sectors at `sector` of a device described by `info`, for a
 /// buffer whose data starts `buffer_offset_sectors` into its first page. `None` if the device
 /// cannot do `op` at all (discard without support).
@@ -30,9 +35,9 @@ pub(crate) fn split_region(
     sector: u64,
     sectors: u64,
     buffer_offset_sectors: u64,
-) -> Option<Vec<IoPiece>> {
+) -> Option<RegionPieces> {
     let block = info.block_sectors();
-    let mut pieces = Vec::new();
+    let mut pieces = RegionPieces::new();
     match op {
         Op::Flush => pieces.push(IoPiece {
             sector: 0,
@@ -123,8 +128,8 @@ mod tests {
     fn a_flush_is_one_empty_io() {
         let pieces = split_region(&device(256), Op::Flush, 0, 0, 0).unwrap();
         assert_eq!(
-            pieces,
-            vec![IoPiece {
+            pieces.as_slice(),
+            [IoPiece {
                 sector: 0,
                 sectors: 0,
                 memory_skip_sectors: 0

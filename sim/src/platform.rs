@@ -22,13 +22,66 @@ use dmsim_engine::platform::Platform;
 use dmsim_engine::PageId;
 use rand_chacha::ChaCha8Rng;
 use rand_core::RngCore;
-use std::collections::BTreeMap;
 
 /// An IO the platform has handed to a device.
 #[derive(Debug)]
 struct Pending {
     device: usize,
     io: DeviceIo,
+}
+
+/// The IOs handed to devices, by their tag's slot: the engine's IO table keeps slots few and
+/// reuses them, so this table stops growing once the run's deepest queue was reached, and
+/// an IO costs no allocation here (a map would allocate and free nodes as IOs come and go;
+/// issue 11). Never iterated.
+#[derive(Debug, Default)]
+struct PendingIos {
+    by_slot: Vec<Option<Pending>>,
+    len: usize,
+}
+
+impl PendingIos {
+    fn insert(&mut self, pending: Pending) {
+        let slot = pending.io.tag.slot as usize;
+        if slot >= self.by_slot.len() {
+            self.by_slot.resize_with(slot + 1, || None);
+        }
+        let entry = &mut self.by_slot[slot];
+        assert!(
+            entry.is_none(),
+            "{} submitted while {} of the same slot is in flight",
+            pending.io.tag,
+            entry.as_ref().map_or(pending.io.tag, |p| p.io.tag)
+        );
+        *entry = Some(pending);
+        self.len += 1;
+    }
+
+    fn get(&self, tag: IoTag) -> Option<&Pending> {
+        self.by_slot
+            .get(tag.slot as usize)?
+            .as_ref()
+            .filter(|p| p.io.tag == tag)
+    }
+
+    fn remove(&mut self, tag: IoTag) -> Option<Pending> {
+        let entry = self.by_slot.get_mut(tag.slot as usize)?;
+        if entry.as_ref().is_some_and(|p| p.io.tag == tag) {
+            self.len -= 1;
+            entry.take()
+        } else {
+            None
+        }
+    }
+
+    fn clear(&mut self) {
+        self.by_slot.iter_mut().for_each(|entry| *entry = None);
+        self.len = 0;
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
 }
 
 /// The name of the stream that orders same-instant completions (see [`crate::streams`]).
@@ -47,7 +100,7 @@ pub struct SimOptions {
 pub struct SimPlatform {
     now_ns: u64,
     devices: Vec<SimDevice>,
-    pending: BTreeMap<u64, Pending>,
+    pending: PendingIos,
     /// IOs refused by a strict check, completed with `IoError` at the next wait.
     refused: Vec<IoTag>,
     violations: Vec<StrictError>,
@@ -68,7 +121,7 @@ impl SimPlatform {
         SimPlatform {
             now_ns: 0,
             devices,
-            pending: BTreeMap::new(),
+            pending: PendingIos::default(),
             refused: Vec::new(),
             violations: Vec::new(),
             perturbation: options
@@ -139,7 +192,7 @@ impl SimPlatform {
     ) {
         let pending = self
             .pending
-            .remove(&c.tag)
+            .remove(IoTag::from_u64(c.tag))
             .expect("a device completes only IOs the platform gave it");
         debug_assert_eq!(pending.device, device);
         let io = &pending.io;
@@ -193,7 +246,7 @@ impl Platform for SimPlatform {
         };
         match self.devices[device].submit(self.now_ns, sim_io) {
             Ok(()) => {
-                self.pending.insert(tag, Pending { device, io });
+                self.pending.insert(Pending { device, io });
             }
             Err(violation) => {
                 self.violations.push(violation);
@@ -203,7 +256,7 @@ impl Platform for SimPlatform {
     }
 
     fn cancel(&mut self, tag: IoTag) {
-        if let Some(p) = self.pending.get(&tag.to_u64()) {
+        if let Some(p) = self.pending.get(tag) {
             let device = p.device;
             self.devices[device].cancel(self.now_ns, tag.to_u64());
         }

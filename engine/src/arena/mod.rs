@@ -347,8 +347,7 @@ impl Arena {
 
     /// Copies `contents` into `buffer` (engine side: panics on sectors in flight).
     pub fn write_sectors(&mut self, buffer: &Buffer, contents: &[SectorContent]) {
-        let slots: Vec<(PageId, usize)> = buffer.sector_slots(contents.len() as u64).collect();
-        for ((page, index), &content) in slots.into_iter().zip(contents) {
+        for ((page, index), &content) in buffer.sector_slots(contents.len() as u64).zip(contents) {
             self.set_sector(page, index, content);
         }
     }
@@ -364,8 +363,7 @@ impl Arena {
 
     /// Sets `sectors` sectors of `buffer` to `Zero` (read failures are zero-filled).
     pub fn zero_sectors(&mut self, buffer: &Buffer, sectors: u64) {
-        let slots: Vec<(PageId, usize)> = buffer.sector_slots(sectors).collect();
-        for (page, index) in slots {
+        for (page, index) in buffer.sector_slots(sectors) {
             self.set_sector(page, index, SectorContent::Zero);
         }
     }

@@ -49,11 +49,12 @@ pub enum StrictError {
 impl SimDevice {
     /// Checks `io` before it is accepted.
     pub(super) fn check(&self, io: &SimIo) -> Result<(), StrictError> {
-        let device = self.name.clone();
+        // The name is copied only into an error: a check that passes allocates nothing.
+        let device = || self.name.clone();
         if io.op != Op::Flush {
             if io.sectors == 0 {
                 return Err(StrictError::ZeroLength {
-                    device,
+                    device: device(),
                     op: io.op,
                     sector: io.sector,
                 });
@@ -62,7 +63,7 @@ impl SimDevice {
                 || !u64::from(io.sectors).is_multiple_of(self.lbs_sectors)
             {
                 return Err(StrictError::Misaligned {
-                    device,
+                    device: device(),
                     op: io.op,
                     sector: io.sector,
                     sectors: io.sectors,
@@ -75,7 +76,7 @@ impl SimDevice {
                 .is_none_or(|end| end > self.capacity_sectors)
             {
                 return Err(StrictError::OutOfRange {
-                    device,
+                    device: device(),
                     op: io.op,
                     sector: io.sector,
                     sectors: io.sectors,
@@ -85,14 +86,14 @@ impl SimDevice {
         }
         if self.by_tag.contains_key(&io.tag) {
             return Err(StrictError::DuplicateTag {
-                device,
+                device: device(),
                 tag: io.tag,
             });
         }
         if matches!(io.op, Op::Write | Op::Discard) {
             if let Some(other_tag) = self.overlapping_write(io.sector, u64::from(io.sectors)) {
                 return Err(StrictError::OverlappingWrite {
-                    device,
+                    device: device(),
                     sector: io.sector,
                     sectors: io.sectors,
                     other_tag,
@@ -107,7 +108,7 @@ impl SimDevice {
             };
             if got != io.sectors as usize {
                 return Err(StrictError::PayloadMismatch {
-                    device,
+                    device: device(),
                     sectors: io.sectors,
                     got,
                 });

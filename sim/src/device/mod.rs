@@ -33,11 +33,16 @@ use latent::LatentSectors;
 pub use power_loss::{CrashReport, PowerLoss};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
+use smallvec::SmallVec;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use store::{for_each_block, merge_block, BlockContent, ContentStore, SectorView, SectorWrite};
 pub use strict::StrictError;
 use volatile::VolatileCache;
+
+/// The sector contents of a write: a 4 KiB write's eight fit inline, so the platform hands
+/// a device workload data without an allocation per IO (issue 11).
+pub type SectorContents = SmallVec<[SectorContent; 8]>;
 
 /// Data a write carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +50,7 @@ pub enum WritePayload {
     /// Reads, flushes and discards carry none.
     None,
     /// One content per sector.
-    Contents(Vec<SectorContent>),
+    Contents(SectorContents),
     /// Real bytes, 512 per sector.
     Bytes(Vec<u8>),
 }

@@ -236,7 +236,8 @@ impl StripeCache {
         Some(index)
     }
 
-    /// Checks list membership against the heads' own view.
+    /// Checks list membership against the heads' own view: the queues once, then every
+    /// head once (the explorer runs this after every input).
     pub fn check_invariants(&self) -> Result<(), String> {
         let mut seen = vec![0u8; self.heads.len()];
         for (list, queue) in [
@@ -256,7 +257,9 @@ impl StripeCache {
                 }
             }
         }
+        let mut preread = 0u32;
         for (index, head) in self.heads.iter().enumerate() {
+            preread += u32::from(head.preread_active);
             let expected = u8::from(head.count == 0);
             if seen[index] != expected {
                 return Err(format!(
@@ -287,7 +290,6 @@ impl StripeCache {
                 ));
             }
         }
-        let preread = self.heads.iter().filter(|h| h.preread_active).count() as u32;
         if preread != self.preread_active_stripes {
             return Err(format!(
                 "raid5 preread_active_stripes {} but {preread} heads are",

@@ -140,23 +140,19 @@ impl FlashcacheTarget {
         self.fc_bios.check()?;
         self.outstanding.check()?;
         self.pool.check(services.arena())?;
-        let mut parts = vec![0u32; 0];
-        let mut index_of = std::collections::BTreeMap::new();
-        for (key, _) in self.pieces.iter() {
-            index_of.insert(key, parts.len());
-            parts.push(0);
-        }
+        // Live parts of each piece, by the piece's slab slot (no map: this runs per input).
+        let mut parts = vec![0u32; self.pieces.slots()];
         for (id, part) in self.fc_bios.iter() {
-            let Some(&index) = index_of.get(&part.piece) else {
+            if self.pieces.get(part.piece).is_none() {
                 return Err(format!(
                     "flashcache bio {} belongs to no live piece",
                     id.to_u64()
                 ));
-            };
-            parts[index] += 1;
+            }
+            parts[part.piece.index as usize] += 1;
         }
         for (key, piece) in self.pieces.iter() {
-            let live = parts[index_of[&key]];
+            let live = parts[key.index as usize];
             let waiting = self.setup_waiting.contains(&key);
             if live != piece.remaining || (live == 0 && !waiting) {
                 return Err(format!(

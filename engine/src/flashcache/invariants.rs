@@ -84,7 +84,7 @@ impl Flashcache {
     pub fn check_invariants_incremental(&mut self) {
         // Taken, so a panic below leaves an empty record and the next call checks all.
         let mut progress = std::mem::take(&mut self.incremental_check);
-        self.blocks.touched.take(&mut progress.sets_to_check);
+        self.blocks.take_touched_sets(&mut progress.sets_to_check);
         let num_sets = self.blocks.geometry.num_sets;
         let full =
             progress.set_counts.is_empty() || progress.calls.is_multiple_of(FULL_CHECK_EVERY_CALLS);

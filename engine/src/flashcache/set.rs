@@ -107,7 +107,7 @@ pub(crate) struct Blocks {
     blocks: Vec<CacheBlock>,
     sets: Vec<CacheSet>,
     /// Sets changed since the last invariant check took them.
-    pub(crate) touched: TouchedSets,
+    touched: TouchedSets,
     /// `num_sets * hash_buckets_per_set` bucket heads, set-relative.
     buckets: Vec<u32>,
     /// Cache-wide list lengths (`lru_hot_blocks`, `lru_warm_blocks`).
@@ -264,6 +264,11 @@ impl Blocks {
     pub fn set_mut(&mut self, set: u32) -> &mut CacheSet {
         self.touched.mark(set);
         &mut self.sets[set as usize]
+    }
+
+    /// The sets changed since the last call, moved into `into` (see [`TouchedSets::take`]).
+    pub fn take_touched_sets(&mut self, into: &mut Vec<u32>) {
+        self.touched.take(into);
     }
 
     /// Mark every set touched (whole-cache rewrites: a load, an index rebuilt).

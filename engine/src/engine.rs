@@ -333,6 +333,27 @@ impl Engine {
         Ok(())
     }
 
+    /// [`Engine::check_invariants`] for a check after every input: the same invariants, but
+    /// the flashcache state machine looks only at the sets changed since the last call,
+    /// and at all of them every
+    /// [`FULL_CHECK_EVERY_CALLS`](crate::flashcache::FULL_CHECK_EVERY_CALLS)th call, so a
+    /// change that escaped its set's marking is caught within that many inputs.
+    pub fn check_invariants_incremental(&mut self) -> Result<(), InvariantViolation> {
+        self.services.check_invariants()?;
+        self.core
+            .check_invariants(&self.services)
+            .map_err(|d| InvariantViolation::new("dm core", d))?;
+        self.target
+            .check_invariants_incremental(&self.services)
+            .map_err(|d| InvariantViolation::new("target", d))?;
+        for layer in &mut self.lower {
+            layer
+                .check_invariants_incremental(&self.services)
+                .map_err(|d| InvariantViolation::new("lower target", d))?;
+        }
+        Ok(())
+    }
+
     /// Turns BUGGIFY off for the rest of the run: no site fires any more (an IO already
     /// started with a shrunk timeout keeps it). For a liveness phase, where nothing that
     /// acts like a fault may remain: a shrunk SSD timeout fails cleanings as a device

@@ -97,7 +97,8 @@ impl DriveObserver for () {}
 /// Limits and checks of a [`drive`] run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DriveOptions {
-    /// Run `Engine::check_invariants` after every input (tests do).
+    /// Run `Engine::check_invariants_incremental` after every input (tests do); the end of
+    /// a run checks fully whatever this says (see [`drive`]).
     pub check_invariants: bool,
     /// Stop when the time reaches this.
     pub time_limit_ns: Option<u64>,
@@ -295,7 +296,7 @@ fn feed<O: DriveObserver>(
     report.inputs += 1;
     if options.check_invariants {
         engine
-            .check_invariants()
+            .check_invariants_incremental()
             .map_err(|violation| DriveError::Invariant {
                 now_ns,
                 inputs: report.inputs,

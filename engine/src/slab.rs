@@ -67,6 +67,12 @@ impl<T> Slab<T> {
         self.len == 0
     }
 
+    /// Slots allocated so far, live or free: every key's index is below it, so a `Vec` of
+    /// this length indexed by [`SlabKey::index`] has one cell per live value.
+    pub fn slots(&self) -> usize {
+        self.entries.len()
+    }
+
     /// Stores `value` and returns its key.
     pub fn insert(&mut self, value: T) -> SlabKey {
         self.len += 1;

@@ -20,8 +20,7 @@ impl Flashcache {
     /// `flashcache_can_clean`: under both the per-set and the cache-wide limit?
     fn can_clean(&self, set: u32, picked: usize) -> bool {
         let picked = picked as u64;
-        u64::from(self.blocks.sets[set as usize].clean_inprog) + picked
-            < u64::from(self.max_clean_ios_set)
+        u64::from(self.blocks.set(set).clean_inprog) + picked < u64::from(self.max_clean_ios_set)
             && u64::from(self.clean_inprog) + picked < u64::from(self.max_clean_ios_total)
     }
 
@@ -34,8 +33,8 @@ impl Flashcache {
         let becomes_f2 = state.contains(BlockState::DIRTY_FALLOW_1);
         self.blocks.apply(index, Transition::FallowSweep);
         if becomes_f2 {
-            let set = self.blocks.geometry.set_of_index(index) as usize;
-            self.blocks.sets[set].dirty_fallow += 1;
+            let set = self.blocks.geometry.set_of_index(index);
+            self.blocks.set_mut(set).dirty_fallow += 1;
         }
     }
 
@@ -67,16 +66,16 @@ impl Flashcache {
         writes.clear();
         let mut delayed = false;
         'pick: {
-            if fallow_delay > 0 && now > self.blocks.sets[set as usize].fallow_tstamp_ns {
+            if fallow_delay > 0 && now > self.blocks.set(set).fallow_tstamp_ns {
                 for index in start..end {
                     self.detect_fallow(index);
                 }
-                self.blocks.sets[set as usize].fallow_tstamp_ns = now + fallow_delay;
+                self.blocks.set_mut(set).fallow_tstamp_ns = now + fallow_delay;
             }
             let mut index = start;
             while fallow_delay > 0
-                && self.blocks.sets[set as usize].dirty_fallow > 0
-                && now > self.blocks.sets[set as usize].fallow_next_cleaning_ns
+                && self.blocks.set(set).dirty_fallow > 0
+                && now > self.blocks.set(set).fallow_next_cleaning_ns
                 && index < end
             {
                 if self
@@ -99,9 +98,9 @@ impl Flashcache {
             }
             if !writes.is_empty() {
                 let speed = u64::from(self.tunables.fallow_clean_speed.max(1));
-                self.blocks.sets[set as usize].fallow_next_cleaning_ns = now + NS_PER_SEC / speed;
+                self.blocks.set_mut(set).fallow_next_cleaning_ns = now + NS_PER_SEC / speed;
             }
-            let nr_dirty = self.blocks.sets[set as usize].nr_dirty;
+            let nr_dirty = self.blocks.set(set).nr_dirty;
             let thresh = self.dirty_thresh_set;
             let mut threshold_clean = 0usize;
             if force == 0 {
@@ -121,7 +120,7 @@ impl Flashcache {
                 }
             }
             if policy == ReclaimPolicy::Fifo {
-                let mut index = self.blocks.sets[set as usize].clean_next;
+                let mut index = self.blocks.set(set).clean_next;
                 let mut scanned = 0;
                 while scanned < geometry.assoc
                     && self.can_clean(set, writes.len())
@@ -137,7 +136,7 @@ impl Flashcache {
                         index = start;
                     }
                 }
-                self.blocks.sets[set as usize].clean_next = index;
+                self.blocks.set_mut(set).clean_next = index;
             } else {
                 let mut scanned = 0u32;
                 for list in [LruList::Warm, LruList::Hot] {
@@ -171,7 +170,7 @@ impl Flashcache {
                 self.dirty_writeback(index, false);
             }
         } else {
-            if self.blocks.sets[set as usize].nr_dirty > self.dirty_thresh_set {
+            if self.blocks.set(set).nr_dirty > self.dirty_thresh_set {
                 delayed = true;
             }
             if delayed && self.delayed_clean_at_ns.is_none() {
@@ -227,7 +226,7 @@ impl Flashcache {
         );
         assert!(state.is_dirty());
         let set = self.blocks.geometry.set_of_index(index);
-        self.blocks.sets[set as usize].clean_inprog += 1;
+        self.blocks.set_mut(set).clean_inprog += 1;
         self.clean_inprog += 1;
         let alloc_failed = !sync && self.injected(ErrorInjection::DIRTY_WRITEBACK_JOB_ALLOC_FAIL);
         let removing = if sync {
@@ -240,7 +239,7 @@ impl Flashcache {
                 mark!(CleaningJobAllocFailed);
                 self.errors.memory_alloc_errors += 1;
             }
-            self.blocks.sets[set as usize].clean_inprog -= 1;
+            self.blocks.set_mut(set).clean_inprog -= 1;
             self.clean_inprog -= 1;
             self.free_pending_jobs(index, IoStatus::IoError);
             self.blocks.apply(index, Transition::IoFinished);
@@ -274,7 +273,7 @@ impl Flashcache {
             return;
         }
         let set = self.blocks.geometry.set_of_index(index);
-        let cache_set = &mut self.blocks.sets[set as usize];
+        let cache_set = self.blocks.set_mut(set);
         assert!(cache_set.clean_inprog > 0 && self.clean_inprog > 0);
         cache_set.clean_inprog -= 1;
         self.clean_inprog -= 1;

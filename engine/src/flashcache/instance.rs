@@ -11,6 +11,7 @@ use super::config::{
 };
 use super::geometry::Geometry;
 use super::inject::ErrorInjection;
+use super::invariants::IncrementalCheck;
 use super::io::{
     CacheBio, CacheBioId, CacheBuffer, CacheDmIo, CacheIoTag, CacheRequest, DmIoOutcome, IoOp,
     JobId, KcopydRequest, MetaBufferId, Region, RegionList,
@@ -174,6 +175,8 @@ pub struct Flashcache {
     /// Tests only: invalidate with flashcache's linear set scan even where the hash gives
     /// the same answer (see `inval_blocks`), to compare the two.
     pub(crate) invalidation_always_scans: bool,
+    /// What the per-input invariant check remembers between calls (see `invariants`).
+    pub(crate) incremental_check: IncrementalCheck,
 }
 
 impl Flashcache {
@@ -194,7 +197,7 @@ impl Flashcache {
         if let Some(loaded) = loaded {
             assert_eq!(loaded.len(), geometry.size_blocks as usize);
             for (index, &(dbn, state)) in loaded.iter().enumerate() {
-                let block = &mut blocks.blocks[index];
+                let block = blocks.block_mut(index as u32);
                 block.dbn = dbn;
                 block.state = state;
             }
@@ -215,7 +218,7 @@ impl Flashcache {
             }
             if state.is_dirty() {
                 nr_dirty += 1;
-                blocks.sets[geometry.set_of_index(index) as usize].nr_dirty += 1;
+                blocks.set_mut(geometry.set_of_index(index)).nr_dirty += 1;
             }
         }
         let md_heads = if mode == CacheMode::WriteBack {
@@ -262,6 +265,7 @@ impl Flashcache {
             scratch_writes: Vec::with_capacity(geometry.assoc.min(1 << 16) as usize),
             zombies: BTreeMap::new(),
             invalidation_always_scans: false,
+            incremental_check: IncrementalCheck::default(),
             tunables,
             config,
         };

@@ -132,7 +132,7 @@ impl Flashcache {
                 if !block.state.is_busy() && block.nr_queued == 0 {
                     self.clear_fallow(index);
                     if block.state.is_dirty() {
-                        self.blocks.sets[set as usize].nr_dirty -= 1;
+                        self.blocks.set_mut(set).nr_dirty -= 1;
                         self.nr_dirty -= 1;
                     }
                     self.cached_blocks -= 1;

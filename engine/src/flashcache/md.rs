@@ -265,10 +265,10 @@ impl Flashcache {
         let job = self.jobs.job(id);
         let (index, error, start_ns) = (job.index, job.error, job.start_ns);
         let bio = job.bio.expect("dirtying job carries its bio");
-        let set = self.blocks.geometry.set_of_index(index) as usize;
+        let set = self.blocks.geometry.set_of_index(index);
         if !error {
             if !self.blocks.state(index).is_dirty() {
-                self.blocks.sets[set].nr_dirty += 1;
+                self.blocks.set_mut(set).nr_dirty += 1;
                 self.nr_dirty += 1;
             }
             self.stats.md_write_dirty += 1;
@@ -324,7 +324,7 @@ impl Flashcache {
             self.stats.md_write_clean += 1;
             self.blocks.apply(index, Transition::MarkClean);
             self.blocks.block_mut(index).clean_failed = false;
-            let cache_set = &mut self.blocks.sets[set as usize];
+            let cache_set = self.blocks.set_mut(set);
             assert!(cache_set.nr_dirty > 0 && self.nr_dirty > 0);
             cache_set.nr_dirty -= 1;
             self.nr_dirty -= 1;
@@ -333,7 +333,7 @@ impl Flashcache {
             self.errors.ssd_write_errors += 1;
             self.blocks.block_mut(index).clean_failed = true;
         }
-        let cache_set = &mut self.blocks.sets[set as usize];
+        let cache_set = self.blocks.set_mut(set);
         assert!(cache_set.clean_inprog > 0 && self.clean_inprog > 0);
         cache_set.clean_inprog -= 1;
         self.clean_inprog -= 1;

@@ -77,6 +77,7 @@ mod pending;
 mod persist;
 pub(crate) mod replacement;
 pub(crate) mod set;
+mod touched;
 mod victim_index;
 mod zombie;
 
@@ -91,6 +92,7 @@ pub use config::{
 pub use hits::{BioCounts, HitCounter, HitsError};
 pub use inject::ErrorInjection;
 pub use instance::{CacheInputError, Flashcache, Phase, StoreOutcome};
+pub use invariants::FULL_CHECK_EVERY_CALLS;
 pub use io::{
     CacheBio, CacheBioId, CacheBuffer, CacheDmIo, CacheIoTag, CacheRequest, Device, DmIoOutcome,
     IoOp, JobId, KcopydRequest, MetaBufferId, Region, RegionList,

@@ -151,9 +151,9 @@ impl Flashcache {
         let state = self.blocks.state(index);
         if state.intersects(BlockState::FALLOW) {
             if state.contains(BlockState::DIRTY_FALLOW_2) {
-                let set = self.blocks.geometry.set_of_index(index) as usize;
-                assert!(self.blocks.sets[set].dirty_fallow > 0);
-                self.blocks.sets[set].dirty_fallow -= 1;
+                let set = self.blocks.geometry.set_of_index(index);
+                assert!(self.blocks.set(set).dirty_fallow > 0);
+                self.blocks.set_mut(set).dirty_fallow -= 1;
             }
             self.blocks.apply(index, Transition::ClearFallow);
         }

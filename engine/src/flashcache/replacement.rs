@@ -35,7 +35,7 @@ impl Blocks {
     pub(crate) fn fifo_get_old_block(&mut self, set: u32) -> Option<u32> {
         let start = self.geometry.set_start(set);
         let end = start + self.geometry.assoc;
-        let hand = self.sets[set as usize].fifo_next;
+        let hand = self.set(set).fifo_next;
         debug_assert!((start..end).contains(&hand));
         let found = if self.victim_index.is_some() {
             self.fifo_first_indexed_checked(set, hand)
@@ -60,7 +60,7 @@ impl Blocks {
         } else {
             stopped_at + 1
         };
-        self.sets[set as usize].fifo_next = next;
+        self.set_mut(set).fifo_next = next;
         found
     }
 
@@ -401,16 +401,16 @@ mod tests {
         for index in 0..4 {
             blocks.apply(index, Transition::ReadHit);
         }
-        blocks.sets[0].fifo_next = 2;
+        blocks.set_mut(0).fifo_next = 2;
         assert_eq!(blocks.fifo_get_old_block(0), None);
         // Scanned 2,3,0,1 and stopped at 2 after wrapping: the hand moves to 3.
-        assert_eq!(blocks.sets[0].fifo_next, 3);
+        assert_eq!(blocks.set(0).fifo_next, 3);
         // A hit does not reorder FIFO: the block at the hand is taken regardless.
         for index in 0..4 {
             blocks.apply(index, Transition::IoFinished);
         }
         assert_eq!(blocks.fifo_get_old_block(0), Some(3));
-        assert_eq!(blocks.sets[0].fifo_next, 0);
+        assert_eq!(blocks.set(0).fifo_next, 0);
     }
 
     fn lru_blocks(assoc: u32, hot_pct: u32) -> Blocks {
@@ -581,7 +581,7 @@ mod tests {
                         _ => {
                             // Force the hand anywhere, as after many earlier reclaims.
                             let hand = set * assoc + (draw >> 8) as u32 % assoc;
-                            blocks.sets[set as usize].fifo_next = hand;
+                            blocks.set_mut(set).fifo_next = hand;
                             None
                         }
                     }
@@ -596,7 +596,8 @@ mod tests {
                         "seed {seed} step {step} variant {variant}: victim"
                     );
                     assert_eq!(
-                        linear.sets[set as usize].fifo_next, blocks.sets[set as usize].fifo_next,
+                        linear.set(set).fifo_next,
+                        blocks.set(set).fifo_next,
                         "seed {seed} step {step} variant {variant}: FIFO hand"
                     );
                     if step % 97 == 0 || (chose && expected.is_some()) {
@@ -643,20 +644,20 @@ mod tests {
         let dirty = BlockState::VALID.union(BlockState::DIRTY);
         for index in 0..assoc {
             // Runs of dirty blocks with clean and free ones between them, as reloaded.
-            indexed.blocks[index as usize].state = match index % 7 {
+            indexed.block_mut(index).state = match index % 7 {
                 0 => BlockState::VALID,
                 1 => BlockState::INVALID,
                 _ => dirty,
             };
-            indexed.blocks[index as usize].dbn = 8 * u64::from(index);
+            indexed.block_mut(index).dbn = 8 * u64::from(index);
         }
         indexed.lru_init_lists(25);
         indexed.link_by_state();
         indexed.check_links();
         let mut linear = indexed.clone();
         linear.set_victim_index_mode(VictimIndexMode::Never);
-        indexed.sets[0].fifo_next = 3;
-        linear.sets[0].fifo_next = 3;
+        indexed.set_mut(0).fifo_next = 3;
+        linear.set_mut(0).fifo_next = 3;
         assert_eq!(indexed.fifo_get_old_block(0), Some(7));
         assert_eq!(linear.fifo_get_old_block(0), Some(7));
         let reclaimable = (0..assoc).filter(|index| index % 7 == 0).count();

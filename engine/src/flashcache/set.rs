@@ -8,6 +8,7 @@
 
 use super::geometry::Geometry;
 use super::state::{BlockState, Transition};
+use super::touched::TouchedSets;
 use super::victim_index::VictimIndex;
 
 /// Sets of at least this many blocks keep a [`VictimIndex`]. Smaller sets (the default 512
@@ -46,7 +47,7 @@ pub(crate) enum LruList {
 }
 
 /// `struct cacheblock`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct CacheBlock {
     pub dbn: u64,
     pub state: BlockState,
@@ -80,7 +81,7 @@ impl ListEnds {
 }
 
 /// `struct cache_set`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CacheSet {
     /// FIFO hand (absolute index).
     pub fifo_next: u32,
@@ -101,8 +102,12 @@ pub(crate) struct CacheSet {
 #[derive(Debug, Clone)]
 pub(crate) struct Blocks {
     pub geometry: Geometry,
-    pub blocks: Vec<CacheBlock>,
-    pub sets: Vec<CacheSet>,
+    /// Private, like `sets`: every mutable access goes through a method that marks the
+    /// set in `touched`, so the incremental invariant check misses no change.
+    blocks: Vec<CacheBlock>,
+    sets: Vec<CacheSet>,
+    /// Sets changed since the last invariant check took them.
+    touched: TouchedSets,
     /// `num_sets * hash_buckets_per_set` bucket heads, set-relative.
     buckets: Vec<u32>,
     /// Cache-wide list lengths (`lru_hot_blocks`, `lru_warm_blocks`).
@@ -151,6 +156,7 @@ impl Blocks {
             geometry,
             blocks: vec![block; geometry.size_blocks as usize],
             sets,
+            touched: TouchedSets::new(geometry.num_sets),
             buckets: vec![NIL; geometry.num_sets as usize * geometry.hash_buckets_per_set as usize],
             lru_hot_blocks: 0,
             lru_warm_blocks: 0,
@@ -167,6 +173,7 @@ impl Blocks {
     /// Choose victims as `mode` says, whatever the set size; an index is rebuilt from the
     /// current states and lists (tests compare the modes; the explorer's victim check).
     pub(crate) fn set_victim_index_mode(&mut self, mode: VictimIndexMode) {
+        self.mark_all_sets();
         self.victim_index_mode = mode;
         self.victim_index = None;
         if mode == VictimIndexMode::Always {
@@ -178,6 +185,7 @@ impl Blocks {
     /// Build the FIFO half of the victim index, if there is none yet.
     pub(crate) fn build_victim_index(&mut self) {
         if self.victim_index.is_none() {
+            self.mark_all_sets();
             self.victim_index = Some(VictimIndex::new(
                 self.geometry.num_sets,
                 self.geometry.assoc,
@@ -193,6 +201,7 @@ impl Blocks {
             return;
         };
         let lru_ordered = before.lru_ordered();
+        self.mark_all_sets();
         let mut victim_index = VictimIndex::new(self.geometry.num_sets, self.geometry.assoc);
         for index in 0..self.geometry.size_blocks {
             if self.state(index).is_reclaimable() {
@@ -212,6 +221,7 @@ impl Blocks {
             unreachable!("just built");
         };
         if !victim_index.lru_ordered() {
+            self.mark_all_sets();
             self.order_lists_into(&mut victim_index);
         }
         self.victim_index = Some(victim_index);
@@ -236,9 +246,42 @@ impl Blocks {
         &self.blocks[index as usize]
     }
 
+    /// Block `index` for a change (its set is marked touched).
     #[inline]
     pub fn block_mut(&mut self, index: u32) -> &mut CacheBlock {
+        self.mark_block(index);
         &mut self.blocks[index as usize]
+    }
+
+    /// The record of `set`.
+    #[inline]
+    pub fn set(&self, set: u32) -> &CacheSet {
+        &self.sets[set as usize]
+    }
+
+    /// The record of `set` for a change (marked touched).
+    #[inline]
+    pub fn set_mut(&mut self, set: u32) -> &mut CacheSet {
+        self.touched.mark(set);
+        &mut self.sets[set as usize]
+    }
+
+    /// The sets changed since the last call, moved into `into` (see [`TouchedSets::take`]).
+    pub fn take_touched_sets(&mut self, into: &mut Vec<u32>) {
+        self.touched.take(into);
+    }
+
+    /// Mark every set touched (whole-cache rewrites: a load, an index rebuilt).
+    fn mark_all_sets(&mut self) {
+        for set in 0..self.geometry.num_sets {
+            self.touched.mark(set);
+        }
+    }
+
+    /// Mark the set of block `index` touched.
+    #[inline]
+    fn mark_block(&mut self, index: u32) {
+        self.touched.mark(self.geometry.set_of_index(index));
     }
 
     #[inline]
@@ -250,6 +293,7 @@ impl Blocks {
     #[inline]
     #[track_caller]
     pub fn apply(&mut self, index: u32, transition: Transition) -> BlockState {
+        self.mark_block(index);
         let block = &mut self.blocks[index as usize];
         let before = block.state;
         let after = before.apply(transition);
@@ -262,9 +306,12 @@ impl Blocks {
         after
     }
 
+    /// The set of `index` and its first block, the set marked touched: every caller
+    /// edits that set's links.
     #[inline]
-    fn set_start_of(&self, index: u32) -> (u32, u32) {
+    fn set_start_of(&mut self, index: u32) -> (u32, u32) {
         let set = self.geometry.set_of_index(index);
+        self.touched.mark(set);
         (set, self.geometry.set_start(set))
     }
 
@@ -348,14 +395,14 @@ impl Blocks {
             block.hash_prev == NIL && block.hash_next == NIL,
             "block {index} is still linked"
         );
-        let head = self.sets[set as usize].invalid_head;
+        let head = self.set(set).invalid_head;
         if head != NIL {
             self.blocks[(start + head) as usize].hash_prev = index - start;
         }
         let block = &mut self.blocks[index as usize];
         block.hash_next = head;
         block.hash_prev = NIL;
-        self.sets[set as usize].invalid_head = index - start;
+        self.set_mut(set).invalid_head = index - start;
     }
 
     /// `flashcache_invalid_remove`.
@@ -369,7 +416,7 @@ impl Blocks {
         if block.hash_prev != NIL {
             self.blocks[(start + block.hash_prev) as usize].hash_next = block.hash_next;
         } else {
-            self.sets[set as usize].invalid_head = block.hash_next;
+            self.set_mut(set).invalid_head = block.hash_next;
         }
         if block.hash_next != NIL {
             self.blocks[(start + block.hash_next) as usize].hash_prev = block.hash_prev;
@@ -393,6 +440,7 @@ impl Blocks {
     /// Rebuild hash and free lists from the blocks' states, in index order as flashcache's
     /// constructor does (so a fresh set hands out its highest index first).
     pub fn link_by_state(&mut self) {
+        self.mark_all_sets();
         for slot in self.buckets.iter_mut() {
             *slot = NIL;
         }
@@ -428,7 +476,7 @@ impl Blocks {
 
     #[inline]
     fn list_ends_mut(&mut self, set: u32, list: LruList) -> &mut ListEnds {
-        let set = &mut self.sets[set as usize];
+        let set = self.set_mut(set);
         match list {
             LruList::Hot => &mut set.hot,
             LruList::Warm => &mut set.warm,
@@ -569,6 +617,35 @@ impl Blocks {
         order
     }
 
+    /// Block `index` for a change its set does not hear of: a bug in the marking, for
+    /// tests of the incremental check.
+    #[cfg(test)]
+    pub fn block_mut_unmarked(&mut self, index: u32) -> &mut CacheBlock {
+        &mut self.blocks[index as usize]
+    }
+
+    /// Every set not marked touched holds the same blocks, record and hash buckets as in
+    /// `before` (tests: the marking misses no change).
+    #[cfg(test)]
+    pub fn assert_unmarked_sets_unchanged(&self, before: &Blocks) {
+        assert_eq!(self.geometry, before.geometry, "another cache");
+        let assoc = self.geometry.assoc as usize;
+        let buckets = self.geometry.hash_buckets_per_set as usize;
+        for set in 0..self.geometry.num_sets {
+            if self.touched.contains(set) {
+                continue;
+            }
+            let s = set as usize;
+            assert!(
+                self.blocks[s * assoc..][..assoc] == before.blocks[s * assoc..][..assoc]
+                    && self.sets[s] == before.sets[s]
+                    && self.buckets[s * buckets..][..buckets]
+                        == before.buckets[s * buckets..][..buckets],
+                "set {set} changed without being marked touched"
+            );
+        }
+    }
+
     /// The free list of `set`, head first (tests).
     #[cfg(test)]
     pub fn free_list(&self, set: u32) -> Vec<u32> {
@@ -585,85 +662,109 @@ impl Blocks {
     /// Check the structural invariants of every set (tests; O(size)). Walks the lists in
     /// place (the explorer checks after every input, so no list is collected), each walk
     /// bounded by the set's size: a cycle fails here instead of hanging.
+    #[cfg(test)]
     pub fn check_links(&self) {
+        let mut on_lists = Vec::new();
+        for set in 0..self.geometry.num_sets {
+            self.check_set_links(set, &mut on_lists);
+        }
+        self.check_list_totals();
+    }
+
+    /// [`Blocks::check_links`] for one set (O(assoc)): its free list, LRU lists and hash
+    /// chains, each block on the hash or free list its state says, and the victim index's
+    /// view of the set. `on_lists` is scratch, reused across calls.
+    pub fn check_set_links(&self, set: u32, on_lists: &mut Vec<u8>) {
         let geometry = self.geometry;
         let walk_max = geometry.assoc;
-        let mut on_lists = vec![0u8; geometry.size_blocks as usize];
-        for set in 0..geometry.num_sets {
-            let start = geometry.set_start(set);
-            let mut relative = self.sets[set as usize].invalid_head;
+        let start = geometry.set_start(set);
+        // Set-relative links: no walk needs a division to find the set.
+        on_lists.clear();
+        on_lists.resize(geometry.assoc as usize, 0);
+        let mut relative = self.sets[set as usize].invalid_head;
+        let mut steps = 0u32;
+        while relative != NIL {
+            steps += 1;
+            assert!(
+                steps <= walk_max && relative < walk_max,
+                "free list of set {set} outgrows the set"
+            );
+            let index = start + relative;
+            assert_eq!(
+                self.state(index),
+                BlockState::INVALID,
+                "free list block {index}"
+            );
+            on_lists[relative as usize] += 1;
+            relative = self.blocks[index as usize].hash_next;
+        }
+        for list in [LruList::Hot, LruList::Warm] {
+            let mut length = 0u32;
+            let mut relative = self.list_ends(set, list).head;
+            while relative != NIL {
+                length += 1;
+                assert!(
+                    length <= walk_max && relative < walk_max,
+                    "{list:?} list of set {set} outgrows the set"
+                );
+                let block = &self.blocks[(start + relative) as usize];
+                assert_eq!(block.lru_list, list);
+                relative = block.lru_next;
+            }
+            assert_eq!(length, self.list_ends(set, list).count);
+        }
+        let buckets = geometry.hash_buckets_per_set as usize;
+        for bucket in 0..buckets {
+            let mut relative = self.buckets[set as usize * buckets + bucket];
             let mut steps = 0u32;
             while relative != NIL {
                 steps += 1;
                 assert!(
                     steps <= walk_max && relative < walk_max,
-                    "free list of set {set} outgrows the set"
+                    "hash chain of set {set} outgrows the set"
                 );
                 let index = start + relative;
-                assert_eq!(
-                    self.state(index),
-                    BlockState::INVALID,
-                    "free list block {index}"
-                );
-                on_lists[index as usize] += 1;
-                relative = self.blocks[index as usize].hash_next;
-            }
-            for list in [LruList::Hot, LruList::Warm] {
-                // Set-relative links: the walk needs no division to find the set.
-                let mut length = 0u32;
-                let mut relative = self.list_ends(set, list).head;
-                while relative != NIL {
-                    length += 1;
-                    assert!(
-                        length <= walk_max && relative < walk_max,
-                        "{list:?} list of set {set} outgrows the set"
-                    );
-                    let block = &self.blocks[(start + relative) as usize];
-                    assert_eq!(block.lru_list, list);
-                    relative = block.lru_next;
-                }
-                assert_eq!(length, self.list_ends(set, list).count);
-            }
-            let buckets = geometry.hash_buckets_per_set as usize;
-            for bucket in 0..buckets {
-                let mut relative = self.buckets[set as usize * buckets + bucket];
-                let mut steps = 0u32;
-                while relative != NIL {
-                    steps += 1;
-                    assert!(
-                        steps <= walk_max && relative < walk_max,
-                        "hash chain of set {set} outgrows the set"
-                    );
-                    let index = start + relative;
-                    let block = self.block(index);
-                    assert!(block.state.is_valid(), "hashed block {index} not VALID");
-                    assert_eq!(geometry.bucket_of(block.dbn) as usize, bucket);
-                    on_lists[index as usize] += 1;
-                    relative = block.hash_next;
-                }
+                let block = self.block(index);
+                assert!(block.state.is_valid(), "hashed block {index} not VALID");
+                assert_eq!(geometry.bucket_of(block.dbn) as usize, bucket);
+                on_lists[relative as usize] += 1;
+                relative = block.hash_next;
             }
         }
-        for (index, &count) in on_lists.iter().enumerate() {
-            let state = self.blocks[index].state;
+        for (index, &count) in (start..).zip(on_lists.iter()) {
+            let state = self.blocks[index as usize].state;
             let expected = u8::from(state.is_valid() || state == BlockState::INVALID);
             assert_eq!(
                 count, expected,
                 "block {index} in state {state:?} is on {count} hash/free lists"
             );
         }
+        // The walks above bounded this set's lists, so the index check's walks end.
+        self.check_set_victim_index(set);
+    }
+
+    /// The cache-wide list lengths: every block on an LRU list, or none yet (O(1)).
+    pub fn check_list_totals(&self) {
         let lru_total = self.lru_hot_blocks + self.lru_warm_blocks;
-        assert!(lru_total == 0 || lru_total == u64::from(geometry.size_blocks));
-        // The walks above bounded every list, so the index check's walks end.
-        self.check_victim_index();
+        assert!(lru_total == 0 || lru_total == u64::from(self.geometry.size_blocks));
     }
 
     /// The victim index, if any, agrees with the states and lists (tests; O(size); each
     /// list must already be known to end).
+    #[cfg(test)]
     pub fn check_victim_index(&self) {
+        for set in 0..self.geometry.num_sets {
+            self.check_set_victim_index(set);
+        }
+    }
+
+    /// [`Blocks::check_victim_index`] for one set (O(assoc)).
+    fn check_set_victim_index(&self, set: u32) {
         if let Some(victim_index) = &self.victim_index {
-            victim_index.check(
+            victim_index.check_set(
+                set,
                 |index| self.state(index).is_reclaimable(),
-                |set, visit| {
+                |visit| {
                     for list in [LruList::Warm, LruList::Hot] {
                         let mut cursor = self.lru_head(set, list);
                         while let Some(index) = cursor {

@@ -104,10 +104,21 @@ impl LeveledBitmap {
     }
 
     /// Every summary bit agrees with the level below (tests; O(len / 64)).
+    #[cfg(test)]
     pub fn check_levels(&self) {
+        self.check_levels_over(0, self.levels[0].len() * 64);
+    }
+
+    /// The summary bits above the words holding positions `from..to` agree with those
+    /// words, level by level (O((to - from) / 64) plus one word per level).
+    pub fn check_levels_over(&self, from: usize, to: usize) {
+        if from >= to {
+            return;
+        }
+        let (mut first, mut last) = (from / 64, (to - 1) / 64);
         for (level, pair) in self.levels.windows(2).enumerate() {
             let (below, above) = (&pair[0], &pair[1]);
-            for (word_index, &word) in below.iter().enumerate() {
+            for (word_index, &word) in below.iter().enumerate().take(last + 1).skip(first) {
                 let summary = above[word_index / 64] & (1 << (word_index % 64)) != 0;
                 assert_eq!(
                     summary,
@@ -116,6 +127,8 @@ impl LeveledBitmap {
                     level + 1
                 );
             }
+            first /= 64;
+            last /= 64;
         }
     }
 }
@@ -374,17 +387,25 @@ impl VictimIndex {
         self.place(base, slot, index);
     }
 
-    /// The index agrees with the states and lists it mirrors (tests; O(size)).
-    /// `reclaimable(i)` is block `i`'s state; `lists(set)` yields each list of the set from
-    /// its LRU end, as (list, blocks).
-    pub fn check(
+    /// The index agrees, for the blocks of one set, with the states and lists it mirrors,
+    /// and the bitmap's summary bits above them agree (O(assoc)). `reclaimable(i)` is
+    /// block `i`'s state; `list_walk(visit)` visits each list of the set from its LRU end,
+    /// warm list first, as (list, block).
+    pub fn check_set(
         &self,
+        set: u32,
         reclaimable: impl Fn(u32) -> bool,
-        mut list_walk: impl FnMut(u32, &mut dyn FnMut(LruList, u32)),
+        list_walk: impl FnOnce(&mut dyn FnMut(LruList, u32)),
     ) {
-        self.reclaimable.check_levels();
-        let size = self.heap_len.len() as u32 * self.assoc;
-        for index in 0..size {
+        assert!(
+            (set as usize) < self.heap_len.len(),
+            "victim index: no set {set}"
+        );
+        let start = set * self.assoc;
+        let end = start + self.assoc;
+        self.reclaimable
+            .check_levels_over(start as usize, end as usize);
+        for index in start..end {
             assert_eq!(
                 self.reclaimable.contains(index),
                 reclaimable(index),
@@ -396,54 +417,51 @@ impl VictimIndex {
                 self.order_key.is_empty()
                     && self.heap.is_empty()
                     && self.heap_slot.is_empty()
-                    && self.heap_len.iter().all(|&len| len == 0),
+                    && self.heap_len[set as usize] == 0,
                 "victim index: LRU keys or heaps kept before an LRU choice"
             );
             return;
         }
-        let sets = self.heap_len.len() as u32;
-        for set in 0..sets {
-            let base = set as usize * self.assoc as usize;
-            let mut previous_key = None;
-            let mut listed_reclaimable = 0u32;
-            list_walk(set, &mut |list, index| {
-                let key = self.order_key[index as usize];
-                assert_ne!(key, NO_KEY, "victim index: listed block {index} has no key");
-                assert_eq!(
-                    self.list_of(index),
-                    list,
-                    "victim index: block {index} list"
-                );
-                if let Some(previous) = previous_key {
-                    assert!(
-                        key > previous,
-                        "victim index: keys of set {set} not increasing at block {index}"
-                    );
-                }
-                previous_key = Some(key);
-                let in_heap = self.heap_slot[index as usize] != NIL;
-                assert_eq!(
-                    in_heap,
-                    reclaimable(index),
-                    "victim index: block {index} in heap"
-                );
-                listed_reclaimable += u32::from(in_heap);
-            });
-            let len = self.heap_len[set as usize];
+        let base = start as usize;
+        let mut previous_key = None;
+        let mut listed_reclaimable = 0u32;
+        list_walk(&mut |list, index| {
+            let key = self.order_key[index as usize];
+            assert_ne!(key, NO_KEY, "victim index: listed block {index} has no key");
             assert_eq!(
-                len, listed_reclaimable,
-                "victim index: heap length of set {set}"
+                self.list_of(index),
+                list,
+                "victim index: block {index} list"
             );
-            for slot in 0..len {
-                let index = self.heap[base + slot as usize];
-                assert_eq!(self.heap_slot[index as usize], slot, "heap slot of {index}");
-                if slot > 0 {
-                    let parent = (slot - 1) / 2;
-                    assert!(
-                        self.key_at(base, parent) <= self.key_at(base, slot),
-                        "victim index: heap order of set {set} at slot {slot}"
-                    );
-                }
+            if let Some(previous) = previous_key {
+                assert!(
+                    key > previous,
+                    "victim index: keys of set {set} not increasing at block {index}"
+                );
+            }
+            previous_key = Some(key);
+            let in_heap = self.heap_slot[index as usize] != NIL;
+            assert_eq!(
+                in_heap,
+                reclaimable(index),
+                "victim index: block {index} in heap"
+            );
+            listed_reclaimable += u32::from(in_heap);
+        });
+        let len = self.heap_len[set as usize];
+        assert_eq!(
+            len, listed_reclaimable,
+            "victim index: heap length of set {set}"
+        );
+        for slot in 0..len {
+            let index = self.heap[base + slot as usize];
+            assert_eq!(self.heap_slot[index as usize], slot, "heap slot of {index}");
+            if slot > 0 {
+                let parent = (slot - 1) / 2;
+                assert!(
+                    self.key_at(base, parent) <= self.key_at(base, slot),
+                    "victim index: heap order of set {set} at slot {slot}"
+                );
             }
         }
     }

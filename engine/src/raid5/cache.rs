@@ -236,7 +236,8 @@ impl StripeCache {
         Some(index)
     }
 
-    /// Checks list membership against the heads' own view.
+    /// Checks list membership against the heads' own view: the queues once, then every
+    /// head once (the explorer runs this after every input).
     pub fn check_invariants(&self) -> Result<(), String> {
         let mut seen = vec![0u8; self.heads.len()];
         for (list, queue) in [
@@ -256,16 +257,17 @@ impl StripeCache {
                 }
             }
         }
+        let mut preread = 0u32;
+        let mut hashed = 0usize;
         for (index, head) in self.heads.iter().enumerate() {
+            preread += u32::from(head.preread_active);
+            hashed += usize::from(head.hashed);
             let expected = u8::from(head.count == 0);
             if seen[index] != expected {
                 return Err(format!(
                     "raid5 stripe {index} (count {}) is on {} lists",
                     head.count, seen[index]
                 ));
-            }
-            if head.hashed && self.hash.get(&head.sector) != Some(&index) {
-                return Err(format!("raid5 stripe {index} hashed but not in the hash"));
             }
             if head.list == StripeList::Inactive && !head.is_quiet() {
                 let members: Vec<String> = head
@@ -287,7 +289,28 @@ impl StripeCache {
                 ));
             }
         }
-        let preread = self.heads.iter().filter(|h| h.preread_active).count() as u32;
+        // Every hashed head is in the hash at its sector iff as many entries name a hashed
+        // head of their sector as there are hashed heads (keys are distinct, so such
+        // entries name distinct heads): one walk of the hash instead of a search per head.
+        let hashed_found = self
+            .hash
+            .iter()
+            .filter(|&(&sector, &index)| {
+                self.heads
+                    .get(index)
+                    .is_some_and(|head| head.hashed && head.sector == sector)
+            })
+            .count();
+        if hashed_found != hashed {
+            // Rare: find the first missing head for the message.
+            let missing = self.heads.iter().enumerate().position(|(index, head)| {
+                head.hashed && self.hash.get(&head.sector) != Some(&index)
+            });
+            return Err(match missing {
+                Some(index) => format!("raid5 stripe {index} hashed but not in the hash"),
+                None => format!("raid5: {hashed} stripes hashed, {hashed_found} in the hash"),
+            });
+        }
         if preread != self.preread_active_stripes {
             return Err(format!(
                 "raid5 preread_active_stripes {} but {preread} heads are",
@@ -295,5 +318,32 @@ impl StripeCache {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache() -> StripeCache {
+        let pages: Vec<PageId> = (0..6).map(PageId).collect();
+        StripeCache::new(2, 3, &pages)
+    }
+
+    #[test]
+    fn a_hashed_head_missing_from_the_hash_is_named() {
+        let mut cache = cache();
+        cache.check_invariants().unwrap();
+        cache.heads[1].hashed = true;
+        cache.heads[1].sector = 16;
+        assert_eq!(
+            cache.check_invariants().unwrap_err(),
+            "raid5 stripe 1 hashed but not in the hash"
+        );
+        // An entry under another sector does not stand in for it.
+        cache.hash.insert(8, 1);
+        assert!(cache.check_invariants().is_err());
+        cache.hash.insert(16, 1);
+        cache.check_invariants().unwrap();
     }
 }

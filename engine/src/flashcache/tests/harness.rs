@@ -13,6 +13,7 @@ use crate::flashcache::io::{
     IoOp, KcopydRequest,
 };
 use crate::flashcache::persist::{Setup, SetupError, SetupStatus};
+use crate::flashcache::set::Blocks;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
@@ -157,6 +158,9 @@ pub struct Harness {
     /// Every request the target emitted, for tests that look at the IO pattern.
     pub log: Vec<CacheRequest>,
     pub check_invariants: bool,
+    /// The blocks as of the last check, to prove that every set changed since was marked
+    /// for the incremental check (`None` before the first check).
+    checked_blocks: Option<Blocks>,
     /// (device, first sector, end sector) of every zombie write still running: a new write
     /// overlapping one is refused, as the simulator's strict device check does.
     zombie_writes: Vec<(Device, u64, u64)>,
@@ -268,6 +272,7 @@ impl Harness {
             rng: ChaCha8Rng::seed_from_u64(0),
             log: Vec::new(),
             check_invariants: true,
+            checked_blocks: None,
             zombie_writes: Vec::new(),
         }
     }
@@ -367,6 +372,13 @@ impl Harness {
         }
         if self.check_invariants {
             self.fc.check_invariants();
+            // Every change since the last check marked its set: the incremental check
+            // below, which looks only at marked sets, would have seen it.
+            if let Some(before) = &self.checked_blocks {
+                self.fc.blocks.assert_unmarked_sets_unchanged(before);
+            }
+            self.fc.check_invariants_incremental();
+            self.checked_blocks = Some(self.fc.blocks.clone());
         }
     }
 
@@ -764,6 +776,8 @@ impl Harness {
             rng: self.rng,
             log: Vec::new(),
             check_invariants: self.check_invariants,
+            // A new instance: its first incremental check is a full one.
+            checked_blocks: None,
             // Power is gone: a zombie either landed before (see `end_zombie`) or never will.
             zombie_writes: Vec::new(),
         })

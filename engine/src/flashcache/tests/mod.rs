@@ -3,6 +3,7 @@
 mod busy;
 mod errors;
 mod harness;
+mod incremental_check;
 mod paths;
 mod persistence;
 mod random;

@@ -107,6 +107,29 @@ impl FlashcacheTarget {
     }
 
     pub fn check_invariants(&self, services: &Services) -> Result<(), String> {
+        self.check_adapter(services)?;
+        if let LifeStage::Running(fc) = &self.stage {
+            self.check_zombies_agree(fc)?;
+            as_error(|| fc.check_invariants())?;
+        }
+        Ok(())
+    }
+
+    /// [`FlashcacheTarget::check_invariants`], with the state machine's incremental check
+    /// (only the sets changed since the last call; all of them every so many calls).
+    pub fn check_invariants_incremental(&mut self, services: &Services) -> Result<(), String> {
+        self.check_adapter(services)?;
+        if let LifeStage::Running(fc) = &self.stage {
+            self.check_zombies_agree(fc)?;
+        }
+        if let LifeStage::Running(fc) = &mut self.stage {
+            as_error(|| fc.check_invariants_incremental())?;
+        }
+        Ok(())
+    }
+
+    /// The adapter's own records: pieces, flashcache bios, requests and reserved pages.
+    fn check_adapter(&self, services: &Services) -> Result<(), String> {
         if let Some(first) = self.anomalies.first() {
             return Err(format!(
                 "flashcache adapter: {} anomalies, first: {first}",
@@ -117,23 +140,19 @@ impl FlashcacheTarget {
         self.fc_bios.check()?;
         self.outstanding.check()?;
         self.pool.check(services.arena())?;
-        let mut parts = vec![0u32; 0];
-        let mut index_of = std::collections::BTreeMap::new();
-        for (key, _) in self.pieces.iter() {
-            index_of.insert(key, parts.len());
-            parts.push(0);
-        }
+        // Live parts of each piece, by the piece's slab slot (no map: this runs per input).
+        let mut parts = vec![0u32; self.pieces.slots()];
         for (id, part) in self.fc_bios.iter() {
-            let Some(&index) = index_of.get(&part.piece) else {
+            if self.pieces.get(part.piece).is_none() {
                 return Err(format!(
                     "flashcache bio {} belongs to no live piece",
                     id.to_u64()
                 ));
-            };
-            parts[index] += 1;
+            }
+            parts[part.piece.index as usize] += 1;
         }
         for (key, piece) in self.pieces.iter() {
-            let live = parts[index_of[&key]];
+            let live = parts[key.index as usize];
             let waiting = self.setup_waiting.contains(&key);
             if live != piece.remaining || (live == 0 && !waiting) {
                 return Err(format!(
@@ -143,19 +162,6 @@ impl FlashcacheTarget {
                     piece.remaining
                 ));
             }
-        }
-        if let LifeStage::Running(fc) = &self.stage {
-            self.check_zombies_agree(fc)?;
-            // The state machine asserts its own invariants; report a failure as a value.
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fc.check_invariants()))
-                .map_err(|panic| {
-                    let text = panic
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_else(|| "(no message)".to_string());
-                    format!("flashcache: {text}")
-                })?;
         }
         Ok(())
     }
@@ -181,4 +187,16 @@ impl FlashcacheTarget {
             ))
         }
     }
+}
+
+/// Runs one of the state machine's checks, which assert, and reports a failure as a value.
+fn as_error(check: impl FnOnce()) -> Result<(), String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(check)).map_err(|panic| {
+        let text = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "(no message)".to_string());
+        format!("flashcache: {text}")
+    })
 }

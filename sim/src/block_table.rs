@@ -49,6 +49,12 @@ impl<T> BlockTable<T> {
         self.chunks.get(chunk)?.as_ref()?[slot].as_ref()
     }
 
+    /// The value of `block` to change, if it has one.
+    pub fn get_mut(&mut self, block: u64) -> Option<&mut T> {
+        let (chunk, slot) = split(block);
+        self.chunks.get_mut(chunk)?.as_mut()?[slot].as_mut()
+    }
+
     /// The value of `block`, created by `make` if it has none.
     pub fn get_or_insert_with(&mut self, block: u64, make: impl FnOnce() -> T) -> &mut T {
         if self.get(block).is_none() {

@@ -62,7 +62,7 @@ use crate::poison::{is_poison, POISON_WRITE_ID};
 use dmsim_engine::block::SECTORS_PER_PAGE;
 use dmsim_engine::content::{SectorContent, SectorStamp};
 use sector::{Ids, Retention, SectorState, UNKNOWN};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// The state of a sector the oracle has no entry for.
 static NEVER_WRITTEN: SectorState = SectorState::NEVER_WRITTEN;
@@ -90,6 +90,13 @@ impl BlockState {
         match self {
             BlockState::Uniform(s) => s,
             BlockState::Split(v) => &v[i],
+        }
+    }
+
+    fn has_history(&self) -> bool {
+        match self {
+            BlockState::Uniform(s) => s.has_history(),
+            BlockState::Split(v) => v.iter().any(SectorState::has_history),
         }
     }
 
@@ -154,6 +161,12 @@ pub struct Oracle {
     corrupt_reads_delivered: u64,
     /// Blocks whose content the last crash left uncertain.
     crash_uncertain_blocks: BTreeSet<u64>,
+    /// Blocks that kept history for reads in flight, with the completion sequence of the
+    /// write that made them keep it (ascending): once no read that started before that
+    /// write is in flight, the block's history is pruned. Without this a block never
+    /// written again would hold versions no read can return for the rest of the run (the
+    /// oracle's memory would follow the number of blocks ever overwritten, issue 11 item 5).
+    history_to_prune: VecDeque<(u64, u64)>,
 }
 
 impl Oracle {
@@ -175,6 +188,7 @@ impl Oracle {
             corrupt_sectors_delivered: 0,
             corrupt_reads_delivered: 0,
             crash_uncertain_blocks: BTreeSet::new(),
+            history_to_prune: VecDeque::new(),
         }
     }
 
@@ -232,6 +246,7 @@ impl Oracle {
     /// A read that started at `mark` ended without data to check (it failed).
     pub fn read_abandoned(&mut self, mark: u64) {
         self.read_ended(mark);
+        self.prune_released_history();
     }
 
     /// Reads in flight (started, not yet done or abandoned).
@@ -247,6 +262,23 @@ impl Oracle {
         *count -= 1;
         if *count == 0 {
             self.reads_in_flight.remove(&mark);
+        }
+    }
+
+    /// Prunes the blocks whose history no read in flight needs any more (see
+    /// `history_to_prune`). Called once a read has ended and been judged: not before, as
+    /// the read itself may need the history.
+    fn prune_released_history(&mut self) {
+        let keep = self.retention();
+        while let Some(&(block, seq)) = self.history_to_prune.front() {
+            // A read started at mark m may return versions replaced after m (`allowed`).
+            if keep.oldest_read_mark.is_some_and(|m| seq > m) {
+                break;
+            }
+            self.history_to_prune.pop_front();
+            if let Some(state) = self.blocks.get_mut(block) {
+                state.update(0, SECTORS_PER_PAGE as usize, &mut |s| s.prune(keep));
+            }
         }
     }
 
@@ -319,6 +351,14 @@ impl Oracle {
         self.update(sector, sectors, &mut |s| {
             s.push(Ids::One(id), seq, durable, keep)
         });
+        if keep.oldest_read_mark.is_some() {
+            let (blocks, queue) = (&self.blocks, &mut self.history_to_prune);
+            for_each_block(sector, sectors, &mut |block, _, _, _| {
+                if blocks.get(block).is_some_and(BlockState::has_history) {
+                    queue.push_back((block, seq));
+                }
+            });
+        }
     }
 
     /// Power loss of the whole stack: reads in flight are lost; every sector now holds one of
@@ -326,6 +366,8 @@ impl Oracle {
     /// over it. What is on the media afterwards is durable.
     pub fn crash(&mut self) {
         self.reads_in_flight.clear();
+        // Recovery below leaves every sector without history.
+        self.history_to_prune.clear();
         self.completion_seq += 1;
         let seq = self.completion_seq;
         let keep = self.retention();
@@ -450,6 +492,7 @@ impl Oracle {
         for (s, id) in observed {
             self.update(s, 1, &mut |state| state.observe(id));
         }
+        self.prune_released_history();
         if corrupt_sectors > 0 {
             self.corrupt_sectors_delivered += corrupt_sectors;
             self.corrupt_reads_delivered += 1;

@@ -117,14 +117,27 @@ impl SectorState {
                 durable,
             },
         );
+        // `prune`'s rule for `previous`, replaced now: if nothing needs it, nothing older is
+        // needed either, and the history goes without being built first.
+        let previous_needed =
+            keep.oldest_read_mark.is_some_and(|m| since > m) || !keep.is_durable(&self.current);
+        if !previous_needed {
+            self.older = Vec::new();
+            return;
+        }
+        if self.older.is_empty() {
+            // Most histories hold one version: no room for four.
+            self.older.reserve_exact(1);
+        }
         self.older.insert(0, previous);
         self.prune(keep);
     }
 
     /// Keeps the prefix of `older` that a read in flight may return (replaced after its
     /// start) or a crash may bring back (no durable version newer than it). Both conditions
-    /// only weaken with age, so what is kept is a prefix.
-    fn prune(&mut self, keep: Retention) {
+    /// only weaken with age, so what is kept is a prefix. Safe at any time: the oracle also
+    /// calls it when the reads a history was kept for have ended.
+    pub(super) fn prune(&mut self, keep: Retention) {
         let mut replaced_at = self.current.since;
         let mut durable_seen = keep.is_durable(&self.current);
         let kept = self
@@ -138,7 +151,17 @@ impl SectorState {
                 for_reads || for_crash
             })
             .count();
-        self.older.truncate(kept);
+        if kept == 0 {
+            // Free it: a sector that is never written again would hold the room forever.
+            self.older = Vec::new();
+        } else {
+            self.older.truncate(kept);
+        }
+    }
+
+    /// Whether older versions are kept.
+    pub(super) fn has_history(&self) -> bool {
+        !self.older.is_empty()
     }
 
     /// The ids a read started at mark `started` may return: the current version, and every

@@ -196,6 +196,42 @@ fn an_abandoned_read_releases_its_history() {
     assert!(o.state(0).unwrap().history_len() == 0);
 }
 
+#[test]
+fn history_kept_for_a_read_goes_when_the_read_ends_without_another_write() {
+    // Issue 11 item 5: history was pruned only at the block's next write, so a block
+    // overwritten while a read was in flight and never written again kept it for the rest
+    // of the run (a big trace's oracle grew with the blocks ever overwritten).
+    let mut o = Oracle::new(true);
+    let slow = o.read_started();
+    o.write_submitted(1, 0, 16, false);
+    o.write_done(1, true);
+    let later = o.read_started();
+    o.write_submitted(2, 0, 4, false);
+    o.write_done(2, true);
+    assert_eq!(o.state(0).unwrap().history_len(), 2, "zeros and write 1");
+    assert_eq!(o.state(8).unwrap().history_len(), 1, "zeros");
+    o.read_done(1, slow, 8, &data(8, 8, 1)).unwrap();
+    assert_eq!(
+        o.state(0).unwrap().history_len(),
+        1,
+        "write 1, for the later read"
+    );
+    assert_eq!(
+        o.state(8).unwrap().history_len(),
+        0,
+        "block 1: nothing needs zeros"
+    );
+    // The later read may still return write 1 in sectors 0..4, but not zeros.
+    o.read_done(2, later, 0, &data(0, 4, 1)).unwrap();
+    assert_eq!(o.state(0).unwrap().history_len(), 0);
+    assert_eq!(o.state(4).unwrap().history_len(), 0);
+    let m = o.read_started();
+    assert!(
+        o.read_done(3, m, 0, &data(0, 4, 1)).is_err(),
+        "write 2 is current"
+    );
+}
+
 fn write(o: &mut Oracle, id: u64, sector: u64, sectors: u64, fua: bool) {
     o.write_submitted(id, sector, sectors, fua);
     o.write_done(id, true);

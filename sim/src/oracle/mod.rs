@@ -62,10 +62,8 @@ use crate::poison::{is_poison, POISON_WRITE_ID};
 use dmsim_engine::block::SECTORS_PER_PAGE;
 use dmsim_engine::content::{SectorContent, SectorStamp};
 use sector::{Ids, Retention, SectorState, UNKNOWN};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-
-/// The state of a sector the oracle has no entry for.
-static NEVER_WRITTEN: SectorState = SectorState::NEVER_WRITTEN;
 
 /// What a crash may lose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -79,45 +77,87 @@ pub enum Durability {
     OnFlush,
 }
 
+/// What the oracle knows about one 4 KiB block. A big trace's oracle holds one per block
+/// ever written (issue 11 item 5), and nearly all of them are `Settled`: eight sectors of
+/// one version with no history, inline in 24 bytes. Anything else is boxed.
 #[derive(Debug, Clone)]
 enum BlockState {
-    Uniform(SectorState),
+    /// Every sector holds `id` since `since`, no older version kept
+    /// ([`SectorState::settled`]).
+    Settled { id: u64, since: u64, durable: bool },
+    /// Every sector holds this same state.
+    Uniform(Box<SectorState>),
+    /// Sector by sector.
     Split(Box<[SectorState; 8]>),
 }
 
+// The block table holds an `Option<BlockState>` per block of every 2 MiB chunk touched.
+const _: () = assert!(std::mem::size_of::<Option<BlockState>>() <= 24);
+
 impl BlockState {
-    fn get(&self, i: usize) -> &SectorState {
+    /// A block that was never written.
+    const NEVER_WRITTEN: BlockState = BlockState::Settled {
+        id: 0,
+        since: 0,
+        durable: true,
+    };
+
+    /// The block whose every sector holds `state`, in its compact form.
+    fn uniform(state: SectorState) -> BlockState {
+        match state.as_settled() {
+            Some((id, since, durable)) => BlockState::Settled { id, since, durable },
+            None => BlockState::Uniform(Box::new(state)),
+        }
+    }
+
+    /// Sector `i`'s state (built on the stack for a settled block: no allocation).
+    fn get(&self, i: usize) -> Cow<'_, SectorState> {
         match self {
-            BlockState::Uniform(s) => s,
-            BlockState::Split(v) => &v[i],
+            BlockState::Settled { id, since, durable } => {
+                Cow::Owned(SectorState::settled(*id, *since, *durable))
+            }
+            BlockState::Uniform(s) => Cow::Borrowed(s),
+            BlockState::Split(v) => Cow::Borrowed(&v[i]),
         }
     }
 
     fn has_history(&self) -> bool {
         match self {
+            BlockState::Settled { .. } => false,
             BlockState::Uniform(s) => s.has_history(),
             BlockState::Split(v) => v.iter().any(SectorState::has_history),
         }
     }
 
+    /// The state of every sector, moved out (`self` is left never written).
+    fn take_uniform(&mut self) -> SectorState {
+        match std::mem::replace(self, BlockState::NEVER_WRITTEN) {
+            BlockState::Settled { id, since, durable } => SectorState::settled(id, since, durable),
+            BlockState::Uniform(s) => *s,
+            BlockState::Split(_) => unreachable!("a split block has no one state"),
+        }
+    }
+
     fn update(&mut self, first: usize, last: usize, f: &mut dyn FnMut(&mut SectorState)) {
-        if first == 0 && last == 8 {
-            if let BlockState::Uniform(s) = self {
-                f(s);
-                return;
-            }
+        if first == 0 && last == 8 && !matches!(self, BlockState::Split(_)) {
+            let mut state = self.take_uniform();
+            f(&mut state);
+            *self = BlockState::uniform(state);
+            return;
         }
-        if let BlockState::Uniform(s) = self {
-            let s = std::mem::take(s);
-            *self = BlockState::Split(Box::new(std::array::from_fn(|_| s.clone())));
+        if !matches!(self, BlockState::Split(_)) {
+            let state = self.take_uniform();
+            *self = BlockState::Split(Box::new(std::array::from_fn(|_| state.clone())));
         }
-        if let BlockState::Split(v) = self {
-            for s in &mut v[first..last] {
-                f(s);
-            }
-            if v.iter().all(|s| *s == v[0]) {
-                *self = BlockState::Uniform(std::mem::take(&mut v[0]));
-            }
+        let BlockState::Split(v) = self else {
+            unreachable!("made split above");
+        };
+        for s in &mut v[first..last] {
+            f(s);
+        }
+        if v.iter().all(|s| *s == v[0]) {
+            let state = std::mem::take(&mut v[0]);
+            *self = BlockState::uniform(state);
         }
     }
 }
@@ -426,7 +466,9 @@ impl Oracle {
                 corrupt_sectors += 1;
                 continue;
             }
-            let state = self.state(s).unwrap_or(&NEVER_WRITTEN);
+            let state = self
+                .state(s)
+                .unwrap_or(Cow::Owned(SectorState::NEVER_WRITTEN));
             let matches = |id: u64| match (id, got) {
                 (UNKNOWN, _) => true,
                 (0, SectorContent::Zero) => true,
@@ -503,13 +545,16 @@ impl Oracle {
     /// The write id a sector holds for sure once every write in flight has ended: `None`
     /// if its content is unknown or (after a crash, before a read) one of several.
     pub fn acknowledged(&self, sector: u64) -> Option<u64> {
-        match self.state(sector).map_or(&Ids::One(0), |s| &s.current.ids) {
-            Ids::One(id) if *id != UNKNOWN => Some(*id),
+        let Some(state) = self.state(sector) else {
+            return Some(0);
+        };
+        match state.current.ids {
+            Ids::One(id) if id != UNKNOWN => Some(id),
             _ => None,
         }
     }
 
-    fn state(&self, sector: u64) -> Option<&SectorState> {
+    fn state(&self, sector: u64) -> Option<Cow<'_, SectorState>> {
         self.blocks
             .get(sector / SECTORS_PER_PAGE)
             .map(|b| b.get((sector % SECTORS_PER_PAGE) as usize))
@@ -519,7 +564,7 @@ impl Oracle {
         let blocks = &mut self.blocks;
         for_each_block(sector, sectors, &mut |block, first, last, _| {
             blocks
-                .get_or_insert_with(block, || BlockState::Uniform(SectorState::default()))
+                .get_or_insert_with(block, || BlockState::NEVER_WRITTEN)
                 .update(first, last, f);
         });
     }

@@ -101,6 +101,28 @@ impl SectorState {
         older: Vec::new(),
     };
 
+    /// A sector holding `id` since `since`, with no older version kept.
+    pub(super) fn settled(id: u64, since: u64, durable: bool) -> SectorState {
+        SectorState {
+            current: Version {
+                ids: Ids::One(id),
+                since,
+                durable,
+            },
+            older: Vec::new(),
+        }
+    }
+
+    /// `(id, since, durable)` of a state [`SectorState::settled`] builds: one id, no history.
+    pub(super) fn as_settled(&self) -> Option<(u64, u64, bool)> {
+        match self.current.ids {
+            Ids::One(id) if self.older.is_empty() => {
+                Some((id, self.current.since, self.current.durable))
+            }
+            _ => None,
+        }
+    }
+
     /// `ids` become current at `since`; history no read in flight and no crash can need is
     /// dropped.
     pub(super) fn push(&mut self, ids: Ids, since: u64, durable: bool, keep: Retention) {

@@ -138,11 +138,36 @@ impl BlockState {
         }
     }
 
-    fn update(&mut self, first: usize, last: usize, f: &mut dyn FnMut(&mut SectorState)) {
+    /// Applies `f` to sectors `first..last`. A settled block changed whole goes through a
+    /// box from `spare` and back (no allocation when it settles again, see
+    /// `Oracle::spare_states`).
+    fn update(
+        &mut self,
+        first: usize,
+        last: usize,
+        f: &mut dyn FnMut(&mut SectorState),
+        spare: &mut Vec<Box<SectorState>>,
+    ) {
         if first == 0 && last == 8 && !matches!(self, BlockState::Split(_)) {
-            let mut state = self.take_uniform();
-            f(&mut state);
-            *self = BlockState::uniform(state);
+            if let BlockState::Settled { id, since, durable } = *self {
+                let mut boxed = spare.pop().unwrap_or_default();
+                boxed.reset_settled(id, since, durable);
+                *self = BlockState::Uniform(boxed);
+            }
+            let BlockState::Uniform(state) = self else {
+                unreachable!("made uniform above");
+            };
+            f(state);
+            if let Some((id, since, durable)) = state.as_settled() {
+                let BlockState::Uniform(boxed) =
+                    std::mem::replace(self, BlockState::Settled { id, since, durable })
+                else {
+                    unreachable!("uniform above");
+                };
+                if spare.len() < SPARE_STATES_MAX {
+                    spare.push(boxed);
+                }
+            }
             return;
         }
         if !matches!(self, BlockState::Split(_)) {
@@ -161,6 +186,9 @@ impl BlockState {
         }
     }
 }
+
+/// Most boxes of sector states kept for reuse (see `Oracle::spare_states`).
+const SPARE_STATES_MAX: usize = 4096;
 
 /// A mismatch between a read and what could be there.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -207,6 +235,11 @@ pub struct Oracle {
     /// written again would hold versions no read can return for the rest of the run (the
     /// oracle's memory would follow the number of blocks ever overwritten, issue 11 item 5).
     history_to_prune: VecDeque<(u64, u64)>,
+    /// Boxes of states freed when blocks settled, with their history's room, reused when a
+    /// block needs one again: at QD32 nearly every overwrite keeps history for a while, and
+    /// this keeps the oracle from allocating at each (issue 11 item 1). At most
+    /// `SPARE_STATES_MAX`.
+    spare_states: Vec<Box<SectorState>>,
 }
 
 impl Oracle {
@@ -229,6 +262,7 @@ impl Oracle {
             corrupt_reads_delivered: 0,
             crash_uncertain_blocks: BTreeSet::new(),
             history_to_prune: VecDeque::new(),
+            spare_states: Vec::new(),
         }
     }
 
@@ -317,7 +351,12 @@ impl Oracle {
             }
             self.history_to_prune.pop_front();
             if let Some(state) = self.blocks.get_mut(block) {
-                state.update(0, SECTORS_PER_PAGE as usize, &mut |s| s.prune(keep));
+                state.update(
+                    0,
+                    SECTORS_PER_PAGE as usize,
+                    &mut |s| s.prune(keep),
+                    &mut self.spare_states,
+                );
             }
         }
     }
@@ -412,16 +451,23 @@ impl Oracle {
         let seq = self.completion_seq;
         let keep = self.retention();
         let mut uncertain = BTreeSet::new();
+        let spare = &mut self.spare_states;
         self.blocks.for_each_mut(&mut |index, block| {
-            block.update(0, 8, &mut |s| {
-                let before = s.current.ids.iter().count();
-                let ids = Ids::from_set(s.crash_candidates(keep));
-                // More candidates than the current version: a write that may be lost.
-                if ids.iter().count() > before {
-                    uncertain.insert(index);
-                }
-                s.recovered(ids, seq);
-            })
+            let whole = SECTORS_PER_PAGE as usize;
+            block.update(
+                0,
+                whole,
+                &mut |s| {
+                    let before = s.current.ids.iter().count();
+                    let ids = Ids::from_set(s.crash_candidates(keep));
+                    // More candidates than the current version: a write that may be lost.
+                    if ids.iter().count() > before {
+                        uncertain.insert(index);
+                    }
+                    s.recovered(ids, seq);
+                },
+                spare,
+            )
         });
         for write in self.inflight.values() {
             let first = write.sector / SECTORS_PER_PAGE;
@@ -561,11 +607,11 @@ impl Oracle {
     }
 
     fn update(&mut self, sector: u64, sectors: u64, f: &mut dyn FnMut(&mut SectorState)) {
-        let blocks = &mut self.blocks;
+        let (blocks, spare) = (&mut self.blocks, &mut self.spare_states);
         for_each_block(sector, sectors, &mut |block, first, last, _| {
             blocks
                 .get_or_insert_with(block, || BlockState::NEVER_WRITTEN)
-                .update(first, last, f);
+                .update(first, last, f, spare);
         });
     }
 }

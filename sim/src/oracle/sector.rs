@@ -113,6 +113,16 @@ impl SectorState {
         }
     }
 
+    /// Becomes [`SectorState::settled`]`(id, since, durable)`, keeping the history's room.
+    pub(super) fn reset_settled(&mut self, id: u64, since: u64, durable: bool) {
+        self.current = Version {
+            ids: Ids::One(id),
+            since,
+            durable,
+        };
+        self.older.clear();
+    }
+
     /// `(id, since, durable)` of a state [`SectorState::settled`] builds: one id, no history.
     pub(super) fn as_settled(&self) -> Option<(u64, u64, bool)> {
         match self.current.ids {
@@ -144,7 +154,7 @@ impl SectorState {
         let previous_needed =
             keep.oldest_read_mark.is_some_and(|m| since > m) || !keep.is_durable(&self.current);
         if !previous_needed {
-            self.older = Vec::new();
+            self.older.clear();
             return;
         }
         if self.older.is_empty() {
@@ -173,12 +183,9 @@ impl SectorState {
                 for_reads || for_crash
             })
             .count();
-        if kept == 0 {
-            // Free it: a sector that is never written again would hold the room forever.
-            self.older = Vec::new();
-        } else {
-            self.older.truncate(kept);
-        }
+        // The room stays: a settled block gives its box, history room and all, to the
+        // oracle's spares.
+        self.older.truncate(kept);
     }
 
     /// Whether older versions are kept.

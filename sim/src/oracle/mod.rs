@@ -146,7 +146,7 @@ impl BlockState {
         first: usize,
         last: usize,
         f: &mut dyn FnMut(&mut SectorState),
-        spare: &mut Vec<Box<SectorState>>,
+        spare: &mut SpareStates,
     ) {
         if first == 0 && last == 8 && !matches!(self, BlockState::Split(_)) {
             if let BlockState::Settled { id, since, durable } = *self {
@@ -189,6 +189,10 @@ impl BlockState {
 
 /// Most boxes of sector states kept for reuse (see `Oracle::spare_states`).
 const SPARE_STATES_MAX: usize = 4096;
+
+/// Boxes on purpose: each moves into a `BlockState::Uniform` as it is, and back.
+#[allow(clippy::vec_box)]
+type SpareStates = Vec<Box<SectorState>>;
 
 /// A mismatch between a read and what could be there.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -239,7 +243,7 @@ pub struct Oracle {
     /// block needs one again: at QD32 nearly every overwrite keeps history for a while, and
     /// this keeps the oracle from allocating at each (issue 11 item 1). At most
     /// `SPARE_STATES_MAX`.
-    spare_states: Vec<Box<SectorState>>,
+    spare_states: SpareStates,
 }
 
 impl Oracle {

@@ -146,7 +146,11 @@ pub fn settle(
             return Err(fail(
                 FailureKind::Liveness,
                 phase,
-                format!("the setup stalls: {:?}", engine.target().flashcache_state()),
+                format!(
+                    "the setup stalls: {:?}; last events: {}",
+                    engine.target().flashcache_state(),
+                    checker.recent_events().join(" | ")
+                ),
             ));
         }
     }

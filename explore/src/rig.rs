@@ -211,6 +211,15 @@ impl Rig {
         let violations = self.platform.violations();
         (!violations.is_empty()).then(|| format!("{:?}", violations[0]))
     }
+
+    /// Device IOs a hang fault holds for ever (see [`SimDevice::hung_ios`]).
+    pub fn hung_ios(&self) -> usize {
+        self.platform
+            .devices()
+            .iter()
+            .map(SimDevice::hung_ios)
+            .sum()
+    }
 }
 
 /// The target is flashcache in writeback mode (dirty data must drain in the liveness phase).

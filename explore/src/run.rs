@@ -601,7 +601,8 @@ fn probe_misaligned(
 }
 
 /// A segment's control messages, once the target runs (a reload's setup first settles);
-/// after each, the pid lists are the model's. A target whose setup failed gets none.
+/// after each, the pid lists are the model's. A target whose setup failed, or is held by a
+/// hang fault, gets none.
 fn send_messages(
     rig: &mut Rig,
     engine: &mut Engine,

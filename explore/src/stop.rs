@@ -30,8 +30,19 @@ const STOP_INPUTS_MAX: u64 = 2_000_000;
 pub enum Stop {
     /// The target stopped; the new engine has reloaded it and is running.
     Reloaded(Engine),
-    /// The remove could not finish (a fault blocks it): the caller decides (power loss).
+    /// The remove, or the reload's setup after it, could not finish (a fault blocks it):
+    /// the caller decides (power loss).
     Blocked(Engine),
+}
+
+/// How a setup went (see [`settle`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// Running, failed, or a target without setup.
+    Done,
+    /// A hang fault holds one of its metadata IOs: the setup waits for ever, as flashcache's
+    /// constructor would (its synchronous bulk dm_io has no timeout, `ssd_timeout` or not).
+    HeldByHang,
 }
 
 /// Removes the flashcache target of idle `engine`, then reloads it in a new engine.
@@ -47,7 +58,7 @@ pub fn clean_stop(
         // Nothing to remove (linear, raid5, or a cache whose setup failed): a new engine
         // over the same devices is the whole stop.
         drop(engine);
-        return restart(rig, checker, phase, phases, None).map(Stop::Reloaded);
+        return restart(rig, checker, phase, phases, None);
     }
     let now_ns = dmsim_engine::platform::Platform::now_ns(&rig.platform);
     let remove = Input::Control(Control::TargetMessage("remove".to_string()));
@@ -101,20 +112,22 @@ pub fn clean_stop(
     drop(engine);
     let ssd_untouched = spec.faults[0].is_empty();
     let trusted = stored.filter(|s| s.write_errors == 0 && ssd_untouched);
-    restart(rig, checker, phase, phases, trusted.as_ref()).map(Stop::Reloaded)
+    restart(rig, checker, phase, phases, trusted.as_ref())
 }
 
 /// Runs `engine` without bios until its flashcache target is set up (running or failed),
 /// in steps of [`SETTLE_STEP_NS`]: the caller looks at the cache as its setup left it,
 /// before background cleaning moves anything (a copy takes an SSD read and a disk write,
-/// each longer than a step). Other targets need no setup here.
+/// each longer than a step). Other targets need no setup here. A setup that stalls is a
+/// liveness failure unless a hang fault holds a device IO (then it is held, like a remove a
+/// fault blocks: the segment runs on and its power loss ends it).
 pub fn settle(
     rig: &mut Rig,
     engine: &mut Engine,
     checker: &mut Checker,
     phase: &str,
     phases: &mut Vec<String>,
-) -> Result<(), Failure> {
+) -> Result<Settled, Failure> {
     let start_ns = dmsim_engine::platform::Platform::now_ns(&rig.platform);
     let mut inputs = 0;
     loop {
@@ -129,7 +142,7 @@ pub fn settle(
                 engine.target().flashcache_state(),
                 now_ns as f64 / 1e9
             ));
-            return Ok(());
+            return Ok(Settled::Done);
         }
         let report = rig
             .run(
@@ -143,10 +156,23 @@ pub fn settle(
         inputs += report.inputs;
         if matches!(report.outcome, DriveOutcome::Stalled { .. }) && report.inputs == 0 {
             // Nothing can move any more and the setup has not ended.
+            if rig.hung_ios() > 0 {
+                phases.push(format!(
+                    "{phase}: held by a hang fault ({} device IOs hung) after {inputs} inputs, \
+                     at {:.6} s",
+                    rig.hung_ios(),
+                    dmsim_engine::platform::Platform::now_ns(&rig.platform) as f64 / 1e9
+                ));
+                return Ok(Settled::HeldByHang);
+            }
             return Err(fail(
                 FailureKind::Liveness,
                 phase,
-                format!("the setup stalls: {:?}", engine.target().flashcache_state()),
+                format!(
+                    "the setup stalls: {:?}; last events: {}",
+                    engine.target().flashcache_state(),
+                    checker.recent_events().join(" | ")
+                ),
             ));
         }
     }
@@ -185,22 +211,25 @@ fn check_store(fast_remove: bool, stored: &StoreOutcome) -> Result<(), String> {
 }
 
 /// A new engine over the stopped devices, driven until its setup is done; with `stored`,
-/// the reloaded cache must hold exactly what the store wrote.
+/// the reloaded cache must hold exactly what the store wrote. A reload a hang fault holds
+/// is blocked.
 fn restart(
     rig: &mut Rig,
     checker: &mut Checker,
     phase: &str,
     phases: &mut Vec<String>,
     stored: Option<&StoreOutcome>,
-) -> Result<Engine, Failure> {
+) -> Result<Stop, Failure> {
     rig.clean_restart(checker);
     let reload_phase = format!("{phase}: reload");
     let mut engine = rig
         .engine()
         .map_err(|e| fail(FailureKind::Setup, &reload_phase, e))?;
-    settle(rig, &mut engine, checker, &reload_phase, phases)?;
+    if settle(rig, &mut engine, checker, &reload_phase, phases)? == Settled::HeldByHang {
+        return Ok(Stop::Blocked(engine));
+    }
     let Some(stored) = stored else {
-        return Ok(engine);
+        return Ok(Stop::Reloaded(engine));
     };
     let Some(fc) = engine.target().flashcache() else {
         return Err(fail(
@@ -224,5 +253,5 @@ fn restart(
             ),
         ));
     }
-    Ok(engine)
+    Ok(Stop::Reloaded(engine))
 }

@@ -193,6 +193,15 @@ impl SimDevice {
     pub fn in_flight(&self) -> usize {
         self.inflight.len()
     }
+    /// IOs a hang fault holds: the model has finished them and they will never complete
+    /// (unless cancelled). A run that waits on one stalls by the fault's doing.
+    pub fn hung_ios(&self) -> usize {
+        self.inflight
+            .values()
+            .filter(|entry| entry.effect == Effect::Hang && entry.model_done && !entry.reported)
+            .count()
+    }
+
     /// Blocks that hold completed writes not yet durable.
     pub fn volatile_blocks(&self) -> usize {
         self.cache.as_ref().map_or(0, |c| c.len())

@@ -262,8 +262,14 @@ fn faults_fail_hang_delay_and_ignore_cancel() {
         drain(&mut dev).is_empty(),
         "a hung IO never completes by itself"
     );
+    assert_eq!(
+        dev.hung_ios(),
+        1,
+        "the hang holds it once the model is done"
+    );
     assert_eq!(dev.cancel(5_000, 2), CancelOutcome::Cancelled);
     let done = drain(&mut dev);
+    assert_eq!(dev.hung_ios(), 0, "a cancel releases it");
     assert_eq!(
         done,
         vec![DeviceCompletion {

@@ -116,19 +116,26 @@ pub struct DeviceInfo {
     pub max_sectors: u32,
     /// Largest discard in sectors; 0 = the device does not support discard.
     pub max_discard_sectors: u32,
+    /// The device has a volatile write cache (the kernel's queue flag `write_cache`): a
+    /// write is durable only once flushed, or written with FUA. Where it has none, the
+    /// block layer drops a bio's PREFLUSH and FUA (Linux's blk-flush).
+    #[serde(default)]
+    pub volatile_write_cache: bool,
 }
 
 impl DeviceInfo {
     /// Default `max_sectors`: 512 KiB, the `max_sectors_kb` of the kernels flashcache targeted.
     pub const DEFAULT_MAX_SECTORS: u32 = 1024;
 
-    /// A device of `capacity_sectors` with default limits and no discard support.
+    /// A device of `capacity_sectors` with default limits, no discard support and no
+    /// volatile write cache.
     pub fn new(capacity_sectors: u64, logical_block_size: u32) -> DeviceInfo {
         DeviceInfo {
             capacity_sectors,
             logical_block_size,
             max_sectors: Self::DEFAULT_MAX_SECTORS,
             max_discard_sectors: 0,
+            volatile_write_cache: false,
         }
     }
 

@@ -251,6 +251,9 @@ impl RealDevice {
     pub fn info(&self) -> DeviceInfo {
         let mut info = DeviceInfo::new(self.range.sectors, self.logical_block_size);
         info.max_discard_sectors = self.max_discard_sectors;
+        // Assumed: flushes and FUA reach the kernel, which drops them where the device has
+        // no write cache.
+        info.volatile_write_cache = true;
         info
     }
 

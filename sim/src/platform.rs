@@ -137,7 +137,10 @@ impl SimPlatform {
     pub fn device_infos(&self) -> Vec<DeviceInfo> {
         self.devices
             .iter()
-            .map(|d| DeviceInfo::new(d.capacity_sectors(), d.logical_block_size()))
+            .map(|d| DeviceInfo {
+                volatile_write_cache: d.has_volatile_write_cache(),
+                ..DeviceInfo::new(d.capacity_sectors(), d.logical_block_size())
+            })
             .collect()
     }
 

@@ -149,6 +149,60 @@ fn a_clean_array_is_marked_clean_and_restarts_without_a_resync() {
     assert_eq!(raid(&engine).sync_running(), None);
 }
 
+/// Members with volatile write caches (regression 012): md writes its superblock with
+/// PREFLUSH and FUA, so the clean marking lands only after every write before it is durable,
+/// and durably itself. A power loss that drops every cache then loses nothing: the array
+/// restarts clean, whole, with every acknowledged write (the oracle is told writes are
+/// durable on acknowledgement, which only the marking's preflush makes true).
+#[test]
+fn on_volatile_members_the_clean_marking_makes_every_write_durable() {
+    let config = Raid5Config {
+        superblock: true,
+        bitmap_chunk_sectors: Some(64),
+        stripe_cache_size: 32,
+        ..Raid5Config::new(CHUNK_SECTORS)
+    };
+    let mut rig = Rig::raid5_cached(35, MEMBERS, MEMBER_SECTORS, config, true);
+    let mut engine = rig.engine();
+    let mut checker = checker(&rig, &engine);
+    let mut source = rig.source(mixed(ARRAY_BYTES, 2_000, 30.0, 35, None), 8);
+    let report = rig.run(&mut engine, &mut source, &mut checker, None);
+    assert_eq!(report.outcome, DriveOutcome::Finished);
+    checker.oracle.assert_clean("first run");
+    assert_eq!(
+        raid(&engine).array_state(),
+        Some((false, 0)),
+        "marked clean"
+    );
+    let flushes: u64 = rig
+        .platform
+        .devices()
+        .iter()
+        .map(|d| d.stats().flushes)
+        .sum();
+    assert!(
+        flushes >= 2 * MEMBERS as u64,
+        "a preflush per member and marking: {flushes}"
+    );
+    drop(engine);
+    rig.power_loss(&mut checker, &PowerLoss::LOSE_CACHE);
+
+    let mut engine = rig.engine();
+    read_back(
+        &mut rig,
+        &mut engine,
+        &mut checker,
+        "after losing every cache",
+    );
+    let stats = raid(&engine).stats();
+    assert_eq!(
+        (stats.assemblies, stats.dirty_assemblies, stats.sync_passes),
+        (1, 0, 0),
+        "{stats:?}"
+    );
+    assert_eq!(raid(&engine).degraded(), 0, "no member fell behind");
+}
+
 #[test]
 fn a_dirty_array_resyncs_reads_stay_exact_and_check_then_finds_no_mismatch() {
     let mut rig = rig(32, None, 100);

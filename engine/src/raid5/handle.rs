@@ -374,6 +374,7 @@ impl Raid5 {
                 op,
                 sector,
                 sectors: STRIPE_SECTORS as u32,
+                fua: false,
                 buffer: Buffer::from_pages(vec![page]),
             });
         }

@@ -108,6 +108,9 @@ pub struct Raid5 {
     pub(crate) normal_io_sectors: Vec<u64>,
     /// The persistent superblock's state (see [`super::metadata`]); `None` without one.
     pub(crate) metadata: Option<ArrayState>,
+    /// Per role: its device keeps writes in a volatile cache, so md's metadata writes to it
+    /// carry PREFLUSH and FUA (elsewhere the block layer drops both).
+    pub(crate) volatile_write_cache: Vec<bool>,
 }
 
 impl Raid5 {
@@ -194,6 +197,7 @@ impl Raid5 {
             recovery_duration_ns: None,
             normal_io_sectors: vec![0; members.len()],
             metadata,
+            volatile_write_cache: members.iter().map(|m| m.volatile_write_cache).collect(),
         };
         if raid.metadata.is_some() {
             raid.start_assembly();
@@ -291,6 +295,11 @@ impl Raid5 {
         if health.read_errors > self.config.max_corrected_read_errors {
             self.mark_faulty(member);
         }
+    }
+
+    /// Some role's device keeps writes in a volatile cache.
+    pub fn has_volatile_write_cache(&self) -> bool {
+        self.volatile_write_cache.iter().any(|&volatile| volatile)
     }
 
     pub(crate) fn mark_faulty(&mut self, member: usize) {
@@ -444,6 +453,7 @@ impl Raid5 {
                 op: Op::Flush,
                 sector: 0,
                 sectors: 0,
+                fua: false,
                 buffer: Buffer::empty(),
             });
         }
@@ -477,6 +487,7 @@ impl Raid5 {
             op: Op::Read,
             sector: location.member_sector,
             sectors: u32::try_from(bio.sectors).expect("a chunk fits u32"),
+            fua: false,
             buffer: bio.buffer.clone(),
         });
         true

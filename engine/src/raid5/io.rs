@@ -54,13 +54,14 @@ impl Raid5IoTag {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Raid5Request {
     /// Read or write `sectors` at `sector` of member `member` from/into `buffer` (a flush
-    /// has no buffer and no range).
+    /// has no buffer and no range). `fua`: the write must be durable when it completes.
     MemberIo {
         tag: Raid5IoTag,
         member: usize,
         op: Op,
         sector: u64,
         sectors: u32,
+        fua: bool,
         buffer: Buffer,
     },
     /// The array bio `id` is finished.

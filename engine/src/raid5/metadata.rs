@@ -17,6 +17,9 @@
 //! - **Safemode**: `safe_mode_delay_ns` after the last write ended, with no write in the
 //!   array and no resync owed, the superblock is marked clean and the bitmap cleared (bits
 //!   are cleared lazily, all at once).
+//! - **Durability** (md's `md_super_write`, PREFLUSH and FUA): a member with a volatile write
+//!   cache is flushed before its metadata write, which goes with FUA; so a superblock never
+//!   claims more than the member holds durably (regression 012).
 //! - **Failures** are recorded: a member that fails (or a role being rebuilt) is written as
 //!   failed, and no stripe is handled until that is on the members (md's
 //!   `MD_SB_CHANGE_PENDING`), so a restart never trusts a member that missed writes.
@@ -59,6 +62,20 @@ pub(crate) struct Persisted {
     pub bitmap: Vec<u8>,
 }
 
+/// A metadata write in flight: md's `md_super_write` on every working member, a write with
+/// PREFLUSH and FUA. A member with a volatile write cache is flushed first and then written
+/// with FUA, so what the superblock says is durable, and so is every write that completed
+/// before it (a clean marking never lands ahead of the data it vouches for); elsewhere the
+/// block layer drops both flags and the write goes at once.
+#[derive(Debug)]
+struct MetadataWrite {
+    image: Persisted,
+    /// Member writes not yet ended (a member still flushing counts).
+    pending: u32,
+    /// Per member: its preflush is in flight, its write not yet issued.
+    flushing: Vec<bool>,
+}
+
 /// See the module documentation.
 #[derive(Debug)]
 pub(crate) struct ArrayState {
@@ -73,8 +90,8 @@ pub(crate) struct ArrayState {
     found: Vec<Option<Found>>,
     events: u64,
     on_disk: Persisted,
-    /// The metadata write in flight and the member writes it still waits for.
-    writing: Option<(Persisted, u32)>,
+    /// The metadata write in flight.
+    writing: Option<MetadataWrite>,
     /// Bitmap bits writes in the array need (cleared when the array is marked clean).
     wanted_bitmap: Vec<u8>,
     pub held: VecDeque<HeldBio>,
@@ -134,6 +151,21 @@ impl ArrayState {
             resync_needed: false,
             resync_bitmap: None,
             resynced_below: 0,
+        }
+    }
+
+    /// `member`'s write of its metadata pages (filled already), with FUA or not.
+    fn metadata_write(&self, member: usize, fua: bool) -> Raid5Request {
+        Raid5Request::MemberIo {
+            tag: Raid5IoTag::Metadata {
+                member: member as u8,
+            },
+            member,
+            op: Op::Write,
+            sector: self.metadata_sector,
+            sectors: METADATA_SECTORS as u32,
+            fua,
+            buffer: Buffer::from_pages(self.pages[member].to_vec()),
         }
     }
 
@@ -214,6 +246,7 @@ impl Raid5 {
                 op: Op::Read,
                 sector: state.metadata_sector,
                 sectors: METADATA_SECTORS as u32,
+                fua: false,
                 buffer: Buffer::from_pages(pages.to_vec()),
             });
         }
@@ -329,6 +362,7 @@ impl Raid5 {
         let mut bytes = Box::new([0u8; METADATA_BYTES]);
         superblock.encode(&mut bytes);
         let mut writes = 0;
+        let mut flushing = vec![false; self.geometry.members()];
         for member in (0..self.geometry.members()).filter(|&m| !self.members[m].faulty) {
             let pages = state.pages[member];
             arena
@@ -337,20 +371,31 @@ impl Raid5 {
             arena
                 .bytes_mut(pages[1])
                 .copy_from_slice(&bytes[PAGE_SIZE..]);
-            self.requests.push_back(Raid5Request::MemberIo {
-                tag: Raid5IoTag::Metadata {
-                    member: member as u8,
-                },
-                member,
-                op: Op::Write,
-                sector: state.metadata_sector,
-                sectors: METADATA_SECTORS as u32,
-                buffer: Buffer::from_pages(pages.to_vec()),
-            });
+            let request = if self.volatile_write_cache[member] {
+                flushing[member] = true;
+                Raid5Request::MemberIo {
+                    tag: Raid5IoTag::Metadata {
+                        member: member as u8,
+                    },
+                    member,
+                    op: Op::Flush,
+                    sector: 0,
+                    sectors: 0,
+                    fua: false,
+                    buffer: Buffer::empty(),
+                }
+            } else {
+                state.metadata_write(member, false)
+            };
+            self.requests.push_back(request);
             writes += 1;
         }
         self.stats.metadata_writes += 1;
-        state.writing = Some((image, writes));
+        state.writing = Some(MetadataWrite {
+            image,
+            pending: writes,
+            flushing,
+        });
         if writes == 0 {
             // No member left to write to: nothing more can be recorded.
             self.metadata_write_landed(arena);
@@ -377,22 +422,35 @@ impl Raid5 {
             }
             return;
         }
+        let write = state.writing.as_mut().expect("a metadata write in flight");
+        if std::mem::take(&mut write.flushing[member]) && status.is_ok() {
+            // The preflush is done: now the write itself, durable when it completes.
+            let request = state.metadata_write(member, true);
+            self.requests.push_back(request);
+            return;
+        }
+        // A failed preflush fails the write (md_error from super_written).
         if !status.is_ok() {
             self.stats.write_errors += 1;
             self.mark_faulty(member);
         }
         let state = self.metadata.as_mut().expect("a superblock");
-        let (_, pending) = state.writing.as_mut().expect("a metadata write in flight");
-        *pending -= 1;
-        if *pending == 0 {
+        let write = state.writing.as_mut().expect("a metadata write in flight");
+        assert!(
+            write.pending > 0 && !write.flushing[member],
+            "metadata write of member {member} ended twice or before its preflush"
+        );
+        write.pending -= 1;
+        if write.pending == 0 {
             self.metadata_write_landed(arena);
         }
     }
 
     fn metadata_write_landed(&mut self, arena: &mut Arena) {
         let state = self.metadata.as_mut().expect("a superblock");
-        let (image, _) = state.writing.take().expect("a metadata write in flight");
-        state.on_disk = image;
+        let write = state.writing.take().expect("a metadata write in flight");
+        debug_assert!(write.flushing.iter().all(|&f| !f), "landed while flushing");
+        state.on_disk = write.image;
         self.release_held(arena);
     }
 

@@ -13,6 +13,7 @@ use super::buffer::BufferTransition;
 use super::instance::{MemberHealth, Raid5};
 use super::sync::SyncAction;
 use crate::arena::Arena;
+use crate::block::DeviceInfo;
 
 impl Raid5 {
     /// The role being rebuilt, if any.
@@ -35,12 +36,13 @@ impl Raid5 {
         self.members.iter().position(|m| m.faulty)
     }
 
-    /// A fresh device takes the failed role `member` (its previous contents are not trusted)
-    /// and recovery starts, or waits for a running check or repair to end.
+    /// A fresh device (`spare`) takes the failed role `member` (its previous contents are
+    /// not trusted) and recovery starts, or waits for a running check or repair to end.
     pub fn add_spare(
         &mut self,
         now_ns: u64,
         member: usize,
+        spare: &DeviceInfo,
         arena: &mut Arena,
     ) -> Result<(), String> {
         self.set_now(now_ns);
@@ -56,6 +58,7 @@ impl Raid5 {
             recovery_offset_sectors: Some(0),
             ..MemberHealth::default()
         };
+        self.volatile_write_cache[member] = spare.volatile_write_cache;
         self.stats.spares_added += 1;
         if self.sync.is_some() {
             self.recovery_pending = true;

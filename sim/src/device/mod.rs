@@ -202,6 +202,11 @@ impl SimDevice {
             .count()
     }
 
+    /// The device keeps completed writes in a volatile cache until a flush (or FUA).
+    pub fn has_volatile_write_cache(&self) -> bool {
+        self.cache.is_some()
+    }
+
     /// Blocks that hold completed writes not yet durable.
     pub fn volatile_blocks(&self) -> usize {
         self.cache.as_ref().map_or(0, |c| c.len())

@@ -159,6 +159,18 @@ impl Rig {
 
     /// md raid5 over `members` RAM devices of `member_sectors` each (20 µs per IO).
     pub fn raid5(seed: u64, members: usize, member_sectors: u64, config: Raid5Config) -> Rig {
+        Rig::raid5_cached(seed, members, member_sectors, config, false)
+    }
+
+    /// [`Rig::raid5`]; `volatile`: every member has a volatile write cache (the oracle's
+    /// durability stays the rig's default; a test sets what it may claim).
+    pub fn raid5_cached(
+        seed: u64,
+        members: usize,
+        member_sectors: u64,
+        config: Raid5Config,
+        volatile: bool,
+    ) -> Rig {
         const NAMES: [&str; 16] = [
             "m0", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9", "m10", "m11", "m12", "m13",
             "m14", "m15",
@@ -168,7 +180,7 @@ impl Rig {
                 name: NAMES[m],
                 capacity_sectors: member_sectors,
                 latency_ns: 20_000,
-                volatile_write_cache: false,
+                volatile_write_cache: volatile,
             })
             .collect();
         Rig::new(specs, TargetKind::Raid5(Box::new(config)), seed)

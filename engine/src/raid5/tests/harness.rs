@@ -117,6 +117,8 @@ impl Harness {
                     op,
                     sector,
                     sectors,
+                    // The harness's members have no volatile cache: every write is durable.
+                    fua: _,
                     buffer,
                 } => {
                     self.log.push((member, op, sector));

@@ -12,9 +12,10 @@
 //! it takes a failed role and is rebuilt, or waits as a hot spare for the next failure),
 //! `check` and `repair` (`echo check > sync_action`).
 //!
-//! Deliberately not here: any raid5 decision (the machine makes them all), FUA (member
-//! writes carry none; md's write-through of REQ_FUA is not modelled), dm_io and kcopyd (md
-//! submits member bios directly).
+//! Deliberately not here: any raid5 decision (the machine makes them all), FUA of array
+//! bios (member data writes carry none; md's write-through of REQ_FUA is not modelled; the
+//! machine's metadata writes ask for it), dm_io and kcopyd (md submits member bios
+//! directly).
 
 mod status;
 
@@ -185,6 +186,8 @@ impl Raid5Target {
         let block_sectors = self.block_sectors;
         DeviceInfo {
             max_sectors: max_sectors - max_sectors % block_sectors as u32,
+            // Writes to the array are volatile where they are on any member.
+            volatile_write_cache: self.machine.has_volatile_write_cache(),
             ..DeviceInfo::new(
                 self.volume_sectors(),
                 (block_sectors * crate::block::SECTOR_SIZE as u64) as u32,
@@ -250,8 +253,9 @@ impl Raid5Target {
         }
         let device = self.hot_spares.remove(0);
         let now_ns = services.now_ns();
+        let spare = services.devices()[usize::from(device.0)];
         self.machine
-            .add_spare(now_ns, role, services.arena_mut())
+            .add_spare(now_ns, role, &spare, services.arena_mut())
             .expect("a failed role and no recovery running");
         self.members[role] = device;
         true
@@ -283,6 +287,7 @@ impl Raid5Target {
                     op,
                     sector,
                     sectors,
+                    fua,
                     buffer,
                 } => {
                     let io = self.member_ios.insert(MemberIo { tag });
@@ -292,7 +297,7 @@ impl Raid5Target {
                         op,
                         sector,
                         sectors,
-                        false,
+                        fua,
                         false,
                         buffer,
                     );

@@ -444,18 +444,12 @@ impl Raid5 {
             waiting: None,
         });
         for member in working {
-            self.requests.push_back(Raid5Request::MemberIo {
-                tag: Raid5IoTag::Flush {
-                    bio: key.to_u64(),
-                    member: member as u8,
-                },
-                member,
-                op: Op::Flush,
-                sector: 0,
-                sectors: 0,
-                fua: false,
-                buffer: Buffer::empty(),
-            });
+            let tag = Raid5IoTag::Flush {
+                bio: key.to_u64(),
+                member: member as u8,
+            };
+            self.requests
+                .push_back(Raid5Request::member_flush(tag, member));
         }
     }
 

@@ -73,6 +73,21 @@ pub enum Raid5Request {
     ContentsUnknown { sector: u64, sectors: u64 },
 }
 
+impl Raid5Request {
+    /// A flush of member `member`'s write cache (no range, no buffer).
+    pub(crate) fn member_flush(tag: Raid5IoTag, member: usize) -> Raid5Request {
+        Raid5Request::MemberIo {
+            tag,
+            member,
+            op: Op::Flush,
+            sector: 0,
+            sectors: 0,
+            fua: false,
+            buffer: Buffer::empty(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Raid5IoTag;

@@ -373,17 +373,10 @@ impl Raid5 {
                 .copy_from_slice(&bytes[PAGE_SIZE..]);
             let request = if self.volatile_write_cache[member] {
                 flushing[member] = true;
-                Raid5Request::MemberIo {
-                    tag: Raid5IoTag::Metadata {
-                        member: member as u8,
-                    },
-                    member,
-                    op: Op::Flush,
-                    sector: 0,
-                    sectors: 0,
-                    fua: false,
-                    buffer: Buffer::empty(),
-                }
+                let tag = Raid5IoTag::Metadata {
+                    member: member as u8,
+                };
+                Raid5Request::member_flush(tag, member)
             } else {
                 state.metadata_write(member, false)
             };

@@ -193,6 +193,7 @@ impl SimDevice {
     pub fn in_flight(&self) -> usize {
         self.inflight.len()
     }
+
     /// IOs a hang fault holds: the model has finished them and they will never complete
     /// (unless cancelled). A run that waits on one stalls by the fault's doing.
     pub fn hung_ios(&self) -> usize {

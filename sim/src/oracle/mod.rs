@@ -102,14 +102,6 @@ impl BlockState {
         durable: true,
     };
 
-    /// The block whose every sector holds `state`, in its compact form.
-    fn uniform(state: SectorState) -> BlockState {
-        match state.as_settled() {
-            Some((id, since, durable)) => BlockState::Settled { id, since, durable },
-            None => BlockState::Uniform(Box::new(state)),
-        }
-    }
-
     /// Sector `i`'s state (built on the stack for a settled block: no allocation).
     fn get(&self, i: usize) -> Cow<'_, SectorState> {
         match self {
@@ -129,17 +121,34 @@ impl BlockState {
         }
     }
 
-    /// The state of every sector, moved out (`self` is left never written).
-    fn take_uniform(&mut self) -> SectorState {
+    /// The state of every sector in a box, a spare one for a settled block (`self` is left
+    /// never written).
+    fn take_boxed(&mut self, spare: &mut SpareStates) -> Box<SectorState> {
         match std::mem::replace(self, BlockState::NEVER_WRITTEN) {
-            BlockState::Settled { id, since, durable } => SectorState::settled(id, since, durable),
-            BlockState::Uniform(s) => *s,
+            BlockState::Settled { id, since, durable } => {
+                let mut boxed = spare.pop().unwrap_or_default();
+                boxed.reset_settled(id, since, durable);
+                boxed
+            }
+            BlockState::Uniform(boxed) => boxed,
             BlockState::Split(_) => unreachable!("a split block has no one state"),
         }
     }
 
-    /// Applies `f` to sectors `first..last`. A settled block changed whole goes through a
-    /// box from `spare` and back (no allocation when it settles again, see
+    /// The block whose every sector holds `state`, in its compact form: a settled state's
+    /// box goes back to `spare`.
+    fn from_boxed(state: Box<SectorState>, spare: &mut SpareStates) -> BlockState {
+        match state.as_settled() {
+            Some((id, since, durable)) => {
+                give_back(spare, state);
+                BlockState::Settled { id, since, durable }
+            }
+            None => BlockState::Uniform(state),
+        }
+    }
+
+    /// Applies `f` to sectors `first..last`. Boxes come from and go back to `spare`, so a
+    /// settled block changed and settled again allocates nothing (see
     /// `Oracle::spare_states`).
     fn update(
         &mut self,
@@ -148,31 +157,15 @@ impl BlockState {
         f: &mut dyn FnMut(&mut SectorState),
         spare: &mut SpareStates,
     ) {
-        if first == 0 && last == 8 && !matches!(self, BlockState::Split(_)) {
-            if let BlockState::Settled { id, since, durable } = *self {
-                let mut boxed = spare.pop().unwrap_or_default();
-                boxed.reset_settled(id, since, durable);
-                *self = BlockState::Uniform(boxed);
-            }
-            let BlockState::Uniform(state) = self else {
-                unreachable!("made uniform above");
-            };
-            f(state);
-            if let Some((id, since, durable)) = state.as_settled() {
-                let BlockState::Uniform(boxed) =
-                    std::mem::replace(self, BlockState::Settled { id, since, durable })
-                else {
-                    unreachable!("uniform above");
-                };
-                if spare.len() < SPARE_STATES_MAX {
-                    spare.push(boxed);
-                }
-            }
-            return;
-        }
         if !matches!(self, BlockState::Split(_)) {
-            let state = self.take_uniform();
-            *self = BlockState::Split(Box::new(std::array::from_fn(|_| state.clone())));
+            let mut state = self.take_boxed(spare);
+            if first == 0 && last == 8 {
+                f(&mut state);
+                *self = BlockState::from_boxed(state, spare);
+                return;
+            }
+            *self = BlockState::Split(Box::new(std::array::from_fn(|_| (*state).clone())));
+            give_back(spare, state);
         }
         let BlockState::Split(v) = self else {
             unreachable!("made split above");
@@ -181,9 +174,17 @@ impl BlockState {
             f(s);
         }
         if v.iter().all(|s| *s == v[0]) {
-            let state = std::mem::take(&mut v[0]);
-            *self = BlockState::uniform(state);
+            let mut boxed = spare.pop().unwrap_or_default();
+            *boxed = std::mem::take(&mut v[0]);
+            *self = BlockState::from_boxed(boxed, spare);
         }
+    }
+}
+
+/// Keeps `boxed` for reuse, unless `spare` is full.
+fn give_back(spare: &mut SpareStates, boxed: Box<SectorState>) {
+    if spare.len() < SPARE_STATES_MAX {
+        spare.push(boxed);
     }
 }
 

@@ -14,7 +14,8 @@
 //! - [`pids`]: pid-list control messages a segment sends, and the model they must leave.
 //! - [`run`]: runs one spec with every oracle: the data oracle on every read,
 //!   `check_invariants` after every input, strict device checks, a liveness phase with
-//!   faults off, the determinism check (the run twice, equal event-log hashes) and, for
+//!   faults off, the determinism check (the run twice, equal event-log hashes; the repeat
+//!   checks invariants only at the end of each drive) and, for
 //!   fault-free runs, the same bio results as a pass-through (linear) volume.
 //! - [`stop`]: a segment's clean end: flashcache removed (metadata stored), then reloaded.
 //! - [`shrink`]: a failing spec made smaller while it still fails the same way.

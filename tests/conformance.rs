@@ -10,7 +10,7 @@
 use dmsim_engine::block::{IoStatus, Op};
 use dmsim_engine::content::SectorContent;
 use dmsim_engine::flashcache::{CacheMode, FlashcacheConfig, Persistence, TableLine};
-use dmsim_engine::io::{Bio, BioDone, BioFlags, BioId, Input, Output};
+use dmsim_engine::io::{Bio, BioDone, BioFlags, BioId, Input, Output, SectorData};
 use dmsim_engine::platform::{BioSource, DriveObserver};
 use dmsim_engine::{drive, DriveOptions, DriveOutcome};
 use dmsim_models::presets::DeviceParams;
@@ -82,7 +82,7 @@ impl DriveObserver for Checker {
             Output::BioDone(done) => self.decisions.push(Decision::BioDone {
                 id: done.id.0,
                 status: done.status,
-                data: done.data.clone(),
+                data: done.data.to_vec(),
             }),
             _ => {}
         }
@@ -245,7 +245,7 @@ impl BioSource for FlushBetweenWrites {
                     preflush: true,
                     ..BioFlags::default()
                 },
-                data: Vec::new(),
+                data: SectorData::new(),
             };
         }
         let data = (0..8)

@@ -90,7 +90,7 @@ impl DriveObserver for Checker {
                     member_ios,
                     id: done.id.0,
                     status: done.status,
-                    data: done.data.clone(),
+                    data: done.data.to_vec(),
                 });
             }
             _ => {}

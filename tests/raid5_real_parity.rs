@@ -9,7 +9,7 @@
 
 use dmsim_engine::block::{IoStatus, Op, PAGE_SIZE, SECTOR_SIZE};
 use dmsim_engine::content::{decode_sector, SectorContent};
-use dmsim_engine::io::{Bio, BioDone, BioFlags, BioId, Control, Input};
+use dmsim_engine::io::{Bio, BioDone, BioFlags, BioId, Control, Input, SectorData};
 use dmsim_engine::platform::BioSource;
 use dmsim_engine::raid5::{Geometry, Layout, Raid5Config};
 use dmsim_engine::{DeviceId, DeviceInfo, DriveOptions, DriveOutcome, EngineConfig, TargetSpec};
@@ -101,7 +101,7 @@ impl BioSource for ReadAll {
             sector: page * PAGE_SECTORS,
             sectors: PAGE_SECTORS as u32,
             flags: BioFlags::default(),
-            data: Vec::new(),
+            data: SectorData::new(),
         }
     }
     fn on_done(&mut self, _now_ns: u64, done: BioDone) {

@@ -15,7 +15,7 @@ use crate::block::{split_at_boundaries, BoundaryPieces, IoStatus, Op, SECTORS_PE
 use crate::bounded::LoopBound;
 use crate::content::SectorContent;
 use crate::error::{BioRejection, InputError, WaitingJob};
-use crate::io::{Bio, BioDone, BioFlags, BioId, Output};
+use crate::io::{Bio, BioDone, BioFlags, BioId, Output, SectorData};
 use crate::services::Services;
 use crate::slab::{Slab, SlabKey};
 use crate::target::{BioKey, Target, TargetIo};
@@ -310,7 +310,7 @@ impl DmCore {
     fn finish(&mut self, key: SlabKey, services: &mut Services) {
         let record = self.bios.remove(key).expect("live bio");
         self.ids.remove(&record.id);
-        let mut data = Vec::new();
+        let mut data = SectorData::new();
         if record.op == Op::Read {
             data.reserve(record.sectors as usize);
             let buffer = Buffer::from_pages(record.pages.clone());

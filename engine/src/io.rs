@@ -11,6 +11,14 @@ use crate::arena::Buffer;
 use crate::block::{DeviceId, Extent, IoStatus, Op};
 use crate::content::SectorContent;
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
+
+/// The contents of a bio's sectors, one per sector: inline up to one 4 KiB page (eight
+/// 512-byte sectors), so the common bio carries its data without an allocation.
+pub type SectorData = SmallVec<[SectorContent; SECTOR_DATA_INLINE]>;
+
+/// Sectors a [`SectorData`] holds without allocating.
+pub const SECTOR_DATA_INLINE: usize = 8;
 
 /// Identifies a bio for its submitter; unique among the bios in the engine at one time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -38,7 +46,7 @@ pub struct Bio {
     pub sectors: u32,
     pub flags: BioFlags,
     /// Writes: one content per sector. Reads, flushes, discards: empty.
-    pub data: Vec<SectorContent>,
+    pub data: SectorData,
 }
 
 /// A finished bio.
@@ -48,7 +56,7 @@ pub struct BioDone {
     /// The worst status of the bio's pieces.
     pub status: IoStatus,
     /// Reads: one content per sector (zeroes where a piece failed). Others: empty.
-    pub data: Vec<SectorContent>,
+    pub data: SectorData,
 }
 
 /// Names one device IO in flight: a slot of the engine's IO table and the slot's generation,

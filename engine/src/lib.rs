@@ -57,7 +57,9 @@ pub use config::{AnomalyPolicy, EngineConfig, PlugConfig, VictimIndexCheck};
 pub use dm_core::DmCoreStats;
 pub use engine::{Engine, EngineStats};
 pub use error::{Anomaly, BioRejection, EngineError, InputError, InvariantViolation, WaitingJob};
-pub use io::{Bio, BioDone, BioFlags, BioId, Completion, Control, DeviceIo, Input, IoTag, Output};
+pub use io::{
+    Bio, BioDone, BioFlags, BioId, Completion, Control, DeviceIo, Input, IoTag, Output, SectorData,
+};
 pub use platform::{
     drive, BioSource, DriveError, DriveObserver, DriveOptions, DriveOutcome, DriveReport, NoBios,
     Platform,

@@ -9,7 +9,7 @@ use dmsim_engine::content::SectorContent;
 use dmsim_engine::{
     drive, BioFlags, BioId, BioRejection, Completion, DeviceId, DeviceInfo, DriveOptions,
     DriveOutcome, Engine, EngineConfig, Input, InputError, IoStatus, IoTag, Op, Output, Platform,
-    TargetSpec,
+    SectorData, TargetSpec,
 };
 
 fn options() -> DriveOptions {
@@ -229,7 +229,7 @@ fn invalid_bios_are_refused_without_side_effects() {
         (bio(1, Op::Read, 4090, 8), "OutOfRange"),
         (
             dmsim_engine::Bio {
-                data: vec![],
+                data: SectorData::new(),
                 ..bio(2, Op::Write, 0, 8)
             },
             "DataLength",

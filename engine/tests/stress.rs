@@ -10,7 +10,7 @@ use dmsim_engine::services::dm_io::{DmIoRegion, DmIoRequest, RegionState, TimedC
 use dmsim_engine::services::kcopyd::{KcopydConfig, KcopydFlags};
 use dmsim_engine::{
     drive, Bio, BioFlags, BioId, Buffer, Caller, DeviceId, DeviceInfo, DriveOptions, DriveOutcome,
-    Engine, EngineConfig, IoStatus, Op, ServiceEvent, Services, TargetSpec,
+    Engine, EngineConfig, IoStatus, Op, SectorData, ServiceEvent, Services, TargetSpec,
 };
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -345,7 +345,7 @@ impl dmsim_engine::BioSource for OracleSource {
             data: if op == Op::Write {
                 stamps(sector, sectors, id)
             } else {
-                Vec::new()
+                SectorData::new()
             },
         }
     }

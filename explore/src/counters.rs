@@ -482,7 +482,7 @@ fn check_raid5_machine(engine: &Engine, status: &TargetStatus) -> Result<(), Str
 mod tests {
     use super::*;
     use dmsim_engine::block::IoStatus;
-    use dmsim_engine::io::{Bio, BioFlags, BioId, Completion, DeviceIo};
+    use dmsim_engine::io::{Bio, BioFlags, BioId, Completion, DeviceIo, SectorData};
     use dmsim_engine::Buffer;
 
     #[test]
@@ -498,7 +498,7 @@ mod tests {
                 sector,
                 sectors,
                 flags: BioFlags::default(),
-                data: Vec::new(),
+                data: SectorData::new(),
             })
         };
         io.on_input(&bio(Op::Read, 7, 2)); // sectors 7 and 8: two blocks

@@ -176,7 +176,7 @@ mod tests {
     use super::*;
     use dmsim_engine::block::{IoStatus, Op};
     use dmsim_engine::content::SectorContent;
-    use dmsim_engine::io::{Bio, BioDone, BioFlags, BioId, Completion, IoTag};
+    use dmsim_engine::io::{Bio, BioDone, BioFlags, BioId, Completion, IoTag, SectorData};
 
     fn bio(id: u64, data: usize) -> Input {
         Input::Bio(Bio {
@@ -185,7 +185,7 @@ mod tests {
             sector: 8 * id,
             sectors: data as u32,
             flags: BioFlags::default(),
-            data: vec![SectorContent::Zero; data],
+            data: SectorData::from_elem(SectorContent::Zero, data),
         })
     }
 
@@ -238,7 +238,7 @@ mod tests {
             let done = Output::BioDone(BioDone {
                 id: BioId(id),
                 status: IoStatus::Ok,
-                data: Vec::new(),
+                data: SectorData::new(),
             });
             log.on_output(id, &done);
         }

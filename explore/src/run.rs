@@ -7,7 +7,7 @@ use crate::spec::{SeedSpec, TargetChoice};
 use crate::stop::{clean_stop, settle, Stop};
 use dmsim_engine::block::IoStatus;
 use dmsim_engine::block::Op;
-use dmsim_engine::io::{Bio, BioFlags, BioId, Control, Input};
+use dmsim_engine::io::{Bio, BioFlags, BioId, Control, Input, SectorData};
 use dmsim_engine::marks::{self, MarkCounts};
 use dmsim_engine::platform::DriveObserver;
 use dmsim_engine::{BioRejection, InputError};
@@ -595,7 +595,7 @@ fn probe_misaligned(
         sector: 1,
         sectors: 1,
         flags: BioFlags::default(),
-        data: Vec::new(),
+        data: SectorData::new(),
     };
     match engine.handle(now_ns, Input::Bio(bio)) {
         Err(InputError::BadBio {

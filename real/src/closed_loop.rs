@@ -9,7 +9,7 @@
 //! [`ClosedLoopSource::random_reads`] for the benchmark's pattern), checking data.
 
 use dmsim_engine::content::{SectorContent, SectorStamp};
-use dmsim_engine::{Bio, BioDone, BioFlags, BioId, BioSource, Op};
+use dmsim_engine::{Bio, BioDone, BioFlags, BioId, BioSource, Op, SectorData};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::VecDeque;
@@ -61,7 +61,7 @@ impl ClosedLoopSource {
                     sector: slot * u64::from(sectors),
                     sectors,
                     flags: BioFlags::default(),
-                    data: Vec::new(),
+                    data: SectorData::new(),
                 }
             })
             .collect()

@@ -4,7 +4,7 @@
 
 use dmsim_engine::content::{SectorContent, SectorStamp};
 use dmsim_engine::{
-    drive, DeviceId, DriveOptions, DriveOutcome, EngineConfig, IoStatus, Op, TargetSpec,
+    drive, DeviceId, DriveOptions, DriveOutcome, EngineConfig, IoStatus, Op, SectorData, TargetSpec,
 };
 use dmsim_real::closed_loop::ClosedLoopSource;
 use dmsim_real::testing::{FixtureOptions, LoopDevice, Medium};
@@ -75,7 +75,7 @@ fn run(backend: BackendChoice) -> Vec<Vec<SectorContent>> {
             sector,
             sectors,
             flags: Default::default(),
-            data: Vec::new(),
+            data: SectorData::new(),
         })
         .collect();
     let mut source = ClosedLoopSource::new(reads, 8, true);
@@ -98,7 +98,8 @@ fn run(backend: BackendChoice) -> Vec<Vec<SectorContent>> {
             })
             .collect();
         assert_eq!(
-            read.data, expected,
+            read.data.as_slice(),
+            expected,
             "bio {} at {sector}+{sectors}",
             read.id.0
         );
@@ -107,7 +108,7 @@ fn run(backend: BackendChoice) -> Vec<Vec<SectorContent>> {
     // Nothing before the window was written.
     let bytes = std::fs::read(fixture.backing_file()).unwrap();
     assert!(bytes[..2048 * 512].iter().all(|&b| b == 0));
-    done.into_iter().map(|d| d.data).collect()
+    done.into_iter().map(|d| d.data.to_vec()).collect()
 }
 
 #[test]

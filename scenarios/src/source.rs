@@ -20,7 +20,7 @@ use crate::traces::{TraceOp, TraceRecord};
 use dmsim_engine::block::Op;
 use dmsim_engine::block::{DisjointExtents, Extent};
 use dmsim_engine::content::{SectorContent, SectorStamp};
-use dmsim_engine::io::{Bio, BioDone, BioFlags, BioId};
+use dmsim_engine::io::{Bio, BioDone, BioFlags, BioId, SectorData};
 use dmsim_engine::platform::BioSource;
 use std::collections::BTreeMap;
 
@@ -225,7 +225,7 @@ impl<I: Iterator<Item = TraceRecord>> BioSource for RecordSource<I> {
                 })
                 .collect()
         } else {
-            Vec::new()
+            SectorData::new()
         };
         let bio = Bio {
             id,
@@ -307,7 +307,7 @@ mod tests {
             BioDone {
                 id: BioId(0),
                 status: dmsim_engine::IoStatus::Ok,
-                data: Vec::new(),
+                data: SectorData::new(),
             },
         );
         assert_eq!(s.next_arrival_ns(), Some(50));
@@ -357,7 +357,7 @@ mod tests {
             BioDone {
                 id: BioId(0),
                 status: dmsim_engine::IoStatus::Ok,
-                data: Vec::new(),
+                data: SectorData::new(),
             },
         );
         assert_eq!(s.next_arrival_ns(), Some(10));
@@ -381,7 +381,7 @@ mod tests {
             BioDone {
                 id: BioId(0),
                 status: dmsim_engine::IoStatus::Ok,
-                data: Vec::new(),
+                data: SectorData::new(),
             },
         );
         assert_eq!(s.next_arrival_ns(), Some(5));

@@ -10,7 +10,7 @@ use dmsim_engine::block::{DeviceId, IoStatus, Op};
 use dmsim_engine::flashcache::{
     Associativity, CacheMode, FlashcacheConfig, Persistence, ReclaimPolicy, TableLine,
 };
-use dmsim_engine::io::{BioDone, Input};
+use dmsim_engine::io::{BioDone, Input, SectorData};
 use dmsim_engine::{drive, DriveOptions, DriveOutcome, DriveReport, Engine};
 use dmsim_engine::{BioSource, FlashcacheState, NoBios};
 use dmsim_models::presets::{self, DeviceParams};
@@ -327,7 +327,7 @@ impl BioSource for ReadAfter {
             sector: 0,
             sectors: 8,
             flags: Default::default(),
-            data: Vec::new(),
+            data: SectorData::new(),
         }
     }
     fn on_done(&mut self, _now_ns: u64, done: BioDone) {

@@ -10,7 +10,7 @@
 use dmsim_engine::content::{SectorContent, SectorStamp};
 use dmsim_engine::{
     Arena, Bio, BioDone, BioFlags, BioId, BioSource, Completion, DeviceId, DeviceIo, Extent, Input,
-    IoStatus, IoTag, Op, Output, Platform, ServiceEvent, Services,
+    IoStatus, IoTag, Op, Output, Platform, SectorData, ServiceEvent, Services,
 };
 use std::collections::{BTreeMap, VecDeque};
 
@@ -361,7 +361,7 @@ pub fn stamp(sector: u64, write_id: u64) -> SectorContent {
 }
 
 /// Write data for `sectors` sectors starting at `sector`, written by `write_id`.
-pub fn stamps(sector: u64, sectors: u32, write_id: u64) -> Vec<SectorContent> {
+pub fn stamps(sector: u64, sectors: u32, write_id: u64) -> SectorData {
     (0..u64::from(sectors))
         .map(|i| stamp(sector + i, write_id))
         .collect()
@@ -416,7 +416,7 @@ pub fn bio(id: u64, op: Op, sector: u64, sectors: u32) -> Bio {
         data: if op == Op::Write {
             stamps(sector, sectors, id)
         } else {
-            Vec::new()
+            SectorData::new()
         },
     }
 }

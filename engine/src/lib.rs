@@ -43,6 +43,7 @@ mod dm_core;
 mod engine;
 mod error;
 pub mod flashcache;
+pub mod id_table;
 pub mod io;
 pub mod platform;
 pub mod raid5;

@@ -20,9 +20,9 @@ use crate::traces::{TraceOp, TraceRecord};
 use dmsim_engine::block::Op;
 use dmsim_engine::block::{DisjointExtents, Extent};
 use dmsim_engine::content::{SectorContent, SectorStamp};
+use dmsim_engine::id_table::IdTable;
 use dmsim_engine::io::{Bio, BioDone, BioFlags, BioId, SectorData};
 use dmsim_engine::platform::BioSource;
-use std::collections::BTreeMap;
 
 /// Largest request replayed (32 MiB); larger records are skipped and counted.
 pub const MAX_BIO_SECTORS: u64 = 1 << 16;
@@ -42,7 +42,7 @@ pub struct RecordSource<I: Iterator<Item = TraceRecord>> {
     records: std::iter::Peekable<I>,
     pacing: Pacing,
     /// Bios issued and not completed: bio id → start sector of a write or discard.
-    in_flight: BTreeMap<u64, Option<u64>>,
+    in_flight: IdTable<Option<u64>>,
     /// Writes and discards in flight (disjoint: overlapping ones wait), keyed by bio id.
     writes_in_flight: DisjointExtents<u64>,
     /// Times the next write had to wait for an overlapping write to complete.
@@ -74,7 +74,7 @@ impl<I: Iterator<Item = TraceRecord>> RecordSource<I> {
         RecordSource {
             records: records.peekable(),
             pacing,
-            in_flight: BTreeMap::new(),
+            in_flight: IdTable::new(),
             writes_in_flight: DisjointExtents::default(),
             overlap_waits: 0,
             waiting_on_overlap: false,
@@ -253,7 +253,7 @@ impl<I: Iterator<Item = TraceRecord>> BioSource for RecordSource<I> {
         self.last_now_ns = now_ns;
         let written = self
             .in_flight
-            .remove(&done.id.0)
+            .remove(done.id.0)
             .expect("the engine completes only bios it was given");
         if let Some(sector) = written {
             self.writes_in_flight.remove(sector);

@@ -9,10 +9,11 @@ use crate::oracle::write_hole::WriteHole;
 use crate::oracle::{DataError, Durability, Oracle};
 use dmsim_engine::block::{DeviceId, Extent, IoStatus, Op, SECTORS_PER_PAGE};
 use dmsim_engine::content::SectorContent;
+use dmsim_engine::id_table::IdTable;
 use dmsim_engine::io::{Bio, BioDone, Input, Output};
 use dmsim_engine::platform::DriveObserver;
 use dmsim_engine::raid5::Geometry;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 /// Data errors kept in full; more are only counted.
 const DATA_ERRORS_KEPT: usize = 16;
@@ -32,7 +33,7 @@ pub struct SeenBio {
 #[derive(Debug)]
 pub struct OracleObserver {
     oracle: Oracle,
-    in_flight: BTreeMap<u64, SeenBio>,
+    in_flight: IdTable<SeenBio>,
     /// The device whose sector s is volume sector s - offset (linear's device, flashcache's
     /// disk): a late write there makes that volume range unknown to the oracle.
     volume_device: Option<(DeviceId, u64)>,
@@ -43,7 +44,7 @@ pub struct OracleObserver {
     /// 4 KiB volume blocks any write touched, when asked for.
     written_blocks: Option<BTreeSet<u64>>,
     /// Writes with a preflush in flight: bio id → the flush's oracle mark.
-    preflush_marks: BTreeMap<u64, u64>,
+    preflush_marks: IdTable<u64>,
     /// The volume is a raid5 array: its write hole after a crash.
     write_hole: Option<WriteHole>,
 }
@@ -54,14 +55,14 @@ impl OracleObserver {
     pub fn new(initial_contents_known: bool) -> Self {
         OracleObserver {
             oracle: Oracle::new(initial_contents_known),
-            in_flight: BTreeMap::new(),
+            in_flight: IdTable::new(),
             volume_device: None,
             data_errors: Vec::new(),
             data_error_count: 0,
             failed_bios: 0,
             bios_done: 0,
             written_blocks: None,
-            preflush_marks: BTreeMap::new(),
+            preflush_marks: IdTable::new(),
             write_hole: None,
         }
     }
@@ -227,7 +228,7 @@ impl OracleObserver {
     pub fn bio_done(&mut self, done: &BioDone) -> SeenBio {
         let bio = self
             .in_flight
-            .remove(&done.id.0)
+            .remove(done.id.0)
             .expect("a bio completes once, after it was submitted");
         self.bios_done += 1;
         let ok = done.status == IoStatus::Ok;
@@ -236,7 +237,7 @@ impl OracleObserver {
         }
         match bio.op {
             Op::Write => {
-                if let Some(mark) = self.preflush_marks.remove(&done.id.0) {
+                if let Some(mark) = self.preflush_marks.remove(done.id.0) {
                     self.oracle.flush_done(mark, ok);
                 }
                 self.oracle.write_done(bio.mark, ok)

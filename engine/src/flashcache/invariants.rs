@@ -28,6 +28,8 @@ struct SetCounts {
     fallow: u32,
     /// Blocks whose `lru_list` is the hot list.
     hot: u32,
+    /// Blocks a victim may be (exactly VALID): the victim index's heap, if kept.
+    reclaimable: u32,
 }
 
 impl SetCounts {
@@ -41,6 +43,7 @@ impl SetCounts {
             queued: block.nr_queued,
             fallow: u32::from(state.contains(BlockState::DIRTY_FALLOW_2)),
             hot: u32::from(block.lru_list == LruList::Hot),
+            reclaimable: u32::from(state.is_reclaimable()),
         }
     }
 
@@ -50,6 +53,7 @@ impl SetCounts {
         self.queued += other.queued;
         self.fallow += other.fallow;
         self.hot += other.hot;
+        self.reclaimable += other.reclaimable;
     }
 
     fn subtract(&mut self, other: SetCounts) {
@@ -58,6 +62,7 @@ impl SetCounts {
         self.queued -= other.queued;
         self.fallow -= other.fallow;
         self.hot -= other.hot;
+        self.reclaimable -= other.reclaimable;
     }
 }
 
@@ -100,6 +105,7 @@ pub(crate) struct IncrementalCheck {
     blocks_to_check: Option<Marked<()>>,
     sets_to_check: Option<Marked<()>>,
     taken: Vec<(u32, ())>,
+    placed: Vec<(u32, ())>,
     held_now: Vec<u32>,
 }
 
@@ -140,6 +146,7 @@ impl Flashcache {
         // Taken, so a panic below leaves an empty record and the next call checks all.
         let mut progress = std::mem::take(&mut self.incremental_check);
         self.blocks.take_changes(&mut progress.changes);
+        self.blocks.take_victim_placed(&mut progress.placed);
         let full =
             progress.set_counts.is_empty() || progress.calls.is_multiple_of(FULL_CHECK_EVERY_CALLS);
         if full {
@@ -239,6 +246,11 @@ impl Flashcache {
         for &(index, ()) in &progress.taken {
             self.check_block(index, &progress.held);
             self.blocks.check_block_links(index);
+            self.blocks.check_block_victim_index(index);
+        }
+        // Blocks a heap sift moved, changed or not.
+        for &(index, ()) in &progress.placed {
+            self.blocks.check_victim_heap_slot(index);
         }
         // A cycle that no head reaches needs a changed link: walks from changed blocks only.
         for &(index, _) in &changes.blocks {
@@ -248,7 +260,6 @@ impl Flashcache {
         for &(set, ()) in &progress.taken {
             self.check_set_record(set, progress.set_counts[set as usize]);
             self.blocks.check_set_ends(set);
-            self.blocks.check_set_victim_index(set);
         }
         self.check_cache_wide(progress.totals);
         progress.blocks_to_check = Some(blocks_to_check);
@@ -266,6 +277,7 @@ impl Flashcache {
         for index in start..start + geometry.assoc {
             self.check_block(index, held);
             self.blocks.check_block_links(index);
+            self.blocks.check_block_victim_index(index);
             counts.add(SetCounts::of_block(self.blocks.block(index)));
         }
         self.check_set_record(set, counts);
@@ -313,6 +325,7 @@ impl Flashcache {
             cache_set.dirty_fallow, counts.fallow,
             "set {set} dirty_fallow"
         );
+        self.blocks.check_victim_heap_len(set, counts.reclaimable);
         let listed = cache_set.hot.count + cache_set.warm.count;
         if listed > 0 {
             let assoc = self.blocks.geometry.assoc;

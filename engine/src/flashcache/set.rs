@@ -9,7 +9,7 @@
 use super::geometry::Geometry;
 use super::state::{BlockState, Transition};
 use super::touched::{Changes, Marked};
-use super::victim_index::VictimIndex;
+use super::victim_index::{ListedAt, VictimIndex};
 
 /// Sets of at least this many blocks keep a [`VictimIndex`]. Smaller sets (the default 512
 /// ways) choose by flashcache's linear walk: short walks there, and no index memory (16
@@ -179,7 +179,7 @@ impl Blocks {
     /// Choose victims as `mode` says, whatever the set size; an index is rebuilt from the
     /// current states and lists (tests compare the modes; the explorer's victim check).
     pub(crate) fn set_victim_index_mode(&mut self, mode: VictimIndexMode) {
-        self.mark_all_sets();
+        self.mark_all();
         self.victim_index_mode = mode;
         self.victim_index = None;
         if mode == VictimIndexMode::Always {
@@ -191,7 +191,7 @@ impl Blocks {
     /// Build the FIFO half of the victim index, if there is none yet.
     pub(crate) fn build_victim_index(&mut self) {
         if self.victim_index.is_none() {
-            self.mark_all_sets();
+            self.mark_all();
             self.victim_index = Some(VictimIndex::new(
                 self.geometry.num_sets,
                 self.geometry.assoc,
@@ -207,7 +207,7 @@ impl Blocks {
             return;
         };
         let lru_ordered = before.lru_ordered();
-        self.mark_all_sets();
+        self.mark_all();
         let mut victim_index = VictimIndex::new(self.geometry.num_sets, self.geometry.assoc);
         for index in 0..self.geometry.size_blocks {
             if self.state(index).is_reclaimable() {
@@ -227,7 +227,7 @@ impl Blocks {
             unreachable!("just built");
         };
         if !victim_index.lru_ordered() {
-            self.mark_all_sets();
+            self.mark_all();
             self.order_lists_into(&mut victim_index);
         }
         self.victim_index = Some(victim_index);
@@ -293,16 +293,12 @@ impl Blocks {
         self.touched_buckets.take(&mut into.buckets);
     }
 
-    /// Mark every set record touched (its victim index is checked: an index rebuilt).
-    fn mark_all_sets(&mut self) {
+    /// Mark every block, set record and bucket touched (whole-cache rewrites: a load, a
+    /// victim index built or rebuilt).
+    fn mark_all(&mut self) {
         for set in 0..self.geometry.num_sets {
             self.touched_sets.mark(set, || self.sets[set as usize]);
         }
-    }
-
-    /// Mark every block, set record and bucket touched (whole-cache rewrites: a load).
-    fn mark_all(&mut self) {
-        self.mark_all_sets();
         for index in 0..self.geometry.size_blocks {
             self.mark_block(index);
         }
@@ -797,6 +793,52 @@ impl Blocks {
     pub fn check_victim_index(&self) {
         for set in 0..self.geometry.num_sets {
             self.check_set_victim_index(set);
+        }
+    }
+
+    /// What the victim index, if any, says of block `index` agrees with its state and its
+    /// place in the LRU lists, locally (see [`VictimIndex::check_block`]; O(1)).
+    pub fn check_block_victim_index(&self, index: u32) {
+        let Some(victim_index) = &self.victim_index else {
+            return;
+        };
+        let set = self.geometry.set_of_index(index);
+        let start = self.geometry.set_start(set);
+        let block = self.block(index);
+        let listed = self.lru_lists_populated(set).then(|| ListedAt {
+            list: block.lru_list,
+            prev: (block.lru_prev != NIL).then(|| start + block.lru_prev),
+            next: (block.lru_next != NIL).then(|| start + block.lru_next),
+        });
+        victim_index.check_block(index, block.state.is_reclaimable(), listed);
+    }
+
+    /// The victim index's heap of `set`, if any, holds its `reclaimable` blocks if its
+    /// lists are populated, else none (O(1)).
+    pub fn check_victim_heap_len(&self, set: u32, reclaimable: u32) {
+        if let Some(victim_index) = &self.victim_index {
+            let listed = if self.lru_lists_populated(set) {
+                reclaimable
+            } else {
+                0
+            };
+            victim_index.check_heap_len(set, listed);
+        }
+    }
+
+    /// Block `index` sits in its victim index heap slot in heap order, if it has one.
+    pub fn check_victim_heap_slot(&self, index: u32) {
+        if let Some(victim_index) = &self.victim_index {
+            victim_index.check_heap_slot(index);
+        }
+    }
+
+    /// The blocks the victim index put in a heap slot since the last call, moved into
+    /// `into` (none without an index).
+    pub fn take_victim_placed(&mut self, into: &mut Vec<(u32, ())>) {
+        match &mut self.victim_index {
+            Some(victim_index) => victim_index.take_placed(into),
+            None => into.clear(),
         }
     }
 

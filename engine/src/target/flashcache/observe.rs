@@ -161,8 +161,9 @@ impl FlashcacheTarget {
         parts_counted?;
         for (key, piece) in self.pieces.iter() {
             let live = parts[key.index as usize];
-            let waiting = self.setup_waiting.contains(&key);
-            if live != piece.remaining || (live == 0 && !waiting) {
+            // Only a piece without live parts must be waiting (a linear search: not per piece).
+            if live != piece.remaining || (live == 0 && !self.setup_waiting.contains(&key)) {
+                let waiting = self.setup_waiting.contains(&key);
                 return Err(format!(
                     "piece {}: {} parts live, {} remaining, waiting for setup: {waiting}",
                     key.to_u64(),

@@ -11,9 +11,14 @@
 use super::set::{CacheBlock, CacheSet};
 
 /// Ids in `0..len` marked since the last [`Marked::take`], each once, in marking order,
-/// with the value it had when first marked.
+/// with the value it had when first marked. A record of changes ([`Marked::until_taken`])
+/// keeps nothing before its first take: a run that never checks incrementally (a replay,
+/// `dmsim hits`) spends no memory on old values (as much again as the blocks), and the
+/// first incremental check is a full one anyway.
 #[derive(Debug, Clone)]
 pub(crate) struct Marked<T> {
+    /// Whether marks are kept (always, or from the first take on).
+    keeping: bool,
     listed: Vec<(u32, T)>,
     /// Bit `id` is on iff `id` is in `listed`.
     is_listed: Vec<u64>,
@@ -21,12 +26,21 @@ pub(crate) struct Marked<T> {
 }
 
 impl<T: Copy> Marked<T> {
-    /// Nothing marked yet, for ids `0..len`.
+    /// Nothing marked yet, for ids `0..len`; every mark is kept.
     pub fn new(len: u32) -> Marked<T> {
         Marked {
+            keeping: true,
             listed: Vec::new(),
             is_listed: vec![0; (len as usize).div_ceil(64)],
             len,
+        }
+    }
+
+    /// [`Marked::new`], but marks are kept only from the first take on.
+    pub fn until_taken(len: u32) -> Marked<T> {
+        Marked {
+            keeping: false,
+            ..Marked::new(len)
         }
     }
 
@@ -35,6 +49,9 @@ impl<T: Copy> Marked<T> {
     #[inline]
     pub fn mark(&mut self, id: u32, before: impl FnOnce() -> T) {
         debug_assert!(id < self.len, "id {id} of {}", self.len);
+        if !self.keeping {
+            return;
+        }
         let word = &mut self.is_listed[id as usize / 64];
         let bit = 1u64 << (id % 64);
         if *word & bit == 0 {
@@ -64,6 +81,7 @@ impl<T: Copy> Marked<T> {
     /// nothing marked any more. Swapping buffers keeps both allocations alive: a check per
     /// input allocates nothing.
     pub fn take(&mut self, into: &mut Vec<(u32, T)>) {
+        self.keeping = true;
         into.clear();
         std::mem::swap(&mut self.listed, into);
         for &(id, _) in into.iter() {
@@ -115,5 +133,17 @@ mod tests {
         marked.mark(5, || 52);
         marked.take(&mut taken);
         assert_eq!(taken, vec![(5, 52)]);
+    }
+
+    #[test]
+    fn a_record_of_changes_keeps_nothing_before_its_first_take() {
+        let mut marked = Marked::<u32>::until_taken(10);
+        marked.mark(7, || 70);
+        let mut taken = vec![(99, 99)];
+        marked.take(&mut taken);
+        assert_eq!(taken, vec![]);
+        marked.mark(7, || 71);
+        marked.take(&mut taken);
+        assert_eq!(taken, vec![(7, 71)]);
     }
 }

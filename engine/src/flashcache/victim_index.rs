@@ -196,7 +196,7 @@ impl VictimIndex {
             heap: Vec::new(),
             heap_len: vec![0; num_sets as usize],
             heap_slot: Vec::new(),
-            placed: Marked::new(size as u32),
+            placed: Marked::until_taken(size as u32),
         }
     }
 

@@ -648,7 +648,7 @@ impl Blocks {
         order
     }
 
-    /// Block `index` for a change its set does not hear of: a bug in the marking, for
+    /// Block `index` for a change that is not marked: a bug in the marking, for
     /// tests of the incremental check.
     #[cfg(test)]
     pub fn block_mut_unmarked(&mut self, index: u32) -> &mut CacheBlock {

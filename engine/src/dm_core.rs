@@ -378,15 +378,7 @@ impl DmCore {
     }
 
     pub fn check_invariants(&self, services: &Services) -> Result<(), String> {
-        self.bios.check()?;
-        if self.ids.len() != self.bios.len() {
-            return Err(format!(
-                "{} bio ids indexed for {} bios",
-                self.ids.len(),
-                self.bios.len()
-            ));
-        }
-        for (key, record) in self.bios.iter() {
+        let records_checked = self.bios.check_each(|key, record| {
             if self.ids.get(&record.id) != Some(&key) {
                 return Err(format!("bio {:?} not indexed by its id", record.id));
             }
@@ -401,7 +393,16 @@ impl DmCore {
                     return Err(format!("bio {:?} holds {page:?} which is free", record.id));
                 }
             }
+            Ok(())
+        })?;
+        if self.ids.len() != self.bios.len() {
+            return Err(format!(
+                "{} bio ids indexed for {} bios",
+                self.ids.len(),
+                self.bios.len()
+            ));
         }
+        records_checked?;
         if let Some((bio, _)) = self.admission.front() {
             if services.arena().free_pages() >= Self::pages_for(bio) && self.finished.is_empty() {
                 return Err(format!(

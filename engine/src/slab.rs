@@ -151,9 +151,40 @@ impl<T> Slab<T> {
         self.iter().map(|(key, _)| key).collect()
     }
 
+    /// [`Slab::check`] and `each` live value in slot order, in one pass over the slots
+    /// (the per-input invariant checks walk their slabs anyway). The outer result is the
+    /// bookkeeping's, the inner one the first error of `each`, after which `each` is not
+    /// called again: a caller reports them in that order, as if it had checked first.
+    pub fn check_each(
+        &self,
+        mut each: impl FnMut(SlabKey, &T) -> Result<(), String>,
+    ) -> Result<Result<(), String>, String> {
+        let mut occupied = 0;
+        let mut first_error = Ok(());
+        for (index, entry) in self.entries.iter().enumerate() {
+            if let Some(value) = &entry.value {
+                occupied += 1;
+                if first_error.is_ok() {
+                    let key = SlabKey {
+                        index: index as u32,
+                        generation: entry.generation,
+                    };
+                    first_error = each(key, value);
+                }
+            }
+        }
+        self.check_counts(occupied)?;
+        Ok(first_error)
+    }
+
     /// Checks the slab's own bookkeeping (count and free list agree with the slots).
     pub fn check(&self) -> Result<(), String> {
         let occupied = self.entries.iter().filter(|e| e.value.is_some()).count();
+        self.check_counts(occupied)
+    }
+
+    /// `occupied` slots, counted, agree with the count and the free list.
+    fn check_counts(&self, occupied: usize) -> Result<(), String> {
         if occupied != self.len {
             return Err(format!("slab len {} but {} occupied", self.len, occupied));
         }

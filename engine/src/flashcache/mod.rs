@@ -72,6 +72,7 @@ mod instance;
 mod invariants;
 mod io_path;
 mod job;
+mod link_check;
 mod md;
 mod pending;
 mod persist;

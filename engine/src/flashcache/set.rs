@@ -8,8 +8,8 @@
 
 use super::geometry::Geometry;
 use super::state::{BlockState, Transition};
-use super::touched::TouchedSets;
-use super::victim_index::VictimIndex;
+use super::touched::{Changes, Marked};
+use super::victim_index::{ListedAt, VictimIndex};
 
 /// Sets of at least this many blocks keep a [`VictimIndex`]. Smaller sets (the default 512
 /// ways) choose by flashcache's linear walk: short walks there, and no index memory (16
@@ -81,7 +81,7 @@ impl ListEnds {
 }
 
 /// `struct cache_set`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct CacheSet {
     /// FIFO hand (absolute index).
     pub fifo_next: u32,
@@ -102,14 +102,18 @@ pub(crate) struct CacheSet {
 #[derive(Debug, Clone)]
 pub(crate) struct Blocks {
     pub geometry: Geometry,
-    /// Private, like `sets`: every mutable access goes through a method that marks the
-    /// set in `touched`, so the incremental invariant check misses no change.
+    /// Private, like `sets` and `buckets`: every mutable access goes through a method that
+    /// marks what it hands out (with its value before) in `touched_*`, so the incremental
+    /// invariant check misses no change.
     blocks: Vec<CacheBlock>,
     sets: Vec<CacheSet>,
-    /// Sets changed since the last invariant check took them.
-    touched: TouchedSets,
     /// `num_sets * hash_buckets_per_set` bucket heads, set-relative.
     buckets: Vec<u32>,
+    /// Blocks, set records and bucket heads changed since the last invariant check took
+    /// them.
+    touched_blocks: Marked<CacheBlock>,
+    touched_sets: Marked<CacheSet>,
+    touched_buckets: Marked<u32>,
     /// Cache-wide list lengths (`lru_hot_blocks`, `lru_warm_blocks`).
     pub lru_hot_blocks: u64,
     pub lru_warm_blocks: u64,
@@ -156,8 +160,10 @@ impl Blocks {
             geometry,
             blocks: vec![block; geometry.size_blocks as usize],
             sets,
-            touched: TouchedSets::new(geometry.num_sets),
             buckets: vec![NIL; geometry.num_sets as usize * geometry.hash_buckets_per_set as usize],
+            touched_blocks: Marked::until_taken(geometry.size_blocks),
+            touched_sets: Marked::until_taken(geometry.num_sets),
+            touched_buckets: Marked::until_taken(geometry.num_sets * geometry.hash_buckets_per_set),
             lru_hot_blocks: 0,
             lru_warm_blocks: 0,
             victim_index: None,
@@ -173,7 +179,7 @@ impl Blocks {
     /// Choose victims as `mode` says, whatever the set size; an index is rebuilt from the
     /// current states and lists (tests compare the modes; the explorer's victim check).
     pub(crate) fn set_victim_index_mode(&mut self, mode: VictimIndexMode) {
-        self.mark_all_sets();
+        self.mark_all();
         self.victim_index_mode = mode;
         self.victim_index = None;
         if mode == VictimIndexMode::Always {
@@ -185,7 +191,7 @@ impl Blocks {
     /// Build the FIFO half of the victim index, if there is none yet.
     pub(crate) fn build_victim_index(&mut self) {
         if self.victim_index.is_none() {
-            self.mark_all_sets();
+            self.mark_all();
             self.victim_index = Some(VictimIndex::new(
                 self.geometry.num_sets,
                 self.geometry.assoc,
@@ -201,7 +207,7 @@ impl Blocks {
             return;
         };
         let lru_ordered = before.lru_ordered();
-        self.mark_all_sets();
+        self.mark_all();
         let mut victim_index = VictimIndex::new(self.geometry.num_sets, self.geometry.assoc);
         for index in 0..self.geometry.size_blocks {
             if self.state(index).is_reclaimable() {
@@ -221,7 +227,7 @@ impl Blocks {
             unreachable!("just built");
         };
         if !victim_index.lru_ordered() {
-            self.mark_all_sets();
+            self.mark_all();
             self.order_lists_into(&mut victim_index);
         }
         self.victim_index = Some(victim_index);
@@ -246,7 +252,7 @@ impl Blocks {
         &self.blocks[index as usize]
     }
 
-    /// Block `index` for a change (its set is marked touched).
+    /// Block `index` for a change (marked touched).
     #[inline]
     pub fn block_mut(&mut self, index: u32) -> &mut CacheBlock {
         self.mark_block(index);
@@ -262,26 +268,51 @@ impl Blocks {
     /// The record of `set` for a change (marked touched).
     #[inline]
     pub fn set_mut(&mut self, set: u32) -> &mut CacheSet {
-        self.touched.mark(set);
+        self.touched_sets.mark(set, || self.sets[set as usize]);
         &mut self.sets[set as usize]
     }
 
-    /// The sets changed since the last call, moved into `into` (see [`TouchedSets::take`]).
-    pub fn take_touched_sets(&mut self, into: &mut Vec<u32>) {
-        self.touched.take(into);
+    /// The set-relative head of hash bucket `bucket` of `set` (`NIL`: empty).
+    #[inline]
+    pub fn bucket_head(&self, set: u32, bucket: u32) -> u32 {
+        self.buckets[set as usize * self.geometry.hash_buckets_per_set as usize + bucket as usize]
     }
 
-    /// Mark every set touched (whole-cache rewrites: a load, an index rebuilt).
-    fn mark_all_sets(&mut self) {
+    /// Set bucket head `slot` (see [`Blocks::bucket_slot`]), marked touched.
+    #[inline]
+    fn set_bucket_head(&mut self, slot: usize, head: u32) {
+        self.touched_buckets
+            .mark(slot as u32, || self.buckets[slot]);
+        self.buckets[slot] = head;
+    }
+
+    /// What changed since the last call, moved into `into` (see [`Marked::take`]).
+    pub fn take_changes(&mut self, into: &mut Changes) {
+        self.touched_blocks.take(&mut into.blocks);
+        self.touched_sets.take(&mut into.sets);
+        self.touched_buckets.take(&mut into.buckets);
+    }
+
+    /// Mark every block, set record and bucket touched (whole-cache rewrites: a load, a
+    /// victim index built or rebuilt).
+    fn mark_all(&mut self) {
         for set in 0..self.geometry.num_sets {
-            self.touched.mark(set);
+            self.touched_sets.mark(set, || self.sets[set as usize]);
+        }
+        for index in 0..self.geometry.size_blocks {
+            self.mark_block(index);
+        }
+        for slot in 0..self.buckets.len() {
+            self.touched_buckets
+                .mark(slot as u32, || self.buckets[slot]);
         }
     }
 
-    /// Mark the set of block `index` touched.
+    /// Mark block `index` touched, before a change.
     #[inline]
     fn mark_block(&mut self, index: u32) {
-        self.touched.mark(self.geometry.set_of_index(index));
+        self.touched_blocks
+            .mark(index, || self.blocks[index as usize]);
     }
 
     #[inline]
@@ -306,12 +337,12 @@ impl Blocks {
         after
     }
 
-    /// The set of `index` and its first block, the set marked touched: every caller
-    /// edits that set's links.
+    /// The set of `index` and its first block, the block marked touched: every caller
+    /// edits its links.
     #[inline]
     fn set_start_of(&mut self, index: u32) -> (u32, u32) {
+        self.mark_block(index);
         let set = self.geometry.set_of_index(index);
-        self.touched.mark(set);
         (set, self.geometry.set_start(set))
     }
 
@@ -354,12 +385,12 @@ impl Blocks {
         let head = self.buckets[slot];
         let relative = index - start;
         if head != NIL {
-            self.blocks[(start + head) as usize].hash_prev = relative;
+            self.block_mut(start + head).hash_prev = relative;
         }
         let block = &mut self.blocks[index as usize];
         block.hash_prev = NIL;
         block.hash_next = head;
-        self.buckets[slot] = relative;
+        self.set_bucket_head(slot, relative);
     }
 
     /// `flashcache_hash_remove`: take a VALID block off its bucket.
@@ -368,14 +399,14 @@ impl Blocks {
         let block = self.blocks[index as usize];
         assert!(block.state.is_valid(), "unhashing a non-VALID block");
         if block.hash_prev != NIL {
-            self.blocks[(start + block.hash_prev) as usize].hash_next = block.hash_next;
+            self.block_mut(start + block.hash_prev).hash_next = block.hash_next;
         } else {
             let slot = self.bucket_slot(set, block.dbn);
             debug_assert_eq!(self.buckets[slot], index - start, "bucket head mismatch");
-            self.buckets[slot] = block.hash_next;
+            self.set_bucket_head(slot, block.hash_next);
         }
         if block.hash_next != NIL {
-            self.blocks[(start + block.hash_next) as usize].hash_prev = block.hash_prev;
+            self.block_mut(start + block.hash_next).hash_prev = block.hash_prev;
         }
         let block = &mut self.blocks[index as usize];
         block.hash_prev = NIL;
@@ -397,7 +428,7 @@ impl Blocks {
         );
         let head = self.set(set).invalid_head;
         if head != NIL {
-            self.blocks[(start + head) as usize].hash_prev = index - start;
+            self.block_mut(start + head).hash_prev = index - start;
         }
         let block = &mut self.blocks[index as usize];
         block.hash_next = head;
@@ -414,12 +445,12 @@ impl Blocks {
             "free list holds INVALID blocks"
         );
         if block.hash_prev != NIL {
-            self.blocks[(start + block.hash_prev) as usize].hash_next = block.hash_next;
+            self.block_mut(start + block.hash_prev).hash_next = block.hash_next;
         } else {
             self.set_mut(set).invalid_head = block.hash_next;
         }
         if block.hash_next != NIL {
-            self.blocks[(start + block.hash_next) as usize].hash_prev = block.hash_prev;
+            self.block_mut(start + block.hash_next).hash_prev = block.hash_prev;
         }
         let block = &mut self.blocks[index as usize];
         block.hash_prev = NIL;
@@ -440,7 +471,7 @@ impl Blocks {
     /// Rebuild hash and free lists from the blocks' states, in index order as flashcache's
     /// constructor does (so a fresh set hands out its highest index first).
     pub fn link_by_state(&mut self) {
-        self.mark_all_sets();
+        self.mark_all();
         for slot in self.buckets.iter_mut() {
             *slot = NIL;
         }
@@ -501,14 +532,14 @@ impl Blocks {
         let block = self.blocks[index as usize];
         let list = block.lru_list;
         if block.lru_prev != NIL {
-            self.blocks[(start + block.lru_prev) as usize].lru_next = block.lru_next;
+            self.block_mut(start + block.lru_prev).lru_next = block.lru_next;
         } else {
             let ends = self.list_ends_mut(set, list);
             assert_eq!(ends.head, index - start, "LRU head mismatch");
             ends.head = block.lru_next;
         }
         if block.lru_next != NIL {
-            self.blocks[(start + block.lru_next) as usize].lru_prev = block.lru_prev;
+            self.block_mut(start + block.lru_next).lru_prev = block.lru_prev;
         } else {
             let ends = self.list_ends_mut(set, list);
             assert_eq!(ends.tail, index - start, "LRU tail mismatch");
@@ -535,7 +566,7 @@ impl Blocks {
         let relative = index - start;
         let tail = self.list_ends(set, list).tail;
         if tail != NIL {
-            self.blocks[(start + tail) as usize].lru_next = relative;
+            self.block_mut(start + tail).lru_next = relative;
         }
         let block = &mut self.blocks[index as usize];
         block.lru_list = list;
@@ -559,7 +590,7 @@ impl Blocks {
         let relative = index - start;
         let head = self.list_ends(set, list).head;
         if head != NIL {
-            self.blocks[(start + head) as usize].lru_prev = relative;
+            self.block_mut(start + head).lru_prev = relative;
         }
         let block = &mut self.blocks[index as usize];
         block.lru_list = list;
@@ -617,32 +648,39 @@ impl Blocks {
         order
     }
 
-    /// Block `index` for a change its set does not hear of: a bug in the marking, for
+    /// Block `index` for a change that is not marked: a bug in the marking, for
     /// tests of the incremental check.
     #[cfg(test)]
     pub fn block_mut_unmarked(&mut self, index: u32) -> &mut CacheBlock {
         &mut self.blocks[index as usize]
     }
 
-    /// Every set not marked touched holds the same blocks, record and hash buckets as in
-    /// `before` (tests: the marking misses no change).
+    /// Every block, set record and bucket head not marked touched is as in `before`, and
+    /// every marked one kept its value from `before` (tests: the marking misses no change
+    /// and marks before the change).
     #[cfg(test)]
-    pub fn assert_unmarked_sets_unchanged(&self, before: &Blocks) {
+    pub fn assert_unmarked_unchanged(&self, before: &Blocks) {
         assert_eq!(self.geometry, before.geometry, "another cache");
-        let assoc = self.geometry.assoc as usize;
-        let buckets = self.geometry.hash_buckets_per_set as usize;
-        for set in 0..self.geometry.num_sets {
-            if self.touched.contains(set) {
-                continue;
+        let marked = self.touched_blocks.values_before();
+        for (index, (now, then)) in (0u32..).zip(self.blocks.iter().zip(&before.blocks)) {
+            match marked[index as usize] {
+                None => assert_eq!(now, then, "block {index} changed without being marked"),
+                Some(kept) => assert_eq!(&kept, then, "block {index} marked after a change"),
             }
-            let s = set as usize;
-            assert!(
-                self.blocks[s * assoc..][..assoc] == before.blocks[s * assoc..][..assoc]
-                    && self.sets[s] == before.sets[s]
-                    && self.buckets[s * buckets..][..buckets]
-                        == before.buckets[s * buckets..][..buckets],
-                "set {set} changed without being marked touched"
-            );
+        }
+        let marked = self.touched_sets.values_before();
+        for (set, (now, then)) in (0u32..).zip(self.sets.iter().zip(&before.sets)) {
+            match marked[set as usize] {
+                None => assert_eq!(now, then, "set {set} changed without being marked"),
+                Some(kept) => assert_eq!(&kept, then, "set {set} marked after a change"),
+            }
+        }
+        let marked = self.touched_buckets.values_before();
+        for (slot, (now, then)) in (0u32..).zip(self.buckets.iter().zip(&before.buckets)) {
+            match marked[slot as usize] {
+                None => assert_eq!(now, then, "bucket {slot} changed without being marked"),
+                Some(kept) => assert_eq!(&kept, then, "bucket {slot} marked after a change"),
+            }
         }
     }
 
@@ -758,8 +796,54 @@ impl Blocks {
         }
     }
 
+    /// What the victim index, if any, says of block `index` agrees with its state and its
+    /// place in the LRU lists, locally (see [`VictimIndex::check_block`]; O(1)).
+    pub fn check_block_victim_index(&self, index: u32) {
+        let Some(victim_index) = &self.victim_index else {
+            return;
+        };
+        let set = self.geometry.set_of_index(index);
+        let start = self.geometry.set_start(set);
+        let block = self.block(index);
+        let listed = self.lru_lists_populated(set).then(|| ListedAt {
+            list: block.lru_list,
+            prev: (block.lru_prev != NIL).then(|| start + block.lru_prev),
+            next: (block.lru_next != NIL).then(|| start + block.lru_next),
+        });
+        victim_index.check_block(index, block.state.is_reclaimable(), listed);
+    }
+
+    /// The victim index's heap of `set`, if any, holds its `reclaimable` blocks if its
+    /// lists are populated, else none (O(1)).
+    pub fn check_victim_heap_len(&self, set: u32, reclaimable: u32) {
+        if let Some(victim_index) = &self.victim_index {
+            let listed = if self.lru_lists_populated(set) {
+                reclaimable
+            } else {
+                0
+            };
+            victim_index.check_heap_len(set, listed);
+        }
+    }
+
+    /// Block `index` sits in its victim index heap slot in heap order, if it has one.
+    pub fn check_victim_heap_slot(&self, index: u32) {
+        if let Some(victim_index) = &self.victim_index {
+            victim_index.check_heap_slot(index);
+        }
+    }
+
+    /// The blocks the victim index put in a heap slot since the last call, moved into
+    /// `into` (none without an index).
+    pub fn take_victim_placed(&mut self, into: &mut Vec<(u32, ())>) {
+        match &mut self.victim_index {
+            Some(victim_index) => victim_index.take_placed(into),
+            None => into.clear(),
+        }
+    }
+
     /// [`Blocks::check_victim_index`] for one set (O(assoc)).
-    fn check_set_victim_index(&self, set: u32) {
+    pub fn check_set_victim_index(&self, set: u32) {
         if let Some(victim_index) = &self.victim_index {
             victim_index.check_set(
                 set,

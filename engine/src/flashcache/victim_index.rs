@@ -20,6 +20,7 @@
 //! would be needed to exhaust either side.
 
 use super::set::{LruList, NIL};
+use super::touched::Marked;
 
 /// Not on any list.
 const NO_KEY: u64 = u64::MAX;
@@ -168,6 +169,18 @@ pub(crate) struct VictimIndex {
     heap_len: Vec<u32>,
     /// Each block's set-relative heap slot, `NIL` if it is not in its set's heap.
     heap_slot: Vec<u32>,
+    /// Blocks put in a heap slot since the last take: a sift moves blocks that did not
+    /// change, and the incremental check looks at their slots.
+    placed: Marked<()>,
+}
+
+/// Where a block sits in its set's LRU lists, for [`VictimIndex::check_block`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ListedAt {
+    pub list: LruList,
+    /// The absolute indices of its neighbours on the list.
+    pub prev: Option<u32>,
+    pub next: Option<u32>,
 }
 
 impl VictimIndex {
@@ -183,6 +196,7 @@ impl VictimIndex {
             heap: Vec::new(),
             heap_len: vec![0; num_sets as usize],
             heap_slot: Vec::new(),
+            placed: Marked::until_taken(size as u32),
         }
     }
 
@@ -312,6 +326,7 @@ impl VictimIndex {
 
     #[inline]
     fn place(&mut self, set_base: usize, slot: u32, index: u32) {
+        self.placed.mark(index, || ());
         self.heap[set_base + slot as usize] = index;
         self.heap_slot[index as usize] = slot;
     }
@@ -385,6 +400,108 @@ impl VictimIndex {
             slot = child;
         }
         self.place(base, slot, index);
+    }
+
+    /// The blocks put in a heap slot since the last call, moved into `into`.
+    pub fn take_placed(&mut self, into: &mut Vec<(u32, ())>) {
+        self.placed.take(into);
+    }
+
+    /// What the index says of block `index` agrees with its state (`reclaimable`) and its
+    /// place in the LRU lists (`listed`, `None` while the set's lists are not populated),
+    /// locally: its bitmap bit and the summary bits above it, its key against its list
+    /// neighbours' keys, and its heap slot against its parent and children (O(1) plus a
+    /// word per bitmap level).
+    pub fn check_block(&self, index: u32, reclaimable: bool, listed: Option<ListedAt>) {
+        assert_eq!(
+            self.reclaimable.contains(index),
+            reclaimable,
+            "victim index: block {index} reclaimable bit"
+        );
+        self.reclaimable
+            .check_levels_over(index as usize, index as usize + 1);
+        if !self.lru_ordered {
+            assert!(
+                self.order_key.is_empty() && self.heap.is_empty() && self.heap_slot.is_empty(),
+                "victim index: LRU keys or heaps kept before an LRU choice"
+            );
+            return;
+        }
+        let key = self.order_key[index as usize];
+        let in_heap = self.heap_slot[index as usize] != NIL;
+        let Some(at) = listed else {
+            assert!(
+                key == NO_KEY && !in_heap,
+                "victim index: unlisted block {index} has a key or a heap slot"
+            );
+            return;
+        };
+        assert_ne!(key, NO_KEY, "victim index: listed block {index} has no key");
+        assert_eq!(
+            self.list_of(index),
+            at.list,
+            "victim index: block {index} list"
+        );
+        if let Some(prev) = at.prev {
+            assert!(
+                self.order_key[prev as usize] < key,
+                "victim index: keys not increasing from block {prev} to {index}"
+            );
+        }
+        if let Some(next) = at.next {
+            assert!(
+                key < self.order_key[next as usize],
+                "victim index: keys not increasing from block {index} to {next}"
+            );
+        }
+        assert_eq!(in_heap, reclaimable, "victim index: block {index} in heap");
+        if in_heap {
+            self.check_heap_slot(index);
+        }
+    }
+
+    /// Block `index`, if in its set's heap, sits in its slot in heap order with its
+    /// parent and children (O(1)).
+    pub fn check_heap_slot(&self, index: u32) {
+        let slot = self.heap_slot[index as usize];
+        if slot == NIL {
+            return;
+        }
+        let (set, base) = self.set_base_of(index);
+        let len = self.heap_len[set];
+        assert!(
+            slot < len && self.heap[base + slot as usize] == index,
+            "heap slot of {index}"
+        );
+        let key = self.order_key[index as usize];
+        if slot > 0 {
+            assert!(
+                self.key_at(base, (slot - 1) / 2) <= key,
+                "victim index: heap order of set {set} at slot {slot}"
+            );
+        }
+        for child in [2 * slot + 1, 2 * slot + 2] {
+            if child < len {
+                assert!(
+                    key <= self.key_at(base, child),
+                    "victim index: heap order of set {set} at slot {child}"
+                );
+            }
+        }
+    }
+
+    /// The heap of `set` holds `reclaimable_listed` blocks: its listed reclaimable ones
+    /// (O(1)).
+    pub fn check_heap_len(&self, set: u32, reclaimable_listed: u32) {
+        let len = if self.lru_ordered {
+            reclaimable_listed
+        } else {
+            0
+        };
+        assert_eq!(
+            self.heap_len[set as usize], len,
+            "victim index: heap length of set {set}"
+        );
     }
 
     /// The index agrees, for the blocks of one set, with the states and lists it mirrors,

@@ -385,14 +385,12 @@ impl BlockLayer {
     }
 
     pub fn check_invariants(&self) -> Result<(), String> {
-        self.ios.check()?;
-        self.arena.check_invariants()?;
-        for (key, io) in self.ios.iter() {
+        let ios_checked = self.ios.check_each(|key, io| {
             if io.device.0 as usize >= self.devices.len() {
                 return Err(format!("io slot {} names an unknown device", key.index));
             }
             if self.is_stacked(io.device) {
-                continue;
+                return Ok(());
             }
             for &page in &io.buffer.pages {
                 if !self.arena.is_in_flight(page) {
@@ -402,7 +400,10 @@ impl BlockLayer {
                     ));
                 }
             }
-        }
+            Ok(())
+        })?;
+        self.arena.check_invariants()?;
+        ios_checked?;
         let held: usize = self.plugs.iter().map(|p| p.held.len()).sum();
         if held != self.held_ios.len() || held != self.held_by_tag.len() {
             return Err(format!(

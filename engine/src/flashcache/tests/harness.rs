@@ -372,10 +372,10 @@ impl Harness {
         }
         if self.check_invariants {
             self.fc.check_invariants();
-            // Every change since the last check marked its set: the incremental check
-            // below, which looks only at marked sets, would have seen it.
+            // Every change since the last check was marked: the incremental check
+            // below, which looks only at marked blocks, sets and buckets, would have seen it.
             if let Some(before) = &self.checked_blocks {
-                self.fc.blocks.assert_unmarked_sets_unchanged(before);
+                self.fc.blocks.assert_unmarked_unchanged(before);
             }
             self.fc.check_invariants_incremental();
             self.checked_blocks = Some(self.fc.blocks.clone());

@@ -520,9 +520,8 @@ impl DmIo {
     }
 
     pub fn check_invariants(&self) -> Result<(), String> {
-        self.requests.check()?;
         let mut per_client = vec![(0u32, 0usize); self.clients.len()];
-        for (key, request) in self.requests.iter() {
+        self.requests.check_each(|key, request| {
             let client = request.client.0 as usize;
             match request.phase {
                 DmIoPhase::Dispatched => {
@@ -565,7 +564,8 @@ impl DmIo {
             {
                 return Err(format!("request {}: deadline not indexed", key.to_u64()));
             }
-        }
+            Ok(())
+        })??;
         for (index, client) in self.clients.iter().enumerate() {
             let (dispatched, waiting) = per_client[index];
             if dispatched != client.in_flight || waiting != client.waiting.len() {

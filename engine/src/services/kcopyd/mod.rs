@@ -484,18 +484,19 @@ impl Kcopyd {
     }
 
     pub fn check_invariants(&self) -> Result<(), String> {
-        self.jobs.check()?;
-        // One pass over the jobs: pages held per client, live sub-jobs per master.
+        // One pass over the jobs, with the slab's check: pages held per client, live
+        // sub-jobs per master.
         let mut held_by_client = vec![0usize; self.clients.len()];
         let mut subs_by_master: std::collections::BTreeMap<SlabKey, usize> = Default::default();
-        for (_, job) in self.jobs.iter() {
+        self.jobs.check_each(|_, job| {
             if job.source.is_some() {
                 held_by_client[job.client.0 as usize] += job.pages.len();
             }
             if let JobRoute::Master(master) = job.route {
                 *subs_by_master.entry(master).or_default() += 1;
             }
-        }
+            Ok(())
+        })??;
         for (index, client) in self.clients.iter().enumerate() {
             let held = client.free_pages.len() + held_by_client[index];
             match client.config.pages {

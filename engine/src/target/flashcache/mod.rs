@@ -162,6 +162,9 @@ pub(crate) struct FlashcacheTarget {
     anomalies: Vec<Anomaly>,
     /// Cancelled SSD writes that completed after all (timed dm_io).
     late_writes: u64,
+    /// Scratch of the per-input invariant check (live parts per piece slot), kept so the
+    /// check allocates nothing.
+    parts_scratch: Vec<u32>,
 }
 
 impl FlashcacheTarget {
@@ -246,6 +249,7 @@ impl FlashcacheTarget {
             anomaly_policy,
             anomalies: Vec::new(),
             late_writes: 0,
+            parts_scratch: Vec::new(),
         };
         let mut finished = Vec::new();
         target.pump(services, &mut finished);

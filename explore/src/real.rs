@@ -23,8 +23,7 @@ use crate::rig::{
     read_back_records, workload, Checker,
 };
 use crate::run::{
-    fail, phase_inputs_max, summary, Failure, FailureKind, RunReport, LIVENESS_TIME_NS,
-    SEGMENT_TIME_NS,
+    fail, phase_inputs_max, summary, Failure, FailureKind, RunReport, SEGMENT_TIME_NS,
 };
 use crate::spec::{SeedSpec, TargetChoice};
 use dmsim_engine::flashcache::Persistence;
@@ -203,12 +202,12 @@ fn one_real_pass(spec: &SeedSpec, devices: &RealDevices) -> Result<RealPass, Fai
         &mut reads,
         &mut checker,
         Some(phase_inputs_max(blocks)),
-        LIVENESS_TIME_NS,
+        spec.liveness_time_ns(),
     );
     phases.push(summary(phase, &report));
     check_real_run(&mut rig, &checker, phase, report)?;
     if is_writeback(spec) {
-        drain_dirty(&mut rig, &mut checker, &mut phases)?;
+        drain_dirty(&mut rig, &mut checker, &mut phases, spec.liveness_time_ns())?;
     }
     let stats = rig.platform().stats();
     Ok(RealPass {
@@ -224,6 +223,7 @@ fn drain_dirty(
     rig: &mut RealRig,
     checker: &mut Checker,
     phases: &mut Vec<String>,
+    liveness_time_ns: u64,
 ) -> Result<(), Failure> {
     let phase = "liveness: drain";
     let dirty = |rig: &RealRig| {
@@ -248,7 +248,7 @@ fn drain_dirty(
             &mut nothing,
             checker,
             Some(phase_inputs_max(dirty_blocks)),
-            LIVENESS_TIME_NS,
+            liveness_time_ns,
         );
         phases.push(summary(phase, &report));
         check_real_run(rig, checker, phase, report)?;

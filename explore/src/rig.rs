@@ -212,6 +212,11 @@ impl Rig {
         (!violations.is_empty()).then(|| format!("{:?}", violations[0]))
     }
 
+    /// The liveness phase's time bound for this spec (see [`SeedSpec::liveness_time_ns`]).
+    pub fn liveness_time_ns(&self) -> u64 {
+        self.spec.liveness_time_ns()
+    }
+
     /// Device IOs a hang fault holds for ever (see [`SimDevice::hung_ios`]).
     pub fn hung_ios(&self) -> usize {
         self.platform

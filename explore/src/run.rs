@@ -18,7 +18,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 /// Virtual time a segment may take (a pulled disk makes writeback retry without end).
 pub(crate) const SEGMENT_TIME_NS: u64 = 30_000_000_000;
 /// The liveness bound: with faults off, every bio completes and dirty data drains within
-/// this much virtual time.
+/// this much virtual time (more with a throttled kcopyd: [`SeedSpec::liveness_time_ns`]).
 pub const LIVENESS_TIME_NS: u64 = 60_000_000_000;
 /// Inputs one phase may take before it counts as running away: a base plus this many per
 /// request (about 40 per request is typical, a 256 KiB request a few hundred; a run that
@@ -399,7 +399,7 @@ fn drain_dirty(
         &mut nothing,
         checker,
         Some(phase_inputs_max(dirty_blocks)),
-        LIVENESS_TIME_NS,
+        rig.liveness_time_ns(),
     );
     phases.push(summary(phase, &report));
     check_run(rig, checker, phase, report.map(|r| r.outcome))?;
@@ -468,7 +468,7 @@ fn read_back_written(
         &mut reads,
         checker,
         Some(phase_inputs_max(blocks)),
-        LIVENESS_TIME_NS,
+        rig.liveness_time_ns(),
     );
     phases.push(summary(phase, &report));
     check_run(rig, checker, phase, report.clone().map(|r| r.outcome))?;

@@ -562,6 +562,14 @@ impl SeedSpec {
         }
     }
 
+    /// The virtual time the liveness phase's drives may take: [`crate::run::LIVENESS_TIME_NS`]
+    /// for an unthrottled kcopyd, scaled by 100/throttle for a throttled one (kcopyd keeps
+    /// its IO to that share of the time, so cleaning takes that much longer; regression 013).
+    pub fn liveness_time_ns(&self) -> u64 {
+        let throttle_percent = u64::from(self.kcopyd.config().throttle_percent.clamp(1, 100));
+        crate::run::LIVENESS_TIME_NS * 100 / throttle_percent
+    }
+
     /// True if no fault and no power loss can act: the pass-through comparison applies.
     pub fn is_fault_free(&self) -> bool {
         self.faults.iter().all(Vec::is_empty)

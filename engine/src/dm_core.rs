@@ -15,12 +15,13 @@ use crate::block::{split_at_boundaries, BoundaryPieces, IoStatus, Op, SECTORS_PE
 use crate::bounded::LoopBound;
 use crate::content::SectorContent;
 use crate::error::{BioRejection, InputError, WaitingJob};
+use crate::id_table::IdTable;
 use crate::io::{Bio, BioDone, BioFlags, BioId, Output, SectorData};
 use crate::services::Services;
 use crate::slab::{Slab, SlabKey};
 use crate::target::{BioKey, Target, TargetIo};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum BioStage {
@@ -62,7 +63,7 @@ pub struct DmCoreStats {
 #[derive(Debug, Default)]
 pub(crate) struct DmCore {
     bios: Slab<BioRecord>,
-    ids: BTreeMap<BioId, SlabKey>,
+    ids: IdTable<SlabKey>,
     /// Bios waiting for arena pages, in arrival order.
     admission: VecDeque<(Bio, u64)>,
     /// Pieces the target finished, to be accounted.
@@ -86,7 +87,7 @@ impl DmCore {
         target: &Target,
         services: &Services,
     ) -> Result<(), BioRejection> {
-        if self.ids.contains_key(&bio.id) || self.admission.iter().any(|(b, _)| b.id == bio.id) {
+        if self.ids.contains(bio.id.0) || self.admission.iter().any(|(b, _)| b.id == bio.id) {
             return Err(BioRejection::DuplicateId);
         }
         let expected = if bio.op == Op::Write {
@@ -195,7 +196,7 @@ impl DmCore {
             arrived_ns,
         };
         let key = self.bios.insert(record);
-        self.ids.insert(bio.id, key);
+        self.ids.insert(bio.id.0, key);
         if bio.flags.preflush && bio.op != Op::Flush {
             self.bios.get_mut(key).expect("live").stage = BioStage::PreFlush;
             self.dispatch_flush(key, target, services);
@@ -309,7 +310,7 @@ impl DmCore {
 
     fn finish(&mut self, key: SlabKey, services: &mut Services) {
         let record = self.bios.remove(key).expect("live bio");
-        self.ids.remove(&record.id);
+        self.ids.remove(record.id.0);
         let mut data = SectorData::new();
         if record.op == Op::Read {
             data.reserve(record.sectors as usize);
@@ -379,7 +380,7 @@ impl DmCore {
 
     pub fn check_invariants(&self, services: &Services) -> Result<(), String> {
         let records_checked = self.bios.check_each(|key, record| {
-            if self.ids.get(&record.id) != Some(&key) {
+            if self.ids.get(record.id.0) != Some(&key) {
                 return Err(format!("bio {:?} not indexed by its id", record.id));
             }
             if record.pending == 0 {

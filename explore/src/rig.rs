@@ -8,6 +8,7 @@ use crate::device::RamDevice;
 use crate::event_log::{Fnv, RecentEvents};
 use crate::pids::PidModel;
 use crate::spec::{raid5_geometry, SeedSpec, TargetChoice, WorkloadChoice};
+use crate::sync_status::SyncStatusProbe;
 use dmsim_engine::block::{DeviceId, Extent, IoStatus};
 use dmsim_engine::flashcache::{CacheMode, Persistence};
 use dmsim_engine::io::{Control, Input, Output};
@@ -348,6 +349,7 @@ pub fn new_checker(spec: &SeedSpec, initial_contents_known: bool) -> Checker {
         oracle,
         io: IoCounts::new(spec),
         pids: PidModel::default(),
+        sync_status: SyncStatusProbe::default(),
         statuses: Vec::new(),
         hash: Fnv::default(),
         recent: RecentEvents::default(),
@@ -535,6 +537,8 @@ pub struct Checker {
     pub io: IoCounts,
     /// The pid lists the current engine's messages left.
     pub pids: PidModel,
+    /// A raid5 sync pass's status line while it runs.
+    pub sync_status: SyncStatusProbe,
     pub statuses: Vec<IoStatus>,
     pub hash: Fnv,
     recent: RecentEvents,
@@ -567,5 +571,9 @@ impl DriveObserver for Checker {
 
     fn on_contents_unknown(&mut self, now_ns: u64, device: DeviceId, extent: Extent) {
         self.oracle.on_contents_unknown(now_ns, device, extent);
+    }
+
+    fn after_input(&mut self, now_ns: u64, engine: &Engine) {
+        self.sync_status.after_input(now_ns, engine);
     }
 }

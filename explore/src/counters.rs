@@ -10,10 +10,12 @@
 //!
 //! Deliberately not here: counting itself (the [`IoCounts`] live in the checker).
 
+use crate::resync::ResyncBound;
 use crate::spec::{raid5_geometry, SeedSpec, TargetChoice};
-use dmsim_engine::block::{DeviceId, Op};
+use dmsim_engine::block::{DeviceId, DeviceInfo, Op};
 use dmsim_engine::flashcache::ErrorInjection;
 use dmsim_engine::io::{Input, IoTag, Output};
+use dmsim_engine::raid5::Geometry;
 use dmsim_engine::{Engine, TargetStatus};
 use std::collections::BTreeMap;
 
@@ -38,6 +40,13 @@ pub struct IoCounts {
     /// Bios the engine took in, and those it ended with an error.
     bios: u64,
     bios_failed: u64,
+    /// raid5 alone: its geometry and the members' `max_sectors`, and the read bios inside one
+    /// chunk no longer than that (md's `chunk_aligned_read` sends them straight to a member).
+    aligned_reads_rule: Option<(Geometry, u64)>,
+    aligned_read_candidates: u64,
+    /// raid5 with a bitmap: the chunks every write since the run began touched (kept when
+    /// the engine is rebuilt: the bitmap outlives it).
+    resync: Option<ResyncBound>,
 }
 
 impl IoCounts {
@@ -63,6 +72,8 @@ impl IoCounts {
         IoCounts {
             high_sector,
             cache_block_sectors,
+            resync: ResyncBound::new(spec),
+            aligned_reads_rule: aligned_reads_rule(spec),
             ..IoCounts::default()
         }
     }
@@ -72,6 +83,8 @@ impl IoCounts {
         *self = IoCounts {
             high_sector: self.high_sector,
             cache_block_sectors: self.cache_block_sectors,
+            resync: self.resync.take(),
+            aligned_reads_rule: self.aligned_reads_rule,
             ..IoCounts::default()
         };
     }
@@ -80,6 +93,20 @@ impl IoCounts {
         match input {
             Input::Bio(bio) => {
                 self.bios += 1;
+                if let (Some(resync), Op::Write) = (&mut self.resync, bio.op) {
+                    resync.on_write(bio.sector, u64::from(bio.sectors));
+                }
+                if let (Some((geometry, max_sectors)), Op::Read) =
+                    (&self.aligned_reads_rule, bio.op)
+                {
+                    let sectors = u64::from(bio.sectors);
+                    if bio.sector + sectors <= geometry.array_sectors()
+                        && geometry.within_chunk(bio.sector, sectors)
+                        && sectors <= *max_sectors
+                    {
+                        self.aligned_read_candidates += 1;
+                    }
+                }
                 let Some(block) = self.cache_block_sectors else {
                     return;
                 };
@@ -154,6 +181,10 @@ pub fn check(engine: &Engine, spec: &SeedSpec, io: &IoCounts) -> Result<(), Stri
         TargetChoice::Raid5(_) => {
             let status = engine.target_status();
             check_raid5_machine(engine, &status)?;
+            if let (Some(bound), Some(raid)) = (&io.resync, engine.target().raid5()) {
+                bound.check(&raid.stats())?;
+            }
+            check_raid5_aligned_reads(engine, io)?;
             // A spare added takes a member's role: its IO counts like the members'.
             let members: Vec<DeviceId> = (0..spec.devices.len())
                 .map(|m| DeviceId(m as u16))
@@ -430,6 +461,38 @@ fn check_raid5(status: &TargetStatus, io: &IoCounts, members: &[DeviceId]) -> Re
         counter(status, "member_reads")?,
     )?;
     Ok(())
+}
+
+/// raid5 alone: md's geometry and the members' smallest `max_sectors`.
+fn aligned_reads_rule(spec: &SeedSpec) -> Option<(Geometry, u64)> {
+    let TargetChoice::Raid5(config) = &spec.target else {
+        return None;
+    };
+    let geometry = raid5_geometry(config, spec.member_devices())?;
+    let max_sectors = spec
+        .member_devices()
+        .iter()
+        .map(|d| d.max_sectors.unwrap_or(DeviceInfo::DEFAULT_MAX_SECTORS))
+        .min()?;
+    Some((geometry, u64::from(max_sectors)))
+}
+
+/// While every member is in sync (none failed, no spare rebuilt into a role), every read
+/// inside one chunk and within the members' `max_sectors` goes straight to its member
+/// (`chunk_aligned_read`), and no other read does.
+fn check_raid5_aligned_reads(engine: &Engine, io: &IoCounts) -> Result<(), String> {
+    let Some(raid) = engine.target().raid5() else {
+        return Ok(());
+    };
+    let stats = raid.stats();
+    if raid.degraded() > 0 || stats.spares_added > 0 || io.aligned_reads_rule.is_none() {
+        return Ok(());
+    }
+    equal(
+        "raid5 aligned_reads vs reads inside one chunk within max_sectors (no member degraded)",
+        stats.aligned_reads,
+        io.aligned_read_candidates,
+    )
 }
 
 /// A raid5 volume's named counters are its machine's.

@@ -91,8 +91,19 @@ impl Rig {
             self.crashes,
             self.crashes + self.clean_stops > 0,
         );
-        Engine::new(config, self.platform.device_infos(), target)
-            .map_err(|e| format!("the engine refused the spec: {e}"))
+        let infos = self
+            .platform
+            .device_infos()
+            .into_iter()
+            .zip(&self.spec.devices)
+            .map(|(mut info, device)| {
+                if let Some(max_sectors) = device.max_sectors {
+                    info.max_sectors = max_sectors;
+                }
+                info
+            })
+            .collect();
+        Engine::new(config, infos, target).map_err(|e| format!("the engine refused the spec: {e}"))
     }
 
     /// A checker for this rig's volume (the RAM devices start zeroed: contents known).

@@ -78,6 +78,11 @@ pub struct DeviceChoice {
     /// Bytes per logical block: 512 or 4096 (IO must be whole blocks).
     #[serde(default = "sector_bytes", skip_serializing_if = "is_sector_bytes")]
     pub logical_block_size: u32,
+    /// The largest IO the engine may send it, in sectors (the queue's `max_sectors`;
+    /// `None`: the default). raid5 members only: a chunk-aligned read longer than this goes
+    /// through the stripe cache instead of straight to the member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_sectors: Option<u32>,
 }
 
 fn sector_bytes() -> u32 {
@@ -228,6 +233,10 @@ pub struct SeedSpec {
 
 /// The arena of every spec that draws no small one.
 pub const ARENA_PAGES_DEFAULT: u32 = 4096;
+
+/// The smallest `max_sectors` a raid5 member may have: its superblock and bitmap pages go
+/// as one IO.
+const MEMBER_MAX_SECTORS_MIN: u32 = METADATA_SECTORS as u32;
 
 /// Arena pages every engine takes up front besides kcopyd's: the zero page and
 /// flashcache's metadata reserve.
@@ -394,6 +403,7 @@ impl SeedSpec {
         };
         spec.draw_later_dimensions();
         spec.draw_raid5_spares();
+        spec.draw_member_max_sectors();
         spec.draw_small_arena();
         spec.draw_dm_io_slots();
         spec.draw_victim_index();
@@ -440,6 +450,20 @@ impl SeedSpec {
         let timed = matches!(&self.target, TargetChoice::Flashcache(c) if c.options.ssd_timeout_ns.is_some());
         if timed && rng.random_bool(0.5) {
             self.dm_io_min_ios = Some(rng.random_range(1..=4));
+        }
+    }
+
+    /// raid5 alone: half the time members (and spare) whose `max_sectors` is a chunk's size
+    /// or near it, so some reads inside one chunk are too long to go straight to a member.
+    /// Its own stream.
+    fn draw_member_max_sectors(&mut self) {
+        let mut rng = stream(self.seed, "explore.spec.max_sectors");
+        if !matches!(self.target, TargetChoice::Raid5(_)) || !rng.random_bool(0.5) {
+            return;
+        }
+        let max_sectors = MEMBER_MAX_SECTORS_MIN << rng.random_range(0..4);
+        for device in &mut self.devices {
+            device.max_sectors = Some(max_sectors);
         }
     }
 
@@ -678,6 +702,17 @@ impl SeedSpec {
             TargetChoice::Raid5(_) | TargetChoice::Raid5UnderFlashcache { .. }
         );
         for (index, device) in self.devices.iter().enumerate() {
+            if let Some(max_sectors) = device.max_sectors {
+                let raid5 = matches!(self.target, TargetChoice::Raid5(_));
+                if !raid5 || max_sectors < MEMBER_MAX_SECTORS_MIN || !max_sectors.is_multiple_of(8)
+                {
+                    return Err(format!(
+                        "devices[{index}].max_sectors: only raid5 alone takes one, a multiple \
+                         of 8 of at least {MEMBER_MAX_SECTORS_MIN} (the superblock's pages go \
+                         as one IO)"
+                    ));
+                }
+            }
             let bytes = device.logical_block_size;
             if !(bytes.is_power_of_two() && (512..=4096).contains(&bytes)) {
                 return Err(format!(
@@ -791,6 +826,7 @@ fn draw_raid5(rng: &mut ChaCha8Rng, seed: u64) -> (TargetChoice, Vec<DeviceChoic
                 volatile_write_cache,
             },
             logical_block_size: 512,
+            max_sectors: None,
         })
         .collect();
     (TargetChoice::Raid5(Box::new(config)), devices)
@@ -860,6 +896,7 @@ fn draw_linear(rng: &mut ChaCha8Rng) -> (TargetChoice, Vec<DeviceChoice>) {
             volatile_write_cache: rng.random_bool(0.5),
         },
         logical_block_size: 512,
+        max_sectors: None,
     };
     (TargetChoice::Linear, vec![device])
 }
@@ -929,6 +966,7 @@ fn draw_flashcache(
                 volatile_write_cache: false,
             },
             logical_block_size: 512,
+            max_sectors: None,
         },
         DeviceChoice {
             name: "disk".to_string(),
@@ -942,6 +980,7 @@ fn draw_flashcache(
                 volatile_write_cache: false,
             },
             logical_block_size: 512,
+            max_sectors: None,
         },
     ];
     (

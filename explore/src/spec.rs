@@ -404,6 +404,7 @@ impl SeedSpec {
         spec.draw_later_dimensions();
         spec.draw_raid5_spares();
         spec.draw_member_max_sectors();
+        spec.draw_smallest_kcopyd_pool();
         spec.draw_small_arena();
         spec.draw_dm_io_slots();
         spec.draw_victim_index();
@@ -464,6 +465,30 @@ impl SeedSpec {
         let max_sectors = MEMBER_MAX_SECTORS_MIN << rng.random_range(0..4);
         for device in &mut self.devices {
             device.max_sectors = Some(max_sectors);
+        }
+    }
+
+    /// flashcache with a kcopyd pool: now and then the smallest pool there is, one sub-job
+    /// of one cache block's pages, so every cleaning takes the pool to exactly empty and the
+    /// next waits for its pages. Its own stream.
+    fn draw_smallest_kcopyd_pool(&mut self) {
+        let mut rng = stream(self.seed, "explore.spec.kcopyd_pool");
+        let block_sectors = match &self.target {
+            TargetChoice::Flashcache(config) => config.table.block_size_sectors,
+            TargetChoice::Raid5UnderFlashcache { flashcache, .. } => {
+                flashcache.table.block_size_sectors
+            }
+            TargetChoice::Linear | TargetChoice::Raid5(_) => return,
+        };
+        let pool = matches!(self.kcopyd.config().pages, KcopydPages::Pool { .. });
+        if pool && rng.random_ratio(1, 3) {
+            let block_sectors = if block_sectors == 0 { 8 } else { block_sectors };
+            let sub_job_sectors = u64::from(block_sectors).div_ceil(8) * 8;
+            let pages = u32::try_from(sub_job_sectors / 8).expect("a block's pages fit u32");
+            let mut config = KcopydConfig::classic(pages);
+            config.sub_job_sectors = sub_job_sectors;
+            config.throttle_percent = self.kcopyd.config().throttle_percent;
+            self.kcopyd = KcopydGeneration::Custom(config);
         }
     }
 

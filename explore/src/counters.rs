@@ -185,6 +185,9 @@ pub fn check(engine: &Engine, spec: &SeedSpec, io: &IoCounts) -> Result<(), Stri
                 bound.check(&raid.stats())?;
             }
             check_raid5_aligned_reads(engine, io)?;
+            if let Some(member) = spec.foreign_superblock_member {
+                check_foreign_member_failed(engine, member)?;
+            }
             // A spare added takes a member's role: its IO counts like the members'.
             let members: Vec<DeviceId> = (0..spec.devices.len())
                 .map(|m| DeviceId(m as u16))
@@ -493,6 +496,24 @@ fn check_raid5_aligned_reads(engine: &Engine, io: &IoCounts) -> Result<(), Strin
         stats.aligned_reads,
         io.aligned_read_candidates,
     )
+}
+
+/// A member that carried another array's superblock at the first assembly is failed at
+/// every assembly (its superblock, then the array's record, says so) until a spare takes
+/// its role.
+fn check_foreign_member_failed(engine: &Engine, member: usize) -> Result<(), String> {
+    let Some(raid) = engine.target().raid5() else {
+        return Ok(());
+    };
+    let stats = raid.stats();
+    if stats.assemblies == 0 || stats.spares_added > 0 || raid.members()[member].faulty {
+        return Ok(());
+    }
+    Err(format!(
+        "raid5 member {member} carried another array's superblock, yet the array took it in \
+         at assembly: {:?}",
+        raid.members()
+    ))
 }
 
 /// A raid5 volume's named counters are its machine's.

@@ -229,6 +229,11 @@ pub struct SeedSpec {
     /// is checked against flashcache's linear walk (the engine's `victim_index_check`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub victim_index_from_start: bool,
+    /// raid5 alone: before the first assembly this member carries the superblock of another
+    /// array (another chunk size), as a disk moved from elsewhere would: the array must fail
+    /// it at assembly, not take it in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foreign_superblock_member: Option<usize>,
 }
 
 /// The arena of every spec that draws no small one.
@@ -400,10 +405,12 @@ impl SeedSpec {
             arena_pages: None,
             dm_io_min_ios: None,
             victim_index_from_start: false,
+            foreign_superblock_member: None,
         };
         spec.draw_later_dimensions();
         spec.draw_raid5_spares();
         spec.draw_member_max_sectors();
+        spec.draw_foreign_superblock();
         spec.draw_smallest_kcopyd_pool();
         spec.draw_small_arena();
         spec.draw_dm_io_slots();
@@ -451,6 +458,18 @@ impl SeedSpec {
         let timed = matches!(&self.target, TargetChoice::Flashcache(c) if c.options.ssd_timeout_ns.is_some());
         if timed && rng.random_bool(0.5) {
             self.dm_io_min_ios = Some(rng.random_range(1..=4));
+        }
+    }
+
+    /// raid5 alone with a superblock: one time in five a member that carries another array's
+    /// superblock at the first assembly. Its own stream.
+    fn draw_foreign_superblock(&mut self) {
+        let mut rng = stream(self.seed, "explore.spec.foreign_superblock");
+        let TargetChoice::Raid5(config) = &self.target else {
+            return;
+        };
+        if config.superblock && rng.random_ratio(1, 5) {
+            self.foreign_superblock_member = Some(rng.random_range(0..self.member_devices().len()));
         }
     }
 
@@ -726,6 +745,16 @@ impl SeedSpec {
             self.target,
             TargetChoice::Raid5(_) | TargetChoice::Raid5UnderFlashcache { .. }
         );
+        if let Some(member) = self.foreign_superblock_member {
+            let members = self.member_devices().len();
+            if !matches!(&self.target, TargetChoice::Raid5(c) if c.superblock) || member >= members
+            {
+                return Err(format!(
+                    "foreign_superblock_member: {member}, but only a raid5 array alone with a \
+                     superblock has members to carry one ({members} devices are members)"
+                ));
+            }
+        }
         for (index, device) in self.devices.iter().enumerate() {
             if let Some(max_sectors) = device.max_sectors {
                 let raid5 = matches!(self.target, TargetChoice::Raid5(_));

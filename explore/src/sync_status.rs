@@ -29,14 +29,30 @@ impl SyncStatusProbe {
         let Some(raid) = engine.target().raid5() else {
             return;
         };
-        let (Some(action), Some((done, total)), Some(started_ns), Some(speed_kib_s)) = (
+        // md's `sync_action` names the running pass; every view of the pass must agree.
+        let views = (
             raid.sync_running(),
             raid.sync_progress(),
             raid.sync_started_ns(),
             raid.sync_speed_kib_s(),
-        ) else {
+        );
+        let (Some(action), Some((done, total)), Some(started_ns), Some(speed_kib_s)) = views else {
+            if raid.sync_action() != "idle" || views != (None, None, None, None) {
+                self.error = Some(format!(
+                    "raid5 sync_action {:?}, but the pass's (action, progress, start, speed) \
+                     are {views:?}",
+                    raid.sync_action()
+                ));
+            }
             return;
         };
+        if action.name() != raid.sync_action() {
+            self.error = Some(format!(
+                "raid5 sync_action {:?}, but the running pass is {action:?}",
+                raid.sync_action()
+            ));
+            return;
+        }
         self.probes += 1;
         let pass = Pass {
             word: action.progress_word(),

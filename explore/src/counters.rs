@@ -37,6 +37,8 @@ pub struct IoCounts {
     cache_block_sectors: Option<u64>,
     read_pieces: u64,
     write_pieces: u64,
+    /// Read and write pieces of up to 32 sectors, by sectors (flashcache's size histogram).
+    piece_sizes: BTreeMap<u64, u64>,
     /// Bios the engine took in, and those it ended with an error.
     bios: u64,
     bios_failed: u64,
@@ -114,11 +116,19 @@ impl IoCounts {
                     return;
                 }
                 let first = bio.sector / block;
-                let last = (bio.sector + u64::from(bio.sectors) - 1) / block;
+                let end = bio.sector + u64::from(bio.sectors);
+                let last = (end - 1) / block;
                 match bio.op {
                     Op::Read => self.read_pieces += last - first + 1,
                     Op::Write => self.write_pieces += last - first + 1,
-                    Op::Flush | Op::Discard => {}
+                    Op::Flush | Op::Discard => return,
+                }
+                // dm core cuts a bio at every cache block boundary.
+                for index in first..=last {
+                    let sectors = end.min((index + 1) * block) - bio.sector.max(index * block);
+                    if sectors <= 32 {
+                        *self.piece_sizes.entry(sectors).or_default() += 1;
+                    }
                 }
             }
             Input::Completion(done) => {
@@ -336,6 +346,18 @@ fn check_flashcache(
             ));
         }
     }
+    // The size histogram counts every piece of up to 32 sectors by its size (flushes, of
+    // none, are not shown).
+    let mut size_hist = String::from("Size Hist: ");
+    for (sectors, count) in &io.piece_sizes {
+        size_hist += &format!("{}:{count} ", sectors * 512);
+    }
+    if !status.text.lines().any(|line| line == size_hist) {
+        return Err(format!(
+            "flashcache status text lacks {size_hist:?}:\n{}",
+            status.text
+        ));
+    }
     // Every piece is counted once as a read or a write when mapped (`flashcache_map`).
     equal(
         "flashcache reads vs read pieces mapped",
@@ -546,6 +568,19 @@ fn check_raid5_machine(engine: &Engine, status: &TargetStatus) -> Result<(), Str
         gauge(status, "degraded")?,
         raid.degraded() as u64,
     )?;
+    // The state word follows the members lost: none, one (still redundant-less), more.
+    let state = match raid.degraded() {
+        0 => "running",
+        1 => "degraded",
+        _ => "failed",
+    };
+    if status.state != state {
+        return Err(format!(
+            "raid5 status state {:?} with {} members degraded: expected {state:?}",
+            status.state,
+            raid.degraded()
+        ));
+    }
     // Each spare put into a role starts a recovery, which ends (the array idle) whole or
     // having skipped stripes it could not rebuild.
     at_most(

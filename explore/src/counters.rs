@@ -101,9 +101,13 @@ impl IoCounts {
                 if let (Some((geometry, max_sectors)), Op::Read) =
                     (&self.aligned_reads_rule, bio.op)
                 {
+                    // Inside one chunk, worked out here: the engine's own test is what
+                    // this counts against.
                     let sectors = u64::from(bio.sectors);
-                    if bio.sector + sectors <= geometry.array_sectors()
-                        && geometry.within_chunk(bio.sector, sectors)
+                    let chunk = geometry.chunk_sectors();
+                    if sectors > 0
+                        && bio.sector + sectors <= geometry.array_sectors()
+                        && bio.sector / chunk == (bio.sector + sectors - 1) / chunk
                         && sectors <= *max_sectors
                     {
                         self.aligned_read_candidates += 1;

@@ -89,6 +89,9 @@ pub trait DriveObserver {
     fn on_output(&mut self, _now_ns: u64, _output: &Output) {}
     /// A write range's content became unknown (see [`Output::ContentsUnknown`]).
     fn on_contents_unknown(&mut self, _now_ns: u64, _device: DeviceId, _extent: Extent) {}
+    /// An input was handled (and the invariants checked, if asked): the engine may be looked
+    /// at mid-run, e.g. a status that exists only while work runs.
+    fn after_input(&mut self, _now_ns: u64, _engine: &Engine) {}
 }
 
 /// An observer that looks at nothing.
@@ -303,6 +306,7 @@ fn feed<O: DriveObserver>(
                 violation,
             })?;
     }
+    observer.after_input(now_ns, engine);
     Ok(())
 }
 

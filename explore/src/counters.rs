@@ -10,10 +10,12 @@
 //!
 //! Deliberately not here: counting itself (the [`IoCounts`] live in the checker).
 
+use crate::resync::ResyncBound;
 use crate::spec::{raid5_geometry, SeedSpec, TargetChoice};
-use dmsim_engine::block::{DeviceId, Op};
+use dmsim_engine::block::{DeviceId, DeviceInfo, Op};
 use dmsim_engine::flashcache::ErrorInjection;
 use dmsim_engine::io::{Input, IoTag, Output};
+use dmsim_engine::raid5::Geometry;
 use dmsim_engine::{Engine, TargetStatus};
 use std::collections::BTreeMap;
 
@@ -35,9 +37,18 @@ pub struct IoCounts {
     cache_block_sectors: Option<u64>,
     read_pieces: u64,
     write_pieces: u64,
+    /// Read and write pieces of up to 32 sectors, by sectors (flashcache's size histogram).
+    piece_sizes: BTreeMap<u64, u64>,
     /// Bios the engine took in, and those it ended with an error.
     bios: u64,
     bios_failed: u64,
+    /// raid5 alone: its geometry and the members' `max_sectors`, and the read bios inside one
+    /// chunk no longer than that (md's `chunk_aligned_read` sends them straight to a member).
+    aligned_reads_rule: Option<(Geometry, u64)>,
+    aligned_read_candidates: u64,
+    /// raid5 with a bitmap: the chunks every write since the run began touched (kept when
+    /// the engine is rebuilt: the bitmap outlives it).
+    resync: Option<ResyncBound>,
 }
 
 impl IoCounts {
@@ -63,6 +74,8 @@ impl IoCounts {
         IoCounts {
             high_sector,
             cache_block_sectors,
+            resync: ResyncBound::new(spec),
+            aligned_reads_rule: aligned_reads_rule(spec),
             ..IoCounts::default()
         }
     }
@@ -72,6 +85,8 @@ impl IoCounts {
         *self = IoCounts {
             high_sector: self.high_sector,
             cache_block_sectors: self.cache_block_sectors,
+            resync: self.resync.take(),
+            aligned_reads_rule: self.aligned_reads_rule,
             ..IoCounts::default()
         };
     }
@@ -80,6 +95,24 @@ impl IoCounts {
         match input {
             Input::Bio(bio) => {
                 self.bios += 1;
+                if let (Some(resync), Op::Write) = (&mut self.resync, bio.op) {
+                    resync.on_write(bio.sector, u64::from(bio.sectors));
+                }
+                if let (Some((geometry, max_sectors)), Op::Read) =
+                    (&self.aligned_reads_rule, bio.op)
+                {
+                    // Inside one chunk, worked out here: the engine's own test is what
+                    // this counts against.
+                    let sectors = u64::from(bio.sectors);
+                    let chunk = geometry.chunk_sectors();
+                    if sectors > 0
+                        && bio.sector + sectors <= geometry.array_sectors()
+                        && bio.sector / chunk == (bio.sector + sectors - 1) / chunk
+                        && sectors <= *max_sectors
+                    {
+                        self.aligned_read_candidates += 1;
+                    }
+                }
                 let Some(block) = self.cache_block_sectors else {
                     return;
                 };
@@ -87,11 +120,19 @@ impl IoCounts {
                     return;
                 }
                 let first = bio.sector / block;
-                let last = (bio.sector + u64::from(bio.sectors) - 1) / block;
+                let end = bio.sector + u64::from(bio.sectors);
+                let last = (end - 1) / block;
                 match bio.op {
                     Op::Read => self.read_pieces += last - first + 1,
                     Op::Write => self.write_pieces += last - first + 1,
-                    Op::Flush | Op::Discard => {}
+                    Op::Flush | Op::Discard => return,
+                }
+                // dm core cuts a bio at every cache block boundary.
+                for index in first..=last {
+                    let sectors = end.min((index + 1) * block) - bio.sector.max(index * block);
+                    if sectors <= 32 {
+                        *self.piece_sizes.entry(sectors).or_default() += 1;
+                    }
                 }
             }
             Input::Completion(done) => {
@@ -154,6 +195,13 @@ pub fn check(engine: &Engine, spec: &SeedSpec, io: &IoCounts) -> Result<(), Stri
         TargetChoice::Raid5(_) => {
             let status = engine.target_status();
             check_raid5_machine(engine, &status)?;
+            if let (Some(bound), Some(raid)) = (&io.resync, engine.target().raid5()) {
+                bound.check(&raid.stats())?;
+            }
+            check_raid5_aligned_reads(engine, io)?;
+            if let Some(member) = spec.foreign_superblock_member {
+                check_foreign_member_failed(engine, member)?;
+            }
             // A spare added takes a member's role: its IO counts like the members'.
             let members: Vec<DeviceId> = (0..spec.devices.len())
                 .map(|m| DeviceId(m as u16))
@@ -302,6 +350,18 @@ fn check_flashcache(
             ));
         }
     }
+    // The size histogram counts every piece of up to 32 sectors by its size (flushes, of
+    // none, are not shown).
+    let mut size_hist = String::from("Size Hist: ");
+    for (sectors, count) in &io.piece_sizes {
+        size_hist += &format!("{}:{count} ", sectors * 512);
+    }
+    if !status.text.lines().any(|line| line == size_hist) {
+        return Err(format!(
+            "flashcache status text lacks {size_hist:?}:\n{}",
+            status.text
+        ));
+    }
     // Every piece is counted once as a read or a write when mapped (`flashcache_map`).
     equal(
         "flashcache reads vs read pieces mapped",
@@ -432,6 +492,56 @@ fn check_raid5(status: &TargetStatus, io: &IoCounts, members: &[DeviceId]) -> Re
     Ok(())
 }
 
+/// raid5 alone: md's geometry and the members' smallest `max_sectors`.
+fn aligned_reads_rule(spec: &SeedSpec) -> Option<(Geometry, u64)> {
+    let TargetChoice::Raid5(config) = &spec.target else {
+        return None;
+    };
+    let geometry = raid5_geometry(config, spec.member_devices())?;
+    let max_sectors = spec
+        .member_devices()
+        .iter()
+        .map(|d| d.max_sectors.unwrap_or(DeviceInfo::DEFAULT_MAX_SECTORS))
+        .min()?;
+    Some((geometry, u64::from(max_sectors)))
+}
+
+/// While every member is in sync (none failed, no spare rebuilt into a role), every read
+/// inside one chunk and within the members' `max_sectors` goes straight to its member
+/// (`chunk_aligned_read`), and no other read does.
+fn check_raid5_aligned_reads(engine: &Engine, io: &IoCounts) -> Result<(), String> {
+    let Some(raid) = engine.target().raid5() else {
+        return Ok(());
+    };
+    let stats = raid.stats();
+    if raid.degraded() > 0 || stats.spares_added > 0 || io.aligned_reads_rule.is_none() {
+        return Ok(());
+    }
+    equal(
+        "raid5 aligned_reads vs reads inside one chunk within max_sectors (no member degraded)",
+        stats.aligned_reads,
+        io.aligned_read_candidates,
+    )
+}
+
+/// A member that carried another array's superblock at the first assembly is failed at
+/// every assembly (its superblock, then the array's record, says so) until a spare takes
+/// its role.
+fn check_foreign_member_failed(engine: &Engine, member: usize) -> Result<(), String> {
+    let Some(raid) = engine.target().raid5() else {
+        return Ok(());
+    };
+    let stats = raid.stats();
+    if stats.assemblies == 0 || stats.spares_added > 0 || raid.members()[member].faulty {
+        return Ok(());
+    }
+    Err(format!(
+        "raid5 member {member} carried another array's superblock, yet the array took it in \
+         at assembly: {:?}",
+        raid.members()
+    ))
+}
+
 /// A raid5 volume's named counters are its machine's.
 fn check_raid5_machine(engine: &Engine, status: &TargetStatus) -> Result<(), String> {
     let Some(raid) = engine.target().raid5() else {
@@ -462,6 +572,19 @@ fn check_raid5_machine(engine: &Engine, status: &TargetStatus) -> Result<(), Str
         gauge(status, "degraded")?,
         raid.degraded() as u64,
     )?;
+    // The state word follows the members lost: none, one (still redundant-less), more.
+    let state = match raid.degraded() {
+        0 => "running",
+        1 => "degraded",
+        _ => "failed",
+    };
+    if status.state != state {
+        return Err(format!(
+            "raid5 status state {:?} with {} members degraded: expected {state:?}",
+            status.state,
+            raid.degraded()
+        ));
+    }
     // Each spare put into a role starts a recovery, which ends (the array idle) whole or
     // having skipped stripes it could not rebuild.
     at_most(

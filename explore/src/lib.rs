@@ -11,6 +11,8 @@
 //!   (data oracle, bio statuses, event-log hash) one run uses.
 //! - [`counters`]: counter oracles: a target's counters against each other, its status
 //!   and the IO the checker saw, whenever the engine is idle.
+//! - [`sync_status`]: a raid5 sync pass's status line, probed while the pass runs.
+//! - [`resync`]: a raid5 resync walks no stripe outside the bitmap chunks writes touched.
 //! - [`pids`]: pid-list control messages a segment sends, and the model they must leave.
 //! - [`run`]: runs one spec with every oracle: the data oracle on every read,
 //!   `check_invariants` after every input, strict device checks, a liveness phase with
@@ -32,11 +34,13 @@ pub mod event_log;
 pub mod fallow;
 pub mod pids;
 pub mod real;
+pub mod resync;
 pub mod rig;
 pub mod run;
 pub mod shrink;
 pub mod spec;
 pub mod stop;
+pub mod sync_status;
 
 pub use batch::{explore, explore_with, BatchReport, SeedResult};
 pub use real::{run_real_spec, RealDevices};

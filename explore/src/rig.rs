@@ -8,10 +8,12 @@ use crate::device::RamDevice;
 use crate::event_log::{Fnv, RecentEvents};
 use crate::pids::PidModel;
 use crate::spec::{raid5_geometry, SeedSpec, TargetChoice, WorkloadChoice};
-use dmsim_engine::block::{DeviceId, Extent, IoStatus};
+use crate::sync_status::SyncStatusProbe;
+use dmsim_engine::block::{DeviceId, Extent, IoStatus, Op};
 use dmsim_engine::flashcache::{CacheMode, Persistence};
 use dmsim_engine::io::{Control, Input, Output};
 use dmsim_engine::platform::{BioSource, DriveObserver, Platform};
+use dmsim_engine::raid5::superblock::{Superblock, METADATA_BYTES, METADATA_SECTORS};
 use dmsim_engine::{
     drive, BuggifyConfig, DriveError, DriveOptions, DriveOutcome, DriveReport, Engine,
     EngineConfig, TargetSpec, VictimIndexCheck,
@@ -23,7 +25,7 @@ use dmsim_scenarios::workload::{
     AccessPattern, SizeDistribution, WeightedSize, WorkloadGenerator, WorkloadSpec,
 };
 use dmsim_sim::crash::crash_all_with;
-use dmsim_sim::device::{CrashReport, PowerLoss, SimDevice};
+use dmsim_sim::device::{CrashReport, PowerLoss, SimDevice, SimIo, WritePayload};
 use dmsim_sim::oracle::Durability;
 use dmsim_sim::oracle_observer::OracleObserver;
 use dmsim_sim::platform::{SimOptions, SimPlatform};
@@ -55,6 +57,10 @@ impl Rig {
             perturb_ties_seed: spec.perturb_ties.then_some(spec.seed),
         };
         let mut platform = SimPlatform::with_options(devices, options);
+        // Before the faults: the planted write draws from no fault stream.
+        if let Some(member) = spec.foreign_superblock_member {
+            plant_foreign_superblock(&mut platform, spec, member);
+        }
         for (index, faults) in spec.faults.iter().enumerate() {
             platform
                 .device_mut(index)
@@ -90,8 +96,19 @@ impl Rig {
             self.crashes,
             self.crashes + self.clean_stops > 0,
         );
-        Engine::new(config, self.platform.device_infos(), target)
-            .map_err(|e| format!("the engine refused the spec: {e}"))
+        let infos = self
+            .platform
+            .device_infos()
+            .into_iter()
+            .zip(&self.spec.devices)
+            .map(|(mut info, device)| {
+                if let Some(max_sectors) = device.max_sectors {
+                    info.max_sectors = max_sectors;
+                }
+                info
+            })
+            .collect();
+        Engine::new(config, infos, target).map_err(|e| format!("the engine refused the spec: {e}"))
     }
 
     /// A checker for this rig's volume (the RAM devices start zeroed: contents known).
@@ -227,6 +244,46 @@ impl Rig {
     }
 }
 
+/// Another array's superblock (twice the chunk, no bitmap, one event) on `member`'s metadata
+/// pages, written straight to the device before the run, as a disk moved from elsewhere
+/// brings it (see [`SeedSpec::foreign_superblock_member`]).
+fn plant_foreign_superblock(platform: &mut SimPlatform, spec: &SeedSpec, member: usize) {
+    let TargetChoice::Raid5(config) = &spec.target else {
+        unreachable!("validated: raid5 alone")
+    };
+    let geometry = raid5_geometry(config, spec.member_devices()).expect("a valid spec");
+    let foreign = Superblock {
+        events: 1,
+        dirty: false,
+        faulty_roles: 0,
+        members: u8::try_from(geometry.members()).expect("at most 16 members"),
+        chunk_sectors: geometry.chunk_sectors() * 2,
+        member_sectors: geometry.member_sectors(),
+        bitmap_chunk_sectors: 0,
+        bitmap: Vec::new(),
+    };
+    let mut image = [0u8; METADATA_BYTES];
+    foreign.encode(&mut image);
+    let device = platform.device_mut(member);
+    let write = SimIo {
+        tag: u64::MAX,
+        op: Op::Write,
+        sector: device.capacity_sectors() - METADATA_SECTORS,
+        sectors: METADATA_SECTORS as u32,
+        fua: true,
+        payload: WritePayload::Bytes(image.to_vec()),
+    };
+    device.submit(0, write).expect("a valid write");
+    let mut done = Vec::new();
+    while let Some(at_ns) = device.next_event_ns() {
+        device.advance(at_ns, &mut done);
+    }
+    assert!(
+        done.len() == 1 && done[0].status.is_ok(),
+        "the foreign superblock landed: {done:?}"
+    );
+}
+
 /// The target is flashcache in writeback mode (dirty data must drain in the liveness phase).
 pub fn is_writeback(spec: &SeedSpec) -> bool {
     match &spec.target {
@@ -353,6 +410,7 @@ pub fn new_checker(spec: &SeedSpec, initial_contents_known: bool) -> Checker {
         oracle,
         io: IoCounts::new(spec),
         pids: PidModel::default(),
+        sync_status: SyncStatusProbe::default(),
         statuses: Vec::new(),
         hash: Fnv::default(),
         recent: RecentEvents::default(),
@@ -542,6 +600,8 @@ pub struct Checker {
     pub io: IoCounts,
     /// The pid lists the current engine's messages left.
     pub pids: PidModel,
+    /// A raid5 sync pass's status line while it runs.
+    pub sync_status: SyncStatusProbe,
     pub statuses: Vec<IoStatus>,
     pub hash: Fnv,
     recent: RecentEvents,
@@ -577,5 +637,9 @@ impl DriveObserver for Checker {
 
     fn on_contents_unknown(&mut self, now_ns: u64, device: DeviceId, extent: Extent) {
         self.oracle.on_contents_unknown(now_ns, device, extent);
+    }
+
+    fn after_input(&mut self, now_ns: u64, engine: &Engine) {
+        self.sync_status.after_input(now_ns, engine);
     }
 }

@@ -50,7 +50,8 @@ pub enum FailureKind {
     Nondeterminism,
     /// A fault-free run ended bios differently from a pass-through volume.
     PassThrough,
-    /// An idle target's counters disagree with each other, its status or the IO seen.
+    /// An idle target's counters disagree with each other, its status or the IO seen (or
+    /// a running raid5 sync pass's status line with the pass).
     Counters,
 }
 
@@ -553,6 +554,9 @@ fn check_run(
                 checker.oracle.data_error_count()
             ),
         ));
+    }
+    if let Some(error) = &checker.sync_status.error {
+        return Err(fail(FailureKind::Counters, phase, error.clone()));
     }
     Ok(())
 }

@@ -78,6 +78,11 @@ pub struct DeviceChoice {
     /// Bytes per logical block: 512 or 4096 (IO must be whole blocks).
     #[serde(default = "sector_bytes", skip_serializing_if = "is_sector_bytes")]
     pub logical_block_size: u32,
+    /// The largest IO the engine may send it, in sectors (the queue's `max_sectors`;
+    /// `None`: the default). raid5 members only: a chunk-aligned read longer than this goes
+    /// through the stripe cache instead of straight to the member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_sectors: Option<u32>,
 }
 
 fn sector_bytes() -> u32 {
@@ -224,10 +229,19 @@ pub struct SeedSpec {
     /// is checked against flashcache's linear walk (the engine's `victim_index_check`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub victim_index_from_start: bool,
+    /// raid5 alone: before the first assembly this member carries the superblock of another
+    /// array (another chunk size), as a disk moved from elsewhere would: the array must fail
+    /// it at assembly, not take it in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foreign_superblock_member: Option<usize>,
 }
 
 /// The arena of every spec that draws no small one.
 pub const ARENA_PAGES_DEFAULT: u32 = 4096;
+
+/// The smallest `max_sectors` a raid5 member may have: its superblock and bitmap pages go
+/// as one IO.
+const MEMBER_MAX_SECTORS_MIN: u32 = METADATA_SECTORS as u32;
 
 /// Arena pages every engine takes up front besides kcopyd's: the zero page and
 /// flashcache's metadata reserve.
@@ -391,9 +405,13 @@ impl SeedSpec {
             arena_pages: None,
             dm_io_min_ios: None,
             victim_index_from_start: false,
+            foreign_superblock_member: None,
         };
         spec.draw_later_dimensions();
         spec.draw_raid5_spares();
+        spec.draw_member_max_sectors();
+        spec.draw_foreign_superblock();
+        spec.draw_smallest_kcopyd_pool();
         spec.draw_small_arena();
         spec.draw_dm_io_slots();
         spec.draw_victim_index();
@@ -440,6 +458,56 @@ impl SeedSpec {
         let timed = matches!(&self.target, TargetChoice::Flashcache(c) if c.options.ssd_timeout_ns.is_some());
         if timed && rng.random_bool(0.5) {
             self.dm_io_min_ios = Some(rng.random_range(1..=4));
+        }
+    }
+
+    /// raid5 alone with a superblock: one time in five a member that carries another array's
+    /// superblock at the first assembly. Its own stream.
+    fn draw_foreign_superblock(&mut self) {
+        let mut rng = stream(self.seed, "explore.spec.foreign_superblock");
+        let TargetChoice::Raid5(config) = &self.target else {
+            return;
+        };
+        if config.superblock && rng.random_ratio(1, 5) {
+            self.foreign_superblock_member = Some(rng.random_range(0..self.member_devices().len()));
+        }
+    }
+
+    /// raid5 alone: half the time members (and spare) whose `max_sectors` is a chunk's size
+    /// or near it, so some reads inside one chunk are too long to go straight to a member.
+    /// Its own stream.
+    fn draw_member_max_sectors(&mut self) {
+        let mut rng = stream(self.seed, "explore.spec.max_sectors");
+        if !matches!(self.target, TargetChoice::Raid5(_)) || !rng.random_bool(0.5) {
+            return;
+        }
+        let max_sectors = MEMBER_MAX_SECTORS_MIN << rng.random_range(0..4);
+        for device in &mut self.devices {
+            device.max_sectors = Some(max_sectors);
+        }
+    }
+
+    /// flashcache with a kcopyd pool: now and then the smallest pool there is, one sub-job
+    /// of one cache block's pages, so every cleaning takes the pool to exactly empty and the
+    /// next waits for its pages. Its own stream.
+    fn draw_smallest_kcopyd_pool(&mut self) {
+        let mut rng = stream(self.seed, "explore.spec.kcopyd_pool");
+        let block_sectors = match &self.target {
+            TargetChoice::Flashcache(config) => config.table.block_size_sectors,
+            TargetChoice::Raid5UnderFlashcache { flashcache, .. } => {
+                flashcache.table.block_size_sectors
+            }
+            TargetChoice::Linear | TargetChoice::Raid5(_) => return,
+        };
+        let pool = matches!(self.kcopyd.config().pages, KcopydPages::Pool { .. });
+        if pool && rng.random_ratio(1, 3) {
+            let block_sectors = if block_sectors == 0 { 8 } else { block_sectors };
+            let sub_job_sectors = u64::from(block_sectors).div_ceil(8) * 8;
+            let pages = u32::try_from(sub_job_sectors / 8).expect("a block's pages fit u32");
+            let mut config = KcopydConfig::classic(pages);
+            config.sub_job_sectors = sub_job_sectors;
+            config.throttle_percent = self.kcopyd.config().throttle_percent;
+            self.kcopyd = KcopydGeneration::Custom(config);
         }
     }
 
@@ -685,7 +753,28 @@ impl SeedSpec {
             self.target,
             TargetChoice::Raid5(_) | TargetChoice::Raid5UnderFlashcache { .. }
         );
+        if let Some(member) = self.foreign_superblock_member {
+            let members = self.member_devices().len();
+            if !matches!(&self.target, TargetChoice::Raid5(c) if c.superblock) || member >= members
+            {
+                return Err(format!(
+                    "foreign_superblock_member: {member}, but only a raid5 array alone with a \
+                     superblock has members to carry one ({members} devices are members)"
+                ));
+            }
+        }
         for (index, device) in self.devices.iter().enumerate() {
+            if let Some(max_sectors) = device.max_sectors {
+                let raid5 = matches!(self.target, TargetChoice::Raid5(_));
+                if !raid5 || max_sectors < MEMBER_MAX_SECTORS_MIN || !max_sectors.is_multiple_of(8)
+                {
+                    return Err(format!(
+                        "devices[{index}].max_sectors: only raid5 alone takes one, a multiple \
+                         of 8 of at least {MEMBER_MAX_SECTORS_MIN} (the superblock's pages go \
+                         as one IO)"
+                    ));
+                }
+            }
             let bytes = device.logical_block_size;
             if !(bytes.is_power_of_two() && (512..=4096).contains(&bytes)) {
                 return Err(format!(
@@ -799,6 +888,7 @@ fn draw_raid5(rng: &mut ChaCha8Rng, seed: u64) -> (TargetChoice, Vec<DeviceChoic
                 volatile_write_cache,
             },
             logical_block_size: 512,
+            max_sectors: None,
         })
         .collect();
     (TargetChoice::Raid5(Box::new(config)), devices)
@@ -868,6 +958,7 @@ fn draw_linear(rng: &mut ChaCha8Rng) -> (TargetChoice, Vec<DeviceChoice>) {
             volatile_write_cache: rng.random_bool(0.5),
         },
         logical_block_size: 512,
+        max_sectors: None,
     };
     (TargetChoice::Linear, vec![device])
 }
@@ -937,6 +1028,7 @@ fn draw_flashcache(
                 volatile_write_cache: false,
             },
             logical_block_size: 512,
+            max_sectors: None,
         },
         DeviceChoice {
             name: "disk".to_string(),
@@ -950,6 +1042,7 @@ fn draw_flashcache(
                 volatile_write_cache: false,
             },
             logical_block_size: 512,
+            max_sectors: None,
         },
     ];
     (

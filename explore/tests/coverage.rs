@@ -58,3 +58,37 @@ fn fault_free_seeds_stop_cleanly_and_reload() {
         "seed {seed}: {phases}"
     );
 }
+
+/// The CI tier's seed ranges (explore/tests/ci_tier.rs) draw the dimensions that some
+/// oracles need to see anything: a member with a foreign superblock, members with a small
+/// `max_sectors`, and the smallest kcopyd pool (one sub-job of one cache block).
+#[test]
+fn the_ci_tier_ranges_draw_the_rare_dimensions() {
+    use dmsim_engine::services::kcopyd::KcopydPages;
+    let raid5: Vec<SeedSpec> = (0..12)
+        .map(|seed| SeedSpec::draw(seed, Profile::Raid5))
+        .collect();
+    let foreign = raid5
+        .iter()
+        .filter(|s| s.foreign_superblock_member.is_some())
+        .count();
+    let small_max = raid5
+        .iter()
+        .filter(|s| s.devices.iter().any(|d| d.max_sectors.is_some()))
+        .count();
+    let smallest_pool = [
+        (Profile::Swarm, 30),
+        (Profile::FaultFree, 30),
+        (Profile::Flashcache, 12),
+        (Profile::Timeouts, 15),
+    ]
+    .into_iter()
+    .flat_map(|(profile, count)| (0..count).map(move |seed| SeedSpec::draw(seed, profile)))
+    .filter(|s| s.kcopyd.config().pages == KcopydPages::Pool { pages: 1 })
+    .count();
+    assert!(
+        foreign > 0 && small_max > 0 && smallest_pool > 0,
+        "foreign superblocks {foreign}, small max_sectors {small_max}, smallest pools \
+         {smallest_pool}"
+    );
+}

@@ -346,4 +346,59 @@ mod tests {
         cache.hash.insert(16, 1);
         cache.check_invariants().unwrap();
     }
+
+    // The check on each kind of corrupted state (the explorer only ever runs it on a
+    // correct cache, where it must pass: these are what show it would fail).
+
+    #[test]
+    fn a_queued_head_whose_list_or_count_disagrees_is_named() {
+        let mut cache = cache();
+        cache.heads[0].list = StripeList::Handle;
+        assert_eq!(
+            cache.check_invariants().unwrap_err(),
+            "raid5 stripe 0 on Inactive but says Handle with count 0"
+        );
+        cache.heads[0].list = StripeList::Inactive;
+        cache.heads[0].count = 1;
+        assert_eq!(
+            cache.check_invariants().unwrap_err(),
+            "raid5 stripe 0 on Inactive but says Inactive with count 1"
+        );
+    }
+
+    #[test]
+    fn an_idle_head_on_no_list_is_named() {
+        let mut cache = cache();
+        cache.inactive.retain(|&index| index != 1);
+        assert_eq!(
+            cache.check_invariants().unwrap_err(),
+            "raid5 stripe 1 (count 0) is on 0 lists"
+        );
+        // In use (count 1) it belongs on none.
+        cache.heads[1].count = 1;
+        cache.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn an_inactive_head_with_work_is_named() {
+        let mut cache = cache();
+        cache.heads[1].syncing = true;
+        assert!(cache
+            .check_invariants()
+            .unwrap_err()
+            .starts_with("raid5 stripe 1 inactive with work queued"));
+    }
+
+    #[test]
+    fn the_preread_count_must_match_the_heads() {
+        let mut cache = cache();
+        cache.heads[0].preread_active = true;
+        cache.heads[1].preread_active = true;
+        assert_eq!(
+            cache.check_invariants().unwrap_err(),
+            "raid5 preread_active_stripes 0 but 2 heads are"
+        );
+        cache.preread_active_stripes = 2;
+        cache.check_invariants().unwrap();
+    }
 }

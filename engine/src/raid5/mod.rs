@@ -51,3 +51,4 @@ pub use instance::{MemberHealth, Raid5};
 pub use io::{Raid5IoTag, Raid5Request};
 pub use stats::Raid5Stats;
 pub use sync::SyncAction;
+pub use sync_speed::SYNC_MARK_STEP_NS;

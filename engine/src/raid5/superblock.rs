@@ -17,15 +17,16 @@ use crate::block::{PAGE_SIZE, SECTORS_PER_PAGE};
 /// Sectors at the end of each member holding the superblock page and the bitmap page.
 pub const METADATA_SECTORS: u64 = 2 * SECTORS_PER_PAGE;
 /// Bytes of the two pages.
-pub(crate) const METADATA_BYTES: usize = 2 * PAGE_SIZE;
+pub const METADATA_BYTES: usize = 2 * PAGE_SIZE;
 
 const MAGIC: u64 = u64::from_le_bytes(*b"DMSIMMD5");
 /// Bytes of the superblock covered by the checksum (the checksum follows them).
 const SUPERBLOCK_BODY_BYTES: usize = 48;
 
-/// What one member's superblock says.
+/// What one member's superblock says (public so a test rig can put one of another array
+/// on a member, as a disk moved from elsewhere would bring).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Superblock {
+pub struct Superblock {
     pub events: u64,
     pub dirty: bool,
     /// Bit per role recorded as failed.
@@ -79,7 +80,7 @@ impl Superblock {
     }
 
     /// Reads the two pages' bytes; `bitmap_bytes`: the bitmap's length this array uses.
-    pub fn decode(image: &[u8; METADATA_BYTES], bitmap_bytes: usize) -> Found {
+    pub(crate) fn decode(image: &[u8; METADATA_BYTES], bitmap_bytes: usize) -> Found {
         if image.iter().all(|&b| b == 0) {
             return Found::Fresh;
         }

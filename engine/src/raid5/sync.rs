@@ -64,6 +64,8 @@ impl SyncAction {
 #[derive(Debug, Clone)]
 pub(crate) struct SyncPass {
     pub action: SyncAction,
+    /// When the pass started (its speed's first mark).
+    pub started_ns: u64,
     /// The next member sector to put under sync.
     pub next_sector: u64,
     /// Stripe heads under sync now.
@@ -86,6 +88,7 @@ impl SyncPass {
     pub(crate) fn new(action: SyncAction, now_ns: u64, normal_io_sectors: &[u64]) -> SyncPass {
         SyncPass {
             action,
+            started_ns: now_ns,
             next_sector: 0,
             active: 0,
             done_sectors: 0,
@@ -131,6 +134,11 @@ impl Raid5 {
     /// The running pass, if any.
     pub fn sync_running(&self) -> Option<SyncAction> {
         self.sync.as_ref().map(|s| s.action)
+    }
+
+    /// When the running pass started.
+    pub fn sync_started_ns(&self) -> Option<u64> {
+        self.sync.as_ref().map(|s| s.started_ns)
     }
 
     /// The running pass's speed over md's window of marks, in KiB/s of one member.

@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 /// md's `SYNC_MARKS`.
 pub(crate) const SYNC_MARKS: usize = 10;
 /// md's `SYNC_MARK_STEP` (3 s).
-pub(crate) const SYNC_MARK_STEP_NS: u64 = 3_000_000_000;
+pub const SYNC_MARK_STEP_NS: u64 = 3_000_000_000;
 /// md checks the speed every 32 pages of progress.
 pub(crate) const SYNC_CHECK_SECTORS: u64 = 256;
 /// md's `msleep(500)` when the pass is too fast.

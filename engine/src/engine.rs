@@ -318,10 +318,7 @@ impl Engine {
 
     /// Checks every component's invariants (cheap: linear in the live records).
     pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
-        self.services.check_invariants()?;
-        self.core
-            .check_invariants(&self.services)
-            .map_err(|d| InvariantViolation::new("dm core", d))?;
+        self.check_services_and_core()?;
         self.target
             .check_invariants(&self.services)
             .map_err(|d| InvariantViolation::new("target", d))?;
@@ -334,15 +331,12 @@ impl Engine {
     }
 
     /// [`Engine::check_invariants`] for a check after every input: the same invariants, but
-    /// the flashcache state machine looks only at the sets changed since the last call,
-    /// and at all of them every
+    /// the flashcache state machine looks only at what changed since the last call, and at
+    /// everything every
     /// [`FULL_CHECK_EVERY_CALLS`](crate::flashcache::FULL_CHECK_EVERY_CALLS)th call, so a
-    /// change that escaped its set's marking is caught within that many inputs.
+    /// change that escaped the marking is caught within that many inputs.
     pub fn check_invariants_incremental(&mut self) -> Result<(), InvariantViolation> {
-        self.services.check_invariants()?;
-        self.core
-            .check_invariants(&self.services)
-            .map_err(|d| InvariantViolation::new("dm core", d))?;
+        self.check_services_and_core()?;
         self.target
             .check_invariants_incremental(&self.services)
             .map_err(|d| InvariantViolation::new("target", d))?;
@@ -352,6 +346,14 @@ impl Engine {
                 .map_err(|d| InvariantViolation::new("lower target", d))?;
         }
         Ok(())
+    }
+
+    /// The part of both invariant checks that has no incremental form.
+    fn check_services_and_core(&self) -> Result<(), InvariantViolation> {
+        self.services.check_invariants()?;
+        self.core
+            .check_invariants(&self.services)
+            .map_err(|d| InvariantViolation::new("dm core", d))
     }
 
     /// Turns BUGGIFY off for the rest of the run: no site fires any more (an IO already

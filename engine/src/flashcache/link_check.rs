@@ -85,25 +85,15 @@ impl Blocks {
                     );
                 } else {
                     let prev = block.hash_prev;
-                    assert!(
-                        prev < geometry.assoc && prev != relative,
-                        "block {index}: hash predecessor {prev} out of its set"
-                    );
-                    assert!(
-                        self.block(start + prev).hash_next == relative && on_list(prev),
-                        "block {index} ({list:?}): predecessor {prev} does not link back"
-                    );
+                    self.check_neighbour(index, "hash", "predecessor", prev, &list, |p| {
+                        p.hash_next == relative && on_list(prev)
+                    });
                 }
                 if block.hash_next != NIL {
                     let next = block.hash_next;
-                    assert!(
-                        next < geometry.assoc && next != relative,
-                        "block {index}: hash successor {next} out of its set"
-                    );
-                    assert!(
-                        self.block(start + next).hash_prev == relative && on_list(next),
-                        "block {index} ({list:?}): successor {next} does not link back"
-                    );
+                    self.check_neighbour(index, "hash", "successor", next, &list, |n| {
+                        n.hash_prev == relative && on_list(next)
+                    });
                 }
             }
         }
@@ -118,16 +108,9 @@ impl Blocks {
                 "block {index} ({list:?} list) has no predecessor and is not the head"
             );
         } else {
-            let prev = block.lru_prev;
-            assert!(
-                prev < geometry.assoc && prev != relative,
-                "block {index}: LRU predecessor {prev} out of its set"
-            );
-            let prev_block = self.block(start + prev);
-            assert!(
-                prev_block.lru_next == relative && prev_block.lru_list == list,
-                "block {index} ({list:?} list): predecessor {prev} does not link back"
-            );
+            self.check_neighbour(index, "LRU", "predecessor", block.lru_prev, &list, |p| {
+                p.lru_next == relative && p.lru_list == list
+            });
         }
         if block.lru_next == NIL {
             assert_eq!(
@@ -135,17 +118,35 @@ impl Blocks {
                 "block {index} ({list:?} list) has no successor and is not the tail"
             );
         } else {
-            let next = block.lru_next;
-            assert!(
-                next < geometry.assoc && next != relative,
-                "block {index}: LRU successor {next} out of its set"
-            );
-            let next_block = self.block(start + next);
-            assert!(
-                next_block.lru_prev == relative && next_block.lru_list == list,
-                "block {index} ({list:?} list): successor {next} does not link back"
-            );
+            self.check_neighbour(index, "LRU", "successor", block.lru_next, &list, |n| {
+                n.lru_prev == relative && n.lru_list == list
+            });
         }
+    }
+
+    /// Block `index`'s `side` on its `kind` list, `neighbour` (set-relative, not NIL), lies
+    /// in the set, is not the block itself, and links back (`links_back`: its opposite link
+    /// names the block and it is on the same list).
+    fn check_neighbour(
+        &self,
+        index: u32,
+        kind: &str,
+        side: &str,
+        neighbour: u32,
+        list: &dyn std::fmt::Debug,
+        links_back: impl FnOnce(&CacheBlock) -> bool,
+    ) {
+        let geometry = self.geometry;
+        let set = geometry.set_of_index(index);
+        let start = geometry.set_start(set);
+        assert!(
+            neighbour < geometry.assoc && start + neighbour != index,
+            "block {index}: {kind} {side} {neighbour} out of its set"
+        );
+        assert!(
+            links_back(self.block(start + neighbour)),
+            "block {index} ({list:?}): {side} {neighbour} does not link back"
+        );
     }
 
     /// The lists block `index` is on end both ways, at their head going back (the head

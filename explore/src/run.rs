@@ -208,7 +208,6 @@ fn pass_through_check(spec: &SeedSpec, run: &Pass) -> Result<(), Failure> {
     Ok(())
 }
 
-/// One pass with engine panics caught.
 /// When a pass checks the engine's invariants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Checks {
@@ -218,6 +217,7 @@ enum Checks {
     AtEnd,
 }
 
+/// One pass with engine panics caught.
 fn guarded(spec: &SeedSpec, checks: Checks) -> Result<Pass, Failure> {
     match catch_unwind(AssertUnwindSafe(|| one_pass(spec, checks))) {
         Ok(result) => result,

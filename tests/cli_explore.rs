@@ -11,22 +11,22 @@ fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// A small seed file (few requests: fast in debug) in a fresh directory.
-fn seed_file(name: &str) -> (std::path::PathBuf, SeedSpec) {
-    let dir = std::env::temp_dir().join(format!("dmsim-cli-explore-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+/// A small seed file (few requests: fast in debug) in a fresh directory, removed when the
+/// returned guard drops.
+fn seed_file() -> (tempfile::TempDir, std::path::PathBuf, SeedSpec) {
+    let dir = tempfile::tempdir().unwrap();
     let mut spec = SeedSpec::draw(5, Profile::Flashcache);
     for segment in &mut spec.segments {
         segment.requests = segment.requests.min(50);
     }
-    let path = dir.join("seed.json");
+    let path = dir.path().join("seed.json");
     std::fs::write(&path, serde_json::to_string_pretty(&spec).unwrap()).unwrap();
-    (path, spec)
+    (dir, path, spec)
 }
 
 #[test]
 fn a_seed_file_replays_the_same_run_twice() {
-    let (path, spec) = seed_file("replay");
+    let (_dir, path, spec) = seed_file();
     let path = path.to_str().unwrap();
     let out = dmsim(&["explore", "--replay", path, "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -61,7 +61,7 @@ fn bad_input_is_refused_naming_what_is_wrong() {
         stderr(&out)
     );
 
-    let (path, _) = seed_file("broken");
+    let (_dir, path, _) = seed_file();
     std::fs::write(&path, "{\n  \"seed\": 1,\n  oops\n}\n").unwrap();
     let out = dmsim(&["explore", "--replay", path.to_str().unwrap()]);
     assert!(!out.status.success());
@@ -72,7 +72,7 @@ fn bad_input_is_refused_naming_what_is_wrong() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("not a seed spec"), "{}", stderr(&out));
 
-    let (path, mut spec) = seed_file("invalid");
+    let (_dir, path, mut spec) = seed_file();
     spec.queue_depth = 0;
     std::fs::write(&path, serde_json::to_string(&spec).unwrap()).unwrap();
     let out = dmsim(&["explore", "--replay", path.to_str().unwrap()]);

@@ -22,9 +22,7 @@ use crate::rig::{
     closed_loop, drive_for, drive_with_cancels, engine_setup, is_writeback, new_checker,
     read_back_records, workload, Checker,
 };
-use crate::run::{
-    fail, phase_inputs_max, summary, Failure, FailureKind, RunReport, SEGMENT_TIME_NS,
-};
+use crate::run::{fail, phase_inputs_max, summary, Failure, FailureKind, RunReport};
 use crate::spec::{SeedSpec, TargetChoice};
 use dmsim_engine::flashcache::Persistence;
 use dmsim_engine::io::{Control, Input};
@@ -172,7 +170,7 @@ fn one_real_pass(spec: &SeedSpec, devices: &RealDevices) -> Result<RealPass, Fai
             &mut source,
             &mut checker,
             phase_inputs_max(segment.requests),
-            SEGMENT_TIME_NS,
+            spec.segment_time_ns(),
             &segment.ssd_cancels_at_ns,
         );
         phases.push(summary(&phase, &report));

@@ -15,7 +15,8 @@ use dmsim_engine::{DriveError, DriveOutcome, DriveReport, Engine};
 use serde::Serialize;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// Virtual time a segment may take (a pulled disk makes writeback retry without end).
+/// Virtual time a segment may take with an unthrottled kcopyd (a pulled disk makes writeback
+/// retry without end; a throttled kcopyd gets longer: [`SeedSpec::segment_time_ns`]).
 pub(crate) const SEGMENT_TIME_NS: u64 = 30_000_000_000;
 /// The liveness bound: with faults off, every bio completes and dirty data drains within
 /// this much virtual time (more with a throttled kcopyd: [`SeedSpec::liveness_time_ns`]).
@@ -267,7 +268,7 @@ fn one_pass(spec: &SeedSpec, checks: Checks) -> Result<Pass, Failure> {
                 .cut_after_inputs
                 .unwrap_or(u64::MAX)
                 .min(phase_inputs_max(segment.requests)),
-            SEGMENT_TIME_NS,
+            spec.segment_time_ns(),
             &segment.ssd_cancels_at_ns,
         );
         phases.push(summary(&phase, &report));
@@ -294,23 +295,45 @@ fn one_pass(spec: &SeedSpec, checks: Checks) -> Result<Pass, Failure> {
                 drop(current);
                 rig.power_loss(&mut checker, loss);
             }
-            // Without a power loss the next phase shares this engine. IO still in it (held
-            // by a hang fault: disk IO has no timeout) would never end, and its bio's id would
-            // be issued again by the next source (regression 007): outside the explorer's
-            // model, so the spec is refused, as the shrinker must not land on it either.
+            // Without a power loss the next phase shares this engine. IO still in it after
+            // the segment's bound (held by a hang fault: disk IO has no timeout; a pulled
+            // disk's writeback retrying) may never end, and its bio's id would be issued
+            // again by the next source (regression 007): outside the explorer's model, so
+            // the spec is refused, as the shrinker must not land on it either. Without
+            // faults nothing may hold IO that long: a liveness failure (regression 015).
             None if !current.is_idle() => {
+                let in_engine = format!(
+                    "{} of its bios unfinished, {} device IOs held by a hang fault, {} dirty \
+                     blocks",
+                    source.in_flight(),
+                    rig.hung_ios(),
+                    current
+                        .target()
+                        .flashcache()
+                        .map_or(0, |fc| fc.gauges().nr_dirty)
+                );
+                if spec.is_fault_free() {
+                    return Err(fail(
+                        FailureKind::Liveness,
+                        &phase,
+                        format!(
+                            "without faults the segment's IO did not end within {} s of \
+                             virtual time ({in_engine}); last events: {}",
+                            spec.segment_time_ns() / 1_000_000_000,
+                            checker.recent_events().join(" | ")
+                        ),
+                    ));
+                }
                 return Err(fail(
                     FailureKind::Setup,
                     &phase,
                     format!(
                         "segments[{index}].power_loss: none, but the segment ended with IO \
-                         still in the engine ({} of its bios unfinished; a hang fault holds \
-                         device IO forever), and the next phase cannot share the engine with \
-                         IO that never ends: give this segment a power loss or drop the hang \
-                         faults",
-                        source.in_flight()
+                         still in the engine ({in_engine}), and the next phase cannot share \
+                         the engine with IO that may never end: give this segment a power \
+                         loss or drop the faults that hold IO (hangs, a pulled device)"
                     ),
-                ))
+                ));
             }
             None => engine = Some(current),
         }

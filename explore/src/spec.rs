@@ -630,12 +630,31 @@ impl SeedSpec {
         }
     }
 
-    /// The virtual time the liveness phase's drives may take: [`crate::run::LIVENESS_TIME_NS`]
-    /// for an unthrottled kcopyd, scaled by 100/throttle for a throttled one (kcopyd keeps
-    /// its IO to that share of the time, so cleaning takes that much longer; regression 013).
-    pub fn liveness_time_ns(&self) -> u64 {
+    /// `bound_ns` scaled by 100/throttle: a throttled kcopyd keeps its IO to that share of
+    /// the time, so cleaning takes that much longer. Every virtual-time bound that can cover
+    /// cleaning scales so (regressions 013 and 015).
+    fn scaled_by_kcopyd_throttle(&self, bound_ns: u64) -> u64 {
         let throttle_percent = u64::from(self.kcopyd.config().throttle_percent.clamp(1, 100));
-        crate::run::LIVENESS_TIME_NS * 100 / throttle_percent
+        bound_ns * 100 / throttle_percent
+    }
+
+    /// The virtual time the liveness phase's drives may take: [`crate::run::LIVENESS_TIME_NS`]
+    /// scaled by the kcopyd throttle (regression 013).
+    pub fn liveness_time_ns(&self) -> u64 {
+        self.scaled_by_kcopyd_throttle(crate::run::LIVENESS_TIME_NS)
+    }
+
+    /// The virtual time a segment's drive may take: [`crate::run::SEGMENT_TIME_NS`] scaled by
+    /// the kcopyd throttle, as fallow cleaning and write misses waiting for a clean block run
+    /// inside the segment (regression 015).
+    pub fn segment_time_ns(&self) -> u64 {
+        self.scaled_by_kcopyd_throttle(crate::run::SEGMENT_TIME_NS)
+    }
+
+    /// The virtual time a clean stop's remove may take: [`crate::stop::REMOVE_TIME_NS`] scaled
+    /// by the kcopyd throttle, as a slow remove cleans every dirty block (regression 015).
+    pub fn remove_time_ns(&self) -> u64 {
+        self.scaled_by_kcopyd_throttle(crate::stop::REMOVE_TIME_NS)
     }
 
     /// True if no fault and no power loss can act: the pass-through comparison applies.

@@ -3,7 +3,8 @@
 //! that reloads it. Power loss tests what a crash leaves; this tests what a clean stop keeps
 //! (flashcache's `flashcache_writeback_md_store` and the clean reload).
 //!
-//! Oracles: in a run without faults the remove finishes within [`REMOVE_TIME_NS`]; a store
+//! Oracles: in a run without faults the remove finishes within [`REMOVE_TIME_NS`] (scaled
+//! by the kcopyd throttle: [`SeedSpec::remove_time_ns`]); a store
 //! without write errors on an SSD no fault touched reloads exactly what it stored (the
 //! dirty blocks, and after a clean shutdown every valid block); the data oracle then checks
 //! every read served from the reloaded cache.
@@ -17,7 +18,8 @@ use dmsim_engine::io::{Control, Input};
 use dmsim_engine::platform::DriveObserver;
 use dmsim_engine::{DriveOutcome, Engine, FlashcacheState, NoBios};
 
-/// Virtual time a remove may take: slow removes loop every 5 s while dirty blocks remain.
+/// Virtual time a remove may take with an unthrottled kcopyd: slow removes loop every 5 s
+/// while dirty blocks remain.
 pub const REMOVE_TIME_NS: u64 = 60_000_000_000;
 /// Virtual time a reload's setup may take (metadata reads).
 const RELOAD_TIME_NS: u64 = 10_000_000_000;
@@ -71,7 +73,7 @@ pub fn clean_stop(
         &mut NoBios { finished: false },
         checker,
         Some(STOP_INPUTS_MAX),
-        REMOVE_TIME_NS,
+        spec.remove_time_ns(),
     );
     let stop_phase = format!("{phase}: remove");
     phases.push(summary(&stop_phase, &report));

@@ -184,8 +184,20 @@ impl Rig {
         checker.hash.add(b"clean stop");
     }
 
-    /// Power loss of every device (drop the engine that ran first).
-    pub fn power_loss(&mut self, checker: &mut Checker, loss: &PowerLoss) -> Vec<CrashReport> {
+    /// Power loss of every device; `engine`, the one that ran, is gone with it. The oracle
+    /// first takes a raid5 volume's failed members from the array as it stood (the write
+    /// hole opens for those, whoever failed them; regression 014).
+    pub fn power_loss(
+        &mut self,
+        engine: Engine,
+        checker: &mut Checker,
+        loss: &PowerLoss,
+    ) -> Vec<CrashReport> {
+        if let Some(raid) = engine.target().raid5() {
+            let failed: Vec<bool> = raid.members().iter().map(|m| m.degraded()).collect();
+            checker.oracle.raid5_array_failed(&failed);
+        }
+        drop(engine);
         self.crashes += 1;
         let models = self.models();
         let mut rng = stream(self.spec.seed, &format!("crash{}", self.crashes));

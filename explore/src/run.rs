@@ -292,8 +292,7 @@ fn one_pass(spec: &SeedSpec, checks: Checks) -> Result<Pass, Failure> {
         }
         match &segment.power_loss {
             Some(loss) => {
-                drop(current);
-                rig.power_loss(&mut checker, loss);
+                rig.power_loss(current, &mut checker, loss);
             }
             // Without a power loss the next phase shares this engine. IO still in it after
             // the segment's bound (held by a hang fault: disk IO has no timeout; a pulled

@@ -95,6 +95,16 @@ impl OracleObserver {
         sectors_unknown
     }
 
+    /// The raid5 volume's failed members as the array had them just before a crash
+    /// (`failed[role]`: failed, or a spare still being rebuilt): the crash opens the write
+    /// hole for these (see [`crate::oracle::write_hole`]). Call before [`Self::crash`].
+    pub fn raid5_array_failed(&mut self, failed: &[bool]) {
+        self.write_hole
+            .as_mut()
+            .expect("the volume was declared a raid5 array (with_raid5)")
+            .array_failed(failed);
+    }
+
     /// Sectors the raid5 write hole made unknown (0 if the volume is no raid5 array).
     pub fn write_hole_sectors(&self) -> u64 {
         self.write_hole

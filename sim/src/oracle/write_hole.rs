@@ -23,9 +23,12 @@
 //! After the failure the array has no redundancy left: the suspect set is emptied (a later
 //! rebuild writes the reconstructed, still unknown, content and parity consistent with it).
 //! A crash while a member is failed opens the hole at once: a degraded array cannot resync,
-//! so the failed member's data in every stripe the crash made suspect becomes unknown (the
-//! model remembers the first failed member; a rebuilt spare is not modelled, which only
-//! makes the oracle accept more after a later crash).
+//! so the failed member's data in every stripe the crash made suspect becomes unknown. Which
+//! members are failed at a crash is the array's own state just before it
+//! ([`WriteHole::array_failed`]), not the failures the caller injected: a member whose
+//! failure the array could not record (every member had failed) comes back at the next
+//! assembly, and one failed by read errors or found stale at assembly never went through
+//! the caller (regression 014). Without that word, the injected failures stand.
 //! The array also reports its write hole itself (`Output::ContentsUnknown` on the array's
 //! device id): a member failing for any reason (too many read errors, a write error) with
 //! stripes still owed a resync, and a page computed after a read error in such a stripe.
@@ -46,8 +49,8 @@ pub struct WriteHole {
     suspect: BTreeSet<u64>,
     /// Sectors made unknown by member failures, in all.
     unknown_sectors: u64,
-    /// The member that failed first, if any.
-    failed_member: Option<usize>,
+    /// The members failed now (or being rebuilt), by role.
+    failed: Vec<bool>,
 }
 
 impl WriteHole {
@@ -57,7 +60,7 @@ impl WriteHole {
             geometry,
             suspect: BTreeSet::new(),
             unknown_sectors: 0,
-            failed_member: None,
+            failed: vec![false; geometry.members()],
         }
     }
 
@@ -74,10 +77,29 @@ impl WriteHole {
             self.suspect
                 .insert(member_sector - member_sector % STRIPE_SECTORS);
         }
-        match self.failed_member {
-            Some(member) => self.member_failed(member, &|_| true),
-            None => Vec::new(),
+        let failed: Vec<usize> = (0..self.failed.len()).filter(|&m| self.failed[m]).collect();
+        let mut ranges: Vec<(u64, u64)> = failed
+            .iter()
+            .flat_map(|&member| self.unknown_data(member, &|_| true))
+            .collect();
+        if !failed.is_empty() {
+            self.suspect.clear();
         }
+        ranges.sort_unstable();
+        self.unknown_sectors += ranges.iter().map(|&(_, sectors)| sectors).sum::<u64>();
+        ranges
+    }
+
+    /// The array's failed members (failed, or spares still being rebuilt) as the array
+    /// itself had them, read just before a crash: they replace what the model knew (see the
+    /// module documentation).
+    pub fn array_failed(&mut self, failed: &[bool]) {
+        assert_eq!(
+            failed.len(),
+            self.geometry.members(),
+            "one entry per member of the array"
+        );
+        self.failed.copy_from_slice(failed);
     }
 
     /// Stripes that may hold stale parity (before any failure).
@@ -97,18 +119,26 @@ impl WriteHole {
             member < self.geometry.members(),
             "member {member} of the array"
         );
-        self.failed_member.get_or_insert(member);
-        let mut ranges: Vec<(u64, u64)> = std::mem::take(&mut self.suspect)
-            .into_iter()
+        self.failed[member] = true;
+        let mut ranges = self.unknown_data(member, needs_resync);
+        self.suspect.clear();
+        ranges.sort_unstable();
+        self.unknown_sectors += ranges.iter().map(|&(_, sectors)| sectors).sum::<u64>();
+        ranges
+    }
+
+    /// `member`'s data in the suspect stripes that `needs_resync` (parity's member holds
+    /// no data there), as volume ranges.
+    fn unknown_data(&self, member: usize, needs_resync: &dyn Fn(u64) -> bool) -> Vec<(u64, u64)> {
+        self.suspect
+            .iter()
+            .copied()
             .filter(|&stripe| {
                 needs_resync(stripe)
                     && self.geometry.parity_member(self.geometry.row_of(stripe)) != member
             })
             .map(|stripe| (self.geometry.logical_sector(member, stripe), STRIPE_SECTORS))
-            .collect();
-        ranges.sort_unstable();
-        self.unknown_sectors += ranges.iter().map(|&(_, sectors)| sectors).sum::<u64>();
-        ranges
+            .collect()
     }
 
     /// The parts of volume range (`sector`, `sectors`) in stripes that are suspect now, in
@@ -174,5 +204,23 @@ mod tests {
         let mut hole = WriteHole::new(geometry());
         assert!(hole.crashed(&[0]).is_empty());
         assert!(hole.member_failed(3, &|_| true).is_empty());
+    }
+
+    /// Regression 014: the caller failed member 2 while every member was failing, so the
+    /// array never recorded it and took member 2 back at the next assembly; member 0, failed
+    /// by read errors and stale, stayed out. A crash then tears a full-row write: member 0's
+    /// data there is computed from parity the crash may have lost.
+    #[test]
+    fn a_crash_opens_the_hole_for_the_members_the_array_had_failed() {
+        let mut hole = WriteHole::new(geometry());
+        assert!(hole.member_failed(2, &|_| true).is_empty());
+        hole.array_failed(&[true, false, false, false]);
+        // Block 2 (chunk 1 on member 1, member sector 0) was being written.
+        assert_eq!(hole.crashed(&[2]), vec![(0, 8)], "member 0's data in stripe 0");
+        assert_eq!(hole.suspect_stripes(), 0);
+        // Healthy again (rebuilt): a crash only makes its stripes suspect.
+        hole.array_failed(&[false; 4]);
+        assert!(hole.crashed(&[2]).is_empty());
+        assert_eq!(hole.suspect_stripes(), 1);
     }
 }

@@ -216,7 +216,11 @@ mod tests {
         assert!(hole.member_failed(2, &|_| true).is_empty());
         hole.array_failed(&[true, false, false, false]);
         // Block 2 (chunk 1 on member 1, member sector 0) was being written.
-        assert_eq!(hole.crashed(&[2]), vec![(0, 8)], "member 0's data in stripe 0");
+        assert_eq!(
+            hole.crashed(&[2]),
+            vec![(0, 8)],
+            "member 0's data in stripe 0"
+        );
         assert_eq!(hole.suspect_stripes(), 0);
         // Healthy again (rebuilt): a crash only makes its stripes suspect.
         hole.array_failed(&[false; 4]);

@@ -508,7 +508,16 @@ impl Raid5 {
             }
         }
         state.events = newest;
-        state.wanted_bitmap.clone_from(&on_disk.bitmap);
+        // Writes held during the assembly already asked for their bits (`hold_bio`): keep
+        // them, so those writes wait for the bitmap write like any other (regression 016).
+        assert_eq!(
+            state.wanted_bitmap.len(),
+            on_disk.bitmap.len(),
+            "one bitmap size"
+        );
+        for (wanted, found) in state.wanted_bitmap.iter_mut().zip(&on_disk.bitmap) {
+            *wanted |= found;
+        }
         state.resync_bitmap = state.bitmap_chunk_sectors.map(|_| on_disk.bitmap.clone());
         let dirty = on_disk.dirty;
         let recorded = on_disk.faulty_roles;

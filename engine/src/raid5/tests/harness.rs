@@ -237,19 +237,28 @@ impl Harness {
         }
     }
 
+    /// Completes the oldest member IO or, with none in flight, runs the machine's next
+    /// deadline; false if there is neither.
+    pub fn step(&mut self) -> bool {
+        if self.complete_one() {
+            return true;
+        }
+        match self.raid.poll_deadline() {
+            Some(deadline) => {
+                self.now_ns = self.now_ns.max(deadline);
+                self.raid.tick(self.now_ns, &mut self.arena);
+                self.drain_requests();
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Runs until nothing is in flight and the machine needs no tick.
     pub fn settle(&mut self) {
         for _ in 0..1_000_000 {
-            if self.complete_one() {
-                continue;
-            }
-            match self.raid.poll_deadline() {
-                Some(deadline) => {
-                    self.now_ns = self.now_ns.max(deadline);
-                    self.raid.tick(self.now_ns, &mut self.arena);
-                    self.drain_requests();
-                }
-                None => return,
+            if !self.step() {
+                return;
             }
         }
         panic!("harness did not settle");

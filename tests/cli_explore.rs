@@ -79,3 +79,69 @@ fn bad_input_is_refused_naming_what_is_wrong() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("queue_depth"), "{}", stderr(&out));
 }
+
+#[test]
+fn events_writes_one_runs_whole_log_the_same_every_time() {
+    let (dir, path, spec) = seed_file();
+    let path = path.to_str().unwrap();
+    let log = dir.path().join("events.txt");
+    let run = || {
+        let out = dmsim(&[
+            "explore",
+            "--replay",
+            path,
+            "--events",
+            log.to_str().unwrap(),
+            "--json",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        std::fs::read_to_string(&log).unwrap()
+    };
+    let text = run();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with(&format!("# dmsim explore event log: seed {}", spec.seed)),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(lines.last(), Some(&"# end: the run passed"));
+    let events = lines.iter().filter(|l| !l.starts_with('#')).count();
+    assert!(
+        lines.iter().any(|l| l.contains(" in Bio(")) && events > 100,
+        "{events} events"
+    );
+    // A segment whose clean stop reloaded the cache skips its power loss.
+    let losses = spec.segments.iter().filter(|s| s.power_loss.is_some());
+    let (losses_max, losses_min) = (
+        losses.clone().count(),
+        losses.filter(|s| !s.clean_stop).count(),
+    );
+    let noted = lines.iter().filter(|l| l.contains(" power loss ")).count();
+    assert!(
+        (losses_min..=losses_max).contains(&noted) && losses_max > 0,
+        "{noted} power losses noted, {losses_min}..={losses_max} drawn"
+    );
+    // Each segment with a power loss ends in one or in a clean stop's reload.
+    let restarts = lines.iter().filter(|l| l.contains(" clean stop ")).count();
+    assert!(noted + restarts >= losses_max, "{noted} + {restarts} notes");
+    assert_eq!(run(), text, "the same log again");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(!names.iter().any(|n| n.ends_with(".partial")), "{names:?}");
+}
+
+#[test]
+fn events_without_one_seed_is_refused_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("events.txt");
+    let out = dmsim(&["explore", "--seeds", "2", "--events", log.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("--events") && stderr(&out).contains("--seed or --replay"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}

@@ -30,6 +30,7 @@
 pub mod batch;
 pub mod counters;
 pub mod device;
+pub mod event_dump;
 pub mod event_log;
 pub mod fallow;
 pub mod pids;
@@ -44,6 +45,6 @@ pub mod sync_status;
 
 pub use batch::{explore, explore_with, BatchReport, SeedResult};
 pub use real::{run_real_spec, RealDevices};
-pub use run::{run_spec, Failure, FailureKind, RunReport};
+pub use run::{run_spec, write_event_log, Failure, FailureKind, RunReport};
 pub use shrink::shrink;
 pub use spec::{Profile, SeedSpec};

@@ -5,6 +5,7 @@
 
 use crate::counters::IoCounts;
 use crate::device::RamDevice;
+use crate::event_dump::EventDump;
 use crate::event_log::{Fnv, RecentEvents};
 use crate::pids::PidModel;
 use crate::spec::{raid5_geometry, SeedSpec, TargetChoice, WorkloadChoice};
@@ -30,6 +31,8 @@ use dmsim_sim::oracle::Durability;
 use dmsim_sim::oracle_observer::OracleObserver;
 use dmsim_sim::platform::{SimOptions, SimPlatform};
 use dmsim_sim::streams::stream;
+use std::cell::RefCell;
+use std::rc::Rc;
 
 /// Devices, target and what a power loss needs to restart them.
 pub struct Rig {
@@ -179,6 +182,11 @@ impl Rig {
     /// The engine was stopped cleanly (and dropped): the next one reloads, counting anew.
     pub fn clean_restart(&mut self, checker: &mut Checker) {
         self.clean_stops += 1;
+        let now_ns = Platform::now_ns(&self.platform);
+        checker.note(
+            now_ns,
+            &format!("clean stop {}: a new engine", self.clean_stops),
+        );
         checker.io.engine_rebuilt();
         checker.pids.engine_rebuilt();
         checker.hash.add(b"clean stop");
@@ -199,6 +207,11 @@ impl Rig {
         }
         drop(engine);
         self.crashes += 1;
+        let now_ns = Platform::now_ns(&self.platform);
+        checker.note(
+            now_ns,
+            &format!("power loss {}: a new engine", self.crashes),
+        );
         let models = self.models();
         let mut rng = stream(self.spec.seed, &format!("crash{}", self.crashes));
         checker.oracle.crash();
@@ -427,6 +440,7 @@ pub fn new_checker(spec: &SeedSpec, initial_contents_known: bool) -> Checker {
         hash: Fnv::default(),
         recent: RecentEvents::default(),
         invariants_every_input: true,
+        dump: None,
     }
 }
 
@@ -620,6 +634,9 @@ pub struct Checker {
     /// Check the engine's invariants after every input (`drive_for`). Off only for the
     /// determinism check's repeat of a run that already passed them (see `run_spec`).
     pub invariants_every_input: bool,
+    /// The whole event log as text, when asked for (`dmsim explore --events`); shared with
+    /// the caller, who finishes it whether the run passed, failed or panicked.
+    pub dump: Option<Rc<RefCell<EventDump>>>,
 }
 
 impl Checker {
@@ -627,12 +644,22 @@ impl Checker {
     pub fn recent_events(&self) -> Vec<String> {
         self.recent.recent_events()
     }
+
+    /// A note in the event dump, if one is written.
+    pub fn note(&mut self, now_ns: u64, note: &str) {
+        if let Some(dump) = &self.dump {
+            dump.borrow_mut().note(now_ns, note);
+        }
+    }
 }
 
 impl DriveObserver for Checker {
     fn on_input(&mut self, now_ns: u64, input: &Input) {
         self.hash.add_input(now_ns, input);
         self.recent.on_input(now_ns, input);
+        if let Some(dump) = &self.dump {
+            dump.borrow_mut().input(now_ns, input);
+        }
         self.io.on_input(input);
         self.oracle.on_input(now_ns, input);
     }
@@ -640,6 +667,9 @@ impl DriveObserver for Checker {
     fn on_output(&mut self, now_ns: u64, output: &Output) {
         self.hash.add_output(now_ns, output);
         self.recent.on_output(now_ns, output);
+        if let Some(dump) = &self.dump {
+            dump.borrow_mut().output(now_ns, output);
+        }
         self.io.on_output(output);
         if let Output::BioDone(done) = output {
             let _ = self.oracle.bio_done(done);

@@ -2,6 +2,7 @@
 //! (segments, power losses, reloads), a liveness phase with faults off, the determinism
 //! check and, for fault-free specs, the pass-through comparison.
 
+use crate::event_dump::EventDump;
 use crate::rig::{workload, Checker, Rig};
 use crate::spec::{SeedSpec, TargetChoice};
 use crate::stop::{clean_stop, settle, Stop};
@@ -13,7 +14,10 @@ use dmsim_engine::platform::DriveObserver;
 use dmsim_engine::{BioRejection, InputError};
 use dmsim_engine::{DriveError, DriveOutcome, DriveReport, Engine};
 use serde::Serialize;
+use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::rc::Rc;
 
 /// Virtual time a segment may take with an unthrottled kcopyd (a pulled disk makes writeback
 /// retry without end; a throttled kcopyd gets longer: [`SeedSpec::segment_time_ns`]).
@@ -220,16 +224,54 @@ enum Checks {
 
 /// One pass with engine panics caught.
 fn guarded(spec: &SeedSpec, checks: Checks) -> Result<Pass, Failure> {
-    match catch_unwind(AssertUnwindSafe(|| one_pass(spec, checks))) {
+    guarded_dumping(spec, checks, None)
+}
+
+/// [`guarded`], writing every event to `dump` too.
+fn guarded_dumping(
+    spec: &SeedSpec,
+    checks: Checks,
+    dump: Option<Rc<RefCell<EventDump>>>,
+) -> Result<Pass, Failure> {
+    match catch_unwind(AssertUnwindSafe(|| one_pass(spec, checks, dump))) {
         Ok(result) => result,
         Err(payload) => Err(fail(FailureKind::Panic, "run", panic_text(&*payload))),
     }
 }
 
-fn one_pass(spec: &SeedSpec, checks: Checks) -> Result<Pass, Failure> {
+/// Writes the event log of `spec`'s first run (as [`run_spec`] makes it, every check on) to
+/// `path` (see [`crate::event_dump`]): the run's failure, if any, and the lines written.
+pub fn write_event_log(spec: &SeedSpec, path: &Path) -> Result<(Option<Failure>, u64), String> {
+    spec.validate()?;
+    let title = format!(
+        "dmsim explore event log: seed {}, profile {}, dmsim {}",
+        spec.seed,
+        spec.profile.name(),
+        env!("CARGO_PKG_VERSION")
+    );
+    let dump = Rc::new(RefCell::new(EventDump::create(path, &title)?));
+    let _ = marks::take();
+    let failure = guarded_dumping(spec, Checks::EveryInput, Some(Rc::clone(&dump))).err();
+    let _ = marks::take();
+    dump.borrow_mut().end(&match &failure {
+        Some(failure) => format!("the run failed: {failure}"),
+        None => "the run passed".to_string(),
+    });
+    let dump = Rc::try_unwrap(dump)
+        .map_err(|_| "the event dump is still held after the run".to_string())?
+        .into_inner();
+    Ok((failure, dump.finish()?))
+}
+
+fn one_pass(
+    spec: &SeedSpec,
+    checks: Checks,
+    dump: Option<Rc<RefCell<EventDump>>>,
+) -> Result<Pass, Failure> {
     let mut rig = Rig::new(spec).map_err(|e| fail(FailureKind::Setup, "setup", e))?;
     let mut checker = rig.checker();
     checker.invariants_every_input = checks == Checks::EveryInput;
+    checker.dump = dump;
     let mut engine = Some(
         rig.engine()
             .map_err(|e| fail(FailureKind::Setup, "setup", e))?,

@@ -438,11 +438,18 @@ fn drain_dirty(
     if !rig.is_writeback() {
         return Ok(());
     }
-    let blocked = rig
-        .platform
-        .devices()
-        .iter()
-        .any(|d| d.is_gone() || d.latent_sectors() > 0);
+    // A raid5 disk that lost two members while faults were on fails every write for good
+    // (md's failed array): nothing can drain to it (regression 017).
+    let disk_failed = engine.stacked_targets().iter().any(|(_, view)| {
+        view.raid5()
+            .is_some_and(|raid| raid.members().iter().filter(|m| m.faulty).count() > 1)
+    });
+    let blocked = disk_failed
+        || rig
+            .platform
+            .devices()
+            .iter()
+            .any(|d| d.is_gone() || d.latent_sectors() > 0);
     let dirty = |engine: &Engine| {
         engine
             .target()

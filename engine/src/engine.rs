@@ -331,10 +331,11 @@ impl Engine {
     }
 
     /// [`Engine::check_invariants`] for a check after every input: the same invariants, but
-    /// the flashcache state machine looks only at what changed since the last call, and at
-    /// everything every
-    /// [`FULL_CHECK_EVERY_CALLS`](crate::flashcache::FULL_CHECK_EVERY_CALLS)th call, so a
-    /// change that escaped the marking is caught within that many inputs.
+    /// the flashcache state machine and raid5's stripe cache look only at what changed
+    /// since the last call, and at everything every
+    /// [`FULL_CHECK_EVERY_CALLS`](crate::flashcache::FULL_CHECK_EVERY_CALLS)th (raid5:
+    /// [`crate::raid5::FULL_CHECK_EVERY_CALLS`]th) call, so a change that escaped the
+    /// marking is caught within that many inputs.
     pub fn check_invariants_incremental(&mut self) -> Result<(), InvariantViolation> {
         self.check_services_and_core()?;
         self.target

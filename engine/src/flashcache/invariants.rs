@@ -9,7 +9,8 @@
 use super::instance::Flashcache;
 use super::set::{CacheBlock, LruList, NIL};
 use super::state::BlockState;
-use super::touched::{Changes, Marked};
+use super::touched::Changes;
+use crate::changed_ids::Marked;
 
 /// Every this many calls the incremental check is a full one (the first call too), so a
 /// change that escaped the marking, a bug in the marking itself, hides for fewer than this

@@ -414,14 +414,15 @@ impl Target {
         }
     }
 
-    /// [`Target::check_invariants`], but flashcache checks only the sets changed since the
-    /// last call (a full check every so many calls; see
-    /// [`crate::flashcache::Flashcache::check_invariants_incremental`]).
+    /// [`Target::check_invariants`], but flashcache checks only the blocks changed since the
+    /// last call and raid5 only the stripe heads (a full check every so many calls; see
+    /// [`crate::flashcache::Flashcache::check_invariants_incremental`],
+    /// [`crate::raid5::Raid5::check_invariants_incremental`]).
     pub fn check_invariants_incremental(&mut self, services: &Services) -> Result<(), String> {
         match self {
             Target::Linear(t) => t.check_invariants(),
             Target::Flashcache(t) => t.check_invariants_incremental(services),
-            Target::Raid5(t) => t.check_invariants(),
+            Target::Raid5(t) => t.check_invariants_incremental(),
         }
     }
 }

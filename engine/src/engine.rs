@@ -443,6 +443,12 @@ impl Engine {
         self.target.status()
     }
 
+    /// [`Engine::target_status`]'s text alone, without serialising the counters: for a
+    /// probe after every input.
+    pub fn target_status_text(&self) -> String {
+        self.target.status_text()
+    }
+
     /// Counters of dm core and the services.
     pub fn stats(&self) -> EngineStats {
         EngineStats {

@@ -2,8 +2,13 @@
 //! before its first change, so a check after every input can look at those only (the
 //! flashcache blocks, sets and buckets, raid5's stripe heads).
 //!
-//! Owns the deduplicated record of marks. Does not own when ids are marked: each owner marks
-//! in every accessor that hands an item out mutably, before the change.
+//! Owns the deduplicated record of marks, and how often a check after every input checks
+//! everything instead. Does not own when ids are marked: each owner marks in every accessor
+//! that hands an item out mutably, before the change.
+
+/// Every this many calls (the first included) a check after every input checks everything,
+/// so a change that escaped the marking is caught within that many inputs.
+pub const FULL_CHECK_EVERY_CALLS: u64 = 256;
 
 /// Ids in `0..len` marked since the last [`Marked::take`], each once, in marking order,
 /// with the value it had when first marked. A record of changes ([`Marked::until_taken`])
@@ -53,6 +58,14 @@ impl<T: Copy> Marked<T> {
             *word |= bit;
             self.listed.push((id, before()));
         }
+    }
+
+    /// Room for ids `0..len` (`len` never shrinks): for records that grow, like a slab's
+    /// slots.
+    pub fn grow_to(&mut self, len: u32) {
+        debug_assert!(len >= self.len);
+        self.is_listed.resize((len as usize).div_ceil(64), 0);
+        self.len = len;
     }
 
     /// Whether `id` was marked since the last take (tests).

@@ -16,7 +16,7 @@ use crate::changed_ids::Marked;
 /// change that escaped the marking, a bug in the marking itself, hides for fewer than this
 /// many inputs; so does a list that broke away from its head without a changed block on
 /// it (see [`super::link_check`]).
-pub const FULL_CHECK_EVERY_CALLS: u64 = 256;
+pub use crate::changed_ids::FULL_CHECK_EVERY_CALLS;
 
 /// What blocks add up to, per set: the cache-wide counters' shares and what the set
 /// record counts.

@@ -106,7 +106,7 @@ impl TargetSpec {
 /// The engine's target. See the module documentation.
 #[derive(Debug)]
 pub(crate) enum Target {
-    Linear(LinearTarget),
+    Linear(Box<LinearTarget>),
     Flashcache(Box<FlashcacheTarget>),
     Raid5(Box<Raid5Target>),
 }
@@ -121,11 +121,11 @@ impl Target {
             TargetSpec::Linear {
                 device,
                 offset_sectors,
-            } => Ok(Target::Linear(LinearTarget::new(
+            } => Ok(Target::Linear(Box::new(LinearTarget::new(
                 *device,
                 *offset_sectors,
                 services,
-            )?)),
+            )?))),
             TargetSpec::Flashcache {
                 ssd,
                 disk,

@@ -12,9 +12,7 @@ use super::{HeadBefore, StripeCache};
 use crate::raid5::stripe::{StripeHead, StripeList};
 use std::collections::VecDeque;
 
-/// Every this many calls (the first included) the incremental check checks every head, so
-/// a change that escaped the marking is caught within that many inputs.
-pub const FULL_CHECK_EVERY_CALLS: u64 = 256;
+pub use crate::changed_ids::FULL_CHECK_EVERY_CALLS;
 
 /// What [`StripeCache::check_invariants_incremental`] carries between calls.
 #[derive(Debug, Clone, Default)]

@@ -331,13 +331,15 @@ impl Engine {
     }
 
     /// [`Engine::check_invariants`] for a check after every input: the same invariants, but
-    /// the flashcache state machine, raid5's stripe cache and dm_io look only at what
-    /// changed since the last call, and at everything every
+    /// the flashcache state machine, raid5's stripe cache, dm_io and dm core look only at
+    /// what changed since the last call, and at everything every
     /// [`FULL_CHECK_EVERY_CALLS`](crate::flashcache::FULL_CHECK_EVERY_CALLS)th call, so a
     /// change that escaped the marking is caught within that many inputs.
     pub fn check_invariants_incremental(&mut self) -> Result<(), InvariantViolation> {
         self.services.check_invariants_incremental()?;
-        self.check_core()?;
+        self.core
+            .check_invariants_incremental(&self.services)
+            .map_err(|d| InvariantViolation::new("dm core", d))?;
         self.target
             .check_invariants_incremental(&self.services)
             .map_err(|d| InvariantViolation::new("target", d))?;
@@ -352,11 +354,6 @@ impl Engine {
     /// The services and dm core, fully.
     fn check_services_and_core(&self) -> Result<(), InvariantViolation> {
         self.services.check_invariants()?;
-        self.check_core()
-    }
-
-    /// dm core (no incremental form).
-    fn check_core(&self) -> Result<(), InvariantViolation> {
         self.core
             .check_invariants(&self.services)
             .map_err(|d| InvariantViolation::new("dm core", d))

@@ -180,6 +180,15 @@ impl<T> Slab<T> {
         self.changed.take(into);
     }
 
+    /// Marks the slot `key` names as changed without changing it: for an owner whose index
+    /// naming the value (by id, by deadline) changed while the value did not.
+    pub fn touch(&mut self, key: SlabKey) {
+        if let Some(entry) = self.entries.get(key.index as usize) {
+            let occupied = entry.value.is_some();
+            self.changed.mark(key.index, || occupied);
+        }
+    }
+
     /// Whether slot `index` changed since the last [`Slab::take_changes`] (tests).
     #[cfg(test)]
     pub fn is_changed(&self, index: u32) -> bool {

@@ -538,11 +538,12 @@ impl Services {
         self.check_kcopyd_and_zero_page()
     }
 
-    /// [`Services::check_invariants`] for a check after every input: dm_io checks only the
-    /// requests changed since the last call (see [`DmIo::check_invariants_incremental`]).
+    /// [`Services::check_invariants`] for a check after every input: the block layer and
+    /// dm_io check only the IOs and requests changed since the last call (see
+    /// [`BlockLayer::check_invariants_incremental`], [`DmIo::check_invariants_incremental`]).
     pub fn check_invariants_incremental(&mut self) -> Result<(), InvariantViolation> {
         self.bl
-            .check_invariants()
+            .check_invariants_incremental()
             .map_err(|d| InvariantViolation::new("block layer", d))?;
         self.dm_io
             .check_invariants_incremental()

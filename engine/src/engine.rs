@@ -331,12 +331,15 @@ impl Engine {
     }
 
     /// [`Engine::check_invariants`] for a check after every input: the same invariants, but
-    /// the flashcache state machine looks only at what changed since the last call, and at
-    /// everything every
+    /// the flashcache state machine, raid5's stripe cache, dm_io and dm core look only at
+    /// what changed since the last call, and at everything every
     /// [`FULL_CHECK_EVERY_CALLS`](crate::flashcache::FULL_CHECK_EVERY_CALLS)th call, so a
     /// change that escaped the marking is caught within that many inputs.
     pub fn check_invariants_incremental(&mut self) -> Result<(), InvariantViolation> {
-        self.check_services_and_core()?;
+        self.services.check_invariants_incremental()?;
+        self.core
+            .check_invariants_incremental(&self.services)
+            .map_err(|d| InvariantViolation::new("dm core", d))?;
         self.target
             .check_invariants_incremental(&self.services)
             .map_err(|d| InvariantViolation::new("target", d))?;
@@ -348,7 +351,7 @@ impl Engine {
         Ok(())
     }
 
-    /// The part of both invariant checks that has no incremental form.
+    /// The services and dm core, fully.
     fn check_services_and_core(&self) -> Result<(), InvariantViolation> {
         self.services.check_invariants()?;
         self.core
@@ -440,6 +443,12 @@ impl Engine {
     /// named counters and gauges.
     pub fn target_status(&self) -> TargetStatus {
         self.target.status()
+    }
+
+    /// [`Engine::target_status`]'s text alone, without serialising the counters: for a
+    /// probe after every input.
+    pub fn target_status_text(&self) -> String {
+        self.target.status_text()
     }
 
     /// Counters of dm core and the services.

@@ -37,6 +37,7 @@ pub mod arena;
 pub mod block;
 mod bounded;
 mod buggify;
+mod changed_ids;
 mod config;
 pub mod content;
 mod dm_core;

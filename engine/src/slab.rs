@@ -5,7 +5,12 @@
 //! had when the value was inserted, so a key kept past its value's removal never reaches the
 //! slot's next occupant. Iteration is in slot order, so it is deterministic.
 //!
+//! Also owns the record of which slots changed since an owner's incremental check last
+//! looked ([`Slab::take_changes`]): every insert, `get_mut` and remove marks its slot.
+//!
 //! Deliberately not here: any notion of what the values mean, or ordering by time.
+
+use crate::changed_ids::Marked;
 
 /// Names one value in a slab: slot index and the slot's generation at insertion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -41,6 +46,9 @@ pub struct Slab<T> {
     entries: Vec<Entry<T>>,
     free: Vec<u32>,
     len: usize,
+    /// Slots changed since the last [`Slab::take_changes`], each with whether it held a
+    /// value before (kept from the first take on).
+    changed: Marked<bool>,
 }
 
 impl<T> Default for Slab<T> {
@@ -55,6 +63,7 @@ impl<T> Slab<T> {
             entries: Vec::new(),
             free: Vec::new(),
             len: 0,
+            changed: Marked::until_taken(0),
         }
     }
 
@@ -77,6 +86,7 @@ impl<T> Slab<T> {
     pub fn insert(&mut self, value: T) -> SlabKey {
         self.len += 1;
         if let Some(index) = self.free.pop() {
+            self.changed.mark(index, || false);
             let entry = &mut self.entries[index as usize];
             debug_assert!(entry.value.is_none(), "free slot holds a value");
             entry.value = Some(value);
@@ -86,6 +96,8 @@ impl<T> Slab<T> {
             }
         } else {
             let index = u32::try_from(self.entries.len()).expect("slab exceeds u32 slots");
+            self.changed.grow_to(index + 1);
+            self.changed.mark(index, || false);
             self.entries.push(Entry {
                 generation: 0,
                 value: Some(value),
@@ -106,12 +118,15 @@ impl<T> Slab<T> {
         entry.value.as_ref()
     }
 
+    /// The value `key` names, for a change (its slot is marked as changed).
     pub fn get_mut(&mut self, key: SlabKey) -> Option<&mut T> {
         let entry = self.entries.get_mut(key.index as usize)?;
         if entry.generation != key.generation {
             return None;
         }
-        entry.value.as_mut()
+        let value = entry.value.as_mut()?;
+        self.changed.mark(key.index, || true);
+        Some(value)
     }
 
     /// Removes and returns the value `key` names; the slot's generation advances so `key`
@@ -122,6 +137,7 @@ impl<T> Slab<T> {
             return None;
         }
         let value = entry.value.take()?;
+        self.changed.mark(key.index, || true);
         entry.generation = entry.generation.wrapping_add(1);
         self.free.push(key.index);
         self.len -= 1;
@@ -144,6 +160,45 @@ impl<T> Slab<T> {
                     )
                 })
             })
+    }
+
+    /// The value in slot `index` with its key, if the slot holds one (for a check of the
+    /// changed slots).
+    pub fn at(&self, index: u32) -> Option<(SlabKey, &T)> {
+        let entry = self.entries.get(index as usize)?;
+        let key = SlabKey {
+            index,
+            generation: entry.generation,
+        };
+        entry.value.as_ref().map(|value| (key, value))
+    }
+
+    /// The slots changed since the last call (inserted into, handed out mutably, removed
+    /// from), each once with whether it held a value before its first change, moved into
+    /// `into`. Marks are kept from the first call on (see [`Marked::until_taken`]).
+    pub fn take_changes(&mut self, into: &mut Vec<(u32, bool)>) {
+        self.changed.take(into);
+    }
+
+    /// Marks the slot `key` names as changed without changing it: for an owner whose index
+    /// naming the value (by id, by deadline) changed while the value did not.
+    pub fn touch(&mut self, key: SlabKey) {
+        if let Some(entry) = self.entries.get(key.index as usize) {
+            let occupied = entry.value.is_some();
+            self.changed.mark(key.index, || occupied);
+        }
+    }
+
+    /// Whether slot `index` changed since the last [`Slab::take_changes`] (tests).
+    #[cfg(test)]
+    pub fn is_changed(&self, index: u32) -> bool {
+        self.changed.contains(index)
+    }
+
+    /// The slab's count and free list against `occupied` slots counted by the caller (by
+    /// difference over the changes, in an incremental check).
+    pub fn check_occupied(&self, occupied: usize) -> Result<(), String> {
+        self.check_counts(occupied)
     }
 
     /// Keys in slot order (a snapshot, so the slab can be mutated while walking it).
@@ -238,5 +293,31 @@ mod tests {
         let d = slab.insert(4);
         let seen: Vec<_> = slab.iter().map(|(k, v)| (k, *v)).collect();
         assert_eq!(seen, vec![(a, 1), (d, 4), (c, 3)]);
+    }
+
+    #[test]
+    fn every_change_marks_its_slot_with_whether_it_held_a_value() {
+        let mut slab = Slab::new();
+        let kept = slab.insert("a");
+        let removed = slab.insert("b");
+        let mut changes = Vec::new();
+        // Nothing is kept before the first take.
+        slab.take_changes(&mut changes);
+        assert_eq!(changes, vec![]);
+        assert_eq!(slab.get(kept), Some(&"a"));
+        assert!(!slab.is_changed(kept.index), "reading changes nothing");
+        slab.remove(removed);
+        assert!(slab.get_mut(removed).is_none());
+        let added = slab.insert("c");
+        assert_eq!(added.index, removed.index);
+        let grown = slab.insert("d");
+        slab.take_changes(&mut changes);
+        assert_eq!(changes, vec![(removed.index, true), (grown.index, false)]);
+        *slab.get_mut(kept).unwrap() = "e";
+        slab.take_changes(&mut changes);
+        assert_eq!(changes, vec![(kept.index, true)]);
+        assert_eq!(slab.at(kept.index), Some((kept, &"e")));
+        slab.check_occupied(3).unwrap();
+        assert!(slab.check_occupied(2).is_err());
     }
 }

@@ -259,6 +259,7 @@ fn status_text_gauges_and_stats_are_observable() {
     assert_eq!(status.gauges["nr_dirty"], 1);
     assert_eq!(status.gauges["cached_blocks"], 1);
     let text = status.text;
+    assert_eq!(engine.target_status_text(), text);
     assert!(text.contains("reads(1), writes(1)"), "{text}");
     assert!(text.contains("cache mode(WRITE_BACK)"), "{text}");
     assert!(text.contains("dirty blocks(1)"), "{text}");
@@ -287,7 +288,26 @@ fn status_text_gauges_and_stats_are_observable() {
     let status = linear.target_status();
     assert_eq!(status.kind, "linear");
     assert_eq!(status.text, format!("0 {DISK_SECTORS} linear dev0 0"));
+    assert_eq!(linear.target_status_text(), status.text);
     assert!(status.counters.is_empty() && status.gauges.is_empty());
+    let raid5 = Engine::new(
+        EngineConfig::default(),
+        vec![DeviceInfo::new(DISK_SECTORS, 512); 3],
+        TargetSpec::Raid5 {
+            members: (0..3).map(DeviceId).collect(),
+            config: dmsim_engine::raid5::Raid5Config::new(128),
+            spares: Vec::new(),
+        },
+    )
+    .expect("raid5");
+    let status = raid5.target_status();
+    assert_eq!(status.kind, "raid5");
+    assert!(
+        status.text.contains("md0 : active raid5"),
+        "{}",
+        status.text
+    );
+    assert_eq!(raid5.target_status_text(), status.text);
 }
 
 #[test]

@@ -61,7 +61,7 @@ impl SyncStatusProbe {
             elapsed_ns: now_ns.saturating_sub(started_ns),
             speed_kib_s,
         };
-        self.error = check(&pass, &engine.target_status().text).err();
+        self.error = check(&pass, &engine.target_status_text()).err();
     }
 }
 

@@ -79,7 +79,9 @@ impl PageCensus {
     /// legal state.
     pub(super) fn update(&mut self, class_now: impl Fn(PageId) -> PageClass) -> Result<(), String> {
         let mut illegal = None;
-        for page in std::mem::take(&mut self.changed) {
+        // Taken and given back cleared: the list keeps its allocation across checks.
+        let mut changed = std::mem::take(&mut self.changed);
+        for &page in &changed {
             self.is_changed[page.index()] = false;
             let now = class_now(page);
             let before = std::mem::replace(&mut self.class_of[page.index()], now);
@@ -89,6 +91,8 @@ impl PageCensus {
                 illegal.get_or_insert(page);
             }
         }
+        changed.clear();
+        self.changed = changed;
         match illegal {
             None => Ok(()),
             Some(page) => Err(format!(

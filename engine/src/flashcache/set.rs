@@ -8,8 +8,9 @@
 
 use super::geometry::Geometry;
 use super::state::{BlockState, Transition};
-use super::touched::{Changes, Marked};
+use super::touched::Changes;
 use super::victim_index::{ListedAt, VictimIndex};
+use crate::changed_ids::Marked;
 
 /// Sets of at least this many blocks keep a [`VictimIndex`]. Smaller sets (the default 512
 /// ways) choose by flashcache's linear walk: short walks there, and no index memory (16

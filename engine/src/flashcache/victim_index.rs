@@ -20,7 +20,7 @@
 //! would be needed to exhaust either side.
 
 use super::set::{LruList, NIL};
-use super::touched::Marked;
+use crate::changed_ids::Marked;
 
 /// Not on any list.
 const NO_KEY: u64 = u64::MAX;

@@ -5,11 +5,20 @@
 //! A head is on exactly one list while its count is zero and on none while referenced.
 //! `active` heads are those not on the inactive list (md's `active_stripes`). Owns no bio
 //! logic and issues no IO; the machine decides what a released head needs.
+//!
+//! Heads are handed out mutably only by [`StripeCache::head_mut`], which marks them, and
+//! every change of a list or the hash marks the heads its entries name: the check after
+//! each input ([`check`]) looks at the marked heads only.
 
 use super::stripe::{StripeHead, StripeList};
 use crate::arena::{Arena, PageId};
+use crate::changed_ids::Marked;
 use crate::content::SectorContent;
 use std::collections::{BTreeMap, VecDeque};
+
+mod check;
+
+pub use check::FULL_CHECK_EVERY_CALLS;
 
 /// md's `IO_THRESHOLD`: delayed stripes are activated only while fewer pre-read-active
 /// stripes than this exist.
@@ -25,9 +34,9 @@ pub(crate) enum Got {
 }
 
 /// See the module documentation.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct StripeCache {
-    pub heads: Vec<StripeHead>,
+    heads: Vec<StripeHead>,
     hash: BTreeMap<u64, usize>,
     inactive: VecDeque<usize>,
     handle: VecDeque<usize>,
@@ -39,6 +48,17 @@ pub(crate) struct StripeCache {
     pub preread_active_stripes: u32,
     /// Handle-list stripes taken while hold-list stripes waited (md's `bypass_count`).
     pub bypass_count: u32,
+    /// Heads changed since the last incremental check, with what they were before.
+    changed: Marked<HeadBefore>,
+    /// What the incremental check carries from one call to the next.
+    incremental: check::IncrementalCheck,
+}
+
+/// What the incremental check needs of a head from before its change: the cache-wide
+/// pre-read count is kept by difference.
+#[derive(Debug, Clone, Copy)]
+struct HeadBefore {
+    preread_active: bool,
 }
 
 impl StripeCache {
@@ -46,6 +66,7 @@ impl StripeCache {
     pub fn new(size: usize, members: usize, pages: &[PageId]) -> StripeCache {
         assert_eq!(pages.len(), size * members);
         let heads: Vec<StripeHead> = pages.chunks_exact(members).map(StripeHead::new).collect();
+        let head_ids = u32::try_from(size).expect("stripe cache sizes fit in u32");
         let mut cache = StripeCache {
             heads,
             hash: BTreeMap::new(),
@@ -56,6 +77,8 @@ impl StripeCache {
             inactive_blocked: false,
             preread_active_stripes: 0,
             bypass_count: 0,
+            changed: Marked::new(head_ids),
+            incremental: check::IncrementalCheck::default(),
         };
         for index in 0..size {
             cache.push(index, StripeList::Inactive);
@@ -66,6 +89,45 @@ impl StripeCache {
     /// md's `stripe_cache_active`: heads not on the inactive list.
     pub fn active(&self) -> usize {
         self.heads.len() - self.inactive.len()
+    }
+
+    /// Stripe head `index`, read-only.
+    pub fn head(&self, index: usize) -> &StripeHead {
+        &self.heads[index]
+    }
+
+    /// Stripe head `index` for a change: marked for the next incremental check.
+    pub fn head_mut(&mut self, index: usize) -> &mut StripeHead {
+        self.mark(index);
+        &mut self.heads[index]
+    }
+
+    /// Every stripe head, read-only.
+    pub fn heads(&self) -> &[StripeHead] {
+        &self.heads
+    }
+
+    /// Notes that head `index`, or a list or hash entry naming it, is about to change.
+    fn mark(&mut self, index: usize) {
+        let heads = &self.heads;
+        self.changed.mark(index as u32, || HeadBefore {
+            preread_active: heads[index].preread_active,
+        });
+    }
+
+    /// Removes the hash entry at `sector`, marking the head it named.
+    fn hash_remove(&mut self, sector: u64) {
+        if let Some(named) = self.hash.remove(&sector) {
+            self.mark(named);
+        }
+    }
+
+    /// Hashes head `index` at `sector`, marking it and any head the entry named before.
+    fn hash_insert(&mut self, sector: u64, index: usize) {
+        self.mark(index);
+        if let Some(replaced) = self.hash.insert(sector, index) {
+            self.mark(replaced);
+        }
     }
 
     pub fn lookup(&self, sector: u64) -> Option<usize> {
@@ -89,6 +151,7 @@ impl StripeCache {
     }
 
     fn push(&mut self, index: usize, list: StripeList) {
+        self.mark(index);
         assert_eq!(
             self.heads[index].list,
             StripeList::None,
@@ -103,6 +166,7 @@ impl StripeCache {
         if list == StripeList::None {
             return;
         }
+        self.mark(index);
         let queue = self.list_mut(list);
         let position = queue
             .iter()
@@ -124,7 +188,7 @@ impl StripeCache {
     ) -> Got {
         if let Some(index) = self.lookup(sector) {
             self.unlink(index);
-            self.heads[index].count += 1;
+            self.head_mut(index).count += 1;
             return Got::Head(index);
         }
         if self.inactive_blocked && !(waiting_first && self.free_head_available()) {
@@ -135,15 +199,17 @@ impl StripeCache {
             return Got::Wait;
         };
         self.inactive_blocked = false;
-        let head = &mut self.heads[index];
+        let head = self.head_mut(index);
         head.list = StripeList::None;
         assert!(
             head.count == 0 && head.is_quiet(),
             "reusing a busy head {index}"
         );
         if head.hashed {
-            self.hash.remove(&head.sector);
+            let old_sector = head.sector;
+            self.hash_remove(old_sector);
         }
+        let head = &mut self.heads[index];
         // init_stripe: every page empty, in sectors mode for workload data.
         for member in &mut head.members {
             member.apply(super::buffer::BufferTransition::Invalidate);
@@ -156,13 +222,14 @@ impl StripeCache {
         head.delayed = false;
         debug_assert!(!head.preread_active);
         head.count = 1;
-        self.hash.insert(sector, index);
+        self.hash_insert(sector, index);
         Got::Head(index)
     }
 
     /// md's `release_stripe`: drops a reference; at zero the head goes to the delayed,
     /// handle or inactive list by its state. Returns true if it went to the delayed list.
     pub fn release(&mut self, index: usize) -> bool {
+        self.mark(index);
         let head = &mut self.heads[index];
         assert!(head.count > 0, "releasing unreferenced head {index}");
         head.count -= 1;
@@ -193,6 +260,7 @@ impl StripeCache {
         }
         let delayed: Vec<usize> = self.delayed.drain(..).collect();
         for &index in &delayed {
+            self.mark(index);
             let head = &mut self.heads[index];
             head.list = StripeList::None;
             head.delayed = false;
@@ -230,175 +298,9 @@ impl StripeCache {
         } else {
             return None;
         };
-        let head = &mut self.heads[index];
+        let head = self.head_mut(index);
         head.list = StripeList::None;
         head.count += 1;
         Some(index)
-    }
-
-    /// Checks list membership against the heads' own view: the queues once, then every
-    /// head once (the explorer runs this after every input).
-    pub fn check_invariants(&self) -> Result<(), String> {
-        let mut seen = vec![0u8; self.heads.len()];
-        for (list, queue) in [
-            (StripeList::Inactive, &self.inactive),
-            (StripeList::Handle, &self.handle),
-            (StripeList::Delayed, &self.delayed),
-            (StripeList::Hold, &self.hold),
-        ] {
-            for &index in queue {
-                seen[index] += 1;
-                let head = &self.heads[index];
-                if head.list != list || head.count != 0 {
-                    return Err(format!(
-                        "raid5 stripe {index} on {list:?} but says {:?} with count {}",
-                        head.list, head.count
-                    ));
-                }
-            }
-        }
-        let mut preread = 0u32;
-        let mut hashed = 0usize;
-        for (index, head) in self.heads.iter().enumerate() {
-            preread += u32::from(head.preread_active);
-            hashed += usize::from(head.hashed);
-            let expected = u8::from(head.count == 0);
-            if seen[index] != expected {
-                return Err(format!(
-                    "raid5 stripe {index} (count {}) is on {} lists",
-                    head.count, seen[index]
-                ));
-            }
-            if head.list == StripeList::Inactive && !head.is_quiet() {
-                let members: Vec<String> = head
-                    .members
-                    .iter()
-                    .map(|m| {
-                        format!(
-                            "{:?} r{} w{} d{}",
-                            m.buffer,
-                            m.toread.len(),
-                            m.towrite.len(),
-                            m.written.len()
-                        )
-                    })
-                    .collect();
-                return Err(format!(
-                    "raid5 stripe {index} inactive with work queued (sector {}, parity {}): {members:?}",
-                    head.sector, head.parity_member
-                ));
-            }
-        }
-        // Every hashed head is in the hash at its sector iff as many entries name a hashed
-        // head of their sector as there are hashed heads (keys are distinct, so such
-        // entries name distinct heads): one walk of the hash instead of a search per head.
-        let hashed_found = self
-            .hash
-            .iter()
-            .filter(|&(&sector, &index)| {
-                self.heads
-                    .get(index)
-                    .is_some_and(|head| head.hashed && head.sector == sector)
-            })
-            .count();
-        if hashed_found != hashed {
-            // Rare: find the first missing head for the message.
-            let missing = self.heads.iter().enumerate().position(|(index, head)| {
-                head.hashed && self.hash.get(&head.sector) != Some(&index)
-            });
-            return Err(match missing {
-                Some(index) => format!("raid5 stripe {index} hashed but not in the hash"),
-                None => format!("raid5: {hashed} stripes hashed, {hashed_found} in the hash"),
-            });
-        }
-        if preread != self.preread_active_stripes {
-            return Err(format!(
-                "raid5 preread_active_stripes {} but {preread} heads are",
-                self.preread_active_stripes
-            ));
-        }
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cache() -> StripeCache {
-        let pages: Vec<PageId> = (0..6).map(PageId).collect();
-        StripeCache::new(2, 3, &pages)
-    }
-
-    #[test]
-    fn a_hashed_head_missing_from_the_hash_is_named() {
-        let mut cache = cache();
-        cache.check_invariants().unwrap();
-        cache.heads[1].hashed = true;
-        cache.heads[1].sector = 16;
-        assert_eq!(
-            cache.check_invariants().unwrap_err(),
-            "raid5 stripe 1 hashed but not in the hash"
-        );
-        // An entry under another sector does not stand in for it.
-        cache.hash.insert(8, 1);
-        assert!(cache.check_invariants().is_err());
-        cache.hash.insert(16, 1);
-        cache.check_invariants().unwrap();
-    }
-
-    // The check on each kind of corrupted state (the explorer only ever runs it on a
-    // correct cache, where it must pass: these are what show it would fail).
-
-    #[test]
-    fn a_queued_head_whose_list_or_count_disagrees_is_named() {
-        let mut cache = cache();
-        cache.heads[0].list = StripeList::Handle;
-        assert_eq!(
-            cache.check_invariants().unwrap_err(),
-            "raid5 stripe 0 on Inactive but says Handle with count 0"
-        );
-        cache.heads[0].list = StripeList::Inactive;
-        cache.heads[0].count = 1;
-        assert_eq!(
-            cache.check_invariants().unwrap_err(),
-            "raid5 stripe 0 on Inactive but says Inactive with count 1"
-        );
-    }
-
-    #[test]
-    fn an_idle_head_on_no_list_is_named() {
-        let mut cache = cache();
-        cache.inactive.retain(|&index| index != 1);
-        assert_eq!(
-            cache.check_invariants().unwrap_err(),
-            "raid5 stripe 1 (count 0) is on 0 lists"
-        );
-        // In use (count 1) it belongs on none.
-        cache.heads[1].count = 1;
-        cache.check_invariants().unwrap();
-    }
-
-    #[test]
-    fn an_inactive_head_with_work_is_named() {
-        let mut cache = cache();
-        cache.heads[1].syncing = true;
-        assert!(cache
-            .check_invariants()
-            .unwrap_err()
-            .starts_with("raid5 stripe 1 inactive with work queued"));
-    }
-
-    #[test]
-    fn the_preread_count_must_match_the_heads() {
-        let mut cache = cache();
-        cache.heads[0].preread_active = true;
-        cache.heads[1].preread_active = true;
-        assert_eq!(
-            cache.check_invariants().unwrap_err(),
-            "raid5 preread_active_stripes 0 but 2 heads are"
-        );
-        cache.preread_active_stripes = 2;
-        cache.check_invariants().unwrap();
     }
 }

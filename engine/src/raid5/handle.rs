@@ -27,8 +27,8 @@ enum ParityMethod {
 impl Raid5 {
     /// A member that can be read and written for this stripe (md's In_sync, no ReadError).
     fn in_sync(&self, head: usize, member: usize) -> bool {
-        self.members[member].in_sync_at(self.cache.heads[head].sector)
-            && !self.cache.heads[head].members[member]
+        self.members[member].in_sync_at(self.cache.head(head).sector)
+            && !self.cache.head(head).members[member]
                 .buffer
                 .has_read_error()
     }
@@ -38,7 +38,7 @@ impl Raid5 {
         self.stats.handle_stripe_runs += 1;
         let members = self.geometry.members();
         {
-            let stripe = &mut self.cache.heads[head];
+            let stripe = self.cache.head_mut(head);
             stripe.handle = false;
             stripe.delayed = false;
         }
@@ -50,21 +50,21 @@ impl Raid5 {
             self.issue_decided_io(head);
             return;
         }
-        let parity = self.cache.heads[head].parity_member;
+        let parity = self.cache.head(head).parity_member;
         let mut finished: Vec<(BioSegment, IoStatus)> = Vec::new();
 
         // Writes whose data and parity are on the members are returned.
-        let parity_dev = &self.cache.heads[head].members[parity];
+        let parity_dev = &self.cache.head(head).members[parity];
         if !parity_dev.buffer.is_locked() {
             let mut returned = false;
             for member in (0..members).filter(|&m| m != parity) {
-                let dev = &mut self.cache.heads[head].members[member];
+                let dev = &mut self.cache.head_mut(head).members[member];
                 if !dev.written.is_empty() && !dev.buffer.is_locked() && dev.buffer.is_uptodate() {
                     finished.extend(dev.written.drain(..).map(|s| (s, IoStatus::Ok)));
                     returned = true;
                 }
             }
-            let stripe = &mut self.cache.heads[head];
+            let stripe = self.cache.head_mut(head);
             if returned && stripe.preread_active {
                 stripe.preread_active = false;
                 self.cache.preread_active_stripes -= 1;
@@ -73,7 +73,7 @@ impl Raid5 {
 
         // Reads of up-to-date pages complete by copying.
         for member in 0..members {
-            let dev = &mut self.cache.heads[head].members[member];
+            let dev = &mut self.cache.head_mut(head).members[member];
             if dev.toread.is_empty() || !dev.buffer.is_uptodate() || dev.buffer.is_locked() {
                 continue;
             }
@@ -94,13 +94,13 @@ impl Raid5 {
         // up to date.
         let failed_one = failed.first().copied();
         let failed_needed = failed_one.is_some_and(|f| {
-            let dev = &self.cache.heads[head].members[f];
+            let dev = &self.cache.head(head).members[f];
             !dev.buffer.is_uptodate()
                 && !dev.buffer.is_locked()
                 && (!dev.toread.is_empty() || (!dev.towrite.is_empty() && !dev.overwrite()))
         });
         for member in 0..members {
-            let dev = &self.cache.heads[head].members[member];
+            let dev = &self.cache.head(head).members[member];
             if dev.buffer.is_uptodate() || dev.buffer.is_locked() {
                 continue;
             }
@@ -110,12 +110,14 @@ impl Raid5 {
             if Some(member) == failed_one {
                 self.compute_if_possible(head, member, arena);
             } else {
-                self.cache.heads[head].members[member].apply(BufferTransition::StartRead);
+                self.cache.head_mut(head).members[member].apply(BufferTransition::StartRead);
             }
         }
 
         // Writes: choose rmw or rcw by md's rule.
-        if self.cache.heads[head]
+        if self
+            .cache
+            .head(head)
             .members
             .iter()
             .any(|d| !d.towrite.is_empty())
@@ -126,13 +128,13 @@ impl Raid5 {
         // A page computed after a read error is written back to its member.
         if failed.len() == 1 {
             let member = failed[0];
-            let dev = &self.cache.heads[head].members[member];
+            let dev = &self.cache.head(head).members[member];
             if !self.members[member].faulty
                 && dev.buffer.has_read_error()
                 && dev.buffer.is_uptodate()
                 && !dev.buffer.is_locked()
             {
-                self.cache.heads[head].members[member].apply(BufferTransition::StartRewrite);
+                self.cache.head_mut(head).members[member].apply(BufferTransition::StartRewrite);
                 self.stats.read_errors_corrected += 1;
                 self.members[member].corrected_read_errors += 1;
             }
@@ -147,7 +149,7 @@ impl Raid5 {
 
     /// Computes `member`'s page from all the others if they are up to date and idle.
     pub(crate) fn compute_if_possible(&mut self, head: usize, member: usize, arena: &mut Arena) {
-        let stripe = &self.cache.heads[head];
+        let stripe = self.cache.head(head);
         let ready = stripe
             .members
             .iter()
@@ -179,9 +181,9 @@ impl Raid5 {
         } else {
             store_data(arena, page, &image);
         }
-        self.cache.heads[head].members[member].apply(BufferTransition::Computed);
+        self.cache.head_mut(head).members[member].apply(BufferTransition::Computed);
         // Its readers are served on the next pass.
-        self.cache.heads[head].handle = true;
+        self.cache.head_mut(head).handle = true;
         self.stats.reconstructions += 1;
     }
 
@@ -189,14 +191,14 @@ impl Raid5 {
     /// it needs is up to date.
     fn plan_write(&mut self, head: usize, arena: &mut Arena) {
         let members = self.geometry.members();
-        let parity = self.cache.heads[head].parity_member;
+        let parity = self.cache.head(head).parity_member;
         // A read md cannot issue (failed member) costs more than any real plan.
         let impossible = 2 * members;
         let (mut rmw, mut rcw) = (0usize, 0usize);
         let mut rmw_reads = Vec::new();
         let mut rcw_reads = Vec::new();
         for member in 0..members {
-            let dev = &self.cache.heads[head].members[member];
+            let dev = &self.cache.head(head).members[member];
             if dev.buffer.is_locked() || dev.buffer.is_uptodate() {
                 continue;
             }
@@ -226,13 +228,13 @@ impl Raid5 {
             Vec::new()
         };
         if !reads.is_empty() {
-            if self.cache.heads[head].preread_active {
+            if self.cache.head(head).preread_active {
                 for &member in &reads {
-                    self.cache.heads[head].members[member].apply(BufferTransition::StartRead);
+                    self.cache.head_mut(head).members[member].apply(BufferTransition::StartRead);
                     self.stats.prereads += 1;
                 }
             } else {
-                let stripe = &mut self.cache.heads[head];
+                let stripe = self.cache.head_mut(head);
                 if !stripe.delayed {
                     self.stats.delayed_stripes += 1;
                 }
@@ -240,7 +242,7 @@ impl Raid5 {
                 stripe.handle = true;
             }
         }
-        let stripe = &self.cache.heads[head];
+        let stripe = self.cache.head(head);
         let any_locked = stripe.members.iter().any(|d| d.buffer.is_locked());
         if !any_locked && (rcw == 0 || rmw == 0) && !stripe.delayed {
             let method = if rcw == 0 {
@@ -257,14 +259,14 @@ impl Raid5 {
     /// dirty.
     fn reconstruct(&mut self, head: usize, method: ParityMethod, arena: &mut Arena) {
         let members = self.geometry.members();
-        let parity = self.cache.heads[head].parity_member;
+        let parity = self.cache.head(head).parity_member;
         let written: Vec<usize> = (0..members)
-            .filter(|&m| m != parity && !self.cache.heads[head].members[m].towrite.is_empty())
+            .filter(|&m| m != parity && !self.cache.head(head).members[m].towrite.is_empty())
             .collect();
         debug_assert!(!written.is_empty());
         let full_stripe = (0..members)
             .filter(|&m| m != parity)
-            .all(|m| self.cache.heads[head].members[m].overwrite());
+            .all(|m| self.cache.head(head).members[m].overwrite());
         match method {
             ParityMethod::ReadModifyWrite => self.stats.rmw += 1,
             ParityMethod::ReconstructWrite => self.stats.rcw += 1,
@@ -274,11 +276,11 @@ impl Raid5 {
         }
         let mut image = Box::new([0u8; PAGE_SIZE]);
         if method == ParityMethod::ReadModifyWrite {
-            let parity_page = self.cache.heads[head].members[parity].page;
-            assert!(self.cache.heads[head].members[parity].buffer.is_uptodate());
+            let parity_page = self.cache.head(head).members[parity].page;
+            assert!(self.cache.head(head).members[parity].buffer.is_uptodate());
             xor_page_into(arena, parity_page, &mut image);
             for &member in &written {
-                let dev = &self.cache.heads[head].members[member];
+                let dev = &self.cache.head(head).members[member];
                 assert!(
                     dev.buffer.is_uptodate(),
                     "rmw without old data of member {member}"
@@ -287,7 +289,7 @@ impl Raid5 {
             }
         }
         for &member in &written {
-            let dev = &mut self.cache.heads[head].members[member];
+            let dev = &mut self.cache.head_mut(head).members[member];
             assert!(
                 dev.buffer.is_uptodate() || dev.overwrite(),
                 "drain into a partial page of member {member} that is not up to date"
@@ -310,13 +312,13 @@ impl Raid5 {
         match method {
             ParityMethod::ReadModifyWrite => {
                 for &member in &written {
-                    let page = self.cache.heads[head].members[member].page;
+                    let page = self.cache.head(head).members[member].page;
                     xor_page_into(arena, page, &mut image);
                 }
             }
             ParityMethod::ReconstructWrite => {
                 for member in (0..members).filter(|&m| m != parity) {
-                    let dev = &self.cache.heads[head].members[member];
+                    let dev = &self.cache.head(head).members[member];
                     assert!(
                         dev.buffer.is_uptodate(),
                         "rcw without data of member {member}"
@@ -325,22 +327,22 @@ impl Raid5 {
                 }
             }
         }
-        let parity_page = self.cache.heads[head].members[parity].page;
+        let parity_page = self.cache.head(head).members[parity].page;
         store_parity(arena, parity_page, &image);
-        self.cache.heads[head].members[parity].apply(BufferTransition::Fill);
+        self.cache.head_mut(head).members[parity].apply(BufferTransition::Fill);
     }
 
     /// Submits every decided read and write; a write to a failed member is dropped (its page
     /// stays up to date in the cache).
     fn issue_decided_io(&mut self, head: usize) {
-        let sector = self.cache.heads[head].sector;
+        let sector = self.cache.head(head).sector;
         // handle_sync works only on a head without bios: its IO is the pass's.
         let sync_io = {
-            let stripe = &self.cache.heads[head];
+            let stripe = self.cache.head(head);
             stripe.syncing && stripe.members.iter().all(|m| !m.has_bios())
         };
         for member in 0..self.geometry.members() {
-            let dev = &self.cache.heads[head].members[member];
+            let dev = &self.cache.head(head).members[member];
             let op = if dev.buffer.wants_read() {
                 Op::Read
             } else if dev.buffer.wants_write() {
@@ -349,12 +351,12 @@ impl Raid5 {
                 continue;
             };
             let page = dev.page;
-            let dev = &mut self.cache.heads[head].members[member];
+            let dev = &mut self.cache.head_mut(head).members[member];
             dev.apply(BufferTransition::Submit);
             if self.members[member].faulty {
                 assert_eq!(op, Op::Write, "a read decided for failed member {member}");
                 dev.apply(BufferTransition::WriteFailed);
-                self.cache.heads[head].handle = true;
+                self.cache.head_mut(head).handle = true;
                 continue;
             }
             match op {
@@ -364,7 +366,7 @@ impl Raid5 {
             if !sync_io {
                 self.normal_io_sectors[member] += STRIPE_SECTORS;
             }
-            self.cache.heads[head].count += 1;
+            self.cache.head_mut(head).count += 1;
             self.requests.push_back(Raid5Request::MemberIo {
                 tag: Raid5IoTag::Stripe {
                     stripe: head as u32,
@@ -383,12 +385,12 @@ impl Raid5 {
     /// Two or more members lost for this stripe: every queued bio fails (never wrong data).
     fn fail_queued_bios(&mut self, head: usize) {
         let mut failed = Vec::new();
-        for dev in &mut self.cache.heads[head].members {
+        for dev in &mut self.cache.head_mut(head).members {
             failed.append(&mut dev.toread);
             failed.append(&mut dev.towrite);
             failed.append(&mut dev.written);
         }
-        let stripe = &mut self.cache.heads[head];
+        let stripe = self.cache.head_mut(head);
         if stripe.preread_active {
             stripe.preread_active = false;
             self.cache.preread_active_stripes -= 1;

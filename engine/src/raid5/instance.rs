@@ -245,7 +245,7 @@ impl Raid5 {
             && self.requests.is_empty()
             && self
                 .cache
-                .heads
+                .heads()
                 .iter()
                 .all(|h| h.count == 0 && h.is_quiet())
     }
@@ -534,7 +534,7 @@ impl Raid5 {
                 buffer: bio.buffer.slice(first - bio.sector, last - first),
             };
             let for_write = bio.op == Op::Write;
-            let stripe = &mut self.cache.heads[head];
+            let stripe = self.cache.head_mut(head);
             match stripe.add_bio(location.data_member, segment, for_write) {
                 Ok(()) => {
                     stripe.handle = true;
@@ -598,7 +598,7 @@ impl Raid5 {
         match tag {
             Raid5IoTag::Stripe { stripe, member } => {
                 let (head, member) = (stripe as usize, usize::from(member));
-                let dev = &mut self.cache.heads[head].members[member];
+                let dev = &mut self.cache.head_mut(head).members[member];
                 match (dev.buffer.phase(), status.is_ok()) {
                     (BufferPhase::Want, true) => dev.apply(BufferTransition::ReadDone),
                     (BufferPhase::Want, false) => {
@@ -616,7 +616,7 @@ impl Raid5 {
                         panic!("raid5 completion for stripe {head} member {member} in {phase:?}")
                     }
                 }
-                self.cache.heads[head].handle = true;
+                self.cache.head_mut(head).handle = true;
                 self.release(head);
             }
             Raid5IoTag::AlignedRead { bio } => {
@@ -733,7 +733,7 @@ impl Raid5 {
         });
         let busy_heads = self
             .cache
-            .heads
+            .heads()
             .iter()
             .filter(|h| h.count > 0 || !h.is_quiet())
             .count();
@@ -751,6 +751,19 @@ impl Raid5 {
     /// Checks the machine's bookkeeping.
     pub fn check_invariants(&self) -> Result<(), String> {
         self.cache.check_invariants()?;
+        self.check_bios()
+    }
+
+    /// [`Raid5::check_invariants`] for a check after every input: the stripe cache checks
+    /// the heads changed since the last call, and every head every
+    /// [`FULL_CHECK_EVERY_CALLS`](super::FULL_CHECK_EVERY_CALLS)th call.
+    pub fn check_invariants_incremental(&mut self) -> Result<(), String> {
+        self.cache.check_invariants_incremental()?;
+        self.check_bios()
+    }
+
+    /// The bios and their waiting queue (both checks).
+    fn check_bios(&self) -> Result<(), String> {
         self.bios.check()?;
         for &key in &self.waiting {
             match self.bios.get(key) {

@@ -45,6 +45,7 @@ mod sync_speed;
 mod tests;
 
 pub use buffer::{BufferPhase, BufferTransition, MemberBuffer};
+pub use cache::FULL_CHECK_EVERY_CALLS;
 pub use config::{Layout, Raid5Config, Raid5ConfigError};
 pub use geometry::{Geometry, Location, STRIPE_SECTORS};
 pub use instance::{MemberHealth, Raid5};

@@ -92,22 +92,22 @@ impl Raid5 {
             _ => {
                 // The spare failed, or another member is lost for this stripe.
                 self.stats.recovery_stripes_skipped += 1;
-                let sector = self.cache.heads[head].sector;
+                let sector = self.cache.head(head).sector;
                 self.sync.as_mut().expect("a pass runs").skip(sector);
                 return self.end_stripe_sync(head);
             }
         };
-        if self.cache.heads[head].sync_written {
+        if self.cache.head(head).sync_written {
             self.stats.recovery_stripes += 1;
             return self.end_stripe_sync(head);
         }
         if self.start_sync_reads(head, Some(target)) {
             return;
         }
-        if !self.cache.heads[head].members[target].buffer.is_uptodate() {
+        if !self.cache.head(head).members[target].buffer.is_uptodate() {
             self.compute_if_possible(head, target, arena);
         }
-        let stripe = &mut self.cache.heads[head];
+        let stripe = self.cache.head_mut(head);
         stripe.members[target].apply(BufferTransition::Fill);
         stripe.sync_written = true;
         stripe.handle = true;

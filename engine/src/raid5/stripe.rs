@@ -35,7 +35,7 @@ impl BioSegment {
 }
 
 /// One member's page in a stripe head (md's `r5dev`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct StripeMember {
     pub page: PageId,
     pub buffer: MemberBuffer,
@@ -74,7 +74,7 @@ pub(crate) enum StripeList {
 }
 
 /// See the module documentation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct StripeHead {
     /// Member sector of the head (a multiple of 8); meaningful while hashed.
     pub sector: u64,

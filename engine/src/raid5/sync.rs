@@ -213,7 +213,7 @@ impl Raid5 {
             };
             let pass = self.sync.as_mut().expect("checked");
             pass.next_sector += STRIPE_SECTORS;
-            let stripe = &mut self.cache.heads[head];
+            let stripe = self.cache.head_mut(head);
             if stripe.syncing {
                 // Cannot happen (the pass walks forward), but never count a head twice.
                 self.release(head);
@@ -249,7 +249,7 @@ impl Raid5 {
     /// for repair rewrite parity) or rebuild, then end the head's sync. `failed`: the
     /// members that cannot be read for this stripe.
     pub(crate) fn handle_sync(&mut self, head: usize, failed: &[usize], arena: &mut Arena) {
-        let stripe = &self.cache.heads[head];
+        let stripe = self.cache.head(head);
         if !stripe.syncing
             || stripe
                 .members
@@ -263,14 +263,14 @@ impl Raid5 {
         }
         if !failed.is_empty() {
             self.stats.sync_stripes_skipped += 1;
-            let sector = self.cache.heads[head].sector;
+            let sector = self.cache.head(head).sector;
             self.sync.as_mut().expect("a pass runs").skip(sector);
             return self.end_stripe_sync(head);
         }
         if self.start_sync_reads(head, None) {
             return;
         }
-        let stripe = &self.cache.heads[head];
+        let stripe = self.cache.head(head);
         let pages: Vec<_> = stripe.members.iter().map(|m| m.page).collect();
         let parity = stripe.parity_member;
         let residue = xor_pages(arena, &pages);
@@ -285,7 +285,7 @@ impl Raid5 {
                     .collect();
                 let image = xor_pages(arena, &data);
                 store_parity(arena, pages[parity], &image);
-                self.cache.heads[head].members[parity].apply(BufferTransition::Fill);
+                self.cache.head_mut(head).members[parity].apply(BufferTransition::Fill);
                 self.stats.sync_parity_rewrites += 1;
             }
         }
@@ -297,7 +297,7 @@ impl Raid5 {
     pub(crate) fn start_sync_reads(&mut self, head: usize, except: Option<usize>) -> bool {
         let mut reading = false;
         for member in (0..self.geometry.members()).filter(|&m| Some(m) != except) {
-            let dev = &mut self.cache.heads[head].members[member];
+            let dev = &mut self.cache.head_mut(head).members[member];
             if !dev.buffer.is_uptodate() {
                 dev.apply(BufferTransition::StartRead);
                 self.stats.sync_reads += 1;
@@ -308,7 +308,7 @@ impl Raid5 {
     }
 
     pub(crate) fn end_stripe_sync(&mut self, head: usize) {
-        let stripe = &mut self.cache.heads[head];
+        let stripe = self.cache.head_mut(head);
         stripe.syncing = false;
         stripe.sync_written = false;
         let sector = stripe.sector;

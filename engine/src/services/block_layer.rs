@@ -20,6 +20,7 @@
 use super::handles::{Caller, DmIoHandle, Route};
 use crate::arena::{Arena, Buffer};
 use crate::block::{DeviceId, DeviceInfo, Extent, IoStatus, Op};
+use crate::changed_ids::FULL_CHECK_EVERY_CALLS;
 use crate::config::PlugConfig;
 use crate::error::InputError;
 use crate::io::{Completion, DeviceIo, IoTag, Output};
@@ -117,6 +118,19 @@ pub(crate) struct BlockLayer {
     held_ios: Slab<DeviceIo>,
     held_by_tag: std::collections::BTreeMap<IoTag, SlabKey>,
     pub stats: BlockLayerStats,
+    /// What the incremental invariant check carries between calls.
+    incremental_check: IncrementalCheck,
+}
+
+/// What [`BlockLayer::check_invariants_incremental`] carries between calls.
+#[derive(Debug, Clone, Default)]
+struct IncrementalCheck {
+    /// Calls since the last full check or failure (0: the next call is full).
+    calls: u64,
+    /// The changed slots being checked (kept for its allocation).
+    changes: Vec<(u32, bool)>,
+    /// Occupied slots of `ios` as counted.
+    occupied: usize,
 }
 
 impl BlockLayer {
@@ -134,6 +148,7 @@ impl BlockLayer {
             plugs,
             held_ios: Slab::new(),
             held_by_tag: std::collections::BTreeMap::new(),
+            incremental_check: IncrementalCheck::default(),
             stats: BlockLayerStats::default(),
         }
     }
@@ -385,23 +400,73 @@ impl BlockLayer {
     }
 
     pub fn check_invariants(&self) -> Result<(), String> {
-        let ios_checked = self.ios.check_each(|key, io| {
-            if io.device.0 as usize >= self.devices.len() {
-                return Err(format!("io slot {} names an unknown device", key.index));
+        let ios_checked = self.ios.check_each(|key, io| self.check_io(key, io))?;
+        self.check_arena_and_plugs(ios_checked)
+    }
+
+    /// [`BlockLayer::check_invariants`] for a check after every input: each IO whose slot
+    /// changed since the last call is checked as the full check checks it, the slab's
+    /// bookkeeping by difference, the arena (incremental itself) and the plugs on every
+    /// call; everything every [`FULL_CHECK_EVERY_CALLS`]th call and after a failure. A page
+    /// whose flight ended behind the back of an unchanged IO (a bug of whoever ended it) is
+    /// caught by the next full check.
+    pub fn check_invariants_incremental(&mut self) -> Result<(), String> {
+        let mut progress = std::mem::take(&mut self.incremental_check);
+        self.ios.take_changes(&mut progress.changes);
+        let result = if progress.calls.is_multiple_of(FULL_CHECK_EVERY_CALLS) {
+            progress.occupied = self.ios.len();
+            self.check_invariants()
+        } else {
+            self.check_changed(&mut progress)
+        };
+        progress.calls = if result.is_ok() {
+            progress.calls + 1
+        } else {
+            0
+        };
+        self.incremental_check = progress;
+        result
+    }
+
+    /// The incremental part of [`BlockLayer::check_invariants_incremental`].
+    fn check_changed(&self, progress: &mut IncrementalCheck) -> Result<(), String> {
+        let mut ios_checked = Ok(());
+        for &(index, was_occupied) in &progress.changes {
+            let now = self.ios.at(index);
+            // Wrapping: a change that escaped the marking makes the count wrong, not a panic.
+            progress.occupied = progress
+                .occupied
+                .wrapping_add(usize::from(now.is_some()))
+                .wrapping_sub(usize::from(was_occupied));
+            if let (Some((key, io)), Ok(())) = (now, &ios_checked) {
+                ios_checked = self.check_io(key, io);
             }
-            if self.is_stacked(io.device) {
-                return Ok(());
+        }
+        self.ios.check_occupied(progress.occupied)?;
+        self.check_arena_and_plugs(ios_checked)
+    }
+
+    /// One IO in flight: a known device, its pages (unless stacked) in flight.
+    fn check_io(&self, key: SlabKey, io: &InFlightIo) -> Result<(), String> {
+        if io.device.0 as usize >= self.devices.len() {
+            return Err(format!("io slot {} names an unknown device", key.index));
+        }
+        if self.is_stacked(io.device) {
+            return Ok(());
+        }
+        for &page in &io.buffer.pages {
+            if !self.arena.is_in_flight(page) {
+                return Err(format!(
+                    "io slot {} names {page:?} which is not marked in flight",
+                    key.index
+                ));
             }
-            for &page in &io.buffer.pages {
-                if !self.arena.is_in_flight(page) {
-                    return Err(format!(
-                        "io slot {} names {page:?} which is not marked in flight",
-                        key.index
-                    ));
-                }
-            }
-            Ok(())
-        })?;
+        }
+        Ok(())
+    }
+
+    /// The arena, then the IOs' first error, then the plugs (the full check's order).
+    fn check_arena_and_plugs(&self, ios_checked: Result<(), String>) -> Result<(), String> {
         self.arena.check_invariants()?;
         ios_checked?;
         let held: usize = self.plugs.iter().map(|p| p.held.len()).sum();
@@ -419,4 +484,55 @@ impl BlockLayer {
 /// Status of a completion as dm_io counts it: only `Ok` is success.
 pub(crate) fn failed(status: IoStatus) -> bool {
     !status.is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::arena::{Arena, Buffer};
+    use crate::block::{DeviceId, DeviceInfo, Op};
+    use crate::changed_ids::FULL_CHECK_EVERY_CALLS;
+    use crate::services::block_layer::{BlockLayer, IoOwner, IoRequest};
+    use crate::services::handles::Caller;
+
+    /// A block layer with one read in flight, after a first (full) incremental check.
+    fn one_read() -> (BlockLayer, Buffer) {
+        let mut bl = BlockLayer::new(vec![DeviceInfo::new(1 << 20, 512)], Arena::new(16), None);
+        let buffer = Buffer::from_pages(bl.arena.alloc(1).unwrap());
+        let request = IoRequest {
+            device: DeviceId(0),
+            op: Op::Read,
+            sector: 0,
+            sectors: 8,
+            fua: false,
+            sync: false,
+            buffer: buffer.clone(),
+        };
+        bl.submit(request, IoOwner::Raw(Caller(1)));
+        bl.check_invariants_incremental().unwrap();
+        (bl, buffer)
+    }
+
+    #[test]
+    fn a_changed_io_is_checked_at_once() {
+        let (mut bl, _) = one_read();
+        let key = bl.ios.iter().next().unwrap().0;
+        bl.ios.get_mut(key).unwrap().device = DeviceId(7);
+        assert_eq!(
+            bl.check_invariants_incremental().unwrap_err(),
+            format!("io slot {} names an unknown device", key.index)
+        );
+    }
+
+    #[test]
+    fn a_flight_ended_behind_an_unchanged_io_waits_for_the_periodic_full_check() {
+        let (mut bl, buffer) = one_read();
+        bl.arena.end_flight(&buffer, 8);
+        for call in 1..FULL_CHECK_EVERY_CALLS {
+            assert_eq!(bl.check_invariants_incremental(), Ok(()), "call {call}");
+        }
+        assert!(bl
+            .check_invariants_incremental()
+            .unwrap_err()
+            .contains("which is not marked in flight"));
+    }
 }

@@ -535,6 +535,23 @@ impl Services {
         self.dm_io
             .check_invariants()
             .map_err(|d| InvariantViolation::new("dm_io", d))?;
+        self.check_kcopyd_and_zero_page()
+    }
+
+    /// [`Services::check_invariants`] for a check after every input: the block layer and
+    /// dm_io check only the IOs and requests changed since the last call (see
+    /// [`BlockLayer::check_invariants_incremental`], [`DmIo::check_invariants_incremental`]).
+    pub fn check_invariants_incremental(&mut self) -> Result<(), InvariantViolation> {
+        self.bl
+            .check_invariants_incremental()
+            .map_err(|d| InvariantViolation::new("block layer", d))?;
+        self.dm_io
+            .check_invariants_incremental()
+            .map_err(|d| InvariantViolation::new("dm_io", d))?;
+        self.check_kcopyd_and_zero_page()
+    }
+
+    fn check_kcopyd_and_zero_page(&self) -> Result<(), InvariantViolation> {
         self.kcopyd
             .check_invariants()
             .map_err(|d| InvariantViolation::new("kcopyd", d))?;

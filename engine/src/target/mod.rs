@@ -106,7 +106,7 @@ impl TargetSpec {
 /// The engine's target. See the module documentation.
 #[derive(Debug)]
 pub(crate) enum Target {
-    Linear(LinearTarget),
+    Linear(Box<LinearTarget>),
     Flashcache(Box<FlashcacheTarget>),
     Raid5(Box<Raid5Target>),
 }
@@ -121,11 +121,11 @@ impl Target {
             TargetSpec::Linear {
                 device,
                 offset_sectors,
-            } => Ok(Target::Linear(LinearTarget::new(
+            } => Ok(Target::Linear(Box::new(LinearTarget::new(
                 *device,
                 *offset_sectors,
                 services,
-            )?)),
+            )?))),
             TargetSpec::Flashcache {
                 ssd,
                 disk,
@@ -184,6 +184,18 @@ impl Target {
         }
     }
 
+    /// The text of the target's status alone ([`TargetStatus::text`]), without serialising
+    /// its counters: for probes after every input.
+    pub fn status_text(&self) -> String {
+        match self {
+            Target::Linear(t) => t.table_line(),
+            Target::Flashcache(t) => t
+                .flashcache()
+                .map_or_else(String::new, |machine| flashcache_text(&machine.status())),
+            Target::Raid5(t) => raid5_text(t),
+        }
+    }
+
     /// The target's status (see [`TargetStatus`]).
     pub fn status(&self) -> TargetStatus {
         match self {
@@ -215,7 +227,7 @@ impl Target {
                 TargetStatus {
                     kind: "flashcache",
                     state,
-                    text: format!("{}\n{}", report.render_status(), report.render_table()),
+                    text: flashcache_text(&report),
                     counters,
                     gauges: status::numeric_fields(&report.gauges),
                 }
@@ -262,11 +274,7 @@ impl Target {
                     } else {
                         "running".to_string()
                     },
-                    text: format!(
-                        "{}\n{}",
-                        raid5::render_mdstat("md0", t.members(), t.hot_spares(), machine),
-                        t.table_line()
-                    ),
+                    text: raid5_text(t),
                     counters: status::numeric_fields(&machine.stats()),
                     gauges,
                 }
@@ -414,14 +422,29 @@ impl Target {
         }
     }
 
-    /// [`Target::check_invariants`], but flashcache checks only the sets changed since the
-    /// last call (a full check every so many calls; see
-    /// [`crate::flashcache::Flashcache::check_invariants_incremental`]).
+    /// [`Target::check_invariants`], but flashcache checks only the blocks changed since the
+    /// last call and raid5 only the stripe heads (a full check every so many calls; see
+    /// [`crate::flashcache::Flashcache::check_invariants_incremental`],
+    /// [`crate::raid5::Raid5::check_invariants_incremental`]).
     pub fn check_invariants_incremental(&mut self, services: &Services) -> Result<(), String> {
         match self {
             Target::Linear(t) => t.check_invariants(),
             Target::Flashcache(t) => t.check_invariants_incremental(services),
-            Target::Raid5(t) => t.check_invariants(),
+            Target::Raid5(t) => t.check_invariants_incremental(),
         }
     }
+}
+
+/// A running flashcache target's status text: `dmsetup status`, then `dmsetup table`.
+fn flashcache_text(report: &crate::flashcache::StatusReport) -> String {
+    format!("{}\n{}", report.render_status(), report.render_table())
+}
+
+/// A raid5 target's status text: mdstat, then `dmsetup table`.
+fn raid5_text(t: &Raid5Target) -> String {
+    format!(
+        "{}\n{}",
+        raid5::render_mdstat("md0", t.members(), t.hot_spares(), t.machine()),
+        t.table_line()
+    )
 }

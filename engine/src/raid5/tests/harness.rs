@@ -5,6 +5,7 @@
 use crate::arena::{Arena, Buffer, PageId, PageList};
 use crate::block::{DeviceInfo, IoStatus, Op, SECTOR_SIZE};
 use crate::content::{encode_content, SectorContent, SectorStamp};
+use crate::raid5::cache::StripeCache;
 use crate::raid5::{Raid5, Raid5Config, Raid5IoTag, Raid5Request};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -72,6 +73,9 @@ pub struct Harness {
     pub new_data_seen_early: BTreeSet<u64>,
     next_id: u64,
     pub data_errors: Vec<String>,
+    /// The stripe cache as the last incremental check left it: every head not marked since
+    /// must still be as here.
+    cache_checked: StripeCache,
 }
 
 pub fn members(n: usize, sectors: u64) -> Vec<DeviceInfo> {
@@ -81,7 +85,9 @@ pub fn members(n: usize, sectors: u64) -> Vec<DeviceInfo> {
 impl Harness {
     pub fn new(n: usize, member_sectors: u64, config: Raid5Config) -> Harness {
         let mut arena = Arena::new(config.stripe_cache_size * n as u32 + 4096);
-        let raid = Raid5::new(&config, &members(n, member_sectors), &mut arena).unwrap();
+        let mut raid = Raid5::new(&config, &members(n, member_sectors), &mut arena).unwrap();
+        raid.check_invariants_incremental().unwrap();
+        let cache_checked = raid.cache.clone();
         Harness {
             raid,
             arena,
@@ -98,6 +104,7 @@ impl Harness {
             new_data_seen_early: BTreeSet::new(),
             next_id: 1,
             data_errors: Vec::new(),
+            cache_checked,
         }
     }
 
@@ -138,6 +145,11 @@ impl Harness {
                 }
             }
         }
+        self.raid
+            .cache
+            .assert_unmarked_unchanged(&self.cache_checked);
+        self.raid.check_invariants_incremental().unwrap();
+        self.cache_checked = self.raid.cache.clone();
         self.raid.check_invariants().unwrap();
         self.arena.check_invariants().unwrap();
     }

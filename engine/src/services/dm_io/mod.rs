@@ -24,6 +24,7 @@
 //! Deliberately not here: routing notifications to callers ([`crate::services`] does), and
 //! the memory itself (callers pass arena [`Buffer`]s and own them).
 
+mod check;
 mod complete;
 mod split;
 
@@ -276,9 +277,13 @@ pub struct DmIoStats {
 pub(crate) struct DmIo {
     clients: Vec<DmIoClient>,
     requests: Slab<DmIoRecord>,
+    /// Timed requests by deadline. Every change of an entry goes with a change of the
+    /// request it names, which marks the request's slot for the incremental check.
     deadlines: BTreeSet<(u64, SlabKey)>,
     pub notices: VecDeque<Notice>,
     pub stats: DmIoStats,
+    /// What the incremental invariant check carries between calls.
+    incremental_check: check::IncrementalCheck,
 }
 
 impl DmIo {
@@ -517,85 +522,5 @@ impl DmIo {
     #[must_use]
     pub fn poll_deadline(&self) -> Option<u64> {
         self.deadlines.first().map(|&(at, _)| at)
-    }
-
-    pub fn check_invariants(&self) -> Result<(), String> {
-        let mut per_client = vec![(0u32, 0usize); self.clients.len()];
-        self.requests.check_each(|key, request| {
-            let client = request.client.0 as usize;
-            match request.phase {
-                DmIoPhase::Dispatched => {
-                    per_client[client].0 += 1;
-                    let pending: u32 = request.regions.iter().map(|r| r.pending).sum();
-                    if pending != request.references {
-                        return Err(format!(
-                            "request {}: {} references but {} device IOs pending",
-                            key.to_u64(),
-                            request.references,
-                            pending
-                        ));
-                    }
-                    if request.references == 0 {
-                        return Err(format!(
-                            "request {}: no references left but not finished",
-                            key.to_u64()
-                        ));
-                    }
-                    if request.timed.is_some() {
-                        for (index, region) in request.regions.iter().enumerate() {
-                            let (state, pending) = (region.state, region.pending);
-                            let running =
-                                matches!(state, RegionState::Running | RegionState::Timeout);
-                            if running != (pending > 0) || pending as usize != region.ios.len() {
-                                return Err(format!(
-                                    "request {} region {index}: state {state:?} with {pending} pending, {} tracked",
-                                    key.to_u64(),
-                                    region.ios.len()
-                                ));
-                            }
-                        }
-                    }
-                }
-                DmIoPhase::Waiting => per_client[client].1 += 1,
-            }
-            if request
-                .deadline_ns
-                .is_some_and(|d| !self.deadlines.contains(&(d, key)))
-            {
-                return Err(format!("request {}: deadline not indexed", key.to_u64()));
-            }
-            Ok(())
-        })??;
-        for (index, client) in self.clients.iter().enumerate() {
-            let (dispatched, waiting) = per_client[index];
-            if dispatched != client.in_flight || waiting != client.waiting.len() {
-                return Err(format!(
-                    "client \"{}\": {} in flight / {} waiting counted, {} / {} recorded",
-                    client.label,
-                    dispatched,
-                    waiting,
-                    client.in_flight,
-                    client.waiting.len()
-                ));
-            }
-            if client.in_flight > client.min_ios {
-                return Err(format!(
-                    "client \"{}\": {} requests in flight exceed min_ios {}",
-                    client.label, client.in_flight, client.min_ios
-                ));
-            }
-            if !client.waiting.is_empty() && client.in_flight < client.min_ios {
-                return Err(format!(
-                    "client \"{}\": requests wait although a slot is free",
-                    client.label
-                ));
-            }
-        }
-        for &(at, key) in &self.deadlines {
-            if self.requests.get(key).and_then(|r| r.deadline_ns) != Some(at) {
-                return Err(format!("deadline {at} for a request without it"));
-            }
-        }
-        Ok(())
     }
 }

@@ -462,9 +462,21 @@ impl Raid5Target {
     }
 
     pub fn check_invariants(&self) -> Result<(), String> {
+        self.machine.check_invariants()?;
+        self.check_own()
+    }
+
+    /// [`Raid5Target::check_invariants`], but the machine's stripe cache checks only the
+    /// heads changed since the last call (see [`Raid5::check_invariants_incremental`]).
+    pub fn check_invariants_incremental(&mut self) -> Result<(), String> {
+        self.machine.check_invariants_incremental()?;
+        self.check_own()
+    }
+
+    /// The adapter's own records against the machine's.
+    fn check_own(&self) -> Result<(), String> {
         self.pieces.check()?;
         self.member_ios.check()?;
-        self.machine.check_invariants()?;
         if self.pieces.len() != self.machine.bios_in_flight() {
             return Err(format!(
                 "raid5 adapter: {} pieces but the machine holds {} bios",

@@ -463,12 +463,15 @@ impl Oracle {
                 0,
                 whole,
                 &mut |s| {
-                    let before = s.current.ids.iter().count();
-                    let ids = Ids::from_set(s.crash_candidates(keep));
-                    // More candidates than the current version: a write that may be lost.
-                    if ids.iter().count() > before {
+                    // A current version not yet durable: a write since the last flush, lost
+                    // or not, failed or not, whose device writes the crash may have torn.
+                    // Even one that leaves the content as unknown as before counts: a raid5
+                    // stripe it wrote may have kept its data and lost its parity
+                    // (regression 018).
+                    if !s.current_is_durable(keep) {
                         uncertain.insert(index);
                     }
+                    let ids = Ids::from_set(s.crash_candidates(keep));
                     s.recovered(ids, seq);
                 },
                 spare,
@@ -491,8 +494,8 @@ impl Oracle {
     }
 
     /// The 4 KiB blocks whose content the last crash left uncertain: a write was in flight
-    /// over them, or a write there was acknowledged but not yet durable. Empty before any
-    /// crash.
+    /// over them, or a write there ended (acknowledged or failed) but was not yet durable.
+    /// Empty before any crash.
     pub fn crash_uncertain_blocks(&self) -> &BTreeSet<u64> {
         &self.crash_uncertain_blocks
     }

@@ -209,6 +209,12 @@ impl SectorState {
         )
     }
 
+    /// Whether the current version survives a crash (a flush covered it, or it was durable
+    /// when it became current).
+    pub(super) fn current_is_durable(&self, keep: Retention) -> bool {
+        keep.is_durable(&self.current)
+    }
+
     /// The ids the media may hold after a power loss now (writes in flight aside): the
     /// current version and older ones back to the newest durable one.
     pub(super) fn crash_candidates(&self, keep: Retention) -> Vec<u64> {

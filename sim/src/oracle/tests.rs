@@ -409,3 +409,29 @@ fn a_workload_write_may_not_use_the_poison_id() {
     let mut o = Oracle::new(true);
     o.write_submitted(crate::poison::POISON_WRITE_ID, 0, 8, false);
 }
+
+/// Regression 018: a write that failed since the last flush may have reached some devices
+/// (a raid5 stripe's data and not its parity); a crash may tear what did, so its blocks are
+/// crash uncertain even when their content is as unknown after it as before.
+#[test]
+fn a_failed_write_since_the_last_flush_leaves_its_blocks_crash_uncertain() {
+    let mut o = Oracle::new(true).with_durability(Durability::OnFlush);
+    let fail = |o: &mut Oracle, id: u64| {
+        o.write_submitted(id, 0, 8, false);
+        o.write_done(id, false);
+    };
+    fail(&mut o, 1);
+    write(&mut o, 2, 16, 8, false);
+    let flush = o.flush_started();
+    o.flush_done(flush, true);
+    fail(&mut o, 3);
+    o.crash();
+    assert_eq!(
+        o.crash_uncertain_blocks()
+            .iter()
+            .copied()
+            .collect::<Vec<_>>(),
+        vec![0],
+        "block 0's failed write was not flushed; block 2's write was"
+    );
+}

@@ -121,6 +121,18 @@ fn events_writes_one_runs_whole_log_the_same_every_time() {
         (losses_min..=losses_max).contains(&noted) && losses_max > 0,
         "{noted} power losses noted, {losses_min}..={losses_max} drawn"
     );
+    for index in 0..spec.segments.len() {
+        let note = format!(" segment {index}: ");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with('#') && l.contains(&note)),
+            "{note}"
+        );
+    }
+    assert!(lines
+        .iter()
+        .any(|l| l.starts_with('#') && l.contains(" liveness: ")));
     // Each segment with a power loss ends in one or in a clean stop's reload.
     let restarts = lines.iter().filter(|l| l.contains(" clean stop ")).count();
     assert!(noted + restarts >= losses_max, "{noted} + {restarts} notes");

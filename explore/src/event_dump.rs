@@ -1,7 +1,8 @@
 //! The whole event log of one run as text (`dmsim explore --events FILE`): every input the
-//! engine took and every output it gave, with its virtual time, and a note at each power
-//! loss and clean restart. What a user reads to see how a failing seed got where it did;
-//! the failure message keeps only the last few events.
+//! engine took and every output it gave, with its virtual time, and notes where each segment
+//! and the liveness phase begin and at each power loss and clean restart. What a user reads
+//! to see how a failing seed got where it did; the failure message keeps only the last few
+//! events.
 //!
 //! One line per event: `TIME_NS in EVENT` or `TIME_NS out EVENT` (the event's `Debug`
 //! form), notes as `# TIME_NS NOTE`, and last `# end: VERDICT`. The text is a function of the spec alone (virtual

@@ -279,6 +279,10 @@ fn one_pass(
     let mut phases = Vec::new();
     for (index, segment) in spec.segments.iter().enumerate() {
         let phase = format!("segment {index}");
+        checker.note(
+            dmsim_engine::platform::Platform::now_ns(&rig.platform),
+            &format!("{phase}: {} requests", segment.requests),
+        );
         let mut current = match engine.take() {
             Some(engine) => engine,
             None => rig
@@ -380,6 +384,10 @@ fn one_pass(
         }
     }
     let phase = "liveness";
+    checker.note(
+        dmsim_engine::platform::Platform::now_ns(&rig.platform),
+        "liveness: faults off, every written block read back, dirty data drained",
+    );
     rig.stop_faults();
     let mut current = match engine.take() {
         Some(engine) => engine,

@@ -10,6 +10,27 @@
 /// so a change that escaped the marking is caught within that many inputs.
 pub const FULL_CHECK_EVERY_CALLS: u64 = 256;
 
+/// When a check after every input checks everything: on its first call, every
+/// [`FULL_CHECK_EVERY_CALLS`]th call, and on the call after one that failed (a failure leaves
+/// the counts it keeps between calls behind).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CheckSchedule {
+    /// Calls since the last full check or failure (0: the next call is full).
+    calls: u64,
+}
+
+impl CheckSchedule {
+    /// Whether this call checks everything.
+    pub fn full_due(&self) -> bool {
+        self.calls.is_multiple_of(FULL_CHECK_EVERY_CALLS)
+    }
+
+    /// This call ended with `result`.
+    pub fn done(&mut self, result: &Result<(), String>) {
+        self.calls = if result.is_ok() { self.calls + 1 } else { 0 };
+    }
+}
+
 /// Ids in `0..len` marked since the last [`Marked::take`], each once, in marking order,
 /// with the value it had when first marked. A record of changes ([`Marked::until_taken`])
 /// keeps nothing before its first take: a run that never checks incrementally (a replay,

@@ -6,17 +6,19 @@
 //! Not covered between full checks: a page freed behind the back of an unchanged record
 //! (a bug of whoever freed it, which owns no record here to mark) is caught by the next
 //! full check, within [`FULL_CHECK_EVERY_CALLS`] inputs.
+//!
+//! [`FULL_CHECK_EVERY_CALLS`]: crate::changed_ids::FULL_CHECK_EVERY_CALLS
 
 use super::{BioRecord, DmCore};
-use crate::changed_ids::FULL_CHECK_EVERY_CALLS;
+use crate::changed_ids::CheckSchedule;
 use crate::services::Services;
 use crate::slab::SlabKey;
 
 /// What [`DmCore::check_invariants_incremental`] carries between calls.
 #[derive(Debug, Clone, Default)]
 pub(super) struct IncrementalCheck {
-    /// Calls since the last full check or failure (0: the next call is full).
-    calls: u64,
+    /// When the next call checks everything.
+    schedule: CheckSchedule,
     /// The changed slots being checked (kept for its allocation).
     changes: Vec<(u32, bool)>,
     /// Occupied slots as counted.
@@ -35,20 +37,18 @@ impl DmCore {
     /// changed since the last call is checked as the full check checks it, the slab's
     /// bookkeeping by difference, the id index's size and the admission queue's head on
     /// every call; everything every [`FULL_CHECK_EVERY_CALLS`]th call and after a failure.
+    ///
+    /// [`FULL_CHECK_EVERY_CALLS`]: crate::changed_ids::FULL_CHECK_EVERY_CALLS
     pub fn check_invariants_incremental(&mut self, services: &Services) -> Result<(), String> {
         let mut progress = std::mem::take(&mut self.incremental_check);
         self.bios.take_changes(&mut progress.changes);
-        let result = if progress.calls.is_multiple_of(FULL_CHECK_EVERY_CALLS) {
+        let result = if progress.schedule.full_due() {
             progress.occupied = self.bios.len();
             self.check_invariants(services)
         } else {
             self.check_changed(&mut progress, services)
         };
-        progress.calls = if result.is_ok() {
-            progress.calls + 1
-        } else {
-            0
-        };
+        progress.schedule.done(&result);
         self.incremental_check = progress;
         result
     }

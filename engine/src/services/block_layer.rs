@@ -20,7 +20,7 @@
 use super::handles::{Caller, DmIoHandle, Route};
 use crate::arena::{Arena, Buffer};
 use crate::block::{DeviceId, DeviceInfo, Extent, IoStatus, Op};
-use crate::changed_ids::FULL_CHECK_EVERY_CALLS;
+use crate::changed_ids::CheckSchedule;
 use crate::config::PlugConfig;
 use crate::error::InputError;
 use crate::io::{Completion, DeviceIo, IoTag, Output};
@@ -125,8 +125,8 @@ pub(crate) struct BlockLayer {
 /// What [`BlockLayer::check_invariants_incremental`] carries between calls.
 #[derive(Debug, Clone, Default)]
 struct IncrementalCheck {
-    /// Calls since the last full check or failure (0: the next call is full).
-    calls: u64,
+    /// When the next call checks everything.
+    schedule: CheckSchedule,
     /// The changed slots being checked (kept for its allocation).
     changes: Vec<(u32, bool)>,
     /// Occupied slots of `ios` as counted.
@@ -410,20 +410,18 @@ impl BlockLayer {
     /// call; everything every [`FULL_CHECK_EVERY_CALLS`]th call and after a failure. A page
     /// whose flight ended behind the back of an unchanged IO (a bug of whoever ended it) is
     /// caught by the next full check.
+    ///
+    /// [`FULL_CHECK_EVERY_CALLS`]: crate::changed_ids::FULL_CHECK_EVERY_CALLS
     pub fn check_invariants_incremental(&mut self) -> Result<(), String> {
         let mut progress = std::mem::take(&mut self.incremental_check);
         self.ios.take_changes(&mut progress.changes);
-        let result = if progress.calls.is_multiple_of(FULL_CHECK_EVERY_CALLS) {
+        let result = if progress.schedule.full_due() {
             progress.occupied = self.ios.len();
             self.check_invariants()
         } else {
             self.check_changed(&mut progress)
         };
-        progress.calls = if result.is_ok() {
-            progress.calls + 1
-        } else {
-            0
-        };
+        progress.schedule.done(&result);
         self.incremental_check = progress;
         result
     }

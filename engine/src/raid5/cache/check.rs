@@ -12,13 +12,14 @@ use super::{HeadBefore, StripeCache};
 use crate::raid5::stripe::{StripeHead, StripeList};
 use std::collections::VecDeque;
 
+use crate::changed_ids::CheckSchedule;
 pub use crate::changed_ids::FULL_CHECK_EVERY_CALLS;
 
 /// What [`StripeCache::check_invariants_incremental`] carries between calls.
 #[derive(Debug, Clone, Default)]
 pub(super) struct IncrementalCheck {
-    /// Calls since the last full check or failure (0: the next call is full).
-    calls: u64,
+    /// When the next call checks everything.
+    schedule: CheckSchedule,
     /// Heads with `preread_active`, as of the last call.
     preread_heads: u32,
     /// The marked heads being checked (kept for its allocation).
@@ -105,17 +106,13 @@ impl StripeCache {
     pub fn check_invariants_incremental(&mut self) -> Result<(), String> {
         let mut progress = std::mem::take(&mut self.incremental);
         self.changed.take(&mut progress.changes);
-        let result = if progress.calls.is_multiple_of(FULL_CHECK_EVERY_CALLS) {
+        let result = if progress.schedule.full_due() {
             self.check_invariants()
                 .map(|()| progress.preread_heads = self.preread_active_stripes)
         } else {
             self.check_changed(&mut progress)
         };
-        progress.calls = if result.is_ok() {
-            progress.calls + 1
-        } else {
-            0
-        };
+        progress.schedule.done(&result);
         self.incremental = progress;
         result
     }

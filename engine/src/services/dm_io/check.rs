@@ -7,16 +7,18 @@
 //! request (the slab marks it). Per-client counts are kept by difference from what each
 //! slot counted at the last call; the clients and the deadline index (timed requests only)
 //! are checked whole on every call.
+//!
+//! [`FULL_CHECK_EVERY_CALLS`]: crate::changed_ids::FULL_CHECK_EVERY_CALLS
 
 use super::{DmIo, DmIoClientId, DmIoPhase, DmIoRecord, RegionState};
-use crate::changed_ids::FULL_CHECK_EVERY_CALLS;
+use crate::changed_ids::CheckSchedule;
 use crate::slab::SlabKey;
 
 /// What [`DmIo::check_invariants_incremental`] carries between calls.
 #[derive(Debug, Clone, Default)]
 pub(super) struct IncrementalCheck {
-    /// Calls since the last full check or failure (0: the next call is full).
-    calls: u64,
+    /// When the next call checks everything.
+    schedule: CheckSchedule,
     /// The changed slots being checked (kept for its allocation).
     changes: Vec<(u32, bool)>,
     /// Per slot, what its request counted for at the last call (`None`: empty slot).
@@ -43,20 +45,18 @@ impl DmIo {
     /// bookkeeping and the per-client counts by difference, the clients and deadlines
     /// whole; everything every [`FULL_CHECK_EVERY_CALLS`]th call and after a failure.
     /// Allocates nothing once warm.
+    ///
+    /// [`FULL_CHECK_EVERY_CALLS`]: crate::changed_ids::FULL_CHECK_EVERY_CALLS
     pub fn check_invariants_incremental(&mut self) -> Result<(), String> {
         let mut progress = std::mem::take(&mut self.incremental_check);
         self.requests.take_changes(&mut progress.changes);
-        let result = if progress.calls.is_multiple_of(FULL_CHECK_EVERY_CALLS) {
+        let result = if progress.schedule.full_due() {
             self.check_invariants()
                 .map(|()| self.recount(&mut progress))
         } else {
             self.check_changed(&mut progress)
         };
-        progress.calls = if result.is_ok() {
-            progress.calls + 1
-        } else {
-            0
-        };
+        progress.schedule.done(&result);
         self.incremental_check = progress;
         result
     }

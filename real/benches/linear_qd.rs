@@ -97,12 +97,13 @@ fn main() {
         assert_eq!(source.failed_count, 0);
         let stats = platform.stats();
         println!(
-            "qd {depth:>2} {backend:?}: {ios} reads in {:.3} s = {:.0} IOPS ({} io_uring_enter, {} waits polled, {} blocked, {} fixed, {} vectored)",
+            "qd {depth:>2} {backend:?}: {ios} reads in {:.3} s = {:.0} IOPS ({} io_uring_enter, {} waits polled, {} blocked, {} poll pauses, {} fixed, {} vectored)",
             elapsed_ns as f64 / 1e9,
             ios as f64 * 1e9 / elapsed_ns as f64,
             stats.ring_enters,
             stats.polled_waits,
             stats.blocked_waits,
+            stats.poll_pauses,
             stats.fixed_transfers,
             stats.vectored_transfers,
         );

@@ -36,6 +36,11 @@ enum Backend {
     Blocking(BlockingBackend),
 }
 
+/// Waits that block without polling after a yield lost the CPU (see
+/// [`RealPlatform::poll_until_ready`]): under CPU contention at most one lost slice per this
+/// many waits, and polling resumes once the contention is gone.
+const POLL_PAUSE_WAITS: u32 = 1000;
+
 /// How long `drain` waits between reports that the kernel still owns buffers.
 const DRAIN_REPORT_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -66,6 +71,8 @@ pub struct RealPlatform {
     lent_memory: (usize, usize),
     /// See [`PlatformOptions::poll_before_block_ns`]; 0 if the ring cannot be polled.
     poll_before_block_ns: u64,
+    /// Waits left that block without polling, after a yield lost the CPU to another task.
+    poll_paused_waits: u32,
 }
 
 impl std::fmt::Debug for RealPlatform {
@@ -143,6 +150,7 @@ impl RealPlatform {
             stats: PlatformStats::default(),
             fallback_reason,
             poll_before_block_ns,
+            poll_paused_waits: 0,
         })
     }
 
@@ -581,8 +589,16 @@ impl RealPlatform {
     /// IO (a loop device's worker, the block softirq thread) often runs on this very CPU,
     /// and a spinning waiter would hold it off until preempted. Yielding keeps the CPU busy
     /// (no halt, no wake-up to wait for) and returns at once when nothing else wants it.
+    /// When another task is runnable here, though, a yield can hand it the CPU for a whole
+    /// slice, while a blocked waiter would preempt it on its wake-up: a yield that outlasts
+    /// the polling budget ends the polling, and the next [`POLL_PAUSE_WAITS`] waits block
+    /// at once.
     fn poll_until_ready(&mut self, deadline_ns: Option<u64>, arena: &mut Arena) -> bool {
         if self.poll_before_block_ns == 0 || self.table.len() == 0 {
+            return false;
+        }
+        if self.poll_paused_waits > 0 {
+            self.poll_paused_waits -= 1;
             return false;
         }
         if self.has_unsubmitted() {
@@ -603,10 +619,16 @@ impl RealPlatform {
             if ring.has_completions() {
                 break;
             }
-            if self.now_ns() >= until_ns {
+            let before_yield_ns = self.now_ns();
+            if before_yield_ns >= until_ns {
                 return false;
             }
             std::thread::yield_now();
+            if self.now_ns() - before_yield_ns > self.poll_before_block_ns {
+                self.stats.poll_pauses += 1;
+                self.poll_paused_waits = POLL_PAUSE_WAITS;
+                return false;
+            }
         }
         self.stats.polled_waits += 1;
         self.reap_ring(arena);

@@ -96,6 +96,8 @@ pub struct PlatformStats {
     pub polled_waits: u64,
     /// Waits that blocked in `io_uring_enter`.
     pub blocked_waits: u64,
+    /// Times polling was paused because a yield lost the CPU to another task.
+    pub poll_pauses: u64,
     /// Completions whose tag named no IO in flight (never expected).
     pub unknown_completions: u64,
 }

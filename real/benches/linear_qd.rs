@@ -6,7 +6,8 @@
 //! file when not root). `DMSIM_BENCH_DEVICE=/dev/loopN` measures an existing device instead
 //! (opened read-only); `DMSIM_BENCH_BACKEND=blocking` uses the blocking backend;
 //! `DMSIM_BENCH_IOS` sets the reads per depth (default 200000); `DMSIM_BENCH_QD=1,32` the
-//! queue depths.
+//! queue depths; `DMSIM_BENCH_POLL_NS` how long a wait polls before it blocks (default
+//! [`PlatformOptions::default`]'s; 0 blocks at once).
 
 use dmsim_engine::{drive, DeviceId, DriveOptions, DriveOutcome, Engine, EngineConfig, TargetSpec};
 use dmsim_real::closed_loop::ClosedLoopSource;
@@ -50,6 +51,10 @@ fn main() {
             .collect(),
         Err(_) => vec![1, 32],
     };
+    let poll_before_block_ns = std::env::var("DMSIM_BENCH_POLL_NS")
+        .ok()
+        .map(|text| text.parse().expect("DMSIM_BENCH_POLL_NS: nanoseconds"))
+        .unwrap_or(PlatformOptions::default().poll_before_block_ns);
     for depth in depths {
         let device = RealDevice::open(&path, OpenOptions::default()).expect("open device");
         let info = device.info();
@@ -71,6 +76,7 @@ fn main() {
             engine.arena_mut(),
             PlatformOptions {
                 backend,
+                poll_before_block_ns,
                 ..PlatformOptions::default()
             },
         )
@@ -91,10 +97,13 @@ fn main() {
         assert_eq!(source.failed_count, 0);
         let stats = platform.stats();
         println!(
-            "qd {depth:>2} {backend:?}: {ios} reads in {:.3} s = {:.0} IOPS ({} io_uring_enter, {} fixed, {} vectored)",
+            "qd {depth:>2} {backend:?}: {ios} reads in {:.3} s = {:.0} IOPS ({} io_uring_enter, {} waits polled, {} blocked, {} poll pauses, {} fixed, {} vectored)",
             elapsed_ns as f64 / 1e9,
             ios as f64 * 1e9 / elapsed_ns as f64,
             stats.ring_enters,
+            stats.polled_waits,
+            stats.blocked_waits,
+            stats.poll_pauses,
             stats.fixed_transfers,
             stats.vectored_transfers,
         );

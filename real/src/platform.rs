@@ -24,6 +24,7 @@ use dmsim_engine::arena::{Arena, MemoryLoan};
 use dmsim_engine::block::{DeviceInfo, IoStatus, Op, PAGE_SIZE, SECTOR_SIZE};
 use dmsim_engine::io::{Completion, DeviceIo, Input, IoTag};
 use dmsim_engine::platform::Platform;
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
 /// Retries of one blocking transfer that keeps failing with EINTR/EAGAIN before it is
@@ -34,6 +35,11 @@ enum Backend {
     Ring(Box<RingBackend>),
     Blocking(BlockingBackend),
 }
+
+/// Waits that block without polling after a yield lost the CPU (see
+/// [`RealPlatform::poll_until_ready`]): under CPU contention at most one lost slice per this
+/// many waits, and polling resumes once the contention is gone.
+const POLL_PAUSE_WAITS: u32 = 1000;
 
 /// How long `drain` waits between reports that the kernel still owns buffers.
 const DRAIN_REPORT_INTERVAL: Duration = Duration::from_secs(60);
@@ -63,6 +69,10 @@ pub struct RealPlatform {
     loan: Option<MemoryLoan>,
     /// That arena's memory: address and length in bytes.
     lent_memory: (usize, usize),
+    /// See [`PlatformOptions::poll_before_block_ns`]; 0 if the ring cannot be polled.
+    poll_before_block_ns: u64,
+    /// Waits left that block without polling, after a yield lost the CPU to another task.
+    poll_paused_waits: u32,
 }
 
 impl std::fmt::Debug for RealPlatform {
@@ -94,7 +104,20 @@ impl RealPlatform {
         let backend = match options.backend {
             BackendChoice::Blocking => Backend::Blocking(BlockingBackend::default()),
             BackendChoice::IoUring | BackendChoice::Auto => {
-                match RingBackend::new(options.queue_entries, arena, options.register_buffers) {
+                let device_fds: Vec<RawFd> = if options.register_files {
+                    devices
+                        .iter()
+                        .map(|device| device.fd().as_raw_fd())
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                match RingBackend::new(
+                    options.queue_entries,
+                    arena,
+                    options.register_buffers,
+                    &device_fds,
+                ) {
                     Ok(ring) => Backend::Ring(Box::new(ring)),
                     Err(source) if options.backend == BackendChoice::Auto => {
                         fallback_reason = Some(format!("io_uring setup failed: {source}"));
@@ -109,6 +132,10 @@ impl RealPlatform {
                 }
             }
         };
+        let poll_before_block_ns = match &backend {
+            Backend::Ring(ring) if ring.can_poll() => options.poll_before_block_ns,
+            _ => 0,
+        };
         let loan = arena.lend();
         Ok(RealPlatform {
             lent_memory: memory_of(arena),
@@ -122,6 +149,8 @@ impl RealPlatform {
             errors: Vec::new(),
             stats: PlatformStats::default(),
             fallback_reason,
+            poll_before_block_ns,
+            poll_paused_waits: 0,
         })
     }
 
@@ -140,6 +169,7 @@ impl RealPlatform {
         match &self.backend {
             Backend::Ring(ring) => BackendKind::IoUring {
                 fixed_buffers: ring.is_registered(),
+                fixed_files: ring.files_registered(),
             },
             Backend::Blocking(_) => BackendKind::Blocking,
         }
@@ -323,7 +353,7 @@ impl RealPlatform {
         let pushed = match record.op {
             Op::Flush => {
                 self.stats.flushes += 1;
-                ring.push_flush(tag, device.fd())
+                ring.push_flush(tag, record.device, device.fd())
             }
             _ => {
                 device.assert_inside_window(
@@ -537,9 +567,72 @@ impl RealPlatform {
                 self.reap_ring(arena);
                 return;
             }
+            if self.poll_until_ready(deadline_ns, arena) {
+                continue;
+            }
+            let timeout_ns = deadline_ns.map(|deadline| deadline.saturating_sub(self.now_ns()));
+            if timeout_ns == Some(0) {
+                continue; // the deadline passed while polling: the non-blocking look above
+            }
+            self.stats.blocked_waits += 1;
             self.enter(true, timeout_ns);
             self.reap_ring(arena);
         }
+    }
+
+    /// Submits what is queued and polls the ring for up to
+    /// [`PlatformOptions::poll_before_block_ns`] (never past `deadline_ns`): true if
+    /// completions were reaped (they may only have continued short transfers). Polls only
+    /// while IO is in flight: nothing else completes.
+    ///
+    /// Between two looks it yields the CPU rather than spinning: the work that completes the
+    /// IO (a loop device's worker, the block softirq thread) often runs on this very CPU,
+    /// and a spinning waiter would hold it off until preempted. Yielding keeps the CPU busy
+    /// (no halt, no wake-up to wait for) and returns at once when nothing else wants it.
+    /// When another task is runnable here, though, a yield can hand it the CPU for a whole
+    /// slice, while a blocked waiter would preempt it on its wake-up: a yield that outlasts
+    /// the polling budget ends the polling, and the next [`POLL_PAUSE_WAITS`] waits block
+    /// at once.
+    fn poll_until_ready(&mut self, deadline_ns: Option<u64>, arena: &mut Arena) -> bool {
+        if self.poll_before_block_ns == 0 || self.table.len() == 0 {
+            return false;
+        }
+        if self.poll_paused_waits > 0 {
+            self.poll_paused_waits -= 1;
+            return false;
+        }
+        if self.has_unsubmitted() {
+            self.enter(false, None);
+        }
+        let until_ns = (self.now_ns().saturating_add(self.poll_before_block_ns))
+            .min(deadline_ns.unwrap_or(u64::MAX));
+        loop {
+            let Backend::Ring(ring) = &mut self.backend else {
+                return false;
+            };
+            if ring.completions_flagged() {
+                self.enter(false, None);
+            }
+            let Backend::Ring(ring) = &mut self.backend else {
+                return false;
+            };
+            if ring.has_completions() {
+                break;
+            }
+            let before_yield_ns = self.now_ns();
+            if before_yield_ns >= until_ns {
+                return false;
+            }
+            std::thread::yield_now();
+            if self.now_ns() - before_yield_ns > self.poll_before_block_ns {
+                self.stats.poll_pauses += 1;
+                self.poll_paused_waits = POLL_PAUSE_WAITS;
+                return false;
+            }
+        }
+        self.stats.polled_waits += 1;
+        self.reap_ring(arena);
+        true
     }
 
     /// Cancels every IO in flight and waits until the kernel has finished with all of them;

@@ -1,12 +1,18 @@
 //! The io_uring backend: SQEs for transfers, flushes and cancels, one `io_uring_enter` per
-//! batch, and the arena registered as fixed buffers.
+//! batch, the arena registered as fixed buffers and the devices as fixed files, and a look
+//! for completions that costs no system call.
 //!
-//! Owns the ring, the buffer registration and every `unsafe` SQE push. The arena is
+//! Owns the ring, the registrations and every `unsafe` SQE push. The arena is
 //! registered as one iovec per gigabyte of pages (the kernel's limit per fixed buffer); a
 //! transfer whose remaining part is one contiguous run inside one registered buffer goes out
 //! as `READ_FIXED`/`WRITE_FIXED`, any other as `READV`/`WRITEV` over the record's iovecs.
 //! Every transfer SQE carries its IO's `IoTag::to_u64` as `user_data`; an IO has at most one
 //! transfer SQE in flight at a time, so the tag names it unambiguously.
+//!
+//! Completions of a deferred-task-run ring reach the completion queue only inside an
+//! `io_uring_enter`; with `IORING_SETUP_TASKRUN_FLAG` the kernel raises a flag in shared
+//! memory when some are pending, which [`RingBackend::completions_flagged`] reads, so a
+//! waiter can poll without sleeping.
 //!
 //! Deliberately not here: what a result means (see `inflight`) and when to wait (`platform`).
 
@@ -16,7 +22,7 @@ use dmsim_engine::block::{Op, PAGE_SIZE};
 use dmsim_engine::io::IoTag;
 use io_uring::{opcode, squeue, types, IoUring};
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 
 /// `user_data` of `ASYNC_CANCEL` SQEs; never a tag (see [`RingBackend::push_cancel`]).
 pub(crate) const CANCEL_USER_DATA: u64 = u64::MAX;
@@ -47,6 +53,12 @@ pub(crate) struct RingBackend {
     registration: Option<Registration>,
     /// Why buffers are not registered, when they are not.
     registration_error: Option<io::Error>,
+    /// The devices' descriptors are registered as fixed files, in device order: an SQE names
+    /// its device by index, sparing the kernel a file lookup per IO.
+    files_registered: bool,
+    /// The kernel flags pending completions (`IORING_SETUP_TASKRUN_FLAG`), so they can be
+    /// polled for.
+    can_poll: bool,
     /// Completions reaped early to make room (see [`RingBackend::push`]), handed out first
     /// by [`RingBackend::drain_completions`].
     backlog: Vec<(u64, i32)>,
@@ -67,23 +79,34 @@ pub(crate) fn arena_region(arena: &mut Arena) -> (*mut u8, usize) {
 }
 
 impl RingBackend {
-    /// Sets up a ring of `entries` SQEs (completion queue twice that) and, if
-    /// `register_buffers`, registers `arena`'s memory. A failed registration is not fatal:
-    /// transfers then go out vectored ([`RingBackend::registration_error`] says why).
-    pub fn new(entries: u32, arena: &mut Arena, register_buffers: bool) -> io::Result<RingBackend> {
-        // Cooperative task running and a single issuer spare the kernel IPIs and locking;
-        // kernels before 6.0 refuse them, so fall back to a plain ring.
-        let ring = IoUring::builder()
+    /// Sets up a ring of `entries` SQEs (completion queue twice that), registers `arena`'s
+    /// memory if `register_buffers`, and `device_fds` (in device order; none if empty) as
+    /// fixed files. A failed registration is not fatal: transfers then go out vectored
+    /// ([`RingBackend::registration_error`] says why), or name the descriptors.
+    pub fn new(
+        entries: u32,
+        arena: &mut Arena,
+        register_buffers: bool,
+        device_fds: &[RawFd],
+    ) -> io::Result<RingBackend> {
+        // Cooperative task running and a single issuer spare the kernel IPIs and locking, and
+        // the task-run flag lets completions be polled for; kernels before 6.0 refuse some of
+        // them, so fall back to a plain ring (which cannot be polled).
+        let (ring, can_poll) = match IoUring::builder()
             .setup_single_issuer()
             .setup_defer_taskrun()
+            .setup_taskrun_flag()
             .build(entries)
             .or_else(|_| {
                 IoUring::builder()
                     .setup_coop_taskrun()
                     .setup_single_issuer()
+                    .setup_taskrun_flag()
                     .build(entries)
-            })
-            .or_else(|_| IoUring::new(entries))?;
+            }) {
+            Ok(ring) => (ring, true),
+            Err(_) => (IoUring::new(entries)?, false),
+        };
         if !ring.params().is_feature_ext_arg() {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
@@ -94,6 +117,8 @@ impl RingBackend {
             ring,
             registration: None,
             registration_error: None,
+            files_registered: false,
+            can_poll,
             backlog: Vec::new(),
         };
         if register_buffers {
@@ -101,6 +126,9 @@ impl RingBackend {
                 backend.registration_error = Some(error);
             }
         }
+        // Not fatal either: without it, SQEs name the descriptors themselves.
+        backend.files_registered =
+            !device_fds.is_empty() && backend.ring.submitter().register_files(device_fds).is_ok();
         Ok(backend)
     }
 
@@ -131,6 +159,27 @@ impl RingBackend {
     /// True if the arena is registered as fixed buffers.
     pub fn is_registered(&self) -> bool {
         self.registration.is_some()
+    }
+
+    /// True if the devices are registered as fixed files.
+    pub fn files_registered(&self) -> bool {
+        self.files_registered
+    }
+
+    /// True if [`RingBackend::completions_flagged`] can see completions without blocking.
+    pub fn can_poll(&self) -> bool {
+        self.can_poll
+    }
+
+    /// The SQE target of device `device` whose descriptor is `fd`: its index among the
+    /// registered files (with the flag saying so), or the descriptor itself.
+    fn target(&self, device: usize, fd: BorrowedFd<'_>) -> (types::Fd, squeue::Flags) {
+        if self.files_registered {
+            let index = i32::try_from(device).expect("device index fits a registered-file slot");
+            (types::Fd(index), squeue::Flags::FIXED_FILE)
+        } else {
+            (types::Fd(fd.as_raw_fd()), squeue::Flags::empty())
+        }
     }
 
     /// Why registration failed, if it was asked for and failed.
@@ -174,7 +223,7 @@ impl RingBackend {
         arena_base: *mut u8,
         arena_length: usize,
     ) -> io::Result<TransferKind> {
-        let fd = types::Fd(fd.as_raw_fd());
+        let (fd, target_flags) = self.target(record.device, fd);
         let offset = record.offset_bytes + record.done_bytes;
         let user_data = record.tag.to_u64();
         let rw_flags = if record.fua && record.op == Op::Write {
@@ -222,7 +271,7 @@ impl RingBackend {
         // allocation lives until every IO completed (the platform drains IO before it is
         // dropped; the caller holds the arena). The iovec array lives in the record, which
         // stays in the in-flight table until the completion is reaped.
-        unsafe { self.push(&entry.user_data(user_data)) }?;
+        unsafe { self.push(&entry.flags(target_flags).user_data(user_data)) }?;
         Ok(if fixed.is_some() {
             TransferKind::Fixed
         } else {
@@ -231,10 +280,12 @@ impl RingBackend {
     }
 
     /// Queues `fdatasync` of `fd` (`IORING_OP_FSYNC` with `DATASYNC`).
-    pub fn push_flush(&mut self, tag: IoTag, fd: BorrowedFd<'_>) -> io::Result<()> {
-        let entry = opcode::Fsync::new(types::Fd(fd.as_raw_fd()))
+    pub fn push_flush(&mut self, tag: IoTag, device: usize, fd: BorrowedFd<'_>) -> io::Result<()> {
+        let (fd, target_flags) = self.target(device, fd);
+        let entry = opcode::Fsync::new(fd)
             .flags(types::FsyncFlags::DATASYNC)
             .build()
+            .flags(target_flags)
             .user_data(tag.to_u64());
         // SAFETY: a fsync names no memory.
         unsafe { self.push(&entry) }
@@ -252,7 +303,8 @@ impl RingBackend {
     }
 
     /// One `io_uring_enter`: submits every queued SQE and, if `wait`, waits for at least one
-    /// completion or `timeout_ns`. Interrupted or timed-out waits return normally.
+    /// completion or `timeout_ns`; without `wait` it still posts completions the kernel
+    /// flagged. Interrupted or timed-out waits return normally.
     pub fn enter(&mut self, wait: bool, timeout_ns: Option<u64>) -> io::Result<()> {
         let submitter = self.ring.submitter();
         let result = match (wait, timeout_ns) {
@@ -278,6 +330,20 @@ impl RingBackend {
             }
             Err(error) => Err(error),
         }
+    }
+
+    /// True if the kernel flagged completions it has not posted yet: an `io_uring_enter`
+    /// ([`RingBackend::enter`] without waiting) posts them. A load from shared memory; always
+    /// false on a ring that cannot be polled.
+    pub fn completions_flagged(&mut self) -> bool {
+        // `submit` sees the same flag and enters with GETEVENTS, which runs the deferred
+        // completions.
+        self.can_poll && self.ring.submission().taskrun()
+    }
+
+    /// True if completions are ready to drain.
+    pub fn has_completions(&mut self) -> bool {
+        !self.backlog.is_empty() || !self.ring.completion().is_empty()
     }
 
     /// True if queued SQEs wait for an `io_uring_enter`.

@@ -23,9 +23,16 @@ struct Observed {
 /// Writes stamps through three buffer shapes (contiguous pages, a sector offset into the
 /// first page, scattered pages), with a FUA write and a flush, then reads everything back.
 fn write_then_read(path: &std::path::Path, backend: BackendChoice) -> (Observed, RealPlatform) {
+    write_then_read_with(path, options(backend))
+}
+
+fn write_then_read_with(
+    path: &std::path::Path,
+    options: PlatformOptions,
+) -> (Observed, RealPlatform) {
     let device = open_writable(path, None);
     let mut arena = Arena::new(64);
-    let mut platform = RealPlatform::new(vec![device], &mut arena, options(backend)).unwrap();
+    let mut platform = RealPlatform::new(vec![device], &mut arena, options).unwrap();
     let mut tags = Tags(0);
     let mut statuses = Vec::new();
 
@@ -140,7 +147,8 @@ fn stamps_round_trip_on_a_loop_device_with_both_backends() {
             assert_eq!(
                 platform.backend_kind(),
                 BackendKind::IoUring {
-                    fixed_buffers: true
+                    fixed_buffers: true,
+                    fixed_files: true
                 },
                 "{:?}",
                 platform.fallback_reason()
@@ -155,6 +163,30 @@ fn stamps_round_trip_on_a_loop_device_with_both_backends() {
         observed.push(result);
     }
     assert_eq!(observed[0], observed[1], "backends disagree");
+}
+
+#[test]
+fn waits_that_poll_and_waits_that_block_see_the_same_data() {
+    for poll_before_block_ns in [0, 1_000_000_000] {
+        let fixture = fixture(4 * MIB, Medium::Tmpfs);
+        let options = PlatformOptions {
+            backend: BackendChoice::IoUring,
+            poll_before_block_ns,
+            ..PlatformOptions::default()
+        };
+        let (result, platform) = write_then_read_with(fixture.path(), options);
+        assert_eq!(result.read_back, expected_read_back());
+        assert!(result.statuses.iter().all(|s| *s == IoStatus::Ok));
+        let stats = platform.stats();
+        if poll_before_block_ns == 0 {
+            assert_eq!(stats.polled_waits, 0, "{stats:?}");
+            assert!(stats.blocked_waits > 0, "{stats:?}");
+        } else {
+            // Each wait of the test has a deadline inside the polling budget: none blocks.
+            assert!(stats.polled_waits > 0, "{stats:?}");
+            assert_eq!(stats.blocked_waits, 0, "{stats:?}");
+        }
+    }
 }
 
 #[test]
@@ -182,6 +214,7 @@ fn unregistered_ring_gives_the_same_data() {
         PlatformOptions {
             backend: BackendChoice::IoUring,
             register_buffers: false,
+            register_files: false,
             ..PlatformOptions::default()
         },
     )
@@ -189,7 +222,8 @@ fn unregistered_ring_gives_the_same_data() {
     assert_eq!(
         platform.backend_kind(),
         BackendKind::IoUring {
-            fixed_buffers: false
+            fixed_buffers: false,
+            fixed_files: false
         }
     );
     let pages = arena.alloc(1).unwrap();

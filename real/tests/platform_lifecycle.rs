@@ -300,7 +300,7 @@ fn more_ios_in_flight_than_ring_entries_all_complete_once() {
         PlatformOptions {
             backend: BackendChoice::IoUring,
             queue_entries: 4,
-            register_buffers: true,
+            ..PlatformOptions::default()
         },
     )
     .unwrap();

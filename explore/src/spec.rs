@@ -644,17 +644,30 @@ impl SeedSpec {
         self.scaled_by_kcopyd_throttle(crate::run::LIVENESS_TIME_NS)
     }
 
-    /// The virtual time a segment's drive may take: [`crate::run::SEGMENT_TIME_NS`] scaled by
-    /// the kcopyd throttle, as fallow cleaning and write misses waiting for a clean block run
-    /// inside the segment (regression 015).
+    /// The virtual time a segment's drive may take: [`crate::run::SEGMENT_TIME_NS`], scaled
+    /// by the kcopyd throttle when no device fault or BUGGIFY site can act, as fallow
+    /// cleaning and write misses waiting for a clean block run inside the segment and must
+    /// finish (regression 015). With faults a segment may never finish (failed cleanings are
+    /// retried without end); a longer bound would only run out its input cap (019).
     pub fn segment_time_ns(&self) -> u64 {
-        self.scaled_by_kcopyd_throttle(crate::run::SEGMENT_TIME_NS)
+        self.bound_ns(crate::run::SEGMENT_TIME_NS)
     }
 
-    /// The virtual time a clean stop's remove may take: [`crate::stop::REMOVE_TIME_NS`] scaled
-    /// by the kcopyd throttle, as a slow remove cleans every dirty block (regression 015).
+    /// The virtual time a clean stop's remove may take: [`crate::stop::REMOVE_TIME_NS`],
+    /// scaled by the kcopyd throttle when no device fault or BUGGIFY site can act, as a slow
+    /// remove cleans every dirty block (regression 015). With faults a remove may never
+    /// finish, and ends blocked at the fixed bound (regression 019).
     pub fn remove_time_ns(&self) -> u64 {
-        self.scaled_by_kcopyd_throttle(crate::stop::REMOVE_TIME_NS)
+        self.bound_ns(crate::stop::REMOVE_TIME_NS)
+    }
+
+    /// `bound_ns` for a phase with faults on: scaled only if nothing can fail IO.
+    fn bound_ns(&self, bound_ns: u64) -> u64 {
+        if self.buggify || self.faults.iter().any(|rules| !rules.is_empty()) {
+            bound_ns
+        } else {
+            self.scaled_by_kcopyd_throttle(bound_ns)
+        }
     }
 
     /// True if no fault and no power loss can act: the pass-through comparison applies.

@@ -201,6 +201,32 @@ impl<T> Slab<T> {
         self.check_counts(occupied)
     }
 
+    /// The incremental twin of [`Slab::check_each`]: `each` live value among `changes` (from
+    /// [`Slab::take_changes`]), with `occupied`, the caller's count kept between calls,
+    /// brought up to date by difference and checked against the bookkeeping. Same results
+    /// as `check_each`: the outer one the bookkeeping's, the inner one the first error of
+    /// `each`, after which `each` is not called again.
+    pub fn check_changed(
+        &self,
+        changes: &[(u32, bool)],
+        occupied: &mut usize,
+        mut each: impl FnMut(SlabKey, &T) -> Result<(), String>,
+    ) -> Result<Result<(), String>, String> {
+        let mut first_error = Ok(());
+        for &(index, was_occupied) in changes {
+            let now = self.at(index);
+            // Wrapping: a change that escaped the marking makes the count wrong, not a panic.
+            *occupied = occupied
+                .wrapping_add(usize::from(now.is_some()))
+                .wrapping_sub(usize::from(was_occupied));
+            if let (Some((key, value)), Ok(())) = (now, &first_error) {
+                first_error = each(key, value);
+            }
+        }
+        self.check_counts(*occupied)?;
+        Ok(first_error)
+    }
+
     /// Keys in slot order (a snapshot, so the slab can be mutated while walking it).
     pub fn keys(&self) -> Vec<SlabKey> {
         self.iter().map(|(key, _)| key).collect()

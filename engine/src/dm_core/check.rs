@@ -59,19 +59,11 @@ impl DmCore {
         progress: &mut IncrementalCheck,
         services: &Services,
     ) -> Result<(), String> {
-        let mut records_checked = Ok(());
-        for &(index, was_occupied) in &progress.changes {
-            let now = self.bios.at(index);
-            // Wrapping: a change that escaped the marking makes the count wrong, not a panic.
-            progress.occupied = progress
-                .occupied
-                .wrapping_add(usize::from(now.is_some()))
-                .wrapping_sub(usize::from(was_occupied));
-            if let (Some((key, record)), Ok(())) = (now, &records_checked) {
-                records_checked = self.check_record(key, record, services);
-            }
-        }
-        self.bios.check_occupied(progress.occupied)?;
+        let records_checked =
+            self.bios
+                .check_changed(&progress.changes, &mut progress.occupied, |key, record| {
+                    self.check_record(key, record, services)
+                })?;
         self.check_index_and_admission(services, records_checked)
     }
 

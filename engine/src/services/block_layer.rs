@@ -428,19 +428,11 @@ impl BlockLayer {
 
     /// The incremental part of [`BlockLayer::check_invariants_incremental`].
     fn check_changed(&self, progress: &mut IncrementalCheck) -> Result<(), String> {
-        let mut ios_checked = Ok(());
-        for &(index, was_occupied) in &progress.changes {
-            let now = self.ios.at(index);
-            // Wrapping: a change that escaped the marking makes the count wrong, not a panic.
-            progress.occupied = progress
-                .occupied
-                .wrapping_add(usize::from(now.is_some()))
-                .wrapping_sub(usize::from(was_occupied));
-            if let (Some((key, io)), Ok(())) = (now, &ios_checked) {
-                ios_checked = self.check_io(key, io);
-            }
-        }
-        self.ios.check_occupied(progress.occupied)?;
+        let ios_checked =
+            self.ios
+                .check_changed(&progress.changes, &mut progress.occupied, |key, io| {
+                    self.check_io(key, io)
+                })?;
         self.check_arena_and_plugs(ios_checked)
     }
 

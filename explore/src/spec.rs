@@ -631,8 +631,7 @@ impl SeedSpec {
     }
 
     /// `bound_ns` scaled by 100/throttle: a throttled kcopyd keeps its IO to that share of
-    /// the time, so cleaning takes that much longer. Every virtual-time bound that can cover
-    /// cleaning scales so (regressions 013 and 015).
+    /// the time, so cleaning takes that much longer (regressions 013 and 015).
     fn scaled_by_kcopyd_throttle(&self, bound_ns: u64) -> u64 {
         let throttle_percent = u64::from(self.kcopyd.config().throttle_percent.clamp(1, 100));
         bound_ns * 100 / throttle_percent
@@ -661,7 +660,8 @@ impl SeedSpec {
         self.bound_ns(crate::stop::REMOVE_TIME_NS)
     }
 
-    /// `bound_ns` for a phase with faults on: scaled only if nothing can fail IO.
+    /// A segment's or remove's `bound_ns`: scaled by the throttle only if no device fault
+    /// or BUGGIFY site can fail IO (regressions 015 and 019).
     fn bound_ns(&self, bound_ns: u64) -> u64 {
         if self.buggify || self.faults.iter().any(|rules| !rules.is_empty()) {
             bound_ns

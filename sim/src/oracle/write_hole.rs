@@ -78,16 +78,7 @@ impl WriteHole {
                 .insert(member_sector - member_sector % STRIPE_SECTORS);
         }
         let failed: Vec<usize> = (0..self.failed.len()).filter(|&m| self.failed[m]).collect();
-        let mut ranges: Vec<(u64, u64)> = failed
-            .iter()
-            .flat_map(|&member| self.unknown_data(member, &|_| true))
-            .collect();
-        if !failed.is_empty() {
-            self.suspect.clear();
-        }
-        ranges.sort_unstable();
-        self.unknown_sectors += ranges.iter().map(|&(_, sectors)| sectors).sum::<u64>();
-        ranges
+        self.open_hole(&failed, &|_| true)
     }
 
     /// The array's failed members (failed, or spares still being rebuilt) as the array
@@ -120,25 +111,36 @@ impl WriteHole {
             "member {member} of the array"
         );
         self.failed[member] = true;
-        let mut ranges = self.unknown_data(member, needs_resync);
-        self.suspect.clear();
+        self.open_hole(&[member], needs_resync)
+    }
+
+    /// `failed` members' data in the suspect stripes that `needs_resync` (parity's member
+    /// holds no data there) becomes unknown: those volume ranges, in volume order. With a
+    /// member failed no stripe is suspect any more (see the module documentation).
+    fn open_hole(
+        &mut self,
+        failed: &[usize],
+        needs_resync: &dyn Fn(u64) -> bool,
+    ) -> Vec<(u64, u64)> {
+        let mut ranges: Vec<(u64, u64)> = Vec::new();
+        for &member in failed {
+            ranges.extend(
+                self.suspect
+                    .iter()
+                    .copied()
+                    .filter(|&stripe| {
+                        needs_resync(stripe)
+                            && self.geometry.parity_member(self.geometry.row_of(stripe)) != member
+                    })
+                    .map(|stripe| (self.geometry.logical_sector(member, stripe), STRIPE_SECTORS)),
+            );
+        }
+        if !failed.is_empty() {
+            self.suspect.clear();
+        }
         ranges.sort_unstable();
         self.unknown_sectors += ranges.iter().map(|&(_, sectors)| sectors).sum::<u64>();
         ranges
-    }
-
-    /// `member`'s data in the suspect stripes that `needs_resync` (parity's member holds
-    /// no data there), as volume ranges.
-    fn unknown_data(&self, member: usize, needs_resync: &dyn Fn(u64) -> bool) -> Vec<(u64, u64)> {
-        self.suspect
-            .iter()
-            .copied()
-            .filter(|&stripe| {
-                needs_resync(stripe)
-                    && self.geometry.parity_member(self.geometry.row_of(stripe)) != member
-            })
-            .map(|stripe| (self.geometry.logical_sector(member, stripe), STRIPE_SECTORS))
-            .collect()
     }
 
     /// The parts of volume range (`sector`, `sectors`) in stripes that are suspect now, in

@@ -112,7 +112,7 @@ impl Fnv {
     }
 }
 
-/// The last [`RECENT_EVENTS`] events of a run, for the failure message of a run that spins.
+/// The last `RECENT_EVENTS` events of a run, for the failure message of a run that spins.
 #[derive(Debug, Default)]
 pub struct RecentEvents {
     /// A ring: the oldest event at `next` once full.

@@ -20,7 +20,7 @@
 //!   checks invariants only at the end of each drive) and, for
 //!   fault-free runs, the same bio results as a pass-through (linear) volume.
 //! - [`stop`]: a segment's clean end: flashcache removed (metadata stored), then reloaded.
-//! - [`shrink`]: a failing spec made smaller while it still fails the same way.
+//! - [`shrink`](mod@shrink): a failing spec made smaller while it still fails the same way.
 //! - [`batch`]: many seeds over worker threads, with coverage-mark counts.
 //! - [`real`]: fault-free seeds on real block devices (`dmsim explore --real`), with the
 //!   oracles that hold there.

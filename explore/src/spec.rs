@@ -643,7 +643,7 @@ impl SeedSpec {
         self.scaled_by_kcopyd_throttle(crate::run::LIVENESS_TIME_NS)
     }
 
-    /// The virtual time a segment's drive may take: [`crate::run::SEGMENT_TIME_NS`], scaled
+    /// The virtual time a segment's drive may take: `run::SEGMENT_TIME_NS`, scaled
     /// by the kcopyd throttle when no device fault or BUGGIFY site can act, as fallow
     /// cleaning and write misses waiting for a clean block run inside the segment and must
     /// finish (regression 015). With faults a segment may never finish (failed cleanings are

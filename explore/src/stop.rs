@@ -118,7 +118,7 @@ pub fn clean_stop(
 }
 
 /// Runs `engine` without bios until its flashcache target is set up (running or failed),
-/// in steps of [`SETTLE_STEP_NS`]: the caller looks at the cache as its setup left it,
+/// in steps of `SETTLE_STEP_NS`: the caller looks at the cache as its setup left it,
 /// before background cleaning moves anything (a copy takes an SSD read and a disk write,
 /// each longer than a step). Other targets need no setup here. A setup that stalls is a
 /// liveness failure unless a hang fault holds a device IO (then it is held, like a remove a

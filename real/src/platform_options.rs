@@ -7,7 +7,7 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BackendChoice {
     /// io_uring, or the blocking backend if io_uring cannot be set up
-    /// ([`RealPlatform::fallback_reason`] says why).
+    /// ([`crate::RealPlatform::fallback_reason`] says why).
     #[default]
     Auto,
     /// io_uring or an error.
@@ -16,7 +16,7 @@ pub enum BackendChoice {
     Blocking,
 }
 
-/// How to build a [`RealPlatform`].
+/// How to build a [`crate::RealPlatform`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PlatformOptions {
     /// io_uring, blocking, or io_uring with fallback.

@@ -46,7 +46,7 @@ pub enum ReportError {
     Invalid {
         /// Where: a file path, a run label, or "compare report".
         context: String,
-        /// The field at fault, e.g. "runs[3].label", "time_series.cleanings".
+        /// The field at fault, e.g. `runs[3].label`, `time_series.cleanings`.
         field: String,
         /// What is wrong with it.
         problem: String,

@@ -539,7 +539,7 @@ impl Arena {
     /// changed since the last check, which is as complete as a full recount because a page's
     /// state (owned, on the free list, sectors in flight) changes only in `alloc`, `release`,
     /// `begin_flight` and `end_flight`, and each records the page as changed; the census's
-    /// per-state counts then equal a recount. Every [`census::FULL_CHECK_EVERY`]th check is a
+    /// per-state counts then equal a recount. Every `census::FULL_CHECK_EVERY`th check is a
     /// full recount that also proves the census right (a changed page that was not recorded).
     pub fn check_invariants(&self) -> Result<(), String> {
         let mut census = self.census.borrow_mut();

@@ -15,7 +15,7 @@ use crate::changed_ids::Marked;
 /// Every this many calls the incremental check is a full one (the first call too), so a
 /// change that escaped the marking, a bug in the marking itself, hides for fewer than this
 /// many inputs; so does a list that broke away from its head without a changed block on
-/// it (see [`super::link_check`]).
+/// it (see `link_check`).
 pub use crate::changed_ids::FULL_CHECK_EVERY_CALLS;
 
 /// What blocks add up to, per set: the cache-wide counters' shares and what the set

@@ -6,7 +6,7 @@
 //! new data or parity, being written). Wantread / Wantwrite say an IO is decided but not yet
 //! submitted; ReadError and ReWrite track the repair of a failed read. An illegal transition
 //! is a bug of the state machine, never an input error, so it panics naming both sides.
-//! Does not own the bio lists queued on the page (see [`super::stripe`]).
+//! Does not own the bio lists queued on the page (see `stripe`).
 
 /// The four states of UPTODATE × LOCKED.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -119,7 +119,7 @@ pub struct Raid5Config {
     #[serde(default = "default_speed_limit_max_kib_s")]
     pub speed_limit_max_kib_s: u64,
     /// A persistent superblock (and, with `bitmap_chunk_sectors`, a write-intent bitmap) at
-    /// the end of every member, see [`super::metadata`]: the array is marked dirty before its
+    /// the end of every member, see `metadata`: the array is marked dirty before its
     /// first write and clean after `safe_mode_delay_ns` without writes, is assembled from the
     /// members' superblocks when it starts, and resyncs if it was dirty. Off: no superblock
     /// (md's `--build`), the members' whole size holds data and a restart assumes clean.

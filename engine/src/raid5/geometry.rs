@@ -43,7 +43,7 @@ impl Geometry {
     }
 
     /// [`Geometry::new`] with the last `reserved_sectors` of every member kept out of the
-    /// data area (the superblock and bitmap, see [`super::metadata`]).
+    /// data area (the superblock and bitmap, see `metadata`).
     pub fn reserving(
         members: &[DeviceInfo],
         chunk_sectors: u64,

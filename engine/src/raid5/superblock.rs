@@ -10,7 +10,7 @@
 //! new. Both are safe: a write starts only after its superblock and bitmap writes are on
 //! every member, and a torn clean-marking leaves some members saying dirty (a resync more).
 //!
-//! Owns encoding and decoding only; when they are written is [`super::metadata`]'s.
+//! Owns encoding and decoding only; when they are written is `metadata`'s.
 
 use crate::block::{PAGE_SIZE, SECTORS_PER_PAGE};
 

@@ -3,7 +3,7 @@
 //! stripe's pages and compare parity with the XOR of the data; `check` counts the sectors of
 //! stripes that disagree (md's `mismatch_cnt`), `repair` also rewrites their parity.
 //! `recover` (a spare was added, see [`super::recovery`]) reads the other members, computes
-//! the spare's page and writes it. `resync` (a dirty assembly, see [`super::metadata`]) is
+//! the spare's page and writes it. `resync` (a dirty assembly, see `metadata`) is
 //! a repair over the stripes whose parity may be stale.
 //!
 //! A stripe under sync is a stripe head marked `syncing`; at most [`SYNC_WINDOW_STRIPES`] are
@@ -34,7 +34,7 @@ pub enum SyncAction {
     /// Rebuild a spare (md's `recover`).
     Recover,
     /// Recompute parity after a dirty assembly (md's `resync`): like repair, over the
-    /// bitmap's dirty chunks only when the array has a bitmap (see [`super::metadata`]).
+    /// bitmap's dirty chunks only when the array has a bitmap (see `metadata`).
     Resync,
 }
 

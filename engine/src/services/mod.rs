@@ -540,7 +540,7 @@ impl Services {
 
     /// [`Services::check_invariants`] for a check after every input: the block layer and
     /// dm_io check only the IOs and requests changed since the last call (see
-    /// [`BlockLayer::check_invariants_incremental`], [`DmIo::check_invariants_incremental`]).
+    /// `BlockLayer::check_invariants_incremental`, `DmIo::check_invariants_incremental`).
     pub fn check_invariants_incremental(&mut self) -> Result<(), InvariantViolation> {
         self.bl
             .check_invariants_incremental()

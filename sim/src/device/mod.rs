@@ -9,7 +9,7 @@
 //!
 //! Faults ([`faults`]: rules with rates, latent sector errors, a pulled drive) are decided
 //! when an IO is submitted, from the device's own seeded fault stream, and carried out when
-//! it completes ([`effects`]); power loss is [`power_loss`].
+//! it completes (`effects`); power loss is [`power_loss`].
 //!
 //! Calling obligations mirror the model's: `now_ns` never decreases; call `advance(t)` for
 //! every `t` that `next_event_ns` returns.

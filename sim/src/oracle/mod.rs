@@ -44,7 +44,7 @@
 //! have torn its parity there; [`write_hole`] turns that into the sectors a member failure
 //! makes unknown.
 //!
-//! History is kept exactly as long as it is needed (see [`sector`]): versions a read in flight
+//! History is kept exactly as long as it is needed (see `sector`): versions a read in flight
 //! may return, and versions a crash may bring back. With no read in flight and every write
 //! durable, a sector holds one version. A read racing any number of writes is judged exactly
 //! (regression 001: a multi-block read outlived six writes into one of its blocks).

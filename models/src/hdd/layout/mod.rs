@@ -2,10 +2,10 @@
 //! each physical sector passes under the head.
 //!
 //! Owns zones, reserved space, surface order and skews; spare space, slips and defect
-//! remapping per zone are [`spares`]' arithmetic. It does not know about time (see
+//! remapping per zone are `spares`' arithmetic. It does not know about time (see
 //! `rotation`) or about moving the head (see `seek`, `media`).
 //!
-//! Mapping, per zone: the zone's LBNs fill its data positions (see [`spares`]) after
+//! Mapping, per zone: the zone's LBNs fill its data positions (see `spares`) after
 //! `reserved_front_sectors` of them. Angles: physical sector `s` of the zone's `i`-th track
 //! (in track order, `c` cylinders into the zone) starts at `first_block_offset +
 //! (i - c)·track_skew + c·cylinder_skew + s` sectors, plus one sector per slip before the

@@ -28,6 +28,8 @@ pub struct BatchReport {
     pub device_ios: u64,
     /// raid5: sectors the write hole made unknown, over the seeds' first runs.
     pub write_hole_sectors: u64,
+    /// Seeds whose first segment was held against the hit-counting mode.
+    pub seeds_hits_checked: u64,
     /// Failed seeds in seed order.
     pub failures: Vec<SeedResult>,
     pub marks: MarkCounts,
@@ -73,6 +75,7 @@ pub fn explore_with(
                     mine.reads_verified += report.reads_verified;
                     mine.device_ios += report.device_ios;
                     mine.write_hole_sectors += report.write_hole_sectors;
+                    mine.seeds_hits_checked += u64::from(report.hits_checked);
                     mine.marks.add(&report.marks);
                     if let Some(failure) = report.failure {
                         mine.failures.push(SeedResult {
@@ -88,6 +91,7 @@ pub fn explore_with(
                 total.reads_verified += mine.reads_verified;
                 total.device_ios += mine.device_ios;
                 total.write_hole_sectors += mine.write_hole_sectors;
+                total.seeds_hits_checked += mine.seeds_hits_checked;
                 total.marks.add(&mine.marks);
                 total.failures.extend(mine.failures);
             });

@@ -13,6 +13,8 @@
 //!   and the IO the checker saw, whenever the engine is idle.
 //! - [`sync_status`]: a raid5 sync pass's status line, probed while the pass runs.
 //! - [`resync`]: a raid5 resync walks no stripe outside the bitmap chunks writes touched.
+//! - [`hits_check`]: the hit-counting mode (`dmsim hits`) against the timed engine, on the
+//!   seeds where they must agree.
 //! - [`pids`]: pid-list control messages a segment sends, and the model they must leave.
 //! - [`run`]: runs one spec with every oracle: the data oracle on every read,
 //!   `check_invariants` after every input, strict device checks, a liveness phase with
@@ -33,6 +35,7 @@ pub mod device;
 pub mod event_dump;
 pub mod event_log;
 pub mod fallow;
+pub mod hits_check;
 pub mod pids;
 pub mod real;
 pub mod resync;

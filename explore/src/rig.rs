@@ -11,7 +11,7 @@ use crate::pids::PidModel;
 use crate::spec::{raid5_geometry, SeedSpec, TargetChoice, WorkloadChoice};
 use crate::sync_status::SyncStatusProbe;
 use dmsim_engine::block::{DeviceId, Extent, IoStatus, Op};
-use dmsim_engine::flashcache::{CacheMode, Persistence};
+use dmsim_engine::flashcache::{CacheDeviceSizes, CacheMode, Persistence};
 use dmsim_engine::io::{Control, Input, Output};
 use dmsim_engine::platform::{BioSource, DriveObserver, Platform};
 use dmsim_engine::raid5::superblock::{Superblock, METADATA_BYTES, METADATA_SECTORS};
@@ -112,6 +112,17 @@ impl Rig {
             })
             .collect();
         Engine::new(config, infos, target).map_err(|e| format!("the engine refused the spec: {e}"))
+    }
+
+    /// Device sizes as flashcache's setup sees the cache device (0) and the disk (1).
+    pub fn cache_device_sizes(&self) -> CacheDeviceSizes {
+        let infos = self.platform.device_infos();
+        assert!(infos.len() >= 2, "flashcache rigs have an SSD and a disk");
+        CacheDeviceSizes {
+            ssd_sectors: infos[0].capacity_sectors,
+            disk_sectors: infos[1].capacity_sectors,
+            ssd_logical_block_bytes: infos[0].logical_block_size,
+        }
     }
 
     /// A checker for this rig's volume (the RAM devices start zeroed: contents known).

@@ -3,6 +3,7 @@
 //! check and, for fault-free specs, the pass-through comparison.
 
 use crate::event_dump::EventDump;
+use crate::hits_check;
 use crate::rig::{workload, Checker, Rig};
 use crate::spec::{SeedSpec, TargetChoice};
 use crate::stop::{clean_stop, settle, Stop};
@@ -55,6 +56,9 @@ pub enum FailureKind {
     Nondeterminism,
     /// A fault-free run ended bios differently from a pass-through volume.
     PassThrough,
+    /// The hit-counting mode (`dmsim hits`) ended a seed's first segment with other
+    /// counters than the timed engine, where they must agree (see [`crate::hits_check`]).
+    HitsMode,
     /// An idle target's counters disagree with each other, its status or the IO seen (or
     /// a running raid5 sync pass's status line with the pass).
     Counters,
@@ -91,6 +95,9 @@ pub struct RunReport {
     /// raid5: sectors the write hole made unknown (a member failed before the resync
     /// covered stripes a power loss tore), first run.
     pub write_hole_sectors: u64,
+    /// The first segment's counters were held against the hit-counting mode (and agreed,
+    /// unless the run failed there).
+    pub hits_checked: bool,
 }
 
 /// What one pass of a spec ended with.
@@ -102,6 +109,7 @@ struct Pass {
     reads_verified: u64,
     phases: Vec<String>,
     write_hole_sectors: u64,
+    hits_checked: bool,
 }
 
 pub(crate) fn fail(kind: FailureKind, phase: &str, message: impl Into<String>) -> Failure {
@@ -150,6 +158,7 @@ pub fn run_spec(spec: &SeedSpec) -> RunReport {
     report.device_ios = first.device_ios;
     report.phases = first.phases.clone();
     report.write_hole_sectors = first.write_hole_sectors;
+    report.hits_checked = first.hits_checked;
     // The repeat skips the per-input invariant checks: a run that repeats the first exactly
     // would repeat its verdicts, and one that does not shows in the event hash (the oracles
     // and the end-of-run checks still run). It also shows that the checks change nothing.
@@ -277,6 +286,7 @@ fn one_pass(
             .map_err(|e| fail(FailureKind::Setup, "setup", e))?,
     );
     let mut phases = Vec::new();
+    let mut hits_checked = false;
     for (index, segment) in spec.segments.iter().enumerate() {
         let phase = format!("segment {index}");
         checker.note(
@@ -326,6 +336,12 @@ fn one_pass(
         });
         check_run(&rig, &checker, &phase, outcome)?;
         check_counters(&current, spec, &checker, &phase)?;
+        // The hit-counting mode once per spec: the repeat would only repeat it.
+        if index == 0 && checks == Checks::EveryInput && hits_check::applies(spec) {
+            hits_check::check(spec, rig.cache_device_sizes(), &current)
+                .map_err(|message| fail(FailureKind::HitsMode, &phase, message))?;
+            hits_checked = true;
+        }
         if segment.clean_stop && current.is_idle() {
             match clean_stop(&mut rig, current, &mut checker, spec, &phase, &mut phases)? {
                 Stop::Reloaded(next) => {
@@ -430,6 +446,7 @@ fn one_pass(
         bios_done: checker.oracle.bios_done(),
         reads_verified: checker.oracle.oracle().verified_reads(),
         write_hole_sectors: checker.oracle.write_hole_sectors(),
+        hits_checked,
         statuses: checker.statuses,
     })
 }

@@ -60,6 +60,30 @@ fn fixed_seed_ranges_pass_every_oracle_and_reach_every_mark() {
     assert!(missing.is_empty(), "marks never reached: {missing:?}");
 }
 
+/// Seeds held against the hit-counting mode (`dmsim hits`): the first fault-free ones it
+/// covers (about one in twenty: writethrough or writearound at queue depth 1).
+const HITS_SEEDS: usize = 4;
+
+#[test]
+fn the_hit_counting_mode_agrees_with_the_timed_engine() {
+    let seeds: Vec<SeedSpec> = (0..2_000)
+        .map(|seed| SeedSpec::draw(seed, Profile::FaultFree))
+        .filter(dmsim_explore::hits_check::applies)
+        .take(HITS_SEEDS)
+        .collect();
+    assert_eq!(
+        seeds.len(),
+        HITS_SEEDS,
+        "too few seeds the hits check covers"
+    );
+    for spec in &seeds {
+        let report = run_spec(spec);
+        let repro = format!("dmsim explore --seed {} --profile fault-free", spec.seed);
+        assert_eq!(report.failure, None, "{repro}");
+        assert!(report.hits_checked, "{repro}: not checked");
+    }
+}
+
 fn regression_files() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/regressions");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)

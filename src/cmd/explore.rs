@@ -308,6 +308,7 @@ pub fn run(args: ExploreArgs) -> CliResult {
                 "bios_done": report.bios_done,
                 "reads_verified": report.reads_verified,
                 "device_ios": report.device_ios,
+                "seeds_hits_checked": report.seeds_hits_checked,
                 "failures": failures,
                 "shrunk": shrunk,
                 "marks": marks_json(&report),

@@ -31,9 +31,11 @@
 //!   no timer fires, so the counters cleaning touches may differ (metadata batching first,
 //!   then through busy blocks also hits and replacements).
 //!
-//! Deliberately not here: timing, data, faults, target messages, reload (a writeback cache
+//! Control messages ([`HitCounter::message`]) are carried out between requests, as a
+//! request is. Deliberately not here: timing, data, faults, reload (a writeback cache
 //! is created fresh, its setup IO carried out instantly without bytes).
 
+use super::command::{parse, Command};
 use super::config::{CacheDeviceSizes, FlashcacheConfig};
 use super::instance::{CacheInputError, Flashcache};
 use super::io::{CacheBio, CacheBioId, CacheIoTag, CacheRequest, DmIoOutcome};
@@ -54,6 +56,8 @@ pub enum HitsError {
     Setup(#[from] SetupError),
     #[error("the cache refused a bio: {0}")]
     Input(#[from] CacheInputError),
+    #[error("message {text:?} refused: {reason}")]
+    Message { text: String, reason: String },
     #[error(
         "a request of {sectors} sectors at sector {sector} lies beyond the volume's \
          {volume_sectors} sectors"
@@ -150,6 +154,24 @@ impl HitCounter {
                 done += len;
             }
         }
+        self.settle()
+    }
+
+    /// A control message (the flashcache target's grammar, [`super::command`]) between
+    /// requests, carried out like a request: whatever it starts (a sync's cleaning) runs to
+    /// its end. `remove` is refused: the counter has no stopped cache to report on.
+    pub fn message(&mut self, text: &str) -> Result<(), HitsError> {
+        let refused = |reason: String| HitsError::Message {
+            text: text.to_string(),
+            reason,
+        };
+        let command = parse(text).map_err(refused)?;
+        if command == Command::Remove {
+            return Err(refused("the hit-counting mode keeps its cache".to_string()));
+        }
+        self.fc
+            .carry_out(command, 0)
+            .map_err(|error| refused(error.to_string()))?;
         self.settle()
     }
 
@@ -298,5 +320,40 @@ mod tests {
             .expect_err("beyond the end");
         assert!(matches!(error, HitsError::BeyondVolume { .. }), "{error}");
         assert_eq!(hits.requests(), 0);
+    }
+
+    #[test]
+    fn messages_are_carried_out_between_requests() {
+        let mut hits = counter(CacheMode::WriteBack);
+        hits.request(Op::Write, 64, 8).expect("mapped");
+        hits.message("do_sync").expect("a sync");
+        assert_eq!(
+            hits.gauges().nr_dirty,
+            0,
+            "the sync's cleaning ran to its end"
+        );
+        assert!(hits.stats().cleanings >= 1);
+
+        // Only whitelisted pids are cached once cache_all is off.
+        hits.message("set cache_all 0").expect("a sysctl");
+        hits.request(Op::Read, 800, 8).expect("mapped");
+        hits.request(Op::Read, 800, 8).expect("mapped");
+        assert_eq!(hits.stats().read_hits, 0, "neither read was cached");
+        hits.message(&format!("whitelist add {BIO_PID}"))
+            .expect("a pid list");
+        hits.request(Op::Read, 800, 8).expect("mapped");
+        hits.request(Op::Read, 800, 8).expect("mapped");
+        assert_eq!(hits.stats().read_hits, 1, "cached again once whitelisted");
+    }
+
+    #[test]
+    fn remove_and_unknown_messages_are_refused() {
+        let mut hits = counter(CacheMode::WriteThrough);
+        for text in ["remove", "set no_such_sysctl 1"] {
+            let error = hits.message(text).expect_err(text);
+            assert!(matches!(error, HitsError::Message { .. }), "{error}");
+            assert!(error.to_string().contains(text), "{error}");
+        }
+        hits.request(Op::Read, 0, 8).expect("still running");
     }
 }

@@ -67,6 +67,7 @@ pub mod table;
 pub mod tunables;
 
 mod clean;
+pub mod command;
 mod control;
 mod instance;
 mod invariants;
@@ -85,6 +86,7 @@ mod zombie;
 #[cfg(test)]
 mod tests;
 
+pub use command::Command;
 pub use config::{
     Associativity, CacheDeviceSizes, CacheMode, ConfigError, DiskAssocRule, FlashcacheConfig,
     MdWriteFailure, Options, Persistence, ReclaimPolicy, TableLine, Tunable, Tunables, MAX_ASSOC,

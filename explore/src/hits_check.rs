@@ -1,0 +1,122 @@
+//! The hit-counting mode against the timed engine: on the seeds where the two must agree,
+//! `dmsim hits`' state machine run over the same control messages and requests ends with
+//! every flashcache counter and gauge the timed run's first segment ended with.
+//!
+//! Where they must agree is `dmsim_engine::flashcache::hits`' claim: writethrough and
+//! writearound at queue depth 1, whatever the devices' timing. The explorer holds it to that
+//! over random geometries, tunables, pid lists, policies, workloads and devices (the unit
+//! test `sim/tests/hits_equal_timed.rs` covers two workloads). So the seeds: fault-free
+//! flashcache at queue depth 1 in those modes, without `ssd_timeout` (a slow SSD may time
+//! out, which the instant devices never do) and without cancels by device; the first segment
+//! only (a clean stop's reload starts a counter the hits mode does not have).
+//!
+//! Deliberately not here: writeback (equal only when the timed run cleans nothing and the
+//! SSD orders one request's writes, which random devices do not promise).
+
+use crate::rig::workload;
+use crate::spec::{SeedSpec, TargetChoice};
+use dmsim_engine::flashcache::{
+    CacheDeviceSizes, CacheMode, Flashcache, FlashcacheErrors, FlashcacheStats, HitCounter,
+};
+use dmsim_engine::Engine;
+
+/// Whether `spec`'s first segment is held against the hit-counting mode.
+pub fn applies(spec: &SeedSpec) -> bool {
+    let TargetChoice::Flashcache(config) = &spec.target else {
+        return false;
+    };
+    let Some(first) = spec.segments.first() else {
+        return false;
+    };
+    spec.is_fault_free()
+        && spec.queue_depth == 1
+        && matches!(
+            config.table.mode,
+            CacheMode::WriteThrough | CacheMode::WriteAround
+        )
+        && config.options.ssd_timeout_ns.is_none()
+        && first.ssd_cancels_at_ns.is_empty()
+        && first.cut_after_inputs.is_none()
+}
+
+/// What both must agree on.
+#[derive(Debug, PartialEq, Eq)]
+struct Counters {
+    stats: FlashcacheStats,
+    errors: FlashcacheErrors,
+    cached_blocks: u64,
+    nr_dirty: u64,
+}
+
+impl Counters {
+    fn of(stats: &FlashcacheStats, errors: &FlashcacheErrors, fc_gauges: (u64, u64)) -> Self {
+        Counters {
+            stats: stats.clone(),
+            errors: errors.clone(),
+            cached_blocks: fc_gauges.0,
+            nr_dirty: fc_gauges.1,
+        }
+    }
+
+    fn of_timed(fc: &Flashcache) -> Self {
+        let gauges = fc.gauges();
+        Counters::of(
+            fc.stats(),
+            fc.errors(),
+            (gauges.cached_blocks, gauges.nr_dirty),
+        )
+    }
+}
+
+/// Runs the first segment's messages and requests through a [`HitCounter`] over devices of
+/// `devices`' sizes and compares its counters with those of `engine`, idle at the segment's
+/// end. Only for a spec that [`applies`].
+pub fn check(spec: &SeedSpec, devices: CacheDeviceSizes, engine: &Engine) -> Result<(), String> {
+    assert!(
+        applies(spec),
+        "hits_check::check on a spec it does not cover"
+    );
+    assert!(
+        engine.is_idle(),
+        "hits_check::check before the engine is idle"
+    );
+    let TargetChoice::Flashcache(config) = &spec.target else {
+        unreachable!("applies() holds");
+    };
+    let timed = engine
+        .target()
+        .flashcache()
+        .ok_or("the flashcache target is not running at the segment's end")?;
+    let mut hits = HitCounter::new((**config).clone(), devices)
+        .map_err(|e| format!("the hit-counting mode refused the spec: {e}"))?;
+    let first = &spec.segments[0];
+    for text in &first.messages {
+        hits.message(text)
+            .map_err(|e| format!("the hit-counting mode refused a message: {e}"))?;
+    }
+    let mut requests = 0u64;
+    for record in workload(&spec.workload, first.requests, 0) {
+        let op = record
+            .op
+            .to_block_op()
+            .ok_or_else(|| format!("the workload made a {} record", record.op.name()))?;
+        hits.request(op, record.sector, record.sectors)
+            .map_err(|e| format!("the hit-counting mode refused request {requests}: {e}"))?;
+        requests += 1;
+    }
+    assert_eq!(hits.requests(), requests);
+    let gauges = hits.gauges();
+    let instant = Counters::of(
+        hits.stats(),
+        hits.errors(),
+        (gauges.cached_blocks, gauges.nr_dirty),
+    );
+    let timed = Counters::of_timed(timed);
+    if instant != timed {
+        return Err(format!(
+            "after {requests} requests the hit-counting mode differs from the timed run:\n\
+             timed {timed:?}\nhits  {instant:?}"
+        ));
+    }
+    Ok(())
+}

@@ -15,6 +15,7 @@
 //! - [`resync`]: a raid5 resync walks no stripe outside the bitmap chunks writes touched.
 //! - [`hits_check`]: the hit-counting mode (`dmsim hits`) against the timed engine, on the
 //!   seeds where they must agree.
+//! - [`trace_window`]: windows of the repository's real block traces as workloads.
 //! - [`pids`]: pid-list control messages a segment sends, and the model they must leave.
 //! - [`run`]: runs one spec with every oracle: the data oracle on every read,
 //!   `check_invariants` after every input, strict device checks, a liveness phase with
@@ -45,6 +46,7 @@ pub mod shrink;
 pub mod spec;
 pub mod stop;
 pub mod sync_status;
+pub mod trace_window;
 
 pub use batch::{explore, explore_with, BatchReport, SeedResult};
 pub use real::{run_real_spec, RealDevices};

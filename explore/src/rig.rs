@@ -559,7 +559,8 @@ fn record(op: TraceOp, sector: u64, sectors: u64) -> TraceRecord {
     }
 }
 
-/// The generated workload of `choice`, `requests` long; `part` tells segments apart.
+/// The generated workload of `choice` (or its trace window), `requests` long; `part`
+/// tells segments apart.
 pub fn workload(
     choice: &WorkloadChoice,
     requests: u64,
@@ -615,9 +616,14 @@ pub fn workload(
         choice.large_one_in,
         choice.flush_every,
     );
+    let (trace, span_bytes) = (choice.trace, choice.span_bytes);
     (0..requests).map(move |i| {
         if flush_every > 0 && i % flush_every == flush_every - 1 {
             return record(TraceOp::Flush, 0, 0);
+        }
+        if let Some(window) = &trace {
+            // Each segment replays its own stretch of the trace, further on.
+            return window.request(part.wrapping_mul(requests).wrapping_add(i), span_bytes);
         }
         let generator = if large_one_in > 0 && i % large_one_in == 1 {
             &mut large

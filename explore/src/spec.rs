@@ -4,6 +4,7 @@
 //!
 //! Deliberately not here: running it (see [`crate::run`]).
 
+use crate::trace_window::{BundledTrace, TraceWindow};
 use dmsim_engine::block::{DeviceInfo, Extent, IoStatus, Op};
 use dmsim_engine::flashcache::{
     Associativity, CacheMode, FlashcacheConfig, Persistence, ReclaimPolicy, TableLine,
@@ -159,6 +160,10 @@ pub struct WorkloadChoice {
     pub large_one_in: u64,
     /// Every this many requests a flush (0: none).
     pub flush_every: u64,
+    /// Replay a window of a real trace instead of the generators (their fields then only
+    /// give the flushes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceWindow>,
 }
 
 /// One stretch of IO, then possibly a power loss (the engine is rebuilt, flashcache reloads).
@@ -333,6 +338,7 @@ impl SeedSpec {
             } else {
                 0
             },
+            trace: None,
         };
         let faulty = profile != Profile::FaultFree;
         let faults = devices
@@ -415,7 +421,29 @@ impl SeedSpec {
         spec.draw_small_arena();
         spec.draw_dm_io_slots();
         spec.draw_victim_index();
+        spec.draw_trace_window();
         spec
+    }
+
+    /// One seed in four replays a window of a real trace (the repository's copies) instead
+    /// of the generated mix. Its own stream; last, after the volume's block size is drawn.
+    fn draw_trace_window(&mut self) {
+        let mut rng = stream(self.seed, "explore.spec.trace_window");
+        if !rng.random_ratio(1, 4) {
+            return;
+        }
+        let trace = BundledTrace::ALL[rng.random_range(0..BundledTrace::ALL.len())];
+        let window = TraceWindow {
+            trace,
+            start: rng.random_range(0..trace.records().len() as u64),
+            alignment_bytes: self.volume_block_bytes(),
+        };
+        if window
+            .validate(self.workload.span_bytes, self.volume_block_bytes())
+            .is_ok()
+        {
+            self.workload.trace = Some(window);
+        }
     }
 
     /// flashcache: half the time the victim index from the start (both halves), else
@@ -871,6 +899,9 @@ impl SeedSpec {
                 "workload.span_bytes: {} must be in 1 MiB..={volume_bytes}",
                 w.span_bytes
             ));
+        }
+        if let Some(window) = &w.trace {
+            window.validate(w.span_bytes, self.volume_block_bytes())?;
         }
         if w.unaligned_one_in != 0 && self.volume_block_bytes() > 512 {
             return Err(format!(

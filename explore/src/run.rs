@@ -338,9 +338,8 @@ fn one_pass(
         check_counters(&current, spec, &checker, &phase)?;
         // The hit-counting mode once per spec: the repeat would only repeat it.
         if index == 0 && checks == Checks::EveryInput && hits_check::applies(spec) {
-            hits_check::check(spec, rig.cache_device_sizes(), &current)
+            hits_checked = hits_check::check(spec, rig.cache_device_sizes(), &current)
                 .map_err(|message| fail(FailureKind::HitsMode, &phase, message))?;
-            hits_checked = true;
         }
         if segment.clean_stop && current.is_idle() {
             match clean_stop(&mut rig, current, &mut checker, spec, &phase, &mut phases)? {

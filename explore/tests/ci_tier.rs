@@ -61,27 +61,42 @@ fn fixed_seed_ranges_pass_every_oracle_and_reach_every_mark() {
 }
 
 /// Seeds held against the hit-counting mode (`dmsim hits`): the first fault-free ones it
-/// covers (about one in twenty: writethrough or writearound at queue depth 1).
-const HITS_SEEDS: usize = 4;
+/// covers in writethrough or writearound (each compared), and in writeback (compared when
+/// the run cleaned nothing, which most writeback runs do).
+const HITS_SEEDS_WRITE_THROUGH_OR_AROUND: usize = 4;
+const HITS_SEEDS_WRITEBACK: usize = 8;
 
 #[test]
 fn the_hit_counting_mode_agrees_with_the_timed_engine() {
-    let seeds: Vec<SeedSpec> = (0..2_000)
-        .map(|seed| SeedSpec::draw(seed, Profile::FaultFree))
-        .filter(dmsim_explore::hits_check::applies)
-        .take(HITS_SEEDS)
-        .collect();
-    assert_eq!(
-        seeds.len(),
-        HITS_SEEDS,
-        "too few seeds the hits check covers"
-    );
-    for spec in &seeds {
-        let report = run_spec(spec);
+    use dmsim_engine::flashcache::CacheMode;
+    use dmsim_explore::spec::TargetChoice;
+    let covered = |writeback: bool| {
+        (0..2_000)
+            .map(|seed| SeedSpec::draw(seed, Profile::FaultFree))
+            .filter(dmsim_explore::hits_check::applies)
+            .filter(move |spec| {
+                matches!(&spec.target, TargetChoice::Flashcache(c)
+                    if (c.table.mode == CacheMode::WriteBack) == writeback)
+            })
+    };
+    let seeds = covered(false)
+        .take(HITS_SEEDS_WRITE_THROUGH_OR_AROUND)
+        .chain(covered(true).take(HITS_SEEDS_WRITEBACK));
+    let mut ran = 0;
+    for spec in seeds {
+        let report = run_spec(&spec);
         let repro = format!("dmsim explore --seed {} --profile fault-free", spec.seed);
         assert_eq!(report.failure, None, "{repro}");
-        assert!(report.hits_checked, "{repro}: not checked");
+        let writeback = matches!(&spec.target, TargetChoice::Flashcache(c)
+            if c.table.mode == CacheMode::WriteBack);
+        assert!(writeback || report.hits_checked, "{repro}: not compared");
+        ran += 1;
     }
+    assert_eq!(
+        ran,
+        HITS_SEEDS_WRITE_THROUGH_OR_AROUND + HITS_SEEDS_WRITEBACK,
+        "too few seeds the hits check covers"
+    );
 }
 
 fn regression_files() -> Vec<PathBuf> {

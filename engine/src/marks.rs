@@ -70,6 +70,7 @@ marks! {
     ReadHitJobAllocFailed => "read_hit_job_alloc_failed",
     WriteHitJobAllocFailed => "write_hit_job_alloc_failed",
     CleaningJobAllocFailed => "cleaning_job_alloc_failed",
+    CleaningListAllocFailed => "cleaning_list_alloc_failed",
     KcopydThrottleSleep => "kcopyd_throttle_sleep",
     KcopydCopyFailed => "kcopyd_copy_failed",
     CacheCreated => "cache_created",
@@ -78,6 +79,7 @@ marks! {
     FlushBio => "flush_bio",
     BioFailedToCaller => "bio_failed_to_caller",
     BuggifyFired => "buggify_fired",
+    BuggifyCleanedSetNow => "buggify_cleaned_set_now",
     SpareRebuilt => "spare_rebuilt",
 }
 

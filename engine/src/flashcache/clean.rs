@@ -54,6 +54,7 @@ impl Flashcache {
             return;
         }
         if self.injected(ErrorInjection::WRITES_LIST_ALLOC_FAIL) {
+            mark!(CleaningListAllocFailed);
             self.errors.memory_alloc_errors += 1;
             return;
         }

@@ -45,7 +45,10 @@ impl Flashcache {
                     super::config::DIRTY_THRESH_MIN_PCT,
                     super::config::DIRTY_THRESH_MAX_PCT,
                 );
-                self.dirty_thresh_set = self.blocks.geometry.assoc * t.dirty_thresh_pct / 100;
+                self.dirty_thresh_set = super::instance::dirty_thresh_set(
+                    self.blocks.geometry.assoc,
+                    t.dirty_thresh_pct,
+                );
             }
             Tunable::MaxCleanIosSet(n) => {
                 t.max_clean_ios_set = n;

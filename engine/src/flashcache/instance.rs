@@ -226,7 +226,7 @@ impl Flashcache {
         } else {
             Vec::new()
         };
-        let dirty_thresh_set = geometry.assoc * tunables.dirty_thresh_pct / 100;
+        let dirty_thresh_set = dirty_thresh_set(geometry.assoc, tunables.dirty_thresh_pct);
         let mut target = Flashcache {
             max_clean_ios_set: tunables.max_clean_ios_set,
             max_clean_ios_total: tunables.max_clean_ios_total,
@@ -637,6 +637,7 @@ impl Flashcache {
     }
 
     pub(crate) fn buggify_clean_now(&mut self, sector: u64) {
+        mark!(BuggifyCleanedSetNow);
         let set = self.blocks.geometry.set_of(sector);
         self.clean_set(set, self.blocks.geometry.assoc);
     }
@@ -673,4 +674,16 @@ impl Flashcache {
             self.hot_list_pct = pct;
         }
     }
+}
+
+/// Dirty blocks a set may hold before `clean_set` cleans it: `dirty_thresh_pct` of its ways,
+/// rounded down (flashcache's `dirty_thresh_set`).
+pub(crate) fn dirty_thresh_set(assoc: u32, dirty_thresh_pct: u32) -> u32 {
+    assert!(
+        dirty_thresh_pct <= 100,
+        "dirty_thresh_pct {dirty_thresh_pct} above 100"
+    );
+    let thresh = assoc * dirty_thresh_pct / 100;
+    assert!(thresh <= assoc);
+    thresh
 }

@@ -131,6 +131,7 @@ impl Flashcache {
             set_counts.push(counts);
         }
         self.check_cache_wide(totals);
+        self.check_jobs_and_buffers();
         totals
     }
 
@@ -344,6 +345,24 @@ impl Flashcache {
     /// The invariants not tied to one set: counters against the sums of the sets' counts,
     /// list totals, zombie holds and metadata rewrite waiters (O(zombies + metadata
     /// blocks)).
+    /// Jobs and metadata buffers against what holds them: a leak or a double count shows
+    /// here. O(jobs): the full check only.
+    fn check_jobs_and_buffers(&self) {
+        let (mut jobs, mut md_buffers) = (0u64, 0usize);
+        for job in self.jobs.iter() {
+            jobs += 1;
+            md_buffers += usize::from(job.md_buffer.is_some());
+        }
+        assert_eq!(self.jobs.live(), jobs, "live jobs vs jobs in the slab");
+        let store = usize::from(self.store.as_ref().is_some_and(|s| s.holds_buffer()));
+        assert_eq!(
+            self.meta.in_use(),
+            md_buffers + store,
+            "metadata buffers handed out vs their holders ({md_buffers} metadata writes, \
+             {store} store step)"
+        );
+    }
+
     fn check_cache_wide(&self, totals: CountTotals) {
         self.blocks.check_list_totals();
         assert_eq!(totals.cached, self.cached_blocks, "cached_blocks");

@@ -131,6 +131,11 @@ impl JobSlab {
     pub fn live(&self) -> u64 {
         self.live
     }
+
+    /// Every allocated job (slot order), for the invariant check.
+    pub fn iter(&self) -> impl Iterator<Item = &Job> {
+        self.slots.iter().filter_map(|slot| slot.job.as_ref())
+    }
 }
 
 /// `pending_job.action`.

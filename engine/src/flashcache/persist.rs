@@ -464,6 +464,13 @@ fn superblock_for(
     }
 }
 
+impl StoreProgress {
+    /// The store step in flight holds a metadata buffer.
+    pub(crate) fn holds_buffer(&self) -> bool {
+        self.in_flight.is_some()
+    }
+}
+
 /// Progress of `flashcache_writeback_md_store` at the end of a remove.
 #[derive(Debug, Clone)]
 pub(crate) struct StoreProgress {
@@ -510,6 +517,13 @@ impl Flashcache {
             let first = store.next_md_block;
             let count = per_chunk.min(geometry.slot_md_blocks() - first);
             store.next_md_block += count;
+            // Past the slots' metadata blocks lies cached data: never write over it.
+            assert!(
+                count > 0 && store.next_md_block <= geometry.slot_md_blocks(),
+                "the metadata store's write of {count} blocks from {first} runs past the {} \
+                 metadata blocks",
+                geometry.slot_md_blocks()
+            );
             let slots = geometry.slots_per_md_block();
             let first_index = first * slots;
             let last_index = ((first + count) * slots).min(geometry.size_blocks);

@@ -401,7 +401,8 @@ impl FlashcacheTarget {
                         | fc::ErrorInjection::WRITE_MISS_JOB_ALLOC_FAIL.0
                         | fc::ErrorInjection::WRITE_HIT_JOB_ALLOC_FAIL.0
                         | fc::ErrorInjection::READ_HIT_JOB_ALLOC_FAIL.0
-                        | fc::ErrorInjection::DIRTY_WRITEBACK_JOB_ALLOC_FAIL.0,
+                        | fc::ErrorInjection::DIRTY_WRITEBACK_JOB_ALLOC_FAIL.0
+                        | fc::ErrorInjection::WRITES_LIST_ALLOC_FAIL.0,
                 ));
             }
             if let Err(error) = fc.map(bio, now_ns) {

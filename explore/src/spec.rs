@@ -422,7 +422,43 @@ impl SeedSpec {
         spec.draw_dm_io_slots();
         spec.draw_victim_index();
         spec.draw_trace_window();
+        spec.draw_default_assoc();
+        spec.draw_dirty_threshold_change();
         spec
+    }
+
+    /// flashcache's table line may leave the associativity at its default (`0`, meaning
+    /// 512 ways): half the 512-way caches say it that way. Its own stream.
+    fn draw_default_assoc(&mut self) {
+        let mut rng = stream(self.seed, "explore.spec.default_assoc");
+        let config = match &mut self.target {
+            TargetChoice::Flashcache(config) => config,
+            TargetChoice::Raid5UnderFlashcache { flashcache, .. } => flashcache,
+            TargetChoice::Linear | TargetChoice::Raid5(_) => return,
+        };
+        if config.table.assoc == Associativity::Ways(512) && rng.random_bool(0.5) {
+            config.table.assoc = Associativity::Ways(0);
+        }
+    }
+
+    /// flashcache in writeback (the only mode with the sysctl): one seed in four changes
+    /// `dirty_thresh_pct` as a segment starts, so sets holding more dirty blocks than the new
+    /// threshold meet IO (or less than it). Its own stream.
+    fn draw_dirty_threshold_change(&mut self) {
+        let mut rng = stream(self.seed, "explore.spec.dirty_threshold");
+        let mode = match &self.target {
+            TargetChoice::Flashcache(config) => config.table.mode,
+            TargetChoice::Raid5UnderFlashcache { flashcache, .. } => flashcache.table.mode,
+            TargetChoice::Linear | TargetChoice::Raid5(_) => return,
+        };
+        if mode != CacheMode::WriteBack || !rng.random_ratio(1, 4) {
+            return;
+        }
+        let segment = rng.random_range(0..self.segments.len());
+        let pct = rng.random_range(1..=90);
+        self.segments[segment]
+            .messages
+            .push(format!("set dirty_thresh_pct {pct}"));
     }
 
     /// One seed in four replays a window of a real trace (the repository's copies) instead

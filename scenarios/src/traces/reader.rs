@@ -15,6 +15,7 @@ use super::error::TraceError;
 use super::fields::trim;
 use super::fields::FieldError;
 use super::format::{Format, DETECTION_SAMPLE_LINES};
+use super::libcachesim::BinaryParser;
 use super::options::{TraceFilter, TraceOptions};
 use super::parser::{LineParser, ParseState, Parsed};
 use super::record::{DeviceKey, NameId, TraceOp, TraceRecord};
@@ -106,6 +107,8 @@ pub struct TraceReader {
     /// `Some(bytes)` for a binary format: the input is read in records of that size, and
     /// "lines" below are records.
     record_bytes: Option<usize>,
+    /// A binary format's parser, for records parsed in the input buffer.
+    binary_parser: Option<BinaryParser>,
     input: Box<dyn BufRead + Send>,
     parser: Box<dyn LineParser + Send>,
     state: ParseState,
@@ -274,6 +277,7 @@ impl TraceReader {
             compression,
             format,
             record_bytes: format.record_bytes(),
+            binary_parser: BinaryParser::new(format),
             input,
             parser: format.new_parser(),
             state: ParseState::default(),
@@ -476,9 +480,10 @@ impl TraceReader {
     #[inline]
     fn parse_buffered_record(&mut self) -> Option<(u64, Result<Parsed, FieldError>)> {
         let record_bytes = self.record_bytes?;
+        let parser = self.binary_parser.as_mut()?;
         let buffer = self.input.fill_buf().ok()?;
         let record = buffer.get(..record_bytes)?;
-        let parsed = self.parser.parse_line(record, &mut self.state);
+        let parsed = parser.parse(record, &mut self.state);
         self.input.consume(record_bytes);
         self.lines_read += 1;
         Some((self.lines_read, parsed))

@@ -12,7 +12,7 @@
 # CPU time (user + system; dmsim's whole process, libCacheSim's process during
 # process_trace) gives a second ratio: on a machine busy with other work the wall-clock
 # ratio moves with how the scheduler shares the cores, the CPU ratio much less. Installs
-# nothing beyond `pip install -r tests/requirements.txt`.
+# nothing beyond `pip install -r tests/requirements.txt`. Figures and profile: bench/hits.md.
 #
 #   bash bench/vs_libcachesim.sh [REQUESTS] [CACHE_BLOCKS]   (defaults 2000000, 65536)
 #   DMSIM=path/to/dmsim bash bench/vs_libcachesim.sh   (that binary, not this tree's build:

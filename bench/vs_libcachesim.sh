@@ -12,9 +12,11 @@
 # CPU time (user + system; dmsim's whole process, libCacheSim's process during
 # process_trace) gives a second ratio: on a machine busy with other work the wall-clock
 # ratio moves with how the scheduler shares the cores, the CPU ratio much less. Installs
-# nothing beyond `pip install -r tests/requirements.txt`.
+# nothing beyond `pip install -r tests/requirements.txt`. Figures and profile: bench/hits.md.
 #
 #   bash bench/vs_libcachesim.sh [REQUESTS] [CACHE_BLOCKS]   (defaults 2000000, 65536)
+#   DMSIM=path/to/dmsim bash bench/vs_libcachesim.sh   (that binary, not this tree's build:
+#                                                       another commit's, for a comparison)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requests=${1:-2000000}
@@ -22,9 +24,12 @@ blocks=${2:-65536}
 objects=$((requests / 2))
 
 python3 -m pip install -q -r tests/requirements.txt
-cargo build --release -q -p dmsim
-target_dir=${CARGO_TARGET_DIR:-./target}
-dmsim=$target_dir/release/dmsim
+if [ -n "${DMSIM:-}" ]; then
+  dmsim=$DMSIM
+else
+  cargo build --release -q -p dmsim
+  dmsim=${CARGO_TARGET_DIR:-./target}/release/dmsim
+fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -217,6 +217,7 @@ impl Fitter {
     }
 
     /// `record` placed on the device, or why it cannot be.
+    #[inline]
     pub fn place(&mut self, mut record: TraceRecord) -> Result<TraceRecord, FitError> {
         if record.sectors == 0 {
             // Flushes (and empty records the replay skips) address nothing.

@@ -202,6 +202,10 @@ impl Geometry {
     /// flashcache's `hash_block`: the set a disk sector's block belongs to.
     #[inline]
     pub fn set_of(&self, dbn: u64) -> u32 {
+        if self.num_sets == 1 {
+            // Fully associative: the modulo below is 0, without its 64-bit division.
+            return 0;
+        }
         let value = if self.uses_legacy_mapping() {
             // Consecutive assoc-block chunks go to consecutive sets.
             (dbn >> self.block_shift) / u64::from(self.assoc)
@@ -228,6 +232,15 @@ impl Geometry {
     /// The set holding block `index`.
     #[inline]
     pub fn set_of_index(&self, index: u32) -> u32 {
+        debug_assert!(
+            index < self.size_blocks,
+            "block {index} of {}",
+            self.size_blocks
+        );
+        if self.num_sets == 1 {
+            // Fully associative: every index is below assoc; no division.
+            return 0;
+        }
         index / self.assoc
     }
 

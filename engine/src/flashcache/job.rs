@@ -71,6 +71,7 @@ pub(crate) struct JobSlab {
 }
 
 impl JobSlab {
+    #[inline]
     pub fn insert(&mut self, job: Job) -> JobId {
         self.live += 1;
         if let Some(index) = self.free.pop() {
@@ -95,6 +96,7 @@ impl JobSlab {
     }
 
     /// The live job behind `id`, if the handle is current.
+    #[inline]
     pub fn get(&self, id: JobId) -> Option<&Job> {
         let slot = self.slots.get(id.index as usize)?;
         if slot.generation != id.generation {
@@ -104,11 +106,13 @@ impl JobSlab {
     }
 
     /// The live job behind a handle the target itself holds.
+    #[inline]
     #[track_caller]
     pub fn job(&self, id: JobId) -> &Job {
         self.get(id).expect("stale job handle")
     }
 
+    #[inline]
     #[track_caller]
     pub fn job_mut(&mut self, id: JobId) -> &mut Job {
         let slot = &mut self.slots[id.index as usize];
@@ -116,6 +120,7 @@ impl JobSlab {
         slot.job.as_mut().expect("freed job")
     }
 
+    #[inline]
     #[track_caller]
     pub fn remove(&mut self, id: JobId) -> Job {
         let slot = &mut self.slots[id.index as usize];

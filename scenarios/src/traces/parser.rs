@@ -93,6 +93,7 @@ impl ParseState {
     }
 
     /// Checks a sector range given in sectors does not overflow.
+    #[inline]
     pub fn sectors_checked(
         &self,
         sector_field: &'static str,

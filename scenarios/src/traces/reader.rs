@@ -12,8 +12,9 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use super::error::TraceError;
-use super::fields::trim;
+use super::fields::{trim, FieldError};
 use super::format::{Format, DETECTION_SAMPLE_LINES};
+use super::libcachesim::BinaryParser;
 use super::options::{TraceFilter, TraceOptions};
 use super::parser::{LineParser, ParseState, Parsed};
 use super::record::{DeviceKey, NameId, TraceOp, TraceRecord};
@@ -105,6 +106,8 @@ pub struct TraceReader {
     /// `Some(bytes)` for a binary format: the input is read in records of that size, and
     /// "lines" below are records.
     record_bytes: Option<usize>,
+    /// A binary format's parser, for records parsed in the input buffer.
+    binary_parser: Option<BinaryParser>,
     input: Box<dyn BufRead + Send>,
     parser: Box<dyn LineParser + Send>,
     state: ParseState,
@@ -273,6 +276,7 @@ impl TraceReader {
             compression,
             format,
             record_bytes: format.record_bytes(),
+            binary_parser: BinaryParser::new(format),
             input,
             parser: format.new_parser(),
             state: ParseState::default(),
@@ -468,6 +472,22 @@ impl TraceReader {
         Ok(Some(self.lines_read))
     }
 
+    /// A binary record parsed where the input buffer holds it, when it holds a whole one:
+    /// its number and what the parser made of it. `None` leaves the record (a text format,
+    /// a record split across buffer refills, the end, a read error) to [`Self::next_line`],
+    /// which copies it. Saves a copy and a virtual `read` per record.
+    #[inline]
+    fn parse_buffered_record(&mut self) -> Option<(u64, Result<Parsed, FieldError>)> {
+        let record_bytes = self.record_bytes?;
+        let parser = self.binary_parser.as_mut()?;
+        let buffer = self.input.fill_buf().ok()?;
+        let record = buffer.get(..record_bytes)?;
+        let parsed = parser.parse(record, &mut self.state);
+        self.input.consume(record_bytes);
+        self.lines_read += 1;
+        Some((self.lines_read, parsed))
+    }
+
     fn note_record_time(&mut self, time_ns: u64) {
         match self.first_time_ns {
             None => {
@@ -483,23 +503,35 @@ impl TraceReader {
 impl Iterator for TraceReader {
     type Item = Result<TraceRecord, TraceError>;
 
+    // Inlined into the sorter that pulls from it (another crate): fewer copies of each
+    // record between the layers (9 M of 94 M instructions over 200,000 records).
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         while !self.finished {
-            let line_number = match self.next_line() {
-                Ok(Some(number)) => number,
-                Ok(None) => {
-                    self.finished = true;
-                    return None;
-                }
-                Err(error) => {
-                    self.finished = true;
-                    return Some(Err(error));
+            let (line_number, parsed) = match self.parse_buffered_record() {
+                Some(parsed) => parsed,
+                None => {
+                    let line_number = match self.next_line() {
+                        Ok(Some(number)) => number,
+                        Ok(None) => {
+                            self.finished = true;
+                            return None;
+                        }
+                        Err(error) => {
+                            self.finished = true;
+                            return Some(Err(error));
+                        }
+                    };
+                    if self.record_bytes.is_none() && trim(&self.line).is_empty() {
+                        continue;
+                    }
+                    (
+                        line_number,
+                        self.parser.parse_line(&self.line, &mut self.state),
+                    )
                 }
             };
-            if self.record_bytes.is_none() && trim(&self.line).is_empty() {
-                continue;
-            }
-            match self.parser.parse_line(&self.line, &mut self.state) {
+            match parsed {
                 Ok(Parsed::Skip) => {}
                 Ok(Parsed::Record(record)) => {
                     debug_assert!(record.sector.checked_add(record.sectors).is_some());

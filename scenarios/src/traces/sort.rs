@@ -86,6 +86,7 @@ where
         &self.inner
     }
 
+    #[inline]
     fn emit(&mut self, record: TraceRecord) -> TraceRecord {
         match self.last_emitted_ns {
             Some(last) if record.time_ns < last => self.late_records += 1,
@@ -126,16 +127,15 @@ where
                 None => self.inner_done = true,
             }
         }
-        let from_run = match (self.run.front(), self.heap.peek()) {
-            (None, None) => return None,
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-            (Some(first), Some(Reverse(least))) => first < least,
+        // An empty heap (a sorted trace: always) leaves nothing to compare.
+        let from_run = match self.heap.peek() {
+            None => true,
+            Some(Reverse(least)) => self.run.front().is_some_and(|first| first < least),
         };
         let keyed = if from_run {
-            self.run.pop_front().expect("checked above")
+            self.run.pop_front()?
         } else {
-            self.heap.pop().expect("checked above").0
+            self.heap.pop().expect("peeked above").0
         };
         Some(Ok(self.emit(keyed.record)))
     }

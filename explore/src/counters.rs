@@ -489,6 +489,30 @@ fn check_raid5(status: &TargetStatus, io: &IoCounts, members: &[DeviceId]) -> Re
         counter(status, "aligned_reads")?,
         counter(status, "member_reads")?,
     )?;
+    check_raid5_bitmap(status)
+}
+
+/// An array with a superblock: marking it clean clears its bitmap in the same write, so a
+/// clean array has no dirty chunk; mdstat's bitmap line shows the chunks the gauge counts.
+fn check_raid5_bitmap(status: &TargetStatus) -> Result<(), String> {
+    let (Some(&dirty), Some(&chunks)) = (
+        status.gauges.get("array_dirty"),
+        status.gauges.get("bitmap_dirty_chunks"),
+    ) else {
+        return Ok(());
+    };
+    if dirty == 0 && chunks != 0 {
+        return Err(format!(
+            "raid5: the array is clean on its members but {chunks} bitmap chunks are dirty"
+        ));
+    }
+    if status.text.contains(" bitmap: ") && !status.text.contains(&format!(" bitmap: {chunks}/")) {
+        return Err(format!(
+            "raid5 status: the bitmap line does not show the {chunks} dirty chunks the gauge \
+             counts:\n{}",
+            status.text
+        ));
+    }
     Ok(())
 }
 

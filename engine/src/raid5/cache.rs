@@ -273,10 +273,6 @@ impl StripeCache {
         delayed.len()
     }
 
-    pub fn has_delayed(&self) -> bool {
-        !self.delayed.is_empty()
-    }
-
     pub fn handle_list_empty(&self) -> bool {
         self.handle.is_empty()
     }

@@ -655,7 +655,6 @@ impl Raid5 {
             moved |= self.feed_sync(arena);
             if self.cache.handle_list_empty()
                 && self.plugged_until_ns.is_none()
-                && self.cache.has_delayed()
                 && self.cache.activate_delayed() > 0
             {
                 moved = true;

@@ -17,39 +17,6 @@ pub enum Raid5IoTag {
     Metadata { member: u8 },
 }
 
-impl Raid5IoTag {
-    /// A number for a caller cookie; [`Raid5IoTag::from_u64`] inverts it.
-    pub fn to_u64(self) -> u64 {
-        match self {
-            Raid5IoTag::Stripe { stripe, member } => {
-                (u64::from(stripe) << 8 | u64::from(member)) << 2
-            }
-            Raid5IoTag::AlignedRead { bio } => bio << 2 | 1,
-            Raid5IoTag::Flush { bio, member } => (bio << 8 | u64::from(member)) << 2 | 2,
-            Raid5IoTag::Metadata { member } => u64::from(member) << 2 | 3,
-        }
-    }
-
-    pub fn from_u64(value: u64) -> Option<Raid5IoTag> {
-        let body = value >> 2;
-        match value & 3 {
-            0 => Some(Raid5IoTag::Stripe {
-                stripe: u32::try_from(body >> 8).ok()?,
-                member: (body & 0xFF) as u8,
-            }),
-            1 => Some(Raid5IoTag::AlignedRead { bio: body }),
-            2 => Some(Raid5IoTag::Flush {
-                bio: body >> 8,
-                member: (body & 0xFF) as u8,
-            }),
-            3 => Some(Raid5IoTag::Metadata {
-                member: u8::try_from(body).ok()?,
-            }),
-            _ => None,
-        }
-    }
-}
-
 /// Work the machine wants done, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Raid5Request {
@@ -84,26 +51,6 @@ impl Raid5Request {
             sectors: 0,
             fua: false,
             buffer: Buffer::empty(),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Raid5IoTag;
-
-    #[test]
-    fn tags_round_trip_through_u64() {
-        for tag in [
-            Raid5IoTag::Stripe {
-                stripe: 255,
-                member: 15,
-            },
-            Raid5IoTag::AlignedRead { bio: 1 << 40 },
-            Raid5IoTag::Flush { bio: 77, member: 3 },
-            Raid5IoTag::Metadata { member: 15 },
-        ] {
-            assert_eq!(Raid5IoTag::from_u64(tag.to_u64()), Some(tag));
         }
     }
 }

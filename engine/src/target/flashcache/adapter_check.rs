@@ -1,0 +1,220 @@
+//! The flashcache adapter's own records checked after every input: only the pieces, parts
+//! (flashcache bios) and outstanding requests whose slab slots changed since the last call,
+//! with the full check ([`FlashcacheTarget::check_adapter`]) every
+//! [`FULL_CHECK_EVERY_CALLS`]th call and after a failure.
+//!
+//! Why changed slots suffice: a piece's invariants (its live parts against `remaining`, a
+//! piece without parts waiting for setup) depend on the piece, the parts naming it and
+//! `setup_waiting`; a part's on the piece it names. Every change of a part marks its slot,
+//! and its old and new piece are checked; every change of `setup_waiting` marks the pieces
+//! it names. Parts are counted per piece slot by difference, with the generation they were
+//! counted for, so a part left behind by a finished piece is never counted for the next
+//! piece in its slot.
+//!
+//! [`FULL_CHECK_EVERY_CALLS`]: crate::changed_ids::FULL_CHECK_EVERY_CALLS
+
+use super::FlashcacheTarget;
+use crate::changed_ids::CheckSchedule;
+use crate::services::Services;
+use crate::slab::SlabKey;
+
+/// Parts counted for one piece slot: the slot's generation they name, and how many.
+#[derive(Debug, Clone, Copy, Default)]
+struct SlotParts {
+    generation: u32,
+    parts: u32,
+}
+
+/// What [`FlashcacheTarget::check_adapter_incremental`] carries between calls.
+#[derive(Debug, Clone, Default)]
+pub(super) struct AdapterCheck {
+    schedule: CheckSchedule,
+    /// Changed slots of the pieces, parts and outstanding requests (kept for their
+    /// allocations).
+    piece_changes: Vec<(u32, bool)>,
+    part_changes: Vec<(u32, bool)>,
+    outstanding_changes: Vec<(u32, bool)>,
+    /// Per part slot, the piece its part was counted for at the last call.
+    counted_for: Vec<Option<SlabKey>>,
+    /// Per piece slot, the parts counted for it.
+    per_piece: Vec<SlotParts>,
+    /// Two generations of one piece slot both had parts counted since the last full check
+    /// (a part outlived its piece): fails until the next full check recounts.
+    mixed_generations: bool,
+    /// Occupied slots as counted.
+    pieces_occupied: usize,
+    parts_occupied: usize,
+    outstanding_occupied: usize,
+    /// Piece slots to check this call (scratch).
+    piece_slots: Vec<u32>,
+    /// Scratch of the full check.
+    parts_scratch: Vec<u32>,
+}
+
+impl FlashcacheTarget {
+    /// [`FlashcacheTarget::check_adapter`] for a check after every input (see the module
+    /// documentation). A failure found incrementally is reported as the full check reports
+    /// it, if the full check finds it. Allocates nothing once warm.
+    pub(super) fn check_adapter_incremental(&mut self, services: &Services) -> Result<(), String> {
+        let mut progress = std::mem::take(&mut self.adapter_check);
+        self.pieces.take_changes(&mut progress.piece_changes);
+        self.fc_bios.take_changes(&mut progress.part_changes);
+        self.outstanding
+            .take_changes(&mut progress.outstanding_changes);
+        let result = if progress.schedule.full_due() {
+            let mut scratch = std::mem::take(&mut progress.parts_scratch);
+            let checked = self.check_adapter(services, &mut scratch);
+            progress.parts_scratch = scratch;
+            checked.map(|()| self.recount(&mut progress))
+        } else {
+            self.check_adapter_changed(services, &mut progress)
+                .or_else(|incremental| {
+                    let mut scratch = std::mem::take(&mut progress.parts_scratch);
+                    let full = self.check_adapter(services, &mut scratch);
+                    progress.parts_scratch = scratch;
+                    full.and(Err(incremental))
+                })
+        };
+        progress.schedule.done(&result);
+        self.adapter_check = progress;
+        result
+    }
+
+    /// After a full check: the counts from scratch.
+    fn recount(&self, progress: &mut AdapterCheck) {
+        progress.counted_for.clear();
+        progress.counted_for.resize(self.fc_bios.slots(), None);
+        progress.per_piece.clear();
+        progress
+            .per_piece
+            .resize(self.pieces.slots(), SlotParts::default());
+        for (id, part) in self.fc_bios.iter() {
+            // The full check passed: every part names a live piece.
+            let slot = &mut progress.per_piece[part.piece.index as usize];
+            slot.generation = part.piece.generation;
+            slot.parts += 1;
+            progress.counted_for[id.index as usize] = Some(part.piece);
+        }
+        progress.mixed_generations = false;
+        progress.pieces_occupied = self.pieces.len();
+        progress.parts_occupied = self.fc_bios.len();
+        progress.outstanding_occupied = self.outstanding.len();
+    }
+
+    /// The incremental part of [`FlashcacheTarget::check_adapter_incremental`], in the full
+    /// check's order: the anomalies, the slabs' bookkeeping, the page pool, then the parts
+    /// and pieces.
+    fn check_adapter_changed(
+        &self,
+        services: &Services,
+        progress: &mut AdapterCheck,
+    ) -> Result<(), String> {
+        self.check_no_anomaly()?;
+        progress.pieces_occupied =
+            by_difference(progress.pieces_occupied, &progress.piece_changes, |index| {
+                self.pieces.at(index).is_some()
+            });
+        self.pieces.check_occupied(progress.pieces_occupied)?;
+        progress.counted_for.resize(self.fc_bios.slots(), None);
+        progress
+            .per_piece
+            .resize(self.pieces.slots(), SlotParts::default());
+        progress.piece_slots.clear();
+        let mut parts_error = Ok(());
+        for &(index, was_occupied) in &progress.part_changes {
+            if let Some(old) = progress.counted_for[index as usize].take() {
+                let slot = &mut progress.per_piece[old.index as usize];
+                if slot.generation == old.generation {
+                    // Wrapping: a count made wrong by a change that escaped the marking
+                    // fails the check, it does not panic.
+                    slot.parts = slot.parts.wrapping_sub(1);
+                } else {
+                    progress.mixed_generations = true;
+                }
+                progress.piece_slots.push(old.index);
+            }
+            let now = self.fc_bios.at(index);
+            progress.parts_occupied = progress
+                .parts_occupied
+                .wrapping_add(usize::from(now.is_some()))
+                .wrapping_sub(usize::from(was_occupied));
+            let Some((id, part)) = now else { continue };
+            if self.pieces.get(part.piece).is_none() {
+                if parts_error.is_ok() {
+                    parts_error = Err(format!(
+                        "flashcache bio {} belongs to no live piece",
+                        id.to_u64()
+                    ));
+                }
+                continue;
+            }
+            let slot = &mut progress.per_piece[part.piece.index as usize];
+            if slot.parts == 0 {
+                slot.generation = part.piece.generation;
+            } else if slot.generation != part.piece.generation {
+                progress.mixed_generations = true;
+            }
+            slot.parts += 1;
+            progress.counted_for[index as usize] = Some(part.piece);
+            progress.piece_slots.push(part.piece.index);
+        }
+        self.fc_bios.check_occupied(progress.parts_occupied)?;
+        progress.outstanding_occupied = by_difference(
+            progress.outstanding_occupied,
+            &progress.outstanding_changes,
+            |index| self.outstanding.at(index).is_some(),
+        );
+        self.outstanding
+            .check_occupied(progress.outstanding_occupied)?;
+        self.pool.check(services.arena())?;
+        parts_error?;
+        if progress.mixed_generations {
+            return Err("flashcache adapter: parts of two pieces of one slot counted".to_string());
+        }
+        let changed_pieces = progress.piece_changes.iter().map(|&(index, _)| index);
+        for index in changed_pieces.chain(progress.piece_slots.iter().copied()) {
+            let counted = progress.per_piece[index as usize];
+            match self.pieces.at(index) {
+                Some((key, piece)) => {
+                    let live = if counted.generation == key.generation {
+                        counted.parts
+                    } else if counted.parts == 0 {
+                        0
+                    } else {
+                        return Err(format!(
+                            "piece {}: {} parts of an earlier piece in its slot counted",
+                            key.to_u64(),
+                            counted.parts
+                        ));
+                    };
+                    self.check_piece(key, piece, live)?;
+                }
+                None if counted.parts != 0 => {
+                    return Err(format!(
+                        "piece slot {index}: {} parts left behind by a finished piece",
+                        counted.parts
+                    ));
+                }
+                None => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `occupied` brought up to date over `changes` (each slot with whether it held a value
+/// before) by whether each slot holds one now.
+fn by_difference(
+    occupied: usize,
+    changes: &[(u32, bool)],
+    holds_now: impl Fn(u32) -> bool,
+) -> usize {
+    changes
+        .iter()
+        .fold(occupied, |occupied, &(index, was_occupied)| {
+            // Wrapping: a change that escaped the marking makes the count wrong, not a panic.
+            occupied
+                .wrapping_add(usize::from(holds_now(index)))
+                .wrapping_sub(usize::from(was_occupied))
+        })
+}

@@ -266,8 +266,9 @@ pub(crate) struct Kcopyd {
     /// Finished jobs for external callers: (caller, job, read_err, write_err).
     pub done: VecDeque<(Caller, KcopydJobId, bool, u8)>,
     pub stats: KcopydStats,
-    /// What the invariant check after every input keeps between calls.
-    incremental_check: check::IncrementalCheck,
+    /// What the invariant check after every input keeps between calls (a cell: the check
+    /// reads the jobs while it updates this).
+    incremental_check: std::cell::RefCell<check::IncrementalCheck>,
 }
 
 impl Kcopyd {

@@ -56,27 +56,24 @@ impl FlashcacheTarget {
     /// documentation). A failure found incrementally is reported as the full check reports
     /// it, if the full check finds it. Allocates nothing once warm.
     pub(super) fn check_adapter_incremental(&mut self, services: &Services) -> Result<(), String> {
-        let mut progress = std::mem::take(&mut self.adapter_check);
+        // Borrowed in place: moving the state out and back cost more than the check.
+        let mut progress = self.adapter_check.borrow_mut();
+        let progress = &mut *progress;
         self.pieces.take_changes(&mut progress.piece_changes);
         self.fc_bios.take_changes(&mut progress.part_changes);
         self.outstanding
             .take_changes(&mut progress.outstanding_changes);
         let result = if progress.schedule.full_due() {
-            let mut scratch = std::mem::take(&mut progress.parts_scratch);
-            let checked = self.check_adapter(services, &mut scratch);
-            progress.parts_scratch = scratch;
-            checked.map(|()| self.recount(&mut progress))
+            self.check_adapter(services, &mut progress.parts_scratch)
+                .map(|()| self.recount(progress))
         } else {
-            self.check_adapter_changed(services, &mut progress)
+            self.check_adapter_changed(services, progress)
                 .or_else(|incremental| {
-                    let mut scratch = std::mem::take(&mut progress.parts_scratch);
-                    let full = self.check_adapter(services, &mut scratch);
-                    progress.parts_scratch = scratch;
-                    full.and(Err(incremental))
+                    self.check_adapter(services, &mut progress.parts_scratch)
+                        .and(Err(incremental))
                 })
         };
         progress.schedule.done(&result);
-        self.adapter_check = progress;
         result
     }
 

@@ -163,8 +163,9 @@ pub(crate) struct FlashcacheTarget {
     anomalies: Vec<Anomaly>,
     /// Cancelled SSD writes that completed after all (timed dm_io).
     late_writes: u64,
-    /// What the invariant check after every input keeps between calls.
-    adapter_check: adapter_check::AdapterCheck,
+    /// What the invariant check after every input keeps between calls (a cell: the check
+    /// reads the adapter while it updates this).
+    adapter_check: std::cell::RefCell<adapter_check::AdapterCheck>,
 }
 
 impl FlashcacheTarget {

@@ -11,8 +11,14 @@
 //! counted for, so a part left behind by a finished piece is never counted for the next
 //! piece in its slot.
 //!
+//! The page pool is checked whole when it changed since the last call; a free page of an
+//! unchanged pool that someone else frees or puts in flight (a bug elsewhere) is caught by
+//! the full check only. Requests kept for their zombies are counted by difference, so
+//! agreeing with the state machine costs nothing while neither has any.
+//!
 //! [`FULL_CHECK_EVERY_CALLS`]: crate::changed_ids::FULL_CHECK_EVERY_CALLS
 
+use super::execute::Outstanding;
 use super::FlashcacheTarget;
 use crate::changed_ids::CheckSchedule;
 use crate::services::Services;
@@ -45,6 +51,13 @@ pub(super) struct AdapterCheck {
     pieces_occupied: usize,
     parts_occupied: usize,
     outstanding_occupied: usize,
+    /// Per outstanding slot, whether it kept zombies at the last call, and how many did.
+    keeps_zombies: Vec<bool>,
+    zombie_requests: usize,
+    /// [`PagePool::changes`] at the last check of the pool.
+    ///
+    /// [`PagePool::changes`]: super::page_pool::PagePool::changes
+    pool_changes_checked: u64,
     /// Piece slots to check this call (scratch).
     piece_slots: Vec<u32>,
     /// Scratch of the full check.
@@ -96,6 +109,24 @@ impl FlashcacheTarget {
         progress.pieces_occupied = self.pieces.len();
         progress.parts_occupied = self.fc_bios.len();
         progress.outstanding_occupied = self.outstanding.len();
+        progress.keeps_zombies.clear();
+        progress
+            .keeps_zombies
+            .resize(self.outstanding.slots(), false);
+        progress.zombie_requests = 0;
+        for (key, entry) in self.outstanding.iter() {
+            if matches!(entry, Outstanding::Zombies { .. }) {
+                progress.keeps_zombies[key.index as usize] = true;
+                progress.zombie_requests += 1;
+            }
+        }
+        progress.pool_changes_checked = self.pool.changes();
+    }
+
+    /// Whether the requests kept for their zombies may disagree with the state machine's:
+    /// false when neither has any (as counted by the last check of the adapter's records).
+    pub(super) fn zombies_to_agree(&self, fc: &crate::flashcache::Flashcache) -> bool {
+        self.adapter_check.borrow().zombie_requests > 0 || fc.zombie_tags().next().is_some()
     }
 
     /// The incremental part of [`FlashcacheTarget::check_adapter_incremental`], in the full
@@ -163,7 +194,24 @@ impl FlashcacheTarget {
         );
         self.outstanding
             .check_occupied(progress.outstanding_occupied)?;
-        self.pool.check(services.arena())?;
+        progress
+            .keeps_zombies
+            .resize(self.outstanding.slots(), false);
+        for &(index, _) in &progress.outstanding_changes {
+            let keeps = matches!(
+                self.outstanding.at(index),
+                Some((_, Outstanding::Zombies { .. }))
+            );
+            let kept = std::mem::replace(&mut progress.keeps_zombies[index as usize], keeps);
+            progress.zombie_requests = progress
+                .zombie_requests
+                .wrapping_add(usize::from(keeps))
+                .wrapping_sub(usize::from(kept));
+        }
+        if self.pool.changes() != progress.pool_changes_checked {
+            self.pool.check(services.arena())?;
+            progress.pool_changes_checked = self.pool.changes();
+        }
         parts_error?;
         if progress.mixed_generations {
             return Err("flashcache adapter: parts of two pieces of one slot counted".to_string());
@@ -366,5 +414,51 @@ mod tests {
         }
         let error = target.check_adapter_incremental(&services).unwrap_err();
         assert!(error.contains("2 remaining"), "{error}");
+    }
+
+    #[test]
+    fn a_changed_pool_is_checked_at_once_an_unchanged_one_by_the_full_check() {
+        let (mut target, mut services, _) = two_pieces();
+        let pages = target.pool.take(2, services.arena_mut()).unwrap();
+        let freed = pages[0];
+        target.pool.put(pages, services.arena_mut());
+        target.check_adapter_incremental(&services).unwrap();
+        // A free page of the pool freed behind its back: unseen until the full check.
+        services.arena_mut().release(freed);
+        for call in 3..FULL_CHECK_EVERY_CALLS {
+            assert_eq!(
+                target.check_adapter_incremental(&services),
+                Ok(()),
+                "call {call}"
+            );
+        }
+        let error = target.check_adapter_incremental(&services).unwrap_err();
+        assert!(error.contains("is not owned or still in flight"), "{error}");
+    }
+
+    #[test]
+    fn a_pool_that_changed_is_checked_at_once() {
+        let (mut target, mut services, _) = two_pieces();
+        let pages = target.pool.take(1, services.arena_mut()).unwrap();
+        let freed = pages[0];
+        target.pool.put(pages, services.arena_mut());
+        services.arena_mut().release(freed);
+        // Any call that may change the pool has it checked by the next check.
+        target.pool.take(0, services.arena_mut()).unwrap();
+        let error = target.check_adapter_incremental(&services).unwrap_err();
+        assert!(error.contains("is not owned or still in flight"), "{error}");
+    }
+
+    #[test]
+    fn a_request_kept_for_zombies_is_agreed_on_at_once() {
+        let (mut target, services, _) = two_pieces();
+        target.check_invariants_incremental(&services).unwrap();
+        assert!(!target.zombies_to_agree(target.flashcache().unwrap()));
+        let tag = crate::flashcache::CacheIoTag::Bulk(7);
+        target
+            .outstanding
+            .insert(super::Outstanding::Zombies { tag, zombies: 1 });
+        let error = target.check_invariants_incremental(&services).unwrap_err();
+        assert!(error.contains("keeps zombies {Bulk(7)}"), "{error}");
     }
 }

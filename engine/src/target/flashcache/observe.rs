@@ -123,7 +123,9 @@ impl FlashcacheTarget {
     pub fn check_invariants_incremental(&mut self, services: &Services) -> Result<(), String> {
         self.check_adapter_incremental(services)?;
         if let LifeStage::Running(fc) = &self.stage {
-            self.check_zombies_agree(fc)?;
+            if self.zombies_to_agree(fc) {
+                self.check_zombies_agree(fc)?;
+            }
         }
         if let LifeStage::Running(fc) = &mut self.stage {
             as_error(|| fc.check_invariants_incremental())?;

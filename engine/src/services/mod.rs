@@ -543,8 +543,8 @@ impl Services {
 
     /// [`Services::check_invariants`] for a check after every input: the block layer, dm_io
     /// and kcopyd check only the IOs, requests and jobs changed since the last call (see
-    /// [`BlockLayer::check_invariants_incremental`], [`DmIo::check_invariants_incremental`],
-    /// [`Kcopyd::check_invariants_incremental`]).
+    /// `BlockLayer::check_invariants_incremental`, `DmIo::check_invariants_incremental`,
+    /// `Kcopyd::check_invariants_incremental`).
     pub fn check_invariants_incremental(&mut self) -> Result<(), InvariantViolation> {
         self.bl
             .check_invariants_incremental()

@@ -23,6 +23,10 @@ pub struct SyncStatusProbe {
     /// text (a tenth of a raid5 seed's time to render) is read again only for a new line
     /// or a new pass (its start time).
     last_line_found: (u64, String),
+    /// What the last line probed was rendered from: (pass start, word, done, total, speed).
+    /// The same again renders the same line, so its rendering (per input while a pass runs)
+    /// is skipped too.
+    last_rendered: Option<(u64, &'static str, u64, u64, u64)>,
 }
 
 impl SyncStatusProbe {
@@ -66,14 +70,19 @@ impl SyncStatusProbe {
             elapsed_ns: now_ns.saturating_sub(started_ns),
             speed_kib_s,
         };
-        match expected_line(&pass) {
-            Ok(line)
-                if (started_ns, &line) == (self.last_line_found.0, &self.last_line_found.1) => {}
-            Ok(line) => {
-                self.error = find_line(&line, &engine.target_status_text()).err();
-                self.last_line_found = (started_ns, line);
-            }
-            Err(error) => self.error = Some(error),
+        if let Err(error) = check_speed(&pass) {
+            self.error = Some(error);
+            return;
+        }
+        let rendered_from = (started_ns, pass.word, done, total, speed_kib_s);
+        if self.last_rendered == Some(rendered_from) {
+            return;
+        }
+        self.last_rendered = Some(rendered_from);
+        let line = render_line(&pass);
+        if (started_ns, &line) != (self.last_line_found.0, &self.last_line_found.1) {
+            self.error = find_line(&line, &engine.target_status_text()).err();
+            self.last_line_found = (started_ns, line);
         }
     }
 }
@@ -104,7 +113,14 @@ fn find_line(line: &str, text: &str) -> Result<(), String> {
 }
 
 /// The progress line `pass` must show, once its speed is within what it did.
+#[cfg(test)]
 fn expected_line(pass: &Pass) -> Result<String, String> {
+    check_speed(pass)?;
+    Ok(render_line(pass))
+}
+
+/// The pass's speed is within what it did.
+fn check_speed(pass: &Pass) -> Result<(), String> {
     let done_kib = pass.done / 2;
     // The oldest mark saw at least nothing done: the speed counts at most what was done.
     if pass.speed_kib_s == 0 || pass.speed_kib_s > done_kib + 1 {
@@ -130,8 +146,14 @@ fn expected_line(pass: &Pass) -> Result<String, String> {
             ));
         }
     }
+    Ok(())
+}
+
+/// The progress line of `pass`, whose speed is checked (not zero).
+fn render_line(pass: &Pass) -> String {
+    let done_kib = pass.done / 2;
     let finish_s = (pass.total - pass.done) / 2 / pass.speed_kib_s;
-    Ok(format!(
+    format!(
         "{} = {:.1}% ({done_kib}/{}) finish={}.{}min speed={}K/sec",
         pass.word,
         pass.done as f64 * 100.0 / pass.total.max(1) as f64,
@@ -139,7 +161,7 @@ fn expected_line(pass: &Pass) -> Result<String, String> {
         finish_s / 60,
         finish_s % 60 / 6,
         pass.speed_kib_s
-    ))
+    )
 }
 
 #[cfg(test)]

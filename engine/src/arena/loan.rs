@@ -31,14 +31,14 @@ impl MemoryLoan {
 
 impl Arena {
     fn memory_address(&self) -> usize {
-        self.memory.as_ptr() as usize
+        self.memory.whole().as_ptr() as usize
     }
 
     /// Lends the memory to an asynchronous IO backend: until the loan is ended, dropping the
     /// arena leaks its memory rather than freeing it.
     pub fn lend(&mut self) -> MemoryLoan {
         // All of it, before its address is handed out: lent memory never moves.
-        self.grow_memory_to_all();
+        self.memory_mut();
         self.loans += 1;
         MemoryLoan {
             memory_address: self.memory_address(),
@@ -68,7 +68,7 @@ impl Drop for Arena {
         if self.loans > 0 {
             // A backend may still write into this memory: never give it back to the
             // allocator.
-            std::mem::forget(std::mem::take(&mut self.memory));
+            self.memory.leak_whole();
         }
     }
 }

@@ -24,20 +24,22 @@
 //! code. The backing memory is a `Vec` of `#[repr(C, align(4096))]` pages, so the real
 //! platform can register [`Arena::memory_mut`] with io_uring as one aligned region.
 //!
-//! The memory grows on demand up to the highest page whose bytes were asked for: a page past
-//! its end is all zero bytes, as a fresh page is, and a simulated run that never asks for the
-//! bytes of most pages costs O(pages used), not O(pages) (the explorer builds an engine of
-//! 16 MiB of pages several times per seed; zeroing them all was a fifth of its time).
-//! [`Arena::memory_mut`] and [`Arena::lend`] grow it to every page first, and it never moves
-//! after that: what the real platform registers or lends stays where it is.
+//! A page's bytes are allocated when they are first asked for (see `memory.rs`): a page
+//! never asked for is all zero bytes, as a fresh page is, and a simulated run that never
+//! asks for the bytes of most pages costs O(pages used), not O(pages) (the explorer builds
+//! an engine of 16 MiB of pages several times per seed; zeroing them all was a fifth of its
+//! time). [`Arena::memory_mut`] and [`Arena::lend`] put every page in one region first, and
+//! it never moves after that: what the real platform registers or lends stays where it is.
 
 mod census;
 mod loan;
+mod memory;
 
 use crate::block::{PAGE_SIZE, SECTORS_PER_PAGE, SECTOR_SIZE};
 use crate::content::{decode_sector, encode_content, SectorContent};
 use census::{PageCensus, PageClass};
 pub use loan::MemoryLoan;
+use memory::PageMemory;
 use smallvec::SmallVec;
 use std::cell::RefCell;
 
@@ -186,9 +188,9 @@ impl PageMeta {
 /// The page arena. See the module documentation for the rules of access.
 #[derive(Debug)]
 pub struct Arena {
-    /// The bytes of pages `0..memory.len()`; later pages are all zero bytes until asked for
-    /// (see the module documentation).
-    memory: Vec<PageBytes>,
+    /// The bytes of the pages asked for; the others are all zero bytes (see the module
+    /// documentation).
+    memory: PageMemory,
     meta: Vec<PageMeta>,
     /// Free pages, taken from the end: the most recently freed page is reused first.
     free: Vec<PageId>,
@@ -207,7 +209,7 @@ impl Arena {
     /// they are first asked for (see the module documentation).
     pub fn new(pages: u32) -> Arena {
         let count = pages as usize;
-        let memory = Vec::new();
+        let memory = PageMemory::default();
         let meta = vec![PageMeta::fresh(); count];
         // Reversed so that the first allocations get the lowest page ids.
         let free = (0..pages).rev().map(PageId).collect();
@@ -376,7 +378,11 @@ impl Arena {
         match meta.mode {
             PageMode::Sectors => meta.sectors[index],
             PageMode::Bytes => {
-                decode_sector(&self.memory[page.index()].0[index * SECTOR_SIZE..][..SECTOR_SIZE])
+                let bytes = self
+                    .memory
+                    .get(page.index())
+                    .expect("a bytes-mode page has bytes");
+                decode_sector(&bytes.0[index * SECTOR_SIZE..][..SECTOR_SIZE])
             }
         }
     }
@@ -422,9 +428,8 @@ impl Arena {
     /// is writing. A no-op on a bytes-mode page.
     pub fn materialize(&mut self, page: PageId) {
         if self.meta[page.index()].mode == PageMode::Sectors {
-            self.grow_memory_to(page);
+            let memory = &mut self.memory.get_mut(page.index()).0;
             let meta = &mut self.meta[page.index()];
-            let memory = &mut self.memory[page.index()].0;
             for (index, &content) in meta.sectors.iter().enumerate() {
                 encode_content(content, &mut memory[index * SECTOR_SIZE..][..SECTOR_SIZE]);
             }
@@ -442,7 +447,7 @@ impl Arena {
     /// Declares the page memory authoritative *without* encoding its sector contents (for
     /// memory rewritten wholesale through [`Arena::memory_mut`]).
     pub fn mark_bytes(&mut self, page: PageId) {
-        self.grow_memory_to(page);
+        self.memory.get_mut(page.index());
         self.meta[page.index()].mode = PageMode::Bytes;
     }
 
@@ -459,46 +464,27 @@ impl Arena {
         &mut self.page_memory_mut(page).0
     }
 
-    /// The backing memory allocated so far: one 4 KiB-aligned region, `page_count()` pages
-    /// once [`Arena::memory_mut`] or [`Arena::lend`] was called (io_uring buffer
-    /// registration), else a prefix (later pages are zero bytes). Page `p` starts at byte
-    /// `p.index() * PAGE_SIZE`.
+    /// The backing memory: one 4 KiB-aligned region of `page_count()` pages once
+    /// [`Arena::memory_mut`] or [`Arena::lend`] was called (io_uring buffer registration),
+    /// empty before. Page `p` starts at byte `p.index() * PAGE_SIZE`.
     pub fn memory(&self) -> &[PageBytes] {
-        &self.memory
+        self.memory.whole()
     }
 
     /// The whole backing memory, `page_count()` pages, writable (see [`Arena::memory`]);
     /// it does not move from now on. Writing through it bypasses content tags: call
     /// [`Arena::mark_bytes`] for pages whose bytes changed.
     pub fn memory_mut(&mut self) -> &mut [PageBytes] {
-        self.grow_memory_to_all();
-        &mut self.memory
+        self.memory.whole_mut(self.meta.len())
     }
 
     /// The bytes of `page`, allocated (zero) if they were not yet.
     fn page_memory_mut(&mut self, page: PageId) -> &mut PageBytes {
-        self.grow_memory_to(page);
-        &mut self.memory[page.index()]
-    }
-
-    /// Allocates the memory up to and including `page` (zero bytes, as a fresh page's).
-    fn grow_memory_to(&mut self, page: PageId) {
-        let needed = page.index() + 1;
-        assert!(needed <= self.meta.len(), "{page:?} is not an arena page");
-        if self.memory.len() < needed {
-            self.memory.resize(needed, PageBytes([0; PAGE_SIZE]));
-        }
-    }
-
-    /// Allocates the memory of every page, once; it never moves after that.
-    fn grow_memory_to_all(&mut self) {
-        if self.memory.len() < self.meta.len() {
-            // Exactly once: no spare capacity, no later reallocation.
-            self.memory
-                .reserve_exact(self.meta.len() - self.memory.len());
-            self.memory
-                .resize(self.meta.len(), PageBytes([0; PAGE_SIZE]));
-        }
+        assert!(
+            page.index() < self.meta.len(),
+            "{page:?} is not an arena page"
+        );
+        self.memory.get_mut(page.index())
     }
 
     // ----- in-flight tracking (engine internal) -----------------------------------------
@@ -614,7 +600,7 @@ mod tests {
     }
 
     #[test]
-    fn memory_grows_only_to_the_pages_asked_for_and_reads_zero_before() {
+    fn memory_is_allocated_only_for_the_pages_asked_for_and_reads_zero_before() {
         let mut arena = Arena::new(64);
         assert!(arena.memory().is_empty(), "nothing allocated up front");
         let pages = arena.alloc(3).unwrap();
@@ -623,7 +609,12 @@ mod tests {
             &[0; PAGE_SIZE],
             "a fresh page is zero bytes"
         );
-        assert_eq!(arena.memory().len(), pages[2].index() + 1);
+        assert!(arena.memory.get(pages[2].index()).is_some());
+        assert!(
+            arena.memory.get(pages[1].index()).is_none(),
+            "never asked for"
+        );
+        assert!(arena.memory().is_empty(), "no region before memory_mut");
         arena.bytes_mut(pages[0])[7] = 9;
         assert_eq!(arena.bytes(pages[0])[7], 9);
         let address = arena.memory_mut().as_ptr() as usize;

@@ -535,12 +535,16 @@ impl Services {
         self.dm_io
             .check_invariants()
             .map_err(|d| InvariantViolation::new("dm_io", d))?;
-        self.check_kcopyd_and_zero_page()
+        self.kcopyd
+            .check_invariants()
+            .map_err(|d| InvariantViolation::new("kcopyd", d))?;
+        self.check_zero_page()
     }
 
-    /// [`Services::check_invariants`] for a check after every input: the block layer and
-    /// dm_io check only the IOs and requests changed since the last call (see
-    /// `BlockLayer::check_invariants_incremental`, `DmIo::check_invariants_incremental`).
+    /// [`Services::check_invariants`] for a check after every input: the block layer, dm_io
+    /// and kcopyd check only the IOs, requests and jobs changed since the last call (see
+    /// `BlockLayer::check_invariants_incremental`, `DmIo::check_invariants_incremental`,
+    /// `Kcopyd::check_invariants_incremental`).
     pub fn check_invariants_incremental(&mut self) -> Result<(), InvariantViolation> {
         self.bl
             .check_invariants_incremental()
@@ -548,13 +552,13 @@ impl Services {
         self.dm_io
             .check_invariants_incremental()
             .map_err(|d| InvariantViolation::new("dm_io", d))?;
-        self.check_kcopyd_and_zero_page()
+        self.kcopyd
+            .check_invariants_incremental()
+            .map_err(|d| InvariantViolation::new("kcopyd", d))?;
+        self.check_zero_page()
     }
 
-    fn check_kcopyd_and_zero_page(&self) -> Result<(), InvariantViolation> {
-        self.kcopyd
-            .check_invariants()
-            .map_err(|d| InvariantViolation::new("kcopyd", d))?;
+    fn check_zero_page(&self) -> Result<(), InvariantViolation> {
         if !self.bl.arena.is_owned(self.zero_page) {
             return Err(InvariantViolation::new(
                 "services",

@@ -39,6 +39,8 @@ pub(crate) struct LinearTarget {
     info: DeviceInfo,
     pieces: Slab<LinearPiece>,
     chunks: Slab<DeviceChunk>,
+    /// Scratch of the check after every input (see [`LinearTarget::check_with`]).
+    chunks_per_piece: Vec<u32>,
 }
 
 impl LinearTarget {
@@ -78,6 +80,7 @@ impl LinearTarget {
             info,
             pieces: Slab::new(),
             chunks: Slab::new(),
+            chunks_per_piece: Vec::new(),
         })
     }
 
@@ -194,14 +197,36 @@ impl LinearTarget {
     }
 
     pub fn check_invariants(&self) -> Result<(), String> {
+        self.check_with(&mut Vec::new())
+    }
+
+    /// [`LinearTarget::check_invariants`] for a check after every input: the same check,
+    /// with its per-piece counts in a kept allocation.
+    pub fn check_invariants_incremental(&mut self) -> Result<(), String> {
+        let mut chunks_per_piece = std::mem::take(&mut self.chunks_per_piece);
+        let checked = self.check_with(&mut chunks_per_piece);
+        self.chunks_per_piece = chunks_per_piece;
+        checked
+    }
+
+    /// Every live piece's pending count against its live chunks, and no chunk of a finished
+    /// piece. `chunks_per_piece` is scratch: chunks counted by their piece's slab slot (no
+    /// map: this runs after every input).
+    fn check_with(&self, chunks_per_piece: &mut Vec<u32>) -> Result<(), String> {
         self.pieces.check()?;
         self.chunks.check()?;
-        let mut per_piece: std::collections::BTreeMap<SlabKey, u32> = Default::default();
+        chunks_per_piece.clear();
+        chunks_per_piece.resize(self.pieces.slots(), 0);
+        let mut chunks_of_finished_pieces = 0usize;
         for (_, chunk) in self.chunks.iter() {
-            *per_piece.entry(chunk.piece).or_default() += 1;
+            if self.pieces.get(chunk.piece).is_some() {
+                chunks_per_piece[chunk.piece.index as usize] += 1;
+            } else {
+                chunks_of_finished_pieces += 1;
+            }
         }
         for (key, piece) in self.pieces.iter() {
-            let chunks = per_piece.get(&key).copied().unwrap_or(0);
+            let chunks = chunks_per_piece[key.index as usize];
             if chunks != piece.pending || chunks == 0 {
                 return Err(format!(
                     "linear piece {}: {} chunks live, {} pending",
@@ -211,7 +236,7 @@ impl LinearTarget {
                 ));
             }
         }
-        if per_piece.len() != self.pieces.len() {
+        if chunks_of_finished_pieces > 0 {
             return Err("linear: device chunks of a finished piece remain".to_string());
         }
         Ok(())

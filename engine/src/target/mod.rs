@@ -428,7 +428,7 @@ impl Target {
     /// [`crate::raid5::Raid5::check_invariants_incremental`]).
     pub fn check_invariants_incremental(&mut self, services: &Services) -> Result<(), String> {
         match self {
-            Target::Linear(t) => t.check_invariants(),
+            Target::Linear(t) => t.check_invariants_incremental(),
             Target::Flashcache(t) => t.check_invariants_incremental(services),
             Target::Raid5(t) => t.check_invariants_incremental(),
         }

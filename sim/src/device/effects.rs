@@ -196,12 +196,12 @@ impl SimDevice {
             .inflight
             .iter()
             .filter(|(_, entry)| !entry.reported)
-            .map(|(&internal, _)| internal)
+            .map(|(internal, _)| internal)
             .collect();
         for internal in failing {
             let entry = self
                 .inflight
-                .get_mut(&internal)
+                .get_mut(internal)
                 .expect("collected from inflight");
             entry.reported = true;
             let (tag, model_done) = (entry.io.tag, entry.model_done);

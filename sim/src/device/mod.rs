@@ -16,6 +16,7 @@
 
 mod effects;
 pub mod faults;
+mod inflight;
 pub mod latent;
 pub mod power_loss;
 pub mod store;
@@ -29,6 +30,7 @@ use dmsim_models::{ModelCompletion, ModelOp, ModelRequest, TimingModel};
 use effects::Effect;
 pub use effects::FaultStats;
 use faults::{DeviceFault, FaultError, FaultPlan, IoFacts};
+use inflight::InflightTable;
 use latent::LatentSectors;
 pub use power_loss::{CrashReport, PowerLoss};
 use rand_chacha::ChaCha8Rng;
@@ -120,7 +122,7 @@ pub struct SimDevice {
     cache: Option<VolatileCache>,
     /// Internal id → IO. Internal ids are never reused, so a model completion of an IO whose
     /// cancel was already reported cannot be mistaken for a later IO with the same tag.
-    inflight: BTreeMap<u64, Inflight>,
+    inflight: InflightTable<Inflight>,
     by_tag: BTreeMap<u64, u64>,
     /// In-flight writes and discards with their tags; disjoint by the strict check.
     inflight_writes: DisjointExtents<u64>,
@@ -158,7 +160,7 @@ impl SimDevice {
             lbs_sectors,
             store: ContentStore::new(),
             cache,
-            inflight: BTreeMap::new(),
+            inflight: InflightTable::default(),
             by_tag: BTreeMap::new(),
             inflight_writes: DisjointExtents::default(),
             delayed: BinaryHeap::new(),
@@ -198,8 +200,10 @@ impl SimDevice {
     /// (unless cancelled). A run that waits on one stalls by the fault's doing.
     pub fn hung_ios(&self) -> usize {
         self.inflight
-            .values()
-            .filter(|entry| entry.effect == Effect::Hang && entry.model_done && !entry.reported)
+            .iter()
+            .filter(|(_, entry)| {
+                entry.effect == Effect::Hang && entry.model_done && !entry.reported
+            })
             .count()
     }
 
@@ -361,7 +365,7 @@ impl SimDevice {
         };
         let entry = self
             .inflight
-            .get_mut(&internal)
+            .get_mut(internal)
             .expect("by_tag and inflight agree");
         if matches!(entry.effect, Effect::IgnoreCancel { .. }) {
             self.fault_stats.cancels_ignored += 1;
@@ -384,14 +388,17 @@ impl SimDevice {
     /// Forget the tag and write range of an IO whose outcome is decided. A cancelled IO that
     /// the model has not finished stays in `inflight` (marked) until the model lets go of it.
     fn finish_bookkeeping(&mut self, internal: u64, model_done: bool) {
-        let entry = &self.inflight[&internal];
+        let entry = self
+            .inflight
+            .get(internal)
+            .expect("deciding an IO in flight");
         let (tag, op, sector) = (entry.io.tag, entry.io.op, entry.io.sector);
         self.by_tag.remove(&tag);
         if matches!(op, Op::Write | Op::Discard) {
             self.inflight_writes.remove(sector);
         }
         if model_done {
-            self.inflight.remove(&internal);
+            self.inflight.remove(internal);
         }
     }
 
@@ -438,7 +445,7 @@ impl SimDevice {
                 break;
             }
             self.delayed.pop();
-            if self.inflight.contains_key(&internal) {
+            if self.inflight.contains_key(internal) {
                 self.complete(internal, due, IoStatus::Ok, out);
             }
         }
@@ -447,11 +454,11 @@ impl SimDevice {
     fn model_done(&mut self, internal: u64, done_ns: u64, out: &mut Vec<DeviceCompletion>) {
         let entry = self
             .inflight
-            .get_mut(&internal)
+            .get_mut(internal)
             .expect("model completes only what it was given");
         if entry.reported {
             // Its outcome was reported already; the device lets go of it now.
-            self.inflight.remove(&internal);
+            self.inflight.remove(internal);
             return;
         }
         entry.model_done = true;
@@ -475,7 +482,7 @@ impl SimDevice {
     ) {
         let entry = self
             .inflight
-            .remove(&internal)
+            .remove(internal)
             .expect("completing an IO in flight");
         self.by_tag.remove(&entry.io.tag);
         if matches!(entry.io.op, Op::Write | Op::Discard) {

@@ -142,7 +142,7 @@ impl SimDevice {
                     .write(block * SECTORS_PER_PAGE + i, 1, &move |_| one);
             }
         }
-        for (_, entry) in std::mem::take(&mut self.inflight) {
+        for (_, entry) in self.inflight.take_all() {
             if entry.reported {
                 continue;
             }

@@ -17,6 +17,7 @@
 //! Deliberately not here: dm_io itself (kcopyd is one of its clients) and cancellation or
 //! timeouts (kcopyd has none).
 
+mod check;
 mod throttle;
 mod worker;
 
@@ -265,6 +266,9 @@ pub(crate) struct Kcopyd {
     /// Finished jobs for external callers: (caller, job, read_err, write_err).
     pub done: VecDeque<(Caller, KcopydJobId, bool, u8)>,
     pub stats: KcopydStats,
+    /// What the invariant check after every input keeps between calls (a cell: the check
+    /// reads the jobs while it updates this).
+    incremental_check: std::cell::RefCell<check::IncrementalCheck>,
 }
 
 impl Kcopyd {
@@ -481,79 +485,5 @@ impl Kcopyd {
                 });
             }
         }
-    }
-
-    pub fn check_invariants(&self) -> Result<(), String> {
-        // One pass over the jobs, with the slab's check: pages held per client, live
-        // sub-jobs per master.
-        let mut held_by_client = vec![0usize; self.clients.len()];
-        let mut subs_by_master: std::collections::BTreeMap<SlabKey, usize> = Default::default();
-        self.jobs.check_each(|_, job| {
-            if job.source.is_some() {
-                held_by_client[job.client.0 as usize] += job.pages.len();
-            }
-            if let JobRoute::Master(master) = job.route {
-                *subs_by_master.entry(master).or_default() += 1;
-            }
-            Ok(())
-        })??;
-        for (index, client) in self.clients.iter().enumerate() {
-            let held = client.free_pages.len() + held_by_client[index];
-            match client.config.pages {
-                KcopydPages::Pool { pages } => {
-                    if held != pages as usize {
-                        return Err(format!(
-                            "kcopyd client \"{}\": {held} pages accounted, pool holds {pages}",
-                            client.label
-                        ));
-                    }
-                }
-                // Jobs take arena pages first and the reserve's rest; pages coming back
-                // refill the reserve first. So the reserve is never above its size, and
-                // what it lacks is held by jobs (all back once they are done).
-                KcopydPages::Reserve { pages } => {
-                    let free = client.free_pages.len();
-                    if free > pages as usize || free + held_by_client[index] < pages as usize {
-                        return Err(format!(
-                            "kcopyd client \"{}\": reserve of {pages} pages has {free} free \
-                             and jobs hold {}",
-                            client.label, held_by_client[index]
-                        ));
-                    }
-                }
-            }
-            for (queue, stage) in [
-                (&client.complete_jobs, JobStage::CompleteQueue),
-                (&client.pages_jobs, JobStage::PagesQueue),
-                (&client.io_jobs, JobStage::IoQueue),
-            ] {
-                for &key in queue {
-                    match self.jobs.get(key) {
-                        Some(job) if job.stage == stage => {}
-                        other => {
-                            return Err(format!(
-                                "kcopyd client \"{}\": queued job {} is {:?}",
-                                client.label,
-                                key.to_u64(),
-                                other.map(|j| j.stage)
-                            ))
-                        }
-                    }
-                }
-            }
-        }
-        for (key, job) in self.jobs.iter() {
-            if let Some(split) = &job.split {
-                let live = subs_by_master.get(&key).copied().unwrap_or(0);
-                if live != usize::from(split.sub_jobs_live) || live > usize::from(SPLIT_COUNT) {
-                    return Err(format!(
-                        "kcopyd job {}: {live} sub-jobs live, {} recorded",
-                        key.to_u64(),
-                        split.sub_jobs_live
-                    ));
-                }
-            }
-        }
-        Ok(())
     }
 }

@@ -23,6 +23,7 @@
 //! Deliberately not here: any cache decision (the state machine makes them all) and the
 //! dm_io/kcopyd machinery (the services).
 
+mod adapter_check;
 mod execute;
 mod message;
 mod observe;
@@ -162,9 +163,9 @@ pub(crate) struct FlashcacheTarget {
     anomalies: Vec<Anomaly>,
     /// Cancelled SSD writes that completed after all (timed dm_io).
     late_writes: u64,
-    /// Scratch of the per-input invariant check (live parts per piece slot), kept so the
-    /// check allocates nothing.
-    parts_scratch: Vec<u32>,
+    /// What the invariant check after every input keeps between calls (a cell: the check
+    /// reads the adapter while it updates this).
+    adapter_check: std::cell::RefCell<adapter_check::AdapterCheck>,
 }
 
 impl FlashcacheTarget {
@@ -249,7 +250,7 @@ impl FlashcacheTarget {
             anomaly_policy,
             anomalies: Vec::new(),
             late_writes: 0,
-            parts_scratch: Vec::new(),
+            adapter_check: Default::default(),
         };
         let mut finished = Vec::new();
         target.pump(services, &mut finished);
@@ -519,6 +520,10 @@ impl FlashcacheTarget {
             }
         };
         let waiting: Vec<SlabKey> = self.setup_waiting.drain(..).collect();
+        // Leaving the queue changes what the pieces' invariants say (see `adapter_check`).
+        for &key in &waiting {
+            self.pieces.touch(key);
+        }
         match outcome {
             Ok(mut fc) => {
                 if let Some(check) = services.victim_index_check() {

@@ -4,10 +4,11 @@
 //! Deliberately not here: anything that changes state.
 
 use super::execute::Outstanding;
-use super::{FlashcacheTarget, LifeStage};
+use super::{FlashcacheTarget, LifeStage, Piece};
 use crate::error::WaitingJob;
 use crate::flashcache::{CacheIoTag, Flashcache, Phase};
 use crate::services::Services;
+use crate::slab::SlabKey;
 use std::collections::BTreeSet;
 
 impl FlashcacheTarget {
@@ -115,15 +116,16 @@ impl FlashcacheTarget {
         Ok(())
     }
 
-    /// [`FlashcacheTarget::check_invariants`], with the state machine's incremental check
-    /// (only the sets changed since the last call; all of them every so many calls).
+    /// [`FlashcacheTarget::check_invariants`] for a check after every input: the adapter's
+    /// records and the state machine each check only what changed since the last call (all
+    /// of it every so many calls; see [`FlashcacheTarget::check_adapter_incremental`],
+    /// [`Flashcache::check_invariants_incremental`]).
     pub fn check_invariants_incremental(&mut self, services: &Services) -> Result<(), String> {
-        let mut parts = std::mem::take(&mut self.parts_scratch);
-        let checked = self.check_adapter(services, &mut parts);
-        self.parts_scratch = parts;
-        checked?;
+        self.check_adapter_incremental(services)?;
         if let LifeStage::Running(fc) = &self.stage {
-            self.check_zombies_agree(fc)?;
+            if self.zombies_to_agree(fc) {
+                self.check_zombies_agree(fc)?;
+            }
         }
         if let LifeStage::Running(fc) = &mut self.stage {
             as_error(|| fc.check_invariants_incremental())?;
@@ -133,13 +135,12 @@ impl FlashcacheTarget {
 
     /// The adapter's own records: pieces, flashcache bios, requests and reserved pages.
     /// `parts` is scratch.
-    fn check_adapter(&self, services: &Services, parts: &mut Vec<u32>) -> Result<(), String> {
-        if let Some(first) = self.anomalies.first() {
-            return Err(format!(
-                "flashcache adapter: {} anomalies, first: {first}",
-                self.anomalies.len()
-            ));
-        }
+    pub(super) fn check_adapter(
+        &self,
+        services: &Services,
+        parts: &mut Vec<u32>,
+    ) -> Result<(), String> {
+        self.check_no_anomaly()?;
         self.pieces.check()?;
         // Live parts of each piece, by the piece's slab slot (no map: this runs per input),
         // counted in the pass that checks the bios' slab; an error there is reported after
@@ -160,17 +161,34 @@ impl FlashcacheTarget {
         self.pool.check(services.arena())?;
         parts_counted?;
         for (key, piece) in self.pieces.iter() {
-            let live = parts[key.index as usize];
-            // Only a piece without live parts must be waiting (a linear search: not per piece).
-            if live != piece.remaining || (live == 0 && !self.setup_waiting.contains(&key)) {
-                let waiting = self.setup_waiting.contains(&key);
-                return Err(format!(
-                    "piece {}: {} parts live, {} remaining, waiting for setup: {waiting}",
-                    key.to_u64(),
-                    live,
-                    piece.remaining
-                ));
-            }
+            self.check_piece(key, piece, parts[key.index as usize])?;
+        }
+        Ok(())
+    }
+
+    /// No broken calling obligation was recorded.
+    pub(super) fn check_no_anomaly(&self) -> Result<(), String> {
+        match self.anomalies.first() {
+            Some(first) => Err(format!(
+                "flashcache adapter: {} anomalies, first: {first}",
+                self.anomalies.len()
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// One piece against its `live` parts: as many as it waits for, and a piece without
+    /// any waits for setup.
+    pub(super) fn check_piece(&self, key: SlabKey, piece: &Piece, live: u32) -> Result<(), String> {
+        // Only a piece without live parts must be waiting (a linear search: not per piece).
+        if live != piece.remaining || (live == 0 && !self.setup_waiting.contains(&key)) {
+            let waiting = self.setup_waiting.contains(&key);
+            return Err(format!(
+                "piece {}: {} parts live, {} remaining, waiting for setup: {waiting}",
+                key.to_u64(),
+                live,
+                piece.remaining
+            ));
         }
         Ok(())
     }

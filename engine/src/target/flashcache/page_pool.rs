@@ -26,6 +26,9 @@ pub(crate) struct PagePool {
     lent: usize,
     /// Pages the reserve lost to zombie IO and has not yet replaced.
     missing: usize,
+    /// Calls that may have changed the pool, so a check after every input can skip an
+    /// unchanged one.
+    changes: u64,
 }
 
 impl PagePool {
@@ -36,11 +39,13 @@ impl PagePool {
             free,
             lent: 0,
             missing: 0,
+            changes: 0,
         })
     }
 
     /// `count` pages, or `None` while fewer are free (the caller waits for a `put`).
     pub fn take(&mut self, count: usize, arena: &mut Arena) -> Option<PageList> {
+        self.changes += 1;
         assert!(
             count <= RESERVED_PAGES,
             "a request for {count} pages can never be served by a pool of {RESERVED_PAGES}"
@@ -63,6 +68,7 @@ impl PagePool {
 
     /// Gives pages back. A page still in flight goes to the arena (freed when its IO ends).
     pub fn put(&mut self, pages: PageList, arena: &mut Arena) {
+        self.changes += 1;
         assert!(
             pages.len() <= self.lent,
             "pool: more pages returned than lent"
@@ -76,6 +82,11 @@ impl PagePool {
                 self.free.push(page);
             }
         }
+    }
+
+    /// How many calls may have changed the pool so far (see [`PagePool::check`]).
+    pub fn changes(&self) -> u64 {
+        self.changes
     }
 
     /// Pages currently lent out.

@@ -91,7 +91,7 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             let key = tag((x % 7) as u32, ((x >> 8) % 3) as u32);
-            if x % 3 == 0 {
+            if x.is_multiple_of(3) {
                 assert_eq!(table.remove(key), map.remove(&key), "step {step}");
             } else {
                 table.insert(key, step);

@@ -40,12 +40,20 @@ const CHECKSUM_OFFSET: usize = SECTOR_SIZE - 8;
 /// byte-wise because every sector of every real read is checked.
 fn checksum(bytes: &[u8]) -> u64 {
     debug_assert!(bytes.len().is_multiple_of(8));
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for word in bytes.chunks_exact(8) {
-        hash ^= u64::from_le_bytes(word.try_into().expect("8-byte chunk"));
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
+    bytes.chunks_exact(8).fold(FNV_OFFSET, |hash, word| {
+        fnv_step(
+            hash,
+            u64::from_le_bytes(word.try_into().expect("8-byte chunk")),
+        )
+    })
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// One word of [`checksum`].
+fn fnv_step(hash: u64, word: u64) -> u64 {
+    (hash ^ word).wrapping_mul(FNV_PRIME)
 }
 
 /// True if every byte is zero (word-wise OR, which the compiler vectorises).
@@ -62,9 +70,14 @@ pub fn encode_sector(stamp: SectorStamp, out: &mut [u8]) {
         SECTOR_SIZE,
         "encode_sector needs exactly one sector"
     );
-    out[0..8].copy_from_slice(&STAMP_MAGIC.to_le_bytes());
-    out[8..16].copy_from_slice(&stamp.sector.to_le_bytes());
-    out[16..24].copy_from_slice(&stamp.write_id.to_le_bytes());
+    // The checksum is summed as the words are made, not over the bytes afterwards: its
+    // chain and the filler's then run side by side (parity over stamps encodes every
+    // sector it XORs).
+    let mut sum = FNV_OFFSET;
+    for (at, word) in [(0, STAMP_MAGIC), (8, stamp.sector), (16, stamp.write_id)] {
+        out[at..at + 8].copy_from_slice(&word.to_le_bytes());
+        sum = fnv_step(sum, word);
+    }
     // xorshift64 filler: every byte depends on the stamp, so a sector written for another
     // address or by another write cannot pass for this one.
     let mut x = stamp.sector ^ stamp.write_id.rotate_left(32) ^ 0x9e37_79b9_7f4a_7c15;
@@ -73,8 +86,9 @@ pub fn encode_sector(stamp: SectorStamp, out: &mut [u8]) {
         x ^= x >> 7;
         x ^= x << 17;
         chunk.copy_from_slice(&x.to_le_bytes());
+        sum = fnv_step(sum, x);
     }
-    let sum = checksum(&out[..CHECKSUM_OFFSET]);
+    debug_assert_eq!(sum, checksum(&out[..CHECKSUM_OFFSET]));
     out[CHECKSUM_OFFSET..].copy_from_slice(&sum.to_le_bytes());
 }
 
@@ -129,6 +143,21 @@ mod tests {
         let mut buf = [0u8; SECTOR_SIZE];
         encode_sector(stamp, &mut buf);
         assert_eq!(decode_sector(&buf), SectorContent::Stamp(stamp));
+    }
+
+    #[test]
+    fn stamp_encoding_is_pinned() {
+        // Encoded bytes reach device images and parity: they must not drift.
+        let mut buf = [0u8; SECTOR_SIZE];
+        encode_sector(
+            SectorStamp {
+                sector: 123_456_789,
+                write_id: 42,
+            },
+            &mut buf,
+        );
+        let tail = u64::from_le_bytes(buf[CHECKSUM_OFFSET..].try_into().expect("8 bytes"));
+        assert_eq!(tail, 0x510c_ba5a_3cf5_b90d);
     }
 
     #[test]

@@ -12,9 +12,10 @@
 
 use crate::resync::ResyncBound;
 use crate::spec::{raid5_geometry, SeedSpec, TargetChoice};
+use crate::tag_table::TagTable;
 use dmsim_engine::block::{DeviceId, DeviceInfo, Op};
 use dmsim_engine::flashcache::ErrorInjection;
-use dmsim_engine::io::{Input, IoTag, Output};
+use dmsim_engine::io::{Input, Output};
 use dmsim_engine::raid5::Geometry;
 use dmsim_engine::{Engine, TargetStatus};
 use std::collections::BTreeMap;
@@ -23,7 +24,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, Default, Clone)]
 pub struct IoCounts {
     /// Device IOs submitted and not yet completed.
-    in_flight: BTreeMap<IoTag, (DeviceId, Op)>,
+    in_flight: TagTable<(DeviceId, Op)>,
     /// Device IOs submitted, per device and op.
     submitted: BTreeMap<(DeviceId, Op), u64>,
     /// Device reads that completed with an error, per device.
@@ -136,7 +137,7 @@ impl IoCounts {
                 }
             }
             Input::Completion(done) => {
-                if let Some((device, op)) = self.in_flight.remove(&done.tag) {
+                if let Some((device, op)) = self.in_flight.remove(done.tag) {
                     if op == Op::Read && !done.status.is_ok() {
                         *self.failed_reads.entry(device).or_default() += 1;
                     }
@@ -629,7 +630,7 @@ fn check_raid5_machine(engine: &Engine, status: &TargetStatus) -> Result<(), Str
 mod tests {
     use super::*;
     use dmsim_engine::block::IoStatus;
-    use dmsim_engine::io::{Bio, BioFlags, BioId, Completion, DeviceIo, SectorData};
+    use dmsim_engine::io::{Bio, BioFlags, BioId, Completion, DeviceIo, IoTag, SectorData};
     use dmsim_engine::Buffer;
 
     #[test]

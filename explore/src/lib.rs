@@ -46,6 +46,7 @@ pub mod shrink;
 pub mod spec;
 pub mod stop;
 pub mod sync_status;
+pub mod tag_table;
 pub mod trace_window;
 
 pub use batch::{explore, explore_with, BatchReport, SeedResult};

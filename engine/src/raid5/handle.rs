@@ -274,7 +274,7 @@ impl Raid5 {
         if full_stripe {
             self.stats.full_stripe_writes += 1;
         }
-        let mut image = Box::new([0u8; PAGE_SIZE]);
+        let mut image = [0u8; PAGE_SIZE];
         if method == ParityMethod::ReadModifyWrite {
             let parity_page = self.cache.head(head).members[parity].page;
             assert!(self.cache.head(head).members[parity].buffer.is_uptodate());

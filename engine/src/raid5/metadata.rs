@@ -110,8 +110,18 @@ fn bit(bitmap: &[u8], index: u64) -> bool {
     bitmap[(index / 8) as usize] & (1 << (index % 8)) != 0
 }
 
+/// Every wanted bit is on disk (a fold rather than an early exit, so it vectorises).
 fn bitmap_covers(on_disk: &[u8], wanted: &[u8]) -> bool {
-    on_disk.iter().zip(wanted).all(|(d, w)| d & w == *w)
+    on_disk
+        .iter()
+        .zip(wanted)
+        .fold(0u8, |missing, (d, w)| missing | (w & !d))
+        == 0
+}
+
+/// No bit is set.
+fn all_clear(bitmap: &[u8]) -> bool {
+    bitmap.iter().fold(0u8, |set, b| set | b) == 0
 }
 
 impl ArrayState {
@@ -325,29 +335,40 @@ impl Raid5 {
         if state.assembling.is_some() || state.writing.is_some() {
             return;
         }
-        let image = if clean_due {
+        // Decided without building the image: this runs on every daemon pass, and the
+        // bitmap is up to a page.
+        let dirty = !clean_due && (state.on_disk.dirty || state.writes_in_flight > 0);
+        if clean_due {
             state.wanted_bitmap.fill(0);
-            Persisted {
-                dirty: false,
-                faulty_roles,
-                bitmap: vec![0; state.bitmap_bytes],
-            }
+        }
+        debug_assert_eq!(state.on_disk.bitmap.len(), state.wanted_bitmap.len());
+        let bitmap_unchanged = if clean_due {
+            all_clear(&state.on_disk.bitmap)
         } else {
-            Persisted {
-                dirty: state.on_disk.dirty || state.writes_in_flight > 0,
-                faulty_roles,
-                bitmap: state
+            bitmap_covers(&state.on_disk.bitmap, &state.wanted_bitmap)
+        };
+        if dirty == state.on_disk.dirty
+            && faulty_roles == state.on_disk.faulty_roles
+            && bitmap_unchanged
+        {
+            return;
+        }
+        let image = Persisted {
+            dirty,
+            faulty_roles,
+            bitmap: if clean_due {
+                vec![0; state.bitmap_bytes]
+            } else {
+                state
                     .on_disk
                     .bitmap
                     .iter()
                     .zip(&state.wanted_bitmap)
                     .map(|(d, w)| d | w)
-                    .collect(),
-            }
+                    .collect()
+            },
         };
-        if image == state.on_disk {
-            return;
-        }
+        debug_assert_ne!(image, state.on_disk);
         state.events += 1;
         let superblock = Superblock {
             events: state.events,

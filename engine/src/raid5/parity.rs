@@ -27,20 +27,35 @@ pub(crate) fn read_page(arena: &mut Arena, page: PageId, out: &mut PageImage) {
     }
 }
 
-/// `acc ^= page`.
+/// `acc ^= page`, XORing the page where it lies: no copy of a page of bytes, and no bytes
+/// for a zero sector.
 pub(crate) fn xor_page_into(arena: &mut Arena, page: PageId, acc: &mut PageImage) {
-    let mut image = [0u8; PAGE_SIZE];
-    read_page(arena, page, &mut image);
-    for (a, b) in acc.chunks_exact_mut(8).zip(image.chunks_exact(8)) {
-        let x = u64::from_le_bytes(a.try_into().expect("8 bytes"))
-            ^ u64::from_le_bytes(b.try_into().expect("8 bytes"));
-        a.copy_from_slice(&x.to_le_bytes());
+    match arena.mode(page) {
+        PageMode::Bytes => xor_bytes_into(acc, arena.bytes(page)),
+        PageMode::Sectors => {
+            for (index, target) in acc.chunks_exact_mut(SECTOR_SIZE).enumerate() {
+                let content = arena.sector(page, index);
+                if content != SectorContent::Zero {
+                    let mut sector = [0u8; SECTOR_SIZE];
+                    encode_content(content, &mut sector);
+                    xor_bytes_into(target, &sector);
+                }
+            }
+        }
+    }
+}
+
+/// `acc ^= bytes`, same lengths.
+fn xor_bytes_into(acc: &mut [u8], bytes: &[u8]) {
+    assert_eq!(acc.len(), bytes.len());
+    for (a, b) in acc.iter_mut().zip(bytes) {
+        *a ^= b;
     }
 }
 
 /// The XOR of `pages`.
-pub(crate) fn xor_pages(arena: &mut Arena, pages: &[PageId]) -> Box<PageImage> {
-    let mut acc = Box::new([0u8; PAGE_SIZE]);
+pub(crate) fn xor_pages(arena: &mut Arena, pages: &[PageId]) -> PageImage {
+    let mut acc = [0u8; PAGE_SIZE];
     for &page in pages {
         xor_page_into(arena, page, &mut acc);
     }

@@ -22,6 +22,7 @@ mod status;
 use crate::arena::Buffer;
 use crate::block::{DeviceId, DeviceInfo, Extent, IoStatus, Op};
 use crate::bounded::{LoopBound, ITEMS_PER_CALL_MAX};
+use crate::changed_ids::CheckSchedule;
 use crate::error::{EngineError, WaitingJob};
 use crate::io::Output;
 use crate::raid5::{Raid5, Raid5Config, Raid5IoTag, Raid5Request, SyncAction};
@@ -60,6 +61,8 @@ pub(crate) struct Raid5Target {
     machine: Raid5,
     pieces: Slab<Piece>,
     member_ios: Slab<MemberIo>,
+    /// What [`Raid5Target::check_invariants_incremental`] carries between calls.
+    own_check: OwnCheck,
     /// The array's logical block: the largest of its members' (md's stacking of limits).
     block_sectors: u64,
     /// The array as a device: the id the engine gives it in a stack (the next one after
@@ -132,6 +135,7 @@ impl Raid5Target {
             machine,
             pieces: Slab::new(),
             member_ios: Slab::new(),
+            own_check: OwnCheck::default(),
             block_sectors,
             array_device,
         };
@@ -468,15 +472,52 @@ impl Raid5Target {
 
     /// [`Raid5Target::check_invariants`], but the machine's stripe cache checks only the
     /// heads changed since the last call (see [`Raid5::check_invariants_incremental`]).
+    /// The adapter's slabs are counted by difference over their changed slots (their
+    /// bookkeeping is all the adapter checks of them), in full every
+    /// [`FULL_CHECK_EVERY_CALLS`]th call and after a failure.
+    ///
+    /// [`FULL_CHECK_EVERY_CALLS`]: crate::changed_ids::FULL_CHECK_EVERY_CALLS
     pub fn check_invariants_incremental(&mut self) -> Result<(), String> {
         self.machine.check_invariants_incremental()?;
-        self.check_own()
+        let mut progress = std::mem::take(&mut self.own_check);
+        let result = self.check_own_incremental(&mut progress);
+        progress.schedule.done(&result);
+        self.own_check = progress;
+        result
+    }
+
+    /// The incremental part of [`Raid5Target::check_invariants_incremental`].
+    fn check_own_incremental(&mut self, progress: &mut OwnCheck) -> Result<(), String> {
+        self.pieces.take_changes(&mut progress.pieces_changes);
+        self.member_ios
+            .take_changes(&mut progress.member_io_changes);
+        if progress.schedule.full_due() {
+            progress.pieces_occupied = self.pieces.len();
+            progress.member_ios_occupied = self.member_ios.len();
+            return self.check_own();
+        }
+        self.pieces.check_changed(
+            &progress.pieces_changes,
+            &mut progress.pieces_occupied,
+            |_, _| Ok(()),
+        )??;
+        self.member_ios.check_changed(
+            &progress.member_io_changes,
+            &mut progress.member_ios_occupied,
+            |_, _| Ok(()),
+        )??;
+        self.check_pieces_against_machine()
     }
 
     /// The adapter's own records against the machine's.
     fn check_own(&self) -> Result<(), String> {
         self.pieces.check()?;
         self.member_ios.check()?;
+        self.check_pieces_against_machine()
+    }
+
+    /// One piece per bio the machine holds.
+    fn check_pieces_against_machine(&self) -> Result<(), String> {
         if self.pieces.len() != self.machine.bios_in_flight() {
             return Err(format!(
                 "raid5 adapter: {} pieces but the machine holds {} bios",
@@ -486,4 +527,16 @@ impl Raid5Target {
         }
         Ok(())
     }
+}
+
+/// See [`Raid5Target::check_invariants_incremental`].
+#[derive(Debug, Default)]
+struct OwnCheck {
+    schedule: CheckSchedule,
+    /// The changed slots being checked (kept for their allocations).
+    pieces_changes: Vec<(u32, bool)>,
+    member_io_changes: Vec<(u32, bool)>,
+    /// Occupied slots of each slab as counted.
+    pieces_occupied: usize,
+    member_ios_occupied: usize,
 }

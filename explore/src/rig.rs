@@ -114,6 +114,11 @@ impl Rig {
         Engine::new(config, infos, target).map_err(|e| format!("the engine refused the spec: {e}"))
     }
 
+    /// See [`SeedSpec::resync_inputs_max`].
+    pub fn resync_inputs_max(&self) -> u64 {
+        self.spec.resync_inputs_max()
+    }
+
     /// Device sizes as flashcache's setup sees the cache device (0) and the disk (1).
     pub fn cache_device_sizes(&self) -> CacheDeviceSizes {
         let infos = self.platform.device_infos();

@@ -494,7 +494,7 @@ fn drain_dirty(
         engine,
         &mut nothing,
         checker,
-        Some(phase_inputs_max(dirty_blocks)),
+        Some(phase_inputs_max(dirty_blocks) + rig.resync_inputs_max()),
         rig.liveness_time_ns(),
     );
     phases.push(summary(phase, &report));
@@ -559,11 +559,13 @@ fn read_back_written(
 ) -> Result<(), Failure> {
     let blocks = checker.oracle.written_blocks().count() as u64;
     let mut reads = rig.read_back(checker);
+    // A resync may run behind the reads, and the drive waits for the array too (020).
+    let inputs_max = phase_inputs_max(blocks) + rig.resync_inputs_max();
     let report = rig.run(
         engine,
         &mut reads,
         checker,
-        Some(phase_inputs_max(blocks)),
+        Some(inputs_max),
         rig.liveness_time_ns(),
     );
     phases.push(summary(phase, &report));

@@ -10,7 +10,7 @@ use dmsim_engine::flashcache::{
     Associativity, CacheMode, FlashcacheConfig, Persistence, ReclaimPolicy, TableLine,
 };
 use dmsim_engine::raid5::superblock::METADATA_SECTORS;
-use dmsim_engine::raid5::{Geometry, Layout, Raid5Config};
+use dmsim_engine::raid5::{Geometry, Layout, Raid5Config, STRIPE_SECTORS};
 use dmsim_engine::services::kcopyd::{KcopydConfig, KcopydPages};
 use dmsim_engine::KcopydGeneration;
 use dmsim_models::ram::RamParams;
@@ -596,6 +596,23 @@ impl SeedSpec {
             let slack = rng.random_range(ARENA_SLACK_PAGES_MIN..=4 * ARENA_SLACK_PAGES_MIN);
             self.arena_pages = Some(self.arena_pages_taken() + slack);
         }
+    }
+
+    /// Inputs a resync of the whole raid5 array may feed a phase behind its own IO: every
+    /// stripe's member reads and parity write with their completions, twice over
+    /// (regression 020: a read-back of few blocks waited for a full resync). 0 without raid5.
+    pub fn resync_inputs_max(&self) -> u64 {
+        let geometry = match &self.target {
+            TargetChoice::Raid5(config) => raid5_geometry(config, self.member_devices()),
+            TargetChoice::Raid5UnderFlashcache { raid5, .. } => {
+                raid5_geometry(raid5, &self.devices[1..])
+            }
+            TargetChoice::Linear | TargetChoice::Flashcache(_) => None,
+        };
+        geometry.map_or(0, |g| {
+            let stripes = g.member_sectors().div_ceil(STRIPE_SECTORS);
+            stripes * (g.members() as u64 + 1) * 2 * 2
+        })
     }
 
     /// The devices the target is built over: every device but the spares.

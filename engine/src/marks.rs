@@ -75,6 +75,7 @@ marks! {
     KcopydCopyFailed => "kcopyd_copy_failed",
     CacheCreated => "cache_created",
     CacheReloadedDirtyBlocks => "cache_reloaded_dirty_blocks",
+    PidEntryExpired => "pid_entry_expired",
     BioSplitAtBoundary => "bio_split_at_boundary",
     FlushBio => "flush_bio",
     BioFailedToCaller => "bio_failed_to_caller",

@@ -10,8 +10,8 @@
 //! workloads and devices (the unit test `sim/tests/hits_equal_timed.rs` covers two
 //! workloads). So the seeds: fault-free flashcache at queue depth 1, without `ssd_timeout`
 //! (a slow SSD may time out, which the instant devices never do) and without cancels by
-//! device; the first segment only (a clean stop's reload starts a counter the hits mode
-//! does not have).
+//! device, with pid expiry off (time never passes in the hits mode); the first segment only
+//! (a clean stop's reload starts a counter the hits mode does not have).
 
 use crate::rig::workload;
 use crate::spec::{SeedSpec, TargetChoice};
@@ -33,6 +33,8 @@ pub fn applies(spec: &SeedSpec) -> bool {
         && config.options.ssd_timeout_ns.is_none()
         && first.ssd_cancels_at_ns.is_empty()
         && first.cut_after_inputs.is_none()
+        // Time does not pass in the hit-counting mode: no entry expires there.
+        && !first.messages.iter().any(|m| m == "set do_pid_expiry 1")
 }
 
 /// What both must agree on.

@@ -470,6 +470,44 @@ pub fn closed_loop<I: Iterator<Item = TraceRecord>>(
     RecordSource::new(records, Pacing::ClosedLoop { queue_depth }).with_write_id_base(write_id_base)
 }
 
+/// A source whose first bio arrives no earlier than `start_ns`: the volume sits idle until
+/// then (timers fire, IO in flight completes), as a real one does between bursts.
+pub struct StartAt<S> {
+    inner: S,
+    start_ns: u64,
+}
+
+impl<S: BioSource> StartAt<S> {
+    pub fn new(inner: S, start_ns: u64) -> StartAt<S> {
+        StartAt { inner, start_ns }
+    }
+
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S: BioSource> BioSource for StartAt<S> {
+    fn next_arrival_ns(&mut self) -> Option<u64> {
+        self.inner
+            .next_arrival_ns()
+            .map(|arrival_ns| arrival_ns.max(self.start_ns))
+    }
+
+    fn take_bio(&mut self, now_ns: u64) -> dmsim_engine::io::Bio {
+        assert!(now_ns >= self.start_ns, "a bio taken before its start");
+        self.inner.take_bio(now_ns)
+    }
+
+    fn on_done(&mut self, now_ns: u64, done: dmsim_engine::io::BioDone) {
+        self.inner.on_done(now_ns, done);
+    }
+
+    fn is_finished(&self) -> bool {
+        self.inner.is_finished()
+    }
+}
+
 /// One 4 KiB read of every block any write touched.
 pub fn read_back_records(checker: &Checker) -> Vec<TraceRecord> {
     checker

@@ -4,7 +4,7 @@
 
 use crate::event_dump::EventDump;
 use crate::hits_check;
-use crate::rig::{workload, Checker, Rig};
+use crate::rig::{workload, Checker, Rig, StartAt};
 use crate::spec::{SeedSpec, TargetChoice};
 use crate::stop::{clean_stop, settle, Stop};
 use dmsim_engine::block::IoStatus;
@@ -315,7 +315,9 @@ fn one_pass(
         }
         probe_misaligned(&rig, &mut current, &mut checker, spec, &phase)?;
         let records = workload(&spec.workload, segment.requests, index as u64);
-        let mut source = rig.source(records);
+        let start_ns = dmsim_engine::platform::Platform::now_ns(&rig.platform)
+            + segment.idle_before_requests_ns.unwrap_or(0);
+        let mut source = StartAt::new(rig.source(records), start_ns);
         let report = rig.run_with_cancels(
             &mut current,
             &mut source,
@@ -335,7 +337,7 @@ fn one_pass(
             outcome => outcome,
         });
         check_run(&rig, &checker, &phase, outcome)?;
-        check_counters(&current, spec, &checker, &phase)?;
+        check_counters(&rig, &current, spec, &checker, &phase)?;
         // The hit-counting mode once per spec: the repeat would only repeat it.
         if index == 0 && checks == Checks::EveryInput && hits_check::applies(spec) {
             hits_checked = hits_check::check(spec, rig.cache_device_sizes(), &current)
@@ -344,7 +346,7 @@ fn one_pass(
         if segment.clean_stop && current.is_idle() {
             match clean_stop(&mut rig, current, &mut checker, spec, &phase, &mut phases)? {
                 Stop::Reloaded(next) => {
-                    check_counters(&next, spec, &checker, &phase)?;
+                    check_counters(&rig, &next, spec, &checker, &phase)?;
                     engine = Some(next);
                     continue;
                 }
@@ -365,7 +367,7 @@ fn one_pass(
                 let in_engine = format!(
                     "{} of its bios unfinished, {} device IOs held by a hang fault, {} dirty \
                      blocks",
-                    source.in_flight(),
+                    source.inner().in_flight(),
                     rig.hung_ios(),
                     current
                         .target()
@@ -428,7 +430,7 @@ fn one_pass(
     if spec.spares > 0 {
         check_rebuilt(&mut rig, &mut current, &mut checker, &mut phases)?;
     }
-    check_counters(&current, spec, &checker, "liveness: end")?;
+    check_counters(&rig, &current, spec, &checker, "liveness: end")?;
     let device_ios = rig
         .platform
         .devices()
@@ -660,17 +662,19 @@ fn check_run(
 
 /// The counter oracles on an idle engine (see [`crate::counters`]), and the pid lists.
 fn check_counters(
+    rig: &Rig,
     engine: &Engine,
     spec: &SeedSpec,
     checker: &Checker,
     phase: &str,
 ) -> Result<(), Failure> {
+    let now_ns = dmsim_engine::platform::Platform::now_ns(&rig.platform);
     crate::counters::check(engine, spec, &checker.io)
         .and_then(|()| {
             engine
                 .target()
                 .flashcache()
-                .map_or(Ok(()), |fc| checker.pids.check(fc))
+                .map_or(Ok(()), |fc| checker.pids.check(fc, now_ns))
         })
         .map_err(|message| fail(FailureKind::Counters, phase, message))
 }
@@ -733,6 +737,14 @@ fn send_messages(
     }
     for message in messages {
         let now_ns = dmsim_engine::platform::Platform::now_ns(&rig.platform);
+        let fc = engine.target().flashcache().expect("running");
+        checker.pids.reconcile(fc, now_ns).map_err(|e| {
+            fail(
+                FailureKind::Counters,
+                phase,
+                format!("before {message:?}: {e}"),
+            )
+        })?;
         let input = Input::Control(Control::TargetMessage(message.clone()));
         checker.on_input(now_ns, &input);
         engine.handle(now_ns, input).map_err(|e| {
@@ -742,9 +754,9 @@ fn send_messages(
                 format!("{message:?} refused: {e}"),
             )
         })?;
-        checker.pids.apply(message);
         let fc = engine.target().flashcache().expect("running");
-        checker.pids.check(fc).map_err(|e| {
+        checker.pids.apply(message, now_ns, fc);
+        checker.pids.check(fc, now_ns).map_err(|e| {
             fail(
                 FailureKind::Counters,
                 phase,

@@ -38,6 +38,7 @@ fn candidates(spec: &SeedSpec) -> Vec<SeedSpec> {
     for index in 0..spec.segments.len() {
         with(&|s| s.segments[index].power_loss = None);
         with(&|s| s.segments[index].ssd_cancels_at_ns.clear());
+        with(&|s| s.segments[index].idle_before_requests_ns = None);
     }
     with(&|s| s.kcopyd = dmsim_engine::KcopydGeneration::Classic);
     with(&|s| s.buggify = false);

@@ -194,7 +194,13 @@ pub struct Segment {
     /// only: pid lists and `set cache_all`; see [`crate::pids`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub messages: Vec<String>,
+    /// The volume sits idle this long after the messages before the first request (timers
+    /// fire, pid list entries expire, IO in flight completes); counts in the segment's time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_before_requests_ns: Option<u64>,
 }
+
+const NS_PER_SEC: u64 = 1_000_000_000;
 
 /// A whole explorer run; see the module documentation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -388,6 +394,7 @@ impl SeedSpec {
                     }),
                     clean_stop: false,
                     messages: Vec::new(),
+                    idle_before_requests_ns: None,
                 }
             })
             .collect();
@@ -424,7 +431,35 @@ impl SeedSpec {
         spec.draw_trace_window();
         spec.draw_default_assoc();
         spec.draw_dirty_threshold_change();
+        spec.draw_pid_expiry();
         spec
+    }
+
+    /// flashcache: one seed in four turns pid expiry on as a segment starts, with an expiry
+    /// of 1 to 3 s, and lists a pid or two then, so entries expire while IO runs (an expiry
+    /// pass runs as a bio is mapped) and later messages meet expired entries. Its own stream.
+    fn draw_pid_expiry(&mut self) {
+        let mut rng = stream(self.seed, "explore.spec.pid_expiry");
+        if !matches!(
+            self.target,
+            TargetChoice::Flashcache(_) | TargetChoice::Raid5UnderFlashcache { .. }
+        ) || !rng.random_ratio(1, 4)
+        {
+            return;
+        }
+        let segment = rng.random_range(0..self.segments.len());
+        let expiry_secs = rng.random_range(1..=3);
+        let mut messages = vec![
+            format!("set pid_expiry_secs {expiry_secs}"),
+            "set do_pid_expiry 1".to_string(),
+        ];
+        messages.append(&mut self.segments[segment].messages);
+        messages.extend(crate::pids::draw_adds(&mut rng));
+        self.segments[segment].messages = messages;
+        // Mostly past the first expiry pass (the first entry's add plus expiry + 1 s), so
+        // the first request expires what the messages listed; sometimes not yet.
+        self.segments[segment].idle_before_requests_ns =
+            Some(rng.random_range(expiry_secs * NS_PER_SEC / 2..=(expiry_secs + 3) * NS_PER_SEC));
     }
 
     /// flashcache's table line may leave the associativity at its default (`0`, meaning
@@ -705,6 +740,7 @@ impl SeedSpec {
                         power_loss: None,
                         clean_stop: false,
                         messages: Vec::new(),
+                        idle_before_requests_ns: None,
                     });
                 }
             }

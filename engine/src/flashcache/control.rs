@@ -151,6 +151,11 @@ impl Flashcache {
         self.add_pid_counters(counters);
     }
 
+    /// Whether `pid` is on a pid list (expired entries stay until the next expiry pass).
+    pub fn pid_listed(&self, list: PidList, pid: i32) -> bool {
+        self.pids.contains(list, pid)
+    }
+
     /// Entries on a pid list.
     pub fn pid_list_len(&self, list: PidList) -> usize {
         self.pids.len(list)

@@ -202,6 +202,9 @@ impl PidLists {
         for entries in [&mut self.whitelist, &mut self.blacklist] {
             let before = entries.len();
             entries.retain(|entry| entry.expiry_ns > now_ns);
+            if entries.len() < before {
+                mark!(PidEntryExpired);
+            }
             counters.expiry += (before - entries.len()) as u64;
         }
         self.expire_check_ns = now_ns + (u64::from(expiry_secs) + 1) * NS_PER_SEC;

@@ -584,6 +584,11 @@ impl VictimIndex {
     }
 }
 
+/// The checks against a corrupted index (a child module: they corrupt private fields).
+#[cfg(test)]
+#[path = "tests/victim_index_checks.rs"]
+mod check_tests;
+
 #[cfg(test)]
 mod tests {
     use super::*;

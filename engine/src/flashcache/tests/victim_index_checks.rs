@@ -216,11 +216,12 @@ fn a_summary_bit_that_disagrees_is_named_at_every_level() {
                 });
                 panic_of(|| g.check_block(block));
                 panic_of(|| g.check_set(block / ASSOC));
-                // Empty ranges check nothing; the range ending at the word before passes.
+                // Empty ranges check nothing; a range ending where the positions under the
+                // flipped bit start passes.
                 g.index.reclaimable.check_levels_over(position, position);
-                let word_start = position / 64 * 64;
-                if level == 1 && word_start > 0 {
-                    g.index.reclaimable.check_levels_over(0, word_start);
+                let covered_from = word_below << (6 * level);
+                if covered_from > 0 {
+                    g.index.reclaimable.check_levels_over(0, covered_from);
                 }
             }
         }

@@ -62,7 +62,8 @@ pub struct ExploreArgs {
     /// simulated ones: the same engine and oracles (every read verified, invariants after
     /// every input, every bio ends well, writeback drains), without faults, power loss or the
     /// determinism check. Each seed writes only the first sectors its drawn devices have
-    /// (up to 5 MiB of --ssd-dev and 64 MiB of --hdd-dev). Needs --allow-write.
+    /// (up to 93 MiB of --ssd-dev, 5 MiB but for one flashcache seed in eight, and 64 MiB of
+    /// --hdd-dev). Needs --allow-write.
     #[arg(long, requires_all = ["ssd_dev", "hdd_dev"], conflicts_with = "print_spec")]
     real: bool,
     /// The cache device of --real runs (its old contents are overwritten).

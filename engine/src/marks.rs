@@ -82,6 +82,7 @@ marks! {
     BuggifyFired => "buggify_fired",
     BuggifyCleanedSetNow => "buggify_cleaned_set_now",
     SpareRebuilt => "spare_rebuilt",
+    AlignedReadAcrossRebuildFront => "aligned_read_across_rebuild_front",
 }
 
 /// How many marks there are.

@@ -518,7 +518,7 @@ fn check_raid5_bitmap(status: &TargetStatus) -> Result<(), String> {
 }
 
 /// raid5 alone: md's geometry and the members' smallest `max_sectors`.
-fn aligned_reads_rule(spec: &SeedSpec) -> Option<(Geometry, u64)> {
+pub(crate) fn aligned_reads_rule(spec: &SeedSpec) -> Option<(Geometry, u64)> {
     let TargetChoice::Raid5(config) = &spec.target else {
         return None;
     };

@@ -12,6 +12,7 @@
 //! - [`counters`]: counter oracles: a target's counters against each other, its status
 //!   and the IO the checker saw, whenever the engine is idle.
 //! - [`sync_status`]: a raid5 sync pass's status line, probed while the pass runs.
+//! - [`rebuild_front`]: reads that follow a raid5 rebuild's front (recovery_offset).
 //! - [`resync`]: a raid5 resync walks no stripe outside the bitmap chunks writes touched.
 //! - [`hits_check`]: the hit-counting mode (`dmsim hits`) against the timed engine, on the
 //!   seeds where they must agree.
@@ -39,6 +40,7 @@ pub mod fallow;
 pub mod hits_check;
 pub mod pids;
 pub mod real;
+pub mod rebuild_front;
 pub mod resync;
 pub mod rig;
 pub mod run;

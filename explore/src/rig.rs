@@ -8,6 +8,7 @@ use crate::device::RamDevice;
 use crate::event_dump::EventDump;
 use crate::event_log::{Fnv, RecentEvents};
 use crate::pids::PidModel;
+use crate::rebuild_front::{FrontSeen, FrontWatch};
 use crate::spec::{raid5_geometry, SeedSpec, TargetChoice, WorkloadChoice};
 use crate::sync_status::SyncStatusProbe;
 use dmsim_engine::block::{DeviceId, Extent, IoStatus, Op};
@@ -457,6 +458,7 @@ pub fn new_checker(spec: &SeedSpec, initial_contents_known: bool) -> Checker {
         recent: RecentEvents::default(),
         invariants_every_input: true,
         dump: None,
+        rebuild_front: None,
     }
 }
 
@@ -697,6 +699,8 @@ pub struct Checker {
     /// The whole event log as text, when asked for (`dmsim explore --events`); shared with
     /// the caller, who finishes it whether the run passed, failed or panicked.
     pub dump: Option<Rc<RefCell<EventDump>>>,
+    /// A raid5 recovery's front, seen after every input while reads follow it.
+    pub rebuild_front: Option<FrontWatch>,
 }
 
 impl Checker {
@@ -743,5 +747,8 @@ impl DriveObserver for Checker {
 
     fn after_input(&mut self, now_ns: u64, engine: &Engine) {
         self.sync_status.after_input(now_ns, engine);
+        if let Some(watch) = &self.rebuild_front {
+            watch.set(FrontSeen::of(now_ns, engine));
+        }
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::event_dump::EventDump;
 use crate::hits_check;
+use crate::rebuild_front::{FrontReadPlan, FrontReads, FrontSeen, FRONT_READS_MAX};
 use crate::rig::{workload, Checker, Rig, StartAt};
 use crate::spec::{SeedSpec, TargetChoice};
 use crate::stop::{clean_stop, settle, Stop};
@@ -15,7 +16,7 @@ use dmsim_engine::platform::DriveObserver;
 use dmsim_engine::{BioRejection, InputError};
 use dmsim_engine::{DriveError, DriveOutcome, DriveReport, Engine};
 use serde::Serialize;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::rc::Rc;
@@ -425,7 +426,14 @@ fn one_pass(
         // waits for the setup, and the sync is asked again after it.
         let _ = current.handle(now, sync);
     }
-    read_back_written(&mut rig, &mut current, &mut checker, &mut phases, phase)?;
+    read_back_written(
+        &mut rig,
+        &mut current,
+        &mut checker,
+        &mut phases,
+        phase,
+        FrontReadPlan::of(spec),
+    )?;
     drain_dirty(&mut rig, &mut current, &mut checker, &mut phases)?;
     if spec.spares > 0 {
         check_rebuilt(&mut rig, &mut current, &mut checker, &mut phases)?;
@@ -547,29 +555,50 @@ fn check_rebuilt(
             ),
         ));
     }
-    read_back_written(rig, engine, checker, phases, phase)
+    read_back_written(rig, engine, checker, phases, phase, None)
 }
 
 /// Reads every written block back through the data oracle, faults off; the read-back must
-/// finish.
+/// finish. With `front_reads`, reads near the front of a recovery that runs meanwhile go
+/// with it (see [`crate::rebuild_front`]).
 fn read_back_written(
     rig: &mut Rig,
     engine: &mut Engine,
     checker: &mut Checker,
     phases: &mut Vec<String>,
     phase: &str,
+    front_reads: Option<FrontReadPlan>,
 ) -> Result<(), Failure> {
     let blocks = checker.oracle.written_blocks().count() as u64;
     let mut reads = rig.read_back(checker);
     // A resync may run behind the reads, and the drive waits for the array too (020).
     let inputs_max = phase_inputs_max(blocks) + rig.resync_inputs_max();
-    let report = rig.run(
-        engine,
-        &mut reads,
-        checker,
-        Some(inputs_max),
-        rig.liveness_time_ns(),
-    );
+    let report = match front_reads {
+        Some(plan) => {
+            // The recovery may start only once a reloaded array is assembled.
+            let now_ns = dmsim_engine::platform::Platform::now_ns(&rig.platform);
+            let watch = Rc::new(Cell::new(FrontSeen::of(now_ns, engine)));
+            checker.rebuild_front = Some(Rc::clone(&watch));
+            let written = checker.oracle.written_blocks().collect();
+            let mut reads = FrontReads::new(reads, watch, plan, written);
+            let report = rig.run(
+                engine,
+                &mut reads,
+                checker,
+                Some(inputs_max + PHASE_INPUTS_PER_REQUEST * u64::from(FRONT_READS_MAX)),
+                rig.liveness_time_ns(),
+            );
+            checker.rebuild_front = None;
+            report
+        }
+        None => rig.run(
+            engine,
+            &mut reads,
+            checker,
+            Some(inputs_max),
+            rig.liveness_time_ns(),
+        ),
+    };
     phases.push(summary(phase, &report));
     check_run(rig, checker, phase, report.clone().map(|r| r.outcome))?;
     match report.expect("checked").outcome {

@@ -48,6 +48,7 @@ fn candidates(spec: &SeedSpec) -> Vec<SeedSpec> {
     with(&|s| s.workload.unaligned_one_in = 0);
     with(&|s| s.workload.flush_every = 0);
     with(&|s| s.foreign_superblock_member = None);
+    with(&|s| s.rebuild_front_reads = false);
     with(&|s| {
         for device in &mut s.devices {
             device.max_sectors = None;

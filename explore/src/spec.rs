@@ -245,10 +245,19 @@ pub struct SeedSpec {
     /// it at assembly, not take it in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub foreign_superblock_member: Option<usize>,
+    /// raid5 alone with a spare: while the recovery the liveness phase starts runs, its
+    /// read-back also reads the rebuilt role's chunk across the recovery front (see
+    /// [`crate::rebuild_front`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rebuild_front_reads: bool,
 }
 
 /// The arena of every spec that draws no small one.
 pub const ARENA_PAGES_DEFAULT: u32 = 4096;
+
+/// The smallest of the larger raid5 chunks a seed that reads across a rebuild's front may
+/// draw (128 KiB; up to md's default, 512 KiB).
+const LARGE_CHUNK_SECTORS_MIN: u64 = 256;
 
 /// The smallest `max_sectors` a raid5 member may have: its superblock and bitmap pages go
 /// as one IO.
@@ -419,9 +428,11 @@ impl SeedSpec {
             dm_io_min_ios: None,
             victim_index_from_start: false,
             foreign_superblock_member: None,
+            rebuild_front_reads: false,
         };
         spec.draw_later_dimensions();
         spec.draw_raid5_spares();
+        spec.draw_rebuild_front_reads();
         spec.draw_member_max_sectors();
         spec.draw_foreign_superblock();
         spec.draw_smallest_kcopyd_pool();
@@ -702,6 +713,28 @@ impl SeedSpec {
         }
     }
 
+    /// raid5 alone with a spare: mostly reads across the recovery front while the spare is
+    /// rebuilt (the rest rebuild under the plain read-back only), half of those with one of
+    /// md's larger chunks: the front moves by md's window of 16 stripes (64 KiB) when the
+    /// members answer alike, so it stops inside a chunk only if chunks are larger. Its own
+    /// stream.
+    fn draw_rebuild_front_reads(&mut self) {
+        let mut rng = stream(self.seed, "explore.spec.rebuild_front");
+        if self.spares == 0 || !rng.random_ratio(3, 4) {
+            return;
+        }
+        self.rebuild_front_reads = true;
+        if rng.random_bool(0.5) {
+            let TargetChoice::Raid5(config) = &mut self.target else {
+                unreachable!("only raid5 alone takes spares")
+            };
+            config.chunk_sectors = LARGE_CHUNK_SECTORS_MIN << rng.random_range(0..=2);
+            // Members hold whole chunks only: the array may have shrunk.
+            let volume_bytes = self.target.volume_sectors(self.member_devices()) * 512;
+            self.workload.span_bytes = self.workload.span_bytes.min(volume_bytes);
+        }
+    }
+
     /// Bytes per logical block of the volume: its device's (linear's, flashcache's disk);
     /// raid5 arrays have 512-byte sectors.
     pub fn volume_block_bytes(&self) -> u32 {
@@ -931,6 +964,11 @@ impl SeedSpec {
             self.target,
             TargetChoice::Raid5(_) | TargetChoice::Raid5UnderFlashcache { .. }
         );
+        if self.rebuild_front_reads && self.spares == 0 {
+            return Err(
+                "rebuild_front_reads: only a raid5 array alone with a spare rebuilds one".into(),
+            );
+        }
         if let Some(member) = self.foreign_superblock_member {
             let members = self.member_devices().len();
             if !matches!(&self.target, TargetChoice::Raid5(c) if c.superblock) || member >= members

@@ -172,20 +172,22 @@ fn default_preread_bypass_threshold() -> u32 {
 }
 
 impl Raid5Config {
-    /// An array with `chunk_sectors` chunks and md's defaults for everything else.
+    /// An array with `chunk_sectors` chunks and md's defaults for everything else: the
+    /// same functions serde fills an omitted field from, so a config built here and one
+    /// read from a file without the field cannot disagree.
     pub fn new(chunk_sectors: u64) -> Raid5Config {
         Raid5Config {
             chunk_sectors,
             layout: Layout::default(),
-            stripe_cache_size: STRIPE_CACHE_SIZE_DEFAULT,
-            preread_bypass_threshold: PREREAD_BYPASS_THRESHOLD_DEFAULT,
-            unplug_delay_ns: UNPLUG_DELAY_NS_DEFAULT,
-            max_corrected_read_errors: MAX_CORRECTED_READ_ERRORS_DEFAULT,
-            speed_limit_min_kib_s: SPEED_LIMIT_MIN_KIB_S_DEFAULT,
-            speed_limit_max_kib_s: SPEED_LIMIT_MAX_KIB_S_DEFAULT,
+            stripe_cache_size: default_stripe_cache_size(),
+            preread_bypass_threshold: default_preread_bypass_threshold(),
+            unplug_delay_ns: default_unplug_delay_ns(),
+            max_corrected_read_errors: default_max_corrected_read_errors(),
+            speed_limit_min_kib_s: default_speed_limit_min_kib_s(),
+            speed_limit_max_kib_s: default_speed_limit_max_kib_s(),
             superblock: false,
             bitmap_chunk_sectors: None,
-            safe_mode_delay_ns: SAFE_MODE_DELAY_NS_DEFAULT,
+            safe_mode_delay_ns: default_safe_mode_delay_ns(),
         }
     }
 }
@@ -221,4 +223,18 @@ pub enum Raid5ConfigError {
     },
     #[error("stripe_cache_size: the stripe cache needs {pages} pages but the arena has {free} free (raise arena_pages)")]
     StripeCacheMemory { pages: usize, free: usize },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_file_that_omits_the_tunables_reads_as_new() {
+        let read: Raid5Config =
+            serde_json::from_str(r#"{"chunk_sectors": 64}"#).expect("a minimal config");
+        assert_eq!(read, Raid5Config::new(64));
+        assert_eq!(read.speed_limit_max_kib_s, SPEED_LIMIT_MAX_KIB_S_DEFAULT);
+        assert_eq!(read.safe_mode_delay_ns, SAFE_MODE_DELAY_NS_DEFAULT);
+    }
 }

@@ -467,9 +467,17 @@ impl Raid5 {
         let location = self.geometry.locate(bio.sector);
         let stripe_sector = location.member_sector - location.member_sector % STRIPE_SECTORS;
         let last = location.member_sector + bio.sectors - 1;
-        if !self.members[location.data_member].in_sync_at(stripe_sector)
-            || !self.members[location.data_member].in_sync_at(last - last % STRIPE_SECTORS)
-        {
+        let member = &self.members[location.data_member];
+        let (first_in_sync, last_in_sync) = (
+            member.in_sync_at(stripe_sector),
+            member.in_sync_at(last - last % STRIPE_SECTORS),
+        );
+        if !first_in_sync || !last_in_sync {
+            if first_in_sync {
+                // A spare's recovery_offset lies inside the read: only its first stripes
+                // are rebuilt.
+                mark!(AlignedReadAcrossRebuildFront);
+            }
             return false;
         }
         self.normal_io_sectors[location.data_member] += bio.sectors;

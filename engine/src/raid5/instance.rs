@@ -703,13 +703,16 @@ impl Raid5 {
             match after {
                 // Waiting again at the same place: no progress; it was re-queued at the back,
                 // so rotate the queue back to arrival order.
-                Some((next, Some(_))) if next == before => {
-                    // Undo the counted wait: the same wait goes on.
-                    match reason {
-                        WaitReason::StripeHead => self.stats.stripe_cache_waits -= 1,
-                        WaitReason::Overlap => self.stats.overlap_waits -= 1,
+                // A wait for the same thing goes on: it was counted when it began, so the
+                // count `wait` just added is undone. A wait for something else at the same
+                // place (a head found, then an overlap) is a new wait and stays counted.
+                Some((next, Some(again))) if next == before => match (reason, again) {
+                    (WaitReason::StripeHead, WaitReason::StripeHead) => {
+                        self.stats.stripe_cache_waits -= 1
                     }
-                }
+                    (WaitReason::Overlap, WaitReason::Overlap) => self.stats.overlap_waits -= 1,
+                    _ => {}
+                },
                 _ => progressed = true,
             }
         }

@@ -296,3 +296,34 @@ fn discard_is_refused() {
         })
     );
 }
+
+/// Postmortem: a bio that waited for a stripe head and, woken, found its page taken by an
+/// overlapping bio waited again at the same sector for a different reason. The wake undid
+/// the count of the *old* reason ("the same wait goes on"), so `stripe_cache_waits` lost
+/// one wait that did happen. Now a re-wait is undone only when it waits for the same thing.
+#[test]
+fn a_head_wait_then_an_overlap_wait_at_one_sector_counts_both() {
+    let size = 17u32;
+    let config = Raid5Config {
+        stripe_cache_size: size,
+        ..Raid5Config::new(16)
+    };
+    let mut h = Harness::new(4, MEMBER_SECTORS, config);
+    // One partial write per stripe row: every head of the cache is taken.
+    for row in 0..u64::from(size) {
+        h.write(row * 48, 8);
+    }
+    assert_eq!(h.raid.stats().stripe_cache_waits, 0, "the fill fits");
+    let (first, second) = (h.write(48 * 40, 8), h.write(48 * 40, 8));
+    assert_eq!(h.raid.stats().stripe_cache_waits, 2, "both wait for a head");
+    h.settle();
+    let stats = h.raid.stats();
+    assert_eq!(
+        stats.overlap_waits, 1,
+        "the second then waits for the first"
+    );
+    assert_eq!(stats.stripe_cache_waits, 2, "each head wait counted once");
+    assert_eq!(h.done[&first], IoStatus::Ok);
+    assert_eq!(h.done[&second], IoStatus::Ok);
+    h.parity_consistent().unwrap();
+}

@@ -88,8 +88,10 @@ pub fn hashword(key: &[u32], initval: u32) -> u32 {
     c
 }
 
-/// lookup3 `hashlittle`: hash of a byte string read as little-endian words.
-pub fn hashlittle(key: &[u8], initval: u32) -> u32 {
+/// lookup3 `hashlittle`: hash of a byte string read as little-endian words. Test-only: the
+/// published lookup3 vectors are byte strings, and `hashword` is checked against it.
+#[cfg(test)]
+fn hashlittle(key: &[u8], initval: u32) -> u32 {
     let mut a = JHASH_INITVAL
         .wrapping_add(key.len() as u32)
         .wrapping_add(initval);
@@ -116,6 +118,7 @@ pub fn hashlittle(key: &[u8], initval: u32) -> u32 {
     c
 }
 
+#[cfg(test)]
 fn le_word(bytes: &[u8]) -> u32 {
     u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
 }

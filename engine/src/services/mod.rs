@@ -538,6 +538,7 @@ impl Services {
         self.kcopyd
             .check_invariants()
             .map_err(|d| InvariantViolation::new("kcopyd", d))?;
+        self.check_settled()?;
         self.check_zero_page()
     }
 
@@ -555,7 +556,23 @@ impl Services {
         self.kcopyd
             .check_invariants_incremental()
             .map_err(|d| InvariantViolation::new("kcopyd", d))?;
+        self.check_settled()?;
         self.check_zero_page()
+    }
+
+    /// Checks are made where [`Services::run`] reached its fixpoint (the engine settles
+    /// after every input): no dm_io notice or finished copy waits for it, and no kcopyd
+    /// worker has work it could do now. (Events wait for the services' caller.)
+    fn check_settled(&self) -> Result<(), InvariantViolation> {
+        if let Some(notice) = self.dm_io.notices.front() {
+            return Err(InvariantViolation::new(
+                "services",
+                format!("a dm_io notice waits after the engine settled: {notice:?}"),
+            ));
+        }
+        self.kcopyd
+            .check_settled(self.bl.now_ns, &self.bl.arena)
+            .map_err(|d| InvariantViolation::new("kcopyd", d))
     }
 
     fn check_zero_page(&self) -> Result<(), InvariantViolation> {

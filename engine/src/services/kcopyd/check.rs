@@ -11,6 +11,7 @@
 //! [`FULL_CHECK_EVERY_CALLS`]: crate::changed_ids::FULL_CHECK_EVERY_CALLS
 
 use super::{JobRoute, JobStage, Kcopyd, KcopydJob, KcopydPages, SPLIT_COUNT};
+use crate::arena::Arena;
 use crate::changed_ids::CheckSchedule;
 use crate::slab::SlabKey;
 use std::collections::BTreeMap;
@@ -78,6 +79,42 @@ impl Kcopyd {
         self.check_clients(&held_by_client)?;
         for (key, job) in self.jobs.iter() {
             self.check_master(key, job, &subs_by_master)?;
+        }
+        Ok(())
+    }
+
+    /// Between inputs the engine has settled (`Services::run` returned): no awake worker
+    /// has anything left to do. A completed job waits for no callback, the first job waiting
+    /// for pages cannot get them, and no IO job can be issued. Work left runnable here would
+    /// wait for an unrelated later input to run, a stall no other check sees.
+    pub fn check_settled(&self, now_ns: u64, arena: &Arena) -> Result<(), String> {
+        for (index, client) in self.clients.iter().enumerate() {
+            if client.asleep_until_ns.is_some_and(|at| at > now_ns) {
+                continue;
+            }
+            let label = &client.label;
+            if let Some(key) = client.complete_jobs.front() {
+                return Err(format!(
+                    "kcopyd client \"{label}\": completed job {key:?} not called back though the worker is awake"
+                ));
+            }
+            if let Some(&key) = client.pages_jobs.front() {
+                if self.pages_available(arena, key) {
+                    return Err(format!(
+                        "kcopyd client \"{label}\": job {key:?} waits for pages that are free"
+                    ));
+                }
+            }
+            if let Some((_, key, _)) = self.next_io_job(index) {
+                return Err(format!(
+                    "kcopyd client \"{label}\": IO job {key:?} can be issued but was not"
+                ));
+            }
+        }
+        if let Some((caller, job, ..)) = self.done.front() {
+            return Err(format!(
+                "job {job:?} of {caller:?} done but not reported to its caller"
+            ));
         }
         Ok(())
     }

@@ -5,7 +5,7 @@
 
 use super::throttle::SLEEP_NS;
 use super::{CopyPhase, JobRoute, JobStage, Kcopyd, KcopydJob, KcopydJobId, KcopydPages};
-use crate::arena::{Buffer, PageId, PageList};
+use crate::arena::{Arena, Buffer, PageId, PageList};
 use crate::block::{Op, SECTORS_PER_PAGE};
 use crate::bounded::{LoopBound, ITEMS_PER_CALL_MAX};
 use crate::services::block_layer::BlockLayer;
@@ -20,6 +20,10 @@ fn shifted(region: DmIoRegion, offset: u64, sectors: u64) -> DmIoRegion {
         sectors,
     }
 }
+
+/// An IO job's queue position, its key, and the WRITE_SEQ master whose write offset issuing
+/// it advances (by the job's sectors).
+pub(super) type NextIoJob = (usize, SlabKey, Option<(SlabKey, u64)>);
 
 impl Kcopyd {
     /// Runs every client's worker once; true if any did something.
@@ -84,6 +88,17 @@ impl Kcopyd {
     /// The next IO job to issue: reads and unordered writes in queue order; a WRITE_SEQ
     /// chunk write only when it is the next in offset order (or its job already failed).
     fn pop_io_job(&mut self, index: usize) -> Option<SlabKey> {
+        let (position, key, advance) = self.next_io_job(index)?;
+        self.clients[index].io_jobs.remove(position);
+        if let Some((master_key, sectors)) = advance {
+            let master = self.jobs.get_mut(master_key).expect("master");
+            master.split.as_mut().expect("split").write_offset += sectors;
+        }
+        Some(key)
+    }
+
+    /// The choice [`Kcopyd::pop_io_job`] makes, without making it.
+    pub(super) fn next_io_job(&self, index: usize) -> Option<NextIoJob> {
         let queue = &self.clients[index].io_jobs;
         let mut chosen = None;
         for (position, &key) in queue.iter().enumerate() {
@@ -108,13 +123,7 @@ impl Kcopyd {
                 break;
             }
         }
-        let (position, key, advance) = chosen?;
-        self.clients[index].io_jobs.remove(position);
-        if let Some((master_key, sectors)) = advance {
-            let master = self.jobs.get_mut(master_key).expect("master");
-            master.split.as_mut().expect("split").write_offset += sectors;
-        }
-        Some(key)
+        chosen
     }
 
     /// Issues a job's dm_io. Returns false if the worker must sleep first (throttle); the
@@ -230,6 +239,17 @@ impl Kcopyd {
     }
 
     /// Takes every page the job needs, or none.
+    /// Whether [`Kcopyd::take_pages`] would get job `key` its pages now.
+    pub(super) fn pages_available(&self, arena: &Arena, key: SlabKey) -> bool {
+        let job = self.jobs.get(key).expect("live job");
+        let needed = job.sectors().div_ceil(SECTORS_PER_PAGE) as usize;
+        let client = &self.clients[job.client.0 as usize];
+        match client.config.pages {
+            KcopydPages::Pool { .. } => client.free_pages.len() >= needed,
+            KcopydPages::Reserve { .. } => client.free_pages.len() + arena.free_pages() >= needed,
+        }
+    }
+
     fn take_pages(&mut self, bl: &mut BlockLayer, key: SlabKey) -> bool {
         let job = self.jobs.get(key).expect("live job");
         let needed = job.sectors().div_ceil(SECTORS_PER_PAGE) as usize;

@@ -781,17 +781,17 @@ impl Raid5 {
                 _ => return Err(format!("raid5 waiter {} not a waiting bio", key.to_u64())),
             }
         }
-        let waiting = self
-            .bios
-            .iter()
-            .filter(|(_, b)| b.waiting.is_some())
-            .count();
+        let (mut waiting, mut writes) = (0usize, 0usize);
+        for (_, bio) in self.bios.iter() {
+            waiting += usize::from(bio.waiting.is_some());
+            writes += usize::from(bio.op == Op::Write);
+        }
         if waiting != self.waiting.len() {
             return Err(format!(
                 "raid5: {waiting} bios wait but {} are queued",
                 self.waiting.len()
             ));
         }
-        Ok(())
+        self.check_writes_in_flight(writes)
     }
 }

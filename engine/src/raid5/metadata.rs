@@ -300,6 +300,24 @@ impl Raid5 {
                 || !bitmap_covers(&state.on_disk.bitmap, &state.wanted_bitmap))
     }
 
+    /// md counts a write from its dirty marking until it ends (safemode waits for none in
+    /// flight): the count is the array's write bios, held for the marking or admitted
+    /// (`admitted_writes`).
+    pub(crate) fn check_writes_in_flight(&self, admitted_writes: usize) -> Result<(), String> {
+        let Some(state) = self.metadata.as_ref() else {
+            return Ok(());
+        };
+        let held_writes = state.held.iter().filter(|b| b.op == Op::Write).count();
+        let writes = (held_writes + admitted_writes) as u64;
+        if state.writes_in_flight != writes {
+            return Err(format!(
+                "raid5: {} writes in flight counted, {held_writes} held + {admitted_writes} admitted",
+                state.writes_in_flight
+            ));
+        }
+        Ok(())
+    }
+
     /// A write bio of the array ended (any status).
     pub(crate) fn write_ended(&mut self) {
         if let Some(state) = self.metadata.as_mut() {

@@ -339,6 +339,17 @@ impl Flashcache {
                 cache_set.hot.count, counts.hot,
                 "set {set}: hot list length against its blocks' lists"
             );
+            // The hot list starts at the hot share of the ways (lru_init_lists); promotion
+            // and demotion swap a block each way, lru_rebalance moves the share's change,
+            // and only lru-strict's accesses shrink it (blocks left hot by another policy
+            // move to the warm list), so it never holds more than the share.
+            let hot_share = u64::from(assoc) * u64::from(self.hot_list_pct) / 100;
+            assert!(
+                u64::from(counts.hot) <= hot_share,
+                "set {set}: {} hot blocks, above the hot share {} % of {assoc} ways",
+                counts.hot,
+                self.hot_list_pct
+            );
         }
     }
 

@@ -159,6 +159,11 @@ impl Flashcache {
         } else {
             self.check_changes(&mut progress);
         }
+        // A remove's metadata store lasts a few inputs, far fewer than a full check's period:
+        // while it runs, its buffer is accounted on every input.
+        if self.store.is_some() {
+            self.check_jobs_and_buffers();
+        }
         progress.calls += 1;
         self.incremental_check = progress;
     }

@@ -14,7 +14,7 @@ use crate::resync::ResyncBound;
 use crate::spec::{raid5_geometry, SeedSpec, TargetChoice};
 use crate::tag_table::TagTable;
 use dmsim_engine::block::{DeviceId, DeviceInfo, Op};
-use dmsim_engine::flashcache::ErrorInjection;
+use dmsim_engine::flashcache::{CacheMode, ErrorInjection};
 use dmsim_engine::io::{Input, Output};
 use dmsim_engine::raid5::Geometry;
 use dmsim_engine::{Engine, TargetStatus};
@@ -319,31 +319,59 @@ fn check_flashcache(
     )?;
     // The `dmsetup status` text shows the same numbers (spec 1.20's layout), and the
     // table its size (blocks of `block_size` sectors, in MiB) and its block size in KiB.
-    let block_sectors = u64::from(fc.status().block_size_sectors);
-    let read_hit_percent = (stats.read_hits * 100)
-        .checked_div(stats.reads)
-        .unwrap_or(0);
-    for line in [
+    let report = fc.status();
+    let block_sectors = u64::from(report.block_size_sectors);
+    // flashcache's percentages: integer division, 0 of nothing.
+    let percent = |part: u64, whole: u64| (part * 100).checked_div(whole).unwrap_or(0);
+    let mut lines = vec![
         format!("reads({}), writes({})", stats.reads, stats.writes),
         format!(
-            "read hits({}), read hit percent({read_hit_percent})",
-            stats.read_hits
+            "read hits({}), read hit percent({})",
+            stats.read_hits,
+            percent(stats.read_hits, stats.reads)
         ),
         format!(
             "disk reads({}), disk writes({}) ssd reads({}) ssd writes({})",
             stats.disk_reads, stats.disk_writes, stats.ssd_reads, stats.ssd_writes
         ),
         format!(
-            "total blocks({}), cached blocks({})",
-            gauges.size_blocks, gauges.cached_blocks
+            "total blocks({}), cached blocks({}), cache percent({})",
+            gauges.size_blocks,
+            gauges.cached_blocks,
+            percent(gauges.cached_blocks, gauges.size_blocks)
         ),
         format!(
             "capacity({}M), associativity({}), data block size({}K)",
             gauges.size_blocks * block_sectors * 512 / (1 << 20),
-            fc.status().assoc,
+            report.assoc,
             block_sectors / 2
         ),
-    ] {
+        format!("nr_queued({})", gauges.nr_queued),
+        format!(
+            "lru hot blocks({}), lru warm blocks({})",
+            gauges.lru_hot_blocks, gauges.lru_warm_blocks
+        ),
+    ];
+    if report.mode != CacheMode::WriteAround {
+        lines.push(format!(
+            "write hits({}) write hit percent({})",
+            stats.write_hits,
+            percent(stats.write_hits, stats.writes)
+        ));
+    }
+    if report.mode == CacheMode::WriteBack {
+        lines.push(format!(
+            "dirty write hits({}) dirty write hit percent({})",
+            stats.dirty_write_hits,
+            percent(stats.dirty_write_hits, stats.writes)
+        ));
+        lines.push(format!(
+            "dirty blocks({}), dirty percent({})",
+            gauges.nr_dirty,
+            percent(gauges.nr_dirty, gauges.size_blocks)
+        ));
+    }
+    for line in lines {
         if !status.text.contains(&line) {
             return Err(format!(
                 "flashcache status text lacks {line:?}:\n{}",

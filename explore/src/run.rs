@@ -10,7 +10,7 @@ use crate::spec::{SeedSpec, TargetChoice};
 use crate::stop::{clean_stop, settle, Stop};
 use dmsim_engine::block::IoStatus;
 use dmsim_engine::block::Op;
-use dmsim_engine::io::{Bio, BioFlags, BioId, Control, Input, SectorData};
+use dmsim_engine::io::{Bio, BioFlags, BioId, Completion, Control, Input, IoTag, SectorData};
 use dmsim_engine::marks::{self, MarkCounts};
 use dmsim_engine::platform::DriveObserver;
 use dmsim_engine::{BioRejection, InputError};
@@ -315,6 +315,7 @@ fn one_pass(
             )?;
         }
         probe_misaligned(&rig, &mut current, &mut checker, spec, &phase)?;
+        probe_stale_completion(&rig, &mut current, &mut checker, &phase)?;
         let records = workload(&spec.workload, segment.requests, index as u64);
         let start_ns = dmsim_engine::platform::Platform::now_ns(&rig.platform)
             + segment.idle_before_requests_ns.unwrap_or(0);
@@ -742,6 +743,45 @@ fn probe_misaligned(
             format!(
                 "a 512-byte read at sector 1 of a volume of {block_bytes}-byte blocks: \
                  {other:?}, expected a refusal as misaligned"
+            ),
+        )),
+    }
+}
+
+/// A completion of an IO the engine never issued (a driver's bug) must be refused as unknown,
+/// and counted once in `stale_completions`; the engine goes on.
+fn probe_stale_completion(
+    rig: &Rig,
+    engine: &mut Engine,
+    checker: &mut Checker,
+    phase: &str,
+) -> Result<(), Failure> {
+    let now_ns = dmsim_engine::platform::Platform::now_ns(&rig.platform);
+    checker.hash.add(b"stale completion probe");
+    let stale = |engine: &Engine| engine.stats().services.block_layer.stale_completions;
+    let before = stale(engine);
+    let tag = IoTag {
+        slot: u32::MAX,
+        generation: u32::MAX,
+    };
+    let completion = Completion {
+        tag,
+        status: IoStatus::Ok,
+    };
+    let outcome = engine.handle(now_ns, Input::Completion(completion));
+    let after = stale(engine);
+    match outcome {
+        Err(InputError::UnknownCompletion { tag: refused })
+            if refused == tag && after == before + 1 =>
+        {
+            Ok(())
+        }
+        other => Err(fail(
+            FailureKind::Engine,
+            phase,
+            format!(
+                "a completion of {tag:?}, never issued: {other:?}, stale_completions \
+                 {before} -> {after}; expected a refusal counted once"
             ),
         )),
     }

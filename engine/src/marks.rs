@@ -169,6 +169,19 @@ mod tests {
     }
 
     #[test]
+    fn counts_add_per_mark() {
+        let mut total = MarkCounts::default();
+        let mut one = MarkCounts::default();
+        one.0[Mark::FlushBio as usize] = 3;
+        one.0[Mark::CacheCreated as usize] = 2;
+        total.add(&one);
+        total.add(&one);
+        assert_eq!(total.get(Mark::FlushBio), 6);
+        assert_eq!(total.get(Mark::CacheCreated), 4);
+        assert_eq!(total.get(Mark::ZombieCompletes), 0);
+    }
+
+    #[test]
     fn names_are_unique_and_snake_case() {
         let mut names: Vec<&str> = Mark::ALL.iter().map(|m| m.name()).collect();
         assert!(names.len() >= 30, "{} marks", names.len());

@@ -15,8 +15,10 @@
 
 use crate::rig::workload;
 use crate::spec::{SeedSpec, TargetChoice};
+use dmsim_engine::block::Op;
 use dmsim_engine::flashcache::{
     CacheDeviceSizes, CacheMode, Flashcache, FlashcacheErrors, FlashcacheStats, HitCounter,
+    HitsError,
 };
 use dmsim_engine::Engine;
 
@@ -89,6 +91,7 @@ pub fn check(spec: &SeedSpec, devices: CacheDeviceSizes, engine: &Engine) -> Res
     if config.table.mode == CacheMode::WriteBack && timed.stats().cleanings > 0 {
         return Ok(false);
     }
+    let block_sectors = u64::from(timed.status().block_size_sectors);
     let mut hits = HitCounter::new((**config).clone(), devices)
         .map_err(|e| format!("the hit-counting mode refused the spec: {e}"))?;
     let first = &spec.segments[0];
@@ -120,5 +123,27 @@ pub fn check(spec: &SeedSpec, devices: CacheDeviceSizes, engine: &Engine) -> Res
              timed {timed:?}\nhits  {instant:?}"
         ));
     }
+    check_volume_end(&mut hits, config.table.target_sectors, block_sectors)?;
     Ok(true)
+}
+
+/// The volume's last block is addressable and the sector after it is not (after the
+/// comparison: these requests are the probe's own).
+fn check_volume_end(
+    hits: &mut HitCounter,
+    volume_sectors: u64,
+    block_sectors: u64,
+) -> Result<(), String> {
+    let last_block = volume_sectors - block_sectors;
+    hits.request(Op::Read, last_block, block_sectors)
+        .map_err(|e| format!("the hit-counting mode refused the volume's last block: {e}"))?;
+    let requests = hits.requests();
+    match hits.request(Op::Read, last_block + 1, block_sectors) {
+        Err(HitsError::BeyondVolume { .. }) if hits.requests() == requests => Ok(()),
+        other => Err(format!(
+            "a read of {block_sectors} sectors at {} on a volume of {volume_sectors} \
+             sectors: {other:?}, expected a refusal as beyond the volume, not counted",
+            last_block + 1
+        )),
+    }
 }

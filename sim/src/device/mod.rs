@@ -26,6 +26,7 @@ pub mod volatile;
 use crate::streams::stream;
 use dmsim_engine::block::{DisjointExtents, Extent, IoStatus, Op, SECTORS_PER_PAGE};
 use dmsim_engine::content::SectorContent;
+use dmsim_engine::id_table::IdTable;
 use dmsim_models::{ModelCompletion, ModelOp, ModelRequest, TimingModel};
 use effects::Effect;
 pub use effects::FaultStats;
@@ -37,7 +38,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use smallvec::SmallVec;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 use store::{for_each_block, merge_block, BlockContent, ContentStore, SectorView, SectorWrite};
 pub use strict::StrictError;
 use volatile::VolatileCache;
@@ -123,7 +124,8 @@ pub struct SimDevice {
     /// Internal id → IO. Internal ids are never reused, so a model completion of an IO whose
     /// cancel was already reported cannot be mistaken for a later IO with the same tag.
     inflight: InflightTable<Inflight>,
-    by_tag: BTreeMap<u64, u64>,
+    /// Tag → internal id; lookups only.
+    by_tag: IdTable<u64>,
     /// In-flight writes and discards with their tags; disjoint by the strict check.
     inflight_writes: DisjointExtents<u64>,
     /// (due time, order, internal id) of IOs delayed by a fault.
@@ -161,7 +163,7 @@ impl SimDevice {
             store: ContentStore::new(),
             cache,
             inflight: InflightTable::default(),
-            by_tag: BTreeMap::new(),
+            by_tag: IdTable::new(),
             inflight_writes: DisjointExtents::default(),
             delayed: BinaryHeap::new(),
             ready: VecDeque::new(),
@@ -360,7 +362,7 @@ impl SimDevice {
 
     /// Ask the device to cancel the IO tagged `tag`.
     pub fn cancel(&mut self, now_ns: u64, tag: u64) -> CancelOutcome {
-        let Some(&internal) = self.by_tag.get(&tag) else {
+        let Some(&internal) = self.by_tag.get(tag) else {
             return CancelOutcome::NotFound;
         };
         let entry = self
@@ -393,7 +395,7 @@ impl SimDevice {
             .get(internal)
             .expect("deciding an IO in flight");
         let (tag, op, sector) = (entry.io.tag, entry.io.op, entry.io.sector);
-        self.by_tag.remove(&tag);
+        self.by_tag.remove(tag);
         if matches!(op, Op::Write | Op::Discard) {
             self.inflight_writes.remove(sector);
         }
@@ -484,7 +486,7 @@ impl SimDevice {
             .inflight
             .remove(internal)
             .expect("completing an IO in flight");
-        self.by_tag.remove(&entry.io.tag);
+        self.by_tag.remove(entry.io.tag);
         if matches!(entry.io.op, Op::Write | Op::Discard) {
             self.inflight_writes.remove(entry.io.sector);
         }

@@ -222,8 +222,10 @@ pub struct Oracle {
     durability: Durability,
     blocks: BlockTable<BlockState>,
     inflight: BTreeMap<u64, InflightWrite>,
-    /// Start marks of the reads in flight → how many reads started at that mark.
-    reads_in_flight: BTreeMap<u64, u64>,
+    /// (start mark, reads in flight that started at it), sorted by mark, counts above 0.
+    /// Marks never decrease, so a read starts at the back; a deque keeps its room where a
+    /// B-tree allocated nodes as reads came and went (issue 11).
+    reads_in_flight: VecDeque<(u64, u64)>,
     completion_seq: u64,
     /// With [`Durability::OnFlush`]: versions current since at most this are durable.
     durable_through: u64,
@@ -257,7 +259,7 @@ impl Oracle {
             durability: Durability::OnAck,
             blocks: BlockTable::default(),
             inflight: BTreeMap::new(),
-            reads_in_flight: BTreeMap::new(),
+            reads_in_flight: VecDeque::new(),
             completion_seq: 0,
             durable_through: 0,
             crashes: 0,
@@ -318,7 +320,13 @@ impl Oracle {
     /// version the read may legally return.
     pub fn read_started(&mut self) -> u64 {
         let mark = self.completion_seq;
-        *self.reads_in_flight.entry(mark).or_default() += 1;
+        match self.reads_in_flight.back_mut() {
+            Some((last, count)) if *last == mark => *count += 1,
+            _ => {
+                debug_assert!(self.reads_in_flight.back().is_none_or(|&(m, _)| m < mark));
+                self.reads_in_flight.push_back((mark, 1));
+            }
+        }
         mark
     }
 
@@ -330,17 +338,18 @@ impl Oracle {
 
     /// Reads in flight (started, not yet done or abandoned).
     pub fn reads_in_flight(&self) -> u64 {
-        self.reads_in_flight.values().sum()
+        self.reads_in_flight.iter().map(|&(_, count)| count).sum()
     }
 
     fn read_ended(&mut self, mark: u64) {
-        let count = self
+        let at = self
             .reads_in_flight
-            .get_mut(&mark)
-            .unwrap_or_else(|| panic!("a read with mark {mark} ended but was never started"));
+            .binary_search_by_key(&mark, |&(m, _)| m)
+            .unwrap_or_else(|_| panic!("a read with mark {mark} ended but was never started"));
+        let count = &mut self.reads_in_flight[at].1;
         *count -= 1;
         if *count == 0 {
-            self.reads_in_flight.remove(&mark);
+            self.reads_in_flight.remove(at);
         }
     }
 
@@ -368,7 +377,7 @@ impl Oracle {
 
     fn retention(&self) -> Retention {
         Retention {
-            oldest_read_mark: self.reads_in_flight.keys().next().copied(),
+            oldest_read_mark: self.reads_in_flight.front().map(|&(mark, _)| mark),
             durable_through: match self.durability {
                 Durability::OnAck => None,
                 Durability::OnFlush => Some(self.durable_through),

@@ -29,7 +29,7 @@ use super::scheduler::{choose, Candidate};
 use super::seek::SeekCurve;
 use crate::{ModelCompletion, ModelError, ModelOp, ModelRequest, ModelRng, TimingModel};
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Event {
@@ -83,7 +83,9 @@ pub struct HddModel {
     host_in_flight: usize,
     dirty_sectors: u64,
     dirty_limit_sectors: u64,
-    destaging: BTreeSet<u64>,
+    /// Sequence numbers of destages in progress, ascending (handed out in increasing order):
+    /// a deque keeps its room where a B-tree set allocated nodes per write (issue 11).
+    destaging: VecDeque<u64>,
     /// Write-back writes waiting for buffer space: (request, arrival).
     stalled_writes: VecDeque<(ModelRequest, u64)>,
     flushes: Vec<(u64, u64)>,
@@ -144,7 +146,7 @@ impl HddModel {
             dirty_sectors: 0,
             dirty_limit_sectors: u64::from(c.write_back_segments.unwrap_or(c.segments))
                 * u64::from(c.segment_sectors),
-            destaging: BTreeSet::new(),
+            destaging: VecDeque::new(),
             stalled_writes: VecDeque::new(),
             flushes: Vec::new(),
             clock_ns: 0,
@@ -414,7 +416,11 @@ impl TimingModel for HddModel {
                             out.push(ModelCompletion { tag, done_ns: t_ev });
                         }
                         Event::Destaged { seq, sectors } => {
-                            self.destaging.remove(&seq);
+                            let at = self
+                                .destaging
+                                .binary_search(&seq)
+                                .expect("a destage ends once");
+                            self.destaging.remove(at);
                             self.dirty_sectors -= sectors;
                             self.admit_stalled_writes(t_ev);
                             self.complete_flushes(t_ev);

@@ -39,7 +39,10 @@ use serde::Serialize;
 use smallvec::SmallVec;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
-use store::{for_each_block, merge_block, BlockContent, ContentStore, SectorView, SectorWrite};
+use store::{
+    for_each_block, merge_block, merge_block_in_place, BlockContent, ContentStore, SectorView,
+    SectorWrite,
+};
 pub use strict::StrictError;
 use volatile::VolatileCache;
 
@@ -144,7 +147,13 @@ pub struct SimDevice {
     completion_seq: u64,
     stats: DeviceStats,
     model_out: Vec<ModelCompletion>,
+    /// Byte payloads of completed writes, emptied, for the platform's next ones
+    /// ([`SimDevice::spare_payload`]): a metadata write allocates nothing (issue 11).
+    spare_payloads: Vec<Vec<u8>>,
 }
+
+/// Most spare payloads a device keeps (a few more than the writes of bytes in flight).
+const SPARE_PAYLOADS_MAX: usize = 64;
 
 impl SimDevice {
     /// A device named `name` (used in errors and reports) with `model`'s timing. Its fault
@@ -176,6 +185,7 @@ impl SimDevice {
             completion_seq: 0,
             stats: DeviceStats::default(),
             model_out: Vec::new(),
+            spare_payloads: Vec::new(),
         }
     }
 
@@ -503,6 +513,17 @@ impl SimDevice {
             status,
             done_ns,
         });
+        if let WritePayload::Bytes(mut bytes) = entry.io.payload {
+            if self.spare_payloads.len() < SPARE_PAYLOADS_MAX {
+                bytes.clear();
+                self.spare_payloads.push(bytes);
+            }
+        }
+    }
+
+    /// An empty buffer for a write's bytes: one a completed write left, or a new one.
+    pub fn spare_payload(&mut self) -> Vec<u8> {
+        self.spare_payloads.pop().unwrap_or_default()
     }
 
     /// Carries out an IO that completes successfully as far as the model and the fault
@@ -578,13 +599,20 @@ impl SimDevice {
                 (!(discard && first == 0 && last == whole))
                     .then(|| merge_block(old, first, last, &sector_data))
             };
+            let merge_durable = |content: &mut Option<BlockContent>| {
+                if discard && first == 0 && last == whole {
+                    *content = None;
+                } else {
+                    merge_block_in_place(content, first, last, &sector_data);
+                }
+            };
             match cache {
-                None => store.put_block(block, merged(store.block(block))),
+                None => store.update_block(block, merge_durable),
                 // FUA (and discard, which needs no flush): durable at once. The
                 // block's cached copy, holding other sectors' unflushed writes,
                 // takes the new sectors too and stays volatile.
                 Some(cache) if fua || discard => {
-                    store.put_block(block, merged(store.block(block)));
+                    store.update_block(block, merge_durable);
                     match cache.get(block).cloned() {
                         Some(cached) => cache.put(block, merged(cached.as_ref()), seq),
                         None => cache.persisted(block, seq),

@@ -40,8 +40,7 @@ use smallvec::SmallVec;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use store::{
-    for_each_block, merge_block, merge_block_in_place, BlockContent, ContentStore, SectorView,
-    SectorWrite,
+    for_each_block, merge_block_in_place, BlockContent, ContentStore, SectorView, SectorWrite,
 };
 pub use strict::StrictError;
 use volatile::VolatileCache;
@@ -594,12 +593,8 @@ impl SimDevice {
         let whole = SECTORS_PER_PAGE as usize;
         for_each_block(sector, sectors, &mut |block, first, last, offset| {
             let sector_data = |i: u64| data(offset + i);
-            // A discard of a whole block frees it; anything else merges.
-            let merged = |old: Option<&BlockContent>| {
-                (!(discard && first == 0 && last == whole))
-                    .then(|| merge_block(old, first, last, &sector_data))
-            };
-            let merge_durable = |content: &mut Option<BlockContent>| {
+            // A discard of a whole block frees it; anything else merges, in place.
+            let merge = |content: &mut Option<BlockContent>| {
                 if discard && first == 0 && last == whole {
                     *content = None;
                 } else {
@@ -607,23 +602,22 @@ impl SimDevice {
                 }
             };
             match cache {
-                None => store.update_block(block, merge_durable),
+                None => store.update_block(block, merge),
                 // FUA (and discard, which needs no flush): durable at once. The
                 // block's cached copy, holding other sectors' unflushed writes,
                 // takes the new sectors too and stays volatile.
                 Some(cache) if fua || discard => {
-                    store.update_block(block, merge_durable);
-                    match cache.get(block).cloned() {
-                        Some(cached) => cache.put(block, merged(cached.as_ref()), seq),
-                        None => cache.persisted(block, seq),
+                    store.update_block(block, merge);
+                    if !cache.update(block, seq, merge) {
+                        cache.persisted(block, seq);
                     }
                 }
                 Some(cache) => {
-                    let old = match cache.get(block) {
-                        Some(cached) => cached.clone(),
-                        None => store.block(block).cloned(),
-                    };
-                    cache.put(block, merged(old.as_ref()), seq);
+                    if !cache.update(block, seq, merge) {
+                        let mut content = store.block(block).cloned();
+                        merge(&mut content);
+                        cache.put(block, content, seq);
+                    }
                 }
             }
         });

@@ -63,7 +63,7 @@ use dmsim_engine::block::SECTORS_PER_PAGE;
 use dmsim_engine::content::{SectorContent, SectorStamp};
 use sector::{Ids, Retention, SectorState, UNKNOWN};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 
 /// What a crash may lose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -213,6 +213,49 @@ struct InflightWrite {
     fua: bool,
 }
 
+/// Writes in flight by write id, in id order. Ids are stamped in increasing order, so a
+/// write enters at the back: a sorted deque keeps its room where a B-tree allocated and
+/// freed nodes as writes came and went (issue 11).
+#[derive(Debug, Default)]
+struct WritesInFlight {
+    by_id: VecDeque<(u64, InflightWrite)>,
+}
+
+impl WritesInFlight {
+    fn position(&self, write_id: u64) -> Result<usize, usize> {
+        match self.by_id.back() {
+            Some(&(last, _)) if last < write_id => Err(self.by_id.len()),
+            _ => self.by_id.binary_search_by_key(&write_id, |&(id, _)| id),
+        }
+    }
+
+    /// Adds `write` under `write_id`; false (and nothing changes) if the id is in flight.
+    fn insert(&mut self, write_id: u64, write: InflightWrite) -> bool {
+        match self.position(write_id) {
+            Ok(_) => false,
+            Err(at) => {
+                self.by_id.insert(at, (write_id, write));
+                true
+            }
+        }
+    }
+
+    fn get(&self, write_id: u64) -> Option<&InflightWrite> {
+        let at = self.position(write_id).ok()?;
+        Some(&self.by_id[at].1)
+    }
+
+    fn remove(&mut self, write_id: u64) -> Option<InflightWrite> {
+        let at = self.position(write_id).ok()?;
+        self.by_id.remove(at).map(|(_, write)| write)
+    }
+
+    /// (write id, write) in id order.
+    fn iter(&self) -> impl Iterator<Item = (u64, &InflightWrite)> {
+        self.by_id.iter().map(|(id, write)| (*id, write))
+    }
+}
+
 /// The oracle of one volume.
 #[derive(Debug)]
 pub struct Oracle {
@@ -221,7 +264,7 @@ pub struct Oracle {
     accept_poison: bool,
     durability: Durability,
     blocks: BlockTable<BlockState>,
-    inflight: BTreeMap<u64, InflightWrite>,
+    inflight: WritesInFlight,
     /// (start mark, reads in flight that started at it), sorted by mark, counts above 0.
     /// Marks never decrease, so a read starts at the back; a deque keeps its room where a
     /// B-tree allocated nodes as reads came and went (issue 11).
@@ -258,7 +301,7 @@ impl Oracle {
             accept_poison: false,
             durability: Durability::OnAck,
             blocks: BlockTable::default(),
-            inflight: BTreeMap::new(),
+            inflight: WritesInFlight::default(),
             reads_in_flight: VecDeque::new(),
             completion_seq: 0,
             durable_through: 0,
@@ -398,15 +441,15 @@ impl Oracle {
             sectors,
             fua,
         };
-        let old = self.inflight.insert(write_id, write);
-        assert!(old.is_none(), "write id {write_id} submitted twice");
+        let new = self.inflight.insert(write_id, write);
+        assert!(new, "write id {write_id} submitted twice");
     }
 
     /// The write `write_id` completed; `ok` = its data is now on the volume.
     pub fn write_done(&mut self, write_id: u64, ok: bool) {
         let write = self
             .inflight
-            .remove(&write_id)
+            .remove(write_id)
             .unwrap_or_else(|| panic!("write id {write_id} completed but was never submitted"));
         let id = if ok { write_id } else { UNKNOWN };
         self.push(write.sector, write.sectors, id, ok && write.fua);
@@ -486,12 +529,12 @@ impl Oracle {
                 spare,
             )
         });
-        for write in self.inflight.values() {
+        for (_, write) in self.inflight.iter() {
             let first = write.sector / SECTORS_PER_PAGE;
             uncertain.extend(first..(write.sector + write.sectors).div_ceil(SECTORS_PER_PAGE));
         }
         self.crash_uncertain_blocks = uncertain;
-        for (write_id, write) in std::mem::take(&mut self.inflight) {
+        for (write_id, write) in std::mem::take(&mut self.inflight).by_id {
             self.update(write.sector, write.sectors, &mut |s| {
                 let mut ids: Vec<u64> = s.current.ids.iter().collect();
                 ids.push(write_id);
@@ -553,7 +596,7 @@ impl Oracle {
                     *at == s
                         && self
                             .inflight
-                            .get(write_id)
+                            .get(*write_id)
                             .is_some_and(|w| s >= w.sector && s < w.sector + w.sectors)
                 }
                 _ => false,

@@ -7,7 +7,7 @@
 //! wait for the sector's next pass. This module does not decide what to read or when a
 //! command may start (see `controller`, `cache`).
 
-use super::layout::Layout;
+use super::layout::{Layout, TrackRun};
 use super::params::ReadAheadStop;
 use super::rotation::{Spindle, PS_PER_NS};
 use super::seek::{repositioning_ns, SeekCurve};
@@ -139,17 +139,17 @@ impl Mechanism {
         )
     }
 
-    /// Estimated time from `t_ps` until the first sector of `lbn` starts passing under the
-    /// head, moving from `from` (seek + settle + rotational latency): what SPTF minimises.
+    /// Estimated time from `t_ps` until the first sector of `run` (an LBN's
+    /// [`Layout::run`]) starts passing under the head, moving from `from` (seek + settle +
+    /// rotational latency): what SPTF minimises.
     pub fn positioning_estimate_ps(
         &self,
         from: HeadPos,
         t_ps: u128,
-        lbn: u64,
+        run: &TrackRun,
         write: bool,
         min_ns: u64,
     ) -> u128 {
-        let run = self.layout.run(lbn);
         let to = HeadPos {
             cylinder: run.cylinder,
             head: run.head,

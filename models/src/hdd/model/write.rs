@@ -145,7 +145,7 @@ impl HddModel {
             sectors: req.sectors,
             arrival_ns: now_ns,
             seq,
-            cylinder: self.mech.layout.cylinder_of(req.sector),
+            start: self.mech.layout.run(req.sector),
             queued: true,
             data_ready_ns: data_in,
         });

@@ -572,9 +572,6 @@ impl Oracle {
                 corrupt_sectors += 1;
                 continue;
             }
-            let state = self
-                .state(s)
-                .unwrap_or(Cow::Owned(SectorState::NEVER_WRITTEN));
             let matches = |id: u64| match (id, got) {
                 (UNKNOWN, _) => true,
                 (0, SectorContent::Zero) => true,
@@ -601,6 +598,19 @@ impl Oracle {
                 }
                 _ => false,
             };
+            // A settled block (or one never written) allows its one id and nothing older,
+            // and a read of it narrows nothing: judged without building its state.
+            let settled_id = match self.blocks.get(s / SECTORS_PER_PAGE) {
+                None => Some(0),
+                Some(BlockState::Settled { id, .. }) => Some(*id),
+                Some(_) => None,
+            };
+            if settled_id.is_some_and(|id| matches(id) || in_flight()) {
+                continue;
+            }
+            let state = self
+                .state(s)
+                .unwrap_or(Cow::Owned(SectorState::NEVER_WRITTEN));
             if state.allowed(started).any(matches) || in_flight() {
                 // Only a set (after a crash) is narrowed by a read; updating any other state
                 // split and re-merged its block per sector, and gave every block read but

@@ -181,6 +181,27 @@ pub fn merge_block<'d>(
     last: usize,
     data: &'d dyn Fn(u64) -> SectorWrite<'d>,
 ) -> BlockContent {
+    if first == 0
+        && last == SECTORS_PER_PAGE as usize
+        && !matches!(old, Some(BlockContent::Bytes(_)))
+    {
+        // A whole block of contents (a workload write, nearly always): the old content
+        // is all overwritten, so it is not read (issue 11).
+        let mut contents = [SectorContent::Zero; 8];
+        let all_contents = contents
+            .iter_mut()
+            .enumerate()
+            .all(|(i, c)| match data(i as u64) {
+                SectorWrite::Content(new) => {
+                    *c = new;
+                    true
+                }
+                SectorWrite::Bytes(_) => false,
+            });
+        if all_contents {
+            return BlockContent::from_sectors(contents);
+        }
+    }
     let any_bytes =
         (first..last).any(|i| matches!(data((i - first) as u64), SectorWrite::Bytes(_)));
     if any_bytes || matches!(old, Some(BlockContent::Bytes(_))) {

@@ -422,10 +422,16 @@ impl SimDevice {
         let pulled = self
             .disappear_at_ns
             .filter(|_| !self.gone && !self.inflight.is_empty());
-        [self.model.next_event_ns(), ready, delayed, pulled]
-            .into_iter()
-            .flatten()
-            .min()
+        // By hand: the platform asks every device at every step, and an iterator chain
+        // over four options cost it 1.5 % of a replay (issue 11).
+        let earlier = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        earlier(
+            earlier(self.model.next_event_ns(), ready),
+            earlier(delayed, pulled),
+        )
     }
 
     /// Run up to `now_ns`, appending finished IOs to `out` in completion order.

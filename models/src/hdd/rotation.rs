@@ -78,7 +78,12 @@ impl Spindle {
     /// Earliest time at or after `t_ps` at which the sector at `angle_sectors` (of `spt`)
     /// starts passing under the head.
     pub fn next_sector_start_ps(&self, t_ps: u128, angle_sectors: u32, spt: u32) -> u128 {
-        let target = self.sector_angle_ps(angle_sectors % spt, spt);
+        self.next_angle_ps(t_ps, self.sector_angle_ps(angle_sectors % spt, spt))
+    }
+
+    /// Earliest time at or after `t_ps` at which the platter is at angle `target` (ps of
+    /// rotation, below the period: a [`Spindle::sector_angle_ps`]).
+    pub fn next_angle_ps(&self, t_ps: u128, target: u64) -> u128 {
         let now = self.angle_ps(t_ps);
         let wait = if target >= now {
             target - now

@@ -19,8 +19,8 @@ mod write;
 
 use super::cache::{Lookup, SegmentCache};
 use super::controller::command_overheads;
-use super::layout::{Layout, TrackRun};
-use super::media::{HeadPos, Mechanism, MediaRun};
+use super::layout::Layout;
+use super::media::{HeadPos, Mechanism, MediaRun, SectorTarget};
 use super::params::{
     BusParams, CacheParams, ControllerParams, HddParams, QueueParams, ReadAheadStop,
 };
@@ -51,7 +51,7 @@ struct Job {
     seq: u64,
     /// Where `lbn` is on the media: the layout is fixed, so it is looked up once, not at
     /// every dispatch that weighs the job (issue 11: a twentieth of a replay's time).
-    start: TrackRun,
+    start: SectorTarget,
     /// It waited in the queue (the mechanism was busy when it arrived).
     queued: bool,
     /// Destage: when the data is in the buffer.
@@ -252,7 +252,7 @@ impl HddModel {
                     0
                 };
                 self.scratch_candidates.push(Candidate {
-                    cylinder: job.start.cylinder,
+                    cylinder: job.start.run.cylinder,
                     positioning_ps,
                 });
             }
@@ -367,7 +367,7 @@ impl TimingModel for HddModel {
                 sectors: req.sectors,
                 arrival_ns: now_ns,
                 seq: self.next_seq,
-                start: self.mech.layout.run(req.sector),
+                start: self.mech.sector_target(req.sector),
                 queued: busy,
                 data_ready_ns: 0,
             };

@@ -145,7 +145,7 @@ impl HddModel {
             sectors: req.sectors,
             arrival_ns: now_ns,
             seq,
-            start: self.mech.layout.run(req.sector),
+            start: self.mech.sector_target(req.sector),
             queued: true,
             data_ready_ns: data_in,
         });

@@ -63,8 +63,8 @@ pub use io::{
     Bio, BioDone, BioFlags, BioId, Completion, Control, DeviceIo, Input, IoTag, Output, SectorData,
 };
 pub use platform::{
-    drive, BioSource, DriveError, DriveObserver, DriveOptions, DriveOutcome, DriveReport, NoBios,
-    Platform,
+    drive, drive_with_buffers, BioSource, DriveBuffers, DriveError, DriveObserver, DriveOptions,
+    DriveOutcome, DriveReport, NoBios, Platform,
 };
 pub use services::{BlockLayerStats, Caller, ServiceEvent, ServiceStats, Services};
 pub use slab::SlabKey;

@@ -178,7 +178,35 @@ pub fn drive<P: Platform, S: BioSource, O: DriveObserver>(
     observer: &mut O,
     options: &DriveOptions,
 ) -> Result<DriveReport, DriveError> {
-    let report = drive_until_done(engine, platform, source, observer, options)?;
+    let mut buffers = DriveBuffers::default();
+    drive_with_buffers(engine, platform, source, observer, options, &mut buffers)
+}
+
+/// What [`drive`] needs room for between two waits, kept by a caller that drives in slices
+/// so that a slice allocates nothing once the first ones have grown it (issue 11).
+#[derive(Debug, Default)]
+pub struct DriveBuffers {
+    inputs: Vec<Input>,
+}
+
+/// [`drive`], with its room in `buffers`.
+pub fn drive_with_buffers<P: Platform, S: BioSource, O: DriveObserver>(
+    engine: &mut Engine,
+    platform: &mut P,
+    source: &mut S,
+    observer: &mut O,
+    options: &DriveOptions,
+    buffers: &mut DriveBuffers,
+) -> Result<DriveReport, DriveError> {
+    buffers.inputs.clear();
+    let report = drive_until_done(
+        engine,
+        platform,
+        source,
+        observer,
+        options,
+        &mut buffers.inputs,
+    )?;
     // Anomalies first: they also break the invariants, and their error keeps the report.
     if !engine.anomalies().is_empty() {
         return Err(DriveError::Anomalies {
@@ -207,6 +235,7 @@ fn drive_until_done<P: Platform, S: BioSource, O: DriveObserver>(
     source: &mut S,
     observer: &mut O,
     options: &DriveOptions,
+    inputs: &mut Vec<Input>,
 ) -> Result<DriveReport, DriveError> {
     let mut report = DriveReport {
         outcome: DriveOutcome::Finished,
@@ -215,7 +244,6 @@ fn drive_until_done<P: Platform, S: BioSource, O: DriveObserver>(
         bios_submitted: 0,
         bios_done: 0,
     };
-    let mut inputs = Vec::new();
     loop {
         flush_outputs(engine, platform, source, observer, &mut report);
         let now_ns = platform.now_ns();
@@ -262,7 +290,7 @@ fn drive_until_done<P: Platform, S: BioSource, O: DriveObserver>(
             .min();
         if !stalled {
             inputs.clear();
-            platform.wait(wake, engine.arena_mut(), &mut inputs);
+            platform.wait(wake, engine.arena_mut(), inputs);
         }
         if stalled || (inputs.is_empty() && wake.is_none()) {
             // Nothing pending anywhere, yet work remains: nothing will ever move it.

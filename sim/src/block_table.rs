@@ -75,6 +75,19 @@ impl<T> BlockTable<T> {
         self.len = self.len.wrapping_add_signed(delta);
     }
 
+    /// Changes the value of `block` (`None`: it has none) in place.
+    pub fn update<R>(&mut self, block: u64, f: impl FnOnce(&mut Option<T>) -> R) -> R {
+        let slot = self.slot_mut(block);
+        let had = slot.is_some();
+        let result = f(slot);
+        match (had, slot.is_some()) {
+            (false, true) => self.len += 1,
+            (true, false) => self.len -= 1,
+            _ => {}
+        }
+        result
+    }
+
     /// Calls `f(block, value)` for every block holding a value, in block order.
     pub fn for_each_mut(&mut self, f: &mut dyn FnMut(u64, &mut T)) {
         for (chunk_index, chunk) in self.chunks.iter_mut().enumerate() {

@@ -169,7 +169,12 @@ impl SimPlatform {
         self.pending.len()
     }
 
-    fn payload(io: &DeviceIo, arena: &mut Arena, slots: &mut Vec<(PageId, usize)>) -> WritePayload {
+    fn payload(
+        io: &DeviceIo,
+        arena: &mut Arena,
+        slots: &mut Vec<(PageId, usize)>,
+        device: &mut SimDevice,
+    ) -> WritePayload {
         slots.clear();
         slots.extend(io.buffer.sector_slots(u64::from(io.sectors)));
         if slots
@@ -178,7 +183,8 @@ impl SimPlatform {
         {
             WritePayload::Contents(slots.iter().map(|&(p, i)| arena.io_sector(p, i)).collect())
         } else {
-            let mut bytes = Vec::with_capacity(slots.len() * 512);
+            let mut bytes = device.spare_payload();
+            bytes.reserve(slots.len() * 512);
             for &(page, index) in slots.iter() {
                 bytes.extend_from_slice(arena.io_sector_bytes(page, index));
             }
@@ -235,7 +241,7 @@ impl Platform for SimPlatform {
             io.device
         );
         let payload = if io.op == Op::Write {
-            Self::payload(&io, arena, &mut self.slots)
+            Self::payload(&io, arena, &mut self.slots, &mut self.devices[device])
         } else {
             WritePayload::None
         };

@@ -12,7 +12,10 @@ use crate::setup::{CacheSetup, VolumeTarget};
 use crate::sim_machine::{self, SimMachine};
 use crate::verifier::{real_run_write_id_base, Verifier};
 use dmsim_engine::flashcache::SetupError;
-use dmsim_engine::{drive, DeviceId, DriveOutcome, Engine, FlashcacheState, Platform, TargetView};
+use dmsim_engine::{
+    drive_with_buffers, DeviceId, DriveBuffers, DriveOutcome, Engine, FlashcacheState, Platform,
+    TargetView,
+};
 use dmsim_real::{PlatformOptions, RealDevice, RealRig};
 use dmsim_reports::{CacheLookups, RunReport};
 use dmsim_scenarios::source::{Pacing, RecordSource};
@@ -296,10 +299,18 @@ fn drive_cache<P: Platform, I: Iterator<Item = TraceRecord>>(
     // The cache's cumulative lookup counters at the previous sampling point.
     let mut lookups_seen = CacheLookups::default();
     fails.after_slice(engine, platform.now_ns(), 0)?;
+    let mut buffers = DriveBuffers::default();
     let end_ns = loop {
         let options = fails.slice_options(Some(limit_ns));
-        let report = drive(engine, platform, source, &mut verifier, &options)
-            .map_err(|e| RunError::Engine(format!("the engine failed: {e}")))?;
+        let report = drive_with_buffers(
+            engine,
+            platform,
+            source,
+            &mut verifier,
+            &options,
+            &mut buffers,
+        )
+        .map_err(|e| RunError::Engine(format!("the engine failed: {e}")))?;
         fails.after_slice(engine, platform.now_ns(), report.bios_submitted)?;
         // A slice cut short for a member failure is no sampling point.
         let sample = match report.outcome {

@@ -491,6 +491,8 @@ impl Arena {
 
     /// Marks the first `sectors` sectors of `buffer` in flight (at `Submit`).
     pub(crate) fn begin_flight(&mut self, buffer: &Buffer, sectors: u64) {
+        // A page's sectors come one after another: the census hears of it once.
+        let mut touched = None;
         for (page, index) in buffer.sector_slots(sectors) {
             let meta = &mut self.meta[page.index()];
             assert!(
@@ -500,18 +502,25 @@ impl Arena {
             meta.in_flight[index] = meta.in_flight[index]
                 .checked_add(1)
                 .expect("more than 65535 IOs in flight on one sector");
-            self.census.get_mut().touch(page);
+            if touched != Some(page) {
+                self.census.get_mut().touch(page);
+                touched = Some(page);
+            }
         }
     }
 
     /// Ends the flight begun by [`Arena::begin_flight`] (at `Completion`); frees pages
     /// released meanwhile once nothing has them in flight.
     pub(crate) fn end_flight(&mut self, buffer: &Buffer, sectors: u64) {
+        let mut touched = None;
         for (page, index) in buffer.sector_slots(sectors) {
             let meta = &mut self.meta[page.index()];
             assert!(meta.in_flight[index] > 0, "end_flight without begin_flight");
             meta.in_flight[index] -= 1;
-            self.census.get_mut().touch(page);
+            if touched != Some(page) {
+                self.census.get_mut().touch(page);
+                touched = Some(page);
+            }
             if !meta.owned && !meta.on_free_list && !meta.any_in_flight() {
                 meta.on_free_list = true;
                 self.free.push(page);

@@ -332,9 +332,11 @@ impl SegmentCache {
     /// The segment a new read (or write) takes over: an empty one, else the least
     /// recently used idle one, else the streaming one. Write-only segments serve writes.
     pub fn victim(&self, for_write: bool) -> usize {
+        // Once per call, not once per segment.
+        let any_write_only = for_write && self.segments.iter().any(|x| x.write_only);
         let eligible = |s: &Segment| {
             if for_write {
-                s.write_only || !self.segments.iter().any(|x| x.write_only)
+                s.write_only || !any_write_only
             } else {
                 !s.write_only
             }

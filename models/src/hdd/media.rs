@@ -7,11 +7,20 @@
 //! wait for the sector's next pass. This module does not decide what to read or when a
 //! command may start (see `controller`, `cache`).
 
-use super::layout::Layout;
+use super::layout::{Layout, TrackRun};
 use super::params::ReadAheadStop;
 use super::rotation::{Spindle, PS_PER_NS};
 use super::seek::{repositioning_ns, SeekCurve};
 
+/// The first sector of a command: its run on the media, and the platter angle (ps of
+/// rotation) at which it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SectorTarget {
+    /// The run of LBNs the command starts with ([`Layout::run`]).
+    pub run: TrackRun,
+    /// Platter angle at which the run's first sector starts ([`Spindle::sector_angle_ps`]).
+    pub angle_ps: u64,
+}
 /// Cylinder and head the actuator is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeadPos {
@@ -139,26 +148,38 @@ impl Mechanism {
         )
     }
 
-    /// Estimated time from `t_ps` until the first sector of `lbn` starts passing under the
-    /// head, moving from `from` (seek + settle + rotational latency): what SPTF minimises.
+    /// Estimated time from `t_ps` until the first sector of `run` (an LBN's
+    /// [`Layout::run`]) starts passing under the head, moving from `from` (seek + settle +
+    /// rotational latency): what SPTF minimises.
     pub fn positioning_estimate_ps(
         &self,
         from: HeadPos,
         t_ps: u128,
-        lbn: u64,
+        target: &SectorTarget,
         write: bool,
         min_ns: u64,
     ) -> u128 {
-        let run = self.layout.run(lbn);
+        let run = &target.run;
         let to = HeadPos {
             cylinder: run.cylinder,
             head: run.head,
         };
         let rep = self.repositioning_ns(from, to, write).max(min_ns);
         let on_track = t_ps + u128::from(rep) * PS_PER_NS;
-        self.spindle
-            .next_sector_start_ps(on_track, run.angle_sectors, run.sectors_per_track)
-            - t_ps
+        self.spindle.next_angle_ps(on_track, target.angle_ps) - t_ps
+    }
+
+    /// Where `lbn` is and at which platter angle its sector starts: both fixed, so a
+    /// queued command computes them once (issue 11).
+    pub fn sector_target(&self, lbn: u64) -> SectorTarget {
+        let run = self.layout.run(lbn);
+        SectorTarget {
+            run,
+            angle_ps: self.spindle.sector_angle_ps(
+                run.angle_sectors % run.sectors_per_track,
+                run.sectors_per_track,
+            ),
+        }
     }
 
     /// Plan reading `span` with the heads at `from`, free to move at `t_ps`. Appends runs

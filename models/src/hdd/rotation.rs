@@ -11,8 +11,24 @@ pub const PS_PER_NS: u128 = 1000;
 
 /// Round picoseconds up to whole nanoseconds.
 pub fn ps_to_ns_ceil(ps: u128) -> u64 {
-    let ns = ps.div_ceil(PS_PER_NS);
+    let (ns, rest) = div_rem(ps, PS_PER_NS as u64);
+    let ns = ns + u128::from(rest > 0);
     u64::try_from(ns).expect("virtual time beyond u64 nanoseconds")
+}
+
+/// `(n / d, n % d)`. A numerator that fits 64 bits (every time below 213 days of virtual
+/// time, every angle product of a real drive) is divided in 64 bits: the same result
+/// without the 128-bit division routine, which cost the HDD model a few percent (issue 11).
+fn div_rem(n: u128, d: u64) -> (u128, u64) {
+    match u64::try_from(n) {
+        Ok(n) => (u128::from(n / d), n % d),
+        Err(_) => (n / u128::from(d), (n % u128::from(d)) as u64),
+    }
+}
+
+/// `n / d`, as [`div_rem`].
+fn div(n: u128, d: u64) -> u128 {
+    div_rem(n, d).0
 }
 
 /// A spinning stack of platters.
@@ -47,19 +63,27 @@ impl Spindle {
 
     /// Platter angle at absolute time `t_ps`, as ps of rotation since angle 0.
     pub fn angle_ps(&self, t_ps: u128) -> u64 {
-        ((t_ps + u128::from(self.phase_ps)) % u128::from(self.period_ps)) as u64
+        div_rem(t_ps + u128::from(self.phase_ps), self.period_ps).1
     }
 
     /// Angle, in ps of rotation, at which sector position `angle_sectors` of a track with
     /// `spt` sectors starts.
     pub fn sector_angle_ps(&self, angle_sectors: u32, spt: u32) -> u64 {
-        (u128::from(angle_sectors) * u128::from(self.period_ps) / u128::from(spt)) as u64
+        div(
+            u128::from(angle_sectors) * u128::from(self.period_ps),
+            u64::from(spt),
+        ) as u64
     }
 
     /// Earliest time at or after `t_ps` at which the sector at `angle_sectors` (of `spt`)
     /// starts passing under the head.
     pub fn next_sector_start_ps(&self, t_ps: u128, angle_sectors: u32, spt: u32) -> u128 {
-        let target = self.sector_angle_ps(angle_sectors % spt, spt);
+        self.next_angle_ps(t_ps, self.sector_angle_ps(angle_sectors % spt, spt))
+    }
+
+    /// Earliest time at or after `t_ps` at which the platter is at angle `target` (ps of
+    /// rotation, below the period: a [`Spindle::sector_angle_ps`]).
+    pub fn next_angle_ps(&self, t_ps: u128, target: u64) -> u128 {
         let now = self.angle_ps(t_ps);
         let wait = if target >= now {
             target - now
@@ -76,28 +100,53 @@ impl Spindle {
         let p = u128::from(self.period_ps);
         let n = u128::from(spt);
         // Smallest a with floor(a·p/n) >= now; the estimate is off by at most one.
-        let mut a = (now * n).div_ceil(p);
-        while a > 0 && (a - 1) * p / n >= now {
+        let (whole, rest) = div_rem(now * n, self.period_ps);
+        let mut a = whole + u128::from(rest > 0);
+        while a > 0 && div((a - 1) * p, u64::from(spt)) >= now {
             a -= 1;
         }
-        while a * p / n < now {
+        while div(a * p, u64::from(spt)) < now {
             a += 1;
         }
-        (a % n) as u32
+        div_rem(a, u64::from(spt)).1 as u32
     }
 
     /// Time for `count` consecutive sectors starting at `angle_sectors` (of `spt`) to pass.
     pub fn sectors_ps(&self, angle_sectors: u32, count: u64, spt: u32) -> u128 {
         let p = u128::from(self.period_ps);
-        let spt = u128::from(spt);
+        let spt = u64::from(spt);
         let a = u128::from(angle_sectors);
-        (a + u128::from(count)) * p / spt - a * p / spt
+        div((a + u128::from(count)) * p, spt) - div(a * p, spt)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn division_agrees_with_128_bits_on_both_sides_of_64() {
+        for n in [
+            0u128,
+            999,
+            1000,
+            1001,
+            u128::from(u64::MAX) - 1,
+            u128::from(u64::MAX),
+            u128::from(u64::MAX) + 1,
+            u128::MAX,
+        ] {
+            for d in [1u64, 7, 1000, 8_333_333_333, u64::MAX] {
+                assert_eq!(
+                    div_rem(n, d),
+                    (n / u128::from(d), (n % u128::from(d)) as u64)
+                );
+            }
+        }
+        assert_eq!(ps_to_ns_ceil(1001), 2);
+        assert_eq!(ps_to_ns_ceil(1000), 1);
+        assert_eq!(ps_to_ns_ceil(0), 0);
+    }
 
     #[test]
     fn angle_is_a_function_of_time() {

@@ -26,6 +26,7 @@ pub mod volatile;
 use crate::streams::stream;
 use dmsim_engine::block::{DisjointExtents, Extent, IoStatus, Op, SECTORS_PER_PAGE};
 use dmsim_engine::content::SectorContent;
+use dmsim_engine::id_table::IdTable;
 use dmsim_models::{ModelCompletion, ModelOp, ModelRequest, TimingModel};
 use effects::Effect;
 pub use effects::FaultStats;
@@ -37,8 +38,10 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use smallvec::SmallVec;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
-use store::{for_each_block, merge_block, BlockContent, ContentStore, SectorView, SectorWrite};
+use std::collections::{BinaryHeap, VecDeque};
+use store::{
+    for_each_block, merge_block_in_place, BlockContent, ContentStore, SectorView, SectorWrite,
+};
 pub use strict::StrictError;
 use volatile::VolatileCache;
 
@@ -123,7 +126,8 @@ pub struct SimDevice {
     /// Internal id → IO. Internal ids are never reused, so a model completion of an IO whose
     /// cancel was already reported cannot be mistaken for a later IO with the same tag.
     inflight: InflightTable<Inflight>,
-    by_tag: BTreeMap<u64, u64>,
+    /// Tag → internal id; lookups only.
+    by_tag: IdTable<u64>,
     /// In-flight writes and discards with their tags; disjoint by the strict check.
     inflight_writes: DisjointExtents<u64>,
     /// (due time, order, internal id) of IOs delayed by a fault.
@@ -142,7 +146,13 @@ pub struct SimDevice {
     completion_seq: u64,
     stats: DeviceStats,
     model_out: Vec<ModelCompletion>,
+    /// Byte payloads of completed writes, emptied, for the platform's next ones
+    /// ([`SimDevice::spare_payload`]): a metadata write allocates nothing (issue 11).
+    spare_payloads: Vec<Vec<u8>>,
 }
+
+/// Most spare payloads a device keeps (a few more than the writes of bytes in flight).
+const SPARE_PAYLOADS_MAX: usize = 64;
 
 impl SimDevice {
     /// A device named `name` (used in errors and reports) with `model`'s timing. Its fault
@@ -161,7 +171,7 @@ impl SimDevice {
             store: ContentStore::new(),
             cache,
             inflight: InflightTable::default(),
-            by_tag: BTreeMap::new(),
+            by_tag: IdTable::new(),
             inflight_writes: DisjointExtents::default(),
             delayed: BinaryHeap::new(),
             ready: VecDeque::new(),
@@ -174,6 +184,7 @@ impl SimDevice {
             completion_seq: 0,
             stats: DeviceStats::default(),
             model_out: Vec::new(),
+            spare_payloads: Vec::new(),
         }
     }
 
@@ -360,7 +371,7 @@ impl SimDevice {
 
     /// Ask the device to cancel the IO tagged `tag`.
     pub fn cancel(&mut self, now_ns: u64, tag: u64) -> CancelOutcome {
-        let Some(&internal) = self.by_tag.get(&tag) else {
+        let Some(&internal) = self.by_tag.get(tag) else {
             return CancelOutcome::NotFound;
         };
         let entry = self
@@ -393,7 +404,7 @@ impl SimDevice {
             .get(internal)
             .expect("deciding an IO in flight");
         let (tag, op, sector) = (entry.io.tag, entry.io.op, entry.io.sector);
-        self.by_tag.remove(&tag);
+        self.by_tag.remove(tag);
         if matches!(op, Op::Write | Op::Discard) {
             self.inflight_writes.remove(sector);
         }
@@ -411,10 +422,16 @@ impl SimDevice {
         let pulled = self
             .disappear_at_ns
             .filter(|_| !self.gone && !self.inflight.is_empty());
-        [self.model.next_event_ns(), ready, delayed, pulled]
-            .into_iter()
-            .flatten()
-            .min()
+        // By hand: the platform asks every device at every step, and an iterator chain
+        // over four options cost it 1.5 % of a replay (issue 11).
+        let earlier = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        earlier(
+            earlier(self.model.next_event_ns(), ready),
+            earlier(delayed, pulled),
+        )
     }
 
     /// Run up to `now_ns`, appending finished IOs to `out` in completion order.
@@ -484,7 +501,7 @@ impl SimDevice {
             .inflight
             .remove(internal)
             .expect("completing an IO in flight");
-        self.by_tag.remove(&entry.io.tag);
+        self.by_tag.remove(entry.io.tag);
         if matches!(entry.io.op, Op::Write | Op::Discard) {
             self.inflight_writes.remove(entry.io.sector);
         }
@@ -501,6 +518,17 @@ impl SimDevice {
             status,
             done_ns,
         });
+        if let WritePayload::Bytes(mut bytes) = entry.io.payload {
+            if self.spare_payloads.len() < SPARE_PAYLOADS_MAX {
+                bytes.clear();
+                self.spare_payloads.push(bytes);
+            }
+        }
+    }
+
+    /// An empty buffer for a write's bytes: one a completed write left, or a new one.
+    pub fn spare_payload(&mut self) -> Vec<u8> {
+        self.spare_payloads.pop().unwrap_or_default()
     }
 
     /// Carries out an IO that completes successfully as far as the model and the fault
@@ -571,29 +599,31 @@ impl SimDevice {
         let whole = SECTORS_PER_PAGE as usize;
         for_each_block(sector, sectors, &mut |block, first, last, offset| {
             let sector_data = |i: u64| data(offset + i);
-            // A discard of a whole block frees it; anything else merges.
-            let merged = |old: Option<&BlockContent>| {
-                (!(discard && first == 0 && last == whole))
-                    .then(|| merge_block(old, first, last, &sector_data))
+            // A discard of a whole block frees it; anything else merges, in place.
+            let merge = |content: &mut Option<BlockContent>| {
+                if discard && first == 0 && last == whole {
+                    *content = None;
+                } else {
+                    merge_block_in_place(content, first, last, &sector_data);
+                }
             };
             match cache {
-                None => store.put_block(block, merged(store.block(block))),
+                None => store.update_block(block, merge),
                 // FUA (and discard, which needs no flush): durable at once. The
                 // block's cached copy, holding other sectors' unflushed writes,
                 // takes the new sectors too and stays volatile.
                 Some(cache) if fua || discard => {
-                    store.put_block(block, merged(store.block(block)));
-                    match cache.get(block).cloned() {
-                        Some(cached) => cache.put(block, merged(cached.as_ref()), seq),
-                        None => cache.persisted(block, seq),
+                    store.update_block(block, merge);
+                    if !cache.update(block, seq, merge) {
+                        cache.persisted(block, seq);
                     }
                 }
                 Some(cache) => {
-                    let old = match cache.get(block) {
-                        Some(cached) => cached.clone(),
-                        None => store.block(block).cloned(),
-                    };
-                    cache.put(block, merged(old.as_ref()), seq);
+                    if !cache.update(block, seq, merge) {
+                        let mut content = store.block(block).cloned();
+                        merge(&mut content);
+                        cache.put(block, content, seq);
+                    }
                 }
             }
         });

@@ -121,6 +121,11 @@ impl ContentStore {
         self.blocks.put(block, content);
     }
 
+    /// Changes the content of `block` (`None`: zeros) in place.
+    pub fn update_block(&mut self, block: u64, f: impl FnOnce(&mut Option<BlockContent>)) {
+        self.blocks.update(block, f);
+    }
+
     /// Hand sectors `sector..sector+sectors` to `sink` in order.
     pub fn read(&self, sector: u64, sectors: u64, sink: &mut dyn FnMut(u64, SectorView<'_>)) {
         for s in sector..sector + sectors {
@@ -140,10 +145,32 @@ impl ContentStore {
         data: &'d dyn Fn(u64) -> SectorWrite<'d>,
     ) {
         for_each_block(sector, sectors, &mut |block, first, last, offset| {
-            let new = merge_block(self.block(block), first, last, &|i| data(offset + i));
-            self.put_block(block, Some(new));
+            self.update_block(block, |content| {
+                merge_block_in_place(content, first, last, &|i| data(offset + i))
+            });
         });
     }
+}
+
+/// [`merge_block`] in place: a block of bytes takes the new sectors where it is, without
+/// a new box and a copy of its old bytes (engine metadata is rewritten so; issue 11).
+pub fn merge_block_in_place<'d>(
+    content: &mut Option<BlockContent>,
+    first: usize,
+    last: usize,
+    data: &'d dyn Fn(u64) -> SectorWrite<'d>,
+) {
+    if let Some(BlockContent::Bytes(bytes)) = content {
+        for i in first..last {
+            let out = &mut bytes[i * SECTOR_SIZE..(i + 1) * SECTOR_SIZE];
+            match data((i - first) as u64) {
+                SectorWrite::Bytes(b) => out.copy_from_slice(b),
+                SectorWrite::Content(c) => encode_content(c, out),
+            }
+        }
+        return;
+    }
+    *content = Some(merge_block(content.as_ref(), first, last, data));
 }
 
 /// The content of a block after writing its sectors `first..last` (`data(i)` is the i-th
@@ -154,6 +181,27 @@ pub fn merge_block<'d>(
     last: usize,
     data: &'d dyn Fn(u64) -> SectorWrite<'d>,
 ) -> BlockContent {
+    if first == 0
+        && last == SECTORS_PER_PAGE as usize
+        && !matches!(old, Some(BlockContent::Bytes(_)))
+    {
+        // A whole block of contents (a workload write, nearly always): the old content
+        // is all overwritten, so it is not read (issue 11).
+        let mut contents = [SectorContent::Zero; 8];
+        let all_contents = contents
+            .iter_mut()
+            .enumerate()
+            .all(|(i, c)| match data(i as u64) {
+                SectorWrite::Content(new) => {
+                    *c = new;
+                    true
+                }
+                SectorWrite::Bytes(_) => false,
+            });
+        if all_contents {
+            return BlockContent::from_sectors(contents);
+        }
+    }
     let any_bytes =
         (first..last).any(|i| matches!(data((i - first) as u64), SectorWrite::Bytes(_)));
     if any_bytes || matches!(old, Some(BlockContent::Bytes(_))) {

@@ -84,7 +84,7 @@ impl SimDevice {
                 });
             }
         }
-        if self.by_tag.contains_key(&io.tag) {
+        if self.by_tag.contains(io.tag) {
             return Err(StrictError::DuplicateTag {
                 device: device(),
                 tag: io.tag,

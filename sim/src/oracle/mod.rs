@@ -63,7 +63,7 @@ use dmsim_engine::block::SECTORS_PER_PAGE;
 use dmsim_engine::content::{SectorContent, SectorStamp};
 use sector::{Ids, Retention, SectorState, UNKNOWN};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 
 /// What a crash may lose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -213,6 +213,49 @@ struct InflightWrite {
     fua: bool,
 }
 
+/// Writes in flight by write id, in id order. Ids are stamped in increasing order, so a
+/// write enters at the back: a sorted deque keeps its room where a B-tree allocated and
+/// freed nodes as writes came and went (issue 11).
+#[derive(Debug, Default)]
+struct WritesInFlight {
+    by_id: VecDeque<(u64, InflightWrite)>,
+}
+
+impl WritesInFlight {
+    fn position(&self, write_id: u64) -> Result<usize, usize> {
+        match self.by_id.back() {
+            Some(&(last, _)) if last < write_id => Err(self.by_id.len()),
+            _ => self.by_id.binary_search_by_key(&write_id, |&(id, _)| id),
+        }
+    }
+
+    /// Adds `write` under `write_id`; false (and nothing changes) if the id is in flight.
+    fn insert(&mut self, write_id: u64, write: InflightWrite) -> bool {
+        match self.position(write_id) {
+            Ok(_) => false,
+            Err(at) => {
+                self.by_id.insert(at, (write_id, write));
+                true
+            }
+        }
+    }
+
+    fn get(&self, write_id: u64) -> Option<&InflightWrite> {
+        let at = self.position(write_id).ok()?;
+        Some(&self.by_id[at].1)
+    }
+
+    fn remove(&mut self, write_id: u64) -> Option<InflightWrite> {
+        let at = self.position(write_id).ok()?;
+        self.by_id.remove(at).map(|(_, write)| write)
+    }
+
+    /// (write id, write) in id order.
+    fn iter(&self) -> impl Iterator<Item = (u64, &InflightWrite)> {
+        self.by_id.iter().map(|(id, write)| (*id, write))
+    }
+}
+
 /// The oracle of one volume.
 #[derive(Debug)]
 pub struct Oracle {
@@ -221,9 +264,11 @@ pub struct Oracle {
     accept_poison: bool,
     durability: Durability,
     blocks: BlockTable<BlockState>,
-    inflight: BTreeMap<u64, InflightWrite>,
-    /// Start marks of the reads in flight → how many reads started at that mark.
-    reads_in_flight: BTreeMap<u64, u64>,
+    inflight: WritesInFlight,
+    /// (start mark, reads in flight that started at it), sorted by mark, counts above 0.
+    /// Marks never decrease, so a read starts at the back; a deque keeps its room where a
+    /// B-tree allocated nodes as reads came and went (issue 11).
+    reads_in_flight: VecDeque<(u64, u64)>,
     completion_seq: u64,
     /// With [`Durability::OnFlush`]: versions current since at most this are durable.
     durable_through: u64,
@@ -256,8 +301,8 @@ impl Oracle {
             accept_poison: false,
             durability: Durability::OnAck,
             blocks: BlockTable::default(),
-            inflight: BTreeMap::new(),
-            reads_in_flight: BTreeMap::new(),
+            inflight: WritesInFlight::default(),
+            reads_in_flight: VecDeque::new(),
             completion_seq: 0,
             durable_through: 0,
             crashes: 0,
@@ -318,7 +363,13 @@ impl Oracle {
     /// version the read may legally return.
     pub fn read_started(&mut self) -> u64 {
         let mark = self.completion_seq;
-        *self.reads_in_flight.entry(mark).or_default() += 1;
+        match self.reads_in_flight.back_mut() {
+            Some((last, count)) if *last == mark => *count += 1,
+            _ => {
+                debug_assert!(self.reads_in_flight.back().is_none_or(|&(m, _)| m < mark));
+                self.reads_in_flight.push_back((mark, 1));
+            }
+        }
         mark
     }
 
@@ -330,17 +381,18 @@ impl Oracle {
 
     /// Reads in flight (started, not yet done or abandoned).
     pub fn reads_in_flight(&self) -> u64 {
-        self.reads_in_flight.values().sum()
+        self.reads_in_flight.iter().map(|&(_, count)| count).sum()
     }
 
     fn read_ended(&mut self, mark: u64) {
-        let count = self
+        let at = self
             .reads_in_flight
-            .get_mut(&mark)
-            .unwrap_or_else(|| panic!("a read with mark {mark} ended but was never started"));
+            .binary_search_by_key(&mark, |&(m, _)| m)
+            .unwrap_or_else(|_| panic!("a read with mark {mark} ended but was never started"));
+        let count = &mut self.reads_in_flight[at].1;
         *count -= 1;
         if *count == 0 {
-            self.reads_in_flight.remove(&mark);
+            self.reads_in_flight.remove(at);
         }
     }
 
@@ -368,7 +420,7 @@ impl Oracle {
 
     fn retention(&self) -> Retention {
         Retention {
-            oldest_read_mark: self.reads_in_flight.keys().next().copied(),
+            oldest_read_mark: self.reads_in_flight.front().map(|&(mark, _)| mark),
             durable_through: match self.durability {
                 Durability::OnAck => None,
                 Durability::OnFlush => Some(self.durable_through),
@@ -389,15 +441,15 @@ impl Oracle {
             sectors,
             fua,
         };
-        let old = self.inflight.insert(write_id, write);
-        assert!(old.is_none(), "write id {write_id} submitted twice");
+        let new = self.inflight.insert(write_id, write);
+        assert!(new, "write id {write_id} submitted twice");
     }
 
     /// The write `write_id` completed; `ok` = its data is now on the volume.
     pub fn write_done(&mut self, write_id: u64, ok: bool) {
         let write = self
             .inflight
-            .remove(&write_id)
+            .remove(write_id)
             .unwrap_or_else(|| panic!("write id {write_id} completed but was never submitted"));
         let id = if ok { write_id } else { UNKNOWN };
         self.push(write.sector, write.sectors, id, ok && write.fua);
@@ -477,12 +529,12 @@ impl Oracle {
                 spare,
             )
         });
-        for write in self.inflight.values() {
+        for (_, write) in self.inflight.iter() {
             let first = write.sector / SECTORS_PER_PAGE;
             uncertain.extend(first..(write.sector + write.sectors).div_ceil(SECTORS_PER_PAGE));
         }
         self.crash_uncertain_blocks = uncertain;
-        for (write_id, write) in std::mem::take(&mut self.inflight) {
+        for (write_id, write) in std::mem::take(&mut self.inflight).by_id {
             self.update(write.sector, write.sectors, &mut |s| {
                 let mut ids: Vec<u64> = s.current.ids.iter().collect();
                 ids.push(write_id);
@@ -520,9 +572,6 @@ impl Oracle {
                 corrupt_sectors += 1;
                 continue;
             }
-            let state = self
-                .state(s)
-                .unwrap_or(Cow::Owned(SectorState::NEVER_WRITTEN));
             let matches = |id: u64| match (id, got) {
                 (UNKNOWN, _) => true,
                 (0, SectorContent::Zero) => true,
@@ -544,11 +593,24 @@ impl Oracle {
                     *at == s
                         && self
                             .inflight
-                            .get(write_id)
+                            .get(*write_id)
                             .is_some_and(|w| s >= w.sector && s < w.sector + w.sectors)
                 }
                 _ => false,
             };
+            // A settled block (or one never written) allows its one id and nothing older,
+            // and a read of it narrows nothing: judged without building its state.
+            let settled_id = match self.blocks.get(s / SECTORS_PER_PAGE) {
+                None => Some(0),
+                Some(BlockState::Settled { id, .. }) => Some(*id),
+                Some(_) => None,
+            };
+            if settled_id.is_some_and(|id| matches(id) || in_flight()) {
+                continue;
+            }
+            let state = self
+                .state(s)
+                .unwrap_or(Cow::Owned(SectorState::NEVER_WRITTEN));
             if state.allowed(started).any(matches) || in_flight() {
                 // Only a set (after a crash) is narrowed by a read; updating any other state
                 // split and re-merged its block per sector, and gave every block read but

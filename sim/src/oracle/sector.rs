@@ -10,6 +10,8 @@
 //!
 //! [`Oracle`]: super::Oracle
 
+use smallvec::SmallVec;
+
 /// A version id meaning "contents unknown": any content is accepted.
 pub(super) const UNKNOWN: u64 = u64::MAX;
 
@@ -77,11 +79,13 @@ impl Retention {
 }
 
 /// See the module documentation. `older` is newest first: `older[0]` was replaced at
-/// `current.since`, `older[k]` at `older[k - 1].since`. Empty `older` allocates nothing.
+/// `current.since`, `older[k]` at `older[k - 1].since`. Up to two older versions are kept
+/// inline: at QD 32 most overwrites keep one or two for a while, and a history on the heap
+/// allocated whenever a box without room took one (issue 11).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct SectorState {
     pub(super) current: Version,
-    older: Vec<Version>,
+    older: SmallVec<[Version; 2]>,
 }
 
 impl Default for SectorState {
@@ -98,7 +102,7 @@ impl SectorState {
             since: 0,
             durable: true,
         },
-        older: Vec::new(),
+        older: SmallVec::new_const(),
     };
 
     /// A sector holding `id` since `since`, with no older version kept.
@@ -109,7 +113,7 @@ impl SectorState {
                 since,
                 durable,
             },
-            older: Vec::new(),
+            older: SmallVec::new(),
         }
     }
 
@@ -156,10 +160,6 @@ impl SectorState {
         if !previous_needed {
             self.older.clear();
             return;
-        }
-        if self.older.is_empty() {
-            // Most histories hold one version: no room for four.
-            self.older.reserve_exact(1);
         }
         self.older.insert(0, previous);
         self.prune(keep);

@@ -29,6 +29,7 @@ use crate::services::dm_io::{DmIo, DmIoClientId, DmIoRegion};
 use crate::services::handles::Caller;
 use crate::slab::{Slab, SlabKey};
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 use std::collections::VecDeque;
 use throttle::Throttle;
 
@@ -210,6 +211,10 @@ struct SplitState {
     write_offset: u64,
 }
 
+/// A job's destinations: nearly always one, inline, so a job allocates nothing for them
+/// (issue 11: a cleaning allocated three times).
+type Dests = SmallVec<[DmIoRegion; 1]>;
+
 #[derive(Debug, Clone)]
 struct KcopydJob {
     client: KcopydClientId,
@@ -217,7 +222,7 @@ struct KcopydJob {
     flags: KcopydFlags,
     /// `None` for zeroing.
     source: Option<DmIoRegion>,
-    dests: Vec<DmIoRegion>,
+    dests: Dests,
     phase: CopyPhase,
     stage: JobStage,
     pages: PageList,
@@ -367,7 +372,7 @@ impl Kcopyd {
             route: JobRoute::External(caller),
             flags,
             source,
-            dests: dests.to_vec(),
+            dests: Dests::from_slice(dests),
             phase: if source.is_some() {
                 CopyPhase::Read
             } else {

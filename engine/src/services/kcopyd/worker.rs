@@ -4,7 +4,7 @@
 //! Deliberately not here: job creation and validation (see `mod.rs`).
 
 use super::throttle::SLEEP_NS;
-use super::{CopyPhase, JobRoute, JobStage, Kcopyd, KcopydJob, KcopydJobId, KcopydPages};
+use super::{CopyPhase, Dests, JobRoute, JobStage, Kcopyd, KcopydJob, KcopydJobId, KcopydPages};
 use crate::arena::{Arena, Buffer, PageId, PageList};
 use crate::block::{Op, SECTORS_PER_PAGE};
 use crate::bounded::{LoopBound, ITEMS_PER_CALL_MAX};
@@ -173,8 +173,11 @@ impl Kcopyd {
             Buffer::from_pages(job.pages.clone())
         };
         let (op, regions) = match job.phase {
-            CopyPhase::Read => (Op::Read, vec![job.source.expect("reads have a source")]),
-            CopyPhase::Write => (Op::Write, job.dests.clone()),
+            CopyPhase::Read => (
+                Op::Read,
+                std::slice::from_ref(job.source.as_ref().expect("reads have a source")),
+            ),
+            CopyPhase::Write => (Op::Write, &job.dests[..]),
         };
         let request = DmIoRequest {
             op,
@@ -183,14 +186,7 @@ impl Kcopyd {
             buffer,
             notify: true,
         };
-        match dm_io.submit(
-            bl,
-            dm_io_client,
-            Route::Kcopyd(key),
-            request,
-            &regions,
-            None,
-        ) {
+        match dm_io.submit(bl, dm_io_client, Route::Kcopyd(key), request, regions, None) {
             Ok(_) => job.stage = JobStage::InDmIo,
             Err(_) => {
                 // A submission error fails the job ("rogue job").
@@ -359,7 +355,7 @@ impl Kcopyd {
             let sectors = chunk_limit.min(total - offset);
             split.progress += sectors;
             let source = master.source.map(|s| shifted(s, offset, sectors));
-            let dests: Vec<DmIoRegion> = master
+            let dests: Dests = master
                 .dests
                 .iter()
                 .map(|&d| shifted(d, offset, sectors))

@@ -20,7 +20,7 @@ mod write;
 use super::cache::{Lookup, SegmentCache};
 use super::controller::command_overheads;
 use super::layout::Layout;
-use super::media::{HeadPos, Mechanism, MediaRun};
+use super::media::{HeadPos, Mechanism, MediaRun, SectorTarget};
 use super::params::{
     BusParams, CacheParams, ControllerParams, HddParams, QueueParams, ReadAheadStop,
 };
@@ -29,7 +29,7 @@ use super::scheduler::{choose, Candidate};
 use super::seek::SeekCurve;
 use crate::{ModelCompletion, ModelError, ModelOp, ModelRequest, ModelRng, TimingModel};
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Event {
@@ -49,7 +49,9 @@ struct Job {
     sectors: u32,
     arrival_ns: u64,
     seq: u64,
-    cylinder: u32,
+    /// Where `lbn` is on the media: the layout is fixed, so it is looked up once, not at
+    /// every dispatch that weighs the job (issue 11: a twentieth of a replay's time).
+    start: SectorTarget,
     /// It waited in the queue (the mechanism was busy when it arrived).
     queued: bool,
     /// Destage: when the data is in the buffer.
@@ -83,7 +85,9 @@ pub struct HddModel {
     host_in_flight: usize,
     dirty_sectors: u64,
     dirty_limit_sectors: u64,
-    destaging: BTreeSet<u64>,
+    /// Sequence numbers of destages in progress, ascending (handed out in increasing order):
+    /// a deque keeps its room where a B-tree set allocated nodes per write (issue 11).
+    destaging: VecDeque<u64>,
     /// Write-back writes waiting for buffer space: (request, arrival).
     stalled_writes: VecDeque<(ModelRequest, u64)>,
     flushes: Vec<(u64, u64)>,
@@ -144,7 +148,7 @@ impl HddModel {
             dirty_sectors: 0,
             dirty_limit_sectors: u64::from(c.write_back_segments.unwrap_or(c.segments))
                 * u64::from(c.segment_sectors),
-            destaging: BTreeSet::new(),
+            destaging: VecDeque::new(),
             stalled_writes: VecDeque::new(),
             flushes: Vec::new(),
             clock_ns: 0,
@@ -243,12 +247,12 @@ impl HddModel {
                         0
                     };
                     self.mech
-                        .positioning_estimate_ps(head, d_ps, job.lbn, job.write, min)
+                        .positioning_estimate_ps(head, d_ps, &job.start, job.write, min)
                 } else {
                     0
                 };
                 self.scratch_candidates.push(Candidate {
-                    cylinder: job.cylinder,
+                    cylinder: job.start.run.cylinder,
                     positioning_ps,
                 });
             }
@@ -363,7 +367,7 @@ impl TimingModel for HddModel {
                 sectors: req.sectors,
                 arrival_ns: now_ns,
                 seq: self.next_seq,
-                cylinder: self.mech.layout.cylinder_of(req.sector),
+                start: self.mech.sector_target(req.sector),
                 queued: busy,
                 data_ready_ns: 0,
             };
@@ -414,7 +418,11 @@ impl TimingModel for HddModel {
                             out.push(ModelCompletion { tag, done_ns: t_ev });
                         }
                         Event::Destaged { seq, sectors } => {
-                            self.destaging.remove(&seq);
+                            let at = self
+                                .destaging
+                                .binary_search(&seq)
+                                .expect("a destage ends once");
+                            self.destaging.remove(at);
                             self.dirty_sectors -= sectors;
                             self.admit_stalled_writes(t_ev);
                             self.complete_flushes(t_ev);

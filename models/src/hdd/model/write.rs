@@ -136,7 +136,8 @@ impl HddModel {
         self.cache.invalidate_overlaps(req.sector, n, segment);
         self.next_seq += 1;
         let seq = self.next_seq;
-        self.destaging.insert(seq);
+        debug_assert!(self.destaging.back().is_none_or(|&last| last < seq));
+        self.destaging.push_back(seq);
         self.enqueue(Job {
             tag: None,
             write: true,
@@ -144,7 +145,7 @@ impl HddModel {
             sectors: req.sectors,
             arrival_ns: now_ns,
             seq,
-            cylinder: self.mech.layout.cylinder_of(req.sector),
+            start: self.mech.sector_target(req.sector),
             queued: true,
             data_ready_ns: data_in,
         });
@@ -194,7 +195,7 @@ impl HddModel {
     }
 
     pub(super) fn complete_flushes(&mut self, t_ns: u64) {
-        let oldest_dirty = self.destaging.first().copied().unwrap_or(u64::MAX);
+        let oldest_dirty = self.destaging.front().copied().unwrap_or(u64::MAX);
         let done = t_ns + self.controller.write_completion_ns;
         let mut i = 0;
         while i < self.flushes.len() {

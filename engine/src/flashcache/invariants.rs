@@ -333,29 +333,28 @@ impl Flashcache {
             "set {set} dirty_fallow"
         );
         self.blocks.check_victim_heap_len(set, counts.reclaimable);
+        // A running cache keeps every way on an LRU list (lru_init_lists at creation).
         let listed = cache_set.hot.count + cache_set.warm.count;
-        if listed > 0 {
-            let assoc = self.blocks.geometry.assoc;
-            assert_eq!(
-                listed, assoc,
-                "set {set}: LRU lists hold some of its blocks"
-            );
-            assert_eq!(
-                cache_set.hot.count, counts.hot,
-                "set {set}: hot list length against its blocks' lists"
-            );
-            // The hot list starts at the hot share of the ways (lru_init_lists); promotion
-            // and demotion swap a block each way, lru_rebalance moves the share's change,
-            // and only lru-strict's accesses shrink it (blocks left hot by another policy
-            // move to the warm list), so it never holds more than the share.
-            let hot_share = u64::from(assoc) * u64::from(self.hot_list_pct) / 100;
-            assert!(
-                u64::from(counts.hot) <= hot_share,
-                "set {set}: {} hot blocks, above the hot share {} % of {assoc} ways",
-                counts.hot,
-                self.hot_list_pct
-            );
-        }
+        let assoc = self.blocks.geometry.assoc;
+        assert_eq!(
+            listed, assoc,
+            "set {set}: LRU lists hold some of its blocks"
+        );
+        assert_eq!(
+            cache_set.hot.count, counts.hot,
+            "set {set}: hot list length against its blocks' lists"
+        );
+        // The hot list starts at the hot share of the ways (lru_init_lists); promotion
+        // and demotion swap a block each way, lru_rebalance moves the share's change,
+        // and only lru-strict's accesses shrink it (blocks left hot by another policy
+        // move to the warm list), so it never holds more than the share.
+        let hot_share = u64::from(assoc) * u64::from(self.hot_list_pct) / 100;
+        assert!(
+            u64::from(counts.hot) <= hot_share,
+            "set {set}: {} hot blocks, above the hot share {} % of {assoc} ways",
+            counts.hot,
+            self.hot_list_pct
+        );
     }
 
     /// The invariants not tied to one set: counters against the sums of the sets' counts,

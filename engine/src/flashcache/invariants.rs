@@ -158,11 +158,12 @@ impl Flashcache {
             progress.held.sort_unstable();
         } else {
             self.check_changes(&mut progress);
-        }
-        // A remove's metadata store lasts a few inputs, far fewer than a full check's period:
-        // while it runs, its buffer is accounted on every input.
-        if self.store.is_some() {
-            self.check_jobs_and_buffers();
+            // A remove's metadata store lasts a few inputs, far fewer than a full check's
+            // period: while it runs, its buffer is accounted on every input (the full
+            // check above accounts it anyway).
+            if self.store.is_some() {
+                self.check_jobs_and_buffers();
+            }
         }
         progress.calls += 1;
         self.incremental_check = progress;
@@ -348,9 +349,9 @@ impl Flashcache {
         // and demotion swap a block each way, lru_rebalance moves the share's change,
         // and only lru-strict's accesses shrink it (blocks left hot by another policy
         // move to the warm list), so it never holds more than the share.
-        let hot_share = u64::from(assoc) * u64::from(self.hot_list_pct) / 100;
+        let hot_share = super::replacement::hot_ways(assoc, self.hot_list_pct);
         assert!(
-            u64::from(counts.hot) <= hot_share,
+            counts.hot <= hot_share,
             "set {set}: {} hot blocks, above the hot share {} % of {assoc} ways",
             counts.hot,
             self.hot_list_pct

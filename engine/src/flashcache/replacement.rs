@@ -28,6 +28,12 @@ pub(crate) struct LruEffect {
     pub demoted: bool,
 }
 
+/// The ways of a set on its hot list for a hot share of `hot_pct` percent (rounded down, as
+/// flashcache's init and rebalance compute it).
+pub(crate) fn hot_ways(assoc: u32, hot_pct: u32) -> u32 {
+    (u64::from(assoc) * u64::from(hot_pct) / 100) as u32
+}
+
 impl Blocks {
     /// `flashcache_reclaim_fifo_get_old_block`: scan cyclically from the set's hand for the
     /// first block that is exactly VALID. The hand then points one past where the scan
@@ -187,7 +193,7 @@ impl Blocks {
     /// the hot list, the rest to the warm list, in index order.
     pub(crate) fn lru_init_lists(&mut self, hot_pct: u32) {
         let assoc = self.geometry.assoc;
-        let hot_per_set = (u64::from(assoc) * u64::from(hot_pct) / 100) as u32;
+        let hot_per_set = hot_ways(assoc, hot_pct);
         for set in 0..self.geometry.num_sets {
             let start = self.geometry.set_start(set);
             for offset in 0..assoc {
@@ -211,9 +217,9 @@ impl Blocks {
         if new_pct > 100 {
             return false;
         }
-        let assoc = u64::from(self.geometry.assoc);
-        let new_hot = (assoc * u64::from(new_pct) / 100) as u32;
-        let old_hot = (assoc * u64::from(old_pct) / 100) as u32;
+        let assoc = self.geometry.assoc;
+        let new_hot = hot_ways(assoc, new_pct);
+        let old_hot = hot_ways(assoc, old_pct);
         let (from, to, count) = if new_hot > old_hot {
             (LruList::Warm, LruList::Hot, new_hot - old_hot)
         } else {

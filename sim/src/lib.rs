@@ -17,6 +17,7 @@
 pub mod block_table;
 pub mod crash;
 pub mod device;
+pub mod id_deque;
 pub mod oracle;
 pub mod oracle_observer;
 pub mod platform;

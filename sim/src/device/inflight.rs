@@ -1,22 +1,20 @@
 //! A simulated device's IOs in flight by internal id, in id order.
 //!
 //! Owns where the records live: in slots that never move while the IO is in flight, with
-//! an ordered index of ids to slots. An IO record carries its write data inline (a few
-//! hundred bytes), and an ordered map holding the records themselves moved its neighbours
-//! on every insert and remove (a twentieth of the explorer's time, as `memmove`). The index
-//! is a sorted deque, not a B-tree: ids are handed out in increasing order, so an insert is
-//! a push at the back and the oldest IO leaves at the front, and the deque keeps its room
-//! where a B-tree allocated and freed nodes as IOs came and went (issue 11).
+//! an ordered index of ids to slots (an [`IdDeque`]: ids are handed out in increasing
+//! order). An IO record carries its write data inline (a few hundred bytes), and an ordered
+//! map holding the records themselves moved its neighbours on every insert and remove (a
+//! twentieth of the explorer's time, as `memmove`).
 //!
 //! Deliberately not here: what an IO in flight means (the device owns that).
 
-use std::collections::VecDeque;
+use crate::id_deque::IdDeque;
 
 /// Records of type `T` by id (`u64`), iterated in id order, as a `BTreeMap<u64, T>` is.
 #[derive(Debug)]
 pub(super) struct InflightTable<T> {
-    /// (id, slot in `slots`), sorted by id.
-    index: VecDeque<(u64, u32)>,
+    /// Id → slot in `slots`.
+    index: IdDeque<u32>,
     slots: Vec<Option<T>>,
     /// Empty slots, the most recently emptied last.
     free: Vec<u32>,
@@ -25,7 +23,7 @@ pub(super) struct InflightTable<T> {
 impl<T> Default for InflightTable<T> {
     fn default() -> Self {
         InflightTable {
-            index: VecDeque::new(),
+            index: IdDeque::default(),
             slots: Vec::new(),
             free: Vec::new(),
         }
@@ -42,20 +40,11 @@ impl<T> InflightTable<T> {
     }
 
     pub fn contains_key(&self, id: u64) -> bool {
-        self.position(id).is_ok()
-    }
-
-    /// Where `id` is in the index, or where it would go.
-    fn position(&self, id: u64) -> Result<usize, usize> {
-        // Newest ids are at the back, and an insert nearly always goes there.
-        match self.index.back() {
-            Some(&(last, _)) if last < id => Err(self.index.len()),
-            _ => self.index.binary_search_by_key(&id, |&(id, _)| id),
-        }
+        self.index.contains(id)
     }
 
     fn slot(&self, id: u64) -> Option<u32> {
-        self.position(id).ok().map(|at| self.index[at].1)
+        self.index.get(id).copied()
     }
 
     /// Stores `value` under `id`, which must not be in the table.
@@ -71,10 +60,7 @@ impl<T> InflightTable<T> {
                 u32::try_from(self.slots.len() - 1).expect("IOs in flight fit u32")
             }
         };
-        match self.position(id) {
-            Ok(_) => panic!("id {id} is in flight already"),
-            Err(at) => self.index.insert(at, (id, slot)),
-        }
+        assert!(self.index.insert(id, slot), "id {id} is in flight already");
     }
 
     pub fn get(&self, id: u64) -> Option<&T> {
@@ -88,10 +74,7 @@ impl<T> InflightTable<T> {
     }
 
     pub fn remove(&mut self, id: u64) -> Option<T> {
-        let (_, slot) = self
-            .index
-            .remove(self.position(id).ok()?)
-            .expect("a found position is in the index");
+        let slot = self.index.remove(id)?;
         self.free.push(slot);
         let value = self.slots[slot as usize].take();
         debug_assert!(value.is_some(), "an indexed slot holds its record");
@@ -100,7 +83,7 @@ impl<T> InflightTable<T> {
 
     /// Records in id order.
     pub fn iter(&self) -> impl Iterator<Item = (u64, &T)> {
-        self.index.iter().map(|&(id, slot)| {
+        self.index.iter().map(|(id, &slot)| {
             let value = self.slots[slot as usize]
                 .as_ref()
                 .expect("an indexed slot holds its record");

@@ -58,6 +58,7 @@ mod sector;
 pub mod write_hole;
 
 use crate::block_table::{for_each_block, BlockTable};
+use crate::id_deque::IdDeque;
 use crate::poison::{is_poison, POISON_WRITE_ID};
 use dmsim_engine::block::SECTORS_PER_PAGE;
 use dmsim_engine::content::{SectorContent, SectorStamp};
@@ -213,49 +214,6 @@ struct InflightWrite {
     fua: bool,
 }
 
-/// Writes in flight by write id, in id order. Ids are stamped in increasing order, so a
-/// write enters at the back: a sorted deque keeps its room where a B-tree allocated and
-/// freed nodes as writes came and went (issue 11).
-#[derive(Debug, Default)]
-struct WritesInFlight {
-    by_id: VecDeque<(u64, InflightWrite)>,
-}
-
-impl WritesInFlight {
-    fn position(&self, write_id: u64) -> Result<usize, usize> {
-        match self.by_id.back() {
-            Some(&(last, _)) if last < write_id => Err(self.by_id.len()),
-            _ => self.by_id.binary_search_by_key(&write_id, |&(id, _)| id),
-        }
-    }
-
-    /// Adds `write` under `write_id`; false (and nothing changes) if the id is in flight.
-    fn insert(&mut self, write_id: u64, write: InflightWrite) -> bool {
-        match self.position(write_id) {
-            Ok(_) => false,
-            Err(at) => {
-                self.by_id.insert(at, (write_id, write));
-                true
-            }
-        }
-    }
-
-    fn get(&self, write_id: u64) -> Option<&InflightWrite> {
-        let at = self.position(write_id).ok()?;
-        Some(&self.by_id[at].1)
-    }
-
-    fn remove(&mut self, write_id: u64) -> Option<InflightWrite> {
-        let at = self.position(write_id).ok()?;
-        self.by_id.remove(at).map(|(_, write)| write)
-    }
-
-    /// (write id, write) in id order.
-    fn iter(&self) -> impl Iterator<Item = (u64, &InflightWrite)> {
-        self.by_id.iter().map(|(id, write)| (*id, write))
-    }
-}
-
 /// The oracle of one volume.
 #[derive(Debug)]
 pub struct Oracle {
@@ -264,7 +222,8 @@ pub struct Oracle {
     accept_poison: bool,
     durability: Durability,
     blocks: BlockTable<BlockState>,
-    inflight: WritesInFlight,
+    /// Writes in flight by write id (ids are stamped in increasing order).
+    inflight: IdDeque<InflightWrite>,
     /// (start mark, reads in flight that started at it), sorted by mark, counts above 0.
     /// Marks never decrease, so a read starts at the back; a deque keeps its room where a
     /// B-tree allocated nodes as reads came and went (issue 11).
@@ -301,7 +260,7 @@ impl Oracle {
             accept_poison: false,
             durability: Durability::OnAck,
             blocks: BlockTable::default(),
-            inflight: WritesInFlight::default(),
+            inflight: IdDeque::default(),
             reads_in_flight: VecDeque::new(),
             completion_seq: 0,
             durable_through: 0,
@@ -534,7 +493,7 @@ impl Oracle {
             uncertain.extend(first..(write.sector + write.sectors).div_ceil(SECTORS_PER_PAGE));
         }
         self.crash_uncertain_blocks = uncertain;
-        for (write_id, write) in std::mem::take(&mut self.inflight).by_id {
+        for (write_id, write) in std::mem::take(&mut self.inflight) {
             self.update(write.sector, write.sectors, &mut |s| {
                 let mut ids: Vec<u64> = s.current.ids.iter().collect();
                 ids.push(write_id);

@@ -3,6 +3,7 @@
 //!
 //! Wall-clock budgets are the caller's: `more` is asked before each seed.
 
+use crate::counter_reach::CounterReach;
 use crate::run::{run_spec, Failure, RunReport};
 use crate::spec::{Profile, SeedSpec};
 use dmsim_engine::marks::MarkCounts;
@@ -33,6 +34,8 @@ pub struct BatchReport {
     /// Failed seeds in seed order.
     pub failures: Vec<SeedResult>,
     pub marks: MarkCounts,
+    /// Counters seen above zero in the seeds' first runs.
+    pub counter_reach: CounterReach,
 }
 
 /// Runs seeds `first..first + count` (or fewer, once `more()` says stop) under `profile` on
@@ -77,6 +80,7 @@ pub fn explore_with(
                     mine.write_hole_sectors += report.write_hole_sectors;
                     mine.seeds_hits_checked += u64::from(report.hits_checked);
                     mine.marks.add(&report.marks);
+                    mine.counter_reach.add(&report.counter_reach);
                     if let Some(failure) = report.failure {
                         mine.failures.push(SeedResult {
                             seed,
@@ -93,6 +97,7 @@ pub fn explore_with(
                 total.write_hole_sectors += mine.write_hole_sectors;
                 total.seeds_hits_checked += mine.seeds_hits_checked;
                 total.marks.add(&mine.marks);
+                total.counter_reach.add(&mine.counter_reach);
                 total.failures.extend(mine.failures);
             });
         }

@@ -11,6 +11,8 @@
 //!   (data oracle, bio statuses, event-log hash) one run uses.
 //! - [`counters`]: counter oracles: a target's counters against each other, its status
 //!   and the IO the checker saw, whenever the engine is idle.
+//! - [`counter_reach`]: which counters a batch ever saw above zero (a counter no seed
+//!   moves is a path never driven or a count that stopped counting).
 //! - [`sync_status`]: a raid5 sync pass's status line, probed while the pass runs.
 //! - [`rebuild_front`]: reads that follow a raid5 rebuild's front (recovery_offset).
 //! - [`resync`]: a raid5 resync walks no stripe outside the bitmap chunks writes touched.
@@ -32,6 +34,7 @@
 //! Deliberately not here: argument parsing and printing (the `dmsim explore` command).
 
 pub mod batch;
+pub mod counter_reach;
 pub mod counters;
 pub mod device;
 pub mod event_dump;

@@ -2,6 +2,7 @@
 //! (segments, power losses, reloads), a liveness phase with faults off, the determinism
 //! check and, for fault-free specs, the pass-through comparison.
 
+use crate::counter_reach::CounterReach;
 use crate::event_dump::EventDump;
 use crate::hits_check;
 use crate::rebuild_front::{FrontReadPlan, FrontReads, FrontSeen, FRONT_READS_MAX};
@@ -86,6 +87,8 @@ pub struct RunReport {
     pub failure: Option<Failure>,
     /// Coverage marks reached (first run only).
     pub marks: MarkCounts,
+    /// Counters seen above zero (first run only).
+    pub counter_reach: CounterReach,
     pub event_hash: u64,
     pub bios_done: u64,
     pub reads_verified: u64,
@@ -111,6 +114,7 @@ struct Pass {
     phases: Vec<String>,
     write_hole_sectors: u64,
     hits_checked: bool,
+    counter_reach: CounterReach,
 }
 
 pub(crate) fn fail(kind: FailureKind, phase: &str, message: impl Into<String>) -> Failure {
@@ -160,6 +164,7 @@ pub fn run_spec(spec: &SeedSpec) -> RunReport {
     report.phases = first.phases.clone();
     report.write_hole_sectors = first.write_hole_sectors;
     report.hits_checked = first.hits_checked;
+    report.counter_reach = first.counter_reach.clone();
     // The repeat skips the per-input invariant checks: a run that repeats the first exactly
     // would repeat its verdicts, and one that does not shows in the event hash (the oracles
     // and the end-of-run checks still run). It also shows that the checks change nothing.
@@ -288,6 +293,7 @@ fn one_pass(
     );
     let mut phases = Vec::new();
     let mut hits_checked = false;
+    let mut counter_reach = CounterReach::default();
     for (index, segment) in spec.segments.iter().enumerate() {
         let phase = format!("segment {index}");
         checker.note(
@@ -340,6 +346,7 @@ fn one_pass(
         });
         check_run(&rig, &checker, &phase, outcome)?;
         check_counters(&rig, &current, spec, &checker, &phase)?;
+        counter_reach.observe(&current);
         // The hit-counting mode once per spec: the repeat would only repeat it.
         if index == 0 && checks == Checks::EveryInput && hits_check::applies(spec) {
             hits_checked = hits_check::check(spec, rig.cache_device_sizes(), &current)
@@ -349,6 +356,7 @@ fn one_pass(
             match clean_stop(&mut rig, current, &mut checker, spec, &phase, &mut phases)? {
                 Stop::Reloaded(next) => {
                     check_counters(&rig, &next, spec, &checker, &phase)?;
+                    counter_reach.observe(&next);
                     engine = Some(next);
                     continue;
                 }
@@ -440,6 +448,7 @@ fn one_pass(
         check_rebuilt(&mut rig, &mut current, &mut checker, &mut phases)?;
     }
     check_counters(&rig, &current, spec, &checker, "liveness: end")?;
+    counter_reach.observe(&current);
     let device_ios = rig
         .platform
         .devices()
@@ -457,6 +466,7 @@ fn one_pass(
         reads_verified: checker.oracle.oracle().verified_reads(),
         write_hole_sectors: checker.oracle.write_hole_sectors(),
         hits_checked,
+        counter_reach,
         statuses: checker.statuses,
     })
 }

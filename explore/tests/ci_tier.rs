@@ -7,6 +7,7 @@
 //! About half a minute in debug on two cores.
 
 use dmsim_engine::marks::MarkCounts;
+use dmsim_explore::counter_reach::CounterReach;
 use dmsim_explore::{explore, run_spec, FailureKind, Profile, SeedSpec};
 use std::path::{Path, PathBuf};
 
@@ -24,6 +25,7 @@ const JOBS: usize = 2;
 #[test]
 fn fixed_seed_ranges_pass_every_oracle_and_reach_every_mark() {
     let mut marks = MarkCounts::default();
+    let mut counter_reach = CounterReach::default();
     let mut failures = Vec::new();
     let mut seeds_run = 0;
     for (profile, first, count) in RANGES {
@@ -41,6 +43,7 @@ fn fixed_seed_ranges_pass_every_oracle_and_reach_every_mark() {
         );
         seeds_run += report.seeds_run;
         marks.add(&report.marks);
+        counter_reach.add(&report.counter_reach);
         failures.extend(report.failures.iter().map(|f| {
             format!(
                 "dmsim explore --seed {} --profile {}: {}",
@@ -58,7 +61,62 @@ fn fixed_seed_ranges_pass_every_oracle_and_reach_every_mark() {
     );
     let missing: Vec<&str> = marks.missing().iter().map(|m| m.name()).collect();
     assert!(missing.is_empty(), "marks never reached: {missing:?}");
+    let never: Vec<&str> = counter_reach.never_reached();
+    let excused: Vec<&str> = COUNTERS_NOT_REACHED.iter().map(|(name, _)| *name).collect();
+    let unexplained: Vec<&&str> = never.iter().filter(|n| !excused.contains(n)).collect();
+    assert!(
+        unexplained.is_empty(),
+        "counters no seed moved (a path never driven, or a count that stopped counting): \
+         {unexplained:?}"
+    );
+    let stale: Vec<&&str> = excused.iter().filter(|n| !never.contains(n)).collect();
+    assert!(
+        stale.is_empty(),
+        "counters excused as never reached that the seeds now move: {stale:?}"
+    );
 }
+
+/// Counters the fixed seed ranges never move, each with why (see
+/// `dmsim_explore::counter_reach`). Every other counter must be seen above zero.
+const COUNTERS_NOT_REACHED: [(&str, &str); 10] = [
+    (
+        "engine.services.block_layer.unplugs_sync",
+        "no seed enables queue plugging",
+    ),
+    (
+        "engine.services.block_layer.unplugs_threshold",
+        "no seed enables queue plugging",
+    ),
+    (
+        "engine.services.block_layer.unplugs_timer",
+        "no seed enables queue plugging",
+    ),
+    (
+        "flashcache.pid_drops",
+        "no seed lists more pids than the list holds",
+    ),
+    (
+        "flashcache.skipclean",
+        "flashcache never counts it (kept for its status text)",
+    ),
+    ("flashcache.trim_blocks", "no seed issues a discard"),
+    (
+        "flashcache.uncached_sequential_reads",
+        "no seed turns sequential bypass on",
+    ),
+    (
+        "flashcache.uncached_sequential_writes",
+        "no seed turns sequential bypass on",
+    ),
+    (
+        "raid5.sync_parity_rewrites",
+        "no repair pass meets a parity mismatch",
+    ),
+    (
+        "raid5.write_errors",
+        "raid5 seeds draw no member write errors",
+    ),
+];
 
 /// Seeds held against the hit-counting mode (`dmsim hits`): the first fault-free ones it
 /// covers in writethrough or writearound (each compared), and in writeback (compared when

@@ -314,6 +314,7 @@ pub fn run(args: ExploreArgs) -> CliResult {
                 "shrunk": shrunk,
                 "marks": marks_json(&report),
                 "marks_missed": report.marks.missing().iter().map(|m| m.name()).collect::<Vec<_>>(),
+                "counters_never_reached": report.counter_reach.never_reached(),
             })
         );
     } else {
@@ -329,6 +330,10 @@ pub fn run(args: ExploreArgs) -> CliResult {
         outln!("coverage marks:");
         for mark in Mark::ALL {
             outln!("  {:>10}  {}", report.marks.get(*mark), mark.name());
+        }
+        let never = report.counter_reach.never_reached();
+        if !never.is_empty() {
+            outln!("counters no seed moved: {}", never.join(", "));
         }
         for failure in &report.failures {
             outln!("FAIL seed {}: {}", failure.seed, failure.failure);

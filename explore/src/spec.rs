@@ -12,7 +12,7 @@ use dmsim_engine::flashcache::{
 use dmsim_engine::raid5::superblock::METADATA_SECTORS;
 use dmsim_engine::raid5::{Geometry, Layout, Raid5Config, STRIPE_SECTORS};
 use dmsim_engine::services::kcopyd::{KcopydConfig, KcopydPages};
-use dmsim_engine::KcopydGeneration;
+use dmsim_engine::{KcopydGeneration, PlugConfig};
 use dmsim_models::ram::RamParams;
 use dmsim_sim::device::faults::{DeviceFault, FaultAction, FaultRule, Landing};
 use dmsim_sim::device::PowerLoss;
@@ -250,6 +250,10 @@ pub struct SeedSpec {
     /// [`crate::rebuild_front`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub rebuild_front_reads: bool,
+    /// Queue plugging of old kernels (`None`: off): async device IO waits for the unplug
+    /// timer, a queue-depth threshold or a sync IO to its device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugging: Option<PlugConfig>,
 }
 
 /// The arena of every spec that draws no small one.
@@ -429,6 +433,7 @@ impl SeedSpec {
             victim_index_from_start: false,
             foreign_superblock_member: None,
             rebuild_front_reads: false,
+            plugging: None,
         };
         spec.draw_later_dimensions();
         spec.draw_raid5_spares();
@@ -444,7 +449,22 @@ impl SeedSpec {
         spec.draw_default_assoc();
         spec.draw_dirty_threshold_change();
         spec.draw_pid_expiry();
+        spec.draw_plugging();
         spec
+    }
+
+    /// One seed in four plugs its device queues: an unplug timer from 50 us to 5 ms (old
+    /// kernels: 3 ms) and a threshold of 1 to 8 held IOs (old kernels: 4), so IO waits in
+    /// the queue, leaves on the timer, the threshold or a sync IO, and may be cancelled
+    /// while held. Its own stream.
+    fn draw_plugging(&mut self) {
+        let mut rng = stream(self.seed, "explore.spec.plugging");
+        if rng.random_ratio(1, 4) {
+            self.plugging = Some(PlugConfig {
+                unplug_delay_ns: rng.random_range(50_000..=5_000_000),
+                unplug_threshold: rng.random_range(1..=8),
+            });
+        }
     }
 
     /// flashcache: one seed in four turns pid expiry on as a segment starts, with an expiry

@@ -134,7 +134,10 @@ impl IoCounts {
                 match bio.op {
                     Op::Read => self.read_pieces += last - first + 1,
                     Op::Write => self.write_pieces += last - first + 1,
-                    Op::Flush | Op::Discard => return,
+                    // Neither a read nor a write, but flashcache's size histogram counts
+                    // every piece it maps, discards too (spec 1.7 step 1).
+                    Op::Discard => {}
+                    Op::Flush => return,
                 }
                 // dm core cuts a bio at every cache block boundary.
                 for index in first..=last {

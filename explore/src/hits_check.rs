@@ -35,6 +35,8 @@ pub fn applies(spec: &SeedSpec) -> bool {
         && config.options.ssd_timeout_ns.is_none()
         && first.ssd_cancels_at_ns.is_empty()
         && first.cut_after_inputs.is_none()
+        // The hit-counting mode takes no discards.
+        && spec.workload.discard_one_in == 0
         // Time does not pass in the hit-counting mode: no entry expires there.
         && !first.messages.iter().any(|m| m == "set do_pid_expiry 1")
 }

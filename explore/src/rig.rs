@@ -109,6 +109,7 @@ impl Rig {
                 if let Some(max_sectors) = device.max_sectors {
                     info.max_sectors = max_sectors;
                 }
+                info.max_discard_sectors = device.max_discard_sectors.unwrap_or(0);
                 info
             })
             .collect();
@@ -656,10 +657,11 @@ pub fn workload(
             .expect("valid");
     let mut large =
         WorkloadGenerator::new(&large, stream(seed, "explore.workload.large")).expect("valid");
-    let (unaligned_one_in, large_one_in, flush_every) = (
+    let (unaligned_one_in, large_one_in, flush_every, discard_one_in) = (
         choice.unaligned_one_in,
         choice.large_one_in,
         choice.flush_every,
+        choice.discard_one_in,
     );
     let (trace, span_bytes) = (choice.trace, choice.span_bytes);
     (0..requests).map(move |i| {
@@ -677,7 +679,11 @@ pub fn workload(
         } else {
             &mut aligned
         };
-        generator.next().expect("generators are endless")
+        let mut record = generator.next().expect("generators are endless");
+        if discard_one_in > 0 && i % discard_one_in == discard_one_in / 2 {
+            record.op = TraceOp::Discard;
+        }
+        record
     })
 }
 

@@ -84,6 +84,10 @@ pub struct DeviceChoice {
     /// through the stripe cache instead of straight to the member.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_sectors: Option<u32>,
+    /// The largest discard the device takes, in sectors (`None`: it takes none, and the
+    /// engine refuses discards to it as unsupported).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_discard_sectors: Option<u32>,
 }
 
 fn sector_bytes() -> u32 {
@@ -160,6 +164,9 @@ pub struct WorkloadChoice {
     pub large_one_in: u64,
     /// Every this many requests a flush (0: none).
     pub flush_every: u64,
+    /// One request in this many is a discard of what the generators drew (0: none).
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub discard_one_in: u64,
     /// Replay a window of a real trace instead of the generators (their fields then only
     /// give the flushes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -275,6 +282,10 @@ const ARENA_FIXED_PAGES: u32 = 1 + 64;
 /// largest bio (256 KiB, 64 pages) and a little more, so every bio can be admitted.
 const ARENA_SLACK_PAGES_MIN: u32 = 80;
 
+fn is_zero_u64(count: &u64) -> bool {
+    *count == 0
+}
+
 fn is_zero(count: &usize) -> bool {
     *count == 0
 }
@@ -352,6 +363,7 @@ impl SeedSpec {
             hot_space_percent: rng.random_range(1..=30),
             unaligned_one_in: [0, 2, 4, 8][rng.random_range(0..4)],
             large_one_in: [0, 4, 16, 64][rng.random_range(0..4)],
+            discard_one_in: 0,
             flush_every: if volatile || rng.random_ratio(1, 4) {
                 rng.random_range(5..50)
             } else {
@@ -450,7 +462,31 @@ impl SeedSpec {
         spec.draw_dirty_threshold_change();
         spec.draw_pid_expiry();
         spec.draw_plugging();
+        spec.draw_discards();
         spec
+    }
+
+    /// One seed in four of a linear or flashcache volume issues discards (one request in 4
+    /// to 64, of the sizes the generators draw) to a disk that takes them in chunks of 8 to
+    /// 2048 sectors; flashcache's option `discard` is on (off, it refuses them, and the
+    /// pass-through comparison would differ). Its own stream.
+    fn draw_discards(&mut self) {
+        let mut rng = stream(self.seed, "explore.spec.discards");
+        if !rng.random_ratio(1, 4) || self.workload.trace.is_some() {
+            return;
+        }
+        let disk = match &mut self.target {
+            TargetChoice::Linear => 0,
+            TargetChoice::Flashcache(config) => {
+                config.options.discard = true;
+                1
+            }
+            TargetChoice::Raid5(_) | TargetChoice::Raid5UnderFlashcache { .. } => return,
+        };
+        self.workload.discard_one_in = [4, 16, 64][rng.random_range(0..3)];
+        let block_sectors = self.devices[disk].logical_block_size / 512;
+        self.devices[disk].max_discard_sectors =
+            Some([8, 64, 2048][rng.random_range(0..3)].max(block_sectors));
     }
 
     /// One seed in four plugs its device queues: an unplug timer from 50 us to 5 ms (old
@@ -1128,6 +1164,7 @@ fn draw_raid5(rng: &mut ChaCha8Rng, seed: u64) -> (TargetChoice, Vec<DeviceChoic
             },
             logical_block_size: 512,
             max_sectors: None,
+            max_discard_sectors: None,
         })
         .collect();
     (TargetChoice::Raid5(Box::new(config)), devices)
@@ -1198,6 +1235,7 @@ fn draw_linear(rng: &mut ChaCha8Rng) -> (TargetChoice, Vec<DeviceChoice>) {
         },
         logical_block_size: 512,
         max_sectors: None,
+        max_discard_sectors: None,
     };
     (TargetChoice::Linear, vec![device])
 }
@@ -1268,6 +1306,7 @@ fn draw_flashcache(
             },
             logical_block_size: 512,
             max_sectors: None,
+            max_discard_sectors: None,
         },
         DeviceChoice {
             name: "disk".to_string(),
@@ -1282,6 +1321,7 @@ fn draw_flashcache(
             },
             logical_block_size: 512,
             max_sectors: None,
+            max_discard_sectors: None,
         },
     ];
     (

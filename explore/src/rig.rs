@@ -657,12 +657,14 @@ pub fn workload(
             .expect("valid");
     let mut large =
         WorkloadGenerator::new(&large, stream(seed, "explore.workload.large")).expect("valid");
-    let (unaligned_one_in, large_one_in, flush_every, discard_one_in) = (
+    let (unaligned_one_in, large_one_in, flush_every, discard_one_in, sequential_one_in) = (
         choice.unaligned_one_in,
         choice.large_one_in,
         choice.flush_every,
         choice.discard_one_in,
+        choice.sequential_one_in,
     );
+    let mut sequential = SequentialRun::default();
     let (trace, span_bytes) = (choice.trace, choice.span_bytes);
     (0..requests).map(move |i| {
         if flush_every > 0 && i % flush_every == flush_every - 1 {
@@ -680,11 +682,50 @@ pub fn workload(
             &mut aligned
         };
         let mut record = generator.next().expect("generators are endless");
+        if sequential_one_in > 0 {
+            sequential.apply(&mut record, i, sequential_one_in, span_bytes / 512);
+        }
         if discard_one_in > 0 && i % discard_one_in == discard_one_in / 2 {
             record.op = TraceOp::Discard;
         }
         record
     })
+}
+
+/// A sequential stream in a generated workload (see `WorkloadChoice::sequential_one_in`).
+#[derive(Debug, Default)]
+struct SequentialRun {
+    /// The next sector of the run and the requests it has left (none: no run).
+    next: Option<(u64, u64)>,
+}
+
+impl SequentialRun {
+    /// 4 KiB blocks, the explorer's cache block.
+    const SECTORS: u64 = 8;
+
+    /// Request `i` (drawn as `record`) starts a run, continues one (but every third
+    /// request, so other IO interleaves) or passes unchanged.
+    fn apply(&mut self, record: &mut TraceRecord, i: u64, one_in: u64, span_sectors: u64) {
+        if self.next.is_none() && i % one_in == 0 {
+            // The length comes from the drawn sector: no draw of its own, so the generators'
+            // streams stay as they were.
+            let start = record.sector - record.sector % Self::SECTORS;
+            self.next = Some((start, 4 + (record.sector / Self::SECTORS) % 45));
+        }
+        let Some((sector, left)) = self.next else {
+            return;
+        };
+        if i % 3 == 2 {
+            return;
+        }
+        if sector + Self::SECTORS > span_sectors || left == 0 {
+            self.next = None;
+            return;
+        }
+        record.sector = sector;
+        record.sectors = Self::SECTORS;
+        self.next = Some((sector + Self::SECTORS, left - 1));
+    }
 }
 
 /// The data oracle, every bio's status in completion order, and the event-log hash.

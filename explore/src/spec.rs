@@ -167,6 +167,10 @@ pub struct WorkloadChoice {
     /// One request in this many is a discard of what the generators drew (0: none).
     #[serde(default, skip_serializing_if = "is_zero_u64")]
     pub discard_one_in: u64,
+    /// One request in this many starts a sequential run: the next 4 to 48 requests (but
+    /// every third) become consecutive 4 KiB IOs from where it began (0: none).
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub sequential_one_in: u64,
     /// Replay a window of a real trace instead of the generators (their fields then only
     /// give the flushes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -364,6 +368,7 @@ impl SeedSpec {
             unaligned_one_in: [0, 2, 4, 8][rng.random_range(0..4)],
             large_one_in: [0, 4, 16, 64][rng.random_range(0..4)],
             discard_one_in: 0,
+            sequential_one_in: 0,
             flush_every: if volatile || rng.random_ratio(1, 4) {
                 rng.random_range(5..50)
             } else {
@@ -463,7 +468,32 @@ impl SeedSpec {
         spec.draw_pid_expiry();
         spec.draw_plugging();
         spec.draw_discards();
+        spec.draw_sequential_bypass();
         spec
+    }
+
+    /// flashcache: one seed in four runs sequential streams through the workload and turns
+    /// sequential bypass on as every segment starts (`set skip_seq_thresh_kb` 8, 32 or 128:
+    /// a stream's third, ninth or 33rd block on goes to the disk uncached), so flashcache's
+    /// flow tracker, its bypass and the invalidation of what the bypassed IO overlaps run
+    /// under the data oracle. Its own stream.
+    fn draw_sequential_bypass(&mut self) {
+        let mut rng = stream(self.seed, "explore.spec.sequential");
+        if !matches!(
+            self.target,
+            TargetChoice::Flashcache(_) | TargetChoice::Raid5UnderFlashcache { .. }
+        ) || self.workload.trace.is_some()
+            || !rng.random_ratio(1, 4)
+        {
+            return;
+        }
+        self.workload.sequential_one_in = [8, 32, 128][rng.random_range(0..3)];
+        let thresh_kb = [8, 32, 128][rng.random_range(0..3)];
+        for segment in &mut self.segments {
+            segment
+                .messages
+                .insert(0, format!("set skip_seq_thresh_kb {thresh_kb}"));
+        }
     }
 
     /// One seed in four of a linear or flashcache volume issues discards (one request in 4

@@ -426,6 +426,7 @@ impl Raid5 {
             .filter(|&m| !self.members[m].faulty)
             .collect();
         if working.is_empty() {
+            self.stats.bios_failed += 1;
             self.requests.push_back(Raid5Request::BioDone {
                 id,
                 status: IoStatus::IoError,

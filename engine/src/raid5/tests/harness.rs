@@ -355,6 +355,10 @@ impl Harness {
         self.submit(Op::Read, sector, sectors, false)
     }
 
+    pub fn flush(&mut self) -> u64 {
+        self.submit(Op::Flush, 0, 0, false)
+    }
+
     /// Reads the whole array and settles; every read is checked.
     pub fn verify_all(&mut self, bio_sectors: u64) {
         let size = self.raid.geometry().array_sectors();

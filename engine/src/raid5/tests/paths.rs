@@ -245,6 +245,30 @@ fn a_second_failure_fails_io_and_never_returns_wrong_data() {
     h.assert_clean();
 }
 
+/// Regression 021: a flush to an array with no working member ended in error without being
+/// counted in `bios_failed` (reads and writes to a failed array were), so md's failed-bio
+/// count fell short of the bios the array failed. Fails before the fix: 2 against 3.
+#[test]
+fn a_flush_to_an_array_without_a_working_member_fails_and_counts() {
+    let mut h = Harness::new(3, MEMBER_SECTORS, Harness::config(16));
+    let flush = h.flush();
+    h.settle();
+    assert_eq!(h.done[&flush], IoStatus::Ok, "a flush to a whole array");
+    for member in 0..3 {
+        h.raid.fail_member(h.now_ns, member, &mut h.arena);
+        h.dead_members.insert(member);
+    }
+    let read = h.read(0, 8);
+    let write = h.write(8, 8);
+    let flush = h.flush();
+    h.settle();
+    for bio in [read, write, flush] {
+        assert_eq!(h.done[&bio], IoStatus::IoError);
+    }
+    assert_eq!(h.raid.stats().bios_failed, 3, "every failed bio counted");
+    h.assert_clean();
+}
+
 #[test]
 fn a_read_error_is_repaired_by_rewriting_the_computed_page() {
     let mut h = Harness::new(4, MEMBER_SECTORS, Harness::config(16));

@@ -469,7 +469,30 @@ impl SeedSpec {
         spec.draw_plugging();
         spec.draw_discards();
         spec.draw_sequential_bypass();
+        spec.draw_raid5_write_errors();
         spec
+    }
+
+    /// raid5 alone, with faults: one seed in four gives one member write errors (at a
+    /// rate of 0.1-5 %, at most 1 to 3 of them). md fails a member whose write fails (no
+    /// retry, no repair), so the array goes degraded mid-IO, and with another failure it
+    /// fails every bio. Its own stream.
+    fn draw_raid5_write_errors(&mut self) {
+        let mut rng = stream(self.seed, "explore.spec.raid5_write_errors");
+        if !matches!(self.target, TargetChoice::Raid5(_))
+            || self.is_fault_free()
+            || !rng.random_ratio(1, 4)
+        {
+            return;
+        }
+        let member = rng.random_range(0..self.member_devices().len());
+        self.faults[member].push(
+            FaultRule::always(FaultAction::Fail(IoStatus::IoError))
+                .on(Op::Write)
+                .at_rate_ppm(rate(&mut rng))
+                .at_most(rng.random_range(1..=3))
+                .into(),
+        );
     }
 
     /// flashcache: one seed in four runs sequential streams through the workload and turns

@@ -8,8 +8,8 @@
 //!
 //! Oracle: after each message and at each segment's end, each list holds the model's
 //! entries, less those expiry may have dropped, and `pid_adds`/`pid_dels`/`expiry` count the
-//! model's adds, deletions and expired entries (the explorer lists at most 3 pids, far below
-//! `max_pids`). An entry may leave its list only while `do_pid_expiry` is on and once its
+//! model's adds, deletions, drops and expired entries (the explorer lists at most 3 pids; some
+//! seeds set `max_pids` to 1 or 2, so an add to a full list drops the newest entries). An entry may leave its list only while `do_pid_expiry` is on and once its
 //! expiry (its add time plus `pid_expiry_secs` then) has passed; when it went is the engine's
 //! business (an expiry pass runs as a bio is mapped, at most once per `pid_expiry_secs + 1`
 //! seconds), so before each message the model takes the engine's word for which expirable
@@ -62,7 +62,10 @@ pub struct PidModel {
     whitelist: Vec<Entry>,
     blacklist: Vec<Entry>,
     adds: u64,
+    /// Deletions, the drops of an add to a full list among them.
     dels: u64,
+    /// Entries an add to a list holding more than `max_pids` dropped.
+    drops: u64,
     /// Entries the engine dropped by expiry, as far as reconciled.
     expired: u64,
     /// `do_pid_expiry` was on at some time since the last reconciliation.
@@ -94,11 +97,20 @@ impl PidModel {
             ["blacklist", rest @ ..] => (PidList::Blacklist, rest),
             _ => return,
         };
-        let (mut adds, mut dels) = (0, 0);
+        let (mut adds, mut dels, mut drops) = (0, 0, 0);
+        let max_pids = tunables.max_pids as usize;
         let entries = self.list_mut(list);
         match rest {
             ["add", pid] => {
                 let pid: i32 = pid.parse().expect("drawn pids are numbers");
+                // A list already over `max_pids` loses its newest entries until it holds
+                // fewer than `max_pids`, before the add.
+                if entries.len() > max_pids {
+                    let keep = max_pids.saturating_sub(1);
+                    drops = (entries.len() - keep) as u64;
+                    entries.truncate(keep);
+                    dels += drops;
+                }
                 if !entries.iter().any(|entry| entry.pid == pid) {
                     entries.push(Entry { pid, expires_at_ns });
                     adds += 1;
@@ -119,6 +131,7 @@ impl PidModel {
         }
         self.adds += adds;
         self.dels += dels;
+        self.drops += drops;
     }
 
     /// The model's entries `fc` no longer lists at `now_ns`: each must have been expirable
@@ -188,11 +201,23 @@ impl PidModel {
         }
         let stats = fc.stats();
         let expired = self.expired + vanished.len() as u64;
-        if (stats.pid_adds, stats.pid_dels, stats.expiry) != (self.adds, self.dels, expired) {
+        if (
+            stats.pid_adds,
+            stats.pid_dels,
+            stats.pid_drops,
+            stats.expiry,
+        ) != (self.adds, self.dels, self.drops, expired)
+        {
             return Err(format!(
-                "pid_adds {}, pid_dels {} and expiry {}; the messages added {} and deleted {}, \
-                 and {expired} entries expired",
-                stats.pid_adds, stats.pid_dels, stats.expiry, self.adds, self.dels
+                "pid_adds {}, pid_dels {}, pid_drops {} and expiry {}; the messages added {}, \
+                 deleted {} (dropped {} of them from a full list), and {expired} entries expired",
+                stats.pid_adds,
+                stats.pid_dels,
+                stats.pid_drops,
+                stats.expiry,
+                self.adds,
+                self.dels,
+                self.drops
             ));
         }
         Ok(())

@@ -470,7 +470,30 @@ impl SeedSpec {
         spec.draw_discards();
         spec.draw_sequential_bypass();
         spec.draw_raid5_write_errors();
+        spec.draw_small_pid_lists();
         spec
+    }
+
+    /// flashcache: one seed in three whose segments send pid-list messages first sets
+    /// `max_pids` to 1 or 2 in the first such segment and adds three pids to one list, so
+    /// adds to a full list drop its newest entries (`pid_drops`). Its own stream.
+    fn draw_small_pid_lists(&mut self) {
+        let mut rng = stream(self.seed, "explore.spec.small_pid_lists");
+        let Some(segment) = self
+            .segments
+            .iter_mut()
+            .find(|s| s.messages.iter().any(|m| m.contains("list ")))
+        else {
+            return;
+        };
+        if rng.random_ratio(1, 3) {
+            let list = ["whitelist", "blacklist"][rng.random_range(0..2)];
+            let mut messages = vec![format!("set max_pids {}", rng.random_range(1..=2))];
+            // Enough adds to one list to overflow it whatever the segment's own messages do.
+            messages.extend([2, 3, dmsim_engine::BIO_PID].map(|pid| format!("{list} add {pid}")));
+            messages.append(&mut segment.messages);
+            segment.messages = messages;
+        }
     }
 
     /// raid5 alone, with faults: one seed in four gives one member write errors (at a

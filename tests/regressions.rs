@@ -141,8 +141,9 @@ fn replay_open_seed_file(file: &Path, doc: &serde_json::Value) {
 }
 
 /// A seed file the explorer must refuse (a spec shape outside its model, found when the rig
-/// mishandled it): the replay fails as a Setup failure whose message contains `refusal`, and
-/// never reaches an engine, data or liveness verdict.
+/// mishandled it): the replay is refused as the file is read, or fails as a Setup failure,
+/// with a message that contains `refusal`; it never reaches an engine, data or liveness
+/// verdict.
 fn replay_refused_seed_file(file: &Path, doc: &serde_json::Value) {
     let expected = doc["refusal"]
         .as_str()
@@ -151,6 +152,15 @@ fn replay_refused_seed_file(file: &Path, doc: &serde_json::Value) {
     let out = replay_explore(file);
     let what = file.display();
     assert!(!out.status.success(), "{what}: the spec was not refused");
+    if out.stdout.is_empty() {
+        // Refused as it was read (`SeedSpec::validate`): bad input, a clear error.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(expected),
+            "{what}: refused otherwise than `{expected}`: {stderr}"
+        );
+        return;
+    }
     let report: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{what}: report is not JSON: {e}"));
     assert_eq!(report["failure"]["kind"], "setup", "{what}: {report}");

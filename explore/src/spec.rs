@@ -566,16 +566,30 @@ impl SeedSpec {
     }
 
     /// One seed in four plugs its device queues: an unplug timer from 50 us to 5 ms (old
-    /// kernels: 3 ms) and a threshold of 1 to 8 held IOs (old kernels: 4), so IO waits in
-    /// the queue, leaves on the timer, the threshold or a sync IO, and may be cancelled
-    /// while held. Its own stream.
+    /// kernels: 3 ms; below half of an `ssd_timeout`) and a threshold of 1 to 8 held IOs (old
+    /// kernels: 4), so IO waits in the queue, leaves on the timer, the threshold or a sync
+    /// IO, and may be cancelled while held. Its own stream.
     fn draw_plugging(&mut self) {
         let mut rng = stream(self.seed, "explore.spec.plugging");
         if rng.random_ratio(1, 4) {
+            let delay_ns = rng.random_range(50_000..=5_000_000);
+            // A timed SSD IO must reach the SSD well within its timeout (see `validate`).
+            let delay_max_ns = self.ssd_timeout_ns().map_or(u64::MAX, |t| t / 2 - 1);
             self.plugging = Some(PlugConfig {
-                unplug_delay_ns: rng.random_range(50_000..=5_000_000),
+                unplug_delay_ns: delay_ns.min(delay_max_ns),
                 unplug_threshold: rng.random_range(1..=8),
             });
+        }
+    }
+
+    /// flashcache's `ssd_timeout`, if the target has one.
+    fn ssd_timeout_ns(&self) -> Option<u64> {
+        match &self.target {
+            TargetChoice::Flashcache(config) => config.options.ssd_timeout_ns,
+            TargetChoice::Raid5UnderFlashcache { flashcache, .. } => {
+                flashcache.options.ssd_timeout_ns
+            }
+            TargetChoice::Linear | TargetChoice::Raid5(_) => None,
         }
     }
 
@@ -1035,6 +1049,17 @@ impl SeedSpec {
         }
         if self.dm_io_min_ios == Some(0) {
             return Err("dm_io_min_ios: at least 1 slot".to_string());
+        }
+        if let (Some(plug), Some(timeout_ns)) = (self.plugging, self.ssd_timeout_ns()) {
+            if timeout_ns <= plug.unplug_delay_ns * 2 {
+                return Err(format!(
+                    "plugging.unplug_delay_ns: {} ns may hold a timed SSD IO in the plug for \
+                     half or more of ssd_timeout ({timeout_ns} ns), so the timeout can fire \
+                     before the IO reaches the SSD, again on every retry (regression 022): \
+                     give ssd_timeout more than twice the unplug delay",
+                    plug.unplug_delay_ns
+                ));
+            }
         }
         if self.queue_depth == 0 {
             return Err("queue_depth: must be at least 1".to_string());

@@ -95,6 +95,14 @@ impl IoCounts {
         };
     }
 
+    /// The explorer's own check or repair pass walked `stripes` stripes (see
+    /// [`crate::scrub`]): the resync bound leaves them out.
+    pub fn on_scrub(&mut self, stripes: u64) {
+        if let Some(resync) = &mut self.resync {
+            resync.on_scrub(stripes);
+        }
+    }
+
     pub fn on_input(&mut self, input: &Input) {
         match input {
             Input::Bio(bio) => {

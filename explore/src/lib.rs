@@ -25,6 +25,7 @@
 //!   faults off, the determinism check (the run twice, equal event-log hashes; the repeat
 //!   checks invariants only at the end of each drive) and, for
 //!   fault-free runs, the same bio results as a pass-through (linear) volume.
+//! - [`scrub`]: raid5's `check` or `repair` pass at the end of the liveness phase.
 //! - [`stop`]: a segment's clean end: flashcache removed (metadata stored), then reloaded.
 //! - [`shrink`](mod@shrink): a failing spec made smaller while it still fails the same way.
 //! - [`batch`]: many seeds over worker threads, with coverage-mark counts.
@@ -47,6 +48,7 @@ pub mod rebuild_front;
 pub mod resync;
 pub mod rig;
 pub mod run;
+pub mod scrub;
 pub mod shrink;
 pub mod spec;
 pub mod stop;

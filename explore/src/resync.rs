@@ -18,6 +18,9 @@ pub struct ResyncBound {
     geometry: Geometry,
     bitmap_chunk_sectors: u64,
     touched_chunks: BTreeSet<u64>,
+    /// Stripes the explorer's own check or repair passes compared or skipped (see
+    /// [`crate::scrub`]): not a resync's.
+    scrubbed_stripes: u64,
 }
 
 impl ResyncBound {
@@ -30,6 +33,7 @@ impl ResyncBound {
             geometry: raid5_geometry(config, spec.member_devices())?,
             bitmap_chunk_sectors: config.bitmap_chunk_sectors?,
             touched_chunks: BTreeSet::new(),
+            scrubbed_stripes: 0,
         })
     }
 
@@ -61,10 +65,15 @@ impl ResyncBound {
             .sum()
     }
 
-    /// The explorer starts no check or repair pass: every stripe a sync pass compared or
-    /// skipped was a resync's.
+    /// A check or repair pass the explorer started walked `stripes` stripes.
+    pub fn on_scrub(&mut self, stripes: u64) {
+        self.scrubbed_stripes += stripes;
+    }
+
+    /// Every stripe a sync pass compared or skipped, but for the explorer's own check and
+    /// repair passes, was a resync's.
     pub fn check(&self, stats: &Raid5Stats) -> Result<(), String> {
-        let resynced = stats.sync_stripes + stats.sync_stripes_skipped;
+        let resynced = stats.sync_stripes + stats.sync_stripes_skipped - self.scrubbed_stripes;
         let bound = self.stripes_max();
         if resynced > bound {
             return Err(format!(

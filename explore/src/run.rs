@@ -7,6 +7,7 @@ use crate::event_dump::EventDump;
 use crate::hits_check;
 use crate::rebuild_front::{FrontReadPlan, FrontReads, FrontSeen, FRONT_READS_MAX};
 use crate::rig::{workload, Checker, Rig, StartAt};
+use crate::scrub::{BeforeScrub, Scrub};
 use crate::spec::{SeedSpec, TargetChoice};
 use crate::stop::{clean_stop, settle, Stop};
 use dmsim_engine::block::IoStatus;
@@ -447,6 +448,9 @@ fn one_pass(
     if spec.spares > 0 {
         check_rebuilt(&mut rig, &mut current, &mut checker, &mut phases)?;
     }
+    if let Some(scrub) = spec.scrub {
+        run_scrub(&mut rig, &mut current, &mut checker, &mut phases, scrub)?;
+    }
     check_counters(&rig, &current, spec, &checker, "liveness: end")?;
     counter_reach.observe(&current);
     let device_ios = rig
@@ -529,6 +533,45 @@ fn drain_dirty(
         ));
     }
     Ok(())
+}
+
+/// raid5: a `check` or `repair` pass over the idle array, held to [`crate::scrub`]'s
+/// oracles, then every written block read again.
+fn run_scrub(
+    rig: &mut Rig,
+    engine: &mut Engine,
+    checker: &mut Checker,
+    phases: &mut Vec<String>,
+    scrub: Scrub,
+) -> Result<(), Failure> {
+    let phase = "liveness: scrub";
+    let Some(raid) = engine.target().raid5() else {
+        return Ok(());
+    };
+    let readable = checker.oracle.write_hole_sectors() == 0
+        && rig
+            .platform
+            .devices()
+            .iter()
+            .all(|d| d.latent_sectors() == 0);
+    let before = BeforeScrub::of(raid, readable);
+    send_message(rig, engine, checker, scrub.message(), phase)?;
+    let mut nothing = rig.source(std::iter::empty());
+    let report = rig.run(
+        engine,
+        &mut nothing,
+        checker,
+        Some(phase_inputs_max(0) + rig.resync_inputs_max()),
+        rig.liveness_time_ns(),
+    );
+    phases.push(summary(phase, &report));
+    check_run(rig, checker, phase, report.map(|r| r.outcome))?;
+    let raid = engine.target().raid5().expect("still raid5");
+    checker.io.on_scrub(before.stripes_walked(raid));
+    before
+        .check_after(scrub, raid)
+        .map_err(|message| fail(FailureKind::Liveness, phase, message))?;
+    read_back_written(rig, engine, checker, phases, phase, None)
 }
 
 /// raid5 with a spare added: once idle, a failed role has taken the spare (a hot spare

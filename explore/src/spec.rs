@@ -4,6 +4,7 @@
 //!
 //! Deliberately not here: running it (see [`crate::run`]).
 
+use crate::scrub::Scrub;
 use crate::trace_window::{BundledTrace, TraceWindow};
 use dmsim_engine::block::{DeviceInfo, Extent, IoStatus, Op};
 use dmsim_engine::flashcache::{
@@ -265,6 +266,10 @@ pub struct SeedSpec {
     /// timer, a queue-depth threshold or a sync IO to its device.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plugging: Option<PlugConfig>,
+    /// raid5 alone: a scrub (`check` or `repair`) at the end of the liveness phase (see
+    /// [`crate::scrub`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scrub: Option<Scrub>,
 }
 
 /// The arena of every spec that draws no small one.
@@ -451,6 +456,7 @@ impl SeedSpec {
             foreign_superblock_member: None,
             rebuild_front_reads: false,
             plugging: None,
+            scrub: None,
         };
         spec.draw_later_dimensions();
         spec.draw_raid5_spares();
@@ -471,7 +477,21 @@ impl SeedSpec {
         spec.draw_sequential_bypass();
         spec.draw_raid5_write_errors();
         spec.draw_small_pid_lists();
+        spec.draw_scrub();
         spec
+    }
+
+    /// raid5 alone: one seed in three scrubs the array at the end of its liveness phase,
+    /// half of them `check`, half `repair`. Its own stream.
+    fn draw_scrub(&mut self) {
+        let mut rng = stream(self.seed, "explore.spec.scrub");
+        if matches!(self.target, TargetChoice::Raid5(_)) && rng.random_ratio(1, 3) {
+            self.scrub = Some(if rng.random_bool(0.5) {
+                Scrub::Check
+            } else {
+                Scrub::Repair
+            });
+        }
     }
 
     /// flashcache: one seed in three whose segments send pid-list messages first sets

@@ -118,9 +118,11 @@ impl Flashcache {
         self.submit_dm_io(CacheIoTag::Job(id), IoOp::Flush, regions, CacheBuffer::None);
     }
 
-    /// Option `discard` (Decision 2): an idle cached block entirely covered by the discard
-    /// is dropped without cleaning; anything else goes through invalidation (cleaning a
-    /// dirty block a partial discard only touches). The discard then goes to the disk.
+    /// Option `discard` (Decision 2): an idle clean block entirely covered by the discard
+    /// is dropped at once; anything else goes through invalidation, which cleans a dirty
+    /// block first. Dropping a dirty block would need its slot's metadata written first: on
+    /// the SSD it still says DIRTY, and a crash would bring the stale data back over what
+    /// the disk got since (regression 023). The discard then goes to the disk.
     fn map_discard(&mut self, bio: CacheBio) {
         let geometry = self.blocks.geometry;
         let whole_block = bio.sectors == geometry.block_size_sectors
@@ -129,12 +131,8 @@ impl Flashcache {
             let set = geometry.set_of(bio.sector);
             if let Some(index) = self.blocks.hash_lookup(set, bio.sector) {
                 let block = *self.blocks.block(index);
-                if !block.state.is_busy() && block.nr_queued == 0 {
+                if !block.state.is_busy() && !block.state.is_dirty() && block.nr_queued == 0 {
                     self.clear_fallow(index);
-                    if block.state.is_dirty() {
-                        self.blocks.set_mut(set).nr_dirty -= 1;
-                        self.nr_dirty -= 1;
-                    }
                     self.cached_blocks -= 1;
                     self.blocks.hash_remove(index);
                     self.blocks.apply(index, Transition::Discard);

@@ -167,13 +167,22 @@ fn flush_and_discard_are_faithful_by_default_and_options_change_them() {
     assert_eq!(h.count_log(|r| is_io(r, Device::Ssd, IoOp::Flush)), 1);
     h.settle();
     assert_eq!(h.status_of(flush), Some(IoStatus::Ok));
-    // A whole-block discard drops the dirty block without cleaning it.
+    // A whole-block discard of a dirty block cleans it first (regression 023: its slot
+    // says DIRTY on the SSD until then), then invalidates it and discards the disk.
     assert_eq!(h.io(Op::Discard, 40, 8), IoStatus::Ok);
     assert!(h.fc.find_block(40).is_none());
     assert_eq!(h.fc.gauges().nr_dirty, 0);
-    assert_eq!(h.fc.stats().cleanings, 0);
-    assert_eq!(h.fc.stats().trim_blocks, 1);
+    assert_eq!(h.fc.stats().cleanings, 1);
+    assert_eq!(h.fc.stats().trim_blocks, 0);
     assert_eq!(h.count_log(|r| is_io(r, Device::Disk, IoOp::Discard)), 1);
+    // A clean one is dropped at once, without cleaning.
+    h.read_block(48);
+    assert!(h.fc.find_block(48).is_some());
+    assert_eq!(h.io(Op::Discard, 48, 8), IoStatus::Ok);
+    assert!(h.fc.find_block(48).is_none());
+    assert_eq!(h.fc.stats().cleanings, 1);
+    assert_eq!(h.fc.stats().trim_blocks, 1);
+    assert_eq!(h.count_log(|r| is_io(r, Device::Disk, IoOp::Discard)), 2);
 }
 
 #[test]

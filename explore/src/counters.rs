@@ -14,7 +14,7 @@ use crate::resync::ResyncBound;
 use crate::spec::{raid5_geometry, SeedSpec, TargetChoice};
 use crate::tag_table::TagTable;
 use dmsim_engine::block::{DeviceId, DeviceInfo, Op};
-use dmsim_engine::flashcache::{CacheMode, ErrorInjection};
+use dmsim_engine::flashcache::{CacheMode, ErrorInjection, ReclaimPolicy};
 use dmsim_engine::io::{Input, Output};
 use dmsim_engine::raid5::Geometry;
 use dmsim_engine::{Engine, TargetStatus};
@@ -53,6 +53,9 @@ pub struct IoCounts {
     /// raid5 with a bitmap: the chunks every write since the run began touched (kept when
     /// the engine is rebuilt: the bitmap outlives it).
     resync: Option<ResyncBound>,
+    /// flashcache ran an LRU reclaim policy after some input of this engine: only LRU
+    /// forces cleaning on a miss (`force_clean_block`).
+    lru_seen: bool,
 }
 
 impl IoCounts {
@@ -100,6 +103,13 @@ impl IoCounts {
     pub fn on_scrub(&mut self, stripes: u64) {
         if let Some(resync) = &mut self.resync {
             resync.on_scrub(stripes);
+        }
+    }
+
+    /// After the engine took an input: what its target runs with now.
+    pub fn after_input(&mut self, engine: &Engine) {
+        if let Some(fc) = engine.target().flashcache() {
+            self.lru_seen |= fc.tunables().reclaim_policy != ReclaimPolicy::Fifo;
         }
     }
 
@@ -290,6 +300,14 @@ fn check_flashcache(
     let errors = fc.errors();
     let gauges = fc.gauges();
     let status = engine.target_status();
+    // flashcache_clean_set forces cleaning on a miss for LRU alone (clean.rs).
+    if !io.lru_seen {
+        equal(
+            "force_clean_block with FIFO reclaim all along",
+            stats.force_clean_block,
+            0,
+        )?;
+    }
     // The named counters and gauges are the machine's, under flashcache's names.
     for (name, value) in [
         ("reads", stats.reads),

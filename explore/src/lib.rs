@@ -5,6 +5,7 @@
 //!   tie perturbation, a swarm of faults, power losses, BUGGIFY) drawn from one seed's own
 //!   ChaCha stream under a [`spec::Profile`]; it serialises as a seed file.
 //! - [`device`]: the simulated RAM device, with 512-byte or 4 KiB logical blocks.
+//! - [`drive_tally`]: each drive's own report against the inputs and outputs the checker saw.
 //! - [`event_log`]: the event-log hash of the determinism check, and the last events.
 //! - [`fallow`]: the fallow timer's liveness: an idle fault-free writeback cache drains.
 //! - [`rig`]: the simulated devices, engines (rebuilt after power loss) and the checker
@@ -38,6 +39,7 @@ pub mod batch;
 pub mod counter_reach;
 pub mod counters;
 pub mod device;
+pub mod drive_tally;
 pub mod event_dump;
 pub mod event_log;
 pub mod fallow;

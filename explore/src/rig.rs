@@ -5,6 +5,7 @@
 
 use crate::counters::IoCounts;
 use crate::device::RamDevice;
+use crate::drive_tally::DriveTally;
 use crate::event_dump::EventDump;
 use crate::event_log::{Fnv, RecentEvents};
 use crate::pids::PidModel;
@@ -458,6 +459,8 @@ pub fn new_checker(spec: &SeedSpec, initial_contents_known: bool) -> Checker {
         hash: Fnv::default(),
         recent: RecentEvents::default(),
         invariants_every_input: true,
+        drive: DriveTally::default(),
+        drive_error: None,
         dump: None,
         rebuild_front: None,
     }
@@ -536,7 +539,10 @@ pub fn drive_for<P: Platform, S: BioSource>(
         time_limit_ns: Some(platform.now_ns() + time_limit_ns),
         input_limit,
     };
-    drive(engine, platform, source, checker, &options)
+    let since = checker.drive;
+    let result = drive(engine, platform, source, checker, &options);
+    checker.hold_drive_report(&since, &result);
+    result
 }
 
 /// Like [`drive_for`], but at each of `cancels_at_ns` (from now, ascending) the SSD's
@@ -743,6 +749,10 @@ pub struct Checker {
     /// Check the engine's invariants after every input (`drive_for`). Off only for the
     /// determinism check's repeat of a run that already passed them (see `run_spec`).
     pub invariants_every_input: bool,
+    /// Inputs and ended bios seen, to hold each drive's report to (see
+    /// [`crate::drive_tally`]), and the first report that disagreed.
+    pub drive: DriveTally,
+    pub drive_error: Option<String>,
     /// The whole event log as text, when asked for (`dmsim explore --events`); shared with
     /// the caller, who finishes it whether the run passed, failed or panicked.
     pub dump: Option<Rc<RefCell<EventDump>>>,
@@ -752,6 +762,14 @@ pub struct Checker {
 
 impl Checker {
     /// The last few events (oldest first), each as `time_ns event`.
+    /// A finished drive's report against what this checker saw since `since`; the first
+    /// disagreement is kept for [`crate::run`] to report.
+    fn hold_drive_report(&mut self, since: &DriveTally, result: &Result<DriveReport, DriveError>) {
+        if let (Ok(report), None) = (result, &self.drive_error) {
+            self.drive_error = self.drive.check(since, report).err();
+        }
+    }
+
     pub fn recent_events(&self) -> Vec<String> {
         self.recent.recent_events()
     }
@@ -772,6 +790,7 @@ impl DriveObserver for Checker {
             dump.borrow_mut().input(now_ns, input);
         }
         self.io.on_input(input);
+        self.drive.on_input(input);
         self.oracle.on_input(now_ns, input);
     }
 
@@ -782,6 +801,7 @@ impl DriveObserver for Checker {
             dump.borrow_mut().output(now_ns, output);
         }
         self.io.on_output(output);
+        self.drive.on_output(output);
         if let Output::BioDone(done) = output {
             let _ = self.oracle.bio_done(done);
             self.statuses.push(done.status);
@@ -794,6 +814,7 @@ impl DriveObserver for Checker {
 
     fn after_input(&mut self, now_ns: u64, engine: &Engine) {
         self.sync_status.after_input(now_ns, engine);
+        self.io.after_input(engine);
         if let Some(watch) = &self.rebuild_front {
             watch.set(FrontSeen::of(now_ns, engine));
         }

@@ -740,6 +740,9 @@ fn check_run(
     if let Some(error) = &checker.sync_status.error {
         return Err(fail(FailureKind::Counters, phase, error.clone()));
     }
+    if let Some(error) = &checker.drive_error {
+        return Err(fail(FailureKind::Counters, phase, error.clone()));
+    }
     Ok(())
 }
 

@@ -33,6 +33,12 @@ pub struct EngineConfig {
     /// like BUGGIFY: it costs a walk of the set per victim.
     #[serde(default)]
     pub victim_index_check: Option<VictimIndexCheck>,
+    /// flashcache in writethrough and writearound invalidates by its legacy set scan even
+    /// where its hash finds the same block (a cache created here, whose blocks all came from
+    /// whole aligned claims). Same result at O(assoc) a lookup: simulation only, like
+    /// BUGGIFY, so the explorer holds the scan to the data oracle.
+    #[serde(default)]
+    pub invalidation_scan: bool,
 }
 
 /// See [`EngineConfig::victim_index_check`].
@@ -52,6 +58,7 @@ impl Default for EngineConfig {
             buggify: None,
             dm_io_min_ios_max: None,
             victim_index_check: None,
+            invalidation_scan: false,
         }
     }
 }

@@ -370,6 +370,7 @@ pub fn engine_setup_reloading(
         arena_pages: spec.arena_pages.unwrap_or(crate::spec::ARENA_PAGES_DEFAULT),
         plugging: spec.plugging,
         dm_io_min_ios_max: spec.dm_io_min_ios,
+        invalidation_scan: spec.invalidation_scan,
         victim_index_check: Some(VictimIndexCheck {
             from_start: spec.victim_index_from_start,
         }),

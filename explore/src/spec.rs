@@ -270,6 +270,10 @@ pub struct SeedSpec {
     /// [`crate::scrub`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scrub: Option<Scrub>,
+    /// flashcache invalidates by its legacy set scan where the hash would do (the engine's
+    /// `invalidation_scan`): writethrough and writearound run the scan under the oracles.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub invalidation_scan: bool,
 }
 
 /// The arena of every spec that draws no small one.
@@ -457,6 +461,7 @@ impl SeedSpec {
             rebuild_front_reads: false,
             plugging: None,
             scrub: None,
+            invalidation_scan: false,
         };
         spec.draw_later_dimensions();
         spec.draw_raid5_spares();
@@ -478,7 +483,21 @@ impl SeedSpec {
         spec.draw_raid5_write_errors();
         spec.draw_small_pid_lists();
         spec.draw_scrub();
+        spec.draw_invalidation_scan();
         spec
+    }
+
+    /// flashcache in writethrough or writearound: one seed in two invalidates by the legacy
+    /// set scan, as flashcache does, instead of the hash's shortcut to the same block. Its
+    /// own stream.
+    fn draw_invalidation_scan(&mut self) {
+        let mut rng = stream(self.seed, "explore.spec.invalidation_scan");
+        let mode = match &self.target {
+            TargetChoice::Flashcache(config) => config.table.mode,
+            TargetChoice::Raid5UnderFlashcache { flashcache, .. } => flashcache.table.mode,
+            TargetChoice::Linear | TargetChoice::Raid5(_) => return,
+        };
+        self.invalidation_scan = mode != CacheMode::WriteBack && rng.random_bool(0.5);
     }
 
     /// raid5 alone: one seed in three scrubs the array at the end of its liveness phase,

@@ -142,6 +142,7 @@ pub struct Services {
     buggify: crate::buggify::Buggify,
     dm_io_min_ios_max: Option<u32>,
     victim_index_check: Option<crate::VictimIndexCheck>,
+    invalidation_scan: bool,
 }
 
 impl Services {
@@ -181,6 +182,7 @@ impl Services {
             buggify: crate::buggify::Buggify::new(config.buggify),
             dm_io_min_ios_max: config.dm_io_min_ios_max,
             victim_index_check: config.victim_index_check,
+            invalidation_scan: config.invalidation_scan,
         })
     }
 
@@ -193,6 +195,12 @@ impl Services {
     /// [`EngineConfig::victim_index_check`]).
     pub(crate) fn victim_index_check(&self) -> Option<crate::VictimIndexCheck> {
         self.victim_index_check
+    }
+
+    /// Whether flashcache always invalidates by its set scan (see
+    /// [`EngineConfig::invalidation_scan`]).
+    pub(crate) fn invalidation_scan(&self) -> bool {
+        self.invalidation_scan
     }
 
     /// BUGGIFY off from now on (see [`crate::Engine::stop_buggify`]).

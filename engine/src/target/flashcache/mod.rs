@@ -529,6 +529,7 @@ impl FlashcacheTarget {
                 if let Some(check) = services.victim_index_check() {
                     fc.check_victims_against_walk(check.from_start);
                 }
+                fc.invalidation_always_scans = services.invalidation_scan();
                 self.stage = LifeStage::Running(Box::new(fc));
                 for key in waiting {
                     self.map_piece(key, services, finished);

@@ -42,7 +42,10 @@ baseline_s=$(( $(date +%s) - start ))
 timeout_s=$(( baseline_s * 4 > 120 ? baseline_s * 4 : 120 ))
 echo "baseline: the tier passed in ${baseline_s} s test timeout ${timeout_s} s"
 status=0
-cargo mutants --package dmsim-engine --shard "$shard/$shards" --sharding round-robin \
+# cargo-mutants builds each mutant in a scratch copy of the tree. A CARGO_TARGET_DIR shared
+# with this checkout lets the checkout's next build reuse a mutant's artifacts (seen: the
+# tier failing on an unmutated tree after a sample), so the scratch builds get their own.
+env -u CARGO_TARGET_DIR cargo mutants --package dmsim-engine --shard "$shard/$shards" --sharding round-robin \
   "${test_args[@]}" --baseline skip --timeout "$timeout_s" \
   --jobs 1 --output "$out" --no-shuffle || status=$?
 # cargo-mutants exits 2 when mutants were missed, 3 on timeouts: both are results here.

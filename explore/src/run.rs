@@ -11,10 +11,11 @@ use crate::scrub::{BeforeScrub, Scrub};
 use crate::spec::{SeedSpec, TargetChoice};
 use crate::stop::{clean_stop, settle, Stop};
 use dmsim_engine::block::IoStatus;
-use dmsim_engine::block::Op;
+use dmsim_engine::block::{DeviceId, Op};
 use dmsim_engine::io::{Bio, BioFlags, BioId, Completion, Control, Input, IoTag, SectorData};
 use dmsim_engine::marks::{self, MarkCounts};
 use dmsim_engine::platform::DriveObserver;
+use dmsim_engine::raid5::Raid5;
 use dmsim_engine::{BioRejection, InputError};
 use dmsim_engine::{DriveError, DriveOutcome, DriveReport, Engine};
 use serde::Serialize;
@@ -545,7 +546,13 @@ fn run_scrub(
     scrub: Scrub,
 ) -> Result<(), Failure> {
     let phase = "liveness: scrub";
-    let Some(raid) = engine.target().raid5() else {
+    // The array is the volume, or the disk under flashcache (a stacked device, whose
+    // messages go through dm core's StackedMessage).
+    let stacked = engine
+        .stacked_targets()
+        .into_iter()
+        .find_map(|(device, view)| view.raid5().map(|_| device));
+    let Some(raid) = scrubbed_array(engine, stacked) else {
         return Ok(());
     };
     let readable = checker.oracle.write_hole_sectors() == 0
@@ -555,7 +562,24 @@ fn run_scrub(
             .iter()
             .all(|d| d.latent_sectors() == 0);
     let before = BeforeScrub::of(raid, readable);
-    send_message(rig, engine, checker, scrub.message(), phase)?;
+    match stacked {
+        None => send_message(rig, engine, checker, scrub.message(), phase)?,
+        Some(device) => {
+            let now_ns = dmsim_engine::platform::Platform::now_ns(&rig.platform);
+            let input = Input::Control(Control::StackedMessage {
+                device,
+                message: scrub.message().to_string(),
+            });
+            checker.on_input(now_ns, &input);
+            engine.handle(now_ns, input).map_err(|e| {
+                fail(
+                    FailureKind::Engine,
+                    phase,
+                    format!("{:?} to {device} refused: {e}", scrub.message()),
+                )
+            })?;
+        }
+    }
     let mut nothing = rig.source(std::iter::empty());
     let report = rig.run(
         engine,
@@ -566,12 +590,24 @@ fn run_scrub(
     );
     phases.push(summary(phase, &report));
     check_run(rig, checker, phase, report.map(|r| r.outcome))?;
-    let raid = engine.target().raid5().expect("still raid5");
+    let raid = scrubbed_array(engine, stacked).expect("still raid5");
     checker.io.on_scrub(before.stripes_walked(raid));
     before
         .check_after(scrub, raid)
         .map_err(|message| fail(FailureKind::Liveness, phase, message))?;
     read_back_written(rig, engine, checker, phases, phase, None)
+}
+
+/// The raid5 array a scrub runs on: the stacked device `stacked`'s, or the volume's.
+fn scrubbed_array(engine: &Engine, stacked: Option<DeviceId>) -> Option<&Raid5> {
+    match stacked {
+        Some(device) => engine
+            .stacked_targets()
+            .into_iter()
+            .find(|(d, _)| *d == device)
+            .and_then(|(_, view)| view.raid5()),
+        None => engine.target().raid5(),
+    }
 }
 
 /// raid5 with a spare added: once idle, a failed role has taken the spare (a hot spare

@@ -266,7 +266,7 @@ pub struct SeedSpec {
     /// timer, a queue-depth threshold or a sync IO to its device.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plugging: Option<PlugConfig>,
-    /// raid5 alone: a scrub (`check` or `repair`) at the end of the liveness phase (see
+    /// raid5: a scrub (`check` or `repair`) at the end of the liveness phase (see
     /// [`crate::scrub`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scrub: Option<Scrub>,
@@ -500,11 +500,18 @@ impl SeedSpec {
         self.invalidation_scan = mode != CacheMode::WriteBack && rng.random_bool(0.5);
     }
 
-    /// raid5 alone: one seed in three scrubs the array at the end of its liveness phase,
-    /// half of them `check`, half `repair`. Its own stream.
+    /// raid5: one seed in three (under flashcache: in two) scrubs the array at the end of
+    /// its liveness phase, half of them `check`, half `repair` (under flashcache through a
+    /// stacked device's message). Its own stream.
     fn draw_scrub(&mut self) {
         let mut rng = stream(self.seed, "explore.spec.scrub");
-        if matches!(self.target, TargetChoice::Raid5(_)) && rng.random_ratio(1, 3) {
+        let one_in = match self.target {
+            TargetChoice::Raid5(_) => 3,
+            // Fewer seeds stack raid5 under flashcache: more of them scrub.
+            TargetChoice::Raid5UnderFlashcache { .. } => 2,
+            TargetChoice::Linear | TargetChoice::Flashcache(_) => return,
+        };
+        if rng.random_ratio(1, one_in) {
             self.scrub = Some(if rng.random_bool(0.5) {
                 Scrub::Check
             } else {

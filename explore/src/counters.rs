@@ -18,7 +18,7 @@ use dmsim_engine::flashcache::{CacheMode, ErrorInjection, ReclaimPolicy};
 use dmsim_engine::io::{Input, Output};
 use dmsim_engine::raid5::Geometry;
 use dmsim_engine::{Engine, TargetStatus};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What the checker saw of one engine's life (reset when the engine is rebuilt).
 #[derive(Debug, Default, Clone)]
@@ -56,6 +56,9 @@ pub struct IoCounts {
     /// flashcache ran an LRU reclaim policy after some input of this engine: only LRU
     /// forces cleaning on a miss (`force_clean_block`).
     lru_seen: bool,
+    /// Discard bios in the engine, and those that ended well.
+    discards_in_flight: BTreeSet<u64>,
+    discards_ok: u64,
 }
 
 impl IoCounts {
@@ -117,6 +120,9 @@ impl IoCounts {
         match input {
             Input::Bio(bio) => {
                 self.bios += 1;
+                if bio.op == Op::Discard {
+                    self.discards_in_flight.insert(bio.id.0);
+                }
                 match bio.op {
                     Op::Read => self.read_bios += 1,
                     Op::Write => self.write_bios += 1,
@@ -185,7 +191,14 @@ impl IoCounts {
                     *self.submitted_high.entry((io.device, io.op)).or_default() += 1;
                 }
             }
-            Output::BioDone(done) if !done.status.is_ok() => self.bios_failed += 1,
+            Output::BioDone(done) => {
+                let discard = self.discards_in_flight.remove(&done.id.0);
+                if !done.status.is_ok() {
+                    self.bios_failed += 1;
+                } else if discard {
+                    self.discards_ok += 1;
+                }
+            }
             _ => {}
         }
     }
@@ -212,6 +225,19 @@ pub fn check(engine: &Engine, spec: &SeedSpec, io: &IoCounts) -> Result<(), Stri
     // ends with an error.
     let core = engine.stats().dm_core;
     equal("dm core bios vs bios taken in", core.bios, io.bios)?;
+    // A discard that ended well reached a device: linear and flashcache pass every one on
+    // (dm_io cuts it by the device's discard limit), and no target ends one early.
+    let discards_sent: u64 = io
+        .submitted
+        .iter()
+        .filter(|((_, op), _)| *op == Op::Discard)
+        .map(|(_, count)| count)
+        .sum();
+    at_most(
+        "discard bios ended well vs discards sent to the devices",
+        io.discards_ok,
+        discards_sent,
+    )?;
     equal(
         "dm core bios_failed vs bios ended with an error",
         core.bios_failed,

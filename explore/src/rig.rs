@@ -713,7 +713,7 @@ impl SequentialRun {
     /// Request `i` (drawn as `record`) starts a run, continues one (but every third
     /// request, so other IO interleaves) or passes unchanged.
     fn apply(&mut self, record: &mut TraceRecord, i: u64, one_in: u64, span_sectors: u64) {
-        if self.next.is_none() && i % one_in == 0 {
+        if self.next.is_none() && i.is_multiple_of(one_in) {
             // The length comes from the drawn sector: no draw of its own, so the generators'
             // streams stay as they were.
             let start = record.sector - record.sector % Self::SECTORS;

@@ -61,8 +61,6 @@ pub struct ModelCompletion {
 /// - The caller calls `advance(t)` for every `t` returned by `next_event_ns` (or later), and
 ///   before `submit` at a time later than a pending event.
 /// - Completions come out of `advance` in non-decreasing `done_ns`, each `done_ns <= now_ns`.
-/// - `advance(t)` with nothing due by `t` (`next_event_ns` none or later than `t`) changes
-///   nothing a later call can observe, so a caller may skip it.
 pub trait TimingModel: Send {
     /// Short name of the model kind ("hdd", "ssd", "ram").
     fn kind(&self) -> &'static str;

@@ -106,8 +106,6 @@ pub struct SimPlatform {
     violations: Vec<StrictError>,
     perturbation: Option<ChaCha8Rng>,
     scratch: Vec<DeviceCompletion>,
-    /// Each device's next event, as `wait` last asked.
-    next_events: Vec<Option<u64>>,
     instant: Vec<(usize, DeviceCompletion)>,
     slots: Vec<(PageId, usize)>,
 }
@@ -130,7 +128,6 @@ impl SimPlatform {
                 .perturb_ties_seed
                 .map(|seed| crate::streams::stream(seed, TIE_STREAM)),
             scratch: Vec::new(),
-            next_events: Vec::new(),
             instant: Vec::new(),
             slots: Vec::new(),
         }
@@ -290,22 +287,13 @@ impl Platform for SimPlatform {
             return;
         }
         loop {
-            self.next_events.clear();
-            self.next_events
-                .extend(self.devices.iter().map(SimDevice::next_event_ns));
-            let next = self.next_events.iter().flatten().min().copied();
+            let next = self.devices.iter().filter_map(|d| d.next_event_ns()).min();
             match (next, deadline_ns) {
                 (Some(t), deadline) if deadline.is_none_or(|d| t <= d) => {
                     debug_assert!(t >= self.now_ns, "device event in the past");
                     self.now_ns = self.now_ns.max(t);
                     self.instant.clear();
                     for (index, device) in self.devices.iter_mut().enumerate() {
-                        // A device with nothing due would not change (see
-                        // `TimingModel::advance`): skipped, as most are at any one event.
-                        let due = self.next_events[index].is_some_and(|t| t <= self.now_ns);
-                        if !due && device.disappears_by(self.now_ns).is_none() {
-                            continue;
-                        }
                         self.scratch.clear();
                         device.advance(self.now_ns, &mut self.scratch);
                         self.instant

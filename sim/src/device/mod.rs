@@ -295,7 +295,7 @@ impl SimDevice {
     }
 
     /// True if the drive should be gone at `now_ns` but has not been pulled yet.
-    pub(crate) fn disappears_by(&self, now_ns: u64) -> Option<u64> {
+    fn disappears_by(&self, now_ns: u64) -> Option<u64> {
         self.disappear_at_ns
             .filter(|&at| !self.gone && at <= now_ns)
     }

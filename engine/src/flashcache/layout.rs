@@ -159,15 +159,23 @@ impl MdSlot {
             state: u32::from(state.persistent_bits().bits()),
         }
     }
+
+    /// The slot's bytes: dbn at +0, state at +8, 4 zero pad bytes, little-endian. One
+    /// 16-byte store: a metadata write encodes every slot of its block (issue 11).
+    #[inline]
+    pub fn to_bytes(self) -> [u8; SLOT_BYTES] {
+        (u128::from(self.dbn) | u128::from(self.state) << 64).to_le_bytes()
+    }
 }
 
-/// Write slot number `slot` of a metadata buffer: dbn at +0, state at +8, 4 zero pad bytes.
+/// Write slot number `slot` of a metadata buffer (see [`MdSlot::to_bytes`]).
 #[inline]
 pub fn encode_slot(buffer: &mut [u8], slot: usize, value: MdSlot) {
     let at = slot * SLOT_BYTES;
-    put_u64(buffer, at, value.dbn);
-    put_u32(buffer, at + 8, value.state);
-    buffer[at + 12..at + 16].fill(0);
+    let bytes: &mut [u8; SLOT_BYTES] = (&mut buffer[at..at + SLOT_BYTES])
+        .try_into()
+        .expect("a range of SLOT_BYTES");
+    *bytes = value.to_bytes();
 }
 
 /// Read slot number `slot` of a metadata buffer.

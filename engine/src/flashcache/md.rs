@@ -13,7 +13,7 @@ use super::inject::ErrorInjection;
 use super::instance::Flashcache;
 use super::io::{CacheBuffer, CacheIoTag, Device, IoOp, JobId, MetaBufferId, Region, RegionList};
 use super::job::Action;
-use super::layout::{encode_slot, MdSlot};
+use super::layout::{encode_slot, MdSlot, SLOT_BYTES};
 use super::state::{BlockState, Transition};
 use crate::block::IoStatus;
 
@@ -98,13 +98,10 @@ impl Flashcache {
         let first = md_block * geometry.slots_per_md_block();
         let last = (first + geometry.slots_per_md_block()).min(geometry.size_blocks);
         let buffer = self.meta.get_mut(buffer_id).expect("just allocated");
-        for block_index in first..last {
+        for (bytes, block_index) in buffer.chunks_exact_mut(SLOT_BYTES).zip(first..last) {
             let block = self.blocks.block(block_index);
-            encode_slot(
-                buffer,
-                (block_index - first) as usize,
-                MdSlot::of_block(block.dbn, block.state),
-            );
+            let bytes: &mut [u8; SLOT_BYTES] = bytes.try_into().expect("an exact chunk");
+            *bytes = MdSlot::of_block(block.dbn, block.state).to_bytes();
         }
         buffer_id
     }

@@ -137,6 +137,7 @@ pub struct Mechanism {
 
 impl Mechanism {
     /// Repositioning time from `from` to `to`, in ns.
+    #[inline]
     pub fn repositioning_ns(&self, from: HeadPos, to: HeadPos, write: bool) -> u64 {
         repositioning_ns(
             &self.seek,
@@ -151,6 +152,7 @@ impl Mechanism {
     /// Estimated time from `t_ps` until the first sector of `run` (an LBN's
     /// [`Layout::run`]) starts passing under the head, moving from `from` (seek + settle +
     /// rotational latency): what SPTF minimises.
+    #[inline]
     pub fn positioning_estimate_ps(
         &self,
         from: HeadPos,

@@ -62,6 +62,7 @@ impl Spindle {
     }
 
     /// Platter angle at absolute time `t_ps`, as ps of rotation since angle 0.
+    #[inline]
     pub fn angle_ps(&self, t_ps: u128) -> u64 {
         div_rem(t_ps + u128::from(self.phase_ps), self.period_ps).1
     }
@@ -83,6 +84,7 @@ impl Spindle {
 
     /// Earliest time at or after `t_ps` at which the platter is at angle `target` (ps of
     /// rotation, below the period: a [`Spindle::sector_angle_ps`]).
+    #[inline]
     pub fn next_angle_ps(&self, t_ps: u128, target: u64) -> u128 {
         let now = self.angle_ps(t_ps);
         let wait = if target >= now {

@@ -18,21 +18,14 @@ pub struct Candidate {
 /// Index (into `candidates`, oldest first) of the command to serve next.
 pub fn choose(kind: SchedulerKind, head_cylinder: u32, candidates: &[Candidate]) -> usize {
     assert!(!candidates.is_empty(), "nothing to schedule");
-    let argmin = |key: &dyn Fn(&Candidate) -> u128| -> usize {
-        let mut best = 0;
-        for (i, c) in candidates.iter().enumerate().skip(1) {
-            if key(c) < key(&candidates[best]) {
-                best = i;
-            }
-        }
-        best
-    };
     match kind {
         SchedulerKind::Fcfs => 0,
-        SchedulerKind::Sstf => argmin(&|c| u128::from(c.cylinder.abs_diff(head_cylinder))),
+        SchedulerKind::Sstf => argmin(candidates, |c| {
+            u128::from(c.cylinder.abs_diff(head_cylinder))
+        }),
         SchedulerKind::CLook => {
             // Sweep upwards; below the head counts as after the wrap.
-            argmin(&|c| {
+            argmin(candidates, |c| {
                 if c.cylinder >= head_cylinder {
                     u128::from(c.cylinder - head_cylinder)
                 } else {
@@ -40,8 +33,21 @@ pub fn choose(kind: SchedulerKind, head_cylinder: u32, candidates: &[Candidate])
                 }
             })
         }
-        SchedulerKind::Sptf => argmin(&|c| c.positioning_ps),
+        SchedulerKind::Sptf => argmin(candidates, |c| c.positioning_ps),
     }
+}
+
+/// Index of the first candidate with the least key (the oldest of a tie).
+fn argmin(candidates: &[Candidate], key: impl Fn(&Candidate) -> u128) -> usize {
+    let mut best = 0;
+    let mut best_key = key(&candidates[0]);
+    for (i, c) in candidates.iter().enumerate().skip(1) {
+        let k = key(c);
+        if k < best_key {
+            (best, best_key) = (i, k);
+        }
+    }
+    best
 }
 
 #[cfg(test)]

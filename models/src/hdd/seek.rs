@@ -7,10 +7,16 @@
 
 use super::params::{SeekParams, SeekPoint};
 
+/// Distances whose seek times are tabulated when the curve is built (8 KiB): SPTF estimates
+/// a seek for every queued command at every dispatch, most of them short (issue 11).
+const TABULATED_DISTANCES: u32 = 1024;
+
 /// Seek time as a function of distance in cylinders.
 #[derive(Debug, Clone)]
 pub struct SeekCurve {
     form: Form,
+    /// `seek_ns` of the distances below `TABULATED_DISTANCES`, computed from `form`.
+    near_ns: Box<[u64]>,
 }
 
 #[derive(Debug, Clone)]
@@ -56,15 +62,28 @@ impl SeekCurve {
             SeekParams::Table { points } => Form::Table(points.clone()),
             SeekParams::Constant { seek_ns } => Form::Constant(*seek_ns),
         };
-        SeekCurve { form }
+        let near_ns = (0..TABULATED_DISTANCES)
+            .map(|distance| form.seek_ns(distance))
+            .collect();
+        SeekCurve { form, near_ns }
     }
 
     /// Time of a seek over `distance` cylinders (0 for no movement).
+    #[inline]
     pub fn seek_ns(&self, distance: u32) -> u64 {
+        match self.near_ns.get(distance as usize) {
+            Some(&ns) => ns,
+            None => self.form.seek_ns(distance),
+        }
+    }
+}
+
+impl Form {
+    fn seek_ns(&self, distance: u32) -> u64 {
         if distance == 0 {
             return 0;
         }
-        match &self.form {
+        match self {
             Form::Hpl {
                 boundary,
                 short_base_ns,
@@ -129,6 +148,7 @@ fn interpolate(points: &[SeekPoint], distance: u32) -> u64 {
 /// Time to move the heads from (cylinder, head) `from` to `to`: the longer of the seek and
 /// the head switch, plus the (possibly negative) write settle when writing and anything
 /// moved, never below zero.
+#[inline]
 pub fn repositioning_ns(
     curve: &SeekCurve,
     head_switch_ns: u64,
@@ -174,6 +194,24 @@ mod tests {
         assert_eq!(c.seek_ns(6), 1500);
         assert_eq!(c.seek_ns(16), 2250);
         assert_eq!(c.seek_ns(31), 3000);
+    }
+
+    #[test]
+    fn tabulated_seeks_equal_computed_ones() {
+        let c = SeekCurve::new(&SeekParams::Hpl {
+            boundary_cylinders: 600,
+            short_base_ns: 800_000.0,
+            short_sqrt_ns: 33_000.0,
+            long_base_ns: 1_500_000.0,
+            long_per_cylinder_ns: 30.0,
+            single_cylinder_ns: Some(600_000),
+            first_ten_ns: None,
+        });
+        for distance in (0..TABULATED_DISTANCES + 8).chain([100_000]) {
+            assert_eq!(c.seek_ns(distance), c.form.seek_ns(distance), "{distance}");
+        }
+        assert_eq!(c.seek_ns(0), 0);
+        assert_eq!(c.seek_ns(1), 600_000);
     }
 
     #[test]

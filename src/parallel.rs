@@ -34,7 +34,8 @@ pub fn default_jobs() -> usize {
 
 /// Runs `work` on every item on up to `jobs` threads (at least one, at most one per item),
 /// advancing `progress` by one per finished item (and re-reporting the count every
-/// [`HEARTBEAT`] meanwhile, so elapsed time and status lines move on); returns the results
+/// [`HEARTBEAT`], or as often as status lines are due, meanwhile, so elapsed time and status
+/// lines move on); returns the results
 /// in `items` order.
 pub fn run_in_order<T, R>(
     items: &[T],
@@ -50,6 +51,7 @@ where
     let results: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
+    let heartbeat = progress.heartbeat(HEARTBEAT);
     let progress = Mutex::new(progress);
     let running = AtomicUsize::new(jobs);
     std::thread::scope(|scope| {
@@ -77,7 +79,7 @@ where
             });
         }
         while running.load(Ordering::SeqCst) > 0 {
-            std::thread::park_timeout(HEARTBEAT);
+            std::thread::park_timeout(heartbeat);
             if let Ok(mut progress) = progress.lock() {
                 progress.update(done.load(Ordering::SeqCst) as u64);
             }

@@ -164,13 +164,15 @@ fn linear_runs_and_replays_report_progress_too() {
 
 #[test]
 fn a_comparison_whose_runs_are_long_still_prints_status_lines_while_they_run() {
-    // One cell over the sample repeated 60 times (times shifted past the previous copy):
-    // seconds of work in a debug build, so the status must come from the waiting thread's
-    // heartbeat, before the only run finishes ("0/1 runs").
+    // One cell over the sample repeated 200 times (times shifted past the previous copy):
+    // over a second of work, so the status must come from the waiting thread's heartbeat
+    // (as often as the 100 ms status lines), before the only run finishes ("0/1 runs").
+    // At 60 copies a quiet machine finished the run in half a second, before the heartbeat
+    // of 500 ms it then had.
     let sample = std::fs::read_to_string(MSR_SAMPLE).unwrap();
     let span = 2_000_000_000u64; // 200 s in 100 ns ticks, longer than the sample
     let mut text = String::new();
-    for copy in 0..60u64 {
+    for copy in 0..200u64 {
         for line in sample.lines() {
             let (time, rest) = line.split_once(',').unwrap();
             let time: u64 = time.parse().unwrap();

@@ -87,6 +87,15 @@ impl Progress {
         }
     }
 
+    /// How often a thread that waits on others should re-report: no less often than the
+    /// status lines are due (`DMSIM_STATUS_EVERY_MS` may ask for them faster than `default`).
+    pub fn heartbeat(&self, default: Duration) -> Duration {
+        match &self.display {
+            Display::Status { every, .. } => default.min(*every),
+            Display::Off | Display::Terminal { .. } => default,
+        }
+    }
+
     /// The total became known after the display started (a first pass counted it); call
     /// before the first [`Progress::update`] so a terminal's bar is drawn with it.
     pub fn set_total(&mut self, total: u64) {

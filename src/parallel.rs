@@ -35,8 +35,7 @@ pub fn default_jobs() -> usize {
 /// Runs `work` on every item on up to `jobs` threads (at least one, at most one per item),
 /// advancing `progress` by one per finished item (and re-reporting the count every
 /// [`HEARTBEAT`], or as often as status lines are due, meanwhile, so elapsed time and status
-/// lines move on); returns the results
-/// in `items` order.
+/// lines move on); returns the results in `items` order.
 pub fn run_in_order<T, R>(
     items: &[T],
     jobs: usize,

@@ -7,9 +7,10 @@
 //! see the latest data.
 //!
 //! Oracle: after each message and at each segment's end, each list holds the model's
-//! entries, less those expiry may have dropped, and `pid_adds`/`pid_dels`/`expiry` count the
-//! model's adds, deletions, drops and expired entries (the explorer lists at most 3 pids; some
-//! seeds set `max_pids` to 1 or 2, so an add to a full list drops the newest entries). An entry may leave its list only while `do_pid_expiry` is on and once its
+//! entries, less those expiry may have dropped, and `pid_adds`/`pid_dels`/`pid_drops`/
+//! `expiry` count the model's adds, deletions, drops and expired entries (the explorer lists
+//! at most 3 pids; some seeds set `max_pids` to 1 or 2, so an add to a full list drops the
+//! newest entries). An entry may leave its list only while `do_pid_expiry` is on and once its
 //! expiry (its add time plus `pid_expiry_secs` then) has passed; when it went is the engine's
 //! business (an expiry pass runs as a bio is mapped, at most once per `pid_expiry_secs + 1`
 //! seconds), so before each message the model takes the engine's word for which expirable

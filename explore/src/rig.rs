@@ -762,7 +762,6 @@ pub struct Checker {
 }
 
 impl Checker {
-    /// The last few events (oldest first), each as `time_ns event`.
     /// A finished drive's report against what this checker saw since `since`; the first
     /// disagreement is kept for [`crate::run`] to report.
     fn hold_drive_report(&mut self, since: &DriveTally, result: &Result<DriveReport, DriveError>) {
@@ -771,6 +770,7 @@ impl Checker {
         }
     }
 
+    /// The last few events (oldest first), each as `time_ns event`.
     pub fn recent_events(&self) -> Vec<String> {
         self.recent.recent_events()
     }

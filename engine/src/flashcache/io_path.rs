@@ -131,8 +131,8 @@ impl Flashcache {
             let set = geometry.set_of(bio.sector);
             if let Some(index) = self.blocks.hash_lookup(set, bio.sector) {
                 let block = *self.blocks.block(index);
+                // Fallow bits sit on dirty blocks only (check_block): nothing to clear here.
                 if !block.state.is_busy() && !block.state.is_dirty() && block.nr_queued == 0 {
-                    self.clear_fallow(index);
                     self.cached_blocks -= 1;
                     self.blocks.hash_remove(index);
                     self.blocks.apply(index, Transition::Discard);

@@ -565,19 +565,12 @@ fn run_scrub(
     match stacked {
         None => send_message(rig, engine, checker, scrub.message(), phase)?,
         Some(device) => {
-            let now_ns = dmsim_engine::platform::Platform::now_ns(&rig.platform);
-            let input = Input::Control(Control::StackedMessage {
+            let control = Control::StackedMessage {
                 device,
                 message: scrub.message().to_string(),
-            });
-            checker.on_input(now_ns, &input);
-            engine.handle(now_ns, input).map_err(|e| {
-                fail(
-                    FailureKind::Engine,
-                    phase,
-                    format!("{:?} to {device} refused: {e}", scrub.message()),
-                )
-            })?;
+            };
+            let what = format!("{:?} to {device}", scrub.message());
+            send_control(rig, engine, checker, control, &what, phase)?;
         }
     }
     let mut nothing = rig.source(std::iter::empty());
@@ -712,16 +705,32 @@ fn send_message(
     message: &str,
     phase: &str,
 ) -> Result<(), Failure> {
+    let control = Control::TargetMessage(message.to_string());
+    send_control(
+        rig,
+        engine,
+        checker,
+        control,
+        &format!("{message:?}"),
+        phase,
+    )
+}
+
+/// `control` to `engine` now, seen by `checker`; a refusal fails the run, naming `what`.
+fn send_control(
+    rig: &Rig,
+    engine: &mut Engine,
+    checker: &mut Checker,
+    control: Control,
+    what: &str,
+    phase: &str,
+) -> Result<(), Failure> {
     let now_ns = dmsim_engine::platform::Platform::now_ns(&rig.platform);
-    let input = Input::Control(Control::TargetMessage(message.to_string()));
+    let input = Input::Control(control);
     checker.on_input(now_ns, &input);
-    engine.handle(now_ns, input).map_err(|e| {
-        fail(
-            FailureKind::Engine,
-            phase,
-            format!("{message:?} refused: {e}"),
-        )
-    })
+    engine
+        .handle(now_ns, input)
+        .map_err(|e| fail(FailureKind::Engine, phase, format!("{what} refused: {e}")))
 }
 
 /// One line on how a phase's drive ended.
@@ -906,15 +915,7 @@ fn send_messages(
                 format!("before {message:?}: {e}"),
             )
         })?;
-        let input = Input::Control(Control::TargetMessage(message.clone()));
-        checker.on_input(now_ns, &input);
-        engine.handle(now_ns, input).map_err(|e| {
-            fail(
-                FailureKind::Engine,
-                phase,
-                format!("{message:?} refused: {e}"),
-            )
-        })?;
+        send_message(rig, engine, checker, message, phase)?;
         let fc = engine.target().flashcache().expect("running");
         checker.pids.apply(message, now_ns, fc);
         checker.pids.check(fc, now_ns).map_err(|e| {

@@ -131,6 +131,24 @@ impl TargetChoice {
             }
         }
     }
+
+    /// flashcache's configuration, if flashcache is the volume (over a disk or an array).
+    pub fn flashcache(&self) -> Option<&FlashcacheConfig> {
+        match self {
+            TargetChoice::Flashcache(config) => Some(config),
+            TargetChoice::Raid5UnderFlashcache { flashcache, .. } => Some(flashcache),
+            TargetChoice::Linear | TargetChoice::Raid5(_) => None,
+        }
+    }
+
+    /// [`TargetChoice::flashcache`], to change.
+    pub fn flashcache_mut(&mut self) -> Option<&mut FlashcacheConfig> {
+        match self {
+            TargetChoice::Flashcache(config) => Some(config),
+            TargetChoice::Raid5UnderFlashcache { flashcache, .. } => Some(flashcache),
+            TargetChoice::Linear | TargetChoice::Raid5(_) => None,
+        }
+    }
 }
 
 /// The raid5 array's geometry over `devices` (its superblock's sectors kept out).
@@ -492,10 +510,8 @@ impl SeedSpec {
     /// own stream.
     fn draw_invalidation_scan(&mut self) {
         let mut rng = stream(self.seed, "explore.spec.invalidation_scan");
-        let mode = match &self.target {
-            TargetChoice::Flashcache(config) => config.table.mode,
-            TargetChoice::Raid5UnderFlashcache { flashcache, .. } => flashcache.table.mode,
-            TargetChoice::Linear | TargetChoice::Raid5(_) => return,
+        let Some(mode) = self.target.flashcache().map(|config| config.table.mode) else {
+            return;
         };
         self.invalidation_scan = mode != CacheMode::WriteBack && rng.random_bool(0.5);
     }
@@ -571,10 +587,8 @@ impl SeedSpec {
     /// under the data oracle. Its own stream.
     fn draw_sequential_bypass(&mut self) {
         let mut rng = stream(self.seed, "explore.spec.sequential");
-        if !matches!(
-            self.target,
-            TargetChoice::Flashcache(_) | TargetChoice::Raid5UnderFlashcache { .. }
-        ) || self.workload.trace.is_some()
+        if self.target.flashcache().is_none()
+            || self.workload.trace.is_some()
             || !rng.random_ratio(1, 4)
         {
             return;
@@ -630,13 +644,7 @@ impl SeedSpec {
 
     /// flashcache's `ssd_timeout`, if the target has one.
     fn ssd_timeout_ns(&self) -> Option<u64> {
-        match &self.target {
-            TargetChoice::Flashcache(config) => config.options.ssd_timeout_ns,
-            TargetChoice::Raid5UnderFlashcache { flashcache, .. } => {
-                flashcache.options.ssd_timeout_ns
-            }
-            TargetChoice::Linear | TargetChoice::Raid5(_) => None,
-        }
+        self.target.flashcache()?.options.ssd_timeout_ns
     }
 
     /// flashcache: one seed in four turns pid expiry on as a segment starts, with an expiry
@@ -644,11 +652,7 @@ impl SeedSpec {
     /// pass runs as a bio is mapped) and later messages meet expired entries. Its own stream.
     fn draw_pid_expiry(&mut self) {
         let mut rng = stream(self.seed, "explore.spec.pid_expiry");
-        if !matches!(
-            self.target,
-            TargetChoice::Flashcache(_) | TargetChoice::Raid5UnderFlashcache { .. }
-        ) || !rng.random_ratio(1, 4)
-        {
+        if self.target.flashcache().is_none() || !rng.random_ratio(1, 4) {
             return;
         }
         let segment = rng.random_range(0..self.segments.len());
@@ -698,10 +702,8 @@ impl SeedSpec {
     /// 512 ways): half the 512-way caches say it that way. Its own stream.
     fn draw_default_assoc(&mut self) {
         let mut rng = stream(self.seed, "explore.spec.default_assoc");
-        let config = match &mut self.target {
-            TargetChoice::Flashcache(config) => config,
-            TargetChoice::Raid5UnderFlashcache { flashcache, .. } => flashcache,
-            TargetChoice::Linear | TargetChoice::Raid5(_) => return,
+        let Some(config) = self.target.flashcache_mut() else {
+            return;
         };
         if config.table.assoc == Associativity::Ways(512) && rng.random_bool(0.5) {
             config.table.assoc = Associativity::Ways(0);
@@ -713,10 +715,8 @@ impl SeedSpec {
     /// threshold meet IO (or less than it). Its own stream.
     fn draw_dirty_threshold_change(&mut self) {
         let mut rng = stream(self.seed, "explore.spec.dirty_threshold");
-        let mode = match &self.target {
-            TargetChoice::Flashcache(config) => config.table.mode,
-            TargetChoice::Raid5UnderFlashcache { flashcache, .. } => flashcache.table.mode,
-            TargetChoice::Linear | TargetChoice::Raid5(_) => return,
+        let Some(mode) = self.target.flashcache().map(|config| config.table.mode) else {
+            return;
         };
         if mode != CacheMode::WriteBack || !rng.random_ratio(1, 4) {
             return;
@@ -756,11 +756,7 @@ impl SeedSpec {
     /// the index follows list edits of every kind. Its own stream.
     fn draw_victim_index(&mut self) {
         let mut rng = stream(self.seed, "explore.spec.victims");
-        let flashcache = matches!(
-            self.target,
-            TargetChoice::Flashcache(_) | TargetChoice::Raid5UnderFlashcache { .. }
-        );
-        if !flashcache {
+        if self.target.flashcache().is_none() {
             return;
         }
         self.victim_index_from_start = rng.random_bool(0.5);
@@ -956,12 +952,7 @@ impl SeedSpec {
                 self.workload.unaligned_one_in = 0;
             }
         }
-        let flashcache = match &mut self.target {
-            TargetChoice::Flashcache(config) => Some(config),
-            TargetChoice::Raid5UnderFlashcache { flashcache, .. } => Some(flashcache),
-            TargetChoice::Linear | TargetChoice::Raid5(_) => None,
-        };
-        if let Some(config) = flashcache {
+        if let Some(config) = self.target.flashcache_mut() {
             // Clean stops: a remove stores the metadata (flashcache's md store), a reload
             // reads it back; with fast_remove the dirty blocks stay in the cache across it.
             config.tunables.fast_remove = rng.random_ratio(1, 3);
@@ -1142,10 +1133,7 @@ impl SeedSpec {
                 _ => {}
             }
         }
-        if !matches!(
-            self.target,
-            TargetChoice::Flashcache(_) | TargetChoice::Raid5UnderFlashcache { .. }
-        ) {
+        if self.target.flashcache().is_none() {
             if let Some(index) = self.segments.iter().position(|s| !s.messages.is_empty()) {
                 return Err(format!(
                     "segments[{index}].messages: only flashcache takes control messages here"

@@ -109,6 +109,11 @@ impl IoCounts {
         }
     }
 
+    /// Bios this engine took in.
+    pub fn bios_taken(&self) -> u64 {
+        self.bios
+    }
+
     /// After the engine took an input: what its target runs with now.
     pub fn after_input(&mut self, engine: &Engine) {
         if let Some(fc) = engine.target().flashcache() {

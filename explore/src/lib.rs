@@ -36,6 +36,7 @@
 //! Deliberately not here: argument parsing and printing (the `dmsim explore` command).
 
 pub mod batch;
+pub mod cache_geometry;
 pub mod counter_reach;
 pub mod counters;
 pub mod device;

@@ -502,6 +502,7 @@ impl SeedSpec {
         spec.draw_small_pid_lists();
         spec.draw_scrub();
         spec.draw_invalidation_scan();
+        crate::cache_geometry::draw(&mut spec);
         spec
     }
 

@@ -117,7 +117,13 @@ impl TableLine {
         };
         let block_size = number(5, ConfigError::InvalidBlockSize { block_size: 0 })?;
         let cache_size = number(6, ConfigError::InvalidCacheSize)?;
-        let assoc = number(7, ConfigError::InvalidAssociativity { assoc: 0 })?;
+        // `full` is this project's one-set cache (`render` writes it); flashcache has none.
+        let full = args.get(7) == Some(&"full");
+        let assoc = if full {
+            0
+        } else {
+            number(7, ConfigError::InvalidAssociativity { assoc: 0 })?
+        };
         let disk_assoc = number(8, ConfigError::InvalidDiskAssociativity { disk_assoc: 0 })?;
         let write_only = number(9, ConfigError::WriteCacheUnparsable)?;
         let md_block_size = number(
@@ -142,10 +148,14 @@ impl TableLine {
                 ConfigError::InvalidBlockSize { block_size: 0 },
             )?,
             cache_size_sectors: cache_size,
-            assoc: Associativity::Ways(to_u32(
-                assoc,
-                ConfigError::InvalidAssociativity { assoc: 0 },
-            )?),
+            assoc: if full {
+                Associativity::Full
+            } else {
+                Associativity::Ways(to_u32(
+                    assoc,
+                    ConfigError::InvalidAssociativity { assoc: 0 },
+                )?)
+            },
             disk_assoc_sectors: to_u32(
                 disk_assoc,
                 ConfigError::InvalidDiskAssociativity { disk_assoc: 0 },
@@ -475,5 +485,7 @@ mod tests {
         table.assoc = Associativity::Full;
         assert_eq!(table.validate(&DEVICES, &Options::default()), Ok(()));
         assert!(table.render().contains(" full "));
+        // What `render` writes reads back (it did not: `full` was no number).
+        assert_eq!(TableLine::parse(&table.render()), Ok(table));
     }
 }

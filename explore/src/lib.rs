@@ -45,6 +45,7 @@ pub mod event_dump;
 pub mod event_log;
 pub mod fallow;
 pub mod hits_check;
+pub mod message_probe;
 pub mod pids;
 pub mod real;
 pub mod rebuild_front;
@@ -56,6 +57,7 @@ pub mod shrink;
 pub mod spec;
 pub mod stop;
 pub mod sync_status;
+pub mod table_probe;
 pub mod tag_table;
 pub mod trace_window;
 

@@ -5,6 +5,7 @@
 use crate::counter_reach::CounterReach;
 use crate::event_dump::EventDump;
 use crate::hits_check;
+use crate::message_probe;
 use crate::rebuild_front::{FrontReadPlan, FrontReads, FrontSeen, FRONT_READS_MAX};
 use crate::rig::{workload, Checker, Rig, StartAt};
 use crate::scrub::{BeforeScrub, Scrub};
@@ -286,6 +287,7 @@ fn one_pass(
     dump: Option<Rc<RefCell<EventDump>>>,
 ) -> Result<Pass, Failure> {
     let mut rig = Rig::new(spec).map_err(|e| fail(FailureKind::Setup, "setup", e))?;
+    crate::table_probe::check(spec).map_err(|e| fail(FailureKind::Engine, "table line", e))?;
     let mut checker = rig.checker();
     checker.invariants_every_input = checks == Checks::EveryInput;
     checker.dump = dump;
@@ -322,6 +324,7 @@ fn one_pass(
                 &mut phases,
             )?;
         }
+        probe_messages(&rig, &mut current, &mut checker, spec, index, &phase)?;
         probe_misaligned(&rig, &mut current, &mut checker, spec, &phase)?;
         probe_stale_completion(&rig, &mut current, &mut checker, &phase)?;
         let records = workload(&spec.workload, segment.requests, index as u64);
@@ -847,6 +850,44 @@ fn probe_misaligned(
             ),
         )),
     }
+}
+
+/// A running flashcache's answers to messages a user might mistype or spell another way
+/// (crate::message_probe): refused naming the word, or taken with the menu's effect.
+fn probe_messages(
+    rig: &Rig,
+    engine: &mut Engine,
+    checker: &mut Checker,
+    spec: &SeedSpec,
+    segment: usize,
+    phase: &str,
+) -> Result<(), Failure> {
+    let mut rng =
+        dmsim_sim::streams::stream(spec.seed, &format!("explore.message_probe.{segment}"));
+    for _ in 0..message_probe::MESSAGES_PER_SEGMENT {
+        let Some(fc) = engine.target().flashcache() else {
+            return Ok(());
+        };
+        let (message, expect) = message_probe::draw(&mut rng, fc);
+        let before = (fc.tunables().clone(), fc.stats().clone());
+        checker.hash.add(message.as_bytes());
+        let now_ns = dmsim_engine::platform::Platform::now_ns(&rig.platform);
+        let result = match engine.handle(
+            now_ns,
+            Input::Control(Control::TargetMessage(message.clone())),
+        ) {
+            Ok(()) => Ok(()),
+            Err(InputError::BadControl(reason)) => Err(reason),
+            Err(other) => Err(other.to_string()),
+        };
+        let fc = engine
+            .target()
+            .flashcache()
+            .expect("running before the message");
+        message_probe::judge(&message, &expect, result, &before, fc)
+            .map_err(|e| fail(FailureKind::Engine, phase, e))?;
+    }
+    Ok(())
 }
 
 /// A completion of an IO the engine never issued (a driver's bug) must be refused as unknown,

@@ -86,7 +86,7 @@ fn change_a_word(rng: &mut ChaCha8Rng, line: &str, devices: &CacheDeviceSizes) -
     // 13 metadata block size.
     let position = rng.random_range(0..=14);
     if position == 14 {
-        words.truncate(rng.random_range(0..words.len()));
+        words.truncate(rng.random_range(0..words.len().max(1)));
         return words.join(" ");
     }
     let values: Vec<String> = match position {

@@ -11,6 +11,7 @@ use super::instance::{CacheInputError, Flashcache};
 use super::io::{CacheBio, CacheBuffer, CacheIoTag, IoOp, JobId, RegionList};
 use super::job::{Action, PendingAction, NO_INDEX};
 use super::pending::InvalOutcome;
+use super::set::CacheBlock;
 use super::state::Transition;
 use crate::block::{IoStatus, Op};
 
@@ -132,7 +133,8 @@ impl Flashcache {
             if let Some(index) = self.blocks.hash_lookup(set, bio.sector) {
                 let block = *self.blocks.block(index);
                 // Fallow bits sit on dirty blocks only (check_block): nothing to clear here.
-                if !block.state.is_busy() && !block.state.is_dirty() && block.nr_queued == 0 {
+                assert_queued_only_while_busy(&block, index);
+                if !block.state.is_busy() && !block.state.is_dirty() {
                     self.cached_blocks -= 1;
                     self.blocks.hash_remove(index);
                     self.blocks.apply(index, Transition::Discard);
@@ -308,7 +310,8 @@ impl Flashcache {
     /// `flashcache_read_hit`.
     fn read_hit(&mut self, bio: CacheBio, index: u32) {
         let block = *self.blocks.block(index);
-        if block.state.is_busy() || block.nr_queued > 0 {
+        assert_queued_only_while_busy(&block, index);
+        if block.state.is_busy() {
             if self.injected(ErrorInjection::READ_HIT_PENDING_JOB_ALLOC_FAIL) {
                 self.errors.memory_alloc_errors += 1;
                 self.endio(bio.id, IoStatus::IoError, None);
@@ -400,7 +403,8 @@ impl Flashcache {
     /// `flashcache_write_hit`.
     fn write_hit(&mut self, bio: CacheBio, index: u32) {
         let block = *self.blocks.block(index);
-        if block.state.is_busy() || block.nr_queued > 0 {
+        assert_queued_only_while_busy(&block, index);
+        if block.state.is_busy() {
             if self.injected(ErrorInjection::WRITE_HIT_PENDING_JOB_ALLOC_FAIL) {
                 self.errors.memory_alloc_errors += 1;
                 self.endio(bio.id, IoStatus::IoError, None);
@@ -629,4 +633,17 @@ impl Flashcache {
             self.free_job(id);
         }
     }
+}
+
+/// flashcache tests `nr_queued` beside the busy bits before it touches a block; a block with
+/// bios queued is always busy (`check_block` after every input), so the busy bits alone
+/// decide here, and this says so where it is relied on.
+#[inline]
+fn assert_queued_only_while_busy(block: &CacheBlock, index: u32) {
+    assert!(
+        block.nr_queued == 0 || block.state.is_busy(),
+        "cache block {index}: {} bios queued on a block that is not busy ({:?})",
+        block.nr_queued,
+        block.state
+    );
 }

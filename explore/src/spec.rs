@@ -503,7 +503,57 @@ impl SeedSpec {
         spec.draw_scrub();
         spec.draw_invalidation_scan();
         crate::cache_geometry::draw(&mut spec);
+        spec.draw_bad_patches();
         spec
+    }
+
+    /// Linear and flashcache with faults: a device in four gets a bad patch, a range of
+    /// sectors where IO often fails or crawls (a worn or damaged region of a real drive),
+    /// beside whatever the swarm put on it. Its own stream; after the SSD is sized.
+    fn draw_bad_patches(&mut self) {
+        let mut rng = stream(self.seed, "explore.spec.bad_patch");
+        let faulty = !self.faults.iter().all(Vec::is_empty);
+        if !faulty
+            || !matches!(
+                self.target,
+                TargetChoice::Linear | TargetChoice::Flashcache(_)
+            )
+        {
+            return;
+        }
+        let cache_ssd = matches!(self.target, TargetChoice::Flashcache(_));
+        let span_sectors = self.workload.span_bytes / 512;
+        for (index, (device, faults)) in self.devices.iter().zip(&mut self.faults).enumerate() {
+            if !rng.random_ratio(1, 4) {
+                continue;
+            }
+            // Where the workload goes: all of a cache's SSD, the span of a disk or volume.
+            let used_sectors = if cache_ssd && index == 0 {
+                device.ram.capacity_sectors
+            } else {
+                span_sectors.clamp(8, device.ram.capacity_sectors)
+            };
+            let sectors = rng.random_range(8..=2048).min(used_sectors);
+            let sector = rng.random_range(0..=used_sectors - sectors);
+            let patch = Extent::new(sector, sectors);
+            let (action, op) = match rng.random_range(0..4) {
+                0 | 1 => (FaultAction::Fail(IoStatus::IoError), Some(Op::Read)),
+                2 => (FaultAction::Fail(IoStatus::IoError), Some(Op::Write)),
+                _ => (
+                    FaultAction::Delay {
+                        extra_ns: rng.random_range(1_000_000..50_000_000),
+                    },
+                    None,
+                ),
+            };
+            let mut rule = FaultRule::always(action)
+                .within(patch)
+                .at_rate_ppm(rng.random_range(50_000..=500_000));
+            if let Some(op) = op {
+                rule = rule.on(op);
+            }
+            faults.push(rule.into());
+        }
     }
 
     /// flashcache in writethrough or writearound: one seed in two invalidates by the legacy

@@ -8,7 +8,8 @@ use crate::scrub::Scrub;
 use crate::trace_window::{BundledTrace, TraceWindow};
 use dmsim_engine::block::{DeviceInfo, Extent, IoStatus, Op};
 use dmsim_engine::flashcache::{
-    Associativity, CacheMode, FlashcacheConfig, Persistence, ReclaimPolicy, TableLine,
+    Associativity, CacheMode, ErrorInjection, FlashcacheConfig, Persistence, ReclaimPolicy,
+    TableLine,
 };
 use dmsim_engine::raid5::superblock::METADATA_SECTORS;
 use dmsim_engine::raid5::{Geometry, Layout, Raid5Config, STRIPE_SECTORS};
@@ -504,7 +505,30 @@ impl SeedSpec {
         spec.draw_invalidation_scan();
         crate::cache_geometry::draw(&mut spec);
         spec.draw_bad_patches();
+        spec.draw_error_injection();
         spec
+    }
+
+    /// flashcache with faults: one segment in three arms one to three of flashcache's own
+    /// one-shot error injection flags (`error_inject`, spec 1.17) as it starts, each firing
+    /// once where flashcache tests it. Its own stream.
+    fn draw_error_injection(&mut self) {
+        let mut rng = stream(self.seed, "explore.spec.error_inject");
+        let faulty = !self.is_fault_free();
+        if !faulty || self.target.flashcache().is_none() {
+            return;
+        }
+        for segment in &mut self.segments {
+            if !rng.random_ratio(1, 3) {
+                continue;
+            }
+            let mut flags = 0u32;
+            for _ in 0..rng.random_range(1..=3) {
+                let (flag, _) = ErrorInjection::ALL[rng.random_range(0..ErrorInjection::ALL.len())];
+                flags |= flag.0;
+            }
+            segment.messages.push(format!("error_inject 0x{flags:x}"));
+        }
     }
 
     /// Linear and flashcache with faults: a device in four gets a bad patch, a range of

@@ -325,6 +325,7 @@ fn one_pass(
             )?;
         }
         probe_messages(&rig, &mut current, &mut checker, spec, index, &phase)?;
+        probe_device_numbers(&rig, &mut current, &mut checker, spec, &phase)?;
         probe_misaligned(&rig, &mut current, &mut checker, spec, &phase)?;
         probe_stale_completion(&rig, &mut current, &mut checker, &phase)?;
         let records = workload(&spec.workload, segment.requests, index as u64);
@@ -886,6 +887,68 @@ fn probe_messages(
             .expect("running before the message");
         message_probe::judge(&message, &expect, result, &before, fc)
             .map_err(|e| fail(FailureKind::Engine, phase, e))?;
+    }
+    Ok(())
+}
+
+/// Controls naming a device that is not there (one past the platform's and stacked
+/// devices, or a physical device where a stacked one is meant) must be refused, naming it,
+/// and change nothing. The stacked device is the array under flashcache, numbered after the
+/// platform's.
+fn probe_device_numbers(
+    rig: &Rig,
+    engine: &mut Engine,
+    checker: &mut Checker,
+    spec: &SeedSpec,
+    phase: &str,
+) -> Result<(), Failure> {
+    let physical = spec.devices.len() as u16;
+    let stacked = u16::from(matches!(
+        spec.target,
+        TargetChoice::Raid5UnderFlashcache { .. }
+    ));
+    let probes = [
+        (
+            Control::CancelTimedIoOnDevice(DeviceId(physical + stacked)),
+            "unknown",
+        ),
+        (
+            Control::StackedMessage {
+                device: DeviceId(physical + stacked),
+                message: "check".to_string(),
+            },
+            "is not a stacked device",
+        ),
+        (
+            Control::StackedMessage {
+                device: DeviceId(physical - 1),
+                message: "check".to_string(),
+            },
+            "is not a stacked device",
+        ),
+    ];
+    for (control, reason) in probes {
+        let what = format!("{control:?}");
+        checker.hash.add(what.as_bytes());
+        let before = engine.stats();
+        let now_ns = dmsim_engine::platform::Platform::now_ns(&rig.platform);
+        match engine.handle(now_ns, Input::Control(control)) {
+            Err(InputError::BadControl(text)) if text.contains(reason) => {}
+            other => {
+                return Err(fail(
+                    FailureKind::Engine,
+                    phase,
+                    format!("{what}: {other:?}, expected a refusal saying {reason:?}"),
+                ))
+            }
+        }
+        if engine.stats() != before {
+            return Err(fail(
+                FailureKind::Engine,
+                phase,
+                format!("{what} was refused but changed the engine's counters"),
+            ));
+        }
     }
     Ok(())
 }

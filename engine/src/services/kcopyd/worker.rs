@@ -100,6 +100,9 @@ impl Kcopyd {
     /// The choice [`Kcopyd::pop_io_job`] makes, without making it.
     pub(super) fn next_io_job(&self, index: usize) -> Option<NextIoJob> {
         let queue = &self.clients[index].io_jobs;
+        if queue.is_empty() {
+            return None; // the common case, without setting up the deque's iterator
+        }
         let mut chosen = None;
         for (position, &key) in queue.iter().enumerate() {
             let job = self.jobs.get(key).expect("queued job exists");

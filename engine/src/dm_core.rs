@@ -10,7 +10,7 @@
 //!
 //! Deliberately not here: what a piece means on the devices (the target's business).
 
-use crate::arena::{Buffer, PageList};
+use crate::arena::{copy_pages, Buffer, PageList};
 use crate::block::{split_at_boundaries, BoundaryPieces, IoStatus, Op, SECTORS_PER_PAGE};
 use crate::bounded::LoopBound;
 use crate::content::SectorContent;
@@ -182,11 +182,13 @@ impl DmCore {
             .arena_mut()
             .alloc(Self::pages_for(&bio))
             .expect("admission checked free pages");
-        if bio.op == Op::Write {
-            services
-                .arena_mut()
-                .write_sectors(&Buffer::from_pages(pages.clone()), &bio.data);
-        }
+        let pages = if bio.op == Op::Write {
+            let buffer = Buffer::from_pages(pages);
+            services.arena_mut().write_sectors(&buffer, &bio.data);
+            buffer.pages
+        } else {
+            pages
+        };
         let record = BioRecord {
             id: bio.id,
             op: bio.op,
@@ -234,7 +236,7 @@ impl DmCore {
         let record = self.bios.get_mut(key).expect("live bio");
         record.stage = BioStage::Pieces;
         record.pending = 1; // the dispatch reference
-        let buffer = Buffer::from_pages(record.pages.clone());
+        let buffer = Buffer::from_pages(copy_pages(&record.pages));
         let pieces = if record.op == Op::Flush {
             mark!(FlushBio);
             BoundaryPieces::from_slice(&[(0, 0)])
@@ -317,14 +319,14 @@ impl DmCore {
     }
 
     fn finish(&mut self, key: SlabKey, services: &mut Services) {
-        let record = self.bios.remove(key).expect("live bio");
+        let mut record = self.bios.remove(key).expect("live bio");
         if let Some(named) = self.ids.remove(record.id.0) {
             self.bios.touch(named);
         }
         let mut data = SectorData::new();
         if record.op == Op::Read {
             data.reserve(record.sectors as usize);
-            let buffer = Buffer::from_pages(record.pages.clone());
+            let buffer = Buffer::from_pages(std::mem::take(&mut record.pages));
             let arena = services.arena();
             for (page, index) in buffer.sector_slots(record.sectors) {
                 // A piece given up on (zombie IO) still has its sectors in flight: it reads
@@ -336,6 +338,7 @@ impl DmCore {
                 };
                 data.push(content);
             }
+            record.pages = buffer.pages;
         }
         services.arena_mut().release_all(&record.pages);
         if !record.status.is_ok() {

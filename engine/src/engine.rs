@@ -238,6 +238,11 @@ impl Engine {
     /// Hands IO to stacked devices to their lower targets and runs their deferred work;
     /// true if anything moved.
     fn run_lower(&mut self) -> bool {
+        // Without a stack there is no stacked device, so no IO to one and no piece (most
+        // engines: this runs every settle round).
+        if self.lower.is_empty() {
+            return false;
+        }
         let mut progress = false;
         let physical = self.services.physical_devices();
         while let Some(io) = self.services.take_stacked_io() {
@@ -265,7 +270,9 @@ impl Engine {
 
     /// Completes the IOs of stacked devices whose pieces the lower targets finished.
     fn finish_lower_pieces(&mut self) -> bool {
-        let progress = !self.lower_finished.is_empty();
+        if self.lower_finished.is_empty() {
+            return false; // the common case, without setting up a drain
+        }
         // Drained in place: the list keeps its capacity for the next call.
         for (piece, status) in self.lower_finished.drain(..) {
             let tag = IoTag {
@@ -276,7 +283,7 @@ impl Engine {
                 .on_completion(Completion { tag, status })
                 .expect("a lower target finishes each piece of a stacked IO once");
         }
-        progress
+        true
     }
 
     /// The next thing the engine wants done.

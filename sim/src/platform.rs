@@ -14,8 +14,10 @@
 //! test or CLI reports them.
 
 use crate::device::store::SectorView;
-use crate::device::{DeviceCompletion, SimDevice, SimIo, StrictError, WritePayload};
-use dmsim_engine::arena::{Arena, PageMode};
+use crate::device::{
+    DeviceCompletion, SectorContents, SimDevice, SimIo, StrictError, WritePayload,
+};
+use dmsim_engine::arena::Arena;
 use dmsim_engine::block::{DeviceInfo, IoStatus, Op};
 use dmsim_engine::io::{Completion, DeviceIo, Input, IoTag};
 use dmsim_engine::platform::Platform;
@@ -169,27 +171,25 @@ impl SimPlatform {
         self.pending.len()
     }
 
-    fn payload(
-        io: &DeviceIo,
-        arena: &mut Arena,
-        slots: &mut Vec<(PageId, usize)>,
-        device: &mut SimDevice,
-    ) -> WritePayload {
-        slots.clear();
-        slots.extend(io.buffer.sector_slots(u64::from(io.sectors)));
-        if slots
-            .iter()
-            .all(|&(page, _)| arena.mode(page) == PageMode::Sectors)
-        {
-            WritePayload::Contents(slots.iter().map(|&(p, i)| arena.io_sector(p, i)).collect())
-        } else {
-            let mut bytes = device.spare_payload();
-            bytes.reserve(slots.len() * 512);
-            for &(page, index) in slots.iter() {
-                bytes.extend_from_slice(arena.io_sector_bytes(page, index));
+    fn payload(io: &DeviceIo, arena: &mut Arena, device: &mut SimDevice) -> WritePayload {
+        let sectors = u64::from(io.sectors);
+        // Copied a page's run of sectors at a time (a sector at a time, the copy was a
+        // hundredth of a replay's instructions).
+        let mut contents = SectorContents::new();
+        for (page, indices) in io.buffer.page_runs(sectors) {
+            match arena.io_page_sectors(page) {
+                Some(page_sectors) => contents.extend_from_slice(&page_sectors[indices]),
+                None => {
+                    let mut bytes = device.spare_payload();
+                    bytes.reserve(sectors as usize * 512);
+                    for (page, index) in io.buffer.sector_slots(sectors) {
+                        bytes.extend_from_slice(arena.io_sector_bytes(page, index));
+                    }
+                    return WritePayload::Bytes(bytes);
+                }
             }
-            WritePayload::Bytes(bytes)
         }
+        WritePayload::Contents(contents)
     }
 
     fn deliver(
@@ -241,7 +241,7 @@ impl Platform for SimPlatform {
             io.device
         );
         let payload = if io.op == Op::Write {
-            Self::payload(&io, arena, &mut self.slots, &mut self.devices[device])
+            Self::payload(&io, arena, &mut self.devices[device])
         } else {
             WritePayload::None
         };

@@ -78,11 +78,27 @@ pub type PageList = SmallVec<[PageId; PAGE_LIST_INLINE]>;
 /// A piece of arena memory an IO reads from or writes into: a list of pages and the sector
 /// offset of the first byte within the first page (like DM_IO_PAGE_LIST with an offset).
 /// The same page may appear several times (the zero page of kcopyd's zeroing does).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, PartialEq, Eq, Hash, Default)]
 pub struct Buffer {
     pub pages: PageList,
     /// Sectors to skip in the first page; always below [`SECTORS_PER_PAGE`].
     pub offset_sectors: u32,
+}
+
+impl Clone for Buffer {
+    fn clone(&self) -> Buffer {
+        Buffer {
+            pages: copy_pages(&self.pages),
+            offset_sectors: self.offset_sectors,
+        }
+    }
+}
+
+/// A copy of a page list. `SmallVec::clone` collects item by item through its generic
+/// `Extend` (about 85 instructions for one page, several times per request); page ids are
+/// plain data, copied at once here (issue 11).
+pub fn copy_pages(pages: &[PageId]) -> PageList {
+    PageList::from_slice(pages)
 }
 
 impl Buffer {
@@ -124,6 +140,30 @@ impl Buffer {
             pages: PageList::from_slice(&self.pages[first_page..end_page]),
             offset_sectors: (start % SECTORS_PER_PAGE) as u32,
         }
+    }
+
+    /// `(page, sector indices within the page)` for each page the first `sectors` sectors
+    /// lie on, in order: [`Buffer::sector_slots`] a page at a time, for bookkeeping kept
+    /// per page (a sector at a time, it cost a lookup of the page list per sector).
+    pub fn page_runs(
+        &self,
+        sectors: u64,
+    ) -> impl Iterator<Item = (PageId, std::ops::Range<usize>)> + '_ {
+        let start = u64::from(self.offset_sectors);
+        let end = start + sectors;
+        let pages = if sectors == 0 {
+            0
+        } else {
+            end.div_ceil(SECTORS_PER_PAGE) as usize
+        };
+        self.pages[..pages]
+            .iter()
+            .zip((0u64..).step_by(SECTORS))
+            .map(move |(&page, page_start)| {
+                let first = start.saturating_sub(page_start) as usize;
+                let last = (end - page_start).min(SECTORS_PER_PAGE) as usize;
+                (page, first..last)
+            })
     }
 
     /// `(page, sector index within the page)` for each of the first `sectors` sectors.
@@ -387,6 +427,13 @@ impl Arena {
         }
     }
 
+    /// The eight sector contents of a sectors-mode `page` (`None` in bytes mode), without
+    /// the in-flight check: [`Arena::io_sector`] for a whole page at once.
+    pub fn io_page_sectors(&self, page: PageId) -> Option<&[SectorContent; SECTORS]> {
+        let meta = &self.meta[page.index()];
+        (meta.mode == PageMode::Sectors).then_some(&meta.sectors)
+    }
+
     /// Copies sector contents out of `buffer` without the in-flight check: a device reading
     /// the memory of a write (other devices may be reading the same pages, as when one
     /// buffer is written to two devices).
@@ -491,36 +538,34 @@ impl Arena {
 
     /// Marks the first `sectors` sectors of `buffer` in flight (at `Submit`).
     pub(crate) fn begin_flight(&mut self, buffer: &Buffer, sectors: u64) {
-        // A page's sectors come one after another: the census hears of it once.
-        let mut touched = None;
-        for (page, index) in buffer.sector_slots(sectors) {
+        for (page, indices) in buffer.page_runs(sectors) {
             let meta = &mut self.meta[page.index()];
             assert!(
                 meta.owned,
                 "device IO names {page:?} which no owner holds (freed buffer)"
             );
-            meta.in_flight[index] = meta.in_flight[index]
-                .checked_add(1)
-                .expect("more than 65535 IOs in flight on one sector");
-            if touched != Some(page) {
-                self.census.get_mut().touch(page);
-                touched = Some(page);
+            for count in &mut meta.in_flight[indices] {
+                *count = count
+                    .checked_add(1)
+                    .expect("more than 65535 IOs in flight on one sector");
             }
+            self.census.get_mut().touch(page);
         }
     }
 
     /// Ends the flight begun by [`Arena::begin_flight`] (at `Completion`); frees pages
     /// released meanwhile once nothing has them in flight.
     pub(crate) fn end_flight(&mut self, buffer: &Buffer, sectors: u64) {
-        let mut touched = None;
-        for (page, index) in buffer.sector_slots(sectors) {
+        for (page, indices) in buffer.page_runs(sectors) {
             let meta = &mut self.meta[page.index()];
-            assert!(meta.in_flight[index] > 0, "end_flight without begin_flight");
-            meta.in_flight[index] -= 1;
-            if touched != Some(page) {
-                self.census.get_mut().touch(page);
-                touched = Some(page);
+            for count in &mut meta.in_flight[indices] {
+                assert!(*count > 0, "end_flight without begin_flight");
+                *count -= 1;
             }
+            self.census.get_mut().touch(page);
+            // A page's last flight ends at its last sector's (a sector still in flight
+            // would fail the assert above), so checking once per page frees it when a
+            // check per sector did.
             if !meta.owned && !meta.on_free_list && !meta.any_in_flight() {
                 meta.on_free_list = true;
                 self.free.push(page);
@@ -691,6 +736,25 @@ mod tests {
         assert_eq!(again, page);
         assert_eq!(arena.mode(again), PageMode::Sectors);
         assert_eq!(arena.sector(again, 2), SectorContent::Zero);
+    }
+
+    #[test]
+    fn page_runs_are_the_sector_slots_a_page_at_a_time() {
+        let buffer = Buffer {
+            pages: PageList::from_slice(&[PageId(4), PageId(4), PageId(6)]),
+            offset_sectors: 3,
+        };
+        for sectors in 0..=buffer.capacity_sectors() {
+            let by_page: Vec<(PageId, usize)> = buffer
+                .page_runs(sectors)
+                .flat_map(|(page, indices)| indices.map(move |index| (page, index)))
+                .collect();
+            let by_sector: Vec<(PageId, usize)> = buffer.sector_slots(sectors).collect();
+            assert_eq!(by_page, by_sector, "{sectors} sectors");
+            assert!(buffer
+                .page_runs(sectors)
+                .all(|(_, indices)| !indices.is_empty()));
+        }
     }
 
     #[test]

@@ -277,6 +277,15 @@ pub(crate) struct MetaBuffers {
 impl MetaBuffers {
     /// A zero-filled buffer of `bytes`.
     pub fn alloc(&mut self, bytes: usize) -> MetaBufferId {
+        let id = self.alloc_to_overwrite(bytes);
+        self.buffers[id.0 as usize].fill(0);
+        id
+    }
+
+    /// A buffer of `bytes` that still holds what its last user left: for a caller that
+    /// writes every byte (a metadata write of a whole md block; zeroing first cost a
+    /// 4 KiB memset per write, issue 11).
+    pub fn alloc_to_overwrite(&mut self, bytes: usize) -> MetaBufferId {
         let id = if let Some(id) = self.free.pop() {
             id
         } else {
@@ -284,9 +293,7 @@ impl MetaBuffers {
             self.in_use.push(false);
             (self.buffers.len() - 1) as u32
         };
-        let buffer = &mut self.buffers[id as usize];
-        buffer.clear();
-        buffer.resize(bytes, 0);
+        self.buffers[id as usize].resize(bytes, 0);
         self.in_use[id as usize] = true;
         MetaBufferId(id)
     }

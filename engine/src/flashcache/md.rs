@@ -94,15 +94,20 @@ impl Flashcache {
     fn md_block_snapshot(&mut self, md_block: u32) -> MetaBufferId {
         let geometry = self.blocks.geometry;
         let md_bytes = geometry.md_block_size_sectors as usize * 512;
-        let buffer_id = self.meta.alloc(md_bytes);
+        let buffer_id = self.meta.alloc_to_overwrite(md_bytes);
         let first = md_block * geometry.slots_per_md_block();
         let last = (first + geometry.slots_per_md_block()).min(geometry.size_blocks);
         let buffer = self.meta.get_mut(buffer_id).expect("just allocated");
-        for (bytes, block_index) in buffer.chunks_exact_mut(SLOT_BYTES).zip(first..last) {
+        let mut slots = buffer.chunks_exact_mut(SLOT_BYTES);
+        for (bytes, block_index) in slots.by_ref().zip(first..last) {
             let block = self.blocks.block(block_index);
             let bytes: &mut [u8; SLOT_BYTES] = bytes.try_into().expect("an exact chunk");
             *bytes = MdSlot::of_block(block.dbn, block.state).to_bytes();
         }
+        // The last md block's slots past the cache's end, and any bytes after the last
+        // whole slot, are zero, as a zero-filled buffer had them.
+        let written = (last - first) as usize * SLOT_BYTES;
+        buffer[written..].fill(0);
         buffer_id
     }
 

@@ -5,7 +5,7 @@
 
 use super::throttle::SLEEP_NS;
 use super::{CopyPhase, Dests, JobRoute, JobStage, Kcopyd, KcopydJob, KcopydJobId, KcopydPages};
-use crate::arena::{Arena, Buffer, PageId, PageList};
+use crate::arena::{copy_pages, Arena, Buffer, PageId, PageList};
 use crate::block::{Op, SECTORS_PER_PAGE};
 use crate::bounded::{LoopBound, ITEMS_PER_CALL_MAX};
 use crate::services::block_layer::BlockLayer;
@@ -100,6 +100,9 @@ impl Kcopyd {
     /// The choice [`Kcopyd::pop_io_job`] makes, without making it.
     pub(super) fn next_io_job(&self, index: usize) -> Option<NextIoJob> {
         let queue = &self.clients[index].io_jobs;
+        if queue.is_empty() {
+            return None; // the common case, without setting up the deque's iterator
+        }
         let mut chosen = None;
         for (position, &key) in queue.iter().enumerate() {
             let job = self.jobs.get(key).expect("queued job exists");
@@ -170,7 +173,7 @@ impl Kcopyd {
             // Zeroing writes a circular list of the shared zero page.
             Buffer::from_pages(vec![zero_page; sectors.div_ceil(SECTORS_PER_PAGE) as usize])
         } else {
-            Buffer::from_pages(job.pages.clone())
+            Buffer::from_pages(copy_pages(&job.pages))
         };
         let (op, regions) = match job.phase {
             CopyPhase::Read => (

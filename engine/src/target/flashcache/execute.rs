@@ -14,7 +14,7 @@
 //! Deliberately not here: bio pieces and the target's life (the parent module).
 
 use super::{FlashcacheTarget, LifeStage};
-use crate::arena::{Buffer, PageList};
+use crate::arena::{copy_pages, Buffer, PageList};
 use crate::block::{DeviceId, Op, PAGE_SIZE, SECTORS_PER_PAGE};
 use crate::bounded::{LoopBound, ITEMS_PER_CALL_MAX};
 use crate::flashcache as fc;
@@ -166,7 +166,7 @@ impl FlashcacheTarget {
         let (buffer, memory) = match io.buffer {
             fc::CacheBuffer::None => (Buffer::empty(), Memory::Direct),
             fc::CacheBuffer::Meta(id) => {
-                let buffer = Buffer::from_pages(pages.clone());
+                let buffer = Buffer::from_pages(copy_pages(&pages));
                 if op == Op::Write {
                     let bytes = self.meta_bytes(id).expect("a live metadata buffer");
                     let arena = services.arena_mut();
@@ -196,7 +196,7 @@ impl FlashcacheTarget {
                 } else {
                     let sectors = regions[0].sectors;
                     let memory = Memory::Bounce {
-                        pages: pages.clone(),
+                        pages: copy_pages(&pages),
                         target: part.buffer.clone(),
                         sectors,
                     };

@@ -129,6 +129,18 @@ mod tests {
     use crate::target::{Target, TargetSpec};
     use crate::{AnomalyPolicy, EngineConfig};
 
+    /// A read of `sectors` at sector `id * 8`.
+    fn read(id: u64, sectors: u32) -> Bio {
+        Bio {
+            id: BioId(id),
+            op: Op::Read,
+            sector: id * 8,
+            sectors,
+            flags: BioFlags::default(),
+            data: SectorData::new(),
+        }
+    }
+
     /// dm core over a linear target with two reads admitted, after a first (full)
     /// incremental check.
     fn two_bios() -> (DmCore, Services, [SlabKey; 2]) {
@@ -145,15 +157,8 @@ mod tests {
         let mut target = Target::new(&spec, AnomalyPolicy::default(), &mut services).unwrap();
         let mut core = DmCore::default();
         for id in [1, 2] {
-            let bio = Bio {
-                id: BioId(id),
-                op: Op::Read,
-                sector: id * 8,
-                sectors: 8,
-                flags: BioFlags::default(),
-                data: SectorData::new(),
-            };
-            core.submit(bio, &mut target, &mut services).unwrap();
+            core.submit(read(id, 8), &mut target, &mut services)
+                .unwrap();
         }
         core.check_invariants_incremental(&services).unwrap();
         let keys = [1, 2].map(|id| *core.ids.get(id).unwrap());
@@ -208,5 +213,43 @@ mod tests {
             core.check_invariants_incremental(&services).unwrap_err(),
             "2 bio ids indexed for 1 bios"
         );
+    }
+
+    // The check on each kind of corrupted state (the explorer only ever runs it on a
+    // correct dm core, where it must pass: these are what show it would fail).
+
+    #[test]
+    fn a_page_freed_under_a_live_bio_is_named() {
+        let (core, mut services, [first, _]) = two_bios();
+        let page = core.bios.get(first).unwrap().pages[0];
+        services.arena_mut().release(page);
+        assert_eq!(
+            core.check_invariants(&services).unwrap_err(),
+            format!("bio BioId(1) holds {page:?} which is free")
+        );
+    }
+
+    #[test]
+    fn a_bio_waiting_for_memory_that_is_free_is_named() {
+        let (mut core, services, _) = two_bios();
+        core.admission.push_back((read(3, 8), 0));
+        assert_eq!(
+            core.check_invariants(&services).unwrap_err(),
+            "bio BioId(3) waits for memory although enough pages are free"
+        );
+    }
+
+    #[test]
+    fn a_bio_waiting_for_memory_passes_while_too_little_is_free_or_pieces_are_to_be_accounted() {
+        let (mut core, services, [first, _]) = two_bios();
+        // More pages than the whole arena holds.
+        core.admission.push_back((read(3, 8 * 128), 0));
+        core.check_invariants(&services).unwrap();
+        // Enough free, but finished pieces may admit it first (they are accounted before).
+        core.admission.clear();
+        core.admission.push_back((read(3, 8), 0));
+        core.finished
+            .push((crate::target::BioKey(first), crate::block::IoStatus::Ok));
+        core.check_invariants(&services).unwrap();
     }
 }

@@ -302,3 +302,206 @@ enum ListEnd {
     Head(u32),
     Tail(u32),
 }
+
+#[cfg(test)]
+mod tests {
+    //! Each local check on a consistent set, where it must pass, and on one corruption at a
+    //! time of what it states, checking only the block, set or bucket it names (a whole
+    //! cache check would also see most of them through a neighbour).
+
+    use super::super::geometry::{Geometry, GeometryParts};
+    use super::super::set::{Blocks, LruList, NIL};
+    use super::super::state::BlockState;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    const ASSOC: u32 = 8;
+
+    /// Three sets of 8 blocks. Set 0: all INVALID, its LRU lists not populated. Set 1:
+    /// blocks 8-10 VALID in one hash bucket, 11 VALID alone in another, 12 being read into
+    /// (on no hash-linked list), 13-15 INVALID; 10-8 on the hot list, 15-11 on the warm one.
+    /// Set 2: all INVALID, all on the warm list (the hot one empty).
+    fn blocks() -> Blocks {
+        let geometry = Geometry::new(GeometryParts {
+            block_size_sectors: 8,
+            assoc: ASSOC,
+            size_blocks: 3 * ASSOC,
+            disk_assoc_sectors: 0,
+            on_ssd_version: 4,
+            md_block_size_sectors: 8,
+            md_blocks: 4,
+            fully_associative: false,
+        });
+        let mut blocks = Blocks::new(geometry, 0);
+        let bucket = geometry.bucket_of(1);
+        let mut same_bucket = (2u64..).filter(|&dbn| geometry.bucket_of(dbn) == bucket);
+        let chained = [1, same_bucket.next().unwrap(), same_bucket.next().unwrap()];
+        let alone = (2u64..)
+            .find(|&dbn| geometry.bucket_of(dbn) != bucket)
+            .unwrap();
+        for (index, dbn) in (8..11).zip(chained).chain([(11, alone)]) {
+            let block = blocks.block_mut(index);
+            block.state = BlockState::VALID;
+            block.dbn = dbn;
+        }
+        blocks.block_mut(12).state = BlockState::DISK_READ_IN_PROGRESS;
+        blocks.link_by_state();
+        // Added from the set's end: the lists' heads are not at the set's start, where a
+        // head read from the wrong block could pass for one.
+        for index in (8..16).rev() {
+            let list = if index < 11 {
+                LruList::Hot
+            } else {
+                LruList::Warm
+            };
+            blocks.lru_add_mru(index, list);
+        }
+        for index in 16..24 {
+            blocks.lru_add_mru(index, LruList::Warm);
+        }
+        check_everything(&blocks);
+        blocks
+    }
+
+    fn check_everything(blocks: &Blocks) {
+        for index in 0..3 * ASSOC {
+            blocks.check_block_links(index);
+            blocks.check_block_reachable(index);
+        }
+        for set in 0..3 {
+            blocks.check_set_ends(set);
+            for bucket in 0..blocks.geometry.hash_buckets_per_set {
+                blocks.check_bucket_head(set, bucket);
+            }
+        }
+    }
+
+    fn panic_of(check: impl FnOnce()) -> String {
+        let payload = catch_unwind(AssertUnwindSafe(check)).expect_err("the check passed");
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default()
+    }
+
+    /// Set 1's hash chain of blocks 8-10, head first (absolute indices).
+    fn chain(blocks: &Blocks) -> [u32; 3] {
+        let head = blocks.bucket_head(1, blocks.geometry.bucket_of(1));
+        let middle = blocks.block(8 + head).hash_next;
+        let tail = blocks.block(8 + middle).hash_next;
+        assert_eq!(blocks.block(8 + tail).hash_next, NIL);
+        [8 + head, 8 + middle, 8 + tail]
+    }
+
+    #[test]
+    fn a_consistent_cache_passes_every_local_check() {
+        let blocks = blocks();
+        assert!(!blocks.lru_lists_populated(0));
+        assert!(blocks.lru_lists_populated(1));
+        assert!(blocks.lru_lists_populated(2));
+        assert_eq!(blocks.lru_order(1, LruList::Hot), vec![10, 9, 8]);
+        assert_eq!(blocks.lru_order(2, LruList::Hot).len(), 0);
+    }
+
+    #[test]
+    fn a_hash_predecessor_that_does_not_link_back_is_named() {
+        let mut blocks = blocks();
+        let [head, _, tail] = chain(&blocks);
+        // The tail names the head, on its list, whose successor is the middle block.
+        blocks.block_mut(tail).hash_prev = head - 8;
+        let message = panic_of(|| blocks.check_block_links(tail));
+        assert!(
+            message.contains(&format!("predecessor {} does not link back", head - 8)),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_hash_successor_that_does_not_link_back_is_named() {
+        let mut blocks = blocks();
+        let [head, _, tail] = chain(&blocks);
+        blocks.block_mut(head).hash_next = tail - 8;
+        let message = panic_of(|| blocks.check_block_links(head));
+        assert!(
+            message.contains(&format!("successor {} does not link back", tail - 8)),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn an_lru_predecessor_that_does_not_link_back_is_named() {
+        let mut blocks = blocks();
+        let hot = blocks.lru_order(1, LruList::Hot);
+        // The last names the first, on its list, whose successor is the middle block.
+        blocks.block_mut(hot[2]).lru_prev = hot[0] - 8;
+        let message = panic_of(|| blocks.check_block_links(hot[2]));
+        assert!(
+            message.contains(&format!("predecessor {} does not link back", hot[0] - 8)),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn an_lru_successor_that_does_not_link_back_is_named_in_a_set_without_hot_blocks() {
+        let mut blocks = blocks();
+        let warm = blocks.lru_order(2, LruList::Warm);
+        blocks.block_mut(warm[0]).lru_next = warm[2] - 16;
+        let message = panic_of(|| blocks.check_block_links(warm[0]));
+        assert!(
+            message.contains(&format!("successor {} does not link back", warm[2] - 16)),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn an_lru_cycle_no_head_reaches_is_named() {
+        let mut blocks = blocks();
+        let warm = blocks.lru_order(1, LruList::Warm);
+        let relative = |index: u32| index - 8;
+        let (a, b, c, d) = (warm[0], warm[1], warm[2], warm[3]);
+        // a -> d, and b <-> c on their own: every link has its back link.
+        blocks.block_mut(a).lru_next = relative(d);
+        blocks.block_mut(d).lru_prev = relative(a);
+        blocks.block_mut(b).lru_prev = relative(c);
+        blocks.block_mut(c).lru_next = relative(b);
+        blocks.check_block_links(b);
+        let message = panic_of(|| blocks.check_block_reachable(b));
+        assert!(message.contains("cycle"), "{message}");
+    }
+
+    #[test]
+    fn a_free_list_head_that_is_not_invalid_is_named() {
+        let mut blocks = blocks();
+        blocks.set_mut(1).invalid_head = 0;
+        let message = panic_of(|| blocks.check_set_ends(1));
+        assert!(
+            message.starts_with("free list head 8 of set 1"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn an_lru_head_with_a_predecessor_is_named() {
+        let mut blocks = blocks();
+        let hot = blocks.lru_order(1, LruList::Hot);
+        blocks.set_mut(1).hot.head = hot[1] - 8;
+        let message = panic_of(|| blocks.check_set_ends(1));
+        assert_eq!(
+            message,
+            format!("Hot list of set 1: head {} is not one", hot[1])
+        );
+    }
+
+    #[test]
+    fn a_bucket_head_with_a_predecessor_is_named() {
+        let mut blocks = blocks();
+        let [head, middle, _] = chain(&blocks);
+        blocks.block_mut(head).hash_prev = middle - 8;
+        let bucket = blocks.geometry.bucket_of(1);
+        let message = panic_of(|| blocks.check_bucket_head(1, bucket));
+        assert!(
+            message.starts_with(&format!("bucket {bucket} of set 1: head {head}")),
+            "{message}"
+        );
+    }
+}

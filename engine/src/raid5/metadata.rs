@@ -782,4 +782,17 @@ mod tests {
         }
         assert!(Raid5::new(&config(true, Some(32)), &large, &mut arena).is_ok());
     }
+
+    #[test]
+    fn a_write_counted_in_flight_that_is_not_is_named() {
+        let members = vec![DeviceInfo::new(1024 + 64, 512); 4];
+        let mut arena = Arena::new(256);
+        let mut raid = Raid5::new(&config(true, Some(64)), &members, &mut arena).unwrap();
+        raid.check_invariants().unwrap();
+        raid.metadata.as_mut().unwrap().writes_in_flight += 1;
+        assert_eq!(
+            raid.check_invariants().unwrap_err(),
+            "raid5: 1 writes in flight counted, 0 held + 0 admitted"
+        );
+    }
 }

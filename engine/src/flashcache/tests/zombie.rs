@@ -438,3 +438,18 @@ fn a_landed_cleaning_metadata_zombie_cannot_lose_a_later_write_hit_after_a_crash
         "the acknowledged hit survives"
     );
 }
+
+/// The check of the jobs waiting for a metadata rewrite, on a corrupted state (the harness
+/// only ever runs it on a correct cache, where it must pass).
+#[test]
+#[should_panic(expected = "metadata block 0: waiters on an idle block")]
+fn a_rewrite_waiter_on_an_idle_metadata_block_is_named() {
+    let mut h = Harness::new(small_config(CacheMode::WriteBack));
+    h.check_invariants = false;
+    assert!(!h.fc.md_heads[0].in_prog);
+    h.fc.md_heads[0].rewrite_waiters.push(JobId {
+        index: 0,
+        generation: 0,
+    });
+    h.fc.check_md_rewrite_waiters();
+}

@@ -204,7 +204,7 @@ fn uncount(per_client: &mut [(u32, usize)], client: DmIoClientId, phase: DmIoPha
 
 #[cfg(test)]
 mod tests {
-    use super::super::{DmIo, DmIoPhase, DmIoRegion, DmIoRequest};
+    use super::super::{DmIo, DmIoPhase, DmIoRegion, DmIoRequest, RegionState, TimedControl};
     use crate::arena::{Arena, Buffer};
     use crate::block::{DeviceId, DeviceInfo, Op};
     use crate::changed_ids::FULL_CHECK_EVERY_CALLS;
@@ -288,5 +288,135 @@ mod tests {
             .check_invariants_incremental()
             .unwrap_err()
             .contains("2 references but 1 device IOs pending"));
+    }
+
+    // The check on each kind of corrupted state (the explorer only ever runs it on a
+    // correct dm_io, where it must pass: these are what show it would fail).
+
+    /// dm_io with one client of two slots and one timed write of two regions, one of 8
+    /// sectors (running, one device IO) and one skipped (0 sectors: OK at once), its
+    /// deadline indexed: every timed-region rule has a region on each side of it, and the
+    /// client has a free slot with nobody waiting.
+    fn timed_write() -> (DmIo, SlabKey) {
+        let mut bl = BlockLayer::new(vec![DeviceInfo::new(1 << 20, 512)], Arena::new(16), None);
+        let mut dm_io = DmIo::default();
+        let client = dm_io.create_client(2, "timed");
+        let request = DmIoRequest {
+            op: Op::Write,
+            fua: false,
+            sync: false,
+            buffer: Buffer::from_pages(bl.arena.alloc(1).unwrap()),
+            notify: true,
+        };
+        let regions = [0, 8].map(|sectors| DmIoRegion {
+            device: DeviceId(0),
+            sector: 0,
+            sectors,
+        });
+        let timed = TimedControl {
+            timeout_ns: Some(1_000),
+            cancel_on_timeout: false,
+        };
+        let route = Route::External(Caller(1));
+        let handle = dm_io.submit(&mut bl, client, route, request, &regions, Some(timed));
+        let key = handle.unwrap().0;
+        let record = dm_io.requests.get(key).unwrap();
+        assert_eq!(record.regions[0].state, RegionState::Ok);
+        assert_eq!(record.regions[1].state, RegionState::Running);
+        assert!(record.deadline_ns.is_some());
+        dm_io.check_invariants().unwrap();
+        dm_io.check_invariants_incremental().unwrap();
+        (dm_io, key)
+    }
+
+    #[test]
+    fn a_running_region_without_pending_io_is_named() {
+        let (mut dm_io, key) = timed_write();
+        // The skipped region said to be running: the other region's IO keeps the request's
+        // references right, so only the region's rule can see it.
+        dm_io.requests.get_mut(key).unwrap().regions[0].state = RegionState::Running;
+        assert_eq!(
+            dm_io.check_invariants().unwrap_err(),
+            format!(
+                "request {} region 0: state Running with 0 pending, 0 tracked",
+                key.to_u64()
+            )
+        );
+    }
+
+    #[test]
+    fn a_final_region_with_pending_io_is_named() {
+        let (mut dm_io, key) = timed_write();
+        dm_io.requests.get_mut(key).unwrap().regions[1].state = RegionState::Cancelled;
+        assert_eq!(
+            dm_io.check_invariants().unwrap_err(),
+            format!(
+                "request {} region 1: state Cancelled with 1 pending, 1 tracked",
+                key.to_u64()
+            )
+        );
+        // A region timed out is still running.
+        dm_io.requests.get_mut(key).unwrap().regions[1].state = RegionState::Timeout;
+        dm_io.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn a_pending_device_io_not_tracked_for_cancellation_is_named() {
+        let (mut dm_io, key) = timed_write();
+        dm_io.requests.get_mut(key).unwrap().regions[1].ios.clear();
+        assert_eq!(
+            dm_io.check_invariants_incremental().unwrap_err(),
+            format!(
+                "request {} region 1: state Running with 1 pending, 0 tracked",
+                key.to_u64()
+            )
+        );
+    }
+
+    #[test]
+    fn a_deadline_missing_from_the_index_is_named() {
+        let (mut dm_io, key) = timed_write();
+        let deadline = dm_io.requests.get(key).unwrap().deadline_ns.unwrap();
+        dm_io.deadlines.remove(&(deadline, key));
+        assert_eq!(
+            dm_io.check_invariants().unwrap_err(),
+            format!("request {}: deadline not indexed", key.to_u64())
+        );
+    }
+
+    #[test]
+    fn an_indexed_deadline_the_request_does_not_have_is_named() {
+        let (mut dm_io, key) = timed_write();
+        let deadline = dm_io.requests.get(key).unwrap().deadline_ns.unwrap();
+        dm_io.deadlines.insert((deadline + 1, key));
+        let stale = format!("deadline {} for a request without it", deadline + 1);
+        assert_eq!(dm_io.check_invariants().unwrap_err(), stale);
+        // Nor may a request that has none be named.
+        let (mut dm_io, [dispatched, _]) = two_requests();
+        dm_io.deadlines.insert((5, dispatched));
+        assert_eq!(
+            dm_io.check_invariants_incremental().unwrap_err(),
+            "deadline 5 for a request without it"
+        );
+    }
+
+    #[test]
+    fn a_client_over_its_pool_is_named() {
+        let (mut dm_io, _) = two_requests();
+        dm_io.clients[0].min_ios = 0;
+        assert_eq!(
+            dm_io.check_invariants().unwrap_err(),
+            "client \"test\": 1 requests in flight exceed min_ios 0"
+        );
+    }
+
+    #[test]
+    fn a_request_waiting_beside_a_free_slot_is_named() {
+        let (mut dm_io, _) = two_requests();
+        dm_io.clients[0].min_ios = 2;
+        assert_eq!(
+            dm_io.check_invariants().unwrap_err(),
+            "client \"test\": requests wait although a slot is free"
+        );
     }
 }

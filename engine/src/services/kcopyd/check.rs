@@ -288,8 +288,10 @@ fn uncount(progress: &mut IncrementalCheck, counted: Counted) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Kcopyd, KcopydConfig, KcopydFlags, SPLIT_COUNT};
-    use crate::arena::Arena;
+    use super::super::{
+        JobStage, Kcopyd, KcopydConfig, KcopydFlags, KcopydJobId, KcopydPages, SPLIT_COUNT,
+    };
+    use crate::arena::{Arena, PageId};
     use crate::block::{DeviceId, DeviceInfo};
     use crate::changed_ids::FULL_CHECK_EVERY_CALLS;
     use crate::services::block_layer::BlockLayer;
@@ -297,34 +299,97 @@ mod tests {
     use crate::services::handles::Caller;
     use crate::slab::SlabKey;
 
+    /// kcopyd with one client (`config`) and one copy of `sectors` started, its workers not
+    /// run yet.
+    struct Rig {
+        kcopyd: Kcopyd,
+        dm_io: DmIo,
+        bl: BlockLayer,
+        zero_page: PageId,
+        job: SlabKey,
+    }
+
+    impl Rig {
+        fn started(config: KcopydConfig, arena_pages: u32, sectors: u64) -> Rig {
+            let arena = Arena::new(arena_pages);
+            let mut bl = BlockLayer::new(vec![DeviceInfo::new(1 << 20, 512)], arena, None);
+            let mut dm_io = DmIo::default();
+            let mut kcopyd = Kcopyd::default();
+            let client = kcopyd
+                .create_client(&mut dm_io, &mut bl, config, "test")
+                .unwrap();
+            let zero_page = bl.arena.alloc(1).unwrap()[0];
+            let region = |sector| DmIoRegion {
+                device: DeviceId(0),
+                sector,
+                sectors,
+            };
+            let job = kcopyd
+                .start(
+                    &mut bl,
+                    client,
+                    Some(region(0)),
+                    &[region(4096)],
+                    KcopydFlags::default(),
+                    Caller(1),
+                )
+                .unwrap();
+            Rig {
+                kcopyd,
+                dm_io,
+                bl,
+                zero_page,
+                job: job.0,
+            }
+        }
+
+        /// Runs the workers until they have nothing left to do.
+        fn settle(&mut self) {
+            for _ in 0..100 {
+                if !self
+                    .kcopyd
+                    .run_workers(&mut self.dm_io, &mut self.bl, self.zero_page)
+                {
+                    return;
+                }
+            }
+            panic!("the workers never settled");
+        }
+
+        fn check_settled(&self) -> Result<(), String> {
+            self.kcopyd.check_settled(self.bl.now_ns, &self.bl.arena)
+        }
+    }
+
+    /// A classic client of 32 pages with a split copy of 8 sub-jobs of 16 pages each.
+    fn split_rig() -> Rig {
+        let rig = Rig::started(KcopydConfig::classic(32), 64, 1024);
+        assert_eq!(rig.kcopyd.jobs.len(), 1 + usize::from(SPLIT_COUNT));
+        rig
+    }
+
+    /// A split copy after its workers ran: two sub-jobs hold the whole pool and read, six
+    /// wait for pages.
+    fn running_split() -> Rig {
+        let mut rig = split_rig();
+        rig.settle();
+        let client = &rig.kcopyd.clients[0];
+        assert!(client.free_pages.is_empty());
+        assert_eq!(client.pages_jobs.len(), 6);
+        rig.kcopyd.check_invariants().unwrap();
+        rig.check_settled().unwrap();
+        rig
+    }
+
     /// A classic client with a split copy (its master and sub-jobs queued), after a first
     /// (full) incremental check. Returns the master's key.
     fn split_copy() -> (Kcopyd, SlabKey) {
-        let mut bl = BlockLayer::new(vec![DeviceInfo::new(1 << 20, 512)], Arena::new(64), None);
-        let mut dm_io = DmIo::default();
-        let mut kcopyd = Kcopyd::default();
-        let client = kcopyd
-            .create_client(&mut dm_io, &mut bl, KcopydConfig::classic(32), "test")
-            .unwrap();
-        let region = |sector| DmIoRegion {
-            device: DeviceId(0),
-            sector,
-            sectors: 1024,
-        };
-        let job = kcopyd
-            .start(
-                &mut bl,
-                client,
-                Some(region(0)),
-                &[region(4096)],
-                KcopydFlags::default(),
-                Caller(1),
-            )
-            .unwrap();
-        assert_eq!(kcopyd.jobs.len(), 1 + usize::from(SPLIT_COUNT));
+        let Rig {
+            mut kcopyd, job, ..
+        } = split_rig();
         kcopyd.check_invariants_incremental().unwrap();
         kcopyd.check_invariants_incremental().unwrap();
-        (kcopyd, job.0)
+        (kcopyd, job)
     }
 
     /// A sub-job of `master`.
@@ -405,5 +470,162 @@ mod tests {
             .check_invariants_incremental()
             .unwrap_err()
             .contains("8 sub-jobs live, 7 recorded"));
+    }
+
+    // The check on each kind of corrupted state (the explorer only ever runs it on a
+    // correct kcopyd, where it must pass: these are what show it would fail).
+
+    #[test]
+    fn pages_held_by_running_jobs_count_against_the_pool() {
+        // running_split's full check passed with the whole pool held by two reading jobs.
+        let mut rig = running_split();
+        let key = rig
+            .kcopyd
+            .jobs
+            .iter()
+            .find(|(_, job)| job.stage == JobStage::InDmIo)
+            .map(|(key, _)| key)
+            .unwrap();
+        let pages = &mut rig.kcopyd.jobs.get_mut(key).unwrap().pages;
+        assert_eq!(pages.len(), 16);
+        // A page dropped by a running job: the pool is short of it.
+        pages.pop();
+        assert_eq!(
+            rig.kcopyd.check_invariants().unwrap_err(),
+            "kcopyd client \"test\": 31 pages accounted, pool holds 32"
+        );
+    }
+
+    /// A modern client (reserve of 128 pages) with one unsplit copy of 128 pages, in an
+    /// arena that has 64 pages left for it.
+    fn reserve_rig() -> Rig {
+        let rig = Rig::started(KcopydConfig::modern(), 128 + 1 + 64, 1024);
+        assert_eq!(
+            rig.kcopyd.clients[0].config.pages,
+            KcopydPages::Reserve { pages: 128 }
+        );
+        assert_eq!(rig.kcopyd.jobs.len(), 1);
+        rig
+    }
+
+    #[test]
+    fn a_reserve_whole_or_lent_to_a_job_passes() {
+        let mut rig = reserve_rig();
+        // Whole: 128 free, none held.
+        rig.kcopyd.check_invariants().unwrap();
+        // The job took the arena's 64 pages and 64 of the reserve's.
+        rig.settle();
+        assert_eq!(rig.kcopyd.clients[0].free_pages.len(), 64);
+        assert_eq!(rig.kcopyd.jobs.get(rig.job).unwrap().pages.len(), 128);
+        rig.kcopyd.check_invariants().unwrap();
+        rig.check_settled().unwrap();
+    }
+
+    #[test]
+    fn a_reserve_page_lost_is_named() {
+        let mut rig = reserve_rig();
+        rig.kcopyd.clients[0].free_pages.pop();
+        assert_eq!(
+            rig.kcopyd.check_invariants().unwrap_err(),
+            "kcopyd client \"test\": reserve of 128 pages has 127 free and jobs hold 0"
+        );
+    }
+
+    #[test]
+    fn a_reserve_above_its_size_is_named() {
+        let mut rig = reserve_rig();
+        let page = rig.bl.arena.alloc(1).unwrap()[0];
+        rig.kcopyd.clients[0].free_pages.push(page);
+        assert_eq!(
+            rig.kcopyd.check_invariants().unwrap_err(),
+            "kcopyd client \"test\": reserve of 128 pages has 129 free and jobs hold 0"
+        );
+    }
+
+    #[test]
+    fn a_queued_job_in_another_stage_is_named() {
+        let (mut kcopyd, _) = split_copy();
+        let queued = *kcopyd.clients[0].pages_jobs.front().unwrap();
+        kcopyd.jobs.get_mut(queued).unwrap().stage = JobStage::IoQueue;
+        assert_eq!(
+            kcopyd.check_invariants().unwrap_err(),
+            format!(
+                "kcopyd client \"test\": queued job {} is Some(IoQueue)",
+                queued.to_u64()
+            )
+        );
+    }
+
+    #[test]
+    fn more_sub_jobs_than_a_split_makes_are_named() {
+        let (mut kcopyd, master) = split_copy();
+        // A ninth sub-job, and the master's record agreeing with it.
+        let sub = kcopyd.jobs.get(sub_job(&kcopyd, master)).unwrap().clone();
+        kcopyd.jobs.insert(sub);
+        let split = kcopyd.jobs.get_mut(master).unwrap().split.as_mut().unwrap();
+        split.sub_jobs_live = SPLIT_COUNT + 1;
+        assert_eq!(
+            kcopyd.check_invariants().unwrap_err(),
+            format!(
+                "kcopyd job {}: 9 sub-jobs live, 9 recorded",
+                master.to_u64()
+            )
+        );
+    }
+
+    #[test]
+    fn a_job_waiting_for_free_pages_is_named_while_the_worker_is_awake() {
+        let mut rig = split_rig();
+        let first = *rig.kcopyd.clients[0].pages_jobs.front().unwrap();
+        let waits = format!("kcopyd client \"test\": job {first:?} waits for pages that are free");
+        assert_eq!(rig.check_settled().unwrap_err(), waits);
+        // Asleep, the worker is not expected to have run.
+        let now = rig.bl.now_ns;
+        rig.kcopyd.clients[0].asleep_until_ns = Some(now + 1);
+        rig.check_settled().unwrap();
+        // A sleep that ends now is over.
+        rig.kcopyd.clients[0].asleep_until_ns = Some(now);
+        assert_eq!(rig.check_settled().unwrap_err(), waits);
+    }
+
+    #[test]
+    fn a_completed_job_not_called_back_is_named() {
+        let mut rig = running_split();
+        let job = rig.job;
+        rig.kcopyd.clients[0].complete_jobs.push_back(job);
+        assert_eq!(
+            rig.check_settled().unwrap_err(),
+            format!(
+                "kcopyd client \"test\": completed job {job:?} not called back though the worker is awake"
+            )
+        );
+    }
+
+    #[test]
+    fn an_io_job_left_unissued_is_named() {
+        let mut rig = running_split();
+        // A job that got pages but was not issued (the next waiting one still cannot get any).
+        let client = &mut rig.kcopyd.clients[0];
+        let key = client.pages_jobs.pop_front().unwrap();
+        client.io_jobs.push_back(key);
+        rig.kcopyd.jobs.get_mut(key).unwrap().stage = JobStage::IoQueue;
+        assert_eq!(
+            rig.check_settled().unwrap_err(),
+            format!("kcopyd client \"test\": IO job {key:?} can be issued but was not")
+        );
+    }
+
+    #[test]
+    fn a_job_done_but_not_reported_is_named() {
+        let mut rig = running_split();
+        let job = KcopydJobId(rig.job);
+        rig.kcopyd.done.push_back((Caller(7), job, false, 0));
+        assert_eq!(
+            rig.check_settled().unwrap_err(),
+            format!(
+                "job {job:?} of {:?} done but not reported to its caller",
+                Caller(7)
+            )
+        );
     }
 }

@@ -461,4 +461,69 @@ mod tests {
         let error = target.check_invariants_incremental(&services).unwrap_err();
         assert!(error.contains("keeps zombies {Bulk(7)}"), "{error}");
     }
+
+    // The incremental check's counts on valid states it must pass, and a corruption only
+    // the incremental check can let through.
+
+    #[test]
+    fn a_piece_slot_reused_after_its_parts_ended_is_counted_afresh() {
+        let (mut target, services, [piece, _]) = two_pieces();
+        // The piece ends as in the engine: its parts first, then itself.
+        let parts: Vec<_> = target
+            .fc_bios
+            .iter()
+            .filter(|(_, part)| part.piece == piece)
+            .map(|(id, _)| id)
+            .collect();
+        let mut template = None;
+        for part in parts {
+            template = target.fc_bios.remove(part);
+        }
+        let mut old = target.pieces.remove(piece).unwrap();
+        target.check_adapter_incremental(&services).unwrap();
+        // A new piece in the slot, waiting for setup: the slot's old generation had no
+        // parts left, so none are counted for it.
+        old.remaining = 0;
+        let reused = target.pieces.insert(old);
+        assert_eq!(reused.index, piece.index);
+        assert_ne!(reused.generation, piece.generation);
+        target.setup_waiting.push_back(reused);
+        target.check_adapter_incremental(&services).unwrap();
+        // Set up with two parts, both counted for the new generation.
+        target.setup_waiting.clear();
+        for _ in 0..2 {
+            let mut part = template.clone().unwrap();
+            part.piece = reused;
+            target.fc_bios.insert(part);
+        }
+        target.pieces.get_mut(reused).unwrap().remaining = 2;
+        target.check_adapter_incremental(&services).unwrap();
+    }
+
+    #[test]
+    fn a_piece_ended_before_its_parts_is_caught_at_once() {
+        let (mut target, services, [piece, _]) = two_pieces();
+        target.pieces.remove(piece).unwrap();
+        let error = target.check_adapter_incremental(&services).unwrap_err();
+        assert!(error.contains("belongs to no live piece"), "{error}");
+    }
+
+    #[test]
+    fn requests_kept_for_zombies_are_recounted_by_the_full_check() {
+        let (mut target, services, _) = two_pieces();
+        let tag = crate::flashcache::CacheIoTag::Bulk(7);
+        target
+            .outstanding
+            .insert(super::Outstanding::Zombies { tag, zombies: 1 });
+        // Through the next full check (its recount is what the later calls build on).
+        for call in 0..FULL_CHECK_EVERY_CALLS {
+            assert_eq!(
+                target.check_adapter_incremental(&services),
+                Ok(()),
+                "call {call}"
+            );
+        }
+        assert_eq!(target.adapter_check.borrow().zombie_requests, 1);
+        assert!(target.zombies_to_agree(target.flashcache().unwrap()));
+    }
 }

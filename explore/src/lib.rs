@@ -4,6 +4,8 @@
 //! - [`spec`]: a [`spec::SeedSpec`] — a whole run (target, devices, workload, queue depth,
 //!   tie perturbation, a swarm of faults, power losses, BUGGIFY) drawn from one seed's own
 //!   ChaCha stream under a [`spec::Profile`]; it serialises as a seed file.
+//! - [`cache_geometry`]: flashcache geometry beyond the defaults (block and metadata block
+//!   sizes, write-only caches, `disk_assoc`, a cache smaller than its SSD).
 //! - [`device`]: the simulated RAM device, with 512-byte or 4 KiB logical blocks.
 //! - [`drive_tally`]: each drive's own report against the inputs and outputs the checker saw.
 //! - [`event_log`]: the event-log hash of the determinism check, and the last events.
@@ -21,6 +23,10 @@
 //!   seeds where they must agree.
 //! - [`trace_window`]: windows of the repository's real block traces as workloads.
 //! - [`pids`]: pid-list control messages a segment sends, and the model they must leave.
+//! - [`table_probe`]: flashcache's table line as text: the seed's line reads back, and
+//!   variants are taken or refused as spec 1.2's rules (written again here) say.
+//! - [`message_probe`]: mistyped or respelt flashcache messages as each segment starts:
+//!   refused naming the word, or taken with exactly their effect.
 //! - [`run`]: runs one spec with every oracle: the data oracle on every read,
 //!   `check_invariants` after every input, strict device checks, a liveness phase with
 //!   faults off, the determinism check (the run twice, equal event-log hashes; the repeat

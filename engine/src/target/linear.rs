@@ -242,3 +242,77 @@ impl LinearTarget {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::EngineConfig;
+
+    /// A linear target with one piece split into two device chunks and one piece of one
+    /// chunk, as `map` leaves them, and its keys.
+    fn target() -> (LinearTarget, [SlabKey; 2]) {
+        let config = EngineConfig {
+            arena_pages: 64,
+            plugging: None,
+            ..EngineConfig::default()
+        };
+        let services = Services::new(&config, vec![DeviceInfo::new(1 << 20, 512)]).unwrap();
+        let mut target = LinearTarget::new(DeviceId(0), 0, &services).unwrap();
+        let mut pieces = [SlabKey::from_u64(0); 2];
+        for (index, chunks) in [2u32, 1].into_iter().enumerate() {
+            let piece = target.pieces.insert(LinearPiece {
+                bio: BioKey(SlabKey::from_u64(0)),
+                pending: chunks,
+                status: IoStatus::Ok,
+            });
+            for _ in 0..chunks {
+                target.chunks.insert(DeviceChunk {
+                    piece,
+                    op: Op::Read,
+                    buffer: Buffer::empty(),
+                    sectors: 8,
+                });
+            }
+            pieces[index] = piece;
+        }
+        target.check_invariants().unwrap();
+        target.check_invariants_incremental().unwrap();
+        (target, pieces)
+    }
+
+    #[test]
+    fn a_piece_pending_more_chunks_than_live_is_named() {
+        let (mut target, [first, _]) = target();
+        target.pieces.get_mut(first).unwrap().pending = 3;
+        let error = format!("linear piece {}: 2 chunks live, 3 pending", first.to_u64());
+        assert_eq!(target.check_invariants().unwrap_err(), error);
+        assert_eq!(target.check_invariants_incremental().unwrap_err(), error);
+    }
+
+    #[test]
+    fn a_live_piece_without_chunks_is_named() {
+        let (mut target, [_, second]) = target();
+        let chunk = target
+            .chunks
+            .iter()
+            .find(|(_, chunk)| chunk.piece == second)
+            .map(|(key, _)| key)
+            .unwrap();
+        target.chunks.remove(chunk);
+        target.pieces.get_mut(second).unwrap().pending = 0;
+        assert_eq!(
+            target.check_invariants().unwrap_err(),
+            format!("linear piece {}: 0 chunks live, 0 pending", second.to_u64())
+        );
+    }
+
+    #[test]
+    fn a_chunk_of_a_finished_piece_is_named() {
+        let (mut target, [_, second]) = target();
+        target.pieces.remove(second);
+        assert_eq!(
+            target.check_invariants().unwrap_err(),
+            "linear: device chunks of a finished piece remain"
+        );
+    }
+}

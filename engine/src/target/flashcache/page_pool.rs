@@ -114,3 +114,61 @@ impl PagePool {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arena::Buffer;
+
+    /// A pool with three pages lent, and its arena.
+    fn pool() -> (PagePool, Arena) {
+        let mut arena = Arena::new(256);
+        let mut pool = PagePool::new(&mut arena).expect("256 pages hold the reserve");
+        let lent = pool.take(3, &mut arena).expect("free pages");
+        assert_eq!(lent.len(), 3);
+        pool.check(&arena).unwrap();
+        (pool, arena)
+    }
+
+    #[test]
+    fn a_page_given_back_in_flight_is_counted_missing_and_the_books_still_balance() {
+        let (mut pool, mut arena) = pool();
+        let lent = pool.take(1, &mut arena).expect("free pages");
+        arena.begin_flight(&Buffer::from_pages(lent.clone()), 8);
+        pool.put(lent, &mut arena);
+        assert_eq!((pool.missing, pool.lent), (1, 3));
+        pool.check(&arena).unwrap();
+    }
+
+    #[test]
+    fn a_page_lost_from_the_books_is_named() {
+        let (mut pool, arena) = pool();
+        pool.lent -= 1;
+        assert_eq!(
+            pool.check(&arena).unwrap_err(),
+            "page pool: 61 free + 2 lent + 0 missing != 64"
+        );
+    }
+
+    #[test]
+    fn a_free_page_the_arena_does_not_hold_for_the_pool_is_named() {
+        let (pool, mut arena) = pool();
+        let page = pool.free[0];
+        arena.release(page);
+        assert_eq!(
+            pool.check(&arena).unwrap_err(),
+            format!("page pool: free {page:?} is not owned or still in flight")
+        );
+    }
+
+    #[test]
+    fn a_free_page_still_in_flight_is_named() {
+        let (pool, mut arena) = pool();
+        let page = pool.free[5];
+        arena.begin_flight(&Buffer::from_pages(PageList::from_slice(&[page])), 1);
+        assert_eq!(
+            pool.check(&arena).unwrap_err(),
+            format!("page pool: free {page:?} is not owned or still in flight")
+        );
+    }
+}

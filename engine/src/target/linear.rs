@@ -245,7 +245,13 @@ impl LinearTarget {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    // Named through `crate::`: the module graph test reads `super::` as the parent folder.
+    use crate::arena::Buffer;
+    use crate::block::{DeviceId, DeviceInfo, IoStatus, Op};
+    use crate::services::Services;
+    use crate::slab::SlabKey;
+    use crate::target::io::BioKey;
+    use crate::target::linear::{DeviceChunk, LinearPiece, LinearTarget};
     use crate::EngineConfig;
 
     /// A linear target with one piece split into two device chunks and one piece of one

@@ -7,7 +7,7 @@
 //! tunables; the counters never move.
 //!
 //! The menu's expectations come from the grammar flashcache documents (its sysctls, spec
-//! 1.18; our message grammar in `dmsim_engine::flashcache::command`), not from the parser.
+//! 1.19; our message grammar in `dmsim_engine::flashcache::command`), not from the parser.
 
 use dmsim_engine::flashcache::{CacheMode, Flashcache, FlashcacheStats, ReclaimPolicy, Tunables};
 use rand::Rng;

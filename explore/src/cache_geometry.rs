@@ -9,18 +9,15 @@
 //! the SSD grows to hold the cache it then asks for. Its own stream: the seeds' other
 //! dimensions stay as they were.
 
-use crate::spec::SeedSpec;
+use crate::spec::{SeedSpec, SSD_SLACK_SECTORS};
+use dmsim_engine::flashcache::config::{DEFAULT_BLOCK_SIZE_SECTORS, MD_SLOT_BYTES};
 use dmsim_engine::flashcache::{Associativity, CacheMode};
 use dmsim_engine::services::kcopyd::KcopydPages;
 use dmsim_sim::streams::stream;
 use rand::Rng;
 
-/// The sectors each draw of `draw_flashcache` adds to the SSD beyond its cache blocks.
-const SSD_SLACK_SECTORS: u64 = 1024;
 /// The block size every other draw leaves (flashcache's default, 4 KiB).
-const DEFAULT_BLOCK_SECTORS: u64 = 8;
-/// Bytes per metadata slot on the SSD.
-const MD_SLOT_BYTES: u64 = 16;
+const DEFAULT_BLOCK_SECTORS: u64 = DEFAULT_BLOCK_SIZE_SECTORS as u64;
 
 /// Draws `spec`'s geometry; a no-op without flashcache. Call after every other draw that
 /// sizes the SSD or reads the table line.
@@ -66,7 +63,7 @@ pub(crate) fn draw(spec: &mut SeedSpec) {
         // Powers of two whose slots fit one set and that cover an SSD sector.
         let choices: Vec<u64> = [1u64, 2, 4, 8, 16]
             .into_iter()
-            .filter(|&sectors| sectors * 512 / MD_SLOT_BYTES <= assoc)
+            .filter(|&sectors| sectors * 512 / u64::from(MD_SLOT_BYTES) <= assoc)
             .filter(|&sectors| sectors >= ssd_logical_sectors)
             .collect();
         if !choices.is_empty() && rng.random_bool(0.5) {
@@ -84,7 +81,7 @@ pub(crate) fn draw(spec: &mut SeedSpec) {
         table.disk_assoc_sectors = choices[rng.random_range(0..choices.len())] as u32;
     }
     // The SSD holds as many blocks as before, of the new size, and the metadata with room.
-    let md_sectors = (cache_blocks * MD_SLOT_BYTES).div_ceil(512) * 2;
+    let md_sectors = (cache_blocks * u64::from(MD_SLOT_BYTES)).div_ceil(512) * 2;
     let needed_sectors = (cache_blocks * block_sectors + SSD_SLACK_SECTORS + md_sectors)
         .next_multiple_of(ssd_logical_sectors);
     if rng.random_ratio(1, 4) {

@@ -295,6 +295,10 @@ pub struct SeedSpec {
     pub invalidation_scan: bool,
 }
 
+/// Sectors every flashcache SSD the explorer draws holds beyond its cache blocks: room for
+/// the superblock and the metadata, whatever the draws then do to the geometry.
+pub const SSD_SLACK_SECTORS: u64 = 1024;
+
 /// The arena of every spec that draws no small one.
 pub const ARENA_PAGES_DEFAULT: u32 = 4096;
 
@@ -770,7 +774,8 @@ impl SeedSpec {
         );
         let block_sectors = 8;
         // Metadata: 16 bytes a slot and the superblock's block, well inside 1,024 sectors.
-        self.devices[0].ram.capacity_sectors = sets * u64::from(ASSOC) * block_sectors + 1024;
+        self.devices[0].ram.capacity_sectors =
+            sets * u64::from(ASSOC) * block_sectors + SSD_SLACK_SECTORS;
     }
 
     /// flashcache's table line may leave the associativity at its default (`0`, meaning
@@ -1468,7 +1473,7 @@ fn draw_flashcache(
     let sets = rng.random_range(1u64..=2);
     let block_sectors = 8u64;
     // Metadata takes a few blocks per set more than the slots.
-    let ssd_sectors = sets * u64::from(assoc) * block_sectors + 1024;
+    let ssd_sectors = sets * u64::from(assoc) * block_sectors + SSD_SLACK_SECTORS;
     let disk_sectors = 1u64 << rng.random_range(15..=17);
     let mut table = TableLine::new(mode, Persistence::Create, disk_sectors);
     table.assoc = Associativity::Ways(assoc);

@@ -98,8 +98,7 @@ impl Flashcache {
         let first = md_block * geometry.slots_per_md_block();
         let last = (first + geometry.slots_per_md_block()).min(geometry.size_blocks);
         let buffer = self.meta.get_mut(buffer_id).expect("just allocated");
-        let mut slots = buffer.chunks_exact_mut(SLOT_BYTES);
-        for (bytes, block_index) in slots.by_ref().zip(first..last) {
+        for (bytes, block_index) in buffer.chunks_exact_mut(SLOT_BYTES).zip(first..last) {
             let block = self.blocks.block(block_index);
             let bytes: &mut [u8; SLOT_BYTES] = bytes.try_into().expect("an exact chunk");
             *bytes = MdSlot::of_block(block.dbn, block.state).to_bytes();

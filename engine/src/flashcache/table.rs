@@ -118,11 +118,10 @@ impl TableLine {
         let block_size = number(5, ConfigError::InvalidBlockSize { block_size: 0 })?;
         let cache_size = number(6, ConfigError::InvalidCacheSize)?;
         // `full` is this project's one-set cache (`render` writes it); flashcache has none.
-        let full = args.get(7) == Some(&"full");
-        let assoc = if full {
-            0
-        } else {
-            number(7, ConfigError::InvalidAssociativity { assoc: 0 })?
+        // `None` for it; a number is checked for 32 bits with the others, below.
+        let assoc = match args.get(7) {
+            Some(&"full") => None,
+            _ => Some(number(7, ConfigError::InvalidAssociativity { assoc: 0 })?),
         };
         let disk_assoc = number(8, ConfigError::InvalidDiskAssociativity { disk_assoc: 0 })?;
         let write_only = number(9, ConfigError::WriteCacheUnparsable)?;
@@ -148,13 +147,12 @@ impl TableLine {
                 ConfigError::InvalidBlockSize { block_size: 0 },
             )?,
             cache_size_sectors: cache_size,
-            assoc: if full {
-                Associativity::Full
-            } else {
-                Associativity::Ways(to_u32(
-                    assoc,
+            assoc: match assoc {
+                None => Associativity::Full,
+                Some(ways) => Associativity::Ways(to_u32(
+                    ways,
                     ConfigError::InvalidAssociativity { assoc: 0 },
-                )?)
+                )?),
             },
             disk_assoc_sectors: to_u32(
                 disk_assoc,

@@ -814,6 +814,20 @@ fn check_counters(
         .map_err(|message| fail(FailureKind::Counters, phase, message))
 }
 
+/// A probe's input, handed to the engine now: bad input the checker's models do not follow,
+/// so the checker does not see it; `label` goes into the event-log hash in its place.
+fn probe_input(
+    rig: &Rig,
+    engine: &mut Engine,
+    checker: &mut Checker,
+    label: &[u8],
+    input: Input,
+) -> Result<(), InputError> {
+    checker.hash.add(label);
+    let now_ns = dmsim_engine::platform::Platform::now_ns(&rig.platform);
+    engine.handle(now_ns, input)
+}
+
 /// On a volume of 4 KiB blocks, a 512-byte read at sector 1 must be refused as misaligned
 /// (bad input gets a clear error), before it reaches any device.
 fn probe_misaligned(
@@ -827,8 +841,6 @@ fn probe_misaligned(
     if block_bytes <= 512 {
         return Ok(());
     }
-    let now_ns = dmsim_engine::platform::Platform::now_ns(&rig.platform);
-    checker.hash.add(b"misaligned probe");
     let bio = Bio {
         id: BioId(u64::MAX),
         op: Op::Read,
@@ -837,7 +849,7 @@ fn probe_misaligned(
         flags: BioFlags::default(),
         data: SectorData::new(),
     };
-    match engine.handle(now_ns, Input::Bio(bio)) {
+    match probe_input(rig, engine, checker, b"misaligned probe", Input::Bio(bio)) {
         Err(InputError::BadBio {
             reason: BioRejection::Misaligned { .. },
             ..
@@ -871,12 +883,8 @@ fn probe_messages(
         };
         let (message, expect) = message_probe::draw(&mut rng, fc);
         let before = (fc.tunables().clone(), fc.stats().clone());
-        checker.hash.add(message.as_bytes());
-        let now_ns = dmsim_engine::platform::Platform::now_ns(&rig.platform);
-        let result = match engine.handle(
-            now_ns,
-            Input::Control(Control::TargetMessage(message.clone())),
-        ) {
+        let input = Input::Control(Control::TargetMessage(message.clone()));
+        let result = match probe_input(rig, engine, checker, message.as_bytes(), input) {
             Ok(()) => Ok(()),
             Err(InputError::BadControl(reason)) => Err(reason),
             Err(other) => Err(other.to_string()),
@@ -929,10 +937,14 @@ fn probe_device_numbers(
     ];
     for (control, reason) in probes {
         let what = format!("{control:?}");
-        checker.hash.add(what.as_bytes());
         let before = engine.stats();
-        let now_ns = dmsim_engine::platform::Platform::now_ns(&rig.platform);
-        match engine.handle(now_ns, Input::Control(control)) {
+        match probe_input(
+            rig,
+            engine,
+            checker,
+            what.as_bytes(),
+            Input::Control(control),
+        ) {
             Err(InputError::BadControl(text)) if text.contains(reason) => {}
             other => {
                 return Err(fail(
@@ -961,8 +973,6 @@ fn probe_stale_completion(
     checker: &mut Checker,
     phase: &str,
 ) -> Result<(), Failure> {
-    let now_ns = dmsim_engine::platform::Platform::now_ns(&rig.platform);
-    checker.hash.add(b"stale completion probe");
     let stale = |engine: &Engine| engine.stats().services.block_layer.stale_completions;
     let before = stale(engine);
     let tag = IoTag {
@@ -973,7 +983,8 @@ fn probe_stale_completion(
         tag,
         status: IoStatus::Ok,
     };
-    let outcome = engine.handle(now_ns, Input::Completion(completion));
+    let completion = Input::Completion(completion);
+    let outcome = probe_input(rig, engine, checker, b"stale completion probe", completion);
     let after = stale(engine);
     match outcome {
         Err(InputError::UnknownCompletion { tag: refused })

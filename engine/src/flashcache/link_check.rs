@@ -312,7 +312,7 @@ mod tests {
     use super::super::geometry::{Geometry, GeometryParts};
     use super::super::set::{Blocks, LruList, NIL};
     use super::super::state::BlockState;
-    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use crate::flashcache::tests::panic_of;
 
     const ASSOC: u32 = 8;
 
@@ -373,15 +373,6 @@ mod tests {
                 blocks.check_bucket_head(set, bucket);
             }
         }
-    }
-
-    fn panic_of(check: impl FnOnce()) -> String {
-        let payload = catch_unwind(AssertUnwindSafe(check)).expect_err("the check passed");
-        payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default()
     }
 
     /// Set 1's hash chain of blocks 8-10, head first (absolute indices).

@@ -5,9 +5,9 @@
 
 use super::{ListedAt, VictimIndex};
 use crate::flashcache::set::{LruList, NIL};
+use crate::flashcache::tests::panic_of;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Two sets of 2,100 ways: 4,200 positions, a bitmap of three levels (66, 2 and 1 words).
 const SETS: u32 = 2;
@@ -138,16 +138,6 @@ impl Fixture {
     fn in_heap_slot(&self, set: u32, slot: u32) -> u32 {
         self.index.heap[(set * ASSOC + slot) as usize]
     }
-}
-
-/// The panic message of `check`, which must panic.
-fn panic_of(check: impl FnOnce()) -> String {
-    let payload = catch_unwind(AssertUnwindSafe(check)).expect_err("the check passed");
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
 }
 
 fn silenced<T>(run: impl FnOnce() -> T) -> T {

@@ -326,6 +326,16 @@ mod tests {
         (target, services, [keys[0], keys[1]])
     }
 
+    /// The parts (flashcache bios) of `piece`, in slab order.
+    fn parts_of(target: &FlashcacheTarget, piece: SlabKey) -> Vec<SlabKey> {
+        target
+            .fc_bios
+            .iter()
+            .filter(|(_, part)| part.piece == piece)
+            .map(|(id, _)| id)
+            .collect()
+    }
+
     #[test]
     fn a_changed_piece_is_checked_at_once() {
         let (mut target, services, [piece, _]) = two_pieces();
@@ -380,12 +390,7 @@ mod tests {
     fn leaving_the_setup_queue_marks_the_piece() {
         let (mut target, services, [piece, _]) = two_pieces();
         // A piece without parts must wait for setup: one that is queued passes.
-        let parts: Vec<_> = target
-            .fc_bios
-            .iter()
-            .filter(|(_, part)| part.piece == piece)
-            .map(|(id, _)| id)
-            .collect();
+        let parts = parts_of(&target, piece);
         for part in parts {
             target.fc_bios.remove(part);
         }
@@ -469,12 +474,7 @@ mod tests {
     fn a_piece_slot_reused_after_its_parts_ended_is_counted_afresh() {
         let (mut target, services, [piece, _]) = two_pieces();
         // The piece ends as in the engine: its parts first, then itself.
-        let parts: Vec<_> = target
-            .fc_bios
-            .iter()
-            .filter(|(_, part)| part.piece == piece)
-            .map(|(id, _)| id)
-            .collect();
+        let parts = parts_of(&target, piece);
         let mut template = None;
         for part in parts {
             template = target.fc_bios.remove(part);

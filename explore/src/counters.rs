@@ -27,8 +27,15 @@ pub struct IoCounts {
     in_flight: TagTable<(DeviceId, Op)>,
     /// Device IOs submitted, per device and op.
     submitted: BTreeMap<(DeviceId, Op), u64>,
-    /// Device reads that completed with an error, per device.
-    failed_reads: BTreeMap<DeviceId, u64>,
+    /// Device IOs that completed with an error, per device and op.
+    failed: BTreeMap<(DeviceId, Op), u64>,
+    /// Completions of IOs in flight (answers to nothing in flight are the engine's to refuse).
+    completions: u64,
+    /// Cancels the engine asked the platform for.
+    cancels: u64,
+    /// flashcache alone: device 0's (the SSD's) IOs by op and sector, to tell metadata from
+    /// data IO once the cache's geometry is known.
+    ssd_submitted_by_sector: BTreeMap<(Op, u64), u64>,
     /// Device IO at or above this sector is counted apart (raid5's member metadata).
     high_sector: u64,
     /// Submitted IOs at or above `high_sector`, per device and op.
@@ -56,6 +63,9 @@ pub struct IoCounts {
     /// flashcache ran an LRU reclaim policy after some input of this engine: only LRU
     /// forces cleaning on a miss (`force_clean_block`).
     lru_seen: bool,
+    /// flashcache ran in writethrough mode after some input of this engine (its write
+    /// misses write the disk uncounted).
+    writethrough_seen: bool,
     /// Discard bios in the engine, and those that ended well.
     discards_in_flight: BTreeSet<u64>,
     discards_ok: u64,
@@ -118,6 +128,7 @@ impl IoCounts {
     pub fn after_input(&mut self, engine: &Engine) {
         if let Some(fc) = engine.target().flashcache() {
             self.lru_seen |= fc.tunables().reclaim_policy != ReclaimPolicy::Fifo;
+            self.writethrough_seen |= fc.mode() == CacheMode::WriteThrough;
         }
     }
 
@@ -178,8 +189,9 @@ impl IoCounts {
             }
             Input::Completion(done) => {
                 if let Some((device, op)) = self.in_flight.remove(done.tag) {
-                    if op == Op::Read && !done.status.is_ok() {
-                        *self.failed_reads.entry(device).or_default() += 1;
+                    self.completions += 1;
+                    if !done.status.is_ok() {
+                        *self.failed.entry((device, op)).or_default() += 1;
                     }
                 }
             }
@@ -195,7 +207,14 @@ impl IoCounts {
                 if io.sector >= self.high_sector {
                     *self.submitted_high.entry((io.device, io.op)).or_default() += 1;
                 }
+                if io.device == DeviceId(0) && self.cache_block_sectors.is_some() {
+                    *self
+                        .ssd_submitted_by_sector
+                        .entry((io.op, io.sector))
+                        .or_default() += 1;
+                }
             }
+            Output::Cancel(_) => self.cancels += 1,
             Output::BioDone(done) => {
                 let discard = self.discards_in_flight.remove(&done.id.0);
                 if !done.status.is_ok() {
@@ -216,8 +235,22 @@ impl IoCounts {
         self.submitted_high.get(&(device, op)).copied().unwrap_or(0)
     }
 
+    fn failed(&self, device: DeviceId, op: Op) -> u64 {
+        self.failed.get(&(device, op)).copied().unwrap_or(0)
+    }
+
     fn failed_reads(&self, device: DeviceId) -> u64 {
-        self.failed_reads.get(&device).copied().unwrap_or(0)
+        self.failed(device, Op::Read)
+    }
+
+    /// The SSD's IOs of `op` below and at or above `sector`.
+    fn ssd_submitted_split(&self, op: Op, sector: u64) -> (u64, u64) {
+        let below = self
+            .ssd_submitted_by_sector
+            .range((op, 0)..(op, sector))
+            .map(|(_, count)| count)
+            .sum();
+        (below, self.submitted(DeviceId(0), op) - below)
     }
 }
 
@@ -248,6 +281,7 @@ pub fn check(engine: &Engine, spec: &SeedSpec, io: &IoCounts) -> Result<(), Stri
         core.bios_failed,
         io.bios_failed,
     )?;
+    check_services(engine, spec, io)?;
     match &spec.target {
         TargetChoice::Linear => Ok(()),
         TargetChoice::Flashcache(_) => {
@@ -283,6 +317,67 @@ pub fn check(engine: &Engine, spec: &SeedSpec, io: &IoCounts) -> Result<(), Stri
     }
 }
 
+/// The block layer's, dm_io's and kcopyd's counters on an idle engine, against the IO the
+/// checker saw. A stacked device's IO is the engine's own (no output), so with a stack the
+/// observed IO bounds the counts from below only.
+fn check_services(engine: &Engine, spec: &SeedSpec, io: &IoCounts) -> Result<(), String> {
+    let services = engine.stats().services;
+    let blk = services.block_layer;
+    // Idle: every IO submitted has completed (`complete` counts each IO it takes back).
+    equal(
+        "block layer completed vs submitted, idle",
+        blk.completed,
+        blk.submitted,
+    )?;
+    let observed: u64 = io.submitted.values().sum();
+    let stacked = matches!(spec.target, TargetChoice::Raid5UnderFlashcache { .. });
+    if stacked {
+        at_most(
+            "device IOs seen vs block layer submitted",
+            observed,
+            blk.submitted,
+        )?;
+        at_most(
+            "cancels seen vs block layer cancels_requested",
+            io.cancels,
+            blk.cancels_requested,
+        )?;
+    } else {
+        equal(
+            "block layer submitted vs device IOs seen",
+            blk.submitted,
+            observed,
+        )?;
+        equal(
+            "block layer completed vs completions of IOs in flight",
+            blk.completed,
+            io.completions,
+        )?;
+        equal(
+            "block layer cancels_requested vs cancels seen",
+            blk.cancels_requested,
+            io.cancels,
+        )?;
+    }
+    // flashcache issues every device IO through dm_io (its own and kcopyd's); linear and
+    // raid5 submit theirs straight to the block layer.
+    let dm_io_ios = services.dm_io.device_ios;
+    if matches!(spec.target, TargetChoice::Flashcache(_)) {
+        equal(
+            "dm_io device_ios vs block layer submitted (flashcache)",
+            dm_io_ios,
+            blk.submitted,
+        )?;
+    } else {
+        at_most(
+            "dm_io device_ios vs block layer submitted",
+            dm_io_ios,
+            blk.submitted,
+        )?;
+    }
+    Ok(())
+}
+
 /// A named counter of `status` (absent: an error naming it).
 fn counter(status: &TargetStatus, name: &str) -> Result<u64, String> {
     status
@@ -309,6 +404,15 @@ fn at_most(what: &str, left: u64, right: u64) -> Result<(), String> {
     }
 }
 
+/// `left == right`, or with `loose` only `left >= right`.
+fn equal_or_at_least(loose: bool, what: &str, left: u64, right: u64) -> Result<(), String> {
+    if loose {
+        at_most(what, right, left)
+    } else {
+        equal(what, left, right)
+    }
+}
+
 fn equal(what: &str, left: u64, right: u64) -> Result<(), String> {
     if left == right {
         Ok(())
@@ -331,6 +435,7 @@ fn check_flashcache(
     let errors = fc.errors();
     let gauges = fc.gauges();
     let status = engine.target_status();
+    let engine_kcopyd_read_errors = engine.stats().services.kcopyd.read_errors;
     // flashcache_clean_set forces cleaning on a miss for LRU alone (clean.rs).
     if !io.lru_seen {
         equal(
@@ -496,6 +601,27 @@ fn check_flashcache(
         stats.uncached_writes,
         stats.disk_writes,
     )?;
+    // disk_writes counts an uncached write (or discard) as it is issued, and in writeback
+    // a cleaning as it starts (each ends counted in `cleanings`, done or failed), elsewhere a
+    // write hit as it is issued (after its job allocation).
+    let disk_writes_expected = if fc.mode() == CacheMode::WriteBack {
+        stats.uncached_writes + stats.cleanings
+    } else {
+        stats.uncached_writes + stats.write_hits
+            - fc.injections_fired(ErrorInjection::WRITE_HIT_JOB_ALLOC_FAIL)
+    };
+    equal(
+        &format!(
+            "flashcache disk_writes vs uncached writes + {}",
+            if fc.mode() == CacheMode::WriteBack {
+                "cleanings"
+            } else {
+                "write hits issued"
+            }
+        ),
+        stats.disk_writes,
+        disk_writes_expected,
+    )?;
     // Each injected allocation failure (BUGGIFY's ExhaustJobPool arms them) is counted
     // once, where it fails its bio or job; no other failure counts here.
     let alloc_failures: u64 = ErrorInjection::ALL
@@ -536,6 +662,37 @@ fn check_flashcache(
         stats.md_ssd_writes,
         stats.ssd_writes,
     )?;
+    // The SSD (device 0 in every flashcache spec) is physical even under a stack. Below the
+    // data: the superblock and the metadata blocks.
+    // With `ssd_timeout` a request cancelled while it waited for a dm_io slot never reaches
+    // the device: the counts only bound the IO seen from above.
+    let timed = fc.config().options.ssd_timeout_ns.is_some();
+    let data_start = fc.geometry().data_start_sector();
+    let (_, ssd_data_reads) = io.ssd_submitted_split(Op::Read, data_start);
+    let (ssd_md_writes, ssd_data_writes) = io.ssd_submitted_split(Op::Write, data_start);
+    // An SSD data read is a read hit's or a cleaning's (one block, one device IO).
+    equal_or_at_least(
+        timed,
+        "flashcache ssd_reads vs SSD data reads submitted",
+        stats.ssd_reads,
+        ssd_data_reads,
+    )?;
+    // An SSD data write is a fill's, a write hit's or a write miss's; the rest of
+    // ssd_writes are metadata block writes (counted in md_ssd_writes too). The superblock
+    // and a block rewritten after a failed write are metadata IO uncounted.
+    equal_or_at_least(
+        timed,
+        "flashcache ssd_writes - md_ssd_writes vs SSD data writes submitted",
+        stats.ssd_writes - stats.md_ssd_writes,
+        ssd_data_writes,
+    )?;
+    if !timed {
+        at_most(
+            "flashcache md_ssd_writes vs SSD metadata writes submitted",
+            stats.md_ssd_writes,
+            ssd_md_writes,
+        )?;
+    }
     if let Some((_, disk)) = devices {
         // A disk read is a read miss's (`flashcache_read_miss`) or an uncached read's
         // (`flashcache_start_uncached_io`), one device IO each (a piece is one block).
@@ -543,6 +700,41 @@ fn check_flashcache(
             "flashcache disk_reads vs disk reads submitted",
             stats.disk_reads,
             io.submitted(disk, Op::Read),
+        )?;
+        // A disk write is counted as a cleaning starts (its kcopyd job writes nothing if
+        // its SSD read fails), as an uncached write or discard is issued (dm_io may cut a
+        // discard in several) and as a writethrough write hit is; a writethrough write miss
+        // writes the disk uncounted (only ssd_writes counts it).
+        let disk_writes = io.submitted(disk, Op::Write);
+        let disk_discards = io.submitted(disk, Op::Discard);
+        let kcopyd = engine_kcopyd_read_errors;
+        at_most(
+            "flashcache disk_writes vs disk writes and discards submitted + kcopyd read errors",
+            stats.disk_writes,
+            disk_writes + disk_discards + kcopyd,
+        )?;
+        if !io.writethrough_seen {
+            at_most(
+                "flashcache disk writes submitted vs disk_writes",
+                disk_writes,
+                stats.disk_writes,
+            )?;
+            // Outside writethrough each disk write error is a failed disk write's or
+            // discard's (a cleaning's or an uncached one's).
+            at_most(
+                "flashcache disk_write_errors vs disk writes and discards failed",
+                errors.disk_write_errors,
+                io.failed(disk, Op::Write) + io.failed(disk, Op::Discard),
+            )?;
+        }
+        // Each failed disk write is its job's, and each job counts one disk write error
+        // (writethrough's two-region write too, whichever region failed), except that an
+        // injected kcopyd callback error counts a cleaning's failure as an SSD read error.
+        at_most(
+            "flashcache disk writes failed vs disk_write_errors + kcopyd callback errors \
+             injected",
+            io.failed(disk, Op::Write),
+            errors.disk_write_errors + fc.injections_fired(ErrorInjection::KCOPYD_CALLBACK_ERROR),
         )?;
     }
     Ok(())

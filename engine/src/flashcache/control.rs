@@ -180,6 +180,11 @@ impl Flashcache {
         &self.config
     }
 
+    /// The mode the cache runs in (the table's, or the superblock's on a load).
+    pub fn mode(&self) -> CacheMode {
+        self.mode
+    }
+
     /// The tunables in effect.
     pub fn tunables(&self) -> &Tunables {
         &self.tunables

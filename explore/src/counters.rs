@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 #[derive(Debug, Default, Clone)]
 pub struct IoCounts {
     /// Device IOs submitted and not yet completed.
-    in_flight: TagTable<(DeviceId, Op)>,
+    in_flight: TagTable<(DeviceId, Op, u64)>,
     /// Device IOs submitted, per device and op.
     submitted: BTreeMap<(DeviceId, Op), u64>,
     /// Device IOs that completed with an error, per device and op.
@@ -33,9 +33,9 @@ pub struct IoCounts {
     completions: u64,
     /// Cancels the engine asked the platform for.
     cancels: u64,
-    /// flashcache alone: device 0's (the SSD's) IOs by op and sector, to tell metadata from
-    /// data IO once the cache's geometry is known.
-    ssd_submitted_by_sector: BTreeMap<(Op, u64), u64>,
+    /// flashcache: device 0's (the SSD's) IOs by op and sector, submitted and failed, to
+    /// tell metadata from data IO once the cache's geometry is known.
+    ssd_by_sector: BTreeMap<(Op, u64), SsdTally>,
     /// Device IO at or above this sector is counted apart (raid5's member metadata).
     high_sector: u64,
     /// Submitted IOs at or above `high_sector`, per device and op.
@@ -45,6 +45,11 @@ pub struct IoCounts {
     cache_block_sectors: Option<u64>,
     read_pieces: u64,
     write_pieces: u64,
+    discard_pieces: u64,
+    /// Flush bios, and other bios with a preflush (dm core hands the target one empty
+    /// flush piece for each).
+    flush_bios: u64,
+    preflushes: u64,
     /// Read and write pieces of up to 32 sectors, by sectors (flashcache's size histogram).
     piece_sizes: BTreeMap<u64, u64>,
     /// Bios the engine took in, and those it ended with an error.
@@ -139,10 +144,14 @@ impl IoCounts {
                 if bio.op == Op::Discard {
                     self.discards_in_flight.insert(bio.id.0);
                 }
+                if bio.flags.preflush && bio.op != Op::Flush {
+                    self.preflushes += 1;
+                }
                 match bio.op {
                     Op::Read => self.read_bios += 1,
                     Op::Write => self.write_bios += 1,
-                    Op::Flush | Op::Discard => {}
+                    Op::Flush => self.flush_bios += 1,
+                    Op::Discard => {}
                 }
                 if let (Some(resync), Op::Write) = (&mut self.resync, bio.op) {
                     resync.on_write(bio.sector, u64::from(bio.sectors));
@@ -176,7 +185,7 @@ impl IoCounts {
                     Op::Write => self.write_pieces += last - first + 1,
                     // Neither a read nor a write, but flashcache's size histogram counts
                     // every piece it maps, discards too (spec 1.7 step 1).
-                    Op::Discard => {}
+                    Op::Discard => self.discard_pieces += last - first + 1,
                     Op::Flush => return,
                 }
                 // dm core cuts a bio at every cache block boundary.
@@ -188,10 +197,13 @@ impl IoCounts {
                 }
             }
             Input::Completion(done) => {
-                if let Some((device, op)) = self.in_flight.remove(done.tag) {
+                if let Some((device, op, sector)) = self.in_flight.remove(done.tag) {
                     self.completions += 1;
                     if !done.status.is_ok() {
                         *self.failed.entry((device, op)).or_default() += 1;
+                        if let Some(tally) = self.ssd_tally(device, op, sector) {
+                            tally.failed += 1;
+                        }
                     }
                 }
             }
@@ -202,16 +214,13 @@ impl IoCounts {
     pub fn on_output(&mut self, output: &Output) {
         match output {
             Output::Submit(io) => {
-                self.in_flight.insert(io.tag, (io.device, io.op));
+                self.in_flight.insert(io.tag, (io.device, io.op, io.sector));
                 *self.submitted.entry((io.device, io.op)).or_default() += 1;
                 if io.sector >= self.high_sector {
                     *self.submitted_high.entry((io.device, io.op)).or_default() += 1;
                 }
-                if io.device == DeviceId(0) && self.cache_block_sectors.is_some() {
-                    *self
-                        .ssd_submitted_by_sector
-                        .entry((io.op, io.sector))
-                        .or_default() += 1;
+                if let Some(tally) = self.ssd_tally(io.device, io.op, io.sector) {
+                    tally.submitted += 1;
                 }
             }
             Output::Cancel(_) => self.cancels += 1,
@@ -243,15 +252,31 @@ impl IoCounts {
         self.failed(device, Op::Read)
     }
 
-    /// The SSD's IOs of `op` below and at or above `sector`.
-    fn ssd_submitted_split(&self, op: Op, sector: u64) -> (u64, u64) {
-        let below = self
-            .ssd_submitted_by_sector
-            .range((op, 0)..(op, sector))
-            .map(|(_, count)| count)
-            .sum();
-        (below, self.submitted(DeviceId(0), op) - below)
+    /// flashcache's SSD: the tally of `op` at `sector` (other devices and targets: none).
+    fn ssd_tally(&mut self, device: DeviceId, op: Op, sector: u64) -> Option<&mut SsdTally> {
+        (device == DeviceId(0) && self.cache_block_sectors.is_some())
+            .then(|| self.ssd_by_sector.entry((op, sector)).or_default())
     }
+
+    /// The SSD's IOs of `op` in `sectors`.
+    fn ssd_in(&self, op: Op, sectors: std::ops::Range<u64>) -> SsdTally {
+        let mut sum = SsdTally::default();
+        for (_, tally) in self
+            .ssd_by_sector
+            .range((op, sectors.start)..(op, sectors.end))
+        {
+            sum.submitted += tally.submitted;
+            sum.failed += tally.failed;
+        }
+        sum
+    }
+}
+
+/// flashcache's SSD IO at one sector, or summed over a range.
+#[derive(Debug, Default, Clone, Copy)]
+struct SsdTally {
+    submitted: u64,
+    failed: u64,
 }
 
 /// Every counter identity of `spec`'s target on an idle `engine`; the first that fails.
@@ -276,6 +301,25 @@ pub fn check(engine: &Engine, spec: &SeedSpec, io: &IoCounts) -> Result<(), Stri
         io.discards_ok,
         discards_sent,
     )?;
+    // dm core hands a bio over whole (linear, raid5, a flashcache still setting up) or cut
+    // at cache block boundaries (a running flashcache), a flush as one empty piece, and
+    // first a flush piece for a bio with a preflush.
+    let whole = io.bios + io.preflushes;
+    match io.cache_block_sectors {
+        Some(_) => {
+            at_most("dm core bios + preflushes vs pieces", whole, core.pieces)?;
+            at_most(
+                "dm core pieces vs the bios cut at cache blocks + preflushes",
+                core.pieces,
+                io.read_pieces
+                    + io.write_pieces
+                    + io.discard_pieces
+                    + io.flush_bios
+                    + io.preflushes,
+            )?;
+        }
+        None => equal("dm core pieces vs bios + preflushes", core.pieces, whole)?,
+    }
     equal(
         "dm core bios_failed vs bios ended with an error",
         core.bios_failed,
@@ -436,6 +480,8 @@ fn check_flashcache(
     let gauges = fc.gauges();
     let status = engine.target_status();
     let engine_kcopyd_read_errors = engine.stats().services.kcopyd.read_errors;
+    let dm_io = engine.stats().services.dm_io;
+    let regions_given_up = dm_io.regions_timed_out + dm_io.regions_cancelled;
     // flashcache_clean_set forces cleaning on a miss for LRU alone (clean.rs).
     if !io.lru_seen {
         equal(
@@ -668,14 +714,40 @@ fn check_flashcache(
     // the device: the counts only bound the IO seen from above.
     let timed = fc.config().options.ssd_timeout_ns.is_some();
     let data_start = fc.geometry().data_start_sector();
-    let (_, ssd_data_reads) = io.ssd_submitted_split(Op::Read, data_start);
-    let (ssd_md_writes, ssd_data_writes) = io.ssd_submitted_split(Op::Write, data_start);
+    let ssd_data_reads = io.ssd_in(Op::Read, data_start..u64::MAX);
+    let ssd_data_writes = io.ssd_in(Op::Write, data_start..u64::MAX);
+    let ssd_md_writes = io.ssd_in(Op::Write, 0..data_start);
+    let fired = |flag| fc.injections_fired(flag);
+    // Each failed SSD data read is a read hit's or a cleaning's, its job's one error (a
+    // read hit's SSD read error, a cleaning's kcopyd read error); injected errors and, with
+    // `ssd_timeout`, regions timed out or cancelled fail jobs whose reads did not.
+    at_most(
+        "flashcache SSD data reads failed vs ssd_read_errors",
+        ssd_data_reads.failed,
+        errors.ssd_read_errors,
+    )?;
+    at_most(
+        "flashcache ssd_read_errors vs SSD data reads failed + injected + regions given up",
+        errors.ssd_read_errors,
+        ssd_data_reads.failed
+            + fired(ErrorInjection::READCACHE_ERROR)
+            + fired(ErrorInjection::KCOPYD_CALLBACK_ERROR)
+            + regions_given_up,
+    )?;
+    // Each failed SSD data write is a fill's or a cache write's, each failed metadata block
+    // write its own: one SSD write error each (the superblock's are not counted).
+    let ssd_slot_writes = io.ssd_in(Op::Write, fc.geometry().md_block_sector(0)..u64::MAX);
+    at_most(
+        "flashcache SSD data and metadata block writes failed vs ssd_write_errors",
+        ssd_slot_writes.failed,
+        errors.ssd_write_errors,
+    )?;
     // An SSD data read is a read hit's or a cleaning's (one block, one device IO).
     equal_or_at_least(
         timed,
         "flashcache ssd_reads vs SSD data reads submitted",
         stats.ssd_reads,
-        ssd_data_reads,
+        ssd_data_reads.submitted,
     )?;
     // An SSD data write is a fill's, a write hit's or a write miss's; the rest of
     // ssd_writes are metadata block writes (counted in md_ssd_writes too). The superblock
@@ -684,13 +756,13 @@ fn check_flashcache(
         timed,
         "flashcache ssd_writes - md_ssd_writes vs SSD data writes submitted",
         stats.ssd_writes - stats.md_ssd_writes,
-        ssd_data_writes,
+        ssd_data_writes.submitted,
     )?;
     if !timed {
         at_most(
             "flashcache md_ssd_writes vs SSD metadata writes submitted",
             stats.md_ssd_writes,
-            ssd_md_writes,
+            ssd_md_writes.submitted,
         )?;
     }
     if let Some((_, disk)) = devices {
@@ -700,6 +772,20 @@ fn check_flashcache(
             "flashcache disk_reads vs disk reads submitted",
             stats.disk_reads,
             io.submitted(disk, Op::Read),
+        )?;
+        // Each failed disk read is a read miss's or an uncached read's, counted once; an
+        // uncached flush counts as a read, and an injected disk read error fails a miss
+        // whose read did not.
+        let failed_disk_reads = io.failed(disk, Op::Read);
+        at_most(
+            "flashcache disk reads failed vs disk_read_errors",
+            failed_disk_reads,
+            errors.disk_read_errors,
+        )?;
+        at_most(
+            "flashcache disk_read_errors vs disk reads and flushes failed + injected",
+            errors.disk_read_errors,
+            failed_disk_reads + io.failed(disk, Op::Flush) + fired(ErrorInjection::READDISK_ERROR),
         )?;
         // A disk write is counted as a cleaning starts (its kcopyd job writes nothing if
         // its SSD read fails), as an uncached write or discard is issued (dm_io may cut a

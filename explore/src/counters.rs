@@ -38,8 +38,9 @@ pub struct IoCounts {
     ssd_by_sector: BTreeMap<(Op, u64), SsdTally>,
     /// Device IO at or above this sector is counted apart (raid5's member metadata).
     high_sector: u64,
-    /// Submitted IOs at or above `high_sector`, per device and op.
+    /// Submitted IOs at or above `high_sector`, per device and op, and those that failed.
     submitted_high: BTreeMap<(DeviceId, Op), u64>,
+    failed_high: BTreeMap<(DeviceId, Op), u64>,
     /// Read and write bios' cache blocks (flashcache maps one piece per cache block a bio
     /// touches; `None`: not a flashcache volume).
     cache_block_sectors: Option<u64>,
@@ -201,6 +202,9 @@ impl IoCounts {
                     self.completions += 1;
                     if !done.status.is_ok() {
                         *self.failed.entry((device, op)).or_default() += 1;
+                        if sector >= self.high_sector {
+                            *self.failed_high.entry((device, op)).or_default() += 1;
+                        }
                         if let Some(tally) = self.ssd_tally(device, op, sector) {
                             tally.failed += 1;
                         }
@@ -841,6 +845,35 @@ fn check_raid5(status: &TargetStatus, io: &IoCounts, members: &[DeviceId]) -> Re
         "raid5 read_errors vs member reads that failed",
         read_errors,
         failed_reads,
+    )?;
+    // md counts each failed data read (a stripe's or an aligned read's) as it sees it.
+    let failed_data = |op: Op| -> u64 {
+        members
+            .iter()
+            .map(|&m| io.failed(m, op) - io.failed_high.get(&(m, op)).copied().unwrap_or(0))
+            .sum()
+    };
+    at_most(
+        "raid5 member data reads that failed vs read_errors",
+        failed_data(Op::Read),
+        read_errors,
+    )?;
+    // A failed data write fails its member, counted once; so does a failed superblock
+    // write or its preflush.
+    let write_errors = counter(status, "write_errors")?;
+    at_most(
+        "raid5 member data writes that failed vs write_errors",
+        failed_data(Op::Write),
+        write_errors,
+    )?;
+    let failed_writes_and_flushes: u64 = members
+        .iter()
+        .map(|&m| io.failed(m, Op::Write) + io.failed(m, Op::Flush))
+        .sum();
+    at_most(
+        "raid5 write_errors vs member writes and flushes that failed",
+        write_errors,
+        failed_writes_and_flushes,
     )?;
     // Every data read and write of a member is counted when issued; the superblock and
     // bitmap IO (above the data, at the member's end) is not.

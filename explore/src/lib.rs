@@ -66,6 +66,7 @@ pub mod sync_status;
 pub mod table_probe;
 pub mod tag_table;
 pub mod trace_window;
+pub mod write_flags;
 
 pub use batch::{explore, explore_with, BatchReport, SeedResult};
 pub use real::{run_real_spec, RealDevices};

@@ -11,6 +11,7 @@ use crate::rig::{workload, Checker, Rig, StartAt};
 use crate::scrub::{BeforeScrub, Scrub};
 use crate::spec::{SeedSpec, TargetChoice};
 use crate::stop::{clean_stop, settle, Stop};
+use crate::write_flags::Flagged;
 use dmsim_engine::block::IoStatus;
 use dmsim_engine::block::{DeviceId, Op};
 use dmsim_engine::io::{Bio, BioFlags, BioId, Completion, Control, Input, IoTag, SectorData};
@@ -331,7 +332,8 @@ fn one_pass(
         let records = workload(&spec.workload, segment.requests, index as u64);
         let start_ns = dmsim_engine::platform::Platform::now_ns(&rig.platform)
             + segment.idle_before_requests_ns.unwrap_or(0);
-        let mut source = StartAt::new(rig.source(records), start_ns);
+        let flagged = Flagged::new(rig.source(records), spec.write_flags, spec.seed, index);
+        let mut source = StartAt::new(flagged, start_ns);
         let report = rig.run_with_cancels(
             &mut current,
             &mut source,
@@ -383,7 +385,7 @@ fn one_pass(
                 let in_engine = format!(
                     "{} of its bios unfinished, {} device IOs held by a hang fault, {} dirty \
                      blocks",
-                    source.inner().in_flight(),
+                    source.inner().inner().in_flight(),
                     rig.hung_ios(),
                     current
                         .target()

@@ -6,6 +6,7 @@
 
 use crate::scrub::Scrub;
 use crate::trace_window::{BundledTrace, TraceWindow};
+use crate::write_flags::FlagRates;
 use dmsim_engine::block::{DeviceInfo, Extent, IoStatus, Op};
 use dmsim_engine::flashcache::{
     Associativity, CacheMode, ErrorInjection, FlashcacheConfig, Persistence, ReclaimPolicy,
@@ -293,6 +294,9 @@ pub struct SeedSpec {
     /// `invalidation_scan`): writethrough and writearound run the scan under the oracles.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub invalidation_scan: bool,
+    /// Bios marked FUA, preflush or sync, at these rates (see [`crate::write_flags`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_flags: Option<FlagRates>,
 }
 
 /// Sectors every flashcache SSD the explorer draws holds beyond its cache blocks: room for
@@ -485,6 +489,7 @@ impl SeedSpec {
             plugging: None,
             scrub: None,
             invalidation_scan: false,
+            write_flags: None,
         };
         spec.draw_later_dimensions();
         spec.draw_raid5_spares();
@@ -510,6 +515,7 @@ impl SeedSpec {
         crate::cache_geometry::draw(&mut spec);
         spec.draw_bad_patches();
         spec.draw_error_injection();
+        spec.write_flags = crate::write_flags::draw(spec.seed);
         spec
     }
 

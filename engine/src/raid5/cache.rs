@@ -214,6 +214,8 @@ impl StripeCache {
         for member in &mut head.members {
             member.apply(super::buffer::BufferTransition::Invalidate);
             arena.reset_sectors(member.page, &[SectorContent::Zero; 8]);
+            // A FUA mark whose write was dropped (its stripe failed) is not the new sector's.
+            member.want_fua = false;
         }
         head.sector = sector;
         head.parity_member = parity_member;

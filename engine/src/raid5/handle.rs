@@ -267,6 +267,14 @@ impl Raid5 {
         let full_stripe = (0..members)
             .filter(|&m| m != parity)
             .all(|m| self.cache.head(head).members[m].overwrite());
+        // md's R5_WantFUA: a FUA bio drained here makes every page written now, parity
+        // too, go with FUA, so the stripe it lands in is durable when its writes complete.
+        let fua = written.iter().any(|&m| {
+            self.cache.head(head).members[m]
+                .towrite
+                .iter()
+                .any(|segment| segment.fua)
+        });
         match method {
             ParityMethod::ReadModifyWrite => self.stats.rmw += 1,
             ParityMethod::ReconstructWrite => self.stats.rcw += 1,
@@ -308,7 +316,9 @@ impl Raid5 {
             }
             dev.written.extend(segments);
             dev.apply(BufferTransition::Fill);
+            dev.want_fua |= fua;
         }
+        self.cache.head_mut(head).members[parity].want_fua |= fua;
         match method {
             ParityMethod::ReadModifyWrite => {
                 for &member in &written {
@@ -353,6 +363,8 @@ impl Raid5 {
             let page = dev.page;
             let dev = &mut self.cache.head_mut(head).members[member];
             dev.apply(BufferTransition::Submit);
+            let fua = std::mem::take(&mut dev.want_fua);
+            debug_assert!(!fua || op == Op::Write, "FUA wanted on a read");
             if self.members[member].faulty {
                 assert_eq!(op, Op::Write, "a read decided for failed member {member}");
                 dev.apply(BufferTransition::WriteFailed);
@@ -376,7 +388,7 @@ impl Raid5 {
                 op,
                 sector,
                 sectors: STRIPE_SECTORS as u32,
-                fua: false,
+                fua,
                 buffer: Buffer::from_pages(vec![page]),
             });
         }

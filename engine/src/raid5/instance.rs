@@ -68,6 +68,8 @@ pub(crate) struct ArrayBio {
     pub sector: u64,
     pub sectors: u64,
     pub buffer: Buffer,
+    /// A write with FUA: its segments mark the member writes they drain into.
+    pub fua: bool,
     /// Next logical sector (stripe-unit aligned) the walk adds.
     pub next_sector: u64,
     /// Segments queued plus one for the walk itself while it runs (md's
@@ -320,7 +322,8 @@ impl Raid5 {
 
     /// md's `make_request` for one array bio (`id` is the caller's; echoed in
     /// [`Raid5Request::BioDone`]). `buffer` holds the bio's data (empty for flush and
-    /// discard). `sync` asks to unplug at once (REQ_SYNC).
+    /// discard). `sync` asks to unplug at once (REQ_SYNC); `fua` (a write's REQ_FUA) asks
+    /// that the write be durable when it completes, parity included.
     #[allow(clippy::too_many_arguments)]
     pub fn make_request(
         &mut self,
@@ -332,6 +335,7 @@ impl Raid5 {
         sectors: u64,
         buffer: Buffer,
         sync: bool,
+        fua: bool,
     ) {
         self.set_now(now_ns);
         match op {
@@ -360,6 +364,7 @@ impl Raid5 {
             sectors,
             buffer,
             sync,
+            fua: fua && op == Op::Write,
         };
         if let Some(bio) = self.hold_bio(bio) {
             self.admit(arena, bio);
@@ -377,6 +382,7 @@ impl Raid5 {
             sectors,
             buffer,
             sync,
+            fua,
         } = bio;
         if op == Op::Read {
             self.stats.reads += 1;
@@ -389,6 +395,7 @@ impl Raid5 {
             sector,
             sectors,
             buffer,
+            fua,
             next_sector: sector - sector % STRIPE_SECTORS,
             pending: 1,
             status: IoStatus::Ok,
@@ -439,6 +446,7 @@ impl Raid5 {
             sector: 0,
             sectors: 0,
             buffer: Buffer::empty(),
+            fua: false,
             next_sector: 0,
             pending: working.len() as u32,
             status: IoStatus::Ok,
@@ -541,6 +549,7 @@ impl Raid5 {
                 page_offset: (first - logical) as u32,
                 sectors: (last - first) as u32,
                 buffer: bio.buffer.slice(first - bio.sector, last - first),
+                fua: bio.fua,
             };
             let for_write = bio.op == Op::Write;
             let stripe = self.cache.head_mut(head);

@@ -52,6 +52,8 @@ pub(crate) struct HeldBio {
     pub sectors: u64,
     pub buffer: Buffer,
     pub sync: bool,
+    /// A write with FUA (REQ_FUA).
+    pub fua: bool,
 }
 
 /// What the members hold (or will, once a metadata write lands on all of them).

@@ -19,6 +19,9 @@ pub(crate) struct BioSegment {
     pub sectors: u32,
     /// The bio's memory for these sectors.
     pub buffer: Buffer,
+    /// The bio is a write with FUA: the member writes it drains into must be durable when
+    /// they complete.
+    pub fua: bool,
 }
 
 impl BioSegment {
@@ -43,6 +46,9 @@ pub(crate) struct StripeMember {
     pub towrite: Vec<BioSegment>,
     /// Write segments copied into the page, waiting for the member write to complete.
     pub written: Vec<BioSegment>,
+    /// R5_WantFUA: the page's next member write goes with FUA (a FUA bio drained into the
+    /// stripe); cleared as the write is issued.
+    pub want_fua: bool,
 }
 
 impl StripeMember {
@@ -117,6 +123,7 @@ impl StripeHead {
                     toread: Vec::new(),
                     towrite: Vec::new(),
                     written: Vec::new(),
+                    want_fua: false,
                 })
                 .collect(),
         }

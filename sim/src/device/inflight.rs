@@ -91,6 +91,11 @@ impl<T> InflightTable<T> {
         })
     }
 
+    /// Every record, in no particular order.
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.slots.iter_mut().flatten()
+    }
+
     /// Every record in id order, leaving the table empty.
     pub fn take_all(&mut self) -> Vec<(u64, T)> {
         let index = std::mem::take(&mut self.index);

@@ -596,6 +596,7 @@ impl SimDevice {
         };
         let store = &mut self.store;
         let cache = &mut self.cache;
+        let inflight = &mut self.inflight;
         let whole = SECTORS_PER_PAGE as usize;
         for_each_block(sector, sectors, &mut |block, first, last, offset| {
             let sector_data = |i: u64| data(offset + i);
@@ -611,10 +612,21 @@ impl SimDevice {
                 None => store.update_block(block, merge),
                 // FUA (and discard, which needs no flush): durable at once. The
                 // block's cached copy, holding other sectors' unflushed writes,
-                // takes the new sectors too and stays volatile.
+                // takes the new sectors too and stays volatile; so does every
+                // pending flush's copy of it, which would otherwise put the older
+                // sectors back over these when it lands (regression 025).
                 Some(cache) if fua || discard => {
                     store.update_block(block, merge);
-                    if !cache.update(block, seq, merge) {
+                    if cache.update(block, seq, merge) {
+                        for entry in inflight.values_mut() {
+                            let Some(snapshot) = &mut entry.flush_snapshot else {
+                                continue;
+                            };
+                            if let Ok(i) = snapshot.binary_search_by_key(&block, |e| e.0) {
+                                merge(&mut snapshot[i].1);
+                            }
+                        }
+                    } else {
                         cache.persisted(block, seq);
                     }
                 }

@@ -238,6 +238,41 @@ fn an_older_flush_snapshot_does_not_undo_a_newer_fua_write() {
     assert_eq!(durable(&dev, 0, 8), stamp_vec(0, 8, 2));
 }
 
+/// Regression 025's root cause: a flush's snapshot, taken while a block sat in the cache,
+/// applied after a FUA write of part of that block had completed, put the block's older
+/// content back on the media over the FUA data (the FUA had updated the cached copy, so no
+/// durable sequence guarded the block). The flush must make the older sectors durable and
+/// leave the FUA's alone.
+#[test]
+fn a_flush_completing_after_a_fua_write_of_a_cached_block_keeps_the_fua_data() {
+    let mut dev = ram(true);
+    dev.add_fault(FaultRule::once(
+        Some(Op::Flush),
+        None,
+        FaultAction::Delay {
+            extra_ns: 1_000_000,
+        },
+    ))
+    .unwrap();
+    dev.submit(0, write(1, 0, 8, 1, false)).unwrap();
+    drain(&mut dev);
+    dev.submit(200, io(2, Op::Flush, 0, 0)).unwrap(); // snapshot holds write 1; ends late
+    dev.submit(200, write(3, 0, 4, 2, true)).unwrap(); // FUA write 2 of half the block
+    let done = drain(&mut dev);
+    let order: Vec<u64> = done.iter().map(|c| c.tag).collect();
+    assert_eq!(
+        order,
+        vec![3, 2],
+        "the FUA write completes before the flush"
+    );
+    let mut expected = stamp_vec(0, 4, 2);
+    expected.extend(stamp_vec(4, 4, 1));
+    assert_eq!(durable(&dev, 0, 8), expected);
+    let mut rng = crate::streams::stream(1, "crash");
+    dev.crash(&mut rng, &PowerLoss::LOSE_CACHE);
+    assert_eq!(contents(&dev, 0, 8), expected);
+}
+
 #[test]
 fn faults_fail_hang_delay_and_ignore_cancel() {
     let mut dev = ram(false);

@@ -59,6 +59,8 @@ pub struct Harness {
     pub in_flight: VecDeque<MemberIo>,
     /// Member IOs issued: (member, op, sector).
     pub log: Vec<(usize, Op, u64)>,
+    /// Member writes sent with FUA: (member, member sector).
+    pub fua_writes: Vec<(usize, u64)>,
     /// Bad member sectors: reads covering them fail until they are written.
     pub bad_sectors: BTreeSet<(usize, u64)>,
     /// Members whose every IO fails.
@@ -95,6 +97,7 @@ impl Harness {
             members: vec![BTreeMap::new(); n],
             in_flight: VecDeque::new(),
             log: Vec::new(),
+            fua_writes: Vec::new(),
             bad_sectors: BTreeSet::new(),
             dead_members: BTreeSet::new(),
             bios: BTreeMap::new(),
@@ -124,11 +127,15 @@ impl Harness {
                     op,
                     sector,
                     sectors,
-                    // The harness's members have no volatile cache: every write is durable.
-                    fua: _,
+                    // The harness's members have no volatile cache: every write is durable,
+                    // and the FUA flag is only recorded.
+                    fua,
                     buffer,
                 } => {
                     self.log.push((member, op, sector));
+                    if fua {
+                        self.fua_writes.push((member, sector));
+                    }
                     self.arena.begin_flight(&buffer, u64::from(sectors));
                     self.in_flight.push_back(MemberIo {
                         tag,
@@ -276,7 +283,7 @@ impl Harness {
         panic!("harness did not settle");
     }
 
-    fn submit(&mut self, op: Op, sector: u64, sectors: u64, sync: bool) -> u64 {
+    fn submit(&mut self, op: Op, sector: u64, sectors: u64, sync: bool, fua: bool) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         let pages = self
@@ -337,6 +344,7 @@ impl Harness {
             sectors,
             buffer,
             sync,
+            fua,
         );
         self.drain_requests();
         id
@@ -344,19 +352,24 @@ impl Harness {
 
     /// Submits a write (data stamped with its id); returns the id.
     pub fn write(&mut self, sector: u64, sectors: u64) -> u64 {
-        self.submit(Op::Write, sector, sectors, false)
+        self.submit(Op::Write, sector, sectors, false, false)
+    }
+
+    /// A write with FUA (REQ_FUA).
+    pub fn write_fua(&mut self, sector: u64, sectors: u64) -> u64 {
+        self.submit(Op::Write, sector, sectors, false, true)
     }
 
     pub fn write_sync(&mut self, sector: u64, sectors: u64) -> u64 {
-        self.submit(Op::Write, sector, sectors, true)
+        self.submit(Op::Write, sector, sectors, true, false)
     }
 
     pub fn read(&mut self, sector: u64, sectors: u64) -> u64 {
-        self.submit(Op::Read, sector, sectors, false)
+        self.submit(Op::Read, sector, sectors, false, false)
     }
 
     pub fn flush(&mut self) -> u64 {
-        self.submit(Op::Flush, 0, 0, false)
+        self.submit(Op::Flush, 0, 0, false, false)
     }
 
     /// Reads the whole array and settles; every read is checked.

@@ -298,6 +298,33 @@ fn a_read_error_is_repaired_by_rewriting_the_computed_page() {
     h.verify_all(8);
 }
 
+/// Regression 025: a FUA bio's data must be durable when it completes, so every member
+/// page it drains into goes with FUA, and the parity computed with it (md's R5_WantFUA);
+/// writes of other stripes do not.
+#[test]
+fn a_fua_write_sends_its_data_and_parity_with_fua() {
+    let mut h = Harness::new(4, MEMBER_SECTORS, Harness::config(16));
+    h.write(48, 8); // another stripe row, no FUA
+    h.settle();
+    assert!(h.fua_writes.is_empty(), "{:?}", h.fua_writes);
+    let id = h.write_fua(16, 8); // chunk 1: member 1's first page, row 0
+    h.settle();
+    assert_eq!(h.done[&id], IoStatus::Ok);
+    let parity = h.raid.geometry().parity_member(0);
+    let data = h.raid.geometry().locate(16);
+    let mut expected = vec![(data.data_member, data.member_sector), (parity, 0)];
+    expected.sort_unstable();
+    let mut seen = h.fua_writes.clone();
+    seen.sort_unstable();
+    assert_eq!(seen, expected);
+    // The mark goes with the write it was made for: a later plain write is plain.
+    h.fua_writes.clear();
+    h.write(16, 8);
+    h.settle();
+    assert!(h.fua_writes.is_empty(), "{:?}", h.fua_writes);
+    h.verify_all(8);
+}
+
 #[test]
 fn discard_is_refused() {
     let mut h = Harness::new(3, MEMBER_SECTORS, Harness::config(16));
@@ -310,6 +337,7 @@ fn discard_is_refused() {
         0,
         8,
         crate::arena::Buffer::empty(),
+        false,
         false,
     );
     assert_eq!(

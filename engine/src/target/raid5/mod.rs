@@ -243,6 +243,7 @@ impl Raid5Target {
             io.sectors,
             io.buffer,
             io.sync,
+            io.fua,
         );
         self.pump(services, finished);
     }

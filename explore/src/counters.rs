@@ -33,6 +33,9 @@ pub struct IoCounts {
     completions: u64,
     /// Cancels the engine asked the platform for.
     cancels: u64,
+    /// Sectors the engine said it no longer knows the contents of, per device (a raid5
+    /// array reports its write hole on its own id, past the physical devices).
+    contents_unknown_sectors: BTreeMap<DeviceId, u64>,
     /// flashcache: device 0's (the SSD's) IOs by op and sector, submitted and failed, to
     /// tell metadata from data IO once the cache's geometry is known.
     ssd_by_sector: BTreeMap<(Op, u64), SsdTally>,
@@ -228,6 +231,9 @@ impl IoCounts {
                 }
             }
             Output::Cancel(_) => self.cancels += 1,
+            Output::ContentsUnknown { device, extent } => {
+                *self.contents_unknown_sectors.entry(*device).or_default() += extent.sectors;
+            }
             Output::BioDone(done) => {
                 let discard = self.discards_in_flight.remove(&done.id.0);
                 if !done.status.is_ok() {
@@ -236,7 +242,6 @@ impl IoCounts {
                     self.discards_ok += 1;
                 }
             }
-            _ => {}
         }
     }
 
@@ -340,6 +345,19 @@ pub fn check(engine: &Engine, spec: &SeedSpec, io: &IoCounts) -> Result<(), Stri
                 bound.check(&raid.stats())?;
             }
             check_raid5_aligned_reads(engine, io)?;
+            // The array counts each page of its write hole as it reports it.
+            if let Some(raid) = engine.target().raid5() {
+                let reported: u64 = io
+                    .contents_unknown_sectors
+                    .range(DeviceId(spec.devices.len() as u16)..)
+                    .map(|(_, sectors)| sectors)
+                    .sum();
+                equal(
+                    "raid5 write_hole_exposed_sectors vs sectors reported unknown",
+                    raid.stats().write_hole_exposed_sectors,
+                    reported,
+                )?;
+            }
             check_raid5_bios(&status, io)?;
             if let Some(member) = spec.foreign_superblock_member {
                 check_foreign_member_failed(engine, member)?;
@@ -481,7 +499,7 @@ fn check_flashcache(
     let errors = fc.errors();
     let gauges = fc.gauges();
     let status = engine.target_status();
-    let engine_kcopyd_read_errors = engine.stats().services.kcopyd.read_errors;
+    let kcopyd_read_errors = engine.stats().services.kcopyd.read_errors;
     let dm_io = engine.stats().services.dm_io;
     let regions_given_up = dm_io.regions_timed_out + dm_io.regions_cancelled;
     // flashcache_clean_set forces cleaning on a miss for LRU alone (clean.rs).
@@ -711,9 +729,9 @@ fn check_flashcache(
         stats.ssd_writes,
     )?;
     // The SSD (device 0 in every flashcache spec) is physical even under a stack. Below the
-    // data: the superblock and the metadata blocks.
-    // With `ssd_timeout` a request cancelled while it waited for a dm_io slot never reaches
-    // the device: the counts only bound the IO seen from above.
+    // data: the superblock and the metadata blocks. With `ssd_timeout` a request cancelled
+    // while it waited for a dm_io slot never reaches the device: the counts then bound the
+    // IO seen from above only.
     let timed = fc.config().options.ssd_timeout_ns.is_some();
     let data_start = fc.geometry().data_start_sector();
     let ssd_data_reads = io.ssd_in(Op::Read, data_start..u64::MAX);
@@ -795,11 +813,10 @@ fn check_flashcache(
         // writes the disk uncounted (only ssd_writes counts it).
         let disk_writes = io.submitted(disk, Op::Write);
         let disk_discards = io.submitted(disk, Op::Discard);
-        let kcopyd = engine_kcopyd_read_errors;
         at_most(
             "flashcache disk_writes vs disk writes and discards submitted + kcopyd read errors",
             stats.disk_writes,
-            disk_writes + disk_discards + kcopyd,
+            disk_writes + disk_discards + kcopyd_read_errors,
         )?;
         if !io.writethrough_seen {
             at_most(
@@ -1120,5 +1137,50 @@ mod tests {
         assert_eq!(io.submitted(DeviceId(0), Op::Read), 2);
         assert_eq!(io.submitted_high(DeviceId(0), Op::Read), 1);
         assert_eq!(io.submitted(DeviceId(1), Op::Write), 1);
+        assert_eq!(io.failed(DeviceId(1), Op::Write), 1);
+        assert_eq!(
+            io.failed_high.get(&(DeviceId(0), Op::Read)),
+            None,
+            "it ended well"
+        );
+        assert_eq!(
+            io.completions, 3,
+            "the answer to nothing in flight is not one"
+        );
+    }
+
+    #[test]
+    fn a_flashcache_ssd_io_is_tallied_by_sector_and_cancels_are_counted() {
+        let mut io = IoCounts {
+            cache_block_sectors: Some(8),
+            ..IoCounts::default()
+        };
+        let submit = |tag: u64, device: u16, op, sector| {
+            Output::Submit(DeviceIo {
+                tag: IoTag::from_u64(tag),
+                device: DeviceId(device),
+                op,
+                sector,
+                sectors: 8,
+                fua: false,
+                sync: false,
+                buffer: Buffer::empty(),
+            })
+        };
+        io.on_output(&submit(1, 0, Op::Write, 8)); // metadata
+        io.on_output(&submit(2, 0, Op::Write, 64)); // data
+        io.on_output(&submit(3, 0, Op::Write, 72)); // data
+        io.on_output(&submit(4, 1, Op::Write, 64)); // the disk: not the SSD's
+        io.on_output(&Output::Cancel(IoTag::from_u64(3)));
+        io.on_input(&Input::Completion(Completion {
+            tag: IoTag::from_u64(3),
+            status: IoStatus::Cancelled,
+        }));
+        let data = io.ssd_in(Op::Write, 64..u64::MAX);
+        assert_eq!((data.submitted, data.failed), (2, 1));
+        let metadata = io.ssd_in(Op::Write, 0..64);
+        assert_eq!((metadata.submitted, metadata.failed), (1, 0));
+        assert_eq!(io.ssd_in(Op::Read, 0..u64::MAX).submitted, 0);
+        assert_eq!(io.cancels, 1);
     }
 }

@@ -12,8 +12,9 @@
 //! - [`fallow`]: the fallow timer's liveness: an idle fault-free writeback cache drains.
 //! - [`rig`]: the simulated devices, engines (rebuilt after power loss) and the checker
 //!   (data oracle, bio statuses, event-log hash) one run uses.
-//! - [`counters`]: counter oracles: a target's counters against each other, its status
-//!   and the IO the checker saw, whenever the engine is idle.
+//! - [`counters`]: counter oracles: a target's and the services' (block layer, dm_io, dm
+//!   core) counters against each other, its status and the IO the checker saw, per device,
+//!   op, outcome and (flashcache's SSD) region, whenever the engine is idle.
 //! - [`counter_reach`]: which counters a batch ever saw above zero (a counter no seed
 //!   moves is a path never driven or a count that stopped counting).
 //! - [`sync_status`]: a raid5 sync pass's status line, probed while the pass runs.
@@ -27,6 +28,8 @@
 //!   variants are taken or refused as spec 1.2's rules (written again here) say.
 //! - [`message_probe`]: mistyped or respelt flashcache messages as each segment starts:
 //!   refused naming the word, or taken with exactly their effect.
+//! - [`write_flags`]: bios marked FUA, preflush or sync at drawn rates (every other draw
+//!   issues plain bios).
 //! - [`run`]: runs one spec with every oracle: the data oracle on every read,
 //!   `check_invariants` after every input, strict device checks, a liveness phase with
 //!   faults off, the determinism check (the run twice, equal event-log hashes; the repeat

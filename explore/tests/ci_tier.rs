@@ -4,20 +4,22 @@
 //!
 //! It is also the test `bench/mutants.sh` gives cargo-mutants, so it asserts only what the
 //! oracles say (no pinned hashes or counts): a mutant it kills is one an oracle caught.
-//! About half a minute in debug on two cores.
+//! About 10 s on two cores (the test profile optimises the engine).
 
 use dmsim_engine::marks::MarkCounts;
 use dmsim_explore::counter_reach::CounterReach;
 use dmsim_explore::{explore, run_spec, FailureKind, Profile, SeedSpec};
 use std::path::{Path, PathBuf};
 
-/// Seed ranges per profile: the ones `.ci/run` ran as CLI loops before this test existed.
+/// Seed ranges per profile: four times the ones `.ci/run` first ran as CLI loops (the tier
+/// took under 4 s then, and seeds beyond them reached paths and counter identities the
+/// first ranges never did: raid5's write hole, for one, first shows at seed 17).
 const RANGES: [(Profile, u64, u64); 5] = [
-    (Profile::Swarm, 0, 30),
-    (Profile::FaultFree, 0, 30),
-    (Profile::Flashcache, 0, 12),
-    (Profile::Timeouts, 0, 15),
-    (Profile::Raid5, 0, 12),
+    (Profile::Swarm, 0, 120),
+    (Profile::FaultFree, 0, 120),
+    (Profile::Flashcache, 0, 48),
+    (Profile::Timeouts, 0, 60),
+    (Profile::Raid5, 0, 48),
 ];
 
 const JOBS: usize = 2;
@@ -78,11 +80,7 @@ fn fixed_seed_ranges_pass_every_oracle_and_reach_every_mark() {
 
 /// Counters the fixed seed ranges never move, each with why (see
 /// `dmsim_explore::counter_reach`). Every other counter must be seen above zero.
-const COUNTERS_NOT_REACHED: [(&str, &str); 3] = [
-    (
-        "engine.services.block_layer.unplugs_sync",
-        "sync IO comes only from flashcache's bulk metadata reads and writes (setup, the store at a remove), issued when no async IO is held",
-    ),
+const COUNTERS_NOT_REACHED: [(&str, &str); 2] = [
     (
         "flashcache.skipclean",
         "flashcache never counts it (kept for its status text)",

@@ -445,13 +445,11 @@ impl Blocks {
             block.state == BlockState::INVALID,
             "free list holds INVALID blocks"
         );
-        if block.hash_prev != NIL {
-            self.block_mut(start + block.hash_prev).hash_next = block.hash_next;
-        } else {
-            self.set_mut(set).invalid_head = block.hash_next;
-        }
+        // flashcache's removal handles any place in the list; the only caller takes the head.
+        assert_eq!(block.hash_prev, NIL, "only the free list's head is taken");
+        self.set_mut(set).invalid_head = block.hash_next;
         if block.hash_next != NIL {
-            self.block_mut(start + block.hash_next).hash_prev = block.hash_prev;
+            self.block_mut(start + block.hash_next).hash_prev = NIL;
         }
         let block = &mut self.blocks[index as usize];
         block.hash_prev = NIL;

@@ -516,7 +516,21 @@ impl SeedSpec {
         spec.draw_bad_patches();
         spec.draw_error_injection();
         spec.write_flags = crate::write_flags::draw(spec.seed);
+        spec.draw_honor_flush();
         spec
+    }
+
+    /// flashcache: one seed in three turns on option `honor_flush` (Decision 1), so flush
+    /// bios become a flush job sending one dm_io flush to both devices (timed on the SSD
+    /// with `ssd_timeout`, failing with the devices' faults) instead of completing at once:
+    /// a path no seed ran before. The devices keep no volatile cache (as every flashcache
+    /// draw): the data oracle's durability rules stay those of acknowledged writes. Its own
+    /// stream.
+    fn draw_honor_flush(&mut self) {
+        let mut rng = stream(self.seed, "explore.spec.honor_flush");
+        if let Some(config) = self.target.flashcache_mut() {
+            config.options.honor_flush = rng.random_ratio(1, 3);
+        }
     }
 
     /// flashcache with faults: one segment in three arms one to three of flashcache's own

@@ -1212,23 +1212,25 @@ mod tests {
         assert!(between("writes", 3, 2, 0).is_err());
     }
 
+    /// An 8-sector device IO the engine submits.
+    fn submit(tag: u64, device: u16, op: Op, sector: u64) -> Output {
+        Output::Submit(DeviceIo {
+            tag: IoTag::from_u64(tag),
+            device: DeviceId(device),
+            op,
+            sector,
+            sectors: 8,
+            fua: false,
+            sync: false,
+            buffer: Buffer::empty(),
+        })
+    }
+
     #[test]
     fn failed_reads_are_counted_by_device_and_metadata_io_apart() {
         let mut io = IoCounts {
             high_sector: 1000,
             ..IoCounts::default()
-        };
-        let submit = |tag: u64, device: u16, op, sector| {
-            Output::Submit(DeviceIo {
-                tag: IoTag::from_u64(tag),
-                device: DeviceId(device),
-                op,
-                sector,
-                sectors: 8,
-                fua: false,
-                sync: false,
-                buffer: Buffer::empty(),
-            })
         };
         io.on_output(&submit(1, 0, Op::Read, 0));
         io.on_output(&submit(2, 0, Op::Read, 1000));
@@ -1266,18 +1268,6 @@ mod tests {
         let mut io = IoCounts {
             cache_block_sectors: Some(8),
             ..IoCounts::default()
-        };
-        let submit = |tag: u64, device: u16, op, sector| {
-            Output::Submit(DeviceIo {
-                tag: IoTag::from_u64(tag),
-                device: DeviceId(device),
-                op,
-                sector,
-                sectors: 8,
-                fua: false,
-                sync: false,
-                buffer: Buffer::empty(),
-            })
         };
         io.on_output(&submit(1, 0, Op::Write, 8)); // metadata
         io.on_output(&submit(2, 0, Op::Write, 64)); // data

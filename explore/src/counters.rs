@@ -74,9 +74,6 @@ pub struct IoCounts {
     /// flashcache ran an LRU reclaim policy after some input of this engine: only LRU
     /// forces cleaning on a miss (`force_clean_block`).
     lru_seen: bool,
-    /// flashcache ran in writethrough mode after some input of this engine (its write
-    /// misses write the disk uncounted).
-    writethrough_seen: bool,
     /// Discard bios in the engine, and those that ended well.
     discards_in_flight: BTreeSet<u64>,
     discards_ok: u64,
@@ -139,7 +136,6 @@ impl IoCounts {
     pub fn after_input(&mut self, engine: &Engine) {
         if let Some(fc) = engine.target().flashcache() {
             self.lru_seen |= fc.tunables().reclaim_policy != ReclaimPolicy::Fifo;
-            self.writethrough_seen |= fc.mode() == CacheMode::WriteThrough;
         }
     }
 
@@ -186,11 +182,12 @@ impl IoCounts {
                 if bio.op == Op::Flush {
                     return;
                 }
-                let tally = PieceTally::of_bio(bio, block);
                 if bio.flags.preflush {
+                    let mut tally = PieceTally::default();
+                    tally.add_bio(bio, block);
                     self.preflushed.insert(bio.id.0, tally);
                 } else {
-                    self.pieces.add(&tally);
+                    self.pieces.add_bio(bio, block);
                 }
             }
             Input::Completion(done) => {
@@ -257,10 +254,6 @@ impl IoCounts {
         self.failed.get(&(device, op)).copied().unwrap_or(0)
     }
 
-    fn failed_reads(&self, device: DeviceId) -> u64 {
-        self.failed(device, Op::Read)
-    }
-
     /// flashcache's SSD: the tally of `op` at `sector` (other devices and targets: none).
     fn ssd_tally(&mut self, device: DeviceId, op: Op, sector: u64) -> Option<&mut SsdTally> {
         (device == DeviceId(0) && self.cache_block_sectors.is_some())
@@ -294,26 +287,24 @@ struct PieceTally {
 }
 
 impl PieceTally {
-    /// The pieces of a read, write or discard `bio` of at least one sector, cut at
+    /// Adds the pieces of a read, write or discard `bio` of at least one sector, cut at
     /// `block`-sector boundaries.
-    fn of_bio(bio: &Bio, block: u64) -> PieceTally {
+    fn add_bio(&mut self, bio: &Bio, block: u64) {
         let first = bio.sector / block;
         let end = bio.sector + u64::from(bio.sectors);
         let last = (end - 1) / block;
-        let mut tally = PieceTally::default();
         match bio.op {
-            Op::Read => tally.read = last - first + 1,
-            Op::Write => tally.write = last - first + 1,
-            Op::Discard => tally.discard = last - first + 1,
+            Op::Read => self.read += last - first + 1,
+            Op::Write => self.write += last - first + 1,
+            Op::Discard => self.discard += last - first + 1,
             Op::Flush => unreachable!("a flush has no pieces to cut"),
         }
         for index in first..=last {
             let sectors = end.min((index + 1) * block) - bio.sector.max(index * block);
             if sectors <= 32 {
-                *tally.sizes.entry(sectors).or_default() += 1;
+                *self.sizes.entry(sectors).or_default() += 1;
             }
         }
-        tally
     }
 
     fn add(&mut self, other: &PieceTally) {
@@ -557,9 +548,10 @@ fn check_flashcache(
     let errors = fc.errors();
     let gauges = fc.gauges();
     let status = engine.target_status();
-    let kcopyd_read_errors = engine.stats().services.kcopyd.read_errors;
-    let dm_io = engine.stats().services.dm_io;
-    let regions_given_up = dm_io.regions_timed_out + dm_io.regions_cancelled;
+    let services = engine.stats().services;
+    let kcopyd_read_errors = services.kcopyd.read_errors;
+    let regions_given_up = services.dm_io.regions_timed_out + services.dm_io.regions_cancelled;
+    let mode = fc.mode();
     // flashcache_clean_set forces cleaning on a miss for LRU alone (clean.rs).
     if !io.lru_seen {
         equal(
@@ -731,21 +723,18 @@ fn check_flashcache(
     // disk_writes counts an uncached write (or discard) as it is issued, and in writeback
     // a cleaning as it starts (each ends counted in `cleanings`, done or failed), elsewhere a
     // write hit as it is issued (after its job allocation).
-    let disk_writes_expected = if fc.mode() == CacheMode::WriteBack {
-        stats.uncached_writes + stats.cleanings
+    let (disk_writes_expected, what) = if mode == CacheMode::WriteBack {
+        (stats.uncached_writes + stats.cleanings, "cleanings")
     } else {
-        stats.uncached_writes + stats.write_hits
-            - fc.injections_fired(ErrorInjection::WRITE_HIT_JOB_ALLOC_FAIL)
+        let write_hits_issued =
+            stats.write_hits - fc.injections_fired(ErrorInjection::WRITE_HIT_JOB_ALLOC_FAIL);
+        (
+            stats.uncached_writes + write_hits_issued,
+            "write hits issued",
+        )
     };
     equal(
-        &format!(
-            "flashcache disk_writes vs uncached writes + {}",
-            if fc.mode() == CacheMode::WriteBack {
-                "cleanings"
-            } else {
-                "write hits issued"
-            }
-        ),
+        &format!("flashcache disk_writes vs uncached writes + {what}"),
         stats.disk_writes,
         disk_writes_expected,
     )?;
@@ -826,7 +815,7 @@ fn check_flashcache(
     // Writethrough and writearound switch to bypass at their first cache job error (a
     // failed SSD data IO is one), for good; writeback never does (`flashcache_io_callback`).
     let bypassing = u64::from(fc.bypassing());
-    if fc.mode() == CacheMode::WriteBack {
+    if mode == CacheMode::WriteBack {
         equal("flashcache bypassing in writeback", bypassing, 0)?;
     } else if ssd_data_reads.failed + ssd_data_writes.failed > 0 {
         equal(
@@ -891,7 +880,7 @@ fn check_flashcache(
             stats.disk_writes,
             disk_writes + disk_discards + kcopyd_read_errors,
         )?;
-        if !io.writethrough_seen {
+        if mode != CacheMode::WriteThrough {
             at_most(
                 "flashcache disk writes submitted vs disk_writes",
                 disk_writes,
@@ -928,7 +917,7 @@ fn check_raid5(status: &TargetStatus, io: &IoCounts, members: &[DeviceId]) -> Re
         counter(status, "read_errors_corrected")? + counter(status, "aligned_read_retries")?,
         read_errors,
     )?;
-    let failed_reads: u64 = members.iter().map(|&m| io.failed_reads(m)).sum();
+    let failed_reads: u64 = members.iter().map(|&m| io.failed(m, Op::Read)).sum();
     at_most(
         "raid5 read_errors vs member reads that failed",
         read_errors,
@@ -1246,8 +1235,8 @@ mod tests {
         io.on_input(&done(3, IoStatus::IoError));
         // A completion of nothing in flight is ignored.
         io.on_input(&done(9, IoStatus::IoError));
-        assert_eq!(io.failed_reads(DeviceId(0)), 1);
-        assert_eq!(io.failed_reads(DeviceId(1)), 0);
+        assert_eq!(io.failed(DeviceId(0), Op::Read), 1);
+        assert_eq!(io.failed(DeviceId(1), Op::Read), 0);
         assert_eq!(io.submitted(DeviceId(0), Op::Read), 2);
         assert_eq!(io.submitted_high(DeviceId(0), Op::Read), 1);
         assert_eq!(io.submitted(DeviceId(1), Op::Write), 1);

@@ -31,6 +31,8 @@ pub struct BatchReport {
     pub write_hole_sectors: u64,
     /// Seeds whose first segment was held against the hit-counting mode.
     pub seeds_hits_checked: u64,
+    /// Seeds whose first segment was held against the lookup and replacement model.
+    pub seeds_policy_checked: u64,
     /// Failed seeds in seed order.
     pub failures: Vec<SeedResult>,
     pub marks: MarkCounts,
@@ -79,6 +81,7 @@ pub fn explore_with(
                     mine.device_ios += report.device_ios;
                     mine.write_hole_sectors += report.write_hole_sectors;
                     mine.seeds_hits_checked += u64::from(report.hits_checked);
+                    mine.seeds_policy_checked += u64::from(report.policy_checked);
                     mine.marks.add(&report.marks);
                     mine.counter_reach.add(&report.counter_reach);
                     if let Some(failure) = report.failure {
@@ -96,6 +99,7 @@ pub fn explore_with(
                 total.device_ios += mine.device_ios;
                 total.write_hole_sectors += mine.write_hole_sectors;
                 total.seeds_hits_checked += mine.seeds_hits_checked;
+                total.seeds_policy_checked += mine.seeds_policy_checked;
                 total.marks.add(&mine.marks);
                 total.counter_reach.add(&mine.counter_reach);
                 total.failures.extend(mine.failures);

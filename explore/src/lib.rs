@@ -22,6 +22,8 @@
 //! - [`resync`]: a raid5 resync walks no stripe outside the bitmap chunks writes touched.
 //! - [`hits_check`]: the hit-counting mode (`dmsim hits`) against the timed engine, on the
 //!   seeds where they must agree.
+//! - [`policy_model`]: flashcache's lookup and replacement read again from the spec, held
+//!   against the hit-counting mode slot by slot (writethrough and writearound).
 //! - [`trace_window`]: windows of the repository's real block traces as workloads.
 //! - [`pids`]: pid-list control messages a segment sends, and the model they must leave.
 //! - [`table_probe`]: flashcache's table line as text: the seed's line reads back, and
@@ -56,6 +58,7 @@ pub mod fallow;
 pub mod hits_check;
 pub mod message_probe;
 pub mod pids;
+pub mod policy_model;
 pub mod real;
 pub mod rebuild_front;
 pub mod resync;

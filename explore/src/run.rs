@@ -65,6 +65,10 @@ pub enum FailureKind {
     /// The hit-counting mode (`dmsim hits`) ended a seed's first segment with other
     /// counters than the timed engine, where they must agree (see [`crate::hits_check`]).
     HitsMode,
+    /// flashcache's lookup and replacement (run by the hit-counting mode) put a block in
+    /// another slot or counted otherwise than the explorer's model (see
+    /// [`crate::policy_model`]).
+    Policy,
     /// An idle target's counters disagree with each other, its status or the IO seen (or
     /// a running raid5 sync pass's status line with the pass).
     Counters,
@@ -106,6 +110,9 @@ pub struct RunReport {
     /// The first segment's counters were held against the hit-counting mode (and agreed,
     /// unless the run failed there).
     pub hits_checked: bool,
+    /// The first segment's lookups and replacements were held against the explorer's
+    /// model of them (see [`crate::policy_model`]).
+    pub policy_checked: bool,
 }
 
 /// What one pass of a spec ended with.
@@ -118,6 +125,7 @@ struct Pass {
     phases: Vec<String>,
     write_hole_sectors: u64,
     hits_checked: bool,
+    policy_checked: bool,
     counter_reach: CounterReach,
 }
 
@@ -168,6 +176,7 @@ pub fn run_spec(spec: &SeedSpec) -> RunReport {
     report.phases = first.phases.clone();
     report.write_hole_sectors = first.write_hole_sectors;
     report.hits_checked = first.hits_checked;
+    report.policy_checked = first.policy_checked;
     report.counter_reach = first.counter_reach.clone();
     // The repeat skips the per-input invariant checks: a run that repeats the first exactly
     // would repeat its verdicts, and one that does not shows in the event hash (the oracles
@@ -298,6 +307,7 @@ fn one_pass(
     );
     let mut phases = Vec::new();
     let mut hits_checked = false;
+    let mut policy_checked = false;
     let mut counter_reach = CounterReach::default();
     for (index, segment) in spec.segments.iter().enumerate() {
         let phase = format!("segment {index}");
@@ -356,6 +366,10 @@ fn one_pass(
         check_counters(&rig, &current, spec, &checker, &phase)?;
         counter_reach.observe(&current);
         // The hit-counting mode once per spec: the repeat would only repeat it.
+        if index == 0 && checks == Checks::EveryInput && crate::policy_model::applies(spec) {
+            policy_checked = crate::policy_model::check(spec, rig.cache_device_sizes())
+                .map_err(|message| fail(FailureKind::Policy, &phase, message))?;
+        }
         if index == 0 && checks == Checks::EveryInput && hits_check::applies(spec) {
             hits_checked = hits_check::check(spec, rig.cache_device_sizes(), &current)
                 .map_err(|message| fail(FailureKind::HitsMode, &phase, message))?;
@@ -477,6 +491,7 @@ fn one_pass(
         reads_verified: checker.oracle.oracle().verified_reads(),
         write_hole_sectors: checker.oracle.write_hole_sectors(),
         hits_checked,
+        policy_checked,
         counter_reach,
         statuses: checker.statuses,
     })

@@ -43,6 +43,13 @@ fn fixed_seed_ranges_pass_every_oracle_and_reach_every_mark() {
             "{}: no read verified",
             profile.name()
         );
+        if profile == Profile::Flashcache {
+            // Every flashcache seed's lookups and replacements meet the model.
+            assert_eq!(
+                report.seeds_policy_checked, report.seeds_run,
+                "flashcache seeds the policy model did not compare"
+            );
+        }
         seeds_run += report.seeds_run;
         marks.add(&report.marks);
         counter_reach.add(&report.counter_reach);

@@ -310,6 +310,7 @@ pub fn run(args: ExploreArgs) -> CliResult {
                 "reads_verified": report.reads_verified,
                 "device_ios": report.device_ios,
                 "seeds_hits_checked": report.seeds_hits_checked,
+                "seeds_policy_checked": report.seeds_policy_checked,
                 "failures": failures,
                 "shrunk": shrunk,
                 "marks": marks_json(&report),

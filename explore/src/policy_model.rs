@@ -11,11 +11,12 @@
 //!
 //! Scope: writethrough and writearound (no dirty blocks, so no cleaning order: a writeback
 //! seed's cache runs as writethrough); FIFO, LRU and `lru_strict`, with `set
-//! reclaim_policy`, `set lru_hot_pct` and `set lru_promote_thresh` messages (the seed's
-//! other messages are not sent); everything cached (`cache_all`, no pid lists, no
-//! sequential bypass, no discards). The seed's workload and geometry as drawn. The hit-counting mode maps every part of a request before any completes, so
-//! the blocks a request's earlier parts took are busy for its later ones; it runs faults
-//! free, so no block is ever queued on.
+//! reclaim_policy`, `set lru_hot_pct`, `set lru_promote_thresh` and `set
+//! skip_seq_thresh_kb` messages (the seed's other messages are not sent); the sequential
+//! detector as drawn; everything else cached (`cache_all`, no pid lists, no discards). The
+//! seed's workload and geometry as drawn. The hit-counting mode maps every part of a
+//! request before any completes, so the blocks a request's earlier parts took are busy for
+//! its later ones; it runs faults free, so no block is ever queued on.
 //!
 //! Deliberately shared with the engine: the placement of hashed sets (`disk_assoc`: the
 //! lookup3 hash, pinned by the engine's test vectors) and the text of messages.
@@ -29,13 +30,16 @@ use dmsim_engine::flashcache::{
 };
 use std::collections::VecDeque;
 
+/// The sequential detector's flows (`SEQUENTIAL_TRACKER_QUEUE_DEPTH`).
+const SEQUENTIAL_FLOWS: usize = 32;
+
 /// flashcache's internal hot share at creation (the exposed sysctl says 75: quirk).
 const HOT_PCT_AT_CREATION: u32 = 50;
 
 /// The cache the model runs: the seed's flashcache as drawn, brought into the model's
 /// scope (see the module): a writeback cache runs as writethrough (with the legacy
-/// placement and read fills, which writethrough has), sequential bypass off, everything
-/// cached. `None`: not a flashcache seed.
+/// placement and read fills, which writethrough has), everything cached that the
+/// sequential detector lets through. `None`: not a flashcache seed.
 fn model_config(spec: &SeedSpec) -> Option<FlashcacheConfig> {
     let TargetChoice::Flashcache(config) = &spec.target else {
         return None;
@@ -46,7 +50,6 @@ fn model_config(spec: &SeedSpec) -> Option<FlashcacheConfig> {
         config.table.disk_assoc_sectors = 0;
         config.table.write_only = false;
     }
-    config.tunables.skip_seq_thresh_kb = 0;
     config.tunables.cache_all = true;
     Some(config)
 }
@@ -78,6 +81,7 @@ pub fn check(spec: &SeedSpec, devices: CacheDeviceSizes) -> Result<bool, String>
         config.tunables.reclaim_policy,
         config.tunables.lru_promote_thresh,
     );
+    model.seq_thresh_kb = config.tunables.skip_seq_thresh_kb;
     let first = &spec.segments[0];
     for (text, message) in first
         .messages
@@ -154,6 +158,7 @@ enum Message {
     Policy(ReclaimPolicy),
     HotPct(u32),
     PromoteThresh(u32),
+    SeqThreshKb(u32),
 }
 
 impl Message {
@@ -168,6 +173,7 @@ impl Message {
             })),
             ["set", "lru_hot_pct", pct] => pct.parse().ok().map(Message::HotPct),
             ["set", "lru_promote_thresh", n] => n.parse().ok().map(Message::PromoteThresh),
+            ["set", "skip_seq_thresh_kb", kb] => kb.parse().ok().map(Message::SeqThreshKb),
             _ => None,
         }
     }
@@ -324,6 +330,8 @@ struct Counts {
     ssd_writes: u64,
     lru_promotions: u64,
     lru_demotions: u64,
+    uncached_sequential_reads: u64,
+    uncached_sequential_writes: u64,
     cached_blocks: u64,
 }
 
@@ -347,6 +355,8 @@ impl Counts {
             ssd_writes: stats.ssd_writes,
             lru_promotions: stats.lru_promotions,
             lru_demotions: stats.lru_demotions,
+            uncached_sequential_reads: stats.uncached_sequential_reads,
+            uncached_sequential_writes: stats.uncached_sequential_writes,
             cached_blocks,
         };
         if engine == *self {
@@ -370,6 +380,10 @@ struct Model {
     counts: Counts,
     /// Slots the request being mapped took: (set, offset).
     busy: Vec<(u32, u32)>,
+    /// `skip_seq_thresh_kb`; 0: the detector is off.
+    seq_thresh_kb: u32,
+    /// The sequential detector's flows (sector, count), most recently used first.
+    flows: VecDeque<(u64, u64)>,
 }
 
 impl Model {
@@ -398,6 +412,9 @@ impl Model {
                 .collect(),
             counts: Counts::default(),
             busy: Vec::new(),
+            seq_thresh_kb: 0,
+            // Every flow starts at sector 0 with count 0.
+            flows: vec![(0, 0); SEQUENTIAL_FLOWS].into(),
         }
     }
 
@@ -406,6 +423,7 @@ impl Model {
             Message::Policy(policy) => self.policy = policy,
             Message::PromoteThresh(n) => self.promote_thresh = n,
             Message::HotPct(pct) => self.rebalance(pct),
+            Message::SeqThreshKb(kb) => self.seq_thresh_kb = kb,
         }
     }
 
@@ -466,7 +484,11 @@ impl Model {
             self.counts.reads += 1;
         }
         let set = self.shape.set_of(dbn);
-        if !whole_block || (write && self.mode == CacheMode::WriteAround) {
+        // Writes are filtered before the lookup (writearound's never reach the detector);
+        // reads only when a miss found a slot.
+        if !whole_block
+            || (write && (self.mode == CacheMode::WriteAround || self.sequential(dbn, write)))
+        {
             self.invalidate(set, dbn, write);
             self.uncached(write);
             return;
@@ -485,14 +507,15 @@ impl Model {
                 self.counts.ssd_writes += 1;
                 self.take(set, offset);
             }
-            (Lookup::Slot(offset), false) if !self.write_only => {
+            (Lookup::Slot(offset), false) if !self.write_only && !self.sequential(dbn, write) => {
                 self.claim(set, offset, dbn, false);
                 self.counts.disk_reads += 1;
                 // The fill.
                 self.counts.ssd_writes += 1;
             }
             (Lookup::Slot(offset), false) => {
-                // A write-only cache fills nothing: a free slot goes back.
+                // A write-only cache fills nothing, nor a sequential read: a free slot goes
+                // back.
                 let sets = &mut self.sets[set as usize];
                 if !sets.slots[offset as usize].valid {
                     sets.free.push(offset);
@@ -506,6 +529,39 @@ impl Model {
             }
             (Lookup::NoRoom, _) => self.uncached(write),
         }
+    }
+
+    /// Spec 1.7 `skip_sequential_io`: whether this IO continues a flow past the threshold.
+    /// Moves the flows on every call while the detector is on.
+    fn sequential(&mut self, sector: u64, write: bool) -> bool {
+        if self.seq_thresh_kb == 0 {
+            return false;
+        }
+        let bs = self.shape.block_sectors;
+        let found = self
+            .flows
+            .iter()
+            .position(|&(last, _)| sector == last || sector == last + bs);
+        let Some(at) = found else {
+            // A new flow recycles the least recently used one.
+            self.flows.pop_back();
+            self.flows.push_front((sector, 1));
+            return false;
+        };
+        let (last, count) = self.flows.remove(at).expect("found");
+        if sector == last {
+            // A repeat: only moves to the front.
+            self.flows.push_front((last, count));
+            return false;
+        }
+        self.flows.push_front((sector, count + 1));
+        let skip = (count + 1) * bs * 512 > u64::from(self.seq_thresh_kb) * 1024;
+        if skip && write {
+            self.counts.uncached_sequential_writes += 1;
+        } else if skip {
+            self.counts.uncached_sequential_reads += 1;
+        }
+        skip
     }
 
     fn uncached(&mut self, write: bool) {
@@ -751,5 +807,24 @@ mod tests {
         m.request(Op::Read, 2 * 8 + 1, 3, &mut Vec::new());
         assert_eq!(slots(&m, &[2]), [None]);
         assert_eq!((m.counts.rd_invalidates, m.counts.uncached_reads), (1, 1));
+    }
+
+    #[test]
+    fn the_sequential_detector_lets_a_flow_through_until_it_passes_the_threshold() {
+        let mut m = model(CacheMode::WriteThrough, ReclaimPolicy::Fifo);
+        m.seq_thresh_kb = 8;
+        // Sector 0 repeats the flows' starting sector; then each block adds 4 KiB to the
+        // flow, and the third block after it (12 KiB > 8 KiB) is skipped.
+        for block in 0..4 {
+            access(&mut m, Op::Read, block);
+        }
+        assert_eq!(slots(&m, &[0, 1, 2, 3]), [Some(3), Some(2), Some(1), None]);
+        assert_eq!(
+            (m.counts.uncached_sequential_reads, m.counts.uncached_reads),
+            (1, 1)
+        );
+        // The skipped read pushed its free slot back: the next miss takes it.
+        access(&mut m, Op::Write, 9);
+        assert_eq!(slots(&m, &[9]), [Some(0)]);
     }
 }

@@ -68,6 +68,10 @@ pub fn check(spec: &SeedSpec, devices: CacheDeviceSizes) -> Result<bool, String>
     let Ok(mut hits) = HitCounter::new(config.clone(), devices) else {
         return Ok(false);
     };
+    if spec.victim_index_from_start {
+        // The index's own FIFO and LRU halves, against the model as the walk is.
+        hits.choose_victims_by_index();
+    }
     let geometry = *hits.flashcache().geometry();
     let mut model = Model::new(
         Shape {

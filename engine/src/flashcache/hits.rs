@@ -263,6 +263,15 @@ impl HitCounter {
     pub fn flashcache(&self) -> &Flashcache {
         &self.fc
     }
+
+    /// From now on every victim is found through the victim index, whatever the set size
+    /// (the blocks flashcache's walk would take, in O(log n)); by default only sets of
+    /// `VICTIM_INDEX_MIN_ASSOC` ways and more switch to it, at their first long walk.
+    pub fn choose_victims_by_index(&mut self) {
+        self.fc
+            .blocks
+            .set_victim_index_mode(super::set::VictimIndexMode::Always);
+    }
 }
 
 #[cfg(test)]

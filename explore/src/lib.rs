@@ -24,6 +24,8 @@
 //!   seeds where they must agree.
 //! - [`policy_model`]: flashcache's lookup and replacement read again from the spec, held
 //!   against the hit-counting mode slot by slot (writethrough and writearound).
+//! - [`superblock_probe`]: the seed's cache created as writeback on a metadata image, then
+//!   loaded as written and with one superblock field at a time made wrong.
 //! - [`trace_window`]: windows of the repository's real block traces as workloads.
 //! - [`pids`]: pid-list control messages a segment sends, and the model they must leave.
 //! - [`table_probe`]: flashcache's table line as text: the seed's line reads back, and
@@ -68,6 +70,7 @@ pub mod scrub;
 pub mod shrink;
 pub mod spec;
 pub mod stop;
+pub mod superblock_probe;
 pub mod sync_status;
 pub mod table_probe;
 pub mod tag_table;

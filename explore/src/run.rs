@@ -366,6 +366,10 @@ fn one_pass(
         check_counters(&rig, &current, spec, &checker, &phase)?;
         counter_reach.observe(&current);
         // The hit-counting mode once per spec: the repeat would only repeat it.
+        if index == 0 && checks == Checks::EveryInput && spec.target.flashcache().is_some() {
+            crate::superblock_probe::check(spec, rig.cache_device_sizes())
+                .map_err(|message| fail(FailureKind::Engine, "superblock probe", message))?;
+        }
         if index == 0 && checks == Checks::EveryInput && crate::policy_model::applies(spec) {
             policy_checked = crate::policy_model::check(spec, rig.cache_device_sizes())
                 .map_err(|message| fail(FailureKind::Policy, &phase, message))?;

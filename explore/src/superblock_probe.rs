@@ -131,7 +131,7 @@ fn variants(
         ),
     ];
     let uneven_assoc = created.assoc + 1;
-    if created.size_blocks % u64::from(uneven_assoc) != 0 {
+    if !created.size_blocks.is_multiple_of(u64::from(uneven_assoc)) {
         out.push((
             "ways that do not divide the blocks".to_string(),
             with(&|sb| sb.assoc = uneven_assoc),

@@ -317,6 +317,32 @@ mod tests {
     }
 
     #[test]
+    fn victims_through_the_index_are_the_walks() {
+        for mode in [CacheMode::WriteBack, CacheMode::WriteThrough] {
+            let mut walked = counter(mode);
+            let mut indexed = counter(mode);
+            indexed.choose_victims_by_index();
+            // 512 cached blocks in 2 sets of 256 ways; 2,000 requests over 1,024 blocks
+            // (a fixed stride walk) keep both sets full and replacing.
+            for i in 0..2_000u64 {
+                let block = (i * 389) % 1_024;
+                let op = if i % 3 == 0 { Op::Write } else { Op::Read };
+                walked.request(op, block * 8, 8).expect("mapped");
+                indexed.request(op, block * 8, 8).expect("mapped");
+            }
+            assert!(walked.stats().replace > 100, "{mode:?}: replacing");
+            assert_eq!(walked.stats(), indexed.stats(), "{mode:?}");
+            for block in 0..1_024u64 {
+                assert_eq!(
+                    walked.flashcache().find_block(block * 8),
+                    indexed.flashcache().find_block(block * 8),
+                    "{mode:?}: block {block}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn writeback_write_is_dirty_when_the_request_returns() {
         let mut hits = counter(CacheMode::WriteBack);
         hits.request(Op::Write, 64, 8).expect("mapped");

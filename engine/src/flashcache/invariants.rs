@@ -6,6 +6,7 @@
 //! Owns: the cross-checks of counters against block states and lists, and what the
 //! incremental check remembers between calls. Does not change the cache.
 
+use super::geometry::Geometry;
 use super::instance::Flashcache;
 use super::set::{CacheBlock, LruList, NIL};
 use super::state::BlockState;
@@ -110,6 +111,17 @@ pub(crate) struct IncrementalCheck {
     held_now: Vec<u32>,
 }
 
+/// Mark for a check the block of `set` that the set-relative `link` names: an old link, list
+/// end or bucket head of what changed, which may still take itself for linked to it. A link
+/// out of the set is none (NIL), or garbage that escaped the marking, which the full check
+/// names: it is not followed.
+#[inline]
+fn mark_linked(blocks_to_check: &mut Marked<()>, geometry: &Geometry, set: u32, link: u32) {
+    if link != NIL && link < geometry.assoc {
+        blocks_to_check.mark(geometry.set_start(set) + link, || ());
+    }
+}
+
 impl Flashcache {
     /// Check every invariant that holds between inputs (O(size); for tests and the end of
     /// a run). Panics with a description on violation.
@@ -194,16 +206,13 @@ impl Flashcache {
             sets_to_check.mark(set, || ());
             blocks_to_check.mark(index, || ());
             // Its old neighbours: a neighbour that still links to it must be seen.
-            let start = geometry.set_start(set);
             for neighbour in [
                 before.hash_prev,
                 before.hash_next,
                 before.lru_prev,
                 before.lru_next,
             ] {
-                if neighbour != NIL && neighbour < geometry.assoc {
-                    blocks_to_check.mark(start + neighbour, || ());
-                }
+                mark_linked(&mut blocks_to_check, &geometry, set, neighbour);
             }
             // The bucket it headed, which may still name it.
             if before.state.is_valid() && before.hash_prev == NIL {
@@ -217,7 +226,6 @@ impl Flashcache {
             progress.totals.clean_inprog -= u64::from(before.clean_inprog);
             progress.totals.clean_inprog += u64::from(now.clean_inprog);
             // Its old list ends, which may still take themselves for ends.
-            let start = geometry.set_start(*set);
             for end in [
                 before.invalid_head,
                 before.hot.head,
@@ -225,18 +233,14 @@ impl Flashcache {
                 before.warm.head,
                 before.warm.tail,
             ] {
-                if end != NIL && end < geometry.assoc {
-                    blocks_to_check.mark(start + end, || ());
-                }
+                mark_linked(&mut blocks_to_check, &geometry, *set, end);
             }
         }
         let buckets_per_set = geometry.hash_buckets_per_set;
         for &(slot, old_head) in &changes.buckets {
             let (set, bucket) = (slot / buckets_per_set, slot % buckets_per_set);
             self.blocks.check_bucket_head(set, bucket);
-            if old_head != NIL && old_head < geometry.assoc {
-                blocks_to_check.mark(geometry.set_start(set) + old_head, || ());
-            }
+            mark_linked(&mut blocks_to_check, &geometry, set, old_head);
         }
         // Blocks a zombie took or let go of: whether they may be INVALID and busy changed.
         progress.held_now.clear();
@@ -393,3 +397,9 @@ impl Flashcache {
         self.check_md_rewrite_waiters();
     }
 }
+
+/// The checks against one corruption at a time (a child module: it reaches the checks'
+/// parts and the incremental check's record).
+#[cfg(test)]
+#[path = "invariants_check_tests.rs"]
+mod check_tests;

@@ -24,9 +24,11 @@
 use crate::rig::workload;
 use crate::spec::{SeedSpec, TargetChoice};
 use dmsim_engine::block::Op;
+use dmsim_engine::flashcache::command::{parse, Command};
 use dmsim_engine::flashcache::geometry::Geometry;
 use dmsim_engine::flashcache::{
     CacheDeviceSizes, CacheMode, FlashcacheConfig, FlashcacheStats, HitCounter, ReclaimPolicy,
+    Tunable, Tunables,
 };
 use std::collections::VecDeque;
 
@@ -56,7 +58,7 @@ fn model_config(spec: &SeedSpec) -> Option<FlashcacheConfig> {
 
 /// Whether `spec` has a cache for the model.
 pub fn applies(spec: &SeedSpec) -> bool {
-    model_config(spec).is_some() && !spec.segments.is_empty()
+    spec.target.flashcache().is_some() && !spec.segments.is_empty()
 }
 
 /// Runs the first segment's requests (less its discards, which the hit-counting mode does
@@ -82,19 +84,17 @@ pub fn check(spec: &SeedSpec, devices: CacheDeviceSizes) -> Result<bool, String>
         },
         config.table.mode,
         hits.flashcache().status().write_only,
-        config.tunables.reclaim_policy,
-        config.tunables.lru_promote_thresh,
+        &config.tunables,
     );
-    model.seq_thresh_kb = config.tunables.skip_seq_thresh_kb;
     let first = &spec.segments[0];
-    for (text, message) in first
+    for (text, tunable) in first
         .messages
         .iter()
-        .filter_map(|text| Some((text, Message::parse(text)?)))
+        .filter_map(|text| Some((text, tunable_in_scope(text)?)))
     {
         // A message the target refuses (a tunable writeback alone registers) changes nothing.
         if hits.message(text).is_ok() {
-            model.message(message);
+            model.set(tunable);
         }
     }
     let mut parts = Vec::new();
@@ -106,9 +106,8 @@ pub fn check(spec: &SeedSpec, devices: CacheDeviceSizes) -> Result<bool, String>
             .map_err(|e| format!("the hit-counting mode refused request {request}: {e}"))?;
         parts.clear();
         model.request(op, record.sector, record.sectors, &mut parts);
-        for &(dbn, slot) in &parts {
+        for &(dbn, model_slot) in &parts {
             let engine = hits.flashcache().find_block(dbn);
-            let model_slot = slot.map(|slot| model.shape.index(model.shape.set_of(dbn), slot));
             if engine != model_slot {
                 return Err(format!(
                     "{:?} cache, request {request} ({} of {} sectors at {}): disk block {dbn} \
@@ -154,30 +153,17 @@ fn check_every_slot(hits: &HitCounter, model: &Model) -> Result<(), String> {
     Ok(())
 }
 
-/// A control message within the model's scope.
-#[derive(Debug, Clone, Copy)]
-enum Message {
-    Policy(ReclaimPolicy),
-    HotPct(u32),
-    PromoteThresh(u32),
-    SeqThreshKb(u32),
-}
-
-impl Message {
-    fn parse(text: &str) -> Option<Message> {
-        let words: Vec<&str> = text.split_whitespace().collect();
-        match words.as_slice() {
-            ["set", "reclaim_policy", policy] => Some(Message::Policy(match *policy {
-                "fifo" | "0" => ReclaimPolicy::Fifo,
-                "lru" | "1" => ReclaimPolicy::Lru,
-                "lru_strict" | "2" => ReclaimPolicy::LruStrict,
-                _ => return None,
-            })),
-            ["set", "lru_hot_pct", pct] => pct.parse().ok().map(Message::HotPct),
-            ["set", "lru_promote_thresh", n] => n.parse().ok().map(Message::PromoteThresh),
-            ["set", "skip_seq_thresh_kb", kb] => kb.parse().ok().map(Message::SeqThreshKb),
-            _ => None,
-        }
+/// The tunable `text` sets, if the model follows it (read by the engine's own parser: the
+/// text of messages is shared, see the module).
+fn tunable_in_scope(text: &str) -> Option<Tunable> {
+    match parse(text) {
+        Ok(Command::Set(
+            tunable @ (Tunable::ReclaimPolicy(_)
+            | Tunable::LruHotPct(_)
+            | Tunable::LruPromoteThresh(_)
+            | Tunable::SkipSeqThreshKb(_)),
+        )) => Some(tunable),
+        _ => None,
     }
 }
 
@@ -349,13 +335,8 @@ struct Model {
 }
 
 impl Model {
-    fn new(
-        shape: Shape,
-        mode: CacheMode,
-        write_only: bool,
-        policy: ReclaimPolicy,
-        promote_thresh: u32,
-    ) -> Model {
+    fn new(shape: Shape, mode: CacheMode, write_only: bool, tunables: &Tunables) -> Model {
+        let policy = tunables.reclaim_policy;
         // lru_strict keeps one list: a cache created under it starts all warm.
         let hot_list_pct = if policy == ReclaimPolicy::LruStrict {
             0
@@ -367,7 +348,7 @@ impl Model {
             mode,
             write_only,
             policy,
-            promote_thresh,
+            promote_thresh: tunables.lru_promote_thresh,
             hot_list_pct,
             sets: (0..shape.num_sets)
                 .map(|_| Set::new(shape.assoc, hot_list_pct))
@@ -375,18 +356,20 @@ impl Model {
             stats: FlashcacheStats::default(),
             cached_blocks: 0,
             busy: Vec::new(),
-            seq_thresh_kb: 0,
+            seq_thresh_kb: tunables.skip_seq_thresh_kb,
             // Every flow starts at sector 0 with count 0.
             flows: vec![(0, 0); SEQUENTIAL_FLOWS].into(),
         }
     }
 
-    fn message(&mut self, message: Message) {
-        match message {
-            Message::Policy(policy) => self.policy = policy,
-            Message::PromoteThresh(n) => self.promote_thresh = n,
-            Message::HotPct(pct) => self.rebalance(pct),
-            Message::SeqThreshKb(kb) => self.seq_thresh_kb = kb,
+    /// A tunable [`tunable_in_scope`] let through.
+    fn set(&mut self, tunable: Tunable) {
+        match tunable {
+            Tunable::ReclaimPolicy(policy) => self.policy = policy,
+            Tunable::LruPromoteThresh(n) => self.promote_thresh = n,
+            Tunable::LruHotPct(pct) => self.rebalance(pct),
+            Tunable::SkipSeqThreshKb(kb) => self.seq_thresh_kb = kb,
+            other => unreachable!("{other:?} is outside the model's scope"),
         }
     }
 
@@ -416,7 +399,7 @@ impl Model {
     }
 
     /// One request: split at cache block boundaries, each part mapped in order; then all
-    /// complete. `parts` gets each part's disk block and the slot it is cached in.
+    /// complete. `parts` gets each part's disk block and the cache block holding it.
     fn request(&mut self, op: Op, sector: u64, sectors: u64, parts: &mut Vec<(u64, Option<u32>)>) {
         let bs = self.shape.block_sectors;
         let end = sector + sectors;
@@ -434,7 +417,8 @@ impl Model {
         while at < end {
             let dbn = at - at % bs;
             let set = self.shape.set_of(dbn);
-            parts.push((dbn, self.sets[set as usize].find(dbn)));
+            let slot = self.sets[set as usize].find(dbn);
+            parts.push((dbn, slot.map(|offset| self.shape.index(set, offset))));
             at = dbn + bs;
         }
     }
@@ -693,7 +677,11 @@ mod tests {
             num_sets: 1,
             hashed: None,
         };
-        Model::new(shape, mode, false, policy, 2)
+        let tunables = Tunables {
+            reclaim_policy: policy,
+            ..Tunables::default()
+        };
+        Model::new(shape, mode, false, &tunables)
     }
 
     /// Where each of `blocks` (block numbers) is cached, by slot.

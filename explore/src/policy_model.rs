@@ -58,7 +58,9 @@ fn model_config(spec: &SeedSpec) -> Option<FlashcacheConfig> {
 
 /// Whether `spec` has a cache for the model.
 pub fn applies(spec: &SeedSpec) -> bool {
-    spec.target.flashcache().is_some() && !spec.segments.is_empty()
+    // Flashcache over the bare disk (not over a raid5 array: `TargetChoice::flashcache`
+    // answers for both).
+    matches!(spec.target, TargetChoice::Flashcache(_)) && !spec.segments.is_empty()
 }
 
 /// Runs the first segment's requests (less its discards, which the hit-counting mode does

@@ -9,13 +9,13 @@
 //! oracles are not involved.
 
 use crate::spec::{SeedSpec, TargetChoice};
-use dmsim_engine::flashcache::io::{CacheBuffer, CacheRequest, DmIoOutcome, IoOp};
 use dmsim_engine::flashcache::layout::{
     Superblock, FLASHCACHE_VERSION, SB_STATE_UNSTABLE, SUPERBLOCK_BYTES,
 };
 use dmsim_engine::flashcache::{
-    CacheDeviceSizes, CacheMode, FlashcacheConfig, Persistence, Setup, SetupError, SetupStatus,
+    CacheDeviceSizes, CacheMode, FlashcacheConfig, Persistence, Setup, SetupError,
 };
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 /// The SSD's metadata as written: sector to bytes (unwritten sectors read as zeroes).
@@ -167,40 +167,24 @@ fn run(
     devices: CacheDeviceSizes,
     image: &mut Image,
 ) -> Result<Created, SetupError> {
-    let mut setup = Setup::new(config.clone(), devices, 0).map_err(SetupError::Config)?;
-    while let Some(request) = setup.poll_request() {
-        let CacheRequest::DmIo(io) = request else {
-            panic!("setup asked for {request:?}, not bulk metadata IO");
-        };
-        let CacheBuffer::Meta(buffer) = io.buffer else {
-            panic!("bulk metadata IO without a metadata buffer: {io:?}");
-        };
-        let region = io.regions.as_slice()[0];
-        match io.op {
-            IoOp::Read => {
-                let bytes = setup.meta_buffer_mut(buffer).expect("a live buffer");
+    // Both callbacks reach the image, one at a time.
+    let image = RefCell::new(image);
+    let cache = Setup::new(config.clone(), devices, 0)
+        .map_err(SetupError::Config)?
+        .run_on(
+            &mut |sector, bytes| {
                 for (i, chunk) in bytes.chunks_mut(512).enumerate() {
-                    chunk.copy_from_slice(&sector_bytes(image, region.sector + i as u64));
+                    chunk.copy_from_slice(&sector_bytes(&image.borrow(), sector + i as u64));
                 }
-            }
-            IoOp::Write => {
-                let bytes = setup.meta_buffer(buffer).expect("a live buffer");
+            },
+            &mut |sector, bytes| {
                 for (i, chunk) in bytes.chunks(512).enumerate() {
-                    let mut sector = [0u8; 512];
-                    sector.copy_from_slice(chunk);
-                    image.insert(region.sector + i as u64, sector);
+                    let mut bytes = [0u8; 512];
+                    bytes.copy_from_slice(chunk);
+                    image.borrow_mut().insert(sector + i as u64, bytes);
                 }
-            }
-            other => panic!("bulk metadata {other:?}"),
-        }
-        setup
-            .complete_dm_io(io.tag, DmIoOutcome::OK)
-            .expect("the setup's own tag");
-        if let SetupStatus::Failed(error) = setup.status() {
-            return Err(error);
-        }
-    }
-    let cache = setup.finish()?;
+            },
+        )?;
     let geometry = cache.geometry();
     Ok(Created {
         size_blocks: u64::from(geometry.size_blocks),

@@ -39,7 +39,7 @@ use super::command::{parse, Command};
 use super::config::{CacheDeviceSizes, FlashcacheConfig};
 use super::instance::{CacheInputError, Flashcache};
 use super::io::{CacheBio, CacheBioId, CacheIoTag, CacheRequest, DmIoOutcome};
-use super::persist::{Setup, SetupError, SetupStatus};
+use super::persist::{Setup, SetupError};
 use super::stats::{FlashcacheErrors, FlashcacheStats, Gauges};
 use crate::block::{IoStatus, Op};
 use crate::bounded::{LoopBound, ITEMS_PER_CALL_MAX};
@@ -102,21 +102,10 @@ impl HitCounter {
         config: FlashcacheConfig,
         devices: CacheDeviceSizes,
     ) -> Result<HitCounter, HitsError> {
-        let mut setup = Setup::new(config, devices, 0).map_err(SetupError::Config)?;
-        let mut bound = LoopBound::new("HitCounter::new: setup IO", ITEMS_PER_CALL_MAX);
-        while let Some(request) = setup.poll_request() {
-            bound.round();
-            let CacheRequest::DmIo(io) = request else {
-                unreachable!("setup emits only bulk dm_io, got {request:?}");
-            };
-            // A read finds the blank metadata the buffer already holds (zeroes): no cache.
-            setup.complete_dm_io(io.tag, DmIoOutcome::OK)?;
-            if let SetupStatus::Failed(error) = setup.status() {
-                return Err(error.into());
-            }
-        }
-        assert_eq!(setup.status(), SetupStatus::Ready, "setup ran out of IO");
-        let fc = setup.finish()?;
+        // A read finds the blank metadata the buffer already holds (zeroes): no cache.
+        let fc = Setup::new(config, devices, 0)
+            .map_err(SetupError::Config)?
+            .run_on(&mut |_, _| {}, &mut |_, _| {})?;
         Ok(HitCounter {
             fc,
             in_flight: VecDeque::new(),

@@ -22,6 +22,7 @@ use super::layout::{
     METADATA_IO_BYTES, SUPERBLOCK_PROBE_SECTORS,
 };
 use super::state::BlockState;
+use crate::bounded::{LoopBound, ITEMS_PER_CALL_MAX};
 use std::collections::VecDeque;
 use thiserror::Error;
 
@@ -157,6 +158,42 @@ impl Setup {
             (None, PersistStage::Done) => SetupStatus::Ready,
             _ => SetupStatus::InProgress,
         }
+    }
+
+    /// Carries the setup out synchronously against an SSD its caller holds (the hit-counting
+    /// mode, tests, the explorer's probes; the engine's target issues the same IO through
+    /// dm_io instead): `read(sector, bytes)` fills whole sectors from `sector`, `write(sector,
+    /// bytes)` stores them. Every IO succeeds. Then [`Setup::finish`].
+    pub fn run_on(
+        mut self,
+        read: &mut dyn FnMut(u64, &mut [u8]),
+        write: &mut dyn FnMut(u64, &[u8]),
+    ) -> Result<Flashcache, SetupError> {
+        let mut bound = LoopBound::new("Setup::run_on: bulk IO", ITEMS_PER_CALL_MAX);
+        while let Some(request) = self.poll_request() {
+            bound.round();
+            let CacheRequest::DmIo(io) = request else {
+                unreachable!("setup emits only bulk dm_io, got {request:?}");
+            };
+            assert!(io.sync, "bulk metadata IO is synchronous");
+            let CacheBuffer::Meta(buffer) = io.buffer else {
+                unreachable!("bulk metadata IO without a metadata buffer: {io:?}");
+            };
+            let region = io.regions.as_slice()[0];
+            assert_eq!(region.device, Device::Ssd, "setup IO goes to the SSD");
+            match io.op {
+                IoOp::Read => read(region.sector, self.meta.get_mut(buffer).expect("in flight")),
+                IoOp::Write => write(region.sector, self.meta.get(buffer).expect("in flight")),
+                other => unreachable!("bulk metadata {other:?}"),
+            }
+            self.complete_dm_io(io.tag, DmIoOutcome::OK)
+                .expect("the setup's own tag");
+            if let SetupStatus::Failed(error) = self.status() {
+                return Err(error);
+            }
+        }
+        assert_eq!(self.status(), SetupStatus::Ready, "setup ran out of IO");
+        self.finish()
     }
 
     /// The target, once [`SetupStatus::Ready`].

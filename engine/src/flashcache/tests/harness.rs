@@ -12,10 +12,11 @@ use crate::flashcache::io::{
     CacheBio, CacheBioId, CacheBuffer, CacheDmIo, CacheIoTag, CacheRequest, Device, DmIoOutcome,
     IoOp, KcopydRequest,
 };
-use crate::flashcache::persist::{Setup, SetupError, SetupStatus};
+use crate::flashcache::persist::{Setup, SetupError};
 use crate::flashcache::set::Blocks;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 /// What one 512-byte sector of a simulated device holds.
@@ -208,43 +209,26 @@ pub fn run_setup_on(
     ssd: &mut Store,
     now_ns: u64,
 ) -> Result<(Flashcache, Vec<u64>), SetupError> {
-    let mut sizes = Vec::new();
-    let mut setup = Setup::new(config, devices, now_ns).map_err(SetupError::Config)?;
-    while let Some(request) = setup.poll_request() {
-        let CacheRequest::DmIo(io) = request else {
-            panic!("setup emitted {request:?}");
-        };
-        assert!(io.sync, "bulk IO is synchronous");
-        let CacheBuffer::Meta(buffer) = io.buffer else {
-            panic!("bulk IO without a metadata buffer");
-        };
-        let region = io.regions.as_slice()[0];
-        assert_eq!(region.device, Device::Ssd);
-        sizes.push(region.sectors);
-        match io.op {
-            IoOp::Read => {
-                let bytes = setup.meta_buffer_mut(buffer).expect("live buffer");
+    // Both callbacks record sizes and reach the store, one at a time.
+    let sizes = RefCell::new(Vec::new());
+    let ssd = RefCell::new(ssd);
+    let fc = Setup::new(config, devices, now_ns)
+        .map_err(SetupError::Config)?
+        .run_on(
+            &mut |sector, bytes| {
+                sizes.borrow_mut().push(bytes.len() as u64 / 512);
                 for (i, chunk) in bytes.chunks_mut(512).enumerate() {
-                    ssd.read_bytes(region.sector + i as u64, chunk);
+                    ssd.borrow_mut().read_bytes(sector + i as u64, chunk);
                 }
-            }
-            IoOp::Write => {
-                let bytes = setup.meta_buffer(buffer).expect("live buffer").to_vec();
+            },
+            &mut |sector, bytes| {
+                sizes.borrow_mut().push(bytes.len() as u64 / 512);
                 for (i, chunk) in bytes.chunks(512).enumerate() {
-                    ssd.write_bytes(region.sector + i as u64, chunk);
+                    ssd.borrow_mut().write_bytes(sector + i as u64, chunk);
                 }
-            }
-            other => panic!("bulk {other:?}"),
-        }
-        setup
-            .complete_dm_io(io.tag, DmIoOutcome::OK)
-            .expect("tag accepted");
-        if let SetupStatus::Failed(error) = setup.status() {
-            return Err(error);
-        }
-    }
-    assert_eq!(setup.status(), SetupStatus::Ready);
-    setup.finish().map(|fc| (fc, sizes))
+            },
+        )?;
+    Ok((fc, sizes.into_inner()))
 }
 
 impl Harness {
